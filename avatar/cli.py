@@ -1,0 +1,95 @@
+"""The `avatar` command: demo | train | eval | render | export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from avatar.cli_errors import USER_ERRORS
+
+
+def _add_backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="auto", help="auto | torch | cpu | cuda | gsplat (default: fastest available)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="avatar", description="Gaussian-splatting head avatars.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="synthetic capture of the built-in head -> train -> eval -> render")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--size", type=int, default=128, help="image size in pixels (square)")
+    p.add_argument("--train-frames", type=int, default=150)
+    p.add_argument("--test-frames", type=int, default=30)
+    p.add_argument("--iterations", type=int, default=None, help="override the preset's iteration count")
+    p.add_argument("--preset", default="fast")
+    _add_backend(p)
+
+    p = sub.add_parser("train", help="fit an avatar to a capture directory")
+    p.add_argument("capture", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="the .avatar file to write")
+    p.add_argument("--rig", default=None, help="builtin | ict:DIR | flame:FILE (default: the capture's rig)")
+    p.add_argument("--preset", default=None, help="a name in configs/ or a YAML file")
+    p.add_argument("--iterations", type=int, default=None)
+    p.add_argument("--refine-params", action=argparse.BooleanOptionalAction, default=None,
+                   help="optimise the per-frame rig parameters too")
+    p.add_argument("--resume", action="store_true", help="continue from OUT.ckpt if present")
+    _add_backend(p)
+
+    p = sub.add_parser("eval", help="PSNR / SSIM / LPIPS on a capture split")
+    p.add_argument("model", type=Path)
+    p.add_argument("capture", type=Path)
+    p.add_argument("--split", default="test")
+    p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
+    p.add_argument("--json", type=Path, default=None, help="write the metrics here")
+    _add_backend(p)
+
+    p = sub.add_parser("render", help="render an expression file to mp4")
+    p.add_argument("model", type=Path)
+    p.add_argument("--expr", required=True, type=Path, help=".npz | .json | Live Link Face .csv")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--camera", default="front", choices=["front", "orbit"])
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--rig", default=None)
+    p.add_argument("--arkit-map", type=Path, default=None, help="ARKit -> rig expression matrix (.npz) for FLAME")
+    _add_backend(p)
+
+    p = sub.add_parser("export", help="write one frame as a standard 3DGS .ply")
+    p.add_argument("model", type=Path)
+    p.add_argument("--ply", required=True, type=Path)
+    p.add_argument("--expr", type=Path, default=None)
+    p.add_argument("--frame", type=int, default=0)
+    p.add_argument("--rig", default=None)
+    p.add_argument("--arkit-map", type=Path, default=None)
+    _add_backend(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    from avatar import commands
+
+    try:
+        return getattr(commands, f"cmd_{args.command}")(args) or 0
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def dump_json(data: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

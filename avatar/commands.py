@@ -1,0 +1,85 @@
+"""Implementations of the `avatar` subcommands (argument parsing lives in cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from avatar.cli import dump_json
+from avatar.data.capture import load_capture
+from avatar.data.expressions import load_expression_file
+from avatar.gaussians import blend
+from avatar.gaussians.io import load_avatar
+from avatar.gaussians.ply import write_3dgs_ply
+from avatar.playback import camera_path, render_sequence
+from avatar.rig.loaders import load_rig
+from avatar.train.config import load_config
+from avatar.train.evaluate import evaluate
+from avatar.train.trainer import train
+
+log = logging.getLogger("avatar")
+
+
+def _load_model(path: Path, rig_spec: str | None):
+    return load_avatar(path, load_rig(rig_spec) if rig_spec else None)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    capture = load_capture(args.capture)
+    rig = load_rig(args.rig or capture.rig)
+    cfg = load_config(args.preset, iterations=args.iterations, refine_params=args.refine_params,
+                      backend=args.backend)
+    started = time.perf_counter()
+    model = train(capture, rig, cfg, args.out, resume=args.resume)
+    log.info("wrote %s: %d Gaussians in %.0f s", args.out, model.num_gaussians, time.perf_counter() - started)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    model, config = _load_model(args.model, args.rig)
+    capture = load_capture(args.capture)
+    metrics = evaluate(model, capture, args.split, args.backend, tuple(config.get("background", (1, 1, 1))))
+    summary = {k: v for k, v in metrics.items() if k != "per_frame"}
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        dump_json(metrics, args.json)
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    model, config = _load_model(args.model, args.rig)
+    params, fps = load_expression_file(args.expr, model.rig, arkit_map=args.arkit_map)
+    cameras = camera_path(model.rig, args.camera, args.size, params.num_frames)
+    n = render_sequence(model, params, cameras, args.out, fps, tuple(config.get("background", (1, 1, 1))),
+                        args.backend)
+    log.info("wrote %s: %d frames at %.2f fps", args.out, n, fps)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    model, _ = _load_model(args.model, args.rig)
+    if args.expr:
+        params, _ = load_expression_file(args.expr, model.rig, arkit_map=args.arkit_map)
+        if not 0 <= args.frame < params.num_frames:
+            raise ValueError(f"{args.expr}: --frame {args.frame} is outside 0..{params.num_frames - 1}")
+        params = params.frame(args.frame)
+    else:
+        params = model.rig.zero_params(1)
+    with torch.no_grad():
+        write_3dgs_ply(blend(model, params, args.backend), args.ply)
+    log.info("wrote %s (%d Gaussians)", args.ply, model.num_gaussians)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from avatar.demo import run_demo
+
+    metrics = run_demo(args.out, size=args.size, num_train=args.train_frames, num_test=args.test_frames,
+                       preset=args.preset, iterations=args.iterations, backend=args.backend)
+    print(json.dumps(metrics, indent=2))
+    return 0

@@ -1,0 +1,109 @@
+"""`GaussianAvatar`: Gaussians bound to rig triangles, with per-expression blendshape offsets.
+
+Each Gaussian lives in the local frame of its parent triangle (origin at the centroid, axes from
+the first edge and the normal, unit = mean edge length), as in GaussianAvatars. On top of that
+binding, every local attribute has one learned offset per *driver* (3D Gaussian Blendshapes):
+the first `num_blend_expr` expression weights followed by the 3 jaw rotation components, so the
+mouth interior and wrinkles can change with expression and jaw.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from avatar.rig import HeadRig, RigParams
+
+SH_C0 = 0.28209479177387814  # Y_0^0: colour = SH_C0 * dc + 0.5
+
+
+class GaussianAvatar(nn.Module):
+    # Names of the per-Gaussian tensors, [N, ...] for attributes and [D, N, ...] for offsets.
+    ATTRIBUTES = ("xyz", "rot", "log_scale", "opacity_logit", "sh_dc", "sh_rest")
+    OFFSETS = ("d_xyz", "d_rot", "d_log_scale", "d_opacity", "d_color")
+
+    def __init__(self, rig: HeadRig, parent: Tensor, sh_degree: int = 0, num_blend_expr: int | None = None):
+        super().__init__()
+        n = int(parent.shape[0])
+        self.rig = rig
+        self.sh_degree = sh_degree
+        self.num_blend_expr = min(rig.num_expr, rig.num_expr if num_blend_expr is None else num_blend_expr)
+        d = self.num_drivers
+        k = (sh_degree + 1) ** 2
+        self.register_buffer("parent", parent.long())  # [N] triangle index
+        self.xyz = nn.Parameter(torch.zeros(n, 3))  # [N, 3] in triangle units
+        self.rot = nn.Parameter(torch.tensor([1.0, 0, 0, 0]).repeat(n, 1))  # [N, 4] local quaternion
+        self.log_scale = nn.Parameter(torch.zeros(n, 3))  # [N, 3] log of scale in triangle units
+        self.opacity_logit = nn.Parameter(torch.zeros(n))  # [N]
+        self.sh_dc = nn.Parameter(torch.zeros(n, 1, 3))  # [N, 1, 3]
+        self.sh_rest = nn.Parameter(torch.zeros(n, k - 1, 3))  # [N, K-1, 3]
+        self.d_xyz = nn.Parameter(torch.zeros(d, n, 3))  # [D, N, 3]
+        self.d_rot = nn.Parameter(torch.zeros(d, n, 4))  # [D, N, 4]
+        self.d_log_scale = nn.Parameter(torch.zeros(d, n, 3))  # [D, N, 3]
+        self.d_opacity = nn.Parameter(torch.zeros(d, n))  # [D, N]
+        self.d_color = nn.Parameter(torch.zeros(d, n, 3))  # [D, N, 3] offsets of the DC colour
+
+    @property
+    def num_drivers(self) -> int:
+        return self.num_blend_expr + 3
+
+    @property
+    def num_gaussians(self) -> int:
+        return int(self.parent.shape[0])
+
+    def drivers(self, params: RigParams) -> Tensor:
+        """Blendshape weights [T, D]: the first expressions, then the jaw rotation."""
+        return torch.cat([params.expr[:, : self.num_blend_expr], params.jaw], dim=-1)
+
+    @classmethod
+    def on_mesh(cls, rig: HeadRig, per_face: int = 1, sh_degree: int = 0, num_blend_expr: int | None = None,
+                opacity: float = 0.8, seed: int = 0) -> "GaussianAvatar":
+        """`per_face` Gaussians on every rig triangle, flat discs that tile it, grey."""
+        from avatar.gaussians.binding import triangle_frames
+
+        g = torch.Generator().manual_seed(seed)
+        num_faces = rig.faces.shape[0]
+        parent = torch.arange(num_faces).repeat_interleave(per_face)  # [N]
+        model = cls(rig, parent, sh_degree, num_blend_expr)
+        verts = rig.v_template[None]  # [1, V, 3]
+        origin, frame, unit = triangle_frames(verts, rig.faces)  # [1, F, 3], [1, F, 3, 3], [1, F]
+        tri = verts[0, rig.faces[parent]]  # [N, 3, 3]
+        if per_face == 1:
+            bary = torch.full((parent.shape[0], 3), 1 / 3)
+        else:
+            bary = -torch.log(torch.rand(parent.shape[0], 3, generator=g))  # uniform on the simplex
+            bary = bary / bary.sum(-1, keepdim=True)
+        points = torch.einsum("nk,nkd->nd", bary, tri)  # [N, 3]
+        local = torch.einsum("nji,nj->ni", frame[0, parent], points - origin[0, parent])  # R^T (p - o)
+        local = local / unit[0, parent, None]
+        area = 0.5 * torch.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]).norm(dim=-1)  # [N]
+        radius = torch.sqrt(area / per_face / math.pi).clamp_min(1e-5) / unit[0, parent]  # triangle units
+        with torch.no_grad():
+            model.xyz.copy_(local)
+            model.log_scale.copy_(torch.stack([radius, radius, radius * 0.3], -1).log())
+            model.opacity_logit.fill_(math.log(opacity / (1 - opacity)))
+        return model
+
+    def attribute_tensors(self) -> dict[str, Tensor]:
+        return {name: getattr(self, name) for name in self.ATTRIBUTES + self.OFFSETS}
+
+    def replace_gaussians(self, tensors: dict[str, Tensor], parent: Tensor) -> None:
+        """Swap in a new set of Gaussians (after densify/prune or loading)."""
+        self.parent = parent.long()
+        for name in self.ATTRIBUTES + self.OFFSETS:
+            setattr(self, name, nn.Parameter(tensors[name].detach().clone().contiguous()))
+
+    def opacity(self) -> Tensor:
+        return torch.sigmoid(self.opacity_logit)
+
+    def local_attributes(self, drivers: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Base + Σ_k w_k Δ_k for one frame. drivers [D] -> xyz, rot, log_scale, opacity_logit, sh."""
+        xyz = self.xyz + torch.einsum("d,dnk->nk", drivers, self.d_xyz)
+        rot = F.normalize(self.rot + torch.einsum("d,dnk->nk", drivers, self.d_rot), dim=-1)
+        log_scale = self.log_scale + torch.einsum("d,dnk->nk", drivers, self.d_log_scale)
+        opacity_logit = self.opacity_logit + drivers @ self.d_opacity
+        dc = self.sh_dc + torch.einsum("d,dnk->nk", drivers, self.d_color)[:, None, :] / SH_C0
+        return xyz, rot, log_scale, opacity_logit, torch.cat([dc, self.sh_rest], dim=1)

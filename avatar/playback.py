@@ -1,0 +1,46 @@
+"""Render an avatar over a sequence of rig parameters to an H.264 mp4."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from avatar.data.video import VideoWriter
+from avatar.gaussians import GaussianAvatar, blend
+from avatar.render import Camera, splat
+from avatar.rig import HeadRig, RigParams
+
+
+def head_target(rig: HeadRig) -> tuple[torch.Tensor, float]:
+    """Centre [3] and height (m) of the rest head: what cameras frame."""
+    v = rig.v_template
+    lo, hi = v.min(0).values, v.max(0).values
+    return (lo + hi) / 2, float((hi - lo).max())
+
+
+def camera_path(rig: HeadRig, kind: str, size: int, num_frames: int, fov_y_deg: float = 20.0) -> Callable[[int], Camera]:
+    """`front`: a fixed frontal camera; `orbit`: one turn around the head over the sequence."""
+    centre, extent = head_target(rig)
+    distance = 1.15 * extent / (2 * torch.tan(torch.deg2rad(torch.tensor(fov_y_deg / 2)))).item()
+    if kind == "front":
+        cam = Camera.orbit(0.0, 0.0, distance, centre, size, size, fov_y_deg)
+        return lambda i: cam
+    if kind == "orbit":
+        return lambda i: Camera.orbit(360.0 * i / max(1, num_frames), 10.0, distance, centre, size, size, fov_y_deg)
+    raise ValueError(f"unknown camera '{kind}' (front | orbit)")
+
+
+@torch.no_grad()
+def render_sequence(model: GaussianAvatar, params: RigParams, cameras: Callable[[int], Camera], out: str | Path,
+                    fps: float, background=(1.0, 1.0, 1.0), backend: str = "auto", progress: bool = True) -> int:
+    """Write one frame per time step of `params`; returns the number of frames written."""
+    bg = torch.tensor(background, dtype=torch.float32)
+    cam0 = cameras(0)
+    with VideoWriter(out, fps, cam0.width, cam0.height) as video:
+        for i in tqdm(range(params.num_frames), desc=f"rendering {Path(out).name}", disable=not progress):
+            rendered = splat(blend(model, params.frame(i), backend), cameras(i), bg, backend)
+            video.write(rendered.rgb.clamp(0, 1))
+    return params.num_frames

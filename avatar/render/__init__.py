@@ -1,0 +1,11 @@
+"""Cameras, the splatting dispatch API and the pure-torch reference rasterizer.
+
+`splat(gaussians, camera, background, backend="auto")` is the one entry point; backends
+(`torch` here, `cpu`/`cuda` from cuda_ext, `gsplat`) register in `avatar.render.dispatch`.
+Imports `avatar.gaussians.world` for the `Gaussians` type only.
+"""
+
+from avatar.render.camera import Camera
+from avatar.render.dispatch import RenderOutput, splat, splat_registry
+
+__all__ = ["Camera", "RenderOutput", "splat", "splat_registry"]

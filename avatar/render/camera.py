@@ -1,0 +1,62 @@
+"""OpenCV pinhole cameras (x right, y down, z forward; pixel centres at integer + 0.5)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Camera:
+    K: Tensor  # [3, 3] intrinsics in pixels
+    world_to_cam: Tensor  # [4, 4]
+    width: int
+    height: int
+    near: float = 0.01
+    far: float = 100.0
+
+    @property
+    def cam_to_world(self) -> Tensor:
+        return torch.linalg.inv(self.world_to_cam)
+
+    @property
+    def position(self) -> Tensor:
+        return self.cam_to_world[:3, 3]  # [3]
+
+    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> "Camera":
+        return Camera(self.K.to(device=device, dtype=dtype), self.world_to_cam.to(device=device, dtype=dtype),
+                      self.width, self.height, self.near, self.far)
+
+    @staticmethod
+    def intrinsics(width: int, height: int, fov_y_deg: float) -> Tensor:
+        """K [3, 3] for a vertical field of view, principal point at the image centre."""
+        f = 0.5 * height / math.tan(math.radians(fov_y_deg) / 2)
+        return torch.tensor([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]], dtype=torch.float32)
+
+    @classmethod
+    def look_at(cls, eye, target, width: int, height: int, fov_y_deg: float = 20.0,
+                up=(0.0, 1.0, 0.0)) -> "Camera":
+        """A camera at `eye` looking at `target`, with rig space's +y as image up."""
+        eye, target, up = (torch.as_tensor(v, dtype=torch.float32) for v in (eye, target, up))
+        z = target - eye
+        z = z / z.norm()
+        x = torch.linalg.cross(z, up)  # image right = forward x up; then y = forward x right points down
+        x = x / x.norm()
+        y = torch.linalg.cross(z, x)
+        r = torch.stack([x, y, z])  # rows: camera axes in world coordinates
+        w2c = torch.eye(4)
+        w2c[:3, :3] = r
+        w2c[:3, 3] = -r @ eye
+        return cls(cls.intrinsics(width, height, fov_y_deg), w2c, width, height)
+
+    @classmethod
+    def orbit(cls, angle_deg: float, elevation_deg: float, distance: float, target,
+              width: int, height: int, fov_y_deg: float = 20.0) -> "Camera":
+        """On a sphere around `target`; angle 0 looks at the face (from +z)."""
+        a, e = math.radians(angle_deg), math.radians(elevation_deg)
+        t = torch.as_tensor(target, dtype=torch.float32)
+        eye = t + distance * torch.tensor([math.sin(a) * math.cos(e), math.sin(e), math.cos(a) * math.cos(e)])
+        return cls.look_at(eye, t, width, height, fov_y_deg)

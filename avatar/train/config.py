@@ -1,0 +1,78 @@
+"""Training configuration: defaults, named presets in configs/*.yaml, and overrides."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+@dataclass
+class TrainConfig:
+    iterations: int = 3000
+    seed: int = 0
+    per_face: int = 1  # Gaussians per rig triangle at initialisation
+    sh_degree: int = 0
+    num_blend_expr: int | None = None  # expressions with learned offsets (None: all of the rig's)
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    ssim_weight: float = 0.2
+    # Learning rates (Adam). Positions and scales are in parent-triangle units.
+    lr_xyz: float = 5e-3
+    lr_xyz_final: float = 5e-5
+    lr_rot: float = 2e-3
+    lr_scale: float = 1e-2
+    lr_opacity: float = 5e-2
+    lr_color: float = 1e-2
+    lr_offset_scale: float = 0.3  # blendshape offsets use the base rate times this
+    # Regularisers (GaussianAvatars-style: stay near the parent triangle, stay small).
+    xyz_reg: float = 1e-2
+    xyz_reg_threshold: float = 1.0
+    scale_reg: float = 1.0
+    scale_reg_threshold: float = 0.6
+    offset_reg: float = 1e-4
+    # Binding-aware densification (3DGS rules, children keep their parent triangle).
+    densify_from: int = 300
+    densify_until_frac: float = 0.7
+    densify_every: int = 100
+    densify_grad_threshold: float = 2e-4
+    densify_size_threshold: float = 0.5  # split above this local scale (triangle units), clone below
+    prune_opacity: float = 0.005
+    max_gaussians: int = 200_000
+    # Per-frame rig-parameter refinement through the renderer (monocular captures).
+    refine_params: bool = False
+    lr_params: float = 1e-3
+    # Bookkeeping.
+    eval_every: int = 500
+    eval_frames: int = 8
+    checkpoint_every: int = 500
+    backend: str = "auto"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def updated(self, **overrides) -> "TrainConfig":
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        values = self.to_dict()
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["background"] = tuple(values["background"])
+        return TrainConfig(**values)
+
+
+def load_config(preset: str | None = None, **overrides) -> TrainConfig:
+    """Defaults, then a preset (a name in configs/ or a YAML path), then explicit overrides."""
+    cfg = TrainConfig()
+    if preset:
+        path = Path(preset)
+        if not path.suffix:
+            path = CONFIG_DIR / f"{preset}.yaml"
+        if not path.is_file():
+            names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+            raise ValueError(f"config preset '{preset}' not found (looked at {path}); presets: {', '.join(names)}")
+        cfg = cfg.updated(**(yaml.safe_load(path.read_text()) or {}))
+    return cfg.updated(**overrides)

@@ -1,0 +1,27 @@
+"""Per-frame rig-parameter refinement: learned corrections to the tracked parameters of the
+training time steps, optimised through the renderer (monocular trackers are never exact)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from avatar.rig import RigParams
+
+REFINED = ("expr", "jaw", "neck", "rotation", "eyes", "translation")
+
+
+class ParamRefiner(nn.Module):
+    def __init__(self, params: RigParams):
+        super().__init__()
+        self.base = params.detach()
+        self.deltas = nn.ParameterDict({k: nn.Parameter(torch.zeros_like(getattr(params, k))) for k in REFINED})
+
+    def frame(self, time: int) -> RigParams:
+        """Refined parameters of one time step (a one-frame RigParams)."""
+        base = self.base.frame(time)
+        sl = slice(time, time + 1)
+        return RigParams(base.shape, *(getattr(base, k) + self.deltas[k][sl] for k in REFINED))
+
+    def refined(self) -> RigParams:
+        return RigParams(self.base.shape, *(getattr(self.base, k) + self.deltas[k].detach() for k in REFINED))

@@ -1,0 +1,137 @@
+"""`train()`: fit a GaussianAvatar to a capture directory; checkpoints and resumes."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from avatar.data.capture import Capture
+from avatar.gaussians import GaussianAvatar, blend
+from avatar.gaussians.io import save_avatar
+from avatar.render import splat
+from avatar.rig import HeadRig
+from avatar.train.config import TrainConfig
+from avatar.train.densify import Densifier
+from avatar.train.evaluate import composite_target, evaluate
+from avatar.train.image_metrics import photometric_loss
+from avatar.train.optim import make_optimizer
+from avatar.train.param_refiner import ParamRefiner
+
+log = logging.getLogger("avatar")
+
+
+def checkpoint_path(out: Path) -> Path:
+    return out.with_name(out.name + ".ckpt")
+
+
+def _regularisers(model: GaussianAvatar, cfg: TrainConfig) -> torch.Tensor:
+    far = torch.relu(model.xyz.norm(dim=-1) - cfg.xyz_reg_threshold).mean()
+    big = torch.relu(torch.exp(model.log_scale).amax(-1) - cfg.scale_reg_threshold).mean()
+    offsets = sum(getattr(model, k).pow(2).mean() for k in model.OFFSETS)
+    return cfg.xyz_reg * far + cfg.scale_reg * big + cfg.offset_reg * offsets
+
+
+class _FrameCache:
+    """Training targets composited over the background, decoded once and kept as uint8."""
+
+    def __init__(self, capture: Capture, frames: list[int], background: torch.Tensor):
+        self.images = {}
+        for f in tqdm(frames, desc="loading frames", leave=False, disable=None):
+            self.images[f] = (composite_target(capture, f, background) * 255 + 0.5).to(torch.uint8)
+
+    def __getitem__(self, frame: int) -> torch.Tensor:
+        return self.images[frame].float() / 255
+
+
+def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, resume: bool = False,
+          progress: bool = True) -> GaussianAvatar:
+    """Train and write `out` (.avatar). With `resume`, continue from `out`.ckpt if it exists."""
+    out = Path(out)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    train_frames = capture.splits.get("train") or []
+    if not train_frames:
+        raise ValueError(f"capture {capture.root} has no training frames")
+    model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, cfg.num_blend_expr, seed=cfg.seed)
+    refiner = ParamRefiner(capture.params) if cfg.refine_params else None
+    optimizer = make_optimizer(model, cfg, refiner)
+    start = 0
+    ckpt = checkpoint_path(out)
+    if resume and ckpt.is_file():
+        start = _load_checkpoint(ckpt, model, optimizer, refiner, gen)
+        log.info("resumed from %s at step %d", ckpt, start)
+    densifier = Densifier(model, cfg.densify_grad_threshold, cfg.densify_size_threshold, cfg.prune_opacity,
+                          cfg.max_gaussians)
+    background = torch.tensor(cfg.background, dtype=torch.float32)
+    targets = _FrameCache(capture, train_frames, background)
+    densify_until = int(cfg.densify_until_frac * cfg.iterations)
+    decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
+    started = time.perf_counter()
+    bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations, desc="training",
+               disable=not progress)
+    for step in bar:
+        for group in optimizer.param_groups:
+            if group["name"] == "xyz":
+                group["lr"] = cfg.lr_xyz * math.exp(decay * step)
+        frame = train_frames[int(torch.randint(len(train_frames), (1,), generator=gen))]
+        time_index = capture.frames[frame].time
+        params = refiner.frame(time_index) if refiner else capture.frame_params(frame)
+        camera = capture.camera(frame)
+        rendered = splat(blend(model, params, cfg.backend), camera, background, cfg.backend)
+        rendered.means2d.retain_grad()
+        loss = photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight) + _regularisers(model, cfg)
+        loss.backward()
+        if step < densify_until and rendered.means2d.grad is not None:
+            densifier.accumulate(rendered.means2d.grad, rendered.radii, camera.width, camera.height)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if cfg.densify_from <= step < densify_until and (step + 1) % cfg.densify_every == 0:
+            stats = densifier.step(model, optimizer, gen)
+            bar.set_postfix(n=stats["total"])
+        if (step + 1) % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}", n=model.num_gaussians)
+        if cfg.eval_every and (step + 1) % cfg.eval_every == 0 and "test" in capture.splits:
+            m = evaluate(model, capture, "val" if capture.splits.get("val") else "test", cfg.backend,
+                         cfg.background, cfg.eval_frames)
+            log.info("step %d: held-out PSNR %.2f dB, SSIM %.4f", step + 1, m["psnr"], m["ssim"])
+        if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.iterations:
+            _save_checkpoint(ckpt, step + 1, model, optimizer, refiner, gen)
+    bar.close()
+    config = cfg.to_dict() | {"train_seconds": time.perf_counter() - started, "capture": str(capture.root)}
+    save_avatar(model, out, config)
+    if ckpt.exists():
+        ckpt.unlink()
+    return model
+
+
+def _save_checkpoint(path: Path, step: int, model: GaussianAvatar, optimizer, refiner, gen) -> None:
+    state = {"step": step, "parent": model.parent, "optimizer": optimizer.state_dict(),
+             "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+             "tensors": {k: v.detach() for k, v in model.attribute_tensors().items()},
+             "refiner": refiner.state_dict() if refiner else None}
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def _load_checkpoint(path: Path, model: GaussianAvatar, optimizer, refiner, gen) -> int:
+    try:
+        state = torch.load(path, weights_only=True)  # restricted unpickler: tensors and containers only
+    except Exception as e:
+        raise ValueError(f"{path}: unreadable training checkpoint ({e}); delete it to start over") from e
+    model.replace_gaussians(state["tensors"], state["parent"])
+    for group in optimizer.param_groups:
+        if group["name"] in state["tensors"]:
+            group["params"] = [getattr(model, group["name"])]
+    optimizer.load_state_dict(state["optimizer"])
+    if refiner is not None and state["refiner"] is not None:
+        refiner.load_state_dict(state["refiner"])
+    gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])
