@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path)
     p.add_argument("--expr", required=True, type=Path, help=".npz | .json | Live Link Face .csv")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--camera", default="front", choices=["front", "orbit"])
+    p.add_argument("--camera", default="front", choices=["front", "orbit", "arc"])
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--rig", default=None)
     p.add_argument("--arkit-map", type=Path, default=None, help="ARKit -> rig expression matrix (.npz) for FLAME")

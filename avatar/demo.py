@@ -1,7 +1,7 @@
 """`avatar demo`: the whole pipeline on the built-in head, offline, in minutes on a CPU.
 
 synthetic capture (known parameters, held-out expressions and poses) -> train -> evaluate on
-the held-out frames -> demo.mp4 (held-out frames, then an orbit) -> metrics.json.
+the held-out frames -> demo.mp4 (held-out frames, then a ±60° camera swing) -> metrics.json.
 """
 
 from __future__ import annotations
@@ -52,10 +52,11 @@ def run_demo(out: str | Path, size: int = 128, num_train: int = 150, num_test: i
     metrics = evaluate(model, capture, "test", backend, cfg.background)
     test = capture.splits["test"]
     held_out = capture.params.select([capture.frames[f].time for f in test])
-    orbit = _orbit_params(held_out, 48)
+    swing = _swing_params(held_out, 60)
     fps = capture.fps
-    render_sequence(model, _concat(held_out, orbit), _demo_cameras(rig, size, held_out.num_frames, orbit.num_frames),
-                    out / "demo.mp4", fps, cfg.background, backend)
+    arc = camera_path(rig, "arc", size, swing.num_frames)
+    cameras = lambda i: capture.camera(test[i]) if i < len(test) else arc(i - len(test))  # noqa: E731
+    render_sequence(model, _concat(held_out, swing), cameras, out / "demo.mp4", fps, cfg.background, backend)
     result = {
         "psnr": metrics["psnr"], "ssim": metrics["ssim"], "lpips": metrics["lpips"],
         "lpips_reason": metrics["lpips_reason"], "eval_split": "test", "eval_frames": metrics["frames"],
@@ -75,8 +76,8 @@ def _resolved(registry, backend: str) -> str:
         return backend
 
 
-def _orbit_params(held_out: RigParams, n: int) -> RigParams:
-    """A held-out expression, head straight, for the orbit part."""
+def _swing_params(held_out: RigParams, n: int) -> RigParams:
+    """A held-out expression, head straight, for the camera swing."""
     one = held_out.frame(held_out.num_frames // 2)
     params = RigParams(one.shape, *(getattr(one, k).repeat(n, 1) for k in ("expr", "jaw", "neck", "rotation",
                                                                            "eyes", "translation")))
@@ -87,9 +88,3 @@ def _orbit_params(held_out: RigParams, n: int) -> RigParams:
 def _concat(a: RigParams, b: RigParams) -> RigParams:
     keys = ("expr", "jaw", "neck", "rotation", "eyes", "translation")
     return RigParams(a.shape, *(torch.cat([getattr(a, k), getattr(b, k)]) for k in keys))
-
-
-def _demo_cameras(rig, size: int, num_front: int, num_orbit: int):
-    front = camera_path(rig, "front", size, num_front)
-    orbit = camera_path(rig, "orbit", size, num_orbit)
-    return lambda i: front(i) if i < num_front else orbit(i - num_front)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +23,8 @@ def head_target(rig: HeadRig) -> tuple[torch.Tensor, float]:
 
 
 def camera_path(rig: HeadRig, kind: str, size: int, num_frames: int, fov_y_deg: float = 20.0) -> Callable[[int], Camera]:
-    """`front`: a fixed frontal camera; `orbit`: one turn around the head over the sequence."""
+    """`front`: a fixed frontal camera; `orbit`: one turn around the head over the sequence;
+    `arc`: a swing from -60° to +60° yaw and back (what a frontal video capture has seen)."""
     centre, extent = head_target(rig)
     distance = 1.15 * extent / (2 * torch.tan(torch.deg2rad(torch.tensor(fov_y_deg / 2)))).item()
     if kind == "front":
@@ -30,7 +32,10 @@ def camera_path(rig: HeadRig, kind: str, size: int, num_frames: int, fov_y_deg: 
         return lambda i: cam
     if kind == "orbit":
         return lambda i: Camera.orbit(360.0 * i / max(1, num_frames), 10.0, distance, centre, size, size, fov_y_deg)
-    raise ValueError(f"unknown camera '{kind}' (front | orbit)")
+    if kind == "arc":
+        return lambda i: Camera.orbit(60.0 * math.sin(2 * math.pi * i / max(1, num_frames)), 5.0, distance, centre,
+                                      size, size, fov_y_deg)
+    raise ValueError(f"unknown camera '{kind}' (front | orbit | arc)")
 
 
 @torch.no_grad()

@@ -63,11 +63,11 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
     optimizer = make_optimizer(model, cfg, refiner)
     start = 0
     ckpt = checkpoint_path(out)
-    if resume and ckpt.is_file():
-        start = _load_checkpoint(ckpt, model, optimizer, refiner, gen)
-        log.info("resumed from %s at step %d", ckpt, start)
     densifier = Densifier(model, cfg.densify_grad_threshold, cfg.densify_size_threshold, cfg.prune_opacity,
                           cfg.max_gaussians)
+    if resume and ckpt.is_file():
+        start = _load_checkpoint(ckpt, model, optimizer, refiner, densifier, gen)
+        log.info("resumed from %s at step %d", ckpt, start)
     background = torch.tensor(cfg.background, dtype=torch.float32)
     targets = _FrameCache(capture, train_frames, background)
     densify_until = int(cfg.densify_until_frac * cfg.iterations)
@@ -101,7 +101,7 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
                          cfg.background, cfg.eval_frames)
             log.info("step %d: held-out PSNR %.2f dB, SSIM %.4f", step + 1, m["psnr"], m["ssim"])
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.iterations:
-            _save_checkpoint(ckpt, step + 1, model, optimizer, refiner, gen)
+            _save_checkpoint(ckpt, step + 1, model, optimizer, refiner, densifier, gen)
     bar.close()
     config = cfg.to_dict() | {"train_seconds": time.perf_counter() - started, "capture": str(capture.root)}
     save_avatar(model, out, config)
@@ -110,8 +110,9 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
     return model
 
 
-def _save_checkpoint(path: Path, step: int, model: GaussianAvatar, optimizer, refiner, gen) -> None:
+def _save_checkpoint(path: Path, step: int, model: GaussianAvatar, optimizer, refiner, densifier, gen) -> None:
     state = {"step": step, "parent": model.parent, "optimizer": optimizer.state_dict(),
+             "densify_stats": [densifier.grad_sum, densifier.count],
              "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
              "tensors": {k: v.detach() for k, v in model.attribute_tensors().items()},
              "refiner": refiner.state_dict() if refiner else None}
@@ -120,7 +121,7 @@ def _save_checkpoint(path: Path, step: int, model: GaussianAvatar, optimizer, re
     os.replace(partial, path)
 
 
-def _load_checkpoint(path: Path, model: GaussianAvatar, optimizer, refiner, gen) -> int:
+def _load_checkpoint(path: Path, model: GaussianAvatar, optimizer, refiner, densifier, gen) -> int:
     try:
         state = torch.load(path, weights_only=True)  # restricted unpickler: tensors and containers only
     except Exception as e:
@@ -132,6 +133,7 @@ def _load_checkpoint(path: Path, model: GaussianAvatar, optimizer, refiner, gen)
     optimizer.load_state_dict(state["optimizer"])
     if refiner is not None and state["refiner"] is not None:
         refiner.load_state_dict(state["refiner"])
+    densifier.grad_sum, densifier.count = state["densify_stats"]
     gen.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     return int(state["step"])

@@ -1,0 +1,10 @@
+"""Data formats on disk: everything the engine reads or writes besides models and rigs.
+
+- `capture.py`: capture directories (images, masks, cameras, per-time-step rig params), v1.
+- `expressions.py`: expression files (.npz/.json, Live Link Face .csv) -> `RigParams` + fps;
+  `livelink.py` parses the CSVs, `arkit.py` holds ARKit names and by-name mapping.
+- `video.py`: H.264 mp4 writing and rotation-aware decoding through PyAV.
+- `synthetic.py`, `synthetic_motion.py`: synthetic captures of a rig with known parameters.
+- `errors.py`: one ValueError subclass per format, naming the file and the problem.
+May import `avatar.rig` and `avatar.render`; never `capture`, `viewer` or `avatar.cli`.
+"""

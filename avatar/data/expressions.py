@@ -1,0 +1,139 @@
+"""Expression files: rig parameters over time, in three formats chosen by suffix.
+
+- ``.npz``: arrays named by `PARAM_KEYS` (``expr`` [T, E] required; ``shape`` [S]; ``jaw``,
+  ``neck``, ``rotation``, ``translation`` [T, 3]; ``eyes`` [T, 6]; missing ones are zeros), a
+  scalar ``fps`` and optionally ``expr_names`` [E] (strings). Loaded without pickle.
+- ``.json``: one object with the same keys, arrays as nested lists.
+- ``.csv``: Live Link Face recordings (see `avatar.data.livelink`).
+
+When the file has ``expr_names`` and the rig has expression names, expressions map by name
+(`avatar.data.arkit.name_map`); otherwise by position, padded with zeros or truncated to the rig.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from avatar.data.arkit import name_map
+from avatar.data.errors import ExpressionFileError
+from avatar.data.livelink import load_livelink_csv
+from avatar.rig.head_rig import HeadRig
+from avatar.rig.params import PARAM_KEYS, RigParams
+
+SUFFIXES = (".npz", ".json", ".csv")
+
+
+def load_expression_file(path: str | Path, rig: HeadRig, arkit_map: str | Path | None = None,
+                         jaw_from_jawopen: bool | None = None) -> tuple[RigParams, float]:
+    """(params sized for `rig`, fps) from an .npz, .json or Live Link Face .csv file.
+
+    `arkit_map` and `jaw_from_jawopen` apply to .csv files only (see `livelink_to_params`).
+    Params are float32 on the CPU.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ExpressionFileError(path, f"unknown expression file type '{path.suffix}'; "
+                                  f"expected one of {', '.join(SUFFIXES)}")
+    if not path.is_file():
+        raise ExpressionFileError(path, "file not found")
+    if suffix == ".csv":
+        return load_livelink_csv(path, rig, arkit_map, jaw_from_jawopen)
+    arrays = _read_npz(path) if suffix == ".npz" else _read_json(path)
+    return _to_params(path, arrays, rig), _fps(path, arrays)
+
+
+def save_expression_file(path: str | Path, params: RigParams, fps: float,
+                         expr_names: list[str] | None = None) -> None:
+    """Write `params` to an .npz or .json file (replaced atomically)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".json"):
+        raise ExpressionFileError(path, f"can only write .npz or .json expression files, "
+                                  f"not '{path.suffix}'")
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise ExpressionFileError(path, f"fps must be a positive number, got {fps!r}")
+    if expr_names is not None and len(expr_names) != params.expr.shape[1]:
+        raise ExpressionFileError(path, f"{len(expr_names)} expr_names for "
+                                  f"{params.expr.shape[1]} expressions")
+    arrays = params.to_numpy()
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as f:
+        if suffix == ".npz":
+            extra = {} if expr_names is None else {"expr_names": np.array(expr_names, dtype=str)}
+            np.savez(f, fps=np.float64(fps), **arrays, **extra)
+        else:
+            doc = {"fps": float(fps), **{k: v.tolist() for k, v in arrays.items()}}
+            if expr_names is not None:
+                doc["expr_names"] = list(expr_names)
+            f.write(json.dumps(doc).encode())
+    os.replace(tmp, path)
+
+
+def _read_npz(path: Path) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise ExpressionFileError(path, f"not a readable .npz file ({e})") from None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ExpressionFileError(path, f"not a readable JSON file ({e})") from None
+    if not isinstance(doc, dict):
+        raise ExpressionFileError(path, "expected a JSON object with 'expr', 'fps', ...")
+    return doc
+
+
+def _fps(path: Path, arrays: dict) -> float:
+    if "fps" not in arrays:
+        raise ExpressionFileError(path, "missing 'fps'")
+    try:
+        fps = float(np.asarray(arrays["fps"], dtype=np.float64).reshape(()))
+    except (TypeError, ValueError):
+        raise ExpressionFileError(path, f"'fps' must be one number, got {arrays['fps']!r}") from None
+    if not (math.isfinite(fps) and fps > 0):
+        raise ExpressionFileError(path, f"'fps' must be positive, got {fps}")
+    return fps
+
+
+def _as_float_array(path: Path, key: str, value) -> np.ndarray:
+    try:
+        a = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ExpressionFileError(path, f"'{key}' is not a numeric array") from None
+    if not np.isfinite(a).all():
+        raise ExpressionFileError(path, f"'{key}' holds non-finite values")
+    return a
+
+
+def _to_params(path: Path, raw: dict, rig: HeadRig) -> RigParams:
+    arrays = {k: _as_float_array(path, k, raw[k]) for k in PARAM_KEYS if k in raw}
+    if "expr" not in arrays:
+        raise ExpressionFileError(path, "missing 'expr' (expression weights [T, E])")
+    if arrays["expr"].ndim != 2:
+        raise ExpressionFileError(path, f"'expr' must be [T, E], got shape {arrays['expr'].shape}")
+    names = raw.get("expr_names")
+    if names is not None and rig.expr_names is not None:
+        names = [str(n) for n in np.asarray(names).reshape(-1)]
+        if len(names) != arrays["expr"].shape[1]:
+            raise ExpressionFileError(path, f"{len(names)} expr_names for "
+                                      f"{arrays['expr'].shape[1]} columns of 'expr'")
+        mapping = name_map(names, rig.expr_names)
+        if mapping.unmatched_source or mapping.unmatched_target:
+            warnings.warn(f"{path}: file -> rig '{rig.name}' expressions: {mapping.describe()}",
+                          stacklevel=3)
+        arrays["expr"] = arrays["expr"] @ mapping.matrix.T  # [T, E_rig]
+    try:
+        return RigParams.from_numpy(arrays, num_shape=rig.num_shape, num_expr=rig.num_expr)
+    except (KeyError, ValueError) as e:
+        raise ExpressionFileError(path, str(e)) from None

@@ -1,0 +1,261 @@
+"""Epic Live Link Face CSV recordings (ARKit face tracking from an iPhone) -> rig parameters.
+
+File layout: a header row ``Timecode, BlendshapeCount``, the 52 ARKit blendshapes in PascalCase
+(``EyeBlinkLeft`` ... ``TongueOut``), then ``HeadYaw, HeadPitch, HeadRoll, LeftEyeYaw,
+LeftEyePitch, LeftEyeRoll, RightEyeYaw, RightEyePitch, RightEyeRoll`` in radians; one row per
+frame. Timecodes read ``HH:MM:SS:FF.fff`` (frame number with a sub-frame fraction).
+
+Rotation conventions, checked on the recordings in shared/data/expressions: positive eye pitch
+comes with EyeLookDown (gaze down) and positive LeftEyeYaw with EyeLookInLeft (RightEyeYaw with
+EyeLookOutRight): a gaze toward the subject's right. In rig space (y up, face toward +z, the
+subject's left at +x) a downward gaze is a positive rotation about +x and a gaze toward the
+subject's right (-x) a negative rotation about +y. So pitch keeps its sign and yaw flips: the
+angles act as in a frame mirrored in x, which flips roll (about z) too. Each rotation is
+R = R_y(-yaw) @ R_x(pitch) @ R_z(-roll) (yaw outermost), stored as axis-angle. The head columns
+follow the eyes' convention; both recordings leave them at zero, so their signs are unverified.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from avatar.data.arkit import ARKIT_NAMES, canonical_name, name_map
+from avatar.data.errors import ExpressionFileError
+from avatar.rig.head_rig import HeadRig
+from avatar.rig.params import RigParams
+
+BLENDSHAPE_COLUMNS = tuple(n[0].upper() + n[1:] for n in ARKIT_NAMES)
+HEAD_COLUMNS = ("HeadYaw", "HeadPitch", "HeadRoll")
+LEFT_EYE_COLUMNS = ("LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll")
+RIGHT_EYE_COLUMNS = ("RightEyeYaw", "RightEyePitch", "RightEyeRoll")
+REQUIRED_COLUMNS = BLENDSHAPE_COLUMNS + HEAD_COLUMNS + LEFT_EYE_COLUMNS + RIGHT_EYE_COLUMNS
+
+DEFAULT_FPS = 60.0  # Live Link Face records at 60 fps
+# Jaw x-rotation at JawOpen = 1 for rigs whose mouth opens by the jaw joint (FLAME opens wide at
+# about 0.3-0.4 rad of jaw pose).
+MAX_JAW_ANGLE = 0.35
+_TIMECODE_RATES = (24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 240)
+_TIMECODE = re.compile(r"^\s*(\d+):(\d+):(\d+)[:;.](\d+(?:\.\d*)?)\s*$")
+
+
+@dataclass
+class LiveLinkRecording:
+    path: Path
+    fps: float
+    blendshapes: np.ndarray  # [T, 52] float32, columns in ARKIT_NAMES order
+    head: np.ndarray  # [T, 3] float32 yaw, pitch, roll (radians, Live Link convention)
+    left_eye: np.ndarray  # [T, 3] float32
+    right_eye: np.ndarray  # [T, 3] float32
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.blendshapes.shape[0])
+
+
+def read_livelink_csv(path: str | Path) -> LiveLinkRecording:
+    """Parse and validate a Live Link Face CSV; raises ExpressionFileError naming row/column."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExpressionFileError(path, "file not found")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        try:
+            cells, timecodes, rows = _read_rows(path, reader)
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise ExpressionFileError(path, f"not a readable CSV file ({e})") from None
+    if len(cells) < 2:
+        raise ExpressionFileError(path, f"too few rows: {len(cells)} data row(s), need at least 2")
+    values = _to_float(path, cells, rows)  # [T, 61]
+    fps = fps_from_timecodes(timecodes) if timecodes else None
+    if fps is None:
+        warnings.warn(f"{path}: could not derive the frame rate from the timecodes; "
+                      f"assuming {DEFAULT_FPS:g} fps", stacklevel=2)
+        fps = DEFAULT_FPS
+    values = values.astype(np.float32)
+    return LiveLinkRecording(path, fps, values[:, :52], values[:, 52:55], values[:, 55:58],
+                             values[:, 58:61])
+
+
+def _read_rows(path: Path, reader) -> tuple[list[list[str]], list[str], list[int]]:
+    """Required cells per data row, timecodes (empty without that column), file row numbers."""
+    header = next(reader, None)
+    if header is None:
+        raise ExpressionFileError(path, "empty file: no header row")
+    index = _column_index(path, header)
+    cells, timecodes, rows = [], [], []
+    for fields in reader:
+        if not any(s.strip() for s in fields):
+            continue  # blank line, e.g. a trailing newline
+        row = reader.line_num
+        if len(fields) < len(header):
+            raise ExpressionFileError(path, f"row has {len(fields)} fields, the header has "
+                                      f"{len(header)}", row, header[len(fields)].strip())
+        cells.append([fields[index[c]] for c in REQUIRED_COLUMNS])
+        if "timecode" in index:
+            timecodes.append(fields[index["timecode"]])
+        rows.append(row)
+    return cells, timecodes, rows
+
+
+def _column_index(path: Path, header: list[str]) -> dict[str, int]:
+    """Column name -> field index (names compared case-insensitively); checks required ones."""
+    by_lower = {}
+    for i, name in enumerate(header):
+        by_lower.setdefault(name.strip().lower(), i)
+    missing = [c for c in REQUIRED_COLUMNS if c.lower() not in by_lower]
+    if missing:
+        listed = ", ".join(f"'{c}'" for c in missing)
+        raise ExpressionFileError(path, f"missing column{'s' if len(missing) > 1 else ''} {listed}",
+                                  column=missing[0])
+    index = {c: by_lower[c.lower()] for c in REQUIRED_COLUMNS}
+    if "timecode" in by_lower:
+        index["timecode"] = by_lower["timecode"]
+    return index
+
+
+def _to_float(path: Path, cells: list[list[str]], rows: list[int]) -> np.ndarray:
+    """[T, 61] float64; the first cell that is not a finite number raises with its row/column."""
+    try:
+        values = np.array(cells, dtype=np.float64)
+        if np.isfinite(values).all():
+            return values
+    except ValueError:
+        pass  # some cell is not a number: the cell-by-cell pass below finds which
+    values = np.empty((len(cells), len(REQUIRED_COLUMNS)))
+    for r, row_cells in enumerate(cells):
+        for c, text in enumerate(row_cells):
+            try:
+                values[r, c] = float(text)
+            except ValueError:
+                values[r, c] = np.nan
+            if not np.isfinite(values[r, c]):
+                raise ExpressionFileError(path, f"not a finite number: {text.strip()!r}",
+                                          rows[r], REQUIRED_COLUMNS[c])
+    return values
+
+
+def fps_from_timecodes(timecodes: list[str]) -> float | None:
+    """Rows per second from ``HH:MM:SS:FF(.fff)`` timecodes, or None when they do not tell.
+
+    The timecode's own frame rate is the smallest common rate above the largest frame number seen
+    (only trusted once the seconds field has rolled over; 60 before that). Repeated timecodes and
+    pauses longer than half a second are left out of the estimate.
+    """
+    parsed = [_TIMECODE.match(t) for t in timecodes]
+    if len(parsed) < 2 or not all(parsed):
+        return None
+    hms = np.array([[int(m[1]), int(m[2]), int(m[3])] for m in parsed], dtype=np.float64)  # [T, 3]
+    frame = np.array([float(m[4]) for m in parsed])  # [T]
+    seconds = hms @ np.array([3600.0, 60.0, 1.0])
+    rate = DEFAULT_FPS
+    if np.unique(seconds).size > 1:
+        rate = next((r for r in _TIMECODE_RATES if r > np.floor(frame.max())), None)
+        if rate is None:
+            return None
+    step = np.diff(seconds + frame / rate)
+    step[step < -43200] += 86400  # recording ran past midnight
+    step = step[(step > 0) & (step < 0.5)]
+    if step.size == 0:
+        return None
+    fps = step.size / step.sum()
+    return float(fps) if 1.0 <= fps <= 1000.0 else None
+
+
+def euler_to_axis_angle(yaw_pitch_roll: np.ndarray) -> np.ndarray:
+    """Live Link (yaw, pitch, roll) [T, 3] -> rig-space axis-angle [T, 3] (see module docstring)."""
+    ypr = np.asarray(yaw_pitch_roll, dtype=np.float64)
+    angles = np.stack([-ypr[:, 0], ypr[:, 1], -ypr[:, 2]], axis=1)  # about y, x, z
+    return Rotation.from_euler("YXZ", angles).as_rotvec().astype(np.float32)
+
+
+def default_jaw_from_jawopen(rig: HeadRig) -> bool:
+    """Drive the jaw joint from JawOpen unless the rig's own jawOpen blendshape opens the mouth.
+
+    Rigs without a jawOpen shape (FLAME) open the mouth only through the jaw joint. ICT's jaw
+    joint reproduces its jawOpen target, so driving both would open the mouth twice. The builtin
+    rig is designed to take both (its jawOpen shape and its jaw joint share the opening).
+    """
+    names = {canonical_name(n).lower() for n in rig.expr_names or ()}
+    return rig.name == "builtin" or "jawopen" not in names
+
+
+def load_arkit_map(path: str | Path, rig: HeadRig) -> np.ndarray:
+    """[E_rig, 52] matrix (columns in ARKIT_NAMES order) from an .npz with 'matrix' and 'names'."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            matrix = np.asarray(data["matrix"], dtype=np.float32)
+            names = [str(n) for n in data["names"]]
+    except FileNotFoundError:
+        raise ExpressionFileError(path, "ARKit map file not found") from None
+    except KeyError as e:
+        raise ExpressionFileError(path, f"ARKit map needs arrays 'matrix' [E, 52] and 'names' "
+                                  f"[52]; missing {e}") from None
+    except (OSError, ValueError) as e:
+        raise ExpressionFileError(path, f"not a readable .npz ARKit map ({e})") from None
+    if matrix.shape != (rig.num_expr, len(names)):
+        raise ExpressionFileError(path, f"'matrix' has shape {matrix.shape}; rig '{rig.name}' "
+                                  f"needs [{rig.num_expr}, {len(names)}] for {len(names)} names")
+    if not np.isfinite(matrix).all():
+        raise ExpressionFileError(path, "'matrix' holds non-finite values")
+    column = {canonical_name(n).lower(): i for i, n in enumerate(ARKIT_NAMES)}
+    keys = [canonical_name(n).lower() for n in names]
+    unknown = [n for n, k in zip(names, keys) if k not in column]
+    if unknown or len(set(keys)) != len(keys):
+        raise ExpressionFileError(path, f"'names' must be distinct ARKit blendshape names; "
+                                  f"unknown: {unknown or 'none'}, {len(keys) - len(set(keys))} "
+                                  "repeated")
+    full = np.zeros((rig.num_expr, len(ARKIT_NAMES)), dtype=np.float32)
+    full[:, [column[k] for k in keys]] = matrix
+    return full
+
+
+def arkit_expression_matrix(rig: HeadRig, source: Path,
+                            arkit_map: str | Path | None = None) -> np.ndarray:
+    """[E_rig, 52] linear map from ARKit weights to the rig's expressions."""
+    if arkit_map is not None:
+        return load_arkit_map(arkit_map, rig)
+    if rig.expr_names is None:
+        raise ExpressionFileError(source, f"rig '{rig.name}' has PCA expressions without names, so "
+                                  "ARKit blendshapes cannot be matched by name: pass a linear map "
+                                  "with --arkit-map FILE.npz ('matrix' [E, 52], 'names' [52])")
+    mapping = name_map(ARKIT_NAMES, rig.expr_names)
+    if mapping.unmatched_source or mapping.unmatched_target:
+        warnings.warn(f"{source}: ARKit -> rig '{rig.name}': {mapping.describe()}", stacklevel=3)
+    return mapping.matrix
+
+
+def livelink_to_params(recording: LiveLinkRecording, rig: HeadRig,
+                       arkit_map: str | Path | None = None,
+                       jaw_from_jawopen: bool | None = None) -> RigParams:
+    """Rig parameters for every row: expressions by name (or `arkit_map`), jaw, head and eyes.
+
+    jaw_from_jawopen: also open the jaw joint by JawOpen * MAX_JAW_ANGLE about +x (None: see
+    `default_jaw_from_jawopen`). Shape, neck and translation stay zero.
+    """
+    matrix = arkit_expression_matrix(rig, recording.path, arkit_map)  # [E, 52]
+    t = recording.num_frames
+    expr = recording.blendshapes @ matrix.T  # [T, E]
+    jaw = np.zeros((t, 3), dtype=np.float32)
+    if default_jaw_from_jawopen(rig) if jaw_from_jawopen is None else jaw_from_jawopen:
+        jaw[:, 0] = recording.blendshapes[:, ARKIT_NAMES.index("jawOpen")] * MAX_JAW_ANGLE
+    eyes = np.concatenate([euler_to_axis_angle(recording.left_eye),
+                           euler_to_axis_angle(recording.right_eye)], axis=1)  # [T, 6]
+    arrays = {"shape": np.zeros(rig.num_shape, np.float32), "expr": expr, "jaw": jaw,
+              "rotation": euler_to_axis_angle(recording.head), "eyes": eyes}
+    return RigParams.from_numpy(arrays)
+
+
+def load_livelink_csv(path: str | Path, rig: HeadRig, arkit_map: str | Path | None = None,
+                      jaw_from_jawopen: bool | None = None) -> tuple[RigParams, float]:
+    """(params for every row, fps) from a Live Link Face CSV."""
+    recording = read_livelink_csv(path)
+    return livelink_to_params(recording, rig, arkit_map, jaw_from_jawopen), recording.fps
+

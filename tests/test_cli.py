@@ -1,0 +1,141 @@
+"""The `avatar` command end to end: demo, render, export, eval, and its errors on bad input."""
+
+import csv
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from avatar.cli import main
+from avatar.data.arkit import ARKIT_NAMES
+from avatar.data.livelink import REQUIRED_COLUMNS
+
+ROTATION_COLUMNS = [c for c in REQUIRED_COLUMNS if c.startswith(("Head", "LeftEye", "RightEye"))]
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    code = main(["demo", "--out", str(out), "--size", "64", "--train-frames", "12", "--test-frames", "4",
+                 "--iterations", "30"])
+    assert code == 0
+    return out
+
+
+def _write_livelink(path: Path, jaw_open: list[float], drop: str | None = None, bad_cell: tuple | None = None):
+    columns = ["Timecode", "BlendshapeCount"] + [n[0].upper() + n[1:] for n in ARKIT_NAMES] + ROTATION_COLUMNS
+    if drop:
+        columns.remove(drop)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        for i, j in enumerate(jaw_open):
+            row = {c: "0" for c in columns}
+            row["Timecode"] = f"00:00:00:{i:02d}.000"
+            row["BlendshapeCount"] = "61"
+            if "JawOpen" in row:
+                row["JawOpen"] = f"{j:.3f}"
+            if bad_cell and bad_cell[0] == i:
+                row[bad_cell[1]] = "abc"
+            w.writerow([row[c] for c in columns])
+
+
+def test_demo_writes_model_video_and_metrics(demo_dir):
+    metrics = json.loads((demo_dir / "metrics.json").read_text())
+    for key in ("psnr", "ssim", "lpips", "seconds", "num_gaussians", "backend"):
+        assert key in metrics
+    assert metrics["psnr"] > 10  # 30 iterations: far from converged, but not noise
+    assert metrics["lpips"] is not None or metrics["lpips_reason"]
+    with av.open(str(demo_dir / "demo.mp4")) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in c.decode(video=0)) == 4 + 60
+    assert not (demo_dir / "model.avatar.ckpt").exists()
+
+
+def test_render_follows_jaw_open(demo_dir, tmp_path):
+    csv_path = tmp_path / "take.csv"
+    jaw = [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+    _write_livelink(csv_path, jaw)
+    out = tmp_path / "take.mp4"
+    assert main(["render", str(demo_dir / "model.avatar"), "--expr", str(csv_path), "--out", str(out),
+                 "--size", "64"]) == 0
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24").astype(np.float32) for f in c.decode(video=0)]
+    assert len(frames) == len(jaw)
+    # Closed-mouth frames are identical to each other; opening the jaw changes the picture.
+    assert np.abs(frames[0] - frames[2]).mean() < 1.0
+    assert np.abs(frames[0] - frames[4]).mean() > np.abs(frames[0] - frames[2]).mean() + 0.05
+
+
+@pytest.mark.parametrize("problem", ["missing_column", "not_a_number", "too_few_rows"])
+def test_bad_csv_is_one_clear_error_and_no_output(demo_dir, tmp_path, capsys, problem):
+    csv_path = tmp_path / "bad.csv"
+    if problem == "missing_column":
+        _write_livelink(csv_path, [0.1] * 5, drop="JawOpen")
+        expected = "JawOpen"
+    elif problem == "not_a_number":
+        _write_livelink(csv_path, [0.1] * 5, bad_cell=(3, "MouthSmileLeft"))
+        expected = "row 5"
+    else:
+        _write_livelink(csv_path, [0.1])
+        expected = "too few"
+    out = tmp_path / "bad.mp4"
+    assert main(["render", str(demo_dir / "model.avatar"), "--expr", str(csv_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and expected in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob("bad.mp4*"))
+
+
+def test_export_ply_and_eval_json(demo_dir, tmp_path):
+    assert main(["export", str(demo_dir / "model.avatar"), "--ply", str(tmp_path / "a.ply")]) == 0
+    from plyfile import PlyData
+    assert PlyData.read(str(tmp_path / "a.ply"))["vertex"].count > 1000
+    assert main(["eval", str(demo_dir / "model.avatar"), str(demo_dir / "capture"), "--json",
+                 str(tmp_path / "m.json")]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["frames"] == 4 and m["psnr"] > 10
+
+
+def test_truncated_model_is_rejected_by_the_cli(demo_dir, tmp_path, capsys):
+    data = (demo_dir / "model.avatar").read_bytes()
+    bad = tmp_path / "cut.avatar"
+    bad.write_bytes(data[: len(data) - 100])
+    assert main(["export", str(bad), "--ply", str(tmp_path / "x.ply")]) == 2
+    assert "cut.avatar" in capsys.readouterr().err
+    assert not (tmp_path / "x.ply").exists()
+
+
+def test_interrupted_training_resumes_to_the_same_model(demo_dir, tmp_path, monkeypatch):
+    from avatar.data.capture import load_capture
+    from avatar.gaussians.io import load_avatar
+    from avatar.rig.builtin import build_builtin_head
+    from avatar.train import trainer
+    from avatar.train.config import load_config
+
+    capture, rig = load_capture(demo_dir / "capture"), build_builtin_head()
+    cfg = load_config("fast", iterations=20, checkpoint_every=10, densify_from=4, densify_every=8)
+    trainer.train(capture, rig, cfg, tmp_path / "straight.avatar", progress=False)
+
+    real_loss, calls = trainer.photometric_loss, []
+
+    def crash_at_step_15(*a, **k):
+        calls.append(1)
+        if len(calls) == 15:
+            raise KeyboardInterrupt
+        return real_loss(*a, **k)
+
+    monkeypatch.setattr(trainer, "photometric_loss", crash_at_step_15)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(capture, rig, cfg, tmp_path / "resumed.avatar", progress=False)
+    assert trainer.checkpoint_path(tmp_path / "resumed.avatar").exists()
+    assert not (tmp_path / "resumed.avatar").exists()
+    monkeypatch.setattr(trainer, "photometric_loss", real_loss)
+    trainer.train(capture, rig, cfg, tmp_path / "resumed.avatar", resume=True, progress=False)
+    straight, _ = load_avatar(tmp_path / "straight.avatar")
+    resumed, _ = load_avatar(tmp_path / "resumed.avatar")
+    assert torch.equal(straight.parent, resumed.parent)
+    for name, t in straight.attribute_tensors().items():
+        assert torch.allclose(t, getattr(resumed, name), atol=1e-6), name
