@@ -30,11 +30,15 @@ def checkpoint_path(out: Path) -> Path:
     return out.with_name(out.name + ".ckpt")
 
 
-def _regularisers(model: GaussianAvatar, cfg: TrainConfig) -> torch.Tensor:
+def _regularisers(model: GaussianAvatar, cfg: TrainConfig, drivers: torch.Tensor) -> torch.Tensor:
+    """Stay near the parent triangle, stay small, and keep the blendshape offsets this frame
+    applies small: offsets fitted to few expression combinations otherwise absorb anything
+    that co-varies with them and break on unseen combinations."""
     far = torch.relu(model.xyz.norm(dim=-1) - cfg.xyz_reg_threshold).mean()
     big = torch.relu(torch.exp(model.log_scale).amax(-1) - cfg.scale_reg_threshold).mean()
-    offsets = sum(getattr(model, k).pow(2).mean() for k in model.OFFSETS)
-    return cfg.xyz_reg * far + cfg.scale_reg * big + cfg.offset_reg * offsets
+    applied = sum(torch.tensordot(drivers, getattr(model, k), dims=1).pow(2).reshape(model.num_gaussians, -1)
+                  .sum(-1).mean() for k in model.OFFSETS)
+    return cfg.xyz_reg * far + cfg.scale_reg * big + cfg.offset_reg * applied
 
 
 class _FrameCache:
@@ -85,7 +89,8 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
         camera = capture.camera(frame)
         rendered = splat(blend(model, params, cfg.backend), camera, background, cfg.backend)
         rendered.means2d.retain_grad()
-        loss = photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight) + _regularisers(model, cfg)
+        loss = (photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight)
+                + _regularisers(model, cfg, model.drivers(params)[0]))
         loss.backward()
         if step < densify_until and rendered.means2d.grad is not None:
             densifier.accumulate(rendered.means2d.grad, rendered.radii, camera.width, camera.height)
