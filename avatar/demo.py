@@ -58,7 +58,8 @@ def run_demo(out: str | Path, size: int = 128, num_train: int = 150, num_test: i
     cameras = lambda i: capture.camera(test[i]) if i < len(test) else arc(i - len(test))  # noqa: E731
     render_sequence(model, _concat(held_out, swing), cameras, out / "demo.mp4", fps, cfg.background, backend)
     result = {
-        "psnr": metrics["psnr"], "ssim": metrics["ssim"], "lpips": metrics["lpips"],
+        "psnr": metrics["psnr"], "psnr_foreground": metrics["psnr_foreground"], "ssim": metrics["ssim"],
+        "lpips": metrics["lpips"],
         "lpips_reason": metrics["lpips_reason"], "eval_split": "test", "eval_frames": metrics["frames"],
         "image_size": size, "seconds": time.perf_counter() - started,
         "num_gaussians": model.num_gaussians, "iterations": cfg.iterations,

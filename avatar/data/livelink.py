@@ -227,6 +227,8 @@ def arkit_expression_matrix(rig: HeadRig, source: Path,
                                   "ARKit blendshapes cannot be matched by name: pass a linear map "
                                   "with --arkit-map FILE.npz ('matrix' [E, 52], 'names' [52])")
     mapping = name_map(ARKIT_NAMES, rig.expr_names)
+    # Gaze comes from the eye-rotation columns, so eyeLook* shapes the rig lacks lose nothing.
+    mapping.unmatched_source = [n for n in mapping.unmatched_source if not n.startswith("eyeLook")]
     if mapping.unmatched_source or mapping.unmatched_target:
         warnings.warn(f"{source}: ARKit -> rig '{rig.name}': {mapping.describe()}", stacklevel=3)
     return mapping.matrix

@@ -26,13 +26,13 @@ class TrainConfig:
     lr_scale: float = 1e-2
     lr_opacity: float = 5e-2
     lr_color: float = 1e-2
-    lr_offset_scale: float = 0.1  # blendshape offsets use the base rate times this
+    lr_offset_scale: float = 0.05  # blendshape offsets use the base rate times this
     # Regularisers (GaussianAvatars-style: stay near the parent triangle, stay small).
     xyz_reg: float = 1e-2
     xyz_reg_threshold: float = 1.0
     scale_reg: float = 1.0
     scale_reg_threshold: float = 0.6
-    offset_reg: float = 0.05  # on the squared offsets a frame applies (mean over Gaussians)
+    offset_reg: float = 0.3  # on the squared offsets a frame applies (mean over Gaussians)
     # Binding-aware densification (3DGS rules, children keep their parent triangle).
     densify_from: int = 300
     densify_until_frac: float = 0.7

@@ -40,14 +40,20 @@ def evaluate(model: GaussianAvatar, capture: Capture, split: str = "test", backe
         target = composite_target(capture, f, bg)
         out = splat(blend(model, capture.frame_params(f), backend), capture.camera(f), bg, backend)
         pred = out.rgb.clamp(0, 1)
+        mask = capture.load_mask(f)
         rows.append({"frame": f, "psnr": psnr(pred, target), "ssim": float(ssim(pred, target)),
-                     "lpips": lpips(pred, target)})
+                     "lpips": lpips(pred, target),
+                     "psnr_foreground": psnr(pred[mask[..., 0] > 0], target[mask[..., 0] > 0])
+                     if mask is not None else None})
     lp = [r["lpips"] for r in rows if r["lpips"] is not None]
+    fg = [r["psnr_foreground"] for r in rows if r["psnr_foreground"] is not None]
     return {
         "split": split,
         "frames": len(rows),
         "psnr": statistics.fmean(r["psnr"] for r in rows),
         "ssim": statistics.fmean(r["ssim"] for r in rows),
+        # PSNR over the subject's pixels only: the full-image figure is inflated by background.
+        "psnr_foreground": statistics.fmean(fg) if fg else None,
         "lpips": statistics.fmean(lp) if lp else None,
         "lpips_reason": None if lp else lpips.reason,
         "per_frame": rows,
