@@ -139,3 +139,27 @@ def test_interrupted_training_resumes_to_the_same_model(demo_dir, tmp_path, monk
     assert torch.equal(straight.parent, resumed.parent)
     for name, t in straight.attribute_tensors().items():
         assert torch.allclose(t, getattr(resumed, name), atol=1e-6), name
+
+
+def test_resume_refuses_a_checkpoint_from_other_settings(demo_dir, tmp_path, monkeypatch):
+    from avatar.data.capture import load_capture
+    from avatar.rig.builtin import build_builtin_head
+    from avatar.train import trainer
+    from avatar.train.config import load_config
+
+    capture, rig = load_capture(demo_dir / "capture"), build_builtin_head()
+    cfg = load_config("fast", iterations=12, checkpoint_every=5)
+    real_loss, calls = trainer.photometric_loss, []
+
+    def crash_at_step_8(*a, **k):
+        calls.append(1)
+        if len(calls) == 8:
+            raise KeyboardInterrupt
+        return real_loss(*a, **k)
+
+    monkeypatch.setattr(trainer, "photometric_loss", crash_at_step_8)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(capture, rig, cfg, tmp_path / "m.avatar", progress=False)
+    monkeypatch.setattr(trainer, "photometric_loss", real_loss)
+    with pytest.raises(ValueError, match="different training settings"):
+        trainer.train(capture, rig, cfg.updated(lr_xyz=1e-2), tmp_path / "m.avatar", resume=True, progress=False)

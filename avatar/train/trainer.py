@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -70,7 +71,7 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
     densifier = Densifier(model, cfg.densify_grad_threshold, cfg.densify_size_threshold, cfg.prune_opacity,
                           cfg.max_gaussians)
     if resume and ckpt.is_file():
-        start = _load_checkpoint(ckpt, model, optimizer, refiner, densifier, gen)
+        start = _load_checkpoint(ckpt, cfg, model, optimizer, refiner, densifier, gen)
         log.info("resumed from %s at step %d", ckpt, start)
     background = torch.tensor(cfg.background, dtype=torch.float32)
     targets = _FrameCache(capture, train_frames, background)
@@ -106,7 +107,7 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
                          cfg.background, cfg.eval_frames)
             log.info("step %d: held-out PSNR %.2f dB, SSIM %.4f", step + 1, m["psnr"], m["ssim"])
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.iterations:
-            _save_checkpoint(ckpt, step + 1, model, optimizer, refiner, densifier, gen)
+            _save_checkpoint(ckpt, cfg, step + 1, model, optimizer, refiner, densifier, gen)
     bar.close()
     config = cfg.to_dict() | {"train_seconds": time.perf_counter() - started, "capture": str(capture.root)}
     save_avatar(model, out, config)
@@ -115,8 +116,17 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
     return model
 
 
-def _save_checkpoint(path: Path, step: int, model: GaussianAvatar, optimizer, refiner, densifier, gen) -> None:
-    state = {"step": step, "parent": model.parent, "optimizer": optimizer.state_dict(),
+# Settings that may change between an interrupted run and its resumption.
+_RESUMABLE_CHANGES = {"iterations", "eval_every", "eval_frames", "checkpoint_every", "backend"}
+
+
+def _fingerprint(cfg: TrainConfig) -> str:
+    return json.dumps({k: v for k, v in cfg.to_dict().items() if k not in _RESUMABLE_CHANGES}, sort_keys=True)
+
+
+def _save_checkpoint(path: Path, cfg: TrainConfig, step: int, model: GaussianAvatar, optimizer, refiner, densifier,
+                     gen) -> None:
+    state = {"step": step, "config": _fingerprint(cfg), "parent": model.parent, "optimizer": optimizer.state_dict(),
              "densify_stats": [densifier.grad_sum, densifier.count],
              "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
              "tensors": {k: v.detach() for k, v in model.attribute_tensors().items()},
@@ -126,11 +136,14 @@ def _save_checkpoint(path: Path, step: int, model: GaussianAvatar, optimizer, re
     os.replace(partial, path)
 
 
-def _load_checkpoint(path: Path, model: GaussianAvatar, optimizer, refiner, densifier, gen) -> int:
+def _load_checkpoint(path: Path, cfg: TrainConfig, model: GaussianAvatar, optimizer, refiner, densifier, gen) -> int:
     try:
         state = torch.load(path, weights_only=True)  # restricted unpickler: tensors and containers only
     except Exception as e:
         raise ValueError(f"{path}: unreadable training checkpoint ({e}); delete it to start over") from e
+    if state.get("config") != _fingerprint(cfg):
+        raise ValueError(f"{path}: checkpoint was written with different training settings; resume with the "
+                         "same preset and options, or delete it to start over")
     model.replace_gaussians(state["tensors"], state["parent"])
     for group in optimizer.param_groups:
         if group["name"] in state["tensors"]:
