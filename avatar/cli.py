@@ -1,4 +1,4 @@
-"""The `avatar` command: demo | train | eval | render | export."""
+"""The `avatar` command: demo | train | eval | render | export | bench."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expr", required=True, type=Path, help=".npz | .json | Live Link Face .csv")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--camera", default="front", choices=["front", "orbit", "arc"])
-    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--size", type=int, default=256, help="output size in pixels (square)")
     p.add_argument("--rig", default=None)
     p.add_argument("--arkit-map", type=Path, default=None, help="ARKit -> rig expression matrix (.npz) for FLAME")
     _add_backend(p)
@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rig", default=None)
     p.add_argument("--arkit-map", type=Path, default=None)
     _add_backend(p)
+
+    p = sub.add_parser("bench", help="milliseconds per blend / splat for each backend")
+    p.add_argument("--backends", nargs="+", default=None,
+                   help="torch cpu cuda gsplat (space or comma separated; default: all)")
+    p.add_argument("--sizes", default=None,
+                   help="WxH:GAUSSIANS:EXPRESSIONS[,...] (default: 256x256:30000:20,512x512:100000:50)")
+    p.add_argument("--repeat", type=int, default=None, help="timed runs per op (default 5, 2 with --quick)")
+    p.add_argument("--quick", action="store_true", help="fewer runs: a smoke test, not a measurement")
+    p.add_argument("--json", type=Path, default=None, help="write the rows here")
     return parser
 
 
@@ -84,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def dump_json(data: dict, path: Path) -> None:
+def dump_json(data: dict | list, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     tmp.write_text(json.dumps(data, indent=2))

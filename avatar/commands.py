@@ -83,3 +83,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
                        preset=args.preset, iterations=args.iterations, backend=args.backend)
     print(json.dumps(metrics, indent=2))
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from avatar.bench import BACKENDS, DEFAULT_SIZES, format_report, parse_sizes, run_bench
+
+    sizes = parse_sizes(args.sizes) if args.sizes else list(DEFAULT_SIZES)
+    backends = [b for item in (args.backends or BACKENDS) for b in item.split(",") if b]
+    repeats = args.repeat if args.repeat is not None else (2 if args.quick else 5)
+    if repeats < 1:
+        raise ValueError(f"--repeat must be at least 1, got {repeats}")
+    warmup = 1
+    rows, missing = run_bench(sizes, backends, repeats, warmup, log=log.info)
+    print(format_report(rows, missing, sizes, repeats, warmup))
+    if args.json:
+        dump_json(rows, args.json)
+    return 0

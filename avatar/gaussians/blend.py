@@ -40,3 +40,10 @@ def blend(model: GaussianAvatar, params: RigParams, backend: str = "auto") -> Ga
     """World-space Gaussians [N] for one frame of `params`."""
     _, fn = blend_registry.get(backend)
     return fn(model, params)
+
+
+# cuda_ext backends, registered last: their loaders compile or load nothing until first asked.
+from avatar.gaussians.ext_blend import load_blend_cpu, load_blend_cuda  # noqa: E402
+
+blend_registry.register("cpu", load_blend_cpu)
+blend_registry.register("cuda", load_blend_cuda)

@@ -49,3 +49,10 @@ def splat(gaussians: Gaussians, camera: Camera, background: Tensor | None = None
     """Rasterize `gaussians` seen by `camera`. background: [3] colour (default black)."""
     _, fn = splat_registry.get(backend)
     return fn(gaussians, camera, background)
+
+
+# cuda_ext backends, registered last: their loaders compile or load nothing until first asked.
+from avatar.render.ext_backend import load_splat_cpu, load_splat_cuda  # noqa: E402
+
+splat_registry.register("cpu", load_splat_cpu)
+splat_registry.register("cuda", load_splat_cuda)

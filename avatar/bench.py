@@ -1,0 +1,262 @@
+"""`avatar bench`: milliseconds per blend and splat for each backend, at fixed scene sizes.
+
+Scene per size: a GaussianAvatar on the builtin head with exactly N Gaussians (enough per
+face, then a seeded random subset), random attribute and blendshape offsets, `num_blend_expr`
+= the size's expression count, seen by a frontal camera framing the head. The builtin head has
+43 expressions; larger counts use a copy of the rig whose exprdirs are padded with extra small
+random blendshapes (seeded, at most about 2 mm), so the blend cost scales as with a richer rig.
+
+Ops: `blend` (rig parameters -> world Gaussians), `splat_forward`, `splat_forward_backward`
+(a random-weighted image loss, gradients to every Gaussian tensor) and `frame` (blend + splat
+forward, what one rendered frame costs). Inference ops run under no_grad. Times are the median
+of `repeats` runs after `warmup` runs, synchronising CUDA around each.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import platform
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import torch
+
+from avatar.backends import BackendUnavailable
+from avatar.gaussians import GaussianAvatar, blend_registry
+from avatar.gaussians.world import Gaussians
+from avatar.playback import head_target
+from avatar.render import Camera
+from avatar.render.dispatch import splat_registry
+from avatar.rig import HeadRig
+from avatar.rig.builtin import build_builtin_head
+
+BACKENDS = ("torch", "cpu", "cuda", "gsplat")
+OPS = ("blend", "splat_forward", "splat_forward_backward", "frame")
+DEVICE_OF = {"torch": "cpu", "cpu": "cpu", "cuda": "cuda", "gsplat": "cuda"}
+
+
+@dataclass(frozen=True)
+class BenchSize:
+    width: int
+    height: int
+    num_gaussians: int
+    num_expr: int
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}, {self.num_gaussians} Gaussians, {self.num_expr} expressions"
+
+
+DEFAULT_SIZES = (BenchSize(256, 256, 30_000, 20), BenchSize(512, 512, 100_000, 50))
+
+
+def parse_sizes(text: str) -> list[BenchSize]:
+    """'WxH:N:E[,WxH:N:E...]' (e.g. '64x64:2000:5') -> sizes."""
+    sizes = []
+    for item in text.split(","):
+        try:
+            resolution, n, e = item.strip().split(":")
+            w, h = resolution.lower().split("x")
+            size = BenchSize(int(w), int(h), int(n), int(e))
+        except ValueError:
+            raise ValueError(f"--sizes: '{item}' is not WxH:GAUSSIANS:EXPRESSIONS (e.g. 256x256:30000:20)") from None
+        if min(size.width, size.height, size.num_gaussians, size.num_expr) <= 0:
+            raise ValueError(f"--sizes: every number in '{item}' must be positive")
+        sizes.append(size)
+    return sizes
+
+
+def bench_rig(num_expr: int, seed: int = 0) -> HeadRig:
+    """The builtin head with at least `num_expr` expressions (extra ones random and small)."""
+    rig = build_builtin_head()
+    extra = num_expr - rig.num_expr
+    if extra <= 0:
+        return rig
+    g = torch.Generator().manual_seed(seed)
+    shapes = torch.randn(rig.num_vertices, 3, extra, generator=g)  # [V, 3, extra]
+    shapes = 0.002 * shapes / shapes.abs().amax(dim=(0, 1), keepdim=True)  # at most 2 mm per coordinate
+    return replace(rig, exprdirs=torch.cat([rig.exprdirs, shapes], dim=-1),
+                   expr_names=list(rig.expr_names or []) + [f"bench_extra_{i}" for i in range(extra)])
+
+
+def bench_scene(size: BenchSize, seed: int = 0):
+    """(model, params, camera) on the CPU for one benchmark size."""
+    rig = bench_rig(size.num_expr, seed)
+    per_face = math.ceil(size.num_gaussians / rig.faces.shape[0])
+    model = GaussianAvatar.on_mesh(rig, per_face=per_face, num_blend_expr=size.num_expr, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    keep = torch.randperm(model.num_gaussians, generator=g)[: size.num_gaussians].sort().values
+    tensors = {k: v.detach()[:, keep] if k.startswith("d_") else v.detach()[keep]
+               for k, v in model.attribute_tensors().items()}
+    noise = {"xyz": 0.05, "rot": 0.05, "log_scale": 0.1, "sh_dc": 0.5, "d_xyz": 0.02, "d_rot": 0.02,
+             "d_log_scale": 0.02, "d_opacity": 0.05, "d_color": 0.05}
+    for name, sigma in noise.items():
+        tensors[name] = tensors[name] + sigma * torch.randn(tensors[name].shape, generator=g)
+    model.replace_gaussians(tensors, model.parent[keep])
+    params = rig.zero_params(1)
+    params.expr[0, : size.num_expr] = 0.5 * torch.rand(size.num_expr, generator=g)
+    params.jaw[0, 0] = 0.1
+    params.rotation[0] = torch.tensor([0.05, 0.2, 0.0])
+    centre, extent = head_target(rig)
+    fov = 20.0
+    distance = 1.15 * extent / (2 * math.tan(math.radians(fov / 2)))
+    camera = Camera.orbit(0.0, 0.0, distance, centre, size.width, size.height, fov)
+    return model, params, camera
+
+
+def _moved(model: GaussianAvatar, device: str) -> GaussianAvatar:
+    """A copy on `device` (Module.to would move the CPU scene shared by every backend)."""
+    moved = copy.deepcopy(model).to(device)
+    moved.rig = model.rig.to(device=device)
+    return moved
+
+
+def _device_string(device: str) -> str:
+    if device == "cuda":
+        return f"cuda: {torch.cuda.get_device_name()}"
+    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def _timed(fn: Callable[[], object], repeats: int, warmup: int, device: str) -> tuple[float, float]:
+    """(median, min) milliseconds of fn()."""
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        sync()
+        times.append(1e3 * (time.perf_counter() - started))
+    times.sort()
+    mid = len(times) // 2
+    median = times[mid] if len(times) % 2 else 0.5 * (times[mid - 1] + times[mid])
+    return median, times[0]
+
+
+def _resolve(registry, name: str) -> tuple[Callable | None, str | None]:
+    """(implementation, None) or (None, why it is unavailable)."""
+    try:
+        return registry.get(name)[1], None
+    except BackendUnavailable as e:
+        return None, str(e)
+
+
+def _blend_backend_for(backend: str) -> str:
+    """gsplat only splats: its frames blend with our CUDA kernel when it loads, else torch."""
+    if backend != "gsplat":
+        return backend
+    return "cuda" if _resolve(blend_registry, "cuda")[0] is not None else "torch"
+
+
+def _op_functions(blend_fn, splat_fn, model, params, camera) -> dict[str, Callable[[], object]]:
+    ops: dict[str, Callable[[], object]] = {}
+    background = torch.ones(3, device=model.xyz.device)
+    if blend_fn is not None:
+        ops["blend"] = lambda: _no_grad(lambda: blend_fn(model, params))
+    if splat_fn is not None:
+        with torch.no_grad():
+            world = (blend_fn or blend_registry.get("torch")[1])(model, params)
+        leaves = Gaussians(*(t.detach().clone().requires_grad_(True) for t in
+                             (world.means, world.quats, world.scales, world.opacities, world.sh)))
+        g = torch.Generator().manual_seed(0)
+        weights = torch.rand(camera.height, camera.width, 3, generator=g).to(model.xyz.device)
+
+        def forward_backward():
+            loss = (splat_fn(leaves, camera, background).rgb * weights).sum()
+            return torch.autograd.grad(loss, [leaves.means, leaves.quats, leaves.scales, leaves.opacities, leaves.sh],
+                                       allow_unused=True)
+
+        ops["splat_forward"] = lambda: _no_grad(lambda: splat_fn(leaves, camera, background))
+        ops["splat_forward_backward"] = forward_backward
+    if blend_fn is not None and splat_fn is not None:
+        ops["frame"] = lambda: _no_grad(lambda: splat_fn(blend_fn(model, params), camera, background))
+    return ops
+
+
+def _no_grad(fn: Callable[[], object]) -> object:
+    with torch.no_grad():
+        return fn()
+
+
+def run_bench(sizes=DEFAULT_SIZES, backends=BACKENDS, repeats: int = 5, warmup: int = 1,
+              log: Callable[[str], None] = print) -> tuple[list[dict], dict[str, str]]:
+    """Measure every available (backend, op) at every size.
+
+    Returns the rows (see module doc; one per measured op) and backend -> why it was skipped,
+    for backends where an op could not run (e.g. "splat: ...").
+    """
+    unknown = sorted(set(backends) - set(BACKENDS))
+    if unknown:
+        raise ValueError(f"--backends: unknown {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
+    rows, missing = [], {}
+    for size in sizes:
+        model_cpu, params_cpu, camera_cpu = bench_scene(size)
+        for backend in backends:
+            device = DEVICE_OF[backend]
+            blend_name = _blend_backend_for(backend)
+            blend_fn, blend_reason = _resolve(blend_registry, blend_name)
+            splat_fn, splat_reason = _resolve(splat_registry, backend)
+            reasons = [f"{op}: {r}" for op, r in (("blend", blend_reason), ("splat", splat_reason)) if r]
+            if device == "cuda" and not torch.cuda.is_available():
+                blend_fn = splat_fn = None
+                reasons = reasons or ["no CUDA device is available"]
+            if reasons:
+                missing[backend] = "; ".join(reasons)
+            if blend_fn is None and splat_fn is None:
+                continue
+            model = model_cpu if device == "cpu" else _moved(model_cpu, device)
+            params, camera = params_cpu.to(device=device), camera_cpu.to(device=device)
+            for op, fn in _op_functions(blend_fn, splat_fn, model, params, camera).items():
+                median, fastest = _timed(fn, repeats, warmup, device)
+                rows.append({"backend": backend, "op": op, "width": size.width, "height": size.height,
+                             "num_gaussians": size.num_gaussians, "num_expr": size.num_expr,
+                             "ms_median": median, "ms_min": fastest, "repeats": repeats,
+                             "device": _device_string(device),
+                             "blend_backend": blend_name if op in ("blend", "frame") else None})
+            log(f"  measured {backend} at {size}")
+    _add_speedups(rows)
+    return rows, missing
+
+
+def _add_speedups(rows: list[dict]) -> None:
+    """speedup_vs_torch / speedup_vs_gsplat: baseline ms / this ms for the same op and size."""
+    key = lambda r: (r["op"], r["width"], r["height"], r["num_gaussians"], r["num_expr"])  # noqa: E731
+    baseline = {(r["backend"], key(r)): r["ms_median"] for r in rows}
+    for r in rows:
+        for ref in ("torch", "gsplat"):
+            ms = baseline.get((ref, key(r)))
+            r[f"speedup_vs_{ref}"] = ms / r["ms_median"] if ms and r["ms_median"] > 0 else None
+
+
+def format_report(rows: list[dict], missing: dict[str, str], sizes, repeats: int, warmup: int) -> str:
+    """One table per size: ms per op, then × speed-up against torch and gsplat when measured."""
+    lines = []
+    for size in sizes:
+        mine = [r for r in rows if (r["width"], r["height"], r["num_gaussians"], r["num_expr"]) ==
+                (size.width, size.height, size.num_gaussians, size.num_expr)]
+        lines.append(f"\n{size} (ms, median of {repeats} after {warmup} warm-up)")
+        lines.append(f"{'backend':<8} {'device':<8}" + "".join(f"{op:>23}" for op in OPS))
+        for backend in dict.fromkeys(r["backend"] for r in mine):
+            cells = {r["op"]: r for r in mine if r["backend"] == backend}
+            device = next(iter(cells.values()))["device"].split(":")[0]
+            lines.append(f"{backend:<8} {device:<8}" + "".join(f"{_cell(cells.get(op)):>23}" for op in OPS))
+    lines.append("\n'2.0xt' / '2.0xg': 2.0 times faster than torch / gsplat on the same op and size")
+    lines.extend(f"{device}" for device in dict.fromkeys(r["device"] for r in rows))
+    if missing:
+        lines.append("\nnot measured:")
+        lines.extend(f"  {backend}: {reason}" for backend, reason in missing.items())
+    return "\n".join(lines)
+
+
+def _cell(row: dict | None) -> str:
+    if row is None:
+        return "-"
+    text = f"{row['ms_median']:.2f}"
+    for ref, mark in (("torch", "t"), ("gsplat", "g")):
+        ratio = row[f"speedup_vs_{ref}"]
+        if ratio is not None and row["backend"] != ref:
+            text += f" {ratio:.1f}x{mark}"
+    return text

@@ -1,0 +1,60 @@
+"""The `cpu` and `cuda` blend backends: cuda_ext's fused per-Gaussian kernel.
+
+The rig's per-vertex work (blendshapes + LBS, V-sized and about 1 ms for the builtin head) stays
+in torch; the kernel does everything per Gaussian: blendshape offsets, the parent triangle's
+frame, and the mapping to world space, forward and backward (gradients reach the model tensors,
+the drivers and, through torch's LBS, the rig parameters). The kernels run on the device of
+the model's tensors: `cpu` needs them on the CPU; `cuda` needs the CUDA module to load and then
+serves CUDA tensors with the CUDA kernels (and CPU tensors with the CPU ones).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from avatar.backends import BackendUnavailable
+from avatar.gaussians.model import GaussianAvatar
+from avatar.gaussians.world import Gaussians
+from avatar.rig import RigParams
+
+
+def _blend_ext(model: GaussianAvatar, params: RigParams) -> Gaussians:
+    from cuda_ext.blend import blend_gaussians
+
+    if params.num_frames != 1:
+        raise ValueError(f"blend takes one frame of rig parameters, got {params.num_frames}")
+    verts = model.rig.forward(params)[0]  # [V, 3]
+    drivers = model.drivers(params)[0]  # [D]
+    means, quats, scales, opacities, sh = blend_gaussians(
+        verts, model.rig.faces, model.parent, drivers, model.xyz, model.rot, model.log_scale, model.opacity_logit,
+        model.sh_dc, model.sh_rest, model.d_xyz, model.d_rot, model.d_log_scale, model.d_opacity, model.d_color)
+    return Gaussians(means, quats, scales, opacities, sh)
+
+
+def blend_cpu(model: GaussianAvatar, params: RigParams) -> Gaussians:
+    if model.xyz.device.type != "cpu":
+        raise ValueError(f"the cpu blend backend needs the model on the CPU, it is on {model.xyz.device} "
+                         "(use backend 'cuda')")
+    return _blend_ext(model, params)
+
+
+def blend_cuda(model: GaussianAvatar, params: RigParams) -> Gaussians:
+    return _blend_ext(model, params)
+
+
+def _loader(device: str, fn: Callable) -> Callable[[], Callable]:
+    def load() -> Callable:
+        try:
+            import cuda_ext
+        except ImportError as e:
+            raise BackendUnavailable(f"the cuda_ext package is not importable ({e}); reinstall the project") from e
+        try:
+            cuda_ext.load(device)
+        except cuda_ext.ExtensionUnavailable as e:
+            raise BackendUnavailable(str(e)) from e
+        return fn
+    return load
+
+
+load_blend_cpu = _loader("cpu", blend_cpu)
+load_blend_cuda = _loader("cuda", blend_cuda)

@@ -1,0 +1,66 @@
+"""The `cpu` and `cuda` splat backends: cuda_ext's tile rasterizer behind the RenderOutput interface.
+
+Same semantics as the torch reference (avatar.render.reference), differentiable w.r.t. the
+Gaussians and the background by the kernels' own backward. `RenderOutput.means2d` is a real
+intermediate of the graph (see cuda_ext/splat.py): after `out.means2d.retain_grad()` and a
+backward pass its `.grad` is the screen-space gradient, as with the reference. The kernels run
+on the device of the Gaussians: `cpu` needs them on the CPU; `cuda` needs the CUDA module to
+load and then serves CUDA tensors with the CUDA kernels (and CPU tensors with the CPU ones).
+Float32 and float64 are supported; the camera is rounded to the Gaussians' dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import Tensor
+
+from avatar.backends import BackendUnavailable
+from avatar.gaussians.world import Gaussians
+from avatar.render.camera import Camera
+from avatar.render.dispatch import RenderOutput
+
+
+def _splat_ext(gaussians: Gaussians, camera: Camera, background: Tensor | None) -> RenderOutput:
+    from cuda_ext.splat import CameraParams, splat
+
+    g = gaussians
+    if not g.means.is_floating_point():
+        raise ValueError(f"Gaussians.means must be floating point, got {g.means.dtype}")
+    cam = camera.to(device=g.means.device, dtype=g.means.dtype)  # the reference renders with this camera too
+    params = CameraParams(world_to_cam=cam.world_to_cam.flatten().tolist(), K=cam.K.flatten().tolist(),
+                          position=cam.position.tolist(), width=camera.width, height=camera.height,
+                          near=camera.near, far=camera.far)
+    out = splat(g.means, g.quats, g.scales, g.opacities, g.sh, params, background)
+    return RenderOutput(rgb=out.rgb, alpha=out.alpha, depth=out.depth, means2d=out.means2d, radii=out.radii)
+
+
+def splat_cpu(gaussians: Gaussians, camera: Camera, background: Tensor | None = None) -> RenderOutput:
+    """Render with the C++/OpenMP kernels; the Gaussians must be CPU tensors. background: [3] or None."""
+    if gaussians.means.device.type != "cpu":
+        raise ValueError(f"the cpu splat backend needs the Gaussians on the CPU, they are on "
+                         f"{gaussians.means.device} (use backend 'cuda')")
+    return _splat_ext(gaussians, camera, background)
+
+
+def splat_cuda(gaussians: Gaussians, camera: Camera, background: Tensor | None = None) -> RenderOutput:
+    """Render with the CUDA kernels (CPU tensors fall back to the CPU kernels). background: [3] or None."""
+    return _splat_ext(gaussians, camera, background)
+
+
+def _loader(device: str, fn: Callable) -> Callable[[], Callable]:
+    def load() -> Callable:
+        try:
+            import cuda_ext
+        except ImportError as e:
+            raise BackendUnavailable(f"the cuda_ext package is not importable ({e}); reinstall the project") from e
+        try:
+            cuda_ext.load(device)
+        except cuda_ext.ExtensionUnavailable as e:
+            raise BackendUnavailable(str(e)) from e
+        return fn
+    return load
+
+
+load_splat_cpu = _loader("cpu", splat_cpu)
+load_splat_cuda = _loader("cuda", splat_cuda)

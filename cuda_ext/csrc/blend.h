@@ -1,0 +1,162 @@
+// Argument checks and tensor -> pointer plumbing shared by the CPU and CUDA blend ops.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <array>
+#include <tuple>
+#include <vector>
+
+#include "blend_math.h"
+
+namespace avatar_ext {
+namespace blend {
+
+// The inputs of both blend ops, in schema order (see blend_cpu.cpp).
+struct BlendTensors {
+  at::Tensor verts, faces, parent, drivers;
+  std::array<at::Tensor, kNumSections> base;   // xyz, rot, log_scale, opacity_logit, sh_dc
+  std::array<at::Tensor, kNumSections> delta;  // d_xyz, d_rot, d_log_scale, d_opacity, d_color
+  at::Tensor sh_rest;
+
+  int64_t num_gaussians() const { return parent.size(0); }
+  int64_t num_drivers() const { return drivers.size(0); }
+  int64_t rest() const { return sh_rest.size(1) * 3; }
+};
+
+inline const char* const kBaseNames[kNumSections] = {"xyz", "rot", "log_scale", "opacity_logit", "sh_dc"};
+inline const char* const kDeltaNames[kNumSections] = {"d_xyz", "d_rot", "d_log_scale", "d_opacity", "d_color"};
+
+// Shape, dtype, device (that of verts) and contiguity of one argument.
+inline void check_tensor(const at::Tensor& t, const char* name, std::vector<int64_t> shape, at::ScalarType dtype,
+                         const at::Tensor& verts) {
+  TORCH_CHECK(t.sizes() == at::IntArrayRef(shape), "blend: ", name, " must have shape ", at::IntArrayRef(shape),
+              ", got ", t.sizes());
+  TORCH_CHECK(t.scalar_type() == dtype, "blend: ", name, " has dtype ", t.scalar_type(), ", expected ", dtype);
+  TORCH_CHECK(t.device() == verts.device(), "blend: ", name, " is on ", t.device(), ", expected ", verts.device());
+  TORCH_CHECK(t.is_contiguous(), "blend: ", name, " must be contiguous");
+}
+
+inline void check_inputs(const BlendTensors& t) {
+  TORCH_CHECK(t.verts.dim() == 2 && t.verts.size(1) == 3, "blend: verts must be [V, 3], got ", t.verts.sizes());
+  TORCH_CHECK(t.verts.scalar_type() == at::kFloat || t.verts.scalar_type() == at::kDouble,
+              "blend: verts must be float32 or float64, got ", t.verts.scalar_type());
+  TORCH_CHECK(t.faces.dim() == 2 && t.faces.size(1) == 3, "blend: faces must be [F, 3], got ", t.faces.sizes());
+  TORCH_CHECK(t.parent.dim() == 1, "blend: parent must be [N], got ", t.parent.sizes());
+  TORCH_CHECK(t.drivers.dim() == 1, "blend: drivers must be [D], got ", t.drivers.sizes());
+  TORCH_CHECK(t.sh_rest.dim() == 3 && t.sh_rest.size(2) == 3, "blend: sh_rest must be [N, K-1, 3], got ",
+              t.sh_rest.sizes());
+  const int64_t n = t.num_gaussians(), d = t.num_drivers(), k = t.sh_rest.size(1);
+  const at::ScalarType real = t.verts.scalar_type();
+  check_tensor(t.verts, "verts", {t.verts.size(0), 3}, real, t.verts);
+  check_tensor(t.faces, "faces", {t.faces.size(0), 3}, at::kLong, t.verts);
+  check_tensor(t.parent, "parent", {n}, at::kLong, t.verts);
+  check_tensor(t.drivers, "drivers", {d}, real, t.verts);
+  check_tensor(t.sh_rest, "sh_rest", {n, k, 3}, real, t.verts);
+  for (int s = 0; s < kNumSections; ++s) {
+    const int w = section_width(s);
+    using Shape = std::vector<int64_t>;
+    const Shape base_shape = s == 3 ? Shape{n} : s == kColorSection ? Shape{n, 1, 3} : Shape{n, w};
+    const Shape delta_shape = s == 3 ? Shape{d, n} : Shape{d, n, w};
+    check_tensor(t.base[s], kBaseNames[s], base_shape, real, t.verts);
+    check_tensor(t.delta[s], kDeltaNames[s], delta_shape, real, t.verts);
+  }
+  // Index ranges are checked where reading them is free (CPU); the CUDA path trusts the model.
+  if (t.verts.is_cpu() && n > 0) {
+    auto [lo, hi] = at::aminmax(t.parent);
+    TORCH_CHECK(lo.item<int64_t>() >= 0 && hi.item<int64_t>() < t.faces.size(0),
+                "blend: parent indices must lie in [0, ", t.faces.size(0), ")");
+  }
+  if (t.verts.is_cpu() && t.faces.numel() > 0) {
+    auto [lo, hi] = at::aminmax(t.faces);
+    TORCH_CHECK(lo.item<int64_t>() >= 0 && hi.item<int64_t>() < t.verts.size(0),
+                "blend: face indices must lie in [0, ", t.verts.size(0), ")");
+  }
+}
+
+// The saved local attributes and the upstream gradients of the outputs.
+inline void check_backward_inputs(const BlendTensors& t, const at::Tensor& local, const std::array<at::Tensor, 5>& up) {
+  const int64_t n = t.num_gaussians();
+  const at::ScalarType real = t.verts.scalar_type();
+  check_tensor(local, "local", {n, kLocalSize}, real, t.verts);
+  check_tensor(up[0], "grad_means", {n, 3}, real, t.verts);
+  check_tensor(up[1], "grad_quats", {n, 4}, real, t.verts);
+  check_tensor(up[2], "grad_scales", {n, 3}, real, t.verts);
+  check_tensor(up[3], "grad_opacities", {n}, real, t.verts);
+  check_tensor(up[4], "grad_sh", {n, t.sh_rest.size(1) + 1, 3}, real, t.verts);
+}
+
+template <typename T>
+BlendInputs<T> input_pointers(const BlendTensors& t) {
+  BlendInputs<T> in;
+  in.verts = t.verts.data_ptr<T>();
+  in.faces = t.faces.data_ptr<int64_t>();
+  in.parent = t.parent.data_ptr<int64_t>();
+  in.drivers = t.drivers.data_ptr<T>();
+  for (int s = 0; s < kNumSections; ++s) {
+    in.base[s] = t.base[s].data_ptr<T>();
+    in.delta[s] = t.delta[s].data_ptr<T>();
+  }
+  in.sh_rest = t.sh_rest.data_ptr<T>();
+  in.num_gaussians = t.num_gaussians();
+  in.num_drivers = t.num_drivers();
+  in.rest = t.rest();
+  return in;
+}
+
+// means [N, 3], quats [N, 4], scales [N, 3], opacities [N], sh [N, K, 3], local [N, kLocalSize].
+using BlendForwardResult = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+
+inline BlendForwardResult allocate_outputs(const BlendTensors& t) {
+  const int64_t n = t.num_gaussians();
+  auto opts = t.verts.options();
+  return {at::empty({n, 3}, opts), at::empty({n, 4}, opts), at::empty({n, 3}, opts), at::empty({n}, opts),
+          at::empty({n, t.sh_rest.size(1) + 1, 3}, opts), at::empty({n, kLocalSize}, opts)};
+}
+
+template <typename T>
+BlendOutputs<T> output_pointers(const BlendForwardResult& out) {
+  return {std::get<0>(out).data_ptr<T>(), std::get<1>(out).data_ptr<T>(), std::get<2>(out).data_ptr<T>(),
+          std::get<3>(out).data_ptr<T>(), std::get<4>(out).data_ptr<T>(), std::get<5>(out).data_ptr<T>()};
+}
+
+template <typename T>
+BlendUpstream<T> upstream_pointers(const std::array<at::Tensor, 5>& up) {
+  return {up[0].data_ptr<T>(), up[1].data_ptr<T>(), up[2].data_ptr<T>(), up[3].data_ptr<T>(), up[4].data_ptr<T>()};
+}
+
+// [grad_verts, grad_drivers, grad base x5, grad delta x5]; verts and drivers zeroed (accumulated).
+inline std::vector<at::Tensor> allocate_grads(const BlendTensors& t) {
+  std::vector<at::Tensor> grads{at::zeros_like(t.verts), at::zeros_like(t.drivers)};
+  for (int s = 0; s < kNumSections; ++s) grads.push_back(at::empty_like(t.base[s]));
+  for (int s = 0; s < kNumSections; ++s) grads.push_back(at::empty_like(t.delta[s]));
+  return grads;
+}
+
+// need_verts / need_drivers false: those gradients stay zero and their work is skipped.
+template <typename T>
+BlendGrads<T> grad_pointers(const std::vector<at::Tensor>& grads, bool need_verts, bool need_drivers) {
+  BlendGrads<T> g;
+  g.verts = need_verts ? grads[0].data_ptr<T>() : nullptr;
+  g.drivers = need_drivers ? grads[1].data_ptr<T>() : nullptr;
+  for (int s = 0; s < kNumSections; ++s) {
+    g.base[s] = grads[2 + s].data_ptr<T>();
+    g.delta[s] = grads[2 + kNumSections + s].data_ptr<T>();
+  }
+  return g;
+}
+
+inline BlendTensors pack_inputs(const at::Tensor& verts, const at::Tensor& faces, const at::Tensor& parent,
+                                const at::Tensor& drivers, const at::Tensor& xyz, const at::Tensor& rot,
+                                const at::Tensor& log_scale, const at::Tensor& opacity_logit,
+                                const at::Tensor& sh_dc, const at::Tensor& sh_rest, const at::Tensor& d_xyz,
+                                const at::Tensor& d_rot, const at::Tensor& d_log_scale,
+                                const at::Tensor& d_opacity, const at::Tensor& d_color) {
+  BlendTensors t{verts, faces, parent, drivers, {xyz, rot, log_scale, opacity_logit, sh_dc},
+                 {d_xyz, d_rot, d_log_scale, d_opacity, d_color}, sh_rest};
+  check_inputs(t);
+  return t;
+}
+
+}  // namespace blend
+}  // namespace avatar_ext

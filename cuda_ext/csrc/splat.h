@@ -1,0 +1,99 @@
+// Host-side pieces shared by the CPU and CUDA implementations of the splat ops: argument checks
+// (one clear message each) and the tile grid. The math itself lives in include/splat_math.h.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "splat_math.h"
+
+namespace splat {
+
+inline int tiles_along(int64_t pixels) { return int((pixels + TILE - 1) / TILE); }
+
+inline int sh_degree_checked(int64_t num_coeffs) {
+  for (int degree = 0; degree <= 3; ++degree)
+    if ((degree + 1) * (degree + 1) == num_coeffs) return degree;
+  TORCH_CHECK_VALUE(false, "splat: sh has ", num_coeffs, " coefficients per channel; expected 1, 4, 9 or 16");
+  return -1;
+}
+
+inline void check_tensor(const at::Tensor& t, const char* name, at::IntArrayRef shape, at::ScalarType dtype,
+                         c10::DeviceType device) {
+  TORCH_CHECK_VALUE(t.sizes() == shape, "splat: ", name, " has shape ", t.sizes(), ", expected ", shape);
+  TORCH_CHECK_VALUE(t.scalar_type() == dtype, "splat: ", name, " has dtype ", t.scalar_type(), ", expected ", dtype);
+  TORCH_CHECK_VALUE(t.device().type() == device, "splat: ", name, " is on ", t.device(), ", expected ",
+                    c10::DeviceTypeName(device));
+  TORCH_CHECK_VALUE(t.is_contiguous(), "splat: ", name, " must be contiguous");
+}
+
+inline void check_floating(const at::Tensor& t, const char* name) {
+  TORCH_CHECK_VALUE(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, "splat: ", name,
+                    " must be float32 or float64, got ", t.scalar_type());
+}
+
+inline void check_image_size(int64_t width, int64_t height) {
+  TORCH_CHECK_VALUE(width > 0 && height > 0 && width < (1 << 20) && height < (1 << 20), "splat: image size ", width,
+                    "x", height, " is empty or too large");
+}
+
+inline void check_camera(at::ArrayRef<double> world_to_cam, at::ArrayRef<double> K, at::ArrayRef<double> cam_pos,
+                         int64_t width, int64_t height) {
+  TORCH_CHECK_VALUE(world_to_cam.size() == 16, "splat: world_to_cam needs 16 values, got ", world_to_cam.size());
+  TORCH_CHECK_VALUE(K.size() == 9, "splat: K needs 9 values, got ", K.size());
+  TORCH_CHECK_VALUE(cam_pos.size() == 3, "splat: cam_pos needs 3 values, got ", cam_pos.size());
+  check_image_size(width, height);
+}
+
+// means [N, 3], quats [N, 4], scales [N, 3], sh [N, K, 3]: same floating dtype and device.
+inline void check_gaussians(const at::Tensor& means, const at::Tensor& quats, const at::Tensor& scales,
+                            const at::Tensor& sh, c10::DeviceType device) {
+  check_floating(means, "means");
+  TORCH_CHECK_VALUE(means.dim() == 2, "splat: means must be [N, 3], got ", means.sizes());
+  const int64_t n = means.size(0);
+  TORCH_CHECK_VALUE(n < (int64_t(1) << 31), "splat: too many Gaussians (", n, ")");
+  const auto dtype = means.scalar_type();
+  check_tensor(means, "means", {n, 3}, dtype, device);
+  check_tensor(quats, "quats", {n, 4}, dtype, device);
+  check_tensor(scales, "scales", {n, 3}, dtype, device);
+  TORCH_CHECK_VALUE(sh.dim() == 3, "splat: sh must be [N, K, 3], got ", sh.sizes());
+  sh_degree_checked(sh.size(1));
+  check_tensor(sh, "sh", {n, sh.size(1), 3}, dtype, device);
+}
+
+// The per-Gaussian screen-space inputs of the rasterizer, all [N, ...] of one dtype and device.
+inline void check_screen_gaussians(const at::Tensor& means2d, const at::Tensor& conics, const at::Tensor& colours,
+                                   const at::Tensor& opacities, const at::Tensor& depths, const at::Tensor& radii,
+                                   const at::Tensor& background, c10::DeviceType device) {
+  check_floating(means2d, "means2d");
+  TORCH_CHECK_VALUE(means2d.dim() == 2, "splat: means2d must be [N, 2], got ", means2d.sizes());
+  const int64_t n = means2d.size(0);
+  const auto dtype = means2d.scalar_type();
+  check_tensor(means2d, "means2d", {n, 2}, dtype, device);
+  check_tensor(conics, "conics", {n, 3}, dtype, device);
+  check_tensor(colours, "colours", {n, 3}, dtype, device);
+  check_tensor(opacities, "opacities", {n}, dtype, device);
+  check_tensor(depths, "depths", {n}, dtype, device);
+  check_tensor(radii, "radii", {n}, at::kInt, device);
+  check_tensor(background, "background", {3}, dtype, device);
+}
+
+// What the rasterizer's forward hands its backward, and the upstream image gradients.
+inline void check_raster_state(const at::Tensor& final_transmittance, const at::Tensor& last_entry,
+                               const at::Tensor& tile_offsets, const at::Tensor& entries, const at::Tensor& order,
+                               const at::Tensor& grad_rgb, const at::Tensor& grad_alpha,
+                               const at::Tensor& grad_depth, at::ScalarType dtype, c10::DeviceType device) {
+  TORCH_CHECK_VALUE(final_transmittance.dim() == 2, "splat: final_transmittance must be [H, W], got ",
+                    final_transmittance.sizes());
+  const int64_t height = final_transmittance.size(0), width = final_transmittance.size(1);
+  const int64_t num_tiles = int64_t(tiles_along(width)) * tiles_along(height);
+  check_tensor(final_transmittance, "final_transmittance", {height, width}, dtype, device);
+  check_tensor(last_entry, "last_entry", {height, width}, at::kInt, device);
+  check_tensor(tile_offsets, "tile_offsets", {num_tiles + 1}, at::kInt, device);
+  check_tensor(entries, "entries", {entries.numel()}, at::kInt, device);
+  check_tensor(order, "order", {order.numel()}, at::kInt, device);
+  check_tensor(grad_rgb, "grad_rgb", {height, width, 3}, dtype, device);
+  check_tensor(grad_alpha, "grad_alpha", {height, width, 1}, dtype, device);
+  check_tensor(grad_depth, "grad_depth", {height, width, 1}, dtype, device);
+}
+
+}  // namespace splat

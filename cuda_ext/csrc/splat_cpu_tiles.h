@@ -1,0 +1,221 @@
+// CPU rasterizer setup: per-Gaussian records for the tile loops, the depth order and the
+// per-tile Gaussian lists (front to back). Used by splat_raster_cpu.cpp only.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "splat.h"
+
+namespace splat_cpu {
+
+using at::Tensor;
+using splat::TILE;
+
+// What the tile loops read per visible Gaussian (64 bytes in float32: one cache line). On row v
+// (dy = v + 0.5 - my) the tile loops visit the pixels within sqrt(half_sq0 + half_sq2 dy^2) of
+// mx - slope dy: the alpha ellipse's span, widened (inside half_sq0) by more than the rounding of
+// evaluating it in T. A superset of the reference's enumerated span; the alpha test on each pixel
+// still decides, so the extra pixels change nothing.
+template <typename T>
+struct TileGaussian {
+  T mx, my, a, b, c, opacity, depth, colour[3];
+  T slope;
+  T half_sq0, half_sq2;
+  int32_t v_lo, v_hi;  // pixel rows of the ellipse (the reference's, in double)
+};
+
+constexpr double ROW_SLACK_PX = 1e-2;  // widening of every row span, in pixels ...
+constexpr double ROW_SLACK_REL = 1e-5;  // ... plus this fraction of the magnitudes involved (float eps: 6e-8)
+
+// Reads Gaussian i of the rasterizer inputs into a record.
+template <typename T>
+struct ScreenInputs {
+  const T *means2d, *conics, *colours, *opacities, *depths;
+  const int32_t* radii;
+  int64_t n;
+  int width, height;
+
+  explicit ScreenInputs(const Tensor& m2d, const Tensor& con, const Tensor& col, const Tensor& opa,
+                        const Tensor& dep, const Tensor& rad, int w, int h)
+      : means2d(m2d.data_ptr<T>()), conics(con.data_ptr<T>()), colours(col.data_ptr<T>()),
+        opacities(opa.data_ptr<T>()), depths(dep.data_ptr<T>()), radii(rad.data_ptr<int32_t>()), n(m2d.size(0)),
+        width(w), height(h) {}
+
+  splat::Ellipse ellipse(int64_t i) const {
+    return splat::alpha_ellipse(means2d + 2 * i, conics + 3 * i, opacities[i], width, height);
+  }
+
+  TileGaussian<T> record(int64_t i, const splat::Ellipse& e) const {
+    TileGaussian<T> g;
+    g.mx = means2d[2 * i];
+    g.my = means2d[2 * i + 1];
+    g.a = conics[3 * i];
+    g.b = conics[3 * i + 1];
+    g.c = conics[3 * i + 2];
+    g.opacity = opacities[i];
+    g.depth = depths[i];
+    for (int k = 0; k < 3; ++k) g.colour[k] = colours[3 * i + k];
+    const double slope = e.b / e.a, half_sq = e.k / e.a, max_half = std::sqrt(half_sq);
+    const double max_dy = std::max(std::fabs(e.v_lo + 0.5 - e.my), std::fabs(e.v_hi + 0.5 - e.my));
+    const double magnitudes = std::fabs(e.mx) + std::fabs(slope) * (max_dy + std::fabs(e.my)) + max_half;
+    const double slack = ROW_SLACK_PX + ROW_SLACK_REL * magnitudes;
+    g.slope = T(slope);
+    // (half + slack)^2 <= half^2 + 2 slack max_half + slack^2: the slack folds into half_sq0.
+    g.half_sq0 = T(half_sq * (1.0 + ROW_SLACK_REL) + 2.0 * slack * max_half + slack * slack);
+    g.half_sq2 = T(-(e.a * e.c - e.b * e.b) / (e.a * e.a));
+    g.v_lo = e.v_lo;
+    g.v_hi = e.v_hi;
+    return g;
+  }
+};
+
+// Order-preserving unsigned key of a float / double.
+template <typename T>
+inline typename std::conditional<sizeof(T) == 4, uint32_t, uint64_t>::type sortable_bits(T x) {
+  using Key = typename std::conditional<sizeof(T) == 4, uint32_t, uint64_t>::type;
+  Key bits;
+  std::memcpy(&bits, &x, sizeof(T));
+  const Key sign = Key(1) << (8 * sizeof(T) - 1);
+  return (bits & sign) ? ~bits : (bits | sign);
+}
+
+// `ids` (ascending) stably sorted by depth: an LSD radix sort on 8-bit digits, so equal depths
+// keep the lower index first, as the reference's stable sort.
+template <typename T>
+std::vector<int32_t> sort_by_depth(const T* depths, std::vector<int32_t> ids) {
+  using Key = decltype(sortable_bits(T(0)));
+  const size_t n = ids.size();
+  std::vector<Key> keys(n), keys_tmp(n);
+  std::vector<int32_t> ids_tmp(n);
+  for (size_t j = 0; j < n; ++j) keys[j] = sortable_bits(depths[ids[j]]);
+  for (int shift = 0; shift < int(8 * sizeof(Key)); shift += 8) {
+    size_t count[257] = {0};
+    for (size_t j = 0; j < n; ++j) ++count[((keys[j] >> shift) & 0xff) + 1];
+    if (n == 0 || count[((keys[0] >> shift) & 0xff) + 1] == n) continue;  // one bucket: nothing moves
+    for (int d = 0; d < 256; ++d) count[d + 1] += count[d];
+    for (size_t j = 0; j < n; ++j) {
+      const size_t dst = count[(keys[j] >> shift) & 0xff]++;
+      keys_tmp[dst] = keys[j];
+      ids_tmp[dst] = ids[j];
+    }
+    keys.swap(keys_tmp);
+    ids.swap(ids_tmp);
+  }
+  return ids;
+}
+
+struct TileLists {
+  Tensor order;  // [V] int32 Gaussian index of each visible Gaussian, front to back
+  Tensor tile_offsets;  // [num_tiles + 1] int32: tile t's entries are [offsets[t], offsets[t + 1])
+  Tensor entries;  // [E] int32 positions in `order`, ascending inside each tile
+  Tensor records;  // [V * sizeof(TileGaussian<T>)] uint8: the TileGaussian of each position in `order`
+};
+
+// Visible Gaussians (radius > 0 and an ellipse inside the image), sorted front to back, dealt to
+// the tiles their ellipse box touches (a counting sort by tile keeps the depth order per tile).
+template <typename T>
+TileLists build_tile_lists(const ScreenInputs<T>& in) {
+  const int tiles_x = splat::tiles_along(in.width), num_tiles = tiles_x * splat::tiles_along(in.height);
+  std::vector<splat::Ellipse> ellipses(in.n);
+  std::vector<int32_t> rect(4 * in.n);  // tx0, tx1, ty0, ty1; tx0 > tx1 when invisible
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < in.n; ++i) {
+    int32_t* r = rect.data() + 4 * i;
+    r[0] = 1;
+    r[1] = 0;
+    if (in.radii[i] <= 0) continue;
+    ellipses[i] = in.ellipse(i);
+    splat::ellipse_tiles(ellipses[i], r[0], r[1], r[2], r[3]);
+  }
+  std::vector<int32_t> visible;
+  for (int64_t i = 0; i < in.n; ++i)
+    if (rect[4 * i] <= rect[4 * i + 1]) visible.push_back(int32_t(i));
+  const std::vector<int32_t> order = sort_by_depth(in.depths, std::move(visible));
+  const int64_t num_visible = int64_t(order.size());
+
+  TileLists lists;
+  lists.records = at::empty({num_visible * int64_t(sizeof(TileGaussian<T>))}, at::kByte);
+  auto* records = reinterpret_cast<TileGaussian<T>*>(lists.records.data_ptr<uint8_t>());
+#pragma omp parallel for schedule(static)
+  for (int64_t rank = 0; rank < num_visible; ++rank) records[rank] = in.record(order[rank], ellipses[order[rank]]);
+
+  std::vector<int64_t> offsets(int64_t(num_tiles) + 1, 0);
+  for (int32_t i : order) {
+    const int32_t* r = rect.data() + 4 * i;
+    for (int ty = r[2]; ty <= r[3]; ++ty)
+      for (int tx = r[0]; tx <= r[1]; ++tx) ++offsets[int64_t(ty) * tiles_x + tx + 1];
+  }
+  for (size_t t = 1; t < offsets.size(); ++t) offsets[t] += offsets[t - 1];
+  TORCH_CHECK(offsets.back() < std::numeric_limits<int32_t>::max(), "splat: ", offsets.back(),
+              " (tile, Gaussian) entries do not fit int32; render smaller or with fewer Gaussians");
+  lists.entries = at::empty({offsets.back()}, at::kInt);
+  int32_t* entry = lists.entries.data_ptr<int32_t>();
+  std::vector<int64_t> cursor(offsets.begin(), offsets.end() - 1);
+  for (int64_t rank = 0; rank < num_visible; ++rank) {
+    const int32_t* r = rect.data() + 4 * order[rank];
+    for (int ty = r[2]; ty <= r[3]; ++ty)
+      for (int tx = r[0]; tx <= r[1]; ++tx) entry[cursor[int64_t(ty) * tiles_x + tx]++] = int32_t(rank);
+  }
+  lists.tile_offsets = at::empty({int64_t(offsets.size())}, at::kInt);
+  std::copy(offsets.begin(), offsets.end(), lists.tile_offsets.data_ptr<int32_t>());
+  lists.order = at::empty({num_visible}, at::kInt);
+  std::copy(order.begin(), order.end(), lists.order.data_ptr<int32_t>());
+  return lists;
+}
+
+// ceil / floor of x >= 0 without libm calls (baseline x86-64 has no rounding instruction).
+template <typename T>
+inline int ceil_small(T x) {
+  const int t = int(x);
+  return t + (T(t) < x);
+}
+template <typename T>
+inline int floor_small(T x) {
+  const int t = int(x);
+  return t - (T(t) > x);
+}
+
+// W pixels of one image row that a Gaussian's ellipse may reach: u .. u + W - 1 (those up to
+// u_hi), p = u's index inside the tile, dy = row centre - mean y.
+template <typename T>
+struct Chunk {
+  int32_t p, u, u_hi;
+  T dy;
+};
+
+// Most chunks one Gaussian can have in a tile: every row, each split into W-pixel pieces.
+template <int W>
+constexpr int max_chunks() {
+  return TILE * ((TILE + W - 1) / W + 1);
+}
+
+// Writes the chunks of g's ellipse rows inside the tile [x0, x1) x [y0, y1); returns how many.
+// Collecting them first lets the per-pixel math run as one branch-free loop of independent
+// iterations (the exp latency overlaps across chunks instead of stalling each row).
+template <int W, typename T>
+inline int ellipse_chunks(const TileGaussian<T>& g, int x0, int x1, int y0, int y1, Chunk<T>* out) {
+  int count = 0;
+  const int v_lo = std::max(g.v_lo, y0), v_hi = std::min(g.v_hi, y1 - 1);
+  for (int v = v_lo; v <= v_hi; ++v) {
+    const T dy = T(v) + T(0.5) - g.my;
+    const T half = std::sqrt(std::max(g.half_sq0 + g.half_sq2 * dy * dy, T(0)));
+    const T centre = g.mx - g.slope * dy - T(0.5);  // pixel u is inside when |u - centre| <= half
+    const T lo = centre - half, hi = centre + half;
+    if (!(hi >= lo)) continue;  // NaN guard: never walk a garbage span
+    const int u_lo = lo <= T(x0) ? x0 : (lo > T(x1) ? x1 : ceil_small(lo));
+    const int u_hi = hi >= T(x1 - 1) ? x1 - 1 : (hi < T(x0) ? x0 - 1 : floor_small(hi));
+    const int row = (v - y0) * TILE - x0;
+    for (int u = u_lo; u <= u_hi; u += W) out[count++] = Chunk<T>{row + u, u, u_hi, dy};
+  }
+  return count;
+}
+
+}  // namespace splat_cpu

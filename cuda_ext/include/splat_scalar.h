@@ -1,0 +1,39 @@
+// Scalar helpers and constants of the splat op, overloaded for float and double so the same
+// templates compile on the host (plain C++) and on the device (CUDA) without std:: calls.
+#pragma once
+
+#include <math.h>
+
+#include "common.h"
+
+namespace splat {
+
+constexpr int TILE = 16;  // tiles are TILE x TILE pixels
+constexpr int TILE_PIXELS = TILE * TILE;
+constexpr double LOW_PASS_PX2 = 0.3;  // added to the 2D covariance diagonal
+constexpr double FRUSTUM_MARGIN = 0.3;  // Jacobian clamp margin, fraction of tan(half-fov)
+constexpr double ALPHA_MIN = 1.0 / 255.0;  // a pair contributes only from this alpha on
+constexpr double ALPHA_MAX = 0.99;  // alpha cap
+constexpr double TRANSMITTANCE_MIN = 1e-4;  // a pixel stops before T would drop below this
+constexpr double ELLIPSE_SLACK_PX = 1e-3;  // widens enumerated ellipses so rounding never drops a pair
+constexpr double DIR_NORM_MIN = 1e-12;  // SH view directions: norm clamped from below
+
+AVX_HD float sqrt_(float x) { return sqrtf(x); }
+AVX_HD double sqrt_(double x) { return sqrt(x); }
+AVX_HD float exp_(float x) { return expf(x); }
+AVX_HD double exp_(double x) { return exp(x); }
+AVX_HD float log_(float x) { return logf(x); }
+AVX_HD double log_(double x) { return log(x); }
+AVX_HD float ceil_(float x) { return ceilf(x); }
+AVX_HD double ceil_(double x) { return ceil(x); }
+
+template <typename T>
+AVX_HD T min_(T a, T b) { return b < a ? b : a; }
+
+template <typename T>
+AVX_HD T max_(T a, T b) { return a < b ? b : a; }
+
+template <typename T>
+AVX_HD bool is_finite_(T x) { return x - x == x - x; }  // false for inf and NaN, no libm needed
+
+}  // namespace splat

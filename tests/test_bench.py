@@ -1,0 +1,63 @@
+"""`avatar bench`: its scene, its JSON rows and its handling of unavailable backends."""
+
+import json
+
+import pytest
+import torch
+
+from avatar.bench import OPS, BenchSize, bench_scene
+from avatar.cli import main
+from avatar.gaussians import blend
+from avatar.rig.builtin import build_builtin_head
+
+ROW_KEYS = {"backend": str, "op": str, "width": int, "height": int, "num_gaussians": int, "num_expr": int,
+            "ms_median": float, "ms_min": float, "repeats": int, "device": str}
+
+
+def test_bench_json_has_one_row_per_op(tmp_path):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--backends", "torch", "--sizes", "64x48:2000:5", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert sorted(r["op"] for r in rows) == sorted(OPS)
+    for r in rows:
+        for key, kind in ROW_KEYS.items():
+            assert isinstance(r[key], kind), f"{r['op']}: {key} = {r[key]!r} is not {kind.__name__}"
+        assert (r["backend"], r["width"], r["height"], r["num_gaussians"], r["num_expr"]) == ("torch", 64, 48, 2000, 5)
+        assert 0 < r["ms_min"] <= r["ms_median"]
+        assert r["repeats"] == 2
+        assert r["device"].startswith("cpu")
+        assert r["speedup_vs_torch"] == 1.0 and r["speedup_vs_gsplat"] is None
+
+
+def test_bench_scene_has_the_exact_size_and_padded_expressions():
+    model, params, camera = bench_scene(BenchSize(80, 60, 1000, 50))
+    builtin = build_builtin_head()
+    assert model.num_gaussians == 1000
+    assert model.num_blend_expr == 50 and model.rig.num_expr == 50 and len(model.rig.expr_names) == 50
+    assert torch.equal(model.rig.exprdirs[..., : builtin.num_expr], builtin.exprdirs)
+    extra = model.rig.exprdirs[..., builtin.num_expr:]
+    assert 0 < extra.abs().max() <= 0.002 + 1e-9
+    assert torch.count_nonzero(params.expr[0, 50:]) == 0 and torch.count_nonzero(params.expr[0, :50]) > 0
+    assert (camera.width, camera.height) == (80, 60)
+    # The camera frames the head: every posed Gaussian centre lands inside the image, in front.
+    with torch.no_grad():
+        means = blend(model, params, "torch").means
+    cam = means @ camera.world_to_cam[:3, :3].T + camera.world_to_cam[:3, 3]  # [N, 3]
+    pixels = cam[:, :2] / cam[:, 2:] @ camera.K[:2, :2].T + camera.K[:2, 2]
+    assert (cam[:, 2] > 0).all()
+    assert ((pixels >= 0) & (pixels <= torch.tensor([80.0, 60.0]))).all()
+
+
+def test_bench_lists_unavailable_backends_with_the_reason(capsys):
+    assert main(["bench", "--quick", "--backends", "torch,gsplat", "--sizes", "32x32:500:3"]) == 0
+    printed = capsys.readouterr().out
+    assert "32x32, 500 Gaussians, 3 expressions" in printed
+    if not torch.cuda.is_available():
+        assert "gsplat: splat: gsplat rasterizes only on CUDA" in printed
+
+
+@pytest.mark.parametrize("argv", [["--backends", "vulkan"], ["--sizes", "64:2000"], ["--sizes", "0x64:10:1"],
+                                  ["--repeat", "0"]])
+def test_bench_rejects_bad_options(argv, capsys):
+    assert main(["bench", "--quick", *argv]) == 2
+    assert capsys.readouterr().err.startswith("error: ")

@@ -1,0 +1,276 @@
+"""cuda_ext's splat op (cpu build; cuda when a GPU is present) against the torch reference.
+
+Oracle: avatar.render.reference.splat_reference differentiated by autograd (itself checked
+against a naive per-pixel loop and gradcheck in test_render_reference.py). Both renderers get the
+same scenes and the same random upstream gradients on rgb, alpha and depth; compared are rgb,
+alpha, depth, means2d, radii and the gradients w.r.t. means, quats, scales, opacities, sh, the
+background and means2d (the screen-space gradient read through `means2d.retain_grad()`).
+float64: everything to ~1e-9, threshold decisions (alpha >= 1/255, the 0.99 cap, the T < 1e-4
+stop) included. float32: ~1e-5 relative, except on the few pixels where rounding flips one of
+those decisions: they are counted and must stay a tiny fraction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from avatar.gaussians.world import Gaussians
+from avatar.render.camera import Camera
+from avatar.render import reference
+from avatar.render.reference import splat_reference
+
+cuda_ext = pytest.importorskip("cuda_ext", reason="the cuda_ext package is not importable")
+
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=[pytest.mark.cuda,
+                                pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]),
+]
+FIELDS = ("means", "quats", "scales", "opacities", "sh")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def extension():
+    try:
+        cuda_ext.load("cpu")
+    except cuda_ext.ExtensionUnavailable as e:
+        pytest.skip(f"the cuda_ext cpu module cannot be built/loaded: {e}")
+
+
+def render(backend: str):
+    from avatar.render.dispatch import splat_registry
+    return splat_registry.get(backend)[1]
+
+
+def camera(width: int, height: int) -> Camera:
+    """Off-centre principal point and non-square pixels: the Jacobian clamp is asymmetric."""
+    cam = Camera.look_at((0.3, 0.2, 2.0), (0.0, 0.0, 0.0), width, height, fov_y_deg=40.0)
+    k = cam.K.clone()
+    k[0, 2] += 0.1 * width
+    k[1, 1] *= 1.1
+    return Camera(k, cam.world_to_cam, width, height, near=0.01, far=3.0)
+
+
+def random_scene(n: int, seed: int, degree: int = 3) -> Gaussians:
+    """Ordinary Gaussians around the origin plus, from n >= 12 on, one of each edge case."""
+    gen = torch.Generator().manual_seed(seed)
+    means = (torch.rand(n, 3, generator=gen) - 0.5) * 0.8
+    scales = torch.exp(torch.empty(n, 3).uniform_(-4.5, -2.0, generator=gen))
+    opacities = torch.rand(n, generator=gen) * 0.9 + 0.05
+    if n >= 12:
+        means[0] = torch.tensor([0.1, 0.0, 2.5])  # behind the camera
+        means[1] = torch.tensor([0.0, 0.0, -3.0])  # beyond the far plane
+        means[2] = torch.tensor([2.5, 0.0, 0.0])  # far off-screen: the Jacobian clamp
+        opacities[3] = 0.0
+        opacities[4] = 0.003  # below 1/255: culled
+        scales[5] = torch.tensor([0.6, 0.3, 0.5])  # covers the whole image, alpha capped at 0.99
+        opacities[5] = 1.0
+        scales[6] = torch.tensor([1e-4, 2e-4, 1e-4])  # sub-pixel: the low-pass dominates
+        means[7:12] = torch.tensor([0.05, -0.02, 0.1]) + torch.randn(5, 3, generator=gen) * 0.01
+        scales[7:12] = 0.15  # stacked and nearly opaque: pixels stop early
+        opacities[7:12] = torch.tensor([0.97, 0.9, 0.98, 0.95, 0.99])
+    return Gaussians(means, torch.randn(n, 4, generator=gen), scales, opacities,
+                     torch.randn(n, (degree + 1) ** 2, 3, generator=gen) * 0.4)
+
+
+def crowded_tile_scene(n: int = 2500) -> tuple[Gaussians, Camera]:
+    """n faint Gaussians inside one 16 x 16 tile: far more than one CUDA shared-memory round
+    (256) and than any fixed per-tile buffer; the central pixels stop early only after more
+    than 700 contributions (alpha <= 0.012 each), i.e. rounds later."""
+    cam = Camera(torch.tensor([[40.0, 0.0, 16.0], [0.0, 40.0, 16.0], [0.0, 0.0, 1.0]]), torch.eye(4), 32, 32)
+    gen = torch.Generator().manual_seed(11)
+    xy = (torch.rand(n, 2, generator=gen) - 0.5) * 0.2  # pixel centre +- 2 px around (16, 16)
+    means = torch.cat([xy - 0.2, 1.0 + torch.rand(n, 1, generator=gen)], 1)  # shifted into tile (0, 0)
+    means[:, :2] = means[:, :2] * means[:, 2:]  # keep the image position at any depth
+    scales = torch.full((n, 3), 0.15) * torch.exp(torch.randn(n, 3, generator=gen) * 0.2)
+    opacities = torch.full((n,), 0.012)
+    return Gaussians(means, torch.randn(n, 4, generator=gen), scales, opacities,
+                     torch.randn(n, 4, 3, generator=gen) * 0.3), cam
+
+
+def render_with_grads(backend: str, scene: Gaussians, cam: Camera, background, device: str, dtype, seed: int = 7):
+    """Outputs and gradients of sum(rgb * g_rgb) + sum(alpha * g_alpha) + sum(depth * g_depth)."""
+    leaves = [getattr(scene, f).detach().to(device=device, dtype=dtype).requires_grad_(True) for f in FIELDS]
+    bg = None if background is None else background.to(device=device, dtype=dtype).requires_grad_(True)
+    out = render(backend)(Gaussians(*leaves), cam, bg)
+    out.means2d.retain_grad()
+    gen = torch.Generator().manual_seed(seed)
+    upstream = [torch.randn(t.shape, generator=gen, dtype=torch.float64).to(device=device, dtype=dtype)
+                for t in (out.rgb, out.alpha, out.depth)]
+    loss = sum((t * u).sum() for t, u in zip((out.rgb, out.alpha, out.depth), upstream))
+    loss.backward()
+    grads = {f: leaf.grad for f, leaf in zip(FIELDS, leaves)}
+    grads["means2d"] = out.means2d.grad
+    if bg is not None:
+        grads["background"] = bg.grad
+    return out, grads
+
+
+def max_relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    """max |got - want| relative to the largest |want| (1 when that is 0)."""
+    assert got.shape == want.shape, f"shape {tuple(got.shape)} != {tuple(want.shape)}"
+    if want.numel() == 0:
+        return 0.0
+    scale = max(want.abs().max().item(), 1.0)
+    return (got.double() - want.double()).abs().max().item() / scale
+
+
+def assert_matches_float64(scene: Gaussians, cam: Camera, background, device: str = "cpu", tol: float = 1e-9):
+    ref, ref_grads = render_with_grads("torch", scene, cam, background, "cpu", torch.float64)
+    out, grads = render_with_grads(device, scene, cam, background, device, torch.float64)
+    assert out.rgb.shape == (cam.height, cam.width, 3) and out.alpha.shape == out.depth.shape == \
+        (cam.height, cam.width, 1)
+    for name in ("rgb", "alpha", "depth", "means2d"):
+        err = max_relative_error(getattr(out, name).cpu(), getattr(ref, name))
+        assert err <= tol, f"{name}: relative error {err:.3g}"
+    assert out.radii.dtype == torch.int32 and torch.equal(out.radii.cpu(), ref.radii)
+    for name, want in ref_grads.items():
+        got = grads[name]
+        assert got is not None, f"no gradient for {name}"
+        err = max_relative_error(got.cpu(), want)
+        assert err <= tol, f"grad {name}: relative error {err:.3g}"
+    culled = ref.radii == 0
+    for name in ("means", "quats", "scales", "opacities", "sh", "means2d"):
+        assert torch.count_nonzero(grads[name][culled.to(grads[name].device)]) == 0, f"culled {name} got gradient"
+    return ref, ref_grads
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("n, width, height, seed", [(1, 17, 13, 0), (7, 17, 13, 1), (60, 1, 1, 2), (60, 17, 13, 3),
+                                                     (500, 64, 48, 4), (3000, 100, 100, 5)])
+def test_float64_matches_reference(n, width, height, seed, device, monkeypatch):
+    scene, cam = random_scene(n, seed), camera(width, height)
+    background = torch.tensor([0.2, 0.5, 0.9]) if seed % 2 else None
+    ref, ref_grads = assert_matches_float64(scene, cam, background, device)
+    assert ref_grads["means"].abs().max() > 0
+    if (n, width) == (60, 17):  # guard the premise: the edge cases are culled, some pixels stop early
+        assert (ref.radii == 0).sum() >= 4
+        monkeypatch.setattr(reference, "TRANSMITTANCE_MIN", 1e-300)  # no early stop
+        assert (splat_reference(scene.to(dtype=torch.float64), cam, background).rgb - ref.rgb).abs().max() > 1e-7
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_float64_one_tile_with_thousands_of_gaussians(device, monkeypatch):
+    scene, cam = crowded_tile_scene()
+    proj_x = scene.means[:, 0] / scene.means[:, 2] * 40 + 16
+    proj_y = scene.means[:, 1] / scene.means[:, 2] * 40 + 16
+    assert ((proj_x > 0) & (proj_x < 16) & (proj_y > 0) & (proj_y < 16)).all()  # all centred in tile (0, 0)
+    background = torch.tensor([0.3, 0.3, 0.3])
+    ref, _ = assert_matches_float64(scene, cam, background, device)
+    assert (ref.radii > 0).sum() > 2000 and ref.alpha[6:10, 6:10].min() > 0.99
+    monkeypatch.setattr(reference, "TRANSMITTANCE_MIN", 1e-300)  # the premise: some pixels did stop early
+    assert (splat_reference(scene.to(dtype=torch.float64), cam, background).rgb - ref.rgb).abs().max() > 1e-7
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("degree", [0, 1, 2])
+def test_float64_lower_sh_degrees(degree, device):
+    assert_matches_float64(random_scene(40, 9, degree=degree), camera(24, 20), torch.tensor([0.1, 0.2, 0.3]), device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_float32_close_to_reference_except_counted_threshold_flips(device):
+    scene, cam = random_scene(3000, 5), camera(100, 100)
+    background = torch.tensor([0.2, 0.5, 0.9])
+    ref, ref_grads = render_with_grads("torch", scene, cam, background, "cpu", torch.float32)
+    out, grads = render_with_grads(device, scene, cam, background, device, torch.float32)
+    assert out.rgb.dtype == torch.float32
+    assert torch.equal(out.radii.cpu(), ref.radii)
+    assert max_relative_error(out.means2d.cpu(), ref.means2d) <= 1e-6
+    # A flip pixel differs by far more than rounding: a Gaussian counted on one side only.
+    diff = torch.cat([(getattr(out, k).cpu() - getattr(ref, k)).abs() for k in ("rgb", "alpha", "depth")], -1)
+    flips = diff.amax(-1) > 1e-4  # [H, W]
+    assert flips.float().mean() <= 0.002, f"{int(flips.sum())} of {flips.numel()} pixels flipped"
+    assert diff[~flips].max() <= 1e-5
+    for name, want in ref_grads.items():
+        got = grads[name].cpu()
+        err = (got - want).abs() / max(want.abs().max().item(), 1.0)  # relative to the largest entry
+        assert (err > 1e-5).float().mean() <= 0.002, f"grad {name}: {int((err > 1e-5).sum())} entries off"
+        assert err.max() <= 1e-3, f"grad {name}: relative error {err.max():.3g}"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_means2d_upstream_gradient_reaches_the_3d_means(device):
+    """A loss on means2d itself (e.g. a regulariser) flows through the projection's backward."""
+    scene, cam = random_scene(30, 12).to(dtype=torch.float64), camera(24, 20)
+    grads = {}
+    for backend, dev in (("torch", "cpu"), (device, device)):
+        means = scene.means.to(dev).clone().requires_grad_(True)
+        out = render(backend)(Gaussians(means, *(getattr(scene, f).to(dev) for f in FIELDS[1:])), cam, None)
+        weights = torch.linspace(-1.0, 1.0, out.means2d.numel(), dtype=torch.float64).reshape(out.means2d.shape)
+        ((out.means2d * weights.to(dev)).sum() + out.rgb.sum()).backward()
+        grads[backend] = means.grad.cpu()
+    assert max_relative_error(grads[device], grads["torch"]) <= 1e-9
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_no_gaussians_renders_the_background(device):
+    empty = Gaussians(torch.zeros(0, 3), torch.zeros(0, 4), torch.zeros(0, 3), torch.zeros(0), torch.zeros(0, 1, 3))
+    out, grads = render_with_grads(device, empty, camera(17, 13), torch.tensor([0.1, 0.2, 0.3]), device,
+                                   torch.float32)
+    assert torch.equal(out.rgb.cpu(), torch.tensor([0.1, 0.2, 0.3]).expand(13, 17, 3))  # T = 1: bg exactly
+    assert out.alpha.abs().max() == 0 and out.depth.abs().max() == 0
+    assert out.means2d.shape == (0, 2) and out.radii.shape == (0,)
+    assert grads["means"].shape == (0, 3) and grads["background"].shape == (3,)
+
+
+def test_gradcheck_float64():
+    """The Functions' own backward against finite differences, away from every threshold
+    (3 Gaussians covering all 8 x 8 pixels with 10/255 < alpha < 0.9, colours above the clamp)."""
+    from cuda_ext.splat import CameraParams, splat
+
+    cam = CameraParams(world_to_cam=torch.eye(4, dtype=torch.float64).flatten().tolist(),
+                       K=[10.0, 0.0, 4.0, 0.0, 10.0, 4.0, 0.0, 0.0, 1.0], position=[0.0, 0.0, 0.0], width=8, height=8,
+                       near=0.01, far=100.0)
+    means = torch.tensor([[0.02, -0.03, 2.0], [-0.1, 0.05, 2.2], [0.08, 0.1, 2.5]], dtype=torch.float64)
+    quats = torch.tensor([[1.0, 0.2, -0.1, 0.3], [0.8, -0.3, 0.4, 0.1], [0.5, 0.5, -0.2, 0.6]], dtype=torch.float64)
+    scales = torch.tensor([[0.9, 0.6, 0.7], [0.8, 1.0, 0.4], [1.1, 0.9, 0.8]], dtype=torch.float64)
+    opacities = torch.tensor([0.45, 0.6, 0.7], dtype=torch.float64)
+    sh = torch.randn(3, 16, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 0.05
+    background = torch.tensor([0.3, 0.1, 0.6], dtype=torch.float64)
+    inputs = tuple(t.clone().requires_grad_(True) for t in (means, quats, scales, opacities, sh, background))
+
+    def fn(*args):
+        out = splat(*args[:5], cam, args[5])
+        return out.rgb, out.alpha, out.depth, out.means2d
+
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+def test_result_does_not_depend_on_the_thread_count():
+    """The CPU backward sums per-(tile, Gaussian) records in a fixed order: bitwise reproducible."""
+    scene, cam = random_scene(500, 4), camera(64, 48)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)  # also sets OpenMP's thread count for the kernels
+            results.append(render_with_grads("cpu", scene, cam, None, "cpu", torch.float32))
+    finally:
+        torch.set_num_threads(threads)
+    (out1, grads1), (out2, grads2) = results
+    assert torch.equal(out1.rgb, out2.rgb) and torch.equal(out1.depth, out2.depth)
+    assert all(torch.equal(grads1[k], grads2[k]) for k in grads1)
+
+
+def test_backends_registered_and_bad_inputs_rejected():
+    from avatar.render import splat
+
+    scene, cam = random_scene(5, 0), camera(8, 8)
+    out = splat(scene, cam, None, backend="cpu")
+    assert out.rgb.shape == (8, 8, 3) and out.radii.dtype == torch.int32
+    bad = Gaussians(scene.means, scene.quats, scene.scales, scene.opacities[:3], scene.sh)
+    with pytest.raises(ValueError, match="opacities"):
+        splat(bad, cam, None, backend="cpu")
+    with pytest.raises(ValueError, match="coefficients"):
+        splat(Gaussians(scene.means, scene.quats, scene.scales, scene.opacities, scene.sh[:, :5]), cam, None,
+              backend="cpu")
+    with pytest.raises(ValueError, match="background"):
+        splat(scene, cam, torch.zeros(4), backend="cpu")
+    with pytest.raises(ValueError, match="dtype"):
+        splat(Gaussians(scene.means, scene.quats.double(), scene.scales, scene.opacities, scene.sh), cam, None,
+              backend="cpu")
+    assert math.isfinite(float(out.rgb.sum()))
