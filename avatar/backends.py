@@ -72,3 +72,21 @@ class BackendRegistry:
             log.info("%s backend: %s%s", self.op, name, f" (skipped {'; '.join(reasons)})" if reasons else "")
             return name, fn
         raise BackendUnavailable(f"no {self.op} backend available: {'; '.join(reasons)}")
+
+
+def extension_loader(device: str, fn: Callable) -> Callable[[], Callable]:
+    """A registry loader for a cuda_ext-backed implementation: loads (or builds) the compiled
+    module for `device` on first use and turns any failure into BackendUnavailable."""
+
+    def load() -> Callable:
+        try:
+            import cuda_ext
+        except ImportError as e:
+            raise BackendUnavailable(f"the cuda_ext package is not importable ({e}); reinstall the project") from e
+        try:
+            cuda_ext.load(device)
+        except cuda_ext.ExtensionUnavailable as e:
+            raise BackendUnavailable(str(e)) from e
+        return fn
+
+    return load

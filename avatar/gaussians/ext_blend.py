@@ -10,9 +10,7 @@ serves CUDA tensors with the CUDA kernels (and CPU tensors with the CPU ones).
 
 from __future__ import annotations
 
-from typing import Callable
-
-from avatar.backends import BackendUnavailable
+from avatar.backends import extension_loader
 from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.world import Gaussians
 from avatar.rig import RigParams
@@ -42,19 +40,5 @@ def blend_cuda(model: GaussianAvatar, params: RigParams) -> Gaussians:
     return _blend_ext(model, params)
 
 
-def _loader(device: str, fn: Callable) -> Callable[[], Callable]:
-    def load() -> Callable:
-        try:
-            import cuda_ext
-        except ImportError as e:
-            raise BackendUnavailable(f"the cuda_ext package is not importable ({e}); reinstall the project") from e
-        try:
-            cuda_ext.load(device)
-        except cuda_ext.ExtensionUnavailable as e:
-            raise BackendUnavailable(str(e)) from e
-        return fn
-    return load
-
-
-load_blend_cpu = _loader("cpu", blend_cpu)
-load_blend_cuda = _loader("cuda", blend_cuda)
+load_blend_cpu = extension_loader("cpu", blend_cpu)
+load_blend_cuda = extension_loader("cuda", blend_cuda)

@@ -11,11 +11,9 @@ Float32 and float64 are supported; the camera is rounded to the Gaussians' dtype
 
 from __future__ import annotations
 
-from typing import Callable
-
 from torch import Tensor
 
-from avatar.backends import BackendUnavailable
+from avatar.backends import extension_loader
 from avatar.gaussians.world import Gaussians
 from avatar.render.camera import Camera
 from avatar.render.dispatch import RenderOutput
@@ -48,19 +46,5 @@ def splat_cuda(gaussians: Gaussians, camera: Camera, background: Tensor | None =
     return _splat_ext(gaussians, camera, background)
 
 
-def _loader(device: str, fn: Callable) -> Callable[[], Callable]:
-    def load() -> Callable:
-        try:
-            import cuda_ext
-        except ImportError as e:
-            raise BackendUnavailable(f"the cuda_ext package is not importable ({e}); reinstall the project") from e
-        try:
-            cuda_ext.load(device)
-        except cuda_ext.ExtensionUnavailable as e:
-            raise BackendUnavailable(str(e)) from e
-        return fn
-    return load
-
-
-load_splat_cpu = _loader("cpu", splat_cpu)
-load_splat_cuda = _loader("cuda", splat_cuda)
+load_splat_cpu = extension_loader("cpu", splat_cpu)
+load_splat_cuda = extension_loader("cuda", splat_cuda)
