@@ -163,3 +163,23 @@ def test_resume_refuses_a_checkpoint_from_other_settings(demo_dir, tmp_path, mon
     monkeypatch.setattr(trainer, "photometric_loss", real_loss)
     with pytest.raises(ValueError, match="different training settings"):
         trainer.train(capture, rig, cfg.updated(lr_xyz=1e-2), tmp_path / "m.avatar", resume=True, progress=False)
+
+
+def test_refined_rig_parameters_are_written_as_an_expression_file(demo_dir, tmp_path):
+    from avatar.data.capture import load_capture
+    from avatar.data.expressions import load_expression_file
+    from avatar.gaussians.io import load_avatar
+
+    out = tmp_path / "r.avatar"
+    assert main(["train", str(demo_dir / "capture"), "--out", str(out), "--preset", "fast", "--iterations", "15",
+                 "--refine-params"]) == 0
+    model, _ = load_avatar(out)
+    params, fps = load_expression_file(tmp_path / "r.refined.npz", model.rig)
+    capture = load_capture(demo_dir / "capture")
+    assert params.num_frames == capture.params.num_frames and fps == capture.fps
+    # Training frames moved a little from the tracked values; held-out ones were never rendered.
+    train_times = sorted({capture.frames[f].time for f in capture.splits["train"]})
+    test_times = sorted({capture.frames[f].time for f in capture.splits["test"]})
+    moved = (params.translation - capture.params.translation).abs().sum(-1)
+    assert moved[train_times].max() > 0
+    assert moved[test_times].max() == 0

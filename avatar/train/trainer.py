@@ -13,6 +13,7 @@ import torch
 from tqdm import tqdm
 
 from avatar.data.capture import Capture
+from avatar.data.expressions import save_expression_file
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.io import save_avatar
 from avatar.render import splat
@@ -29,6 +30,11 @@ log = logging.getLogger("avatar")
 
 def checkpoint_path(out: Path) -> Path:
     return out.with_name(out.name + ".ckpt")
+
+
+def refined_params_path(out: Path) -> Path:
+    """Where `--refine-params` writes the refined per-time-step rig parameters (expression file)."""
+    return out.with_name(out.stem + ".refined.npz")
 
 
 def _regularisers(model: GaussianAvatar, cfg: TrainConfig, drivers: torch.Tensor) -> torch.Tensor:
@@ -111,6 +117,9 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
     bar.close()
     config = cfg.to_dict() | {"train_seconds": time.perf_counter() - started, "capture": str(capture.root)}
     save_avatar(model, out, config)
+    if refiner is not None:
+        # The refined tracking is worth keeping: it replays the training frames as fitted.
+        save_expression_file(refined_params_path(out), refiner.refined(), capture.fps, rig.expr_names)
     if ckpt.exists():
         ckpt.unlink()
     return model
