@@ -6,6 +6,7 @@
 // record per (tile, Gaussian) entry and sums them per Gaussian afterwards: no atomics, and the
 // result does not depend on the number of threads.
 #include <ATen/Dispatch.h>
+#include <omp.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -192,6 +193,29 @@ void rasterize_backward_tiles(const TileGaussian<T>* gs, const int32_t* offsets,
   }
 }
 
+template <typename T>
+void sum_entry_grads(const splat::PairGrad<T>* entry_grads, int64_t num_entries, const int32_t* entry,
+                     const int32_t* id, int64_t n, T* gm, T* gc, T* gcol, T* go, T* gd) {
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    const int64_t lo = n * thread / threads, hi = n * (thread + 1) / threads;
+    for (int64_t e = 0; e < num_entries; ++e) {
+      const int64_t i = id[entry[e]];
+      if (i < lo || i >= hi) continue;
+      const splat::PairGrad<T>& r = entry_grads[e];
+      gm[2 * i] += r.mean2d[0];
+      gm[2 * i + 1] += r.mean2d[1];
+      for (int k = 0; k < 3; ++k) {
+        gc[3 * i + k] += r.conic[k];
+        gcol[3 * i + k] += r.colour[k];
+      }
+      go[i] += r.opacity;
+      gd[i] += r.depth;
+    }
+  }
+}
+
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cpu(
     const Tensor& means2d, const Tensor& conics, const Tensor& colours, const Tensor& opacities,
     const Tensor& depths, const Tensor& radii, const Tensor& background, at::TensorList state,
@@ -216,22 +240,12 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cpu(
         entries.data_ptr<int32_t>(), background.data_ptr<T>(), int(width), int(height), final_t.data_ptr<T>(),
         last.data_ptr<int32_t>(), grad_rgb.data_ptr<T>(), grad_alpha.data_ptr<T>(), grad_depth.data_ptr<T>(),
         entry_grads.data());
-    // Sum the per-entry records per Gaussian (serial: cheap next to the tiles, and deterministic).
+    // Sum the per-entry records per Gaussian. Each thread owns a range of Gaussian indices and scans
+    // every entry in order, so each sum runs in entry order whatever the number of threads.
     const int32_t *entry = entries.data_ptr<int32_t>(), *id = order.data_ptr<int32_t>();
     T *gm = g_means2d.data_ptr<T>(), *gc = g_conics.data_ptr<T>(), *gcol = g_colours.data_ptr<T>();
     T *go = g_opacities.data_ptr<T>(), *gd = g_depths.data_ptr<T>();
-    for (size_t e = 0; e < entry_grads.size(); ++e) {
-      const splat::PairGrad<T>& r = entry_grads[e];
-      const int64_t i = id[entry[e]];
-      gm[2 * i] += r.mean2d[0];
-      gm[2 * i + 1] += r.mean2d[1];
-      for (int k = 0; k < 3; ++k) {
-        gc[3 * i + k] += r.conic[k];
-        gcol[3 * i + k] += r.colour[k];
-      }
-      go[i] += r.opacity;
-      gd[i] += r.depth;
-    }
+    sum_entry_grads(entry_grads.data(), int64_t(entry_grads.size()), entry, id, n, gm, gc, gcol, go, gd);
   });
   return {g_means2d, g_conics, g_colours, g_opacities, g_depths};
 }
