@@ -20,6 +20,7 @@ from avatar.gaussians import blend_registry
 from avatar.playback import camera_path, render_sequence
 from avatar.render import splat_registry
 from avatar.rig import RigParams
+from avatar.rig.params import FRAME_KEYS
 from avatar.rig.builtin import build_builtin_head
 from avatar.train.config import load_config
 from avatar.train.evaluate import evaluate
@@ -80,12 +81,10 @@ def _resolved(registry, backend: str) -> str:
 def _swing_params(held_out: RigParams, n: int) -> RigParams:
     """A held-out expression, head straight, for the camera swing."""
     one = held_out.frame(held_out.num_frames // 2)
-    params = RigParams(one.shape, *(getattr(one, k).repeat(n, 1) for k in ("expr", "jaw", "neck", "rotation",
-                                                                           "eyes", "translation")))
+    params = RigParams(one.shape, *(getattr(one, k).repeat(n, 1) for k in FRAME_KEYS))
     params.rotation.zero_()
     return params
 
 
 def _concat(a: RigParams, b: RigParams) -> RigParams:
-    keys = ("expr", "jaw", "neck", "rotation", "eyes", "translation")
-    return RigParams(a.shape, *(torch.cat([getattr(a, k), getattr(b, k)]) for k in keys))
+    return RigParams(a.shape, *(torch.cat([getattr(a, k), getattr(b, k)]) for k in FRAME_KEYS))

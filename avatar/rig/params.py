@@ -10,6 +10,7 @@ from torch import Tensor
 
 # Keys written to / read from .npz and .json expression files and capture params.npz.
 PARAM_KEYS = ("shape", "expr", "jaw", "neck", "rotation", "eyes", "translation")
+FRAME_KEYS = PARAM_KEYS[1:]  # the per-frame arrays, [T, ...] each
 
 
 @dataclass
@@ -43,7 +44,7 @@ class RigParams:
 
     def select(self, indices: Tensor | list[int]) -> "RigParams":
         idx = torch.as_tensor(indices, dtype=torch.long, device=self.expr.device)
-        return RigParams(self.shape, *(getattr(self, k)[idx] for k in PARAM_KEYS[1:]))
+        return RigParams(self.shape, *(getattr(self, k)[idx] for k in FRAME_KEYS))
 
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> "RigParams":
         return RigParams(*(getattr(self, f.name).to(device=device, dtype=dtype) for f in fields(self)))

@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from avatar.rig import RigParams
-
-REFINED = ("expr", "jaw", "neck", "rotation", "eyes", "translation")
+from avatar.rig.params import FRAME_KEYS as REFINED
 
 
 class ParamRefiner(nn.Module):
