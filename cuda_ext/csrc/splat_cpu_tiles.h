@@ -5,7 +5,6 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -19,21 +18,15 @@ namespace splat_cpu {
 using at::Tensor;
 using splat::TILE;
 
-// What the tile loops read per visible Gaussian (64 bytes in float32: one cache line). On row v
-// (dy = v + 0.5 - my) the tile loops visit the pixels within sqrt(half_sq0 + half_sq2 dy^2) of
-// mx - slope dy: the alpha ellipse's span, widened (inside half_sq0) by more than the rounding of
-// evaluating it in T. A superset of the reference's enumerated span; the alpha test on each pixel
-// still decides, so the extra pixels change nothing.
+// What the tile loops read per visible Gaussian (56 bytes in float32: within one cache line). The
+// tile loops visit the pixel box of the alpha ellipse (the reference's, in double) clipped to the
+// tile: a superset of the reference's enumerated row spans, with no per-row setup; the alpha test
+// on each pixel still decides, so the extra pixels (outside the ellipse) change nothing.
 template <typename T>
 struct TileGaussian {
   T mx, my, a, b, c, opacity, depth, colour[3];
-  T slope;
-  T half_sq0, half_sq2;
-  int32_t v_lo, v_hi;  // pixel rows of the ellipse (the reference's, in double)
+  int32_t u_lo, u_hi, v_lo, v_hi;  // inclusive pixel box of the ellipse
 };
-
-constexpr double ROW_SLACK_PX = 1e-2;  // widening of every row span, in pixels ...
-constexpr double ROW_SLACK_REL = 1e-5;  // ... plus this fraction of the magnitudes involved (float eps: 6e-8)
 
 // Reads Gaussian i of the rasterizer inputs into a record.
 template <typename T>
@@ -63,14 +56,8 @@ struct ScreenInputs {
     g.opacity = opacities[i];
     g.depth = depths[i];
     for (int k = 0; k < 3; ++k) g.colour[k] = colours[3 * i + k];
-    const double slope = e.b / e.a, half_sq = e.k / e.a, max_half = std::sqrt(half_sq);
-    const double max_dy = std::max(std::fabs(e.v_lo + 0.5 - e.my), std::fabs(e.v_hi + 0.5 - e.my));
-    const double magnitudes = std::fabs(e.mx) + std::fabs(slope) * (max_dy + std::fabs(e.my)) + max_half;
-    const double slack = ROW_SLACK_PX + ROW_SLACK_REL * magnitudes;
-    g.slope = T(slope);
-    // (half + slack)^2 <= half^2 + 2 slack max_half + slack^2: the slack folds into half_sq0.
-    g.half_sq0 = T(half_sq * (1.0 + ROW_SLACK_REL) + 2.0 * slack * max_half + slack * slack);
-    g.half_sq2 = T(-(e.a * e.c - e.b * e.b) / (e.a * e.a));
+    g.u_lo = e.u_lo;
+    g.u_hi = e.u_hi;
     g.v_lo = e.v_lo;
     g.v_hi = e.v_hi;
     return g;
@@ -171,49 +158,32 @@ TileLists build_tile_lists(const ScreenInputs<T>& in) {
   return lists;
 }
 
-// ceil / floor of x >= 0 without libm calls (baseline x86-64 has no rounding instruction).
-template <typename T>
-inline int ceil_small(T x) {
-  const int t = int(x);
-  return t + (T(t) < x);
-}
-template <typename T>
-inline int floor_small(T x) {
-  const int t = int(x);
-  return t - (T(t) > x);
-}
-
-// W pixels of one image row that a Gaussian's ellipse may reach: u .. u + W - 1 (those up to
-// u_hi), p = u's index inside the tile, dy = row centre - mean y.
+// W pixels of one image row inside a Gaussian's box: u .. u + W - 1 (those up to the box's last
+// column), p = u's index inside the tile, dy = row centre - mean y.
 template <typename T>
 struct Chunk {
-  int32_t p, u, u_hi;
+  int32_t p, u;
   T dy;
 };
 
 // Most chunks one Gaussian can have in a tile: every row, each split into W-pixel pieces.
 template <int W>
 constexpr int max_chunks() {
-  return TILE * ((TILE + W - 1) / W + 1);
+  return TILE * ((TILE + W - 1) / W);
 }
 
-// Writes the chunks of g's ellipse rows inside the tile [x0, x1) x [y0, y1); returns how many.
-// Collecting them first lets the per-pixel math run as one branch-free loop of independent
-// iterations (the exp latency overlaps across chunks instead of stalling each row).
+// Writes the chunks of g's pixel box clipped to the tile [x0, x1) x [y0, y1) and sets u_hi to the
+// box's last column there; returns how many. Collecting them first lets the per-pixel math run as
+// one branch-free loop of independent iterations (the exp latency overlaps across chunks).
 template <int W, typename T>
-inline int ellipse_chunks(const TileGaussian<T>& g, int x0, int x1, int y0, int y1, Chunk<T>* out) {
+inline int box_chunks(const TileGaussian<T>& g, int x0, int x1, int y0, int y1, Chunk<T>* out, int& u_hi) {
   int count = 0;
-  const int v_lo = std::max(g.v_lo, y0), v_hi = std::min(g.v_hi, y1 - 1);
+  const int u_lo = std::max(g.u_lo, x0), v_lo = std::max(g.v_lo, y0), v_hi = std::min(g.v_hi, y1 - 1);
+  u_hi = std::min(g.u_hi, x1 - 1);
   for (int v = v_lo; v <= v_hi; ++v) {
     const T dy = T(v) + T(0.5) - g.my;
-    const T half = std::sqrt(std::max(g.half_sq0 + g.half_sq2 * dy * dy, T(0)));
-    const T centre = g.mx - g.slope * dy - T(0.5);  // pixel u is inside when |u - centre| <= half
-    const T lo = centre - half, hi = centre + half;
-    if (!(hi >= lo)) continue;  // NaN guard: never walk a garbage span
-    const int u_lo = lo <= T(x0) ? x0 : (lo > T(x1) ? x1 : ceil_small(lo));
-    const int u_hi = hi >= T(x1 - 1) ? x1 - 1 : (hi < T(x0) ? x0 - 1 : floor_small(hi));
     const int row = (v - y0) * TILE - x0;
-    for (int u = u_lo; u <= u_hi; u += W) out[count++] = Chunk<T>{row + u, u, u_hi, dy};
+    for (int u = u_lo; u <= u_hi; u += W) out[count++] = Chunk<T>{row + u, u, dy};
   }
   return count;
 }

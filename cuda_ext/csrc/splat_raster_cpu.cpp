@@ -1,8 +1,8 @@
 // Splat op: the tile rasterizer on CPU, forward and backward (semantics in include/splat_raster.h).
 // Tiles of TILE x TILE pixels are composited in parallel (OpenMP). Each tile walks its Gaussians
-// front to back and, per Gaussian, only the row spans of its alpha ellipse inside the tile, W
+// front to back and, per Gaussian, the pixel box of its alpha ellipse inside the tile, W
 // pixels at a time (float32: 4 SIMD lanes; float64: scalar), with the tile's per-pixel state in
-// small stack arrays. The backward walks the same spans back to front, writes one gradient
+// small stack arrays. The backward walks the same boxes back to front, writes one gradient
 // record per (tile, Gaussian) entry and sums them per Gaussian afterwards: no atomics, and the
 // result does not depend on the number of threads.
 #include <ATen/Dispatch.h>
@@ -55,7 +55,8 @@ void rasterize_forward_tiles(const TileGaussian<T>* gs, const int32_t* offsets, 
       if (e + 1 < end) __builtin_prefetch(gs + entries[e + 1]);  // records are scattered: hide the miss
       const TileGaussian<T>& g = gs[entries[e]];
       const int32_t local = e - start;
-      const int num_chunks = splat_cpu::ellipse_chunks<W>(g, x0, x1, y0, y1, chunks);
+      int u_hi;
+      const int num_chunks = splat_cpu::box_chunks<W>(g, x0, x1, y0, y1, chunks, u_hi);
       // Two loops: the alphas (independent exp chains that overlap), then the compositing.
       for (int k = 0; k < num_chunks; ++k)
         alphas[k] = splat::pair_alpha(g.a, g.b, g.c, g.opacity, (L::offsets() + T(chunks[k].u)) + T(0.5) - g.mx,
@@ -64,7 +65,7 @@ void rasterize_forward_tiles(const TileGaussian<T>* gs, const int32_t* offsets, 
         const int p = chunks[k].p;
         const auto& pa = alphas[k];
         const M was_alive = L::load_int(alive + p) != 0;
-        const M in_span = (L::ids() + chunks[k].u) <= chunks[k].u_hi;
+        const M in_span = (L::ids() + chunks[k].u) <= u_hi;
         V t = L::load(trans + p), w;
         M stopped;
         const M contributes = splat::composite_step<T>(pa, M(was_alive & in_span), t, w, stopped);
@@ -159,7 +160,8 @@ void rasterize_backward_tiles(const TileGaussian<T>* gs, const int32_t* offsets,
       const TileGaussian<T>& g = gs[entries[start + local]];
       splat::PairGrad<V> acc;
       splat::pair_grad_zero(acc);
-      const int num_chunks = splat_cpu::ellipse_chunks<W>(g, x0, x1, y0, y1, chunks);
+      int u_hi;
+      const int num_chunks = splat_cpu::box_chunks<W>(g, x0, x1, y0, y1, chunks, u_hi);
       for (int k = 0; k < num_chunks; ++k)
         alphas[k] = splat::pair_alpha(g.a, g.b, g.c, g.opacity, (L::offsets() + T(chunks[k].u)) + T(0.5) - g.mx,
                                       chunks[k].dy);
@@ -168,7 +170,7 @@ void rasterize_backward_tiles(const TileGaussian<T>* gs, const int32_t* offsets,
         const auto& pa = alphas[k];
         const V dx = (L::offsets() + T(chunks[k].u)) + T(0.5) - g.mx;
         // Only where this Gaussian is at or before the pixel's last contribution.
-        const M active = pa.counts & M((L::ids() + chunks[k].u) <= chunks[k].u_hi) &
+        const M active = pa.counts & M((L::ids() + chunks[k].u) <= u_hi) &
                          M(L::load_int(last + p) >= local);
         splat::PixelGrad<V> pg;
         for (int c = 0; c < 3; ++c) pg.rgb[c] = L::load(g_rgb[c] + p);
