@@ -108,6 +108,24 @@ def test_truncated_model_is_rejected_by_the_cli(demo_dir, tmp_path, capsys):
     assert not (tmp_path / "x.ply").exists()
 
 
+def _interrupted_training(monkeypatch, step: int, capture, rig, cfg, out: Path) -> None:
+    """Run `train` and kill it (KeyboardInterrupt) at its `step`-th loss evaluation."""
+    from avatar.train import trainer
+
+    real_loss, calls = trainer.photometric_loss, []
+
+    def crash(*a, **k):
+        calls.append(1)
+        if len(calls) == step:
+            raise KeyboardInterrupt
+        return real_loss(*a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(trainer, "photometric_loss", crash)
+        with pytest.raises(KeyboardInterrupt):
+            trainer.train(capture, rig, cfg, out, progress=False)
+
+
 def test_interrupted_training_resumes_to_the_same_model(demo_dir, tmp_path, monkeypatch):
     from avatar.data.capture import load_capture
     from avatar.gaussians.io import load_avatar
@@ -119,20 +137,9 @@ def test_interrupted_training_resumes_to_the_same_model(demo_dir, tmp_path, monk
     cfg = load_config("fast", iterations=20, checkpoint_every=10, densify_from=4, densify_every=8)
     trainer.train(capture, rig, cfg, tmp_path / "straight.avatar", progress=False)
 
-    real_loss, calls = trainer.photometric_loss, []
-
-    def crash_at_step_15(*a, **k):
-        calls.append(1)
-        if len(calls) == 15:
-            raise KeyboardInterrupt
-        return real_loss(*a, **k)
-
-    monkeypatch.setattr(trainer, "photometric_loss", crash_at_step_15)
-    with pytest.raises(KeyboardInterrupt):
-        trainer.train(capture, rig, cfg, tmp_path / "resumed.avatar", progress=False)
+    _interrupted_training(monkeypatch, 15, capture, rig, cfg, tmp_path / "resumed.avatar")
     assert trainer.checkpoint_path(tmp_path / "resumed.avatar").exists()
     assert not (tmp_path / "resumed.avatar").exists()
-    monkeypatch.setattr(trainer, "photometric_loss", real_loss)
     trainer.train(capture, rig, cfg, tmp_path / "resumed.avatar", resume=True, progress=False)
     straight, _ = load_avatar(tmp_path / "straight.avatar")
     resumed, _ = load_avatar(tmp_path / "resumed.avatar")
@@ -149,18 +156,7 @@ def test_resume_refuses_a_checkpoint_from_other_settings(demo_dir, tmp_path, mon
 
     capture, rig = load_capture(demo_dir / "capture"), build_builtin_head()
     cfg = load_config("fast", iterations=12, checkpoint_every=5)
-    real_loss, calls = trainer.photometric_loss, []
-
-    def crash_at_step_8(*a, **k):
-        calls.append(1)
-        if len(calls) == 8:
-            raise KeyboardInterrupt
-        return real_loss(*a, **k)
-
-    monkeypatch.setattr(trainer, "photometric_loss", crash_at_step_8)
-    with pytest.raises(KeyboardInterrupt):
-        trainer.train(capture, rig, cfg, tmp_path / "m.avatar", progress=False)
-    monkeypatch.setattr(trainer, "photometric_loss", real_loss)
+    _interrupted_training(monkeypatch, 8, capture, rig, cfg, tmp_path / "m.avatar")
     with pytest.raises(ValueError, match="different training settings"):
         trainer.train(capture, rig, cfg.updated(lr_xyz=1e-2), tmp_path / "m.avatar", resume=True, progress=False)
 
