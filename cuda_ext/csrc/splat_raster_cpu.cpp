@@ -27,6 +27,21 @@ using splat_cpu::TileGaussian;
 // W - 1 pixels of padding let the last row's vectors run past the tile.
 constexpr int TILE_STATE = TILE_PIXELS + 4;
 
+// The pixel chunks of Gaussian g inside the tile [x0, x1) x [y0, y1) and their alphas (two loops:
+// the exp chains are independent and overlap). Shared by the forward and backward tile loops so
+// both visit exactly the same pixels. Returns the chunk count; u_hi is the box's last column.
+template <typename T, int W>
+int tile_alphas(const TileGaussian<T>& g, int x0, int x1, int y0, int y1, splat_cpu::Chunk<T>* chunks,
+                splat::PairAlpha<typename splat::Lanes<T, W>::V, typename splat::Lanes<T, W>::M>* alphas,
+                int& u_hi) {
+  using L = splat::Lanes<T, W>;
+  const int num_chunks = splat_cpu::box_chunks<W>(g, x0, x1, y0, y1, chunks, u_hi);
+  for (int k = 0; k < num_chunks; ++k)
+    alphas[k] = splat::pair_alpha(g.a, g.b, g.c, g.opacity, (L::offsets() + T(chunks[k].u)) + T(0.5) - g.mx,
+                                  chunks[k].dy);
+  return num_chunks;
+}
+
 template <typename T, int W>
 void rasterize_forward_tiles(const TileGaussian<T>* gs, const int32_t* offsets, const int32_t* entries,
                              const T* background, int width, int height, T* rgb, T* alpha, T* depth,
@@ -56,11 +71,7 @@ void rasterize_forward_tiles(const TileGaussian<T>* gs, const int32_t* offsets, 
       const TileGaussian<T>& g = gs[entries[e]];
       const int32_t local = e - start;
       int u_hi;
-      const int num_chunks = splat_cpu::box_chunks<W>(g, x0, x1, y0, y1, chunks, u_hi);
-      // Two loops: the alphas (independent exp chains that overlap), then the compositing.
-      for (int k = 0; k < num_chunks; ++k)
-        alphas[k] = splat::pair_alpha(g.a, g.b, g.c, g.opacity, (L::offsets() + T(chunks[k].u)) + T(0.5) - g.mx,
-                                      chunks[k].dy);
+      const int num_chunks = tile_alphas<T, W>(g, x0, x1, y0, y1, chunks, alphas, u_hi);
       for (int k = 0; k < num_chunks; ++k) {
         const int p = chunks[k].p;
         const auto& pa = alphas[k];
@@ -161,10 +172,7 @@ void rasterize_backward_tiles(const TileGaussian<T>* gs, const int32_t* offsets,
       splat::PairGrad<V> acc;
       splat::pair_grad_zero(acc);
       int u_hi;
-      const int num_chunks = splat_cpu::box_chunks<W>(g, x0, x1, y0, y1, chunks, u_hi);
-      for (int k = 0; k < num_chunks; ++k)
-        alphas[k] = splat::pair_alpha(g.a, g.b, g.c, g.opacity, (L::offsets() + T(chunks[k].u)) + T(0.5) - g.mx,
-                                      chunks[k].dy);
+      const int num_chunks = tile_alphas<T, W>(g, x0, x1, y0, y1, chunks, alphas, u_hi);
       for (int k = 0; k < num_chunks; ++k) {
         const int p = chunks[k].p;
         const auto& pa = alphas[k];
