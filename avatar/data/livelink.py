@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -228,9 +228,10 @@ def arkit_expression_matrix(rig: HeadRig, source: Path,
                                   "with --arkit-map FILE.npz ('matrix' [E, 52], 'names' [52])")
     mapping = name_map(ARKIT_NAMES, rig.expr_names)
     # Gaze comes from the eye-rotation columns, so eyeLook* shapes the rig lacks lose nothing.
-    mapping.unmatched_source = [n for n in mapping.unmatched_source if not n.startswith("eyeLook")]
-    if mapping.unmatched_source or mapping.unmatched_target:
-        warnings.warn(f"{source}: ARKit -> rig '{rig.name}': {mapping.describe()}", stacklevel=3)
+    lost = replace(mapping, unmatched_source=[n for n in mapping.unmatched_source
+                                                          if not n.startswith("eyeLook")])
+    if lost.unmatched_source or lost.unmatched_target:
+        warnings.warn(f"{source}: ARKit -> rig '{rig.name}': {lost.describe()}", stacklevel=3)
     return mapping.matrix
 
 
