@@ -8,6 +8,8 @@ torch that is already installed (an isolated build environment would download an
 Each built module gets a stamp (`_<kind>.build.json`: source hash, torch version, debug switch)
 that the runtime loader compares before using it. MAX_JOBS, TORCH_CUDA_ARCH_LIST and
 AVATAR_EXT_DEBUG=1 apply as for the just-in-time builds.
+The training presets in configs/ (their source of truth) are copied into the package as
+avatar/train/presets/ so that a regular install finds them; editable installs read configs/.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 from pathlib import Path
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 
@@ -97,4 +100,25 @@ class BuildStampedExtensions(BuildExtension):
         return [o for o in super().get_outputs() if o not in skipped] + [str(s) for s in self.stamps.values()]
 
 
-setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildStampedExtensions})
+class BuildPyWithPresets(build_py):
+    """The package as usual, plus a copy of configs/*.yaml in avatar/train/presets/."""
+
+    PRESETS_IN_PACKAGE = Path("avatar", "train", "presets")
+
+    def run(self) -> None:
+        super().run()
+        if not self.editable_mode:  # an editable install reads configs/ in the checkout itself
+            for source, target in self._preset_copies():
+                self.mkpath(str(target.parent))
+                self.copy_file(str(source), str(target))
+
+    def get_outputs(self, include_bytecode: bool = True) -> list[str]:
+        copies = [] if self.editable_mode else [str(target) for _, target in self._preset_copies()]
+        return super().get_outputs(include_bytecode) + copies
+
+    def _preset_copies(self) -> list[tuple[Path, Path]]:
+        target_dir = Path(self.build_lib) / self.PRESETS_IN_PACKAGE
+        return [(source, target_dir / source.name) for source in sorted((ROOT / "configs").glob("*.yaml"))]
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildStampedExtensions, "build_py": BuildPyWithPresets})

@@ -1,4 +1,4 @@
-"""The `avatar` command: demo | train | eval | render | export | bench."""
+"""The `avatar` command: demo | track | import | train | eval | render | export | bench."""
 
 from __future__ import annotations
 
@@ -29,6 +29,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="fast")
     _add_backend(p)
 
+    p = sub.add_parser("track", help="videos of one person -> tracked capture directory")
+    p.add_argument("videos", nargs="+", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="capture directory to write")
+    p.add_argument("--rig", default="builtin", help="builtin | ict:DIR | flame:FILE")
+    p.add_argument("--landmark-embedding", type=Path, default=None,
+                   help="FLAME's mediapipe_landmark_embedding.npz (needed with a FLAME rig)")
+    p.add_argument("--size", type=int, default=512, help="crop size in pixels (square)")
+    p.add_argument("--max-fps", type=float, default=None, help="drop frames above this rate")
+    p.add_argument("--max-frames", type=int, default=None, help="only the first N frames of each video")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+
+    p = sub.add_parser("import", help="read another tracker's output into a capture directory")
+    p.add_argument("kind", choices=["vhap", "metrical", "imavatar"])
+    p.add_argument("src", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--overwrite", action="store_true")
+
     p = sub.add_parser("train", help="fit an avatar to a capture directory")
     p.add_argument("capture", type=Path)
     p.add_argument("--out", required=True, type=Path, help="the .avatar file to write")
@@ -50,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render an expression file to mp4")
     p.add_argument("model", type=Path)
-    p.add_argument("--expr", required=True, type=Path, help=".npz | .json | Live Link Face .csv")
+    p.add_argument("--expr", required=True, type=Path,
+                   help=".npz | .json | Live Link Face .csv | a tracked capture directory (cross-identity)")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--camera", default="front", choices=["front", "orbit", "arc"])
     p.add_argument("--size", type=int, default=256, help="output size in pixels (square)")

@@ -13,12 +13,13 @@ import torch
 from avatar.cli import dump_json
 from avatar.data.capture import load_capture
 from avatar.data.expressions import load_expression_file
+from avatar.data.retarget import driving_params
 from avatar.gaussians import blend
 from avatar.gaussians.io import load_avatar
 from avatar.gaussians.ply import write_3dgs_ply
 from avatar.playback import camera_path, render_sequence
 from avatar.rig.loaders import load_rig
-from avatar.train.config import load_config
+from avatar.train.config import choose_preset, load_config
 from avatar.train.evaluate import evaluate
 from avatar.train.trainer import train
 
@@ -29,10 +30,45 @@ def _load_model(path: Path, rig_spec: str | None):
     return load_avatar(path, load_rig(rig_spec) if rig_spec else None)
 
 
+def _driving(source: Path, rig, config: dict, arkit_map: Path | None):
+    """(params, fps) from an expression file or another person's capture directory, with the
+    avatar's own identity (expression sources drive expression and pose, not who it is)."""
+    if source.is_dir():
+        capture = load_capture(source)
+        params, fps = driving_params(capture, rig), capture.fps
+    else:
+        params, fps = load_expression_file(source, rig, arkit_map=arkit_map)
+    if config.get("identity_shape") is not None:
+        params.shape = torch.as_tensor(config["identity_shape"], dtype=params.shape.dtype)
+    return params, fps
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from capture.track import track  # capture needs mediapipe; only `track` pays for importing it
+
+    if args.size < 64:
+        raise ValueError(f"--size must be at least 64 pixels, got {args.size}")
+    report = track(args.videos, args.out, args.rig, args.size, args.max_fps, args.landmark_embedding,
+                   args.overwrite, max_frames=args.max_frames)
+    log.info("wrote %s: %d of %d frames tracked, NME %.4f, %.0f s", args.out, report["tracked"], report["frames"],
+             report["nme_mean"], report["seconds"])
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from capture.importers import import_capture
+
+    capture = import_capture(args.kind, args.src, args.out, overwrite=args.overwrite)
+    log.info("wrote %s: %d frames from %s", args.out, len(capture.frames), args.kind)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     capture = load_capture(args.capture)
     rig = load_rig(args.rig or capture.rig)
-    cfg = load_config(args.preset, iterations=args.iterations, refine_params=args.refine_params,
+    preset, why = choose_preset(capture, args.preset)
+    log.info("training preset '%s': %s", preset, why)
+    cfg = load_config(preset, iterations=args.iterations, refine_params=args.refine_params,
                       backend=args.backend)
     started = time.perf_counter()
     model = train(capture, rig, cfg, args.out, resume=args.resume)
@@ -53,7 +89,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     model, config = _load_model(args.model, args.rig)
-    params, fps = load_expression_file(args.expr, model.rig, arkit_map=args.arkit_map)
+    params, fps = _driving(args.expr, model.rig, config, args.arkit_map)
     cameras = camera_path(model.rig, args.camera, args.size, params.num_frames)
     n = render_sequence(model, params, cameras, args.out, fps, tuple(config.get("background", (1, 1, 1))),
                         args.backend)
@@ -64,7 +100,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     model, _ = _load_model(args.model, args.rig)
     if args.expr:
-        params, _ = load_expression_file(args.expr, model.rig, arkit_map=args.arkit_map)
+        params, _ = _driving(args.expr, model.rig, config, args.arkit_map)
         if not 0 <= args.frame < params.num_frames:
             raise ValueError(f"{args.expr}: --frame {args.frame} is outside 0..{params.num_frames - 1}")
         params = params.frame(args.frame)

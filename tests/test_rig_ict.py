@@ -64,7 +64,24 @@ def test_counts_and_topology(rig):
     assert faces.min() >= 0 and faces.max() < rig.num_vertices
     assert (faces[:, 0] != faces[:, 1]).all() and (faces[:, 1] != faces[:, 2]).all()
     assert torch.unique(faces).numel() == rig.num_vertices  # no vertex left unreferenced
-    assert rig.shapedirs.shape == (rig.num_vertices, 3, 0) and rig.posedirs.abs().max() == 0
+    assert rig.posedirs.abs().max() == 0
+
+
+def test_generic_identity_basis_without_identity_targets(rig):
+    """The shared copy has no identity meshes: the smooth stand-in basis, eyeballs kept rigid."""
+    assert rig.shapedirs.shape == (rig.num_vertices, 3, 27)
+    assert abs(float(rig.shapedirs.abs().max()) - 0.01) < 1e-6  # 1 cm at the head's extent
+    for joint in (3, 4):
+        eyeball = rig.lbs_weights[:, joint] > 0.5
+        moves = rig.shapedirs[eyeball]  # [n, 3, 27]
+        assert torch.allclose(moves, moves[:1].expand_as(moves))  # every eyeball vertex moves alike
+    shape = torch.zeros(27)
+    shape[0] = 1.0  # x-displacement linear in x: a wider face
+    p = rig.zero_params(1)
+    p.shape = shape
+    wide = rig.forward(p)[0]
+    rest = rig.forward(rig.zero_params(1))[0]
+    assert wide[:, 0].max() - wide[:, 0].min() > rest[:, 0].max() - rest[:, 0].min() + 0.01
 
 
 def test_expression_names_and_deltas(rig):

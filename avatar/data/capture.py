@@ -322,6 +322,10 @@ class CaptureWriter:
         self._move_into_place()
         return load_capture(self.root)
 
+    def abort(self) -> None:
+        """Discard everything written so far (the `.partial` folder)."""
+        shutil.rmtree(self.partial, ignore_errors=True)
+
     def _move_into_place(self) -> None:
         old = self.root.with_name(self.root.name + ".old")
         if self.root.exists():

@@ -3,7 +3,8 @@
 Input: `generic_neutral_mesh.obj` (26,719 vertices, quads + triangles, centimetres, y up, face
 looking +z already), expression targets `<name>.obj[.gz]` (blendshape = target - neutral, ARKit
 names kept exactly, sorted with Python's default string order), optional identity targets
-`identityNNN.obj[.gz]` (-> shapedirs; absent from the shared copy, so shapedirs is [V, 3, 0]),
+`identityNNN.obj[.gz]` (-> shapedirs; absent from the shared copy, where the generic smooth
+basis of `identity_basis` stands in so that tracking can fit face proportions),
 and `vertex_indices.json` (`idx_to_landmark_verts`: 68 iBUG landmark vertices).
 
 Conversions: polygons fan-triangulated; the transparent eye overlay cards dropped (see OVERLAYS;
@@ -28,6 +29,7 @@ import torch
 
 from avatar.rig.errors import RigFileError, RigFileNotFoundError
 from avatar.rig.head_rig import FLAME_PARENTS, HeadRig
+from avatar.rig.identity_basis import polynomial_identity_basis
 from avatar.rig.ict_colors import procedural_colors
 from avatar.rig.ict_skeleton import (Hinge, Skeleton, boundary_vertices, build_skeleton, fit_hinge,
                                      jaw_share, neck_column_z, smoothstep, sphere_centre)
@@ -59,13 +61,17 @@ def load_ict(directory: str | Path) -> HeadRig:
         raise RigFileError(f"cannot rig the ICT model in '{folder}': {e}") from e
     colors = procedural_colors(m.verts, m.tris, m.parts, m.verts[m.lmk_verts], m.eyes)
     lmk_faces, lmk_bary = _landmark_embedding(m.lmk_verts, m.skin_faces, m.tris)
+    shapedirs = torch.as_tensor(m.shapedirs, dtype=torch.float32)
+    if shapedirs.shape[-1] == 0:  # no identity targets: a generic smooth basis stands in
+        eyeballs = [torch.as_tensor(np.flatnonzero(skeleton.lbs_weights[:, j] > 0.5)) for j in (3, 4)]
+        shapedirs = polynomial_identity_basis(torch.as_tensor(m.verts, dtype=torch.float32), eyeballs)
 
     def real(a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
 
     return HeadRig(
         name="ict", v_template=real(m.verts), faces=torch.as_tensor(m.tris, dtype=torch.long),
-        shapedirs=real(m.shapedirs), exprdirs=real(m.exprdirs),
+        shapedirs=shapedirs, exprdirs=real(m.exprdirs),
         posedirs=torch.zeros(len(m.verts), 3, 9 * (len(FLAME_PARENTS) - 1)),
         j_regressor=real(skeleton.j_regressor), lbs_weights=real(skeleton.lbs_weights),
         parents=torch.tensor(FLAME_PARENTS, dtype=torch.long), expr_names=m.expr_names,

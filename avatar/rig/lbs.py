@@ -43,15 +43,17 @@ def rigid_transforms(rot_mats: Tensor, joints: Tensor, parents: Tensor) -> tuple
 
 
 def lbs(v_shaped: Tensor, pose: Tensor, posedirs: Tensor, j_regressor: Tensor,
-        parents: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
+        parents: Tensor, weights: Tensor, joints: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Pose shaped vertices.
 
     v_shaped [B, V, 3] (template + shape + expression offsets), pose [B, J, 3] axis-angle,
     posedirs [V, 3, 9*(J-1)], j_regressor [J, V], parents [J], weights [V, J].
+    joints [B, J, 3]: rest joints when v_shaped is only part of the mesh (j_regressor unused).
     Returns vertices [B, V, 3] and posed joints [B, J, 3].
     """
     b, v = v_shaped.shape[:2]
-    joints = torch.einsum("jv,bvk->bjk", j_regressor, v_shaped)  # [B, J, 3]
+    if joints is None:
+        joints = torch.einsum("jv,bvk->bjk", j_regressor, v_shaped)  # [B, J, 3]
     rot = axis_angle_to_matrix(pose)  # [B, J, 3, 3]
     eye = torch.eye(3, dtype=pose.dtype, device=pose.device)
     pose_feature = (rot[:, 1:] - eye).reshape(b, -1)  # [B, 9*(J-1)]

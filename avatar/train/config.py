@@ -1,4 +1,9 @@
-"""Training configuration: defaults, named presets in configs/*.yaml, and overrides."""
+"""Training configuration: defaults, named presets in configs/*.yaml, and overrides.
+
+The repository's top-level configs/ is the source of truth for presets. Building a wheel copies
+it into the package as avatar/train/presets/ (setup.py), so an installed package reads that
+copy; a source checkout or editable install has no copy and reads configs/ itself.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,13 @@ from pathlib import Path
 
 import yaml
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+from avatar.data.capture import Capture
+from avatar.data.errors import CaptureError
+
+_PACKAGED_PRESETS = Path(__file__).resolve().parent / "presets"
+CONFIG_DIR = _PACKAGED_PRESETS if _PACKAGED_PRESETS.is_dir() else Path(__file__).resolve().parents[2] / "configs"
+MULTIVIEW_PRESET = "multiview"
+MONOCULAR_PRESET = "mono-phone"
 
 
 @dataclass
@@ -43,7 +54,8 @@ class TrainConfig:
     max_gaussians: int = 200_000
     # Per-frame rig-parameter refinement through the renderer (monocular captures).
     refine_params: bool = False
-    lr_params: float = 1e-3
+    lr_params: float = 1e-4  # Adam: about 0.1 mm / 1e-4 rad / 1e-4 weight per step at most
+    params_reg: float = 1e-3  # on ParamRefiner.deviation: refinement corrects the tracking, not replaces it
     # Bookkeeping.
     eval_every: int = 500
     eval_frames: int = 8
@@ -73,6 +85,31 @@ def load_config(preset: str | None = None, **overrides) -> TrainConfig:
             path = CONFIG_DIR / f"{preset}.yaml"
         if not path.is_file():
             names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-            raise ValueError(f"config preset '{preset}' not found (looked at {path}); presets: {', '.join(names)}")
+            raise ValueError(f"config preset '{preset}' not found (looked at {path}); "
+                             f"presets: {', '.join(names) or f'none in {CONFIG_DIR}'}")
         cfg = cfg.updated(**(yaml.safe_load(path.read_text()) or {}))
     return cfg.updated(**overrides)
+
+
+def choose_preset(capture: Capture, requested: str | None = None) -> tuple[str, str]:
+    """(preset, why): `requested` (--preset), else the capture's own `extra["preset"]`, else by
+    its cameras: multiview when the training frames come from several, mono-phone otherwise.
+
+    Only training frames count: a camera kept for evaluation adds no views to fit. A preset the
+    capture names as a YAML path is relative to the capture directory.
+    """
+    if requested:
+        return requested, "given with --preset"
+    named = capture.extra.get("preset")
+    if named is not None:
+        if not isinstance(named, str) or not named.strip():
+            raise CaptureError(capture.root / "capture.json",
+                               f"extra.preset must be a preset name or a YAML path, got {named!r}")
+        path = Path(named)
+        if path.suffix and not path.is_absolute():
+            named = str(capture.root / path)
+        return named, "named by the capture (capture.json extra.preset)"
+    cameras = {capture.frames[f].camera for f in capture.splits.get("train", [])}
+    if len(cameras) > 1:
+        return MULTIVIEW_PRESET, f"the training frames come from {len(cameras)} cameras"
+    return MONOCULAR_PRESET, "the training frames come from one camera (monocular)"

@@ -10,6 +10,10 @@ from avatar.rig import RigParams
 from avatar.rig.params import FRAME_KEYS as REFINED
 
 
+# Scale of a deviation from the tracking that counts as 1 in `deviation` (translation in metres).
+UNITS = {"translation": 0.01}
+
+
 class ParamRefiner(nn.Module):
     def __init__(self, params: RigParams):
         super().__init__()
@@ -21,6 +25,11 @@ class ParamRefiner(nn.Module):
         base = self.base.frame(time)
         sl = slice(time, time + 1)
         return RigParams(base.shape, *(getattr(base, k) + self.deltas[k][sl] for k in REFINED))
+
+    def deviation(self, time: int) -> torch.Tensor:
+        """Squared size of one time step's corrections (translation in cm, angles in radians,
+        expression weights as they are): the prior that keeps refinement near the tracking."""
+        return sum((self.deltas[k][time] / UNITS.get(k, 1.0)).pow(2).sum() for k in REFINED)
 
     def refined(self) -> RigParams:
         return RigParams(self.base.shape, *(getattr(self.base, k) + self.deltas[k].detach() for k in REFINED))

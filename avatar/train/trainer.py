@@ -98,6 +98,8 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
         rendered.means2d.retain_grad()
         loss = (photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight)
                 + _regularisers(model, cfg, model.drivers(params)[0]))
+        if refiner is not None:
+            loss = loss + cfg.params_reg * refiner.deviation(time_index)
         loss.backward()
         if step < densify_until and rendered.means2d.grad is not None:
             densifier.accumulate(rendered.means2d.grad, rendered.radii, camera.width, camera.height)
@@ -115,7 +117,9 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.iterations:
             _save_checkpoint(ckpt, cfg, step + 1, model, optimizer, refiner, densifier, gen)
     bar.close()
-    config = cfg.to_dict() | {"train_seconds": time.perf_counter() - started, "capture": str(capture.root)}
+    # The person's identity: expression files drive expression and pose, never who it is.
+    config = cfg.to_dict() | {"train_seconds": time.perf_counter() - started, "capture": str(capture.root),
+                              "identity_shape": capture.params.shape.tolist()}
     save_avatar(model, out, config)
     if refiner is not None:
         # The refined tracking is worth keeping: it replays the training frames as fitted.

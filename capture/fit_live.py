@@ -1,0 +1,143 @@
+"""Per-frame rig fitting for live driving: warm-started from the previous frame, a few ms each.
+
+A few damped Gauss-Newton (Levenberg-Marquardt) steps on one frame's landmarks. The Jacobian
+of the landmark residuals is taken by forward differences, all parameters perturbed at once as
+one batch through the landmark-only rig (`landmark_rig`): one small batched evaluation instead
+of tens of autodiff passes. It runs in float64 so the differences stay accurate. Identity and focal length are fixed: from a tracked capture of
+the same person when available, else the rig's mean identity and a phone-like focal length.
+Neck stays at zero (the head rotation carries the pose).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from avatar.rig import HeadRig, RigParams
+from capture.embedding import LandmarkEmbedding, embedding_for_rig
+from capture.fit_setup import fit_model, jaw_from, project
+from capture.fit_video import FOCAL_PRIOR
+from capture.ibug68 import MP_TO_IBUG68, OUTER_EYE_CORNERS
+from capture.landmark_rig import LandmarkRig
+
+PRIOR_EXPR = 3e-2  # sqrt-weights of the residual priors (residuals are in inter-ocular units)
+PRIOR_EYES = 3e-2
+PRIOR_JAW = 3e-2
+TEMPORAL = 5e-2  # pull towards the previous frame's solution: steadiness without lag
+DAMPING = 1e-2
+FD_STEP = 1e-6  # forward-difference step (float64)
+RIGID_STEPS_COLD = 4  # head pose alone first when starting without a previous frame
+
+
+class LiveFitter:
+    def __init__(self, rig: HeadRig, frame_size: tuple[int, int], shape: Tensor | None = None,
+                 focal: float | None = None, embedding: LandmarkEmbedding | None = None, iterations: int = 3):
+        self.rig = rig.to(dtype=torch.float64)
+        self.embedding = embedding or embedding_for_rig(self.rig)
+        self.model = fit_model(self.rig, self.embedding)
+        self.lrig = LandmarkRig(self.rig, self.embedding.faces, self.embedding.bary)
+        self.shape = shape.double() if shape is not None else torch.zeros(self.rig.num_shape, dtype=torch.float64)
+        self.focal = torch.tensor([focal or FOCAL_PRIOR * max(frame_size)], dtype=torch.float64)
+        self.centre = torch.tensor([[frame_size[0] / 2, frame_size[1] / 2]], dtype=torch.float64)
+        self.iterations = iterations
+        self.free = self.model.free_expr.nonzero()[:, 0]
+        e = len(self.free)
+        # x = [rotation 3 | translation 3 | free expressions e | jaw 3 | eye pitch/yaw 4]
+        self._slices = {"rotation": slice(0, 3), "translation": slice(3, 6), "expr": slice(6, 6 + e),
+                        "jaw": slice(6 + e, 9 + e), "eyes": slice(9 + e, 13 + e)}
+        self.size = 13 + e
+        self.prior = torch.zeros(self.size)
+        self.prior[self._slices["expr"]] = PRIOR_EXPR
+        self.prior[self._slices["eyes"]] = PRIOR_EYES
+        self.prior[self._slices["jaw"]] = PRIOR_JAW if self.model.jaw_mode == "free" else 1.0
+        self.x: Tensor | None = None
+
+    def calibrate(self, landmark_frames: list[np.ndarray], frame_size: tuple[int, int]) -> None:
+        """Fit this person's identity and the camera's focal length on a few frames of landmarks
+        [478, 2+] (a second or two of video, ideally with some head motion), as `avatar track`
+        does for a whole video. Without it, expressions absorb the identity mismatch."""
+        from capture.fit_video import FitWeights, fit_videos
+
+        points = np.stack([f[:, :2] for f in landmark_frames])  # [T, 478, 2]
+        t = len(points)
+        fit = fit_videos(self.rig, self.embedding, points, np.zeros(t, int), np.arange(t), [frame_size],
+                         FitWeights(rigid_steps=100, full_steps=200), progress=False)
+        self.shape = fit.params.shape.double()
+        self.focal = torch.tensor([float(fit.focal[0])], dtype=torch.float64)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous frame (e.g. after the face was lost)."""
+        self.x = None
+
+    def fit(self, landmarks: np.ndarray) -> RigParams:
+        """One frame's rig parameters from MediaPipe landmarks [478, 2+] in pixels."""
+        target = torch.as_tensor(landmarks[self.embedding.mp_index, :2], dtype=torch.float64)  # [L, 2]
+        corners = landmarks[MP_TO_IBUG68[list(OUTER_EYE_CORNERS)], :2]
+        iod = float(max(np.linalg.norm(corners[0] - corners[1]), 1.0))
+        first = self.x is None
+        x = self._initial(target) if first else self.x.clone()
+        previous = x.clone()
+        weights = self.model.point_weights.double().sqrt().repeat_interleave(2)  # [2L]
+        temporal = 0.0 if first else TEMPORAL
+        prior = self.prior.double()
+        eye = torch.eye(self.size, dtype=torch.float64)
+        probes = torch.cat([torch.zeros(1, self.size, dtype=torch.float64), FD_STEP * eye])  # [P+1, P]
+        rigid = torch.zeros(self.size, dtype=torch.bool)
+        rigid[:6] = True
+        schedule = [rigid] * RIGID_STEPS_COLD + [None] * (self.iterations * 3) if first else [None] * self.iterations
+        for only in schedule:
+            batch = x[None] + probes  # [P+1, P]
+            pts = project(self.lrig(self.params(batch)), self.focal.expand(len(batch)),
+                          self.centre.expand(len(batch), 2))  # [P+1, L, 2]
+            data = ((pts - target) / iod).reshape(len(batch), -1) * weights  # [P+1, 2L]
+            j = (data[1:] - data[0]).T / FD_STEP  # [2L, P]
+            # Normal equations of data + prior * x + temporal * (x - previous), damped.
+            jtj = j.T @ j + torch.diag(prior.pow(2) + temporal ** 2)
+            grad = j.T @ data[0] + prior.pow(2) * x + temporal ** 2 * (x - previous)
+            moving = self._moving(x, grad) if only is None else only
+            step = torch.zeros_like(x)
+            sub = jtj[moving][:, moving]
+            step[moving] = torch.linalg.solve(sub + DAMPING * torch.diag(sub.diagonal() + 1e-6), -grad[moving])
+            x = x + step
+            if self.model.expr_bounded:
+                x[self._slices["expr"]] = x[self._slices["expr"]].clamp(0.0, 1.0)
+        self.x = x
+        return self.params(x[None]).to(dtype=torch.float32)
+
+    def _moving(self, x: Tensor, grad: Tensor) -> Tensor:
+        """Parameters free to move this step: bounded expressions held at a bound that the
+        gradient pushes against stay put (an active-set projected Gauss-Newton step)."""
+        moving = torch.ones(self.size, dtype=torch.bool)
+        if self.model.expr_bounded:
+            e, g = x[self._slices["expr"]], grad[self._slices["expr"]]
+            moving[self._slices["expr"]] = ~(((e <= 0) & (g > 0)) | ((e >= 1) & (g < 0)))
+        return moving
+
+    def params(self, x: Tensor) -> RigParams:
+        """Rig parameters of a batch of parameter vectors x [B, P]."""
+        s = self._slices
+        b = len(x)
+        expr = torch.zeros(b, self.rig.num_expr, dtype=x.dtype).index_copy(1, self.free, x[:, s["expr"]])
+        eyes = x[:, s["eyes"]]
+        zero = torch.zeros(b, 1, dtype=x.dtype)
+        eyes6 = torch.cat([eyes[:, 0:2], zero, eyes[:, 2:4], zero], dim=1)
+        jaw = jaw_from(self.model, expr, x[:, s["jaw"]])
+        return RigParams(self.shape.to(x.dtype), expr, jaw, torch.zeros(b, 3, dtype=x.dtype),
+                         x[:, s["rotation"]], eyes6, x[:, s["translation"]])
+
+    def _initial(self, target: Tensor) -> Tensor:
+        """Facing the camera at the depth and place where the landmarks' spread says."""
+        with torch.no_grad():
+            base = RigParams(self.shape, *(torch.zeros(1, k, dtype=torch.float64) for k in (self.rig.num_expr, 3, 3, 3, 6, 3)))
+            rest = self.lrig(base)[0]  # [L, 3]
+        spread_rig = (rest[:, :2] - rest[:, :2].mean(0)).norm(dim=-1).mean()
+        spread_img = (target - target.mean(0)).norm(dim=-1).mean().clamp_min(1.0)
+        depth = self.focal[0] * spread_rig / spread_img
+        mid = target.mean(0)
+        cam = torch.stack([(mid[0] - self.centre[0, 0]) * depth / self.focal[0],
+                           (mid[1] - self.centre[0, 1]) * depth / self.focal[0], depth])
+        x = torch.zeros(self.size, dtype=torch.float64)
+        x[self._slices["translation"]] = cam * torch.tensor([1.0, -1.0, -1.0], dtype=torch.float64) - rest.mean(0)
+        return x

@@ -1,0 +1,157 @@
+"""Batched rig fitting to the landmarks of whole videos: one identity, one focal length per video.
+
+All frames are optimised together (Adam on the landmark-only rig, `landmark_rig`): a rigid stage
+(head rotation and translation) and then everything: identity, focal lengths, expressions, jaw,
+eyes (from the irises) and neck, with priors and temporal smoothness between consecutive frames.
+Residuals are in units of the frame's inter-ocular distance, so every video weighs the same
+whatever its resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from avatar.rig import HeadRig, RigParams
+from capture.embedding import LandmarkEmbedding
+from capture.fit_setup import FitModel, fit_model, jaw_from, project
+from capture.ibug68 import MP_TO_IBUG68, OUTER_EYE_CORNERS
+from capture.landmark_rig import LandmarkRig
+
+FOCAL_PRIOR = 1.2  # initial focal length in units of the frame's longer side (phone-like field of view)
+
+
+@dataclass
+class FitWeights:
+    shape: float = 1e-4  # identity coefficients (unit = about 1 cm or one PCA std)
+    expr: float = 1e-4  # expression weights towards zero
+    neck: float = 1.0  # the neck is nearly redundant with the head rotation for face landmarks: keep it small
+    eyes: float = 1e-3
+    jaw: float = 1e-3
+    focal: float = 1e-3  # log focal length towards the prior
+    smooth_expr: float = 2e-3  # temporal, per consecutive pair of frames
+    smooth_pose: float = 1e-1  # radians
+    smooth_translation: float = 1e1  # metres
+    rigid_steps: int = 150
+    full_steps: int = 800
+
+
+@dataclass
+class VideoFit:
+    params: RigParams  # [T] one time step per tracked frame
+    focal: np.ndarray  # [num_videos] pixels
+    nme: np.ndarray  # [T] mean 68-point error over the inter-ocular distance
+    projected: np.ndarray  # [T, 68, 2] the fitted rig's iBUG landmarks in pixels
+
+
+def fit_videos(rig: HeadRig, embedding: LandmarkEmbedding, landmarks: np.ndarray, video: np.ndarray,
+               frame_number: np.ndarray, sizes: list[tuple[int, int]], weights: FitWeights | None = None,
+               progress: bool = True) -> VideoFit:
+    """Fit tracked frames.
+
+    landmarks [T, 478, 2] MediaPipe points in pixels of their video; video [T] which video each
+    frame comes from; frame_number [T] its index in that video (gaps = skipped frames);
+    sizes[v] = (width, height) of video v.
+    """
+    w = weights or FitWeights()
+    rig = rig.to(dtype=torch.float32)
+    model = fit_model(rig, embedding)
+    lrig = LandmarkRig(rig, embedding.faces, embedding.bary)
+    target = torch.as_tensor(landmarks[:, embedding.mp_index], dtype=torch.float32)  # [T, L, 2]
+    video_t = torch.as_tensor(video, dtype=torch.long)
+    t = len(target)
+    centre = torch.tensor([[s[0] / 2, s[1] / 2] for s in sizes], dtype=torch.float32)[video_t]  # [T, 2]
+    iod = _inter_ocular(landmarks)  # [T]
+    focal0 = torch.tensor([FOCAL_PRIOR * max(s) for s in sizes], dtype=torch.float32)
+    log_focal = torch.log(focal0).clone().requires_grad_(True)
+    same = np.concatenate([[False], (np.diff(frame_number) == 1) & (np.diff(video) == 0)])
+    pairs = torch.as_tensor(np.flatnonzero(same), dtype=torch.long)  # frames continuing the previous one
+    var = _initial_variables(rig, lrig, target, focal0[video_t], centre, model)
+
+    def loss_of(full: bool) -> Tensor:
+        p = _params(var, model)
+        pts = project(lrig(p), torch.exp(log_focal)[video_t], centre)  # [T, L, 2]
+        err = ((pts - target) / iod[:, None, None]).pow(2).sum(-1)  # [T, L]
+        data = (err * model.point_weights).sum(-1).mean()
+        if not full:
+            return data
+        smooth = lambda x, k: k * (x[pairs] - x[pairs - 1]).pow(2).sum(-1).mean() if len(pairs) else 0  # noqa: E731
+        return (data + w.shape * p.shape.pow(2).sum() / max(1, len(sizes))
+                + w.expr * p.expr.pow(2).sum(-1).mean() + w.neck * p.neck.pow(2).sum(-1).mean()
+                + w.eyes * p.eyes.pow(2).sum(-1).mean() + w.jaw * var["jaw"].pow(2).sum(-1).mean()
+                + w.focal * (log_focal - torch.log(focal0)).pow(2).sum()
+                + smooth(p.expr, w.smooth_expr) + smooth(p.rotation, w.smooth_pose)
+                + smooth(p.jaw, w.smooth_pose) + smooth(p.eyes, w.smooth_pose)
+                + smooth(p.translation, w.smooth_translation))
+
+    bar = tqdm(total=w.rigid_steps + w.full_steps, desc="fitting rig", disable=not progress, leave=False)
+    _run(loss_of, [var["rotation"], var["translation"]], False, w.rigid_steps, 2e-2, model, var, bar)
+    everything = [var[k] for k in ("rotation", "translation", "shape", "expr", "jaw", "neck", "eyes")] + [log_focal]
+    _run(loss_of, everything, True, w.full_steps, 1e-2, model, var, bar)
+    bar.close()
+    with torch.no_grad():
+        params = _params(var, model).detach()
+        focal = torch.exp(log_focal).detach()
+        ibug_rig = LandmarkRig(rig, rig.lmk_faces, rig.lmk_bary) if rig.lmk_faces is not None else None
+        projected = project(ibug_rig(params), focal[video_t], centre) if ibug_rig else None
+    nme = nme_68(projected.numpy(), landmarks) if projected is not None else np.full(t, np.nan)
+    return VideoFit(params, focal.numpy(), nme, projected.numpy() if projected is not None else None)
+
+
+def nme_68(projected: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """[T] mean distance between rig iBUG points [T, 68, 2] and the detected ones, over the
+    distance between the detected outer eye corners."""
+    detected = landmarks[:, MP_TO_IBUG68, :2]  # [T, 68, 2]
+    iod = np.linalg.norm(detected[:, OUTER_EYE_CORNERS[0]] - detected[:, OUTER_EYE_CORNERS[1]], axis=-1)
+    return np.linalg.norm(projected - detected, axis=-1).mean(-1) / iod
+
+
+def _inter_ocular(landmarks: np.ndarray) -> Tensor:
+    corners = landmarks[:, MP_TO_IBUG68[list(OUTER_EYE_CORNERS)], :2]  # [T, 2, 2]
+    return torch.as_tensor(np.linalg.norm(corners[:, 0] - corners[:, 1], axis=-1), dtype=torch.float32).clamp_min(1.0)
+
+
+def _initial_variables(rig: HeadRig, lrig: LandmarkRig, target: Tensor, focal: Tensor, centre: Tensor,
+                       model: FitModel) -> dict[str, Tensor]:
+    """Neutral face, facing the camera, placed so its landmarks' spread and centre match."""
+    t = len(target)
+    with torch.no_grad():
+        rest = lrig(rig.zero_params(1))[0]  # [L, 3]
+    spread_rig = (rest[:, :2] - rest[:, :2].mean(0)).norm(dim=-1).mean()
+    spread_img = (target - target.mean(1, keepdim=True)).norm(dim=-1).mean(-1)  # [T]
+    depth = focal * spread_rig / spread_img.clamp_min(1.0)  # [T]
+    mid = target.mean(1)  # [T, 2]
+    cam = torch.stack([(mid[:, 0] - centre[:, 0]) * depth / focal, (mid[:, 1] - centre[:, 1]) * depth / focal,
+                       depth], dim=-1)  # [T, 3] camera coordinates
+    world = cam * torch.tensor([1.0, -1.0, -1.0])
+    translation = world - rest.mean(0)
+    var = {"rotation": torch.zeros(t, 3), "translation": translation, "shape": torch.zeros(rig.num_shape),
+           "expr": torch.zeros(t, rig.num_expr), "jaw": torch.zeros(t, 3), "neck": torch.zeros(t, 3),
+           "eyes": torch.zeros(t, 6)}
+    return {k: v.clone().requires_grad_(True) for k, v in var.items()}
+
+
+def _params(var: dict[str, Tensor], model: FitModel) -> RigParams:
+    expr = var["expr"] * model.free_expr
+    eyes = var["eyes"] * torch.tensor([1.0, 1.0, 0.0, 1.0, 1.0, 0.0])  # no eye roll
+    return RigParams(var["shape"], expr, jaw_from(model, expr, var["jaw"]), var["neck"], var["rotation"],
+                     eyes, var["translation"])
+
+
+def _run(loss_of, tensors: list[Tensor], full: bool, steps: int, lr: float, model: FitModel,
+         var: dict[str, Tensor], bar: tqdm) -> None:
+    optimizer = torch.optim.Adam(tensors, lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_of(full)
+        loss.backward()
+        optimizer.step()
+        if model.expr_bounded:
+            with torch.no_grad():
+                var["expr"].clamp_(0.0, 1.0)
+        bar.update(1)
+    bar.set_postfix(loss=f"{loss.item():.2e}")

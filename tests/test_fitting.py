@@ -1,0 +1,115 @@
+"""Rig fitting against known answers: landmarks made by projecting a rig with known parameters."""
+
+import numpy as np
+import pytest
+import torch
+
+from avatar.rig.loaders import load_rig
+from capture.crop import CropBox
+from capture.embedding import embedding_for_rig
+from capture.fit_live import LiveFitter
+from capture.fit_setup import WORLD_TO_CAM, camera_for, project
+from capture.fit_video import FitWeights, fit_videos
+from capture.ibug68 import MP_TO_IBUG68
+from capture.landmark_rig import LandmarkRig
+
+SIZE = (480, 360)
+FOCAL = 560.0
+
+
+@pytest.fixture(scope="module")
+def rig():
+    return load_rig("builtin")
+
+
+def _truth(rig, t: int, seed: int = 0):
+    """Known parameters for t frames: a smooth head turn, a jaw that opens and closes."""
+    gen = torch.Generator().manual_seed(seed)
+    p = rig.zero_params(t)
+    p.shape = 0.5 * torch.randn(rig.num_shape, generator=gen)
+    phase = torch.linspace(0, 3.0, t)
+    p.rotation[:, 1] = 0.3 * torch.sin(phase)
+    p.rotation[:, 0] = 0.1 * torch.cos(phase)
+    jaw_open = rig.expr_names.index("jawOpen")
+    p.expr[:, jaw_open] = 0.5 * (1 - torch.cos(2 * phase)) / 2
+    p.jaw[:, 0] = p.expr[:, jaw_open] * 0.35  # the builtin rig's tied jaw (Live Link convention)
+    p.translation[:, 2] = -0.55
+    return p
+
+
+def _mediapipe_like(rig, params) -> np.ndarray:
+    """[T, 478, 2] with the embedded points at their projections (others unused by the fit)."""
+    emb = embedding_for_rig(rig)
+    pts = project(LandmarkRig(rig, emb.faces, emb.bary)(params), torch.full((params.num_frames,), FOCAL),
+                  torch.tensor([[SIZE[0] / 2, SIZE[1] / 2]]).expand(params.num_frames, 2))
+    out = np.zeros((params.num_frames, 478, 2), np.float32)
+    out[:, emb.mp_index] = pts.detach().numpy()
+    return out
+
+
+def test_landmark_rig_equals_full_rig(rig):
+    r = rig.to(dtype=torch.float64)
+    emb = embedding_for_rig(r)
+    p = _truth(r, 3).to(dtype=torch.float64)
+    p.eyes = 0.2 * torch.randn(3, 6, dtype=torch.float64)
+    p.neck = 0.1 * torch.randn(3, 3, dtype=torch.float64)
+    full = torch.einsum("tlkd,lk->tld", r.forward(p)[:, r.faces[emb.faces]], emb.bary.double())
+    assert torch.allclose(LandmarkRig(r, emb.faces, emb.bary)(p), full, atol=1e-12)
+
+
+def test_projection_matches_camera_and_crop(rig):
+    """fit_setup.project == the Camera the capture stores, also after the crop's K change."""
+    p = _truth(rig, 2)
+    points = LandmarkRig(rig, rig.lmk_faces, rig.lmk_bary)(p)  # [2, 68, 3]
+    ours = project(points, torch.full((2,), FOCAL), torch.tensor([[240.0, 180.0]] * 2))
+    cam = camera_for(FOCAL, (240.0, 180.0), *SIZE)
+    homog = torch.cat([points, torch.ones_like(points[..., :1])], -1) @ cam.world_to_cam.T
+    pix = homog[..., :3] @ cam.K.T
+    assert torch.allclose(ours, pix[..., :2] / pix[..., 2:], atol=1e-3)
+    box = CropBox(100.0, 20.0, 300.0)
+    k_crop = torch.as_tensor(box.matrix(128) @ cam.K.double().numpy(), dtype=torch.float32)
+    pix_crop = homog[..., :3] @ k_crop.T
+    expected = (ours - torch.tensor([100.0, 20.0])) * 128 / 300
+    assert torch.allclose(pix_crop[..., :2] / pix_crop[..., 2:], expected, atol=1e-3)
+    assert np.allclose(WORLD_TO_CAM, cam.world_to_cam.numpy())
+
+
+def test_video_fit_recovers_known_motion(rig):
+    truth = _truth(rig, 24)
+    lms = _mediapipe_like(rig, truth)
+    fit = fit_videos(rig, embedding_for_rig(rig), lms, np.zeros(24, int), np.arange(24), [SIZE],
+                     FitWeights(rigid_steps=100, full_steps=400), progress=False)
+    assert fit.nme.mean() < 0.01  # exact landmarks: only priors and smoothing keep it from zero
+    assert torch.allclose(fit.params.rotation[:, :2], truth.rotation[:, :2], atol=0.05)
+    j = rig.expr_names.index("jawOpen")
+    corr = np.corrcoef(fit.params.expr[:, j].numpy(), truth.expr[:, j].numpy())[0, 1]
+    assert corr > 0.95
+    assert abs(fit.focal[0] - FOCAL) / FOCAL < 0.25
+
+
+def test_nme_is_measured_on_the_ibug_points(rig):
+    truth = _truth(rig, 4)
+    lms = _mediapipe_like(rig, truth)
+    lms_moved = lms.copy()
+    lms_moved[:, MP_TO_IBUG68] += 3.0  # every detected iBUG point 3 px off in x and y
+    fit = fit_videos(rig, embedding_for_rig(rig), lms, np.zeros(4, int), np.arange(4), [SIZE],
+                     FitWeights(rigid_steps=50, full_steps=100), progress=False)
+    from capture.fit_video import nme_68
+
+    iod = np.linalg.norm(lms[:, MP_TO_IBUG68[36]] - lms[:, MP_TO_IBUG68[45]], axis=-1)
+    shifted = nme_68(fit.projected, lms_moved) - nme_68(fit.projected, lms)
+    assert np.all(shifted > 0.5 * 3 * np.sqrt(2) / iod)
+
+
+def test_live_fitter_follows_known_motion(rig):
+    truth = _truth(rig, 40, seed=1)
+    lms = _mediapipe_like(rig, truth)
+    fitter = LiveFitter(rig, SIZE, shape=truth.shape, focal=FOCAL)
+    fitted = [fitter.fit(l) for l in lms]
+    rotation = torch.cat([p.rotation for p in fitted])
+    j = rig.expr_names.index("jawOpen")
+    jaw = torch.cat([p.expr[:, j] for p in fitted])
+    assert (rotation[:, :2] - truth.rotation[:, :2]).abs().max() < 0.05
+    assert (jaw - truth.expr[:, j]).abs().max() < 0.1
+    fitter.reset()
+    assert torch.allclose(fitter.fit(lms[5]).rotation, truth.rotation[5:6], atol=0.05)  # cold start again

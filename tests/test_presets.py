@@ -1,0 +1,95 @@
+"""Training presets: every file in configs/ loads, and `avatar train` picks one per capture."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from avatar.cli import main
+from avatar.data.capture import CameraInfo, Capture, FrameInfo
+from avatar.data.errors import CaptureError
+from avatar.data.synthetic import make_synthetic_capture
+from avatar.gaussians.io import load_avatar
+from avatar.rig.loaders import load_rig
+from avatar.train.config import CONFIG_DIR, MONOCULAR_PRESET, MULTIVIEW_PRESET, choose_preset, load_config
+from tiny_rig import make_tiny_rig
+
+REPO_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_global_rng():
+    """Training seeds torch's global RNG: give later test modules back the state they had."""
+    with torch.random.fork_rng():
+        yield
+
+
+def _capture(root: Path, frame_cameras: list[int], splits: dict[str, list[int]], extra: dict | None = None) -> Capture:
+    """An in-memory capture: frame i is time step i seen by camera frame_cameras[i]."""
+    num_cameras = max(frame_cameras) + 1
+    cameras = [CameraInfo(f"cam{c}", np.eye(3), 8, 8, np.eye(4)) for c in range(num_cameras)]
+    frames = [FrameInfo(t, c, f"images/{t:05d}_c{c:02d}.png", None) for t, c in enumerate(frame_cameras)]
+    params = make_tiny_rig().zero_params(len(frames))
+    return Capture(root, 25.0, "tiny", cameras, frames, params, splits, extra or {})
+
+
+def test_every_preset_file_loads():
+    names = sorted(p.stem for p in REPO_CONFIGS.glob("*.yaml"))
+    assert {MONOCULAR_PRESET, MULTIVIEW_PRESET, "fast", "quality"} <= set(names)
+    for name in names:
+        load_config(name)  # unknown keys raise
+    assert load_config(MONOCULAR_PRESET).refine_params and not load_config(MULTIVIEW_PRESET).refine_params
+
+
+def test_presets_are_read_from_the_checkout_or_an_identical_packaged_copy():
+    assert sorted(p.name for p in CONFIG_DIR.glob("*.yaml")) == sorted(p.name for p in REPO_CONFIGS.glob("*.yaml"))
+    for path in CONFIG_DIR.glob("*.yaml"):
+        assert path.read_text() == (REPO_CONFIGS / path.name).read_text()
+
+
+def test_preset_follows_the_training_cameras(tmp_path):
+    mono = _capture(tmp_path, [0, 0, 0], {"train": [0, 1], "test": [2]})
+    multi = _capture(tmp_path, [0, 1, 0, 1], {"train": [0, 1, 2], "test": [3]})
+    # A second camera used only for evaluation adds no views to fit.
+    eval_only = _capture(tmp_path, [0, 0, 1], {"train": [0, 1], "test_camera": [2]})
+    assert choose_preset(mono)[0] == MONOCULAR_PRESET
+    preset, why = choose_preset(multi)
+    assert preset == MULTIVIEW_PRESET and "2 cameras" in why
+    assert choose_preset(eval_only)[0] == MONOCULAR_PRESET
+
+
+def test_capture_named_preset_wins_over_cameras_and_loses_to_the_command_line(tmp_path):
+    named = _capture(tmp_path, [0, 1], {"train": [0, 1]}, {"preset": "fast"})
+    assert choose_preset(named)[0] == "fast"
+    assert choose_preset(named, "quality") == ("quality", "given with --preset")
+
+
+def test_capture_named_yaml_is_relative_to_the_capture(tmp_path, monkeypatch):
+    (tmp_path / "mine.yaml").write_text("iterations: 7\nsh_degree: 2\n")
+    monkeypatch.chdir(tmp_path.parent)  # not the capture directory: the path must not depend on it
+    preset, _ = choose_preset(_capture(tmp_path, [0], {"train": [0]}, {"preset": "mine.yaml"}))
+    cfg = load_config(preset)
+    assert (cfg.iterations, cfg.sh_degree) == (7, 2)
+
+
+@pytest.mark.parametrize("bad", ["", 3, ["fast"]])
+def test_bad_capture_preset_is_one_clear_error(tmp_path, bad):
+    with pytest.raises(CaptureError, match=r"capture\.json: extra\.preset must be"):
+        choose_preset(_capture(tmp_path, [0], {"train": [0]}, {"preset": bad}))
+
+
+def test_train_cli_on_a_monocular_capture_refines_unless_told_not_to(tmp_path, caplog):
+    root = tmp_path / "capture"
+    make_synthetic_capture(load_rig("builtin"), root, num_train=2, num_test=1, size=32, progress=False)
+    mono = load_config(MONOCULAR_PRESET)
+    for flag, refined in ([], True), (["--no-refine-params"], False):
+        out = tmp_path / f"m{len(flag)}.avatar"
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="avatar"):
+            assert main(["train", str(root), "--out", str(out), "--iterations", "2", "--backend", "torch"] + flag) == 0
+        assert f"training preset '{MONOCULAR_PRESET}'" in caplog.text
+        _, config = load_avatar(out)
+        assert (config["sh_degree"], config["refine_params"]) == (mono.sh_degree, refined)
+        assert out.with_name(out.stem + ".refined.npz").exists() == refined

@@ -1,0 +1,104 @@
+"""`avatar track` on real video (when ../shared/data is present) and on bad input."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatar.cli import main
+from avatar.data.capture import load_capture
+from avatar.data.video import VideoWriter, probe_video
+
+pytest.importorskip("mediapipe", reason="avatar track needs mediapipe==0.10.21 (the capture extra)")
+DATA = Path(os.environ.get("AVATAR_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+WOJTEK = DATA / "videos" / "wojtek_512.mp4"
+needs_video = pytest.mark.skipif(not WOJTEK.is_file(), reason=f"test video {WOJTEK} not present")
+
+
+def _no_output_left(out: Path) -> bool:
+    return not out.exists() and not out.with_name(out.name + ".partial").exists()
+
+
+@needs_video
+def test_track_real_video(tmp_path):
+    out = tmp_path / "W"
+    assert main(["track", str(WOJTEK), "--out", str(out), "--size", "128", "--max-frames", "24"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames"] == 24 and report["tracked"] >= 23
+    assert len(report["nme"]) == report["tracked"]
+    assert report["nme_mean"] < 0.08  # a wrong fit, crop or camera gives several times this
+    capture = load_capture(out)
+    assert len(capture.frames) == report["tracked"] and capture.params.num_frames == report["tracked"]
+    assert set(capture.splits["train"]).isdisjoint(capture.splits["test"])
+    assert max(capture.splits["train"]) < min(capture.splits["test"])  # held out in time
+    info = probe_video(out / "overlay.mp4")
+    assert info["frames"] == report["tracked"] and info["width"] == 128
+    # The capture's camera and parameters put the rig's landmarks where MediaPipe found them.
+    crop_points = np.load(out / "landmarks.npz")["mediapipe_crop"]  # [T, 478, 2]
+    from avatar.rig.loaders import load_rig
+    from capture.ibug68 import MP_TO_IBUG68
+
+    rig = load_rig("builtin")
+    frame = 10
+    cam = capture.camera(frame)
+    pts = rig.landmarks(rig.forward(capture.frame_params(frame)))[0]  # [68, 3]
+    homog = np.c_[pts.numpy(), np.ones(68)] @ cam.world_to_cam.numpy().T
+    pix = homog[:, :3] @ cam.K.numpy().T
+    err = np.linalg.norm(pix[:, :2] / pix[:, 2:] - crop_points[frame, MP_TO_IBUG68], axis=-1).mean()
+    iod = np.linalg.norm(crop_points[frame, 33] - crop_points[frame, 263])
+    assert err / iod < 0.08
+    mask = capture.load_mask(frame)
+    assert 0.1 < float(mask.mean()) < 0.9  # a person, not all or nothing
+
+
+def _write_video(path: Path, frames: list[np.ndarray]) -> None:
+    with VideoWriter(path, 25, frames[0].shape[1], frames[0].shape[0]) as w:
+        for f in frames:
+            w.write(f)
+
+
+def test_no_face_is_a_clear_error(tmp_path, capsys):
+    video = tmp_path / "wall.mp4"
+    gen = np.random.default_rng(0)
+    _write_video(video, [np.full((96, 96, 3), 120, np.uint8) + gen.integers(0, 8, (96, 96, 3), dtype=np.uint8)
+                         for _ in range(6)])
+    out = tmp_path / "cap"
+    assert main(["track", str(video), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no usable face" in err and str(video) in err and "no face found" in err
+    assert _no_output_left(out)
+
+
+def test_corrupt_video_is_a_clear_error(tmp_path, capsys):
+    video = tmp_path / "broken.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000))
+    out = tmp_path / "cap"
+    assert main(["track", str(video), "--out", str(out)]) == 2
+    assert str(video) in capsys.readouterr().err
+    assert _no_output_left(out)
+
+
+def test_missing_rig_and_video_are_clear_errors(tmp_path, capsys):
+    out = tmp_path / "cap"
+    assert main(["track", str(tmp_path / "nope.mp4"), "--out", str(out)]) == 2
+    assert "video not found" in capsys.readouterr().err
+    video = tmp_path / "v.mp4"
+    _write_video(video, [np.zeros((32, 32, 3), np.uint8)] * 2)
+    assert main(["track", str(video), "--out", str(out), "--rig", f"ict:{tmp_path / 'no-ict'}"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert _no_output_left(out)
+
+
+def test_head_region_keeps_head_and_neck_only():
+    from capture.head_mask import NECK_LENGTH, head_region
+
+    coverage = np.zeros((100, 100), np.float32)
+    coverage[20:90, 40:60] = 1.0  # a rig whose neck runs down to row 90
+    region = head_region(coverage, chin_y=50.0, inter_ocular=20.0, jaw_x=(35.0, 65.0))
+    assert region[:50, 30:70].all()  # above the chin: the head's band (hair, ears)
+    assert not region[:50, :25].any() and not region[:50, 76:].any()  # not shoulders beside it
+    assert region[55, 50] and not region[55, 5]  # below: the neck, not the shoulders
+    cut = int(50 + NECK_LENGTH * 20)
+    assert not region[cut + 1:].any()  # the collar and below are cut
