@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=None, help="timed runs per op (default 5, 2 with --quick)")
     p.add_argument("--quick", action="store_true", help="fewer runs: a smoke test, not a measurement")
     p.add_argument("--json", type=Path, default=None, help="write the rows here")
+    p.add_argument("--tracker", type=Path, default=None, metavar="VIDEO",
+                   help="instead: live-tracking timings (landmarks, per-frame rig fit) on this video")
+    p.add_argument("--rig", default="builtin", help="with --tracker: the rig to fit")
+    p.add_argument("--frames", type=int, default=200, help="with --tracker: frames to time")
     return parser
 
 

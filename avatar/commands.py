@@ -98,7 +98,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    model, _ = _load_model(args.model, args.rig)
+    model, config = _load_model(args.model, args.rig)
     if args.expr:
         params, _ = _driving(args.expr, model.rig, config, args.arkit_map)
         if not 0 <= args.frame < params.num_frames:
@@ -123,6 +123,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from avatar.bench import BACKENDS, DEFAULT_SIZES, format_report, parse_sizes, run_bench
+
+    if args.tracker:
+        from capture.bench_tracker import bench_tracker, format_tracker_rows
+
+        rows = bench_tracker(args.tracker, args.rig, args.frames)
+        print(format_tracker_rows(rows))
+        if args.json:
+            dump_json(rows, args.json)
+        return 0
 
     sizes = parse_sizes(args.sizes) if args.sizes else list(DEFAULT_SIZES)
     backends = [b for item in (args.backends or BACKENDS) for b in item.split(",") if b]

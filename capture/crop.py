@@ -3,7 +3,9 @@
 The crop's centre follows the face's landmarks through a Gaussian filter over time (no frame-to-
 frame jitter, slow drifts followed); its size is one value per video (the median face size times
 a margin that keeps hair, ears and chin), so the head's scale in the crops changes only when the
-person moves. Crops may extend past the frame; the outside is filled with black and masked out.
+person moves. The crop stays inside the frame when the frame allows (a selfie's face fills most
+of it: a wider crop would only add black borders); otherwise the outside is filled with black
+and masked out.
 """
 
 from __future__ import annotations
@@ -32,20 +34,29 @@ class CropBox:
         return np.array([[s, 0.0, -self.x0 * s], [0.0, s, -self.y0 * s], [0.0, 0.0, 1.0]])
 
 
-def smooth_crops(landmarks: np.ndarray, segments: np.ndarray, fps: float) -> list[CropBox]:
+def smooth_crops(landmarks: np.ndarray, segments: np.ndarray, fps: float,
+                 frame_sizes: list[tuple[int, int]]) -> list[CropBox]:
     """One CropBox per frame from landmarks [T, 478, 2]; `segments` [T] ids of continuous runs
-    (e.g. per video) that are smoothed separately."""
+    (videos) that are smoothed separately; frame_sizes[segment] = (width, height)."""
     lo, hi = landmarks.min(1), landmarks.max(1)  # [T, 2]
     centre = (lo + hi) / 2
     extent = (hi - lo).max(1)  # [T]
     boxes: list[CropBox | None] = [None] * len(landmarks)
     for seg in np.unique(segments):
         idx = np.flatnonzero(segments == seg)
-        side = float(np.median(extent[idx])) * HEAD_MARGIN
+        width, height = frame_sizes[int(seg)]
+        side = min(float(np.median(extent[idx])) * HEAD_MARGIN, float(min(width, height)))
         path = gaussian_filter1d(centre[idx], sigma=max(CENTRE_SMOOTHING_S * fps, 1e-3), axis=0, mode="nearest")
         for i, (cx, cy) in zip(idx, path):
-            boxes[i] = CropBox(cx - side / 2, cy - side / 2 - UPWARD_SHIFT * side, side)
+            x0 = _inside(cx - side / 2, side, width)
+            y0 = _inside(cy - side / 2 - UPWARD_SHIFT * side, side, height)
+            boxes[i] = CropBox(x0, y0, side)
     return boxes
+
+
+def _inside(start: float, side: float, limit: int) -> float:
+    """Shift a span [start, start + side) into [0, limit) when it fits."""
+    return float(np.clip(start, 0.0, limit - side)) if side <= limit else start
 
 
 def crop_frame(frame: np.ndarray, box: CropBox, size: int) -> tuple[np.ndarray, np.ndarray]:

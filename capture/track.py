@@ -65,7 +65,7 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
     video, frame = np.array(det.video), np.array(det.frame)
     fit = fit_videos(rig, embedding, landmarks[..., :2], video, frame, det.sizes, progress=progress)
     fit_s = time.perf_counter() - started - detect_s
-    boxes = smooth_crops(landmarks[..., :2], video, float(np.mean(det.fps)))
+    boxes = smooth_crops(landmarks[..., :2], video, float(np.mean(det.fps)), det.sizes)
     cameras = [_crop_camera(fit.focal[v], det.sizes[v], box, size, i)
                for i, (v, box) in enumerate(zip(video, boxes))]
     writer = CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite)

@@ -179,3 +179,23 @@ def test_refined_rig_parameters_are_written_as_an_expression_file(demo_dir, tmp_
     moved = (params.translation - capture.params.translation).abs().sum(-1)
     assert moved[train_times].max() > 0
     assert moved[test_times].max() == 0
+
+
+def test_export_drives_the_avatar_from_an_expression_file_or_a_capture(demo_dir, tmp_path):
+    from plyfile import PlyData
+
+    from avatar.data.expressions import save_expression_file
+    from avatar.rig.loaders import load_rig
+
+    rig = load_rig("builtin")
+    params = rig.zero_params(2)
+    params.jaw[1, 0] = 0.3
+    save_expression_file(tmp_path / "e.npz", params, 25.0, rig.expr_names)
+    xyz = {}
+    for name, source, frame in (("rest", "e.npz", 0), ("open", "e.npz", 1), ("capture", None, 1)):
+        expr = str(tmp_path / source) if source else str(demo_dir / "capture")  # a capture: cross-identity
+        assert main(["export", str(demo_dir / "model.avatar"), "--ply", str(tmp_path / f"{name}.ply"),
+                     "--expr", expr, "--frame", str(frame)]) == 0
+        v = PlyData.read(str(tmp_path / f"{name}.ply"))["vertex"]
+        xyz[name] = np.stack([v["x"], v["y"], v["z"]], -1)
+    assert np.abs(xyz["open"] - xyz["rest"]).max() > 1e-3  # the jaw moved Gaussians

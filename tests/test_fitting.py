@@ -113,3 +113,18 @@ def test_live_fitter_follows_known_motion(rig):
     assert (jaw - truth.expr[:, j]).abs().max() < 0.1
     fitter.reset()
     assert torch.allclose(fitter.fit(lms[5]).rotation, truth.rotation[5:6], atol=0.05)  # cold start again
+
+
+def test_crops_are_smooth_and_stay_inside_the_frame():
+    from capture.crop import smooth_crops
+
+    gen = np.random.default_rng(0)
+    base = gen.uniform(-1, 1, (478, 2)) * 180 + [360, 640]  # a selfie face filling 720 x 1280
+    jitter = gen.normal(0, 4, (60, 1, 2))  # detector noise, pixels
+    boxes = smooth_crops(base[None] + jitter, np.zeros(60, int), 30.0, [(720, 1280)])
+    x0 = np.array([b.x0 for b in boxes])
+    assert all(b.side <= 720 and 0 <= b.x0 and b.x0 + b.side <= 720 + 1e-6 for b in boxes)
+    assert all(b.side == boxes[0].side for b in boxes)
+    y0 = np.array([b.y0 for b in boxes])
+    assert np.std(np.diff(y0)) < 0.25 * np.std(np.diff(jitter[:, 0, 1]))  # jitter filtered out
+    assert np.ptp(x0) < 1e-6  # clamped: the face fills the frame's width

@@ -102,3 +102,11 @@ def test_head_region_keeps_head_and_neck_only():
     assert region[55, 50] and not region[55, 5]  # below: the neck, not the shoulders
     cut = int(50 + NECK_LENGTH * 20)
     assert not region[cut + 1:].any()  # the collar and below are cut
+
+
+@needs_video
+def test_tracker_bench_rows(tmp_path):
+    assert main(["bench", "--tracker", str(WOJTEK), "--frames", "40", "--json", str(tmp_path / "t.json")]) == 0
+    rows = {r["op"]: r for r in json.loads((tmp_path / "t.json").read_text())}
+    assert rows["landmarks"]["frames"] == 40 and rows["live_fit"]["frames"] == 40 - 30 - 1
+    assert all(r["ms_median"] > 0 for r in rows.values())
