@@ -1,4 +1,4 @@
-"""The `avatar` command: demo | track | import | train | eval | render | export | bench."""
+"""The `avatar` command: demo | track | import | train | eval | render | view | export | bench."""
 
 from __future__ import annotations
 
@@ -75,6 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rig", default=None)
     p.add_argument("--arkit-map", type=Path, default=None, help="ARKit -> rig expression matrix (.npz) for FLAME")
     _add_backend(p)
+
+    p = sub.add_parser("view", help="interactive viewer, driven live by a webcam, a video or an expression file")
+    p.add_argument("model", type=Path)
+    p.add_argument("--source", default=None, help="webcam:N | video:PATH (played as a webcam) | expr:FILE")
+    p.add_argument("--backend", default="auto", help="splat backend: auto (cuda, else cpu, else gl) | gl | torch | cpu | cuda")
+    p.add_argument("--size", type=int, default=256, help="render size in pixels (square)")
+    p.add_argument("--rig", default=None)
+    p.add_argument("--smoothing", type=float, default=0.3, help="One-Euro smoothing strength in [0, 1]")
+    p.add_argument("--frames", type=int, default=None, help="close after N displayed frames (headless runs)")
+    p.add_argument("--screenshot", type=Path, default=None, help="PNG of the last frame's window")
+    p.add_argument("--stats", type=Path, default=None, help="JSON of timings (+ .params.npz of driven params)")
+    p.add_argument("--record", type=Path, default=None, metavar="STEM",
+                   help="record from the first frame to STEM.mp4 and STEM.npz (expression file)")
 
     p = sub.add_parser("export", help="write one frame as a standard 3DGS .ply")
     p.add_argument("model", type=Path)

@@ -97,6 +97,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_view(args: argparse.Namespace) -> int:
+    from viewer.launch import ViewOptions, run_view  # imgui and GL load only for `view`
+
+    summary = run_view(ViewOptions(args.model, args.source, args.backend, args.size, args.rig, args.frames,
+                                   args.screenshot, args.stats, args.record, args.smoothing))
+    log.info("%d frames, %s fps", summary["frames"], f"{summary['fps']:.1f}" if summary["fps"] else "-")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     model, config = _load_model(args.model, args.rig)
     if args.expr:

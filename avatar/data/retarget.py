@@ -39,10 +39,10 @@ def _relative_to_median(rotation: torch.Tensor) -> torch.Tensor:
     mats = axis_angle_to_matrix(rotation.double())  # [T, 3, 3]
     median = axis_angle_to_matrix(rotation.double().median(dim=0).values)  # [3, 3]
     rel = mats @ median.T
-    return _matrix_to_axis_angle(rel).float()
+    return matrix_to_axis_angle(rel).float()
 
 
-def _matrix_to_axis_angle(m: torch.Tensor) -> torch.Tensor:
+def matrix_to_axis_angle(m: torch.Tensor) -> torch.Tensor:
     """[T, 3, 3] rotations -> [T, 3] axis-angle (angles below pi)."""
     cos = ((m.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1.0, 1.0)
     angle = torch.acos(cos)  # [T]

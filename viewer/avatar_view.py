@@ -1,0 +1,102 @@
+"""`AvatarView`: blends the avatar for the current parameters and splats it into a rectangle
+of the window's framebuffer, timing both steps.
+
+Backend `gl` splats straight into the window (GLSplatRenderer.draw on the window's context);
+any other splat backend renders an image that is uploaded to a texture and drawn as a quad.
+Blending uses the matching blend backend (`auto` for splat backends that do not blend).
+"""
+
+from __future__ import annotations
+
+import time
+
+import moderngl
+import numpy as np
+import torch
+
+from avatar.gaussians import GaussianAvatar, blend
+from avatar.gaussians.blend import blend_registry
+from avatar.render import splat
+from avatar.render.camera import Camera
+from avatar.rig import RigParams
+from viewer.gl_splat import GLSplatRenderer
+
+QUAD_VERTEX = """
+#version 330
+in vec2 corner;
+out vec2 uv;
+void main() {
+    uv = vec2(corner.x, 1.0 - corner.y);  // image row 0 at the top of the viewport
+    gl_Position = vec4(2.0 * corner - 1.0, 0.0, 1.0);
+}
+"""
+QUAD_FRAGMENT = """
+#version 330
+uniform sampler2D image;
+in vec2 uv;
+out vec4 colour;
+void main() { colour = vec4(texture(image, uv).rgb, 1.0); }
+"""
+
+
+class AvatarView:
+    def __init__(self, ctx: moderngl.Context, model: GaussianAvatar):
+        self.ctx, self.model = ctx, model
+        self._gl: dict[tuple[int, int], GLSplatRenderer] = {}
+        self._quad_program = ctx.program(vertex_shader=QUAD_VERTEX, fragment_shader=QUAD_FRAGMENT)
+        corners = np.array([0, 0, 1, 0, 0, 1, 1, 1], dtype="f4")
+        self._quad = ctx.vertex_array(self._quad_program, [(ctx.buffer(corners.tobytes()), "2f", "corner")])
+        self._texture: moderngl.Texture | None = None
+        self.blend_ms = self.splat_ms = 0.0
+        self.viewport = (0, 0, 1, 1)  # x, y (from the bottom), width, height in framebuffer pixels
+
+    @torch.no_grad()
+    def draw(self, params: RigParams, camera: Camera, viewport: tuple[int, int, int, int], backend: str,
+             background: list[float]) -> None:
+        """Blend and splat into `viewport` of the bound window framebuffer (its size must be
+        the camera's)."""
+        started = time.perf_counter()
+        gaussians = blend(self.model, params, _blend_backend(backend))
+        blended = time.perf_counter()
+        self.viewport = viewport
+        self.ctx.screen.use()
+        self.ctx.viewport = viewport
+        self.ctx.scissor = viewport
+        self.ctx.clear(*background, 0.0)
+        self.ctx.scissor = None
+        if backend == "gl":
+            self._renderer(camera).draw(gaussians, camera, viewport)
+        else:
+            rgb = splat(gaussians, camera, torch.tensor(background, dtype=torch.float32), backend).rgb
+            self._draw_image(rgb.clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy(), viewport)
+        self.ctx.finish()  # splat_ms is the frame's real cost, not the time to queue it
+        self.blend_ms = 1e3 * (blended - started)
+        self.splat_ms = 1e3 * (time.perf_counter() - blended)
+
+    def read_pixels(self) -> np.ndarray:
+        """[H, W, 3] uint8 of the last drawn viewport, row 0 at the top."""
+        x, y, w, h = self.viewport
+        data = self.ctx.screen.read(viewport=(x, y, w, h), components=3)
+        return np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3)[::-1].copy()
+
+    def _renderer(self, camera: Camera) -> GLSplatRenderer:
+        size = (camera.width, camera.height)
+        if size not in self._gl:
+            self._gl[size] = GLSplatRenderer(*size, ctx=self.ctx)
+        return self._gl[size]
+
+    def _draw_image(self, rgb: np.ndarray, viewport: tuple[int, int, int, int]) -> None:
+        height, width = rgb.shape[:2]
+        if self._texture is None or self._texture.size != (width, height):
+            if self._texture is not None:
+                self._texture.release()
+            self._texture = self.ctx.texture((width, height), 3, dtype="f1", alignment=1)
+        self._texture.write(np.ascontiguousarray(rgb).tobytes(), alignment=1)
+        self._texture.use(0)
+        self.ctx.disable(moderngl.BLEND)
+        self._quad.render(moderngl.TRIANGLE_STRIP)
+
+
+def _blend_backend(splat_backend: str) -> str:
+    """Blend with the same implementation as the splat when it has one (cpu, cuda, torch)."""
+    return splat_backend if splat_backend in blend_registry.names else "auto"

@@ -1,0 +1,133 @@
+"""`TrackerThread`: newest camera frame -> landmarks -> live rig fit -> avatar parameters.
+
+Runs beside the render loop and publishes into a `LatestSlot`, so a slow tracker lowers the
+rate at which the expression updates, never the window's frame rate. The first
+`CALIBRATION_FRAMES` frames with a face calibrate the driver's identity and the camera's focal
+length (LiveFitter.calibrate); the median head rotation over them becomes the neutral rotation.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from avatar.rig import HeadRig, RigParams
+from viewer.latest import LatestSlot
+from viewer.one_euro import OneEuroFilter
+from viewer.retarget_live import LiveRetarget
+from viewer.sources import Frame, FrameSource
+
+CALIBRATION_FRAMES = 30
+
+
+@dataclass
+class TrackedFrame:
+    params: RigParams  # [1] avatar parameters (retargeted, smoothed)
+    frame: Frame  # the camera frame they come from (preview, capture time)
+    landmarks: np.ndarray  # [478, 3] pixels
+    landmark_ms: float
+    fit_ms: float
+
+    @property
+    def tracker_ms(self) -> float:
+        return self.landmark_ms + self.fit_ms
+
+
+class TrackerThread:
+    def __init__(self, source: FrameSource, rig: HeadRig, retarget: LiveRetarget, smoothing: float = 0.3):
+        self.source, self.rig, self.retarget = source, rig, retarget
+        self.filter = OneEuroFilter(smoothing)
+        self.output: LatestSlot[TrackedFrame] = LatestSlot()
+        self.status = "starting"
+        self.calibration: dict = {"frames": CALIBRATION_FRAMES, "done": False}
+        self.error: str | None = None
+        self._neutral_requested = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run_guarded, name="tracker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+
+    def request_neutral(self) -> None:
+        """Take the next tracked frame as the driver's neutral expression and rotation."""
+        self._neutral_requested.set()
+
+    def _run_guarded(self) -> None:
+        try:
+            self._run()
+        except Exception as e:  # shown in the source panel; the window keeps running
+            self.error = f"{type(e).__name__}: {e}"
+            self.status = "failed"
+        finally:
+            self.output.close()
+
+    def _run(self) -> None:
+        from capture.fit_live import LiveFitter  # mediapipe and the fitter load in this thread, not the window's
+        from capture.landmarks import FaceLandmarker
+
+        torch.set_num_threads(1)  # the fit's tensors are tiny: intra-op threads only slow it down here
+        landmarker = FaceLandmarker(video=True)
+        fitter = LiveFitter(self.rig, self.source.size)
+        calibration: list[np.ndarray] = []
+        seen = 0
+        try:
+            while not self._stop.is_set():
+                seen, frame = self.source.frames.wait_newer(seen, timeout=0.2)
+                if frame is None:
+                    if self.source.ended.is_set():
+                        self.status = "source ended"
+                        return
+                    continue
+                started = time.perf_counter()
+                points = landmarker.detect(frame.rgb)
+                landmark_ms = 1e3 * (time.perf_counter() - started)
+                if points is None:
+                    self.status = "no face"
+                    fitter.reset()
+                    continue
+                if not self.calibration["done"]:
+                    calibration.append(points)
+                    self.status = f"calibrating {len(calibration)}/{CALIBRATION_FRAMES}"
+                    if len(calibration) == CALIBRATION_FRAMES:
+                        self._calibrate(fitter, calibration, frame.index)
+                    continue
+                self.output.put(self._fit(fitter, frame, points, landmark_ms))
+                self.status = "tracking"
+        finally:
+            landmarker.close()
+
+    def _calibrate(self, fitter, landmarks: list[np.ndarray], last_index: int) -> None:
+        started = time.perf_counter()
+        fitter.calibrate(landmarks, self.source.size)
+        rotations = torch.cat([fitter.fit(points).rotation for points in landmarks])  # [T, 3]
+        fitter.reset()
+        neutral = self.rig.zero_params(1)
+        neutral.rotation = rotations.median(dim=0).values[None]
+        self.retarget.set_neutral(neutral, expression=False)
+        self.calibration.update(done=True, seconds=time.perf_counter() - started, last_source_frame=last_index,
+                                focal_px=float(fitter.focal[0]), neutral_rotation=neutral.rotation[0].tolist())
+
+    def _fit(self, fitter, frame: Frame, points: np.ndarray, landmark_ms: float) -> TrackedFrame:
+        started = time.perf_counter()
+        driver = fitter.fit(points)
+        if self._neutral_requested.is_set():
+            self._neutral_requested.clear()
+            self.retarget.set_neutral(driver)
+        params = self._smoothed(self.retarget(driver), frame.captured_at)
+        fit_ms = 1e3 * (time.perf_counter() - started)
+        return TrackedFrame(params, frame, points, landmark_ms, fit_ms)
+
+    def _smoothed(self, p: RigParams, t: float) -> RigParams:
+        sizes = [p.expr.shape[1], 3, 3, 6]
+        vector = torch.cat([p.expr[0], p.jaw[0], p.rotation[0], p.eyes[0]]).numpy()  # [E + 12]
+        parts = torch.from_numpy(self.filter(vector, t)).float().split(sizes)
+        return RigParams(p.shape, parts[0][None], parts[1][None], p.neck, parts[2][None], parts[3][None],
+                         p.translation)
