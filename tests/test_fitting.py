@@ -128,3 +128,14 @@ def test_crops_are_smooth_and_stay_inside_the_frame():
     y0 = np.array([b.y0 for b in boxes])
     assert np.std(np.diff(y0)) < 0.25 * np.std(np.diff(jitter[:, 0, 1]))  # jitter filtered out
     assert np.ptp(x0) < 1e-6  # clamped: the face fills the frame's width
+
+
+@pytest.mark.parametrize("fps, cap", [(30.0, 10.0), (25.0, 10.0), (59.94, 24.0), (24.0, 30.0)])
+def test_frame_rate_cap_keeps_evenly_spaced_frames(fps, cap):
+    from capture.detect_pass import kept_frames
+
+    keep, out_fps = kept_frames(fps, cap)
+    kept = [i for i in range(int(fps * 10)) if keep(i)]  # ten seconds
+    assert out_fps == pytest.approx(min(fps, cap))
+    assert len(kept) == pytest.approx(10 * min(fps, cap), abs=1)
+    assert kept[0] == 0 and max(np.diff(kept)) - min(np.diff(kept)) <= 1
