@@ -87,6 +87,20 @@ def test_window_draws_avatar_and_panels(live_run):
     assert stats["calibration"]["done"]
 
 
+def test_stats_count_new_avatar_frames_only(live_run):
+    """`fps` counts avatar frames shown with new content: every driven record is a different
+    source frame, the rate matches the records' own timestamps, and no rate exceeds the window's."""
+    stats, p = live_run["stats"], live_run["params"]
+    driven = p["source_frame"][p["source_frame"] >= 0]  # [T] source frame per recorded frame
+    assert len(np.unique(driven)) == len(driven) == stats["source_frames_shown"]
+    assert stats["frames"] == len(p["source_frame"]) <= stats["display_frames"]
+    assert stats["fps"] == pytest.approx((len(driven) - 1) / stats["driven_seconds"])
+    assert stats["fps"] <= stats["display_fps"] + 1e-6
+    # every image shown was rendered; up to two of those renders may finish before the window
+    assert stats["render_fps"] >= stats["fps"] - 2 / stats["driven_seconds"]
+    assert stats["latency_ms"] > stats["tracker_ms"] > 0  # capture -> display includes the tracking
+
+
 def test_mouth_follows_offline_tracker(live_run):
     """Driven jawOpen per shown source frame vs the offline fit (`capture.fit_video.fit_videos`
     on the same video's landmarks, as `avatar track` does)."""

@@ -1,7 +1,9 @@
-"""`ViewerApp`: the window. hello_imgui runs the loop; each frame the panels are drawn, the
-newest driven parameters are composed with the panels' offsets, and the avatar is blended and
-splatted into the window's framebuffer behind the panels (custom background). The same loop
-serves the interactive window and the headless `--frames N` runs (which just stop after N).
+"""`ViewerApp`: the window. hello_imgui runs the loop; each frame the panels are drawn and the
+newest avatar image is drawn behind them (custom background). The images come from
+`RenderWorker`, which blends and splats on its own thread while this one builds and draws the
+panels; the window waits for a new image (at most IDLE_FRAME_S) before each frame, so it does
+not spend the shared cores redrawing an unchanged avatar. The `gl` backend draws on this thread.
+The same loop serves the interactive window and the headless `--frames N` runs (see RunLimits).
 """
 
 from __future__ import annotations
@@ -28,16 +30,20 @@ from viewer.panels.render_panel import RenderPanel
 from viewer.panels.source_panel import SourcePanel
 from viewer.panels.stats_panel import StatsPanel
 from viewer.recorder import Recorder
+from viewer.render_worker import RenderedFrame, RenderWorker, settings_key
 from viewer.state import ViewerState
 from viewer.stats import FrameRecord, FrameStats
 
 WINDOW_MIN_HEIGHT = 680
 CANVAS_GREY = (0.16, 0.16, 0.18)  # the window behind the avatar's viewport
+IDLE_FRAME_S = 1 / 30  # longest wait for a new avatar image: panels stay responsive at 30 Hz
 
 
 @dataclass
 class RunLimits:
-    frames: int | None = None  # stop after this many displayed frames (headless runs)
+    # Stop after this many new avatar frames shown (headless runs); with no source the avatar only
+    # changes when the panels are used, so then after this many window frames.
+    frames: int | None = None
     record_stem: Path | None = None  # record from the first frame (mp4 + expression file)
 
 
@@ -58,11 +64,13 @@ class ViewerApp:
         self._panels: list = []
         self._source_panel: SourcePanel | None = None
         self._expr_panel: ExpressionPanel | None = None
-        # hello_imgui draws the background before calling show_gui: a frame draws what the previous
-        # frame's show_gui composed (_pending), and remembers it as _shown until the swap.
-        self._pending: tuple[RigParams, DrivenSample | None, bool] | None = None
-        self._shown: tuple[RigParams, DrivenSample | None, bool] | None = None
-        self._last_shown_frame: int | None = None
+        self.worker = RenderWorker(model, identity_shape, driver, self.stats.rendered)
+        # hello_imgui draws the background after show_gui: the avatar frame drawn is remembered
+        # as _new (when it was not shown before) until the swap, which records it.
+        self._new: RenderedFrame | None = None
+        self._shown_seq = 0  # worker output sequence number of the image on screen
+        self._gl_key: tuple | None = None  # gl backend: what the last drawn frame showed
+        self._last_source_frame: int | None = None
         self._frame_started = time.perf_counter()
 
     def run(self) -> np.ndarray | None:
@@ -74,8 +82,13 @@ class ViewerApp:
         params.app_window_params.window_geometry.size = (width, max(WINDOW_MIN_HEIGHT, self.state.size + 40))
         params.imgui_window_params.default_imgui_window_type = hello_imgui.DefaultImGuiWindowType.no_default_window
         params.fps_idling.enable_idling = False  # live driving: draw every frame, no idle throttling
+        # No multisampling: imgui anti-aliases its own shapes and the avatar is a pixel-aligned
+        # image, while hello_imgui's default (the most samples the driver offers) multiplied
+        # llvmpipe's cost per window frame (measured: ~28 -> ~9 ms of CPU per frame).
+        params.renderer_backend_options.open_gl_options.anti_aliasing_samples = 0
         params.ini_disable = True  # fixed layout; nothing written next to the user's files
         params.callbacks.post_init = self._post_init
+        params.callbacks.pre_new_frame = self._wait_for_image
         params.callbacks.show_gui = self._show_gui
         params.callbacks.custom_background = self._draw_avatar
         params.callbacks.after_swap = self._after_swap
@@ -84,9 +97,11 @@ class ViewerApp:
             self.recorder = Recorder(self.limits.record_stem, self._driver_fps(), self.expr_names())
         if self.driver is not None:
             self.driver.start()
+        self.worker.start()
         try:
             hello_imgui.run(params)
         finally:
+            self.worker.stop()
             if self.driver is not None:
                 self.driver.stop()
         return hello_imgui.final_app_window_screenshot()
@@ -101,6 +116,10 @@ class ViewerApp:
         self._panels = [self._source_panel, RenderPanel(self.state, self.backends, self.orbit, self._toggle_recording),
                         StatsPanel(self.stats), self._expr_panel, PosePanel(self.state)]
 
+    def _wait_for_image(self) -> None:
+        if self.state.backend != "gl":
+            self.worker.output.wait_newer(self._shown_seq, timeout=IDLE_FRAME_S)
+
     def _show_gui(self) -> None:
         io = imgui.get_io()
         self.layout.start_frame(io.display_size.x)
@@ -111,41 +130,66 @@ class ViewerApp:
         for panel in self._panels:
             panel.show(self.layout)
         self._mouse(io)
-        fresh = sample is not None and sample.source_frame != self._last_shown_frame
-        self._pending = (self.state.compose(sample.params if sample else None, self.model.rig, self.identity_shape),
-                         sample, fresh)
+        self.worker.update(self.state, self.orbit.camera(self.state.size, self.state.size))
         if self.driver is not None and self.driver.ended and self.limits.frames is not None:
             self._stop("source ended")
+        if self.worker.error is not None:
+            raise RuntimeError(f"avatar rendering failed: {self.worker.error}")
 
     def _draw_avatar(self) -> None:
         ctx = self._ctx
         ctx.screen.use()
         ctx.viewport = (0, 0, *ctx.screen.size)
         ctx.clear(*CANVAS_GREY)
-        if self._pending is None:
+        if self.state.backend == "gl":
+            self._draw_gl()
             return
+        seq, frame = self.worker.output.newest()
+        if frame is None:
+            return
+        new = seq != self._shown_seq
+        self._view.show(frame.rgb, self._viewport(frame.rgb.shape[0]), new)
+        if new:
+            self._shown_seq, self._new = seq, frame
+            if self.recorder is not None:
+                self.recorder.add(frame.params, frame.rgb)
+
+    def _draw_gl(self) -> None:
+        """The gl backend splats with this thread's GL context, every window frame (the window
+        is cleared each frame); a frame counts as new when its parameters or settings changed."""
+        sample = self.driver.latest() if self.driver is not None else None
         size = self.state.size
         camera = self.orbit.camera(size, size)
-        self._view.draw(self._pending[0], camera, self._viewport(size), self.state.backend, self.state.background)
-        self._shown = self._pending
-        if self.recorder is not None:
-            self.recorder.add(self._pending[0], self._view.read_pixels())
+        params = self.state.compose(sample.params if sample else None, self.model.rig, self.identity_shape)
+        self._view.draw(params, camera, self._viewport(size), self.state.background)
+        now = time.perf_counter()
+        self.stats.rendered(now)
+        key = (settings_key(self.state, camera), sample.source_frame if sample else None)
+        if key != self._gl_key:
+            self._gl_key = key
+            self._new = RenderedFrame(self._view.read_pixels() if self.recorder is not None else None, params,
+                                      sample, self._view.blend_ms, self._view.splat_ms, now)
+            if self.recorder is not None:
+                self.recorder.add(params, self._new.rgb)
 
     def _after_swap(self) -> None:
         now = time.perf_counter()
-        if self._shown is not None:
-            params, sample, fresh = self._shown
-            self._shown = None
+        self.stats.displayed(now)
+        if self._new is not None:
+            frame, self._new = self._new, None
+            sample = frame.sample
+            fresh = sample is not None and sample.source_frame != self._last_source_frame
             self.stats.add(FrameRecord(
-                displayed_at=now, blend_ms=self._view.blend_ms, splat_ms=self._view.splat_ms,
+                displayed_at=now, blend_ms=frame.blend_ms, splat_ms=frame.splat_ms,
                 frame_ms=1e3 * (now - self._frame_started),
                 tracker_ms=sample.tracker_ms if fresh else None,
                 latency_ms=1e3 * (now - sample.captured_at) if fresh else None,
-                source_frame=sample.source_frame if sample is not None else None), params)
+                source_frame=sample.source_frame if sample is not None else None), frame.params)
             if sample is not None:
-                self._last_shown_frame = sample.source_frame
+                self._last_source_frame = sample.source_frame
         self._frame_started = now
-        if self.limits.frames is not None and len(self.stats.records) >= self.limits.frames:
+        shown = len(self.stats.records) if self.driver is not None else len(self.stats.display_times)
+        if self.limits.frames is not None and shown >= self.limits.frames:
             self._stop(f"{self.limits.frames} frames")
 
     def _before_exit(self) -> None:

@@ -1,9 +1,8 @@
-"""`AvatarView`: blends the avatar for the current parameters and splats it into a rectangle
-of the window's framebuffer, timing both steps.
+"""`AvatarView`: puts the avatar into a rectangle of the window's framebuffer.
 
-Backend `gl` splats straight into the window (GLSplatRenderer.draw on the window's context);
-any other splat backend renders an image that is uploaded to a texture and drawn as a quad.
-Blending uses the matching blend backend (`auto` for splat backends that do not blend).
+Backend `gl` blends and splats straight into the window (`draw`: GLSplatRenderer on the
+window's context, timed). Every other backend renders on `RenderWorker`'s thread; `show` draws
+its image as a textured quad, uploading the texture only when the image is new.
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ import numpy as np
 import torch
 
 from avatar.gaussians import GaussianAvatar, blend
-from avatar.gaussians.blend import blend_registry
-from avatar.render import splat
 from avatar.render.camera import Camera
 from avatar.rig import RigParams
 from viewer.gl_splat import GLSplatRenderer
+from viewer.render_worker import blend_backend
 
 QUAD_VERTEX = """
 #version 330
@@ -51,27 +49,36 @@ class AvatarView:
         self.viewport = (0, 0, 1, 1)  # x, y (from the bottom), width, height in framebuffer pixels
 
     @torch.no_grad()
-    def draw(self, params: RigParams, camera: Camera, viewport: tuple[int, int, int, int], backend: str,
+    def draw(self, params: RigParams, camera: Camera, viewport: tuple[int, int, int, int],
              background: list[float]) -> None:
-        """Blend and splat into `viewport` of the bound window framebuffer (its size must be
-        the camera's)."""
+        """`gl` backend: blend and splat into `viewport` of the bound window framebuffer (its size
+        must be the camera's)."""
         started = time.perf_counter()
-        gaussians = blend(self.model, params, _blend_backend(backend))
+        gaussians = blend(self.model, params, blend_backend("gl"))
         blended = time.perf_counter()
-        self.viewport = viewport
-        self.ctx.screen.use()
-        self.ctx.viewport = viewport
-        self.ctx.scissor = viewport
-        self.ctx.clear(*background, 0.0)
-        self.ctx.scissor = None
-        if backend == "gl":
-            self._renderer(camera).draw(gaussians, camera, viewport)
-        else:
-            rgb = splat(gaussians, camera, torch.tensor(background, dtype=torch.float32), backend).rgb
-            self._draw_image(rgb.clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy(), viewport)
+        self._clear(viewport, background)
+        self._renderer(camera).draw(gaussians, camera, viewport)
         self.ctx.finish()  # splat_ms is the frame's real cost, not the time to queue it
         self.blend_ms = 1e3 * (blended - started)
         self.splat_ms = 1e3 * (time.perf_counter() - blended)
+
+    def show(self, rgb: np.ndarray, viewport: tuple[int, int, int, int], new: bool) -> None:
+        """Draw a rendered image [H, W, 3] uint8 (row 0 at the top) into `viewport`; `new`: it
+        differs from the last one shown (else the texture already holds it)."""
+        height, width = rgb.shape[:2]
+        if self._texture is None or self._texture.size != (width, height):
+            if self._texture is not None:
+                self._texture.release()
+            self._texture = self.ctx.texture((width, height), 3, dtype="f1", alignment=1)
+            new = True
+        if new:
+            self._texture.write(np.ascontiguousarray(rgb).tobytes(), alignment=1)
+        self.viewport = viewport
+        self.ctx.screen.use()
+        self.ctx.viewport = viewport
+        self._texture.use(0)
+        self.ctx.disable(moderngl.BLEND)
+        self._quad.render(moderngl.TRIANGLE_STRIP)
 
     def read_pixels(self) -> np.ndarray:
         """[H, W, 3] uint8 of the last drawn viewport, row 0 at the top."""
@@ -85,18 +92,10 @@ class AvatarView:
             self._gl[size] = GLSplatRenderer(*size, ctx=self.ctx)
         return self._gl[size]
 
-    def _draw_image(self, rgb: np.ndarray, viewport: tuple[int, int, int, int]) -> None:
-        height, width = rgb.shape[:2]
-        if self._texture is None or self._texture.size != (width, height):
-            if self._texture is not None:
-                self._texture.release()
-            self._texture = self.ctx.texture((width, height), 3, dtype="f1", alignment=1)
-        self._texture.write(np.ascontiguousarray(rgb).tobytes(), alignment=1)
-        self._texture.use(0)
-        self.ctx.disable(moderngl.BLEND)
-        self._quad.render(moderngl.TRIANGLE_STRIP)
-
-
-def _blend_backend(splat_backend: str) -> str:
-    """Blend with the same implementation as the splat when it has one (cpu, cuda, torch)."""
-    return splat_backend if splat_backend in blend_registry.names else "auto"
+    def _clear(self, viewport: tuple[int, int, int, int], background: list[float]) -> None:
+        self.viewport = viewport
+        self.ctx.screen.use()
+        self.ctx.viewport = viewport
+        self.ctx.scissor = viewport
+        self.ctx.clear(*background, 0.0)
+        self.ctx.scissor = None

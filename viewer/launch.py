@@ -20,6 +20,7 @@ from avatar.gaussians.io import load_avatar
 from avatar.render.dispatch import splat_registry
 from avatar.rig.loaders import load_rig
 from viewer.drivers import ExpressionPlayer, LiveDriver
+from viewer.render_worker import RENDER_THREADS
 from viewer.retarget_live import LiveRetarget
 from viewer.sources import open_frame_source, parse_source
 from viewer.state import ViewerState
@@ -139,7 +140,8 @@ def _write_stats(options: ViewOptions, app, driver, summary: dict) -> None:
         "backend": app.state.backend,
         "size": app.state.size,
         "gl_renderer": app.gl_renderer,
-        "torch_threads": torch.get_num_threads(),
+        "render_threads": RENDER_THREADS,
+        "display_frames": len(app.stats.display_times),
         "panels": {title: list(rect) for title, rect in app.layout.rects.items()},
         "avatar_rect": list(app.avatar_rect()) if app.stats.records else None,
         "recorded": [str(p) for p in app.finished],

@@ -1,5 +1,13 @@
-"""`FrameStats`: per displayed frame timings and driven parameters; rolling numbers for the
-stats panel and the summary (medians) that `--stats` writes."""
+"""`FrameStats`: timings and driven parameters of every new avatar frame displayed; rolling
+numbers for the stats panel and the summary (medians) that `--stats` writes.
+
+Three rates, kept apart so none inflates another: `fps` counts avatar frames displayed with new
+content (a new driven sample, or new settings), each once; `display_fps` counts window redraws
+(panels included, whether or not the avatar changed); `render_fps` counts avatar images rendered
+(some are replaced by newer ones before the window shows them). With a driver, all three are
+taken over the driven period: from the first to the last displayed frame a sample drove, so
+the calibration time before it (the rest pose, unchanged) does not dilute them.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +28,7 @@ class FrameRecord:
     displayed_at: float  # perf_counter after the swap
     blend_ms: float
     splat_ms: float
-    frame_ms: float  # whole window frame: panels, blend, splat, swap
+    frame_ms: float  # the window frame that first showed it: panels, upload, swap
     tracker_ms: float | None  # landmarks + fit of the frame shown (None: no tracker)
     latency_ms: float | None  # source frame captured -> displayed
     source_frame: int | None
@@ -31,6 +39,14 @@ class FrameStats:
         self.records: list[FrameRecord] = []
         self.params: list[RigParams] = []  # [1] each, as rendered
         self._recent: deque[FrameRecord] = deque(maxlen=ROLLING)
+        self.display_times: list[float] = []  # perf_counter after every window swap
+        self.render_times: list[float] = []  # perf_counter when each avatar image was ready
+
+    def displayed(self, at: float) -> None:
+        self.display_times.append(at)
+
+    def rendered(self, at: float) -> None:
+        self.render_times.append(at)
 
     def add(self, record: FrameRecord, params: RigParams) -> None:
         self.records.append(record)
@@ -38,31 +54,42 @@ class FrameStats:
         self._recent.append(record)
 
     def rolling(self) -> dict[str, float | None]:
-        """Medians over the last frames, and the frame rate over them."""
+        """Medians over the last new frames, their rate, and the window's redraw rate."""
         recent = list(self._recent)
         out = {k: _median([getattr(r, k) for r in recent])
                for k in ("blend_ms", "splat_ms", "frame_ms", "tracker_ms", "latency_ms")}
         span = recent[-1].displayed_at - recent[0].displayed_at if len(recent) > 1 else 0.0
         out["fps"] = (len(recent) - 1) / span if span > 0 else None
+        displays = self.display_times[-ROLLING:]
+        span = displays[-1] - displays[0] if len(displays) > 1 else 0.0
+        out["display_fps"] = (len(displays) - 1) / span if span > 0 else None
         return out
 
     def summary(self) -> dict:
-        """Medians over every frame, the overall frame rate, and how many distinct source
-        frames were shown (the rest of the camera's frames were skipped or not tracked)."""
-        recs = self.records
-        span = recs[-1].displayed_at - recs[0].displayed_at if len(recs) > 1 else 0.0
-        shown = {r.source_frame for r in recs if r.source_frame is not None}
+        """Medians over the new frames, the three rates (over the driven period when a sample
+        drove any frame), and how many distinct source frames were shown."""
+        driven = [r for r in self.records if r.source_frame is not None]
+        window = driven or self.records
+        span = window[-1].displayed_at - window[0].displayed_at if len(window) > 1 else 0.0
+        first, last = (window[0].displayed_at, window[-1].displayed_at) if window else (0.0, 0.0)
+
+        def rate(count: int) -> float | None:
+            return count / span if span > 0 else None
+
+        shown = {r.source_frame for r in driven}
         return {
-            "frames": len(recs),
-            "fps": (len(recs) - 1) / span if span > 0 else None,
-            "tracker_ms": _median([r.tracker_ms for r in recs]),
-            "blend_ms": _median([r.blend_ms for r in recs]),
-            "splat_ms": _median([r.splat_ms for r in recs]),
-            "render_ms": _median([r.blend_ms + r.splat_ms for r in recs]),
-            "frame_ms": _median([r.frame_ms for r in recs]),
-            "latency_ms": _median([r.latency_ms for r in recs]),
+            "frames": len(self.records),
+            "fps": rate(len(window) - 1),
+            "display_fps": rate(sum(first < t <= last for t in self.display_times)),
+            "render_fps": rate(sum(first < t <= last for t in self.render_times)),
+            "driven_seconds": span,
+            "tracker_ms": _median([r.tracker_ms for r in window]),
+            "blend_ms": _median([r.blend_ms for r in window]),
+            "splat_ms": _median([r.splat_ms for r in window]),
+            "render_ms": _median([r.blend_ms + r.splat_ms for r in window]),
+            "frame_ms": _median([r.frame_ms for r in window]),
+            "latency_ms": _median([r.latency_ms for r in window]),
             "source_frames_shown": len(shown),
-            "driven_updates_per_s": len(shown) / span if span > 0 else None,
         }
 
     def save_params(self, path: Path, expr_names: list[str] | None) -> None:

@@ -1,0 +1,128 @@
+"""`RenderWorker`: blends and splats the avatar on its own thread, so the window's thread (imgui,
+llvmpipe, the swap) and torch run at the same time instead of one after the other.
+
+It renders only when something new is to be shown: a newer driven sample, or settings the
+window changed (sliders, camera, backend, size, background). Each image goes into a
+`LatestSlot`; the window shows the newest one, so a slow window skips images instead of
+queueing them. The `gl` backend draws with the window's GL context and stays on its thread:
+the worker ignores settings for it.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from avatar.gaussians import GaussianAvatar, blend
+from avatar.gaussians.blend import blend_registry
+from avatar.render import splat
+from avatar.render.camera import Camera
+from avatar.rig import RigParams
+from viewer.drivers import DrivenSample
+from viewer.latest import LatestSlot
+from viewer.state import ViewerState
+
+POLL_S = 0.002  # how often the worker looks for a newer driven sample when idle
+RENDER_THREADS = 1  # torch threads for blend + splat (why one: see _run)
+
+
+def settings_key(state: ViewerState, camera: Camera) -> tuple:
+    """Equal keys render the same image for the same driven sample."""
+    return (state.backend, state.size, tuple(state.background), state.expr_offsets.tobytes(),
+            tuple(state.head_offset_deg), tuple(state.eye_offset_deg), state.jaw_offset_deg,
+            camera.K.numpy().tobytes(), camera.world_to_cam.numpy().tobytes(), camera.width, camera.height)
+
+
+@dataclass
+class RenderSettings:
+    state: ViewerState  # a copy: the window's thread keeps editing its own
+    camera: Camera
+
+
+@dataclass
+class RenderedFrame:
+    rgb: np.ndarray | None  # [H, W, 3] uint8, row 0 at the top (None: gl drew it, nobody read it back)
+    params: RigParams  # [1] as rendered
+    sample: DrivenSample | None  # what drove it (None: rest pose)
+    blend_ms: float
+    splat_ms: float
+    rendered_at: float  # perf_counter when the image was ready
+
+
+class RenderWorker:
+    def __init__(self, model: GaussianAvatar, identity_shape: torch.Tensor, driver,
+                 on_rendered: Callable[[float], None]):
+        self.model, self.identity_shape, self.driver = model, identity_shape, driver
+        self.on_rendered = on_rendered  # called with each image's perf_counter time, on this thread
+        self.output: LatestSlot[RenderedFrame] = LatestSlot()
+        self.error: str | None = None
+        self._settings: LatestSlot[RenderSettings] = LatestSlot()
+        self._last_key: tuple | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run_guarded, name="avatar render", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5.0)
+
+    def update(self, state: ViewerState, camera: Camera) -> None:
+        """Window thread, every frame: hand over the settings when they changed."""
+        key = settings_key(state, camera)
+        if key != self._last_key:
+            self._last_key = key
+            self._settings.put(RenderSettings(copy.deepcopy(state), camera))
+            self._wake.set()
+
+    def _run_guarded(self) -> None:
+        try:
+            self._run()
+        except Exception as e:  # shown in the stats panel; the window keeps running
+            self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self.output.close()
+
+    def _run(self) -> None:
+        # One thread: on 2 cores shared with the tracker and llvmpipe, a second OpenMP thread
+        # mostly spins and waits (measured: more avatar frames per second with 1 than with 2).
+        torch.set_num_threads(RENDER_THREADS)
+        rendered: tuple[int, int | None] | None = None  # (settings seq, source frame) of the last image
+        while not self._stop.is_set():
+            seq, settings = self._settings.newest()
+            sample = self.driver.latest() if self.driver is not None else None
+            current = (seq, sample.source_frame if sample is not None else None)
+            if settings is None or current == rendered or settings.state.backend == "gl":
+                self._wake.wait(POLL_S)
+                self._wake.clear()
+                continue
+            frame = self._render(settings, sample)
+            self.output.put(frame)
+            self.on_rendered(frame.rendered_at)
+            rendered = current
+
+    @torch.no_grad()
+    def _render(self, settings: RenderSettings, sample: DrivenSample | None) -> RenderedFrame:
+        state = settings.state
+        params = state.compose(sample.params if sample else None, self.model.rig, self.identity_shape)
+        started = time.perf_counter()
+        gaussians = blend(self.model, params, blend_backend(state.backend))
+        blended = time.perf_counter()
+        rgb = splat(gaussians, settings.camera, torch.tensor(state.background, dtype=torch.float32), state.backend).rgb
+        image = rgb.clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()  # [H, W, 3]
+        done = time.perf_counter()
+        return RenderedFrame(image, params, sample, 1e3 * (blended - started), 1e3 * (done - blended), done)
+
+
+def blend_backend(splat_backend: str) -> str:
+    """Blend with the same implementation as the splat when it has one (cpu, cuda, torch)."""
+    return splat_backend if splat_backend in blend_registry.names else "auto"
