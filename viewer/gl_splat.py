@@ -31,8 +31,7 @@ from avatar.gaussians.world import Gaussians
 from avatar.render.camera import Camera
 from avatar.render.dispatch import RenderOutput
 from avatar.render.projection import FRUSTUM_MARGIN, opacity_aware_radii, project_gaussians
-from avatar.render.reference import RenderInputError
-from avatar.render.sh import sh_degree_of
+from avatar.render.reference import RenderInputError, check_gaussians
 from viewer import gl_shaders
 
 GL_VERSION = 330
@@ -125,7 +124,7 @@ class GLSplatRenderer:
         size. The caller clears that rectangle to the background with alpha 0 first. flip_y:
         image row 0 at the top of the viewport (screens); False puts it at the bottom, i.e.
         first in a glReadPixels readback. Leaves blending on with the premultiplied function."""
-        degree = _check_gaussians(gaussians)
+        degree = check_gaussians(gaussians)
         x, y, w, h = viewport if viewport is not None else (0, 0, camera.width, camera.height)
         if (w, h) != (camera.width, camera.height):
             raise RenderInputError(f"viewport {w}x{h} does not match the camera's {camera.width}x{camera.height}")
@@ -199,18 +198,6 @@ class GLSplatRenderer:
                 obj.release()
         self._preprocess_arrays, self._splat_array = {}, None
         self._gaussians = self._order = self._records = None
-
-
-def _check_gaussians(g: Gaussians) -> int:
-    """The SH degree of `g`; RenderInputError for inconsistent shapes."""
-    n = g.means.shape[0]
-    expected = {"means": (n, 3), "quats": (n, 4), "scales": (n, 3), "opacities": (n,)}
-    for name, shape in expected.items():
-        if tuple(getattr(g, name).shape) != shape:
-            raise RenderInputError(f"Gaussians.{name} has shape {tuple(getattr(g, name).shape)}, expected {shape}")
-    if g.sh.dim() != 3 or g.sh.shape[0] != n or g.sh.shape[2] != 3:
-        raise RenderInputError(f"Gaussians.sh has shape {tuple(g.sh.shape)}, expected ({n}, K, 3)")
-    return sh_degree_of(g.sh.shape[1])
 
 
 @torch.no_grad()

@@ -27,6 +27,7 @@ from avatar.rig import RigParams
 from viewer.drivers import DrivenSample
 from viewer.latest import LatestSlot
 from viewer.state import ViewerState
+from viewer.worker import Worker
 
 POLL_S = 0.002  # how often the worker looks for a newer driven sample when idle
 RENDER_THREADS = 1  # torch threads for blend + splat (why one: see _run)
@@ -55,26 +56,20 @@ class RenderedFrame:
     rendered_at: float  # perf_counter when the image was ready
 
 
-class RenderWorker:
+class RenderWorker(Worker):
     def __init__(self, model: GaussianAvatar, identity_shape: torch.Tensor, driver,
                  on_rendered: Callable[[float], None]):
+        super().__init__("avatar render", join_timeout=5.0)
         self.model, self.identity_shape, self.driver = model, identity_shape, driver
         self.on_rendered = on_rendered  # called with each image's perf_counter time, on this thread
         self.output: LatestSlot[RenderedFrame] = LatestSlot()
-        self.error: str | None = None
         self._settings: LatestSlot[RenderSettings] = LatestSlot()
         self._last_key: tuple | None = None
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run_guarded, name="avatar render", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5.0)
+        self._wake.set()  # out of its wait, to see the stop
+        super().stop()
 
     def update(self, state: ViewerState, camera: Camera) -> None:
         """Window thread, every frame: hand over the settings when they changed."""
@@ -84,13 +79,8 @@ class RenderWorker:
             self._settings.put(RenderSettings(copy.deepcopy(state), camera))
             self._wake.set()
 
-    def _run_guarded(self) -> None:
-        try:
-            self._run()
-        except Exception as e:  # shown in the stats panel; the window keeps running
-            self.error = f"{type(e).__name__}: {e}"
-        finally:
-            self.output.close()
+    def _finished(self) -> None:
+        self.output.close()
 
     def _run(self) -> None:
         # One thread: on 2 cores shared with the tracker and llvmpipe, a second OpenMP thread

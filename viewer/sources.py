@@ -18,6 +18,7 @@ import numpy as np
 
 from avatar.data.video import probe_video, read_video_frames
 from viewer.latest import LatestSlot
+from viewer.worker import Worker
 
 
 class SourceError(ValueError):
@@ -57,37 +58,20 @@ def parse_source(text: str) -> SourceSpec:
     raise SourceError(f"--source '{text}': expected webcam:N, video:PATH or expr:FILE")
 
 
-class FrameSource:
+class FrameSource(Worker):
     """Base: a daemon capture thread feeding `frames`; `ended` is set when no more will come."""
 
     name = "source"
 
     def __init__(self, fps: float, size: tuple[int, int]):
+        super().__init__(f"capture {self.name}", join_timeout=2.0)
         self.fps, self.size = fps, size  # size = (width, height)
         self.frames: LatestSlot[Frame] = LatestSlot()
         self.ended = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run_guarded, name=f"capture {self.name}", daemon=True)
-        self.error: str | None = None
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2.0)
-
-    def _run_guarded(self) -> None:
-        try:
-            self._run()
-        except Exception as e:  # shown in the source panel; the window keeps running
-            self.error = f"{type(e).__name__}: {e}"
-        finally:
-            self.ended.set()
-            self.frames.close()
-
-    def _run(self) -> None:
-        raise NotImplementedError
+    def _finished(self) -> None:
+        self.ended.set()
+        self.frames.close()
 
 
 class VideoAsWebcam(FrameSource):

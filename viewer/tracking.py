@@ -20,6 +20,7 @@ from viewer.latest import LatestSlot
 from viewer.one_euro import OneEuroFilter
 from viewer.retarget_live import LiveRetarget
 from viewer.sources import Frame, FrameSource
+from viewer.worker import Worker
 
 CALIBRATION_FRAMES = 30
 
@@ -37,37 +38,25 @@ class TrackedFrame:
         return self.landmark_ms + self.fit_ms
 
 
-class TrackerThread:
+class TrackerThread(Worker):
     def __init__(self, source: FrameSource, rig: HeadRig, retarget: LiveRetarget, smoothing: float = 0.3):
+        super().__init__("tracker", join_timeout=5.0)
         self.source, self.rig, self.retarget = source, rig, retarget
         self.filter = OneEuroFilter(smoothing)
         self.output: LatestSlot[TrackedFrame] = LatestSlot()
         self.status = "starting"
         self.calibration: dict = {"frames": CALIBRATION_FRAMES, "done": False}
-        self.error: str | None = None
         self._neutral_requested = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run_guarded, name="tracker", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5.0)
 
     def request_neutral(self) -> None:
         """Take the next tracked frame as the driver's neutral expression and rotation."""
         self._neutral_requested.set()
 
-    def _run_guarded(self) -> None:
-        try:
-            self._run()
-        except Exception as e:  # shown in the source panel; the window keeps running
-            self.error = f"{type(e).__name__}: {e}"
-            self.status = "failed"
-        finally:
-            self.output.close()
+    def _failed(self) -> None:
+        self.status = "failed"
+
+    def _finished(self) -> None:
+        self.output.close()
 
     def _run(self) -> None:
         from capture.fit_live import LiveFitter  # mediapipe and the fitter load in this thread, not the window's

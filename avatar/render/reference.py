@@ -104,7 +104,8 @@ def splat_reference(gaussians: Gaussians, camera: Camera, background: Tensor | N
                         depth=depth.reshape(height, width, 1), means2d=proj.means2d, radii=radii)
 
 
-def _check_inputs(g: Gaussians, camera: Camera, background: Tensor | None) -> None:
+def check_gaussians(g: Gaussians) -> int:
+    """The SH degree of `g`; RenderInputError for inconsistent shapes (any splat backend)."""
     n = g.means.shape[0]
     expected = {"means": (n, 3), "quats": (n, 4), "scales": (n, 3), "opacities": (n,)}
     for name, shape in expected.items():
@@ -112,7 +113,11 @@ def _check_inputs(g: Gaussians, camera: Camera, background: Tensor | None) -> No
             raise RenderInputError(f"Gaussians.{name} has shape {tuple(getattr(g, name).shape)}, expected {shape}")
     if g.sh.dim() != 3 or g.sh.shape[0] != n or g.sh.shape[2] != 3:
         raise RenderInputError(f"Gaussians.sh has shape {tuple(g.sh.shape)}, expected ({n}, K, 3)")
-    sh_degree_of(g.sh.shape[1])
+    return sh_degree_of(g.sh.shape[1])
+
+
+def _check_inputs(g: Gaussians, camera: Camera, background: Tensor | None) -> None:
+    check_gaussians(g)
     if not g.means.is_floating_point():
         raise RenderInputError(f"Gaussians.means must be floating point, got {g.means.dtype}")
     if background is not None and tuple(background.shape) != (3,):
