@@ -33,6 +33,10 @@ class CropBox:
         s = size / self.side
         return np.array([[s, 0.0, -self.x0 * s], [0.0, s, -self.y0 * s], [0.0, 0.0, 1.0]])
 
+    def apply(self, points: np.ndarray, size: int) -> np.ndarray:
+        """Frame pixel coordinates [..., 2] -> those of the size x size crop."""
+        return ((points[..., :2] - [self.x0, self.y0]) * (size / self.side)).astype(np.float32)
+
 
 def smooth_crops(landmarks: np.ndarray, segments: np.ndarray, fps: float,
                  frame_sizes: list[tuple[int, int]]) -> list[CropBox]:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from avatar.data.errors import VideoError
 from avatar.data.video import probe_video, read_video_frames
-from capture.ibug68 import MP_TO_IBUG68, OUTER_EYE_CORNERS
+from capture.ibug68 import inter_ocular
 from capture.landmarks import FaceLandmarker
 
 MIN_INTER_OCULAR_PX = 12.0  # smaller faces give landmarks too coarse to fit a rig to
@@ -74,7 +74,6 @@ def detect_videos(videos: list[Path], max_fps: float | None, max_frames: int | N
 def _unusable(points: np.ndarray | None) -> str | None:
     if points is None:
         return "no face found"
-    corners = points[MP_TO_IBUG68[list(OUTER_EYE_CORNERS)], :2]
-    if np.linalg.norm(corners[0] - corners[1]) < MIN_INTER_OCULAR_PX:
+    if inter_ocular(points) < MIN_INTER_OCULAR_PX:
         return "face too small"
     return None

@@ -17,9 +17,9 @@ from torch import Tensor
 
 from avatar.rig import HeadRig, RigParams
 from capture.embedding import LandmarkEmbedding, embedding_for_rig
-from capture.fit_setup import fit_model, jaw_from, project
+from capture.fit_setup import fit_model, initial_translation, jaw_from, project
 from capture.fit_video import FOCAL_PRIOR
-from capture.ibug68 import MP_TO_IBUG68, OUTER_EYE_CORNERS
+from capture.ibug68 import inter_ocular
 from capture.landmark_rig import LandmarkRig
 
 PRIOR_EXPR = 3e-2  # sqrt-weights of the residual priors (residuals are in inter-ocular units)
@@ -48,11 +48,16 @@ class LiveFitter:
         self._slices = {"rotation": slice(0, 3), "translation": slice(3, 6), "expr": slice(6, 6 + e),
                         "jaw": slice(6 + e, 9 + e), "eyes": slice(9 + e, 13 + e)}
         self.size = 13 + e
-        self.prior = torch.zeros(self.size)
+        self.prior = torch.zeros(self.size, dtype=torch.float64)
         self.prior[self._slices["expr"]] = PRIOR_EXPR
         self.prior[self._slices["eyes"]] = PRIOR_EYES
         self.prior[self._slices["jaw"]] = PRIOR_JAW if self.model.jaw_mode == "free" else 1.0
         self.x: Tensor | None = None
+        # Constant per fit: residual weights [2L], finite-difference probes [P+1, P], pose-only mask.
+        self._weights = self.model.point_weights.double().sqrt().repeat_interleave(2)
+        self._probes = torch.cat([torch.zeros(1, self.size, dtype=torch.float64),
+                                  FD_STEP * torch.eye(self.size, dtype=torch.float64)])
+        self._rigid = torch.arange(self.size) < 6
 
     def calibrate(self, landmark_frames: list[np.ndarray], frame_size: tuple[int, int]) -> None:
         """Fit this person's identity and the camera's focal length on a few frames of landmarks
@@ -75,18 +80,12 @@ class LiveFitter:
     def fit(self, landmarks: np.ndarray) -> RigParams:
         """One frame's rig parameters from MediaPipe landmarks [478, 2+] in pixels."""
         target = torch.as_tensor(landmarks[self.embedding.mp_index, :2], dtype=torch.float64)  # [L, 2]
-        corners = landmarks[MP_TO_IBUG68[list(OUTER_EYE_CORNERS)], :2]
-        iod = float(max(np.linalg.norm(corners[0] - corners[1]), 1.0))
+        iod = float(max(inter_ocular(landmarks), 1.0))
         first = self.x is None
         x = self._initial(target) if first else self.x.clone()
         previous = x.clone()
-        weights = self.model.point_weights.double().sqrt().repeat_interleave(2)  # [2L]
+        weights, probes, rigid, prior = self._weights, self._probes, self._rigid, self.prior
         temporal = 0.0 if first else TEMPORAL
-        prior = self.prior.double()
-        eye = torch.eye(self.size, dtype=torch.float64)
-        probes = torch.cat([torch.zeros(1, self.size, dtype=torch.float64), FD_STEP * eye])  # [P+1, P]
-        rigid = torch.zeros(self.size, dtype=torch.bool)
-        rigid[:6] = True
         schedule = [rigid] * RIGID_STEPS_COLD + [None] * (self.iterations * 3) if first else [None] * self.iterations
         for only in schedule:
             batch = x[None] + probes  # [P+1, P]
@@ -133,12 +132,6 @@ class LiveFitter:
         with torch.no_grad():
             base = RigParams(self.shape, *(torch.zeros(1, k, dtype=torch.float64) for k in (self.rig.num_expr, 3, 3, 3, 6, 3)))
             rest = self.lrig(base)[0]  # [L, 3]
-        spread_rig = (rest[:, :2] - rest[:, :2].mean(0)).norm(dim=-1).mean()
-        spread_img = (target - target.mean(0)).norm(dim=-1).mean().clamp_min(1.0)
-        depth = self.focal[0] * spread_rig / spread_img
-        mid = target.mean(0)
-        cam = torch.stack([(mid[0] - self.centre[0, 0]) * depth / self.focal[0],
-                           (mid[1] - self.centre[0, 1]) * depth / self.focal[0], depth])
         x = torch.zeros(self.size, dtype=torch.float64)
-        x[self._slices["translation"]] = cam * torch.tensor([1.0, -1.0, -1.0], dtype=torch.float64) - rest.mean(0)
+        x[self._slices["translation"]] = initial_translation(rest, target[None], self.focal, self.centre)[0]
         return x

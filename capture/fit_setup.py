@@ -68,6 +68,19 @@ def project(points: Tensor, focal: Tensor, centre: Tensor) -> Tensor:
     return torch.stack([x / z, y / z], dim=-1) * focal[:, None, None] + centre[:, None, :]
 
 
+def initial_translation(rest: Tensor, target: Tensor, focal: Tensor, centre: Tensor) -> Tensor:
+    """Translations [T, 3] that place the unposed landmarks rest [L, 3] facing the camera where
+    the detected ones target [T, L, 2] are: depth from their spread, x/y from their centre.
+    focal [T], centre [T, 2] in pixels."""
+    spread_rig = (rest[:, :2] - rest[:, :2].mean(0)).norm(dim=-1).mean()
+    spread_img = (target - target.mean(1, keepdim=True)).norm(dim=-1).mean(-1).clamp_min(1.0)  # [T]
+    depth = focal * spread_rig / spread_img  # [T]
+    mid = target.mean(1)  # [T, 2]
+    cam = torch.stack([(mid[:, 0] - centre[:, 0]) * depth / focal, (mid[:, 1] - centre[:, 1]) * depth / focal,
+                       depth], dim=-1)  # [T, 3] camera coordinates
+    return cam * torch.tensor([1.0, -1.0, -1.0], dtype=cam.dtype) - rest.mean(0)  # WORLD_TO_CAM is its own inverse
+
+
 def camera_for(focal: float, centre: tuple[float, float], width: int, height: int) -> Camera:
     k = torch.tensor([[focal, 0, centre[0]], [0, focal, centre[1]], [0, 0, 1]], dtype=torch.float32)
     return Camera(k, torch.as_tensor(WORLD_TO_CAM, dtype=torch.float32), width, height)

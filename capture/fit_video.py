@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from avatar.rig import HeadRig, RigParams
 from capture.embedding import LandmarkEmbedding
-from capture.fit_setup import FitModel, fit_model, jaw_from, project
-from capture.ibug68 import MP_TO_IBUG68, OUTER_EYE_CORNERS
+from capture.fit_setup import FitModel, fit_model, initial_translation, jaw_from, project
+from capture.ibug68 import MP_TO_IBUG68, inter_ocular
 from capture.landmark_rig import LandmarkRig
 
 FOCAL_PRIOR = 1.2  # initial focal length in units of the frame's longer side (phone-like field of view)
@@ -65,7 +65,7 @@ def fit_videos(rig: HeadRig, embedding: LandmarkEmbedding, landmarks: np.ndarray
     video_t = torch.as_tensor(video, dtype=torch.long)
     t = len(target)
     centre = torch.tensor([[s[0] / 2, s[1] / 2] for s in sizes], dtype=torch.float32)[video_t]  # [T, 2]
-    iod = _inter_ocular(landmarks)  # [T]
+    iod = torch.as_tensor(inter_ocular(landmarks), dtype=torch.float32).clamp_min(1.0)  # [T]
     focal0 = torch.tensor([FOCAL_PRIOR * max(s) for s in sizes], dtype=torch.float32)
     log_focal = torch.log(focal0).clone().requires_grad_(True)
     same = np.concatenate([[False], (np.diff(frame_number) == 1) & (np.diff(video) == 0)])
@@ -106,13 +106,7 @@ def nme_68(projected: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """[T] mean distance between rig iBUG points [T, 68, 2] and the detected ones, over the
     distance between the detected outer eye corners."""
     detected = landmarks[:, MP_TO_IBUG68, :2]  # [T, 68, 2]
-    iod = np.linalg.norm(detected[:, OUTER_EYE_CORNERS[0]] - detected[:, OUTER_EYE_CORNERS[1]], axis=-1)
-    return np.linalg.norm(projected - detected, axis=-1).mean(-1) / iod
-
-
-def _inter_ocular(landmarks: np.ndarray) -> Tensor:
-    corners = landmarks[:, MP_TO_IBUG68[list(OUTER_EYE_CORNERS)], :2]  # [T, 2, 2]
-    return torch.as_tensor(np.linalg.norm(corners[:, 0] - corners[:, 1], axis=-1), dtype=torch.float32).clamp_min(1.0)
+    return np.linalg.norm(projected - detected, axis=-1).mean(-1) / inter_ocular(landmarks)
 
 
 def _initial_variables(rig: HeadRig, lrig: LandmarkRig, target: Tensor, focal: Tensor, centre: Tensor,
@@ -121,14 +115,7 @@ def _initial_variables(rig: HeadRig, lrig: LandmarkRig, target: Tensor, focal: T
     t = len(target)
     with torch.no_grad():
         rest = lrig(rig.zero_params(1))[0]  # [L, 3]
-    spread_rig = (rest[:, :2] - rest[:, :2].mean(0)).norm(dim=-1).mean()
-    spread_img = (target - target.mean(1, keepdim=True)).norm(dim=-1).mean(-1)  # [T]
-    depth = focal * spread_rig / spread_img.clamp_min(1.0)  # [T]
-    mid = target.mean(1)  # [T, 2]
-    cam = torch.stack([(mid[:, 0] - centre[:, 0]) * depth / focal, (mid[:, 1] - centre[:, 1]) * depth / focal,
-                       depth], dim=-1)  # [T, 3] camera coordinates
-    world = cam * torch.tensor([1.0, -1.0, -1.0])
-    translation = world - rest.mean(0)
+    translation = initial_translation(rest, target, focal, centre)
     var = {"rotation": torch.zeros(t, 3), "translation": translation, "shape": torch.zeros(rig.num_shape),
            "expr": torch.zeros(t, rig.num_expr), "jaw": torch.zeros(t, 3), "neck": torch.zeros(t, 3),
            "eyes": torch.zeros(t, 6)}

@@ -29,3 +29,10 @@ MP_TO_IBUG68 = np.array([
 
 IRIS_CENTRES = np.array([468, 473], dtype=np.int64)  # the face's right iris (image left), left iris
 OUTER_EYE_CORNERS = (36, 45)  # iBUG indices whose distance normalises the NME (inter-ocular)
+
+
+def inter_ocular(landmarks: np.ndarray) -> np.ndarray:
+    """[...] distance between the outer eye corners of MediaPipe landmarks [..., 478, 2+] (pixels):
+    the scale that landmark errors and margins are measured in."""
+    corners = landmarks[..., MP_TO_IBUG68[list(OUTER_EYE_CORNERS)], :2]  # [..., 2, 2]
+    return np.linalg.norm(corners[..., 0, :] - corners[..., 1, :], axis=-1)

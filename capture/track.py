@@ -21,14 +21,13 @@ from avatar.cli import dump_json
 from avatar.data.capture import CameraInfo, CaptureWriter
 from avatar.data.errors import CaptureError, VideoError
 from avatar.data.video import VideoWriter, read_video_frames
-from avatar.render.camera import Camera
 from avatar.rig.loaders import load_rig
 from capture.crop import crop_frame, smooth_crops
 from capture.detect_pass import Detections, detect_videos
 from capture.embedding import embedding_for_rig
 from capture.fit_setup import WORLD_TO_CAM
 from capture.fit_video import VideoFit, fit_videos
-from capture.ibug68 import MP_TO_IBUG68, OUTER_EYE_CORNERS
+from capture.ibug68 import MP_TO_IBUG68, inter_ocular
 from capture.landmarks import SelfieMatte
 from capture.head_mask import head_region
 from capture.overlay import draw_overlay, render_rig
@@ -70,11 +69,12 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
                for i, (v, box) in enumerate(zip(video, boxes))]
     writer = CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite)
     try:
-        _write_frames(writer, videos, det, fit, boxes, rig, size, progress, max_frames)
+        crop_points = np.stack([box.apply(p, size) for box, p in zip(boxes, landmarks)])  # [T, 478, 2]
+        _write_frames(writer, videos, det, fit, boxes, crop_points, rig, size, progress, max_frames)
         splits = _time_splits(video)
         report = _report(videos, det, fit, rig_spec, detect_s, fit_s, time.perf_counter() - started)
         np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32),
-                 mediapipe_crop=_to_crops(landmarks[..., :2], boxes, size), video=video, frame=frame)
+                 mediapipe_crop=crop_points, video=video, frame=frame)
         dump_json(report, writer.partial / "report.json")
         extra = {"generator": "capture.track", "videos": [str(v) for v in videos], "preset": "mono-phone",
                  "focal_px": [float(f) for f in fit.focal], "crop_size": size,
@@ -93,18 +93,10 @@ def _crop_camera(focal: float, frame_size: tuple[int, int], box, size: int, inde
     return CameraInfo(f"frame{index:05d}", box.matrix(size) @ k, size, size, WORLD_TO_CAM.copy())
 
 
-def _to_crops(points: np.ndarray, boxes, size: int) -> np.ndarray:
-    """[T, 478, 2] landmarks in crop pixels."""
-    out = np.empty_like(points, dtype=np.float32)
-    for i, box in enumerate(boxes):
-        m = box.matrix(size)
-        out[i] = points[i] @ m[:2, :2].T + m[:2, 2]
-    return out
-
-
-def _write_frames(writer: CaptureWriter, videos: list[Path], det: Detections, fit: VideoFit, boxes, rig,
-                  size: int, progress: bool, max_frames: int | None) -> None:
-    """Pass 2: crops, mattes and the overlay video, in tracked-frame order."""
+def _write_frames(writer: CaptureWriter, videos: list[Path], det: Detections, fit: VideoFit, boxes,
+                  crop_points: np.ndarray, rig, size: int, progress: bool, max_frames: int | None) -> None:
+    """Pass 2: crops, mattes and the overlay video, in tracked-frame order. crop_points
+    [T, 478, 2]: the landmarks in crop pixels."""
     wanted = {(v, f): t for t, (v, f) in enumerate(zip(det.video, det.frame))}
     matte = SelfieMatte()
     colors = rig.vertex_colors if rig.vertex_colors is not None else torch.full((rig.num_vertices, 3), 0.7)
@@ -119,15 +111,14 @@ def _write_frames(writer: CaptureWriter, videos: list[Path], det: Detections, fi
                 image, inside = crop_frame(rgb, boxes[t], size)
                 with torch.no_grad():
                     verts = rig.forward(fit.params.frame(t))[0]
-                mesh = render_rig(verts, rig.faces, colors, writer_camera(writer, t))
-                m = boxes[t].matrix(size)
-                detected = det.landmarks[t][MP_TO_IBUG68, :2] @ m[:2, :2].T + m[:2, 2]  # [68, 2] crop pixels
-                iod = float(np.linalg.norm(detected[OUTER_EYE_CORNERS[0]] - detected[OUTER_EYE_CORNERS[1]]))
+                mesh = render_rig(verts, rig.faces, colors, writer.cameras[t].to_camera())
+                detected = crop_points[t][MP_TO_IBUG68]  # [68, 2]
                 jaw_x = (float(detected[:17, 0].min()), float(detected[:17, 0].max()))
-                head = head_region(mesh.mask[..., 0].numpy(), float(detected[CHIN, 1]), iod, jaw_x)
+                head = head_region(mesh.mask[..., 0].numpy(), float(detected[CHIN, 1]),
+                                   float(inter_ocular(crop_points[t])), jaw_x)
                 alpha = matte.alpha(image) * inside * head
                 writer.add_frame(t, t, image, (alpha * 255 + 0.5).astype(np.uint8))
-                fitted = fit.projected[t] @ m[:2, :2].T + m[:2, 2] if fit.projected is not None else None
+                fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
                 overlay.write(draw_overlay(image, mesh, detected, fitted))
                 bar.update(1)
         overlay.close()
@@ -137,12 +128,6 @@ def _write_frames(writer: CaptureWriter, videos: list[Path], det: Detections, fi
     finally:
         matte.close()
         bar.close()
-
-
-def writer_camera(writer: CaptureWriter, index: int) -> Camera:
-    info = writer.cameras[index]
-    return Camera(torch.as_tensor(info.K, dtype=torch.float32), torch.as_tensor(info.world_to_cam, dtype=torch.float32),
-                  info.width, info.height)
 
 
 def _time_splits(video: np.ndarray) -> dict[str, list[int]]:

@@ -18,9 +18,7 @@ import torch
 from imgui_bundle import hello_imgui, imgui
 
 from avatar.gaussians import GaussianAvatar
-from avatar.rig import RigParams
 from viewer.avatar_view import AvatarView
-from viewer.drivers import DrivenSample
 from viewer.orbit import OrbitCamera
 from viewer.panels import PanelLayout
 from viewer.panels.base import COLUMN_WIDTH

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from avatar.data.retarget import matrix_to_axis_angle
+from avatar.rig.lbs import matrix_to_axis_angle
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.lbs import axis_angle_to_matrix
 

@@ -54,6 +54,10 @@ class CameraInfo:
     height: int
     world_to_cam: np.ndarray  # [4, 4]
 
+    def to_camera(self) -> Camera:
+        return Camera(torch.as_tensor(self.K, dtype=torch.float32),
+                      torch.as_tensor(self.world_to_cam, dtype=torch.float32), self.width, self.height)
+
 
 @dataclass
 class FrameInfo:
@@ -75,10 +79,7 @@ class Capture:
     extra: dict = field(default_factory=dict)  # free-form notes from the writer
 
     def camera(self, frame: int) -> Camera:
-        info = self.cameras[self.frames[frame].camera]
-        return Camera(torch.as_tensor(info.K, dtype=torch.float32),
-                      torch.as_tensor(info.world_to_cam, dtype=torch.float32),
-                      info.width, info.height)
+        return self.cameras[self.frames[frame].camera].to_camera()
 
     def load_image(self, frame: int) -> torch.Tensor:
         """[H, W, 3] float32 in [0, 1]."""

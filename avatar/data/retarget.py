@@ -14,7 +14,7 @@ import torch
 
 from avatar.data.capture import Capture
 from avatar.rig import HeadRig, RigParams
-from avatar.rig.lbs import axis_angle_to_matrix
+from avatar.rig.lbs import axis_angle_to_matrix, matrix_to_axis_angle
 
 NEUTRAL_PERCENTILE = 5.0
 
@@ -40,12 +40,3 @@ def _relative_to_median(rotation: torch.Tensor) -> torch.Tensor:
     median = axis_angle_to_matrix(rotation.double().median(dim=0).values)  # [3, 3]
     rel = mats @ median.T
     return matrix_to_axis_angle(rel).float()
-
-
-def matrix_to_axis_angle(m: torch.Tensor) -> torch.Tensor:
-    """[T, 3, 3] rotations -> [T, 3] axis-angle (angles below pi)."""
-    cos = ((m.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1.0, 1.0)
-    angle = torch.acos(cos)  # [T]
-    axis = torch.stack([m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], dim=-1)
-    scale = torch.where(angle > 1e-6, angle / (2 * torch.sin(angle).clamp_min(1e-12)), torch.full_like(angle, 0.5))
-    return axis * scale[:, None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from scipy.spatial.transform import Rotation
 from torch import Tensor
 
 
@@ -16,6 +17,13 @@ def axis_angle_to_matrix(aa: Tensor) -> Tensor:
     k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(*aa.shape[:-1], 3, 3)
     eye = torch.eye(3, dtype=aa.dtype, device=aa.device).expand_as(k)
     return eye + s * k + (1 - c) * (k @ k)
+
+
+def matrix_to_axis_angle(m: Tensor) -> Tensor:
+    """[..., 3, 3] rotations -> [..., 3] axis-angle (scipy's rotation vector: robust up to pi).
+    Not differentiable; for retargeting and display, not for fitting."""
+    rotvec = Rotation.from_matrix(m.detach().cpu().double().reshape(-1, 3, 3).numpy()).as_rotvec()
+    return torch.as_tensor(rotvec, dtype=m.dtype).reshape(*m.shape[:-2], 3)
 
 
 def rigid_transforms(rot_mats: Tensor, joints: Tensor, parents: Tensor) -> tuple[Tensor, Tensor]:
