@@ -99,17 +99,12 @@ def _driver(options: ViewOptions, rig, identity: torch.Tensor):
 
 
 def _resolve_backend(name: str) -> str:
-    """`auto`: cuda with a GPU; else cuda_ext's CPU build when it loads (on 2 llvmpipe cores it
-    splats 30k Gaussians at 256x256 in ~19 ms against gl's ~47 ms, measured in the window),
-    else `gl`."""
+    """`auto`: the splat registry's own pick (cuda > cpu > torch), with `gl` instead of the slow
+    torch reference (on 2 llvmpipe cores cuda_ext's CPU build splats 30k Gaussians at 256x256 in
+    ~19 ms against gl's ~47 ms, measured in the window, so gl does not outrank it)."""
     if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        try:
-            splat_registry.get("cpu")
-            return "cpu"
-        except BackendUnavailable:
-            return "gl"
+        picked, _ = splat_registry.get("auto")
+        return "gl" if picked == "torch" else picked
     if name != "gl":
         splat_registry.get(name)  # BackendUnavailable with the reason, before the window opens
     return name
