@@ -25,18 +25,21 @@ def driving_params(capture: Capture, rig: HeadRig) -> RigParams:
     if p.expr.shape[1] != rig.num_expr:
         raise ValueError(f"{capture.root}: the capture has {p.expr.shape[1]} expressions, rig '{rig.name}' "
                          f"has {rig.num_expr}; cross-identity driving needs the same rig")
-    expr = p.expr.numpy()
-    neutral = np.percentile(expr, NEUTRAL_PERCENTILE, axis=0)  # [E]
-    expr = np.clip(expr - neutral, 0.0, None) if rig.expr_names else expr - neutral
-    rotation = _relative_to_median(p.rotation)
-    t = p.num_frames
-    return RigParams(torch.zeros(rig.num_shape), torch.as_tensor(expr, dtype=torch.float32), p.jaw.clone(),
-                     p.neck.clone(), rotation, p.eyes.clone(), torch.zeros(t, 3))
+    neutral_expr = torch.as_tensor(np.percentile(p.expr.numpy(), NEUTRAL_PERCENTILE, axis=0), dtype=torch.float32)
+    neutral_rotation = p.rotation.double().median(dim=0).values  # [3]
+    return relative_to_neutral(p, neutral_expr, neutral_rotation, torch.zeros(rig.num_shape), bool(rig.expr_names))
 
 
-def _relative_to_median(rotation: torch.Tensor) -> torch.Tensor:
-    """Axis-angle [T, 3] of R_t R_median^T, R_median the rotation of the median axis-angle."""
-    mats = axis_angle_to_matrix(rotation.double())  # [T, 3, 3]
-    median = axis_angle_to_matrix(rotation.double().median(dim=0).values)  # [3, 3]
-    rel = mats @ median.T
-    return matrix_to_axis_angle(rel).float()
+def relative_to_neutral(driver: RigParams, neutral_expr: torch.Tensor, neutral_rotation: torch.Tensor,
+                        shape: torch.Tensor, clip_expr: bool) -> RigParams:
+    """Avatar params [T] from a driver's tracked params [T]: expressions minus the driver's
+    neutral [E] (clipped at 0 for ARKit-style weights), head rotation relative to its neutral
+    rotation [3] (R_t R_neutral^T); jaw, neck and eyes as tracked; `shape` [S] the avatar's
+    identity; no translation. Shared by cross-identity rendering and live driving."""
+    expr = driver.expr.float() - neutral_expr
+    if clip_expr:
+        expr = expr.clamp_min(0.0)
+    relative = axis_angle_to_matrix(driver.rotation.double()) @ axis_angle_to_matrix(neutral_rotation.double()).T
+    return RigParams(shape.float().clone(), expr, driver.jaw.float().clone(), driver.neck.float().clone(),
+                     matrix_to_axis_angle(relative).float(), driver.eyes.float().clone(),
+                     torch.zeros(driver.num_frames, 3))
