@@ -6,9 +6,11 @@ face, then a seeded random subset), random attribute and blendshape offsets, `nu
 43 expressions; larger counts use a copy of the rig whose exprdirs are padded with extra small
 random blendshapes (seeded, at most about 2 mm), so the blend cost scales as with a richer rig.
 
-Ops: `blend` (rig parameters -> world Gaussians), `splat_forward`, `splat_forward_backward`
-(a random-weighted image loss, gradients to every Gaussian tensor) and `frame` (blend + splat
-forward, what one rendered frame costs). Inference ops run under no_grad. Times are the median
+Ops: `blend` (rig parameters -> world Gaussians), `splat_fwd`, `splat_fwd_bwd` (a
+random-weighted image loss, gradients to every world-space Gaussian tensor), `frame` (blend +
+splat forward, what one rendered frame costs) and `train_step` (blend + splat forward, then the
+backward of that loss to every parameter of the avatar: a training step without the optimiser
+update and the SSIM term). Inference ops run under no_grad. Times are the median
 of `repeats` runs after `warmup` runs, synchronising CUDA around each.
 """
 
@@ -33,7 +35,7 @@ from avatar.rig import HeadRig
 from avatar.rig.builtin import build_builtin_head
 
 BACKENDS = ("torch", "cpu", "cuda", "gsplat")
-OPS = ("blend", "splat_forward", "splat_forward_backward", "frame")
+OPS = ("blend", "splat_fwd", "splat_fwd_bwd", "frame", "train_step")
 DEVICE_OF = {"torch": "cpu", "cpu": "cpu", "cuda": "cuda", "gsplat": "cuda"}
 
 
@@ -112,10 +114,13 @@ def _moved(model: GaussianAvatar, device: str) -> GaussianAvatar:
     return moved
 
 
-def _device_string(device: str) -> str:
-    if device == "cuda":
+def _device_string(backend: str) -> str:
+    if DEVICE_OF[backend] == "cuda":
         return f"cuda: {torch.cuda.get_device_name()}"
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    text = f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    if backend == "cpu":
+        text += f", {torch.ops.avatar_ext.cpu_simd()} kernels"  # the module is loaded: its ops ran
+    return text
 
 
 def _timed(fn: Callable[[], object], repeats: int, warmup: int, device: str) -> tuple[float, float]:
@@ -169,10 +174,17 @@ def _op_functions(blend_fn, splat_fn, model, params, camera) -> dict[str, Callab
             return torch.autograd.grad(loss, [leaves.means, leaves.quats, leaves.scales, leaves.opacities, leaves.sh],
                                        allow_unused=True)
 
-        ops["splat_forward"] = lambda: _no_grad(lambda: splat_fn(leaves, camera, background))
-        ops["splat_forward_backward"] = forward_backward
+        ops["splat_fwd"] = lambda: _no_grad(lambda: splat_fn(leaves, camera, background))
+        ops["splat_fwd_bwd"] = forward_backward
     if blend_fn is not None and splat_fn is not None:
         ops["frame"] = lambda: _no_grad(lambda: splat_fn(blend_fn(model, params), camera, background))
+        trainable = [p for p in model.parameters() if p.requires_grad]
+
+        def train_step():
+            loss = (splat_fn(blend_fn(model, params), camera, background).rgb * weights).sum()
+            return torch.autograd.grad(loss, trainable, allow_unused=True)
+
+        ops["train_step"] = train_step
     return ops
 
 
@@ -214,8 +226,8 @@ def run_bench(sizes=DEFAULT_SIZES, backends=BACKENDS, repeats: int = 5, warmup: 
                 rows.append({"backend": backend, "op": op, "width": size.width, "height": size.height,
                              "num_gaussians": size.num_gaussians, "num_expr": size.num_expr,
                              "ms_median": median, "ms_min": fastest, "repeats": repeats,
-                             "device": _device_string(device),
-                             "blend_backend": blend_name if op in ("blend", "frame") else None})
+                             "device": _device_string(backend),
+                             "blend_backend": blend_name if op in ("blend", "frame", "train_step") else None})
             log(f"  measured {backend} at {size}")
     _add_speedups(rows)
     return rows, missing
@@ -238,11 +250,11 @@ def format_report(rows: list[dict], missing: dict[str, str], sizes, repeats: int
         mine = [r for r in rows if (r["width"], r["height"], r["num_gaussians"], r["num_expr"]) ==
                 (size.width, size.height, size.num_gaussians, size.num_expr)]
         lines.append(f"\n{size} (ms, median of {repeats} after {warmup} warm-up)")
-        lines.append(f"{'backend':<8} {'device':<8}" + "".join(f"{op:>23}" for op in OPS))
+        lines.append(f"{'backend':<8} {'device':<8}" + "".join(f"{op:>18}" for op in OPS))
         for backend in dict.fromkeys(r["backend"] for r in mine):
             cells = {r["op"]: r for r in mine if r["backend"] == backend}
             device = next(iter(cells.values()))["device"].split(":")[0]
-            lines.append(f"{backend:<8} {device:<8}" + "".join(f"{_cell(cells.get(op)):>23}" for op in OPS))
+            lines.append(f"{backend:<8} {device:<8}" + "".join(f"{_cell(cells.get(op)):>18}" for op in OPS))
     lines.append("\n'2.0xt' / '2.0xg': 2.0 times faster than torch / gsplat on the same op and size")
     lines.extend(f"{device}" for device in dict.fromkeys(r["device"] for r in rows))
     if missing:

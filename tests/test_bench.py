@@ -19,6 +19,7 @@ def test_bench_json_has_one_row_per_op(tmp_path):
     assert main(["bench", "--quick", "--backends", "torch", "--sizes", "64x48:2000:5", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
     assert sorted(r["op"] for r in rows) == sorted(OPS)
+    assert {"blend", "splat_fwd", "splat_fwd_bwd", "frame", "train_step"} == set(OPS)  # the documented op names
     for r in rows:
         for key, kind in ROW_KEYS.items():
             assert isinstance(r[key], kind), f"{r['op']}: {key} = {r[key]!r} is not {kind.__name__}"

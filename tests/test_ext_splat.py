@@ -32,6 +32,13 @@ DEVICES = [
 FIELDS = ("means", "quats", "scales", "opacities", "sh")
 
 
+@pytest.fixture(params=["auto", "sse2"])
+def cpu_simd(request, monkeypatch) -> str:
+    """The float32 CPU tile loops: the best the CPU has (AVX2 + FMA, 8 lanes) and the portable 4 lanes."""
+    monkeypatch.setenv("AVATAR_EXT_SIMD", request.param)
+    return request.param
+
+
 @pytest.fixture(scope="module", autouse=True)
 def extension():
     try:
@@ -172,7 +179,7 @@ def test_float64_lower_sh_degrees(degree, device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_float32_close_to_reference_except_counted_threshold_flips(device):
+def test_float32_close_to_reference_except_counted_threshold_flips(device, cpu_simd):
     scene, cam = random_scene(3000, 5), camera(100, 100)
     background = torch.tensor([0.2, 0.5, 0.9])
     ref, ref_grads = render_with_grads("torch", scene, cam, background, "cpu", torch.float32)
@@ -207,7 +214,7 @@ def test_means2d_upstream_gradient_reaches_the_3d_means(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_no_gaussians_renders_the_background(device):
+def test_no_gaussians_renders_the_background(device, cpu_simd):
     empty = Gaussians(torch.zeros(0, 3), torch.zeros(0, 4), torch.zeros(0, 3), torch.zeros(0), torch.zeros(0, 1, 3))
     out, grads = render_with_grads(device, empty, camera(17, 13), torch.tensor([0.1, 0.2, 0.3]), device,
                                    torch.float32)
@@ -240,7 +247,7 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
-def test_result_does_not_depend_on_the_thread_count():
+def test_result_does_not_depend_on_the_thread_count(cpu_simd):
     """The CPU backward sums per-(tile, Gaussian) records in a fixed order: bitwise reproducible."""
     scene, cam = random_scene(500, 4), camera(64, 48)
     threads = torch.get_num_threads()
@@ -254,6 +261,33 @@ def test_result_does_not_depend_on_the_thread_count():
     (out1, grads1), (out2, grads2) = results
     assert torch.equal(out1.rgb, out2.rgb) and torch.equal(out1.depth, out2.depth)
     assert all(torch.equal(grads1[k], grads2[k]) for k in grads1)
+
+
+def test_simd_switch_picks_the_tile_loops(monkeypatch):
+    """AVATAR_EXT_SIMD=sse2 forces the portable loops (so the fixture above tests both); a typo is an error."""
+    monkeypatch.setenv("AVATAR_EXT_SIMD", "sse2")
+    assert torch.ops.avatar_ext.cpu_simd() == "sse2"
+    monkeypatch.setenv("AVATAR_EXT_SIMD", "auto")
+    assert torch.ops.avatar_ext.cpu_simd() in ("avx2", "sse2")
+    monkeypatch.setenv("AVATAR_EXT_SIMD", "avx512")
+    with pytest.raises(ValueError, match="AVATAR_EXT_SIMD"):
+        torch.ops.avatar_ext.cpu_simd()
+
+
+def test_simd_paths_agree_on_a_large_scene(monkeypatch):
+    """Both tile loops on many overlapping Gaussians (many 8-lane chunks per row, early stops):
+    the same image and gradients up to float32 rounding (FMA contractions)."""
+    scene, cam = random_scene(6000, 21), camera(160, 120)
+    results = {}
+    for simd in ("auto", "sse2"):
+        monkeypatch.setenv("AVATAR_EXT_SIMD", simd)
+        results[simd] = render_with_grads("cpu", scene, cam, torch.tensor([0.2, 0.5, 0.9]), "cpu", torch.float32)
+    (out_a, grads_a), (out_b, grads_b) = results["auto"], results["sse2"]
+    diff = (out_a.rgb - out_b.rgb).abs()
+    assert (diff > 1e-4).float().mean() <= 0.002 and diff.median() <= 1e-6
+    for name in grads_a:
+        err = (grads_a[name] - grads_b[name]).abs() / max(grads_b[name].abs().max().item(), 1.0)
+        assert (err > 1e-5).float().mean() <= 0.002, name
 
 
 def test_backends_registered_and_bad_inputs_rejected():

@@ -92,6 +92,7 @@ BlendInputs<T> input_pointers(const BlendTensors& t) {
   in.verts = t.verts.data_ptr<T>();
   in.faces = t.faces.data_ptr<int64_t>();
   in.parent = t.parent.data_ptr<int64_t>();
+  in.num_faces = t.faces.size(0);
   in.drivers = t.drivers.data_ptr<T>();
   for (int s = 0; s < kNumSections; ++s) {
     in.base[s] = t.base[s].data_ptr<T>();

@@ -132,9 +132,19 @@ void block_delta_backward(const BlendInputs<T>& in, int64_t n0, int64_t count, c
   }
 }
 
+// The posed frame of every triangle, computed once and shared by the Gaussians bound to it.
+template <typename T>
+std::vector<PosedFrame<T>> posed_frames(const BlendInputs<T>& in, int threads) {
+  std::vector<PosedFrame<T>> frames(static_cast<size_t>(in.num_faces));
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t face = 0; face < in.num_faces; ++face) posed_frame(in, face, frames[face]);
+  return frames;
+}
+
 template <typename T>
 void forward_loop(const BlendInputs<T>& in, const BlendOutputs<T>& out) {
   const int threads = at::get_num_threads();
+  const std::vector<PosedFrame<T>> frames = posed_frames(in, threads);
   const int64_t block = block_length(in.num_gaussians, threads);
   const int64_t num_blocks = (in.num_gaussians + block - 1) / block;
 #pragma omp parallel num_threads(threads)
@@ -148,7 +158,7 @@ void forward_loop(const BlendInputs<T>& in, const BlendOutputs<T>& out) {
         T flat[kLocalSize], local[kLocalSize];
         block_to_flat(sums, i, flat);
         local_from_sums(in, n0 + i, flat, local);
-        blend_gaussian(in, n0 + i, local, out);
+        blend_gaussian(in, n0 + i, local, frames[in.parent[n0 + i]], out);
       }
     }
   }
@@ -159,6 +169,7 @@ void backward_loop(const BlendInputs<T>& in, const T* saved_local, const BlendUp
                    const BlendGrads<T>& grads) {
   const int64_t n_total = in.num_gaussians, d_total = in.num_drivers;
   const int threads = at::get_num_threads();
+  const std::vector<PosedFrame<T>> frames = posed_frames(in, threads);
   const int64_t block = block_length(n_total, threads);
   const int64_t num_blocks = (n_total + block - 1) / block;
   // Per-thread driver sums and per-Gaussian vertex gradients, reduced serially afterwards so the
@@ -180,7 +191,7 @@ void backward_loop(const BlendInputs<T>& in, const T* saved_local, const BlendUp
       for (int64_t i = 0; i < count; ++i) {
         const int64_t n = n0 + i;
         T g_local[kLocalSize], g_flat[kLocalSize], g_v[3][3];
-        blend_gaussian_backward(in, n, saved_local + n * kLocalSize, up, grads, g_local, g_v);
+        blend_gaussian_backward(in, n, saved_local + n * kLocalSize, frames[in.parent[n]], up, grads, g_local, g_v);
         sums_gradient(g_local, g_flat);
         flat_to_block(g_flat, i, g_sums);
         if (grads.verts)

@@ -24,7 +24,9 @@ __global__ void blend_forward_kernel(BlendInputs<T> in, BlendOutputs<T> out) {
   if (n >= in.num_gaussians) return;
   T local[kLocalSize];
   blend_local(in, n, local);
-  blend_gaussian(in, n, local, out);
+  PosedFrame<T> pf;
+  posed_frame(in, in.parent[n], pf);
+  blend_gaussian(in, n, local, pf, out);
 }
 
 template <typename T>
@@ -43,7 +45,9 @@ __global__ void blend_backward_kernel(BlendInputs<T> in, const T* saved_local, B
   T g_sums[kLocalSize];
   if (active) {
     T g_local[kLocalSize], g_v[3][3];
-    blend_gaussian_backward(in, n, saved_local + n * kLocalSize, up, grads, g_local, g_v);
+    PosedFrame<T> pf;
+    posed_frame(in, in.parent[n], pf);
+    blend_gaussian_backward(in, n, saved_local + n * kLocalSize, pf, up, grads, g_local, g_v);
     sums_gradient(g_local, g_sums);
     if (grads.verts) {
       const int64_t* face = in.faces + 3 * in.parent[n];

@@ -79,9 +79,9 @@ inline void check_screen_gaussians(const at::Tensor& means2d, const at::Tensor& 
 
 // What the rasterizer's forward hands its backward, and the upstream image gradients.
 inline void check_raster_state(const at::Tensor& final_transmittance, const at::Tensor& last_entry,
-                               const at::Tensor& tile_offsets, const at::Tensor& entries, const at::Tensor& order,
-                               const at::Tensor& grad_rgb, const at::Tensor& grad_alpha,
-                               const at::Tensor& grad_depth, at::ScalarType dtype, c10::DeviceType device) {
+                               const at::Tensor& tile_offsets, const at::Tensor& entries, const at::Tensor& grad_rgb,
+                               const at::Tensor& grad_alpha, const at::Tensor& grad_depth, at::ScalarType dtype,
+                               c10::DeviceType device) {
   TORCH_CHECK_VALUE(final_transmittance.dim() == 2, "splat: final_transmittance must be [H, W], got ",
                     final_transmittance.sizes());
   const int64_t height = final_transmittance.size(0), width = final_transmittance.size(1);
@@ -90,7 +90,6 @@ inline void check_raster_state(const at::Tensor& final_transmittance, const at::
   check_tensor(last_entry, "last_entry", {height, width}, at::kInt, device);
   check_tensor(tile_offsets, "tile_offsets", {num_tiles + 1}, at::kInt, device);
   check_tensor(entries, "entries", {entries.numel()}, at::kInt, device);
-  check_tensor(order, "order", {order.numel()}, at::kInt, device);
   check_tensor(grad_rgb, "grad_rgb", {height, width, 3}, dtype, device);
   check_tensor(grad_alpha, "grad_alpha", {height, width, 1}, dtype, device);
   check_tensor(grad_depth, "grad_depth", {height, width, 1}, dtype, device);

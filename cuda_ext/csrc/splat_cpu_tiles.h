@@ -74,15 +74,22 @@ inline typename std::conditional<sizeof(T) == 4, uint32_t, uint64_t>::type sorta
   return (bits & sign) ? ~bits : (bits | sign);
 }
 
-// `ids` (ascending) stably sorted by depth: an LSD radix sort on 8-bit digits, so equal depths
-// keep the lower index first, as the reference's stable sort.
+// A visible Gaussian and the tiles [tx0, tx1] x [ty0, ty1] its box touches: what the binning
+// loops read, in depth order, without going back to the scattered records.
+struct TileSpan {
+  int32_t id;
+  uint16_t tx0, tx1, ty0, ty1;  // tile indices fit: images are under 2^20 pixels a side (check_image_size)
+};
+
+// `spans` (ascending ids) stably sorted by depth: an LSD radix sort on 8-bit digits, so equal
+// depths keep the lower index first, as the reference's stable sort.
 template <typename T>
-std::vector<int32_t> sort_by_depth(const T* depths, std::vector<int32_t> ids) {
+std::vector<TileSpan> sort_by_depth(const T* depths, std::vector<TileSpan> spans) {
   using Key = decltype(sortable_bits(T(0)));
-  const size_t n = ids.size();
+  const size_t n = spans.size();
   std::vector<Key> keys(n), keys_tmp(n);
-  std::vector<int32_t> ids_tmp(n);
-  for (size_t j = 0; j < n; ++j) keys[j] = sortable_bits(depths[ids[j]]);
+  std::vector<TileSpan> spans_tmp(n);
+  for (size_t j = 0; j < n; ++j) keys[j] = sortable_bits(depths[spans[j].id]);
   for (int shift = 0; shift < int(8 * sizeof(Key)); shift += 8) {
     size_t count[257] = {0};
     for (size_t j = 0; j < n; ++j) ++count[((keys[j] >> shift) & 0xff) + 1];
@@ -91,70 +98,69 @@ std::vector<int32_t> sort_by_depth(const T* depths, std::vector<int32_t> ids) {
     for (size_t j = 0; j < n; ++j) {
       const size_t dst = count[(keys[j] >> shift) & 0xff]++;
       keys_tmp[dst] = keys[j];
-      ids_tmp[dst] = ids[j];
+      spans_tmp[dst] = spans[j];
     }
     keys.swap(keys_tmp);
-    ids.swap(ids_tmp);
+    spans.swap(spans_tmp);
   }
-  return ids;
+  return spans;
 }
 
 struct TileLists {
-  Tensor order;  // [V] int32 Gaussian index of each visible Gaussian, front to back
   Tensor tile_offsets;  // [num_tiles + 1] int32: tile t's entries are [offsets[t], offsets[t + 1])
-  Tensor entries;  // [E] int32 positions in `order`, ascending inside each tile
-  Tensor records;  // [V * sizeof(TileGaussian<T>)] uint8: the TileGaussian of each position in `order`
+  Tensor entries;  // [E] int32 Gaussian indices, front to back inside each tile
+  Tensor records;  // [N * sizeof(TileGaussian<T>)] uint8: the TileGaussian of Gaussian i (read only when visible)
 };
+
+template <typename T>
+bool is_visible(const TileGaussian<T>& g) {
+  return g.u_lo <= g.u_hi && g.v_lo <= g.v_hi;
+}
 
 // Visible Gaussians (radius > 0 and an ellipse inside the image), sorted front to back, dealt to
 // the tiles their ellipse box touches (a counting sort by tile keeps the depth order per tile).
+// Records are written in index order (sequential reads of the inputs) and the tile lists point
+// at them by Gaussian index.
 template <typename T>
 TileLists build_tile_lists(const ScreenInputs<T>& in) {
   const int tiles_x = splat::tiles_along(in.width), num_tiles = tiles_x * splat::tiles_along(in.height);
-  std::vector<splat::Ellipse> ellipses(in.n);
-  std::vector<int32_t> rect(4 * in.n);  // tx0, tx1, ty0, ty1; tx0 > tx1 when invisible
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < in.n; ++i) {
-    int32_t* r = rect.data() + 4 * i;
-    r[0] = 1;
-    r[1] = 0;
-    if (in.radii[i] <= 0) continue;
-    ellipses[i] = in.ellipse(i);
-    splat::ellipse_tiles(ellipses[i], r[0], r[1], r[2], r[3]);
-  }
-  std::vector<int32_t> visible;
-  for (int64_t i = 0; i < in.n; ++i)
-    if (rect[4 * i] <= rect[4 * i + 1]) visible.push_back(int32_t(i));
-  const std::vector<int32_t> order = sort_by_depth(in.depths, std::move(visible));
-  const int64_t num_visible = int64_t(order.size());
-
   TileLists lists;
-  lists.records = at::empty({num_visible * int64_t(sizeof(TileGaussian<T>))}, at::kByte);
+  lists.records = at::empty({in.n * int64_t(sizeof(TileGaussian<T>))}, at::kByte);
   auto* records = reinterpret_cast<TileGaussian<T>*>(lists.records.data_ptr<uint8_t>());
 #pragma omp parallel for schedule(static)
-  for (int64_t rank = 0; rank < num_visible; ++rank) records[rank] = in.record(order[rank], ellipses[order[rank]]);
+  for (int64_t i = 0; i < in.n; ++i) {
+    if (in.radii[i] > 0) {
+      records[i] = in.record(i, in.ellipse(i));
+    } else {
+      records[i].u_lo = records[i].v_lo = 1;  // an empty box: culled
+      records[i].u_hi = records[i].v_hi = 0;
+    }
+  }
+  std::vector<TileSpan> visible;
+  visible.reserve(size_t(in.n));
+  for (int64_t i = 0; i < in.n; ++i) {
+    const TileGaussian<T>& g = records[i];
+    if (is_visible(g))
+      visible.push_back(TileSpan{int32_t(i), uint16_t(g.u_lo / TILE), uint16_t(g.u_hi / TILE), uint16_t(g.v_lo / TILE),
+                                 uint16_t(g.v_hi / TILE)});
+  }
+  const std::vector<TileSpan> order = sort_by_depth(in.depths, std::move(visible));
 
   std::vector<int64_t> offsets(int64_t(num_tiles) + 1, 0);
-  for (int32_t i : order) {
-    const int32_t* r = rect.data() + 4 * i;
-    for (int ty = r[2]; ty <= r[3]; ++ty)
-      for (int tx = r[0]; tx <= r[1]; ++tx) ++offsets[int64_t(ty) * tiles_x + tx + 1];
-  }
+  for (const TileSpan& r : order)
+    for (int ty = r.ty0; ty <= r.ty1; ++ty)
+      for (int tx = r.tx0; tx <= r.tx1; ++tx) ++offsets[int64_t(ty) * tiles_x + tx + 1];
   for (size_t t = 1; t < offsets.size(); ++t) offsets[t] += offsets[t - 1];
   TORCH_CHECK(offsets.back() < std::numeric_limits<int32_t>::max(), "splat: ", offsets.back(),
               " (tile, Gaussian) entries do not fit int32; render smaller or with fewer Gaussians");
   lists.entries = at::empty({offsets.back()}, at::kInt);
   int32_t* entry = lists.entries.data_ptr<int32_t>();
   std::vector<int64_t> cursor(offsets.begin(), offsets.end() - 1);
-  for (int64_t rank = 0; rank < num_visible; ++rank) {
-    const int32_t* r = rect.data() + 4 * order[rank];
-    for (int ty = r[2]; ty <= r[3]; ++ty)
-      for (int tx = r[0]; tx <= r[1]; ++tx) entry[cursor[int64_t(ty) * tiles_x + tx]++] = int32_t(rank);
-  }
+  for (const TileSpan& r : order)
+    for (int ty = r.ty0; ty <= r.ty1; ++ty)
+      for (int tx = r.tx0; tx <= r.tx1; ++tx) entry[cursor[int64_t(ty) * tiles_x + tx]++] = r.id;
   lists.tile_offsets = at::empty({int64_t(offsets.size())}, at::kInt);
   std::copy(offsets.begin(), offsets.end(), lists.tile_offsets.data_ptr<int32_t>());
-  lists.order = at::empty({num_visible}, at::kInt);
-  std::copy(order.begin(), order.end(), lists.order.data_ptr<int32_t>());
   return lists;
 }
 
@@ -176,7 +182,7 @@ constexpr int max_chunks() {
 // box's last column there; returns how many. Collecting them first lets the per-pixel math run as
 // one branch-free loop of independent iterations (the exp latency overlaps across chunks).
 template <int W, typename T>
-inline int box_chunks(const TileGaussian<T>& g, int x0, int x1, int y0, int y1, Chunk<T>* out, int& u_hi) {
+AVX_HD_LANE int box_chunks(const TileGaussian<T>& g, int x0, int x1, int y0, int y1, Chunk<T>* out, int& u_hi) {
   int count = 0;
   const int u_lo = std::max(g.u_lo, x0), v_lo = std::max(g.v_lo, y0), v_hi = std::min(g.v_hi, y1 - 1);
   u_hi = std::min(g.u_hi, x1 - 1);

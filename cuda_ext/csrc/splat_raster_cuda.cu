@@ -320,7 +320,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cuda(
   TORCH_CHECK_VALUE(state.size() == 5, "splat: the CUDA rasterizer state has 5 tensors, got ", state.size());
   const Tensor &final_t = state[0], &last = state[1], &tile_offsets = state[2], &entries = state[3];
   const Tensor& order = state[4];
-  splat::check_raster_state(final_t, last, tile_offsets, entries, order, grad_rgb, grad_alpha, grad_depth,
+  splat::check_tensor(order, "order", {order.numel()}, at::kInt, c10::kCUDA);
+  splat::check_raster_state(final_t, last, tile_offsets, entries, grad_rgb, grad_alpha, grad_depth,
                             means2d.scalar_type(), c10::kCUDA);
   const c10::cuda::OptionalCUDAGuard guard(means2d.device());
   const int64_t height = final_t.size(0), width = final_t.size(1), n = means2d.size(0);

@@ -39,6 +39,7 @@ struct BlendInputs {
   const T* verts;                 // [V, 3] posed vertices
   const int64_t* faces;           // [F, 3]
   const int64_t* parent;          // [N] triangle of each Gaussian
+  int64_t num_faces;
   const T* drivers;               // [D] blendshape weights
   const T* base[kNumSections];    // xyz [N, 3], rot [N, 4], log_scale [N, 3], opacity_logit [N], sh_dc [N, 3]
   const T* delta[kNumSections];   // d_xyz [D, N, 3], d_rot [D, N, 4], d_log_scale, d_opacity [D, N], d_color
@@ -79,11 +80,28 @@ struct BlendGrads {
   T* delta[kNumSections];  // like BlendInputs::delta
 };
 
+// The posed vertices of triangle `face`.
 template <typename T>
-AVX_HD void gather_triangle(const BlendInputs<T>& in, int64_t n, T v[3][3]) {
-  const int64_t* face = in.faces + 3 * in.parent[n];
+AVX_HD void gather_face(const BlendInputs<T>& in, int64_t face, T v[3][3]) {
+  const int64_t* corners = in.faces + 3 * face;
   for (int k = 0; k < 3; ++k)
-    for (int c = 0; c < 3; ++c) v[k][c] = in.verts[3 * face[k] + c];
+    for (int c = 0; c < 3; ++c) v[k][c] = in.verts[3 * corners[k] + c];
+}
+
+// A posed triangle's frame and that frame's rotation as a quaternion: the same for every Gaussian
+// bound to the triangle (the CPU computes it once per triangle, CUDA once per Gaussian).
+template <typename T>
+struct PosedFrame {
+  Frame<T> frame;
+  T quat[4];  // matrix_to_quat(frame.rot)
+};
+
+template <typename T>
+AVX_HD void posed_frame(const BlendInputs<T>& in, int64_t face, PosedFrame<T>& pf) {
+  T v[3][3];
+  gather_face(in, face, v);
+  triangle_frame(v, pf.frame);
+  matrix_to_quat(pf.frame.rot, pf.quat);
 }
 
 // ---- blendshapes ------------------------------------------------------------------------------
@@ -143,21 +161,17 @@ AVX_HD T blend_local_backward(const BlendInputs<T>& in, int64_t n, int64_t d, co
 
 // ---- one Gaussian -----------------------------------------------------------------------------
 
-// World-space Gaussian n from its blended local attributes.
+// World-space Gaussian n from its blended local attributes and its parent's posed frame.
 template <typename T>
-AVX_HD void blend_gaussian(const BlendInputs<T>& in, int64_t n, const T local[kLocalSize],
+AVX_HD void blend_gaussian(const BlendInputs<T>& in, int64_t n, const T local[kLocalSize], const PosedFrame<T>& pf,
                            const BlendOutputs<T>& out) {
-  T v[3][3];
-  gather_triangle(in, n, v);
-  Frame<T> f;
-  triangle_frame(v, f);
+  const Frame<T>& f = pf.frame;
   const T* xyz = local + kXyz;
   for (int i = 0; i < 3; ++i)
     out.means[3 * n + i] = f.origin[i] + f.unit * (f.rot[i][0] * xyz[0] + f.rot[i][1] * xyz[1] + f.rot[i][2] * xyz[2]);
-  T q_frame[4], q_local[4];
-  matrix_to_quat(f.rot, q_frame);
+  T q_local[4];
   normalize(local + kRot, q_local, 4);
-  quat_multiply(q_frame, q_local, out.quats + 4 * n);
+  quat_multiply(pf.quat, q_local, out.quats + 4 * n);
   for (int i = 0; i < 3; ++i) out.scales[3 * n + i] = f.unit * ext_exp(local[kLogScale + i]);
   out.opacities[n] = T(1) / (T(1) + ext_exp(-local[kOpacity]));
   T* sh = out.sh + n * (3 + in.rest);
@@ -170,12 +184,9 @@ AVX_HD void blend_gaussian(const BlendInputs<T>& in, int64_t n, const T local[kL
 // as the base gradients) and, when grads.verts is set, g_v (∂L/∂ its triangle's posed vertices).
 template <typename T>
 AVX_HD void blend_gaussian_backward(const BlendInputs<T>& in, int64_t n, const T local[kLocalSize],
-                                    const BlendUpstream<T>& up, const BlendGrads<T>& grads, T g_local[kLocalSize],
-                                    T g_v[3][3]) {
-  T v[3][3];
-  gather_triangle(in, n, v);
-  Frame<T> f;
-  triangle_frame(v, f);
+                                    const PosedFrame<T>& pf, const BlendUpstream<T>& up, const BlendGrads<T>& grads,
+                                    T g_local[kLocalSize], T g_v[3][3]) {
+  const Frame<T>& f = pf.frame;
   const T* xyz = local + kXyz;
   const T* g_mean = up.means + 3 * n;
 
@@ -188,10 +199,9 @@ AVX_HD void blend_gaussian_backward(const BlendInputs<T>& in, int64_t n, const T
   for (int j = 0; j < 3; ++j)
     g_local[kXyz + j] = f.unit * (f.rot[0][j] * g_mean[0] + f.rot[1][j] * g_mean[1] + f.rot[2][j] * g_mean[2]);
 
-  T q_frame[4], q_local[4], g_q_frame[4], g_q_local[4];
-  matrix_to_quat(f.rot, q_frame);
+  T q_local[4], g_q_frame[4], g_q_local[4];
   normalize(local + kRot, q_local, 4);
-  quat_multiply_backward(q_frame, q_local, up.quats + 4 * n, g_q_frame, g_q_local);
+  quat_multiply_backward(pf.quat, q_local, up.quats + 4 * n, g_q_frame, g_q_local);
   for (int i = 0; i < 4; ++i) g_local[kRot + i] = T(0);
   normalize_backward(local + kRot, g_q_local, g_local + kRot, 4);
 
@@ -209,6 +219,8 @@ AVX_HD void blend_gaussian_backward(const BlendInputs<T>& in, int64_t n, const T
     for (int k = 0; k < w; ++k) grads.base[s][n * w + k] = g_local[o + k];
   }
   if (grads.verts != nullptr) {
+    T v[3][3];
+    gather_face(in, in.parent[n], v);
     matrix_to_quat_backward(f.rot, g_q_frame, g_rot);
     triangle_frame_backward(v, g_mean, g_rot, g_unit, g_v);  // origin = centroid: g_origin = g_mean
   }

@@ -3,6 +3,10 @@
 
 #if defined(__CUDACC__)
 #define AVX_HD __host__ __device__ __forceinline__
+#define AVX_HD_LANE AVX_HD
 #else
 #define AVX_HD inline
+// The per-pixel math of the CPU tile loops is forced inline: it then compiles with the instruction
+// set of the loop it lands in (an AVX2 loop calling an out-of-line SSE2 copy would gain nothing).
+#define AVX_HD_LANE inline __attribute__((always_inline))
 #endif

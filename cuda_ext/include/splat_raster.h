@@ -91,7 +91,7 @@ struct PairAlpha {
 };
 
 template <typename T, typename V, typename DY>
-AVX_HD auto pair_alpha(T a, T b, T c, T opacity, V dx, DY dy) -> PairAlpha<V, decltype(dx < T(0))> {
+AVX_HD_LANE auto pair_alpha(T a, T b, T c, T opacity, V dx, DY dy) -> PairAlpha<V, decltype(dx < T(0))> {
   const V power = T(-0.5) * (a * dx * dx + c * dy * dy) - b * dx * dy;
   PairAlpha<V, decltype(dx < T(0))> r;
   r.gauss = exp_(power);
@@ -105,7 +105,7 @@ AVX_HD auto pair_alpha(T a, T b, T c, T opacity, V dx, DY dy) -> PairAlpha<V, de
 // One step of the front-to-back loop on the `alive` (not yet stopped) pixels. Returns where the
 // pair contributes, with its weight there (0 elsewhere); `stopped` gets where the pixel stops.
 template <typename T, typename V, typename M>
-AVX_HD M composite_step(const PairAlpha<V, M>& pa, M alive, V& transmittance, V& weight, M& stopped) {
+AVX_HD_LANE M composite_step(const PairAlpha<V, M>& pa, M alive, V& transmittance, V& weight, M& stopped) {
   const M live = pa.counts & alive;
   const V next = transmittance * (T(1) - pa.alpha);
   stopped = live & (next < T(TRANSMITTANCE_MIN));
@@ -122,7 +122,7 @@ struct PairGrad {
 };
 
 template <typename V>
-AVX_HD void pair_grad_zero(PairGrad<V>& g) {
+AVX_HD_LANE void pair_grad_zero(PairGrad<V>& g) {
   g.mean2d[0] = g.mean2d[1] = V{};
   g.conic[0] = g.conic[1] = g.conic[2] = V{};
   g.opacity = V{};
@@ -139,7 +139,7 @@ struct PixelGrad {
 // One contributing pair, visited back to front, where `active`. `transmittance` holds T after
 // the pair and becomes T before it; `suffix` = sum over the later pairs of (d loss / d w) w.
 template <typename T, typename V, typename DY, typename M>
-AVX_HD void pair_backward(M active, const PairAlpha<V, M>& pa, T a, T b, T c, V dx, DY dy, const T* colour, T depth,
+AVX_HD_LANE void pair_backward(M active, const PairAlpha<V, M>& pa, T a, T b, T c, V dx, DY dy, const T* colour, T depth,
                           const PixelGrad<V>& pg, V& transmittance, V& suffix, PairGrad<V>& g) {
   const V keep = T(1) - pa.alpha;
   const V t_before = transmittance / keep;
