@@ -4,8 +4,8 @@
 3DGS `.ply` export (ply.py), world-space `Gaussians` (world.py). Imports `avatar.rig` only.
 """
 
-from avatar.gaussians.blend import blend, blend_registry
+from avatar.gaussians.blend import blend, blend_registry, blend_with_offsets
 from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.world import Gaussians
 
-__all__ = ["GaussianAvatar", "Gaussians", "blend", "blend_registry"]
+__all__ = ["GaussianAvatar", "Gaussians", "blend", "blend_registry", "blend_with_offsets"]

@@ -42,6 +42,18 @@ def blend(model: GaussianAvatar, params: RigParams, backend: str = "auto") -> Ga
     return fn(model, params)
 
 
+def blend_with_offsets(model: GaussianAvatar, params: RigParams, backend: str = "auto") -> tuple[Gaussians, torch.Tensor]:
+    """`blend()` plus the offsets this frame applies (GaussianAvatar.applied_offsets, [N, 14]),
+    which training regularises. The cuda_ext backends take them from the blend kernel, so their
+    gradient joins its single backward pass over the [D, N, 14] offsets; the torch reference
+    computes them separately."""
+    name, fn = blend_registry.get(backend)
+    if name in ("cpu", "cuda"):
+        from avatar.gaussians.ext_blend import blend_ext_with_offsets
+        return blend_ext_with_offsets(model, params)
+    return fn(model, params), model.applied_offsets(model.drivers(params)[0])
+
+
 # cuda_ext backends, registered last: their loaders compile or load nothing until first asked.
 from avatar.gaussians.ext_blend import load_blend_cpu, load_blend_cuda  # noqa: E402
 

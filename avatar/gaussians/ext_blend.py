@@ -10,23 +10,35 @@ serves CUDA tensors with the CUDA kernels (and CPU tensors with the CPU ones).
 
 from __future__ import annotations
 
+import torch
+from torch import Tensor
+
 from avatar.backends import extension_loader
-from avatar.gaussians.model import GaussianAvatar
+from avatar.gaussians.model import SH_C0, GaussianAvatar
 from avatar.gaussians.world import Gaussians
 from avatar.rig import RigParams
 
 
-def _blend_ext(model: GaussianAvatar, params: RigParams) -> Gaussians:
+def blend_ext_with_offsets(model: GaussianAvatar, params: RigParams) -> tuple[Gaussians, Tensor]:
+    """The world Gaussians and the offsets this frame applies, Σ_k w_k Δ_k [N, 14] (layout of
+    GaussianAvatar.applied_offsets), both from one kernel call."""
     from cuda_ext.blend import blend_gaussians
 
     if params.num_frames != 1:
         raise ValueError(f"blend takes one frame of rig parameters, got {params.num_frames}")
     verts = model.rig.forward(params)[0]  # [V, 3]
     drivers = model.drivers(params)[0]  # [D]
-    means, quats, scales, opacities, sh = blend_gaussians(
+    means, quats, scales, opacities, sh, local = blend_gaussians(
         verts, model.rig.faces, model.parent, drivers, model.xyz, model.rot, model.log_scale, model.opacity_logit,
         model.sh_dc, model.sh_rest, model.d_xyz, model.d_rot, model.d_log_scale, model.d_opacity, model.d_color)
-    return Gaussians(means, quats, scales, opacities, sh)
+    base = torch.cat([model.xyz, model.rot, model.log_scale, model.opacity_logit[:, None], model.sh_dc[:, 0]], -1)
+    offsets = local - base  # [N, 14]; the colour's local offsets are Δ / SH_C0
+    offsets = torch.cat([offsets[:, :11], offsets[:, 11:] * SH_C0], -1)
+    return Gaussians(means, quats, scales, opacities, sh), offsets
+
+
+def _blend_ext(model: GaussianAvatar, params: RigParams) -> Gaussians:
+    return blend_ext_with_offsets(model, params)[0]
 
 
 def blend_cpu(model: GaussianAvatar, params: RigParams) -> Gaussians:

@@ -99,6 +99,12 @@ class GaussianAvatar(nn.Module):
     def opacity(self) -> Tensor:
         return torch.sigmoid(self.opacity_logit)
 
+    def applied_offsets(self, drivers: Tensor) -> Tensor:
+        """Σ_k w_k Δ_k, the offsets one frame applies: drivers [D] -> [N, 14] (xyz 3, rot 4,
+        log_scale 3, opacity logit 1, DC colour 3, each in its offset's own units)."""
+        return torch.cat([torch.tensordot(drivers, getattr(self, k), dims=1).reshape(self.num_gaussians, -1)
+                          for k in self.OFFSETS], dim=-1)
+
     def local_attributes(self, drivers: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Base + Σ_k w_k Δ_k for one frame. drivers [D] -> xyz, rot, log_scale, opacity_logit, sh."""
         xyz = self.xyz + torch.einsum("d,dnk->nk", drivers, self.d_xyz)

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from avatar.data.capture import Capture
 from avatar.data.expressions import save_expression_file
-from avatar.gaussians import GaussianAvatar, blend
+from avatar.gaussians import GaussianAvatar, blend_with_offsets
 from avatar.gaussians.io import save_avatar
 from avatar.render import splat
 from avatar.rig import HeadRig
@@ -37,14 +37,13 @@ def refined_params_path(out: Path) -> Path:
     return out.with_name(out.stem + ".refined.npz")
 
 
-def _regularisers(model: GaussianAvatar, cfg: TrainConfig, drivers: torch.Tensor) -> torch.Tensor:
+def _regularisers(model: GaussianAvatar, cfg: TrainConfig, offsets: torch.Tensor) -> torch.Tensor:
     """Stay near the parent triangle, stay small, and keep the blendshape offsets this frame
-    applies small: offsets fitted to few expression combinations otherwise absorb anything
-    that co-varies with them and break on unseen combinations."""
+    applies (offsets [N, 14]) small: offsets fitted to few expression combinations otherwise
+    absorb anything that co-varies with them and break on unseen combinations."""
     far = torch.relu(model.xyz.norm(dim=-1) - cfg.xyz_reg_threshold).mean()
     big = torch.relu(torch.exp(model.log_scale).amax(-1) - cfg.scale_reg_threshold).mean()
-    applied = sum(torch.tensordot(drivers, getattr(model, k), dims=1).pow(2).reshape(model.num_gaussians, -1)
-                  .sum(-1).mean() for k in model.OFFSETS)
+    applied = offsets.pow(2).sum(-1).mean()
     return cfg.xyz_reg * far + cfg.scale_reg * big + cfg.offset_reg * applied
 
 
@@ -94,10 +93,10 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
         time_index = capture.frames[frame].time
         params = refiner.frame(time_index) if refiner else capture.frame_params(frame)
         camera = capture.camera(frame)
-        rendered = splat(blend(model, params, cfg.backend), camera, background, cfg.backend)
+        world, offsets = blend_with_offsets(model, params, cfg.backend)
+        rendered = splat(world, camera, background, cfg.backend)
         rendered.means2d.retain_grad()
-        loss = (photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight)
-                + _regularisers(model, cfg, model.drivers(params)[0]))
+        loss = photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight) + _regularisers(model, cfg, offsets)
         if refiner is not None:
             loss = loss + cfg.params_reg * refiner.deviation(time_index)
         loss.backward()

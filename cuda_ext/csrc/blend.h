@@ -75,7 +75,8 @@ inline void check_inputs(const BlendTensors& t) {
 }
 
 // The saved local attributes and the upstream gradients of the outputs.
-inline void check_backward_inputs(const BlendTensors& t, const at::Tensor& local, const std::array<at::Tensor, 5>& up) {
+// up: grad_means, grad_quats, grad_scales, grad_opacities, grad_sh, grad_local (empty: none).
+inline void check_backward_inputs(const BlendTensors& t, const at::Tensor& local, const std::array<at::Tensor, 6>& up) {
   const int64_t n = t.num_gaussians();
   const at::ScalarType real = t.verts.scalar_type();
   check_tensor(local, "local", {n, kLocalSize}, real, t.verts);
@@ -84,6 +85,7 @@ inline void check_backward_inputs(const BlendTensors& t, const at::Tensor& local
   check_tensor(up[2], "grad_scales", {n, 3}, real, t.verts);
   check_tensor(up[3], "grad_opacities", {n}, real, t.verts);
   check_tensor(up[4], "grad_sh", {n, t.sh_rest.size(1) + 1, 3}, real, t.verts);
+  if (up[5].numel() > 0) check_tensor(up[5], "grad_local", {n, kLocalSize}, real, t.verts);
 }
 
 template <typename T>
@@ -122,8 +124,9 @@ BlendOutputs<T> output_pointers(const BlendForwardResult& out) {
 }
 
 template <typename T>
-BlendUpstream<T> upstream_pointers(const std::array<at::Tensor, 5>& up) {
-  return {up[0].data_ptr<T>(), up[1].data_ptr<T>(), up[2].data_ptr<T>(), up[3].data_ptr<T>(), up[4].data_ptr<T>()};
+BlendUpstream<T> upstream_pointers(const std::array<at::Tensor, 6>& up) {
+  return {up[0].data_ptr<T>(), up[1].data_ptr<T>(), up[2].data_ptr<T>(), up[3].data_ptr<T>(), up[4].data_ptr<T>(),
+          up[5].numel() > 0 ? up[5].data_ptr<T>() : nullptr};
 }
 
 // [grad_verts, grad_drivers, grad base x5, grad delta x5]; verts and drivers zeroed (accumulated).

@@ -232,10 +232,11 @@ std::vector<at::Tensor> blend_backward_cpu(
     const at::Tensor& sh_dc, const at::Tensor& sh_rest, const at::Tensor& d_xyz, const at::Tensor& d_rot,
     const at::Tensor& d_log_scale, const at::Tensor& d_opacity, const at::Tensor& d_color, const at::Tensor& local,
     const at::Tensor& grad_means, const at::Tensor& grad_quats, const at::Tensor& grad_scales,
-    const at::Tensor& grad_opacities, const at::Tensor& grad_sh, bool need_verts, bool need_drivers) {
+    const at::Tensor& grad_opacities, const at::Tensor& grad_sh, const at::Tensor& grad_local, bool need_verts,
+    bool need_drivers) {
   BlendTensors t = pack_inputs(verts, faces, parent, drivers, xyz, rot, log_scale, opacity_logit, sh_dc, sh_rest,
                                d_xyz, d_rot, d_log_scale, d_opacity, d_color);
-  std::array<at::Tensor, 5> up{grad_means, grad_quats, grad_scales, grad_opacities, grad_sh};
+  std::array<at::Tensor, 6> up{grad_means, grad_quats, grad_scales, grad_opacities, grad_sh, grad_local};
   check_backward_inputs(t, local, up);
   auto grads = allocate_grads(t);
   AT_DISPATCH_FLOATING_TYPES(verts.scalar_type(), "blend_backward_cpu", [&] {
@@ -258,12 +259,13 @@ TORCH_LIBRARY_FRAGMENT(avatar_ext, m) {
   // -> means [N, 3], quats [N, 4], scales [N, 3], opacities [N], sh [N, K, 3],
   //    local [N, 14] (the blended local attributes, for blend_backward)
   m.def("blend_forward(" AVATAR_BLEND_INPUTS ") -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
+  // grad_local: the gradient w.r.t. forward's `local` output, or an empty tensor when it has none.
   // need_verts / need_drivers false: those two gradients are returned as zeros, cheaply.
   // -> [grad_verts, grad_drivers, grad_xyz, grad_rot, grad_log_scale, grad_opacity_logit, grad_sh_dc,
   //     grad_d_xyz, grad_d_rot, grad_d_log_scale, grad_d_opacity, grad_d_color]
   m.def("blend_backward(" AVATAR_BLEND_INPUTS
         ", Tensor local, Tensor grad_means, Tensor grad_quats, Tensor grad_scales, Tensor grad_opacities, "
-        "Tensor grad_sh, bool need_verts, bool need_drivers) -> Tensor[]");
+        "Tensor grad_sh, Tensor grad_local, bool need_verts, bool need_drivers) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(avatar_ext, CPU, m) {

@@ -89,10 +89,11 @@ std::vector<at::Tensor> blend_backward_cuda(
     const at::Tensor& sh_dc, const at::Tensor& sh_rest, const at::Tensor& d_xyz, const at::Tensor& d_rot,
     const at::Tensor& d_log_scale, const at::Tensor& d_opacity, const at::Tensor& d_color, const at::Tensor& local,
     const at::Tensor& grad_means, const at::Tensor& grad_quats, const at::Tensor& grad_scales,
-    const at::Tensor& grad_opacities, const at::Tensor& grad_sh, bool need_verts, bool need_drivers) {
+    const at::Tensor& grad_opacities, const at::Tensor& grad_sh, const at::Tensor& grad_local, bool need_verts,
+    bool need_drivers) {
   BlendTensors t = pack_inputs(verts, faces, parent, drivers, xyz, rot, log_scale, opacity_logit, sh_dc, sh_rest,
                                d_xyz, d_rot, d_log_scale, d_opacity, d_color);
-  std::array<at::Tensor, 5> up{grad_means, grad_quats, grad_scales, grad_opacities, grad_sh};
+  std::array<at::Tensor, 6> up{grad_means, grad_quats, grad_scales, grad_opacities, grad_sh, grad_local};
   check_backward_inputs(t, local, up);
   const c10::cuda::OptionalCUDAGuard guard(verts.device());
   auto grads = allocate_grads(t);

@@ -67,6 +67,7 @@ struct BlendUpstream {
   const T* scales;
   const T* opacities;
   const T* sh;
+  const T* local;  // [N, kLocalSize] ∂L/∂ the blended local attributes themselves, or null
 };
 
 // Gradients of the inputs. verts and drivers are accumulated into (zero them first), or null when
@@ -213,6 +214,8 @@ AVX_HD void blend_gaussian_backward(const BlendInputs<T>& in, int64_t n, const T
   T opacity = T(1) / (T(1) + ext_exp(-local[kOpacity]));
   g_local[kOpacity] = up.opacities[n] * opacity * (T(1) - opacity);
   for (int i = 0; i < 3; ++i) g_local[kColor + i] = up.sh[n * (3 + in.rest) + i];
+  if (up.local != nullptr)  // a loss on the local attributes (the offset regulariser): one backward pass
+    for (int i = 0; i < kLocalSize; ++i) g_local[i] += up.local[n * kLocalSize + i];
 
   for (int s = 0; s < kNumSections; ++s) {
     const int w = section_width(s), o = section_offset(s);
