@@ -32,8 +32,8 @@ def blend_ext_with_offsets(model: GaussianAvatar, params: RigParams) -> tuple[Ga
         verts, model.rig.faces, model.parent, drivers, model.xyz, model.rot, model.log_scale, model.opacity_logit,
         model.sh_dc, model.sh_rest, model.d_xyz, model.d_rot, model.d_log_scale, model.d_opacity, model.d_color)
     base = torch.cat([model.xyz, model.rot, model.log_scale, model.opacity_logit[:, None], model.sh_dc[:, 0]], -1)
-    offsets = local - base  # [N, 14]; the colour's local offsets are Δ / SH_C0
-    offsets = torch.cat([offsets[:, :11], offsets[:, 11:] * SH_C0], -1)
+    offsets = local - base  # [N, 14]
+    offsets[:, 11:] *= SH_C0  # the colour's local offsets are Δ / SH_C0
     return Gaussians(means, quats, scales, opacities, sh), offsets
 
 

@@ -112,11 +112,6 @@ struct TileLists {
   Tensor records;  // [N * sizeof(TileGaussian<T>)] uint8: the TileGaussian of Gaussian i (read only when visible)
 };
 
-template <typename T>
-bool is_visible(const TileGaussian<T>& g) {
-  return g.u_lo <= g.u_hi && g.v_lo <= g.v_hi;
-}
-
 // Visible Gaussians (radius > 0 and an ellipse inside the image), sorted front to back, dealt to
 // the tiles their ellipse box touches (a counting sort by tile keeps the depth order per tile).
 // Records are written in index order (sequential reads of the inputs) and the tile lists point
@@ -140,9 +135,9 @@ TileLists build_tile_lists(const ScreenInputs<T>& in) {
   visible.reserve(size_t(in.n));
   for (int64_t i = 0; i < in.n; ++i) {
     const TileGaussian<T>& g = records[i];
-    if (is_visible(g))
-      visible.push_back(TileSpan{int32_t(i), uint16_t(g.u_lo / TILE), uint16_t(g.u_hi / TILE), uint16_t(g.v_lo / TILE),
-                                 uint16_t(g.v_hi / TILE)});
+    int tx0, tx1, ty0, ty1;
+    if (splat::box_tiles(g.u_lo, g.u_hi, g.v_lo, g.v_hi, tx0, tx1, ty0, ty1))
+      visible.push_back(TileSpan{int32_t(i), uint16_t(tx0), uint16_t(tx1), uint16_t(ty0), uint16_t(ty1)});
   }
   const std::vector<TileSpan> order = sort_by_depth(in.depths, std::move(visible));
 

@@ -46,29 +46,42 @@ AVX_HD_LANE int tile_alphas(const TileGaussian<T>& g, int x0, int x1, int y0, in
   return num_chunks;
 }
 
-// What the forward tile loops read and write.
+// The tile grid and lists both passes walk.
 template <typename T>
-struct ForwardArgs {
-  const TileGaussian<T>* gs;  // records in depth order
+struct TileGrid {
+  const TileGaussian<T>* gs;  // records, by Gaussian index
   const int32_t *offsets, *entries;  // per-tile lists
   const T* background;
   int width, height;
+  int num_tiles() const { return splat::tiles_along(width) * splat::tiles_along(height); }
+  // Pixels [x0, x1) x [y0, y1) of tile `tile`.
+  void bounds(int tile, int& x0, int& y0, int& x1, int& y1) const {
+    const int tiles_x = splat::tiles_along(width);
+    x0 = (tile % tiles_x) * TILE;
+    y0 = (tile / tiles_x) * TILE;
+    x1 = std::min(x0 + TILE, width);
+    y1 = std::min(y0 + TILE, height);
+  }
+};
+
+// What the forward tile loops write.
+template <typename T>
+struct ForwardArgs : TileGrid<T> {
   T *rgb, *alpha, *depth, *final_transmittance;
   int32_t* last_entry;
-  int num_tiles() const { return splat::tiles_along(width) * splat::tiles_along(height); }
 };
 
 // One tile of the forward, W pixels at a time.
 template <typename T, int W>
-AVX_HD_LANE void forward_tile(const ForwardArgs<T>& a, int tile) {
+AVX_HD_LANE void rasterize_tile(const ForwardArgs<T>& a, int tile) {
   using L = splat::Lanes<T, W>;
   using V = typename L::V;
   using M = typename L::M;
   const TileGaussian<T>* gs = a.gs;
   const int32_t* entries = a.entries;
-  const int width = a.width, height = a.height, tiles_x = splat::tiles_along(width);
-  const int x0 = (tile % tiles_x) * TILE, y0 = (tile / tiles_x) * TILE;
-  const int x1 = std::min(x0 + TILE, width), y1 = std::min(y0 + TILE, height);
+  const int width = a.width;
+  int x0, y0, x1, y1;
+  a.bounds(tile, x0, y0, x1, y1);
   T trans[TILE_STATE], acc_r[TILE_STATE], acc_g[TILE_STATE], acc_b[TILE_STATE], acc_depth[TILE_STATE];
   int32_t last[TILE_STATE], alive[TILE_STATE];  // alive: -1 until the pixel stops, then 0
   for (int p = 0; p < TILE_STATE; ++p) {
@@ -123,37 +136,26 @@ AVX_HD_LANE void forward_tile(const ForwardArgs<T>& a, int tile) {
     }
 }
 
-template <typename T, int W>
-void forward_tiles(const ForwardArgs<T>& a) {
-#pragma omp parallel for schedule(dynamic, 2)
-  for (int tile = 0; tile < a.num_tiles(); ++tile) forward_tile<T, W>(a, tile);
-}
-
 // What the backward tile loops read and write.
 template <typename T>
-struct BackwardArgs {
-  const TileGaussian<T>* gs;  // records in depth order
-  const int32_t *offsets, *entries;  // per-tile lists
-  const T* background;
-  int width, height;
+struct BackwardArgs : TileGrid<T> {
   const T* final_transmittance;
   const int32_t* last_entry;
   const T *grad_rgb, *grad_alpha, *grad_depth;
   splat::PairGrad<T>* entry_grads;  // out: one record per (tile, Gaussian) entry
-  int num_tiles() const { return splat::tiles_along(width) * splat::tiles_along(height); }
 };
 
 // One tile of the backward, W pixels at a time.
 template <typename T, int W>
-AVX_HD_LANE void backward_tile(const BackwardArgs<T>& a, int tile) {
+AVX_HD_LANE void rasterize_tile(const BackwardArgs<T>& a, int tile) {
   using L = splat::Lanes<T, W>;
   using V = typename L::V;
   using M = typename L::M;
   const TileGaussian<T>* gs = a.gs;
   const int32_t* entries = a.entries;
-  const int width = a.width, height = a.height, tiles_x = splat::tiles_along(width);
-  const int x0 = (tile % tiles_x) * TILE, y0 = (tile / tiles_x) * TILE;
-  const int x1 = std::min(x0 + TILE, width), y1 = std::min(y0 + TILE, height);
+  const int width = a.width;
+  int x0, y0, x1, y1;
+  a.bounds(tile, x0, y0, x1, y1);
   T trans[TILE_STATE], suffix[TILE_STATE], g_rgb[3][TILE_STATE], g_alpha[TILE_STATE], g_depth[TILE_STATE];
   T g_dot_bg[TILE_STATE];
   int32_t last[TILE_STATE];
@@ -215,24 +217,22 @@ AVX_HD_LANE void backward_tile(const BackwardArgs<T>& a, int tile) {
   }
 }
 
-template <typename T, int W>
-void backward_tiles(const BackwardArgs<T>& a) {
+// Every tile of one pass (forward or backward: Args), W pixels at a time.
+template <typename T, int W, typename Args>
+void all_tiles(const Args& a) {
 #pragma omp parallel for schedule(dynamic, 2)
-  for (int tile = 0; tile < a.num_tiles(); ++tile) backward_tile<T, W>(a, tile);
+  for (int tile = 0; tile < a.num_tiles(); ++tile) rasterize_tile<T, W>(a, tile);
 }
 
 #if defined(__x86_64__)
-// The float32 tile loops compiled for AVX2 + FMA, 8 lanes; the per-tile bodies are forced inline,
-// so they (and the pair math) compile for these instruction sets too. Same results as 4 lanes up
-// to rounding (FMA contractions).
-__attribute__((target("avx2,fma"))) void forward_tiles_avx2(const ForwardArgs<float>& a) {
+// The float32 tile loops compiled for AVX2 + FMA, 8 lanes. The OpenMP body must sit in this
+// target-attributed function (the per-tile bodies and the pair math are forced inline into it)
+// for all of it to compile for these instruction sets. Same results as 4 lanes up to rounding
+// (FMA contractions).
+template <typename Args>
+__attribute__((target("avx2,fma"))) void all_tiles_avx2(const Args& a) {
 #pragma omp parallel for schedule(dynamic, 2)
-  for (int tile = 0; tile < a.num_tiles(); ++tile) forward_tile<float, 8>(a, tile);
-}
-
-__attribute__((target("avx2,fma"))) void backward_tiles_avx2(const BackwardArgs<float>& a) {
-#pragma omp parallel for schedule(dynamic, 2)
-  for (int tile = 0; tile < a.num_tiles(); ++tile) backward_tile<float, 8>(a, tile);
+  for (int tile = 0; tile < a.num_tiles(); ++tile) rasterize_tile<float, 8>(a, tile);
 }
 #endif
 
@@ -253,27 +253,16 @@ bool use_avx2() {
 // The float32 tile loops' instruction set, for reports: "avx2" (8 lanes) or "sse2" (4 lanes).
 std::string cpu_simd() { return use_avx2() ? "avx2" : "sse2"; }
 
-template <typename T>
-void run_forward_tiles(const ForwardArgs<T>& a) {
+// One pass over all tiles with the widest lanes available for T (Args: ForwardArgs or BackwardArgs).
+template <typename T, template <typename> class Args>
+void run_tiles(const Args<T>& a) {
   if constexpr (std::is_same<T, float>::value) {
 #if defined(__x86_64__)
-    if (use_avx2()) return forward_tiles_avx2(a);
+    if (use_avx2()) return all_tiles_avx2(a);
 #endif
-    return forward_tiles<float, 4>(a);
+    return all_tiles<float, 4>(a);
   } else {
-    return forward_tiles<T, splat::LaneWidth<T>::value>(a);
-  }
-}
-
-template <typename T>
-void run_backward_tiles(const BackwardArgs<T>& a) {
-  if constexpr (std::is_same<T, float>::value) {
-#if defined(__x86_64__)
-    if (use_avx2()) return backward_tiles_avx2(a);
-#endif
-    return backward_tiles<float, 4>(a);
-  } else {
-    return backward_tiles<T, splat::LaneWidth<T>::value>(a);
+    return all_tiles<T, splat::LaneWidth<T>::value>(a);
   }
 }
 
@@ -291,10 +280,11 @@ std::tuple<Tensor, Tensor, Tensor, std::vector<Tensor>> rasterize_forward_cpu(
     using T = scalar_t;
     const splat_cpu::ScreenInputs<T> in(means2d, conics, colours, opacities, depths, radii, int(width), int(height));
     lists = splat_cpu::build_tile_lists(in);
-    run_forward_tiles(ForwardArgs<T>{
-        reinterpret_cast<const TileGaussian<T>*>(lists.records.data_ptr<uint8_t>()),
-        lists.tile_offsets.data_ptr<int32_t>(), lists.entries.data_ptr<int32_t>(), background.data_ptr<T>(),
-        int(width), int(height), rgb.data_ptr<T>(), alpha.data_ptr<T>(), depth.data_ptr<T>(), final_t.data_ptr<T>(),
+    run_tiles(ForwardArgs<T>{
+        {reinterpret_cast<const TileGaussian<T>*>(lists.records.data_ptr<uint8_t>()),
+         lists.tile_offsets.data_ptr<int32_t>(), lists.entries.data_ptr<int32_t>(), background.data_ptr<T>(),
+         int(width), int(height)},
+        rgb.data_ptr<T>(), alpha.data_ptr<T>(), depth.data_ptr<T>(), final_t.data_ptr<T>(),
         last.data_ptr<int32_t>()});
   });
   return {rgb, alpha, depth, {final_t, last, lists.tile_offsets, lists.entries, lists.records}};
@@ -342,9 +332,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cpu(
     splat::check_tensor(records, "records", {means2d.size(0) * int64_t(sizeof(TileGaussian<T>))}, at::kByte,
                         c10::kCPU);
     std::vector<splat::PairGrad<T>> entry_grads(entries.numel());  // value-initialised: zeros
-    run_backward_tiles(BackwardArgs<T>{
-        reinterpret_cast<const TileGaussian<T>*>(records.data_ptr<uint8_t>()), tile_offsets.data_ptr<int32_t>(),
-        entries.data_ptr<int32_t>(), background.data_ptr<T>(), int(width), int(height), final_t.data_ptr<T>(),
+    run_tiles(BackwardArgs<T>{
+        {reinterpret_cast<const TileGaussian<T>*>(records.data_ptr<uint8_t>()), tile_offsets.data_ptr<int32_t>(),
+         entries.data_ptr<int32_t>(), background.data_ptr<T>(), int(width), int(height)},
+        final_t.data_ptr<T>(),
         last.data_ptr<int32_t>(), grad_rgb.data_ptr<T>(), grad_alpha.data_ptr<T>(), grad_depth.data_ptr<T>(),
         entry_grads.data()});
     // Sum the per-entry records per Gaussian. Each thread owns a range of Gaussian indices and scans
