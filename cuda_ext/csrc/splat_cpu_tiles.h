@@ -23,8 +23,7 @@ using splat::TILE;
 // tile: a superset of the reference's enumerated row spans, with no per-row setup; the alpha test
 // on each pixel still decides, so the extra pixels (outside the ellipse) change nothing.
 template <typename T>
-struct TileGaussian {
-  T mx, my, a, b, c, opacity, depth, colour[3];
+struct TileGaussian : splat::ScreenGaussian<T> {
   int32_t u_lo, u_hi, v_lo, v_hi;  // inclusive pixel box of the ellipse
 };
 
@@ -48,14 +47,7 @@ struct ScreenInputs {
 
   TileGaussian<T> record(int64_t i, const splat::Ellipse& e) const {
     TileGaussian<T> g;
-    g.mx = means2d[2 * i];
-    g.my = means2d[2 * i + 1];
-    g.a = conics[3 * i];
-    g.b = conics[3 * i + 1];
-    g.c = conics[3 * i + 2];
-    g.opacity = opacities[i];
-    g.depth = depths[i];
-    for (int k = 0; k < 3; ++k) g.colour[k] = colours[3 * i + k];
+    splat::load_screen_gaussian(means2d, conics, colours, opacities, depths, i, g);
     g.u_lo = e.u_lo;
     g.u_hi = e.u_hi;
     g.v_lo = e.v_lo;

@@ -154,23 +154,14 @@ TileLists build_tile_lists(const Tensor& means2d, const Tensor& conics, const Te
 }
 
 template <typename T>
-struct Staged {
-  T mx, my, a, b, c, opacity, depth, colour[3];
-};
+using Staged = splat::ScreenGaussian<T>;
 
 template <typename T>
 struct ScreenPointers {
   const T *means2d, *conics, *colours, *opacities, *depths, *background;
 
   __device__ void stage(int32_t i, Staged<T>& s) const {
-    s.mx = means2d[2 * i];
-    s.my = means2d[2 * i + 1];
-    s.a = conics[3 * i];
-    s.b = conics[3 * i + 1];
-    s.c = conics[3 * i + 2];
-    s.opacity = opacities[i];
-    s.depth = depths[i];
-    for (int k = 0; k < 3; ++k) s.colour[k] = colours[3 * i + k];
+    splat::load_screen_gaussian(means2d, conics, colours, opacities, depths, i, s);
   }
 };
 

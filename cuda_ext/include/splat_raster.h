@@ -86,6 +86,25 @@ AVX_HD bool ellipse_tiles(const Ellipse& e, int& tx0, int& tx1, int& ty0, int& t
   return box_tiles(e.u_lo, e.u_hi, e.v_lo, e.v_hi, tx0, tx1, ty0, ty1);
 }
 
+// What compositing reads of one screen-space Gaussian (the rasterizer inputs of index i).
+template <typename T>
+struct ScreenGaussian {
+  T mx, my, a, b, c, opacity, depth, colour[3];
+};
+
+template <typename T>
+AVX_HD void load_screen_gaussian(const T* means2d, const T* conics, const T* colours, const T* opacities,
+                                 const T* depths, int64_t i, ScreenGaussian<T>& s) {
+  s.mx = means2d[2 * i];
+  s.my = means2d[2 * i + 1];
+  s.a = conics[3 * i];
+  s.b = conics[3 * i + 1];
+  s.c = conics[3 * i + 2];
+  s.opacity = opacities[i];
+  s.depth = depths[i];
+  for (int k = 0; k < 3; ++k) s.colour[k] = colours[3 * i + k];
+}
+
 // The pair math below is lane-generic: V is the scalar T (CUDA, float64 CPU) or a vector of T
 // (float32 CPU, splat_lanes.h) and M is bool or the matching lane mask. `dy` may be a scalar.
 template <typename V, typename M>
