@@ -5,6 +5,10 @@ the same random model, rig parameters and random upstream gradients; outputs and
 compared per tensor relative to the reference tensor's largest magnitude.
 """
 
+import json
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -199,3 +203,52 @@ def test_applied_offsets_and_their_gradient_match_the_reference(builtin_rig, dev
     for name, got in grads.items():  # the kernel writes zeros where the reference leaves None
         want = ref_grads.get(name, torch.zeros_like(got))
         assert torch.allclose(got, want, rtol=1e-9, atol=1e-11), name
+
+
+
+# Three training steps' gradient for d_rot, in a fresh process: every gradient but the opacity's
+# is cached, and malloc reuses that one after a step (in a long-lived process with another
+# allocation history, malloc can map and fault in even blocks under 32 MiB anew).
+_OFFSET_GRADIENT_STEPS = """
+import json, resource, torch
+from cuda_ext.blend import blend_gaussians
+
+num_expr, n = 40, 72_000  # offset gradients of 35-46 MB each (33 MiB and up), but 11.5 MB for opacity
+g = torch.Generator().manual_seed(0)
+verts, faces = torch.randn(4, 3, generator=g), torch.tensor([[0, 1, 2], [1, 2, 3]])
+parent, drivers = torch.randint(0, 2, (n,), generator=g), torch.randn(num_expr, generator=g)
+base = [torch.randn(shape, generator=g) for shape in ((n, 3), (n, 4), (n, 3), (n,), (n, 1, 3))]
+offsets = [0.01 * torch.randn((num_expr, *shape), generator=g) for shape in ((n, 3), (n, 4), (n, 3), (n,), (n, 3))]
+d_rot = offsets[1].requires_grad_(True)
+upstream = torch.randn(n, 4, generator=g)
+
+def d_rot_gradient():
+    quats = blend_gaussians(verts, faces, parent, drivers, *base, torch.empty(n, 0, 3), *offsets)[1]
+    return torch.autograd.grad(quats, d_rot, upstream)[0]
+
+first = d_rot_gradient()
+want = first.clone()
+second = d_rot_gradient()  # `first` is alive: its memory must not be handed out again
+report = dict(alive_apart=second.data_ptr() != first.data_ptr(),
+              values_kept=torch.equal(first, want) and torch.equal(second, want),
+              cached_pages=(3 + 4 + 3 + 3) * num_expr * n * 4 // 4096)
+cached = {first.data_ptr(), second.data_ptr()}
+del first, second
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+third = d_rot_gradient()
+report.update(faults=resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults,
+              reused=third.data_ptr() in cached, third_right=torch.equal(third, want))
+print(json.dumps(report))
+"""
+
+
+def test_large_offset_gradients_reuse_host_memory_across_steps():
+    """Offset gradients of 32 MiB and more come from the CPU module's host block cache: once
+    freed, the next step's gradient is the same memory, not pages faulted in afresh, while a
+    gradient still alive is never handed out again."""
+    done = subprocess.run([sys.executable, "-c", _OFFSET_GRADIENT_STEPS], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["alive_apart"] and report["values_kept"]
+    assert report["reused"] and report["third_right"]
+    assert report["faults"] < report["cached_pages"] // 4, f"{report['faults']} page faults: gradients mapped afresh"

@@ -130,10 +130,13 @@ BlendUpstream<T> upstream_pointers(const std::array<at::Tensor, 6>& up) {
 }
 
 // [grad_verts, grad_drivers, grad base x5, grad delta x5]; verts and drivers zeroed (accumulated).
-inline std::vector<at::Tensor> allocate_grads(const BlendTensors& t) {
+// empty_delta(delta): uninitialised memory shaped like one (contiguous) offset tensor, the largest
+// outputs: the CPU module takes them from its host_block_cache.
+template <typename EmptyLike>
+std::vector<at::Tensor> allocate_grads(const BlendTensors& t, EmptyLike empty_delta) {
   std::vector<at::Tensor> grads{at::zeros_like(t.verts), at::zeros_like(t.drivers)};
   for (int s = 0; s < kNumSections; ++s) grads.push_back(at::empty_like(t.base[s]));
-  for (int s = 0; s < kNumSections; ++s) grads.push_back(at::empty_like(t.delta[s]));
+  for (int s = 0; s < kNumSections; ++s) grads.push_back(empty_delta(t.delta[s]));
   return grads;
 }
 

@@ -13,6 +13,7 @@
 #endif
 
 #include "blend.h"
+#include "host_block_cache.h"
 
 namespace avatar_ext {
 namespace blend {
@@ -238,7 +239,9 @@ std::vector<at::Tensor> blend_backward_cpu(
                                d_xyz, d_rot, d_log_scale, d_opacity, d_color);
   std::array<at::Tensor, 6> up{grad_means, grad_quats, grad_scales, grad_opacities, grad_sh, grad_local};
   check_backward_inputs(t, local, up);
-  auto grads = allocate_grads(t);
+  auto grads = allocate_grads(t, [](const at::Tensor& delta) {
+    return host_cache::empty(delta.sizes(), delta.options());
+  });
   AT_DISPATCH_FLOATING_TYPES(verts.scalar_type(), "blend_backward_cpu", [&] {
     backward_loop(input_pointers<scalar_t>(t), local.data_ptr<scalar_t>(), upstream_pointers<scalar_t>(up),
                   grad_pointers<scalar_t>(grads, need_verts, need_drivers));

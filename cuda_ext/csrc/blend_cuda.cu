@@ -96,7 +96,7 @@ std::vector<at::Tensor> blend_backward_cuda(
   std::array<at::Tensor, 6> up{grad_means, grad_quats, grad_scales, grad_opacities, grad_sh, grad_local};
   check_backward_inputs(t, local, up);
   const c10::cuda::OptionalCUDAGuard guard(verts.device());
-  auto grads = allocate_grads(t);
+  auto grads = allocate_grads(t, [](const at::Tensor& delta) { return at::empty_like(delta); });
   const int64_t n = t.num_gaussians();
   if (n == 0) return grads;
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
