@@ -5,11 +5,17 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 #include "blend.h"
@@ -79,58 +85,58 @@ void block_sums(const BlendInputs<T>& in, int64_t n0, int64_t count, BlockSectio
   }
 }
 
+// out[i] = weight * g[i], i < len, written around the caches. The offset gradients are the
+// backward's largest output ([D, N, 14], tens of MB) and nothing reads them until the optimiser:
+// ordinary stores would first fetch every line they overwrite, doubling the memory traffic of a
+// loop that is bound by it. The caller fences (stream_fence) before other threads read.
+template <typename T>
+void scaled_row_streaming(T* out, const T* g, T weight, int64_t len) {
+  int64_t i = 0;
+#if defined(__SSE2__)
+  constexpr int lanes = 16 / sizeof(T);
+  for (; i < len && reinterpret_cast<uintptr_t>(out + i) % 16 != 0; ++i) out[i] = weight * g[i];
+  if constexpr (std::is_same<T, float>::value) {
+    const __m128 w = _mm_set1_ps(weight);
+    for (; i + lanes <= len; i += lanes) _mm_stream_ps(out + i, _mm_mul_ps(w, _mm_loadu_ps(g + i)));
+  } else {
+    const __m128d w = _mm_set1_pd(weight);
+    for (; i + lanes <= len; i += lanes) _mm_stream_pd(out + i, _mm_mul_pd(w, _mm_loadu_pd(g + i)));
+  }
+#endif
+  for (; i < len; ++i) out[i] = weight * g[i];
+}
+
+template <typename T>
+T dot_product(const T* a, const T* b, int64_t len) {
+  T dot = T(0);
+#pragma omp simd reduction(+ : dot)
+  for (int64_t i = 0; i < len; ++i) dot += a[i] * b[i];
+  return dot;
+}
+
+// Orders this thread's streaming stores before anything it does next (they are weakly ordered).
+inline void stream_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
 // g_delta[s][d, block] = w_d g_sums[s] and driver_acc[d] += <g_sums[s], Δ_s[d, block]>; without
 // driver_acc the offsets are not read at all.
 template <typename T>
 void block_delta_backward(const BlendInputs<T>& in, int64_t n0, int64_t count, const BlockSections<T>& g_sums,
                           const BlendGrads<T>& grads, T* driver_acc) {
-  if (driver_acc == nullptr) {
-    for (int s = 0; s < kNumSections; ++s) {
-      const int64_t len = count * section_width(s), stride = in.num_gaussians * section_width(s);
-      const T* g = g_sums[s];
-      T* g_rows = grads.delta[s] + n0 * section_width(s);
-      for (int64_t d = 0; d < in.num_drivers; ++d) {
-        const T weight = in.drivers[d];
-        T* g_row = g_rows + d * stride;
-        for (int64_t i = 0; i < len; ++i) g_row[i] = weight * g[i];
-      }
-    }
-    return;
-  }
   for (int s = 0; s < kNumSections; ++s) {
-    const int64_t len = count * section_width(s);
-    const int64_t stride = in.num_gaussians * section_width(s);
+    const int64_t len = count * section_width(s), stride = in.num_gaussians * section_width(s);
     const T* g = g_sums[s];
     const T* rows = in.delta[s] + n0 * section_width(s);
     T* g_rows = grads.delta[s] + n0 * section_width(s);
-    int64_t d = 0;
-    for (; d + 2 <= in.num_drivers; d += 2) {  // two drivers per pass: two read and two write streams
-      const T w0 = in.drivers[d], w1 = in.drivers[d + 1];
-      const T *r0 = rows + d * stride, *r1 = r0 + stride;
-      T *g0 = g_rows + d * stride, *g1 = g0 + stride;
-      T dot0 = T(0), dot1 = T(0);
-#pragma omp simd reduction(+ : dot0, dot1)
-      for (int64_t i = 0; i < len; ++i) {
-        g0[i] = w0 * g[i];
-        g1[i] = w1 * g[i];
-        dot0 += g[i] * r0[i];
-        dot1 += g[i] * r1[i];
-      }
-      driver_acc[d] += dot0;
-      driver_acc[d + 1] += dot1;
-    }
-    for (; d < in.num_drivers; ++d) {
-      const T weight = in.drivers[d], *row = rows + d * stride;
-      T* g_row = g_rows + d * stride;
-      T dot = T(0);
-#pragma omp simd reduction(+ : dot)
-      for (int64_t i = 0; i < len; ++i) {
-        g_row[i] = weight * g[i];
-        dot += g[i] * row[i];
-      }
-      driver_acc[d] += dot;
+    for (int64_t d = 0; d < in.num_drivers; ++d) {
+      scaled_row_streaming(g_rows + d * stride, g, in.drivers[d], len);
+      if (driver_acc != nullptr) driver_acc[d] += dot_product(g, rows + d * stride, len);
     }
   }
+  stream_fence();
 }
 
 // The posed frame of every triangle, computed once and shared by the Gaussians bound to it.
