@@ -19,9 +19,8 @@ from avatar.gaussians.world import Gaussians
 from avatar.rig import RigParams
 
 
-def blend_ext_with_offsets(model: GaussianAvatar, params: RigParams) -> tuple[Gaussians, Tensor]:
-    """The world Gaussians and the offsets this frame applies, Σ_k w_k Δ_k [N, 14] (layout of
-    GaussianAvatar.applied_offsets), both from one kernel call."""
+def _kernel_blend(model: GaussianAvatar, params: RigParams) -> tuple[Gaussians, Tensor]:
+    """The world Gaussians and the kernel's blended local attributes [N, 14]."""
     from cuda_ext.blend import blend_gaussians
 
     if params.num_frames != 1:
@@ -31,14 +30,21 @@ def blend_ext_with_offsets(model: GaussianAvatar, params: RigParams) -> tuple[Ga
     means, quats, scales, opacities, sh, local = blend_gaussians(
         verts, model.rig.faces, model.parent, drivers, model.xyz, model.rot, model.log_scale, model.opacity_logit,
         model.sh_dc, model.sh_rest, model.d_xyz, model.d_rot, model.d_log_scale, model.d_opacity, model.d_color)
+    return Gaussians(means, quats, scales, opacities, sh), local
+
+
+def blend_ext_with_offsets(model: GaussianAvatar, params: RigParams) -> tuple[Gaussians, Tensor]:
+    """The world Gaussians and the offsets this frame applies, Σ_k w_k Δ_k [N, 14] (layout of
+    GaussianAvatar.applied_offsets), both from one kernel call."""
+    world, local = _kernel_blend(model, params)
     base = torch.cat([model.xyz, model.rot, model.log_scale, model.opacity_logit[:, None], model.sh_dc[:, 0]], -1)
     offsets = local - base  # [N, 14]
     offsets[:, 11:] *= SH_C0  # the colour's local offsets are Δ / SH_C0
-    return Gaussians(means, quats, scales, opacities, sh), offsets
+    return world, offsets
 
 
 def _blend_ext(model: GaussianAvatar, params: RigParams) -> Gaussians:
-    return blend_ext_with_offsets(model, params)[0]
+    return _kernel_blend(model, params)[0]
 
 
 def blend_cpu(model: GaussianAvatar, params: RigParams) -> Gaussians:

@@ -3,33 +3,72 @@
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <tuple>
+#include <type_traits>
 
+#include "cpu_simd.h"
 #include "splat.h"
 
 namespace {
 
 using at::Tensor;
 
-// OpenMP loops live in functions of their own: a pragma cannot sit inside AT_DISPATCH's macro argument.
+// What one pass of the projection reads and writes (pointers into the op's tensors).
 template <typename T>
-void project_all(int64_t n, const splat::PinholeCamera<T>& cam, int degree, const T* means, const T* quats,
-                 const T* scales, const T* opacities, const T* sh, T* means2d, T* conics, T* depths, T* colours,
-                 int32_t* radii) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    splat::project_gaussian(cam, degree, i, means, quats, scales, opacities, sh, means2d, conics, depths, colours,
-                            radii);
+struct ProjectArgs {
+  splat::PinholeCamera<T> cam;
+  int degree;
+  const T *means, *quats, *scales, *opacities, *sh;
+  T *means2d, *conics, *depths, *colours;
+  int32_t* radii;
+};
+
+template <typename T>
+struct ProjectBackwardArgs {
+  splat::PinholeCamera<T> cam;
+  int degree;
+  const T *means, *quats, *scales, *sh, *g_means2d, *g_conics, *g_depths, *g_colours;
+  T *g_means, *g_quats, *g_scales, *g_sh;
+};
+
+// Gaussians [i0, i1). Flattened (everything they call inlined): the per-Gaussian maths then keeps
+// its intermediates (the Projection record, the rotation) in registers, not on the stack.
+template <typename T>
+__attribute__((flatten)) void project_range(const ProjectArgs<T>& a, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i)
+    splat::project_gaussian(a.cam, a.degree, i, a.means, a.quats, a.scales, a.opacities, a.sh, a.means2d, a.conics,
+                            a.depths, a.colours, a.radii);
 }
 
 template <typename T>
-void project_backward_all(int64_t n, const splat::PinholeCamera<T>& cam, int degree, const T* means,
-                          const T* quats, const T* scales, const T* sh, const T* g_means2d, const T* g_conics,
-                          const T* g_depths, const T* g_colours, T* g_means, T* g_quats, T* g_scales, T* g_sh) {
+__attribute__((flatten)) void project_range(const ProjectBackwardArgs<T>& a, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i)
+    splat::project_gaussian_backward(a.cam, a.degree, i, a.means, a.quats, a.scales, a.sh, a.g_means2d, a.g_conics,
+                                     a.g_depths, a.g_colours, a.g_means, a.g_quats, a.g_scales, a.g_sh);
+}
+
+#if defined(__x86_64__)
+// The same float32 ranges compiled for AVX2 + FMA (picked at run time, see cpu_simd.h): the
+// flattened body inlines into this function and takes its instruction set.
+template <typename Args>
+__attribute__((target("avx2,fma"), flatten)) void project_range_avx2(const Args& a, int64_t i0, int64_t i1) {
+  project_range(a, i0, i1);
+}
+#endif
+
+// One projection pass over n Gaussians (Args<T>: ProjectArgs or ProjectBackwardArgs), in ranges
+// spread over the OpenMP threads.
+template <typename T, template <typename> class Args>
+void project_all(const Args<T>& a, int64_t n) {
+  void (*range)(const Args<T>&, int64_t, int64_t) = project_range<T>;
+#if defined(__x86_64__)
+  if constexpr (std::is_same<T, float>::value)
+    if (simd::use_avx2()) range = project_range_avx2<Args<T>>;
+#endif
+  constexpr int64_t kRange = 256;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    splat::project_gaussian_backward(cam, degree, i, means, quats, scales, sh, g_means2d, g_conics, g_depths,
-                                     g_colours, g_means, g_quats, g_scales, g_sh);
+  for (int64_t r = 0; r < (n + kRange - 1) / kRange; ++r) range(a, r * kRange, std::min(n, (r + 1) * kRange));
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> project_forward_cpu(
@@ -45,12 +84,14 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> project_forward_cpu(
   Tensor depths = at::empty({n}, means.options()), colours = at::empty({n, 3}, means.options());
   Tensor radii = at::empty({n}, means.options().dtype(at::kInt));
   AT_DISPATCH_FLOATING_TYPES(means.scalar_type(), "splat_project_forward_cpu", [&] {
-    const auto cam = splat::make_camera<scalar_t>(world_to_cam.data(), K.data(), cam_pos.data(), int(width),
-                                                  int(height), near, far);
-    project_all(n, cam, degree, means.data_ptr<scalar_t>(), quats.data_ptr<scalar_t>(), scales.data_ptr<scalar_t>(),
-                opacities.data_ptr<scalar_t>(), sh.data_ptr<scalar_t>(), means2d.data_ptr<scalar_t>(),
-                conics.data_ptr<scalar_t>(), depths.data_ptr<scalar_t>(), colours.data_ptr<scalar_t>(),
-                radii.data_ptr<int32_t>());
+    const ProjectArgs<scalar_t> args{
+        splat::make_camera<scalar_t>(world_to_cam.data(), K.data(), cam_pos.data(), int(width), int(height), near,
+                                     far),
+        degree, means.data_ptr<scalar_t>(), quats.data_ptr<scalar_t>(), scales.data_ptr<scalar_t>(),
+        opacities.data_ptr<scalar_t>(), sh.data_ptr<scalar_t>(), means2d.data_ptr<scalar_t>(),
+        conics.data_ptr<scalar_t>(), depths.data_ptr<scalar_t>(), colours.data_ptr<scalar_t>(),
+        radii.data_ptr<int32_t>()};
+    project_all(args, n);
   });
   return {means2d, conics, depths, colours, radii};
 }
@@ -72,13 +113,14 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> project_backward_cpu(
   Tensor g_means = at::empty_like(means), g_quats = at::empty_like(quats), g_scales = at::empty_like(scales);
   Tensor g_sh = at::empty_like(sh);
   AT_DISPATCH_FLOATING_TYPES(dtype, "splat_project_backward_cpu", [&] {
-    const auto cam = splat::make_camera<scalar_t>(world_to_cam.data(), K.data(), cam_pos.data(), int(width),
-                                                  int(height), near, far);
-    project_backward_all(n, cam, degree, means.data_ptr<scalar_t>(), quats.data_ptr<scalar_t>(),
-                         scales.data_ptr<scalar_t>(), sh.data_ptr<scalar_t>(), grad_means2d.data_ptr<scalar_t>(),
-                         grad_conics.data_ptr<scalar_t>(), grad_depths.data_ptr<scalar_t>(),
-                         grad_colours.data_ptr<scalar_t>(), g_means.data_ptr<scalar_t>(), g_quats.data_ptr<scalar_t>(),
-                         g_scales.data_ptr<scalar_t>(), g_sh.data_ptr<scalar_t>());
+    const ProjectBackwardArgs<scalar_t> args{
+        splat::make_camera<scalar_t>(world_to_cam.data(), K.data(), cam_pos.data(), int(width), int(height), near,
+                                     far),
+        degree, means.data_ptr<scalar_t>(), quats.data_ptr<scalar_t>(), scales.data_ptr<scalar_t>(),
+        sh.data_ptr<scalar_t>(), grad_means2d.data_ptr<scalar_t>(), grad_conics.data_ptr<scalar_t>(),
+        grad_depths.data_ptr<scalar_t>(), grad_colours.data_ptr<scalar_t>(), g_means.data_ptr<scalar_t>(),
+        g_quats.data_ptr<scalar_t>(), g_scales.data_ptr<scalar_t>(), g_sh.data_ptr<scalar_t>()};
+    project_all(args, n);
   });
   return {g_means, g_quats, g_scales, g_sh};
 }

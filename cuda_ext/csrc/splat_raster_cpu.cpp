@@ -11,13 +11,12 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <type_traits>
 #include <tuple>
 #include <vector>
 
+#include "cpu_simd.h"
 #include "splat_cpu_tiles.h"
 
 namespace {
@@ -236,29 +235,15 @@ __attribute__((target("avx2,fma"))) void all_tiles_avx2(const Args& a) {
 }
 #endif
 
-// Whether the float32 tile loops run 8 AVX2 lanes: where the CPU has AVX2 and FMA, unless
-// AVATAR_EXT_SIMD=sse2 asks for the portable 4-lane loops (the tests run both).
-bool use_avx2() {
-  const char* simd = std::getenv("AVATAR_EXT_SIMD");
-  const bool portable = simd != nullptr && std::strcmp(simd, "sse2") == 0;
-  TORCH_CHECK_VALUE(simd == nullptr || portable || std::strcmp(simd, "") == 0 || std::strcmp(simd, "auto") == 0,
-                    "AVATAR_EXT_SIMD is '", simd, "'; use 'sse2' (the portable 4-lane loops) or 'auto'");
-#if defined(__x86_64__)
-  return !portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
-}
-
-// The float32 tile loops' instruction set, for reports: "avx2" (8 lanes) or "sse2" (4 lanes).
-std::string cpu_simd() { return use_avx2() ? "avx2" : "sse2"; }
+// The float32 hot loops' instruction set, for reports: "avx2" (tile loops 8 lanes wide) or "sse2" (4).
+std::string cpu_simd() { return simd::use_avx2() ? "avx2" : "sse2"; }
 
 // One pass over all tiles with the widest lanes available for T (Args: ForwardArgs or BackwardArgs).
 template <typename T, template <typename> class Args>
 void run_tiles(const Args<T>& a) {
   if constexpr (std::is_same<T, float>::value) {
 #if defined(__x86_64__)
-    if (use_avx2()) return all_tiles_avx2(a);
+    if (simd::use_avx2()) return all_tiles_avx2(a);
 #endif
     return all_tiles<float, 4>(a);
   } else {

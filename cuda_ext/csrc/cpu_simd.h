@@ -1,0 +1,26 @@
+// Which instruction set the CPU module's float32 hot loops run: AVX2 + FMA where the CPU has
+// them, else the portable (SSE2) build. The module is compiled without -march flags so one build
+// travels; the AVX2 variants are functions with __attribute__((target("avx2,fma"))) and are
+// picked here at run time. AVATAR_EXT_SIMD=sse2 forces the portable loops (the tests run both).
+#pragma once
+
+#include <c10/util/Exception.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace simd {
+
+inline bool use_avx2() {
+  const char* simd = std::getenv("AVATAR_EXT_SIMD");
+  const bool portable = simd != nullptr && std::strcmp(simd, "sse2") == 0;
+  TORCH_CHECK_VALUE(simd == nullptr || portable || std::strcmp(simd, "") == 0 || std::strcmp(simd, "auto") == 0,
+                    "AVATAR_EXT_SIMD is '", simd, "'; use 'sse2' (the portable loops) or 'auto'");
+#if defined(__x86_64__)
+  return !portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+}  // namespace simd
