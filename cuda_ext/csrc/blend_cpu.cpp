@@ -19,6 +19,7 @@
 #endif
 
 #include "blend.h"
+#include "cpu_simd.h"
 #include "host_block_cache.h"
 
 namespace avatar_ext {
@@ -139,13 +140,36 @@ void block_delta_backward(const BlendInputs<T>& in, int64_t n0, int64_t count, c
   stream_fence();
 }
 
+// Faces [f0, f1): their posed frames.
+template <typename T>
+__attribute__((flatten)) void frames_range(const BlendInputs<T>& in, int64_t f0, int64_t f1, PosedFrame<T>* frames) {
+  for (int64_t face = f0; face < f1; ++face) posed_frame(in, face, frames[face]);
+}
+
 // The posed frame of every triangle, computed once and shared by the Gaussians bound to it.
 template <typename T>
 std::vector<PosedFrame<T>> posed_frames(const BlendInputs<T>& in, int threads) {
   std::vector<PosedFrame<T>> frames(static_cast<size_t>(in.num_faces));
+  const auto range = simd::widest<&frames_range<T>>();
+  constexpr int64_t kRange = 512;
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t face = 0; face < in.num_faces; ++face) posed_frame(in, face, frames[face]);
+  for (int64_t r = 0; r < (in.num_faces + kRange - 1) / kRange; ++r)
+    range(in, r * kRange, std::min(in.num_faces, (r + 1) * kRange), frames.data());
   return frames;
+}
+
+// Forward of the Gaussians [n0, n0 + count): one block. Flattened: the per-Gaussian maths is
+// inlined, and with it takes the instruction set simd::widest picks.
+template <typename T>
+__attribute__((flatten)) void forward_block(const BlendInputs<T>& in, const PosedFrame<T>* frames, int64_t n0,
+                                            int64_t count, BlockSections<T>& sums, const BlendOutputs<T>& out) {
+  block_sums(in, n0, count, sums);
+  for (int64_t i = 0; i < count; ++i) {
+    T flat[kLocalSize], local[kLocalSize];
+    block_to_flat(sums, i, flat);
+    local_from_sums(in, n0 + i, flat, local);
+    blend_gaussian(in, n0 + i, local, frames[in.parent[n0 + i]], out);
+  }
 }
 
 template <typename T>
@@ -154,21 +178,42 @@ void forward_loop(const BlendInputs<T>& in, const BlendOutputs<T>& out) {
   const std::vector<PosedFrame<T>> frames = posed_frames(in, threads);
   const int64_t block = block_length(in.num_gaussians, threads);
   const int64_t num_blocks = (in.num_gaussians + block - 1) / block;
+  const auto forward = simd::widest<&forward_block<T>>();
 #pragma omp parallel num_threads(threads)
   {
     BlockSections<T> sums(block);
 #pragma omp for schedule(static)
-    for (int64_t b = 0; b < num_blocks; ++b) {
-      const int64_t n0 = b * block, count = std::min(block, in.num_gaussians - n0);
-      block_sums(in, n0, count, sums);
-      for (int64_t i = 0; i < count; ++i) {
-        T flat[kLocalSize], local[kLocalSize];
-        block_to_flat(sums, i, flat);
-        local_from_sums(in, n0 + i, flat, local);
-        blend_gaussian(in, n0 + i, local, frames[in.parent[n0 + i]], out);
-      }
-    }
+    for (int64_t b = 0; b < num_blocks; ++b)
+      forward(in, frames.data(), b * block, std::min(block, in.num_gaussians - b * block), sums, out);
   }
+}
+
+// What one block of the backward reads besides the inputs, and where it writes.
+template <typename T>
+struct BackwardBlock {
+  const T* saved_local;  // [N, kLocalSize]
+  const PosedFrame<T>* frames;
+  BlendUpstream<T> up;
+  BlendGrads<T> grads;
+  T* triangle_grads;  // [N, 9] or null
+};
+
+// Backward of the Gaussians [n0, n0 + count): one block, flattened (its maths inlined).
+template <typename T>
+__attribute__((flatten)) void backward_block(const BlendInputs<T>& in, const BackwardBlock<T>& b, int64_t n0,
+                                             int64_t count, BlockSections<T>& g_sums, T* driver_acc) {
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t n = n0 + i;
+    T g_local[kLocalSize], g_flat[kLocalSize], g_v[3][3];
+    blend_gaussian_backward(in, n, b.saved_local + n * kLocalSize, b.frames[in.parent[n]], b.up, b.grads, g_local,
+                            g_v);
+    sums_gradient(g_local, g_flat);
+    flat_to_block(g_flat, i, g_sums);
+    if (b.triangle_grads)
+      for (int k = 0; k < 3; ++k)
+        for (int c = 0; c < 3; ++c) b.triangle_grads[9 * n + 3 * k + c] = g_v[k][c];
+  }
+  block_delta_backward(in, n0, count, g_sums, b.grads, driver_acc);
 }
 
 template <typename T>
@@ -183,6 +228,11 @@ void backward_loop(const BlendInputs<T>& in, const T* saved_local, const BlendUp
   // result does not depend on scheduling.
   std::vector<T> driver_parts(grads.drivers ? static_cast<size_t>(threads) * d_total : 0, T(0));
   std::vector<T> triangle_grads(grads.verts ? static_cast<size_t>(n_total) * 9 : 0);
+  const BackwardBlock<T> shared{saved_local, frames.data(), up, grads,
+                                grads.verts ? triangle_grads.data() : nullptr};
+  // Baseline instruction set, not simd::widest: the block is bound by its streaming stores, and
+  // the AVX2 copy measured slower (2.2-2.7 against 1.9-2.3 ms at 30k Gaussians, 23 drivers).
+  const auto backward = &backward_block<T>;
 #pragma omp parallel num_threads(threads)
   {
 #ifdef _OPENMP
@@ -193,20 +243,8 @@ void backward_loop(const BlendInputs<T>& in, const T* saved_local, const BlendUp
     T* driver_acc = grads.drivers ? driver_parts.data() + thread * d_total : nullptr;
     BlockSections<T> g_sums(block);
 #pragma omp for schedule(static)
-    for (int64_t b = 0; b < num_blocks; ++b) {
-      const int64_t n0 = b * block, count = std::min(block, n_total - n0);
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t n = n0 + i;
-        T g_local[kLocalSize], g_flat[kLocalSize], g_v[3][3];
-        blend_gaussian_backward(in, n, saved_local + n * kLocalSize, frames[in.parent[n]], up, grads, g_local, g_v);
-        sums_gradient(g_local, g_flat);
-        flat_to_block(g_flat, i, g_sums);
-        if (grads.verts)
-          for (int k = 0; k < 3; ++k)
-            for (int c = 0; c < 3; ++c) triangle_grads[9 * n + 3 * k + c] = g_v[k][c];
-      }
-      block_delta_backward(in, n0, count, g_sums, grads, driver_acc);
-    }
+    for (int64_t b = 0; b < num_blocks; ++b)
+      backward(in, shared, b * block, std::min(block, n_total - b * block), g_sums, driver_acc);
   }
   if (grads.drivers)
     for (int t = 0; t < threads; ++t)

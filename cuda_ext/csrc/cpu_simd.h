@@ -1,7 +1,7 @@
-// Which instruction set the CPU module's float32 hot loops run: AVX2 + FMA where the CPU has
-// them, else the portable (SSE2) build. The module is compiled without -march flags so one build
-// travels; the AVX2 variants are functions with __attribute__((target("avx2,fma"))) and are
-// picked here at run time. AVATAR_EXT_SIMD=sse2 forces the portable loops (the tests run both).
+// Which instruction set the CPU module's hot loops run: AVX2 + FMA where the CPU has them, else
+// the portable (SSE2) build. The module is compiled without -march flags so one build travels;
+// the AVX2 variants are functions with __attribute__((target("avx2,fma"))), picked at run time.
+// AVATAR_EXT_SIMD=sse2 forces the portable loops (the tests run both).
 #pragma once
 
 #include <c10/util/Exception.h>
@@ -21,6 +21,31 @@ inline bool use_avx2() {
 #else
   return false;
 #endif
+}
+
+// widest<&fn>(): fn itself or, where use_avx2(), a copy of fn compiled for AVX2 + FMA: `flatten`
+// inlines fn's body and everything it calls into the copy, which takes the copy's instruction
+// set. fn must not open an OpenMP region: that body is outlined before inlining and would keep
+// the baseline instruction set. Call the result once per range of work, not per element.
+template <auto Fn>
+struct Widest;
+
+template <typename... Args, void (*Fn)(Args...)>
+struct Widest<Fn> {
+#if defined(__x86_64__)
+  __attribute__((target("avx2,fma"), flatten)) static void avx2(Args... args) { Fn(args...); }
+#endif
+  static void (*pick())(Args...) {
+#if defined(__x86_64__)
+    if (use_avx2()) return &avx2;
+#endif
+    return Fn;
+  }
+};
+
+template <auto Fn>
+auto widest() {
+  return Widest<Fn>::pick();
 }
 
 }  // namespace simd

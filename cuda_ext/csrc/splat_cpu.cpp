@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <tuple>
-#include <type_traits>
 
 #include "cpu_simd.h"
 #include "splat.h"
@@ -32,8 +31,8 @@ struct ProjectBackwardArgs {
   T *g_means, *g_quats, *g_scales, *g_sh;
 };
 
-// Gaussians [i0, i1). Flattened (everything they call inlined): the per-Gaussian maths then keeps
-// its intermediates (the Projection record, the rotation) in registers, not on the stack.
+// Gaussians [i0, i1) of the forward. Flattened (everything it calls inlined): the per-Gaussian
+// maths keeps its intermediates (the Projection record, the rotation) in registers.
 template <typename T>
 __attribute__((flatten)) void project_range(const ProjectArgs<T>& a, int64_t i0, int64_t i1) {
   for (int64_t i = i0; i < i1; ++i)
@@ -42,30 +41,15 @@ __attribute__((flatten)) void project_range(const ProjectArgs<T>& a, int64_t i0,
 }
 
 template <typename T>
-__attribute__((flatten)) void project_range(const ProjectBackwardArgs<T>& a, int64_t i0, int64_t i1) {
+__attribute__((flatten)) void project_backward_range(const ProjectBackwardArgs<T>& a, int64_t i0, int64_t i1) {
   for (int64_t i = i0; i < i1; ++i)
     splat::project_gaussian_backward(a.cam, a.degree, i, a.means, a.quats, a.scales, a.sh, a.g_means2d, a.g_conics,
                                      a.g_depths, a.g_colours, a.g_means, a.g_quats, a.g_scales, a.g_sh);
 }
 
-#if defined(__x86_64__)
-// The same float32 ranges compiled for AVX2 + FMA (picked at run time, see cpu_simd.h): the
-// flattened body inlines into this function and takes its instruction set.
+// range(a, i0, i1) over [0, n) in fixed ranges spread over the OpenMP threads.
 template <typename Args>
-__attribute__((target("avx2,fma"), flatten)) void project_range_avx2(const Args& a, int64_t i0, int64_t i1) {
-  project_range(a, i0, i1);
-}
-#endif
-
-// One projection pass over n Gaussians (Args<T>: ProjectArgs or ProjectBackwardArgs), in ranges
-// spread over the OpenMP threads.
-template <typename T, template <typename> class Args>
-void project_all(const Args<T>& a, int64_t n) {
-  void (*range)(const Args<T>&, int64_t, int64_t) = project_range<T>;
-#if defined(__x86_64__)
-  if constexpr (std::is_same<T, float>::value)
-    if (simd::use_avx2()) range = project_range_avx2<Args<T>>;
-#endif
+void all_ranges(void (*range)(const Args&, int64_t, int64_t), const Args& a, int64_t n) {
   constexpr int64_t kRange = 256;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < (n + kRange - 1) / kRange; ++r) range(a, r * kRange, std::min(n, (r + 1) * kRange));
@@ -91,7 +75,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> project_forward_cpu(
         opacities.data_ptr<scalar_t>(), sh.data_ptr<scalar_t>(), means2d.data_ptr<scalar_t>(),
         conics.data_ptr<scalar_t>(), depths.data_ptr<scalar_t>(), colours.data_ptr<scalar_t>(),
         radii.data_ptr<int32_t>()};
-    project_all(args, n);
+    all_ranges(simd::widest<&project_range<scalar_t>>(), args, n);
   });
   return {means2d, conics, depths, colours, radii};
 }
@@ -120,7 +104,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> project_backward_cpu(
         sh.data_ptr<scalar_t>(), grad_means2d.data_ptr<scalar_t>(), grad_conics.data_ptr<scalar_t>(),
         grad_depths.data_ptr<scalar_t>(), grad_colours.data_ptr<scalar_t>(), g_means.data_ptr<scalar_t>(),
         g_quats.data_ptr<scalar_t>(), g_scales.data_ptr<scalar_t>(), g_sh.data_ptr<scalar_t>()};
-    project_all(args, n);
+    all_ranges(simd::widest<&project_backward_range<scalar_t>>(), args, n);
   });
   return {g_means, g_quats, g_scales, g_sh};
 }
