@@ -11,6 +11,9 @@
 #include <type_traits>
 #include <vector>
 
+#include <omp.h>
+
+#include "cpu_simd.h"
 #include "splat.h"
 
 namespace splat_cpu {
@@ -104,48 +107,97 @@ struct TileLists {
   Tensor records;  // [N * sizeof(TileGaussian<T>)] uint8: the TileGaussian of Gaussian i (read only when visible)
 };
 
+// Gaussians [i0, i1): their records (culled ones get an empty box) and, appended to `visible` in
+// index order, the tile spans of the visible ones. Flattened, so simd::widest can give the
+// ellipse maths (double log, sqrt, rounding) AVX2's instructions.
+template <typename T>
+__attribute__((flatten)) void record_range(const ScreenInputs<T>* in, int64_t i0, int64_t i1,
+                                           TileGaussian<T>* records, std::vector<TileSpan>* visible) {
+  for (int64_t i = i0; i < i1; ++i) {
+    TileGaussian<T>& g = records[i];
+    if (in->radii[i] > 0) {
+      g = in->record(i, in->ellipse(i));
+    } else {
+      g.u_lo = g.v_lo = 1;  // an empty box: culled
+      g.u_hi = g.v_hi = 0;
+    }
+    int tx0, tx1, ty0, ty1;
+    if (splat::box_tiles(g.u_lo, g.u_hi, g.v_lo, g.v_hi, tx0, tx1, ty0, ty1))
+      visible->push_back(TileSpan{int32_t(i), uint16_t(tx0), uint16_t(tx1), uint16_t(ty0), uint16_t(ty1)});
+  }
+}
+
+// [begin, end) of part `part` of `parts` equal parts of n items.
+inline void part_range(int64_t n, int part, int parts, int64_t& begin, int64_t& end) {
+  begin = n * part / parts;
+  end = n * (part + 1) / parts;
+}
+
 // Visible Gaussians (radius > 0 and an ellipse inside the image), sorted front to back, dealt to
-// the tiles their ellipse box touches (a counting sort by tile keeps the depth order per tile).
-// Records are written in index order (sequential reads of the inputs) and the tile lists point
-// at them by Gaussian index.
+// the tiles their ellipse box touches. Records are written in index order (sequential reads of
+// the inputs) and the tile lists point at them by Gaussian index. The dealing is a counting sort
+// by tile over `parts` contiguous parts of the depth order, each with its own cursors: parts are
+// dealt in order, so every tile keeps the depth order, without atomics.
 template <typename T>
 TileLists build_tile_lists(const ScreenInputs<T>& in) {
   const int tiles_x = splat::tiles_along(in.width), num_tiles = tiles_x * splat::tiles_along(in.height);
+  const int parts = omp_get_max_threads();
   TileLists lists;
   lists.records = at::empty({in.n * int64_t(sizeof(TileGaussian<T>))}, at::kByte);
   auto* records = reinterpret_cast<TileGaussian<T>*>(lists.records.data_ptr<uint8_t>());
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < in.n; ++i) {
-    if (in.radii[i] > 0) {
-      records[i] = in.record(i, in.ellipse(i));
-    } else {
-      records[i].u_lo = records[i].v_lo = 1;  // an empty box: culled
-      records[i].u_hi = records[i].v_hi = 0;
-    }
+  std::vector<std::vector<TileSpan>> visible_parts(static_cast<size_t>(parts));
+  const auto record = simd::widest<&record_range<T>>();
+#pragma omp parallel for schedule(static) num_threads(parts)
+  for (int part = 0; part < parts; ++part) {
+    int64_t begin, end;
+    part_range(in.n, part, parts, begin, end);
+    visible_parts[part].reserve(static_cast<size_t>(end - begin));
+    record(&in, begin, end, records, &visible_parts[part]);
   }
   std::vector<TileSpan> visible;
-  visible.reserve(size_t(in.n));
-  for (int64_t i = 0; i < in.n; ++i) {
-    const TileGaussian<T>& g = records[i];
-    int tx0, tx1, ty0, ty1;
-    if (splat::box_tiles(g.u_lo, g.u_hi, g.v_lo, g.v_hi, tx0, tx1, ty0, ty1))
-      visible.push_back(TileSpan{int32_t(i), uint16_t(tx0), uint16_t(tx1), uint16_t(ty0), uint16_t(ty1)});
-  }
+  for (const auto& v : visible_parts) visible.insert(visible.end(), v.begin(), v.end());
   const std::vector<TileSpan> order = sort_by_depth(in.depths, std::move(visible));
+  const int64_t num_spans = int64_t(order.size());
 
+  // cursors[part * num_tiles + tile]: first the part's entry count in the tile, then where it writes.
+  std::vector<int64_t> cursors(static_cast<size_t>(parts) * num_tiles, 0);
+#pragma omp parallel for schedule(static) num_threads(parts)
+  for (int part = 0; part < parts; ++part) {
+    int64_t begin, end;
+    part_range(num_spans, part, parts, begin, end);
+    int64_t* count = cursors.data() + int64_t(part) * num_tiles;
+    for (int64_t j = begin; j < end; ++j) {
+      const TileSpan& r = order[j];
+      for (int ty = r.ty0; ty <= r.ty1; ++ty)
+        for (int tx = r.tx0; tx <= r.tx1; ++tx) ++count[ty * tiles_x + tx];
+    }
+  }
   std::vector<int64_t> offsets(int64_t(num_tiles) + 1, 0);
-  for (const TileSpan& r : order)
-    for (int ty = r.ty0; ty <= r.ty1; ++ty)
-      for (int tx = r.tx0; tx <= r.tx1; ++tx) ++offsets[int64_t(ty) * tiles_x + tx + 1];
-  for (size_t t = 1; t < offsets.size(); ++t) offsets[t] += offsets[t - 1];
+  for (int tile = 0; tile < num_tiles; ++tile) {
+    int64_t next = offsets[tile];
+    for (int part = 0; part < parts; ++part) {
+      int64_t& cursor = cursors[int64_t(part) * num_tiles + tile];
+      const int64_t count = cursor;
+      cursor = next;
+      next += count;
+    }
+    offsets[tile + 1] = next;
+  }
   TORCH_CHECK(offsets.back() < std::numeric_limits<int32_t>::max(), "splat: ", offsets.back(),
               " (tile, Gaussian) entries do not fit int32; render smaller or with fewer Gaussians");
   lists.entries = at::empty({offsets.back()}, at::kInt);
   int32_t* entry = lists.entries.data_ptr<int32_t>();
-  std::vector<int64_t> cursor(offsets.begin(), offsets.end() - 1);
-  for (const TileSpan& r : order)
-    for (int ty = r.ty0; ty <= r.ty1; ++ty)
-      for (int tx = r.tx0; tx <= r.tx1; ++tx) entry[cursor[int64_t(ty) * tiles_x + tx]++] = r.id;
+#pragma omp parallel for schedule(static) num_threads(parts)
+  for (int part = 0; part < parts; ++part) {
+    int64_t begin, end;
+    part_range(num_spans, part, parts, begin, end);
+    int64_t* cursor = cursors.data() + int64_t(part) * num_tiles;
+    for (int64_t j = begin; j < end; ++j) {
+      const TileSpan& r = order[j];
+      for (int ty = r.ty0; ty <= r.ty1; ++ty)
+        for (int tx = r.tx0; tx <= r.tx1; ++tx) entry[cursor[ty * tiles_x + tx]++] = r.id;
+    }
+  }
   lists.tile_offsets = at::empty({int64_t(offsets.size())}, at::kInt);
   std::copy(offsets.begin(), offsets.end(), lists.tile_offsets.data_ptr<int32_t>());
   return lists;
