@@ -205,15 +205,14 @@ def test_applied_offsets_and_their_gradient_match_the_reference(builtin_rig, dev
         assert torch.allclose(got, want, rtol=1e-9, atol=1e-11), name
 
 
-
-# Three training steps' gradient for d_rot, in a fresh process: every gradient but the opacity's
-# is cached, and malloc reuses that one after a step (in a long-lived process with another
-# allocation history, malloc can map and fault in even blocks under 32 MiB anew).
+# Three training steps' gradient for d_rot, in a fresh process (where page faults count only this
+# work). Every offset gradient but the opacity's is over 32 MiB, a size malloc always maps afresh:
+# without the cache, each step faults all of them in.
 _OFFSET_GRADIENT_STEPS = """
 import json, resource, torch
 from cuda_ext.blend import blend_gaussians
 
-num_expr, n = 40, 72_000  # offset gradients of 35-46 MB each (33 MiB and up), but 11.5 MB for opacity
+num_expr, n = 40, 72_000  # offset gradients of 35-46 MB (33 MiB and up), 11.5 MB for opacity
 g = torch.Generator().manual_seed(0)
 verts, faces = torch.randn(4, 3, generator=g), torch.tensor([[0, 1, 2], [1, 2, 3]])
 parent, drivers = torch.randint(0, 2, (n,), generator=g), torch.randn(num_expr, generator=g)
@@ -243,9 +242,9 @@ print(json.dumps(report))
 
 
 def test_large_offset_gradients_reuse_host_memory_across_steps():
-    """Offset gradients of 32 MiB and more come from the CPU module's host block cache: once
-    freed, the next step's gradient is the same memory, not pages faulted in afresh, while a
-    gradient still alive is never handed out again."""
+    """Offset gradients come from the CPU module's host block cache: once freed, the next step's
+    gradient is the same memory, not pages faulted in afresh, while a gradient still alive is
+    never handed out again."""
     done = subprocess.run([sys.executable, "-c", _OFFSET_GRADIENT_STEPS], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

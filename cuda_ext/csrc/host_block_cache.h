@@ -3,9 +3,12 @@
 // glibc hands every block above its mmap threshold (its heuristic never raises it past 32 MiB)
 // back to the kernel on free, so each step's fresh [D, N, k] offset gradients are faulted in page
 // by page: about 1 us per 4 KiB page on VMs, 70 ms a step at 100k Gaussians x 50 expressions,
-// more than the kernels themselves. PyTorch caches CUDA memory but not host memory; this does it
-// for the blocks these kernels allocate. Raising glibc's thresholds instead is not safe: the heap
-// then fragments and grows without bound under torch's aligned allocations.
+// more than the kernels themselves. Smaller blocks come from its heap, but whether the heap keeps
+// them from one step to the next depends on everything else the process allocates (under torch's
+// profiler, the 8-11 MB gradients at 30k Gaussians x 23 drivers were faulted in afresh: the
+// backward took 3.8-5.3 ms instead of 2). PyTorch caches CUDA memory but not host memory; this
+// does it for the blocks these kernels allocate. Raising glibc's thresholds instead is not safe:
+// the heap then fragments and grows without bound under torch's aligned allocations.
 //
 // Policy: a request is served by a cached block of exactly its size. A request with none means
 // the sizes changed (densification, another scene): every cached block is freed first, so the
@@ -24,8 +27,8 @@
 namespace avatar_ext {
 namespace host_cache {
 
-// Smaller blocks are left to malloc, whose heap reuses them.
-constexpr size_t kMinBytes = size_t(32) << 20;
+// Smaller blocks are left to malloc: reusing them saves little.
+constexpr size_t kMinBytes = size_t(1) << 20;
 
 class BlockCache {
  public:
