@@ -116,6 +116,25 @@ def test_forward_and_gradients_match_reference(rig_name, dtype, device, builtin_
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_drivers_of_weight_zero_match_reference(dtype, device, builtin_rig):
+    """Frames where most blendshape weights are exactly zero (the forward skips those offset
+    rows): outputs and gradients, the zero-weight drivers' own included, match the reference."""
+    model = _random_model(builtin_rig, 1, 0, 9, dtype, device, seed=5)
+    params = _random_params(model.rig, dtype, device, seed=6)
+    with torch.no_grad():
+        params.expr[:, 1::2] = 0.0
+        params.jaw[:, 1:] = 0.0
+    drivers = model.drivers(params)[0]
+    assert 0 < int((drivers == 0).sum()) < drivers.numel() - 2  # the premise: a mix of zero and non-zero
+    verts = model.rig.forward(params)[0].detach().requires_grad_(True)  # [V, 3]
+    model.rig = FixedVertices(verts, model.rig.faces)
+    names = list(model.attribute_tensors()) + ["verts", "expr", "jaw"]
+    wrt = list(model.attribute_tensors().values()) + [verts, params.expr, params.jaw]
+    _compare(model, params, device, dtype, wrt, names)
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_gradients_reach_rig_parameters_through_lbs(device, builtin_rig):
     """Per-frame refinement: gradients flow from the kernel through torch's LBS to every rig
     parameter (the builtin head has eye joints), equal to the reference's."""
