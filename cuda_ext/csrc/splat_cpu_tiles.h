@@ -157,20 +157,23 @@ TileLists build_tile_lists(const ScreenInputs<T>& in) {
   std::vector<TileSpan> visible;
   for (const auto& v : visible_parts) visible.insert(visible.end(), v.begin(), v.end());
   const std::vector<TileSpan> order = sort_by_depth(in.depths, std::move(visible));
-  const int64_t num_spans = int64_t(order.size());
+  // fn(tile, id) for each (tile, Gaussian) entry of part `part` of the depth order, in order.
+  const auto for_each_entry = [&](int part, auto fn) {
+    int64_t begin, end;
+    part_range(int64_t(order.size()), part, parts, begin, end);
+    for (int64_t j = begin; j < end; ++j) {
+      const TileSpan& r = order[j];
+      for (int ty = r.ty0; ty <= r.ty1; ++ty)
+        for (int tx = r.tx0; tx <= r.tx1; ++tx) fn(ty * tiles_x + tx, r.id);
+    }
+  };
 
   // cursors[part * num_tiles + tile]: first the part's entry count in the tile, then where it writes.
   std::vector<int64_t> cursors(static_cast<size_t>(parts) * num_tiles, 0);
 #pragma omp parallel for schedule(static) num_threads(parts)
   for (int part = 0; part < parts; ++part) {
-    int64_t begin, end;
-    part_range(num_spans, part, parts, begin, end);
     int64_t* count = cursors.data() + int64_t(part) * num_tiles;
-    for (int64_t j = begin; j < end; ++j) {
-      const TileSpan& r = order[j];
-      for (int ty = r.ty0; ty <= r.ty1; ++ty)
-        for (int tx = r.tx0; tx <= r.tx1; ++tx) ++count[ty * tiles_x + tx];
-    }
+    for_each_entry(part, [count](int tile, int32_t) { ++count[tile]; });
   }
   std::vector<int64_t> offsets(int64_t(num_tiles) + 1, 0);
   for (int tile = 0; tile < num_tiles; ++tile) {
@@ -189,14 +192,8 @@ TileLists build_tile_lists(const ScreenInputs<T>& in) {
   int32_t* entry = lists.entries.data_ptr<int32_t>();
 #pragma omp parallel for schedule(static) num_threads(parts)
   for (int part = 0; part < parts; ++part) {
-    int64_t begin, end;
-    part_range(num_spans, part, parts, begin, end);
     int64_t* cursor = cursors.data() + int64_t(part) * num_tiles;
-    for (int64_t j = begin; j < end; ++j) {
-      const TileSpan& r = order[j];
-      for (int ty = r.ty0; ty <= r.ty1; ++ty)
-        for (int tx = r.tx0; tx <= r.tx1; ++tx) entry[cursor[ty * tiles_x + tx]++] = r.id;
-    }
+    for_each_entry(part, [cursor, entry](int tile, int32_t id) { entry[cursor[tile]++] = id; });
   }
   lists.tile_offsets = at::empty({int64_t(offsets.size())}, at::kInt);
   std::copy(offsets.begin(), offsets.end(), lists.tile_offsets.data_ptr<int32_t>());
