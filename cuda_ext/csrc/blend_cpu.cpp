@@ -19,6 +19,7 @@
 #endif
 
 #include "blend.h"
+#include "cpu_parallel.h"
 #include "cpu_simd.h"
 #include "host_block_cache.h"
 
@@ -161,13 +162,10 @@ __attribute__((flatten)) void frames_range(const BlendInputs<T>& in, int64_t f0,
 
 // The posed frame of every triangle, computed once and shared by the Gaussians bound to it.
 template <typename T>
-std::vector<PosedFrame<T>> posed_frames(const BlendInputs<T>& in, int threads) {
+std::vector<PosedFrame<T>> posed_frames(const BlendInputs<T>& in) {
   std::vector<PosedFrame<T>> frames(static_cast<size_t>(in.num_faces));
   const auto range = simd::widest<&frames_range<T>>();
-  constexpr int64_t kRange = 512;
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t r = 0; r < (in.num_faces + kRange - 1) / kRange; ++r)
-    range(in, r * kRange, std::min(in.num_faces, (r + 1) * kRange), frames.data());
+  cpu_parallel::ranges(in.num_faces, 512, [&](int64_t f0, int64_t f1) { range(in, f0, f1, frames.data()); });
   return frames;
 }
 
@@ -189,7 +187,7 @@ __attribute__((flatten)) void forward_block(const BlendInputs<T>& in, const Pose
 template <typename T>
 void forward_loop(const BlendInputs<T>& in, const BlendOutputs<T>& out) {
   const int threads = at::get_num_threads();
-  const std::vector<PosedFrame<T>> frames = posed_frames(in, threads);
+  const std::vector<PosedFrame<T>> frames = posed_frames(in);
   const int64_t block = block_length(in.num_gaussians, threads);
   const int64_t num_blocks = (in.num_gaussians + block - 1) / block;
   const std::vector<int64_t> active = nonzero_drivers(in);
@@ -237,7 +235,7 @@ void backward_loop(const BlendInputs<T>& in, const T* saved_local, const BlendUp
                    const BlendGrads<T>& grads) {
   const int64_t n_total = in.num_gaussians, d_total = in.num_drivers;
   const int threads = at::get_num_threads();
-  const std::vector<PosedFrame<T>> frames = posed_frames(in, threads);
+  const std::vector<PosedFrame<T>> frames = posed_frames(in);
   const int64_t block = block_length(n_total, threads);
   const int64_t num_blocks = (n_total + block - 1) / block;
   // Per-thread driver sums and per-Gaussian vertex gradients, reduced serially afterwards so the

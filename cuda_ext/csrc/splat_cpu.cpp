@@ -3,9 +3,9 @@
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
-#include <algorithm>
 #include <tuple>
 
+#include "cpu_parallel.h"
 #include "cpu_simd.h"
 #include "splat.h"
 
@@ -47,14 +47,6 @@ __attribute__((flatten)) void project_backward_range(const ProjectBackwardArgs<T
                                      a.g_depths, a.g_colours, a.g_means, a.g_quats, a.g_scales, a.g_sh);
 }
 
-// range(a, i0, i1) over [0, n) in fixed ranges spread over the OpenMP threads.
-template <typename Args>
-void all_ranges(void (*range)(const Args&, int64_t, int64_t), const Args& a, int64_t n) {
-  constexpr int64_t kRange = 256;
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < (n + kRange - 1) / kRange; ++r) range(a, r * kRange, std::min(n, (r + 1) * kRange));
-}
-
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> project_forward_cpu(
     const Tensor& means, const Tensor& quats, const Tensor& scales, const Tensor& opacities, const Tensor& sh,
     at::ArrayRef<double> world_to_cam, at::ArrayRef<double> K, at::ArrayRef<double> cam_pos, int64_t width,
@@ -75,7 +67,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> project_forward_cpu(
         opacities.data_ptr<scalar_t>(), sh.data_ptr<scalar_t>(), means2d.data_ptr<scalar_t>(),
         conics.data_ptr<scalar_t>(), depths.data_ptr<scalar_t>(), colours.data_ptr<scalar_t>(),
         radii.data_ptr<int32_t>()};
-    all_ranges(simd::widest<&project_range<scalar_t>>(), args, n);
+    const auto range = simd::widest<&project_range<scalar_t>>();
+    cpu_parallel::ranges(n, 256, [&](int64_t i0, int64_t i1) { range(args, i0, i1); });
   });
   return {means2d, conics, depths, colours, radii};
 }
@@ -104,7 +97,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> project_backward_cpu(
         sh.data_ptr<scalar_t>(), grad_means2d.data_ptr<scalar_t>(), grad_conics.data_ptr<scalar_t>(),
         grad_depths.data_ptr<scalar_t>(), grad_colours.data_ptr<scalar_t>(), g_means.data_ptr<scalar_t>(),
         g_quats.data_ptr<scalar_t>(), g_scales.data_ptr<scalar_t>(), g_sh.data_ptr<scalar_t>()};
-    all_ranges(simd::widest<&project_backward_range<scalar_t>>(), args, n);
+    const auto range = simd::widest<&project_backward_range<scalar_t>>();
+    cpu_parallel::ranges(n, 256, [&](int64_t i0, int64_t i1) { range(args, i0, i1); });
   });
   return {g_means, g_quats, g_scales, g_sh};
 }
