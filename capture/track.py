@@ -67,8 +67,7 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
     boxes = smooth_crops(landmarks[..., :2], video, float(np.mean(det.fps)), det.sizes)
     cameras = [_crop_camera(fit.focal[v], det.sizes[v], box, size, i)
                for i, (v, box) in enumerate(zip(video, boxes))]
-    writer = CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite)
-    try:
+    with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
         crop_points = np.stack([box.apply(p, size) for box, p in zip(boxes, landmarks)])  # [T, 478, 2]
         _write_frames(writer, videos, det, fit, boxes, crop_points, rig, size, progress, max_frames)
         splits = _time_splits(video)
@@ -80,9 +79,6 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
                  "focal_px": [float(f) for f in fit.focal], "crop_size": size,
                  "source_frames": [{"video": int(v), "frame": int(f)} for v, f in zip(video, frame)]}
         writer.finish(fit.params, splits, extra)
-    except BaseException:
-        writer.abort()
-        raise
     report["seconds"] = round(time.perf_counter() - started, 2)
     dump_json(report, out / "report.json")
     return report
@@ -100,31 +96,27 @@ def _write_frames(writer: CaptureWriter, videos: list[Path], det: Detections, fi
     wanted = {(v, f): t for t, (v, f) in enumerate(zip(det.video, det.frame))}
     matte = SelfieMatte()
     colors = rig.vertex_colors if rig.vertex_colors is not None else torch.full((rig.num_vertices, 3), 0.7)
-    overlay = VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size)
     bar = tqdm(total=len(wanted), desc="writing capture", disable=not progress, leave=False)
     try:
-        for v, path in enumerate(videos):
-            for i, rgb in enumerate(read_video_frames(path, max_frames)):
-                t = wanted.get((v, i))
-                if t is None:
-                    continue
-                image, inside = crop_frame(rgb, boxes[t], size)
-                with torch.no_grad():
-                    verts = rig.forward(fit.params.frame(t))[0]
-                mesh = render_rig(verts, rig.faces, colors, writer.cameras[t].to_camera())
-                detected = crop_points[t][MP_TO_IBUG68]  # [68, 2]
-                jaw_x = (float(detected[:17, 0].min()), float(detected[:17, 0].max()))
-                head = head_region(mesh.mask[..., 0].numpy(), float(detected[CHIN, 1]),
-                                   float(inter_ocular(crop_points[t])), jaw_x)
-                alpha = matte.alpha(image) * inside * head
-                writer.add_frame(t, t, image, (alpha * 255 + 0.5).astype(np.uint8))
-                fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
-                overlay.write(draw_overlay(image, mesh, detected, fitted))
-                bar.update(1)
-        overlay.close()
-    except BaseException:
-        overlay.abort()
-        raise
+        with VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size) as overlay:
+            for v, path in enumerate(videos):
+                for i, rgb in enumerate(read_video_frames(path, max_frames)):
+                    t = wanted.get((v, i))
+                    if t is None:
+                        continue
+                    image, inside = crop_frame(rgb, boxes[t], size)
+                    with torch.no_grad():
+                        verts = rig.forward(fit.params.frame(t))[0]
+                    mesh = render_rig(verts, rig.faces, colors, writer.cameras[t].to_camera())
+                    detected = crop_points[t][MP_TO_IBUG68]  # [68, 2]
+                    jaw_x = (float(detected[:17, 0].min()), float(detected[:17, 0].max()))
+                    head = head_region(mesh.mask[..., 0].numpy(), float(detected[CHIN, 1]),
+                                       float(inter_ocular(crop_points[t])), jaw_x)
+                    alpha = matte.alpha(image) * inside * head
+                    writer.add_frame(t, t, image, (alpha * 255 + 0.5).astype(np.uint8))
+                    fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
+                    overlay.write(draw_overlay(image, mesh, detected, fitted))
+                    bar.update(1)
     finally:
         matte.close()
         bar.close()

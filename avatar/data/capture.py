@@ -32,6 +32,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 import torch
@@ -326,6 +327,14 @@ class CaptureWriter:
     def abort(self) -> None:
         """Discard everything written so far (the `.partial` folder)."""
         shutil.rmtree(self.partial, ignore_errors=True)
+
+    def __enter__(self) -> "CaptureWriter":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is not None:  # an error or an interrupt before `finish`: no partial capture stays
+            self.abort()
 
     def _move_into_place(self) -> None:
         old = self.root.with_name(self.root.name + ".old")

@@ -200,8 +200,7 @@ def write_capture(out: Path, fps: float, cameras: list[CameraInfo], frames: list
         for what, path in (("image", f.image), ("mask", f.mask)):
             if path is not None and not path.is_file():
                 raise ImportSourceError(path, f"{what} listed by the source is missing")
-    writer = CaptureWriter(out, fps, RIG_SPEC, cameras, overwrite=overwrite)
-    try:
+    with CaptureWriter(out, fps, RIG_SPEC, cameras, overwrite=overwrite) as writer:
         for f in tqdm(frames, desc=f"import {Path(out).name}", unit="frame", disable=not progress):
             info = cameras[f.camera]
             rgb, alpha = read_image(f.image)
@@ -212,6 +211,3 @@ def write_capture(out: Path, fps: float, cameras: list[CameraInfo], frames: list
                                             f" the source's camera is {info.width}x{info.height}")
             writer.add_frame(f.time, f.camera, rgb, mask)
         return writer.finish(params, splits, extra)
-    except Exception:
-        writer.abort()
-        raise
