@@ -129,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def dump_json(data: dict | list, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(path)
+    from avatar.atomic import atomic_path
+
+    with atomic_path(path) as partial:
+        partial.write_text(json.dumps(data, indent=2))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ per-frame driven parameters (.npz next to the stats).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -14,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avatar.atomic import atomic_path
 from avatar.backends import BackendUnavailable
+from avatar.cli import dump_json
 from avatar.data.expressions import load_expression_file
 from avatar.gaussians.io import load_avatar
 from avatar.render.dispatch import splat_registry
@@ -65,8 +66,11 @@ def run_view(options: ViewOptions) -> dict:
     if options.screenshot is not None and screenshot is not None:
         from PIL import Image
 
-        options.screenshot.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.ascontiguousarray(screenshot)).save(options.screenshot)
+        image_format = Image.registered_extensions().get(options.screenshot.suffix.lower())
+        if image_format is None:
+            raise ValueError(f"--screenshot {options.screenshot}: unknown image file extension")
+        with atomic_path(options.screenshot) as partial:
+            Image.fromarray(np.ascontiguousarray(screenshot)).save(partial, format=image_format)
     if options.stats is not None:
         _write_stats(options, app, driver, summary)
     return summary
@@ -148,4 +152,4 @@ def _write_stats(options: ViewOptions, app, driver, summary: dict) -> None:
                               "note": f"identity and focal calibrated on the first {CALIBRATION_FRAMES} frames with a "
                                       f"face; those frames do not drive the avatar"}
         doc["source_fps"] = driver.source.fps
-    options.stats.write_text(json.dumps(doc, indent=2))
+    dump_json(doc, options.stats)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar.atomic import atomic_path
 from avatar.rig import RigParams
 
 ROLLING = 60  # frames behind the numbers the panel shows
@@ -99,7 +100,8 @@ class FrameStats:
                    for k in (arrays[0] if arrays else {})}  # shape [T, S], the rest [T, ...]
         source = np.array([-1 if r.source_frame is None else r.source_frame for r in self.records])
         extra = {} if expr_names is None else {"expr_names": np.array(expr_names, dtype=str)}
-        np.savez(path, source_frame=source, **stacked, **extra)
+        with atomic_path(path) as partial, open(partial, "wb") as f:
+            np.savez(f, source_frame=source, **stacked, **extra)
 
 
 def _median(values: list[float | None]) -> float | None:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from avatar.atomic import atomic_path
 from avatar.data.arkit import name_map
 from avatar.data.errors import ExpressionFileError
 from avatar.data.livelink import load_livelink_csv
@@ -63,8 +63,7 @@ def save_expression_file(path: str | Path, params: RigParams, fps: float,
         raise ExpressionFileError(path, f"{len(expr_names)} expr_names for "
                                   f"{params.expr.shape[1]} expressions")
     arrays = params.to_numpy()
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as partial, open(partial, "wb") as f:
         if suffix == ".npz":
             extra = {} if expr_names is None else {"expr_names": np.array(expr_names, dtype=str)}
             np.savez(f, fps=np.float64(fps), **arrays, **extra)
@@ -73,7 +72,6 @@ def save_expression_file(path: str | Path, params: RigParams, fps: float,
             if expr_names is not None:
                 doc["expr_names"] = list(expr_names)
             f.write(json.dumps(doc).encode())
-    os.replace(tmp, path)
 
 
 def _read_npz(path: Path) -> dict:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -19,6 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from avatar.atomic import atomic_path
 from avatar.gaussians.model import GaussianAvatar
 from avatar.rig import HeadRig
 
@@ -60,10 +60,8 @@ def save_avatar(model: GaussianAvatar, path: str | Path, config: dict | None = N
         "num_blend_expr": str(model.num_blend_expr),
         "checksum": _checksum(tensors),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    save_file(tensors, str(partial), metadata=meta)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        save_file(tensors, str(partial), metadata=meta)
 
 
 def load_avatar(path: str | Path, rig: HeadRig | None = None) -> tuple[GaussianAvatar, dict]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from avatar.atomic import atomic_path
 from avatar.data.capture import Capture
 from avatar.data.expressions import save_expression_file
 from avatar.gaussians import GaussianAvatar, blend_with_offsets
@@ -143,9 +143,8 @@ def _save_checkpoint(path: Path, cfg: TrainConfig, step: int, model: GaussianAva
              "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
              "tensors": {k: v.detach() for k, v in model.attribute_tensors().items()},
              "refiner": refiner.state_dict() if refiner else None}
-    partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        torch.save(state, partial)
 
 
 def _load_checkpoint(path: Path, cfg: TrainConfig, model: GaussianAvatar, optimizer, refiner, densifier, gen) -> int:
