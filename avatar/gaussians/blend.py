@@ -19,18 +19,24 @@ from avatar.rig import RigParams
 blend_registry = BackendRegistry("blend")
 
 
-def blend_reference(model: GaussianAvatar, params: RigParams) -> Gaussians:
+def blend_reference_with_offsets(model: GaussianAvatar, params: RigParams) -> tuple[Gaussians, torch.Tensor]:
+    """The world Gaussians and the offsets the frame applies [N, 14], computed once for both."""
     if params.num_frames != 1:
         raise ValueError(f"blend takes one frame of rig parameters, got {params.num_frames}")
     verts = model.rig.forward(params)  # [1, V, 3]
     origin, rotation, unit = triangle_frames(verts, model.rig.faces)
     p = model.parent
     origin, rotation, unit = origin[0, p], rotation[0, p], unit[0, p]  # [N, 3], [N, 3, 3], [N]
-    xyz, rot, log_scale, opacity_logit, sh = model.local_attributes(model.drivers(params)[0])
+    offsets = model.applied_offsets(model.drivers(params)[0])  # [N, 14]
+    xyz, rot, log_scale, opacity_logit, sh = model.local_attributes(offsets)
     means = origin + unit[:, None] * torch.einsum("nij,nj->ni", rotation, xyz)
     quats = quat_multiply(matrix_to_quat(rotation), rot)
     scales = unit[:, None] * torch.exp(log_scale)
-    return Gaussians(means, quats, scales, torch.sigmoid(opacity_logit), sh)
+    return Gaussians(means, quats, scales, torch.sigmoid(opacity_logit), sh), offsets
+
+
+def blend_reference(model: GaussianAvatar, params: RigParams) -> Gaussians:
+    return blend_reference_with_offsets(model, params)[0]
 
 
 blend_registry.register("torch", lambda: blend_reference)
@@ -46,12 +52,12 @@ def blend_with_offsets(model: GaussianAvatar, params: RigParams, backend: str = 
     """`blend()` plus the offsets this frame applies (GaussianAvatar.applied_offsets, [N, 14]),
     which training regularises. The cuda_ext backends take them from the blend kernel, so their
     gradient joins its single backward pass over the [D, N, 14] offsets; the torch reference
-    computes them separately."""
-    name, fn = blend_registry.get(backend)
+    blends from the same offsets it returns."""
+    name, _ = blend_registry.get(backend)
     if name in ("cpu", "cuda"):
         from avatar.gaussians.ext_blend import blend_ext_with_offsets
         return blend_ext_with_offsets(model, params)
-    return fn(model, params), model.applied_offsets(model.drivers(params)[0])
+    return blend_reference_with_offsets(model, params)
 
 
 # cuda_ext backends, registered last: their loaders compile or load nothing until first asked.

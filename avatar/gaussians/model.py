@@ -105,11 +105,12 @@ class GaussianAvatar(nn.Module):
         return torch.cat([torch.tensordot(drivers, getattr(self, k), dims=1).reshape(self.num_gaussians, -1)
                           for k in self.OFFSETS], dim=-1)
 
-    def local_attributes(self, drivers: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """Base + Σ_k w_k Δ_k for one frame. drivers [D] -> xyz, rot, log_scale, opacity_logit, sh."""
-        xyz = self.xyz + torch.einsum("d,dnk->nk", drivers, self.d_xyz)
-        rot = F.normalize(self.rot + torch.einsum("d,dnk->nk", drivers, self.d_rot), dim=-1)
-        log_scale = self.log_scale + torch.einsum("d,dnk->nk", drivers, self.d_log_scale)
-        opacity_logit = self.opacity_logit + drivers @ self.d_opacity
-        dc = self.sh_dc + torch.einsum("d,dnk->nk", drivers, self.d_color)[:, None, :] / SH_C0
+    def local_attributes(self, offsets: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Base + the frame's applied offsets [N, 14] (see applied_offsets) -> xyz, rot,
+        log_scale, opacity_logit, sh."""
+        xyz = self.xyz + offsets[:, 0:3]
+        rot = F.normalize(self.rot + offsets[:, 3:7], dim=-1)
+        log_scale = self.log_scale + offsets[:, 7:10]
+        opacity_logit = self.opacity_logit + offsets[:, 10]
+        dc = self.sh_dc + offsets[:, None, 11:14] / SH_C0
         return xyz, rot, log_scale, opacity_logit, torch.cat([dc, self.sh_rest], dim=1)
