@@ -10,10 +10,8 @@ import torch
 
 from avatar.data.video import read_video_frames
 from avatar.rig.loaders import load_rig
-from capture.fit_live import LiveFitter
+from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
 from capture.landmarks import FaceLandmarker
-
-CALIBRATION_FRAMES = 30
 
 
 def bench_tracker(video: str | Path, rig_spec: str = "builtin", frames: int = 200) -> list[dict]:

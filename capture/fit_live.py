@@ -29,6 +29,7 @@ TEMPORAL = 5e-2  # pull towards the previous frame's solution: steadiness withou
 DAMPING = 1e-2
 FD_STEP = 1e-6  # forward-difference step (float64)
 RIGID_STEPS_COLD = 4  # head pose alone first when starting without a previous frame
+CALIBRATION_FRAMES = 30  # frames with a face that calibrate identity and focal before live fitting
 
 
 class LiveFitter:

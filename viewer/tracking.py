@@ -16,13 +16,12 @@ import numpy as np
 import torch
 
 from avatar.rig import HeadRig, RigParams
+from capture.fit_live import CALIBRATION_FRAMES
 from viewer.latest import LatestSlot
 from viewer.one_euro import OneEuroFilter
 from viewer.retarget_live import LiveRetarget
 from viewer.sources import Frame, FrameSource
 from viewer.worker import Worker
-
-CALIBRATION_FRAMES = 30
 
 
 @dataclass
@@ -59,8 +58,8 @@ class TrackerThread(Worker):
         self.output.close()
 
     def _run(self) -> None:
-        from capture.fit_live import LiveFitter  # mediapipe and the fitter load in this thread, not the window's
-        from capture.landmarks import FaceLandmarker
+        from capture.fit_live import LiveFitter
+        from capture.landmarks import FaceLandmarker  # mediapipe loads in this thread, not the window's
 
         torch.set_num_threads(1)  # the fit's tensors are tiny: intra-op threads only slow it down here
         landmarker = FaceLandmarker(video=True)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
 from avatar.data.capture import CameraInfo, Capture, CaptureWriter
@@ -113,11 +112,6 @@ def rotation_6d_to_matrix(d6: np.ndarray, what: str, path: Path) -> np.ndarray:
         raise degenerate
     b2 = b2 / np.linalg.norm(b2)
     return np.stack([b1, b2, np.cross(b1, b2)])
-
-
-def axis_angle(matrix: np.ndarray) -> np.ndarray:
-    """[3, 3] rotation -> [3] axis-angle in radians."""
-    return Rotation.from_matrix(matrix).as_rotvec()
 
 
 class CameraTable:

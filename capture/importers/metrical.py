@@ -44,8 +44,9 @@ import numpy as np
 import torch
 
 from avatar.data.capture import Capture
+from avatar.rig.lbs import matrix_to_axis_angle
 from avatar.rig.params import RigParams
-from capture.importers.common import (CameraTable, ImportSourceError, SourceFrame, axis_angle,
+from capture.importers.common import (CameraTable, ImportSourceError, SourceFrame,
                                       check_rotation, default_splits, import_notes, numbers,
                                       pixel_count, resolve_fps, rotation_6d_to_matrix,
                                       write_capture)
@@ -158,8 +159,14 @@ def _read_step(path: Path) -> dict:
         _check_opencv_block(payload["opencv"], K, w2c, width, height, path)
     return {"shape": _get(flame, "flame", "shape", (1, None), path)[0],
             "expr": _get(flame, "flame", "exp", (1, None), path)[0],
-            "jaw": axis_angle(jaw), "eyes": np.concatenate([axis_angle(m) for m in eyes]),
+            **_jaw_and_eyes(np.stack([jaw, *eyes])),
             "K": K, "width": width, "height": height, "w2c": w2c}
+
+
+def _jaw_and_eyes(rotations: np.ndarray) -> dict[str, np.ndarray]:
+    """[3, 3, 3] jaw, left eye, right eye rotations -> their axis-angles, the capture's keys."""
+    angles = matrix_to_axis_angle(torch.from_numpy(rotations)).numpy()  # [3, 3]
+    return {"jaw": angles[0], "eyes": angles[1:].reshape(-1)}
 
 
 def _opencv_camera(camera: dict, width: int, height: int,
