@@ -22,6 +22,7 @@ from avatar.data.capture import CameraInfo, CaptureWriter
 from avatar.data.errors import CaptureError, VideoError
 from avatar.data.video import VideoWriter, read_video_frames
 from avatar.rig.loaders import load_rig
+from avatar.train.config import MONOCULAR_PRESET
 from capture.crop import crop_frame, smooth_crops
 from capture.detect_pass import Detections, detect_videos
 from capture.embedding import embedding_for_rig
@@ -75,7 +76,7 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
         np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32),
                  mediapipe_crop=crop_points, video=video, frame=frame)
         dump_json(report, writer.partial / "report.json")
-        extra = {"generator": "capture.track", "videos": [str(v) for v in videos], "preset": "mono-phone",
+        extra = {"generator": "capture.track", "videos": [str(v) for v in videos], "preset": MONOCULAR_PRESET,
                  "focal_px": [float(f) for f in fit.focal], "crop_size": size,
                  "source_frames": [{"video": int(v), "frame": int(f)} for v, f in zip(video, frame)]}
         writer.finish(fit.params, splits, extra)

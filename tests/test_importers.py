@@ -19,6 +19,7 @@ from PIL import Image
 from scipy.spatial.transform import Rotation
 
 from avatar.data.errors import CaptureError
+from avatar.train.config import choose_preset
 from capture.importers import IMPORTERS, ImportSourceError, import_capture
 
 W, H = 32, 24
@@ -255,6 +256,7 @@ def test_metrical_cameras_params_images(tmp_path, opencv_block):
                                                            "test": [3]}
     assert "2020" in capture.extra["flame_version"] and capture.extra["expr_count"] == 100
     assert any("eyelids" in d for d in capture.extra["dropped"])
+    assert choose_preset(capture)[0] == "mono-phone"  # one camera per frame of one video: not multiview
     p = capture.params
     for key, value in (("shape", truth["shape"][0]), ("expr", truth["exp"]), ("jaw", truth["jaw"]),
                        ("eyes", truth["eyes"])):
@@ -338,6 +340,7 @@ def test_imavatar_cameras_params_images(tmp_path, units):
     capture = import_capture("imavatar", src, out, progress=False)
     assert (capture.extra["shape_count"], capture.extra["expr_count"]) == (100, 50)
     assert capture.extra["masks"] == "3 of 4 frames" and capture.splits["test"] == [3]
+    assert choose_preset(capture)[0] == "mono-phone"
     p, pose = capture.params, truth["pose"]
     for key, part in (("shape", truth["shape"]), ("expr", truth["expr"]), ("rotation", pose[:, :3]),
                       ("neck", pose[:, 3:6]), ("jaw", pose[:, 6:9]), ("eyes", pose[:, 9:])):
