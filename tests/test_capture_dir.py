@@ -175,6 +175,8 @@ TAMPERING = {
     "params nan": (lambda r: edit_params(r, lambda a: a["eyes"].__setitem__((0, 0), np.nan)),
                    "'eyes' must hold finite"),
     "params missing": (lambda r: (r / "params.npz").unlink(), "params.npz is missing"),
+    "params truncated": (lambda r: (r / "params.npz").write_bytes((r / "params.npz").read_bytes()[:200]),
+                         "not a readable .npz"),
     "camera disagrees": (lambda r: edit_params(r, lambda a: a["world_to_cam"].__setitem__(
         (1, 0, 3), 9.0)), "disagrees"),
     "camera index": (lambda r: edit_json(r, lambda m: m["frames"][2].update(camera=5)),

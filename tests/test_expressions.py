@@ -87,7 +87,10 @@ def test_bad_npz_and_json_files(tmp_path):
     (tmp_path / "jaw.json").write_text('{"fps": 30, "expr": [[1]], "jaw": [[1, 2]]}')
     (tmp_path / "broken.json").write_text('{"fps": 30, ')
     (tmp_path / "x.txt").write_text("")
-    cases = {"nofps.npz": "missing 'fps'", "nan.json": "'expr' holds non-finite",
+    np.savez(tmp_path / "whole.npz", fps=30.0, expr=np.zeros((200, 1)))
+    whole = (tmp_path / "whole.npz").read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(whole[: len(whole) // 2])
+    cases = {"truncated.npz": "not a readable .npz","nofps.npz": "missing 'fps'", "nan.json": "'expr' holds non-finite",
              "ragged.json": "'expr' is not a numeric array", "jaw.json": "'jaw' must have shape",
              "broken.json": "not a readable JSON", "x.txt": "unknown expression file type",
              "absent.npz": "file not found"}

@@ -30,6 +30,7 @@ import math
 import numbers
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -220,7 +221,7 @@ def _load_params(path: Path, num_times: int, cameras: list[CameraInfo]) -> RigPa
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # a truncated .npz is a bad zip
         raise CaptureError(path, f"not a readable .npz file ({e})") from None
     missing = [k for k in (*PARAM_KEYS, "world_to_cam") if k not in arrays]
     if missing:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,7 @@ def _read_npz(path: Path) -> dict:
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # a truncated .npz is a bad zip
         raise ExpressionFileError(path, f"not a readable .npz file ({e})") from None
 
 
