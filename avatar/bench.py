@@ -28,7 +28,7 @@ import torch
 from avatar.backends import BackendUnavailable
 from avatar.gaussians import GaussianAvatar, blend_registry
 from avatar.gaussians.world import Gaussians
-from avatar.playback import head_target
+from avatar.playback import FRAMING_FOV_Y_DEG, framing_distance, head_target
 from avatar.render import Camera
 from avatar.render.dispatch import splat_registry
 from avatar.rig import HeadRig
@@ -101,9 +101,7 @@ def bench_scene(size: BenchSize, seed: int = 0):
     params.jaw[0, 0] = 0.1
     params.rotation[0] = torch.tensor([0.05, 0.2, 0.0])
     centre, extent = head_target(rig)
-    fov = 20.0
-    distance = 1.15 * extent / (2 * math.tan(math.radians(fov / 2)))
-    camera = Camera.orbit(0.0, 0.0, distance, centre, size.width, size.height, fov)
+    camera = Camera.orbit(0.0, 0.0, framing_distance(extent), centre, size.width, size.height, FRAMING_FOV_Y_DEG)
     return model, params, camera
 
 

@@ -22,11 +22,21 @@ def head_target(rig: HeadRig) -> tuple[torch.Tensor, float]:
     return (lo + hi) / 2, float((hi - lo).max())
 
 
-def camera_path(rig: HeadRig, kind: str, size: int, num_frames: int, fov_y_deg: float = 20.0) -> Callable[[int], Camera]:
+FRAMING_FOV_Y_DEG = 20.0  # the vertical field of view of every camera that frames the head
+FRAMING = 1.15  # head height over the visible height
+
+
+def framing_distance(extent: float, fov_y_deg: float = FRAMING_FOV_Y_DEG) -> float:
+    """Distance at which a head `extent` metres tall fills 1 / FRAMING of the view's height."""
+    return FRAMING * extent / (2 * math.tan(math.radians(fov_y_deg / 2)))
+
+
+def camera_path(rig: HeadRig, kind: str, size: int, num_frames: int,
+                fov_y_deg: float = FRAMING_FOV_Y_DEG) -> Callable[[int], Camera]:
     """`front`: a fixed frontal camera; `orbit`: one turn around the head over the sequence;
     `arc`: a swing from -60° to +60° yaw and back (what a frontal video capture has seen)."""
     centre, extent = head_target(rig)
-    distance = 1.15 * extent / (2 * torch.tan(torch.deg2rad(torch.tensor(fov_y_deg / 2)))).item()
+    distance = framing_distance(extent, fov_y_deg)
     if kind == "front":
         cam = Camera.orbit(0.0, 0.0, distance, centre, size, size, fov_y_deg)
         return lambda i: cam

@@ -3,16 +3,13 @@ zooms. At rest it is exactly `avatar.playback.camera_path(rig, "front", ...)`'s 
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from avatar.playback import head_target
+from avatar.playback import FRAMING_FOV_Y_DEG, framing_distance, head_target
 from avatar.render.camera import Camera
 from avatar.rig import HeadRig
 
-FOV_Y_DEG = 20.0  # as camera_path
-FRAMING = 1.15  # head height over the visible height, as camera_path
+FOV_Y_DEG = FRAMING_FOV_Y_DEG
 DEGREES_PER_PIXEL = 0.4
 ZOOM_PER_NOTCH = 0.9
 
@@ -21,7 +18,7 @@ class OrbitCamera:
     def __init__(self, rig: HeadRig):
         centre, extent = head_target(rig)
         self.centre = centre  # [3]
-        self.home_distance = FRAMING * extent / (2 * math.tan(math.radians(FOV_Y_DEG / 2)))
+        self.home_distance = framing_distance(extent)
         self.reset()
 
     def reset(self) -> None:
