@@ -67,39 +67,39 @@ def make_synthetic_capture(rig: HeadRig, out_dir: str | Path, num_train: int = 1
 
     infos = [CameraInfo(f"cam{i:02d}", c.K.double().numpy(), c.width, c.height,
                         c.world_to_cam.double().numpy()) for i, c in enumerate(cameras)]
-    writer = CaptureWriter(out_dir, FPS, rig_spec or rig.name, infos, overwrite=overwrite)
-    test_times = set(plan.test_times)
-    jobs = [(t, c) for t in plan.train_times + plan.test_times for c in range(num_cameras)
-            if not (c == held_out and t in test_times)]
-    splits: dict[str, list[int]] = {"train": [], "test": []}
-    if held_out is not None:
-        splits["test_camera"] = []
-    coverage = []
-    for t, c in tqdm(jobs, desc="synthetic capture", disable=not progress, unit="frame"):
-        out = rasterize_mesh(verts[t], rig.faces, cameras[c], colors, background=background,
-                             supersample=supersample, light_dir=head_rotations[t] @ head_light)
-        image = (out.rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-        mask = (out.mask[..., 0] * 255).round().to(torch.uint8).numpy()
-        coverage.append(float(out.mask.mean()))
-        index = writer.add_frame(t, c, image, mask)
-        split = "test_camera" if c == held_out else "test" if t in test_times else "train"
-        splits[split].append(index)
+    with CaptureWriter(out_dir, FPS, rig_spec or rig.name, infos, overwrite=overwrite) as writer:
+        test_times = set(plan.test_times)
+        jobs = [(t, c) for t in plan.train_times + plan.test_times for c in range(num_cameras)
+                if not (c == held_out and t in test_times)]
+        splits: dict[str, list[int]] = {"train": [], "test": []}
+        if held_out is not None:
+            splits["test_camera"] = []
+        coverage = []
+        for t, c in tqdm(jobs, desc="synthetic capture", disable=not progress, unit="frame"):
+            out = rasterize_mesh(verts[t], rig.faces, cameras[c], colors, background=background,
+                                 supersample=supersample, light_dir=head_rotations[t] @ head_light)
+            image = (out.rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+            mask = (out.mask[..., 0] * 255).round().to(torch.uint8).numpy()
+            coverage.append(float(out.mask.mean()))
+            index = writer.add_frame(t, c, image, mask)
+            split = "test_camera" if c == held_out else "test" if t in test_times else "train"
+            splits[split].append(index)
 
-    extra = {
-        "generator": "avatar.data.synthetic.make_synthetic_capture",
-        "motion": plan.info,
-        "render": {"rasterizer": "avatar.render.mesh_raster", "supersample": supersample,
-                   "background": [float(b) for b in background], "fov_y_deg": FOV_Y_DEG,
-                   "shading": "vertex colour x (ambient + diffuse), light fixed to the head (front, from above)",
-                   "foreground_fraction": [round(min(coverage), 4), round(max(coverage), 4)]},
-        "cameras": {"layout": "front" if num_cameras == 1 else f"arc of yaw +-{ARC_DEG} deg",
-                    "target": [round(float(x), 6) for x in target], "distance": round(distance, 6),
-                    "held_out_camera": held_out,
-                    "splits": "train/test: held-out time steps on the kept cameras; test_camera: the "
-                              "held-out camera at the training time steps" if held_out is not None
-                              else "train/test: held-out time steps"},
-    }
-    return writer.finish(plan.params, splits, extra)
+        extra = {
+            "generator": "avatar.data.synthetic.make_synthetic_capture",
+            "motion": plan.info,
+            "render": {"rasterizer": "avatar.render.mesh_raster", "supersample": supersample,
+                       "background": [float(b) for b in background], "fov_y_deg": FOV_Y_DEG,
+                       "shading": "vertex colour x (ambient + diffuse), light fixed to the head (front, from above)",
+                       "foreground_fraction": [round(min(coverage), 4), round(max(coverage), 4)]},
+            "cameras": {"layout": "front" if num_cameras == 1 else f"arc of yaw +-{ARC_DEG} deg",
+                        "target": [round(float(x), 6) for x in target], "distance": round(distance, 6),
+                        "held_out_camera": held_out,
+                        "splits": "train/test: held-out time steps on the kept cameras; test_camera: the "
+                                  "held-out camera at the training time steps" if held_out is not None
+                                  else "train/test: held-out time steps"},
+        }
+        return writer.finish(plan.params, splits, extra)
 
 
 def pose_all(rig: HeadRig, params: RigParams) -> torch.Tensor:
