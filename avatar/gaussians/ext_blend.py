@@ -1,7 +1,8 @@
 """The `cpu` and `cuda` blend backends: cuda_ext's fused per-Gaussian kernel.
 
-The rig's per-vertex work (blendshapes + LBS, V-sized and about 1 ms for the builtin head) stays
-in torch; the kernel does everything per Gaussian: blendshape offsets, the parent triangle's
+The rig's per-vertex work (blendshapes + LBS) runs in cuda_ext's rig kernel when no gradient must
+reach the rig parameters (about 1 ms in torch for the builtin head, ~0.1 ms fused), else in torch's
+autograd LBS; the blend kernel does everything per Gaussian: blendshape offsets, the parent triangle's
 frame, and the mapping to world space, forward and backward (gradients reach the model tensors,
 the drivers and, through torch's LBS, the rig parameters). The kernels run on the device of
 the model's tensors: `cpu` needs them on the CPU; `cuda` needs the CUDA module to load and then
@@ -16,7 +17,24 @@ from torch import Tensor
 from avatar.backends import extension_loader
 from avatar.gaussians.model import SH_C0, GaussianAvatar
 from avatar.gaussians.world import Gaussians
-from avatar.rig import RigParams
+from avatar.rig import HeadRig, RigParams
+
+
+def _posed_vertices(rig: HeadRig, params: RigParams) -> Tensor:
+    """Posed rig vertices [V, 3] of one frame: the CPU rig kernel where no gradient must reach the
+    rig or its parameters (the common case: fixed tracking), else the rig's own forward, torch's
+    autograd LBS (parameter refinement, CUDA tensors, stand-ins that pose vertices their own way)."""
+    from cuda_ext.rig import pose_vertices
+
+    if not isinstance(rig, HeadRig):
+        return rig.forward(params)[0]
+    pose = rig.joint_pose(params)[0]  # [5, 3]
+    inputs = (rig.v_template, rig.shapedirs, rig.exprdirs, rig.posedirs, rig.j_regressor, rig.parents,
+              rig.lbs_weights, params.shape, params.expr[0], pose, params.translation[0])
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
+    if needs_grad or not rig.v_template.is_cpu:
+        return rig.forward(params)[0]
+    return pose_vertices(*inputs)
 
 
 def _kernel_blend(model: GaussianAvatar, params: RigParams) -> tuple[Gaussians, Tensor]:
@@ -25,7 +43,7 @@ def _kernel_blend(model: GaussianAvatar, params: RigParams) -> tuple[Gaussians, 
 
     if params.num_frames != 1:
         raise ValueError(f"blend takes one frame of rig parameters, got {params.num_frames}")
-    verts = model.rig.forward(params)[0]  # [V, 3]
+    verts = _posed_vertices(model.rig, params)  # [V, 3]
     drivers = model.drivers(params)[0]  # [D]
     means, quats, scales, opacities, sh, local = blend_gaussians(
         verts, model.rig.faces, model.parent, drivers, model.xyz, model.rot, model.log_scale, model.opacity_logit,

@@ -62,11 +62,14 @@ class HeadRig:
         offsets = torch.einsum("vks,s->vk", self.shapedirs, params.shape)[None]  # [1, V, 3]
         offsets = offsets + torch.einsum("vke,te->tvk", self.exprdirs, params.expr)  # [T, V, 3]
         v_shaped = self.v_template[None] + offsets
-        pose = torch.stack([params.rotation, params.neck, params.jaw,
-                            params.eyes[:, :3], params.eyes[:, 3:]], dim=1)  # [T, 5, 3]
-        verts, _ = lbs(v_shaped, pose, self.posedirs, self.j_regressor, self.parents,
+        verts, _ = lbs(v_shaped, self.joint_pose(params), self.posedirs, self.j_regressor, self.parents,
                        self.lbs_weights)
         return verts + params.translation[:, None, :]
+
+    @staticmethod
+    def joint_pose(params: RigParams) -> Tensor:
+        """Axis-angle rotations [T, 5, 3] of the joints, in JOINT_NAMES order."""
+        return torch.stack([params.rotation, params.neck, params.jaw, params.eyes[:, :3], params.eyes[:, 3:]], dim=1)
 
     __call__ = forward
 
