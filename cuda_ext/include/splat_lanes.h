@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "splat_scalar.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -26,6 +27,20 @@ typedef int32_t i32x4 __attribute__((vector_size(16)));
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef float f32x8 __attribute__((vector_size(32)));
 typedef int32_t i32x8 __attribute__((vector_size(32)));
+
+// 8 float lanes as the T of the lane-generic projection maths (splat_math.h, splat_scalar.h).
+template <>
+struct LaneTraits<f32x8> {
+  using Scalar = float;
+  using Mask = i32x8;
+};
+template <>
+AVX_HD_LANE f32x8 fill<f32x8>(float x) { return f32x8{} + x; }
+AVX_HD_LANE f32x8 select(i32x8 m, f32x8 a, f32x8 b) { return m ? a : b; }
+AVX_HD_LANE f32x8 sqrt_(f32x8 x) {  // per lane: the callers are generic templates, not AVX2 code
+  for (int l = 0; l < 8; ++l) x[l] = sqrtf(x[l]);
+  return x;
+}
 
 template <typename VF>
 AVX_HD_LANE VF clamp_lanes(VF x, float lo, float hi) {

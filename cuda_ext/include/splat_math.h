@@ -56,32 +56,34 @@ inline PinholeCamera<T> make_camera(const double* w2c, const double* K, const do
 
 // Normalised quaternion qn (w, x, y, z) and its rotation matrix R (row-major).
 template <typename T>
-AVX_HD void quat_to_rotmat(const T* quat, T* qn, T& norm, T* R) {
+AVX_HD_LANE void quat_to_rotmat(const T* quat, T* qn, T& norm, T* R) {
+  using S = ScalarOf<T>;
   norm = sqrt_(quat[0] * quat[0] + quat[1] * quat[1] + quat[2] * quat[2] + quat[3] * quat[3]);
   for (int i = 0; i < 4; ++i) qn[i] = quat[i] / norm;
   const T w = qn[0], x = qn[1], y = qn[2], z = qn[3];
-  R[0] = T(1) - T(2) * (y * y + z * z);
-  R[1] = T(2) * (x * y - w * z);
-  R[2] = T(2) * (x * z + w * y);
-  R[3] = T(2) * (x * y + w * z);
-  R[4] = T(1) - T(2) * (x * x + z * z);
-  R[5] = T(2) * (y * z - w * x);
-  R[6] = T(2) * (x * z - w * y);
-  R[7] = T(2) * (y * z + w * x);
-  R[8] = T(1) - T(2) * (x * x + y * y);
+  R[0] = S(1) - S(2) * (y * y + z * z);
+  R[1] = S(2) * (x * y - w * z);
+  R[2] = S(2) * (x * z + w * y);
+  R[3] = S(2) * (x * y + w * z);
+  R[4] = S(1) - S(2) * (x * x + z * z);
+  R[5] = S(2) * (y * z - w * x);
+  R[6] = S(2) * (x * z - w * y);
+  R[7] = S(2) * (y * z + w * x);
+  R[8] = S(1) - S(2) * (x * x + y * y);
 }
 
 // d loss / d quat (unnormalised input) from d loss / d R.
 template <typename T>
-AVX_HD void quat_to_rotmat_backward(const T* qn, T norm, const T* gR, T* g_quat) {
+AVX_HD_LANE void quat_to_rotmat_backward(const T* qn, T norm, const T* gR, T* g_quat) {
+  using S = ScalarOf<T>;
   const T w = qn[0], x = qn[1], y = qn[2], z = qn[3];
-  T gw = T(2) * (-z * gR[1] + y * gR[2] + z * gR[3] - x * gR[5] - y * gR[6] + x * gR[7]);
-  T gx = T(2) * (y * gR[1] + z * gR[2] + y * gR[3] - w * gR[5] + z * gR[6] + w * gR[7]) -
-         T(4) * x * (gR[4] + gR[8]);
-  T gy = T(2) * (x * gR[1] + w * gR[2] + x * gR[3] + z * gR[5] - w * gR[6] + z * gR[7]) -
-         T(4) * y * (gR[0] + gR[8]);
-  T gz = T(2) * (-w * gR[1] + x * gR[2] + w * gR[3] + y * gR[5] + x * gR[6] + y * gR[7]) -
-         T(4) * z * (gR[0] + gR[4]);
+  T gw = S(2) * (-z * gR[1] + y * gR[2] + z * gR[3] - x * gR[5] - y * gR[6] + x * gR[7]);
+  T gx = S(2) * (y * gR[1] + z * gR[2] + y * gR[3] - w * gR[5] + z * gR[6] + w * gR[7]) -
+         S(4) * x * (gR[4] + gR[8]);
+  T gy = S(2) * (x * gR[1] + w * gR[2] + x * gR[3] + z * gR[5] - w * gR[6] + z * gR[7]) -
+         S(4) * y * (gR[0] + gR[8]);
+  T gz = S(2) * (-w * gR[1] + x * gR[2] + w * gR[3] + y * gR[5] + x * gR[6] + y * gR[7]) -
+         S(4) * z * (gR[0] + gR[4]);
   // qn = q / |q|: project out the radial component.
   const T radial = w * gw + x * gx + y * gy + z * gz;
   g_quat[0] = (gw - w * radial) / norm;
@@ -94,8 +96,8 @@ template <typename T>
 struct Projection {
   T t[3];  // camera-space mean
   T z;  // safe depth: t.z inside the depth range, 1 outside
-  bool in_range;
-  bool clamp_x, clamp_y;  // the Jacobian used a clamped t.x / z, t.y / z
+  MaskOf<T> in_range;
+  MaskOf<T> clamp_x, clamp_y;  // the Jacobian used a clamped t.x / z, t.y / z
   T tx, ty;  // clamped z u, z v
   T J[4];  // J00, J02, J11, J12 (the other two are 0)
   T JW[6];  // J R_wc, 2 x 3
@@ -107,16 +109,17 @@ struct Projection {
 };
 
 template <typename T>
-AVX_HD void project(const PinholeCamera<T>& cam, const T* mean, const T* quat, const T* scale, Projection<T>& p,
+AVX_HD_LANE void project(const PinholeCamera<ScalarOf<T>>& cam, const T* mean, const T* quat, const T* scale, Projection<T>& p,
                     T* qn, T& qnorm, T* Rq) {
+  using S = ScalarOf<T>;
   for (int r = 0; r < 3; ++r)
     p.t[r] = cam.R[3 * r] * mean[0] + cam.R[3 * r + 1] * mean[1] + cam.R[3 * r + 2] * mean[2] + cam.t[r];
-  p.in_range = p.t[2] > cam.near && p.t[2] <= cam.far;
-  const T z = p.in_range ? p.t[2] : T(1);
+  p.in_range = (p.t[2] > cam.near) & (p.t[2] <= cam.far);
+  const T z = select(p.in_range, p.t[2], fill<T>(S(1)));
   p.z = z;
   const T u = p.t[0] / z, v = p.t[1] / z;
-  const T uc = min_(max_(u, -cam.lim_x_neg), cam.lim_x_pos);
-  const T vc = min_(max_(v, -cam.lim_y_neg), cam.lim_y_pos);
+  const T uc = min_(max_(u, fill<T>(-cam.lim_x_neg)), fill<T>(cam.lim_x_pos));
+  const T vc = min_(max_(v, fill<T>(-cam.lim_y_neg)), fill<T>(cam.lim_y_pos));
   p.clamp_x = uc != u;
   p.clamp_y = vc != v;
   p.tx = z * uc;
@@ -137,9 +140,9 @@ AVX_HD void project(const PinholeCamera<T>& cam, const T* mean, const T* quat, c
       p.A[3 * r + c] = p.JW[3 * r] * p.M[c] + p.JW[3 * r + 1] * p.M[3 + c] + p.JW[3 * r + 2] * p.M[6 + c];
   const T* a0 = p.A;
   const T* a1 = p.A + 3;
-  p.cov[0] = a0[0] * a0[0] + a0[1] * a0[1] + a0[2] * a0[2] + T(LOW_PASS_PX2);
+  p.cov[0] = a0[0] * a0[0] + a0[1] * a0[1] + a0[2] * a0[2] + S(LOW_PASS_PX2);
   p.cov[1] = a0[0] * a1[0] + a0[1] * a1[1] + a0[2] * a1[2];
-  p.cov[2] = a1[0] * a1[0] + a1[1] * a1[1] + a1[2] * a1[2] + T(LOW_PASS_PX2);
+  p.cov[2] = a1[0] * a1[0] + a1[1] * a1[1] + a1[2] * a1[2] + S(LOW_PASS_PX2);
   const T det = p.cov[0] * p.cov[2] - p.cov[1] * p.cov[1];
   p.conic[0] = p.cov[2] / det;
   p.conic[1] = -p.cov[1] / det;
@@ -164,14 +167,15 @@ AVX_HD int opacity_aware_radius(const PinholeCamera<T>& cam, const Projection<T>
 
 // d loss / d (mean, quat, scale) from d loss / d (mean2d, conic, depth = t.z); g_mean is written.
 template <typename T>
-AVX_HD void project_backward(const PinholeCamera<T>& cam, const T* mean, const T* quat, const T* scale,
+AVX_HD_LANE void project_backward(const PinholeCamera<ScalarOf<T>>& cam, const T* mean, const T* quat, const T* scale,
                              const T* g_mean2d, const T* g_conic, T g_depth, T* g_mean, T* g_quat, T* g_scale) {
+  using S = ScalarOf<T>;
   Projection<T> p;
   T qn[4], qnorm, Rq[9];
   project(cam, mean, quat, scale, p, qn, qnorm, Rq);
   const T z = p.z;
-  T g_t[3] = {T(0), T(0), g_depth};
-  T g_z = T(0);  // through the safe depth, reaches t.z only inside the depth range
+  T g_t[3] = {T{}, T{}, g_depth};
+  T g_z = T{};  // through the safe depth, reaches t.z only inside the depth range
 
   g_t[0] += g_mean2d[0] * cam.fx / z;
   g_t[1] += g_mean2d[1] * cam.fy / z;
@@ -180,17 +184,17 @@ AVX_HD void project_backward(const PinholeCamera<T>& cam, const T* mean, const T
   // conic = (c22, -c12, c11) / det as a function of (c11, c12, c22).
   const T c11 = p.cov[0], c12 = p.cov[1], c22 = p.cov[2];
   const T det = c11 * c22 - c12 * c12;
-  const T inv_det2 = T(1) / (det * det);
+  const T inv_det2 = S(1) / (det * det);
   const T ga = g_conic[0], gb = g_conic[1], gc = g_conic[2];
   const T g_c11 = (-ga * c22 * c22 + gb * c12 * c22 - gc * c12 * c12) * inv_det2;
-  const T g_c12 = (T(2) * ga * c12 * c22 - gb * (c11 * c22 + c12 * c12) + T(2) * gc * c12 * c11) * inv_det2;
+  const T g_c12 = (S(2) * ga * c12 * c22 - gb * (c11 * c22 + c12 * c12) + S(2) * gc * c12 * c11) * inv_det2;
   const T g_c22 = (-ga * c12 * c12 + gb * c12 * c11 - gc * c11 * c11) * inv_det2;
 
   // cov = A A^T.
   T gA[6];
   for (int c = 0; c < 3; ++c) {
-    gA[c] = T(2) * g_c11 * p.A[c] + g_c12 * p.A[3 + c];
-    gA[3 + c] = T(2) * g_c22 * p.A[3 + c] + g_c12 * p.A[c];
+    gA[c] = S(2) * g_c11 * p.A[c] + g_c12 * p.A[3 + c];
+    gA[3 + c] = S(2) * g_c22 * p.A[3 + c] + g_c12 * p.A[c];
   }
   // A = JW M.
   T gJW[6], gM[9];
@@ -208,7 +212,7 @@ AVX_HD void project_backward(const PinholeCamera<T>& cam, const T* mean, const T
   quat_to_rotmat_backward(qn, qnorm, gRq, g_quat);
 
   // JW = J R_wc with J = [[J00, 0, J02], [0, J11, J12]].
-  T gJ00 = T(0), gJ02 = T(0), gJ11 = T(0), gJ12 = T(0);
+  T gJ00 = T{}, gJ02 = T{}, gJ11 = T{}, gJ12 = T{};
   for (int c = 0; c < 3; ++c) {
     gJ00 += gJW[c] * cam.R[c];
     gJ02 += gJW[c] * cam.R[6 + c];
@@ -216,19 +220,15 @@ AVX_HD void project_backward(const PinholeCamera<T>& cam, const T* mean, const T
     gJ12 += gJW[3 + c] * cam.R[6 + c];
   }
   const T z2 = z * z, z3 = z2 * z;
-  g_z += -gJ00 * cam.fx / z2 - gJ11 * cam.fy / z2 + T(2) * (gJ02 * cam.fx * p.tx + gJ12 * cam.fy * p.ty) / z3;
+  g_z += -gJ00 * cam.fx / z2 - gJ11 * cam.fy / z2 + S(2) * (gJ02 * cam.fx * p.tx + gJ12 * cam.fy * p.ty) / z3;
   const T g_tx = -gJ02 * cam.fx / z2, g_ty = -gJ12 * cam.fy / z2;
   // tx = z clamp(t.x / z): the clamped ratio is a constant, the free one passes to t.x and z.
   g_z += g_tx * (p.tx / z) + g_ty * (p.ty / z);
-  if (!p.clamp_x) {
-    g_t[0] += g_tx;
-    g_z -= g_tx * p.t[0] / z;
-  }
-  if (!p.clamp_y) {
-    g_t[1] += g_ty;
-    g_z -= g_ty * p.t[1] / z;
-  }
-  if (p.in_range) g_t[2] += g_z;
+  g_t[0] = select(p.clamp_x, g_t[0], g_t[0] + g_tx);
+  g_z = select(p.clamp_x, g_z, g_z - g_tx * p.t[0] / z);
+  g_t[1] = select(p.clamp_y, g_t[1], g_t[1] + g_ty);
+  g_z = select(p.clamp_y, g_z, g_z - g_ty * p.t[1] / z);
+  g_t[2] = select(p.in_range, g_t[2] + g_z, g_t[2]);
   for (int c = 0; c < 3; ++c) g_mean[c] = cam.R[c] * g_t[0] + cam.R[3 + c] * g_t[1] + cam.R[6 + c] * g_t[2];
 }
 

@@ -36,4 +36,24 @@ AVX_HD T max_(T a, T b) { return a < b ? b : a; }
 template <typename T>
 AVX_HD bool is_finite_(T x) { return x - x == x - x; }  // false for inf and NaN, no libm needed
 
+// The projection maths (splat_math.h) is lane-generic: T is a scalar (CUDA, the CPU's scalar
+// loops) or a vector of float lanes (the CPU's AVX2 loop, splat_lanes.h). ScalarOf<T> is its
+// element type (constants, the camera), MaskOf<T> what its comparisons give; fill broadcasts a
+// scalar, select(m, a, b) takes a where m holds. For scalars they are the identity and `?:`.
+template <typename T>
+struct LaneTraits {
+  using Scalar = T;
+  using Mask = bool;
+};
+template <typename T>
+using ScalarOf = typename LaneTraits<T>::Scalar;
+template <typename T>
+using MaskOf = typename LaneTraits<T>::Mask;
+
+template <typename T>
+AVX_HD T fill(ScalarOf<T> x) { return x; }
+
+template <typename T>
+AVX_HD T select(bool m, T a, T b) { return m ? a : b; }
+
 }  // namespace splat
