@@ -17,8 +17,9 @@ from cuda_ext import load
 class _BlendFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, *inputs: Tensor) -> tuple[Tensor, ...]:
-        means, quats, scales, opacities, sh, local = torch.ops.avatar_ext.blend_forward(*inputs)
+        means, quats, scales, opacities, sh, local, frames = torch.ops.avatar_ext.blend_forward(*inputs)
         ctx.save_for_backward(*inputs, local)  # local [N, 14]: spares the backward re-reading every offset
+        ctx.frames = frames  # [F, 17] posed triangle frames (CPU; empty on CUDA): not computed twice
         ctx.set_materialize_grads(False)  # unused outputs get None: no zero tensors for local
         ctx.shapes = [t.shape for t in (means, quats, scales, opacities, sh)]
         return means, quats, scales, opacities, sh, local
@@ -33,7 +34,7 @@ class _BlendFunction(torch.autograd.Function):
         need_verts, need_drivers = ctx.needs_input_grad[0], ctx.needs_input_grad[3]  # else their work is skipped
         (g_verts, g_drivers, g_xyz, g_rot, g_log_scale, g_opacity_logit, g_sh_dc,
          g_d_xyz, g_d_rot, g_d_log_scale, g_d_opacity, g_d_color) = torch.ops.avatar_ext.blend_backward(
-            *inputs, local, *upstream, grad_local, need_verts, need_drivers)
+            *inputs, local, ctx.frames, *upstream, grad_local, need_verts, need_drivers)
         g_sh_rest = upstream[4][:, 1:]
         return (g_verts if need_verts else None, None, None, g_drivers if need_drivers else None,
                 g_xyz, g_rot, g_log_scale, g_opacity_logit, g_sh_dc, g_sh_rest,

@@ -108,13 +108,26 @@ BlendInputs<T> input_pointers(const BlendTensors& t) {
 }
 
 // means [N, 3], quats [N, 4], scales [N, 3], opacities [N], sh [N, K, 3], local [N, kLocalSize].
-using BlendForwardResult = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+// means, quats, scales, opacities, sh, local, frames (see the schema in blend_cpu.cpp).
+using BlendForwardResult =
+    std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
-inline BlendForwardResult allocate_outputs(const BlendTensors& t) {
+// Scalars per posed triangle frame in the `frames` tensor the CPU forward hands its backward.
+template <typename T>
+constexpr int64_t frame_size() {
+  static_assert(sizeof(PosedFrame<T>) % sizeof(T) == 0, "PosedFrame must be whole scalars");
+  return int64_t(sizeof(PosedFrame<T>) / sizeof(T));
+}
+
+// frames: [num_frames, frame_size] (the CPU forward: one per face; CUDA computes them per
+// Gaussian and returns none).
+inline BlendForwardResult allocate_outputs(const BlendTensors& t, int64_t num_frames) {
   const int64_t n = t.num_gaussians();
   auto opts = t.verts.options();
+  const int64_t width = t.verts.scalar_type() == at::kDouble ? frame_size<double>() : frame_size<float>();
   return {at::empty({n, 3}, opts), at::empty({n, 4}, opts), at::empty({n, 3}, opts), at::empty({n}, opts),
-          at::empty({n, t.sh_rest.size(1) + 1, 3}, opts), at::empty({n, kLocalSize}, opts)};
+          at::empty({n, t.sh_rest.size(1) + 1, 3}, opts), at::empty({n, kLocalSize}, opts),
+          at::empty({num_frames, width}, opts)};
 }
 
 template <typename T>

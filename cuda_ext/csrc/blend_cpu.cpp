@@ -160,13 +160,12 @@ __attribute__((flatten)) void frames_range(const BlendInputs<T>& in, int64_t f0,
   for (int64_t face = f0; face < f1; ++face) posed_frame(in, face, frames[face]);
 }
 
-// The posed frame of every triangle, computed once and shared by the Gaussians bound to it.
+// The posed frame of every triangle, computed once per forward and shared by the Gaussians bound
+// to it (and by the backward, which gets them back from the forward's `frames` output).
 template <typename T>
-std::vector<PosedFrame<T>> posed_frames(const BlendInputs<T>& in) {
-  std::vector<PosedFrame<T>> frames(static_cast<size_t>(in.num_faces));
+void posed_frames(const BlendInputs<T>& in, PosedFrame<T>* frames) {
   const auto range = simd::widest<&frames_range<T>>();
-  cpu_parallel::ranges(in.num_faces, 512, [&](int64_t f0, int64_t f1) { range(in, f0, f1, frames.data()); });
-  return frames;
+  cpu_parallel::ranges(in.num_faces, 512, [&](int64_t f0, int64_t f1) { range(in, f0, f1, frames); });
 }
 
 // Forward of the Gaussians [n0, n0 + count): one block. Flattened: the per-Gaussian maths is
@@ -185,9 +184,9 @@ __attribute__((flatten)) void forward_block(const BlendInputs<T>& in, const Pose
 }
 
 template <typename T>
-void forward_loop(const BlendInputs<T>& in, const BlendOutputs<T>& out) {
+void forward_loop(const BlendInputs<T>& in, const BlendOutputs<T>& out, PosedFrame<T>* frames) {
   const int threads = at::get_num_threads();
-  const std::vector<PosedFrame<T>> frames = posed_frames(in);
+  posed_frames(in, frames);
   const int64_t block = block_length(in.num_gaussians, threads);
   const int64_t num_blocks = (in.num_gaussians + block - 1) / block;
   const std::vector<int64_t> active = nonzero_drivers(in);
@@ -197,7 +196,7 @@ void forward_loop(const BlendInputs<T>& in, const BlendOutputs<T>& out) {
     BlockSections<T> sums(block);
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < num_blocks; ++b)
-      forward(in, frames.data(), active.data(), int64_t(active.size()), b * block,
+      forward(in, frames, active.data(), int64_t(active.size()), b * block,
               std::min(block, in.num_gaussians - b * block), sums, out);
   }
 }
@@ -231,18 +230,17 @@ __attribute__((flatten)) void backward_block(const BlendInputs<T>& in, const Bac
 }
 
 template <typename T>
-void backward_loop(const BlendInputs<T>& in, const T* saved_local, const BlendUpstream<T>& up,
-                   const BlendGrads<T>& grads) {
+void backward_loop(const BlendInputs<T>& in, const T* saved_local, const PosedFrame<T>* frames,
+                   const BlendUpstream<T>& up, const BlendGrads<T>& grads) {
   const int64_t n_total = in.num_gaussians, d_total = in.num_drivers;
   const int threads = at::get_num_threads();
-  const std::vector<PosedFrame<T>> frames = posed_frames(in);
   const int64_t block = block_length(n_total, threads);
   const int64_t num_blocks = (n_total + block - 1) / block;
   // Per-thread driver sums and per-Gaussian vertex gradients, reduced serially afterwards so the
   // result does not depend on scheduling.
   std::vector<T> driver_parts(grads.drivers ? static_cast<size_t>(threads) * d_total : 0, T(0));
   std::vector<T> triangle_grads(grads.verts ? static_cast<size_t>(n_total) * 9 : 0);
-  const BackwardBlock<T> shared{saved_local, frames.data(), up, grads,
+  const BackwardBlock<T> shared{saved_local, frames, up, grads,
                                 grads.verts ? triangle_grads.data() : nullptr};
   // Baseline instruction set, not simd::widest: the block is bound by its streaming stores, and
   // the AVX2 copy measured slower (2.2-2.7 against 1.9-2.3 ms at 30k Gaussians, 23 drivers).
@@ -278,9 +276,10 @@ BlendForwardResult blend_forward_cpu(
     const at::Tensor& d_log_scale, const at::Tensor& d_opacity, const at::Tensor& d_color) {
   BlendTensors t = pack_inputs(verts, faces, parent, drivers, xyz, rot, log_scale, opacity_logit, sh_dc, sh_rest,
                                d_xyz, d_rot, d_log_scale, d_opacity, d_color);
-  auto out = allocate_outputs(t);
+  auto out = allocate_outputs(t, faces.size(0));
   AT_DISPATCH_FLOATING_TYPES(verts.scalar_type(), "blend_forward_cpu", [&] {
-    forward_loop(input_pointers<scalar_t>(t), output_pointers<scalar_t>(out));
+    forward_loop(input_pointers<scalar_t>(t), output_pointers<scalar_t>(out),
+                 reinterpret_cast<PosedFrame<scalar_t>*>(std::get<6>(out).data_ptr<scalar_t>()));
   });
   return out;
 }
@@ -290,9 +289,9 @@ std::vector<at::Tensor> blend_backward_cpu(
     const at::Tensor& xyz, const at::Tensor& rot, const at::Tensor& log_scale, const at::Tensor& opacity_logit,
     const at::Tensor& sh_dc, const at::Tensor& sh_rest, const at::Tensor& d_xyz, const at::Tensor& d_rot,
     const at::Tensor& d_log_scale, const at::Tensor& d_opacity, const at::Tensor& d_color, const at::Tensor& local,
-    const at::Tensor& grad_means, const at::Tensor& grad_quats, const at::Tensor& grad_scales,
-    const at::Tensor& grad_opacities, const at::Tensor& grad_sh, const at::Tensor& grad_local, bool need_verts,
-    bool need_drivers) {
+    const at::Tensor& frames, const at::Tensor& grad_means, const at::Tensor& grad_quats,
+    const at::Tensor& grad_scales, const at::Tensor& grad_opacities, const at::Tensor& grad_sh,
+    const at::Tensor& grad_local, bool need_verts, bool need_drivers) {
   BlendTensors t = pack_inputs(verts, faces, parent, drivers, xyz, rot, log_scale, opacity_logit, sh_dc, sh_rest,
                                d_xyz, d_rot, d_log_scale, d_opacity, d_color);
   std::array<at::Tensor, 6> up{grad_means, grad_quats, grad_scales, grad_opacities, grad_sh, grad_local};
@@ -301,8 +300,20 @@ std::vector<at::Tensor> blend_backward_cpu(
     return host_cache::empty(delta.sizes(), delta.options());
   });
   AT_DISPATCH_FLOATING_TYPES(verts.scalar_type(), "blend_backward_cpu", [&] {
-    backward_loop(input_pointers<scalar_t>(t), local.data_ptr<scalar_t>(), upstream_pointers<scalar_t>(up),
-                  grad_pointers<scalar_t>(grads, need_verts, need_drivers));
+    using T = scalar_t;
+    const BlendInputs<T> in = input_pointers<T>(t);
+    std::vector<PosedFrame<T>> computed;  // only when the caller has no forward's frames
+    const PosedFrame<T>* posed = nullptr;
+    if (frames.numel() > 0) {
+      check_tensor(frames, "frames", {faces.size(0), frame_size<T>()}, verts.scalar_type(), verts);
+      posed = reinterpret_cast<const PosedFrame<T>*>(frames.data_ptr<T>());
+    } else {
+      computed.resize(static_cast<size_t>(in.num_faces));
+      posed_frames(in, computed.data());
+      posed = computed.data();
+    }
+    backward_loop(in, local.data_ptr<T>(), posed, upstream_pointers<T>(up),
+                  grad_pointers<T>(grads, need_verts, need_drivers));
   });
   return grads;
 }
@@ -318,14 +329,17 @@ std::vector<at::Tensor> blend_backward_cpu(
 
 TORCH_LIBRARY_FRAGMENT(avatar_ext, m) {
   // -> means [N, 3], quats [N, 4], scales [N, 3], opacities [N], sh [N, K, 3],
-  //    local [N, 14] (the blended local attributes, for blend_backward)
-  m.def("blend_forward(" AVATAR_BLEND_INPUTS ") -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
-  // grad_local: the gradient w.r.t. forward's `local` output, or an empty tensor when it has none.
+  //    local [N, 14] (the blended local attributes, for blend_backward),
+  //    frames [F, 17] (CPU: the posed triangle frames, for blend_backward; CUDA: [0, 17])
+  m.def("blend_forward(" AVATAR_BLEND_INPUTS ") -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
+  // frames: the forward's `frames` output for these verts and faces, or an empty tensor (the
+  // CPU op then computes them again). grad_local: the gradient w.r.t. forward's `local` output,
+  // or an empty tensor when it has none.
   // need_verts / need_drivers false: those two gradients are returned as zeros, cheaply.
   // -> [grad_verts, grad_drivers, grad_xyz, grad_rot, grad_log_scale, grad_opacity_logit, grad_sh_dc,
   //     grad_d_xyz, grad_d_rot, grad_d_log_scale, grad_d_opacity, grad_d_color]
   m.def("blend_backward(" AVATAR_BLEND_INPUTS
-        ", Tensor local, Tensor grad_means, Tensor grad_quats, Tensor grad_scales, Tensor grad_opacities, "
+        ", Tensor local, Tensor frames, Tensor grad_means, Tensor grad_quats, Tensor grad_scales, Tensor grad_opacities, "
         "Tensor grad_sh, Tensor grad_local, bool need_verts, bool need_drivers) -> Tensor[]");
 }
 
