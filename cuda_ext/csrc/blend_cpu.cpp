@@ -339,8 +339,8 @@ TORCH_LIBRARY_FRAGMENT(avatar_ext, m) {
   // -> [grad_verts, grad_drivers, grad_xyz, grad_rot, grad_log_scale, grad_opacity_logit, grad_sh_dc,
   //     grad_d_xyz, grad_d_rot, grad_d_log_scale, grad_d_opacity, grad_d_color]
   m.def("blend_backward(" AVATAR_BLEND_INPUTS
-        ", Tensor local, Tensor frames, Tensor grad_means, Tensor grad_quats, Tensor grad_scales, Tensor grad_opacities, "
-        "Tensor grad_sh, Tensor grad_local, bool need_verts, bool need_drivers) -> Tensor[]");
+        ", Tensor local, Tensor frames, Tensor grad_means, Tensor grad_quats, Tensor grad_scales, "
+        "Tensor grad_opacities, Tensor grad_sh, Tensor grad_local, bool need_verts, bool need_drivers) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(avatar_ext, CPU, m) {

@@ -88,7 +88,8 @@ std::vector<at::Tensor> blend_backward_cuda(
     const at::Tensor& xyz, const at::Tensor& rot, const at::Tensor& log_scale, const at::Tensor& opacity_logit,
     const at::Tensor& sh_dc, const at::Tensor& sh_rest, const at::Tensor& d_xyz, const at::Tensor& d_rot,
     const at::Tensor& d_log_scale, const at::Tensor& d_opacity, const at::Tensor& d_color, const at::Tensor& local,
-    const at::Tensor& /*frames: the CPU forward's; CUDA recomputes per Gaussian*/, const at::Tensor& grad_means, const at::Tensor& grad_quats, const at::Tensor& grad_scales,
+    const at::Tensor& /*frames: the CPU forward's, unused: the kernel computes each Gaussian's frame*/,
+    const at::Tensor& grad_means, const at::Tensor& grad_quats, const at::Tensor& grad_scales,
     const at::Tensor& grad_opacities, const at::Tensor& grad_sh, const at::Tensor& grad_local, bool need_verts,
     bool need_drivers) {
   BlendTensors t = pack_inputs(verts, faces, parent, drivers, xyz, rot, log_scale, opacity_logit, sh_dc, sh_rest,

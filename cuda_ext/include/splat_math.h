@@ -109,8 +109,8 @@ struct Projection {
 };
 
 template <typename T>
-AVX_HD_LANE void project(const PinholeCamera<ScalarOf<T>>& cam, const T* mean, const T* quat, const T* scale, Projection<T>& p,
-                    T* qn, T& qnorm, T* Rq) {
+AVX_HD_LANE void project(const PinholeCamera<ScalarOf<T>>& cam, const T* mean, const T* quat, const T* scale,
+                         Projection<T>& p, T* qn, T& qnorm, T* Rq) {
   using S = ScalarOf<T>;
   for (int r = 0; r < 3; ++r)
     p.t[r] = cam.R[3 * r] * mean[0] + cam.R[3 * r + 1] * mean[1] + cam.R[3 * r + 2] * mean[2] + cam.t[r];
@@ -167,8 +167,9 @@ AVX_HD int opacity_aware_radius(const PinholeCamera<T>& cam, const Projection<T>
 
 // d loss / d (mean, quat, scale) from d loss / d (mean2d, conic, depth = t.z); g_mean is written.
 template <typename T>
-AVX_HD_LANE void project_backward(const PinholeCamera<ScalarOf<T>>& cam, const T* mean, const T* quat, const T* scale,
-                             const T* g_mean2d, const T* g_conic, T g_depth, T* g_mean, T* g_quat, T* g_scale) {
+AVX_HD_LANE void project_backward(const PinholeCamera<ScalarOf<T>>& cam, const T* mean, const T* quat,
+                                  const T* scale, const T* g_mean2d, const T* g_conic, T g_depth, T* g_mean,
+                                  T* g_quat, T* g_scale) {
   using S = ScalarOf<T>;
   Projection<T> p;
   T qn[4], qnorm, Rq[9];
