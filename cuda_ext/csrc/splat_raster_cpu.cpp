@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <tuple>
@@ -178,6 +179,9 @@ AVX_HD_LANE void rasterize_tile(const BackwardArgs<T>& a, int tile) {
       g_dot_bg[p] = g_rgb[0][p] * bg[0] + g_rgb[1][p] * bg[1] + g_rgb[2][p] * bg[2];
     }
   const int32_t start = a.offsets[tile];
+  // Entries after the tile's last contribution get no gradient: zero their records here, in
+  // parallel, rather than zeroing every record up front.
+  for (int32_t e = start + max_last + 1; e < a.offsets[tile + 1]; ++e) a.entry_grads[e] = splat::PairGrad<T>{};
   splat_cpu::Chunk<T> chunks[splat_cpu::max_chunks<W>()];
   splat::PairAlpha<V, M> alphas[splat_cpu::max_chunks<W>()];
   for (int32_t local = max_last; local >= 0; --local) {
@@ -316,19 +320,20 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cpu(
     using T = scalar_t;
     splat::check_tensor(records, "records", {means2d.size(0) * int64_t(sizeof(TileGaussian<T>))}, at::kByte,
                         c10::kCPU);
-    std::vector<splat::PairGrad<T>> entry_grads(entries.numel());  // value-initialised: zeros
+    // Every record is written by its tile: a contribution's gradient, or zeros after the last one.
+    std::unique_ptr<splat::PairGrad<T>[]> entry_grads(new splat::PairGrad<T>[entries.numel()]);
     run_tiles(BackwardArgs<T>{
         {reinterpret_cast<const TileGaussian<T>*>(records.data_ptr<uint8_t>()), tile_offsets.data_ptr<int32_t>(),
          entries.data_ptr<int32_t>(), background.data_ptr<T>(), int(width), int(height)},
         final_t.data_ptr<T>(),
         last.data_ptr<int32_t>(), grad_rgb.data_ptr<T>(), grad_alpha.data_ptr<T>(), grad_depth.data_ptr<T>(),
-        entry_grads.data()});
+        entry_grads.get()});
     // Sum the per-entry records per Gaussian. Each thread owns a range of Gaussian indices and scans
     // every entry in order, so each sum runs in entry order whatever the number of threads.
     const int32_t* entry = entries.data_ptr<int32_t>();
     T *gm = g_means2d.data_ptr<T>(), *gc = g_conics.data_ptr<T>(), *gcol = g_colours.data_ptr<T>();
     T *go = g_opacities.data_ptr<T>(), *gd = g_depths.data_ptr<T>();
-    sum_entry_grads(entry_grads.data(), int64_t(entry_grads.size()), entry, n, gm, gc, gcol, go, gd);
+    sum_entry_grads(entry_grads.get(), entries.numel(), entry, n, gm, gc, gcol, go, gd);
   });
   return {g_means2d, g_conics, g_colours, g_opacities, g_depths};
 }
