@@ -2,9 +2,8 @@
 // their backward passes; they mirror avatar/gaussians/binding.py and rotations.py exactly.
 #pragma once
 
-#include <math.h>
-
 #include "common.h"
+#include "scalar_math.h"
 
 namespace avatar_ext {
 namespace blend {
@@ -12,10 +11,8 @@ namespace blend {
 constexpr double kNormEps = 1e-12;    // F.normalize's eps
 constexpr double kQuatClamp = 1e-12;  // matrix_to_quat's clamp before sqrt
 
-AVX_HD float ext_sqrt(float x) { return sqrtf(x); }
-AVX_HD double ext_sqrt(double x) { return sqrt(x); }
-AVX_HD float ext_exp(float x) { return expf(x); }
-AVX_HD double ext_exp(double x) { return exp(x); }
+using scalar_math::exp_;
+using scalar_math::sqrt_;
 
 // ---- small vector helpers -------------------------------------------------------------------
 
@@ -34,7 +31,7 @@ AVX_HD T dot(const T* a, const T* b, int n) {
 }
 
 template <typename T>
-AVX_HD T norm(const T* a, int n) { return ext_sqrt(dot(a, a, n)); }
+AVX_HD T norm(const T* a, int n) { return sqrt_(dot(a, a, n)); }
 
 // out = x / max(|x|, eps), as F.normalize.
 template <typename T>
@@ -170,7 +167,7 @@ AVX_HD int quat_candidate(const T m[3][3], T numerator[4], T& root) {
   for (int i = 1; i < 4; ++i)
     if (four_sq[i] > four_sq[best]) best = i;
   T clamped = four_sq[best] > T(kQuatClamp) ? four_sq[best] : T(kQuatClamp);
-  root = ext_sqrt(clamped);
+  root = sqrt_(clamped);
   T r2 = root * root;
   const T m01 = m[0][1], m02 = m[0][2], m10 = m[1][0], m12 = m[1][2], m20 = m[2][0], m21 = m[2][1];
   if (best == 0) {

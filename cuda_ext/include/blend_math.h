@@ -173,8 +173,8 @@ AVX_HD void blend_gaussian(const BlendInputs<T>& in, int64_t n, const T local[kL
   T q_local[4];
   normalize(local + kRot, q_local, 4);
   quat_multiply(pf.quat, q_local, out.quats + 4 * n);
-  for (int i = 0; i < 3; ++i) out.scales[3 * n + i] = f.unit * ext_exp(local[kLogScale + i]);
-  out.opacities[n] = T(1) / (T(1) + ext_exp(-local[kOpacity]));
+  for (int i = 0; i < 3; ++i) out.scales[3 * n + i] = f.unit * exp_(local[kLogScale + i]);
+  out.opacities[n] = T(1) / (T(1) + exp_(-local[kOpacity]));
   T* sh = out.sh + n * (3 + in.rest);
   for (int i = 0; i < 3; ++i) sh[i] = local[kColor + i];
   for (int64_t i = 0; i < in.rest; ++i) sh[3 + i] = in.sh_rest[n * in.rest + i];
@@ -207,11 +207,11 @@ AVX_HD void blend_gaussian_backward(const BlendInputs<T>& in, int64_t n, const T
   normalize_backward(local + kRot, g_q_local, g_local + kRot, 4);
 
   for (int i = 0; i < 3; ++i) {
-    T scale_over_unit = ext_exp(local[kLogScale + i]);
+    T scale_over_unit = exp_(local[kLogScale + i]);
     g_unit += up.scales[3 * n + i] * scale_over_unit;
     g_local[kLogScale + i] = up.scales[3 * n + i] * f.unit * scale_over_unit;
   }
-  T opacity = T(1) / (T(1) + ext_exp(-local[kOpacity]));
+  T opacity = T(1) / (T(1) + exp_(-local[kOpacity]));
   g_local[kOpacity] = up.opacities[n] * opacity * (T(1) - opacity);
   for (int i = 0; i < 3; ++i) g_local[kColor + i] = up.sh[n * (3 + in.rest) + i];
   if (up.local != nullptr)  // a loss on the local attributes (the offset regulariser): one backward pass

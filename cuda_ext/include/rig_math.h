@@ -8,22 +8,13 @@
 // per-vertex sums live in the kernels.
 #pragma once
 
-#include <math.h>
 #include <stdint.h>
 
-#include "common.h"
+#include "scalar_math.h"
 
 namespace rig {
 
 constexpr int kMaxJoints = 16;
-
-// Single-precision maths for float (as torch's float32 LBS), double for double.
-AVX_HD float rig_sqrt(float x) { return sqrtf(x); }
-AVX_HD double rig_sqrt(double x) { return sqrt(x); }
-AVX_HD float rig_sin(float x) { return sinf(x); }
-AVX_HD double rig_sin(double x) { return sin(x); }
-AVX_HD float rig_cos(float x) { return cosf(x); }
-AVX_HD double rig_cos(double x) { return cos(x); }
 
 // Row-major [3, 4] affine transform: rotation in columns 0..2, translation in column 3.
 template <typename T>
@@ -35,9 +26,9 @@ struct Affine {
 template <typename T>
 AVX_HD void axis_angle_to_matrix(const T* aa, T r[3][3]) {
   const T ex = aa[0] + T(1e-8), ey = aa[1] + T(1e-8), ez = aa[2] + T(1e-8);
-  const T angle = rig_sqrt(ex * ex + ey * ey + ez * ez);
+  const T angle = scalar_math::sqrt_(ex * ex + ey * ey + ez * ez);
   const T x = aa[0] / angle, y = aa[1] / angle, z = aa[2] / angle;
-  const T s = rig_sin(angle), c1 = T(1) - rig_cos(angle);
+  const T s = scalar_math::sin_(angle), c1 = T(1) - scalar_math::cos_(angle);
   const T k[3][3] = {{T(0), -z, y}, {z, T(0), -x}, {-y, x, T(0)}};
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j) {

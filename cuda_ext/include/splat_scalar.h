@@ -2,9 +2,8 @@
 // templates compile on the host (plain C++) and on the device (CUDA) without std:: calls.
 #pragma once
 
-#include <math.h>
-
 #include "common.h"
+#include "scalar_math.h"
 
 namespace splat {
 
@@ -18,14 +17,10 @@ constexpr double TRANSMITTANCE_MIN = 1e-4;  // a pixel stops before T would drop
 constexpr double ELLIPSE_SLACK_PX = 1e-3;  // widens enumerated ellipses so rounding never drops a pair
 constexpr double DIR_NORM_MIN = 1e-12;  // SH view directions: norm clamped from below
 
-AVX_HD float sqrt_(float x) { return sqrtf(x); }
-AVX_HD double sqrt_(double x) { return sqrt(x); }
-AVX_HD float exp_(float x) { return expf(x); }
-AVX_HD double exp_(double x) { return exp(x); }
-AVX_HD float log_(float x) { return logf(x); }
-AVX_HD double log_(double x) { return log(x); }
-AVX_HD float ceil_(float x) { return ceilf(x); }
-AVX_HD double ceil_(double x) { return ceil(x); }
+using scalar_math::ceil_;
+using scalar_math::exp_;
+using scalar_math::log_;
+using scalar_math::sqrt_;
 
 template <typename T>
 AVX_HD T min_(T a, T b) { return b < a ? b : a; }
