@@ -11,6 +11,8 @@ serves CUDA tensors with the CUDA kernels (and CPU tensors with the CPU ones).
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import torch
 from torch import Tensor
 
@@ -28,13 +30,14 @@ def _posed_vertices(rig: HeadRig, params: RigParams) -> Tensor:
 
     if not isinstance(rig, HeadRig):
         return rig.forward(params)[0]
-    pose = rig.joint_pose(params)[0]  # [5, 3]
-    inputs = (rig.v_template, rig.shapedirs, rig.exprdirs, rig.posedirs, rig.j_regressor, rig.parents,
-              rig.lbs_weights, params.shape, params.expr[0], pose, params.translation[0])
-    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
+    tensors = (rig.v_template, rig.shapedirs, rig.exprdirs, rig.posedirs, rig.j_regressor, rig.lbs_weights,
+               *(getattr(params, f.name) for f in fields(params)))
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
     if needs_grad or not rig.v_template.is_cpu:
         return rig.forward(params)[0]
-    return pose_vertices(*inputs)
+    return pose_vertices(rig.v_template, rig.shapedirs, rig.exprdirs, rig.posedirs, rig.j_regressor, rig.parents,
+                         rig.lbs_weights, params.shape, params.expr[0], rig.joint_pose(params)[0],  # pose [5, 3]
+                         params.translation[0])
 
 
 def _kernel_blend(model: GaussianAvatar, params: RigParams) -> tuple[Gaussians, Tensor]:
