@@ -84,9 +84,10 @@ def random_scene(n: int, seed: int, degree: int = 3) -> Gaussians:
 
 
 def crowded_tile_scene(n: int = 2500) -> tuple[Gaussians, Camera]:
-    """n faint Gaussians inside one 16 x 16 tile: far more than one CUDA shared-memory round
-    (256) and than any fixed per-tile buffer; the central pixels stop early only after more
-    than 700 contributions (alpha <= 0.012 each), i.e. rounds later."""
+    """n faint Gaussians inside one tile (CUDA's 16 x 16; the CPU's 32 x 32 is the whole image):
+    far more than one CUDA shared-memory round (256) and than any fixed per-tile buffer; the
+    central pixels stop early only after more than 700 contributions (alpha <= 0.012 each), i.e.
+    rounds later."""
     cam = Camera(torch.tensor([[40.0, 0.0, 16.0], [0.0, 40.0, 16.0], [0.0, 0.0, 1.0]]), torch.eye(4), 32, 32)
     gen = torch.Generator().manual_seed(11)
     xy = (torch.rand(n, 2, generator=gen) - 0.5) * 0.2  # pixel centre +- 2 px around (16, 16)

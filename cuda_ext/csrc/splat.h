@@ -8,7 +8,8 @@
 
 namespace splat {
 
-inline int tiles_along(int64_t pixels) { return int((pixels + TILE - 1) / TILE); }
+// Tiles of `tile` pixels along a side of `pixels` pixels.
+inline int tiles_along(int64_t pixels, int tile) { return int((pixels + tile - 1) / tile); }
 
 inline int sh_degree_checked(int64_t num_coeffs) {
   for (int degree = 0; degree <= 3; ++degree)
@@ -77,15 +78,16 @@ inline void check_screen_gaussians(const at::Tensor& means2d, const at::Tensor& 
   check_tensor(background, "background", {3}, dtype, device);
 }
 
-// What the rasterizer's forward hands its backward, and the upstream image gradients.
+// What the rasterizer's forward (on `tile` x `tile`-pixel tiles) hands its backward, and the
+// upstream image gradients.
 inline void check_raster_state(const at::Tensor& final_transmittance, const at::Tensor& last_entry,
                                const at::Tensor& tile_offsets, const at::Tensor& entries, const at::Tensor& grad_rgb,
-                               const at::Tensor& grad_alpha, const at::Tensor& grad_depth, at::ScalarType dtype,
-                               c10::DeviceType device) {
+                               const at::Tensor& grad_alpha, const at::Tensor& grad_depth, int tile,
+                               at::ScalarType dtype, c10::DeviceType device) {
   TORCH_CHECK_VALUE(final_transmittance.dim() == 2, "splat: final_transmittance must be [H, W], got ",
                     final_transmittance.sizes());
   const int64_t height = final_transmittance.size(0), width = final_transmittance.size(1);
-  const int64_t num_tiles = int64_t(tiles_along(width)) * tiles_along(height);
+  const int64_t num_tiles = int64_t(tiles_along(width, tile)) * tiles_along(height, tile);
   check_tensor(final_transmittance, "final_transmittance", {height, width}, dtype, device);
   check_tensor(last_entry, "last_entry", {height, width}, at::kInt, device);
   check_tensor(tile_offsets, "tile_offsets", {num_tiles + 1}, at::kInt, device);

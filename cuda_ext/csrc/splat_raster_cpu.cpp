@@ -1,16 +1,19 @@
 // Splat op: the tile rasterizer on CPU, forward and backward (semantics in include/splat_raster.h).
-// Tiles of TILE x TILE pixels are composited in parallel (OpenMP). Each tile walks its Gaussians
-// front to back and, per Gaussian, the pixel box of its alpha ellipse inside the tile, W
-// pixels at a time (float32: 8 lanes where the CPU has AVX2 + FMA, else 4; float64: scalar), with
-// the tile's per-pixel state in small stack arrays. The backward walks the same boxes back to front, writes one gradient
-// record per (tile, Gaussian) entry and sums them per Gaussian afterwards: no atomics, and the
-// result does not depend on the number of threads.
+// Tiles of CPU_TILE x CPU_TILE pixels (splat_cpu_tiles.h) are composited in parallel (OpenMP).
+// Each tile walks its Gaussians front to back and, per Gaussian, the pixel box of its alpha
+// ellipse inside the tile, W pixels at a time (float32: 8 lanes where the CPU has AVX2 + FMA,
+// else 4; float64: scalar), with the tile's per-pixel state in small stack arrays. The backward
+// walks the same boxes back to front, writes one gradient record per (tile, Gaussian) entry and
+// sums them per Gaussian afterwards: no atomics, and the result does not depend on the number of
+// threads.
 #include <ATen/Dispatch.h>
 #include <omp.h>
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -23,13 +26,15 @@
 namespace {
 
 using at::Tensor;
-using splat::TILE;
-using splat::TILE_PIXELS;
+using splat_cpu::CPU_TILE;
 using splat_cpu::TileGaussian;
+
+// How many entries ahead the tile loops prefetch a Gaussian's record.
+constexpr int PREFETCH_AHEAD = 3;
 
 // Per-pixel state of one tile, structure of arrays so W neighbouring pixels load as one vector;
 // W - 1 <= 7 pixels of padding let the last row's vectors run past the tile.
-constexpr int TILE_STATE = TILE_PIXELS + 8;
+constexpr int TILE_STATE = splat_cpu::CPU_TILE_PIXELS + 8;
 
 // The pixel chunks of Gaussian g inside the tile [x0, x1) x [y0, y1) and their alphas (two loops:
 // the exp chains are independent and overlap). Shared by the forward and backward tile loops so
@@ -53,14 +58,14 @@ struct TileGrid {
   const int32_t *offsets, *entries;  // per-tile lists
   const T* background;
   int width, height;
-  int num_tiles() const { return splat::tiles_along(width) * splat::tiles_along(height); }
+  int num_tiles() const { return splat::tiles_along(width, CPU_TILE) * splat::tiles_along(height, CPU_TILE); }
   // Pixels [x0, x1) x [y0, y1) of tile `tile`.
   void bounds(int tile, int& x0, int& y0, int& x1, int& y1) const {
-    const int tiles_x = splat::tiles_along(width);
-    x0 = (tile % tiles_x) * TILE;
-    y0 = (tile / tiles_x) * TILE;
-    x1 = std::min(x0 + TILE, width);
-    y1 = std::min(y0 + TILE, height);
+    const int tiles_x = splat::tiles_along(width, CPU_TILE);
+    x0 = (tile % tiles_x) * CPU_TILE;
+    y0 = (tile / tiles_x) * CPU_TILE;
+    x1 = std::min(x0 + CPU_TILE, width);
+    y1 = std::min(y0 + CPU_TILE, height);
   }
 };
 
@@ -95,7 +100,8 @@ AVX_HD_LANE void rasterize_tile(const ForwardArgs<T>& a, int tile) {
   splat::PairAlpha<V, M> alphas[splat_cpu::max_chunks<W>()];
   const int32_t start = a.offsets[tile], end = a.offsets[tile + 1];
   for (int32_t e = start; e < end && remaining > 0; ++e) {
-    if (e + 1 < end) __builtin_prefetch(gs + entries[e + 1]);  // records are scattered: hide the miss
+    // Records are scattered: fetch a few entries ahead (one ahead hides too little of the miss).
+    if (e + PREFETCH_AHEAD < end) __builtin_prefetch(gs + entries[e + PREFETCH_AHEAD]);
     const TileGaussian<T>& g = gs[entries[e]];
     const int32_t local = e - start;
     int u_hi;
@@ -123,7 +129,7 @@ AVX_HD_LANE void rasterize_tile(const ForwardArgs<T>& a, int tile) {
   const T bg[3] = {a.background[0], a.background[1], a.background[2]};  // locals: the stores below cannot alias them
   for (int v = y0; v < y1; ++v)
     for (int u = x0; u < x1; ++u) {
-      const int p = (v - y0) * TILE + (u - x0);
+      const int p = (v - y0) * CPU_TILE + (u - x0);
       const int64_t pix = int64_t(v) * width + u;
       const T acc = T(1) - trans[p];  // = sum of weights
       a.rgb[3 * pix] = acc_r[p] + trans[p] * bg[0];
@@ -168,7 +174,7 @@ AVX_HD_LANE void rasterize_tile(const BackwardArgs<T>& a, int tile) {
   }
   for (int v = y0; v < y1; ++v)
     for (int u = x0; u < x1; ++u) {
-      const int p = (v - y0) * TILE + (u - x0);
+      const int p = (v - y0) * CPU_TILE + (u - x0);
       const int64_t pix = int64_t(v) * width + u;
       trans[p] = a.final_transmittance[pix];
       last[p] = a.last_entry[pix];
@@ -185,7 +191,7 @@ AVX_HD_LANE void rasterize_tile(const BackwardArgs<T>& a, int tile) {
   splat_cpu::Chunk<T> chunks[splat_cpu::max_chunks<W>()];
   splat::PairAlpha<V, M> alphas[splat_cpu::max_chunks<W>()];
   for (int32_t local = max_last; local >= 0; --local) {
-    if (local > 0) __builtin_prefetch(gs + entries[start + local - 1]);
+    if (local >= PREFETCH_AHEAD) __builtin_prefetch(gs + entries[start + local - PREFETCH_AHEAD]);
     const TileGaussian<T>& g = gs[entries[start + local]];
     splat::PairGrad<V> acc;
     splat::pair_grad_zero(acc);
@@ -208,14 +214,16 @@ AVX_HD_LANE void rasterize_tile(const BackwardArgs<T>& a, int tile) {
       L::store(trans + p, t);
       L::store(suffix + p, s);
     }
+    // The record's first 8 fields (mean2d, conic, opacity, colour[0..1]) in one transposed
+    // horizontal sum: 8 separate sums cost more than the pair math of a small Gaussian.
+    static_assert(offsetof(splat::PairGrad<T>, colour) == 6 * sizeof(T), "PairGrad<T> field order");
+    const V firsts[8] = {acc.mean2d[0], acc.mean2d[1], acc.conic[0], acc.conic[1],
+                         acc.conic[2],  acc.opacity,   acc.colour[0], acc.colour[1]};
+    T sums[8];
+    L::sum8(firsts, sums);
     splat::PairGrad<T>& out = a.entry_grads[start + local];
-    out.mean2d[0] = L::sum(acc.mean2d[0]);
-    out.mean2d[1] = L::sum(acc.mean2d[1]);
-    for (int k = 0; k < 3; ++k) {
-      out.conic[k] = L::sum(acc.conic[k]);
-      out.colour[k] = L::sum(acc.colour[k]);
-    }
-    out.opacity = L::sum(acc.opacity);
+    std::memcpy(&out, sums, sizeof(sums));
+    out.colour[2] = L::sum(acc.colour[2]);
     out.depth = L::sum(acc.depth);
   }
 }
@@ -310,7 +318,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cpu(
   TORCH_CHECK_VALUE(state.size() == 5, "splat: the CPU rasterizer state has 5 tensors, got ", state.size());
   const Tensor &final_t = state[0], &last = state[1], &tile_offsets = state[2], &entries = state[3];
   const Tensor& records = state[4];
-  splat::check_raster_state(final_t, last, tile_offsets, entries, grad_rgb, grad_alpha, grad_depth,
+  splat::check_raster_state(final_t, last, tile_offsets, entries, grad_rgb, grad_alpha, grad_depth, CPU_TILE,
                             means2d.scalar_type(), c10::kCPU);
   const int64_t height = final_t.size(0), width = final_t.size(1), n = means2d.size(0);
   Tensor g_means2d = at::zeros({n, 2}, means2d.options()), g_conics = at::zeros({n, 3}, means2d.options());

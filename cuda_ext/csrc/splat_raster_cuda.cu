@@ -99,7 +99,7 @@ template <typename T>
 TileLists build_tile_lists(const Tensor& means2d, const Tensor& conics, const Tensor& opacities,
                            const Tensor& depths, const Tensor& radii, int width, int height) {
   const int64_t n = means2d.size(0);
-  const int tiles_x = splat::tiles_along(width), num_tiles = tiles_x * splat::tiles_along(height);
+  const int tiles_x = splat::tiles_along(width, TILE), num_tiles = tiles_x * splat::tiles_along(height, TILE);
   const auto ints = means2d.options().dtype(at::kInt), longs = means2d.options().dtype(at::kLong);
   const auto bytes = means2d.options().dtype(at::kByte);
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
@@ -289,7 +289,7 @@ std::tuple<Tensor, Tensor, Tensor, std::vector<Tensor>> rasterize_forward_cuda(
   Tensor rgb = at::empty({height, width, 3}, options), alpha = at::empty({height, width, 1}, options);
   Tensor depth = at::empty({height, width, 1}, options), final_t = at::empty({height, width}, options);
   Tensor last = at::empty({height, width}, options.dtype(at::kInt));
-  const int tiles_x = splat::tiles_along(width), num_tiles = tiles_x * splat::tiles_along(height);
+  const int tiles_x = splat::tiles_along(width, TILE), num_tiles = tiles_x * splat::tiles_along(height, TILE);
   TileLists lists;
   AT_DISPATCH_FLOATING_TYPES(means2d.scalar_type(), "splat_rasterize_forward_cuda", [&] {
     using T = scalar_t;
@@ -312,11 +312,11 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cuda(
   const Tensor &final_t = state[0], &last = state[1], &tile_offsets = state[2], &entries = state[3];
   const Tensor& order = state[4];
   splat::check_tensor(order, "order", {order.numel()}, at::kInt, c10::kCUDA);
-  splat::check_raster_state(final_t, last, tile_offsets, entries, grad_rgb, grad_alpha, grad_depth,
+  splat::check_raster_state(final_t, last, tile_offsets, entries, grad_rgb, grad_alpha, grad_depth, TILE,
                             means2d.scalar_type(), c10::kCUDA);
   const c10::cuda::OptionalCUDAGuard guard(means2d.device());
   const int64_t height = final_t.size(0), width = final_t.size(1), n = means2d.size(0);
-  const int tiles_x = splat::tiles_along(width), num_tiles = tiles_x * splat::tiles_along(height);
+  const int tiles_x = splat::tiles_along(width, TILE), num_tiles = tiles_x * splat::tiles_along(height, TILE);
   Tensor g_means2d = at::zeros({n, 2}, means2d.options()), g_conics = at::zeros({n, 3}, means2d.options());
   Tensor g_colours = at::zeros({n, 3}, means2d.options()), g_opacities = at::zeros({n}, means2d.options());
   Tensor g_depths = at::zeros({n}, means2d.options());

@@ -54,28 +54,26 @@ AVX_HD_LANE f32x4 clamp_lanes(f32x4 x, float lo, float hi) {
 }
 #endif
 
-// exp of float lanes (VI: the int lanes of the same width): x = n ln2 + r with n = round(x / ln2)
-// (|r| <= ln2 / 2), e^r by Cephes' degree-7 polynomial evaluated in Estrin's form (short
-// dependency chains), times 2^n from the exponent bits. Relative error ~1e-7, like expf. Inputs
-// are clamped to [-87, 88] (no denormals, no inf).
+// exp of float lanes (VI: the int lanes of the same width) as 2^t, t = x log2(e): t = n + f with
+// n = round(t), |f| <= 1/2, 2^f by a degree-5 minimax polynomial in Estrin's form (short
+// dependency chains; relative error 2.5e-7), times 2^n from the exponent bits. Rounding t costs
+// |t| 6e-8 relative: under 6e-7 where the rasterizer's alpha counts (power >= -ln 255, |t| < 8).
+// t is clamped to [-126, 127]: no denormals, no inf.
 template <typename VF, typename VI>
 AVX_HD_LANE VF exp_lanes(VF x) {
-  x = clamp_lanes(x, -87.0f, 88.0f);
+  const VF t = clamp_lanes(x * 1.44269504088896341f, -126.0f, 127.0f);
   const float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const VF shifted = x * 1.44269504088896341f + round_magic;
-  const VF n = shifted - round_magic;
-  const VF r = x - n * 0.693359375f - n * -2.12194440e-4f;
-  const VF r2 = r * r;
-  const VF r4 = r2 * r2;
-  const VF p = (r * 1.6666665459e-1f + 5.0000001201e-1f) + r2 * (r * 8.3334519073e-3f + 4.1665795894e-2f) +
-               r4 * (r * 1.9875691500e-4f + 1.3981999507e-3f);
-  const VF e_r = p * r2 + r + 1.0f;
+  const VF shifted = t + round_magic;
+  const VF f = t - (shifted - round_magic);
+  const VF f2 = f * f;
+  const VF p = (f * 0.6931469440f + 1.000000119f) + f2 * (f * 0.05550713465f + 0.2402212024f) +
+               (f2 * f2) * (f * 0.001327645150f + 0.009675537236f);
   VI scale_bits;
   std::memcpy(&scale_bits, &shifted, sizeof(scale_bits));
   scale_bits = (scale_bits - 0x4b400000 + 127) << 23;  // bits of 1.5 * 2^23 + n, minus those of 1.5 * 2^23
   VF scale;
   std::memcpy(&scale, &scale_bits, sizeof(scale));
-  return e_r * scale;
+  return p * scale;
 }
 
 AVX_HD_LANE f32x4 exp_(f32x4 x) { return exp_lanes<f32x4, i32x4>(x); }
@@ -99,6 +97,9 @@ struct Lanes<T, 1> {
   static void tally(I& counts, M m) { counts += m ? 1 : 0; }  // counts true lanes into counts
   static int total(I counts) { return counts; }
   static T sum(V v) { return v; }
+  static void sum8(const V* v, T* out) {  // out[k] = sum(v[k]), k < 8
+    for (int k = 0; k < 8; ++k) out[k] = v[k];
+  }
 };
 
 // W float32 lanes held in GCC/Clang vectors VF / VI (masks are -1 where true).
@@ -143,12 +144,34 @@ struct VectorLanes {
       for (int k = 0; k < half; ++k) s[k] += s[k + half];
     return s[0];
   }
+  static AVX_HD_LANE void sum8(const V* v, float* out) {  // out[k] = sum(v[k]), k < 8
+    for (int k = 0; k < 8; ++k) out[k] = sum(v[k]);
+  }
 };
+
+// Sums of 8 vectors of 8 lanes as one transpose-and-add (3 rounds of shuffles) rather than 8
+// separate horizontal sums. Each sum pairs lanes as (0+1)+(2+3) + (4+5)+(6+7).
+AVX_HD_LANE f32x8 transposed_sum8(const f32x8* v) {
+  f32x8 pairs[4], quads[2];
+  for (int k = 0; k < 4; ++k)  // pairs[k]: lanes 2j, 2j+1 hold v[2k], v[2k+1]'s pair j sums
+    pairs[k] = __builtin_shufflevector(v[2 * k], v[2 * k + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
+               __builtin_shufflevector(v[2 * k], v[2 * k + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+  for (int k = 0; k < 2; ++k)  // quads[k]: lanes j, 4+j hold v[4k+j]'s first and second half sums
+    quads[k] = __builtin_shufflevector(pairs[2 * k], pairs[2 * k + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+               __builtin_shufflevector(pairs[2 * k], pairs[2 * k + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+  return __builtin_shufflevector(quads[0], quads[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+         __builtin_shufflevector(quads[0], quads[1], 4, 5, 6, 7, 12, 13, 14, 15);
+}
 
 template <>
 struct Lanes<float, 4> : VectorLanes<4, f32x4, i32x4> {};
 template <>
-struct Lanes<float, 8> : VectorLanes<8, f32x8, i32x8> {};
+struct Lanes<float, 8> : VectorLanes<8, f32x8, i32x8> {
+  static AVX_HD_LANE void sum8(const f32x8* v, float* out) {
+    const f32x8 sums = transposed_sum8(v);
+    std::memcpy(out, &sums, sizeof(sums));
+  }
+};
 
 // Float32 rasterizes 4 pixels at a time; float64 (the exactness tests) stays scalar.
 template <typename T>

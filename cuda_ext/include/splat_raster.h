@@ -70,20 +70,20 @@ AVX_HD void ellipse_row_span(const Ellipse& e, int y, int width, int& lo, int& h
   hi = pixel_at_or_before(centre + half, width);
 }
 
-// Tile rectangle [tx0, tx1] x [ty0, ty1] (inclusive) touched by the inclusive pixel box
-// [u_lo, u_hi] x [v_lo, v_hi]; false when the box is empty.
-AVX_HD bool box_tiles(int u_lo, int u_hi, int v_lo, int v_hi, int& tx0, int& tx1, int& ty0, int& ty1) {
+// Rectangle [tx0, tx1] x [ty0, ty1] (inclusive) of `tile` x `tile`-pixel tiles touched by the
+// inclusive pixel box [u_lo, u_hi] x [v_lo, v_hi]; false when the box is empty.
+AVX_HD bool box_tiles(int tile, int u_lo, int u_hi, int v_lo, int v_hi, int& tx0, int& tx1, int& ty0, int& ty1) {
   if (u_lo > u_hi || v_lo > v_hi) return false;
-  tx0 = u_lo / TILE;
-  tx1 = u_hi / TILE;
-  ty0 = v_lo / TILE;
-  ty1 = v_hi / TILE;
+  tx0 = u_lo / tile;
+  tx1 = u_hi / tile;
+  ty0 = v_lo / tile;
+  ty1 = v_hi / tile;
   return true;
 }
 
-// Tile rectangle touched by the ellipse's pixel box; false when none.
+// TILE x TILE tiles (the CUDA grid) touched by the ellipse's pixel box; false when none.
 AVX_HD bool ellipse_tiles(const Ellipse& e, int& tx0, int& tx1, int& ty0, int& ty1) {
-  return box_tiles(e.u_lo, e.u_hi, e.v_lo, e.v_hi, tx0, tx1, ty0, ty1);
+  return box_tiles(TILE, e.u_lo, e.u_hi, e.v_lo, e.v_hi, tx0, tx1, ty0, ty1);
 }
 
 // What compositing reads of one screen-space Gaussian (the rasterizer inputs of index i).

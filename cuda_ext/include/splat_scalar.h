@@ -7,7 +7,7 @@
 
 namespace splat {
 
-constexpr int TILE = 16;  // tiles are TILE x TILE pixels
+constexpr int TILE = 16;  // CUDA tiles are TILE x TILE pixels (one thread each; the CPU's are larger)
 constexpr int TILE_PIXELS = TILE * TILE;
 constexpr double LOW_PASS_PX2 = 0.3;  // added to the 2D covariance diagonal
 constexpr double FRUSTUM_MARGIN = 0.3;  // Jacobian clamp margin, fraction of tan(half-fov)
