@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -55,15 +56,6 @@ struct ScreenInputs {
     return splat::alpha_ellipse(means2d + 2 * i, conics + 3 * i, opacities[i], width, height);
   }
 
-  TileGaussian<T> record(int64_t i, const splat::Ellipse& e) const {
-    TileGaussian<T> g;
-    splat::load_screen_gaussian(means2d, conics, colours, opacities, depths, i, g);
-    g.u_lo = e.u_lo;
-    g.u_hi = e.u_hi;
-    g.v_lo = e.v_lo;
-    g.v_hi = e.v_hi;
-    return g;
-  }
 };
 
 // Order-preserving unsigned key of a float / double.
@@ -114,23 +106,77 @@ struct TileLists {
   Tensor records;  // [N * sizeof(TileGaussian<T>)] uint8: the TileGaussian of Gaussian i (read only when visible)
 };
 
+using splat::f64x4;
+using splat::i32x4;
+
+// splat::pixel_at_or_after / pixel_at_or_before on 4 lanes: ceil and floor through truncation
+// (the clamped coordinates fit int32).
+inline __attribute__((always_inline)) i32x4 pixels_at_or_after(f64x4 coord, int size) {
+  const f64x4 x = splat::min_(splat::max_(coord, f64x4{} - 1.0), f64x4{} + (size + 1.0)) - 0.5;
+  const i32x4 t = __builtin_convertvector(x, i32x4);
+  const i32x4 up = __builtin_convertvector(__builtin_convertvector(t, f64x4) < x, i32x4);  // -1 where t < x
+  return splat::min_(splat::max_(t - up, i32x4{}), i32x4{} + size);
+}
+
+inline __attribute__((always_inline)) i32x4 pixels_at_or_before(f64x4 coord, int size) {
+  const f64x4 x = splat::min_(splat::max_(coord, f64x4{} - 1.0), f64x4{} + (size + 1.0)) - 0.5;
+  const i32x4 t = __builtin_convertvector(x, i32x4);
+  const i32x4 down = __builtin_convertvector(__builtin_convertvector(t, f64x4) > x, i32x4);  // -1 where t > x
+  return splat::min_(splat::max_(t + down, i32x4{} - 1), i32x4{} + (size - 1));
+}
+
+// Record i with the pixel box [u_lo, u_hi] x [v_lo, v_hi] (empty: culled); appends its tile span
+// to `visible` when the box is not empty.
+template <typename T>
+AVX_HD_LANE void write_record(const ScreenInputs<T>& in, int64_t i, int u_lo, int u_hi, int v_lo, int v_hi,
+                              TileGaussian<T>* records, std::vector<TileSpan>* visible) {
+  TileGaussian<T>& g = records[i];
+  splat::load_screen_gaussian(in.means2d, in.conics, in.colours, in.opacities, in.depths, i, g);
+  g.u_lo = u_lo;
+  g.u_hi = u_hi;
+  g.v_lo = v_lo;
+  g.v_hi = v_hi;
+  int tx0, tx1, ty0, ty1;
+  if (splat::box_tiles(CPU_TILE, u_lo, u_hi, v_lo, v_hi, tx0, tx1, ty0, ty1))
+    visible->push_back(TileSpan{int32_t(i), uint16_t(tx0), uint16_t(tx1), uint16_t(ty0), uint16_t(ty1)});
+}
+
 // Gaussians [i0, i1): their records (culled ones get an empty box) and, appended to `visible` in
-// index order, the tile spans of the visible ones. Flattened, so simd::widest can give the
-// ellipse maths (double log, sqrt, rounding) AVX2's instructions.
+// index order, the tile spans of the visible ones. The pixel boxes are splat::alpha_ellipse's (the
+// same double maths), 4 Gaussians at a time. Flattened, so simd::widest can give the maths AVX2's
+// instructions.
 template <typename T>
 __attribute__((flatten)) void record_range(const ScreenInputs<T>* in, int64_t i0, int64_t i1,
                                            TileGaussian<T>* records, std::vector<TileSpan>* visible) {
-  for (int64_t i = i0; i < i1; ++i) {
-    TileGaussian<T>& g = records[i];
-    if (in->radii[i] > 0) {
-      g = in->record(i, in->ellipse(i));
-    } else {
-      g.u_lo = g.v_lo = 1;  // an empty box: culled
-      g.u_hi = g.v_hi = 0;
+  int64_t i = i0;
+  // 4 independent chains of divisions and square roots hide most of their latency.
+  for (; i + 4 <= i1; i += 4) {
+    f64x4 mx, my, a, b, c, k;
+    for (int l = 0; l < 4; ++l) {
+      const int64_t j = i + l;
+      mx[l] = in->means2d[2 * j];
+      my[l] = in->means2d[2 * j + 1];
+      a[l] = in->conics[3 * j];
+      b[l] = in->conics[3 * j + 1];
+      c[l] = in->conics[3 * j + 2];
+      k[l] = 2.0 * std::log(std::max(double(in->opacities[j]), splat::ALPHA_MIN) / splat::ALPHA_MIN);
     }
-    int tx0, tx1, ty0, ty1;
-    if (splat::box_tiles(CPU_TILE, g.u_lo, g.u_hi, g.v_lo, g.v_hi, tx0, tx1, ty0, ty1))
-      visible->push_back(TileSpan{int32_t(i), uint16_t(tx0), uint16_t(tx1), uint16_t(ty0), uint16_t(ty1)});
+    f64x4 half_w, half_h;
+    splat::ellipse_half_extents(a, b, c, k, half_w, half_h);
+    const i32x4 u_lo = pixels_at_or_after(mx - half_w, in->width), u_hi = pixels_at_or_before(mx + half_w, in->width);
+    const i32x4 v_lo = pixels_at_or_after(my - half_h, in->height), v_hi = pixels_at_or_before(my + half_h, in->height);
+    for (int l = 0; l < 4; ++l) {
+      const bool culled = in->radii[i + l] <= 0;  // an empty box
+      write_record(*in, i + l, culled ? 1 : u_lo[l], culled ? 0 : u_hi[l], v_lo[l], v_hi[l], records, visible);
+    }
+  }
+  for (; i < i1; ++i) {
+    if (in->radii[i] > 0) {
+      const splat::Ellipse e = in->ellipse(i);
+      write_record(*in, i, e.u_lo, e.u_hi, e.v_lo, e.v_hi, records, visible);
+    } else {
+      write_record(*in, i, 1, 0, 1, 0, records, visible);
+    }
   }
 }
 

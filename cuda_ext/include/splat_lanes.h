@@ -42,6 +42,22 @@ AVX_HD_LANE f32x8 sqrt_(f32x8 x) {  // per lane: the callers are generic templat
   return x;
 }
 
+// 4 double lanes: the CPU rasterizer's pixel boxes, 4 Gaussians at a time.
+typedef double f64x4 __attribute__((vector_size(32)));
+
+AVX_HD_LANE f64x4 sqrt_(f64x4 x) {
+#if defined(__SSE2__)
+  __m128d half[2];  // packed square roots: baseline x86-64, and no errno branch per lane
+  std::memcpy(half, &x, sizeof(x));
+  half[0] = _mm_sqrt_pd(half[0]);
+  half[1] = _mm_sqrt_pd(half[1]);
+  std::memcpy(&x, half, sizeof(x));
+#else
+  for (int l = 0; l < 4; ++l) x[l] = sqrt(x[l]);
+#endif
+  return x;
+}
+
 template <typename VF>
 AVX_HD_LANE VF clamp_lanes(VF x, float lo, float hi) {
   x = x < lo ? VF{} + lo : x;

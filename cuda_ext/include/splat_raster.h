@@ -41,6 +41,15 @@ struct Ellipse {
   int u_lo, u_hi, v_lo, v_hi;  // inclusive pixel box, empty when lo > hi
 };
 
+// Half width and height, in pixels and widened by ELLIPSE_SLACK_PX, of the ellipse
+// a dx^2 + 2 b dx dy + c dy^2 <= k: from the covariance = conic^-1. D: double or double lanes.
+template <typename D>
+AVX_HD_LANE void ellipse_half_extents(D a, D b, D c, D k, D& half_w, D& half_h) {
+  const D det = a * c - b * b;
+  half_w = sqrt_(k * c / det) + ELLIPSE_SLACK_PX;
+  half_h = sqrt_(k * a / det) + ELLIPSE_SLACK_PX;
+}
+
 template <typename T>
 AVX_HD Ellipse alpha_ellipse(const T* mean2d, const T* conic, T opacity, int width, int height) {
   Ellipse e;
@@ -50,9 +59,8 @@ AVX_HD Ellipse alpha_ellipse(const T* mean2d, const T* conic, T opacity, int wid
   e.b = double(conic[1]);
   e.c = double(conic[2]);
   e.k = 2.0 * log(max_(double(opacity), ALPHA_MIN) / ALPHA_MIN);
-  const double det = e.a * e.c - e.b * e.b;  // the ellipse's extents come from the covariance = conic^-1
-  const double half_w = sqrt(e.k * e.c / det) + ELLIPSE_SLACK_PX;
-  const double half_h = sqrt(e.k * e.a / det) + ELLIPSE_SLACK_PX;
+  double half_w, half_h;
+  ellipse_half_extents(e.a, e.b, e.c, e.k, half_w, half_h);
   e.u_lo = pixel_at_or_after(e.mx - half_w, width);
   e.u_hi = pixel_at_or_before(e.mx + half_w, width);
   e.v_lo = pixel_at_or_after(e.my - half_h, height);
