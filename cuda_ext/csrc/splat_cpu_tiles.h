@@ -76,21 +76,37 @@ struct TileSpan {
 };
 
 // `spans` (ascending ids) stably sorted by depth: an LSD radix sort on 8-bit digits, so equal
-// depths keep the lower index first, as the reference's stable sort.
+// depths keep the lower index first, as the reference's stable sort. Digits that every key
+// shares (the sign and most of the exponent) are skipped without a pass.
 template <typename T>
 std::vector<TileSpan> sort_by_depth(const T* depths, std::vector<TileSpan> spans) {
   using Key = decltype(sortable_bits(T(0)));
   const size_t n = spans.size();
   std::vector<Key> keys(n), keys_tmp(n);
   std::vector<TileSpan> spans_tmp(n);
-  for (size_t j = 0; j < n; ++j) keys[j] = sortable_bits(depths[spans[j].id]);
+  Key all_ones = ~Key(0), any_ones = Key(0);
+  for (size_t j = 0; j < n; ++j) {
+    keys[j] = sortable_bits(depths[spans[j].id]);
+    all_ones &= keys[j];
+    any_ones |= keys[j];
+  }
+  const Key varying = all_ones ^ any_ones;  // bits that differ between some keys
   for (int shift = 0; shift < int(8 * sizeof(Key)); shift += 8) {
-    size_t count[257] = {0};
-    for (size_t j = 0; j < n; ++j) ++count[((keys[j] >> shift) & 0xff) + 1];
-    if (n == 0 || count[((keys[0] >> shift) & 0xff) + 1] == n) continue;  // one bucket: nothing moves
-    for (int d = 0; d < 256; ++d) count[d + 1] += count[d];
-    for (size_t j = 0; j < n; ++j) {
-      const size_t dst = count[(keys[j] >> shift) & 0xff]++;
+    if (((varying >> shift) & 0xff) == 0) continue;  // one bucket: nothing moves
+    // Four interleaved histograms: neighbouring keys often share a digit, and one counter
+    // incremented back to back is a chain of dependent loads and stores.
+    size_t counts[4][256] = {};
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4)
+      for (int h = 0; h < 4; ++h) ++counts[h][(keys[j + h] >> shift) & 0xff];
+    for (; j < n; ++j) ++counts[0][(keys[j] >> shift) & 0xff];
+    size_t next[256], total = 0;
+    for (int d = 0; d < 256; ++d) {
+      next[d] = total;
+      total += counts[0][d] + counts[1][d] + counts[2][d] + counts[3][d];
+    }
+    for (j = 0; j < n; ++j) {
+      const size_t dst = next[(keys[j] >> shift) & 0xff]++;
       keys_tmp[dst] = keys[j];
       spans_tmp[dst] = spans[j];
     }
