@@ -185,6 +185,12 @@ def test_bad_inputs_raise_clear_errors():
         blend_gaussians(**{**args, "d_xyz": args["d_xyz"][1:]})
     with pytest.raises(RuntimeError, match="parent indices"):
         blend_gaussians(**{**args, "parent": args["parent"] + model.rig.faces.shape[0]})
+    with pytest.raises(RuntimeError, match="parent indices"):
+        blend_gaussians(**{**args, "parent": args["parent"] - args["parent"].max() - 1})
+    with pytest.raises(RuntimeError, match="face indices"):
+        blend_gaussians(**{**args, "faces": model.rig.faces.clone().fill_(verts.shape[0])})
+    with pytest.raises(RuntimeError, match="face indices"):
+        blend_gaussians(**{**args, "faces": model.rig.faces - 1})
     with pytest.raises(RuntimeError, match="rot has dtype"):
         blend_gaussians(**{**args, "rot": args["rot"].double()})
 
