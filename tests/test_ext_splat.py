@@ -173,6 +173,32 @@ def test_float64_one_tile_with_thousands_of_gaussians(device, monkeypatch):
     assert (splat_reference(scene.to(dtype=torch.float64), cam, background).rgb - ref.rgb).abs().max() > 1e-7
 
 
+def equal_depth_scene(all_equal: bool) -> tuple[Gaussians, Camera]:
+    """30 overlapping, half-opaque Gaussians at exactly equal depths (all of them, or in pairs),
+    across the four CPU tiles of a 40 x 36 image: the compositing order of ties decides the image."""
+    cam = Camera(torch.tensor([[40.0, 0.0, 20.0], [0.0, 40.0, 18.0], [0.0, 0.0, 1.0]]), torch.eye(4), 40, 36)
+    gen = torch.Generator().manual_seed(13)
+    n = 30
+    z = torch.full((n,), 1.5) if all_equal else torch.arange(n).div(2, rounding_mode="floor") * 0.05 + 1.0
+    xy = (torch.rand(n, 2, generator=gen) - 0.5) * 0.5
+    means = torch.cat([xy * z[:, None], z[:, None]], 1)  # image positions within ~10 px of the centre
+    scales = torch.full((n, 3), 0.08) * torch.exp(torch.randn(n, 3, generator=gen) * 0.2)
+    opacities = torch.rand(n, generator=gen) * 0.3 + 0.5
+    return Gaussians(means, torch.randn(n, 4, generator=gen), scales, opacities,
+                     torch.randn(n, 1, 3, generator=gen)), cam
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("all_equal", [True, False])
+def test_equal_depths_composite_in_index_order(all_equal, device):
+    scene, cam = equal_depth_scene(all_equal)
+    background = torch.tensor([0.1, 0.1, 0.1])
+    ref, _ = assert_matches_float64(scene, cam, background, device)
+    # The premise: the same Gaussians in reverse index order (ties reversed) give another image.
+    reversed_scene = Gaussians(*(getattr(scene, f).flip(0) for f in FIELDS))
+    assert (splat_reference(reversed_scene.to(dtype=torch.float64), cam, background).rgb - ref.rgb).abs().max() > 1e-2
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("degree", [0, 1, 2])
 def test_float64_lower_sh_degrees(degree, device):
