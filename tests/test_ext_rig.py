@@ -79,14 +79,17 @@ def test_builtin_head_matches_head_rig_forward(dtype):
 
 def test_bad_inputs_raise_clear_errors():
     a = _random_lbs_inputs(10, [-1, 0, 1, 1, 1], num_s=2, num_e=3, dtype=torch.float32, seed=0)
-    with pytest.raises(RuntimeError, match="parents\\[3\\] must name an earlier joint"):
+    with pytest.raises(ValueError, match="parents\\[3\\] must name an earlier joint"):
         pose_vertices(**{**a, "parents": torch.tensor([-1, 0, 1, 4, 1])})
-    with pytest.raises(RuntimeError, match="posedirs must have 9 \\(J - 1\\) = 36"):
+    with pytest.raises(ValueError, match="posedirs must have 9 \\(J - 1\\) = 36"):
         pose_vertices(**{**a, "posedirs": a["posedirs"][..., :27]})
-    with pytest.raises(RuntimeError, match="expr must have shape"):
+    with pytest.raises(ValueError, match="expr has shape"):
         pose_vertices(**{**a, "expr": a["expr"][:2]})
-    with pytest.raises(RuntimeError, match="lbs_weights has dtype"):
+    with pytest.raises(ValueError, match="lbs_weights has dtype"):
         pose_vertices(**{**a, "lbs_weights": a["lbs_weights"].double()})
+    strided = {**a, "v_template": torch.cat([a["v_template"], a["v_template"]], 1)[:, ::2]}  # the op itself
+    with pytest.raises(ValueError, match="rig_pose: v_template must be contiguous"):
+        torch.ops.avatar_ext.rig_pose(*strided.values())
 
 
 def _counting_pose(monkeypatch) -> list:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "blend_math.h"
+#include "tensor_checks.h"
 
 namespace avatar_ext {
 namespace blend {
@@ -27,14 +28,10 @@ struct BlendTensors {
 inline const char* const kBaseNames[kNumSections] = {"xyz", "rot", "log_scale", "opacity_logit", "sh_dc"};
 inline const char* const kDeltaNames[kNumSections] = {"d_xyz", "d_rot", "d_log_scale", "d_opacity", "d_color"};
 
-// Shape, dtype, device (that of verts) and contiguity of one argument.
-inline void check_tensor(const at::Tensor& t, const char* name, std::vector<int64_t> shape, at::ScalarType dtype,
+// The blend ops' argument checks (tensor_checks.h): every tensor on verts' device.
+inline void check_tensor(const at::Tensor& t, const char* name, at::IntArrayRef shape, at::ScalarType dtype,
                          const at::Tensor& verts) {
-  TORCH_CHECK(t.sizes() == at::IntArrayRef(shape), "blend: ", name, " must have shape ", at::IntArrayRef(shape),
-              ", got ", t.sizes());
-  TORCH_CHECK(t.scalar_type() == dtype, "blend: ", name, " has dtype ", t.scalar_type(), ", expected ", dtype);
-  TORCH_CHECK(t.device() == verts.device(), "blend: ", name, " is on ", t.device(), ", expected ", verts.device());
-  TORCH_CHECK(t.is_contiguous(), "blend: ", name, " must be contiguous");
+  tensor_checks::check_tensor(t, "blend", name, shape, dtype, verts.device());
 }
 
 // Every entry of the contiguous CPU int64 tensor `indices` is in [0, size). One plain loop (it
@@ -50,14 +47,13 @@ inline bool indices_below(const at::Tensor& indices, int64_t size) {
 }
 
 inline void check_inputs(const BlendTensors& t) {
-  TORCH_CHECK(t.verts.dim() == 2 && t.verts.size(1) == 3, "blend: verts must be [V, 3], got ", t.verts.sizes());
-  TORCH_CHECK(t.verts.scalar_type() == at::kFloat || t.verts.scalar_type() == at::kDouble,
-              "blend: verts must be float32 or float64, got ", t.verts.scalar_type());
-  TORCH_CHECK(t.faces.dim() == 2 && t.faces.size(1) == 3, "blend: faces must be [F, 3], got ", t.faces.sizes());
-  TORCH_CHECK(t.parent.dim() == 1, "blend: parent must be [N], got ", t.parent.sizes());
-  TORCH_CHECK(t.drivers.dim() == 1, "blend: drivers must be [D], got ", t.drivers.sizes());
-  TORCH_CHECK(t.sh_rest.dim() == 3 && t.sh_rest.size(2) == 3, "blend: sh_rest must be [N, K-1, 3], got ",
-              t.sh_rest.sizes());
+  TORCH_CHECK_VALUE(t.verts.dim() == 2 && t.verts.size(1) == 3, "blend: verts must be [V, 3], got ", t.verts.sizes());
+  tensor_checks::check_floating(t.verts, "blend", "verts");
+  TORCH_CHECK_VALUE(t.faces.dim() == 2 && t.faces.size(1) == 3, "blend: faces must be [F, 3], got ", t.faces.sizes());
+  TORCH_CHECK_VALUE(t.parent.dim() == 1, "blend: parent must be [N], got ", t.parent.sizes());
+  TORCH_CHECK_VALUE(t.drivers.dim() == 1, "blend: drivers must be [D], got ", t.drivers.sizes());
+  TORCH_CHECK_VALUE(t.sh_rest.dim() == 3 && t.sh_rest.size(2) == 3, "blend: sh_rest must be [N, K-1, 3], got ",
+                    t.sh_rest.sizes());
   const int64_t n = t.num_gaussians(), d = t.num_drivers(), k = t.sh_rest.size(1);
   const at::ScalarType real = t.verts.scalar_type();
   check_tensor(t.verts, "verts", {t.verts.size(0), 3}, real, t.verts);
@@ -75,10 +71,10 @@ inline void check_inputs(const BlendTensors& t) {
   }
   // Index ranges are checked where reading them is cheap (CPU); the CUDA path trusts the model.
   if (t.verts.is_cpu()) {
-    TORCH_CHECK(indices_below(t.parent, t.faces.size(0)), "blend: parent indices must lie in [0, ",
-                t.faces.size(0), ")");
-    TORCH_CHECK(indices_below(t.faces, t.verts.size(0)), "blend: face indices must lie in [0, ", t.verts.size(0),
-                ")");
+    TORCH_CHECK_VALUE(indices_below(t.parent, t.faces.size(0)), "blend: parent indices must lie in [0, ",
+                      t.faces.size(0), ")");
+    TORCH_CHECK_VALUE(indices_below(t.faces, t.verts.size(0)), "blend: face indices must lie in [0, ",
+                      t.verts.size(0), ")");
   }
 }
 

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "splat_math.h"
+#include "tensor_checks.h"
 
 namespace splat {
 
@@ -18,19 +19,13 @@ inline int sh_degree_checked(int64_t num_coeffs) {
   return -1;
 }
 
+// The splat ops' argument checks (tensor_checks.h), naming the op.
 inline void check_tensor(const at::Tensor& t, const char* name, at::IntArrayRef shape, at::ScalarType dtype,
-                         c10::DeviceType device) {
-  TORCH_CHECK_VALUE(t.sizes() == shape, "splat: ", name, " has shape ", t.sizes(), ", expected ", shape);
-  TORCH_CHECK_VALUE(t.scalar_type() == dtype, "splat: ", name, " has dtype ", t.scalar_type(), ", expected ", dtype);
-  TORCH_CHECK_VALUE(t.device().type() == device, "splat: ", name, " is on ", t.device(), ", expected ",
-                    c10::DeviceTypeName(device));
-  TORCH_CHECK_VALUE(t.is_contiguous(), "splat: ", name, " must be contiguous");
+                         const c10::Device& device) {
+  tensor_checks::check_tensor(t, "splat", name, shape, dtype, device);
 }
 
-inline void check_floating(const at::Tensor& t, const char* name) {
-  TORCH_CHECK_VALUE(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, "splat: ", name,
-                    " must be float32 or float64, got ", t.scalar_type());
-}
+inline void check_floating(const at::Tensor& t, const char* name) { tensor_checks::check_floating(t, "splat", name); }
 
 inline void check_image_size(int64_t width, int64_t height) {
   TORCH_CHECK_VALUE(width > 0 && height > 0 && width < (1 << 20) && height < (1 << 20), "splat: image size ", width,
@@ -47,7 +42,7 @@ inline void check_camera(at::ArrayRef<double> world_to_cam, at::ArrayRef<double>
 
 // means [N, 3], quats [N, 4], scales [N, 3], sh [N, K, 3]: same floating dtype and device.
 inline void check_gaussians(const at::Tensor& means, const at::Tensor& quats, const at::Tensor& scales,
-                            const at::Tensor& sh, c10::DeviceType device) {
+                            const at::Tensor& sh, const c10::Device& device) {
   check_floating(means, "means");
   TORCH_CHECK_VALUE(means.dim() == 2, "splat: means must be [N, 3], got ", means.sizes());
   const int64_t n = means.size(0);
@@ -64,7 +59,7 @@ inline void check_gaussians(const at::Tensor& means, const at::Tensor& quats, co
 // The per-Gaussian screen-space inputs of the rasterizer, all [N, ...] of one dtype and device.
 inline void check_screen_gaussians(const at::Tensor& means2d, const at::Tensor& conics, const at::Tensor& colours,
                                    const at::Tensor& opacities, const at::Tensor& depths, const at::Tensor& radii,
-                                   const at::Tensor& background, c10::DeviceType device) {
+                                   const at::Tensor& background, const c10::Device& device) {
   check_floating(means2d, "means2d");
   TORCH_CHECK_VALUE(means2d.dim() == 2, "splat: means2d must be [N, 2], got ", means2d.sizes());
   const int64_t n = means2d.size(0);
@@ -83,7 +78,7 @@ inline void check_screen_gaussians(const at::Tensor& means2d, const at::Tensor& 
 inline void check_raster_state(const at::Tensor& final_transmittance, const at::Tensor& last_entry,
                                const at::Tensor& tile_offsets, const at::Tensor& entries, const at::Tensor& grad_rgb,
                                const at::Tensor& grad_alpha, const at::Tensor& grad_depth, int tile,
-                               at::ScalarType dtype, c10::DeviceType device) {
+                               at::ScalarType dtype, const c10::Device& device) {
   TORCH_CHECK_VALUE(final_transmittance.dim() == 2, "splat: final_transmittance must be [H, W], got ",
                     final_transmittance.sizes());
   const int64_t height = final_transmittance.size(0), width = final_transmittance.size(1);
