@@ -55,7 +55,6 @@ struct ScreenInputs {
   splat::Ellipse ellipse(int64_t i) const {
     return splat::alpha_ellipse(means2d + 2 * i, conics + 3 * i, opacities[i], width, height);
   }
-
 };
 
 // Order-preserving unsigned key of a float / double.
