@@ -5,7 +5,6 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -125,7 +124,8 @@ using splat::f64x4;
 using splat::i32x4;
 
 // splat::pixel_at_or_after / pixel_at_or_before on 4 lanes: ceil and floor through truncation
-// (the clamped coordinates fit int32).
+// (the clamped coordinates fit int32). A copy of the scalar rounding, kept because calling the
+// scalar functions per lane measured 5-7% slower forwards at 2 threads.
 inline __attribute__((always_inline)) i32x4 pixels_at_or_after(f64x4 coord, int size) {
   const f64x4 x = splat::min_(splat::max_(coord, f64x4{} - 1.0), f64x4{} + (size + 1.0)) - 0.5;
   const i32x4 t = __builtin_convertvector(x, i32x4);
@@ -174,7 +174,7 @@ __attribute__((flatten)) void record_range(const ScreenInputs<T>* in, int64_t i0
       a[l] = in->conics[3 * j];
       b[l] = in->conics[3 * j + 1];
       c[l] = in->conics[3 * j + 2];
-      k[l] = 2.0 * std::log(std::max(double(in->opacities[j]), splat::ALPHA_MIN) / splat::ALPHA_MIN);
+      k[l] = splat::alpha_ellipse_k(double(in->opacities[j]));
     }
     f64x4 half_w, half_h;
     splat::ellipse_half_extents(a, b, c, k, half_w, half_h);

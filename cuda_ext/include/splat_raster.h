@@ -50,6 +50,9 @@ AVX_HD_LANE void ellipse_half_extents(D a, D b, D c, D k, D& half_w, D& half_h) 
   half_h = sqrt_(k * a / det) + ELLIPSE_SLACK_PX;
 }
 
+// k of the alpha >= ALPHA_MIN ellipse of a Gaussian with this opacity (see Ellipse).
+AVX_HD double alpha_ellipse_k(double opacity) { return 2.0 * log(max_(opacity, ALPHA_MIN) / ALPHA_MIN); }
+
 template <typename T>
 AVX_HD Ellipse alpha_ellipse(const T* mean2d, const T* conic, T opacity, int width, int height) {
   Ellipse e;
@@ -58,7 +61,7 @@ AVX_HD Ellipse alpha_ellipse(const T* mean2d, const T* conic, T opacity, int wid
   e.a = double(conic[0]);
   e.b = double(conic[1]);
   e.c = double(conic[2]);
-  e.k = 2.0 * log(max_(double(opacity), ALPHA_MIN) / ALPHA_MIN);
+  e.k = alpha_ellipse_k(double(opacity));
   double half_w, half_h;
   ellipse_half_extents(e.a, e.b, e.c, e.k, half_w, half_h);
   e.u_lo = pixel_at_or_after(e.mx - half_w, width);
