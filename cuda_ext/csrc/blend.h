@@ -34,16 +34,11 @@ inline void check_tensor(const at::Tensor& t, const char* name, at::IntArrayRef 
   tensor_checks::check_tensor(t, "blend", name, shape, dtype, verts.device());
 }
 
-// Every entry of the contiguous CPU int64 tensor `indices` is in [0, size). One plain loop (it
-// vectorises): at::aminmax costs several times more on these small tensors, twice per step.
+// Every entry of the CPU int64 tensor `indices` is in [0, size).
 inline bool indices_below(const at::Tensor& indices, int64_t size) {
-  const int64_t* p = indices.data_ptr<int64_t>();
-  int64_t lo = 0, hi = -1;
-  for (int64_t i = 0; i < indices.numel(); ++i) {
-    lo = p[i] < lo ? p[i] : lo;
-    hi = p[i] > hi ? p[i] : hi;
-  }
-  return lo >= 0 && hi < size;
+  if (indices.numel() == 0) return true;
+  auto [lo, hi] = at::aminmax(indices);
+  return lo.item<int64_t>() >= 0 && hi.item<int64_t>() < size;
 }
 
 inline void check_inputs(const BlendTensors& t) {
