@@ -175,7 +175,8 @@ def test_float64_one_tile_with_thousands_of_gaussians(device, monkeypatch):
 
 def equal_depth_scene(all_equal: bool) -> tuple[Gaussians, Camera]:
     """30 overlapping, half-opaque Gaussians at exactly equal depths (all of them, or in pairs),
-    across the four CPU tiles of a 40 x 36 image: the compositing order of ties decides the image."""
+    reaching three of the four CPU tiles of a 40 x 36 image: the compositing order of ties decides
+    the image."""
     cam = Camera(torch.tensor([[40.0, 0.0, 20.0], [0.0, 40.0, 18.0], [0.0, 0.0, 1.0]]), torch.eye(4), 40, 36)
     gen = torch.Generator().manual_seed(13)
     n = 30
