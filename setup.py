@@ -9,7 +9,7 @@ Each built module gets a stamp (`_<kind>.build.json`: source hash, torch version
 that the runtime loader compares before using it. MAX_JOBS, TORCH_CUDA_ARCH_LIST and
 AVATAR_EXT_DEBUG=1 apply as for the just-in-time builds.
 The training presets in configs/ (their source of truth) are copied into the package as
-avatar/train/presets/ so that a regular install finds them; editable installs read configs/.
+avatar/training/presets/ so that a regular install finds them; editable installs read configs/.
 """
 
 from __future__ import annotations
@@ -101,9 +101,9 @@ class BuildStampedExtensions(BuildExtension):
 
 
 class BuildPyWithPresets(build_py):
-    """The package as usual, plus a copy of configs/*.yaml in avatar/train/presets/."""
+    """The package as usual, plus a copy of configs/*.yaml in avatar/training/presets/."""
 
-    PRESETS_IN_PACKAGE = Path("avatar", "train", "presets")
+    PRESETS_IN_PACKAGE = Path("avatar", "training", "presets")
 
     def run(self) -> None:
         super().run()

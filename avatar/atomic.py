@@ -1,22 +1,72 @@
-"""Files that appear only when complete: written under `<name>.partial`, renamed at the end."""
+"""Files that appear only when complete: written under `<name>.partial`, renamed at the end.
+
+An output that cannot be written (the path is a directory, the folder is not writable, the disk
+is full) is one `OutputError` naming it, and nothing is left behind. `avatar.cli` turns SIGTERM
+into an exception, so a killed command cleans up the same way as an interrupted one.
+"""
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from avatar.data.errors import DataFileError
+
+# Errors of the place written to, not of the program: reported as the output's problem.
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR,
+                errno.EFBIG, errno.ENAMETOOLONG}
+
+
+class OutputError(DataFileError):
+    """An output file that cannot be written where it was asked for."""
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse, before any work, an output path that cannot become a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(path, "is a directory; give a file name")
+    folder = next((p for p in path.parents if p.exists()), Path("."))
+    if not folder.is_dir():
+        raise OutputError(path, f"{folder} is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(path, f"cannot write in {folder} (permission denied)")
+
+
+def write_failure(path: Path, error: OSError) -> OutputError | None:
+    """The OutputError for an OSError of writing `path`, or None when it is not about the output."""
+    if error.errno in WRITE_ERRNOS:
+        return OutputError(path, f"could not be written: {os.strerror(error.errno)}")
+    return None
 
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yields `<path>.partial` to write to; renames it to `path` when the block succeeds and
     removes it when the block fails, so `path` never holds a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    check_output_path(path)
     partial = path.with_name(path.name + ".partial")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield partial
         os.replace(partial, path)
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        failure = write_failure(path, e)
+        if failure is None:
+            raise
+        raise failure from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def dump_json(data: dict | list, path: Path) -> None:
+    """Write `data` as indented JSON, atomically."""
+    with atomic_path(path) as partial:
+        partial.write_text(json.dumps(data, indent=2))

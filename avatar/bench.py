@@ -86,7 +86,7 @@ def bench_scene(size: BenchSize, seed: int = 0):
     """(model, params, camera) on the CPU for one benchmark size."""
     rig = bench_rig(size.num_expr, seed)
     per_face = math.ceil(size.num_gaussians / rig.faces.shape[0])
-    model = GaussianAvatar.on_mesh(rig, per_face=per_face, num_blend_expr=size.num_expr, seed=seed)
+    model = GaussianAvatar.on_mesh(rig, per_face=per_face, blend_expr=size.num_expr, seed=seed)
     g = torch.Generator().manual_seed(seed)
     keep = torch.randperm(model.num_gaussians, generator=g)[: size.num_gaussians].sort().values
     tensors = {k: v.detach()[:, keep] if k.startswith("d_") else v.detach()[keep]

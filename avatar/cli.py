@@ -1,138 +1,170 @@
-"""The `avatar` command: demo | track | import | train | eval | render | view | export | bench."""
+"""The `avatar` command: demo | track | import | train | info | eval | render | view | export | bench."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import signal
 import sys
+import threading
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from avatar.cli_errors import USER_ERRORS
-
-
-def _add_backend(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", default="auto", help="auto | torch | cpu | cuda | gsplat (default: fastest available)")
+from avatar.cli_parts import RIG_HELP, HelpFormatter, add_backend, add_command, int_in
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="avatar", description="Gaussian-splatting head avatars.")
+    from avatar import __version__
+
+    parser = argparse.ArgumentParser(prog="avatar", description="Gaussian-splatting head avatars: track a phone "
+                                     "video, train an avatar, drive it live, render it.", formatter_class=HelpFormatter,
+                                     epilog="examples:\n  avatar demo --out demo\n  avatar COMMAND --help")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="synthetic capture of the built-in head -> train -> eval -> render")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--size", type=int, default=128, help="image size in pixels (square)")
-    p.add_argument("--train-frames", type=int, default=150)
-    p.add_argument("--test-frames", type=int, default=30)
-    p.add_argument("--iterations", type=int, default=None, help="override the preset's iteration count")
-    p.add_argument("--preset", default="fast")
-    _add_backend(p)
+    p = add_command(sub, "demo", "synthetic capture of the built-in head -> train -> eval -> render (offline, CPU)",
+                 "  avatar demo --out demo\n  avatar demo --out demo --size 64 --iterations 300")
+    p.add_argument("--out", required=True, type=Path, help="output folder (model.avatar, demo.mp4, metrics.json)")
+    p.add_argument("--size", type=int_in(16, 1024), default=128, help="image size in pixels (square, 16-1024)")
+    p.add_argument("--train-frames", type=int_in(1, 100_000), default=150, help="time steps rendered for training")
+    p.add_argument("--test-frames", type=int_in(1, 100_000), default=30, help="held-out time steps (new expressions and poses)")
+    p.add_argument("--iterations", type=int_in(1, 10**9), default=None, help="training steps (default: the preset's)")
+    p.add_argument("--preset", default="fast", help="training preset: a name in configs/ or a YAML file")
+    add_backend(p)
 
-    p = sub.add_parser("track", help="videos of one person -> tracked capture directory")
-    p.add_argument("videos", nargs="+", type=Path)
-    p.add_argument("--out", required=True, type=Path, help="capture directory to write")
-    p.add_argument("--rig", default="builtin", help="builtin | ict:DIR | flame:FILE")
-    p.add_argument("--landmark-embedding", type=Path, default=None,
-                   help="FLAME's mediapipe_landmark_embedding.npz (needed with a FLAME rig)")
-    p.add_argument("--size", type=int, default=512, help="crop size in pixels (square)")
-    p.add_argument("--max-fps", type=float, default=None, help="drop frames above this rate")
-    p.add_argument("--max-frames", type=int, default=None, help="only the first N frames of each video")
-    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-
-    p = sub.add_parser("import", help="read another tracker's output into a capture directory")
-    p.add_argument("kind", choices=["vhap", "metrical", "imavatar"])
-    p.add_argument("src", type=Path)
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--overwrite", action="store_true")
-
-    p = sub.add_parser("train", help="fit an avatar to a capture directory")
-    p.add_argument("capture", type=Path)
-    p.add_argument("--out", required=True, type=Path, help="the .avatar file to write")
-    p.add_argument("--rig", default=None, help="builtin | ict:DIR | flame:FILE (default: the capture's rig)")
-    p.add_argument("--preset", default=None, help="a name in configs/ or a YAML file")
-    p.add_argument("--iterations", type=int, default=None)
+    p = add_command(sub, "train", "fit an avatar to a capture directory",
+                 "  avatar train capture --out me.avatar\n"
+                 "  avatar train capture --out me.avatar --preset quality --set num_blend_expr=20\n"
+                 "  avatar train capture --print-config\n  avatar train capture --out me.avatar --resume")
+    p.add_argument("capture", type=Path, help="capture directory (from avatar track, import or demo)")
+    p.add_argument("--out", type=Path, default=None, help="the .avatar file to write (required unless --print-config)")
+    p.add_argument("--rig", default=None, help=RIG_HELP + " (default: the capture's rig)")
+    p.add_argument("--preset", default=None,
+                   help="fast | quality | mono-phone | multiview, or a YAML file (default: the capture's own, else by "
+                        "its cameras)")
+    p.add_argument("--iterations", type=int_in(1, 10**9), default=None, help="training steps (default: the preset's)")
     p.add_argument("--refine-params", action=argparse.BooleanOptionalAction, default=None,
-                   help="optimise the per-frame rig parameters too")
+                   help="optimise the per-frame rig parameters too (default: the preset's)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                   help="any training setting (repeatable), e.g. --set num_blend_expr=0 --set lr_xyz=1e-3")
+    p.add_argument("--print-config", action="store_true", help="print the resolved settings (YAML) and exit")
     p.add_argument("--resume", action="store_true", help="continue from OUT.ckpt if present")
-    _add_backend(p)
+    p.add_argument("--log-dir", type=Path, default=None,
+                   help="the run's record: config.yaml, metrics.jsonl, evaluation images (default: OUT.run/)")
+    p.add_argument("--log", choices=["files", "tensorboard"], default="files",
+                   help="tensorboard: also TensorBoard event files in LOG_DIR/tb (the log extra)")
+    add_backend(p)
 
-    p = sub.add_parser("eval", help="PSNR / SSIM / LPIPS on a capture split")
-    p.add_argument("model", type=Path)
-    p.add_argument("capture", type=Path)
-    p.add_argument("--split", default="test")
+    p = add_command(sub, "info", "what a model is: rig, Gaussians, expressions with offsets, settings, training "
+                              "time, last metrics",
+                 "  avatar info me.avatar\n  avatar info me.avatar --json")
+    p.add_argument("model", type=Path, help="the .avatar file")
     p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
-    p.add_argument("--json", type=Path, default=None, help="write the metrics here")
-    _add_backend(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    p = sub.add_parser("render", help="render an expression file to mp4")
-    p.add_argument("model", type=Path)
+    p = add_command(sub, "eval", "PSNR / SSIM / LPIPS on capture splits (full frame over white, INSTA-style over black "
+                              "with the matte, foreground)",
+                 "  avatar eval me.avatar capture\n  avatar eval me.avatar capture --split test --json m.json "
+                 "--save-images eval_images")
+    p.add_argument("model", type=Path, help="the .avatar file")
+    p.add_argument("capture", type=Path, help="capture directory with the frames to compare against")
+    p.add_argument("--split", nargs="+", default=None,
+                   help="splits to evaluate (default: train and test, those the capture has)")
+    p.add_argument("--save-images", type=Path, default=None, metavar="DIR",
+                   help="write DIR/SPLIT/FRAME.png: target | render | error (x4)")
+    p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
+    p.add_argument("--json", type=Path, default=None, help="write the metrics (with per-frame values) here")
+    add_backend(p)
+
+    p = add_command(sub, "render", "render an expression file or another tracked capture to mp4",
+                 "  avatar render me.avatar --expr take.csv --out take.mp4\n"
+                 "  avatar render me.avatar --expr other_capture --out reenact.mp4 --camera arc --size 512")
+    p.add_argument("model", type=Path, help="the .avatar file")
     p.add_argument("--expr", required=True, type=Path,
                    help=".npz | .json | Live Link Face .csv | a tracked capture directory (cross-identity)")
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--camera", default="front", choices=["front", "orbit", "arc"])
-    p.add_argument("--size", type=int, default=256, help="output size in pixels (square)")
-    p.add_argument("--rig", default=None)
-    p.add_argument("--arkit-map", type=Path, default=None, help="ARKit -> rig expression matrix (.npz) for FLAME")
-    _add_backend(p)
+    p.add_argument("--out", required=True, type=Path, help="the .mp4 to write")
+    p.add_argument("--camera", default="front", choices=["front", "orbit", "arc"], help="camera path")
+    p.add_argument("--size", type=int_in(16, 4096), default=256, help="output size in pixels (square, 16-4096)")
+    p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
+    p.add_argument("--arkit-map", type=Path, default=None,
+                   help="ARKit -> rig expression matrix (.npz: matrix [E, 52], names) for Live Link on FLAME")
+    add_backend(p)
 
-    p = sub.add_parser("view", help="interactive viewer, driven live by a webcam, a video or an expression file")
-    p.add_argument("model", type=Path)
-    p.add_argument("--source", default=None, help="webcam:N | video:PATH (played as a webcam) | expr:FILE")
-    p.add_argument("--backend", default="auto", help="splat backend: auto (cuda, else cpu, else gl) | gl | torch | cpu | cuda")
-    p.add_argument("--size", type=int, default=256, help="render size in pixels (square)")
-    p.add_argument("--rig", default=None)
-    p.add_argument("--smoothing", type=float, default=0.3, help="One-Euro smoothing strength in [0, 1]")
-    p.add_argument("--frames", type=int, default=None, help="close after N displayed frames (headless runs)")
-    p.add_argument("--screenshot", type=Path, default=None, help="PNG of the last frame's window")
-    p.add_argument("--stats", type=Path, default=None, help="JSON of timings (+ .params.npz of driven params)")
-    p.add_argument("--record", type=Path, default=None, metavar="STEM",
-                   help="record from the first frame to STEM.mp4 and STEM.npz (expression file)")
+    p = add_command(sub, "export", "write one frame as a standard 3DGS .ply",
+                 "  avatar export me.avatar --ply neutral.ply\n  avatar export me.avatar --ply f10.ply --expr take.npz "
+                 "--frame 10")
+    p.add_argument("model", type=Path, help="the .avatar file")
+    p.add_argument("--ply", required=True, type=Path, help="the .ply to write")
+    p.add_argument("--expr", type=Path, default=None,
+                   help="expression file or capture directory to pose the avatar with (default: neutral)")
+    p.add_argument("--frame", type=int_in(0, 10**9), default=0, help="which frame of --expr")
+    p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
+    p.add_argument("--arkit-map", type=Path, default=None,
+                   help="ARKit -> rig expression matrix (.npz) when --expr is Live Link Face on FLAME")
+    add_backend(p)
 
-    p = sub.add_parser("export", help="write one frame as a standard 3DGS .ply")
-    p.add_argument("model", type=Path)
-    p.add_argument("--ply", required=True, type=Path)
-    p.add_argument("--expr", type=Path, default=None)
-    p.add_argument("--frame", type=int, default=0)
-    p.add_argument("--rig", default=None)
-    p.add_argument("--arkit-map", type=Path, default=None)
-    _add_backend(p)
-
-    p = sub.add_parser("bench", help="milliseconds per blend / splat for each backend")
+    p = add_command(sub, "bench", "milliseconds per blend / splat / training step for each backend",
+                 "  avatar bench\n  avatar bench --backends cpu torch --sizes 256x256:30000:20 --json b.json\n"
+                 "  avatar bench --tracker clip.mp4 --rig ict:ICT-FaceKit")
     p.add_argument("--backends", nargs="+", default=None,
                    help="torch cpu cuda gsplat (space or comma separated; default: all)")
     p.add_argument("--sizes", default=None,
                    help="WxH:GAUSSIANS:EXPRESSIONS[,...] (default: 256x256:30000:20,512x512:100000:50)")
-    p.add_argument("--repeat", type=int, default=None, help="timed runs per op (default 5, 2 with --quick)")
+    p.add_argument("--repeat", type=int_in(1, 10_000), default=None, help="timed runs per op (default 5, 2 with --quick)")
     p.add_argument("--quick", action="store_true", help="fewer runs: a smoke test, not a measurement")
     p.add_argument("--json", type=Path, default=None, help="write the rows here")
-    p.add_argument("--tracker", type=Path, default=None, metavar="VIDEO",
-                   help="instead: live-tracking timings (landmarks, per-frame rig fit) on this video")
-    p.add_argument("--rig", default="builtin", help="with --tracker: the rig to fit")
-    p.add_argument("--frames", type=int, default=200, help="with --tracker: frames to time")
+    for name, command in sub.choices.items():
+        command.set_defaults(run=_core_command(name))
+    for register in _registered_commands():
+        register(sub)
     return parser
+
+
+def _core_command(name: str):
+    def run(args: argparse.Namespace) -> int | None:
+        from avatar import commands  # torch and the models load only once a command runs
+
+        return getattr(commands, f"cmd_{name}")(args)
+    return run
+
+
+def _registered_commands() -> list:
+    """`register(subparsers)` of each package that adds commands (entry points group
+    "avatar.commands": capture's track, import and bench --tracker; viewer's view), so that
+    avatar never imports them."""
+    found = sorted(entry_points(group="avatar.commands"), key=lambda e: e.name)
+    return [e.load() for e in found]
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that partial outputs are removed on the way out."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-    from avatar import commands
-
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        return getattr(commands, f"cmd_{args.command}")(args) or 0
+        return args.run(args) or 0
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-def dump_json(data: dict | list, path: Path) -> None:
-    from avatar.atomic import atomic_path
-
-    with atomic_path(path) as partial:
-        partial.write_text(json.dumps(data, indent=2))
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -9,19 +9,22 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
-from avatar.cli import dump_json
+from avatar.api import Avatar
+from avatar.atomic import check_output_path, dump_json
 from avatar.data.capture import load_capture
-from avatar.data.expressions import load_expression_file
-from avatar.data.retarget import driving_params
 from avatar.gaussians import blend
 from avatar.gaussians.io import load_avatar
 from avatar.gaussians.ply import write_3dgs_ply
 from avatar.playback import camera_path, render_sequence
 from avatar.rig.loaders import load_rig
-from avatar.train.config import choose_preset, load_config
-from avatar.train.evaluate import evaluate
-from avatar.train.trainer import train
+from avatar.training.config import choose_preset, load_config, parse_settings
+from avatar.training.evaluate import evaluate
+from avatar.training.image_metrics import LpipsMetric
+from avatar.training.model_info import format_info, model_info
+from avatar.training.run_log import read_metrics, run_dir_for
+from avatar.training.trainer import train
 
 log = logging.getLogger("avatar")
 
@@ -30,66 +33,54 @@ def _load_model(path: Path, rig_spec: str | None):
     return load_avatar(path, load_rig(rig_spec) if rig_spec else None)
 
 
-def _driving(source: Path, rig, config: dict, arkit_map: Path | None):
-    """(params, fps) from an expression file or another person's capture directory, with the
-    avatar's own identity (expression sources drive expression and pose, not who it is)."""
-    if source.is_dir():
-        capture = load_capture(source)
-        params, fps = driving_params(capture, rig), capture.fps
-    else:
-        params, fps = load_expression_file(source, rig, arkit_map=arkit_map)
-    if config.get("identity_shape") is not None:
-        params.shape = torch.as_tensor(config["identity_shape"], dtype=params.shape.dtype)
-    return params, fps
-
-
-def cmd_track(args: argparse.Namespace) -> int:
-    from capture.track import track  # capture needs mediapipe; only `track` pays for importing it
-
-    if args.size < 64:
-        raise ValueError(f"--size must be at least 64 pixels, got {args.size}")
-    report = track(args.videos, args.out, args.rig, args.size, args.max_fps, args.landmark_embedding,
-                   args.overwrite, max_frames=args.max_frames)
-    log.info("wrote %s: %d of %d frames tracked, NME %.4f, %.0f s", args.out, report["tracked"], report["frames"],
-             report["nme_mean"], report["seconds"])
-    return 0
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from capture.importers import import_capture
-
-    capture = import_capture(args.kind, args.src, args.out, overwrite=args.overwrite)
-    log.info("wrote %s: %d frames from %s", args.out, len(capture.frames), args.kind)
-    return 0
-
-
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        check_output_path(args.out)  # before loading anything: a wrong path wastes no training
     capture = load_capture(args.capture)
     rig = load_rig(args.rig or capture.rig)
     preset, why = choose_preset(capture, args.preset)
     log.info("training preset '%s': %s", preset, why)
-    cfg = load_config(preset, iterations=args.iterations, refine_params=args.refine_params,
-                      backend=args.backend)
+    cfg = load_config(preset, **parse_settings(args.settings)).updated(
+        iterations=args.iterations, refine_params=args.refine_params, backend=args.backend)
+    if args.print_config:
+        print(yaml.safe_dump(cfg.to_dict() | {"background": list(cfg.background)}, sort_keys=False), end="")
+        return 0
+    if args.out is None:
+        raise ValueError("avatar train: --out MODEL.avatar is required")
     started = time.perf_counter()
-    model = train(capture, rig, cfg, args.out, resume=args.resume)
+    model = train(capture, rig, cfg, args.out, resume=args.resume, log_dir=args.log_dir,
+                  tensorboard=args.log == "tensorboard")
     log.info("wrote %s: %d Gaussians in %.0f s", args.out, model.num_gaussians, time.perf_counter() - started)
     return 0
 
 
+def cmd_info(args: argparse.Namespace) -> int:
+    model, config = _load_model(args.model, args.rig)
+    info = model_info(model, config, read_metrics(run_dir_for(args.model)))
+    print(json.dumps(info, indent=2) if args.json else format_info(args.model, info))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.json is not None:
+        check_output_path(args.json)
     model, config = _load_model(args.model, args.rig)
     capture = load_capture(args.capture)
-    metrics = evaluate(model, capture, args.split, args.backend, tuple(config.get("background", (1, 1, 1))))
-    summary = {k: v for k, v in metrics.items() if k != "per_frame"}
-    print(json.dumps(summary, indent=2))
+    splits = args.split or [s for s in ("train", "test") if capture.splits.get(s)]
+    background = tuple(config.get("background", (1, 1, 1)))
+    lpips = LpipsMetric()
+    metrics = {s: evaluate(model, capture, s, args.backend, background, lpips=lpips, save_images=args.save_images)
+               for s in splits}
+    print(json.dumps({s: {k: v for k, v in m.items() if k != "per_frame"} for s, m in metrics.items()}, indent=2))
     if args.json:
         dump_json(metrics, args.json)
     return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    check_output_path(args.out)
     model, config = _load_model(args.model, args.rig)
-    params, fps = _driving(args.expr, model.rig, config, args.arkit_map)
+    params, fps = Avatar(model, config).params(args.expr, args.arkit_map)
     cameras = camera_path(model.rig, args.camera, args.size, params.num_frames)
     n = render_sequence(model, params, cameras, args.out, fps, tuple(config.get("background", (1, 1, 1))),
                         args.backend)
@@ -97,19 +88,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_view(args: argparse.Namespace) -> int:
-    from viewer.launch import ViewOptions, run_view  # imgui and GL load only for `view`
-
-    summary = run_view(ViewOptions(args.model, args.source, args.backend, args.size, args.rig, args.frames,
-                                   args.screenshot, args.stats, args.record, args.smoothing))
-    log.info("%d frames, %s fps", summary["frames"], f"{summary['fps']:.1f}" if summary["fps"] else "-")
-    return 0
-
-
 def cmd_export(args: argparse.Namespace) -> int:
+    check_output_path(args.ply)
     model, config = _load_model(args.model, args.rig)
     if args.expr:
-        params, _ = _driving(args.expr, model.rig, config, args.arkit_map)
+        params, _ = Avatar(model, config).params(args.expr, args.arkit_map)
         if not 0 <= args.frame < params.num_frames:
             raise ValueError(f"{args.expr}: --frame {args.frame} is outside 0..{params.num_frames - 1}")
         params = params.frame(args.frame)
@@ -132,15 +115,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from avatar.bench import BACKENDS, DEFAULT_SIZES, format_report, parse_sizes, run_bench
-
-    if args.tracker:
-        from capture.bench_tracker import bench_tracker, format_tracker_rows
-
-        rows = bench_tracker(args.tracker, args.rig, args.frames)
-        print(format_tracker_rows(rows))
-        if args.json:
-            dump_json(rows, args.json)
-        return 0
 
     sizes = parse_sizes(args.sizes) if args.sizes else list(DEFAULT_SIZES)
     backends = [b for item in (args.backends or BACKENDS) for b in item.split(",") if b]

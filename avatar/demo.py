@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from avatar.backends import BackendUnavailable
-from avatar.cli import dump_json
+from avatar.atomic import dump_json
 from avatar.data.capture import CaptureError, load_capture
 from avatar.data.synthetic import make_synthetic_capture
 from avatar.gaussians import blend_registry
@@ -22,9 +22,9 @@ from avatar.render import splat_registry
 from avatar.rig import RigParams
 from avatar.rig.params import FRAME_KEYS
 from avatar.rig.builtin import build_builtin_head
-from avatar.train.config import load_config
-from avatar.train.evaluate import evaluate
-from avatar.train.trainer import train
+from avatar.training.config import load_config
+from avatar.training.evaluate import evaluate
+from avatar.training.trainer import train
 
 log = logging.getLogger("avatar")
 

@@ -1,11 +1,14 @@
 """Which rig surface point each tracked MediaPipe landmark corresponds to.
 
 A `LandmarkEmbedding` pairs MediaPipe indices with rig surface points (triangle + barycentric
-coordinates). The built-in and ICT rigs get theirs from their 68 iBUG landmark points (through
-`ibug68.MP_TO_IBUG68`) plus the two pupils (the front-most point of each eyeball, driven by the
-eye joints, matched to MediaPipe's iris centres). FLAME uses the user's
-`mediapipe_landmark_embedding.npz` (keys `landmark_indices`, `lmk_face_idx`, `lmk_b_coords`, as
-distributed with metrical-tracker), plus the pupils.
+coordinates). The built-in and ICT rigs bind all 478 landmarks densely, by registering
+MediaPipe's canonical face model to their neutral mesh (`registration`), anchored on their 68
+iBUG landmark points (through `ibug68.MP_TO_IBUG68`) and the two pupils (the front-most point
+of each eyeball, driven by the eye joints, matched to MediaPipe's iris centres). FLAME uses the
+user's `mediapipe_landmark_embedding.npz` (keys `landmark_indices`, `lmk_face_idx`,
+`lmk_b_coords`, as distributed with metrical-tracker), plus the pupils. When all the points of
+the face's outline (`face_model.SILHOUETTE`) are embedded, they get candidate paths over the
+surface (`silhouette`): the fitters let them slide to wherever the rig's outline is.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from torch import Tensor
 
 from avatar.rig import HeadRig
 from avatar.rig.errors import RigFileError, RigFileNotFoundError
+from capture.face_model import SILHOUETTE
 from capture.ibug68 import IRIS_CENTRES, MP_TO_IBUG68
+from capture.registration import register_face_model
+from capture.silhouette import OutlinePaths, outline_paths
 
 EYE_JOINTS = (3, 4)  # eye_l, eye_r: pupils pair with IRIS_CENTRES reversed (left iris is 473)
 
@@ -31,30 +37,72 @@ class LandmarkEmbedding:
     bary: Tensor  # [L, 3] barycentric coordinates in that triangle
     ibug: np.ndarray | None  # [68] positions in the L points of the iBUG set (None: not all present)
     pupils: np.ndarray  # [2] positions in the L points of the left and right pupils
+    outline_index: np.ndarray | None  # [S] positions in the L points of SILHOUETTE, in its order
+    outline: OutlinePaths | None  # their candidate paths (None: outline points fixed, if any)
 
     @property
     def num_points(self) -> int:
         return len(self.mp_index)
 
+    def subset(self, mp_points: np.ndarray) -> "LandmarkEmbedding":
+        """Only the MediaPipe points mp_points (of those embedded) and the pupils; the iBUG set and
+        the outline (with its paths) stay when all their points are kept."""
+        keep = {int(m) for m in mp_points} | {int(self.mp_index[p]) for p in self.pupils}
+        rows = np.array([i for i, m in enumerate(self.mp_index) if int(m) in keep])
+        position = {int(r): i for i, r in enumerate(rows)}
+
+        def moved(positions: np.ndarray | None) -> np.ndarray | None:
+            if positions is None or not all(int(p) in position for p in positions):
+                return None
+            return np.array([position[int(p)] for p in positions])
+
+        outline_index = moved(self.outline_index)
+        return LandmarkEmbedding(self.mp_index[rows], self.faces[rows], self.bary[rows], moved(self.ibug),
+                                 moved(self.pupils), outline_index, self.outline if outline_index is not None else None)
+
 
 def embedding_for_rig(rig: HeadRig, flame_embedding: str | Path | None = None) -> LandmarkEmbedding:
-    """The rig's own iBUG-68 points + pupils, or FLAME's MediaPipe embedding file + pupils."""
+    """All 478 landmarks registered onto a rig with iBUG-68 points, or FLAME's MediaPipe
+    embedding file + the pupils."""
     pupil_faces, pupil_bary = _pupils(rig)
     if flame_embedding is not None:
         mp_index, faces, bary = _read_flame_embedding(Path(flame_embedding), rig)
-        ibug = None
-    elif rig.lmk_faces is not None and rig.landmark_scheme == "ibug68":
-        mp_index, faces, bary = MP_TO_IBUG68, rig.lmk_faces, rig.lmk_bary
-        ibug = np.arange(68)
-    else:
+        count = len(mp_index)
+        mp_index = np.concatenate([mp_index, IRIS_CENTRES[::-1]])
+        faces = torch.cat([torch.as_tensor(faces, dtype=torch.long), pupil_faces])
+        bary = torch.cat([torch.as_tensor(bary, dtype=torch.float32), pupil_bary])
+        return LandmarkEmbedding(mp_index, faces, bary, None, np.array([count, count + 1]),
+                                 *_outline(rig, mp_index, faces, bary))
+    if rig.lmk_faces is None or rig.landmark_scheme != "ibug68":
         raise RigFileError(f"rig '{rig.name}' has no iBUG-68 landmarks; FLAME needs its "
                            "mediapipe_landmark_embedding.npz (--landmark-embedding)")
-    count = len(mp_index)
-    return LandmarkEmbedding(
-        mp_index=np.concatenate([mp_index, IRIS_CENTRES[::-1]]),
-        faces=torch.cat([torch.as_tensor(faces, dtype=torch.long), pupil_faces]),
-        bary=torch.cat([torch.as_tensor(bary, dtype=torch.float32), pupil_bary]),
-        ibug=ibug, pupils=np.array([count, count + 1]))
+    anchors = np.concatenate([MP_TO_IBUG68, IRIS_CENTRES[::-1]])
+    reg = register_face_model(rig.v_template.double().numpy(), rig.faces.numpy(), _eyeball_faces(rig), anchors,
+                              np.concatenate([rig.lmk_faces.numpy(), pupil_faces.numpy()]),
+                              np.concatenate([rig.lmk_bary.numpy(), pupil_bary.numpy()]))
+    mp_index = np.arange(len(reg.faces))
+    faces, bary = torch.from_numpy(reg.faces), torch.from_numpy(reg.bary)
+    return LandmarkEmbedding(mp_index, faces, bary, MP_TO_IBUG68.copy(), IRIS_CENTRES[::-1].copy(),
+                             *_outline(rig, mp_index, faces, bary))
+
+
+def _eyeball_faces(rig: HeadRig) -> np.ndarray:
+    """[F] bool: triangles whose corners all move mostly with an eye joint."""
+    on_eye = (rig.lbs_weights[:, list(EYE_JOINTS)].amax(1) > 0.5).numpy()
+    return on_eye[rig.faces.numpy()].all(1)
+
+
+def _outline(rig: HeadRig, mp_index: np.ndarray, faces: Tensor,
+             bary: Tensor) -> tuple[np.ndarray | None, OutlinePaths | None]:
+    """Positions of the SILHOUETTE points among the embedded ones and their candidate paths, when
+    all of them are embedded."""
+    where = {int(m): i for i, m in enumerate(mp_index)}
+    if not all(int(m) in where for m in SILHOUETTE):
+        return None, None
+    index = np.array([where[int(m)] for m in SILHOUETTE])
+    paths = outline_paths(rig.v_template.double().numpy(), rig.faces.numpy(), ~_eyeball_faces(rig),
+                          faces[index].numpy(), bary[index].double().numpy())
+    return index, paths
 
 
 def _pupils(rig: HeadRig) -> tuple[Tensor, Tensor]:

@@ -15,10 +15,15 @@ from avatar.data.livelink import MAX_JAW_ANGLE, default_jaw_from_jawopen
 from avatar.render.camera import Camera
 from avatar.rig import HeadRig
 from capture.embedding import LandmarkEmbedding
+from capture.landmark_rig import LandmarkRig
+from capture.silhouette import outline_offsets, outline_pick, outline_residuals, picked_candidate
 
 # Gaze is fitted with the eye joints; these shapes would fight them (and the pupil size is invisible).
 FROZEN_PREFIXES = ("eyelook", "pupildilate")
-JAW_CONTOUR_WEIGHT = 0.3  # iBUG 0-16 follow the silhouette, which a fixed mesh point tracks loosely
+SILHOUETTE_WEIGHT = 0.3  # the face's outline, which a fixed mesh point tracks loosely
+# The landmark term is a weighted mean over the points times this: about the weight that the
+# sum over the former 70 sparse points had, against which the priors and smoothing are set.
+LANDMARK_SCALE = 60.0
 # World-to-camera of every tracked frame: OpenCV camera at the origin looking down -z of rig
 # space (y up). Head pose lives in the rig's rotation and translation.
 WORLD_TO_CAM = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -29,7 +34,7 @@ class FitModel:
     free_expr: Tensor  # [E] bool: expressions the fit may move
     jaw_mode: str  # "tied": jaw x-rotation = jawOpen * MAX_JAW_ANGLE; "fixed": zero; "free": fitted
     jaw_open: int | None  # index of jawOpen in the expressions (for "tied")
-    point_weights: Tensor  # [L] landmark loss weights
+    point_weights: Tensor  # [L] landmark loss weights, summing to LANDMARK_SCALE
     expr_bounded: bool  # ARKit-style weights live in [0, 1]; PCA expressions do not
 
 
@@ -44,9 +49,67 @@ def fit_model(rig: HeadRig, embedding: LandmarkEmbedding) -> FitModel:
     else:
         jaw_mode = "tied" if default_jaw_from_jawopen(rig) else "fixed"
     weights = torch.ones(embedding.num_points)
-    if embedding.ibug is not None:
-        weights[torch.as_tensor(embedding.ibug[:17])] = JAW_CONTOUR_WEIGHT
+    if embedding.outline_index is not None:
+        weights[torch.as_tensor(embedding.outline_index)] = SILHOUETTE_WEIGHT
+    weights = weights * (LANDMARK_SCALE / weights.sum())
     return FitModel(free, jaw_mode, jaw_open, weights, expr_bounded=names is not None)
+
+
+def fit_points(rig: HeadRig, embedding: LandmarkEmbedding) -> LandmarkRig:
+    """The rig evaluated at the L embedded points, then at the outline's candidate paths (whose
+    normals it turns too)."""
+    faces, bary, normals = embedding.faces, embedding.bary, None
+    if embedding.outline is not None:
+        paths = embedding.outline
+        faces = torch.cat([faces, paths.faces.reshape(-1)])
+        bary = torch.cat([bary, paths.bary.reshape(-1, 3)])
+        normals = torch.cat([torch.zeros(embedding.num_points, 3), paths.normals.reshape(-1, 3)])
+    return LandmarkRig(rig, faces, bary, normals)
+
+
+def outline_choice(embedding: LandmarkEmbedding, points: Tensor, normals: Tensor | None) -> Tensor | None:
+    """[B, S] the candidate each outline path picks (`silhouette.outline_pick`) from the posed
+    `fit_points` [B, L + candidates, 3] and their normals; None without outline paths."""
+    if embedding.outline is None or normals is None:
+        return None
+    shape = (len(points), *embedding.outline.faces.shape, 3)
+    count = embedding.num_points
+    return outline_pick(points[:, count:].reshape(shape), normals[:, count:].reshape(shape))
+
+
+def landmark_residuals(embedding: LandmarkEmbedding, projected: Tensor, target: Tensor, normals: Tensor,
+                       pick: Tensor | None) -> Tensor:
+    """Residual vectors [B, L, 2] in pixels: projected [B, L + candidates, 2] (`fit_points`,
+    projected) against the detected target [B, L, 2]; the outline points measured across the
+    detected outline (normals [B, S, 2], `silhouette.outline_normals`) from the candidate each
+    path picks (pick [B, S], `outline_choice`; None: no outline paths)."""
+    count = embedding.num_points
+    residual = projected[:, :count] - target
+    if pick is None:
+        return residual
+    s, k = embedding.outline.faces.shape
+    candidates = projected[:, count:].reshape(len(projected), s, k, 2)
+    index = torch.as_tensor(embedding.outline_index)
+    outline = outline_residuals(candidates, target[:, index], normals, pick)
+    return residual.index_copy(1, index, outline)
+
+
+def picked_rows(embedding: LandmarkEmbedding, pick: Tensor) -> Tensor:
+    """[L + S] rows of `fit_points` to evaluate when one frame's outline picks pick [S]
+    (`outline_choice`) are known: the L embedded points, then the candidate each path is measured
+    from. A fitter that differentiates with the picks held fixed poses only these."""
+    count = embedding.num_points
+    s, k = embedding.outline.faces.shape
+    return torch.cat([torch.arange(count), count + torch.arange(s) * k + picked_candidate(pick)])
+
+
+def picked_residuals(embedding: LandmarkEmbedding, projected: Tensor, target: Tensor, normals: Tensor,
+                     pick: Tensor) -> Tensor:
+    """`landmark_residuals` of the `picked_rows` [B, L + S, 2] (projected) with one frame's picks [S]."""
+    count = embedding.num_points
+    index = torch.as_tensor(embedding.outline_index)
+    outline = outline_offsets(projected[:, count:], target[:, index], normals, pick >= 0)
+    return (projected[:, :count] - target).index_copy(1, index, outline)
 
 
 def jaw_from(model: FitModel, expr: Tensor, jaw_free: Tensor) -> Tensor:

@@ -18,9 +18,11 @@ from tqdm import tqdm
 
 from avatar.rig import HeadRig, RigParams
 from capture.embedding import LandmarkEmbedding
-from capture.fit_setup import FitModel, fit_model, initial_translation, jaw_from, project
+from capture.fit_setup import (FitModel, fit_model, fit_points, initial_translation, jaw_from, landmark_residuals,
+                               outline_choice, project)
 from capture.ibug68 import MP_TO_IBUG68, inter_ocular
 from capture.landmark_rig import LandmarkRig
+from capture.silhouette import outline_normals
 
 FOCAL_PRIOR = 1.2  # initial focal length in units of the frame's longer side (phone-like field of view)
 
@@ -60,22 +62,23 @@ def fit_videos(rig: HeadRig, embedding: LandmarkEmbedding, landmarks: np.ndarray
     w = weights or FitWeights()
     rig = rig.to(dtype=torch.float32)
     model = fit_model(rig, embedding)
-    lrig = LandmarkRig(rig, embedding.faces, embedding.bary)
+    lrig = fit_points(rig, embedding)
     target = torch.as_tensor(landmarks[:, embedding.mp_index], dtype=torch.float32)  # [T, L, 2]
+    normals = torch.as_tensor(outline_normals(landmarks))  # [T, S, 2]
     video_t = torch.as_tensor(video, dtype=torch.long)
-    t = len(target)
     centre = torch.tensor([[s[0] / 2, s[1] / 2] for s in sizes], dtype=torch.float32)[video_t]  # [T, 2]
     iod = torch.as_tensor(inter_ocular(landmarks), dtype=torch.float32).clamp_min(1.0)  # [T]
     focal0 = torch.tensor([FOCAL_PRIOR * max(s) for s in sizes], dtype=torch.float32)
     log_focal = torch.log(focal0).clone().requires_grad_(True)
-    same = np.concatenate([[False], (np.diff(frame_number) == 1) & (np.diff(video) == 0)])
-    pairs = torch.as_tensor(np.flatnonzero(same), dtype=torch.long)  # frames continuing the previous one
-    var = _initial_variables(rig, lrig, target, focal0[video_t], centre, model)
+    pairs = continuing_frames(video, frame_number)
+    var = _initial_variables(rig, lrig, target, focal0[video_t], centre, model, embedding.num_points)
 
     def loss_of(full: bool) -> Tensor:
         p = _params(var, model)
-        pts = project(lrig(p), torch.exp(log_focal)[video_t], centre)  # [T, L, 2]
-        err = ((pts - target) / iod[:, None, None]).pow(2).sum(-1)  # [T, L]
+        points, point_normals = lrig.posed(p)  # [T, L + candidates, 3]
+        pts = project(points, torch.exp(log_focal)[video_t], centre)
+        pick = outline_choice(embedding, points, point_normals)
+        err = (landmark_residuals(embedding, pts, target, normals, pick) / iod[:, None, None]).pow(2).sum(-1)  # [T, L]
         data = (err * model.point_weights).sum(-1).mean()
         if not full:
             return data
@@ -95,26 +98,44 @@ def fit_videos(rig: HeadRig, embedding: LandmarkEmbedding, landmarks: np.ndarray
     bar.close()
     with torch.no_grad():
         params = _params(var, model).detach()
-        focal = torch.exp(log_focal).detach()
-        ibug_rig = LandmarkRig(rig, rig.lmk_faces, rig.lmk_bary) if rig.lmk_faces is not None else None
-        projected = project(ibug_rig(params), focal[video_t], centre) if ibug_rig else None
-    nme = nme_68(projected.numpy(), landmarks) if projected is not None else np.full(t, np.nan)
-    return VideoFit(params, focal.numpy(), nme, projected.numpy() if projected is not None else None)
+    return video_fit(rig, params, torch.exp(log_focal).detach().numpy(), landmarks, video, sizes)
 
 
-def nme_68(projected: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+def video_fit(rig: HeadRig, params: RigParams, focal: np.ndarray, landmarks: np.ndarray, video: np.ndarray,
+              sizes: list[tuple[int, int]]) -> VideoFit:
+    """The fit `params` [T] with its iBUG landmarks projected and their NME against landmarks
+    [T, 478, 2+] (pixels of each frame's video; focal [num_videos])."""
+    if rig.lmk_faces is None:
+        return VideoFit(params, focal, np.full(params.num_frames, np.nan), None)
+    centre = torch.tensor([[s[0] / 2, s[1] / 2] for s in sizes], dtype=torch.float32)[video]
+    with torch.no_grad():
+        points = LandmarkRig(rig, rig.lmk_faces, rig.lmk_bary)(params.to(dtype=torch.float32))
+        projected = project(points, torch.as_tensor(focal, dtype=torch.float32)[video], centre).numpy()
+    return VideoFit(params, focal, nme_68(projected, landmarks), projected)
+
+
+def continuing_frames(video: np.ndarray, frame_number: np.ndarray) -> torch.Tensor:
+    """Indices t [P] of the tracked frames that directly follow frame t - 1 of the same video
+    (skipped frames break the chain): the pairs that temporal smoothness ties together."""
+    same = np.concatenate([[False], (np.diff(frame_number) == 1) & (np.diff(video) == 0)])
+    return torch.as_tensor(np.flatnonzero(same), dtype=torch.long)
+
+
+def nme_68(projected: np.ndarray, landmarks: np.ndarray, first: int = 0) -> np.ndarray:
     """[T] mean distance between rig iBUG points [T, 68, 2] and the detected ones, over the
-    distance between the detected outer eye corners."""
+    distance between the detected outer eye corners. first=17 leaves out the jaw contour (the
+    inner 51 points): the fitters let the contour slide along the rig's outline, since a detector's
+    contour is the silhouette, not fixed skin points."""
     detected = landmarks[:, MP_TO_IBUG68, :2]  # [T, 68, 2]
-    return np.linalg.norm(projected - detected, axis=-1).mean(-1) / inter_ocular(landmarks)
+    return np.linalg.norm(projected[:, first:] - detected[:, first:], axis=-1).mean(-1) / inter_ocular(landmarks)
 
 
 def _initial_variables(rig: HeadRig, lrig: LandmarkRig, target: Tensor, focal: Tensor, centre: Tensor,
-                       model: FitModel) -> dict[str, Tensor]:
-    """Neutral face, facing the camera, placed so its landmarks' spread and centre match."""
+                       model: FitModel, count: int) -> dict[str, Tensor]:
+    """Neutral face, facing the camera, placed so its `count` landmarks' spread and centre match."""
     t = len(target)
     with torch.no_grad():
-        rest = lrig(rig.zero_params(1))[0]  # [L, 3]
+        rest = lrig(rig.zero_params(1))[0, :count]  # [L, 3]
     translation = initial_translation(rest, target, focal, centre)
     var = {"rotation": torch.zeros(t, 3), "translation": translation, "shape": torch.zeros(rig.num_shape),
            "expr": torch.zeros(t, rig.num_expr), "jaw": torch.zeros(t, 3), "neck": torch.zeros(t, 3),

@@ -1,34 +1,57 @@
-"""Restrict the person matte to what the avatar models: the head and neck, not the torso.
+"""Restrict the person matte to what the avatar models: the whole head with its hair, and the
+neck down to a cut that follows the fitted rig, not the torso.
 
-The rig ends at the neck, so shoulders and clothes move with nothing the avatar can bind to;
-left in the targets, they are smeared over whichever neck Gaussians are nearest. Kept: above the
-chin, a band around the head a little wider than the jaw (hair, ears, glasses; shoulders come up
-beside the chin when the head tilts down, so not the full rows); below the chin only what the
-fitted rig covers (the neck), grown by a margin for the silhouette's uncertainty, down to a cut a
-little below the chin (rigs' necks run on into the collar, where the torso starts).
+The rig ends at the neck, so shoulders and clothes move with nothing the avatar can bind to; left
+in the targets, they are smeared over whichever neck Gaussians are nearest. The cut is a ring of
+the rig's neck a fixed distance below its chin (`neck_ring`), posed with each frame's fitted
+parameters and projected: the matte is kept on the head's side of the straight line through the
+ring's projection. Between that line and a parallel one through the chin, only the neck is kept
+(the rig's own coverage, grown by a small margin): collars and shoulders beside the neck go.
+Above the chin nothing is clipped, so hair, ears and glasses keep their full outline. Both lines
+move only as the fitted head and neck move, so the cut is the same from frame to frame.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
+from torch import Tensor
 
-NECK_MARGIN = 0.04  # of the image size: dilation of the rig's coverage below the chin
-NECK_LENGTH = 0.7  # the cut below the chin, in inter-ocular distances
-HEAD_WIDTH = 1.35  # the band above the chin, in jaw widths (centred on the jaw)
+from avatar.rig import HeadRig
+
+NECK_DROP = 0.04  # metres below the chin (rig space, neutral) where the cut runs
+RING_BAND = 0.004  # half-height of the band of neck vertices that make the ring
+NECK_MARGIN = 0.02  # of the image size: how far the matte may reach beyond the rig's neck
 
 
-def head_region(rig_coverage: np.ndarray, chin_y: float, inter_ocular: float,
-                jaw_x: tuple[float, float]) -> np.ndarray:
-    """[H, W] float32 in {0, 1}: above `chin_y` (pixels), the columns within HEAD_WIDTH of the
-    jaw's span `jaw_x` (its leftmost and rightmost x); below it the dilated rig coverage [H, W]
-    (in [0, 1]) down to NECK_LENGTH inter-ocular distances below the chin."""
-    height, width = rig_coverage.shape
+def neck_ring(rig: HeadRig, chin: Tensor) -> Tensor:
+    """Vertex ids [R] around the neck NECK_DROP below the chin [3] (rest pose, rig space), or just
+    above the rig's lowest point, for a rig with a shorter neck."""
+    rest = rig.v_template
+    cut_y = max(float(chin[1]) - NECK_DROP, float(rest[:, 1].min()) + 2 * RING_BAND)
+    near = (rest[:, 1] - cut_y).abs() < RING_BAND
+    ring = torch.nonzero(near & (rest[:, 2] < chin[2])).flatten()  # the neck, not the chin's front
+    if len(ring) < 3:
+        raise ValueError(f"rig '{rig.name}' has no neck {NECK_DROP} m below its chin to cut the matte at")
+    return ring
+
+
+def head_region(coverage: np.ndarray, ring: np.ndarray, chin: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """[H, W] float32 in {0, 1}: what of a frame the avatar models. coverage [H, W]: the posed
+    rig's pixels (> 0.5); ring [R, 2]: the projected neck ring (pixels); chin [2] and head [2]
+    (a pixel inside the head, e.g. between the eyes): projected points of the rig."""
+    height, width = coverage.shape
+    centre = ring.mean(0)
+    _, _, vt = np.linalg.svd(ring - centre, full_matrices=False)
+    normal = np.array([-vt[0, 1], vt[0, 0]])  # across the ring's longest extent
+    if (head - centre) @ normal < 0:
+        normal = -normal
+    ys, xs = np.mgrid[0:height, 0:width]
+    height_along = (xs + 0.5 - centre[0]) * normal[0] + (ys + 0.5 - centre[1]) * normal[1]  # [H, W]
+    chin_along = float((chin - centre) @ normal)
     radius = max(1, int(round(NECK_MARGIN * max(height, width))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    grown = cv2.dilate((rig_coverage > 0.5).astype(np.uint8), kernel) > 0
-    rows, cols = np.arange(height)[:, None], np.arange(width)[None, :]
-    centre, half = (jaw_x[0] + jaw_x[1]) / 2, HEAD_WIDTH * abs(jaw_x[1] - jaw_x[0]) / 2
-    head = (rows < chin_y) & (np.abs(cols - centre) < half)
-    neck = grown & (rows < chin_y + NECK_LENGTH * inter_ocular)
-    return (head | neck).astype(np.float32)
+    neck = cv2.dilate((coverage > 0.5).astype(np.uint8), kernel) > 0
+    keep = (height_along >= 0) & ((height_along >= chin_along) | neck)
+    return keep.astype(np.float32)

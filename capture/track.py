@@ -1,9 +1,11 @@
 """`avatar track`: videos -> tracked capture directory, report.json and overlay.mp4.
 
 Pass 1 finds landmarks (`detect_pass`); the rig is fitted to all tracked frames at once
-(`fit_video`); pass 2 decodes again and writes each tracked frame's crop, matte and camera
-(per-frame intrinsics: the crop follows the head, the camera itself is static) plus the overlay.
-Masks keep the head and neck only (`head_mask`).
+(`fit_video`); pass 2 decodes again and crops each tracked frame and mattes the person (the crop
+follows the head: per-frame intrinsics, the camera itself is static); the fit is then refined
+photometrically against the crops (`photometric`), and each frame is written with its camera, a
+mask that keeps the head with its hair and the neck down to a cut that follows the fitted rig
+(`head_mask`), and the overlay of the final fit.
 Everything is written into `<out>.partial` and moved into place only at the end.
 """
 
@@ -17,33 +19,40 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from avatar.cli import dump_json
+from avatar.atomic import dump_json
 from avatar.data.capture import CameraInfo, CaptureWriter
 from avatar.data.errors import CaptureError, VideoError
 from avatar.data.video import VideoWriter, read_video_frames
 from avatar.rig.loaders import load_rig
-from avatar.train.config import MONOCULAR_PRESET
+from avatar.training.config import MONOCULAR_PRESET
 from capture.crop import crop_frame, smooth_crops
 from capture.detect_pass import Detections, detect_videos
 from capture.embedding import embedding_for_rig
 from capture.fit_setup import WORLD_TO_CAM
-from capture.fit_video import VideoFit, fit_videos
-from capture.ibug68 import MP_TO_IBUG68, inter_ocular
+from capture.fit_video import VideoFit, continuing_frames, fit_videos, nme_68, video_fit
+from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
-from capture.head_mask import head_region
+from capture.head_mask import head_region, neck_ring
 from capture.overlay import draw_overlay, render_rig
+from capture.photometric import refine_photometric
 
 log = logging.getLogger("avatar")
 TEST_FRACTION = 0.15  # the last 15% of each video's tracked frames are held out in time
 MIN_TRACKED = 2
-CHIN = 8  # iBUG index of the chin
+NOSE_BRIDGE = 168  # MediaPipe point between the eyes: the head's side of the neck cut
+CHIN = 152  # MediaPipe's chin point
+MIN_CROP, MAX_CROP = 64, 2048  # pixels: below, a face is a few pixels wide; above, memory per frame explodes
 
 
 def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", size: int = 512,
           max_fps: float | None = None, landmark_embedding: str | Path | None = None,
-          overwrite: bool = False, progress: bool = True, max_frames: int | None = None) -> dict:
-    """Track `videos` (one person) into the capture directory `out`; returns the report."""
+          overwrite: bool = False, progress: bool = True, max_frames: int | None = None,
+          photometric: bool = True) -> dict:
+    """Track `videos` (one person) into the capture directory `out`; returns the report.
+    photometric: refine the landmark fit against the frames (see `capture.photometric`)."""
     started = time.perf_counter()
+    if not MIN_CROP <= size <= MAX_CROP:
+        raise ValueError(f"crop size must be in [{MIN_CROP}, {MAX_CROP}] pixels, got {size}")
     videos = [Path(v) for v in videos]
     out = Path(out)
     if out.exists() and not overwrite:
@@ -60,19 +69,30 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
                              f"({det.skip_counts()})")
     if len(det.video) < MIN_TRACKED:
         raise VideoError(videos[0], f"only {len(det.video)} frame(s) with a usable face")
-    detect_s = time.perf_counter() - started
+    seconds = {"landmarks": time.perf_counter() - started}
     landmarks = np.stack(det.landmarks)  # [T, 478, 3]
     video, frame = np.array(det.video), np.array(det.frame)
     fit = fit_videos(rig, embedding, landmarks[..., :2], video, frame, det.sizes, progress=progress)
-    fit_s = time.perf_counter() - started - detect_s
+    seconds["fit"] = time.perf_counter() - started - sum(seconds.values())
     boxes = smooth_crops(landmarks[..., :2], video, float(np.mean(det.fps)), det.sizes)
     cameras = [_crop_camera(fit.focal[v], det.sizes[v], box, size, i)
                for i, (v, box) in enumerate(zip(video, boxes))]
+    crop_points = np.stack([box.apply(p, size) for box, p in zip(boxes, landmarks)])  # [T, 478, 2]
+    crops, person, inside = _crops_and_mattes(videos, det, boxes, size, progress, max_frames)
+    seconds["crops"] = time.perf_counter() - started - sum(seconds.values())
+    landmark_fit, photo_error = fit, None
+    if photometric:
+        refined = refine_photometric(rig, embedding, fit.params, [c.to_camera() for c in cameras], crops,
+                                     person * inside, crop_points, continuing_frames(video, frame),
+                                     progress=progress)
+        fit = video_fit(rig, refined.params, fit.focal, landmarks, video, det.sizes)
+        photo_error = refined
+    seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
     with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
-        crop_points = np.stack([box.apply(p, size) for box, p in zip(boxes, landmarks)])  # [T, 478, 2]
-        _write_frames(writer, videos, det, fit, boxes, crop_points, rig, size, progress, max_frames)
+        _write_frames(writer, det, fit, boxes, crop_points, crops, person * inside, rig, embedding, size, progress)
         splits = _time_splits(video)
-        report = _report(videos, det, fit, rig_spec, detect_s, fit_s, time.perf_counter() - started)
+        report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
+                         time.perf_counter() - started, landmarks)
         np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32),
                  mediapipe_crop=crop_points, video=video, frame=frame)
         dump_json(report, writer.partial / "report.json")
@@ -85,42 +105,75 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
     return report
 
 
+def _inner_nme(fit: VideoFit, landmarks: np.ndarray) -> dict:
+    """NME over the 51 inner iBUG points (no jaw contour), when the rig has iBUG landmarks."""
+    if fit.projected is None:
+        return {}
+    return {"nme_inner51_mean": float(np.nanmean(nme_68(fit.projected, landmarks, first=17)))}
+
+
 def _crop_camera(focal: float, frame_size: tuple[int, int], box, size: int, index: int) -> CameraInfo:
     k = np.array([[focal, 0, frame_size[0] / 2], [0, focal, frame_size[1] / 2], [0, 0, 1]])
     return CameraInfo(f"frame{index:05d}", box.matrix(size) @ k, size, size, WORLD_TO_CAM.copy())
 
 
-def _write_frames(writer: CaptureWriter, videos: list[Path], det: Detections, fit: VideoFit, boxes,
-                  crop_points: np.ndarray, rig, size: int, progress: bool, max_frames: int | None) -> None:
-    """Pass 2: crops, mattes and the overlay video, in tracked-frame order. crop_points
-    [T, 478, 2]: the landmarks in crop pixels."""
+def _crops_and_mattes(videos: list[Path], det: Detections, boxes, size: int, progress: bool,
+                      max_frames: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pass 2 over the videos: every tracked frame's crop [T, S, S, 3] uint8, person matte
+    [T, S, S] float32 and the part of the crop inside the frame [T, S, S] float32."""
     wanted = {(v, f): t for t, (v, f) in enumerate(zip(det.video, det.frame))}
+    crops = np.zeros((len(wanted), size, size, 3), np.uint8)
+    person = np.zeros((len(wanted), size, size), np.float32)
+    inside = np.zeros((len(wanted), size, size), np.float32)
     matte = SelfieMatte()
-    colors = rig.vertex_colors if rig.vertex_colors is not None else torch.full((rig.num_vertices, 3), 0.7)
-    bar = tqdm(total=len(wanted), desc="writing capture", disable=not progress, leave=False)
+    bar = tqdm(total=len(wanted), desc="crops and mattes", disable=not progress, leave=False)
     try:
-        with VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size) as overlay:
-            for v, path in enumerate(videos):
-                for i, rgb in enumerate(read_video_frames(path, max_frames)):
-                    t = wanted.get((v, i))
-                    if t is None:
-                        continue
-                    image, inside = crop_frame(rgb, boxes[t], size)
-                    with torch.no_grad():
-                        verts = rig.forward(fit.params.frame(t))[0]
-                    mesh = render_rig(verts, rig.faces, colors, writer.cameras[t].to_camera())
-                    detected = crop_points[t][MP_TO_IBUG68]  # [68, 2]
-                    jaw_x = (float(detected[:17, 0].min()), float(detected[:17, 0].max()))
-                    head = head_region(mesh.mask[..., 0].numpy(), float(detected[CHIN, 1]),
-                                       float(inter_ocular(crop_points[t])), jaw_x)
-                    alpha = matte.alpha(image) * inside * head
-                    writer.add_frame(t, t, image, (alpha * 255 + 0.5).astype(np.uint8))
-                    fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
-                    overlay.write(draw_overlay(image, mesh, detected, fitted))
-                    bar.update(1)
+        for v, path in enumerate(videos):
+            for i, rgb in enumerate(read_video_frames(path, max_frames)):
+                t = wanted.get((v, i))
+                if t is None:
+                    continue
+                crops[t], inside[t] = crop_frame(rgb, boxes[t], size)
+                person[t] = matte.alpha(crops[t])
+                bar.update(1)
     finally:
         matte.close()
         bar.close()
+    return crops, person, inside
+
+
+def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, crop_points: np.ndarray,
+                  crops: np.ndarray, mattes: np.ndarray, rig, embedding, size: int, progress: bool) -> None:
+    """Each tracked frame's crop, its mask (the matte cut below the neck) and the overlay of the
+    fit, in tracked-frame order. crop_points [T, 478, 2]: the landmarks in crop pixels."""
+    colors = rig.vertex_colors if rig.vertex_colors is not None else torch.full((rig.num_vertices, 3), 0.7)
+    chin_lmk = _embedded_point(embedding, CHIN)
+    ring = neck_ring(rig, _surface_point(rig.v_template, rig, *chin_lmk))
+    with VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size) as overlay:
+        for t in tqdm(range(len(crops)), desc="writing capture", disable=not progress, leave=False):
+            camera = writer.cameras[t].to_camera()
+            with torch.no_grad():
+                verts = rig.forward(fit.params.frame(t))[0]
+            mesh = render_rig(verts, rig.faces, colors, camera)
+            chin = camera.project(_surface_point(verts, rig, *chin_lmk)).numpy()
+            head = head_region(mesh.mask[..., 0].numpy(), camera.project(verts[ring]).numpy(), chin,
+                               crop_points[t][NOSE_BRIDGE])
+            writer.add_frame(t, t, crops[t], (mattes[t] * head * 255 + 0.5).astype(np.uint8))
+            fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
+            overlay.write(draw_overlay(crops[t], mesh, crop_points[t][MP_TO_IBUG68], fitted))
+
+
+def _embedded_point(embedding, mp_index: int) -> tuple[int, torch.Tensor]:
+    """(triangle, barycentric [3]) of a MediaPipe landmark on the rig."""
+    where = np.flatnonzero(embedding.mp_index == mp_index)
+    if len(where) == 0:
+        raise CaptureError(Path("--landmark-embedding"), f"the landmark embedding has no MediaPipe point {mp_index} "
+                           "(the chin), which places the neck cut of the masks")
+    return int(embedding.faces[where[0]]), embedding.bary[where[0]]
+
+
+def _surface_point(verts: torch.Tensor, rig, face: int, bary: torch.Tensor) -> torch.Tensor:
+    return bary.to(verts) @ verts[rig.faces[face]]  # [3]
 
 
 def _time_splits(video: np.ndarray) -> dict[str, list[int]]:
@@ -133,16 +186,27 @@ def _time_splits(video: np.ndarray) -> dict[str, list[int]]:
     return {"train": train, "test": test}
 
 
-def _report(videos, det: Detections, fit: VideoFit, rig_spec: str, detect_s: float, fit_s: float,
-            seconds: float) -> dict:
+def _report(videos, det: Detections, fit: VideoFit, landmark_fit: VideoFit, photometric, rig_spec: str,
+            seconds: dict[str, float], total: float, landmarks: np.ndarray) -> dict:
+    """photometric: the PhotometricFit, or None when that stage was skipped."""
     tracked = len(det.video)
-    return {"videos": [str(v) for v in videos], "rig": rig_spec, "frames": det.considered, "tracked": tracked,
-            "tracked_fraction": round(tracked / max(1, det.considered), 4),
-            "skipped": {"count": len(det.skipped), "reasons": det.skip_counts(), "frames": det.skipped},
-            "nme_mean": float(np.nanmean(fit.nme)), "nme_median": float(np.nanmedian(fit.nme)),
-            "nme_definition": "mean 2-D distance between the fitted rig's 68 iBUG landmarks and MediaPipe's "
-                              "(capture.ibug68), over the detected outer-eye-corner distance",
-            "nme": [round(float(x), 5) for x in fit.nme], "focal_px": [float(f) for f in fit.focal],
-            "seconds_landmarks": round(detect_s, 2), "seconds_fit": round(fit_s, 2),
-            "ms_per_frame_landmarks_and_fit": round(1000 * (detect_s + fit_s) / max(1, tracked), 2),
-            "seconds": round(seconds, 2)}
+    report = {"videos": [str(v) for v in videos], "rig": rig_spec, "frames": det.considered, "tracked": tracked,
+              "tracked_fraction": round(tracked / max(1, det.considered), 4),
+              "skipped": {"count": len(det.skipped), "reasons": det.skip_counts(), "frames": det.skipped},
+              "nme_mean": float(np.nanmean(fit.nme)), "nme_median": float(np.nanmedian(fit.nme)),
+              "nme_landmark_fit_mean": float(np.nanmean(landmark_fit.nme)),
+              "nme_definition": "mean 2-D distance between the fitted rig's 68 iBUG landmarks and MediaPipe's "
+                                "(capture.ibug68), over the detected outer-eye-corner distance",
+              **_inner_nme(fit, landmarks),
+              "nme": [round(float(x), 5) for x in fit.nme], "focal_px": [float(f) for f in fit.focal],
+              **{f"seconds_{k}": round(v, 2) for k, v in seconds.items()},
+              "ms_per_frame": round(1000 * total / max(1, tracked), 2), "seconds": round(total, 2)}
+    if photometric is not None:
+        report |= {"photometric_error_mean": float(photometric.error.mean()),
+                   "photometric_error_landmark_fit_mean": float(photometric.error_before.mean()),
+                   "photometric_error_definition": "mean absolute colour difference (0..1) between each frame "
+                                                   "and the median colour over all frames at the visible face "
+                                                   "vertices: low when the mesh stays on the same skin "
+                                                   "(capture.photometric)",
+                   "photometric_error": [round(float(x), 5) for x in photometric.error]}
+    return report

@@ -176,7 +176,7 @@ TAMPERING = {
                    "'eyes' must hold finite"),
     "params missing": (lambda r: (r / "params.npz").unlink(), "params.npz is missing"),
     "params truncated": (lambda r: (r / "params.npz").write_bytes((r / "params.npz").read_bytes()[:200]),
-                         "not a readable .npz"),
+                         "not an .npz archive"),
     "camera disagrees": (lambda r: edit_params(r, lambda a: a["world_to_cam"].__setitem__(
         (1, 0, 3), 9.0)), "disagrees"),
     "camera index": (lambda r: edit_json(r, lambda m: m["frames"][2].update(camera=5)),
@@ -189,7 +189,22 @@ TAMPERING = {
     "bad K": (lambda r: edit_json(r, lambda m: m["cameras"][0].update(K=[[1, 0], [0, 1]])),
               "camera 0 K"),
     "bad fps": (lambda r: edit_json(r, lambda m: m.update(fps=0)), "'fps' must be a positive"),
+    "zero K": (lambda r: edit_json(r, lambda m: m["cameras"][0].update(K=[[0, 0, 4], [0, 0, 3], [0, 0, 1]])),
+               "positive focal lengths"),
+    "camera that scales": (lambda r: edit_json(r, lambda m: m["cameras"][1].update(
+        world_to_cam=(2 * np.eye(4)).tolist())), "rigid transform"),
+    "huge image size": (lambda r: edit_json(r, lambda m: m["cameras"][0].update(width=10**9)), "'width' must be"),
+    "image linked from outside": (lambda r: _link_outside(r, "images/00000_c00.png"), "leads outside the capture"),
+    "params linked from outside": (lambda r: _link_outside(r, "params.npz"), "leads outside the capture"),
 }
+
+
+def _link_outside(root, relative):
+    """Replace a file of the capture by a symbolic link to a copy outside it."""
+    outside = root.parent / ("outside_" + relative.replace("/", "_"))
+    shutil.copy(root / relative, outside)
+    (root / relative).unlink()
+    (root / relative).symlink_to(outside)
 
 
 @pytest.mark.parametrize("case", sorted(TAMPERING))
@@ -212,3 +227,17 @@ def test_image_of_wrong_size_fails_on_load_image(good_capture, tmp_path):
     with pytest.raises(CaptureError, match="00000_c00.png: image is 8x5, camera 'a' is 8x6"):
         capture.load_image(0)
     assert capture.load_image(1).shape == (6, 8, 3)
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(good_capture, tmp_path):
+    root = tmp_path / "cap"
+    shutil.copytree(good_capture, root)
+    capture = load_capture(root)
+    # Under PIL's own limit: refused by the size check before any pixel is decoded.
+    Image.new("L", (12000, 12000)).save(root / capture.frames[0].image, compress_level=1)  # 144 Mpx, small file
+    with pytest.raises(CaptureError, match="image is 12000x12000"):
+        capture.load_image(0)
+    # Over it: PIL refuses at open, and that is the same one clear error.
+    Image.new("L", (20000, 20000)).save(root / capture.frames[1].image, compress_level=1)
+    with pytest.raises(CaptureError, match="cannot read image of frame 1.*decompression bomb"):
+        capture.load_image(1)

@@ -94,9 +94,16 @@ def test_export_ply_and_eval_json(demo_dir, tmp_path):
     from plyfile import PlyData
     assert PlyData.read(str(tmp_path / "a.ply"))["vertex"].count > 1000
     assert main(["eval", str(demo_dir / "model.avatar"), str(demo_dir / "capture"), "--json",
-                 str(tmp_path / "m.json")]) == 0
+                 str(tmp_path / "m.json"), "--save-images", str(tmp_path / "images")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())
-    assert m["frames"] == 4 and m["psnr"] > 10
+    assert set(m) == {"train", "test"}  # both splits by default
+    assert m["test"]["frames"] == 4 and m["test"]["psnr"] > 10
+    assert m["test"]["psnr_black"] > m["test"]["psnr_foreground"]  # the black background is matched exactly
+    saved = sorted((tmp_path / "images" / "test").glob("*.png"))
+    assert len(saved) == 4
+    from PIL import Image
+    width, height = Image.open(saved[0]).size
+    assert width == 3 * height  # target | render | error
 
 
 def test_truncated_model_is_rejected_by_the_cli(demo_dir, tmp_path, capsys):
@@ -110,7 +117,7 @@ def test_truncated_model_is_rejected_by_the_cli(demo_dir, tmp_path, capsys):
 
 def _interrupted_training(monkeypatch, step: int, capture, rig, cfg, out: Path) -> None:
     """Run `train` and kill it (KeyboardInterrupt) at its `step`-th loss evaluation."""
-    from avatar.train import trainer
+    from avatar.training import trainer
 
     real_loss, calls = trainer.photometric_loss, []
 
@@ -130,8 +137,8 @@ def test_interrupted_training_resumes_to_the_same_model(demo_dir, tmp_path, monk
     from avatar.data.capture import load_capture
     from avatar.gaussians.io import load_avatar
     from avatar.rig.builtin import build_builtin_head
-    from avatar.train import trainer
-    from avatar.train.config import load_config
+    from avatar.training import trainer
+    from avatar.training.config import load_config
 
     capture, rig = load_capture(demo_dir / "capture"), build_builtin_head()
     cfg = load_config("fast", iterations=20, checkpoint_every=10, densify_from=4, densify_every=8)
@@ -151,14 +158,42 @@ def test_interrupted_training_resumes_to_the_same_model(demo_dir, tmp_path, monk
 def test_resume_refuses_a_checkpoint_from_other_settings(demo_dir, tmp_path, monkeypatch):
     from avatar.data.capture import load_capture
     from avatar.rig.builtin import build_builtin_head
-    from avatar.train import trainer
-    from avatar.train.config import load_config
+    from avatar.training import trainer
+    from avatar.training.config import load_config
 
     capture, rig = load_capture(demo_dir / "capture"), build_builtin_head()
     cfg = load_config("fast", iterations=12, checkpoint_every=5)
     _interrupted_training(monkeypatch, 8, capture, rig, cfg, tmp_path / "m.avatar")
     with pytest.raises(ValueError, match="different training settings"):
         trainer.train(capture, rig, cfg.updated(lr_xyz=1e-2), tmp_path / "m.avatar", resume=True, progress=False)
+
+
+@pytest.mark.parametrize("damage", ["a list", "no tensors", "parent out of range", "NaN attribute", "bad step"])
+def test_resume_refuses_a_checkpoint_of_the_wrong_structure(demo_dir, tmp_path, monkeypatch, damage):
+    from avatar.data.capture import load_capture
+    from avatar.rig.builtin import build_builtin_head
+    from avatar.training import trainer
+    from avatar.training.config import load_config
+
+    capture, rig = load_capture(demo_dir / "capture"), build_builtin_head()
+    cfg = load_config("fast", iterations=12, checkpoint_every=5)
+    _interrupted_training(monkeypatch, 8, capture, rig, cfg, tmp_path / "m.avatar")
+    ckpt = trainer.checkpoint_path(tmp_path / "m.avatar")
+    state = torch.load(ckpt, weights_only=True)
+    if damage == "a list":
+        state = [state["config"]]
+    elif damage == "no tensors":
+        del state["tensors"]
+    elif damage == "parent out of range":
+        state["parent"][0] = 10**6
+    elif damage == "NaN attribute":
+        state["tensors"]["xyz"][0, 0] = float("nan")
+    else:
+        state["step"] = 10**6
+    torch.save(state, ckpt)
+    expected = "different training settings" if damage == "a list" else "not a usable checkpoint"
+    with pytest.raises(ValueError, match=expected):
+        trainer.train(capture, rig, cfg, tmp_path / "m.avatar", resume=True, progress=False)
 
 
 def test_refined_rig_parameters_are_written_as_an_expression_file(demo_dir, tmp_path):

@@ -4,9 +4,9 @@ and Adam keeps working on the resized tensors."""
 import torch
 
 from avatar.gaussians import GaussianAvatar
-from avatar.train.config import TrainConfig
-from avatar.train.densify import Densifier
-from avatar.train.optim import make_optimizer
+from avatar.training.config import TrainConfig
+from avatar.training.densify import Densifier
+from avatar.training.optim import make_optimizer
 from tiny_rig import make_tiny_rig
 
 

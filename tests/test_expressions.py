@@ -90,7 +90,7 @@ def test_bad_npz_and_json_files(tmp_path):
     np.savez(tmp_path / "whole.npz", fps=30.0, expr=np.zeros((200, 1)))
     whole = (tmp_path / "whole.npz").read_bytes()
     (tmp_path / "truncated.npz").write_bytes(whole[: len(whole) // 2])
-    cases = {"truncated.npz": "not a readable .npz","nofps.npz": "missing 'fps'", "nan.json": "'expr' holds non-finite",
+    cases = {"truncated.npz": "not an .npz archive", "nofps.npz": "missing 'fps'", "nan.json": "'expr' holds non-finite",
              "ragged.json": "'expr' is not a numeric array", "jaw.json": "'jaw' must have shape",
              "broken.json": "not a readable JSON", "x.txt": "unknown expression file type",
              "absent.npz": "file not found"}
@@ -100,6 +100,56 @@ def test_bad_npz_and_json_files(tmp_path):
         assert name in str(info.value)
     with pytest.raises(ExpressionFileError, match="fps must be a positive"):
         save_expression_file(tmp_path / "a.npz", random_params(rig, 2), 0.0)
+
+
+def test_hostile_npz_and_json_files_are_refused_before_allocating(tmp_path):
+    import zipfile
+
+    rig = make_rig(["a"])
+    np.save(tmp_path / "plain.npy", np.zeros((2, 1)))
+    os.replace(tmp_path / "plain.npy", tmp_path / "plain.npz")
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("expr.npy", "w", force_zip64=True) as f:  # 1.2 GiB of zeros in about 1 MB
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (300 << 20, 1)})
+            for _ in range(75):
+                f.write(bytes(16 << 20))
+    with zipfile.ZipFile(tmp_path / "lying.npz", "w") as z:
+        with z.open("expr.npy", "w") as f:  # a header that declares 373 GiB over 80 bytes
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (50 << 30, 1)})
+            f.write(bytes(80))
+    np.savez(tmp_path / "objects.npz", fps=30.0, expr=np.array([[None]], dtype=object))
+    np.savez(tmp_path / "fast.npz", fps=1e300, expr=np.zeros((2, 1)))
+    np.savez(tmp_path / "slow.npz", fps=1e-9, expr=np.zeros((2, 1)))
+    np.savez(tmp_path / "huge.npz", fps=30.0, expr=np.full((2, 1), 1e30))
+    np.savez(tmp_path / "empty.npz", fps=30.0, expr=np.zeros((0, 1)))
+    (tmp_path / "deep.json").write_text("[" * 100000 + "]" * 100000)
+    cases = {"plain.npz": "not an .npz archive", "bomb.npz": "MiB uncompressed",
+             "lying.npz": "declares .* more than the", "objects.npz": "object arrays",
+             "fast.npz": r"'fps' must be in \[0.1, 1000", "slow.npz": r"'fps' must be in", "huge.npz": "beyond 10000",
+             "empty.npz": "0 frames", "deep.json": "nested too deeply"}
+    for name, message in cases.items():
+        with pytest.raises(ExpressionFileError, match=message) as info:
+            load_expression_file(tmp_path / name, rig)
+        assert name in str(info.value)
+
+
+def test_a_csv_value_beyond_float32_is_refused_with_its_cell(tmp_path, csv_template):
+    header, data = csv_template
+    rows = [list(r) for r in data]
+    rows[1][header.index("HeadYaw")] = "1e39"
+    path = write_rows(tmp_path / "overflow.csv", [header, *rows])
+    with pytest.raises(ExpressionFileError, match="row 3, column 'HeadYaw': not a finite number within") as info:
+        load_expression_file(path, make_rig(ICT_NAMES))
+    assert (info.value.row, info.value.column) == (3, "HeadYaw")
+
+
+def test_an_arkit_map_that_is_not_an_npz_is_one_clear_error(tmp_path):
+    from avatar.data.livelink import load_arkit_map
+
+    np.save(tmp_path / "map.npy", np.zeros((3, 52)))
+    os.replace(tmp_path / "map.npy", tmp_path / "map.npz")
+    with pytest.raises(ExpressionFileError, match="map.npz: not an .npz archive"):
+        load_arkit_map(tmp_path / "map.npz", make_rig(None, num_expr=3))
 
 
 # ---- ARKit names ----------------------------------------------------------------------------
@@ -273,7 +323,7 @@ def test_bad_csvs(tmp_path, csv_template):
     not_number = write_rows(tmp_path / "nan.csv", [header, *bad_cell])
     short = write_rows(tmp_path / "short.csv", [header, data[0]])
     cases = [(missing, "missing column 'JawOpen'", None, "JawOpen"),
-             (not_number, "row 5, column 'MouthSmileLeft': not a finite number: 'abc'", 5,
+             (not_number, "row 5, column 'MouthSmileLeft': not a finite number within ±10000: 'abc'", 5,
               "MouthSmileLeft"),
              (short, "too few rows", None, None)]
     for path, message, row, column in cases:

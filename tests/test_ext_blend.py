@@ -43,7 +43,7 @@ def builtin_rig():
 
 
 def _random_model(rig, per_face: int, sh_degree: int, num_blend_expr, dtype, device, seed=0) -> GaussianAvatar:
-    model = GaussianAvatar.on_mesh(rig, per_face=per_face, sh_degree=sh_degree, num_blend_expr=num_blend_expr,
+    model = GaussianAvatar.on_mesh(rig, per_face=per_face, sh_degree=sh_degree, blend_expr=num_blend_expr,
                                    seed=seed)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():

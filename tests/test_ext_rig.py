@@ -105,7 +105,7 @@ def _counting_pose(monkeypatch) -> list:
 
 
 def _model(rig: HeadRig) -> GaussianAvatar:
-    model = GaussianAvatar.on_mesh(rig, per_face=1, num_blend_expr=rig.num_expr)
+    model = GaussianAvatar.on_mesh(rig, per_face=1, blend_expr=rig.num_expr)
     with torch.no_grad():
         model.d_xyz.normal_(0.0, 0.01, generator=torch.Generator().manual_seed(2))
     return model

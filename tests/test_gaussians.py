@@ -124,7 +124,7 @@ def test_truncated_and_tampered_avatar_files_are_rejected(tmp_path):
     tampered = bytearray(data)
     tampered[-10] ^= 0xFF  # flip bits inside the last tensor's bytes
     (tmp_path / "bad.avatar").write_bytes(bytes(tampered))
-    with pytest.raises(AvatarFileError, match="checksum"):
+    with pytest.raises(AvatarFileError, match="digest mismatch"):
         load_avatar(tmp_path / "bad.avatar")
     with pytest.raises(AvatarFileError, match="no such"):
         load_avatar(tmp_path / "missing.avatar")

@@ -19,7 +19,7 @@ from PIL import Image
 from scipy.spatial.transform import Rotation
 
 from avatar.data.errors import CaptureError
-from avatar.train.config import choose_preset
+from avatar.training.config import choose_preset
 from capture.importers import IMPORTERS, ImportSourceError, import_capture
 
 W, H = 32, 24

@@ -21,9 +21,9 @@ from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import load_avatar
 from avatar.render import splat_registry
 from avatar.rig.loaders import load_rig
-from avatar.train import trainer
-from avatar.train.config import MULTIVIEW_PRESET, load_config
-from avatar.train.evaluate import evaluate
+from avatar.training import trainer
+from avatar.training.config import MULTIVIEW_PRESET, load_config
+from avatar.training.evaluate import evaluate
 
 NUM_CAMERAS = 5
 SIZE = 64
@@ -137,7 +137,7 @@ def test_eval_cli_on_the_held_out_camera(capture, trained, tmp_path):
     out = tmp_path / "metrics.json"
     assert main(["eval", str(path), str(capture.root), "--split", "test_camera", "--json", str(out),
                  "--backend", BACKEND]) == 0
-    written = json.loads(out.read_text())
+    written = json.loads(out.read_text())["test_camera"]
     direct = evaluate(model, capture, "test_camera", BACKEND)
     assert written["split"] == "test_camera" and written["frames"] == len(capture.splits["test_camera"])
     assert written["psnr"] == pytest.approx(direct["psnr"], abs=1e-4)

@@ -13,7 +13,7 @@ from avatar.data.errors import CaptureError
 from avatar.data.synthetic import make_synthetic_capture
 from avatar.gaussians.io import load_avatar
 from avatar.rig.loaders import load_rig
-from avatar.train.config import CONFIG_DIR, MONOCULAR_PRESET, MULTIVIEW_PRESET, choose_preset, load_config
+from avatar.training.config import CONFIG_DIR, MONOCULAR_PRESET, MULTIVIEW_PRESET, choose_preset, load_config
 from tiny_rig import make_tiny_rig
 
 REPO_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -40,7 +40,9 @@ def test_every_preset_file_loads():
     assert {MONOCULAR_PRESET, MULTIVIEW_PRESET, "fast", "quality"} <= set(names)
     for name in names:
         load_config(name)  # unknown keys raise
-    assert load_config(MONOCULAR_PRESET).refine_params and not load_config(MULTIVIEW_PRESET).refine_params
+    mono = load_config(MONOCULAR_PRESET)
+    assert not mono.refine_params and not load_config(MULTIVIEW_PRESET).refine_params
+    assert 0 < mono.num_blend_expr < 53 and 0 < mono.offsets_from < mono.iterations  # chosen offsets, warm-up
 
 
 def test_presets_are_read_from_the_checkout_or_an_identical_packaged_copy():
@@ -80,11 +82,23 @@ def test_bad_capture_preset_is_one_clear_error(tmp_path, bad):
         choose_preset(_capture(tmp_path, [0], {"train": [0]}, {"preset": bad}))
 
 
-def test_train_cli_on_a_monocular_capture_refines_unless_told_not_to(tmp_path, caplog):
+def test_a_capture_names_only_shipped_presets_or_its_own_files(tmp_path):
+    capture = tmp_path / "capture"
+    capture.mkdir()
+    (tmp_path / "elsewhere.yaml").write_text("iterations: 7\n")
+    (capture / "linked.yaml").symlink_to(tmp_path / "elsewhere.yaml")
+    for named in ("../elsewhere.yaml", str(tmp_path / "elsewhere.yaml"), "linked.yaml"):
+        with pytest.raises(CaptureError, match="must be a shipped preset or a file inside the capture"):
+            choose_preset(_capture(capture, [0], {"train": [0]}, {"preset": named}))
+    with pytest.raises(CaptureError, match="not a shipped preset"):
+        choose_preset(_capture(capture, [0], {"train": [0]}, {"preset": "no-such-preset"}))
+
+
+def test_train_cli_on_a_monocular_capture_refines_only_when_told(tmp_path, caplog):
     root = tmp_path / "capture"
     make_synthetic_capture(load_rig("builtin"), root, num_train=2, num_test=1, size=32, progress=False)
     mono = load_config(MONOCULAR_PRESET)
-    for flag, refined in ([], True), (["--no-refine-params"], False):
+    for flag, refined in ([], False), (["--refine-params"], True):
         out = tmp_path / f"m{len(flag)}.avatar"
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="avatar"):
@@ -93,3 +107,31 @@ def test_train_cli_on_a_monocular_capture_refines_unless_told_not_to(tmp_path, c
         _, config = load_avatar(out)
         assert (config["sh_degree"], config["refine_params"]) == (mono.sh_degree, refined)
         assert out.with_name(out.stem + ".refined.npz").exists() == refined
+
+
+def test_any_setting_can_be_set_and_is_checked(tmp_path, capsys):
+    root = tmp_path / "capture"
+    make_synthetic_capture(load_rig("builtin"), root, num_train=2, num_test=1, size=32, progress=False)
+    assert main(["train", str(root), "--print-config", "--set", "num_blend_expr=0", "--set", "lr_xyz=1e-3",
+                 "--set", "background=[0, 0, 0]", "--iterations", "7"]) == 0
+    import yaml
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert (printed["num_blend_expr"], printed["lr_xyz"], printed["iterations"]) == (0, 1e-3, 7)
+    assert printed["background"] == [0.0, 0.0, 0.0] and printed["sh_degree"] == load_config(MONOCULAR_PRESET).sh_degree
+    for bad, message in (("num_blend=3", "did you mean num_blend_expr"), ("iterations=abc", "expected int"),
+                         ("refine_params=1", "expected bool"), ("background=[1, 1]", "expected tuple"),
+                         ("lr_xyz=.nan", "expected float"), ("iterations", "key=value"), ("iterations=-5", "outside"),
+                         ("sh_degree=4", "outside"), ("background=[2, 0, 0]", "RGB colour")):
+        assert main(["train", str(root), "--print-config", "--set", bad]) == 2
+        assert message in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.avatar"))
+
+
+@pytest.mark.parametrize("text, message", [("- 1\n- 2\n", "a mapping"), ("iterations: [\n", "not a valid YAML"),
+                                           ("iterations: many\n", "expected int")])
+def test_a_broken_preset_file_is_one_clear_error(tmp_path, text, message):
+    preset = tmp_path / "bad.yaml"
+    preset.write_text(text)
+    with pytest.raises(ValueError, match=message) as caught:
+        load_config(str(preset))
+    assert str(preset) in str(caught.value)

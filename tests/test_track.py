@@ -29,6 +29,10 @@ def test_track_real_video(tmp_path):
     assert report["frames"] == 24 and report["tracked"] >= 23
     assert len(report["nme"]) == report["tracked"]
     assert report["nme_mean"] < 0.08  # a wrong fit, crop or camera gives several times this
+    assert report["nme_inner51_mean"] < 0.05  # without the sliding jaw contour
+    # The photometric stage ran, and agrees with the frames at least as well as the landmark fit.
+    assert len(report["photometric_error"]) == report["tracked"]
+    assert report["photometric_error_mean"] <= report["photometric_error_landmark_fit_mean"]
     capture = load_capture(out)
     assert len(capture.frames) == report["tracked"] and capture.params.num_frames == report["tracked"]
     assert set(capture.splits["train"]).isdisjoint(capture.splits["test"])
@@ -92,16 +96,21 @@ def test_missing_rig_and_video_are_clear_errors(tmp_path, capsys):
 
 
 def test_head_region_keeps_head_and_neck_only():
-    from capture.head_mask import NECK_LENGTH, head_region
+    """Above the chin everything stays (hair, ears); between chin and neck cut only the rig's
+    neck and a margin; below the cut, nothing. The cut follows a tilted ring, not the image axes."""
+    from capture.head_mask import NECK_MARGIN, head_region
 
     coverage = np.zeros((100, 100), np.float32)
-    coverage[20:90, 40:60] = 1.0  # a rig whose neck runs down to row 90
-    region = head_region(coverage, chin_y=50.0, inter_ocular=20.0, jaw_x=(35.0, 65.0))
-    assert region[:50, 30:70].all()  # above the chin: the head's band (hair, ears)
-    assert not region[:50, :25].any() and not region[:50, 76:].any()  # not shoulders beside it
-    assert region[55, 50] and not region[55, 5]  # below: the neck, not the shoulders
-    cut = int(50 + NECK_LENGTH * 20)
-    assert not region[cut + 1:].any()  # the collar and below are cut
+    coverage[20:90, 40:60] = 1.0  # the rig, with its neck running down to row 90
+    ring = np.array([[40.0, 70.0], [50.0, 72.0], [60.0, 74.0]])  # tilted: lower on the right
+    region = head_region(coverage, ring, chin=np.array([50.0, 55.0]), head=np.array([50.0, 30.0]))
+    assert region[:40].all()  # above the chin: the whole outline (hair, ears) kept
+    margin = int(NECK_MARGIN * 100)
+    assert region[62, 40 - margin + 1] and not region[62, 40 - margin - 3]  # the neck and its margin only
+    assert not region[64, 20:30].any() and not region[64, 70:80].any()  # collar and shoulders go
+    assert region[71, 50] and not region[75, 50]  # the cut runs along the ring
+    assert region[72, 58] and not region[72, 42]  # and tilts with it
+    assert not region[80:].any()
 
 
 @needs_video

@@ -7,9 +7,9 @@ import torch
 
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.render import Camera, splat
-from avatar.train.config import load_config
-from avatar.train.image_metrics import psnr, ssim
-from avatar.train.param_refiner import ParamRefiner
+from avatar.training.config import load_config
+from avatar.training.image_metrics import psnr, ssim
+from avatar.training.param_refiner import ParamRefiner
 from tiny_rig import make_tiny_rig
 
 

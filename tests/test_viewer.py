@@ -131,13 +131,13 @@ def test_mouth_follows_offline_tracker(live_run):
 
 
 def test_recording_replays_through_avatar_render(live_run, model_path, tmp_path):
-    from avatar.commands import _driving
+    from avatar.api import Avatar
     from avatar.gaussians.io import load_avatar
 
     take = live_run["out"] / "take"
     assert str(take.with_suffix(".npz")) in live_run["stats"]["recorded"]
     model, config = load_avatar(model_path)
-    params, fps = _driving(take.with_suffix(".npz"), model.rig, config, None)  # `avatar render`'s loading path
+    params, fps = Avatar(model, config).params(take.with_suffix(".npz"))  # `avatar render`'s loading path
     shown = live_run["params"]
     assert params.num_frames == len(shown["expr"]) == live_run["stats"]["frames"]
     for key in ("expr", "jaw", "rotation", "eyes", "neck", "translation"):

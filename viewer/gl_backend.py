@@ -1,6 +1,7 @@
 """The `gl` splat backend: GLSplatRenderer behind avatar.render.dispatch's registry.
 
-Registered by `import viewer` (avatar.* never imports viewer), outside `auto`'s choices. The
+Registered by `register_gl_backend()` (viewer.launch calls it; avatar.* never imports viewer),
+outside `auto`'s choices. The
 loader creates one headless context on first use, or raises BackendUnavailable saying why
 (moderngl missing, no EGL/GL 3.3); renderers are cached per image size on that context.
 Not differentiable: the outputs carry no autograd graph.
@@ -14,8 +15,8 @@ from torch import Tensor
 
 from avatar.backends import BackendRegistry, BackendUnavailable
 from avatar.gaussians.world import Gaussians
+from avatar.render import RenderOutput, splat_registry
 from avatar.render.camera import Camera
-from avatar.render.dispatch import RenderOutput, splat_registry
 
 BACKEND_NAME = "gl"
 

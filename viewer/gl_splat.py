@@ -29,7 +29,7 @@ from torch import Tensor
 from avatar.backends import BackendUnavailable
 from avatar.gaussians.world import Gaussians
 from avatar.render.camera import Camera
-from avatar.render.dispatch import RenderOutput
+from avatar.render import RenderOutput
 from avatar.render.projection import FRUSTUM_MARGIN, opacity_aware_radii, project_gaussians
 from avatar.render.reference import RenderInputError, check_gaussians
 from viewer import gl_shaders

@@ -13,19 +13,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avatar.atomic import atomic_path
+from avatar.atomic import atomic_path, dump_json
 from avatar.backends import BackendUnavailable
-from avatar.cli import dump_json
 from avatar.data.expressions import load_expression_file
 from avatar.gaussians.io import load_avatar
 from avatar.render.dispatch import splat_registry
 from avatar.rig.loaders import load_rig
 from viewer.drivers import ExpressionPlayer, LiveDriver
+from viewer.gl_backend import register_gl_backend
 from viewer.render_worker import RENDER_THREADS
 from viewer.retarget_live import LiveRetarget
 from viewer.sources import open_frame_source, parse_source
 from viewer.state import ViewerState
 from viewer.tracking import CALIBRATION_FRAMES, TrackerThread
+
+register_gl_backend()  # `--backend gl` and auto's fallback on machines without the CPU kernels
 
 MIN_SIZE, MAX_SIZE = 32, 2048
 

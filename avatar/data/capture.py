@@ -30,7 +30,6 @@ import math
 import numbers
 import os
 import shutil
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -40,11 +39,13 @@ import torch
 from PIL import Image
 
 from avatar.data.errors import CaptureError
+from avatar.data.npz import read_npz
 from avatar.render.camera import Camera
 from avatar.rig.params import PARAM_KEYS, RigParams
 
 FORMAT_NAME = "avatar-capture"
 FORMAT_VERSION = 1
+MAX_IMAGE_SIDE = 8192  # pixels: larger frames are refused before anything is decoded
 PNG_COMPRESS_LEVEL = 1  # fast: captures are written once per tracking run and read many times
 
 
@@ -104,12 +105,14 @@ class Capture:
         info = self.cameras[self.frames[frame].camera]
         try:
             with Image.open(path) as img:
+                if img.size != (info.width, info.height):  # checked before decoding: no decompression bombs
+                    raise CaptureError(path, f"image is {img.size[0]}x{img.size[1]}, camera "
+                                       f"'{info.name}' is {info.width}x{info.height}")
                 pixels = np.array(img.convert(mode))
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            if isinstance(e, CaptureError):
+                raise
             raise CaptureError(path, f"cannot read image of frame {frame} ({e})") from None
-        if pixels.shape[:2] != (info.height, info.width):
-            raise CaptureError(path, f"image is {pixels.shape[1]}x{pixels.shape[0]}, camera "
-                               f"'{info.name}' is {info.width}x{info.height}")
         return pixels
 
 
@@ -190,11 +193,17 @@ class _Checker:
         self.that(isinstance(c, dict), f"camera {i} must be an object")
         for key in ("width", "height"):
             v = c.get(key)
-            self.that(isinstance(v, int) and not isinstance(v, bool) and v > 0,
-                      f"camera {i}: '{key}' must be a positive integer")
-        return CameraInfo(str(c.get("name", f"cam{i}")),
-                          self.matrix(c.get("K"), (3, 3), f"camera {i} K"), c["width"], c["height"],
-                          self.matrix(c.get("world_to_cam"), (4, 4), f"camera {i} world_to_cam"))
+            self.that(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_IMAGE_SIDE,
+                      f"camera {i}: '{key}' must be an integer in [1, {MAX_IMAGE_SIDE}]")
+        k = self.matrix(c.get("K"), (3, 3), f"camera {i} K")
+        self.that(k[0, 0] > 0 and k[1, 1] > 0 and np.allclose(k[2], [0, 0, 1]) and abs(k[1, 0]) <= 1e-6 * k[1, 1],
+                  f"camera {i}: K must be a pinhole matrix with positive focal lengths and last row 0 0 1")
+        w2c = self.matrix(c.get("world_to_cam"), (4, 4), f"camera {i} world_to_cam")
+        rotation = w2c[:3, :3]
+        self.that(np.allclose(w2c[3], [0, 0, 0, 1]) and np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-4)
+                  and np.linalg.det(rotation) > 0,
+                  f"camera {i}: world_to_cam must be a rigid transform (rotation and translation, last row 0 0 0 1)")
+        return CameraInfo(str(c.get("name", f"cam{i}")), k, c["width"], c["height"], w2c)
 
     def frame(self, f, i: int, num_times: int, num_cameras: int, root: Path) -> FrameInfo:
         self.that(isinstance(f, dict), f"frame {i} must be an object")
@@ -212,17 +221,22 @@ class _Checker:
                       f"frame {i}: '{what}' must be a path inside the capture, got {rel!r}")
             if not (root / rel).is_file():
                 raise CaptureError(root / rel, f"{what} of frame {i} is missing")
+            self.that(is_inside(root / rel, root),
+                      f"frame {i}: '{what}' {rel!r} leads outside the capture (a symbolic link)")
         return FrameInfo(time, cam, image, mask)
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """Whether `path`, with every symbolic link followed, lies inside the directory `root`."""
+    return path.resolve().is_relative_to(root.resolve())
 
 
 def _load_params(path: Path, num_times: int, cameras: list[CameraInfo]) -> RigParams:
     if not path.is_file():
         raise CaptureError(path, "params.npz is missing")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # a truncated .npz is a bad zip
-        raise CaptureError(path, f"not a readable .npz file ({e})") from None
+    if not is_inside(path, path.parent):
+        raise CaptureError(path, "leads outside the capture (a symbolic link)")
+    arrays = read_npz(path, CaptureError)
     missing = [k for k in (*PARAM_KEYS, "world_to_cam") if k not in arrays]
     if missing:
         raise CaptureError(path, f"missing arrays: {', '.join(missing)}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +23,15 @@ from avatar.atomic import atomic_path
 from avatar.data.arkit import name_map
 from avatar.data.errors import ExpressionFileError
 from avatar.data.livelink import load_livelink_csv
+from avatar.data.npz import read_npz
+from avatar.data.video import MAX_FPS, MIN_FPS
 from avatar.rig.head_rig import HeadRig
 from avatar.rig.params import PARAM_KEYS, RigParams
 
 SUFFIXES = (".npz", ".json", ".csv")
+MAX_FRAMES = 1_000_000  # about 9 hours at 30 fps
+MAX_ABS_VALUE = 1e4  # no weight, angle (radians) or offset (metres) comes near; 1e30 overflows float32 maths
+MAX_JSON_BYTES = 256 << 20
 
 
 def load_expression_file(path: str | Path, rig: HeadRig, arkit_map: str | Path | None = None,
@@ -46,7 +50,7 @@ def load_expression_file(path: str | Path, rig: HeadRig, arkit_map: str | Path |
         raise ExpressionFileError(path, "file not found")
     if suffix == ".csv":
         return load_livelink_csv(path, rig, arkit_map, jaw_from_jawopen)
-    arrays = _read_npz(path) if suffix == ".npz" else _read_json(path)
+    arrays = read_npz(path, ExpressionFileError) if suffix == ".npz" else _read_json(path)
     return _to_params(path, arrays, rig), _fps(path, arrays)
 
 
@@ -75,19 +79,15 @@ def save_expression_file(path: str | Path, params: RigParams, fps: float,
             f.write(json.dumps(doc).encode())
 
 
-def _read_npz(path: Path) -> dict:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # a truncated .npz is a bad zip
-        raise ExpressionFileError(path, f"not a readable .npz file ({e})") from None
-
-
 def _read_json(path: Path) -> dict:
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise ExpressionFileError(path, f"larger than {MAX_JSON_BYTES >> 20} MiB; use .npz for long recordings")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ExpressionFileError(path, f"not a readable JSON file ({e})") from None
+    except RecursionError:
+        raise ExpressionFileError(path, "JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise ExpressionFileError(path, "expected a JSON object with 'expr', 'fps', ...")
     return doc
@@ -100,8 +100,8 @@ def _fps(path: Path, arrays: dict) -> float:
         fps = float(np.asarray(arrays["fps"], dtype=np.float64).reshape(()))
     except (TypeError, ValueError):
         raise ExpressionFileError(path, f"'fps' must be one number, got {arrays['fps']!r}") from None
-    if not (math.isfinite(fps) and fps > 0):
-        raise ExpressionFileError(path, f"'fps' must be positive, got {fps}")
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise ExpressionFileError(path, f"'fps' must be in [{MIN_FPS}, {MAX_FPS}], got {fps}")
     return fps
 
 
@@ -110,8 +110,8 @@ def _as_float_array(path: Path, key: str, value) -> np.ndarray:
         a = np.asarray(value, dtype=np.float32)
     except (TypeError, ValueError):
         raise ExpressionFileError(path, f"'{key}' is not a numeric array") from None
-    if not np.isfinite(a).all():
-        raise ExpressionFileError(path, f"'{key}' holds non-finite values")
+    if not np.isfinite(a).all() or (a.size and float(np.abs(a).max()) > MAX_ABS_VALUE):
+        raise ExpressionFileError(path, f"'{key}' holds non-finite values or values beyond {MAX_ABS_VALUE:g}")
     return a
 
 
@@ -121,6 +121,8 @@ def _to_params(path: Path, raw: dict, rig: HeadRig) -> RigParams:
         raise ExpressionFileError(path, "missing 'expr' (expression weights [T, E])")
     if arrays["expr"].ndim != 2:
         raise ExpressionFileError(path, f"'expr' must be [T, E], got shape {arrays['expr'].shape}")
+    if not 1 <= arrays["expr"].shape[0] <= MAX_FRAMES:
+        raise ExpressionFileError(path, f"'expr' has {arrays['expr'].shape[0]} frames; 1 to {MAX_FRAMES} are read")
     names = raw.get("expr_names")
     if names is not None and rig.expr_names is not None:
         names = [str(n) for n in np.asarray(names).reshape(-1)]

@@ -28,6 +28,7 @@ from scipy.spatial.transform import Rotation
 
 from avatar.data.arkit import ARKIT_NAMES, canonical_name, name_map
 from avatar.data.errors import ExpressionFileError
+from avatar.data.npz import read_npz
 from avatar.rig.head_rig import HeadRig
 from avatar.rig.params import RigParams
 
@@ -38,6 +39,8 @@ RIGHT_EYE_COLUMNS = ("RightEyeYaw", "RightEyePitch", "RightEyeRoll")
 REQUIRED_COLUMNS = BLENDSHAPE_COLUMNS + HEAD_COLUMNS + LEFT_EYE_COLUMNS + RIGHT_EYE_COLUMNS
 
 DEFAULT_FPS = 60.0  # Live Link Face records at 60 fps
+MAX_ABS_VALUE = 1e4  # weights and angles are small; 1e30 would overflow float32 maths downstream
+MAX_CSV_BYTES = 512 << 20
 # Jaw x-rotation at JawOpen = 1 for rigs whose mouth opens by the jaw joint (FLAME opens wide at
 # about 0.3-0.4 rad of jaw pose).
 MAX_JAW_ANGLE = 0.35
@@ -64,6 +67,8 @@ def read_livelink_csv(path: str | Path) -> LiveLinkRecording:
     path = Path(path)
     if not path.is_file():
         raise ExpressionFileError(path, "file not found")
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise ExpressionFileError(path, f"larger than {MAX_CSV_BYTES >> 20} MiB (hours of recording); split it")
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         try:
@@ -124,7 +129,7 @@ def _to_float(path: Path, cells: list[list[str]], rows: list[int]) -> np.ndarray
     """[T, 61] float64; the first cell that is not a finite number raises with its row/column."""
     try:
         values = np.array(cells, dtype=np.float64)
-        if np.isfinite(values).all():
+        if np.isfinite(values).all() and float(np.abs(values).max()) <= MAX_ABS_VALUE:
             return values
     except ValueError:
         pass  # some cell is not a number: the cell-by-cell pass below finds which
@@ -135,8 +140,8 @@ def _to_float(path: Path, cells: list[list[str]], rows: list[int]) -> np.ndarray
                 values[r, c] = float(text)
             except ValueError:
                 values[r, c] = np.nan
-            if not np.isfinite(values[r, c]):
-                raise ExpressionFileError(path, f"not a finite number: {text.strip()!r}",
+            if not (np.isfinite(values[r, c]) and abs(values[r, c]) <= MAX_ABS_VALUE):
+                raise ExpressionFileError(path, f"not a finite number within ±{MAX_ABS_VALUE:g}: {text.strip()!r}",
                                           rows[r], REQUIRED_COLUMNS[c])
     return values
 
@@ -189,17 +194,15 @@ def default_jaw_from_jawopen(rig: HeadRig) -> bool:
 def load_arkit_map(path: str | Path, rig: HeadRig) -> np.ndarray:
     """[E_rig, 52] matrix (columns in ARKIT_NAMES order) from an .npz with 'matrix' and 'names'."""
     path = Path(path)
+    data = read_npz(path, ExpressionFileError)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            matrix = np.asarray(data["matrix"], dtype=np.float32)
-            names = [str(n) for n in data["names"]]
-    except FileNotFoundError:
-        raise ExpressionFileError(path, "ARKit map file not found") from None
+        matrix = np.asarray(data["matrix"], dtype=np.float32)
+        names = [str(n) for n in np.asarray(data["names"]).reshape(-1)]
     except KeyError as e:
         raise ExpressionFileError(path, f"ARKit map needs arrays 'matrix' [E, 52] and 'names' "
                                   f"[52]; missing {e}") from None
-    except (OSError, ValueError) as e:
-        raise ExpressionFileError(path, f"not a readable .npz ARKit map ({e})") from None
+    except (TypeError, ValueError) as e:
+        raise ExpressionFileError(path, f"'matrix' must be numbers and 'names' strings ({e})") from None
     if matrix.shape != (rig.num_expr, len(names)):
         raise ExpressionFileError(path, f"'matrix' has shape {matrix.shape}; rig '{rig.name}' "
                                   f"needs [{rig.num_expr}, {len(names)}] for {len(names)} names")

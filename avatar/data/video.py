@@ -19,7 +19,11 @@ import av
 import numpy as np
 import torch
 
+from avatar.atomic import check_output_path, write_failure
 from avatar.data.errors import VideoError
+
+MIN_FPS, MAX_FPS = 0.1, 1000.0  # what an encoder and a player honour (also for expression files)
+MAX_SIDE = 8192
 
 
 class VideoWriter:
@@ -35,8 +39,10 @@ class VideoWriter:
                  rotation: int = 0):
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial.mp4")
-        if not (math.isfinite(fps) and fps > 0 and width > 0 and height > 0):
-            raise VideoError(self.path, f"need fps, width, height > 0, got {fps}, {width}, {height}")
+        if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS and 0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+            raise VideoError(self.path, f"need fps in [{MIN_FPS}, {MAX_FPS}] and sizes in [1, {MAX_SIDE}], "
+                                        f"got {fps}, {width}, {height}")
+        check_output_path(self.path)
         self.frame_width, self.frame_height = int(width), int(height)
         self.width = self.frame_width + self.frame_width % 2
         self.height = self.frame_height + self.frame_height % 2
@@ -64,8 +70,12 @@ class VideoWriter:
             pad = ((0, self.height - self.frame_height), (0, self.width - self.frame_width), (0, 0))
             pixels = np.pad(pixels, pad, mode="edge")
         encoded = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-        for packet in self._stream.encode(encoded):
-            self._container.mux(packet)
+        try:
+            for packet in self._stream.encode(encoded):
+                self._container.mux(packet)
+        except OSError as e:  # a full disk while encoding
+            self.abort()
+            raise write_failure(self.path, e) or e from None
         self.frames_written += 1
 
     def close(self) -> None:
@@ -79,10 +89,17 @@ class VideoWriter:
                 self._container.mux(packet)
             self._container.close()
             self._container = None
+        except OSError as e:
+            self.abort()
+            raise write_failure(self.path, e) or e from None
         except BaseException:
             self.abort()
             raise
-        os.replace(self.partial, self.path)
+        try:
+            os.replace(self.partial, self.path)
+        except OSError as e:
+            self.abort()
+            raise write_failure(self.path, e) or e from None
 
     def abort(self) -> None:
         """Drop everything written so far; no file is left behind."""

@@ -11,6 +11,7 @@ import torch
 
 from avatar.backends import BackendRegistry
 from avatar.gaussians.binding import triangle_frames
+from avatar.gaussians.ext_blend import blend_ext_with_offsets, load_blend_cpu, load_blend_cuda
 from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.rotations import matrix_to_quat, quat_multiply
 from avatar.gaussians.world import Gaussians
@@ -40,6 +41,9 @@ def blend_reference(model: GaussianAvatar, params: RigParams) -> Gaussians:
 
 
 blend_registry.register("torch", lambda: blend_reference)
+# cuda_ext backends: their loaders compile or load nothing until first asked.
+blend_registry.register("cpu", load_blend_cpu)
+blend_registry.register("cuda", load_blend_cuda)
 
 
 def blend(model: GaussianAvatar, params: RigParams, backend: str = "auto") -> Gaussians:
@@ -55,13 +59,5 @@ def blend_with_offsets(model: GaussianAvatar, params: RigParams, backend: str = 
     blends from the same offsets it returns."""
     name, _ = blend_registry.get(backend)
     if name in ("cpu", "cuda"):
-        from avatar.gaussians.ext_blend import blend_ext_with_offsets
         return blend_ext_with_offsets(model, params)
     return blend_reference_with_offsets(model, params)
-
-
-# cuda_ext backends, registered last: their loaders compile or load nothing until first asked.
-from avatar.gaussians.ext_blend import load_blend_cpu, load_blend_cuda  # noqa: E402
-
-blend_registry.register("cpu", load_blend_cpu)
-blend_registry.register("cuda", load_blend_cuda)

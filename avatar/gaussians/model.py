@@ -3,8 +3,8 @@
 Each Gaussian lives in the local frame of its parent triangle (origin at the centroid, axes from
 the first edge and the normal, unit = mean edge length), as in GaussianAvatars. On top of that
 binding, every local attribute has one learned offset per *driver* (3D Gaussian Blendshapes):
-the first `num_blend_expr` expression weights followed by the 3 jaw rotation components, so the
-mouth interior and wrinkles can change with expression and jaw.
+the weights of the chosen expressions `blend_expr` followed by the 3 jaw rotation components,
+so the mouth interior and wrinkles can change with expression and jaw.
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ class GaussianAvatar(nn.Module):
     ATTRIBUTES = ("xyz", "rot", "log_scale", "opacity_logit", "sh_dc", "sh_rest")
     OFFSETS = ("d_xyz", "d_rot", "d_log_scale", "d_opacity", "d_color")
 
-    def __init__(self, rig: HeadRig, parent: Tensor, sh_degree: int = 0, num_blend_expr: int | None = None):
+    def __init__(self, rig: HeadRig, parent: Tensor, sh_degree: int = 0, blend_expr: int | Tensor | None = None):
+        """blend_expr: the expressions with offsets: indices, or a count (the first ones), or None (all)."""
         super().__init__()
         n = int(parent.shape[0])
         self.rig = rig
         self.sh_degree = sh_degree
-        self.num_blend_expr = min(rig.num_expr, rig.num_expr if num_blend_expr is None else num_blend_expr)
+        self.register_buffer("blend_expr", _expression_indices(blend_expr, rig.num_expr))  # [De] long
         d = self.num_drivers
         k = (sh_degree + 1) ** 2
         self.register_buffer("parent", parent.long())  # [N] triangle index
@@ -46,6 +47,17 @@ class GaussianAvatar(nn.Module):
         self.d_opacity = nn.Parameter(torch.zeros(d, n))  # [D, N]
         self.d_color = nn.Parameter(torch.zeros(d, n, 3))  # [D, N, 3] offsets of the DC colour
 
+    def _apply(self, fn, recurse: bool = True):
+        """`.to()`, `.cuda()`, `.double()` ... move the rig along with the Gaussians: a model and
+        its rig on different devices could not blend."""
+        super()._apply(fn, recurse)
+        self.rig = HeadRig(**{k: fn(v) if isinstance(v, Tensor) else v for k, v in self.rig.__dict__.items()})
+        return self
+
+    @property
+    def num_blend_expr(self) -> int:
+        return int(self.blend_expr.shape[0])
+
     @property
     def num_drivers(self) -> int:
         return self.num_blend_expr + 3
@@ -55,11 +67,11 @@ class GaussianAvatar(nn.Module):
         return int(self.parent.shape[0])
 
     def drivers(self, params: RigParams) -> Tensor:
-        """Blendshape weights [T, D]: the first expressions, then the jaw rotation."""
-        return torch.cat([params.expr[:, : self.num_blend_expr], params.jaw], dim=-1)
+        """Blendshape weights [T, D]: the chosen expressions, then the jaw rotation."""
+        return torch.cat([params.expr[:, self.blend_expr], params.jaw], dim=-1)
 
     @classmethod
-    def on_mesh(cls, rig: HeadRig, per_face: int = 1, sh_degree: int = 0, num_blend_expr: int | None = None,
+    def on_mesh(cls, rig: HeadRig, per_face: int = 1, sh_degree: int = 0, blend_expr: int | Tensor | None = None,
                 opacity: float = 0.8, seed: int = 0) -> "GaussianAvatar":
         """`per_face` Gaussians on every rig triangle, flat discs that tile it, grey."""
         from avatar.gaussians.binding import triangle_frames
@@ -67,7 +79,7 @@ class GaussianAvatar(nn.Module):
         g = torch.Generator().manual_seed(seed)
         num_faces = rig.faces.shape[0]
         parent = torch.arange(num_faces).repeat_interleave(per_face)  # [N]
-        model = cls(rig, parent, sh_degree, num_blend_expr)
+        model = cls(rig, parent, sh_degree, blend_expr)
         verts = rig.v_template[None]  # [1, V, 3]
         origin, frame, unit = triangle_frames(verts, rig.faces)  # [1, F, 3], [1, F, 3, 3], [1, F]
         tri = verts[0, rig.faces[parent]]  # [N, 3, 3]
@@ -114,3 +126,14 @@ class GaussianAvatar(nn.Module):
         opacity_logit = self.opacity_logit + offsets[:, 10]
         dc = self.sh_dc + offsets[:, None, 11:14] / SH_C0
         return xyz, rot, log_scale, opacity_logit, torch.cat([dc, self.sh_rest], dim=1)
+
+
+def _expression_indices(blend_expr: int | Tensor | None, num_expr: int) -> Tensor:
+    if blend_expr is None:
+        return torch.arange(num_expr)
+    if isinstance(blend_expr, int):
+        return torch.arange(min(max(blend_expr, 0), num_expr))
+    idx = torch.as_tensor(blend_expr, dtype=torch.long).reshape(-1)
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= num_expr or len(set(idx.tolist())) != idx.numel()):
+        raise ValueError(f"blend_expr must be distinct expression indices below {num_expr}, got {idx.tolist()}")
+    return idx

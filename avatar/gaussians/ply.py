@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from plyfile import PlyData, PlyElement
 
+from avatar.atomic import atomic_path
 from avatar.gaussians.world import Gaussians
 
 
@@ -37,4 +38,5 @@ def write_3dgs_ply(gaussians: Gaussians, path: str | Path) -> None:
         data[name] = values.numpy()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    PlyData([PlyElement.describe(data, "vertex")]).write(str(path))
+    with atomic_path(Path(path)) as partial:
+        PlyData([PlyElement.describe(data, "vertex")]).write(str(partial))

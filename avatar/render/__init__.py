@@ -6,6 +6,7 @@ Imports `avatar.gaussians.world` for the `Gaussians` type only.
 """
 
 from avatar.render.camera import Camera
-from avatar.render.dispatch import RenderOutput, splat, splat_registry
+from avatar.render.dispatch import splat, splat_registry
+from avatar.render.output import RenderOutput
 
 __all__ = ["Camera", "RenderOutput", "splat", "splat_registry"]

@@ -30,6 +30,12 @@ class Camera:
         return Camera(self.K.to(device=device, dtype=dtype), self.world_to_cam.to(device=device, dtype=dtype),
                       self.width, self.height, self.near, self.far)
 
+    def project(self, points: Tensor) -> Tensor:
+        """World points [..., 3] -> pixel coordinates [..., 2] (continuous, centres at i + 0.5)."""
+        cam = points @ self.world_to_cam[:3, :3].T.to(points) + self.world_to_cam[:3, 3].to(points)
+        pix = cam @ self.K.T.to(points)
+        return pix[..., :2] / pix[..., 2:].clamp_min(1e-9)
+
     @staticmethod
     def intrinsics(width: int, height: int, fov_y_deg: float) -> Tensor:
         """K [3, 3] for a vertical field of view, principal point at the image centre."""

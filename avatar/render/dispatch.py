@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import Tensor
 
 from avatar.backends import BackendRegistry, BackendUnavailable
 from avatar.gaussians.world import Gaussians
 from avatar.render.camera import Camera
-
-
-@dataclass
-class RenderOutput:
-    rgb: Tensor  # [H, W, 3], background composited in
-    alpha: Tensor  # [H, W, 1] accumulated opacity
-    depth: Tensor  # [H, W, 1] accumulated sum_i w_i z_i (divide by alpha for expected depth)
-    means2d: Tensor  # [N, 2] projected centres in pixels (in the graph: densification reads its grad)
-    radii: Tensor  # [N] int pixel radius, 0 where culled
-
+from avatar.render.ext_backend import load_splat_cpu, load_splat_cuda
+from avatar.render.output import RenderOutput
 
 splat_registry = BackendRegistry("splat")
 
@@ -42,6 +32,9 @@ def _load_gsplat():
 
 splat_registry.register("torch", _load_torch)
 splat_registry.register("gsplat", _load_gsplat)
+# cuda_ext backends: their loaders compile or load nothing until first asked.
+splat_registry.register("cpu", load_splat_cpu)
+splat_registry.register("cuda", load_splat_cuda)
 
 
 def splat(gaussians: Gaussians, camera: Camera, background: Tensor | None = None,
@@ -49,10 +42,3 @@ def splat(gaussians: Gaussians, camera: Camera, background: Tensor | None = None
     """Rasterize `gaussians` seen by `camera`. background: [3] colour (default black)."""
     _, fn = splat_registry.get(backend)
     return fn(gaussians, camera, background)
-
-
-# cuda_ext backends, registered last: their loaders compile or load nothing until first asked.
-from avatar.render.ext_backend import load_splat_cpu, load_splat_cuda  # noqa: E402
-
-splat_registry.register("cpu", load_splat_cpu)
-splat_registry.register("cuda", load_splat_cuda)

@@ -16,7 +16,7 @@ from torch import Tensor
 from avatar.backends import extension_loader
 from avatar.gaussians.world import Gaussians
 from avatar.render.camera import Camera
-from avatar.render.dispatch import RenderOutput
+from avatar.render.output import RenderOutput
 
 
 def _splat_ext(gaussians: Gaussians, camera: Camera, background: Tensor | None) -> RenderOutput:

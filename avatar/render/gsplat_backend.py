@@ -17,7 +17,7 @@ from torch import Tensor
 
 from avatar.gaussians.world import Gaussians
 from avatar.render.camera import Camera
-from avatar.render.dispatch import RenderOutput
+from avatar.render.output import RenderOutput
 from avatar.render.projection import LOW_PASS_PX2
 
 TILE_SIZE = 16

@@ -42,7 +42,7 @@ from torch import Tensor
 
 from avatar.gaussians.world import Gaussians
 from avatar.render.camera import Camera
-from avatar.render.dispatch import RenderOutput
+from avatar.render.output import RenderOutput
 from avatar.render.projection import ALPHA_MIN, ProjectedGaussians, alpha_extent_sq, opacity_aware_radii, \
     project_gaussians
 from avatar.render.sh import sh_degree_of, sh_to_colour

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tqdm import tqdm
 
 from avatar.data.capture import CameraInfo, Capture, CaptureWriter
 from avatar.data.errors import DataFileError
+from avatar.data.npz import read_npz as read_bounded_npz
 from avatar.rig.params import RigParams
 
 RIG_SPEC = "flame"  # the user trains with `--rig flame:FILE` on the FLAME file the source used
@@ -49,14 +49,8 @@ def read_json(path: Path) -> dict:
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Plain arrays only: object arrays would need pickle, which we never allow here."""
-    if not path.is_file():
-        raise ImportSourceError(path, "file not found")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise ImportSourceError(path, f"not a readable .npz of plain arrays ({e})") from None
+    """Plain arrays only, sizes bounded before reading (avatar.data.npz)."""
+    return read_bounded_npz(path, ImportSourceError)
 
 
 def numbers(value, shape: tuple[int | None, ...], what: str, path: Path) -> np.ndarray:

@@ -44,7 +44,7 @@ import numpy as np
 
 from avatar.data.capture import Capture
 from avatar.rig.params import RigParams
-from avatar.train.config import MONOCULAR_PRESET
+from avatar.training.config import MONOCULAR_PRESET
 from capture.importers.common import (CameraTable, ImportSourceError, SourceFrame, check_rotation,
                                       default_splits, image_size, import_notes, numbers,
                                       read_json, resolve_fps, write_capture)

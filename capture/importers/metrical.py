@@ -46,7 +46,7 @@ import torch
 from avatar.data.capture import Capture
 from avatar.rig.lbs import matrix_to_axis_angle
 from avatar.rig.params import RigParams
-from avatar.train.config import MONOCULAR_PRESET
+from avatar.training.config import MONOCULAR_PRESET
 from capture.importers.common import (CameraTable, ImportSourceError, SourceFrame,
                                       check_rotation, default_splits, import_notes, numbers,
                                       pixel_count, resolve_fps, rotation_6d_to_matrix,

@@ -15,21 +15,33 @@ from avatar.atomic import atomic_path
 from avatar.data.capture import Capture
 from avatar.data.expressions import save_expression_file
 from avatar.gaussians import GaussianAvatar, blend_with_offsets
+from avatar.gaussians.file_checks import check_gaussians
 from avatar.gaussians.io import save_avatar
 from avatar.render import splat
 from avatar.rig import HeadRig
-from avatar.train.config import TrainConfig
-from avatar.train.densify import Densifier
-from avatar.train.evaluate import composite_target, evaluate
-from avatar.train.image_metrics import photometric_loss
-from avatar.train.optim import make_optimizer
-from avatar.train.param_refiner import ParamRefiner
+from avatar.training.config import TrainConfig
+from avatar.training.densify import Densifier
+from avatar.training.evaluate import composite_target, evaluate
+from avatar.training.image_metrics import photometric_loss
+from avatar.training.optim import make_optimizer
+from avatar.training.param_refiner import ParamRefiner
+from avatar.training.run_log import RunLog, run_dir_for
 
 log = logging.getLogger("avatar")
 
 
 def checkpoint_path(out: Path) -> Path:
     return out.with_name(out.name + ".ckpt")
+
+
+def varying_expressions(capture: Capture, frames: list[int], count: int | None) -> torch.Tensor | None:
+    """Indices of the `count` expressions whose tracked weights vary most over `frames` (None:
+    all): offsets for an expression the video hardly moves could only learn noise."""
+    expr = capture.params.expr[[capture.frames[f].time for f in frames]]  # [T, E]
+    if count is None or count >= expr.shape[1]:
+        return None
+    spread = expr.std(0) if len(frames) > 1 else expr.abs()[0]
+    return torch.sort(torch.argsort(spread, descending=True)[:max(count, 0)]).values
 
 
 def refined_params_path(out: Path) -> Path:
@@ -48,27 +60,37 @@ def _regularisers(model: GaussianAvatar, cfg: TrainConfig, offsets: torch.Tensor
 
 
 class _FrameCache:
-    """Training targets composited over the background, decoded once and kept as uint8."""
+    """Training targets composited over the background, and their masks, decoded once and kept
+    as uint8."""
 
     def __init__(self, capture: Capture, frames: list[int], background: torch.Tensor):
-        self.images = {}
+        self.images, self.masks = {}, {}
         for f in tqdm(frames, desc="loading frames", leave=False, disable=None):
             self.images[f] = (composite_target(capture, f, background) * 255 + 0.5).to(torch.uint8)
+            mask = capture.load_mask(f)
+            self.masks[f] = None if mask is None else (mask * 255 + 0.5).to(torch.uint8)
 
     def __getitem__(self, frame: int) -> torch.Tensor:
         return self.images[frame].float() / 255
 
+    def mask(self, frame: int) -> torch.Tensor | None:
+        """[H, W, 1] in [0, 1], or None for a frame without a mask."""
+        mask = self.masks[frame]
+        return None if mask is None else mask.float() / 255
+
 
 def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, resume: bool = False,
-          progress: bool = True) -> GaussianAvatar:
-    """Train and write `out` (.avatar). With `resume`, continue from `out`.ckpt if it exists."""
+          progress: bool = True, log_dir: str | Path | None = None, tensorboard: bool = False) -> GaussianAvatar:
+    """Train and write `out` (.avatar). With `resume`, continue from `out`.ckpt if it exists.
+    The run's record (`run_log`) goes to log_dir (default: `out`.run/)."""
     out = Path(out)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_frames = capture.splits.get("train") or []
     if not train_frames:
         raise ValueError(f"capture {capture.root} has no training frames")
-    model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, cfg.num_blend_expr, seed=cfg.seed)
+    blend_expr = varying_expressions(capture, train_frames, cfg.num_blend_expr)
+    model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed)
     refiner = ParamRefiner(capture.params) if cfg.refine_params else None
     optimizer = make_optimizer(model, cfg, refiner)
     start = 0
@@ -78,11 +100,13 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
     if resume and ckpt.is_file():
         start = _load_checkpoint(ckpt, cfg, model, optimizer, refiner, densifier, gen)
         log.info("resumed from %s at step %d", ckpt, start)
+    run = RunLog(Path(log_dir) if log_dir is not None else run_dir_for(out), cfg, start, tensorboard)
     background = torch.tensor(cfg.background, dtype=torch.float32)
     targets = _FrameCache(capture, train_frames, background)
     densify_until = int(cfg.densify_until_frac * cfg.iterations)
     decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
     started = time.perf_counter()
+    logged_at, logged_step = started, start
     bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations, desc="training",
                disable=not progress)
     for step in bar:
@@ -96,26 +120,46 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
         world, offsets = blend_with_offsets(model, params, cfg.backend)
         rendered = splat(world, camera, background, cfg.backend)
         rendered.means2d.retain_grad()
-        loss = photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight) + _regularisers(model, cfg, offsets)
+        terms = {"photo": photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight),
+                 "reg": _regularisers(model, cfg, offsets)}
+        mask = targets.mask(frame)
+        if mask is not None and cfg.alpha_weight:
+            # Background is transparency, not Gaussians painted the background's colour: those
+            # show as pale blobs wherever a new pose puts them in front of the face.
+            terms["alpha"] = cfg.alpha_weight * (rendered.alpha - mask).abs().mean()
         if refiner is not None:
-            loss = loss + cfg.params_reg * refiner.deviation(time_index)
+            terms["params"] = cfg.params_reg * refiner.deviation(time_index)
+        loss = sum(terms.values())
         loss.backward()
         if step < densify_until and rendered.means2d.grad is not None:
             densifier.accumulate(rendered.means2d.grad, rendered.radii, camera.width, camera.height)
+        if step < cfg.offsets_from:
+            # The shared appearance first: offsets learnt from the start absorb what it should explain.
+            for name in GaussianAvatar.OFFSETS:
+                getattr(model, name).grad = None
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if cfg.densify_from <= step < densify_until and (step + 1) % cfg.densify_every == 0:
             stats = densifier.step(model, optimizer, gen)
             bar.set_postfix(n=stats["total"])
-        if (step + 1) % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}", n=model.num_gaussians)
+        if (step + 1) % cfg.log_every == 0:
+            now = time.perf_counter()
+            values = {f"loss_{k}": float(v.detach()) for k, v in terms.items()} | {"loss_total": float(loss.detach())}
+            run.scalars(step + 1, values | {"gaussians": model.num_gaussians,
+                                            "steps_per_second": (step + 1 - logged_step) / max(now - logged_at, 1e-9)})
+            logged_at, logged_step = now, step + 1
+            bar.set_postfix(loss=f"{values['loss_total']:.4f}", n=model.num_gaussians)
         if cfg.eval_every and (step + 1) % cfg.eval_every == 0 and "test" in capture.splits:
-            m = evaluate(model, capture, "val" if capture.splits.get("val") else "test", cfg.backend,
-                         cfg.background, cfg.eval_frames)
+            split = "val" if capture.splits.get("val") else "test"
+            m = evaluate(model, capture, split, cfg.backend, cfg.background, cfg.eval_frames,
+                         save_images=run.images_dir(step + 1))
+            run.scalars(step + 1, {f"{split}_psnr": m["psnr"], f"{split}_ssim": m["ssim"]})
+            run.images(step + 1, split)
             log.info("step %d: held-out PSNR %.2f dB, SSIM %.4f", step + 1, m["psnr"], m["ssim"])
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.iterations:
             _save_checkpoint(ckpt, cfg, step + 1, model, optimizer, refiner, densifier, gen)
     bar.close()
+    run.close()
     # The person's identity: expression files drive expression and pose, never who it is.
     config = cfg.to_dict() | {"train_seconds": time.perf_counter() - started, "capture": str(capture.root),
                               "identity_shape": capture.params.shape.tolist()}
@@ -129,7 +173,7 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
 
 
 # Settings that may change between an interrupted run and its resumption.
-_RESUMABLE_CHANGES = {"iterations", "eval_every", "eval_frames", "checkpoint_every", "backend"}
+_RESUMABLE_CHANGES = {"iterations", "eval_every", "eval_frames", "checkpoint_every", "log_every", "backend"}
 
 
 def _fingerprint(cfg: TrainConfig) -> str:
@@ -152,17 +196,27 @@ def _load_checkpoint(path: Path, cfg: TrainConfig, model: GaussianAvatar, optimi
         state = torch.load(path, weights_only=True)  # restricted unpickler: tensors and containers only
     except Exception as e:
         raise ValueError(f"{path}: unreadable training checkpoint ({e}); delete it to start over") from e
-    if state.get("config") != _fingerprint(cfg):
+    if not isinstance(state, dict) or state.get("config") != _fingerprint(cfg):
         raise ValueError(f"{path}: checkpoint was written with different training settings; resume with the "
                          "same preset and options, or delete it to start over")
-    model.replace_gaussians(state["tensors"], state["parent"])
-    for group in optimizer.param_groups:
-        if group["name"] in state["tensors"]:
-            group["params"] = [getattr(model, group["name"])]
-    optimizer.load_state_dict(state["optimizer"])
-    if refiner is not None and state["refiner"] is not None:
-        refiner.load_state_dict(state["refiner"])
-    densifier.grad_sum, densifier.count = state["densify_stats"]
-    gen.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    return int(state["step"])
+    try:
+        step = state["step"]
+        if not isinstance(step, int) or not 0 < step <= cfg.iterations:
+            raise ValueError(f"step {step!r} is not in 1..{cfg.iterations}")
+        tensors = state["tensors"]
+        check_gaussians({f"gaussians.{k}": v for k, v in tensors.items()} | {"gaussians.parent": state["parent"]},
+                        model.rig, model.sh_degree, model.num_drivers)
+        model.replace_gaussians(tensors, state["parent"])
+        for group in optimizer.param_groups:
+            if group["name"] in tensors:
+                group["params"] = [getattr(model, group["name"])]
+        optimizer.load_state_dict(state["optimizer"])
+        if refiner is not None and state["refiner"] is not None:
+            refiner.load_state_dict(state["refiner"])
+        densifier.grad_sum, densifier.count = state["densify_stats"]
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+    except (KeyError, TypeError, AttributeError, IndexError, RuntimeError, ValueError) as e:
+        raise ValueError(f"{path}: not a usable checkpoint of this run ({type(e).__name__}: {e}); "
+                         "delete it to start over") from None
+    return step

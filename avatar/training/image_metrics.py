@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from avatar.training.lpips import load_lpips
+
 
 @functools.lru_cache(maxsize=4)
 def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: str) -> Tensor:
@@ -49,29 +51,20 @@ def photometric_loss(pred: Tensor, target: Tensor, ssim_weight: float = 0.2) -> 
 
 
 class LpipsMetric:
-    """LPIPS (AlexNet) when the `lpips` package and its backbone weights are available offline.
+    """LPIPS (AlexNet, v0.1; `avatar.training.lpips`) when its standard weights are on this machine.
 
     `reason` says why it is unavailable; callers report LPIPS as null with that reason.
     """
 
     def __init__(self) -> None:
-        self.model = None
-        self.reason: str | None = None
-        try:
-            import lpips  # noqa: F401
-        except ImportError:
-            self.reason = "the 'lpips' package is not installed"
-            return
-        try:
-            import lpips
-            self.model = lpips.LPIPS(net="alex", verbose=False).eval()
-        except Exception as e:  # weights download fails offline: any error means "not computed"
-            self.reason = f"LPIPS backbone weights unavailable offline ({type(e).__name__}: {e})"
+        loaded = load_lpips()
+        self.model, self.reason = (None, loaded) if isinstance(loaded, str) else (loaded, None)
 
     def __call__(self, a: Tensor, b: Tensor) -> float | None:
+        """a, b [H, W, 3] in [0, 1]."""
         if self.model is None:
             return None
         with torch.no_grad():
-            x = a.permute(2, 0, 1)[None] * 2 - 1
-            y = b.permute(2, 0, 1)[None] * 2 - 1
-            return float(self.model(x.float().cpu(), y.float().cpu()).item())
+            x = a.permute(2, 0, 1)[None].float().cpu() * 2 - 1
+            y = b.permute(2, 0, 1)[None].float().cpu() * 2 - 1
+            return float(self.model(x, y)[0])

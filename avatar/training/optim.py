@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from avatar.gaussians import GaussianAvatar
-from avatar.train.config import TrainConfig
-from avatar.train.param_refiner import ParamRefiner
+from avatar.training.config import TrainConfig
+from avatar.training.param_refiner import ParamRefiner
 
 
 def make_optimizer(model: GaussianAvatar, cfg: TrainConfig, refiner: ParamRefiner | None) -> torch.optim.Adam:

@@ -1,0 +1,115 @@
+"""The library's front door, the one the CLI uses: load a model and render it, train, evaluate.
+
+    import avatar
+    me = avatar.load("me.avatar")
+    image = me.render()                                  # [H, W, 3] neutral face, front camera
+    image = me.render("take.csv", frame=40, size=512)    # a Live Link Face recording
+    image = me.render("other_capture", frame=10)         # another person's tracked video
+
+Expression sources drive expression and pose, never who it is: the avatar's own identity shape
+is put in by `Avatar.params` (the CLI's render and export use the same call). Tracking a video
+is `capture.track.track` (the capture package sits above this one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from avatar.data.capture import load_capture
+from avatar.data.expressions import load_expression_file
+from avatar.data.retarget import driving_params
+from avatar.gaussians import GaussianAvatar, blend
+from avatar.gaussians.io import load_avatar
+from avatar.playback import camera_path
+from avatar.render import Camera, splat
+from avatar.rig import RigParams
+from avatar.rig.loaders import load_rig
+from avatar.training.config import choose_preset, load_config
+from avatar.training.evaluate import evaluate as _evaluate
+from avatar.training.trainer import train as _train
+
+Source = RigParams | str | Path | None
+
+
+class Avatar:
+    """A trained model with what it was trained with (config, identity)."""
+
+    def __init__(self, model: GaussianAvatar, config: dict, backend: str = "auto"):
+        self.model = model
+        self.config = config
+        self.backend = backend
+
+    @property
+    def rig(self):
+        return self.model.rig
+
+    @property
+    def background(self) -> tuple[float, float, float]:
+        return tuple(self.config.get("background", (1.0, 1.0, 1.0)))
+
+    def to(self, device: str | torch.device) -> "Avatar":
+        self.model.to(device)
+        return self
+
+    def params(self, source: Source = None, arkit_map: str | Path | None = None) -> tuple[RigParams, float]:
+        """(rig parameters [T], fps) of a source with this avatar's identity: None (neutral, one
+        frame), RigParams, an expression file (.npz / .json / Live Link .csv) or a capture directory."""
+        fps = 25.0
+        if source is None:
+            params = self.rig.zero_params(1)
+        elif isinstance(source, RigParams):
+            params = source.detach()  # a copy: the identity below must not change the caller's
+        elif Path(source).is_dir():
+            capture = load_capture(source)
+            params, fps = driving_params(capture, self.rig), capture.fps
+        else:
+            params, fps = load_expression_file(Path(source), self.rig, arkit_map=arkit_map)
+        identity = self.config.get("identity_shape")
+        if identity is not None:
+            params.shape = torch.as_tensor(identity, dtype=params.shape.dtype)
+        return params, fps
+
+    @torch.no_grad()
+    def render(self, source: Source = None, frame: int = 0, camera: Camera | str = "front", size: int = 256,
+               arkit_map: str | Path | None = None) -> Tensor:
+        """[H, W, 3] in [0, 1]: frame `frame` of `source` (see `params`) seen by `camera`
+        (a Camera, or front | orbit | arc framed on the head at `size` pixels)."""
+        params, _ = self.params(source, arkit_map)
+        if not 0 <= frame < params.num_frames:
+            raise ValueError(f"{source}: frame {frame} is outside 0..{params.num_frames - 1}")
+        cam = camera if isinstance(camera, Camera) else camera_path(self.rig, camera, size, params.num_frames)(frame)
+        device = self.model.parent.device
+        params = params.frame(frame).to(device=device)
+        background = torch.tensor(self.background, dtype=torch.float32, device=device)
+        out = splat(blend(self.model, params, self.backend), cam.to(device=device), background, self.backend)
+        return out.rgb.clamp(0, 1)
+
+
+def load(path: str | Path, device: str | torch.device = "cpu", rig: str | None = None,
+         backend: str = "auto") -> Avatar:
+    """An .avatar file; `rig` (a --rig spec) when its rig is not embedded (FLAME)."""
+    model, config = load_avatar(path, load_rig(rig) if rig else None)
+    return Avatar(model, config, backend).to(device)
+
+
+def train(capture: str | Path, out: str | Path, preset: str | None = None, rig: str | None = None,
+          resume: bool = False, progress: bool = True, **settings) -> Avatar:
+    """`avatar train` as a call: the capture's preset unless `preset`, then any `settings`."""
+    cap = load_capture(capture)
+    chosen, _ = choose_preset(cap, preset)
+    cfg = load_config(chosen, **settings)
+    _train(cap, load_rig(rig or cap.rig), cfg, out, resume=resume, progress=progress)
+    return load(out, rig=rig or cap.rig)
+
+
+def evaluate(model: Avatar | str | Path, capture: str | Path, splits: list[str] | None = None,
+             save_images: str | Path | None = None) -> dict:
+    """`avatar eval` as a call: {split: metrics} for `splits` (default: train and test)."""
+    avatar = model if isinstance(model, Avatar) else load(model)
+    cap = load_capture(capture)
+    splits = splits or [s for s in ("train", "test") if cap.splits.get(s)]
+    return {s: _evaluate(avatar.model, cap, s, avatar.backend, avatar.background, save_images=save_images)
+            for s in splits}

@@ -1,0 +1,60 @@
+"""Building blocks of the `avatar` command's parsers, shared by `avatar.cli` and the packages
+that register their own commands (`capture`, `viewer`, through the `avatar.commands` entry
+points): one look for every command's help."""
+
+from __future__ import annotations
+
+import argparse
+
+SPLAT_BACKENDS = ("auto", "torch", "cpu", "cuda", "gsplat")
+RIG_HELP = "builtin | ict:DIR (ICT-FaceKit folder) | flame:FILE (FLAME .pkl/.npz)"
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; every option's default shown unless it is None or False."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, [], argparse.SUPPRESS) and "%(default)" not in text \
+                and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def int_in(low: int, high: int):
+    """argparse type: an integer in [low, high] (documented bounds; refused before any work)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {value}")
+        return value
+    parse.__name__ = f"integer in [{low}, {high}]"
+    return parse
+
+
+def float_in(low: float, high: float):
+    """argparse type: a finite number in [low, high]."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low <= value <= high:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"must be in [{low:g}, {high:g}], got {text}")
+        return value
+    parse.__name__ = f"number in [{low:g}, {high:g}]"
+    return parse
+
+
+def add_command(sub, name: str, help: str, examples: str) -> argparse.ArgumentParser:
+    """A subcommand parser with its description and an examples block."""
+    return sub.add_parser(name, help=help, description=help, epilog="examples:\n" + examples,
+                          formatter_class=HelpFormatter)
+
+
+def add_backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="auto", choices=SPLAT_BACKENDS,
+                   help="blend and splat implementation; auto: the fastest available (cuda > cpu > torch)")

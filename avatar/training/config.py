@@ -1,0 +1,206 @@
+"""Training configuration: defaults, named presets in configs/*.yaml, and overrides.
+
+The repository's top-level configs/ is the source of truth for presets. Building a wheel copies
+it into the package as avatar/training/presets/ (setup.py), so an installed package reads that
+copy; a source checkout or editable install has no copy and reads configs/ itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from avatar.data.capture import Capture, is_inside
+from avatar.data.errors import CaptureError
+
+_PACKAGED_PRESETS = Path(__file__).resolve().parent / "presets"
+CONFIG_DIR = _PACKAGED_PRESETS if _PACKAGED_PRESETS.is_dir() else Path(__file__).resolve().parents[2] / "configs"
+MULTIVIEW_PRESET = "multiview"
+MONOCULAR_PRESET = "mono-phone"
+
+
+@dataclass
+class TrainConfig:
+    iterations: int = 3000
+    seed: int = 0
+    per_face: int = 1  # Gaussians per rig triangle at initialisation
+    sh_degree: int = 0
+    num_blend_expr: int | None = None  # expressions with learned offsets: those whose tracked weights vary most (None: all)
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    ssim_weight: float = 0.2
+    alpha_weight: float = 0.1  # L1 between the rendered opacity and the capture's mask
+    # Learning rates (Adam). Positions and scales are in parent-triangle units.
+    lr_xyz: float = 5e-3
+    lr_xyz_final: float = 5e-5
+    lr_rot: float = 2e-3
+    lr_scale: float = 1e-2
+    lr_opacity: float = 5e-2
+    lr_color: float = 1e-2
+    lr_offset_scale: float = 0.05  # blendshape offsets use the base rate times this
+    # Regularisers (GaussianAvatars-style: stay near the parent triangle, stay small).
+    xyz_reg: float = 1e-2
+    xyz_reg_threshold: float = 1.0
+    scale_reg: float = 1.0
+    scale_reg_threshold: float = 0.6
+    offset_reg: float = 0.3  # on the squared offsets a frame applies (mean over Gaussians)
+    offsets_from: int = 0  # warm-up: the blendshape offsets stay zero for this many steps
+    # Binding-aware densification (3DGS rules, children keep their parent triangle).
+    densify_from: int = 300
+    densify_until_frac: float = 0.7
+    densify_every: int = 100
+    densify_grad_threshold: float = 2e-4
+    densify_size_threshold: float = 0.5  # split above this local scale (triangle units), clone below
+    prune_opacity: float = 0.005
+    max_gaussians: int = 200_000
+    # Per-frame rig-parameter refinement through the renderer (monocular captures).
+    refine_params: bool = False
+    lr_params: float = 1e-4  # Adam: about 0.1 mm / 1e-4 rad / 1e-4 weight per step at most
+    params_reg: float = 1e-3  # on ParamRefiner.deviation: refinement corrects the tracking, not replaces it
+    # Bookkeeping.
+    log_every: int = 100  # steps between rows of the run's metrics.jsonl (reading losses syncs a GPU)
+    eval_every: int = 500
+    eval_frames: int = 8
+    checkpoint_every: int = 500
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        for key, (low, high) in _RANGES.items():
+            value = getattr(self, key)
+            if value is not None and not low <= value <= high:
+                raise ValueError(f"config key {key}: {value} is outside [{low:g}, {high:g}]")
+        if not all(0.0 <= c <= 1.0 for c in self.background):
+            raise ValueError(f"config key background: {list(self.background)} is not an RGB colour in [0, 1]")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def updated(self, **overrides) -> "TrainConfig":
+        """A copy with `overrides` (None: keep); unknown keys and wrongly typed values raise."""
+        types = {f.name: f.type for f in fields(self)}
+        unknown = set(overrides) - set(types)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        values = self.to_dict()
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = _checked(key, value, types[key])
+        values["background"] = tuple(values["background"])
+        return TrainConfig(**values)
+
+
+_BIG = 1e9
+# Bounds of the settings that have them (inclusive); the rest only need their type.
+_RANGES = {"iterations": (1, _BIG), "per_face": (1, 64), "sh_degree": (0, 3), "num_blend_expr": (0, _BIG),
+           "ssim_weight": (0, 1), "alpha_weight": (0, _BIG), "offsets_from": (0, _BIG),
+           **{k: (1e-12, 10) for k in ("lr_xyz", "lr_xyz_final", "lr_rot", "lr_scale", "lr_opacity", "lr_color",
+                                       "lr_offset_scale", "lr_params")},
+           **{k: (0, _BIG) for k in ("xyz_reg", "xyz_reg_threshold", "scale_reg", "scale_reg_threshold", "offset_reg",
+                                     "params_reg", "densify_from", "densify_grad_threshold", "densify_size_threshold",
+                                     "eval_every", "checkpoint_every")},
+           "densify_until_frac": (0, 1), "densify_every": (1, _BIG), "prune_opacity": (0, 1),
+           "max_gaussians": (1, _BIG), "eval_frames": (1, _BIG), "log_every": (1, _BIG)}
+
+
+def _checked(key: str, value, annotation: str):
+    """value if it fits the field's annotation (as written above, e.g. "int | None"), else ValueError."""
+    allowed = {t.strip() for t in annotation.split("|")}
+    if isinstance(value, str) and "str" not in allowed:
+        try:
+            value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
+        except ValueError:
+            pass
+    if value is None and "None" in allowed:
+        return None
+    if isinstance(value, bool):
+        if "bool" in allowed:
+            return value
+    elif isinstance(value, int) and ("int" in allowed or "float" in allowed):
+        return value if "int" in allowed else float(value)
+    elif isinstance(value, float) and "float" in allowed and math.isfinite(value):
+        return value
+    elif isinstance(value, str) and "str" in allowed:
+        return value
+    elif (isinstance(value, (list, tuple)) and any(t.startswith("tuple") for t in allowed) and len(value) == 3
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+        return tuple(float(v) for v in value)
+    raise ValueError(f"config key {key}: expected {annotation}, got {value!r}")
+
+
+def parse_settings(items: list[str]) -> dict:
+    """`--set key=value` strings -> {key: value}: values read as YAML (numbers, true/false, null,
+    [r, g, b]); keys and types are checked against TrainConfig by `updated`."""
+    types = {f.name: f.type for f in fields(TrainConfig)}
+    settings = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        if key not in types:
+            near = difflib.get_close_matches(key, types, n=3)
+            raise ValueError(f"--set {key}: not a training setting" + (f" (did you mean {', '.join(near)}?)" if near else
+                                                                       "; see avatar train --print-config"))
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ValueError(f"--set {key}: value {text!r} is not valid YAML ({e.problem})") from None
+        settings[key] = _checked(key, value, types[key])
+    return settings
+
+
+def load_config(preset: str | None = None, **overrides) -> TrainConfig:
+    """Defaults, then a preset (a name in configs/ or a YAML path), then explicit overrides."""
+    cfg = TrainConfig()
+    if preset:
+        path = Path(preset)
+        if not path.suffix:
+            path = CONFIG_DIR / f"{preset}.yaml"
+        if not path.is_file():
+            names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+            raise ValueError(f"config preset '{preset}' not found (looked at {path}); "
+                             f"presets: {', '.join(names) or f'none in {CONFIG_DIR}'}")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path}: not a valid YAML preset ({e})") from None
+        if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+            raise ValueError(f"{path}: a preset is a mapping of setting: value, got {type(values).__name__}")
+        try:
+            cfg = cfg.updated(**values)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+    return cfg.updated(**overrides)
+
+
+def choose_preset(capture: Capture, requested: str | None = None) -> tuple[str, str]:
+    """(preset, why): `requested` (--preset), else the capture's own `extra["preset"]`, else by
+    its cameras: multiview when the training frames come from several, mono-phone otherwise.
+
+    Only training frames count: a camera kept for evaluation adds no views to fit. A preset the
+    capture names as a YAML path is relative to the capture directory.
+    """
+    if requested:
+        return requested, "given with --preset"
+    named = capture.extra.get("preset")
+    if named is not None:
+        if not isinstance(named, str) or not named.strip():
+            raise CaptureError(capture.root / "capture.json",
+                               f"extra.preset must be a preset name or a YAML path, got {named!r}")
+        path = Path(named)
+        if path.suffix:  # a file of the capture's own, never one elsewhere on the machine
+            if path.is_absolute() or not is_inside(capture.root / path, capture.root):
+                raise CaptureError(capture.root / "capture.json",
+                                   f"extra.preset {named!r} must be a shipped preset or a file inside the capture")
+            named = str(capture.root / path)
+        elif not (CONFIG_DIR / f"{named}.yaml").is_file():
+            raise CaptureError(capture.root / "capture.json", f"extra.preset {named!r} is not a shipped preset "
+                               f"({', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.yaml')))})")
+        return named, "named by the capture (capture.json extra.preset)"
+    cameras = {capture.frames[f].camera for f in capture.splits.get("train", [])}
+    if len(cameras) > 1:
+        return MULTIVIEW_PRESET, f"the training frames come from {len(cameras)} cameras"
+    return MONOCULAR_PRESET, "the training frames come from one camera (monocular)"

@@ -1,0 +1,55 @@
+"""What a trained model is, for `avatar info`: its rig, Gaussians, expressions with offsets,
+settings, training time and the last metrics its run recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from avatar.gaussians import GaussianAvatar
+
+# Settings worth a line of their own in the text summary (all of them are in the JSON).
+KEY_SETTINGS = ("iterations", "per_face", "sh_degree", "num_blend_expr", "offsets_from", "refine_params",
+                "max_gaussians", "backend")
+
+
+def model_info(model: GaussianAvatar, config: dict, metrics: list[dict]) -> dict:
+    """A JSON-able summary; metrics: the run's metrics.jsonl rows (may be empty)."""
+    rig = model.rig
+    names = rig.expr_names or [f"expr{i}" for i in range(rig.num_expr)]
+    last_eval = next((r for r in reversed(metrics) if any(k.endswith("_psnr") for k in r)), None)
+    last_step = metrics[-1] if metrics else None
+    return {
+        "rig": {"name": rig.name, "vertices": rig.num_vertices, "faces": int(rig.faces.shape[0]),
+                "expressions": rig.num_expr, "identity_components": rig.num_shape},
+        "gaussians": model.num_gaussians,
+        "sh_degree": model.sh_degree,
+        "expressions_with_offsets": [names[i] for i in model.blend_expr.tolist()],
+        "train_seconds": config.get("train_seconds"),
+        "capture": config.get("capture"),
+        "config": {k: v for k, v in config.items() if k not in ("identity_shape", "train_seconds", "capture")},
+        "last_evaluation": last_eval,
+        "last_logged_step": last_step,
+    }
+
+
+def format_info(path: Path, info: dict) -> str:
+    rig = info["rig"]
+    lines = [f"{path}",
+             f"  rig          {rig['name']}: {rig['vertices']} vertices, {rig['faces']} faces, "
+             f"{rig['expressions']} expressions, {rig['identity_components']} identity components",
+             f"  gaussians    {info['gaussians']} (SH degree {info['sh_degree']})",
+             f"  offsets      jaw + {len(info['expressions_with_offsets'])} expressions"
+             + (f": {', '.join(info['expressions_with_offsets'])}" if info["expressions_with_offsets"] else "")]
+    if info["capture"]:
+        lines.append(f"  trained on   {info['capture']}")
+    if info["train_seconds"] is not None:
+        lines.append(f"  training     {info['train_seconds'] / 60:.1f} min")
+    settings = ", ".join(f"{k}={info['config'][k]}" for k in KEY_SETTINGS if k in info["config"])
+    lines.append(f"  settings     {settings}")
+    last = info["last_evaluation"]
+    if last:
+        scores = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step")
+        lines.append(f"  last eval    step {last['step']}: {scores}")
+    else:
+        lines.append("  last eval    none recorded (no run record beside the model)")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""The commands capture adds to `avatar` (registered through the `avatar.commands` entry point,
+so avatar never imports capture): `track`, `import`, and `bench --tracker`. Heavy modules
+(mediapipe, the fitters) load only when one of them runs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from avatar.atomic import dump_json
+from avatar.cli_parts import RIG_HELP, add_command, float_in, int_in
+
+log = logging.getLogger("avatar")
+MIN_CROP, MAX_CROP = 64, 2048  # = capture.track's (not imported here: it loads mediapipe)
+
+
+def register(sub) -> None:
+    p = add_command(sub, "track", "videos of one person -> tracked capture directory (needs the capture extra)",
+                    "  avatar track clip.mp4 --out capture --rig ict:ICT-FaceKit --size 256\n"
+                    "  avatar track a.mp4 b.mp4 --out capture --max-fps 15 --no-photometric")
+    p.add_argument("videos", nargs="+", type=Path, help="video files of the same person (mp4, mov, ...)")
+    p.add_argument("--out", required=True, type=Path, help="capture directory to write")
+    p.add_argument("--rig", default="builtin", help=RIG_HELP)
+    p.add_argument("--landmark-embedding", type=Path, default=None,
+                   help="FLAME's mediapipe_landmark_embedding.npz (needed with a FLAME rig)")
+    p.add_argument("--size", type=int_in(MIN_CROP, MAX_CROP), default=512,
+                   help=f"crop size in pixels (square, {MIN_CROP}-{MAX_CROP})")
+    p.add_argument("--max-fps", type=float_in(0.1, 1000), default=None, help="drop frames above this rate (default: keep all)")
+    p.add_argument("--max-frames", type=int_in(1, 10**7), default=None, help="only the first N frames of each video")
+    p.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=True,
+                   help="refine the landmark fit against the frames")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(run=cmd_track)
+
+    p = add_command(sub, "import", "read another tracker's output into a capture directory",
+                    "  avatar import vhap VHAP_OUTPUT --out capture\n"
+                    "  avatar import metrical INSTA_SUBJECT --out capture")
+    p.add_argument("kind", choices=["vhap", "metrical", "imavatar"], metavar="KIND",
+                   help="vhap (VHAP / GaussianAvatars), metrical (metrical-tracker / INSTA), imavatar (IMavatar / "
+                        "PointAvatar)")
+    p.add_argument("src", type=Path, help="the tracker's output folder")
+    p.add_argument("--out", required=True, type=Path, help="capture directory to write")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(run=cmd_import)
+
+    _extend_bench(sub.choices["bench"])
+
+
+def _extend_bench(bench: argparse.ArgumentParser) -> None:
+    """`avatar bench --tracker VIDEO`: the live tracker's timings instead of the splat benchmark."""
+    bench.add_argument("--tracker", type=Path, default=None, metavar="VIDEO",
+                       help="instead: live-tracking timings (landmarks, per-frame rig fit) on this video")
+    bench.add_argument("--rig", default="builtin", help="with --tracker: the rig to fit")
+    bench.add_argument("--frames", type=int_in(32, 100_000), default=200, help="with --tracker: frames to time")
+    splat_bench = bench.get_default("run")
+
+    def run(args: argparse.Namespace) -> int | None:
+        return cmd_bench_tracker(args) if args.tracker else splat_bench(args)
+    bench.set_defaults(run=run)
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from capture.track import track  # capture needs mediapipe; only `track` pays for importing it
+
+    report = track(args.videos, args.out, args.rig, args.size, args.max_fps, args.landmark_embedding,
+                   args.overwrite, max_frames=args.max_frames, photometric=args.photometric)
+    log.info("wrote %s: %d of %d frames tracked, NME %.4f, %.0f s", args.out, report["tracked"], report["frames"],
+             report["nme_mean"], report["seconds"])
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from capture.importers import import_capture
+
+    capture = import_capture(args.kind, args.src, args.out, overwrite=args.overwrite)
+    log.info("wrote %s: %d frames from %s", args.out, len(capture.frames), args.kind)
+    return 0
+
+
+def cmd_bench_tracker(args: argparse.Namespace) -> int:
+    from capture.bench_tracker import bench_tracker, format_tracker_rows
+
+    rows = bench_tracker(args.tracker, args.rig, args.frames)
+    print(format_tracker_rows(rows))
+    if args.json:
+        dump_json(rows, args.json)
+    return 0

@@ -1,0 +1,126 @@
+"""`.avatar` integrity: every byte is covered by the digest, and a file whose digest is valid but
+whose contents are inconsistent (crafted: the digest is no signature) is refused too."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from avatar.gaussians import GaussianAvatar
+from avatar.gaussians.file_digest import DIGEST_KEY, DIGEST_PLACEHOLDER, seal, split_header
+from avatar.gaussians.io import AvatarFileError, load_avatar, save_avatar
+from tiny_rig import make_tiny_rig
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    model = GaussianAvatar.on_mesh(make_tiny_rig(), per_face=2, sh_degree=1, blend_expr=1)
+    path = tmp_path_factory.mktemp("avatar") / "m.avatar"
+    save_avatar(model, path, {"iterations": 3})
+    return path
+
+
+def test_editing_any_byte_of_the_header_is_refused(saved, tmp_path):
+    data = saved.read_bytes()
+    end, header = split_header(data)
+    assert DIGEST_KEY in header["__metadata__"]
+    bad = tmp_path / "edited.avatar"
+    for i in range(end):  # the length, the JSON layout, the tensor table and every metadata string
+        edited = bytearray(data)
+        edited[i] ^= 0x01
+        bad.write_bytes(bytes(edited))
+        with pytest.raises(AvatarFileError, match="edited.avatar"):
+            load_avatar(bad)
+
+
+def test_a_space_added_to_the_header_json_is_refused(saved, tmp_path):
+    data = saved.read_bytes()
+    end, _ = split_header(data)
+    assert data[end - 1:end] == b" " or data[end - 1:end] == b"}"
+    # Same JSON meaning, one byte different: pad inside the header the way safetensors pads.
+    header = data[8:end].rstrip(b" ")
+    edited = (len(header) + 1).to_bytes(8, "little") + header.replace(b'{"', b'{ "', 1) + data[end:]
+    (tmp_path / "spaced.avatar").write_bytes(edited)
+    with pytest.raises(AvatarFileError, match="digest mismatch"):
+        load_avatar(tmp_path / "spaced.avatar")
+
+
+def _forge(saved, tmp_path, edit_tensors=None, edit_meta=None):
+    """Rewrite the file with changed contents and a freshly computed, valid digest."""
+    from safetensors import safe_open
+
+    with safe_open(str(saved), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        meta = dict(f.metadata())
+    if edit_tensors:
+        edit_tensors(tensors)
+    if edit_meta:
+        edit_meta(meta)
+    meta[DIGEST_KEY] = DIGEST_PLACEHOLDER
+    path = tmp_path / "forged.avatar"
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
+    seal(path)
+    return path
+
+
+def _set(key, value):
+    def edit(d):
+        d[key] = value
+    return edit
+
+
+def _poke(key, index, value):
+    def edit(d):
+        d[key] = d[key].clone()
+        d[key].view(-1)[index] = value
+    return edit
+
+
+CRAFTED = {
+    "parent beyond the faces": (_poke("gaussians.parent", 0, 10_000), None, "gaussians.parent"),
+    "negative parent": (_poke("gaussians.parent", 3, -1), None, "gaussians.parent"),
+    "NaN position": (_poke("gaussians.xyz", 5, float("nan")), None, "gaussians.xyz"),
+    "1e30 colour offset": (_poke("gaussians.d_color", 2, 1e30), None, "gaussians.d_color"),
+    "infinite rig vertex": (_poke("rig.v_template", 0, float("inf")), None, "rig.v_template"),
+    "face index beyond the vertices": (_poke("rig.faces", 0, 99_999), None, "rig.faces"),
+    "sh degree without its coefficients": (None, _set("sh_degree", "2"), "gaussians.sh_rest"),
+    "sh degree out of range": (None, _set("sh_degree", "9"), "sh_degree"),
+    "offsets for another driver count": (_set("gaussians.blend_expr", torch.tensor([0, 1])), None, "gaussians.d_xyz"),
+    "repeated expression": (_set("gaussians.blend_expr", torch.tensor([0, 0])), None, "distinct"),
+    "expression names of another rig": (None, _set("rig_expr_names", json.dumps(["a", "b", "c", "d", "e"])),
+                                        "expression names"),
+    "config that is not an object": (None, _set("config", "[1, 2]"), "config"),
+    "a missing tensor": (lambda d: d.pop("gaussians.d_rot"), None, "gaussians.d_rot"),
+    "an unknown rig array": (_set("rig.extra", torch.zeros(2)), None, "unknown rig arrays"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_a_crafted_file_with_a_valid_digest_is_refused(saved, tmp_path, case):
+    edit_tensors, edit_meta, message = CRAFTED[case]
+    forged = _forge(saved, tmp_path, edit_tensors, edit_meta)
+    with pytest.raises(AvatarFileError, match=message):
+        load_avatar(forged)
+
+
+def test_the_forging_helper_itself_makes_loadable_files(saved, tmp_path):
+    model, config = load_avatar(_forge(saved, tmp_path))
+    assert config == {"iterations": 3} and model.num_blend_expr == 1
+
+
+def test_an_older_file_without_the_whole_file_digest_is_refused(saved, tmp_path):
+    def downgrade(meta):
+        meta.pop(DIGEST_KEY)
+        meta["version"] = "1"
+        meta["checksum"] = "0" * 64
+
+    from safetensors import safe_open
+
+    with safe_open(str(saved), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        meta = dict(f.metadata())
+    downgrade(meta)
+    save_file(tensors, str(tmp_path / "old.avatar"), metadata=meta)
+    with pytest.raises(AvatarFileError, match="older version"):
+        load_avatar(tmp_path / "old.avatar")

@@ -1,0 +1,42 @@
+"""`avatar view`, registered through the `avatar.commands` entry point (avatar never imports
+viewer); imgui and OpenGL load only when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from avatar.cli_parts import add_command, float_in, int_in
+
+log = logging.getLogger("avatar")
+VIEW_BACKENDS = ("auto", "gl", "torch", "cpu", "cuda")
+
+
+def register(sub) -> None:
+    p = add_command(sub, "view", "interactive viewer, driven live by a webcam, a video or an expression file",
+                    "  avatar view me.avatar --source webcam:0\n"
+                    "  xvfb-run -a avatar view me.avatar --source video:clip.mp4 --frames 100 --screenshot shot.png")
+    p.add_argument("model", type=Path, help="the .avatar file")
+    p.add_argument("--source", default=None,
+                   help="webcam:N | video:PATH (played as a webcam) | expr:FILE (default: sliders only)")
+    p.add_argument("--backend", default="auto", choices=VIEW_BACKENDS,
+                   help="splat backend; auto: cuda, else cpu, else gl")
+    p.add_argument("--size", type=int_in(32, 2048), default=256, help="render size in pixels (square, 32-2048)")
+    p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
+    p.add_argument("--smoothing", type=float_in(0, 1), default=0.3, help="One-Euro smoothing strength in [0, 1]")
+    p.add_argument("--frames", type=int_in(1, 10**9), default=None, help="close after N displayed frames (headless runs)")
+    p.add_argument("--screenshot", type=Path, default=None, help="PNG of the last frame's window")
+    p.add_argument("--stats", type=Path, default=None, help="JSON of timings (+ .params.npz of driven params)")
+    p.add_argument("--record", type=Path, default=None, metavar="STEM",
+                   help="record from the first frame to STEM.mp4 and STEM.npz (expression file)")
+    p.set_defaults(run=cmd_view)
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    from viewer.launch import ViewOptions, run_view
+
+    summary = run_view(ViewOptions(args.model, args.source, args.backend, args.size, args.rig, args.frames,
+                                   args.screenshot, args.stats, args.record, args.smoothing))
+    log.info("%d frames, %s fps", summary["frames"], f"{summary['fps']:.1f}" if summary["fps"] else "-")
+    return 0
