@@ -40,7 +40,8 @@ log = logging.getLogger("avatar")
 TEST_FRACTION = 0.15  # the last 15% of each video's tracked frames are held out in time
 MIN_TRACKED = 2
 NOSE_BRIDGE = 168  # MediaPipe point between the eyes: the head's side of the neck cut
-CHIN = 152  # MediaPipe's chin point
+CHIN = (152,)  # MediaPipe's chin point: places the neck cut
+NOSE_BOTTOM = (2, 1, 4)  # under the nose tip, else the tip: below it, masks keep only the rig's own pixels
 MIN_CROP, MAX_CROP = 64, 2048  # pixels: below, a face is a few pixels wide; above, memory per frame explodes
 
 
@@ -147,7 +148,8 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
     """Each tracked frame's crop, its mask (the matte cut below the neck) and the overlay of the
     fit, in tracked-frame order. crop_points [T, 478, 2]: the landmarks in crop pixels."""
     colors = rig.vertex_colors if rig.vertex_colors is not None else torch.full((rig.num_vertices, 3), 0.7)
-    chin_lmk = _embedded_point(embedding, CHIN)
+    chin_lmk = _embedded_point(embedding, CHIN, "the chin")
+    nose_lmk = _embedded_point(embedding, NOSE_BOTTOM, "the nose")
     ring = neck_ring(rig, _surface_point(rig.v_template, rig, *chin_lmk))
     with VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size) as overlay:
         for t in tqdm(range(len(crops)), desc="writing capture", disable=not progress, leave=False):
@@ -155,21 +157,23 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
             with torch.no_grad():
                 verts = rig.forward(fit.params.frame(t))[0]
             mesh = render_rig(verts, rig.faces, colors, camera)
-            chin = camera.project(_surface_point(verts, rig, *chin_lmk)).numpy()
-            head = head_region(mesh.mask[..., 0].numpy(), camera.project(verts[ring]).numpy(), chin,
+            nose = camera.project(_surface_point(verts, rig, *nose_lmk)).numpy()
+            head = head_region(mesh.mask[..., 0].numpy(), camera.project(verts[ring]).numpy(), nose,
                                crop_points[t][NOSE_BRIDGE])
             writer.add_frame(t, t, crops[t], (mattes[t] * head * 255 + 0.5).astype(np.uint8))
             fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
             overlay.write(draw_overlay(crops[t], mesh, crop_points[t][MP_TO_IBUG68], fitted))
 
 
-def _embedded_point(embedding, mp_index: int) -> tuple[int, torch.Tensor]:
-    """(triangle, barycentric [3]) of a MediaPipe landmark on the rig."""
-    where = np.flatnonzero(embedding.mp_index == mp_index)
-    if len(where) == 0:
-        raise CaptureError(Path("--landmark-embedding"), f"the landmark embedding has no MediaPipe point {mp_index} "
-                           "(the chin), which places the neck cut of the masks")
-    return int(embedding.faces[where[0]]), embedding.bary[where[0]]
+def _embedded_point(embedding, mp_indices: tuple[int, ...], what: str) -> tuple[int, torch.Tensor]:
+    """(triangle, barycentric [3]) on the rig of the first of the MediaPipe landmarks mp_indices
+    that the embedding has (a FLAME embedding file has about 100 of the 478)."""
+    for mp_index in mp_indices:
+        where = np.flatnonzero(embedding.mp_index == mp_index)
+        if len(where):
+            return int(embedding.faces[where[0]]), embedding.bary[where[0]]
+    raise CaptureError(Path("--landmark-embedding"), f"the landmark embedding has none of the MediaPipe points "
+                       f"{list(mp_indices)} ({what}), which place the cuts of the masks")
 
 
 def _surface_point(verts: torch.Tensor, rig, face: int, bary: torch.Tensor) -> torch.Tensor:

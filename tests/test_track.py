@@ -96,15 +96,16 @@ def test_missing_rig_and_video_are_clear_errors(tmp_path, capsys):
 
 
 def test_head_region_keeps_head_and_neck_only():
-    """Above the chin everything stays (hair, ears); between chin and neck cut only the rig's
-    neck and a margin; below the cut, nothing. The cut follows a tilted ring, not the image axes."""
+    """Above the nose everything stays (hair, ears); between the nose and the neck cut only the
+    rig (jaw, chin, neck) and a margin; below the cut, nothing. The cut follows a tilted ring, not
+    the image axes."""
     from capture.head_mask import NECK_MARGIN, head_region
 
     coverage = np.zeros((100, 100), np.float32)
     coverage[20:90, 40:60] = 1.0  # the rig, with its neck running down to row 90
     ring = np.array([[40.0, 70.0], [50.0, 72.0], [60.0, 74.0]])  # tilted: lower on the right
-    region = head_region(coverage, ring, chin=np.array([50.0, 55.0]), head=np.array([50.0, 30.0]))
-    assert region[:40].all()  # above the chin: the whole outline (hair, ears) kept
+    region = head_region(coverage, ring, nose=np.array([50.0, 55.0]), head=np.array([50.0, 30.0]))
+    assert region[:40].all()  # above the nose: the whole outline (hair, ears) kept
     margin = int(NECK_MARGIN * 100)
     assert region[62, 40 - margin + 1] and not region[62, 40 - margin - 3]  # the neck and its margin only
     assert not region[64, 20:30].any() and not region[64, 70:80].any()  # collar and shoulders go
