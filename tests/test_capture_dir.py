@@ -241,3 +241,22 @@ def test_a_decompression_bomb_is_refused_before_decoding(good_capture, tmp_path)
     Image.new("L", (20000, 20000)).save(root / capture.frames[1].image, compress_level=1)
     with pytest.raises(CaptureError, match="cannot read image of frame 1.*decompression bomb"):
         capture.load_image(1)
+
+
+def test_an_npz_of_a_zip_version_python_cannot_read_is_one_clear_error(tmp_path):
+    """zipfile raises NotImplementedError (not BadZipFile) for a newer zip version; found by the
+    fuzz test on a mutated params.npz."""
+    import io
+    import struct
+
+    from avatar.data.npz import read_npz
+
+    buffer = io.BytesIO()
+    np.savez(buffer, a=np.zeros(3))
+    data = bytearray(buffer.getvalue())
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 6:central + 8] = struct.pack("<H", 64)  # "version needed to extract": 6.4
+    path = tmp_path / "params.npz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CaptureError, match="params.npz: not an .npz archive"):
+        read_npz(path, CaptureError)

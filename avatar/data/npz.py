@@ -26,7 +26,7 @@ def read_npz(path: Path, error: type[DataFileError], max_bytes: int = MAX_NPZ_BY
         archive = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise error(path, "file not found") from None
-    except (OSError, zipfile.BadZipFile, ValueError) as e:
+    except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError) as e:  # e.g. a zip version it cannot read
         raise error(path, f"not an .npz archive ({e})") from None
     with archive:
         members = archive.infolist()
@@ -42,7 +42,7 @@ def read_npz(path: Path, error: type[DataFileError], max_bytes: int = MAX_NPZ_BY
             try:
                 with archive.open(member) as f:
                     arrays[name] = _read_member(f, member.file_size)
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
                 raise error(path, f"array '{name}' is not readable ({e})") from None
         return arrays
 
