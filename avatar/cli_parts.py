@@ -23,29 +23,26 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def int_in(low: int, high: int):
     """argparse type: an integer in [low, high] (documented bounds; refused before any work)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {value}")
-        return value
-    parse.__name__ = f"integer in [{low}, {high}]"
-    return parse
+    return _bounded(int, "integer", f"[{low}, {high}]", low, high)
 
 
 def float_in(low: float, high: float):
     """argparse type: a finite number in [low, high]."""
-    def parse(text: str) -> float:
+    return _bounded(float, "number", f"[{low:g}, {high:g}]", low, high)
+
+
+def _bounded(convert, kind: str, bounds: str, low, high):
+    """argparse type: `convert(text)` in [low, high] (written `bounds` in messages)."""
+    def parse(text: str):
         try:
-            value = float(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise argparse.ArgumentTypeError(f"expected {article} {kind}, got {text!r}") from None
         if not low <= value <= high:  # also refuses nan
-            raise argparse.ArgumentTypeError(f"must be in [{low:g}, {high:g}], got {text}")
+            raise argparse.ArgumentTypeError(f"must be in {bounds}, got {value if convert is int else text}")
         return value
-    parse.__name__ = f"number in [{low:g}, {high:g}]"
+    parse.__name__ = f"{kind} in {bounds}"
     return parse
 
 
