@@ -32,7 +32,7 @@ from capture.fit_setup import WORLD_TO_CAM
 from capture.fit_video import VideoFit, continuing_frames, fit_videos, nme_68, video_fit
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
-from capture.head_mask import head_region, neck_ring
+from capture.head_mask import head_region, head_sides, neck_ring
 from capture.overlay import draw_overlay, render_rig
 from capture.photometric import refine_photometric
 
@@ -41,7 +41,7 @@ TEST_FRACTION = 0.15  # the last 15% of each video's tracked frames are held out
 MIN_TRACKED = 2
 NOSE_BRIDGE = 168  # MediaPipe point between the eyes: the head's side of the neck cut
 CHIN = (152,)  # MediaPipe's chin point: places the neck cut
-NOSE_BOTTOM = (2, 1, 4)  # under the nose tip, else the tip: below it, masks keep only the rig's own pixels
+NOSE_BOTTOM = (2, 1, 4)  # under the nose tip, else the tip: below its height, masks keep only the rig's own pixels
 MIN_CROP, MAX_CROP = 64, 2048  # pixels: below, a face is a few pixels wide; above, memory per frame explodes
 
 
@@ -151,15 +151,15 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
     chin_lmk = _embedded_point(embedding, CHIN, "the chin")
     nose_lmk = _embedded_point(embedding, NOSE_BOTTOM, "the nose")
     ring = neck_ring(rig, _surface_point(rig.v_template, rig, *chin_lmk))
+    sides = head_sides(rig, float(_surface_point(rig.v_template, rig, *nose_lmk)[1]))
     with VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size) as overlay:
         for t in tqdm(range(len(crops)), desc="writing capture", disable=not progress, leave=False):
             camera = writer.cameras[t].to_camera()
             with torch.no_grad():
                 verts = rig.forward(fit.params.frame(t))[0]
             mesh = render_rig(verts, rig.faces, colors, camera)
-            nose = camera.project(_surface_point(verts, rig, *nose_lmk)).numpy()
-            head = head_region(mesh.mask[..., 0].numpy(), camera.project(verts[ring]).numpy(), nose,
-                               crop_points[t][NOSE_BRIDGE])
+            head = head_region(mesh.mask[..., 0].numpy(), camera.project(verts[ring]).numpy(),
+                               camera.project(verts[sides]).numpy(), crop_points[t][NOSE_BRIDGE])
             writer.add_frame(t, t, crops[t], (mattes[t] * head * 255 + 0.5).astype(np.uint8))
             fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
             overlay.write(draw_overlay(crops[t], mesh, crop_points[t][MP_TO_IBUG68], fitted))
