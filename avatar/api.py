@@ -21,6 +21,7 @@ from torch import Tensor
 from avatar.data.capture import load_capture
 from avatar.data.expressions import load_expression_file
 from avatar.data.retarget import driving_params
+from avatar.devices import resolve_device
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.io import load_avatar
 from avatar.playback import camera_path
@@ -90,25 +91,29 @@ class Avatar:
 
 def load(path: str | Path, device: str | torch.device = "cpu", rig: str | None = None,
          backend: str = "auto") -> Avatar:
-    """An .avatar file; `rig` (a --rig spec) when its rig is not embedded (FLAME)."""
+    """An .avatar file, on `device` (cpu | cuda[:N] | auto); `rig` (a --rig spec) when its rig is
+    not embedded (FLAME)."""
     model, config = load_avatar(path, load_rig(rig) if rig else None)
-    return Avatar(model, config, backend).to(device)
+    return Avatar(model, config, backend).to(resolve_device(device))
 
 
 def train(capture: str | Path, out: str | Path, preset: str | None = None, rig: str | None = None,
-          resume: bool = False, progress: bool = True, **settings) -> Avatar:
-    """`avatar train` as a call: the capture's preset unless `preset`, then any `settings`."""
+          resume: bool = False, progress: bool = True, device: str | torch.device = "auto", **settings) -> Avatar:
+    """`avatar train` as a call: the capture's preset unless `preset`, then any `settings`, on
+    `device` (auto: the first CUDA device, else cpu); the model comes back on that device."""
     cap = load_capture(capture)
     chosen, _ = choose_preset(cap, preset)
     cfg = load_config(chosen, **settings)
-    _train(cap, load_rig(rig or cap.rig), cfg, out, resume=resume, progress=progress)
-    return load(out, rig=rig or cap.rig)
+    run_device = resolve_device(device)
+    _train(cap, load_rig(rig or cap.rig), cfg, out, resume=resume, progress=progress, device=run_device)
+    return load(out, device=run_device, rig=rig or cap.rig)
 
 
 def evaluate(model: Avatar | str | Path, capture: str | Path, splits: list[str] | None = None,
-             save_images: str | Path | None = None) -> dict:
-    """`avatar eval` as a call: {split: metrics} for `splits` (default: train and test)."""
-    avatar = model if isinstance(model, Avatar) else load(model)
+             save_images: str | Path | None = None, device: str | torch.device | None = None) -> dict:
+    """`avatar eval` as a call: {split: metrics} for `splits` (default: train and test), rendered
+    on the model's device (a path loads on `device`, default cpu)."""
+    avatar = model if isinstance(model, Avatar) else load(model, device=device or "cpu")
     cap = load_capture(capture)
     splits = splits or [s for s in ("train", "test") if cap.splits.get(s)]
     return {s: _evaluate(avatar.model, cap, s, avatar.backend, avatar.background, save_images=save_images)

@@ -12,11 +12,14 @@ splat forward, what one rendered frame costs) and `train_step` (blend + splat fo
 backward of that loss to every parameter of the avatar: a training step without the optimiser
 update and the SSIM term). Inference ops run under no_grad. Times are the median
 of `repeats` runs after `warmup` runs, synchronising CUDA around each.
+
+Every backend runs on the one device of the run (`--device`): on a GPU, torch, cuda and gsplat
+are compared on the same CUDA tensors. Rows name what ran (`backend`, `blend_backend`), which
+differs from what was asked (`requested`) only when the CUDA kernels failed their self-check.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import platform
 import time
@@ -26,7 +29,9 @@ from typing import Callable
 import torch
 
 from avatar.backends import BackendUnavailable
-from avatar.gaussians import GaussianAvatar, blend_registry
+from avatar.cpu_threads import ThreadBudget
+from avatar.gaussians import GaussianAvatar
+from avatar.gaussians.blend import blend_registry
 from avatar.gaussians.world import Gaussians
 from avatar.playback import FRAMING_FOV_Y_DEG, framing_distance, head_target
 from avatar.render import Camera
@@ -35,8 +40,8 @@ from avatar.rig import HeadRig
 from avatar.rig.builtin import build_builtin_head
 
 BACKENDS = ("torch", "cpu", "cuda", "gsplat")
+DEFAULT_BACKENDS = {"cpu": ("torch", "cpu"), "cuda": ("torch", "cuda", "gsplat")}  # per device type
 OPS = ("blend", "splat_fwd", "splat_fwd_bwd", "frame", "train_step")
-DEVICE_OF = {"torch": "cpu", "cpu": "cpu", "cuda": "cuda", "gsplat": "cuda"}
 
 
 @dataclass(frozen=True)
@@ -105,30 +110,26 @@ def bench_scene(size: BenchSize, seed: int = 0):
     return model, params, camera
 
 
-def _moved(model: GaussianAvatar, device: str) -> GaussianAvatar:
-    """A copy on `device` (Module.to would move the CPU scene shared by every backend)."""
-    moved = copy.deepcopy(model).to(device)
-    moved.rig = model.rig.to(device=device)
-    return moved
-
-
-def _device_string(backend: str) -> str:
-    if DEVICE_OF[backend] == "cuda":
-        return f"cuda: {torch.cuda.get_device_name()}"
+def _device_string(backend: str, device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
     text = f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     if backend == "cpu":
         text += f", {torch.ops.avatar_ext.cpu_simd()} kernels"  # the module is loaded: its ops ran
     return text
 
 
-def _timed(fn: Callable[[], object], repeats: int, warmup: int, device: str) -> tuple[float, float]:
-    """(median, min) milliseconds of fn()."""
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+def _timed(fn: Callable[[], object], repeats: int, warmup: int, device: torch.device) -> tuple[float, float]:
+    """(median, min) milliseconds of fn(), with the CPU threads the other processes leave free
+    (`cpu_threads`), as the commands run."""
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    threads = ThreadBudget(interval=0.2)
     for _ in range(warmup):
         fn()
     sync()
     times = []
     for _ in range(repeats):
+        threads.update()
         started = time.perf_counter()
         fn()
         sync()
@@ -139,19 +140,14 @@ def _timed(fn: Callable[[], object], repeats: int, warmup: int, device: str) -> 
     return median, times[0]
 
 
-def _resolve(registry, name: str) -> tuple[Callable | None, str | None]:
-    """(implementation, None) or (None, why it is unavailable)."""
+def _resolve(registry, name: str, device: torch.device) -> tuple[str, Callable | None, str | None]:
+    """(name of what runs, implementation, None) or (name, None, why it is unavailable); a
+    backend for another device raises BackendDeviceError."""
     try:
-        return registry.get(name)[1], None
+        ran, fn = registry.get(name, device)
+        return ran, fn, None
     except BackendUnavailable as e:
-        return None, str(e)
-
-
-def _blend_backend_for(backend: str) -> str:
-    """gsplat only splats: its frames blend with our CUDA kernel when it loads, else torch."""
-    if backend != "gsplat":
-        return backend
-    return "cuda" if _resolve(blend_registry, "cuda")[0] is not None else "torch"
+        return name, None, str(e)
 
 
 def _op_functions(blend_fn, splat_fn, model, params, camera) -> dict[str, Callable[[], object]]:
@@ -161,7 +157,7 @@ def _op_functions(blend_fn, splat_fn, model, params, camera) -> dict[str, Callab
         ops["blend"] = lambda: _no_grad(lambda: blend_fn(model, params))
     if splat_fn is not None:
         with torch.no_grad():
-            world = (blend_fn or blend_registry.get("torch")[1])(model, params)
+            world = (blend_fn or blend_registry.get("torch", model.xyz.device)[1])(model, params)
         leaves = Gaussians(*(t.detach().clone().requires_grad_(True) for t in
                              (world.means, world.quats, world.scales, world.opacities, world.sh)))
         g = torch.Generator().manual_seed(0)
@@ -191,42 +187,42 @@ def _no_grad(fn: Callable[[], object]) -> object:
         return fn()
 
 
-def run_bench(sizes=DEFAULT_SIZES, backends=BACKENDS, repeats: int = 5, warmup: int = 1,
-              log: Callable[[str], None] = print) -> tuple[list[dict], dict[str, str]]:
-    """Measure every available (backend, op) at every size.
+def run_bench(sizes=DEFAULT_SIZES, backends: list[str] | None = None, repeats: int = 5, warmup: int = 1,
+              log: Callable[[str], None] = print, device: str | torch.device = "cpu") -> tuple[list[dict], dict[str, str]]:
+    """Measure every available (backend, op) at every size, all on `device` (backends: default
+    those of DEFAULT_BACKENDS for its type; one that does not run there is BackendDeviceError).
 
     Returns the rows (see module doc; one per measured op) and backend -> why it was skipped,
     for backends where an op could not run (e.g. "splat: ...").
     """
+    device = torch.device(device)
+    backends = list(backends or DEFAULT_BACKENDS.get(device.type, ("torch",)))
     unknown = sorted(set(backends) - set(BACKENDS))
     if unknown:
         raise ValueError(f"--backends: unknown {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
     rows, missing = [], {}
     for size in sizes:
-        model_cpu, params_cpu, camera_cpu = bench_scene(size)
+        model_cpu, params_cpu, camera = bench_scene(size)
+        model = model_cpu.to(device)  # the camera stays on the host: the kernels read it as numbers
+        params = params_cpu.to(device=device)
         for backend in backends:
-            device = DEVICE_OF[backend]
-            blend_name = _blend_backend_for(backend)
-            blend_fn, blend_reason = _resolve(blend_registry, blend_name)
-            splat_fn, splat_reason = _resolve(splat_registry, backend)
+            splat_ran, splat_fn, splat_reason = _resolve(splat_registry, backend, device)
+            blend_ran, blend_fn, blend_reason = _resolve(blend_registry, "cuda" if backend == "gsplat" else backend,
+                                                         device)
             reasons = [f"{op}: {r}" for op, r in (("blend", blend_reason), ("splat", splat_reason)) if r]
-            if device == "cuda" and not torch.cuda.is_available():
-                blend_fn = splat_fn = None
-                reasons = reasons or ["no CUDA device is available"]
             if reasons:
                 missing[backend] = "; ".join(reasons)
             if blend_fn is None and splat_fn is None:
                 continue
-            model = model_cpu if device == "cpu" else _moved(model_cpu, device)
-            params, camera = params_cpu.to(device=device), camera_cpu.to(device=device)
             for op, fn in _op_functions(blend_fn, splat_fn, model, params, camera).items():
                 median, fastest = _timed(fn, repeats, warmup, device)
-                rows.append({"backend": backend, "op": op, "width": size.width, "height": size.height,
+                rows.append({"backend": splat_ran if op != "blend" else blend_ran, "requested": backend, "op": op,
+                             "width": size.width, "height": size.height,
                              "num_gaussians": size.num_gaussians, "num_expr": size.num_expr,
                              "ms_median": median, "ms_min": fastest, "repeats": repeats,
-                             "device": _device_string(backend),
-                             "blend_backend": blend_name if op in ("blend", "frame", "train_step") else None})
-            log(f"  measured {backend} at {size}")
+                             "device": _device_string(backend, device),
+                             "blend_backend": blend_ran if op in ("blend", "frame", "train_step") else None})
+            log(f"  measured {backend} on {device} at {size}")
     _add_speedups(rows)
     return rows, missing
 
@@ -234,7 +230,7 @@ def run_bench(sizes=DEFAULT_SIZES, backends=BACKENDS, repeats: int = 5, warmup: 
 def _add_speedups(rows: list[dict]) -> None:
     """speedup_vs_torch / speedup_vs_gsplat: baseline ms / this ms for the same op and size."""
     key = lambda r: (r["op"], r["width"], r["height"], r["num_gaussians"], r["num_expr"])  # noqa: E731
-    baseline = {(r["backend"], key(r)): r["ms_median"] for r in rows}
+    baseline = {(r["backend"], key(r)): r["ms_median"] for r in rows if r["backend"] == r["requested"]}
     for r in rows:
         for ref in ("torch", "gsplat"):
             ms = baseline.get((ref, key(r)))
@@ -249,10 +245,12 @@ def format_report(rows: list[dict], missing: dict[str, str], sizes, repeats: int
                 (size.width, size.height, size.num_gaussians, size.num_expr)]
         lines.append(f"\n{size} (ms, median of {repeats} after {warmup} warm-up)")
         lines.append(f"{'backend':<8} {'device':<8}" + "".join(f"{op:>18}" for op in OPS))
-        for backend in dict.fromkeys(r["backend"] for r in mine):
-            cells = {r["op"]: r for r in mine if r["backend"] == backend}
+        for requested in dict.fromkeys(r["requested"] for r in mine):
+            cells = {r["op"]: r for r in mine if r["requested"] == requested}
+            ran = {r["backend"] for r in cells.values()} - {requested}
+            label = requested + (f"->{'/'.join(sorted(ran))}" if ran else "")  # a kernel failed its self-check
             device = next(iter(cells.values()))["device"].split(":")[0]
-            lines.append(f"{backend:<8} {device:<8}" + "".join(f"{_cell(cells.get(op)):>18}" for op in OPS))
+            lines.append(f"{label:<8} {device:<8}" + "".join(f"{_cell(cells.get(op)):>18}" for op in OPS))
     lines.append("\n'2.0xt' / '2.0xg': 2.0 times faster than torch / gsplat on the same op and size")
     lines.extend(f"{device}" for device in dict.fromkeys(r["device"] for r in rows))
     if missing:

@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from avatar.cli_errors import USER_ERRORS
-from avatar.cli_parts import RIG_HELP, HelpFormatter, add_backend, add_command, int_in
+from avatar.cli_parts import RIG_HELP, HelpFormatter, add_backend, add_command, add_device, int_in
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = add_command(sub, "demo", "synthetic capture of the built-in head -> train -> eval -> render (offline, CPU)",
+    p = add_command(sub, "demo", "synthetic capture of the built-in head -> train -> eval -> render (offline; CPU or GPU)",
                  "  avatar demo --out demo\n  avatar demo --out demo --size 64 --iterations 300")
     p.add_argument("--out", required=True, type=Path, help="output folder (model.avatar, demo.mp4, metrics.json)")
     p.add_argument("--size", type=int_in(16, 1024), default=128, help="image size in pixels (square, 16-1024)")
@@ -107,14 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add_command(sub, "bench", "milliseconds per blend / splat / training step for each backend",
                  "  avatar bench\n  avatar bench --backends cpu torch --sizes 256x256:30000:20 --json b.json\n"
+                 "  avatar bench --device cuda --backends cuda gsplat torch\n"
                  "  avatar bench --tracker clip.mp4 --rig ict:ICT-FaceKit")
     p.add_argument("--backends", nargs="+", default=None,
-                   help="torch cpu cuda gsplat (space or comma separated; default: all)")
+                   help="torch cpu cuda gsplat (space or comma separated; default: all that run on --device)")
     p.add_argument("--sizes", default=None,
                    help="WxH:GAUSSIANS:EXPRESSIONS[,...] (default: 256x256:30000:20,512x512:100000:50)")
     p.add_argument("--repeat", type=int_in(1, 10_000), default=None, help="timed runs per op (default 5, 2 with --quick)")
     p.add_argument("--quick", action="store_true", help="fewer runs: a smoke test, not a measurement")
     p.add_argument("--json", type=Path, default=None, help="write the rows here")
+    add_device(p)
     for name, command in sub.choices.items():
         command.set_defaults(run=_core_command(name))
     for register in _registered_commands():

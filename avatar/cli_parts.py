@@ -15,8 +15,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default not in (None, False, [], argparse.SUPPRESS) and "%(default)" not in text \
-                and action.option_strings:
+        unset = action.default is None or action.default is False or action.default == [] \
+            or action.default is argparse.SUPPRESS  # identity: a default of 0 is a value worth showing
+        if not unset and "%(default)" not in text and action.option_strings:
             text += " (default: %(default)s)"
         return text
 
@@ -53,5 +54,14 @@ def add_command(sub, name: str, help: str, examples: str) -> argparse.ArgumentPa
 
 
 def add_backend(p: argparse.ArgumentParser) -> None:
+    """--backend and --device: the kernels that run are those of the run's device."""
     p.add_argument("--backend", default="auto", choices=SPLAT_BACKENDS,
-                   help="blend and splat implementation; auto: the fastest available (cuda > cpu > torch)")
+                   help="blend and splat implementation for the device; auto: cuda > torch on a GPU, cpu > torch "
+                        "on the CPU; gsplat: our blend + gsplat's rasterizer (CUDA only)")
+    add_device(p)
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto",
+                   help="where the run computes: auto (the first CUDA device torch sees, else cpu) | cpu | cuda | "
+                        "cuda:N")

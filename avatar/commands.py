@@ -14,6 +14,7 @@ import yaml
 from avatar.api import Avatar
 from avatar.atomic import check_output_path, dump_json
 from avatar.data.capture import load_capture
+from avatar.devices import resolve_device
 from avatar.gaussians import blend
 from avatar.gaussians.io import load_avatar
 from avatar.gaussians.ply import write_3dgs_ply
@@ -29,13 +30,16 @@ from avatar.training.trainer import train
 log = logging.getLogger("avatar")
 
 
-def _load_model(path: Path, rig_spec: str | None):
-    return load_avatar(path, load_rig(rig_spec) if rig_spec else None)
+def _load_model(path: Path, rig_spec: str | None, device: torch.device | None = None):
+    """(model on `device`, config) of an .avatar file."""
+    model, config = load_avatar(path, load_rig(rig_spec) if rig_spec else None)
+    return (model if device is None else model.to(device)), config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output_path(args.out)  # before loading anything: a wrong path wastes no training
+    device = resolve_device(args.device)
     capture = load_capture(args.capture)
     rig = load_rig(args.rig or capture.rig)
     preset, why = choose_preset(capture, args.preset)
@@ -49,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError("avatar train: --out MODEL.avatar is required")
     started = time.perf_counter()
     model = train(capture, rig, cfg, args.out, resume=args.resume, log_dir=args.log_dir,
-                  tensorboard=args.log == "tensorboard")
+                  tensorboard=args.log == "tensorboard", device=device)
     log.info("wrote %s: %d Gaussians in %.0f s", args.out, model.num_gaussians, time.perf_counter() - started)
     return 0
 
@@ -64,7 +68,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_output_path(args.json)
-    model, config = _load_model(args.model, args.rig)
+    model, config = _load_model(args.model, args.rig, resolve_device(args.device))
     capture = load_capture(args.capture)
     splits = args.split or [s for s in ("train", "test") if capture.splits.get(s)]
     background = tuple(config.get("background", (1, 1, 1)))
@@ -79,7 +83,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     check_output_path(args.out)
-    model, config = _load_model(args.model, args.rig)
+    model, config = _load_model(args.model, args.rig, resolve_device(args.device))
     params, fps = Avatar(model, config).params(args.expr, args.arkit_map)
     cameras = camera_path(model.rig, args.camera, args.size, params.num_frames)
     n = render_sequence(model, params, cameras, args.out, fps, tuple(config.get("background", (1, 1, 1))),
@@ -90,7 +94,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     check_output_path(args.ply)
-    model, config = _load_model(args.model, args.rig)
+    device = resolve_device(args.device)
+    model, config = _load_model(args.model, args.rig, device)
     if args.expr:
         params, _ = Avatar(model, config).params(args.expr, args.arkit_map)
         if not 0 <= args.frame < params.num_frames:
@@ -98,6 +103,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         params = params.frame(args.frame)
     else:
         params = model.rig.zero_params(1)
+    params = params.to(device=device, dtype=torch.float32)
     with torch.no_grad():
         write_3dgs_ply(blend(model, params, args.backend), args.ply)
     log.info("wrote %s (%d Gaussians)", args.ply, model.num_gaussians)
@@ -108,21 +114,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from avatar.demo import run_demo
 
     metrics = run_demo(args.out, size=args.size, num_train=args.train_frames, num_test=args.test_frames,
-                       preset=args.preset, iterations=args.iterations, backend=args.backend)
+                       preset=args.preset, iterations=args.iterations, backend=args.backend,
+                       device=resolve_device(args.device))
     print(json.dumps(metrics, indent=2))
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from avatar.bench import BACKENDS, DEFAULT_SIZES, format_report, parse_sizes, run_bench
+    from avatar.bench import DEFAULT_SIZES, format_report, parse_sizes, run_bench
 
     sizes = parse_sizes(args.sizes) if args.sizes else list(DEFAULT_SIZES)
-    backends = [b for item in (args.backends or BACKENDS) for b in item.split(",") if b]
+    device = resolve_device(args.device)
+    backends = [b for item in args.backends for b in item.split(",") if b] if args.backends else None
     repeats = args.repeat if args.repeat is not None else (2 if args.quick else 5)
     if repeats < 1:
         raise ValueError(f"--repeat must be at least 1, got {repeats}")
     warmup = 1
-    rows, missing = run_bench(sizes, backends, repeats, warmup, log=log.info)
+    rows, missing = run_bench(sizes, backends, repeats, warmup, log=log.info, device=device)
     print(format_report(rows, missing, sizes, repeats, warmup))
     if args.json:
         dump_json(rows, args.json)

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import torch
 
-from avatar.backends import BackendUnavailable
 from avatar.atomic import dump_json
 from avatar.data.capture import CaptureError, load_capture
 from avatar.data.synthetic import make_synthetic_capture
-from avatar.gaussians import blend_registry
+from avatar.gaussians.blend import blend_backend
 from avatar.playback import camera_path, render_sequence
 from avatar.render import splat_registry
 from avatar.rig import RigParams
@@ -42,14 +41,15 @@ def _capture(rig, root: Path, size: int, num_train: int, num_test: int):
 
 
 def run_demo(out: str | Path, size: int = 128, num_train: int = 150, num_test: int = 30, preset: str = "fast",
-             iterations: int | None = None, backend: str = "auto") -> dict:
+             iterations: int | None = None, backend: str = "auto", device: str | torch.device = "cpu") -> dict:
     out = Path(out)
+    device = torch.device(device)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     rig = build_builtin_head()
     capture = _capture(rig, out / "capture", size, num_train, num_test)
     cfg = load_config(preset, iterations=iterations, backend=backend)
-    model = train(capture, rig, cfg, out / "model.avatar", resume=True)
+    model = train(capture, rig, cfg, out / "model.avatar", resume=True, device=device)
     metrics = evaluate(model, capture, "test", backend, cfg.background)
     test = capture.splits["test"]
     held_out = capture.params.select([capture.frames[f].time for f in test])
@@ -64,18 +64,12 @@ def run_demo(out: str | Path, size: int = 128, num_train: int = 150, num_test: i
         "lpips_reason": metrics["lpips_reason"], "eval_split": "test", "eval_frames": metrics["frames"],
         "image_size": size, "seconds": time.perf_counter() - started,
         "num_gaussians": model.num_gaussians, "iterations": cfg.iterations,
-        "backend": {"splat": _resolved(splat_registry, backend), "blend": _resolved(blend_registry, backend)},
+        "device": str(device),
+        "backend": {"splat": splat_registry.get(backend, device)[0], "blend": blend_backend(backend, model)[0]},
         "per_frame": metrics["per_frame"],
     }
     dump_json(result, out / "metrics.json")
     return {k: v for k, v in result.items() if k != "per_frame"}
-
-
-def _resolved(registry, backend: str) -> str:
-    try:
-        return registry.get(backend)[0]
-    except BackendUnavailable:
-        return backend
 
 
 def _swing_params(held_out: RigParams, n: int) -> RigParams:

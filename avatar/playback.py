@@ -9,6 +9,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
+from avatar.cpu_threads import ThreadBudget
 from avatar.data.video import VideoWriter
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.render import Camera, splat
@@ -51,11 +52,16 @@ def camera_path(rig: HeadRig, kind: str, size: int, num_frames: int,
 @torch.no_grad()
 def render_sequence(model: GaussianAvatar, params: RigParams, cameras: Callable[[int], Camera], out: str | Path,
                     fps: float, background=(1.0, 1.0, 1.0), backend: str = "auto", progress: bool = True) -> int:
-    """Write one frame per time step of `params`; returns the number of frames written."""
-    bg = torch.tensor(background, dtype=torch.float32)
+    """Write one frame per time step of `params`, rendered on the model's device; returns the
+    number of frames written."""
+    device = model.xyz.device
+    bg = torch.tensor(background, dtype=torch.float32, device=device)
+    params = params.to(device=device, dtype=torch.float32)
     cam0 = cameras(0)
+    threads = ThreadBudget()
     with VideoWriter(out, fps, cam0.width, cam0.height) as video:
         for i in tqdm(range(params.num_frames), desc=f"rendering {Path(out).name}", disable=not progress):
+            threads.update()
             rendered = splat(blend(model, params.frame(i), backend), cameras(i), bg, backend)
-            video.write(rendered.rgb.clamp(0, 1))
+            video.write(rendered.rgb.clamp(0, 1).cpu())
     return params.num_frames

@@ -24,6 +24,7 @@ def test_bench_json_has_one_row_per_op(tmp_path):
         for key, kind in ROW_KEYS.items():
             assert isinstance(r[key], kind), f"{r['op']}: {key} = {r[key]!r} is not {kind.__name__}"
         assert (r["backend"], r["width"], r["height"], r["num_gaussians"], r["num_expr"]) == ("torch", 64, 48, 2000, 5)
+        assert r["requested"] == "torch"
         assert 0 < r["ms_min"] <= r["ms_median"]
         assert r["repeats"] == 2
         assert r["device"].startswith("cpu")
@@ -49,12 +50,14 @@ def test_bench_scene_has_the_exact_size_and_padded_expressions():
     assert ((pixels >= 0) & (pixels <= torch.tensor([80.0, 60.0]))).all()
 
 
-def test_bench_lists_unavailable_backends_with_the_reason(capsys):
-    assert main(["bench", "--quick", "--backends", "torch,gsplat", "--sizes", "32x32:500:3"]) == 0
+def test_bench_runs_every_backend_on_the_one_device(capsys):
+    """Backends for another device than --device are refused with the reason, not skipped."""
+    assert main(["bench", "--quick", "--device", "cpu", "--sizes", "32x32:500:3"]) == 0
     printed = capsys.readouterr().out
     assert "32x32, 500 Gaussians, 3 expressions" in printed
-    if not torch.cuda.is_available():
-        assert "gsplat: splat: gsplat rasterizes only on CUDA" in printed
+    assert "\ntorch    cpu" in printed and "\ncpu      cpu" in printed  # the CPU's backends by default
+    assert main(["bench", "--quick", "--device", "cpu", "--backends", "torch,gsplat", "--sizes", "32x32:500:3"]) == 2
+    assert "'gsplat' splat backend computes on cuda tensors" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["--backends", "vulkan"], ["--sizes", "64:2000"], ["--sizes", "0x64:10:1"],

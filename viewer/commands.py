@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from avatar.cli_parts import add_command, float_in, int_in
+from avatar.cli_parts import add_command, add_device, float_in, int_in
 
 log = logging.getLogger("avatar")
 VIEW_BACKENDS = ("auto", "gl", "torch", "cpu", "cuda")
@@ -21,7 +21,8 @@ def register(sub) -> None:
     p.add_argument("--source", default=None,
                    help="webcam:N | video:PATH (played as a webcam) | expr:FILE (default: sliders only)")
     p.add_argument("--backend", default="auto", choices=VIEW_BACKENDS,
-                   help="splat backend; auto: cuda, else cpu, else gl")
+                   help="splat backend for the device; auto: cuda on a GPU, else cpu, else gl (gl: CPU only)")
+    add_device(p)
     p.add_argument("--size", type=int_in(32, 2048), default=256, help="render size in pixels (square, 32-2048)")
     p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
     p.add_argument("--smoothing", type=float_in(0, 1), default=0.3, help="One-Euro smoothing strength in [0, 1]")
@@ -37,6 +38,6 @@ def cmd_view(args: argparse.Namespace) -> int:
     from viewer.launch import ViewOptions, run_view
 
     summary = run_view(ViewOptions(args.model, args.source, args.backend, args.size, args.rig, args.frames,
-                                   args.screenshot, args.stats, args.record, args.smoothing))
+                                   args.screenshot, args.stats, args.record, args.smoothing, args.device))
     log.info("%d frames, %s fps", summary["frames"], f"{summary['fps']:.1f}" if summary["fps"] else "-")
     return 0

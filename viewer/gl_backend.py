@@ -23,7 +23,7 @@ BACKEND_NAME = "gl"
 
 def register_gl_backend(registry: BackendRegistry = splat_registry) -> None:
     """Make `splat(..., backend="gl")` resolve to the GL renderer (lazily)."""
-    registry.register(BACKEND_NAME, _load)
+    registry.register(BACKEND_NAME, _load, devices=("cpu",))  # OpenGL uploads host arrays
 
 
 def _load() -> Callable[[Gaussians, Camera, Tensor | None], RenderOutput]:

@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from avatar.atomic import atomic_path, dump_json
-from avatar.backends import BackendUnavailable
+from avatar.backends import BackendDeviceError, BackendUnavailable
 from avatar.data.expressions import load_expression_file
+from avatar.devices import resolve_device
 from avatar.gaussians.io import load_avatar
 from avatar.render.dispatch import splat_registry
 from avatar.rig.loaders import load_rig
@@ -48,21 +49,24 @@ class ViewOptions:
     stats: Path | None = None
     record: Path | None = None  # path stem: record from the first frame
     smoothing: float = 0.3
+    device: str = "auto"  # --device: where the avatar is blended and splatted
 
 
 def run_view(options: ViewOptions) -> dict:
     """Run the viewer; returns the stats summary (also written to options.stats)."""
     _check_arguments(options)
+    device = resolve_device(options.device)
     model, config = load_avatar(options.model, load_rig(options.rig) if options.rig else None)
+    model = model.to(device)
     rig = model.rig
     identity = torch.as_tensor(config.get("identity_shape") or [0.0] * rig.num_shape, dtype=torch.float32)
     driver = _driver(options, rig, identity)  # a missing webcam fails here, before any window opens
     _check_display()
-    backend = _resolve_backend(options.backend)
+    backend = _resolve_backend(options.backend, device)
     state = ViewerState(rig.num_expr, backend, options.size, [float(v) for v in config.get("background", (1, 1, 1))])
     from viewer.app import RunLimits, ViewerApp  # imgui loads only once the inputs are known to be good
 
-    app = ViewerApp(model, identity, state, driver, _splat_backends(), RunLimits(options.frames, options.record))
+    app = ViewerApp(model, identity, state, driver, _splat_backends(device), RunLimits(options.frames, options.record))
     screenshot = app.run()
     summary = app.stats.summary()
     if options.screenshot is not None and screenshot is not None:
@@ -104,27 +108,32 @@ def _driver(options: ViewOptions, rig, identity: torch.Tensor):
     return LiveDriver(source, TrackerThread(source, rig, LiveRetarget(rig, identity), options.smoothing))
 
 
-def _resolve_backend(name: str) -> str:
-    """`auto`: the splat registry's own pick (cuda > cpu > torch), with `gl` instead of the slow
-    torch reference (on 2 llvmpipe cores cuda_ext's CPU build splats 30k Gaussians at 256x256 in
-    ~19 ms against gl's ~47 ms, measured in the window, so gl does not outrank it)."""
+def _resolve_backend(name: str, device: torch.device) -> str:
+    """`auto`: the splat registry's own pick for the device (cuda > torch, or cpu > torch), with
+    `gl` instead of the slow torch reference on the CPU (on 2 llvmpipe cores cuda_ext's CPU build
+    splats 30k Gaussians at 256x256 in ~19 ms against gl's ~47 ms, measured in the window, so gl
+    does not outrank it). A backend for another device fails here, before the window opens."""
     if name == "auto":
-        picked, _ = splat_registry.get("auto")
-        return "gl" if picked == "torch" else picked
+        picked, _ = splat_registry.get("auto", device)
+        return "gl" if picked == "torch" and device.type == "cpu" else picked
+    if name == "gl" and device.type != "cpu":
+        raise BackendDeviceError(f"the gl backend draws from the CPU and the run's device is {device}: "
+                                 "use --device cpu, or --backend cuda / torch")
     if name != "gl":
-        splat_registry.get(name)  # BackendUnavailable with the reason, before the window opens
+        splat_registry.get(name, device)  # BackendUnavailable / BackendDeviceError with the reason
     return name
 
 
-def _splat_backends() -> list[str]:
-    """`gl` plus every other splat backend that loads here."""
-    usable = ["gl"]
+def _splat_backends(device: torch.device) -> list[str]:
+    """The window's menu: `gl` on the CPU (the window's own context draws it), then every other
+    splat backend that loads here for the device."""
+    usable = ["gl"] if device.type == "cpu" else []
     for name in splat_registry.names:
         if name == "gl":
             continue
         try:
-            splat_registry.get(name)
-        except BackendUnavailable:
+            splat_registry.get(name, device)
+        except (BackendUnavailable, BackendDeviceError):
             continue
         usable.append(name)
     return usable

@@ -103,11 +103,13 @@ class RenderWorker(Worker):
     @torch.no_grad()
     def _render(self, settings: RenderSettings, sample: DrivenSample | None) -> RenderedFrame:
         state = settings.state
+        device = self.model.xyz.device
         params = state.compose(sample.params if sample else None, self.model.rig, self.identity_shape)
         started = time.perf_counter()
-        gaussians = blend(self.model, params, blend_backend(state.backend))
+        gaussians = blend(self.model, params.to(device=device), blend_backend(state.backend))
         blended = time.perf_counter()
-        rgb = splat(gaussians, settings.camera, torch.tensor(state.background, dtype=torch.float32), state.backend).rgb
+        background = torch.tensor(state.background, dtype=torch.float32, device=device)
+        rgb = splat(gaussians, settings.camera, background, state.backend).rgb
         image = rgb.clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()  # [H, W, 3]
         done = time.perf_counter()
         return RenderedFrame(image, params, sample, 1e3 * (blended - started), 1e3 * (done - blended), done)

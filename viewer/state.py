@@ -33,9 +33,10 @@ class ViewerState:
             self.expr_offsets = np.zeros(self.num_expr, dtype=np.float32)
 
     def compose(self, driven: RigParams | None, rig: HeadRig, identity_shape: torch.Tensor) -> RigParams:
-        """The params [1] to render: the driven ones (or the rest pose) plus the panels' offsets."""
+        """The params [1] to render, on the CPU (the renderer moves them to its device): the driven
+        ones (or the rest pose) plus the panels' offsets."""
         # A shallow copy: every field changed below gets a new tensor, the driven ones are not mutated.
-        p = dataclasses.replace(driven) if driven is not None else rig.zero_params(1)
+        p = dataclasses.replace(driven) if driven is not None else RigParams.zeros(rig.num_shape, rig.num_expr, 1)
         p.shape = identity_shape.clone()
         p.expr = p.expr + torch.from_numpy(self.expr_offsets)[None]
         p.jaw = p.jaw + torch.tensor([[math.radians(self.jaw_offset_deg), 0.0, 0.0]])

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import torch
 
-from avatar.backends import BackendRegistry
+from avatar.backends import BackendDeviceError, BackendRegistry
 from avatar.gaussians.binding import triangle_frames
 from avatar.gaussians.ext_blend import blend_ext_with_offsets, load_blend_cpu, load_blend_cuda
 from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.rotations import matrix_to_quat, quat_multiply
 from avatar.gaussians.world import Gaussians
 from avatar.rig import RigParams
+from avatar.selfcheck import cuda_kernels_trusted
 
 blend_registry = BackendRegistry("blend")
 
@@ -40,15 +41,24 @@ def blend_reference(model: GaussianAvatar, params: RigParams) -> Gaussians:
     return blend_reference_with_offsets(model, params)[0]
 
 
-blend_registry.register("torch", lambda: blend_reference)
+blend_registry.register("torch", lambda: blend_reference, devices=("cpu", "cuda"))
 # cuda_ext backends: their loaders compile or load nothing until first asked.
-blend_registry.register("cpu", load_blend_cpu)
-blend_registry.register("cuda", load_blend_cuda)
+blend_registry.register("cpu", load_blend_cpu, devices=("cpu",))
+blend_registry.register("cuda", load_blend_cuda, devices=("cuda",), trust=cuda_kernels_trusted)
+
+
+def blend_backend(backend: str, model: GaussianAvatar) -> tuple[str, object]:
+    """(name of what runs, implementation) of the blend for a render `backend` on the model's
+    device. gsplat only splats: its runs blend with our CUDA kernel."""
+    if backend == "gsplat" and model.xyz.device.type != "cuda":
+        raise BackendDeviceError(f"the 'gsplat' backend (our blend + gsplat's rasterizer) computes on cuda tensors "
+                                 f"and the run's device is {model.xyz.device.type}: choose --device cuda")
+    return blend_registry.get("cuda" if backend == "gsplat" else backend, model.xyz.device)
 
 
 def blend(model: GaussianAvatar, params: RigParams, backend: str = "auto") -> Gaussians:
-    """World-space Gaussians [N] for one frame of `params`."""
-    _, fn = blend_registry.get(backend)
+    """World-space Gaussians [N] for one frame of `params`, on the model's device."""
+    _, fn = blend_backend(backend, model)
     return fn(model, params)
 
 
@@ -57,7 +67,7 @@ def blend_with_offsets(model: GaussianAvatar, params: RigParams, backend: str = 
     which training regularises. The cuda_ext backends take them from the blend kernel, so their
     gradient joins its single backward pass over the [D, N, 14] offsets; the torch reference
     blends from the same offsets it returns."""
-    name, _ = blend_registry.get(backend)
+    name, _ = blend_backend(backend, model)
     if name in ("cpu", "cuda"):
         return blend_ext_with_offsets(model, params)
     return blend_reference_with_offsets(model, params)

@@ -4,9 +4,8 @@ The rig's per-vertex work (blendshapes + LBS) runs in cuda_ext's rig kernel when
 reach the rig parameters (0.8-1.1 ms in torch for the builtin head, ~0.25 ms fused), else in torch's
 autograd LBS; the blend kernel does everything per Gaussian: blendshape offsets, the parent triangle's
 frame, and the mapping to world space, forward and backward (gradients reach the model tensors,
-the drivers and, through torch's LBS, the rig parameters). The kernels run on the device of
-the model's tensors: `cpu` needs them on the CPU; `cuda` needs the CUDA module to load and then
-serves CUDA tensors with the CUDA kernels (and CPU tensors with the CPU ones).
+the drivers and, through torch's LBS, the rig parameters). Each backend serves its own device:
+`cpu` CPU tensors, `cuda` CUDA tensors (the registry refuses the other device before they run).
 """
 
 from __future__ import annotations
@@ -76,6 +75,9 @@ def blend_cpu(model: GaussianAvatar, params: RigParams) -> Gaussians:
 
 
 def blend_cuda(model: GaussianAvatar, params: RigParams) -> Gaussians:
+    if model.xyz.device.type != "cuda":
+        raise ValueError(f"the cuda blend backend needs the model on a CUDA device, it is on {model.xyz.device} "
+                         "(use backend 'cpu')")
     return _blend_ext(model, params)
 
 

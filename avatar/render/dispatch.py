@@ -1,4 +1,5 @@
-"""`splat()`: render world-space Gaussians through whichever backend is asked for."""
+"""`splat()`: render world-space Gaussians through whichever backend is asked for, on the device
+the Gaussians are on."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from avatar.gaussians.world import Gaussians
 from avatar.render.camera import Camera
 from avatar.render.ext_backend import load_splat_cpu, load_splat_cuda
 from avatar.render.output import RenderOutput
+from avatar.selfcheck import cuda_kernels_trusted
 
 splat_registry = BackendRegistry("splat")
 
@@ -26,19 +28,21 @@ def _load_gsplat():
         raise BackendUnavailable(f"gsplat not installed ({e}); pip install '.[gsplat]'") from e
     if not torch.cuda.is_available():
         raise BackendUnavailable("gsplat rasterizes only on CUDA and no CUDA device is present")
-    from avatar.render.gsplat_backend import splat_gsplat
+    from avatar.render.gsplat_backend import check_gsplat_version, splat_gsplat
+    check_gsplat_version()
     return splat_gsplat
 
 
-splat_registry.register("torch", _load_torch)
-splat_registry.register("gsplat", _load_gsplat)
+splat_registry.register("torch", _load_torch, devices=("cpu", "cuda"))
+splat_registry.register("gsplat", _load_gsplat, devices=("cuda",))
 # cuda_ext backends: their loaders compile or load nothing until first asked.
-splat_registry.register("cpu", load_splat_cpu)
-splat_registry.register("cuda", load_splat_cuda)
+splat_registry.register("cpu", load_splat_cpu, devices=("cpu",))
+splat_registry.register("cuda", load_splat_cuda, devices=("cuda",), trust=cuda_kernels_trusted)
 
 
 def splat(gaussians: Gaussians, camera: Camera, background: Tensor | None = None,
           backend: str = "auto") -> RenderOutput:
-    """Rasterize `gaussians` seen by `camera`. background: [3] colour (default black)."""
-    _, fn = splat_registry.get(backend)
+    """Rasterize `gaussians` seen by `camera` with `backend` for the Gaussians' device.
+    background: [3] colour (default black)."""
+    _, fn = splat_registry.get(backend, gaussians.means.device)
     return fn(gaussians, camera, background)

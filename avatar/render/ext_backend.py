@@ -3,10 +3,11 @@
 Same semantics as the torch reference (avatar.render.reference), differentiable w.r.t. the
 Gaussians and the background by the kernels' own backward. `RenderOutput.means2d` is a real
 intermediate of the graph (see cuda_ext/splat.py): after `out.means2d.retain_grad()` and a
-backward pass its `.grad` is the screen-space gradient, as with the reference. The kernels run
-on the device of the Gaussians: `cpu` needs them on the CPU; `cuda` needs the CUDA module to
-load and then serves CUDA tensors with the CUDA kernels (and CPU tensors with the CPU ones).
-Float32 and float64 are supported; the camera is rounded to the Gaussians' dtype.
+backward pass its `.grad` is the screen-space gradient, as with the reference. Each backend
+serves its own device: `cpu` CPU tensors, `cuda` CUDA tensors. Float32 and float64 are
+supported; the camera is rounded to the Gaussians' dtype. The camera reaches the kernels as plain
+numbers read from its host copy: a Camera kept on the CPU (as training keeps them) costs no
+device synchronisation.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _splat_ext(gaussians: Gaussians, camera: Camera, background: Tensor | None) 
     g = gaussians
     if not g.means.is_floating_point():
         raise ValueError(f"Gaussians.means must be floating point, got {g.means.dtype}")
-    cam = camera.to(device=g.means.device, dtype=g.means.dtype)  # the reference renders with this camera too
+    cam = camera.to(device="cpu", dtype=g.means.dtype)  # rounded as the reference rounds it; read on the host
     params = CameraParams(world_to_cam=cam.world_to_cam.flatten().tolist(), K=cam.K.flatten().tolist(),
                           position=cam.position.tolist(), width=camera.width, height=camera.height,
                           near=camera.near, far=camera.far)
@@ -42,7 +43,10 @@ def splat_cpu(gaussians: Gaussians, camera: Camera, background: Tensor | None = 
 
 
 def splat_cuda(gaussians: Gaussians, camera: Camera, background: Tensor | None = None) -> RenderOutput:
-    """Render with the CUDA kernels (CPU tensors fall back to the CPU kernels). background: [3] or None."""
+    """Render with the CUDA kernels; the Gaussians must be CUDA tensors. background: [3] or None."""
+    if gaussians.means.device.type != "cuda":
+        raise ValueError(f"the cuda splat backend needs the Gaussians on a CUDA device, they are on "
+                         f"{gaussians.means.device} (use backend 'cpu')")
     return _splat_ext(gaussians, camera, background)
 
 

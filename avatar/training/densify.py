@@ -17,23 +17,29 @@ class Densifier:
         self.size_threshold = size_threshold
         self.prune_opacity = prune_opacity
         self.max_gaussians = max_gaussians
-        self.reset(model.num_gaussians)
+        self.reset(model.num_gaussians, model.xyz.device)
 
-    def reset(self, n: int) -> None:
-        self.grad_sum = torch.zeros(n)  # [N] summed NDC-scaled screen gradient norms
-        self.count = torch.zeros(n)  # [N] number of renders where the Gaussian was visible
+    def reset(self, n: int, device: torch.device | str = "cpu") -> None:
+        """Zero statistics for n Gaussians, kept on `device` (the model's: accumulating them
+        every step then costs no host synchronisation)."""
+        self.grad_sum = torch.zeros(n, device=device)  # [N] summed NDC-scaled screen gradient norms
+        self.count = torch.zeros(n, device=device)  # [N] number of renders where the Gaussian was visible
 
+    @torch.no_grad()
     def accumulate(self, means2d_grad: Tensor, radii: Tensor, width: int, height: int) -> None:
-        """Screen-space gradients in pixels -> NDC units (as 3DGS thresholds assume)."""
-        g = means2d_grad.detach().cpu() * torch.tensor([width / 2, height / 2])
-        visible = radii.detach().cpu() > 0
-        self.grad_sum[visible] += g[visible].norm(dim=-1)
-        self.count[visible] += 1
+        """Screen-space gradients in pixels ([N, 2], or [1, N, 2] from one camera) -> NDC units
+        (as 3DGS thresholds assume); radii [N] (or [1, N]), 0 where not visible. Masks are
+        multiplied in, not indexed with: boolean indexing would wait for the device."""
+        g = means2d_grad.detach().reshape(-1, 2)
+        norm = torch.stack([g[:, 0] * (width / 2), g[:, 1] * (height / 2)], -1).norm(dim=-1)  # [N]
+        visible = (radii.detach().reshape(-1) > 0).to(norm.dtype)  # [N]
+        self.grad_sum += norm * visible
+        self.count += visible
 
     @torch.no_grad()
     def step(self, model: GaussianAvatar, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> dict:
         n = model.num_gaussians
-        mean_grad = self.grad_sum / self.count.clamp_min(1)
+        mean_grad = (self.grad_sum / self.count.clamp_min(1)).cpu()
         big = torch.exp(model.log_scale).amax(-1).cpu() > self.size_threshold
         grow = mean_grad >= self.grad_threshold
         room = max(0, self.max_gaussians - n)
@@ -51,7 +57,7 @@ class Densifier:
         old_params = {name: p for name, p in model.attribute_tensors().items()}
         model.replace_gaussians(tensors, model.parent[sources.to(model.parent.device)])
         _remap_optimizer(optimizer, old_params, model, sources, is_new)
-        self.reset(model.num_gaussians)
+        self.reset(model.num_gaussians, model.xyz.device)
         return {"cloned": clone.numel(), "split": split.numel(), "pruned": int((~keep).sum()) - split.numel(),
                 "total": model.num_gaussians}
 

@@ -7,6 +7,7 @@ Per frame, with the tracked rig parameters of that frame:
 - `psnr_foreground`: over the matte's pixels only (the full-frame figures count background too);
 - `lpips` when its weights are available offline.
 Optionally each frame is written as a PNG: target | render | error (mean absolute error x4).
+Renders run on the model's device; the frames are moved there.
 """
 
 from __future__ import annotations
@@ -49,15 +50,18 @@ def evaluate(model: GaussianAvatar, capture: Capture, split: str = "test", backe
         frames = [frames[int(i * step)] for i in range(max_frames)]
     if not frames:
         raise ValueError(f"split '{split}' of {capture.root} is empty")
-    bg = torch.tensor(background, dtype=torch.float32)
+    device = model.xyz.device
+    bg = torch.tensor(background, dtype=torch.float32, device=device)
     lpips = lpips if lpips is not None else LpipsMetric()
     folder = Path(save_images) / split if save_images is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for f in frames:
-        image, mask = capture.load_image(f), capture.load_mask(f)
-        out = splat(blend(model, capture.frame_params(f), backend), capture.camera(f), bg, backend)
+        image, mask = capture.load_image(f).to(device), capture.load_mask(f)
+        mask = None if mask is None else mask.to(device)
+        params = capture.frame_params(f).to(device=device, dtype=torch.float32)
+        out = splat(blend(model, params, backend), capture.camera(f), bg, backend)
         pred = out.rgb.clamp(0, 1)
         target = image if mask is None else image * mask + bg * (1 - mask)
         row = {"frame": f, "psnr": psnr(pred, target), "ssim": float(ssim(pred, target)),
@@ -85,5 +89,5 @@ def _mean(rows: list[dict], key: str) -> float | None:
 def _save_comparison(path: Path, target: torch.Tensor, pred: torch.Tensor) -> None:
     """target | render | error, side by side, 8-bit PNG."""
     error = ((pred - target).abs().mean(-1, keepdim=True) * ERROR_GAIN).clamp(0, 1).expand_as(pred)
-    strip = torch.cat([target, pred, error], dim=1)
+    strip = torch.cat([target, pred, error], dim=1).cpu()
     Image.fromarray((strip.numpy() * 255 + 0.5).astype(np.uint8)).save(path)

@@ -1,4 +1,10 @@
-"""`train()`: fit a GaussianAvatar to a capture directory; checkpoints and resumes."""
+"""`train()`: fit a GaussianAvatar to a capture directory; checkpoints and resumes.
+
+Everything a step touches lives on the run's device: the model and its rig, the optimiser state,
+the densification statistics, the rig parameters and the training targets (decoded once, kept
+as uint8). A step reads nothing back to the host: the frame is drawn from a CPU generator, the
+cameras reach the kernels as host numbers, and losses are read only every `log_every` steps.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,14 @@ import torch
 from tqdm import tqdm
 
 from avatar.atomic import atomic_path
+from avatar.cpu_threads import ThreadBudget
 from avatar.data.capture import Capture
 from avatar.data.expressions import save_expression_file
 from avatar.gaussians import GaussianAvatar, blend_with_offsets
+from avatar.gaussians.blend import blend_backend
 from avatar.gaussians.file_checks import check_gaussians
 from avatar.gaussians.io import save_avatar
-from avatar.render import splat
+from avatar.render import splat, splat_registry
 from avatar.rig import HeadRig
 from avatar.training.config import TrainConfig
 from avatar.training.densify import Densifier
@@ -61,14 +69,15 @@ def _regularisers(model: GaussianAvatar, cfg: TrainConfig, offsets: torch.Tensor
 
 class _FrameCache:
     """Training targets composited over the background, and their masks, decoded once and kept
-    as uint8."""
+    as uint8 on `device`."""
 
-    def __init__(self, capture: Capture, frames: list[int], background: torch.Tensor):
+    def __init__(self, capture: Capture, frames: list[int], background: torch.Tensor, device: torch.device):
         self.images, self.masks = {}, {}
         for f in tqdm(frames, desc="loading frames", leave=False, disable=None):
-            self.images[f] = (composite_target(capture, f, background) * 255 + 0.5).to(torch.uint8)
+            image = composite_target(capture, f, background.cpu())
+            self.images[f] = (image * 255 + 0.5).to(torch.uint8).to(device)
             mask = capture.load_mask(f)
-            self.masks[f] = None if mask is None else (mask * 255 + 0.5).to(torch.uint8)
+            self.masks[f] = None if mask is None else (mask * 255 + 0.5).to(torch.uint8).to(device)
 
     def __getitem__(self, frame: int) -> torch.Tensor:
         return self.images[frame].float() / 255
@@ -80,44 +89,51 @@ class _FrameCache:
 
 
 def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, resume: bool = False,
-          progress: bool = True, log_dir: str | Path | None = None, tensorboard: bool = False) -> GaussianAvatar:
-    """Train and write `out` (.avatar). With `resume`, continue from `out`.ckpt if it exists.
-    The run's record (`run_log`) goes to log_dir (default: `out`.run/)."""
+          progress: bool = True, log_dir: str | Path | None = None, tensorboard: bool = False,
+          device: str | torch.device = "cpu") -> GaussianAvatar:
+    """Train on `device` and write `out` (.avatar). With `resume`, continue from `out`.ckpt if it
+    exists. The run's record (`run_log`) goes to log_dir (default: `out`.run/)."""
     out = Path(out)
+    device = torch.device(device)
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: drawing a frame reads nothing from the device
     train_frames = capture.splits.get("train") or []
     if not train_frames:
         raise ValueError(f"capture {capture.root} has no training frames")
     blend_expr = varying_expressions(capture, train_frames, cfg.num_blend_expr)
-    model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed)
-    refiner = ParamRefiner(capture.params) if cfg.refine_params else None
+    model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed).to(device)
+    ran = {"blend": blend_backend(cfg.backend, model)[0], "splat": splat_registry.get(cfg.backend, device)[0]}
+    log.info("training on %s: blend backend %s, splat backend %s", device, ran["blend"], ran["splat"])
+    params = capture.params.to(device=device, dtype=torch.float32)  # [T] every time step's tracking
+    refiner = ParamRefiner(params) if cfg.refine_params else None
     optimizer = make_optimizer(model, cfg, refiner)
     start = 0
     ckpt = checkpoint_path(out)
     densifier = Densifier(model, cfg.densify_grad_threshold, cfg.densify_size_threshold, cfg.prune_opacity,
                           cfg.max_gaussians)
     if resume and ckpt.is_file():
-        start = _load_checkpoint(ckpt, cfg, model, optimizer, refiner, densifier, gen)
+        start = _load_checkpoint(ckpt, cfg, model, optimizer, refiner, densifier, gen, device)
         log.info("resumed from %s at step %d", ckpt, start)
     run = RunLog(Path(log_dir) if log_dir is not None else run_dir_for(out), cfg, start, tensorboard)
-    background = torch.tensor(cfg.background, dtype=torch.float32)
-    targets = _FrameCache(capture, train_frames, background)
+    background = torch.tensor(cfg.background, dtype=torch.float32, device=device)
+    targets = _FrameCache(capture, train_frames, background, device)
     densify_until = int(cfg.densify_until_frac * cfg.iterations)
     decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
+    threads = ThreadBudget()  # CPU kernels: only the cores other processes leave free
     started = time.perf_counter()
     logged_at, logged_step = started, start
     bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations, desc="training",
                disable=not progress)
     for step in bar:
+        threads.update()
         for group in optimizer.param_groups:
             if group["name"] == "xyz":
                 group["lr"] = cfg.lr_xyz * math.exp(decay * step)
         frame = train_frames[int(torch.randint(len(train_frames), (1,), generator=gen))]
         time_index = capture.frames[frame].time
-        params = refiner.frame(time_index) if refiner else capture.frame_params(frame)
+        frame_params = refiner.frame(time_index) if refiner else params.frame(time_index)
         camera = capture.camera(frame)
-        world, offsets = blend_with_offsets(model, params, cfg.backend)
+        world, offsets = blend_with_offsets(model, frame_params, cfg.backend)
         rendered = splat(world, camera, background, cfg.backend)
         rendered.means2d.retain_grad()
         terms = {"photo": photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight),
@@ -162,7 +178,8 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
     run.close()
     # The person's identity: expression files drive expression and pose, never who it is.
     config = cfg.to_dict() | {"train_seconds": time.perf_counter() - started, "capture": str(capture.root),
-                              "identity_shape": capture.params.shape.tolist()}
+                              "identity_shape": capture.params.shape.tolist(), "device": str(device),
+                              "backends_ran": ran}
     save_avatar(model, out, config)
     if refiner is not None:
         # The refined tracking is worth keeping: it replays the training frames as fitted.
@@ -191,9 +208,12 @@ def _save_checkpoint(path: Path, cfg: TrainConfig, step: int, model: GaussianAva
         torch.save(state, partial)
 
 
-def _load_checkpoint(path: Path, cfg: TrainConfig, model: GaussianAvatar, optimizer, refiner, densifier, gen) -> int:
+def _load_checkpoint(path: Path, cfg: TrainConfig, model: GaussianAvatar, optimizer, refiner, densifier, gen,
+                     device: torch.device) -> int:
     try:
-        state = torch.load(path, weights_only=True)  # restricted unpickler: tensors and containers only
+        # Restricted unpickler (tensors and containers only); tensors land on the run's device,
+        # the generator states are CPU byte tensors and go back there.
+        state = torch.load(path, weights_only=True, map_location=device)
     except Exception as e:
         raise ValueError(f"{path}: unreadable training checkpoint ({e}); delete it to start over") from e
     if not isinstance(state, dict) or state.get("config") != _fingerprint(cfg):
@@ -214,8 +234,8 @@ def _load_checkpoint(path: Path, cfg: TrainConfig, model: GaussianAvatar, optimi
         if refiner is not None and state["refiner"] is not None:
             refiner.load_state_dict(state["refiner"])
         densifier.grad_sum, densifier.count = state["densify_stats"]
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        gen.set_state(state["generator"].cpu())
+        torch.set_rng_state(state["torch_rng"].cpu())
     except (KeyError, TypeError, AttributeError, IndexError, RuntimeError, ValueError) as e:
         raise ValueError(f"{path}: not a usable checkpoint of this run ({type(e).__name__}: {e}); "
                          "delete it to start over") from None
