@@ -63,6 +63,7 @@ def test_info_describes_a_model(capture_dir, tmp_path, capsys):
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
     assert "builtin" in text and "last eval" in text and "test_psnr" in text
+    assert "on cpu (blend torch, splat torch)" in text  # where it ran and what ran
 
 
 def test_tensorboard_without_the_package_is_one_clear_error_or_writes_events(capture_dir, tmp_path, capsys):

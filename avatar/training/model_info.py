@@ -43,7 +43,10 @@ def format_info(path: Path, info: dict) -> str:
     if info["capture"]:
         lines.append(f"  trained on   {info['capture']}")
     if info["train_seconds"] is not None:
-        lines.append(f"  training     {info['train_seconds'] / 60:.1f} min")
+        ran = info["config"].get("backends_ran")
+        where = f" on {info['config']['device']}" if "device" in info["config"] else ""
+        where += f" (blend {ran['blend']}, splat {ran['splat']})" if isinstance(ran, dict) else ""
+        lines.append(f"  training     {info['train_seconds'] / 60:.1f} min{where}")
     settings = ", ".join(f"{k}={info['config'][k]}" for k in KEY_SETTINGS if k in info["config"])
     lines.append(f"  settings     {settings}")
     last = info["last_evaluation"]
