@@ -66,3 +66,18 @@ def test_a_model_moves_whole():
     model = GaussianAvatar.on_mesh(load_rig("builtin")).double()
     assert model.xyz.dtype == torch.float64 and model.rig.v_template.dtype == torch.float64
     assert model.rig.faces.dtype == torch.long and model.parent.dtype == torch.long
+
+
+def test_the_readme_example_runs_as_written(tmp_path, monkeypatch):
+    """The README's library example, executed as it stands against a small demo in ./demo."""
+    from pathlib import Path
+
+    from avatar.demo import run_demo
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "avatar.load(\"demo/model.avatar\")" in example
+    run_demo(tmp_path / "demo", size=32, num_train=4, num_test=2, iterations=10)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {})
+    assert (tmp_path / "neutral.png").is_file()
