@@ -56,6 +56,8 @@ class BenchSize:
 
 
 DEFAULT_SIZES = (BenchSize(256, 256, 30_000, 20), BenchSize(512, 512, 100_000, 50))
+# Bounds of --sizes, checked before anything is allocated (a scene of 10^20 Gaussians overflows).
+SIZE_BOUNDS = {"pixels": (8, 4096), "gaussians": (1, 5_000_000), "expressions": (1, 1000)}
 
 
 def parse_sizes(text: str) -> list[BenchSize]:
@@ -68,8 +70,12 @@ def parse_sizes(text: str) -> list[BenchSize]:
             size = BenchSize(int(w), int(h), int(n), int(e))
         except ValueError:
             raise ValueError(f"--sizes: '{item}' is not WxH:GAUSSIANS:EXPRESSIONS (e.g. 256x256:30000:20)") from None
-        if min(size.width, size.height, size.num_gaussians, size.num_expr) <= 0:
-            raise ValueError(f"--sizes: every number in '{item}' must be positive")
+        for value, (low, high), what in ((size.width, SIZE_BOUNDS["pixels"], "width"),
+                                         (size.height, SIZE_BOUNDS["pixels"], "height"),
+                                         (size.num_gaussians, SIZE_BOUNDS["gaussians"], "Gaussian count"),
+                                         (size.num_expr, SIZE_BOUNDS["expressions"], "expression count")):
+            if not low <= value <= high:
+                raise ValueError(f"--sizes: the {what} in '{item}' must be in [{low}, {high}], got {value}")
         sizes.append(size)
     return sizes
 

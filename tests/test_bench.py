@@ -61,7 +61,8 @@ def test_bench_runs_every_backend_on_the_one_device(capsys):
 
 
 @pytest.mark.parametrize("argv", [["--backends", "vulkan"], ["--sizes", "64:2000"], ["--sizes", "0x64:10:1"],
-                                  ["--repeat", "0"]])
+                                  ["--repeat", "0"], ["--sizes", "32x32:99999999999999999999:2"],
+                                  ["--sizes", "100000x64:10:1"], ["--sizes", "64x64:10:5000"]])
 def test_bench_rejects_bad_options(argv, capsys):
     try:
         status = main(["bench", "--quick", *argv])
