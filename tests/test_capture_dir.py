@@ -260,3 +260,24 @@ def test_an_npz_of_a_zip_version_python_cannot_read_is_one_clear_error(tmp_path)
     path.write_bytes(bytes(data))
     with pytest.raises(CaptureError, match="params.npz: not an .npz archive"):
         read_npz(path, CaptureError)
+
+
+@pytest.mark.parametrize("header_edit", [(b"'shape'", b"'shape{"), (b"(3,)", b"(3,,)"),
+                                         (b"(3,)", b"(4294967296, 4294967296, 4294967296)")])
+def test_an_npz_whose_array_header_is_mangled_is_one_clear_error(tmp_path, header_edit):
+    """numpy parses an .npy header as a Python literal: an unterminated quote escaped as
+    tokenize.TokenError (found by a long fuzz run of the readers); dimensions whose product
+    overflows int64 must not wrap to a small size."""
+    import io
+    import zipfile
+
+    from avatar.data.npz import read_npz
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(3, np.float32))
+    old, new = header_edit
+    path = tmp_path / "map.npz"
+    with zipfile.ZipFile(path, "w") as archive:  # a consistent archive (CRC of the edited bytes)
+        archive.writestr("a.npy", buffer.getvalue().replace(old, new, 1))
+    with pytest.raises(CaptureError, match="map.npz: "):
+        read_npz(path, CaptureError)

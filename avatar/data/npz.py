@@ -9,6 +9,8 @@ first; `zipfile` then never produces more than a member declares.
 
 from __future__ import annotations
 
+import math
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -53,10 +55,14 @@ def _read_member(f, declared: int) -> np.ndarray:
     readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
     if version not in readers:
         raise ValueError(f"unsupported .npy format version {version}")
-    shape, fortran, dtype = readers[version](f, max_header_size=10000)
+    try:
+        shape, fortran, dtype = readers[version](f, max_header_size=10000)
+    except (SyntaxError, TypeError, tokenize.TokenError, RecursionError, OverflowError) as e:
+        # numpy evaluates the header's Python literal: a mangled one escapes as these, not ValueError
+        raise ValueError(f"malformed .npy header ({type(e).__name__})") from None
     if dtype.hasobject:
         raise ValueError("object arrays are not read (they would need pickle)")
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    count = math.prod(shape)  # Python integers: a product of huge dimensions cannot wrap around
     if count < 0 or count * dtype.itemsize > declared:
         raise ValueError(f"its header declares {shape} {dtype}, more than the {declared} bytes stored")
     array = np.empty(count, dtype=dtype)
