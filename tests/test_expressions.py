@@ -86,6 +86,7 @@ def test_bad_npz_and_json_files(tmp_path):
     (tmp_path / "ragged.json").write_text('{"fps": 30, "expr": [[1], [1, 2]]}')
     (tmp_path / "jaw.json").write_text('{"fps": 30, "expr": [[1]], "jaw": [[1, 2]]}')
     (tmp_path / "broken.json").write_text('{"fps": 30, ')
+    (tmp_path / "names.json").write_text('{"fps": 30, "expr": [[1, 2]], "expr_names": [null, []]}')  # a fuzz find
     (tmp_path / "x.txt").write_text("")
     np.savez(tmp_path / "whole.npz", fps=30.0, expr=np.zeros((200, 1)))
     whole = (tmp_path / "whole.npz").read_bytes()
@@ -93,6 +94,7 @@ def test_bad_npz_and_json_files(tmp_path):
     cases = {"truncated.npz": "not an .npz archive", "nofps.npz": "missing 'fps'", "nan.json": "'expr' holds non-finite",
              "ragged.json": "'expr' is not a numeric array", "jaw.json": "'jaw' must have shape",
              "broken.json": "not a readable JSON", "x.txt": "unknown expression file type",
+             "names.json": "'expr_names' must be a list of expression names",
              "absent.npz": "file not found"}
     for name, message in cases.items():
         with pytest.raises(ExpressionFileError, match=message) as info:

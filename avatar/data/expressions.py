@@ -115,6 +115,15 @@ def _as_float_array(path: Path, key: str, value) -> np.ndarray:
     return a
 
 
+def _names(path: Path, names) -> list[str]:
+    """'expr_names' as a list of strings: a JSON list of strings or an .npz 1-D string array."""
+    if isinstance(names, np.ndarray) and names.dtype.kind in "US" and names.ndim == 1:
+        return [str(n) for n in names]
+    if isinstance(names, list) and all(isinstance(n, str) for n in names):
+        return names
+    raise ExpressionFileError(path, "'expr_names' must be a list of expression names (strings)")
+
+
 def _to_params(path: Path, raw: dict, rig: HeadRig) -> RigParams:
     arrays = {k: _as_float_array(path, k, raw[k]) for k in PARAM_KEYS if k in raw}
     if "expr" not in arrays:
@@ -125,7 +134,7 @@ def _to_params(path: Path, raw: dict, rig: HeadRig) -> RigParams:
         raise ExpressionFileError(path, f"'expr' has {arrays['expr'].shape[0]} frames; 1 to {MAX_FRAMES} are read")
     names = raw.get("expr_names")
     if names is not None and rig.expr_names is not None:
-        names = [str(n) for n in np.asarray(names).reshape(-1)]
+        names = _names(path, names)
         if len(names) != arrays["expr"].shape[1]:
             raise ExpressionFileError(path, f"{len(names)} expr_names for "
                                       f"{arrays['expr'].shape[1]} columns of 'expr'")
