@@ -44,6 +44,7 @@ def run_demo(out: str | Path, size: int = 128, num_train: int = 150, num_test: i
              iterations: int | None = None, backend: str = "auto", device: str | torch.device = "cpu") -> dict:
     out = Path(out)
     device = torch.device(device)
+    splat_registry.get(backend, device)  # a backend for another device fails here, before any output
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     rig = build_builtin_head()

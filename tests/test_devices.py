@@ -127,6 +127,7 @@ def test_cli_refuses_a_missing_device_and_a_backend_for_another_device(tmp_path,
     assert main(["demo", "--out", str(tmp_path / "e"), "--device", "cpu", "--backend", "cuda", "--size", "16",
                  "--train-frames", "2", "--test-frames", "1", "--iterations", "1"]) == 2
     assert "computes on cuda tensors" in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()  # refused before any output
 
 
 def test_training_reports_the_device_and_what_ran(tmp_path):
