@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the run's record: config.yaml, metrics.jsonl, evaluation images (default: OUT.run/)")
     p.add_argument("--log", choices=["files", "tensorboard"], default="files",
                    help="tensorboard: also TensorBoard event files in LOG_DIR/tb (the log extra)")
-    add_backend(p)
+    add_backend(p, default=None)  # None: --set backend=... or the preset decides
 
     p = add_command(sub, "info", "what a model is: rig, Gaussians, expressions with offsets, settings, training "
                               "time, last metrics",

@@ -53,11 +53,13 @@ def add_command(sub, name: str, help: str, examples: str) -> argparse.ArgumentPa
                           formatter_class=HelpFormatter)
 
 
-def add_backend(p: argparse.ArgumentParser) -> None:
-    """--backend and --device: the kernels that run are those of the run's device."""
-    p.add_argument("--backend", default="auto", choices=SPLAT_BACKENDS,
+def add_backend(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
+    """--backend and --device: the kernels that run are those of the run's device. default None:
+    the command's settings decide (train: the preset's, or --set backend=...)."""
+    p.add_argument("--backend", default=default, choices=SPLAT_BACKENDS,
                    help="blend and splat implementation for the device; auto: cuda > torch on a GPU, cpu > torch "
-                        "on the CPU; gsplat: our blend + gsplat's rasterizer (CUDA only)")
+                        "on the CPU; gsplat: our blend + gsplat's rasterizer (CUDA only)"
+                        + ("" if default else " (default: the preset's, auto unless it says otherwise)"))
     add_device(p)
 
 

@@ -135,3 +135,25 @@ def test_a_broken_preset_file_is_one_clear_error(tmp_path, text, message):
     with pytest.raises(ValueError, match=message) as caught:
         load_config(str(preset))
     assert str(preset) in str(caught.value)
+
+
+def test_the_backend_setting_is_checked_and_not_overridden_by_the_flags_default(tmp_path, capsys):
+    """`--set backend=torch` used to be replaced by --backend's default ("auto"), and an unknown
+    backend was accepted (found by fuzzing the CLI)."""
+    from avatar.cli import main
+    from avatar.cli_parts import SPLAT_BACKENDS
+    from avatar.data.synthetic import make_synthetic_capture
+    from avatar.rig.builtin import build_builtin_head
+    from avatar.training.config import BACKENDS, load_config
+
+    assert BACKENDS == SPLAT_BACKENDS
+    with pytest.raises(ValueError, match="config key backend: 'quantum' is not one of"):
+        load_config("fast", backend="quantum")
+    capture = tmp_path / "cap"
+    make_synthetic_capture(build_builtin_head(), capture, num_train=2, num_test=1, size=16, progress=False)
+    assert main(["train", str(capture), "--print-config", "--set", "backend=torch"]) == 0
+    assert "backend: torch" in capsys.readouterr().out
+    assert main(["train", str(capture), "--print-config", "--set", "backend=torch", "--backend", "cpu"]) == 0
+    assert "backend: cpu" in capsys.readouterr().out  # the flag, when given, wins
+    assert main(["train", str(capture), "--out", str(tmp_path / "m.avatar"), "--set", "backend=quantum"]) == 2
+    assert "backend: 'quantum' is not one of" in capsys.readouterr().err
