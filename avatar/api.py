@@ -59,6 +59,11 @@ class Avatar:
         """(rig parameters [T], fps) of a source with this avatar's identity: None (neutral, one
         frame), RigParams, an expression file (.npz / .json / Live Link .csv) or a capture directory."""
         fps = 25.0
+        if arkit_map is not None and (source is None or isinstance(source, RigParams)
+                                      or Path(source).suffix.lower() != ".csv"):
+            # Given and silently unused would hide a mistake (the map would be a wrong path, or a
+            # map meant for another source).
+            raise ValueError(f"--arkit-map {arkit_map}: applies only to a Live Link Face .csv source, not {source}")
         if source is None:
             params = self.rig.zero_params(1)
         elif isinstance(source, RigParams):

@@ -81,3 +81,18 @@ def test_the_readme_example_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(example, "README.md", "exec"), {})
     assert (tmp_path / "neutral.png").is_file()
+
+
+def test_an_arkit_map_that_would_go_unused_is_refused(trained, tmp_path):
+    """--arkit-map only maps Live Link .csv files: given with another source it used to be
+    ignored, whatever it named (found by fuzzing the CLI)."""
+    from avatar.cli import main
+
+    root, me = trained
+    take = tmp_path / "take.json"
+    save_expression_file(take, me.rig.zero_params(2), 25.0)
+    with pytest.raises(ValueError, match="applies only to a Live Link Face .csv"):
+        me.params(take, arkit_map=tmp_path / "no-such-map.npz")
+    assert main(["render", str(root / "me.avatar"), "--expr", str(take), "--out", str(tmp_path / "r.mp4"),
+                 "--arkit-map", str(tmp_path / "no-such-map.npz"), "--size", "32"]) == 2
+    assert not (tmp_path / "r.mp4").exists()

@@ -157,3 +157,13 @@ def test_the_backend_setting_is_checked_and_not_overridden_by_the_flags_default(
     assert "backend: cpu" in capsys.readouterr().out  # the flag, when given, wins
     assert main(["train", str(capture), "--out", str(tmp_path / "m.avatar"), "--set", "backend=quantum"]) == 2
     assert "backend: 'quantum' is not one of" in capsys.readouterr().err
+
+
+def test_an_empty_preset_file_is_refused(tmp_path):
+    """An empty YAML file used to train with the defaults silently (found by fuzzing the CLI)."""
+    from avatar.training.config import load_config
+
+    empty = tmp_path / "mine.yaml"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="mine.yaml: the preset is empty"):
+        load_config(str(empty))

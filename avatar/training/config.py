@@ -167,9 +167,11 @@ def load_config(preset: str | None = None, **overrides) -> TrainConfig:
             raise ValueError(f"config preset '{preset}' not found (looked at {path}); "
                              f"presets: {', '.join(names) or f'none in {CONFIG_DIR}'}")
         try:
-            values = yaml.safe_load(path.read_text()) or {}
+            values = yaml.safe_load(path.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             raise ValueError(f"{path}: not a valid YAML preset ({e})") from None
+        if values is None:
+            raise ValueError(f"{path}: the preset is empty (a preset is a mapping of setting: value)")
         if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
             raise ValueError(f"{path}: a preset is a mapping of setting: value, got {type(values).__name__}")
         try:
