@@ -131,6 +131,13 @@ def project(points: Tensor, focal: Tensor, centre: Tensor) -> Tensor:
     return torch.stack([x / z, y / z], dim=-1) * focal[:, None, None] + centre[:, None, :]
 
 
+def project_cameras(points: Tensor, k_mats: Tensor, w2c: Tensor) -> Tensor:
+    """Rig-space points [T, N, 3] -> pixels [T, N, 2] through per-frame cameras."""
+    cam = torch.einsum("tij,tnj->tni", w2c[:, :3, :3], points) + w2c[:, None, :3, 3]
+    pix = torch.einsum("tij,tnj->tni", k_mats, cam)
+    return pix[..., :2] / pix[..., 2:].clamp_min(1e-6)
+
+
 def initial_translation(rest: Tensor, target: Tensor, focal: Tensor, centre: Tensor) -> Tensor:
     """Translations [T, 3] that place the unposed landmarks rest [L, 3] facing the camera where
     the detected ones target [T, L, 2] are: depth from their spread, x/y from their centre.

@@ -7,7 +7,9 @@ their landmark fits): the rig's face-region vertices carry one colour each for t
 (an albedo), lit by second-order spherical harmonics shared by all frames, with a colour gain per
 frame for the camera's exposure. Every frame's pose, expression, jaw and eyes move so that the
 frame, sampled where the posed vertices project, agrees with that model, while the landmark
-term, the priors and the temporal smoothness of the landmark fit stay on.
+term, the priors and the temporal smoothness of the landmark fit stay on. The head's outline
+above the ears (`head_outline`: the skull grown by a hair thickness fitted for the video,
+against the matte) gives the pose a cue that an expression does not move.
 
 All frames are optimised together (Adam), coarse to fine: first against the frames blurred by a
 few pixels (wide basins), then sharper. Gradients come through the image: bilinear sampling at
@@ -31,10 +33,13 @@ from avatar.render.camera import Camera
 from avatar.render.mesh_raster import rasterize_mesh
 from avatar.rig import HeadRig, RigParams
 from capture.embedding import LandmarkEmbedding
-from capture.fit_setup import fit_model, fit_points, jaw_from, landmark_residuals, outline_choice
+from capture.fit_setup import fit_model, fit_points, jaw_from, landmark_residuals, outline_choice, project_cameras
 from capture.fit_video import FitWeights
+from capture.harmonics import Y00, sh_basis
+from capture.head_outline import HAIR_LR, OutlineTerm, matte_outline
 from capture.landmark_rig import LandmarkRig
 from capture.silhouette import outline_normals
+from capture.surface import VertexSamples, vertex_normals, vertex_samples
 
 FACE_RADIUS = 0.008  # metres: vertices this close to a registered landmark are the face region
 VISIBLE_TOLERANCE = 0.003  # metres behind the z-buffer's surface that still counts as visible
@@ -42,7 +47,6 @@ FACING = 0.1  # min cosine between a vertex normal and the direction to the came
 CHARBONNIER = 0.02  # robust loss scale (colour units): shadows, hair strands and specularities cost less
 GAIN_PRIOR = 1e-2  # on the squared log of each frame's colour gain
 POSE_BATCH = 16  # frames posed at once for the z-buffer (full-mesh LBS memory grows with it)
-_SH_Y00 = 0.28209479177387814
 
 
 @dataclass
@@ -54,6 +58,7 @@ class PhotometricWeights:
     lr_expr: float = 1e-2
     lr_appearance: float = 2e-2
     max_samples: int = 4000  # face-region vertices sampled (evenly thinned on dense rigs; the cost scales with it)
+    outline: float = 0.25  # the head's outline above the ears (`head_outline`), against the landmark term's 1
 
 
 @dataclass
@@ -61,16 +66,21 @@ class PhotometricFit:
     params: RigParams  # [T] refined
     error_before: np.ndarray  # [T] texture consistency (`_consistency`) of the landmark fit, 0..1
     error: np.ndarray  # [T] the same after refinement
+    outline_before: np.ndarray | None = None  # [T] mean |head outline error| in pixels (`head_outline`)
+    outline: np.ndarray | None = None  # [T] the same after refinement
 
 
 def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigParams, cameras: list[Camera],
                        images: np.ndarray, mattes: np.ndarray, landmarks: np.ndarray, pairs: Tensor,
                        weights: PhotometricWeights | None = None, fit_weights: FitWeights | None = None,
-                       progress: bool = True) -> PhotometricFit:
+                       progress: bool = True, shell_height: float | None = None,
+                       in_frame: np.ndarray | None = None) -> PhotometricFit:
     """Refine `params` [T] against the frames: images [T, H, W, 3] uint8 seen by `cameras` (one
     per frame, rig space to pixels), mattes [T, H, W] in [0, 1] (the person), landmarks
     [T, 478, 2] MediaPipe points in the same pixels; pairs [P]: the frames t that follow t - 1
-    in time (`fit_video.continuing_frames`), kept smooth."""
+    in time (`fit_video.continuing_frames`), kept smooth. shell_height (rest pose, metres):
+    where the head's outline term starts (`head_outline`; None: no outline term); in_frame
+    [T, H, W]: 1 where the images show the video (default everywhere)."""
     w = weights or PhotometricWeights()
     fw = fit_weights or FitWeights()
     rig = rig.to(dtype=torch.float32)
@@ -94,7 +104,7 @@ def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigPa
            for k in ("rotation", "translation", "expr", "jaw", "eyes")}
     albedo = torch.zeros(samples.count, 3, requires_grad=True)  # logit of the colour, set below
     sh = torch.zeros(9, 3)
-    sh[0] = 1.0 / _SH_Y00  # shading 1 everywhere
+    sh[0] = 1.0 / Y00  # shading 1 everywhere
     sh.requires_grad_(True)
     log_gain = torch.zeros(t, 3, requires_grad=True)
 
@@ -110,19 +120,19 @@ def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigPa
     def observe(p: RigParams, blurred: Tensor, visible: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Observed colours [T, N, 3], shading normals [T, N, 3] and sample weights [T, N]."""
         points, normals = srig.posed(p)
-        pix = _project(points, k_mats, w2c)  # [T, N, 2]
+        pix = project_cameras(points, k_mats, w2c)  # [T, N, 2]
         grid = torch.stack([pix[..., 0] / width * 2 - 1, pix[..., 1] / height * 2 - 1], -1)[:, :, None]
         seen = F.grid_sample(blurred, grid, align_corners=False, padding_mode="border")[..., 0]  # [T, 3, N]
         on_person = F.grid_sample(matte, grid.detach(), align_corners=False)[:, 0, :, 0]  # [T, N]
         return seen.transpose(1, 2), F.normalize(normals, dim=-1), visible * on_person
 
     def predicted(normals: Tensor) -> Tensor:
-        shading = torch.einsum("tnk,kc->tnc", _sh_basis(normals), sh)  # [T, N, 3]
+        shading = torch.einsum("tnk,kc->tnc", sh_basis(normals), sh)  # [T, N, 3]
         return torch.sigmoid(albedo)[None] * shading * torch.exp(log_gain)[:, None, :]
 
     def landmark_loss(p: RigParams) -> Tensor:
         points, point_normals = lrig.posed(p)
-        pix = _project(points, k_mats, w2c)
+        pix = project_cameras(points, k_mats, w2c)
         residual = landmark_residuals(embedding, pix, target, outline, outline_choice(embedding, points, point_normals))
         err = (residual / iod[:, None, None]).pow(2).sum(-1)  # [T, L]
         return (err * model.point_weights).sum(-1).mean()
@@ -140,8 +150,18 @@ def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigPa
         seen, _, weight = observe(p, frames, visible)
         return _colour_error(seen, _weighted_median(seen, weight)[None], weight)
 
+    head = None
+    if shell_height is not None and w.outline > 0:
+        seen_outline = matte_outline(mattes, np.ones_like(mattes) if in_frame is None else in_frame, landmarks)
+        head = OutlineTerm(rig, shell_height, seen_outline, k_mats, w2c, iod)
+        head.fit_hair(current().detach())
+
+    def outline_loss(p: RigParams) -> Tensor:
+        return 0.0 if head is None else w.outline * model.point_weights.sum() * head.loss(p)
+
     with torch.no_grad():
         p0 = current()
+        outline_before = None if head is None else head.mean_abs_error(p0)
         visible = _visibility(rig, p0, samples, cameras)  # also the first level's
         seen, normals, weight = observe(p0, frames, visible)
         albedo.copy_(torch.logit(_weighted_median(seen, weight).clamp(0.02, 0.98)))
@@ -150,7 +170,8 @@ def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigPa
     optimizer = torch.optim.Adam([
         {"params": [var["rotation"], var["translation"], var["jaw"], var["eyes"]], "lr": w.lr_pose},
         {"params": [var["expr"]], "lr": w.lr_expr},
-        {"params": [albedo, sh, log_gain], "lr": w.lr_appearance}])
+        {"params": [albedo, sh, log_gain], "lr": w.lr_appearance}]
+        + ([{"params": [head.hair], "lr": HAIR_LR}] if head is not None else []))
     bar = tqdm(total=sum(steps for _, steps in w.levels), desc="photometric refinement", disable=not progress,
                leave=False)
     for level, (sigma, steps) in enumerate(w.levels):
@@ -163,7 +184,7 @@ def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigPa
             seen, normals, weight = observe(p, blurred, visible)
             residual = seen - predicted(normals)
             photo = (weight[..., None] * (residual.pow(2) + CHARBONNIER ** 2).sqrt()).sum() / (3 * weight.sum() + 1e-6)
-            loss = (w.photo * photo + w.landmarks * landmark_loss(p) + regularisers(p)
+            loss = (w.photo * photo + w.landmarks * landmark_loss(p) + outline_loss(p) + regularisers(p)
                     + GAIN_PRIOR * log_gain.pow(2).sum(-1).mean())
             loss.backward()
             optimizer.step()
@@ -173,22 +194,11 @@ def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigPa
     with torch.no_grad():
         final = current()
         error = consistency(final, _visibility(rig, final, samples, cameras))
-    return PhotometricFit(final.detach(), error_before.numpy(), error.numpy())
+        outline_after = None if head is None else head.mean_abs_error(final)
+    return PhotometricFit(final.detach(), error_before.numpy(), error.numpy(), outline_before, outline_after)
 
 
-@dataclass
-class _Samples:
-    faces: Tensor  # [N] a triangle at each sampled vertex
-    bary: Tensor  # [N, 3] one-hot: the vertex itself
-    normals: Tensor  # [N, 3] rest-pose vertex normals
-    vertices: Tensor  # [N] vertex ids
-
-    @property
-    def count(self) -> int:
-        return int(self.vertices.shape[0])
-
-
-def _face_samples(rig: HeadRig, embedding: LandmarkEmbedding, max_samples: int) -> _Samples:
+def _face_samples(rig: HeadRig, embedding: LandmarkEmbedding, max_samples: int) -> VertexSamples:
     """The rig's vertices within FACE_RADIUS of a registered landmark (the face, lids, lips,
     irises), thinned evenly to at most max_samples."""
     rest = rig.v_template
@@ -197,39 +207,17 @@ def _face_samples(rig: HeadRig, embedding: LandmarkEmbedding, max_samples: int) 
     vertices = torch.nonzero(near).flatten()
     if len(vertices) > max_samples:
         vertices = vertices[torch.linspace(0, len(vertices) - 1, max_samples).round().long()]
-    incident = torch.full((rig.num_vertices,), -1, dtype=torch.long)
-    incident.scatter_(0, rig.faces.reshape(-1), torch.arange(rig.faces.shape[0]).repeat_interleave(3))
-    faces = incident[vertices]
-    bary = (rig.faces[faces] == vertices[:, None]).float()
-    return _Samples(faces, bary, _vertex_normals(rest, rig.faces)[vertices], vertices)
-
-
-def _vertex_normals(verts: Tensor, faces: Tensor) -> Tensor:
-    """Area-weighted vertex normals [V, 3], oriented away from the mesh's centre on average."""
-    v0, v1, v2 = verts[faces].unbind(1)
-    face_n = torch.linalg.cross(v1 - v0, v2 - v0)
-    normals = torch.zeros_like(verts).index_add_(0, faces.reshape(-1), face_n.repeat_interleave(3, 0))
-    normals = F.normalize(normals, dim=1)
-    if float((normals * (verts - verts.mean(0))).sum()) < 0:  # wound clockwise from outside
-        normals = -normals
-    return normals
-
-
-def _project(points: Tensor, k_mats: Tensor, w2c: Tensor) -> Tensor:
-    """Rig-space points [T, N, 3] -> pixels [T, N, 2] through per-frame cameras."""
-    cam = torch.einsum("tij,tnj->tni", w2c[:, :3, :3], points) + w2c[:, None, :3, 3]
-    pix = torch.einsum("tij,tnj->tni", k_mats, cam)
-    return pix[..., :2] / pix[..., 2:].clamp_min(1e-6)
+    return vertex_samples(rig, vertices)
 
 
 @torch.no_grad()
-def _visibility(rig: HeadRig, params: RigParams, samples: _Samples, cameras: list[Camera]) -> Tensor:
+def _visibility(rig: HeadRig, params: RigParams, samples: VertexSamples, cameras: list[Camera]) -> Tensor:
     """[T, N] 1 where a sampled vertex is the nearest surface at its pixel and faces the camera."""
     out = torch.zeros(params.num_frames, samples.count)
     for start in range(0, params.num_frames, POSE_BATCH):
         times = list(range(start, min(start + POSE_BATCH, params.num_frames)))
         verts = rig.forward(params.select(times))  # [B, V, 3]
-        normals = torch.stack([_vertex_normals(v, rig.faces) for v in verts])
+        normals = torch.stack([vertex_normals(v, rig.faces) for v in verts])
         for i, t in enumerate(times):
             camera = cameras[t]
             depth = rasterize_mesh(verts[i], rig.faces, camera, torch.zeros_like(verts[i]), shading=False).depth[..., 0]
@@ -244,15 +232,6 @@ def _visibility(rig: HeadRig, params: RigParams, samples: _Samples, cameras: lis
             facing = (normals[i, samples.vertices] * to_camera).sum(1) > FACING
             out[t] = (inside & front & facing & (z > 0)).float()
     return out
-
-
-def _sh_basis(n: Tensor) -> Tensor:
-    """Real spherical harmonics up to degree 2 of unit vectors [..., 3] -> [..., 9]."""
-    x, y, z = n.unbind(-1)
-    return torch.stack([
-        torch.full_like(x, _SH_Y00), 0.4886025 * y, 0.4886025 * z, 0.4886025 * x,
-        1.0925484 * x * y, 1.0925484 * y * z, 0.3153916 * (3 * z * z - 1), 1.0925484 * x * z,
-        0.5462742 * (x * x - y * y)], -1)
 
 
 def _blur(frames: Tensor, sigma: float) -> Tensor:

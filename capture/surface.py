@@ -1,10 +1,18 @@
-"""Closest points on a triangle mesh, as (triangle, barycentric) pairs: how a point is bound to a
-rig's surface. numpy, vectorised over query points and their candidate triangles."""
+"""Points on a rig's surface as (triangle, barycentric) pairs: the closest points to queries
+(numpy, vectorised over query points and their candidate triangles), and a rig's own vertices
+in that form, with their normals, for the fitters."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import torch
+import torch.nn.functional as F
 from scipy.spatial import cKDTree
+from torch import Tensor
+
+from avatar.rig import HeadRig
 
 CANDIDATES = 48  # triangles (nearest by centroid) searched per query point
 
@@ -60,3 +68,35 @@ def _closest_barycentric(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
         best = np.where(closer[..., None], edge, best)
         best_d = np.where(closer, dist, best_d)
     return best
+
+
+@dataclass
+class VertexSamples:
+    faces: Tensor  # [N] a triangle at each sampled vertex
+    bary: Tensor  # [N, 3] one-hot: the vertex itself
+    normals: Tensor  # [N, 3] rest-pose vertex normals
+    vertices: Tensor  # [N] vertex ids
+
+    @property
+    def count(self) -> int:
+        return int(self.vertices.shape[0])
+
+
+def vertex_samples(rig: HeadRig, vertices: Tensor) -> VertexSamples:
+    """The rig's vertices [N] as surface points (a triangle each), with their rest-pose normals."""
+    incident = torch.full((rig.num_vertices,), -1, dtype=torch.long)
+    incident.scatter_(0, rig.faces.reshape(-1), torch.arange(rig.faces.shape[0]).repeat_interleave(3))
+    faces = incident[vertices]
+    bary = (rig.faces[faces] == vertices[:, None]).float()
+    return VertexSamples(faces, bary, vertex_normals(rig.v_template, rig.faces)[vertices], vertices)
+
+
+def vertex_normals(verts: Tensor, faces: Tensor) -> Tensor:
+    """Area-weighted vertex normals [V, 3], oriented away from the mesh's centre on average."""
+    v0, v1, v2 = verts[faces].unbind(1)
+    face_n = torch.linalg.cross(v1 - v0, v2 - v0)
+    normals = torch.zeros_like(verts).index_add_(0, faces.reshape(-1), face_n.repeat_interleave(3, 0))
+    normals = F.normalize(normals, dim=1)
+    if float((normals * (verts - verts.mean(0))).sum()) < 0:  # wound clockwise from outside
+        normals = -normals
+    return normals

@@ -82,15 +82,17 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
     crops, person, inside = _crops_and_mattes(videos, det, boxes, size, progress, max_frames)
     seconds["crops"] = time.perf_counter() - started - sum(seconds.values())
     landmark_fit, photo_error = fit, None
+    nose_height = float(_surface_point(rig.v_template, rig, *_embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
     if photometric:
         refined = refine_photometric(rig, embedding, fit.params, [c.to_camera() for c in cameras], crops,
                                      person * inside, crop_points, continuing_frames(video, frame),
-                                     progress=progress)
+                                     progress=progress, shell_height=nose_height, in_frame=inside)
         fit = video_fit(rig, refined.params, fit.focal, landmarks, video, det.sizes)
         photo_error = refined
     seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
     with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
-        _write_frames(writer, det, fit, boxes, crop_points, crops, person * inside, rig, embedding, size, progress)
+        _write_frames(writer, det, fit, boxes, crop_points, crops, person * inside, rig, embedding, nose_height,
+                      size, progress)
         splits = _time_splits(video)
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
                          time.perf_counter() - started, landmarks)
@@ -144,14 +146,15 @@ def _crops_and_mattes(videos: list[Path], det: Detections, boxes, size: int, pro
 
 
 def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, crop_points: np.ndarray,
-                  crops: np.ndarray, mattes: np.ndarray, rig, embedding, size: int, progress: bool) -> None:
+                  crops: np.ndarray, mattes: np.ndarray, rig, embedding, nose_height: float, size: int,
+                  progress: bool) -> None:
     """Each tracked frame's crop, its mask (the matte cut below the neck) and the overlay of the
-    fit, in tracked-frame order. crop_points [T, 478, 2]: the landmarks in crop pixels."""
+    fit, in tracked-frame order. crop_points [T, 478, 2]: the landmarks in crop pixels;
+    nose_height: the rig's bottom of the nose (rest pose, metres)."""
     colors = rig.vertex_colors if rig.vertex_colors is not None else torch.full((rig.num_vertices, 3), 0.7)
     chin_lmk = _embedded_point(embedding, CHIN, "the chin")
-    nose_lmk = _embedded_point(embedding, NOSE_BOTTOM, "the nose")
     ring = neck_ring(rig, _surface_point(rig.v_template, rig, *chin_lmk))
-    sides = head_sides(rig, float(_surface_point(rig.v_template, rig, *nose_lmk)[1]))
+    sides = head_sides(rig, nose_height)
     with VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size) as overlay:
         for t in tqdm(range(len(crops)), desc="writing capture", disable=not progress, leave=False):
             camera = writer.cameras[t].to_camera()
@@ -213,4 +216,11 @@ def _report(videos, det: Detections, fit: VideoFit, landmark_fit: VideoFit, phot
                                                    "vertices: low when the mesh stays on the same skin "
                                                    "(capture.photometric)",
                    "photometric_error": [round(float(x), 5) for x in photometric.error]}
+        if photometric.outline is not None:
+            report |= {"outline_error_px_mean": float(np.nanmean(photometric.outline)),
+                       "outline_error_px_landmark_fit_mean": float(np.nanmean(photometric.outline_before)),
+                       "outline_error_definition": "mean absolute distance (crop pixels) along rays from between "
+                                                   "the eyes between the person's matte outline over the head and "
+                                                   "the fitted rig's skull grown by the video's hair thickness "
+                                                   "(capture.head_outline)"}
     return report

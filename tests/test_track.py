@@ -33,6 +33,8 @@ def test_track_real_video(tmp_path):
     # The photometric stage ran, and agrees with the frames at least as well as the landmark fit.
     assert len(report["photometric_error"]) == report["tracked"]
     assert report["photometric_error_mean"] <= report["photometric_error_landmark_fit_mean"]
+    # The head's outline term ran and the refined fit follows the matte's outline at least as well.
+    assert report["outline_error_px_mean"] <= report["outline_error_px_landmark_fit_mean"]
     capture = load_capture(out)
     assert len(capture.frames) == report["tracked"] and capture.params.num_frames == report["tracked"]
     assert set(capture.splits["train"]).isdisjoint(capture.splits["test"])

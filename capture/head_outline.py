@@ -1,0 +1,187 @@
+"""The outline of the head above the ears: a cue for the head's pose that does not come from the face.
+
+The face's landmarks fix where the face is, but an expression moves them in ways a fit can also
+read as a nod or a step towards the camera: on talking_woman_512, surprised frames (brows up,
+mouth open) came out ~2 degrees and a few millimetres off, and the avatar's hair then overhung
+the person's outline by 3-5 px. The outline of the hair does not move with the expression.
+
+It is measured as a radius per direction: rays from the point between the eyes, fanned over the
+top of the head from one side to the other (`ANGLES`, turned with the eye line), each ending
+where the person's matte does. The rig's side of it is a shell over its skull, grown along the
+surface normals by a per-video hair thickness that varies smoothly over the head (second-order
+spherical harmonics of the direction from the skull's centre, kept positive); the shell's
+outline radius along a ray is the farthest of its projected points within the ray's angular
+bin. Rays whose matte outline meets the crop's or the frame's edge, or no shell point, do not
+count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from avatar.rig import HeadRig, RigParams
+from capture.fit_setup import project_cameras
+from capture.harmonics import Y00, sh_basis
+from capture.landmark_rig import LandmarkRig
+from capture.surface import VertexSamples, vertex_samples
+
+ANGLES = np.deg2rad(np.linspace(-105.0, 105.0, 43))  # from the head's up, towards the subject's left side first
+BIN = float(ANGLES[1] - ANGLES[0])  # a shell point counts for the rays within this angle of it
+RAY_STEP = 0.5  # pixels between matte samples along a ray
+MATTE_GAP = 3.0  # pixels of background a ray crosses before the outline counts as reached (gaps in the hair)
+EDGE_MARGIN = 2.0  # pixels: an outline this close to the crop's or the frame's edge is cut by it, not the head's
+MAX_SHELL_POINTS = 600  # the cost of a step grows with points x rays x frames
+INITIAL_HAIR = 0.01  # metres
+ROBUST = 0.05  # inter-ocular distances: quadratic below, linear above (hair that moved, a bad matte)
+HAIR_STEPS, HAIR_LR = 60, 2e-3  # the hair's thickness alone, before the poses move
+EYE_LEFT, EYE_RIGHT, BETWEEN_EYES = 33, 263, 168  # MediaPipe: outer eye corners, nose bridge
+
+
+@dataclass
+class MatteOutline:
+    centres: Tensor  # [T, 2] pixels: the rays' origin (between the eyes)
+    ups: Tensor  # [T, 2] unit: the head's up in the image (perpendicular to the eye line)
+    radii: Tensor  # [T, K] pixels from the centre to the matte's outline along each ray
+    valid: Tensor  # [T, K] bool: the outline is the head's (not the crop's edge, inside the frame)
+
+
+def ray_directions(ups: Tensor) -> Tensor:
+    """[T, K, 2] unit image directions of the rays: `ups` [T, 2] turned by ANGLES (image y down,
+    positive angles towards image left, the subject's right)."""
+    a = torch.as_tensor(ANGLES, dtype=ups.dtype)
+    cos, sin = torch.cos(a)[None], torch.sin(a)[None]  # [1, K]
+    ux, uy = ups[:, :1], ups[:, 1:]
+    return torch.stack([ux * cos + uy * sin, -ux * sin + uy * cos], -1)
+
+
+def matte_outline(mattes: np.ndarray, in_frame: np.ndarray, landmarks: np.ndarray) -> MatteOutline:
+    """The person's outline along the rays of each frame: mattes [T, H, W] in [0, 1], in_frame
+    [T, H, W] (1 where the crop shows the video frame), landmarks [T, 478, 2+] MediaPipe points
+    in the same pixels."""
+    t, height, width = mattes.shape
+    centres = torch.as_tensor(landmarks[:, BETWEEN_EYES, :2], dtype=torch.float32)
+    eye_line = torch.as_tensor(landmarks[:, EYE_RIGHT, :2] - landmarks[:, EYE_LEFT, :2], dtype=torch.float32)
+    ups = F.normalize(torch.stack([eye_line[:, 1], -eye_line[:, 0]], -1), dim=-1)  # image right -> up
+    directions = ray_directions(ups)  # [T, K, 2]
+    steps = torch.arange(0.0, float(np.hypot(height, width)), RAY_STEP)  # [R]
+    points = centres[:, None, None, :] + steps[None, None, :, None] * directions[:, :, None, :]  # [T, K, R, 2]
+    grid = torch.stack([points[..., 0] / width * 2 - 1, points[..., 1] / height * 2 - 1], -1)
+    images = torch.as_tensor(np.stack([mattes, in_frame], 1), dtype=torch.float32)  # [T, 2, H, W]
+    sampled = F.grid_sample(images, grid, align_corners=False, padding_mode="zeros")  # [T, 2, K, R]
+    person = sampled[:, 0] >= 0.5  # [T, K, R]
+    gap = max(1, int(round(MATTE_GAP / RAY_STEP)))
+    # The outline: the first sample that starts a run of `gap` background samples.
+    background = F.pad((~person).float(), (0, gap - 1), value=1.0)
+    run_out = background.unfold(-1, gap, 1).amin(-1) > 0.5  # [T, K, R]
+    first_out = torch.where(run_out, torch.arange(len(steps)), len(steps)).amin(-1)  # [T, K]
+    radii = steps[first_out.clamp(max=len(steps) - 1)]
+    end = centres[:, None, :] + (radii[..., None] + EDGE_MARGIN) * directions  # just past the outline
+    in_crop = ((end[..., 0] >= 0) & (end[..., 0] < width) & (end[..., 1] >= 0) & (end[..., 1] < height))
+    end_grid = torch.stack([end[..., 0] / width * 2 - 1, end[..., 1] / height * 2 - 1], -1)[:, :, None]
+    shown = F.grid_sample(images[:, 1:], end_grid, align_corners=False)[:, 0, :, 0] >= 0.5  # [T, K]
+    valid = person[..., 0] & (first_out < len(steps)) & in_crop & shown
+    return MatteOutline(centres, ups, radii, valid)
+
+
+@dataclass
+class HeadShell:
+    samples: VertexSamples  # the skull's vertices above the cut height, with rest-pose normals
+    harmonics: Tensor  # [N, 9] second-order real spherical harmonics of each vertex's direction from the skull's centre
+
+
+def head_shell(rig: HeadRig, height: float, max_points: int = MAX_SHELL_POINTS) -> HeadShell:
+    """The rig's vertices above `height` (rest pose, rig space, metres; e.g. the bottom of the
+    nose), thinned evenly to at most max_points."""
+    rest = rig.v_template
+    vertices = torch.nonzero(rest[:, 1] > height).flatten()
+    if len(vertices) < 16:
+        raise ValueError(f"rig '{rig.name}' has too few vertices above {height:.3f} m for the head's outline")
+    if len(vertices) > max_points:
+        vertices = vertices[torch.linspace(0, len(vertices) - 1, max_points).round().long()]
+    samples = vertex_samples(rig, vertices)
+    directions = F.normalize(rest[vertices] - rest[vertices].mean(0), dim=-1)
+    return HeadShell(samples, sh_basis(directions).float())
+
+
+def thickness(harmonics: Tensor, coefficients: Tensor) -> Tensor:
+    """[N] the hair's thickness (metres, > 0) at each shell vertex from harmonics [N, 9] and the
+    video's coefficients [9] (softplus, so thin regions keep a gradient)."""
+    return F.softplus(harmonics @ coefficients, beta=100.0)
+
+
+def initial_coefficients(metres: float) -> Tensor:
+    """[9] coefficients of a uniform thickness of `metres`."""
+    c = torch.zeros(9)
+    c[0] = float(np.log(np.expm1(100.0 * metres)) / 100.0) / Y00
+    return c
+
+
+def shell_radii(pixels: Tensor, outline: MatteOutline) -> tuple[Tensor, Tensor]:
+    """The shell's outline radius along each ray [T, K] from its projected points pixels
+    [T, N, 2] (the farthest extent along the ray of the points within BIN of it), and [T, K]
+    whether any point was."""
+    rel = pixels - outline.centres[:, None, :]  # [T, N, 2]
+    directions = ray_directions(outline.ups)  # [T, K, 2]
+    along = torch.einsum("tnd,tkd->tnk", rel, directions)  # [T, N, K]
+    across = torch.einsum("tnd,tkd->tnk", rel, torch.stack([-directions[..., 1], directions[..., 0]], -1))
+    near = (across.abs() <= along * np.tan(BIN)) & (along > 0)
+    extent = torch.where(near, along, torch.full_like(along, -1.0)).amax(1)  # [T, K]
+    return extent.clamp_min(0.0), near.any(1)
+
+
+def outline_errors(radii: Tensor, found: Tensor, outline: MatteOutline) -> tuple[Tensor, Tensor]:
+    """Signed radius differences [T, K] (pixels, shell minus matte) and where they count [T, K]."""
+    return radii - outline.radii, found & outline.valid
+
+
+
+class OutlineTerm:
+    """The head-outline loss of a batch of frames, with the video's hair thickness."""
+
+    def __init__(self, rig: HeadRig, height: float, outline: MatteOutline, k_mats: Tensor, w2c: Tensor,
+                 iod: Tensor):
+        """height: where the shell starts (rest pose, metres); k_mats [T, 3, 3], w2c [T, 4, 4]:
+        the frames' cameras; iod [T]: the frames' inter-ocular distances (pixels)."""
+        shell = head_shell(rig, height)
+        self.harmonics = shell.harmonics
+        self.points = LandmarkRig(rig, shell.samples.faces, shell.samples.bary, shell.samples.normals)
+        self.outline, self.k_mats, self.w2c, self.iod = outline, k_mats, w2c, iod
+        self.hair = initial_coefficients(INITIAL_HAIR).requires_grad_(True)  # [9]
+
+    def errors(self, params: RigParams, posed: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """Signed outline errors [T, K] in pixels (shell minus matte) and where they count [T, K]."""
+        points, normals = posed if posed is not None else self.points.posed(params)
+        grown = points + thickness(self.harmonics, self.hair)[None, :, None] * F.normalize(normals, dim=-1)
+        radii, found = shell_radii(project_cameras(grown, self.k_mats, self.w2c), self.outline)
+        return outline_errors(radii, found, self.outline)
+
+    def loss(self, params: RigParams, posed: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """Mean robust outline error over the counted rays, in inter-ocular distances squared
+        (like one landmark, for errors below ROBUST)."""
+        err, counts = self.errors(params, posed)
+        e = err / self.iod[:, None]
+        rho = 2 * ROBUST * ((e.pow(2) + ROBUST ** 2).sqrt() - ROBUST)  # ~ e^2 below ROBUST
+        return (rho * counts).sum() / counts.sum().clamp_min(1)
+
+    def fit_hair(self, params: RigParams) -> None:
+        """The thickness alone, the poses held (they are nowhere near the matte before it)."""
+        with torch.no_grad():
+            posed = self.points.posed(params)
+        optimizer = torch.optim.Adam([self.hair], lr=HAIR_LR)
+        for _ in range(HAIR_STEPS):
+            optimizer.zero_grad(set_to_none=True)
+            self.loss(params, posed).backward()
+            optimizer.step()
+
+    @torch.no_grad()
+    def mean_abs_error(self, params: RigParams) -> np.ndarray:
+        """[T] mean absolute outline error (pixels) over each frame's counted rays (NaN: none)."""
+        err, counts = self.errors(params)
+        total = (err.abs() * counts).sum(1)
+        n = counts.sum(1)
+        return torch.where(n > 0, total / n.clamp_min(1), torch.full_like(total, float("nan"))).numpy()
