@@ -124,14 +124,26 @@ def initial_coefficients(metres: float) -> Tensor:
 def shell_radii(pixels: Tensor, outline: MatteOutline) -> tuple[Tensor, Tensor]:
     """The shell's outline radius along each ray [T, K] from its projected points pixels
     [T, N, 2] (the farthest extent along the ray of the points within BIN of it), and [T, K]
-    whether any point was."""
+    whether any point was. Rays are BIN apart, so a point is within BIN of at most the three
+    rays nearest its angle: only those are measured ([T, N, 3] work, not [T, N, K])."""
     rel = pixels - outline.centres[:, None, :]  # [T, N, 2]
+    up = outline.ups[:, None, :]  # [T, 1, 2]
+    side = torch.stack([up[..., 1], -up[..., 0]], -1)  # the ray at +90 degrees
+    angle = torch.atan2((rel * side).sum(-1), (rel * up).sum(-1))  # [T, N], as ANGLES count
+    nearest = torch.round((angle.detach() - float(ANGLES[0])) / BIN).long()  # [T, N]
     directions = ray_directions(outline.ups)  # [T, K, 2]
-    along = torch.einsum("tnd,tkd->tnk", rel, directions)  # [T, N, K]
-    across = torch.einsum("tnd,tkd->tnk", rel, torch.stack([-directions[..., 1], directions[..., 0]], -1))
-    near = (across.abs() <= along * np.tan(BIN)) & (along > 0)
-    extent = torch.where(near, along, torch.full_like(along, -1.0)).amax(1)  # [T, K]
-    return extent.clamp_min(0.0), near.any(1)
+    count = len(ANGLES)
+    extent = torch.full((len(rel), count), -1.0, dtype=rel.dtype)
+    for shift in (-1, 0, 1):
+        ray = nearest + shift
+        exists = (ray >= 0) & (ray < count)
+        ray = ray.clamp(0, count - 1)
+        d = directions.gather(1, ray[..., None].expand(-1, -1, 2))  # [T, N, 2]
+        along = (rel * d).sum(-1)
+        across = rel[..., 0] * d[..., 1] - rel[..., 1] * d[..., 0]
+        near = exists & (across.abs() <= along * np.tan(BIN)) & (along > 0)
+        extent = extent.scatter_reduce(1, ray, torch.where(near, along, torch.full_like(along, -1.0)), "amax")
+    return extent.clamp_min(0.0), extent >= 0
 
 
 def outline_errors(radii: Tensor, found: Tensor, outline: MatteOutline) -> tuple[Tensor, Tensor]:
