@@ -19,6 +19,9 @@ import torch
 log = logging.getLogger("avatar")
 
 AUTO_ORDER = {"cuda": ("cuda", "torch"), "cpu": ("cpu", "torch")}
+# What `--backend` and the training setting `backend` name: auto, or one implementation of both the
+# blend and the splat (gsplat: our blend with gsplat's rasterizer).
+RENDER_BACKENDS = ("auto", "torch", "cpu", "cuda", "gsplat")
 
 
 class BackendUnavailable(RuntimeError):

@@ -28,7 +28,7 @@ from typing import Callable
 
 import torch
 
-from avatar.backends import BackendUnavailable
+from avatar.backends import RENDER_BACKENDS, BackendUnavailable
 from avatar.cpu_threads import ThreadBudget
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.blend import blend_registry
@@ -39,7 +39,7 @@ from avatar.render.dispatch import splat_registry
 from avatar.rig import HeadRig
 from avatar.rig.builtin import build_builtin_head
 
-BACKENDS = ("torch", "cpu", "cuda", "gsplat")
+BACKENDS = tuple(b for b in RENDER_BACKENDS if b != "auto")
 DEFAULT_BACKENDS = {"cpu": ("torch", "cpu"), "cuda": ("torch", "cuda", "gsplat")}  # per device type
 OPS = ("blend", "splat_fwd", "splat_fwd_bwd", "frame", "train_step")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-SPLAT_BACKENDS = ("auto", "torch", "cpu", "cuda", "gsplat")
+from avatar.backends import RENDER_BACKENDS
 RIG_HELP = "builtin | ict:DIR (ICT-FaceKit folder) | flame:FILE (FLAME .pkl/.npz)"
 
 
@@ -56,7 +56,7 @@ def add_command(sub, name: str, help: str, examples: str) -> argparse.ArgumentPa
 def add_backend(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
     """--backend and --device: the kernels that run are those of the run's device. default None:
     the command's settings decide (train: the preset's, or --set backend=...)."""
-    p.add_argument("--backend", default=default, choices=SPLAT_BACKENDS,
+    p.add_argument("--backend", default=default, choices=RENDER_BACKENDS,
                    help="blend and splat implementation for the device; auto: cuda > torch on a GPU, cpu > torch "
                         "on the CPU; gsplat: our blend + gsplat's rasterizer (CUDA only)"
                         + ("" if default else " (default: the preset's, auto unless it says otherwise)"))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from avatar.backends import RENDER_BACKENDS
 from avatar.data.capture import Capture, is_inside
 from avatar.data.errors import CaptureError
 
@@ -74,8 +75,8 @@ class TrainConfig:
                 raise ValueError(f"config key {key}: {value} is outside [{low:g}, {high:g}]")
         if not all(0.0 <= c <= 1.0 for c in self.background):
             raise ValueError(f"config key background: {list(self.background)} is not an RGB colour in [0, 1]")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"config key backend: {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.backend not in RENDER_BACKENDS:
+            raise ValueError(f"config key backend: {self.backend!r} is not one of {', '.join(RENDER_BACKENDS)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,7 +96,6 @@ class TrainConfig:
 
 
 _BIG = 1e9
-BACKENDS = ("auto", "torch", "cpu", "cuda", "gsplat")  # the CLI's --backend choices (cli_parts.SPLAT_BACKENDS)
 # Bounds of the settings that have them (inclusive); the rest only need their type.
 _RANGES = {"iterations": (1, _BIG), "per_face": (1, 64), "sh_degree": (0, 3), "num_blend_expr": (0, _BIG),
            "ssim_weight": (0, 1), "alpha_weight": (0, _BIG), "offsets_from": (0, _BIG),

@@ -72,9 +72,10 @@ class _FrameCache:
     as uint8 on `device`."""
 
     def __init__(self, capture: Capture, frames: list[int], background: torch.Tensor, device: torch.device):
+        """background [3] on the CPU, where the frames are decoded and composited."""
         self.images, self.masks = {}, {}
         for f in tqdm(frames, desc="loading frames", leave=False, disable=None):
-            image = composite_target(capture, f, background.cpu())
+            image = composite_target(capture, f, background)
             self.images[f] = (image * 255 + 0.5).to(torch.uint8).to(device)
             mask = capture.load_mask(f)
             self.masks[f] = None if mask is None else (mask * 255 + 0.5).to(torch.uint8).to(device)
@@ -115,8 +116,8 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
         start = _load_checkpoint(ckpt, cfg, model, optimizer, refiner, densifier, gen, device)
         log.info("resumed from %s at step %d", ckpt, start)
     run = RunLog(Path(log_dir) if log_dir is not None else run_dir_for(out), cfg, start, tensorboard)
+    targets = _FrameCache(capture, train_frames, torch.tensor(cfg.background, dtype=torch.float32), device)
     background = torch.tensor(cfg.background, dtype=torch.float32, device=device)
-    targets = _FrameCache(capture, train_frames, background, device)
     densify_until = int(cfg.densify_until_frac * cfg.iterations)
     decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
     threads = ThreadBudget()  # CPU kernels: only the cores other processes leave free
