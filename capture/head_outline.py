@@ -27,6 +27,7 @@ from torch import Tensor
 from avatar.rig import HeadRig, RigParams
 from capture.fit_setup import project_cameras
 from capture.harmonics import Y00, sh_basis
+from capture.ibug68 import MP_TO_IBUG68, OUTER_EYE_CORNERS
 from capture.landmark_rig import LandmarkRig
 from capture.surface import VertexSamples, vertex_samples
 
@@ -39,7 +40,8 @@ MAX_SHELL_POINTS = 600  # the cost of a step grows with points x rays x frames
 INITIAL_HAIR = 0.01  # metres
 ROBUST = 0.05  # inter-ocular distances: quadratic below, linear above (hair that moved, a bad matte)
 HAIR_STEPS, HAIR_LR = 60, 2e-3  # the hair's thickness alone, before the poses move
-EYE_LEFT, EYE_RIGHT, BETWEEN_EYES = 33, 263, 168  # MediaPipe: outer eye corners, nose bridge
+EYE_LEFT, EYE_RIGHT = (MP_TO_IBUG68[i] for i in OUTER_EYE_CORNERS)  # MediaPipe, image left then right
+BETWEEN_EYES = 168  # MediaPipe's nose bridge
 
 
 @dataclass

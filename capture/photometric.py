@@ -37,6 +37,7 @@ from capture.fit_setup import fit_model, fit_points, jaw_from, landmark_residual
 from capture.fit_video import FitWeights
 from capture.harmonics import Y00, sh_basis
 from capture.head_outline import HAIR_LR, OutlineTerm, matte_outline
+from capture.ibug68 import inter_ocular
 from capture.landmark_rig import LandmarkRig
 from capture.silhouette import outline_normals
 from capture.surface import VertexSamples, vertex_normals, vertex_samples
@@ -96,8 +97,7 @@ def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigPa
     matte = torch.as_tensor(mattes, dtype=torch.float32)[:, None]  # [T, 1, H, W]
     target = torch.as_tensor(landmarks[:, embedding.mp_index, :2], dtype=torch.float32)  # [T, L, 2]
     outline = torch.as_tensor(outline_normals(landmarks))  # [T, S, 2]
-    iod = torch.as_tensor(np.linalg.norm(landmarks[:, 33, :2] - landmarks[:, 263, :2], axis=-1),
-                          dtype=torch.float32).clamp_min(1.0)  # [T] outer eye corners
+    iod = torch.as_tensor(inter_ocular(landmarks), dtype=torch.float32).clamp_min(1.0)  # [T]
 
     base = params.detach().to(dtype=torch.float32)
     var = {k: torch.zeros_like(getattr(base, k), requires_grad=True)

@@ -33,13 +33,13 @@ from capture.fit_video import VideoFit, continuing_frames, fit_videos, nme_68, v
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
 from capture.head_mask import head_region, head_sides, neck_ring
+from capture.head_outline import BETWEEN_EYES
 from capture.overlay import draw_overlay, render_rig
 from capture.photometric import refine_photometric
 
 log = logging.getLogger("avatar")
 TEST_FRACTION = 0.15  # the last 15% of each video's tracked frames are held out in time
 MIN_TRACKED = 2
-NOSE_BRIDGE = 168  # MediaPipe point between the eyes: the head's side of the neck cut
 CHIN = (152,)  # MediaPipe's chin point: places the neck cut
 NOSE_BOTTOM = (2, 1, 4)  # under the nose tip, else the tip: below its height, masks keep only the rig's own pixels
 MIN_CROP, MAX_CROP = 64, 2048  # pixels: below, a face is a few pixels wide; above, memory per frame explodes
@@ -162,7 +162,7 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
                 verts = rig.forward(fit.params.frame(t))[0]
             mesh = render_rig(verts, rig.faces, colors, camera)
             head = head_region(mesh.mask[..., 0].numpy(), camera.project(verts[ring]).numpy(),
-                               camera.project(verts[sides]).numpy(), crop_points[t][NOSE_BRIDGE])
+                               camera.project(verts[sides]).numpy(), crop_points[t][BETWEEN_EYES])
             writer.add_frame(t, t, crops[t], (mattes[t] * head * 255 + 0.5).astype(np.uint8))
             fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
             overlay.write(draw_overlay(crops[t], mesh, crop_points[t][MP_TO_IBUG68], fitted))
