@@ -17,6 +17,10 @@ so nodding moved a line through it up and down the hair (by about 10 px at 256 p
 talking_woman_512 looks up), and the same strands were kept in some frames and cut in others.
 Hair that hangs beside the jaw, below the line and beyond the margin, is cut. Both lines move
 only as the fitted head and neck move, so the cut is the same part of the head in every frame.
+Which side of a line is the head's is decided by the top of the skull (`skull_top`), never by a
+point of the face: on a head bent forward the sides project up to the eyes' height, and a point
+between the eyes then lies on the line (wojtek_512's frames 365-371: within 1 px), so a small
+change of pose kept the shirt and cut the hair instead.
 """
 
 from __future__ import annotations
@@ -56,11 +60,17 @@ def head_sides(rig: HeadRig, height: float) -> Tensor:
     return torch.stack([band[rest[band, 0].argmax()], band[rest[band, 0].argmin()]])
 
 
+def skull_top(rig: HeadRig) -> int:
+    """Vertex id of the rig's highest point (rest pose): far on the head's side of both cuts in
+    any pose a tracker follows."""
+    return int(rig.v_template[:, 1].argmax())
+
+
 def head_region(coverage: np.ndarray, ring: np.ndarray, sides: np.ndarray, head: np.ndarray) -> np.ndarray:
     """[H, W] float32 in {0, 1}: what of a frame the avatar models. coverage [H, W]: the posed
     rig's pixels (> 0.5); ring [R, 2]: the projected neck ring (pixels); sides [2, 2]: the
-    projected sides of the head at nose height (`head_sides`); head [2]: a pixel inside the head,
-    e.g. between the eyes."""
+    projected sides of the head at nose height (`head_sides`); head [2]: a pixel well on the
+    head's side of both lines, the projected top of the skull (`skull_top`)."""
     height, width = coverage.shape
     ys, xs = np.mgrid[0:height, 0:width]
     centre = ring.mean(0)

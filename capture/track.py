@@ -32,8 +32,7 @@ from capture.fit_setup import WORLD_TO_CAM
 from capture.fit_video import VideoFit, continuing_frames, fit_videos, nme_68, video_fit
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
-from capture.head_mask import head_region, head_sides, neck_ring
-from capture.head_outline import BETWEEN_EYES
+from capture.head_mask import head_region, head_sides, neck_ring, skull_top
 from capture.overlay import draw_overlay, render_rig
 from capture.photometric import refine_photometric
 
@@ -155,6 +154,7 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
     chin_lmk = _embedded_point(embedding, CHIN, "the chin")
     ring = neck_ring(rig, _surface_point(rig.v_template, rig, *chin_lmk))
     sides = head_sides(rig, nose_height)
+    top = skull_top(rig)
     with VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size) as overlay:
         for t in tqdm(range(len(crops)), desc="writing capture", disable=not progress, leave=False):
             camera = writer.cameras[t].to_camera()
@@ -162,7 +162,7 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
                 verts = rig.forward(fit.params.frame(t))[0]
             mesh = render_rig(verts, rig.faces, colors, camera)
             head = head_region(mesh.mask[..., 0].numpy(), camera.project(verts[ring]).numpy(),
-                               camera.project(verts[sides]).numpy(), crop_points[t][BETWEEN_EYES])
+                               camera.project(verts[sides]).numpy(), camera.project(verts[top:top + 1]).numpy()[0])
             writer.add_frame(t, t, crops[t], (mattes[t] * head * 255 + 0.5).astype(np.uint8))
             fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
             overlay.write(draw_overlay(crops[t], mesh, crop_points[t][MP_TO_IBUG68], fitted))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from avatar.cli import main
 from avatar.data.capture import load_capture
@@ -130,6 +131,36 @@ def test_head_sides_are_the_outermost_points_at_nose_height():
     assert abs(float(left[1]) + 0.035) < SIDE_BAND and float(left[2]) < rig.v_template[:, 2].max() - 0.05
     with pytest.raises(ValueError, match="no vertices at height"):
         head_sides(rig, 1.0)
+
+
+def test_the_head_side_of_the_cuts_is_decided_far_from_both_lines():
+    """The point that says which side of each cut is the head's stays far from both lines in every
+    pose a tracker follows; a point between the eyes (the old choice) came within 1 px of the
+    upper line on a head bent forward and turned (wojtek_512, pitch 0.37 rad, yaw 0.32)."""
+    from avatar.render.camera import Camera
+    from avatar.rig import RigParams
+    from avatar.rig.builtin import build_builtin_head
+    from capture.head_mask import head_sides, neck_ring, skull_top
+
+    rig = build_builtin_head()
+    rest = rig.v_template
+    chin = rest[rest[:, 1] < -0.05][:, 2].argmax()
+    ring, sides, top = neck_ring(rig, rest[rest[:, 1] < -0.05][chin]), head_sides(rig, -0.035), skull_top(rig)
+    assert float(rest[top, 1]) == float(rest[:, 1].max())
+    camera = Camera.look_at((0.0, 0.0, 0.6), (0.0, 0.0, 0.0), 256, 256, fov_y_deg=25.0)
+    for pitch in (-0.4, 0.0, 0.4):
+        for yaw in (-0.5, 0.0, 0.5):
+            params = RigParams.zeros(rig.num_shape, rig.num_expr)
+            params.rotation = torch.tensor([[pitch, yaw, 0.0]])
+            with torch.no_grad():
+                verts = rig.forward(params)[0]
+            s, head = camera.project(verts[sides]).numpy(), camera.project(verts[top:top + 1]).numpy()[0]
+            neck = camera.project(verts[ring]).numpy().mean(0)
+            along = (s[1] - s[0]) / np.linalg.norm(s[1] - s[0])
+            normal = np.array([-along[1], along[0]])
+            head_side, neck_side = (head - s.mean(0)) @ normal, (neck - s.mean(0)) @ normal
+            assert abs(head_side) > 0.25 * np.linalg.norm(s[1] - s[0]), (pitch, yaw)
+            assert head_side * neck_side < 0, (pitch, yaw)  # the skull and the neck: opposite sides
 
 
 @needs_video
