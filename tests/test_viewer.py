@@ -94,6 +94,8 @@ def test_stats_count_new_avatar_frames_only(live_run):
     driven = p["source_frame"][p["source_frame"] >= 0]  # [T] source frame per recorded frame
     assert len(np.unique(driven)) == len(driven) == stats["source_frames_shown"]
     assert stats["frames"] == len(p["source_frame"]) <= stats["display_frames"]
+    # A rate needs two driven frames; a machine too busy to show them fails here, by name.
+    assert len(driven) >= 2, f"the viewer showed {len(driven)} driven frame(s) in {stats['driven_seconds']} s"
     assert stats["fps"] == pytest.approx((len(driven) - 1) / stats["driven_seconds"])
     assert stats["fps"] <= stats["display_fps"] + 1e-6
     # every image shown was rendered; up to two of those renders may finish before the window
