@@ -1,5 +1,5 @@
-"""Real spherical harmonics up to degree 2: smooth functions of a direction (the tracker's
-lighting, the hair's thickness over the head)."""
+"""Real spherical harmonics up to degree 2: the tracker's lighting, a smooth function of the
+surface normal."""
 
 from __future__ import annotations
 

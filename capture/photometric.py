@@ -59,7 +59,7 @@ class PhotometricWeights:
     lr_expr: float = 1e-2
     lr_appearance: float = 2e-2
     max_samples: int = 4000  # face-region vertices sampled (evenly thinned on dense rigs; the cost scales with it)
-    outline: float = 0.25  # the head's outline above the ears (`head_outline`), against the landmark term's 1
+    outline: float = 1.0  # the head's outline above the ears (`head_outline`), against the landmark term's 1
 
 
 @dataclass
