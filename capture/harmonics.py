@@ -1,18 +1,40 @@
-"""Real spherical harmonics up to degree 2: the tracker's lighting, a smooth function of the
-surface normal."""
+"""Real spherical harmonics of any degree at fixed directions: a smooth function over the head
+(the hair's thickness in `head_outline`) as a linear combination of them.
+
+The basis is evaluated once, on directions that do not change during a fit, so it comes from
+scipy (no gradient through the directions is needed). The tracker's lighting, whose normals move
+with the pose, uses the differentiable degree-2 basis of `avatar.render.sh` instead.
+"""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
+from scipy.special import sph_harm_y
 from torch import Tensor
 
-Y00 = 0.28209479177387814
+Y00 = 0.5 / math.sqrt(math.pi)  # the degree-0 harmonic, a constant
 
 
-def sh_basis(n: Tensor) -> Tensor:
-    """The 9 real spherical harmonics of degree <= 2 at unit vectors [..., 3] -> [..., 9]."""
-    x, y, z = n.unbind(-1)
-    return torch.stack([
-        torch.full_like(x, Y00), 0.4886025 * y, 0.4886025 * z, 0.4886025 * x,
-        1.0925484 * x * y, 1.0925484 * y * z, 0.3153916 * (3 * z * z - 1), 1.0925484 * x * z,
-        0.5462742 * (x * x - y * y)], -1)
+def real_harmonics(degree: int, directions: Tensor) -> Tensor:
+    """[N, (degree + 1)^2] orthonormal real spherical harmonics (ordered by degree l, then order
+    m = -l..l) at unit directions [N, 3], float64."""
+    d = directions.detach().double().cpu().numpy()
+    polar = np.arccos(np.clip(d[:, 2], -1.0, 1.0))
+    azimuth = np.arctan2(d[:, 1], d[:, 0])
+    columns = []
+    for l in range(degree + 1):
+        for m in range(-l, l + 1):
+            y = sph_harm_y(l, abs(m), polar, azimuth)
+            if m == 0:
+                columns.append(y.real)
+            else:
+                columns.append(np.sqrt(2.0) * (-1) ** m * (y.imag if m < 0 else y.real))
+    return torch.as_tensor(np.stack(columns, -1))
+
+
+def harmonic_degrees(degree: int) -> Tensor:
+    """[(degree + 1)^2] the degree l of each coefficient of `real_harmonics`."""
+    return torch.tensor([l for l in range(degree + 1) for _ in range(2 * l + 1)], dtype=torch.float32)

@@ -31,11 +31,11 @@ from tqdm import tqdm
 
 from avatar.render.camera import Camera
 from avatar.render.mesh_raster import rasterize_mesh
+from avatar.render.sh import SH_C0, sh_basis
 from avatar.rig import HeadRig, RigParams
 from capture.embedding import LandmarkEmbedding
 from capture.fit_setup import fit_model, fit_points, jaw_from, landmark_residuals, outline_choice, project_cameras
 from capture.fit_video import FitWeights
-from capture.harmonics import Y00, sh_basis
 from capture.head_outline import HAIR_LR, OutlineTerm, matte_outline
 from capture.ibug68 import inter_ocular
 from capture.landmark_rig import LandmarkRig
@@ -104,7 +104,7 @@ def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigPa
            for k in ("rotation", "translation", "expr", "jaw", "eyes")}
     albedo = torch.zeros(samples.count, 3, requires_grad=True)  # logit of the colour, set below
     sh = torch.zeros(9, 3)
-    sh[0] = 1.0 / Y00  # shading 1 everywhere
+    sh[0] = 1.0 / SH_C0  # shading 1 everywhere
     sh.requires_grad_(True)
     log_gain = torch.zeros(t, 3, requires_grad=True)
 
@@ -127,7 +127,7 @@ def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigPa
         return seen.transpose(1, 2), F.normalize(normals, dim=-1), visible * on_person
 
     def predicted(normals: Tensor) -> Tensor:
-        shading = torch.einsum("tnk,kc->tnc", sh_basis(normals), sh)  # [T, N, 3]
+        shading = torch.einsum("tnk,kc->tnc", sh_basis(2, normals), sh)  # [T, N, 3]
         return torch.sigmoid(albedo)[None] * shading * torch.exp(log_gain)[:, None, :]
 
     def landmark_loss(p: RigParams) -> Tensor:

@@ -125,6 +125,10 @@ def test_hair_thickness_of_a_grown_or_shrunk_head_is_recovered(scene, hair):  # 
     # the skull when the head is narrower (a thickness kept positive stops at 0, 4 mm off)
     top = term.points.v_template[:, 1] > term.points.v_template[:, 1].max() - 0.03
     assert abs(float(fitted[top].mean()) - hair) < 0.002
+    # a uniform thickness comes back nearly uniform, also where no ray sees the shell (the back of
+    # the head): from thinnest to thickest 7.5 mm (grown) and 17 mm (shrunk), against 32 and 113 mm
+    # without the roughness term, when written
+    assert float(fitted.max() - fitted.min()) < 0.02
 
 
 def test_outline_term_improves_a_refinement_that_misleading_landmarks_hold_back(scene):  # noqa: F811
@@ -144,22 +148,24 @@ def test_outline_term_improves_a_refinement_that_misleading_landmarks_hold_back(
     assert errors[True] < 0.92 * errors[False]
 
 
-def test_a_thickness_that_varies_three_times_around_the_head_needs_degree_three(scene, monkeypatch):  # noqa: F811
-    """Hair thick on top, thin 60 degrees either side of it, thick again at the sides (cos 3φ
-    around the view axis, as a parting or hair tucked behind the ears gives): degree 2 cannot
-    follow it, and the pose would have to make up for what the shell misses."""
+@pytest.mark.parametrize("waves", [3, 5])
+def test_a_thickness_that_varies_around_the_head_needs_a_degree_of_as_many_waves(scene, monkeypatch, waves):  # noqa: F811
+    """Hair thick on top and thin `waves` times around the head (cos(waves φ) around the view axis:
+    3 as a parting or hair tucked behind the ears gives, 5 for strands that stand out): a lower
+    degree cannot follow it, and the pose would have to make up for what the shell misses."""
     rig, emb, truth = scene[:3]
     height = _nose_height(rig, emb)
     rest = rig.v_template
     around = F.normalize(rest - rest[rest[:, 1] > height].mean(0), dim=-1)  # [V, 3] from the skull's centre
     phi = torch.atan2(around[:, 0], around[:, 1])  # [V] angle from the top, in the image plane
-    hair = 0.01 + 0.008 * torch.cos(3 * phi)  # [V] metres
+    hair = 0.01 + 0.008 * torch.cos(waves * phi)  # [V] metres
+    full = head_outline.HAIR_DEGREE
     errors = {}
-    for degree in (2, head_outline.HAIR_DEGREE):
+    for degree in (waves - 1, full):
         monkeypatch.setattr(head_outline, "HAIR_DEGREE", degree)
         term = _grown_head_term(scene, hair)
         term.fit_hair(truth)
         errors[degree] = float(np.nanmean(term.mean_abs_error(truth)))
-    # 1.36 px with degree 2, 0.81 with degree 3 (0.77 for a uniform thickness fitted exactly), when written
-    assert errors[3] < 0.9
-    assert errors[2] > 1.4 * errors[3]
+    # 1.57 px with degree 2 and 1.64 with degree 4, against 0.74 with degree 6, when written
+    assert errors[full] < 0.9
+    assert errors[waves - 1] > 1.4 * errors[full]
