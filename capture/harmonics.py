@@ -8,15 +8,10 @@ with the pose, uses the differentiable degree-2 basis of `avatar.render.sh` inst
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from scipy.special import sph_harm_y
 from torch import Tensor
-
-Y00 = 0.5 / math.sqrt(math.pi)  # the degree-0 harmonic, a constant
-
 
 def real_harmonics(degree: int, directions: Tensor) -> Tensor:
     """[N, (degree + 1)^2] orthonormal real spherical harmonics (ordered by degree l, then order

@@ -35,9 +35,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from avatar.render.sh import SH_C0
 from avatar.rig import HeadRig, RigParams
 from capture.fit_setup import project_cameras
-from capture.harmonics import Y00, harmonic_degrees, real_harmonics
+from capture.harmonics import harmonic_degrees, real_harmonics
 from capture.ibug68 import MP_TO_IBUG68, OUTER_EYE_CORNERS
 from capture.landmark_rig import LandmarkRig
 from capture.surface import VertexSamples, vertex_samples
@@ -132,7 +133,7 @@ def thickness(harmonics: Tensor, coefficients: Tensor) -> Tensor:
 def initial_coefficients(metres: float) -> Tensor:
     """[C] coefficients of a uniform thickness of `metres`."""
     c = torch.zeros((HAIR_DEGREE + 1) ** 2)
-    c[0] = metres / Y00
+    c[0] = metres / SH_C0  # the degree-0 harmonic, a constant
     return c
 
 

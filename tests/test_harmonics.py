@@ -4,8 +4,8 @@ import math
 
 import torch
 
-from avatar.render.sh import sh_basis
-from capture.harmonics import Y00, harmonic_degrees, real_harmonics
+from avatar.render.sh import SH_C0, sh_basis
+from capture.harmonics import harmonic_degrees, real_harmonics
 
 
 def _sphere(count: int) -> torch.Tensor:
@@ -23,7 +23,7 @@ def test_the_basis_is_orthonormal_over_the_sphere():
     gram = basis.T @ basis * (4 * math.pi / len(directions))
     assert basis.shape == (6000, 49)
     assert torch.allclose(gram, torch.eye(49, dtype=gram.dtype), atol=2e-3)
-    assert torch.allclose(basis[:, 0], torch.full_like(basis[:, 0], Y00))
+    assert torch.allclose(basis[:, 0], torch.full_like(basis[:, 0], SH_C0))
 
 
 def test_up_to_degree_three_it_spans_what_the_renderers_harmonics_span():
