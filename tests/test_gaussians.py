@@ -10,6 +10,7 @@ from plyfile import PlyData
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.binding import triangle_frames
 from avatar.gaussians.io import AvatarFileError, load_avatar, save_avatar
+from avatar.gaussians.model import SH_C0
 from avatar.gaussians.ply import write_3dgs_ply
 from avatar.gaussians.rotations import quat_to_matrix
 from avatar.rig.lbs import axis_angle_to_matrix
@@ -173,3 +174,22 @@ def test_ply_export_has_the_3dgs_layout(tmp_path):
     np.testing.assert_allclose(v["f_rest_1"], g.sh[:, 2, 0].detach().numpy(), atol=1e-7)
     np.testing.assert_allclose(v["f_rest_3"], g.sh[:, 1, 1].detach().numpy(), atol=1e-7)
     assert len(v["x"]) == n
+
+
+def test_gaussians_start_from_the_rigs_colours_when_asked():
+    """Parts a video never shows (the inside of a mouth it never opens) keep the rig's colours
+    instead of grey: the builtin head's dark mouth and white teeth."""
+    from avatar.rig.loaders import load_rig
+
+    rig = load_rig("builtin")
+    grey = GaussianAvatar.on_mesh(rig, per_face=2, seed=0)
+    coloured = GaussianAvatar.on_mesh(rig, per_face=2, seed=0, vertex_colors=rig.vertex_colors)
+    assert torch.equal(grey.xyz, coloured.xyz) and torch.all(grey.sh_dc == 0)
+    colour = coloured.sh_dc[:, 0] * SH_C0 + 0.5  # [N, 3]
+    corners = rig.vertex_colors[rig.faces[coloured.parent]]  # [N, 3, 3]
+    assert bool(((colour >= corners.amin(1) - 1e-5) & (colour <= corners.amax(1) + 1e-5)).all())
+    flat = rig.vertex_colors[rig.faces].std(1).amax(-1) < 1e-6  # [F] triangles of one colour
+    assert int(flat.sum()) > 100
+    on_flat = flat[coloured.parent]
+    assert torch.allclose(colour[on_flat], corners[on_flat, 0], atol=1e-5)
+    assert float(colour.std(0).min()) > 0.05

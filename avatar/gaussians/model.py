@@ -72,8 +72,9 @@ class GaussianAvatar(nn.Module):
 
     @classmethod
     def on_mesh(cls, rig: HeadRig, per_face: int = 1, sh_degree: int = 0, blend_expr: int | Tensor | None = None,
-                opacity: float = 0.8, seed: int = 0) -> "GaussianAvatar":
-        """`per_face` Gaussians on every rig triangle, flat discs that tile it, grey."""
+                opacity: float = 0.8, seed: int = 0, vertex_colors: Tensor | None = None) -> "GaussianAvatar":
+        """`per_face` Gaussians on every rig triangle, flat discs that tile it, grey or, given
+        vertex_colors [V, 3] in [0, 1], the colour there."""
         from avatar.gaussians.binding import triangle_frames
 
         g = torch.Generator().manual_seed(seed)
@@ -97,6 +98,9 @@ class GaussianAvatar(nn.Module):
             model.xyz.copy_(local)
             model.log_scale.copy_(torch.stack([radius, radius, radius * 0.3], -1).log())
             model.opacity_logit.fill_(math.log(opacity / (1 - opacity)))
+            if vertex_colors is not None:
+                colour = torch.einsum("nk,nkc->nc", bary, vertex_colors.to(bary)[rig.faces[parent]])  # [N, 3]
+                model.sh_dc.copy_(((colour - 0.5) / SH_C0)[:, None])
         return model
 
     def attribute_tensors(self) -> dict[str, Tensor]:

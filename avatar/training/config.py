@@ -30,6 +30,7 @@ class TrainConfig:
     seed: int = 0
     per_face: int = 1  # Gaussians per rig triangle at initialisation
     sh_degree: int = 0
+    colors_from_rig: bool = False  # start from the rig's vertex colours (where it has them), not grey
     num_blend_expr: int | None = None  # expressions with learned offsets: those whose tracked weights vary most (None: all)
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     ssim_weight: float = 0.2

@@ -102,7 +102,8 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
     if not train_frames:
         raise ValueError(f"capture {capture.root} has no training frames")
     blend_expr = varying_expressions(capture, train_frames, cfg.num_blend_expr)
-    model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed).to(device)
+    model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed,
+                                   vertex_colors=rig.vertex_colors if cfg.colors_from_rig else None).to(device)
     ran = {"blend": blend_backend(cfg.backend, model)[0], "splat": splat_registry.get(cfg.backend, device)[0]}
     log.info("training on %s: blend backend %s, splat backend %s", device, ran["blend"], ran["splat"])
     params = capture.params.to(device=device, dtype=torch.float32)  # [T] every time step's tracking
