@@ -185,7 +185,7 @@ def test_gaussians_start_from_the_rigs_colours_when_asked():
     grey = GaussianAvatar.on_mesh(rig, per_face=2, seed=0)
     coloured = GaussianAvatar.on_mesh(rig, per_face=2, seed=0, vertex_colors=rig.vertex_colors)
     assert torch.equal(grey.xyz, coloured.xyz) and torch.all(grey.sh_dc == 0)
-    colour = coloured.sh_dc[:, 0] * SH_C0 + 0.5  # [N, 3]
+    colour = coloured.sh_dc.detach()[:, 0] * SH_C0 + 0.5  # [N, 3]
     corners = rig.vertex_colors[rig.faces[coloured.parent]]  # [N, 3, 3]
     assert bool(((colour >= corners.amin(1) - 1e-5) & (colour <= corners.amax(1) + 1e-5)).all())
     flat = rig.vertex_colors[rig.faces].std(1).amax(-1) < 1e-6  # [F] triangles of one colour
