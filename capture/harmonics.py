@@ -13,6 +13,7 @@ import torch
 from scipy.special import sph_harm_y
 from torch import Tensor
 
+
 def real_harmonics(degree: int, directions: Tensor) -> Tensor:
     """[N, (degree + 1)^2] orthonormal real spherical harmonics (ordered by degree l, then order
     m = -l..l) at unit directions [N, 3], float64."""
