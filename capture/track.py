@@ -32,6 +32,7 @@ from capture.fit_setup import WORLD_TO_CAM
 from capture.fit_video import VideoFit, continuing_frames, fit_videos, nme_68, video_fit
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
+from capture.matte_refine import refine_matte
 from capture.head_mask import head_region, head_sides, neck_ring, skull_top
 from capture.overlay import draw_overlay, render_rig
 from capture.photometric import refine_photometric
@@ -90,7 +91,7 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
         photo_error = refined
     seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
     with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
-        _write_frames(writer, det, fit, boxes, crop_points, crops, person * inside, rig, embedding, nose_height,
+        _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, embedding, nose_height,
                       size, progress)
         splits = _time_splits(video)
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
@@ -145,11 +146,12 @@ def _crops_and_mattes(videos: list[Path], det: Detections, boxes, size: int, pro
 
 
 def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, crop_points: np.ndarray,
-                  crops: np.ndarray, mattes: np.ndarray, rig, embedding, nose_height: float, size: int,
-                  progress: bool) -> None:
-    """Each tracked frame's crop, its mask (the matte cut below the neck) and the overlay of the
-    fit, in tracked-frame order. crop_points [T, 478, 2]: the landmarks in crop pixels;
-    nose_height: the rig's bottom of the nose (rest pose, metres)."""
+                  crops: np.ndarray, person: np.ndarray, inside: np.ndarray, rig, embedding, nose_height: float,
+                  size: int, progress: bool) -> None:
+    """Each tracked frame's crop, its mask (the person's alpha matte cut below the neck and at the
+    frame's border) and the overlay of the fit, in tracked-frame order. crop_points [T, 478, 2]:
+    the landmarks in crop pixels; person, inside [T, S, S]: the segmenter's confidence and the part
+    of the crop inside the frame; nose_height: the rig's bottom of the nose (rest pose, metres)."""
     colors = rig.vertex_colors if rig.vertex_colors is not None else torch.full((rig.num_vertices, 3), 0.7)
     chin_lmk = _embedded_point(embedding, CHIN, "the chin")
     ring = neck_ring(rig, _surface_point(rig.v_template, rig, *chin_lmk))
@@ -163,7 +165,9 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
             mesh = render_rig(verts, rig.faces, colors, camera)
             head = head_region(mesh.mask[..., 0].numpy(), camera.project(verts[ring]).numpy(),
                                camera.project(verts[sides]).numpy(), camera.project(verts[top:top + 1]).numpy()[0])
-            writer.add_frame(t, t, crops[t], (mattes[t] * head * 255 + 0.5).astype(np.uint8))
+            # The fit used the segmenter's confidence; the trainer gets an alpha matte on the frame's edges.
+            alpha = refine_matte(crops[t], person[t]) * inside[t] * head
+            writer.add_frame(t, t, crops[t], (alpha * 255 + 0.5).astype(np.uint8))
             fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
             overlay.write(draw_overlay(crops[t], mesh, crop_points[t][MP_TO_IBUG68], fitted))
 
