@@ -22,10 +22,11 @@ from avatar.data.capture import load_capture
 from avatar.data.expressions import load_expression_file
 from avatar.data.retarget import driving_params
 from avatar.devices import resolve_device
-from avatar.gaussians import GaussianAvatar, blend
+from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import load_avatar
 from avatar.playback import camera_path
-from avatar.render import Camera, splat
+from avatar.render import Camera
+from avatar.render_avatar import render_avatar
 from avatar.rig import RigParams
 from avatar.rig.loaders import load_rig
 from avatar.training.config import choose_preset, load_config
@@ -90,7 +91,7 @@ class Avatar:
         device = self.model.parent.device
         params = params.frame(frame).to(device=device)
         background = torch.tensor(self.background, dtype=torch.float32, device=device)
-        out = splat(blend(self.model, params, self.backend), cam.to(device=device), background, self.backend)
+        out = render_avatar(self.model, params, cam.to(device=device), background, self.backend)
         return out.rgb.clamp(0, 1)
 
 

@@ -11,8 +11,9 @@ from tqdm import tqdm
 
 from avatar.cpu_threads import ThreadBudget
 from avatar.data.video import VideoWriter
-from avatar.gaussians import GaussianAvatar, blend
-from avatar.render import Camera, splat
+from avatar.gaussians import GaussianAvatar
+from avatar.render import Camera
+from avatar.render_avatar import render_avatar
 from avatar.rig import HeadRig, RigParams
 
 
@@ -62,6 +63,6 @@ def render_sequence(model: GaussianAvatar, params: RigParams, cameras: Callable[
     with VideoWriter(out, fps, cam0.width, cam0.height) as video:
         for i in tqdm(range(params.num_frames), desc=f"rendering {Path(out).name}", disable=not progress):
             threads.update()
-            rendered = splat(blend(model, params.frame(i), backend), cameras(i), bg, backend)
+            rendered = render_avatar(model, params.frame(i), cameras(i), bg, backend)
             video.write(rendered.rgb.clamp(0, 1).cpu())
     return params.num_frames

@@ -21,16 +21,17 @@ Which side of a line is the head's is decided by the top of the skull (`skull_to
 point of the face: on a head bent forward the sides project up to the eyes' height, and a point
 between the eyes then lies on the line (wojtek_512's frames 365-371: within 1 px), so a small
 change of pose kept the shirt and cut the hair instead.
+The vertices chosen here make a `HeadCut`, which the capture records: its region
+(`avatar.render.head_cut`) cuts the masks here and every render of the avatar trained on them.
 """
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 import torch
 from torch import Tensor
 
 from avatar.rig import HeadRig
+from avatar.rig.head_cut import HeadCut
 
 NECK_DROP = 0.04  # metres below the chin (rig space, neutral) where the cut runs
 RING_BAND = 0.004  # half-height of the band of neck vertices that make the ring
@@ -66,29 +67,8 @@ def skull_top(rig: HeadRig) -> int:
     return int(rig.v_template[:, 1].argmax())
 
 
-def head_region(coverage: np.ndarray, ring: np.ndarray, sides: np.ndarray, head: np.ndarray) -> np.ndarray:
-    """[H, W] float32 in {0, 1}: what of a frame the avatar models. coverage [H, W]: the posed
-    rig's pixels (> 0.5); ring [R, 2]: the projected neck ring (pixels); sides [2, 2]: the
-    projected sides of the head at nose height (`head_sides`); head [2]: a pixel well on the
-    head's side of both lines, the projected top of the skull (`skull_top`)."""
-    height, width = coverage.shape
-    ys, xs = np.mgrid[0:height, 0:width]
-    centre = ring.mean(0)
-    _, _, vt = np.linalg.svd(ring - centre, full_matrices=False)
-    above_ring = _side_of_line(xs, ys, centre, vt[0], head) >= 0  # vt[0]: the ring's longest extent
-    across = sides[1] - sides[0]
-    above_sides = _side_of_line(xs, ys, sides.mean(0), across / max(float(np.linalg.norm(across)), 1e-6), head) >= 0
-    radius = max(1, int(round(NECK_MARGIN * max(height, width))))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    neck = cv2.dilate((coverage > 0.5).astype(np.uint8), kernel) > 0
-    return (above_ring & (above_sides | neck)).astype(np.float32)
-
-
-def _side_of_line(xs: np.ndarray, ys: np.ndarray, point: np.ndarray, direction: np.ndarray,
-                  head: np.ndarray) -> np.ndarray:
-    """[H, W] signed distance (pixels) of each pixel centre from the line through `point` along
-    the unit `direction`, positive on the side of `head`."""
-    normal = np.array([-direction[1], direction[0]])
-    if (head - point) @ normal < 0:
-        normal = -normal
-    return (xs + 0.5 - point[0]) * normal[0] + (ys + 0.5 - point[1]) * normal[1]
+def head_cut(rig: HeadRig, chin: Tensor, nose_height: float) -> HeadCut:
+    """The cut below the head of `rig` (chin [3]: rest pose, rig space; nose_height: the bottom
+    of the nose, metres)."""
+    return HeadCut(tuple(neck_ring(rig, chin).tolist()), tuple(head_sides(rig, nose_height).tolist()),
+                   skull_top(rig), NECK_MARGIN)

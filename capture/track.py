@@ -23,6 +23,8 @@ from avatar.atomic import dump_json
 from avatar.data.capture import CameraInfo, CaptureWriter
 from avatar.data.errors import CaptureError, VideoError
 from avatar.data.video import VideoWriter, read_video_frames
+from avatar.render.head_cut import cut_region
+from avatar.rig.head_cut import HeadCut
 from avatar.rig.loaders import load_rig
 from avatar.training.config import MONOCULAR_PRESET
 from capture.crop import crop_frame, smooth_crops
@@ -32,8 +34,8 @@ from capture.fit_setup import WORLD_TO_CAM
 from capture.fit_video import VideoFit, continuing_frames, fit_videos, nme_68, video_fit
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
+from capture.head_mask import head_cut
 from capture.matte_refine import refine_matte
-from capture.head_mask import head_region, head_sides, neck_ring, skull_top
 from capture.overlay import draw_overlay, render_rig
 from capture.photometric import refine_photometric
 
@@ -91,8 +93,9 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
         photo_error = refined
     seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
     with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
-        _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, embedding, nose_height,
-                      size, progress)
+        cut = head_cut(rig, _surface_point(rig.v_template, rig, *_embedded_point(embedding, CHIN, "the chin")),
+                       nose_height)
+        _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, cut, size, progress)
         splits = _time_splits(video)
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
                          time.perf_counter() - started, landmarks)
@@ -100,7 +103,7 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
                  mediapipe_crop=crop_points, video=video, frame=frame)
         dump_json(report, writer.partial / "report.json")
         extra = {"generator": "capture.track", "videos": [str(v) for v in videos], "preset": MONOCULAR_PRESET,
-                 "focal_px": [float(f) for f in fit.focal], "crop_size": size,
+                 "focal_px": [float(f) for f in fit.focal], "crop_size": size, "head_cut": cut.to_dict(),
                  "source_frames": [{"video": int(v), "frame": int(f)} for v, f in zip(video, frame)]}
         writer.finish(fit.params, splits, extra)
     report["seconds"] = round(time.perf_counter() - started, 2)
@@ -146,25 +149,20 @@ def _crops_and_mattes(videos: list[Path], det: Detections, boxes, size: int, pro
 
 
 def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, crop_points: np.ndarray,
-                  crops: np.ndarray, person: np.ndarray, inside: np.ndarray, rig, embedding, nose_height: float,
-                  size: int, progress: bool) -> None:
+                  crops: np.ndarray, person: np.ndarray, inside: np.ndarray, rig, cut: HeadCut, size: int,
+                  progress: bool) -> None:
     """Each tracked frame's crop, its mask (the person's alpha matte cut below the neck and at the
     frame's border) and the overlay of the fit, in tracked-frame order. crop_points [T, 478, 2]:
     the landmarks in crop pixels; person, inside [T, S, S]: the segmenter's confidence and the part
-    of the crop inside the frame; nose_height: the rig's bottom of the nose (rest pose, metres)."""
+    of the crop inside the frame; cut: where the head ends (`capture.head_mask.head_cut`)."""
     colors = rig.vertex_colors if rig.vertex_colors is not None else torch.full((rig.num_vertices, 3), 0.7)
-    chin_lmk = _embedded_point(embedding, CHIN, "the chin")
-    ring = neck_ring(rig, _surface_point(rig.v_template, rig, *chin_lmk))
-    sides = head_sides(rig, nose_height)
-    top = skull_top(rig)
     with VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size) as overlay:
         for t in tqdm(range(len(crops)), desc="writing capture", disable=not progress, leave=False):
             camera = writer.cameras[t].to_camera()
             with torch.no_grad():
                 verts = rig.forward(fit.params.frame(t))[0]
             mesh = render_rig(verts, rig.faces, colors, camera)
-            head = head_region(mesh.mask[..., 0].numpy(), camera.project(verts[ring]).numpy(),
-                               camera.project(verts[sides]).numpy(), camera.project(verts[top:top + 1]).numpy()[0])
+            head = cut_region(cut, verts, rig.faces, camera)[..., 0].numpy()
             # The fit used the segmenter's confidence; the trainer gets an alpha matte on the frame's edges.
             alpha = refine_matte(crops[t], person[t]) * inside[t] * head
             writer.add_frame(t, t, crops[t], (alpha * 255 + 0.5).astype(np.uint8))

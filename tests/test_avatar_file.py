@@ -93,6 +93,11 @@ CRAFTED = {
     "config that is not an object": (None, _set("config", "[1, 2]"), "config"),
     "a missing tensor": (lambda d: d.pop("gaussians.d_rot"), None, "gaussians.d_rot"),
     "an unknown rig array": (_set("rig.extra", torch.zeros(2)), None, "unknown rig arrays"),
+    "a head cut beyond the rig's vertices": (
+        None, _set("config", json.dumps({"head_cut": {"ring": [0, 1, 99_999], "sides": [0, 1], "top": 2,
+                                                      "neck_margin": 0.02}})), "head_cut"),
+    "a head cut without its sides": (
+        None, _set("config", json.dumps({"head_cut": {"ring": [0, 1, 2], "top": 2, "neck_margin": 0.02}})), "head_cut"),
 }
 
 

@@ -98,27 +98,6 @@ def test_missing_rig_and_video_are_clear_errors(tmp_path, capsys):
     assert _no_output_left(out)
 
 
-def test_head_region_keeps_head_and_neck_only():
-    """Above the line through the sides of the head everything stays (hair, ears); between it and
-    the neck cut only the rig (jaw, chin, neck) and a margin; below the cut, nothing. Both lines
-    follow their tilted points, not the image axes."""
-    from capture.head_mask import NECK_MARGIN, head_region
-
-    coverage = np.zeros((100, 100), np.float32)
-    coverage[20:90, 40:60] = 1.0  # the rig, with its neck running down to row 90
-    ring = np.array([[40.0, 70.0], [50.0, 72.0], [60.0, 74.0]])  # tilted: lower on the right
-    sides = np.array([[80.0, 58.0], [20.0, 52.0]])  # the head's sides, tilted the other way
-    region = head_region(coverage, ring, sides, head=np.array([50.0, 30.0]))
-    assert region[:40].all()  # above the sides: the whole outline (hair, ears) kept
-    assert region[56, 85] and not region[56, 15]  # the upper line tilts with the sides
-    margin = int(NECK_MARGIN * 100)
-    assert region[62, 40 - margin + 1] and not region[62, 40 - margin - 3]  # the neck and its margin only
-    assert not region[64, 20:30].any() and not region[64, 70:80].any()  # collar and shoulders go
-    assert region[71, 50] and not region[75, 50]  # the cut runs along the ring
-    assert region[72, 58] and not region[72, 42]  # and tilts with it
-    assert not region[80:].any()
-
-
 def test_head_sides_are_the_outermost_points_at_nose_height():
     """The cut's upper line passes the sides of the head (where hair hangs), symmetric on a
     symmetric rig, at the height asked for and behind the face."""

@@ -23,6 +23,7 @@ from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.blend import blend_registry
 from avatar.render import splat
 from avatar.render.camera import Camera
+from avatar.render_avatar import clip_to_head
 from avatar.rig import RigParams
 from viewer.drivers import DrivenSample
 from viewer.latest import LatestSlot
@@ -106,10 +107,12 @@ class RenderWorker(Worker):
         device = self.model.xyz.device
         params = state.compose(sample.params if sample else None, self.model.rig, self.identity_shape)
         started = time.perf_counter()
-        gaussians = blend(self.model, params.to(device=device), blend_backend(state.backend))
+        on_device = params.to(device=device)
+        gaussians = blend(self.model, on_device, blend_backend(state.backend))
         blended = time.perf_counter()
         background = torch.tensor(state.background, dtype=torch.float32, device=device)
-        rgb = splat(gaussians, settings.camera, background, state.backend).rgb
+        rgb = clip_to_head(self.model, on_device, splat(gaussians, settings.camera, background, state.backend),
+                           settings.camera, background).rgb
         image = rgb.clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()  # [H, W, 3]
         done = time.perf_counter()
         return RenderedFrame(image, params, sample, 1e3 * (blended - started), 1e3 * (done - blended), done)

@@ -2,12 +2,12 @@
 
 Tensors: the model's attributes and offsets (`gaussians.*`), and the rig arrays (`rig.*`)
 unless the rig's licence forbids embedding them (FLAME): then the user passes the rig again and
-its identity hash must match. Metadata (strings): format, version, config (JSON), rig name,
-rig hash, expression names, sh degree, and a SHA-256 over every byte of the file
-(`file_digest`), so a truncated or edited file is rejected instead of silently loading garbage;
-then the contents are checked against each other and the rig (`file_checks`), so a crafted file
-with a recomputed digest is refused too. Version 1 files (digest over the tensors only) are
-refused: their metadata could be edited unnoticed.
+its identity hash must match. Metadata (strings): format, version, config (JSON, with the
+model's `head_cut` when it has one), rig name, rig hash, expression names, sh degree, and a
+SHA-256 over every byte of the file (`file_digest`), so a truncated or edited file is rejected
+instead of silently loading garbage; then the contents are checked against each other and the
+rig (`file_checks`), so a crafted file with a recomputed digest is refused too. Version 1 files
+(digest over the tensors only) are refused: their metadata could be edited unnoticed.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from avatar.gaussians.file_checks import ContentError, check_gaussians, check_me
 from avatar.gaussians.file_digest import DIGEST_KEY, DIGEST_PLACEHOLDER, DigestError, seal, verify
 from avatar.gaussians.model import GaussianAvatar
 from avatar.rig import HeadRig
+from avatar.rig.head_cut import HeadCut
 
 FORMAT = "gaussian-avatar"
 VERSION = 2
@@ -45,7 +46,7 @@ def save_avatar(model: GaussianAvatar, path: str | Path, config: dict | None = N
     meta = {
         "format": FORMAT,
         "version": str(VERSION),
-        "config": json.dumps(config or {}),
+        "config": json.dumps((config or {}) | ({"head_cut": model.head_cut.to_dict()} if model.head_cut else {})),
         "rig_name": rig.name,
         "rig_hash": rig.identity_hash(),
         "rig_embedded": str(rig.embeddable),
@@ -85,7 +86,9 @@ def load_avatar(path: str | Path, rig: HeadRig | None = None) -> tuple[GaussianA
     try:
         sh_degree, config = check_metadata(meta)
         model = _build(tensors, meta, rig, path, sh_degree)
-    except (ContentError, KeyError, RuntimeError) as e:
+        if config.get("head_cut") is not None:
+            model.head_cut = HeadCut.from_dict(config["head_cut"], model.rig.num_vertices)
+    except (ContentError, KeyError, RuntimeError, ValueError) as e:
         raise AvatarFileError(f"{path}: inconsistent contents: {e}") from None
     return model, config
 

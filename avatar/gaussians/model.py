@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avatar.rig import HeadRig, RigParams
+from avatar.rig.head_cut import HeadCut
 
 SH_C0 = 0.28209479177387814  # Y_0^0: colour = SH_C0 * dc + 0.5
 
@@ -31,6 +32,7 @@ class GaussianAvatar(nn.Module):
         n = int(parent.shape[0])
         self.rig = rig
         self.sh_degree = sh_degree
+        self.head_cut: HeadCut | None = None  # where renders end below the head (the capture's, when it has one)
         self.register_buffer("blend_expr", _expression_indices(blend_expr, rig.num_expr))  # [De] long
         d = self.num_drivers
         k = (sh_degree + 1) ** 2

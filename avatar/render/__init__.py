@@ -2,7 +2,8 @@
 
 `splat(gaussians, camera, background, backend="auto")` is the one entry point; backends
 (`torch` here, `cpu`/`cuda` from cuda_ext, `gsplat`) register in `avatar.render.dispatch`.
-Imports `avatar.gaussians.world` for the `Gaussians` type only.
+`head_cut.py` draws the region an avatar keeps below its head. Imports `avatar.gaussians.world`
+for the `Gaussians` type and `avatar.rig.head_cut` for the `HeadCut` type only.
 """
 
 from avatar.render.camera import Camera

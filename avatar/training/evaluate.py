@@ -20,8 +20,8 @@ import torch
 from PIL import Image
 
 from avatar.data.capture import Capture
-from avatar.gaussians import GaussianAvatar, blend
-from avatar.render import splat
+from avatar.gaussians import GaussianAvatar
+from avatar.render_avatar import render_avatar
 from avatar.training.image_metrics import LpipsMetric, psnr, ssim
 
 ERROR_GAIN = 4.0  # error images show 4 x the mean absolute difference
@@ -61,7 +61,7 @@ def evaluate(model: GaussianAvatar, capture: Capture, split: str = "test", backe
         image, mask = capture.load_image(f).to(device), capture.load_mask(f)
         mask = None if mask is None else mask.to(device)
         params = capture.frame_params(f).to(device=device, dtype=torch.float32)
-        out = splat(blend(model, params, backend), capture.camera(f), bg, backend)
+        out = render_avatar(model, params, capture.camera(f), bg, backend)
         pred = out.rgb.clamp(0, 1)
         target = image if mask is None else image * mask + bg * (1 - mask)
         row = {"frame": f, "psnr": psnr(pred, target), "ssim": float(ssim(pred, target)),

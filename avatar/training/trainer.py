@@ -20,6 +20,7 @@ from tqdm import tqdm
 from avatar.atomic import atomic_path
 from avatar.cpu_threads import ThreadBudget
 from avatar.data.capture import Capture
+from avatar.data.errors import CaptureError
 from avatar.data.expressions import save_expression_file
 from avatar.gaussians import GaussianAvatar, blend_with_offsets
 from avatar.gaussians.blend import blend_backend
@@ -27,6 +28,7 @@ from avatar.gaussians.file_checks import check_gaussians
 from avatar.gaussians.io import save_avatar
 from avatar.render import splat, splat_registry
 from avatar.rig import HeadRig
+from avatar.rig.head_cut import HeadCut
 from avatar.training.config import TrainConfig
 from avatar.training.densify import Densifier
 from avatar.training.evaluate import composite_target, evaluate
@@ -50,6 +52,18 @@ def varying_expressions(capture: Capture, frames: list[int], count: int | None) 
         return None
     spread = expr.std(0) if len(frames) > 1 else expr.abs()[0]
     return torch.sort(torch.argsort(spread, descending=True)[:max(count, 0)]).values
+
+
+def capture_head_cut(capture: Capture, rig: HeadRig) -> HeadCut | None:
+    """The cut below the head that the capture's masks were made with (capture.track records it),
+    which the trained avatar keeps for its renders; None for captures without one."""
+    data = capture.extra.get("head_cut")
+    if data is None:
+        return None
+    try:
+        return HeadCut.from_dict(data, rig.num_vertices)
+    except ValueError as e:
+        raise CaptureError(capture.root / "capture.json", str(e)) from None
 
 
 def refined_params_path(out: Path) -> Path:
@@ -104,6 +118,7 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
     blend_expr = varying_expressions(capture, train_frames, cfg.num_blend_expr)
     model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed,
                                    vertex_colors=rig.vertex_colors if cfg.colors_from_rig else None).to(device)
+    model.head_cut = capture_head_cut(capture, rig)
     ran = {"blend": blend_backend(cfg.backend, model)[0], "splat": splat_registry.get(cfg.backend, device)[0]}
     log.info("training on %s: blend backend %s, splat backend %s", device, ran["blend"], ran["splat"])
     params = capture.params.to(device=device, dtype=torch.float32)  # [T] every time step's tracking

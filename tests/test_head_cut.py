@@ -1,0 +1,103 @@
+"""The cut below the head: the region it keeps, its record, and renders of an avatar that has one."""
+
+import numpy as np
+import pytest
+import torch
+
+from avatar.gaussians import GaussianAvatar, blend
+from avatar.gaussians.io import load_avatar, save_avatar
+from avatar.render import splat
+from avatar.render.camera import Camera
+from avatar.render.head_cut import cut_region, ellipse_kernel, head_region
+from avatar.render_avatar import render_avatar
+from avatar.rig import RigParams
+from avatar.rig.builtin import build_builtin_head
+from avatar.rig.head_cut import HeadCut
+
+NECK_MARGIN = 0.02
+
+
+def test_head_region_keeps_head_and_neck_only():
+    """Above the line through the sides of the head everything stays (hair, ears); between it and
+    the neck cut only the rig (jaw, chin, neck) and a margin; below the cut, nothing. Both lines
+    follow their tilted points, not the image axes."""
+    coverage = np.zeros((100, 100), np.float32)
+    coverage[20:90, 40:60] = 1.0  # the rig, with its neck running down to row 90
+    ring = np.array([[40.0, 70.0], [50.0, 72.0], [60.0, 74.0]])  # tilted: lower on the right
+    sides = np.array([[80.0, 58.0], [20.0, 52.0]])  # the head's sides, tilted the other way
+    region = head_region(coverage, ring, sides, np.array([50.0, 30.0]), NECK_MARGIN)
+    assert region[:40].all()  # above the sides: the whole outline (hair, ears) kept
+    assert region[56, 85] and not region[56, 15]  # the upper line tilts with the sides
+    margin = int(NECK_MARGIN * 100)
+    assert region[62, 40 - margin + 1] and not region[62, 40 - margin - 3]  # the neck and its margin only
+    assert not region[64, 20:30].any() and not region[64, 70:80].any()  # collar and shoulders go
+    assert region[71, 50] and not region[75, 50]  # the cut runs along the ring
+    assert region[72, 58] and not region[72, 42]  # and tilts with it
+    assert not region[80:].any()
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3, 5, 8, 13, 21])
+def test_the_neck_margin_disc_is_opencvs_ellipse(radius):
+    """Masks cut by earlier versions (OpenCV's dilation) and renders now agree to the pixel."""
+    cv2 = pytest.importorskip("cv2")
+    expected = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)).astype(bool)
+    np.testing.assert_array_equal(ellipse_kernel(radius), expected)
+
+
+def test_a_head_cut_record_round_trips_and_bad_ones_are_refused():
+    cut = HeadCut((3, 4, 5), (6, 7), 8, 0.02)
+    assert HeadCut.from_dict(cut.to_dict(), num_vertices=9) == cut
+    bad = [
+        "not an object",
+        {"ring": [3, 4, 5], "sides": [6, 7], "top": 8},  # no margin
+        {"ring": [3, 4], "sides": [6, 7], "top": 8, "neck_margin": 0.02},  # a ring of two
+        {"ring": [3, 4, 5], "sides": [6, 7, 1], "top": 8, "neck_margin": 0.02},
+        {"ring": [3, 4, 5], "sides": [6, 7], "top": 9, "neck_margin": 0.02},  # beyond the vertices
+        {"ring": [3, 4, -1], "sides": [6, 7], "top": 8, "neck_margin": 0.02},
+        {"ring": [3, 4, 5.5], "sides": [6, 7], "top": 8, "neck_margin": 0.02},
+        {"ring": [3, 4, 5], "sides": [6, 7], "top": 8, "neck_margin": 2.0},
+        {"ring": [3, 4, 5], "sides": [6, 7], "top": True, "neck_margin": 0.02},
+    ]
+    for data in bad:
+        with pytest.raises(ValueError, match="head_cut"):
+            HeadCut.from_dict(data, num_vertices=9)
+
+
+@pytest.fixture(scope="module")
+def cut_avatar():
+    """The built-in head's avatar with the cut the tracker would give it, seen from the front."""
+    from capture.head_mask import head_cut  # the tracker's choice of vertices (capture imports avatar)
+
+    rig = build_builtin_head()
+    rest = rig.v_template
+    below_mouth = rest[rest[:, 1] < -0.05]
+    model = GaussianAvatar.on_mesh(rig, per_face=1)
+    model.head_cut = head_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
+    camera = Camera.look_at((0.0, -0.05, 0.7), (0.0, -0.05, 0.0), 96, 96, fov_y_deg=30.0)
+    params = RigParams.zeros(rig.num_shape, rig.num_expr)
+    params.rotation = torch.tensor([[0.2, 0.3, 0.0]])  # nodding and turned: the cut follows the pose
+    return model, camera, params
+
+
+def test_an_avatar_renders_nothing_beyond_its_cut_and_is_unchanged_before_it(cut_avatar):
+    model, camera, params = cut_avatar
+    background = torch.tensor([1.0, 1.0, 1.0])
+    with torch.no_grad():
+        uncut = splat(blend(model, params, "torch"), camera, background, "torch")
+        cut = render_avatar(model, params, camera, background, "torch")
+        region = cut_region(model.head_cut, model.rig.forward(params)[0], model.rig.faces, camera)
+    kept, gone = region[..., 0] > 0.5, region[..., 0] < 0.5
+    assert (gone & (uncut.alpha[..., 0] > 0.5)).sum() > 20  # the rig's neck reaches past the cut
+    assert torch.equal(cut.rgb[gone], background.expand(int(gone.sum()), 3))
+    assert torch.all(cut.alpha[gone] == 0)
+    assert torch.equal(cut.rgb[kept], uncut.rgb[kept]) and torch.equal(cut.alpha[kept], uncut.alpha[kept])
+
+
+def test_the_cut_is_saved_with_the_avatar(cut_avatar, tmp_path):
+    model, _, _ = cut_avatar
+    save_avatar(model, tmp_path / "m.avatar", {"iterations": 1})
+    loaded, config = load_avatar(tmp_path / "m.avatar")
+    assert loaded.head_cut == model.head_cut and config["iterations"] == 1
+    model_without = GaussianAvatar.on_mesh(model.rig, per_face=1)
+    save_avatar(model_without, tmp_path / "n.avatar")
+    assert load_avatar(tmp_path / "n.avatar")[0].head_cut is None
