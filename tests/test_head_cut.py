@@ -101,3 +101,31 @@ def test_the_cut_is_saved_with_the_avatar(cut_avatar, tmp_path):
     model_without = GaussianAvatar.on_mesh(model.rig, per_face=1)
     save_avatar(model_without, tmp_path / "n.avatar")
     assert load_avatar(tmp_path / "n.avatar")[0].head_cut is None
+
+
+@pytest.mark.parametrize("pose", [(0.0, 0.0, 0.0), (0.35, -0.4, 0.1), (-0.3, 0.5, -0.15)])
+def test_the_region_is_the_one_the_whole_raster_gives(cut_avatar, pose):
+    """The region leaves most triangles out of its raster and dilates only around the band between
+    the lines; both shortcuts are exact: the same pixels as the whole rig dilated over the whole
+    frame."""
+    from scipy import ndimage
+
+    from avatar.render.head_cut import neck_radius
+    from avatar.render.mesh_raster import rasterize_mesh
+
+    model, camera, params = cut_avatar
+    params = RigParams.zeros(model.rig.num_shape, model.rig.num_expr)
+    params.rotation = torch.tensor([pose])
+    cut = model.head_cut
+    with torch.no_grad():
+        verts = model.rig.forward(params)[0]
+    region = cut_region(cut, verts, model.rig.faces, camera)[..., 0].numpy()
+    points = camera.project(verts).numpy()
+    ring, sides, head = points[list(cut.ring)], points[list(cut.sides)], points[cut.top]
+    coverage = rasterize_mesh(verts, model.rig.faces, camera, torch.ones_like(verts)).mask[..., 0].numpy() > 0.5
+    above_ring = head_region(np.ones_like(coverage, np.float32), ring, sides, head, NECK_MARGIN) > 0
+    above_both = head_region(np.zeros_like(coverage, np.float32), ring, sides, head, NECK_MARGIN) > 0
+    grown = ndimage.binary_dilation(coverage, structure=ellipse_kernel(neck_radius(NECK_MARGIN, 96, 96)))
+    expected = above_ring & (above_both | grown)
+    assert 0 < expected.sum() < expected.size and (above_ring & ~above_both & coverage).any()
+    np.testing.assert_array_equal(region > 0, expected)

@@ -26,19 +26,31 @@ from avatar.rig.head_cut import HeadCut
 def head_region(coverage: np.ndarray, ring: np.ndarray, sides: np.ndarray, head: np.ndarray,
                 neck_margin: float) -> np.ndarray:
     """[H, W] float32 in {0, 1}: what of a frame the avatar models. coverage [H, W]: the posed
-    rig's pixels (> 0.5); ring [R, 2]: the projected neck ring (pixels); sides [2, 2]: the
-    projected sides of the head; head [2]: a pixel well on the head's side of both lines;
-    neck_margin: of the image size."""
+    rig's pixels (> 0.5; only those near the band between the two lines matter); ring [R, 2]: the
+    projected neck ring (pixels); sides [2, 2]: the projected sides of the head; head [2]: a pixel
+    well on the head's side of both lines; neck_margin: of the image size."""
     height, width = coverage.shape
     ys, xs = np.mgrid[0:height, 0:width]
-    centre = ring.mean(0)
-    _, _, vt = np.linalg.svd(ring - centre, full_matrices=False)
-    above_ring = _side_of_line(xs, ys, centre, vt[0], head) >= 0  # vt[0]: the ring's longest extent
-    across = sides[1] - sides[0]
-    above_sides = _side_of_line(xs, ys, sides.mean(0), across / max(float(np.linalg.norm(across)), 1e-6), head) >= 0
-    radius = max(1, int(round(neck_margin * max(height, width))))
-    neck = ndimage.binary_dilation(coverage > 0.5, structure=ellipse_kernel(radius))
+    centres = np.stack([xs + 0.5, ys + 0.5], -1)  # [H, W, 2]
+    ring_line, sides_line = _cut_lines(ring, sides, head)
+    above_ring, above_sides = _signed(centres, ring_line) >= 0, _signed(centres, sides_line) >= 0
+    band = above_ring & ~above_sides  # where only the rig's own pixels (and the margin) stay
+    neck = np.zeros_like(band)
+    if band.any():
+        # Dilate only around the band: the margin's disc reaches `radius` pixels, no further.
+        radius = neck_radius(neck_margin, height, width)
+        rows, cols = np.nonzero(band.any(1))[0], np.nonzero(band.any(0))[0]
+        top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        y0, x0 = max(top - radius, 0), max(left - radius, 0)  # the band's box grown by the disc
+        y1, x1 = min(bottom + radius, height), min(right + radius, width)
+        grown = ndimage.binary_dilation(coverage[y0:y1, x0:x1] > 0.5, structure=ellipse_kernel(radius))
+        neck[top:bottom, left:right] = grown[top - y0:bottom - y0, left - x0:right - x0]
     return (above_ring & (above_sides | neck)).astype(np.float32)
+
+
+def neck_radius(neck_margin: float, height: int, width: int) -> int:
+    """Pixels the neck may reach beyond the rig's own pixels in an image of that size."""
+    return max(1, int(round(neck_margin * max(height, width))))
 
 
 def ellipse_kernel(radius: int) -> np.ndarray:
@@ -57,10 +69,18 @@ def cut_region(cut: HeadCut, verts: Tensor, faces: Tensor, camera: Camera) -> Te
     """[H, W, 1] float32 in {0, 1} on verts' device: the region `cut` keeps of the rig posed as
     verts [V, 3], seen by camera."""
     verts_cpu, camera_cpu = verts.detach().float().cpu(), camera.to(device="cpu")
-    colours = torch.ones_like(verts_cpu)
-    coverage = rasterize_mesh(verts_cpu, faces.cpu(), camera_cpu, colours, shading=False).mask[..., 0].numpy()
-    project = lambda ids: camera_cpu.project(verts_cpu[list(ids)]).numpy()  # noqa: E731
-    region = head_region(coverage, project(cut.ring), project(cut.sides), project([cut.top])[0], cut.neck_margin)
+    points = camera_cpu.project(verts_cpu).numpy()  # [V, 2]
+    ring, sides, head = points[list(cut.ring)], points[list(cut.sides)], points[cut.top]
+    # Only triangles that reach near the band between the two lines can change the region: one
+    # wholly on the head's side of the upper line (by more than the margin) or wholly beyond the
+    # neck cut is left out of the raster (most of the head, at a fraction of the cost).
+    ring_line, sides_line = _cut_lines(ring, sides, head)
+    reach = neck_radius(cut.neck_margin, camera_cpu.height, camera_cpu.width) + 1
+    corners = faces.cpu().numpy()  # [F, 3]
+    far = (_signed(points, sides_line)[corners] > reach).all(1) | (_signed(points, ring_line)[corners] < -reach).all(1)
+    near = faces.cpu()[torch.from_numpy(~far)]
+    coverage = rasterize_mesh(verts_cpu, near, camera_cpu, torch.ones_like(verts_cpu), shading=False).mask[..., 0]
+    region = head_region(coverage.numpy(), ring, sides, head, cut.neck_margin)
     return torch.from_numpy(region)[..., None].to(verts.device)
 
 
@@ -70,11 +90,20 @@ def clip_to_region(out: RenderOutput, region: Tensor, background: Tensor) -> Ren
                                depth=out.depth * region)
 
 
-def _side_of_line(xs: np.ndarray, ys: np.ndarray, point: np.ndarray, direction: np.ndarray,
-                  head: np.ndarray) -> np.ndarray:
-    """[H, W] signed distance (pixels) of each pixel centre from the line through `point` along
-    the unit `direction`, positive on the side of `head`."""
-    normal = np.array([-direction[1], direction[0]])
-    if (head - point) @ normal < 0:
-        normal = -normal
-    return (xs + 0.5 - point[0]) * normal[0] + (ys + 0.5 - point[1]) * normal[1]
+def _cut_lines(ring: np.ndarray, sides: np.ndarray, head: np.ndarray) -> tuple[tuple, tuple]:
+    """(point [2], unit normal [2]) of the neck cut's line (through the ring's projection, along
+    its longest extent) and of the upper line (through the two sides), normals towards `head`."""
+    centre = ring.mean(0)
+    _, _, vt = np.linalg.svd(ring - centre, full_matrices=False)
+    across = sides[1] - sides[0]
+    lines = []
+    for point, direction in ((centre, vt[0]), (sides.mean(0), across / max(float(np.linalg.norm(across)), 1e-6))):
+        normal = np.array([-direction[1], direction[0]])
+        lines.append((point, normal if (head - point) @ normal >= 0 else -normal))
+    return lines[0], lines[1]
+
+
+def _signed(points: np.ndarray, line: tuple) -> np.ndarray:
+    """[...] signed distance (pixels) of points [..., 2] from the line, positive on the head's side."""
+    point, normal = line
+    return (points - point) @ normal
