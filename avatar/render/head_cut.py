@@ -68,7 +68,7 @@ def ellipse_kernel(radius: int) -> np.ndarray:
 def cut_region(cut: HeadCut, verts: Tensor, faces: Tensor, camera: Camera) -> Tensor:
     """[H, W, 1] float32 in {0, 1} on verts' device: the region `cut` keeps of the rig posed as
     verts [V, 3], seen by camera."""
-    verts_cpu, camera_cpu = verts.detach().float().cpu(), camera.to(device="cpu")
+    verts_cpu, faces_cpu, camera_cpu = verts.detach().float().cpu(), faces.cpu(), camera.to(device="cpu")
     points = camera_cpu.project(verts_cpu).numpy()  # [V, 2]
     ring, sides, head = points[list(cut.ring)], points[list(cut.sides)], points[cut.top]
     # Only triangles that reach near the band between the two lines can change the region: one
@@ -76,9 +76,9 @@ def cut_region(cut: HeadCut, verts: Tensor, faces: Tensor, camera: Camera) -> Te
     # neck cut is left out of the raster (most of the head, at a fraction of the cost).
     ring_line, sides_line = _cut_lines(ring, sides, head)
     reach = neck_radius(cut.neck_margin, camera_cpu.height, camera_cpu.width) + 1
-    corners = faces.cpu().numpy()  # [F, 3]
+    corners = faces_cpu.numpy()  # [F, 3]
     far = (_signed(points, sides_line)[corners] > reach).all(1) | (_signed(points, ring_line)[corners] < -reach).all(1)
-    near = faces.cpu()[torch.from_numpy(~far)]
+    near = faces_cpu[torch.from_numpy(~far)]
     coverage = rasterize_mesh(verts_cpu, near, camera_cpu, torch.ones_like(verts_cpu), shading=False).mask[..., 0]
     region = head_region(coverage.numpy(), ring, sides, head, cut.neck_margin)
     return torch.from_numpy(region)[..., None].to(verts.device)
