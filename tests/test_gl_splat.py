@@ -19,11 +19,13 @@ from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.world import Gaussians
 from avatar.playback import head_target
 from avatar.render import Camera, splat
+from avatar.render.head_cut import clip_to_region
 from avatar.render.reference import RenderInputError
 from avatar.rig.loaders import load_rig
 
 moderngl = pytest.importorskip("moderngl", reason="the gl backend needs moderngl (pip install '.[viewer]')")
 from viewer.gl_backend import register_gl_backend  # noqa: E402
+from viewer.gl_cut import GLHeadCut  # noqa: E402
 from viewer.gl_splat import GLSplatRenderer, GLUnavailable, create_headless_context  # noqa: E402
 
 register_gl_backend()
@@ -197,6 +199,36 @@ def test_draw_into_a_window_framebuffer_is_the_flipped_image(ctx):
     window = torch.from_numpy(pixels[y:y + height, x:x + width].copy()).flip(0)  # readback rows are bottom first
     torch.testing.assert_close(window[..., :3], expected.rgb, atol=1e-6, rtol=0)
     torch.testing.assert_close(window[..., 3:], expected.alpha, atol=1e-6, rtol=0)
+    target.release()
+    renderer.release()
+
+
+def test_head_cut_drawn_into_a_window_is_clip_to_region(ctx):
+    """The gl backend's cut (viewer.gl_cut) gives what every other backend's clip_to_region does."""
+    width, height, x, y = 72, 40, 5, 9
+    camera = off_centre_camera(width, height)
+    g = random_gaussians(800, 1, seed=5)
+    renderer = GLSplatRenderer(width, height, ctx=ctx)
+    region = torch.zeros(height, width, 1)
+    region[: height // 3] = 1.0  # top rows and a left band: a flipped or transposed region fails
+    region[:, : width // 4] = 1.0
+    region[height // 2, width // 2] = 0.5  # a partly kept pixel blends
+    expected = clip_to_region(renderer.render(g, camera, BACKGROUND), region, BACKGROUND)
+    target = ctx.simple_framebuffer((100, 64), components=4, dtype="f4")
+    target.use()
+    target.clear(*BACKGROUND.tolist(), 0.0)
+    renderer.draw(g, camera, viewport=(x, y, width, height), flip_y=True)
+    cut = GLHeadCut(ctx)
+    cut.draw(region, (x, y, width, height), BACKGROUND.tolist(), flip_y=True)
+    pixels = np.frombuffer(target.read(components=4, dtype="f4"), dtype=np.float32).reshape(64, 100, 4)
+    window = torch.from_numpy(pixels[y:y + height, x:x + width].copy()).flip(0)
+    assert float((region == 0).float().mean()) > 0.3 and float(expected.alpha[region == 0].max()) == 0.0
+    assert float(expected.alpha[region == 1].max()) > 0.5  # the splat is there where the region keeps it
+    torch.testing.assert_close(window[..., :3], expected.rgb, atol=1e-6, rtol=0)
+    torch.testing.assert_close(window[..., 3:], expected.alpha, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="does not match the viewport"):
+        cut.draw(region, (x, y, width + 1, height), BACKGROUND.tolist())
+    cut.release()
     target.release()
     renderer.release()
 

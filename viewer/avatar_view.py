@@ -1,8 +1,9 @@
 """`AvatarView`: puts the avatar into a rectangle of the window's framebuffer.
 
 Backend `gl` blends and splats straight into the window (`draw`: GLSplatRenderer on the
-window's context, timed). Every other backend renders on `RenderWorker`'s thread; `show` draws
-its image as a textured quad, uploading the texture only when the image is new.
+window's context, then the avatar's cut below the head with GLHeadCut; timed). Every other
+backend renders on `RenderWorker`'s thread; `show` draws its image as a textured quad, uploading
+the texture only when the image is new.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import torch
 
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.render.camera import Camera
+from avatar.render.head_cut import cut_region
 from avatar.rig import RigParams
+from viewer.gl_cut import GLHeadCut
 from viewer.gl_splat import GLSplatRenderer
 from viewer.render_worker import blend_backend
 
@@ -41,6 +44,7 @@ class AvatarView:
     def __init__(self, ctx: moderngl.Context, model: GaussianAvatar):
         self.ctx, self.model = ctx, model
         self._gl: dict[tuple[int, int], GLSplatRenderer] = {}
+        self._cut = GLHeadCut(ctx)
         self._quad_program = ctx.program(vertex_shader=QUAD_VERTEX, fragment_shader=QUAD_FRAGMENT)
         corners = np.array([0, 0, 1, 0, 0, 1, 1, 1], dtype="f4")
         self._quad = ctx.vertex_array(self._quad_program, [(ctx.buffer(corners.tobytes()), "2f", "corner")])
@@ -52,12 +56,15 @@ class AvatarView:
     def draw(self, params: RigParams, camera: Camera, viewport: tuple[int, int, int, int],
              background: list[float]) -> None:
         """`gl` backend: blend and splat into `viewport` of the bound window framebuffer (its size
-        must be the camera's)."""
+        must be the camera's), cut below the head as every other backend's frames are."""
         started = time.perf_counter()
         gaussians = blend(self.model, params, blend_backend("gl"))
         blended = time.perf_counter()
         self._clear(viewport, background)
         self._renderer(camera).draw(gaussians, camera, viewport)
+        if self.model.head_cut is not None:
+            verts = self.model.rig.forward(params)[0]  # [V, 3]
+            self._cut.draw(cut_region(self.model.head_cut, verts, self.model.rig.faces, camera), viewport, background)
         self.ctx.finish()  # splat_ms is the frame's real cost, not the time to queue it
         self.blend_ms = 1e3 * (blended - started)
         self.splat_ms = 1e3 * (time.perf_counter() - blended)
