@@ -26,8 +26,15 @@ def render_avatar(model: GaussianAvatar, params: RigParams, camera: Camera, back
 def clip_to_head(model: GaussianAvatar, params: RigParams, out: RenderOutput, camera: Camera,
                  background: Tensor) -> RenderOutput:
     """out, a render of model at params, cut where the model's head ends (unchanged without a cut)."""
+    region = head_cut_region(model, params, camera)
+    return out if region is None else clip_to_region(out, region, background)
+
+
+def head_cut_region(model: GaussianAvatar, params: RigParams, camera: Camera) -> Tensor | None:
+    """[H, W, 1] the region model's cut keeps at params (one time step) seen by camera; None
+    for a model without a cut."""
     if model.head_cut is None:
-        return out
+        return None
     with torch.no_grad():
         verts = model.rig.forward(params)[0]  # [V, 3]
-    return clip_to_region(out, cut_region(model.head_cut, verts, model.rig.faces, camera), background)
+    return cut_region(model.head_cut, verts, model.rig.faces, camera)

@@ -16,7 +16,7 @@ import torch
 
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.render.camera import Camera
-from avatar.render.head_cut import cut_region
+from avatar.render_avatar import head_cut_region
 from avatar.rig import RigParams
 from viewer.gl_cut import GLHeadCut
 from viewer.gl_splat import GLSplatRenderer
@@ -62,9 +62,9 @@ class AvatarView:
         blended = time.perf_counter()
         self._clear(viewport, background)
         self._renderer(camera).draw(gaussians, camera, viewport)
-        if self.model.head_cut is not None:
-            verts = self.model.rig.forward(params)[0]  # [V, 3]
-            self._cut.draw(cut_region(self.model.head_cut, verts, self.model.rig.faces, camera), viewport, background)
+        region = head_cut_region(self.model, params, camera)
+        if region is not None:
+            self._cut.draw(region, viewport, background)
         self.ctx.finish()  # splat_ms is the frame's real cost, not the time to queue it
         self.blend_ms = 1e3 * (blended - started)
         self.splat_ms = 1e3 * (time.perf_counter() - blended)
