@@ -1,8 +1,8 @@
 """How every command renders a trained avatar: blend, splat, and the avatar's cut below the head.
 
-The trainer renders without the cut (its alpha loss already teaches the Gaussians that the
-masks' background is empty); evaluation, `avatar render`, the Python API and the viewer's splat
-backends render with it, so a held-out frame shows what the avatar shows a user.
+The trainer, evaluation, `avatar render`, the Python API and the viewer's splat backends all
+render with the cut, so a held-out frame shows what the avatar shows a user, and training never
+teaches a Gaussian to vanish where the cut hides it in some frames but not in others.
 """
 
 from __future__ import annotations

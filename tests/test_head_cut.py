@@ -129,3 +129,45 @@ def test_the_region_is_the_one_the_whole_raster_gives(cut_avatar, pose):
     expected = above_ring & (above_both | grown)
     assert 0 < expected.sum() < expected.size and (above_ring & ~above_both & coverage).any()
     np.testing.assert_array_equal(region > 0, expected)
+
+
+def test_training_leaves_alone_what_the_cut_hides(tmp_path):
+    """The trainer renders with the cut, as every command does: Gaussians that the cut hides in
+    every training frame learn nothing from them (taught to vanish there, they would show as a
+    pale band above the cut in frames where the cut runs lower)."""
+    from scipy import ndimage
+
+    from avatar.data.synthetic import make_synthetic_capture
+    from avatar.training.config import load_config
+    from avatar.training.trainer import train
+    from capture.head_mask import head_cut
+
+    rig = build_builtin_head()
+    capture = make_synthetic_capture(rig, tmp_path / "capture", num_train=2, num_test=1, size=64, progress=False)
+    rest = rig.v_template
+    below_mouth = rest[rest[:, 1] < -0.05]
+    cut = head_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
+    cfg = load_config("fast", iterations=1, backend="torch", eval_every=0, checkpoint_every=0)
+    hidden = torch.ones(rig.faces.shape[0], dtype=torch.bool)  # triangles the cut hides in both frames
+    for frame in capture.splits["train"]:
+        camera = capture.camera(frame)
+        with torch.no_grad():
+            verts = rig.forward(capture.frame_params(frame))[0]
+        near_kept = ndimage.binary_dilation(cut_region(cut, verts, rig.faces, camera)[..., 0].numpy() > 0, iterations=3)
+        pixels = camera.project(verts).floor().long()  # [V, 2]
+        inside = (pixels >= 0).all(1) & (pixels[:, 0] < camera.width) & (pixels[:, 1] < camera.height)
+        gone = inside.clone()
+        gone[inside] = ~torch.from_numpy(near_kept)[pixels[inside, 1], pixels[inside, 0]]
+        hidden &= gone[rig.faces].all(1)
+    assert hidden.sum() > 20  # the rig's neck reaches past the cut in both frames
+
+    trained = {}
+    for name, extra in (("uncut", {}), ("cut", {"head_cut": cut.to_dict()})):
+        capture.extra.pop("head_cut", None)
+        capture.extra.update(extra)
+        trained[name] = train(capture, rig, cfg, tmp_path / f"{name}.avatar", progress=False)
+    assert trained["cut"].head_cut == cut and trained["uncut"].head_cut is None
+    colour = {name: model.sh_dc.detach()[:, 0] for name, model in trained.items()}  # [N, 3], 0 at the start
+    on_hidden = hidden[trained["cut"].parent]
+    assert torch.all(colour["cut"][on_hidden] == 0)
+    assert (colour["uncut"][on_hidden] != 0).any(1).float().mean() > 0.5

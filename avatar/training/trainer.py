@@ -27,7 +27,9 @@ from avatar.gaussians.blend import blend_backend
 from avatar.gaussians.file_checks import check_gaussians
 from avatar.gaussians.io import save_avatar
 from avatar.render import splat, splat_registry
-from avatar.rig import HeadRig
+from avatar.render.head_cut import clip_to_region
+from avatar.render_avatar import head_cut_region
+from avatar.rig import HeadRig, RigParams
 from avatar.rig.head_cut import HeadCut
 from avatar.training.config import TrainConfig
 from avatar.training.densify import Densifier
@@ -82,17 +84,22 @@ def _regularisers(model: GaussianAvatar, cfg: TrainConfig, offsets: torch.Tensor
 
 
 class _FrameCache:
-    """Training targets composited over the background, and their masks, decoded once and kept
-    as uint8 on `device`."""
+    """Training targets composited over the background, their masks, and the region the
+    avatar's cut keeps of each (at the frame's tracked parameters: the masks were cut there),
+    decoded once and kept as uint8 on `device`, so a training step never waits on the host."""
 
-    def __init__(self, capture: Capture, frames: list[int], background: torch.Tensor, device: torch.device):
-        """background [3] on the CPU, where the frames are decoded and composited."""
-        self.images, self.masks = {}, {}
+    def __init__(self, capture: Capture, frames: list[int], background: torch.Tensor, device: torch.device,
+                 model: GaussianAvatar, params: RigParams):
+        """background [3] on the CPU, where the frames are decoded and composited; params [T]
+        every time step's tracking, on model's device."""
+        self.images, self.masks, self.regions = {}, {}, {}
         for f in tqdm(frames, desc="loading frames", leave=False, disable=None):
             image = composite_target(capture, f, background)
             self.images[f] = (image * 255 + 0.5).to(torch.uint8).to(device)
             mask = capture.load_mask(f)
             self.masks[f] = None if mask is None else (mask * 255 + 0.5).to(torch.uint8).to(device)
+            region = head_cut_region(model, params.frame(capture.frames[f].time), capture.camera(f))
+            self.regions[f] = None if region is None else region.to(torch.uint8)
 
     def __getitem__(self, frame: int) -> torch.Tensor:
         return self.images[frame].float() / 255
@@ -101,6 +108,11 @@ class _FrameCache:
         """[H, W, 1] in [0, 1], or None for a frame without a mask."""
         mask = self.masks[frame]
         return None if mask is None else mask.float() / 255
+
+    def region(self, frame: int) -> torch.Tensor | None:
+        """[H, W, 1] in {0, 1}: what the avatar's cut keeps of the frame; None without a cut."""
+        region = self.regions[frame]
+        return None if region is None else region.float()
 
 
 def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, resume: bool = False,
@@ -132,7 +144,8 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
         start = _load_checkpoint(ckpt, cfg, model, optimizer, refiner, densifier, gen, device)
         log.info("resumed from %s at step %d", ckpt, start)
     run = RunLog(Path(log_dir) if log_dir is not None else run_dir_for(out), cfg, start, tensorboard)
-    targets = _FrameCache(capture, train_frames, torch.tensor(cfg.background, dtype=torch.float32), device)
+    targets = _FrameCache(capture, train_frames, torch.tensor(cfg.background, dtype=torch.float32), device,
+                          model, params)
     background = torch.tensor(cfg.background, dtype=torch.float32, device=device)
     densify_until = int(cfg.densify_until_frac * cfg.iterations)
     decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
@@ -153,6 +166,11 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
         world, offsets = blend_with_offsets(model, frame_params, cfg.backend)
         rendered = splat(world, camera, background, cfg.backend)
         rendered.means2d.retain_grad()
+        region = targets.region(frame)
+        if region is not None:
+            # Rendered as every command renders it: Gaussians the cut hides in this frame are
+            # left alone, not taught to vanish where other frames show them (a pale neck band).
+            rendered = clip_to_region(rendered, region, background)
         terms = {"photo": photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight),
                  "reg": _regularisers(model, cfg, offsets)}
         mask = targets.mask(frame)
