@@ -16,8 +16,9 @@ import torch
 from torch import Tensor
 
 from avatar.backends import extension_loader
-from avatar.gaussians.model import SH_C0, GaussianAvatar
+from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.world import Gaussians
+from avatar.render.sh import SH_C0
 from avatar.rig import HeadRig, RigParams
 
 

@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from avatar.render.sh import SH_C0  # Y_0^0: colour = SH_C0 * dc + 0.5
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.head_cut import HeadCut
 
-SH_C0 = 0.28209479177387814  # Y_0^0: colour = SH_C0 * dc + 0.5
 
 
 class GaussianAvatar(nn.Module):
