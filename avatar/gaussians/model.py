@@ -20,7 +20,6 @@ from avatar.rig import HeadRig, RigParams
 from avatar.rig.head_cut import HeadCut
 
 
-
 class GaussianAvatar(nn.Module):
     # Names of the per-Gaussian tensors, [N, ...] for attributes and [D, N, ...] for offsets.
     ATTRIBUTES = ("xyz", "rot", "log_scale", "opacity_logit", "sh_dc", "sh_rest")
