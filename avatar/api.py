@@ -117,10 +117,10 @@ def train(capture: str | Path, out: str | Path, preset: str | None = None, rig: 
 
 def evaluate(model: Avatar | str | Path, capture: str | Path, splits: list[str] | None = None,
              save_images: str | Path | None = None, device: str | torch.device | None = None) -> dict:
-    """`avatar eval` as a call: {split: metrics} for `splits` (default: train and test), rendered
+    """`avatar eval` as a call: {split: metrics} for `splits` (default: train, val and test), rendered
     on the model's device (a path loads on `device`, default cpu)."""
     avatar = model if isinstance(model, Avatar) else load(model, device=device or "cpu")
     cap = load_capture(capture)
-    splits = splits or [s for s in ("train", "test") if cap.splits.get(s)]
+    splits = splits or [s for s in ("train", "val", "test") if cap.splits.get(s)]
     return {s: _evaluate(avatar.model, cap, s, avatar.backend, avatar.background, save_images=save_images)
             for s in splits}

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="the .avatar file")
     p.add_argument("capture", type=Path, help="capture directory with the frames to compare against")
     p.add_argument("--split", nargs="+", default=None,
-                   help="splits to evaluate (default: train and test, those the capture has)")
+                   help="splits to evaluate (default: train, val and test, those the capture has)")
     p.add_argument("--save-images", type=Path, default=None, metavar="DIR",
                    help="write DIR/SPLIT/FRAME.png: target | render | error (x4)")
     p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")

@@ -70,7 +70,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         check_output_path(args.json)
     model, config = _load_model(args.model, args.rig, resolve_device(args.device))
     capture = load_capture(args.capture)
-    splits = args.split or [s for s in ("train", "test") if capture.splits.get(s)]
+    splits = args.split or [s for s in ("train", "val", "test") if capture.splits.get(s)]
     background = tuple(config.get("background", (1, 1, 1)))
     lpips = LpipsMetric()
     metrics = {s: evaluate(model, capture, s, args.backend, background, lpips=lpips, save_images=args.save_images)

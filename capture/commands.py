@@ -13,6 +13,7 @@ from avatar.cli_parts import RIG_HELP, add_command, float_in, int_in
 
 log = logging.getLogger("avatar")
 MIN_CROP, MAX_CROP = 64, 2048  # = capture.track's (not imported here: it loads mediapipe)
+MAX_VAL_FRACTION = 0.5  # = capture.track's
 
 
 def register(sub) -> None:
@@ -30,6 +31,10 @@ def register(sub) -> None:
     p.add_argument("--max-frames", type=int_in(1, 10**7), default=None, help="only the first N frames of each video")
     p.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=True,
                    help="refine the landmark fit against the frames")
+    p.add_argument("--val-fraction", type=float_in(0, MAX_VAL_FRACTION), default=0.0,
+                   help="keep this fraction of each video, just before its held-out test frames (the last 15%%), "
+                        "out of training as a 'val' split that training and `avatar eval` report: choose settings "
+                        "on it and the test frames stay unseen (default: 0, no val split)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(run=cmd_track)
 
@@ -64,7 +69,8 @@ def cmd_track(args: argparse.Namespace) -> int:
     from capture.track import track  # capture needs mediapipe; only `track` pays for importing it
 
     report = track(args.videos, args.out, args.rig, args.size, args.max_fps, args.landmark_embedding,
-                   args.overwrite, max_frames=args.max_frames, photometric=args.photometric)
+                   args.overwrite, max_frames=args.max_frames, photometric=args.photometric,
+                   val_fraction=args.val_fraction)
     log.info("wrote %s: %d of %d frames tracked, NME %.4f, %.0f s", args.out, report["tracked"], report["frames"],
              report["nme_mean"], report["seconds"])
     return 0

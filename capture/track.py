@@ -41,6 +41,7 @@ from capture.photometric import refine_photometric
 
 log = logging.getLogger("avatar")
 TEST_FRACTION = 0.15  # the last 15% of each video's tracked frames are held out in time
+MAX_VAL_FRACTION = 0.5  # of each video's frames: with the test frames, a third at least is left to train on
 MIN_TRACKED = 2
 CHIN = (152,)  # MediaPipe's chin point: places the neck cut
 NOSE_BOTTOM = (2, 1, 4)  # under the nose tip, else the tip: below its height, masks keep only the rig's own pixels
@@ -50,12 +51,15 @@ MIN_CROP, MAX_CROP = 64, 2048  # pixels: below, a face is a few pixels wide; abo
 def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", size: int = 512,
           max_fps: float | None = None, landmark_embedding: str | Path | None = None,
           overwrite: bool = False, progress: bool = True, max_frames: int | None = None,
-          photometric: bool = True) -> dict:
+          photometric: bool = True, val_fraction: float = 0.0) -> dict:
     """Track `videos` (one person) into the capture directory `out`; returns the report.
-    photometric: refine the landmark fit against the frames (see `capture.photometric`)."""
+    photometric: refine the landmark fit against the frames (see `capture.photometric`);
+    val_fraction: of each video's frames, kept out of training as a "val" split (`time_splits`)."""
     started = time.perf_counter()
     if not MIN_CROP <= size <= MAX_CROP:
         raise ValueError(f"crop size must be in [{MIN_CROP}, {MAX_CROP}] pixels, got {size}")
+    if not 0.0 <= val_fraction <= MAX_VAL_FRACTION:
+        raise ValueError(f"val fraction must be in [0, {MAX_VAL_FRACTION}], got {val_fraction}")
     videos = [Path(v) for v in videos]
     out = Path(out)
     if out.exists() and not overwrite:
@@ -75,6 +79,7 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
     seconds = {"landmarks": time.perf_counter() - started}
     landmarks = np.stack(det.landmarks)  # [T, 478, 3]
     video, frame = np.array(det.video), np.array(det.frame)
+    splits = time_splits(video, val_fraction, videos)  # before the work: a video too short for them fails now
     fit = fit_videos(rig, embedding, landmarks[..., :2], video, frame, det.sizes, progress=progress)
     seconds["fit"] = time.perf_counter() - started - sum(seconds.values())
     boxes = smooth_crops(landmarks[..., :2], video, float(np.mean(det.fps)), det.sizes)
@@ -96,7 +101,6 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
         cut = head_cut(rig, _surface_point(rig.v_template, rig, *_embedded_point(embedding, CHIN, "the chin")),
                        nose_height)
         _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, cut, size, progress)
-        splits = _time_splits(video)
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
                          time.perf_counter() - started, landmarks)
         np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32),
@@ -185,14 +189,24 @@ def _surface_point(verts: torch.Tensor, rig, face: int, bary: torch.Tensor) -> t
     return bary.to(verts) @ verts[rig.faces[face]]  # [3]
 
 
-def _time_splits(video: np.ndarray) -> dict[str, list[int]]:
-    train, test = [], []
+def time_splits(video: np.ndarray, val_fraction: float = 0.0, paths: list[Path] | None = None) -> dict[str, list[int]]:
+    """Frame indices per split, held out in time within each video (video [T]: which video each
+    tracked frame comes from): "train" first, then "val" (val_fraction of the video's frames, at
+    least one when above 0; only when asked for), then "test" (the last TEST_FRACTION, at least
+    one). Settings are chosen on val, so the test frames stay unseen by every choice. paths name
+    the videos in the error a video too short for a val split gets."""
+    splits = {"train": [], "val": [], "test": []}
     for v in np.unique(video):
         idx = np.flatnonzero(video == v)
-        cut = len(idx) - max(1, int(round(TEST_FRACTION * len(idx))))
-        train += idx[:cut].tolist()
-        test += idx[cut:].tolist()
-    return {"train": train, "test": test}
+        test_at = len(idx) - max(1, int(round(TEST_FRACTION * len(idx))))
+        val_at = test_at - (max(1, int(round(val_fraction * len(idx)))) if val_fraction > 0 else 0)
+        if val_fraction > 0 and val_at < 1:
+            raise VideoError(paths[v] if paths else Path(f"video {v}"), f"{len(idx)} tracked frame(s): too few "
+                             f"for a training, a val and a test split (lower --val-fraction)")
+        splits["train"] += idx[:val_at].tolist()
+        splits["val"] += idx[val_at:test_at].tolist()
+        splits["test"] += idx[test_at:].tolist()
+    return {k: v for k, v in splits.items() if v or k != "val"}
 
 
 def _report(videos, det: Detections, fit: VideoFit, landmark_fit: VideoFit, photometric, rig_spec: str,

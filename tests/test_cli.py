@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import av
@@ -104,6 +105,19 @@ def test_export_ply_and_eval_json(demo_dir, tmp_path):
     from PIL import Image
     width, height = Image.open(saved[0]).size
     assert width == 3 * height  # target | render | error
+
+
+def test_eval_reports_a_val_split_when_the_capture_has_one(demo_dir, tmp_path):
+    capture = tmp_path / "capture"
+    shutil.copytree(demo_dir / "capture", capture)
+    meta = json.loads((capture / "capture.json").read_text())
+    train = meta["splits"]["train"]
+    meta["splits"] |= {"train": train[:-3], "val": train[-3:]}
+    (capture / "capture.json").write_text(json.dumps(meta))
+    assert main(["eval", str(demo_dir / "model.avatar"), str(capture), "--json", str(tmp_path / "m.json")]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert set(m) == {"train", "val", "test"}
+    assert [r["frame"] for r in m["val"]["per_frame"]] == train[-3:]
 
 
 def test_truncated_model_is_rejected_by_the_cli(demo_dir, tmp_path, capsys):

@@ -60,6 +60,43 @@ def test_track_real_video(tmp_path):
     assert 0.1 < float(mask.mean()) < 0.9  # a person, not all or nothing
 
 
+def test_splits_hold_out_test_and_val_in_time_within_each_video():
+    from capture.track import time_splits
+
+    video = np.array([0] * 100 + [1] * 40)
+    plain = time_splits(video)
+    assert set(plain) == {"train", "test"}  # no val unless asked for
+    assert plain["test"] == list(range(85, 100)) + list(range(134, 140))
+    splits = time_splits(video, 0.1)
+    assert splits["test"] == plain["test"]  # the test frames do not depend on the val split
+    assert splits["val"] == list(range(75, 85)) + list(range(130, 134))
+    assert splits["train"] == list(range(75)) + list(range(100, 130))
+    assert sorted(sum(splits.values(), [])) == list(range(140))
+
+
+def test_a_val_split_needs_frames_to_train_on():
+    from capture.track import time_splits
+
+    with pytest.raises(ValueError, match="short.mp4: 2 tracked frame.*too few"):
+        time_splits(np.zeros(2, int), 0.1, [Path("short.mp4")])  # 1 test frame, 1 val frame, none to train on
+    assert time_splits(np.zeros(3, int), 0.1) == {"train": [0], "val": [1], "test": [2]}
+
+
+def test_val_fraction_out_of_range_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["track", str(tmp_path / "v.mp4"), "--out", str(tmp_path / "c"), "--val-fraction", "0.7"])
+    assert exit_.value.code == 2
+    assert "--val-fraction" in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
+def test_the_command_line_bounds_are_the_trackers():
+    """capture.commands repeats them so that `avatar --help` need not import mediapipe."""
+    from capture import commands, track
+
+    assert (commands.MIN_CROP, commands.MAX_CROP) == (track.MIN_CROP, track.MAX_CROP)
+    assert commands.MAX_VAL_FRACTION == track.MAX_VAL_FRACTION
+
+
 def _write_video(path: Path, frames: list[np.ndarray]) -> None:
     with VideoWriter(path, 25, frames[0].shape[1], frames[0].shape[0]) as w:
         for f in frames:
