@@ -30,7 +30,7 @@ from avatar.render_avatar import render_avatar
 from avatar.rig import RigParams
 from avatar.rig.loaders import load_rig
 from avatar.training.config import choose_preset, load_config
-from avatar.training.evaluate import evaluate as _evaluate
+from avatar.training.evaluate import evaluate as _evaluate, reported_splits
 from avatar.training.trainer import train as _train
 
 Source = RigParams | str | Path | None
@@ -121,6 +121,6 @@ def evaluate(model: Avatar | str | Path, capture: str | Path, splits: list[str] 
     on the model's device (a path loads on `device`, default cpu)."""
     avatar = model if isinstance(model, Avatar) else load(model, device=device or "cpu")
     cap = load_capture(capture)
-    splits = splits or [s for s in ("train", "val", "test") if cap.splits.get(s)]
+    splits = splits or reported_splits(cap)
     return {s: _evaluate(avatar.model, cap, s, avatar.backend, avatar.background, save_images=save_images)
             for s in splits}

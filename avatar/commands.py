@@ -21,7 +21,7 @@ from avatar.gaussians.ply import write_3dgs_ply
 from avatar.playback import camera_path, render_sequence
 from avatar.rig.loaders import load_rig
 from avatar.training.config import choose_preset, load_config, parse_settings
-from avatar.training.evaluate import evaluate
+from avatar.training.evaluate import evaluate, reported_splits
 from avatar.training.image_metrics import LpipsMetric
 from avatar.training.model_info import format_info, model_info
 from avatar.training.run_log import read_metrics, run_dir_for
@@ -70,7 +70,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         check_output_path(args.json)
     model, config = _load_model(args.model, args.rig, resolve_device(args.device))
     capture = load_capture(args.capture)
-    splits = args.split or [s for s in ("train", "val", "test") if capture.splits.get(s)]
+    splits = args.split or reported_splits(capture)
     background = tuple(config.get("background", (1, 1, 1)))
     lpips = LpipsMetric()
     metrics = {s: evaluate(model, capture, s, args.backend, background, lpips=lpips, save_images=args.save_images)

@@ -199,14 +199,17 @@ def time_splits(video: np.ndarray, val_fraction: float = 0.0, paths: list[Path] 
     for v in np.unique(video):
         idx = np.flatnonzero(video == v)
         test_at = len(idx) - max(1, int(round(TEST_FRACTION * len(idx))))
-        val_at = test_at - (max(1, int(round(val_fraction * len(idx)))) if val_fraction > 0 else 0)
-        if val_fraction > 0 and val_at < 1:
+        num_val = max(1, int(round(val_fraction * len(idx)))) if val_fraction > 0 else 0
+        val_at = test_at - num_val
+        if num_val and val_at < 1:
             raise VideoError(paths[v] if paths else Path(f"video {v}"), f"{len(idx)} tracked frame(s): too few "
                              f"for a training, a val and a test split (lower --val-fraction)")
         splits["train"] += idx[:val_at].tolist()
         splits["val"] += idx[val_at:test_at].tolist()
         splits["test"] += idx[test_at:].tolist()
-    return {k: v for k, v in splits.items() if v or k != "val"}
+    if not splits["val"]:
+        del splits["val"]
+    return splits
 
 
 def _report(videos, det: Detections, fit: VideoFit, landmark_fit: VideoFit, photometric, rig_spec: str,

@@ -81,6 +81,11 @@ def evaluate(model: GaussianAvatar, capture: Capture, split: str = "test", backe
             "lpips_reason": None if summary["lpips"] is not None else lpips.reason, "per_frame": rows}
 
 
+def reported_splits(capture: Capture) -> list[str]:
+    """The splits `avatar eval` reports when none are named: those the capture has, of train, val, test."""
+    return [s for s in ("train", "val", "test") if capture.splits.get(s)]
+
+
 def _mean(rows: list[dict], key: str) -> float | None:
     values = [r[key] for r in rows if r.get(key) is not None]
     return statistics.fmean(values) if values else None
