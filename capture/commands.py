@@ -10,10 +10,9 @@ from pathlib import Path
 
 from avatar.atomic import dump_json
 from avatar.cli_parts import RIG_HELP, add_command, float_in, int_in
+from capture.limits import MAX_CROP, MAX_VAL_FRACTION, MIN_CROP
 
 log = logging.getLogger("avatar")
-MIN_CROP, MAX_CROP = 64, 2048  # = capture.track's (not imported here: it loads mediapipe)
-MAX_VAL_FRACTION = 0.5  # = capture.track's
 
 
 def register(sub) -> None:

@@ -34,6 +34,7 @@ from capture.fit_setup import WORLD_TO_CAM
 from capture.fit_video import VideoFit, continuing_frames, fit_videos, nme_68, video_fit
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
+from capture.limits import MAX_CROP, MAX_VAL_FRACTION, MIN_CROP
 from capture.head_mask import head_cut
 from capture.matte_refine import refine_matte
 from capture.overlay import draw_overlay, render_rig
@@ -41,11 +42,9 @@ from capture.photometric import refine_photometric
 
 log = logging.getLogger("avatar")
 TEST_FRACTION = 0.15  # the last 15% of each video's tracked frames are held out in time
-MAX_VAL_FRACTION = 0.5  # of each video's frames: with the test frames, a third at least is left to train on
 MIN_TRACKED = 2
 CHIN = (152,)  # MediaPipe's chin point: places the neck cut
 NOSE_BOTTOM = (2, 1, 4)  # under the nose tip, else the tip: below its height, masks keep only the rig's own pixels
-MIN_CROP, MAX_CROP = 64, 2048  # pixels: below, a face is a few pixels wide; above, memory per frame explodes
 
 
 def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", size: int = 512,

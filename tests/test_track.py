@@ -90,7 +90,7 @@ def test_val_fraction_out_of_range_is_refused(tmp_path, capsys):
 
 
 def test_the_command_line_bounds_are_the_trackers():
-    """capture.commands repeats them so that `avatar --help` need not import mediapipe."""
+    """The command line refuses what the tracker refuses (both read capture.limits, which loads no mediapipe)."""
     from capture import commands, track
 
     assert (commands.MIN_CROP, commands.MAX_CROP) == (track.MIN_CROP, track.MAX_CROP)
