@@ -206,7 +206,8 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
                          save_images=run.images_dir(step + 1))
             run.scalars(step + 1, {f"{split}_psnr": m["psnr"], f"{split}_ssim": m["ssim"]})
             run.images(step + 1, split)
-            log.info("step %d: held-out PSNR %.2f dB, SSIM %.4f", step + 1, m["psnr"], m["ssim"])
+            log.info("step %d: held-out PSNR %.2f dB, SSIM %.4f on %d of the %d %s frames (avatar eval scores all)",
+                     step + 1, m["psnr"], m["ssim"], m["frames"], len(capture.splits[split]), split)
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.iterations:
             _save_checkpoint(ckpt, cfg, step + 1, model, optimizer, refiner, densifier, gen)
     bar.close()
