@@ -4,10 +4,12 @@ neck down to a cut that follows the fitted rig, not the torso.
 The rig ends at the neck, so shoulders and clothes move with nothing the avatar can bind to; left
 in the targets, they are smeared over whichever neck Gaussians are nearest. The cut is a ring of
 the rig's neck a fixed distance below its chin (`neck_ring`), posed with each frame's fitted
-parameters and projected: the matte is kept on the head's side of the straight line through the
-ring's projection. Between that line and a second one, through the sides of the head at the
-height of the bottom of the nose (`head_sides`), only the rig itself is kept (its jaw, chin and
-neck: its own coverage, grown by a small margin): collars and shoulders beside the neck go.
+parameters and projected: the matte is kept on the head's side of the straight line along the
+ring's projection through its vertex nearest the camera (the neck's front, where the ring's
+plane meets what the camera sees of the neck). Between that line and a second one, through the
+sides of the head at the height of the bottom of the nose (`head_sides`), only the rig itself is
+kept (its jaw, chin and neck: its own coverage, grown by a small margin): collars and shoulders
+beside the neck go.
 Above the second line nothing is clipped, so hair, ears and glasses keep their full outline.
 It runs at nose height, not at the chin, because a head bent forward brings the chin down to the
 collar, and the shoulders beside it then rise above a chin line (wojtek_512's held-out frames

@@ -8,7 +8,7 @@ from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.io import load_avatar, save_avatar
 from avatar.render import splat
 from avatar.render.camera import Camera
-from avatar.render.head_cut import cut_region, ellipse_kernel, head_region
+from avatar.render.head_cut import cut_region, ellipse_kernel, head_region, ring_depths
 from avatar.render_avatar import render_avatar
 from avatar.rig import RigParams
 from avatar.rig.builtin import build_builtin_head
@@ -25,7 +25,7 @@ def test_head_region_keeps_head_and_neck_only():
     coverage[20:90, 40:60] = 1.0  # the rig, with its neck running down to row 90
     ring = np.array([[40.0, 70.0], [50.0, 72.0], [60.0, 74.0]])  # tilted: lower on the right
     sides = np.array([[80.0, 58.0], [20.0, 52.0]])  # the head's sides, tilted the other way
-    region = head_region(coverage, ring, sides, np.array([50.0, 30.0]), NECK_MARGIN)
+    region = head_region(coverage, ring, ring[1], sides, np.array([50.0, 30.0]), NECK_MARGIN)
     assert region[:40].all()  # above the sides: the whole outline (hair, ears) kept
     assert region[56, 85] and not region[56, 15]  # the upper line tilts with the sides
     margin = int(NECK_MARGIN * 100)
@@ -34,6 +34,21 @@ def test_head_region_keeps_head_and_neck_only():
     assert region[71, 50] and not region[75, 50]  # the cut runs along the ring
     assert region[72, 58] and not region[72, 42]  # and tilts with it
     assert not region[80:].any()
+
+
+
+def test_the_neck_cut_runs_through_the_rings_front_not_its_middle():
+    """A head bent forward tips the neck ring towards the camera: seen from above, its projection
+    is an ellipse whose middle lies up on the chin. The cut runs along it through the vertex
+    nearest the camera (the ellipse's lower arc), so the chin above that arc stays."""
+    coverage = np.ones((100, 100), np.float32)  # the rig everywhere: only the lines decide
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    ring = np.stack([50 + 20 * np.cos(angles), 60 + 8 * np.sin(angles)], 1)  # centre (50, 60), front at row 68
+    front = np.array([50.0, 68.0])
+    sides = np.array([[80.0, 40.0], [20.0, 40.0]])
+    region = head_region(coverage, ring, front, sides, np.array([50.0, 10.0]), NECK_MARGIN)
+    assert region[62:67, 45:56].all()  # the chin, below the ellipse's middle, is kept
+    assert not region[70:, :].any()  # beyond the front arc: gone
 
 
 @pytest.mark.parametrize("radius", [1, 2, 3, 5, 8, 13, 21])
@@ -122,9 +137,10 @@ def test_the_region_is_the_one_the_whole_raster_gives(cut_avatar, pose):
     region = cut_region(cut, verts, model.rig.faces, camera)[..., 0].numpy()
     points = camera.project(verts).numpy()
     ring, sides, head = points[list(cut.ring)], points[list(cut.sides)], points[cut.top]
+    front = ring[int(ring_depths(cut, verts, camera).argmin())]
     coverage = rasterize_mesh(verts, model.rig.faces, camera, torch.ones_like(verts)).mask[..., 0].numpy() > 0.5
-    above_ring = head_region(np.ones_like(coverage, np.float32), ring, sides, head, NECK_MARGIN) > 0
-    above_both = head_region(np.zeros_like(coverage, np.float32), ring, sides, head, NECK_MARGIN) > 0
+    above_ring = head_region(np.ones_like(coverage, np.float32), ring, front, sides, head, NECK_MARGIN) > 0
+    above_both = head_region(np.zeros_like(coverage, np.float32), ring, front, sides, head, NECK_MARGIN) > 0
     grown = ndimage.binary_dilation(coverage, structure=ellipse_kernel(neck_radius(NECK_MARGIN, 96, 96)))
     expected = above_ring & (above_both | grown)
     assert 0 < expected.sum() < expected.size and (above_ring & ~above_both & coverage).any()

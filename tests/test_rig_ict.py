@@ -219,3 +219,34 @@ def test_errors_and_rig_specs(rig, tmp_path, monkeypatch):
     assert load_rig(f"ict:{tmp_path}").expr_names == ["jawOpen"]
     with pytest.raises(RigFileError, match="accepted rig specs"):
         load_rig(f"ict:{tmp_path / 'nowhere'}")
+
+
+def test_a_head_bent_forward_keeps_its_chin_inside_the_cut(rig):
+    """The mask's neck cut on ICT, the tracker's choice of vertices, in wojtek_512's frame 364
+    (head bent forward 0.33 rad and turned 0.28): ICT's neck ring tips with the head and is seen
+    from above, and a cut through its middle once ran over the lower lip. Chin and lips stay; the
+    ring's own front, the collar, is the cut."""
+    from avatar.render.camera import Camera
+    from avatar.render.head_cut import cut_region, ring_depths
+    from avatar.rig import RigParams
+    from capture.head_mask import head_cut
+
+    landmarks = rig.landmarks(rig.v_template[None])[0]  # [68, 3] iBUG, rest pose
+    cut = head_cut(rig, landmarks[8], float(landmarks[33, 1]))  # the chin; the bottom of the nose
+    params = RigParams.zeros(rig.num_shape, rig.num_expr)
+    params.rotation = torch.tensor([[0.333, 0.276, -0.024]])
+    params.translation = torch.tensor([[0.0, 0.02, -0.59]])
+    camera = Camera(torch.tensor([[337.0, 0.0, 128.0], [0.0, 337.0, 128.0], [0.0, 0.0, 1.0]]),
+                    torch.diag(torch.tensor([1.0, -1.0, -1.0, 1.0])), 256, 256)
+    with torch.no_grad():
+        verts = rig.forward(params)[0]
+    region = cut_region(cut, verts, rig.faces, camera)[..., 0].numpy()
+    posed = rig.landmarks(verts[None])[0]  # [68, 3]
+    pixels = camera.project(posed).floor().long().numpy()
+    lower_face = [6, 7, 9, 10, 57, 66]  # the jaw's line beside the chin, the lower lip
+    assert all(region[y, x] > 0 for x, y in pixels[lower_face]), pixels[lower_face]
+    # The chin's tip comes down over the ring's front: the cut may graze it, by at most 2 px.
+    assert region[pixels[8, 1] - 2, pixels[8, 0]] > 0
+    ring = camera.project(verts[list(cut.ring)])  # [R, 2]
+    front = ring[ring_depths(cut, verts, camera).argmin()].floor().long()
+    assert region[front[1] + 4, front[0]] == 0  # below the ring's front: the collar, cut

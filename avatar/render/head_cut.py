@@ -1,11 +1,16 @@
 """The image region a posed head keeps (`HeadCut`), and a render clipped to it.
 
 The same function cuts a tracked video's masks (capture.track) and every render of the avatar
-trained on them, so the two agree to the pixel. The region is the head's side of the straight
-line through the projected neck ring, and, below a second line through the head's sides at the
-bottom of the nose, only the rig's own pixels grown by the neck margin (its jaw, chin and neck:
-collars, shoulders and hanging hair beside them go). Which side of a line is the head's is
-decided by the projected top of the skull, never by a point of the face (see capture.head_mask).
+trained on them, so the two agree to the pixel. The region is the head's side of a straight
+line along the projected neck ring, through its vertex nearest the camera, and, below a second
+line through the head's sides at the bottom of the nose, only the rig's own pixels grown by the
+neck margin (its jaw, chin and neck: collars, shoulders and hanging hair beside them go). Which
+side of a line is the head's is decided by the projected top of the skull, never by a point of
+the face (see capture.head_mask).
+The neck line runs through the ring's front, not its middle: the cut is where the plane of the
+ring meets the visible neck, its near arc. A head bent forward tips the ring so that the camera
+sees it from above, as an ellipse whose middle lies up on the chin; a line through the middle then
+cut the chin and lower lip off (the ICT rig on wojtek_512's look-down frames).
 """
 
 from __future__ import annotations
@@ -23,16 +28,17 @@ from avatar.render.output import RenderOutput
 from avatar.rig.head_cut import HeadCut
 
 
-def head_region(coverage: np.ndarray, ring: np.ndarray, sides: np.ndarray, head: np.ndarray,
+def head_region(coverage: np.ndarray, ring: np.ndarray, front: np.ndarray, sides: np.ndarray, head: np.ndarray,
                 neck_margin: float) -> np.ndarray:
     """[H, W] float32 in {0, 1}: what of a frame the avatar models. coverage [H, W]: the posed
     rig's pixels (> 0.5; only those near the band between the two lines matter); ring [R, 2]: the
-    projected neck ring (pixels); sides [2, 2]: the projected sides of the head; head [2]: a pixel
-    well on the head's side of both lines; neck_margin: of the image size."""
+    projected neck ring (pixels); front [2]: its projected vertex nearest the camera; sides [2, 2]:
+    the projected sides of the head; head [2]: a pixel well on the head's side of both lines;
+    neck_margin: of the image size."""
     height, width = coverage.shape
     ys, xs = np.mgrid[0:height, 0:width]
     centres = np.stack([xs + 0.5, ys + 0.5], -1)  # [H, W, 2]
-    ring_line, sides_line = _cut_lines(ring, sides, head)
+    ring_line, sides_line = _cut_lines(ring, front, sides, head)
     above_ring, above_sides = _signed(centres, ring_line) >= 0, _signed(centres, sides_line) >= 0
     band = above_ring & ~above_sides  # where only the rig's own pixels (and the margin) stay
     neck = np.zeros_like(band)
@@ -71,17 +77,24 @@ def cut_region(cut: HeadCut, verts: Tensor, faces: Tensor, camera: Camera) -> Te
     verts_cpu, faces_cpu, camera_cpu = verts.detach().float().cpu(), faces.cpu(), camera.to(device="cpu")
     points = camera_cpu.project(verts_cpu).numpy()  # [V, 2]
     ring, sides, head = points[list(cut.ring)], points[list(cut.sides)], points[cut.top]
+    front = ring[int(ring_depths(cut, verts_cpu, camera_cpu).argmin())]
     # Only triangles that reach near the band between the two lines can change the region: one
     # wholly on the head's side of the upper line (by more than the margin) or wholly beyond the
     # neck cut is left out of the raster (most of the head, at a fraction of the cost).
-    ring_line, sides_line = _cut_lines(ring, sides, head)
+    ring_line, sides_line = _cut_lines(ring, front, sides, head)
     reach = neck_radius(cut.neck_margin, camera_cpu.height, camera_cpu.width) + 1
     corners = faces_cpu.numpy()  # [F, 3]
     far = (_signed(points, sides_line)[corners] > reach).all(1) | (_signed(points, ring_line)[corners] < -reach).all(1)
     near = faces_cpu[torch.from_numpy(~far)]
     coverage = rasterize_mesh(verts_cpu, near, camera_cpu, torch.ones_like(verts_cpu), shading=False).mask[..., 0]
-    region = head_region(coverage.numpy(), ring, sides, head, cut.neck_margin)
+    region = head_region(coverage.numpy(), ring, front, sides, head, cut.neck_margin)
     return torch.from_numpy(region)[..., None].to(verts.device)
+
+
+def ring_depths(cut: HeadCut, verts: Tensor, camera: Camera) -> Tensor:
+    """[R] camera-space depth of the neck ring's vertices (verts [V, 3] posed, world)."""
+    ring = verts[list(cut.ring)]  # [R, 3]
+    return ring @ camera.world_to_cam[2, :3].to(ring) + camera.world_to_cam[2, 3].to(ring)
 
 
 def clip_to_region(out: RenderOutput, region: Tensor, background: Tensor) -> RenderOutput:
@@ -90,14 +103,14 @@ def clip_to_region(out: RenderOutput, region: Tensor, background: Tensor) -> Ren
                                depth=out.depth * region)
 
 
-def _cut_lines(ring: np.ndarray, sides: np.ndarray, head: np.ndarray) -> tuple[tuple, tuple]:
-    """(point [2], unit normal [2]) of the neck cut's line (through the ring's projection, along
-    its longest extent) and of the upper line (through the two sides), normals towards `head`."""
-    centre = ring.mean(0)
-    _, _, vt = np.linalg.svd(ring - centre, full_matrices=False)
+def _cut_lines(ring: np.ndarray, front: np.ndarray, sides: np.ndarray, head: np.ndarray) -> tuple[tuple, tuple]:
+    """(point [2], unit normal [2]) of the neck cut's line (through the ring's front, along the
+    longest extent of its projection) and of the upper line (through the two sides), normals
+    towards `head`."""
+    _, _, vt = np.linalg.svd(ring - ring.mean(0), full_matrices=False)
     across = sides[1] - sides[0]
     lines = []
-    for point, direction in ((centre, vt[0]), (sides.mean(0), across / max(float(np.linalg.norm(across)), 1e-6))):
+    for point, direction in ((front, vt[0]), (sides.mean(0), across / max(float(np.linalg.norm(across)), 1e-6))):
         normal = np.array([-direction[1], direction[0]])
         lines.append((point, normal if (head - point) @ normal >= 0 else -normal))
     return lines[0], lines[1]
