@@ -34,19 +34,22 @@ def _include_dirs(stand_in: Path) -> list[str]:
     return dirs
 
 
+def _nvcc_command(source: Path, out_dir: Path, includes: list[str]) -> list[str]:
+    """nvcc compiling source to out_dir/<stem>.o as torch's extension builder would (warnings off)."""
+    return [NVCC, "-c", str(source), "-o", str(out_dir / f"{source.stem}.o"), "-std=c++20", f"-arch={ARCH}",
+            *_sources.compile_flags("cuda", debug=False)["nvcc"], *cpp_extension.COMMON_NVCC_FLAGS,
+            *[f"-I{d}" for d in includes], "-DTORCH_EXTENSION_NAME=_cuda", "-DTORCH_API_INCLUDE_EXTENSION_H",
+            "-Xcompiler", "-fPIC", "-w"]
+
+
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
 def test_every_cuda_source_compiles_for_sm90(tmp_path):
     sources = _sources.sources("cuda")
     assert sources, f"no .cu files in {_sources.CSRC_DIR}"
-    includes = [f"-I{d}" for d in _include_dirs(tmp_path / "stand_in")]
-    flags = _sources.compile_flags("cuda", debug=False)["nvcc"]
-    jobs = {}
-    for source in sources:
-        command = [NVCC, "-c", str(source), "-o", str(tmp_path / f"{source.stem}.o"), "-std=c++20",
-                   f"-arch={ARCH}", *flags, *cpp_extension.COMMON_NVCC_FLAGS, *includes,
-                   "-DTORCH_EXTENSION_NAME=_cuda", "-DTORCH_API_INCLUDE_EXTENSION_H",
-                   "-Xcompiler", "-fPIC", "-w"]
-        jobs[source.name] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    includes = _include_dirs(tmp_path / "stand_in")
+    jobs = {source.name: subprocess.Popen(_nvcc_command(source, tmp_path, includes), stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True)
+            for source in sources}
     failures = {}
     for name, job in jobs.items():
         output, _ = job.communicate(timeout=900)
@@ -62,7 +65,6 @@ def test_a_broken_cuda_source_fails_the_check(tmp_path):
     """The check above can fail: the same command on a .cu with a type error exits non-zero."""
     broken = tmp_path / "broken.cu"
     broken.write_text('#include "common.h"\n__global__ void k(float* x) { x[0] = undeclared_name; }\n')
-    includes = [f"-I{d}" for d in _include_dirs(tmp_path / "stand_in")]
-    done = subprocess.run([NVCC, "-c", str(broken), "-o", str(tmp_path / "broken.o"), f"-arch={ARCH}",
-                           "-std=c++20", *includes], capture_output=True, text=True, timeout=300)
+    command = _nvcc_command(broken, tmp_path, _include_dirs(tmp_path / "stand_in"))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "undeclared_name" in done.stdout + done.stderr

@@ -8,7 +8,7 @@ from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.io import load_avatar, save_avatar
 from avatar.render import splat
 from avatar.render.camera import Camera
-from avatar.render.head_cut import cut_region, ellipse_kernel, head_region, ring_depths
+from avatar.render.head_cut import cut_region, ellipse_kernel, head_region, ring_front
 from avatar.render_avatar import render_avatar
 from avatar.rig import RigParams
 from avatar.rig.builtin import build_builtin_head
@@ -34,7 +34,6 @@ def test_head_region_keeps_head_and_neck_only():
     assert region[71, 50] and not region[75, 50]  # the cut runs along the ring
     assert region[72, 58] and not region[72, 42]  # and tilts with it
     assert not region[80:].any()
-
 
 
 def test_the_neck_cut_runs_through_the_rings_front_not_its_middle():
@@ -137,7 +136,7 @@ def test_the_region_is_the_one_the_whole_raster_gives(cut_avatar, pose):
     region = cut_region(cut, verts, model.rig.faces, camera)[..., 0].numpy()
     points = camera.project(verts).numpy()
     ring, sides, head = points[list(cut.ring)], points[list(cut.sides)], points[cut.top]
-    front = ring[int(ring_depths(cut, verts, camera).argmin())]
+    front = ring[ring_front(cut, verts, camera)]
     coverage = rasterize_mesh(verts, model.rig.faces, camera, torch.ones_like(verts)).mask[..., 0].numpy() > 0.5
     above_ring = head_region(np.ones_like(coverage, np.float32), ring, front, sides, head, NECK_MARGIN) > 0
     above_both = head_region(np.zeros_like(coverage, np.float32), ring, front, sides, head, NECK_MARGIN) > 0

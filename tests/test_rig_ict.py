@@ -227,7 +227,7 @@ def test_a_head_bent_forward_keeps_its_chin_inside_the_cut(rig):
     from above, and a cut through its middle once ran over the lower lip. Chin and lips stay; the
     ring's own front, the collar, is the cut."""
     from avatar.render.camera import Camera
-    from avatar.render.head_cut import cut_region, ring_depths
+    from avatar.render.head_cut import cut_region, ring_front
     from avatar.rig import RigParams
     from capture.head_mask import head_cut
 
@@ -248,5 +248,5 @@ def test_a_head_bent_forward_keeps_its_chin_inside_the_cut(rig):
     # The chin's tip comes down over the ring's front: the cut may graze it, by at most 2 px.
     assert region[pixels[8, 1] - 2, pixels[8, 0]] > 0
     ring = camera.project(verts[list(cut.ring)])  # [R, 2]
-    front = ring[ring_depths(cut, verts, camera).argmin()].floor().long()
+    front = ring[ring_front(cut, verts, camera)].floor().long()
     assert region[front[1] + 4, front[0]] == 0  # below the ring's front: the collar, cut

@@ -30,10 +30,13 @@ class Camera:
         return Camera(self.K.to(device=device, dtype=dtype), self.world_to_cam.to(device=device, dtype=dtype),
                       self.width, self.height, self.near, self.far)
 
+    def to_camera(self, points: Tensor) -> Tensor:
+        """World points [..., 3] -> camera space [..., 3] (z: depth in front of the camera)."""
+        return points @ self.world_to_cam[:3, :3].T.to(points) + self.world_to_cam[:3, 3].to(points)
+
     def project(self, points: Tensor) -> Tensor:
         """World points [..., 3] -> pixel coordinates [..., 2] (continuous, centres at i + 0.5)."""
-        cam = points @ self.world_to_cam[:3, :3].T.to(points) + self.world_to_cam[:3, 3].to(points)
-        pix = cam @ self.K.T.to(points)
+        pix = self.to_camera(points) @ self.K.T.to(points)
         return pix[..., :2] / pix[..., 2:].clamp_min(1e-9)
 
     @staticmethod

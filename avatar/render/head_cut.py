@@ -77,7 +77,7 @@ def cut_region(cut: HeadCut, verts: Tensor, faces: Tensor, camera: Camera) -> Te
     verts_cpu, faces_cpu, camera_cpu = verts.detach().float().cpu(), faces.cpu(), camera.to(device="cpu")
     points = camera_cpu.project(verts_cpu).numpy()  # [V, 2]
     ring, sides, head = points[list(cut.ring)], points[list(cut.sides)], points[cut.top]
-    front = ring[int(ring_depths(cut, verts_cpu, camera_cpu).argmin())]
+    front = ring[ring_front(cut, verts_cpu, camera_cpu)]
     # Only triangles that reach near the band between the two lines can change the region: one
     # wholly on the head's side of the upper line (by more than the margin) or wholly beyond the
     # neck cut is left out of the raster (most of the head, at a fraction of the cost).
@@ -91,10 +91,9 @@ def cut_region(cut: HeadCut, verts: Tensor, faces: Tensor, camera: Camera) -> Te
     return torch.from_numpy(region)[..., None].to(verts.device)
 
 
-def ring_depths(cut: HeadCut, verts: Tensor, camera: Camera) -> Tensor:
-    """[R] camera-space depth of the neck ring's vertices (verts [V, 3] posed, world)."""
-    ring = verts[list(cut.ring)]  # [R, 3]
-    return ring @ camera.world_to_cam[2, :3].to(ring) + camera.world_to_cam[2, 3].to(ring)
+def ring_front(cut: HeadCut, verts: Tensor, camera: Camera) -> int:
+    """Index into cut.ring of the neck ring's vertex nearest the camera (verts [V, 3] posed, world)."""
+    return int(camera.to_camera(verts[list(cut.ring)])[:, 2].argmin())
 
 
 def clip_to_region(out: RenderOutput, region: Tensor, background: Tensor) -> RenderOutput:
