@@ -2,9 +2,9 @@
 
 Sub-packages, in data-path order: ``rig`` (parametric heads + LBS), ``data`` (captures,
 expression files, video), ``gaussians`` (the avatar model and blending), ``render``
-(cameras and splatting backends), ``training`` (fitting and metrics; its entry point is
-``avatar.train``); ``render_avatar`` renders a trained avatar as every command shows it (blend,
-splat, its cut below the head). ``avatar.*`` never imports ``viewer`` or ``capture``.
+(cameras and splatting backends), ``renderer`` (the one render path of a trained avatar, as
+every command shows it: pose, blend, splat, its cut below the head), ``training`` (fitting and
+metrics; its entry point is ``avatar.train``). ``avatar.*`` never imports ``viewer`` or ``capture``.
 """
 
 __version__ = "0.1.0"

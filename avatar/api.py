@@ -24,9 +24,9 @@ from avatar.data.retarget import driving_params
 from avatar.devices import resolve_device
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import load_avatar
-from avatar.playback import camera_path
 from avatar.render import Camera
-from avatar.render_avatar import render_avatar
+from avatar.render.framing import camera_path
+from avatar.renderer import AvatarRenderer
 from avatar.rig import RigParams
 from avatar.rig.loaders import load_rig
 from avatar.training.config import choose_preset, load_config
@@ -37,12 +37,20 @@ Source = RigParams | str | Path | None
 
 
 class Avatar:
-    """A trained model with what it was trained with (config, identity)."""
+    """A trained model with what it was trained with (config, identity), and its renderer."""
 
     def __init__(self, model: GaussianAvatar, config: dict, backend: str = "auto"):
         self.model = model
         self.config = config
-        self.backend = backend
+        self.renderer = AvatarRenderer(model, tuple(config.get("background", (1.0, 1.0, 1.0))), backend)
+
+    @property
+    def backend(self) -> str:
+        return self.renderer.backend
+
+    @backend.setter
+    def backend(self, name: str) -> None:
+        self.renderer.backend = name
 
     @property
     def rig(self):
@@ -50,7 +58,7 @@ class Avatar:
 
     @property
     def background(self) -> tuple[float, float, float]:
-        return tuple(self.config.get("background", (1.0, 1.0, 1.0)))
+        return self.renderer.background
 
     def to(self, device: str | torch.device) -> "Avatar":
         self.model.to(device)
@@ -88,11 +96,8 @@ class Avatar:
         if not 0 <= frame < params.num_frames:
             raise ValueError(f"{source}: frame {frame} is outside 0..{params.num_frames - 1}")
         cam = camera if isinstance(camera, Camera) else camera_path(self.rig, camera, size, params.num_frames)(frame)
-        device = self.model.parent.device
-        params = params.frame(frame).to(device=device)
-        background = torch.tensor(self.background, dtype=torch.float32, device=device)
-        out = render_avatar(self.model, params, cam.to(device=device), background, self.backend)
-        return out.rgb.clamp(0, 1)
+        params = params.frame(frame).to(device=self.renderer.device)
+        return self.renderer.render(params, cam).rgb.clamp(0, 1)
 
 
 def load(path: str | Path, device: str | torch.device = "cpu", rig: str | None = None,
@@ -122,5 +127,4 @@ def evaluate(model: Avatar | str | Path, capture: str | Path, splits: list[str] 
     avatar = model if isinstance(model, Avatar) else load(model, device=device or "cpu")
     cap = load_capture(capture)
     splits = splits or reported_splits(cap)
-    return {s: _evaluate(avatar.model, cap, s, avatar.backend, avatar.background, save_images=save_images)
-            for s in splits}
+    return {s: _evaluate(avatar.renderer, cap, s, save_images=save_images) for s in splits}

@@ -7,8 +7,9 @@ face, then a seeded random subset), random attribute and blendshape offsets, `nu
 random blendshapes (seeded, at most about 2 mm), so the blend cost scales as with a richer rig.
 
 Ops: `blend` (rig parameters -> world Gaussians), `splat_fwd`, `splat_fwd_bwd` (a
-random-weighted image loss, gradients to every world-space Gaussian tensor), `frame` (blend +
-splat forward, what one rendered frame costs) and `train_step` (blend + splat forward, then the
+random-weighted image loss, gradients to every world-space Gaussian tensor), `frame` (one frame
+through the avatar's renderer, `AvatarRenderer.render`: what one rendered frame costs; on the
+CPU the inference path that fuses the blend with the splat's projection) and `train_step` (blend + splat forward, then the
 backward of that loss to every parameter of the avatar: a training step without the optimiser
 update and the SSIM term). Inference ops run under no_grad. Times are the median
 of `repeats` runs after `warmup` runs, synchronising CUDA around each.
@@ -33,9 +34,10 @@ from avatar.cpu_threads import ThreadBudget
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.blend import blend_registry
 from avatar.gaussians.world import Gaussians
-from avatar.playback import FRAMING_FOV_Y_DEG, framing_distance, head_target
+from avatar.render.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
 from avatar.render import Camera
 from avatar.render.dispatch import splat_registry
+from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig
 from avatar.rig.builtin import build_builtin_head
 
@@ -156,7 +158,7 @@ def _resolve(registry, name: str, device: torch.device) -> tuple[str, Callable |
         return name, None, str(e)
 
 
-def _op_functions(blend_fn, splat_fn, model, params, camera) -> dict[str, Callable[[], object]]:
+def _op_functions(backend: str, blend_fn, splat_fn, model, params, camera) -> dict[str, Callable[[], object]]:
     ops: dict[str, Callable[[], object]] = {}
     background = torch.ones(3, device=model.xyz.device)
     if blend_fn is not None:
@@ -177,7 +179,8 @@ def _op_functions(blend_fn, splat_fn, model, params, camera) -> dict[str, Callab
         ops["splat_fwd"] = lambda: _no_grad(lambda: splat_fn(leaves, camera, background))
         ops["splat_fwd_bwd"] = forward_backward
     if blend_fn is not None and splat_fn is not None:
-        ops["frame"] = lambda: _no_grad(lambda: splat_fn(blend_fn(model, params), camera, background))
+        renderer = AvatarRenderer(model, backend=backend)
+        ops["frame"] = lambda: renderer.render(params, camera)
         trainable = [p for p in model.parameters() if p.requires_grad]
 
         def train_step():
@@ -220,7 +223,7 @@ def run_bench(sizes=DEFAULT_SIZES, backends: list[str] | None = None, repeats: i
                 missing[backend] = "; ".join(reasons)
             if blend_fn is None and splat_fn is None:
                 continue
-            for op, fn in _op_functions(blend_fn, splat_fn, model, params, camera).items():
+            for op, fn in _op_functions(backend, blend_fn, splat_fn, model, params, camera).items():
                 median, fastest = _timed(fn, repeats, warmup, device)
                 rows.append({"backend": splat_ran if op != "blend" else blend_ran, "requested": backend, "op": op,
                              "width": size.width, "height": size.height,

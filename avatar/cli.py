@@ -105,14 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ARKit -> rig expression matrix (.npz) when --expr is Live Link Face on FLAME")
     add_backend(p)
 
-    p = add_command(sub, "bench", "milliseconds per blend / splat / training step for each backend",
+    p = add_command(sub, "bench", "milliseconds per blend / splat / training step for each backend, or per stage "
+                              "of a trained avatar's frames",
                  "  avatar bench\n  avatar bench --backends cpu torch --sizes 256x256:30000:20 --json b.json\n"
                  "  avatar bench --device cuda --backends cuda gsplat torch\n"
+                 "  avatar bench --model me.avatar --sizes 256,512\n"
                  "  avatar bench --tracker clip.mp4 --rig ict:ICT-FaceKit")
     p.add_argument("--backends", nargs="+", default=None,
-                   help="torch cpu cuda gsplat (space or comma separated; default: all that run on --device)")
+                   help="torch cpu cuda gsplat (space or comma separated; default: all that run on --device; "
+                        "with --model: auto)")
     p.add_argument("--sizes", default=None,
-                   help="WxH:GAUSSIANS:EXPRESSIONS[,...] (default: 256x256:30000:20,512x512:100000:50)")
+                   help="WxH:GAUSSIANS:EXPRESSIONS[,...] (default: 256x256:30000:20,512x512:100000:50); with "
+                        "--model: square image sizes (default: 256,512)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="instead: a trained avatar's frames, stage by stage (pose, blend, splat, cut), as the viewer "
+                        "renders them")
+    p.add_argument("--expr", type=Path, default=None,
+                   help="with --model: what drives it (expression file or tracked capture; default: the held-out "
+                        "frames of its training capture when present, else a synthetic motion)")
+    p.add_argument("--frames", type=int_in(2, 100_000), default=None,
+                   help="frames to time (default: 60 with --model, 200 with --tracker)")
     p.add_argument("--repeat", type=int_in(1, 10_000), default=None, help="timed runs per op (default 5, 2 with --quick)")
     p.add_argument("--quick", action="store_true", help="fewer runs: a smoke test, not a measurement")
     p.add_argument("--json", type=Path, default=None, help="write the rows here")

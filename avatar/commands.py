@@ -18,7 +18,9 @@ from avatar.devices import resolve_device
 from avatar.gaussians import blend
 from avatar.gaussians.io import load_avatar
 from avatar.gaussians.ply import write_3dgs_ply
-from avatar.playback import camera_path, render_sequence
+from avatar.render.framing import camera_path
+from avatar.renderer.sequence import render_sequence
+from avatar.rig import RigParams
 from avatar.rig.loaders import load_rig
 from avatar.training.config import choose_preset, load_config, parse_settings
 from avatar.training.evaluate import evaluate, reported_splits
@@ -71,10 +73,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model, config = _load_model(args.model, args.rig, resolve_device(args.device))
     capture = load_capture(args.capture)
     splits = args.split or reported_splits(capture)
-    background = tuple(config.get("background", (1, 1, 1)))
+    renderer = Avatar(model, config, args.backend).renderer
     lpips = LpipsMetric()
-    metrics = {s: evaluate(model, capture, s, args.backend, background, lpips=lpips, save_images=args.save_images)
-               for s in splits}
+    metrics = {s: evaluate(renderer, capture, s, lpips=lpips, save_images=args.save_images) for s in splits}
     print(json.dumps({s: {k: v for k, v in m.items() if k != "per_frame"} for s, m in metrics.items()}, indent=2))
     if args.json:
         dump_json(metrics, args.json)
@@ -84,10 +85,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     check_output_path(args.out)
     model, config = _load_model(args.model, args.rig, resolve_device(args.device))
-    params, fps = Avatar(model, config).params(args.expr, args.arkit_map)
+    avatar = Avatar(model, config, args.backend)
+    params, fps = avatar.params(args.expr, args.arkit_map)
     cameras = camera_path(model.rig, args.camera, args.size, params.num_frames)
-    n = render_sequence(model, params, cameras, args.out, fps, tuple(config.get("background", (1, 1, 1))),
-                        args.backend)
+    n = render_sequence(avatar.renderer, params, cameras, args.out, fps)
     log.info("wrote %s: %d frames at %.2f fps", args.out, n, fps)
     return 0
 
@@ -121,6 +122,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.model is not None:
+        return _bench_model(args)
     from avatar.bench import DEFAULT_SIZES, format_report, parse_sizes, run_bench
 
     sizes = parse_sizes(args.sizes) if args.sizes else list(DEFAULT_SIZES)
@@ -135,3 +138,52 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         dump_json(rows, args.json)
     return 0
+
+
+def _bench_model(args: argparse.Namespace) -> int:
+    """`avatar bench --model MODEL`: a trained avatar's frames, stage by stage."""
+    from avatar.renderer.bench import DEFAULT_MODEL_SIZES, bench_model, format_model_rows
+
+    if args.json is not None:
+        check_output_path(args.json)
+    sizes = _pixel_sizes(args.sizes) if args.sizes else list(DEFAULT_MODEL_SIZES)
+    backends = [b for item in args.backends for b in item.split(",") if b] if args.backends else ["auto"]
+    model, config = _load_model(args.model, getattr(args, "rig", None), resolve_device(args.device))
+    avatar = Avatar(model, config)
+    params, driven_by = _driving_params(avatar, args.expr, args.frames or 60)
+    rows = bench_model(model, avatar.background, params.to(device=avatar.renderer.device, dtype=torch.float32),
+                       sizes, backends, log=log.info)
+    print(format_model_rows(rows, str(args.model), driven_by))
+    if args.json:
+        dump_json({"model": str(args.model), "driven_by": driven_by, "rows": rows}, args.json)
+    return 0
+
+
+def _pixel_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise ValueError(f"--sizes with --model: '{text}' is not a list of image sizes in pixels (e.g. 256,512)") from None
+    if not sizes or not all(16 <= s <= 4096 for s in sizes):
+        raise ValueError(f"--sizes with --model: every size must be in 16..4096 pixels, got '{text}'")
+    return sizes
+
+
+def _driving_params(avatar: Avatar, source: Path | None, frames: int) -> tuple[RigParams, str]:
+    """At most `frames` frames of rig parameters with the avatar's identity, and what they are:
+    `source` (an expression file or a tracked capture), else the held-out frames of the avatar's
+    training capture when it is on this machine, else a synthetic motion of its rig."""
+    if source is None:
+        capture = Path(str(avatar.config.get("capture", "")))
+        if capture.name and (capture / "capture.json").is_file():
+            cap = load_capture(capture)
+            times = [cap.frames[f].time for f in (cap.splits.get("test") or range(len(cap.frames)))][:frames]
+            params, _ = avatar.params(capture)
+            return params.select(times), f"{len(times)} held-out frames of {capture}"
+        from avatar.data.synthetic_motion import make_motion
+
+        params, _ = avatar.params(make_motion(avatar.rig, max(2, frames - 1), 1).params)
+        return params.select(list(range(frames))), f"{frames} frames of a synthetic motion of its rig"
+    params, _ = avatar.params(source)
+    count = min(frames, params.num_frames)
+    return params.select(list(range(count))), f"{count} frames of {source}"

@@ -15,9 +15,10 @@ import torch
 from avatar.atomic import dump_json
 from avatar.data.capture import CaptureError, load_capture
 from avatar.data.synthetic import make_synthetic_capture
-from avatar.gaussians.blend import blend_backend
-from avatar.playback import camera_path, render_sequence
 from avatar.render import splat_registry
+from avatar.render.framing import camera_path
+from avatar.renderer import AvatarRenderer
+from avatar.renderer.sequence import render_sequence
 from avatar.rig import RigParams
 from avatar.rig.params import FRAME_KEYS
 from avatar.rig.builtin import build_builtin_head
@@ -51,14 +52,15 @@ def run_demo(out: str | Path, size: int = 128, num_train: int = 150, num_test: i
     capture = _capture(rig, out / "capture", size, num_train, num_test)
     cfg = load_config(preset, iterations=iterations, backend=backend)
     model = train(capture, rig, cfg, out / "model.avatar", resume=True, device=device)
-    metrics = evaluate(model, capture, "test", backend, cfg.background)
+    renderer = AvatarRenderer(model, cfg.background, backend)
+    metrics = evaluate(renderer, capture, "test")
     test = capture.splits["test"]
     held_out = capture.params.select([capture.frames[f].time for f in test])
     swing = _swing_params(held_out, 60)
     fps = capture.fps
     arc = camera_path(rig, "arc", size, swing.num_frames)
     cameras = lambda i: capture.camera(test[i]) if i < len(test) else arc(i - len(test))  # noqa: E731
-    render_sequence(model, _concat(held_out, swing), cameras, out / "demo.mp4", fps, cfg.background, backend)
+    render_sequence(renderer, _concat(held_out, swing), cameras, out / "demo.mp4", fps)
     result = {
         "psnr": metrics["psnr"], "psnr_foreground": metrics["psnr_foreground"], "ssim": metrics["ssim"],
         "lpips": metrics["lpips"],
@@ -66,7 +68,7 @@ def run_demo(out: str | Path, size: int = 128, num_train: int = 150, num_test: i
         "image_size": size, "seconds": time.perf_counter() - started,
         "num_gaussians": model.num_gaussians, "iterations": cfg.iterations,
         "device": str(device),
-        "backend": {"splat": splat_registry.get(backend, device)[0], "blend": blend_backend(backend, model)[0]},
+        "backend": renderer.backends(),
         "per_frame": metrics["per_frame"],
     }
     dump_json(result, out / "metrics.json")

@@ -55,8 +55,8 @@ def _extend_bench(bench: argparse.ArgumentParser) -> None:
     """`avatar bench --tracker VIDEO`: the live tracker's timings instead of the splat benchmark."""
     bench.add_argument("--tracker", type=Path, default=None, metavar="VIDEO",
                        help="instead: live-tracking timings (landmarks, per-frame rig fit) on this video")
-    bench.add_argument("--rig", default="builtin", help="with --tracker: the rig to fit")
-    bench.add_argument("--frames", type=int_in(32, 100_000), default=200, help="with --tracker: frames to time")
+    bench.add_argument("--rig", default=None, help="with --tracker: the rig to fit (default builtin); with --model: "
+                       "the rig when the model does not embed it (FLAME)")
     splat_bench = bench.get_default("run")
 
     def run(args: argparse.Namespace) -> int | None:
@@ -86,7 +86,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_bench_tracker(args: argparse.Namespace) -> int:
     from capture.bench_tracker import bench_tracker, format_tracker_rows
 
-    rows = bench_tracker(args.tracker, args.rig, args.frames)
+    frames = args.frames or 200
+    if frames < 32:
+        raise ValueError(f"--frames with --tracker must be at least 32, got {frames}")
+    rows = bench_tracker(args.tracker, args.rig or "builtin", frames)
     print(format_tracker_rows(rows))
     if args.json:
         dump_json(rows, args.json)

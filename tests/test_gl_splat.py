@@ -17,7 +17,7 @@ import torch
 
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.world import Gaussians
-from avatar.playback import head_target
+from avatar.render.framing import head_target
 from avatar.render import Camera, splat
 from avatar.render.head_cut import clip_to_region
 from avatar.render.reference import RenderInputError

@@ -9,7 +9,7 @@ from avatar.gaussians.io import load_avatar, save_avatar
 from avatar.render import splat
 from avatar.render.camera import Camera
 from avatar.render.head_cut import cut_region, ellipse_kernel, head_region, ring_front
-from avatar.render_avatar import render_avatar
+from avatar.renderer import AvatarRenderer
 from avatar.rig import RigParams
 from avatar.rig.builtin import build_builtin_head
 from avatar.rig.head_cut import HeadCut
@@ -96,15 +96,20 @@ def cut_avatar():
 def test_an_avatar_renders_nothing_beyond_its_cut_and_is_unchanged_before_it(cut_avatar):
     model, camera, params = cut_avatar
     background = torch.tensor([1.0, 1.0, 1.0])
+    renderer = AvatarRenderer(model, tuple(background.tolist()), "torch")
     with torch.no_grad():
         uncut = splat(blend(model, params, "torch"), camera, background, "torch")
-        cut = render_avatar(model, params, camera, background, "torch")
-        region = cut_region(model.head_cut, model.rig.forward(params)[0], model.rig.faces, camera)
+        cut = renderer.render(params, camera)
+        region = renderer.cut_region(params, camera)
+        reference = cut_region(model.head_cut, model.rig.forward(params)[0], model.rig.faces, camera)
+    assert torch.equal(region, reference)  # the renderer's fast cut is the reference's, to the pixel
     kept, gone = region[..., 0] > 0.5, region[..., 0] < 0.5
     assert (gone & (uncut.alpha[..., 0] > 0.5)).sum() > 20  # the rig's neck reaches past the cut
     assert torch.equal(cut.rgb[gone], background.expand(int(gone.sum()), 3))
     assert torch.all(cut.alpha[gone] == 0)
-    assert torch.equal(cut.rgb[kept], uncut.rgb[kept]) and torch.equal(cut.alpha[kept], uncut.alpha[kept])
+    # The renderer poses the rig with its own kernel: the same image to float32 rounding.
+    torch.testing.assert_close(cut.rgb[kept], uncut.rgb[kept], rtol=0, atol=1e-5)
+    torch.testing.assert_close(cut.alpha[kept], uncut.alpha[kept], rtol=0, atol=1e-5)
 
 
 def test_the_cut_is_saved_with_the_avatar(cut_avatar, tmp_path):
@@ -186,3 +191,78 @@ def test_training_leaves_alone_what_the_cut_hides(tmp_path):
     on_hidden = hidden[trained["cut"].parent]
     assert torch.all(colour["cut"][on_hidden] == 0)
     assert (colour["uncut"][on_hidden] != 0).any(1).float().mean() > 0.5
+
+
+def _fast_region(cut: HeadCut, verts: torch.Tensor, faces: torch.Tensor, camera: Camera) -> torch.Tensor:
+    from avatar.renderer.cut import CutRegion
+
+    return CutRegion(cut)(verts, faces, camera)
+
+
+@pytest.mark.parametrize("pose", [(0.0, 0.0, 0.0), (0.35, -0.4, 0.1), (-0.3, 0.5, -0.15), (0.6, 0.0, 0.0)])
+@pytest.mark.parametrize("size", [(96, 96), (257, 131), (512, 512)])
+def test_the_fast_cut_is_the_reference_cut(cut_avatar, pose, size):
+    """cuda_ext's head_cut_region op, which every render uses, against the reference (which cuts
+    the tracked masks) on posed heads, odd image sizes included: the same region to the pixel,
+    but for pixel centres that lie on a line or a triangle's edge to within rounding."""
+    model, camera, _ = cut_avatar
+    params = RigParams.zeros(model.rig.num_shape, model.rig.num_expr)
+    params.rotation = torch.tensor([pose])
+    params.jaw = torch.tensor([[0.25, 0.0, 0.0]])
+    k = camera.K.clone()
+    k[0] *= size[0] / camera.width
+    k[1] *= size[1] / camera.height
+    camera = Camera(k, camera.world_to_cam, size[0], size[1])
+    with torch.no_grad():
+        verts = model.rig.forward(params)[0]
+    reference = cut_region(model.head_cut, verts, model.rig.faces, camera)
+    fast = _fast_region(model.head_cut, verts, model.rig.faces, camera)
+    assert fast.shape == reference.shape == (size[1], size[0], 1) and fast.dtype == torch.float32
+    assert 0 < int(reference.sum()) < reference.numel()
+    assert int((fast != reference).sum()) <= 2
+
+
+def test_the_fast_cut_agrees_with_the_reference_on_a_real_capture(real_capture):
+    """Every frame of a tracked phone clip, at the capture's size and at 512 px: the issue's bar
+    is 99.5% of the pixels; the op gives the reference's region but for a pixel here and there."""
+    from avatar.data.capture import load_capture
+    from avatar.rig.loaders import load_rig
+
+    capture = load_capture(real_capture)
+    rig = load_rig(capture.rig)
+    cut = HeadCut.from_dict(capture.extra["head_cut"], rig.num_vertices)
+    worst = 1.0
+    for frame in range(len(capture.frames)):
+        with torch.no_grad():
+            verts = rig.forward(capture.frame_params(frame))[0]
+        camera = capture.camera(frame)
+        k = camera.K.clone()
+        k[:2] *= 512 / camera.width
+        for cam in (camera, Camera(k, camera.world_to_cam, 512, 512)):
+            reference = cut_region(cut, verts, rig.faces, cam)
+            agreement = float((_fast_region(cut, verts, rig.faces, cam) == reference).float().mean())
+            worst = min(worst, agreement)
+    assert worst >= 0.9999, worst
+
+
+def test_the_fast_cut_refuses_bad_input(cut_avatar):
+    from cuda_ext.head_cut import head_cut_region
+
+    model, camera, params = cut_avatar
+    verts = model.rig.forward(params)[0]
+    faces, cut = model.rig.faces, model.head_cut
+    w2c, k = camera.world_to_cam.flatten().tolist(), camera.K.flatten().tolist()
+    ring, sides = torch.tensor(cut.ring), torch.tensor(cut.sides)
+    good = dict(verts=verts, faces=faces, ring=ring, sides=sides, top=cut.top, neck_margin=cut.neck_margin,
+                world_to_cam=w2c, K=k, width=96, height=96, near=0.01)
+    assert head_cut_region(**good).shape == (96, 96, 1)
+    for change, message in ((dict(ring=ring.clone().fill_(10**7)), "ring holds vertex"),
+                            (dict(ring=ring[:2]), "ring needs 3"),
+                            (dict(neck_margin=0.7), "neck_margin"),
+                            (dict(top=-1), "top is vertex"),
+                            (dict(verts=verts[:, :2]), "verts must be"),
+                            (dict(faces=faces.int()), "faces has dtype"),
+                            (dict(world_to_cam=w2c[:12]), "world_to_cam"),
+                            (dict(width=0), "image size")):
+        with pytest.raises(ValueError, match=message):
+            head_cut_region(**(good | change))

@@ -16,11 +16,10 @@ import torch
 
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.render.camera import Camera
-from avatar.render_avatar import head_cut_region
+from avatar.renderer import AvatarRenderer
 from avatar.rig import RigParams
 from viewer.gl_cut import GLHeadCut
 from viewer.gl_splat import GLSplatRenderer
-from viewer.render_worker import blend_backend
 
 QUAD_VERTEX = """
 #version 330
@@ -43,6 +42,7 @@ void main() { colour = vec4(texture(image, uv).rgb, 1.0); }
 class AvatarView:
     def __init__(self, ctx: moderngl.Context, model: GaussianAvatar):
         self.ctx, self.model = ctx, model
+        self._avatar = AvatarRenderer(model)  # the rig's poser and the cut the other backends use
         self._gl: dict[tuple[int, int], GLSplatRenderer] = {}
         self._cut = GLHeadCut(ctx)
         self._quad_program = ctx.program(vertex_shader=QUAD_VERTEX, fragment_shader=QUAD_FRAGMENT)
@@ -58,11 +58,12 @@ class AvatarView:
         """`gl` backend: blend and splat into `viewport` of the bound window framebuffer (its size
         must be the camera's), cut below the head as every other backend's frames are."""
         started = time.perf_counter()
-        gaussians = blend(self.model, params, blend_backend("gl"))
+        verts = self._avatar.poser()(params)  # [V, 3] posed once, for the blend and the cut
+        gaussians = blend(self.model, params, verts=verts)
         blended = time.perf_counter()
         self._clear(viewport, background)
         self._renderer(camera).draw(gaussians, camera, viewport)
-        region = head_cut_region(self.model, params, camera)
+        region = self._avatar.cut_region(params, camera, verts)
         if region is not None:
             self._cut.draw(region, viewport, background)
         self.ctx.finish()  # splat_ms is the frame's real cost, not the time to queue it

@@ -1,9 +1,9 @@
 """`GLHeadCut`: the avatar's cut below the head for the `gl` backend, which splats straight into
-the window and so never passes through `avatar.render_avatar.clip_to_head`.
+the window and so never passes through the renderer's clip (`avatar.render.head_cut.clip_to_region`).
 
-The region is the same one every other backend uses (`avatar.render.head_cut.cut_region`,
-computed on the CPU); this draws the background over what lies outside it, blended by the
-region's coverage, so the window shows what `clip_to_region` would give.
+The region is the same one every other backend uses (`AvatarRenderer.cut_region`, computed on
+the CPU); this draws the background over what lies outside it, blended by the region's
+coverage, so the window shows what `clip_to_region` would give.
 """
 
 from __future__ import annotations

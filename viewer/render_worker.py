@@ -19,11 +19,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from avatar.gaussians import GaussianAvatar, blend
-from avatar.gaussians.blend import blend_registry
-from avatar.render import splat
+from avatar.gaussians import GaussianAvatar
 from avatar.render.camera import Camera
-from avatar.render_avatar import clip_to_head
+from avatar.renderer import AvatarRenderer
 from avatar.rig import RigParams
 from viewer.drivers import DrivenSample
 from viewer.latest import LatestSlot
@@ -52,8 +50,8 @@ class RenderedFrame:
     rgb: np.ndarray | None  # [H, W, 3] uint8, row 0 at the top (None: gl drew it, nobody read it back)
     params: RigParams  # [1] as rendered
     sample: DrivenSample | None  # what drove it (None: rest pose)
-    blend_ms: float
-    splat_ms: float
+    blend_ms: float  # posing and blending (with the CPU's projection)
+    splat_ms: float  # rasterising and the cut below the head
     rendered_at: float  # perf_counter when the image was ready
 
 
@@ -67,6 +65,7 @@ class RenderWorker(Worker):
         self._settings: LatestSlot[RenderSettings] = LatestSlot()
         self._last_key: tuple | None = None
         self._wake = threading.Event()
+        self._renderers: dict[str, AvatarRenderer] = {}
 
     def stop(self) -> None:
         self._wake.set()  # out of its wait, to see the stop
@@ -104,20 +103,16 @@ class RenderWorker(Worker):
     @torch.no_grad()
     def _render(self, settings: RenderSettings, sample: DrivenSample | None) -> RenderedFrame:
         state = settings.state
-        device = self.model.xyz.device
+        renderer = self._renderer(state.backend)
         params = state.compose(sample.params if sample else None, self.model.rig, self.identity_shape)
-        started = time.perf_counter()
-        on_device = params.to(device=device)
-        gaussians = blend(self.model, on_device, blend_backend(state.backend))
-        blended = time.perf_counter()
-        background = torch.tensor(state.background, dtype=torch.float32, device=device)
-        rgb = clip_to_head(self.model, on_device, splat(gaussians, settings.camera, background, state.backend),
-                           settings.camera, background).rgb
-        image = rgb.clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()  # [H, W, 3]
-        done = time.perf_counter()
-        return RenderedFrame(image, params, sample, 1e3 * (blended - started), 1e3 * (done - blended), done)
+        out, times = renderer.render_timed(params.to(device=renderer.device), settings.camera,
+                                           tuple(state.background))
+        image = out.rgb.clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()  # [H, W, 3]
+        return RenderedFrame(image, params, sample, times.pose_ms + times.blend_ms, times.splat_ms + times.cut_ms,
+                             time.perf_counter())
 
-
-def blend_backend(splat_backend: str) -> str:
-    """Blend with the same implementation as the splat when it has one (cpu, cuda, torch)."""
-    return splat_backend if splat_backend in blend_registry.names else "auto"
+    def _renderer(self, backend: str) -> AvatarRenderer:
+        """One renderer per backend the window picks, all on the one model."""
+        if backend not in self._renderers:
+            self._renderers[backend] = AvatarRenderer(self.model, backend=backend)
+        return self._renderers[backend]

@@ -21,11 +21,13 @@ from avatar.selfcheck import cuda_kernels_trusted
 blend_registry = BackendRegistry("blend")
 
 
-def blend_reference_with_offsets(model: GaussianAvatar, params: RigParams) -> tuple[Gaussians, torch.Tensor]:
-    """The world Gaussians and the offsets the frame applies [N, 14], computed once for both."""
+def blend_reference_with_offsets(model: GaussianAvatar, params: RigParams,
+                                 verts: torch.Tensor | None = None) -> tuple[Gaussians, torch.Tensor]:
+    """The world Gaussians and the offsets the frame applies [N, 14], computed once for both;
+    verts [V, 3]: the rig already posed at params (else posed here)."""
     if params.num_frames != 1:
         raise ValueError(f"blend takes one frame of rig parameters, got {params.num_frames}")
-    verts = model.rig.forward(params)  # [1, V, 3]
+    verts = model.rig.forward(params) if verts is None else verts[None]  # [1, V, 3]
     origin, rotation, unit = triangle_frames(verts, model.rig.faces)
     p = model.parent
     origin, rotation, unit = origin[0, p], rotation[0, p], unit[0, p]  # [N, 3], [N, 3, 3], [N]
@@ -37,8 +39,8 @@ def blend_reference_with_offsets(model: GaussianAvatar, params: RigParams) -> tu
     return Gaussians(means, quats, scales, torch.sigmoid(opacity_logit), sh), offsets
 
 
-def blend_reference(model: GaussianAvatar, params: RigParams) -> Gaussians:
-    return blend_reference_with_offsets(model, params)[0]
+def blend_reference(model: GaussianAvatar, params: RigParams, verts: torch.Tensor | None = None) -> Gaussians:
+    return blend_reference_with_offsets(model, params, verts)[0]
 
 
 blend_registry.register("torch", lambda: blend_reference, devices=("cpu", "cuda"))
@@ -56,10 +58,12 @@ def blend_backend(backend: str, model: GaussianAvatar) -> tuple[str, object]:
     return blend_registry.get("cuda" if backend == "gsplat" else backend, model.xyz.device)
 
 
-def blend(model: GaussianAvatar, params: RigParams, backend: str = "auto") -> Gaussians:
-    """World-space Gaussians [N] for one frame of `params`, on the model's device."""
+def blend(model: GaussianAvatar, params: RigParams, backend: str = "auto", verts: torch.Tensor | None = None
+          ) -> Gaussians:
+    """World-space Gaussians [N] for one frame of `params`, on the model's device; verts [V, 3]:
+    the rig already posed at params (else posed here)."""
     _, fn = blend_backend(backend, model)
-    return fn(model, params)
+    return fn(model, params, verts=verts)
 
 
 def blend_with_offsets(model: GaussianAvatar, params: RigParams, backend: str = "auto") -> tuple[Gaussians, torch.Tensor]:

@@ -40,13 +40,14 @@ def _posed_vertices(rig: HeadRig, params: RigParams) -> Tensor:
                          params.translation[0])
 
 
-def _kernel_blend(model: GaussianAvatar, params: RigParams) -> tuple[Gaussians, Tensor]:
-    """The world Gaussians and the kernel's blended local attributes [N, 14]."""
+def _kernel_blend(model: GaussianAvatar, params: RigParams, verts: Tensor | None = None) -> tuple[Gaussians, Tensor]:
+    """The world Gaussians and the kernel's blended local attributes [N, 14]; verts [V, 3]: the
+    rig already posed at params (else posed here)."""
     from cuda_ext.blend import blend_gaussians
 
     if params.num_frames != 1:
         raise ValueError(f"blend takes one frame of rig parameters, got {params.num_frames}")
-    verts = _posed_vertices(model.rig, params)  # [V, 3]
+    verts = _posed_vertices(model.rig, params) if verts is None else verts  # [V, 3]
     drivers = model.drivers(params)[0]  # [D]
     means, quats, scales, opacities, sh, local = blend_gaussians(
         verts, model.rig.faces, model.parent, drivers, model.xyz, model.rot, model.log_scale, model.opacity_logit,
@@ -64,22 +65,18 @@ def blend_ext_with_offsets(model: GaussianAvatar, params: RigParams) -> tuple[Ga
     return world, offsets
 
 
-def _blend_ext(model: GaussianAvatar, params: RigParams) -> Gaussians:
-    return _kernel_blend(model, params)[0]
-
-
-def blend_cpu(model: GaussianAvatar, params: RigParams) -> Gaussians:
+def blend_cpu(model: GaussianAvatar, params: RigParams, verts: Tensor | None = None) -> Gaussians:
     if model.xyz.device.type != "cpu":
         raise ValueError(f"the cpu blend backend needs the model on the CPU, it is on {model.xyz.device} "
                          "(use backend 'cuda')")
-    return _blend_ext(model, params)
+    return _kernel_blend(model, params, verts)[0]
 
 
-def blend_cuda(model: GaussianAvatar, params: RigParams) -> Gaussians:
+def blend_cuda(model: GaussianAvatar, params: RigParams, verts: Tensor | None = None) -> Gaussians:
     if model.xyz.device.type != "cuda":
         raise ValueError(f"the cuda blend backend needs the model on a CUDA device, it is on {model.xyz.device} "
                          "(use backend 'cpu')")
-    return _blend_ext(model, params)
+    return _kernel_blend(model, params, verts)[0]
 
 
 load_blend_cpu = extension_loader("cpu", blend_cpu)

@@ -2,8 +2,9 @@
 
 `splat(gaussians, camera, background, backend="auto")` is the one entry point; backends
 (`torch` here, `cpu`/`cuda` from cuda_ext, `gsplat`) register in `avatar.render.dispatch`.
-`head_cut.py` draws the region an avatar keeps below its head. Imports `avatar.gaussians.world`
-for the `Gaussians` type and `avatar.rig.head_cut` for the `HeadCut` type only.
+`head_cut.py` draws the region an avatar keeps below its head (the reference the fast op is
+tested against), `framing.py` the cameras that frame a head. Imports `avatar.gaussians.world` for
+the `Gaussians` type and `avatar.rig` for the `HeadCut` and `HeadRig` types only.
 """
 
 from avatar.render.camera import Camera

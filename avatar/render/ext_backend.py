@@ -12,6 +12,7 @@ device synchronisation.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from avatar.backends import extension_loader
@@ -20,17 +21,24 @@ from avatar.render.camera import Camera
 from avatar.render.output import RenderOutput
 
 
+def camera_params(camera: Camera, dtype: torch.dtype):
+    """The camera as the kernels take it (cuda_ext.splat.CameraParams): plain numbers read from its
+    host copy, rounded to dtype as the reference rounds them."""
+    from cuda_ext.splat import CameraParams
+
+    cam = camera.to(device="cpu", dtype=dtype)
+    return CameraParams(world_to_cam=cam.world_to_cam.flatten().tolist(), K=cam.K.flatten().tolist(),
+                        position=cam.position.tolist(), width=camera.width, height=camera.height,
+                        near=camera.near, far=camera.far)
+
+
 def _splat_ext(gaussians: Gaussians, camera: Camera, background: Tensor | None) -> RenderOutput:
-    from cuda_ext.splat import CameraParams, splat
+    from cuda_ext.splat import splat
 
     g = gaussians
     if not g.means.is_floating_point():
         raise ValueError(f"Gaussians.means must be floating point, got {g.means.dtype}")
-    cam = camera.to(device="cpu", dtype=g.means.dtype)  # rounded as the reference rounds it; read on the host
-    params = CameraParams(world_to_cam=cam.world_to_cam.flatten().tolist(), K=cam.K.flatten().tolist(),
-                          position=cam.position.tolist(), width=camera.width, height=camera.height,
-                          near=camera.near, far=camera.far)
-    out = splat(g.means, g.quats, g.scales, g.opacities, g.sh, params, background)
+    out = splat(g.means, g.quats, g.scales, g.opacities, g.sh, camera_params(camera, g.means.dtype), background)
     return RenderOutput(rgb=out.rgb, alpha=out.alpha, depth=out.depth, means2d=out.means2d, radii=out.radii)
 
 

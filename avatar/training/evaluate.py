@@ -7,7 +7,7 @@ Per frame, with the tracked rig parameters of that frame:
 - `psnr_foreground`: over the matte's pixels only (the full-frame figures count background too);
 - `lpips` when its weights are available offline.
 Optionally each frame is written as a PNG: target | render | error (mean absolute error x4).
-Renders run on the model's device; the frames are moved there.
+Renders run on the renderer's device (the model's); the frames are moved there.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import torch
 from PIL import Image
 
 from avatar.data.capture import Capture
-from avatar.gaussians import GaussianAvatar
-from avatar.render_avatar import render_avatar
+from avatar.renderer import AvatarRenderer
 from avatar.training.image_metrics import LpipsMetric, psnr, ssim
 
 ERROR_GAIN = 4.0  # error images show 4 x the mean absolute difference
@@ -38,10 +37,10 @@ def composite_target(capture: Capture, frame: int, background: torch.Tensor) -> 
 
 
 @torch.no_grad()
-def evaluate(model: GaussianAvatar, capture: Capture, split: str = "test", backend: str = "auto",
-             background: tuple[float, float, float] = (1.0, 1.0, 1.0), max_frames: int | None = None,
+def evaluate(renderer: AvatarRenderer, capture: Capture, split: str = "test", max_frames: int | None = None,
              lpips: LpipsMetric | None = None, save_images: str | Path | None = None) -> dict:
-    """Metrics of `split` (at most `max_frames`, evenly spaced): per frame and their means."""
+    """Metrics of `split` (at most `max_frames`, evenly spaced) of the avatar `renderer` renders
+    (over its background): per frame and their means."""
     if split not in capture.splits:
         raise ValueError(f"capture {capture.root} has no split '{split}' (has: {', '.join(capture.splits)})")
     frames = capture.splits[split]
@@ -50,8 +49,8 @@ def evaluate(model: GaussianAvatar, capture: Capture, split: str = "test", backe
         frames = [frames[int(i * step)] for i in range(max_frames)]
     if not frames:
         raise ValueError(f"split '{split}' of {capture.root} is empty")
-    device = model.xyz.device
-    bg = torch.tensor(background, dtype=torch.float32, device=device)
+    device = renderer.device
+    bg = torch.tensor(renderer.background, dtype=torch.float32, device=device)
     lpips = lpips if lpips is not None else LpipsMetric()
     folder = Path(save_images) / split if save_images is not None else None
     if folder is not None:
@@ -61,7 +60,7 @@ def evaluate(model: GaussianAvatar, capture: Capture, split: str = "test", backe
         image, mask = capture.load_image(f).to(device), capture.load_mask(f)
         mask = None if mask is None else mask.to(device)
         params = capture.frame_params(f).to(device=device, dtype=torch.float32)
-        out = render_avatar(model, params, capture.camera(f), bg, backend)
+        out = renderer.render(params, capture.camera(f))
         pred = out.rgb.clamp(0, 1)
         target = image if mask is None else image * mask + bg * (1 - mask)
         row = {"frame": f, "psnr": psnr(pred, target), "ssim": float(ssim(pred, target)),

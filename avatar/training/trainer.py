@@ -22,13 +22,10 @@ from avatar.cpu_threads import ThreadBudget
 from avatar.data.capture import Capture
 from avatar.data.errors import CaptureError
 from avatar.data.expressions import save_expression_file
-from avatar.gaussians import GaussianAvatar, blend_with_offsets
-from avatar.gaussians.blend import blend_backend
+from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.file_checks import check_gaussians
 from avatar.gaussians.io import save_avatar
-from avatar.render import splat, splat_registry
-from avatar.render.head_cut import clip_to_region
-from avatar.render_avatar import head_cut_region
+from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.head_cut import HeadCut
 from avatar.training.config import TrainConfig
@@ -89,16 +86,16 @@ class _FrameCache:
     decoded once and kept as uint8 on `device`, so a training step never waits on the host."""
 
     def __init__(self, capture: Capture, frames: list[int], background: torch.Tensor, device: torch.device,
-                 model: GaussianAvatar, params: RigParams):
+                 renderer: AvatarRenderer, params: RigParams):
         """background [3] on the CPU, where the frames are decoded and composited; params [T]
-        every time step's tracking, on model's device."""
+        every time step's tracking, on the renderer's device."""
         self.images, self.masks, self.regions = {}, {}, {}
         for f in tqdm(frames, desc="loading frames", leave=False, disable=None):
             image = composite_target(capture, f, background)
             self.images[f] = (image * 255 + 0.5).to(torch.uint8).to(device)
             mask = capture.load_mask(f)
             self.masks[f] = None if mask is None else (mask * 255 + 0.5).to(torch.uint8).to(device)
-            region = head_cut_region(model, params.frame(capture.frames[f].time), capture.camera(f))
+            region = renderer.cut_region(params.frame(capture.frames[f].time), capture.camera(f))
             self.regions[f] = None if region is None else region.to(torch.uint8)
 
     def __getitem__(self, frame: int) -> torch.Tensor:
@@ -131,7 +128,8 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
     model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed,
                                    vertex_colors=rig.vertex_colors if cfg.colors_from_rig else None).to(device)
     model.head_cut = capture_head_cut(capture, rig)
-    ran = {"blend": blend_backend(cfg.backend, model)[0], "splat": splat_registry.get(cfg.backend, device)[0]}
+    renderer = AvatarRenderer(model, cfg.background, cfg.backend)
+    ran = renderer.backends()
     log.info("training on %s: blend backend %s, splat backend %s", device, ran["blend"], ran["splat"])
     params = capture.params.to(device=device, dtype=torch.float32)  # [T] every time step's tracking
     refiner = ParamRefiner(params) if cfg.refine_params else None
@@ -145,7 +143,7 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
         log.info("resumed from %s at step %d", ckpt, start)
     run = RunLog(Path(log_dir) if log_dir is not None else run_dir_for(out), cfg, start, tensorboard)
     targets = _FrameCache(capture, train_frames, torch.tensor(cfg.background, dtype=torch.float32), device,
-                          model, params)
+                          renderer, params)
     background = torch.tensor(cfg.background, dtype=torch.float32, device=device)
     densify_until = int(cfg.densify_until_frac * cfg.iterations)
     decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
@@ -163,14 +161,10 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
         time_index = capture.frames[frame].time
         frame_params = refiner.frame(time_index) if refiner else params.frame(time_index)
         camera = capture.camera(frame)
-        world, offsets = blend_with_offsets(model, frame_params, cfg.backend)
-        rendered = splat(world, camera, background, cfg.backend)
+        # Rendered as every command renders it, with the frame's cut: Gaussians the cut hides in
+        # this frame are left alone, not taught to vanish where other frames show them (a pale neck band).
+        rendered, offsets = renderer.render_differentiable(frame_params, camera, targets.region(frame), background)
         rendered.means2d.retain_grad()
-        region = targets.region(frame)
-        if region is not None:
-            # Rendered as every command renders it: Gaussians the cut hides in this frame are
-            # left alone, not taught to vanish where other frames show them (a pale neck band).
-            rendered = clip_to_region(rendered, region, background)
         terms = {"photo": photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight),
                  "reg": _regularisers(model, cfg, offsets)}
         mask = targets.mask(frame)
@@ -202,8 +196,7 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
             bar.set_postfix(loss=f"{values['loss_total']:.4f}", n=model.num_gaussians)
         if cfg.eval_every and (step + 1) % cfg.eval_every == 0 and "test" in capture.splits:
             split = "val" if capture.splits.get("val") else "test"
-            m = evaluate(model, capture, split, cfg.backend, cfg.background, cfg.eval_frames,
-                         save_images=run.images_dir(step + 1))
+            m = evaluate(renderer, capture, split, cfg.eval_frames, save_images=run.images_dir(step + 1))
             run.scalars(step + 1, {f"{split}_psnr": m["psnr"], f"{split}_ssim": m["ssim"]})
             run.images(step + 1, split)
             log.info("step %d: held-out PSNR %.2f dB, SSIM %.4f on %d of the %d %s frames (avatar eval scores all)",

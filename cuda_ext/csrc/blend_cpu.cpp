@@ -19,6 +19,7 @@
 #endif
 
 #include "blend.h"
+#include "blend_frames_cpu.h"
 #include "cpu_parallel.h"
 #include "cpu_simd.h"
 #include "host_block_cache.h"
@@ -152,20 +153,6 @@ void block_delta_backward(const BlendInputs<T>& in, int64_t n0, int64_t count, c
     }
   }
   stream_fence();
-}
-
-// Faces [f0, f1): their posed frames.
-template <typename T>
-__attribute__((flatten)) void frames_range(const BlendInputs<T>& in, int64_t f0, int64_t f1, PosedFrame<T>* frames) {
-  for (int64_t face = f0; face < f1; ++face) posed_frame(in, face, frames[face]);
-}
-
-// The posed frame of every triangle, computed once per forward and shared by the Gaussians bound
-// to it (and by the backward, which gets them back from the forward's `frames` output).
-template <typename T>
-void posed_frames(const BlendInputs<T>& in, PosedFrame<T>* frames) {
-  const auto range = simd::widest<&frames_range<T>>();
-  cpu_parallel::ranges(in.num_faces, 512, [&](int64_t f0, int64_t f1) { range(in, f0, f1, frames); });
 }
 
 // Forward of the Gaussians [n0, n0 + count): one block. Flattened: the per-Gaussian maths is

@@ -97,11 +97,11 @@ void pose_vertices(const RigInputs<T>& in, const T* pose, const int64_t* parents
     joints[3 * j + 2] = z;
   }
   rig::Affine<T> skin[rig::kMaxJoints];
-  std::vector<T> pose_feature(static_cast<size_t>(in.num_pose));
-  rig::skin_transforms(pose, joints.data(), parents, int(num_j), skin, pose_feature.data());
+  std::vector<T> all_features(static_cast<size_t>(9 * (num_j - 1)));  // skin_transforms writes every one
+  rig::skin_transforms(pose, joints.data(), parents, int(num_j), skin, all_features.data());
   const auto posed = simd::widest<&posed_range<T>>();
   cpu_parallel::ranges(num_v, kVertexRange, [&](int64_t v0, int64_t v1) {
-    posed(in, v_shaped.data(), skin, pose_feature.data(), v0, v1, verts);
+    posed(in, v_shaped.data(), skin, all_features.data(), v0, v1, verts);
   });
 }
 
@@ -124,8 +124,8 @@ Tensor rig_pose_cpu(const Tensor& v_template, const Tensor& shapedirs, const Ten
   const at::ScalarType real = v_template.scalar_type();
   TORCH_CHECK_VALUE(num_j >= 1 && num_j <= rig::kMaxJoints, "rig_pose: the rig must have 1 to ", rig::kMaxJoints,
                     " joints, got ", num_j);
-  TORCH_CHECK_VALUE(num_p == 9 * (num_j - 1), "rig_pose: posedirs must have 9 (J - 1) = ", 9 * (num_j - 1),
-                    " pose correctives, got ", num_p);
+  TORCH_CHECK_VALUE(num_p == 9 * (num_j - 1) || num_p == 0, "rig_pose: posedirs must have 9 (J - 1) = ",
+                    9 * (num_j - 1), " pose correctives (or none: a rig without them), got ", num_p);
   check(v_template, "v_template", {num_v, 3}, real);
   check(shapedirs, "shapedirs", {num_v, 3, num_s}, real);
   check(exprdirs, "exprdirs", {num_v, 3, num_e}, real);

@@ -299,4 +299,25 @@ AVX_HD_LANE int box_chunks(const TileGaussian<T>& g, int x0, int x1, int y0, int
   return count;
 }
 
+// How many entries ahead the tile loops prefetch a Gaussian's record.
+constexpr int PREFETCH_AHEAD = 3;
+
+// The tile grid and lists both passes walk.
+template <typename T>
+struct TileGrid {
+  const TileGaussian<T>* gs;  // records, by Gaussian index
+  const int32_t *offsets, *entries;  // per-tile lists
+  const T* background;
+  int width, height;
+  int num_tiles() const { return splat::tiles_along(width, CPU_TILE) * splat::tiles_along(height, CPU_TILE); }
+  // Pixels [x0, x1) x [y0, y1) of tile `tile`.
+  void bounds(int tile, int& x0, int& y0, int& x1, int& y1) const {
+    const int tiles_x = splat::tiles_along(width, CPU_TILE);
+    x0 = (tile % tiles_x) * CPU_TILE;
+    y0 = (tile / tiles_x) * CPU_TILE;
+    x1 = std::min(x0 + CPU_TILE, width);
+    y1 = std::min(y0 + CPU_TILE, height);
+  }
+};
+
 }  // namespace splat_cpu

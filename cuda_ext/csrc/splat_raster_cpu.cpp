@@ -1,11 +1,11 @@
 // Splat op: the tile rasterizer on CPU, forward and backward (semantics in include/splat_raster.h).
 // Tiles of CPU_TILE x CPU_TILE pixels (splat_cpu_tiles.h) are composited in parallel (OpenMP).
-// Each tile walks its Gaussians front to back and, per Gaussian, the pixel box of its alpha
-// ellipse inside the tile, W pixels at a time (float32: 8 lanes where the CPU has AVX2 + FMA,
-// else 4; float64: scalar), with the tile's per-pixel state in small stack arrays. The backward
-// walks the same boxes back to front, writes one gradient record per (tile, Gaussian) entry and
-// sums them per Gaussian afterwards: no atomics, and the result does not depend on the number of
-// threads.
+// The forward composites blocks of pixels with their state in registers (splat_forward_cpu.h).
+// The backward walks each tile's Gaussians back to front and, per Gaussian, the pixel box of its
+// alpha ellipse inside the tile, W pixels at a time (float32: 8 lanes where the CPU has AVX2 +
+// FMA, else 4; float64: scalar), with the tile's per-pixel state in small stack arrays; it writes
+// one gradient record per (tile, Gaussian) entry and sums them per Gaussian afterwards: no
+// atomics, and the result does not depend on the number of threads.
 #include <ATen/Dispatch.h>
 #include <omp.h>
 #include <torch/library.h>
@@ -22,15 +22,17 @@
 
 #include "cpu_simd.h"
 #include "splat_cpu_tiles.h"
+#include "splat_forward_cpu.h"
 
 namespace {
 
 using at::Tensor;
 using splat_cpu::CPU_TILE;
+using splat_cpu::ForwardArgs;
+using splat_cpu::ForwardScratch;
+using splat_cpu::PREFETCH_AHEAD;
 using splat_cpu::TileGaussian;
-
-// How many entries ahead the tile loops prefetch a Gaussian's record.
-constexpr int PREFETCH_AHEAD = 3;
+using splat_cpu::TileGrid;
 
 // Per-pixel state of one tile, structure of arrays so W neighbouring pixels load as one vector;
 // W - 1 <= 7 pixels of padding let the last row's vectors run past the tile.
@@ -49,97 +51,6 @@ AVX_HD_LANE int tile_alphas(const TileGaussian<T>& g, int x0, int x1, int y0, in
     alphas[k] = splat::pair_alpha(g.a, g.b, g.c, g.opacity, (L::offsets() + T(chunks[k].u)) + T(0.5) - g.mx,
                                   chunks[k].dy);
   return num_chunks;
-}
-
-// The tile grid and lists both passes walk.
-template <typename T>
-struct TileGrid {
-  const TileGaussian<T>* gs;  // records, by Gaussian index
-  const int32_t *offsets, *entries;  // per-tile lists
-  const T* background;
-  int width, height;
-  int num_tiles() const { return splat::tiles_along(width, CPU_TILE) * splat::tiles_along(height, CPU_TILE); }
-  // Pixels [x0, x1) x [y0, y1) of tile `tile`.
-  void bounds(int tile, int& x0, int& y0, int& x1, int& y1) const {
-    const int tiles_x = splat::tiles_along(width, CPU_TILE);
-    x0 = (tile % tiles_x) * CPU_TILE;
-    y0 = (tile / tiles_x) * CPU_TILE;
-    x1 = std::min(x0 + CPU_TILE, width);
-    y1 = std::min(y0 + CPU_TILE, height);
-  }
-};
-
-// What the forward tile loops write.
-template <typename T>
-struct ForwardArgs : TileGrid<T> {
-  T *rgb, *alpha, *depth, *final_transmittance;
-  int32_t* last_entry;
-};
-
-// One tile of the forward, W pixels at a time.
-template <typename T, int W>
-AVX_HD_LANE void rasterize_tile(const ForwardArgs<T>& a, int tile) {
-  using L = splat::Lanes<T, W>;
-  using V = typename L::V;
-  using M = typename L::M;
-  const TileGaussian<T>* gs = a.gs;
-  const int32_t* entries = a.entries;
-  const int width = a.width;
-  int x0, y0, x1, y1;
-  a.bounds(tile, x0, y0, x1, y1);
-  T trans[TILE_STATE], acc_r[TILE_STATE], acc_g[TILE_STATE], acc_b[TILE_STATE], acc_depth[TILE_STATE];
-  int32_t last[TILE_STATE], alive[TILE_STATE];  // alive: -1 until the pixel stops, then 0
-  for (int p = 0; p < TILE_STATE; ++p) {
-    trans[p] = T(1);
-    acc_r[p] = acc_g[p] = acc_b[p] = acc_depth[p] = T(0);
-    last[p] = -1;
-    alive[p] = -1;
-  }
-  int remaining = (x1 - x0) * (y1 - y0);
-  splat_cpu::Chunk<T> chunks[splat_cpu::max_chunks<W>()];
-  splat::PairAlpha<V, M> alphas[splat_cpu::max_chunks<W>()];
-  const int32_t start = a.offsets[tile], end = a.offsets[tile + 1];
-  for (int32_t e = start; e < end && remaining > 0; ++e) {
-    // Records are scattered: fetch a few entries ahead (one ahead hides too little of the miss).
-    if (e + PREFETCH_AHEAD < end) __builtin_prefetch(gs + entries[e + PREFETCH_AHEAD]);
-    const TileGaussian<T>& g = gs[entries[e]];
-    const int32_t local = e - start;
-    int u_hi;
-    const int num_chunks = tile_alphas<T, W>(g, x0, x1, y0, y1, chunks, alphas, u_hi);
-    typename L::I stops{};  // per lane, how many pixels this entry stopped (its chunks are distinct pixels)
-    for (int k = 0; k < num_chunks; ++k) {
-      const int p = chunks[k].p;
-      const auto& pa = alphas[k];
-      const M was_alive = L::load_int(alive + p) != 0;
-      const M in_span = (L::ids() + chunks[k].u) <= u_hi;
-      V t = L::load(trans + p), w;
-      M stopped;
-      const M contributes = splat::composite_step<T>(pa, M(was_alive & in_span), t, w, stopped);
-      L::store(trans + p, t);
-      L::store(acc_r + p, L::load(acc_r + p) + w * g.colour[0]);
-      L::store(acc_g + p, L::load(acc_g + p) + w * g.colour[1]);
-      L::store(acc_b + p, L::load(acc_b + p) + w * g.colour[2]);
-      L::store(acc_depth + p, L::load(acc_depth + p) + w * g.depth);
-      L::store_int(last + p, contributes ? L::fill(local) : L::load_int(last + p));
-      L::store_int(alive + p, stopped ? L::fill(0) : L::load_int(alive + p));
-      L::tally(stops, stopped);
-    }
-    remaining -= L::total(stops);  // once per entry: a horizontal sum is slow
-  }
-  const T bg[3] = {a.background[0], a.background[1], a.background[2]};  // locals: the stores below cannot alias them
-  for (int v = y0; v < y1; ++v)
-    for (int u = x0; u < x1; ++u) {
-      const int p = (v - y0) * CPU_TILE + (u - x0);
-      const int64_t pix = int64_t(v) * width + u;
-      const T acc = T(1) - trans[p];  // = sum of weights
-      a.rgb[3 * pix] = acc_r[p] + trans[p] * bg[0];
-      a.rgb[3 * pix + 1] = acc_g[p] + trans[p] * bg[1];
-      a.rgb[3 * pix + 2] = acc_b[p] + trans[p] * bg[2];
-      a.alpha[pix] = acc;
-      a.depth[pix] = acc_depth[p];
-      a.final_transmittance[pix] = trans[p];
-      a.last_entry[pix] = last[p];
-    }
 }
 
 // What the backward tile loops read and write.
@@ -228,31 +139,31 @@ AVX_HD_LANE void rasterize_tile(const BackwardArgs<T>& a, int tile) {
   }
 }
 
-// Every tile of one pass (forward or backward: Args), W pixels at a time.
-template <typename T, int W, typename Args>
-void all_tiles(const Args& a) {
+// Every tile of the backward, W pixels at a time.
+template <typename T, int W>
+void all_tiles(const BackwardArgs<T>& a) {
 #pragma omp parallel for schedule(dynamic, 2)
   for (int tile = 0; tile < a.num_tiles(); ++tile) rasterize_tile<T, W>(a, tile);
 }
 
 #if defined(__x86_64__)
-// The float32 tile loops compiled for AVX2 + FMA, 8 lanes. The OpenMP body must sit in this
+// The float32 backward compiled for AVX2 + FMA, 8 lanes. The OpenMP body must sit in this
 // target-attributed function (the per-tile bodies and the pair math are forced inline into it)
 // for all of it to compile for these instruction sets. Same results as 4 lanes up to rounding
 // (FMA contractions).
-template <typename Args>
-__attribute__((target("avx2,fma"))) void all_tiles_avx2(const Args& a) {
+__attribute__((target("avx2,fma"))) void all_tiles_avx2(const BackwardArgs<float>& a) {
 #pragma omp parallel for schedule(dynamic, 2)
   for (int tile = 0; tile < a.num_tiles(); ++tile) rasterize_tile<float, 8>(a, tile);
 }
 #endif
 
-// The float32 hot loops' instruction set, for reports: "avx2" (tile loops 8 lanes wide) or "sse2" (4).
-std::string cpu_simd() { return simd::use_avx2() ? "avx2" : "sse2"; }
+// The float32 hot loops' instruction set, for reports: "avx512" (the forward's tile loop 16 lanes
+// wide, the rest as avx2), "avx2" (tile loops 8 lanes wide) or "sse2" (4).
+std::string cpu_simd() { return simd::use_avx512() ? "avx512" : simd::use_avx2() ? "avx2" : "sse2"; }
 
-// One pass over all tiles with the widest lanes available for T (Args: ForwardArgs or BackwardArgs).
-template <typename T, template <typename> class Args>
-void run_tiles(const Args<T>& a) {
+// The backward over all tiles with the widest lanes available for T.
+template <typename T>
+void run_backward(const BackwardArgs<T>& a) {
   if constexpr (std::is_same<T, float>::value) {
 #if defined(__x86_64__)
     if (simd::use_avx2()) return all_tiles_avx2(a);
@@ -277,7 +188,7 @@ std::tuple<Tensor, Tensor, Tensor, std::vector<Tensor>> rasterize_forward_cpu(
     using T = scalar_t;
     const splat_cpu::ScreenInputs<T> in(means2d, conics, colours, opacities, depths, radii, int(width), int(height));
     lists = splat_cpu::build_tile_lists(in);
-    run_tiles(ForwardArgs<T>{
+    splat_cpu::run_forward(ForwardArgs<T>{
         {reinterpret_cast<const TileGaussian<T>*>(lists.records.data_ptr<uint8_t>()),
          lists.tile_offsets.data_ptr<int32_t>(), lists.entries.data_ptr<int32_t>(), background.data_ptr<T>(),
          int(width), int(height)},
@@ -330,7 +241,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cpu(
                         c10::kCPU);
     // Every record is written by its tile: a contribution's gradient, or zeros after the last one.
     std::unique_ptr<splat::PairGrad<T>[]> entry_grads(new splat::PairGrad<T>[entries.numel()]);
-    run_tiles(BackwardArgs<T>{
+    run_backward(BackwardArgs<T>{
         {reinterpret_cast<const TileGaussian<T>*>(records.data_ptr<uint8_t>()), tile_offsets.data_ptr<int32_t>(),
          entries.data_ptr<int32_t>(), background.data_ptr<T>(), int(width), int(height)},
         final_t.data_ptr<T>(),

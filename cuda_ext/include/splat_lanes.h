@@ -16,6 +16,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace splat {
 
@@ -42,6 +45,14 @@ AVX_HD_LANE f32x8 sqrt_(f32x8 x) {  // per lane: the callers are generic templat
   return x;
 }
 
+// 16 float lanes: the forward tile loop's 4 x 4 pixel blocks where the CPU has AVX-512.
+typedef float f32x16 __attribute__((vector_size(64)));
+typedef int32_t i32x16 __attribute__((vector_size(64)));
+
+// Bit operations on the -1 / 0 masks: GCC compiles `m ? a : b` on 64-byte vectors lane by lane.
+AVX_HD_LANE f32x16 select(i32x16 m, f32x16 a, f32x16 b) { return f32x16((i32x16(a) & m) | (i32x16(b) & ~m)); }
+AVX_HD_LANE f32x4 select(i32x4 m, f32x4 a, f32x4 b) { return m ? a : b; }
+
 // 4 double lanes: the CPU rasterizer's pixel boxes, 4 Gaussians at a time.
 typedef double f64x4 __attribute__((vector_size(32)));
 
@@ -60,8 +71,8 @@ AVX_HD_LANE f64x4 sqrt_(f64x4 x) {
 
 template <typename VF>
 AVX_HD_LANE VF clamp_lanes(VF x, float lo, float hi) {
-  x = x < lo ? VF{} + lo : x;
-  return x > hi ? VF{} + hi : x;
+  x = select(x < lo, VF{} + lo, x);
+  return select(x > hi, VF{} + hi, x);
 }
 
 #if defined(__SSE2__)
@@ -74,10 +85,14 @@ AVX_HD_LANE f32x4 clamp_lanes(f32x4 x, float lo, float hi) {
 // n = round(t), |f| <= 1/2, 2^f by a degree-5 minimax polynomial in Estrin's form (short
 // dependency chains; relative error 2.5e-7), times 2^n from the exponent bits. Rounding t costs
 // |t| 6e-8 relative: under 6e-7 where the rasterizer's alpha counts (power >= -ln 255, |t| < 8).
-// t is clamped to [-126, 127]: no denormals, no inf.
+// t is clamped to [-100, 127]: no inf, and no denormals in the result nor in its products with
+// the rasterizer's opacities (>= ALPHA_MIN) and transmittances (>= TRANSMITTANCE_MIN). A denormal
+// operand or result costs an x86 core a microcode assist of ~100 cycles, and the far corners of
+// every long Gaussian's pixel box (power < -87) gave one per lane; their alphas stay far below
+// ALPHA_MIN either way.
 template <typename VF, typename VI>
 AVX_HD_LANE VF exp_lanes(VF x) {
-  const VF t = clamp_lanes(x * 1.44269504088896341f, -126.0f, 127.0f);
+  const VF t = clamp_lanes(x * 1.44269504088896341f, -100.0f, 127.0f);
   const float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const VF shifted = t + round_magic;
   const VF f = t - (shifted - round_magic);
@@ -94,6 +109,7 @@ AVX_HD_LANE VF exp_lanes(VF x) {
 
 AVX_HD_LANE f32x4 exp_(f32x4 x) { return exp_lanes<f32x4, i32x4>(x); }
 AVX_HD_LANE f32x8 exp_(f32x8 x) { return exp_lanes<f32x8, i32x8>(x); }
+AVX_HD_LANE f32x16 exp_(f32x16 x) { return exp_lanes<f32x16, i32x16>(x); }
 
 template <typename T, int W>
 struct Lanes;
@@ -106,12 +122,16 @@ struct Lanes<T, 1> {
   static V load(const T* p) { return *p; }
   static void store(T* p, V v) { *p = v; }
   static I load_int(const int32_t* p) { return *p; }
-  static void store_int(int32_t* p, I v) { *p = v; }
   static V offsets() { return T(0); }  // lane k sits k pixels right of the first
+  static V as_value(I v) { return V(v); }
+  static V keep(M m, V a) { return m ? a : V(0); }  // a where m holds, else 0
+  static I select_int(M m, I a, I b) { return m ? a : b; }
   static I ids() { return 0; }
   static I fill(int32_t x) { return x; }
-  static void tally(I& counts, M m) { counts += m ? 1 : 0; }  // counts true lanes into counts
-  static int total(I counts) { return counts; }
+  static bool any(I v) { return v != 0; }  // some lane is not zero
+  static V fill_value(T x) { return x; }
+  static T lane(V v, int) { return v; }
+  static int32_t lane_int(I v, int) { return v; }
   static T sum(V v) { return v; }
   static void sum8(const V* v, T* out) {  // out[k] = sum(v[k]), k < 8
     for (int k = 0; k < 8; ++k) out[k] = v[k];
@@ -135,23 +155,30 @@ struct VectorLanes {
     std::memcpy(&v, p, sizeof(v));
     return v;
   }
-  static AVX_HD_LANE void store_int(int32_t* p, I v) { std::memcpy(p, &v, sizeof(v)); }
   static AVX_HD_LANE V offsets() {  // lane k sits k pixels right of the first
     V v;
     for (int k = 0; k < W; ++k) v[k] = float(k);
     return v;
   }
+  static AVX_HD_LANE V as_value(I v) { return __builtin_convertvector(v, V); }
+  // Selections as bit operations on the -1 / 0 masks: GCC compiles `m ? a : b` on 16 lanes lane by lane.
+  static AVX_HD_LANE V keep(M m, V a) { return V(I(a) & m); }  // a where m holds, else 0
+  static AVX_HD_LANE I select_int(M m, I a, I b) { return (a & m) | (b & ~m); }
   static AVX_HD_LANE I ids() {
     I v;
     for (int k = 0; k < W; ++k) v[k] = k;
     return v;
   }
   static AVX_HD_LANE I fill(int32_t x) { return I{} + x; }
-  static AVX_HD_LANE void tally(I& counts, M m) { counts -= m; }  // counts true lanes, per lane
-  static AVX_HD_LANE int total(I counts) {  // horizontal: slow, call it rarely
-    int c = 0;
-    for (int k = 0; k < W; ++k) c += counts[k];
-    return c;
+  static AVX_HD_LANE V fill_value(float x) { return V{} + x; }
+  static AVX_HD_LANE float lane(V v, int l) { return v[l]; }
+  static AVX_HD_LANE int32_t lane_int(I v, int l) { return v[l]; }
+  static AVX_HD_LANE bool any(I v) {  // some lane is not zero
+    uint64_t words[W / 2];
+    std::memcpy(words, &v, sizeof(v));
+    uint64_t any_bits = 0;
+    for (int k = 0; k < W / 2; ++k) any_bits |= words[k];
+    return any_bits != 0;
   }
   static AVX_HD_LANE float sum(V v) {  // pairwise
     float s[W];
@@ -180,14 +207,36 @@ AVX_HD_LANE f32x8 transposed_sum8(const f32x8* v) {
 }
 
 template <>
-struct Lanes<float, 4> : VectorLanes<4, f32x4, i32x4> {};
+struct Lanes<float, 4> : VectorLanes<4, f32x4, i32x4> {
+#if defined(__SSE2__)
+  static AVX_HD_LANE bool any(i32x4 v) { return _mm_movemask_ps(__m128(v)) != 0; }  // masks: sign bits
+#endif
+};
 template <>
 struct Lanes<float, 8> : VectorLanes<8, f32x8, i32x8> {
   static AVX_HD_LANE void sum8(const f32x8* v, float* out) {
     const f32x8 sums = transposed_sum8(v);
     std::memcpy(out, &sums, sizeof(sums));
   }
+#if defined(__x86_64__)
+  // One instruction each where the generic vector code takes several. 8 lanes live in AVX2 code
+  // only, where these inline (not forced: forced inlining is checked before the AVX2 caller is known).
+  static inline __attribute__((target("avx2"))) bool any(i32x8 v) {  // masks: sign bits
+    return _mm256_movemask_ps(__m256(v)) != 0;
+  }
+  static inline __attribute__((target("avx2"))) i32x8 fill(int32_t x) { return i32x8(_mm256_set1_epi32(x)); }
+#endif
 };
+#if defined(__x86_64__)
+// 16 lanes live in AVX-512 code only (the forward tile loop's 4 x 4 blocks).
+template <>
+struct Lanes<float, 16> : VectorLanes<16, f32x16, i32x16> {
+  static inline __attribute__((target("avx512f,avx512dq"))) bool any(i32x16 v) {  // masks: sign bits
+    return _mm512_movepi32_mask(__m512i(v)) != 0;
+  }
+  static inline __attribute__((target("avx512f"))) i32x16 fill(int32_t x) { return i32x16(_mm512_set1_epi32(x)); }
+};
+#endif
 
 // Float32 rasterizes 4 pixels at a time; float64 (the exactness tests) stays scalar.
 template <typename T>

@@ -133,7 +133,7 @@ AVX_HD_LANE auto pair_alpha(T a, T b, T c, T opacity, V dx, DY dy) -> PairAlpha<
   r.gauss = exp_(power);
   const V raw = opacity * r.gauss;
   r.uncapped = raw <= T(ALPHA_MAX);
-  r.alpha = r.uncapped ? raw : V{} + T(ALPHA_MAX);
+  r.alpha = select(r.uncapped, raw, V{} + T(ALPHA_MAX));
   r.counts = (power <= T(0)) & (r.alpha >= T(ALPHA_MIN));
   return r;
 }

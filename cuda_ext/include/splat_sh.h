@@ -3,6 +3,7 @@
 //   colour = max(sum_k basis_k(dir) sh_k + 0.5, 0), real SH of degree 0-3 in 3DGS order/signs.
 #pragma once
 
+#include "splat_lanes.h"
 #include "splat_scalar.h"
 
 namespace splat {
@@ -10,29 +11,31 @@ namespace splat {
 constexpr int MAX_SH_COEFFS = 16;
 
 // basis[0..K) for unit direction (x, y, z); K = (degree + 1)^2.
+// Lane-generic (T a scalar or a vector of floats, see splat_scalar.h).
 template <typename T>
 AVX_HD void sh_basis(int degree, T x, T y, T z, T* basis) {
-  basis[0] = T(0.28209479177387814);
+  using S = ScalarOf<T>;
+  basis[0] = fill<T>(S(0.28209479177387814));
   if (degree < 1) return;
-  const T c1 = T(0.4886025119029199);
+  const S c1 = S(0.4886025119029199);
   basis[1] = -c1 * y;
   basis[2] = c1 * z;
   basis[3] = -c1 * x;
   if (degree < 2) return;
   const T xx = x * x, yy = y * y, zz = z * z;
-  basis[4] = T(1.0925484305920792) * x * y;
-  basis[5] = T(-1.0925484305920792) * y * z;
-  basis[6] = T(0.31539156525252005) * (T(2) * zz - xx - yy);
-  basis[7] = T(-1.0925484305920792) * x * z;
-  basis[8] = T(0.5462742152960396) * (xx - yy);
+  basis[4] = S(1.0925484305920792) * x * y;
+  basis[5] = S(-1.0925484305920792) * y * z;
+  basis[6] = S(0.31539156525252005) * (S(2) * zz - xx - yy);
+  basis[7] = S(-1.0925484305920792) * x * z;
+  basis[8] = S(0.5462742152960396) * (xx - yy);
   if (degree < 3) return;
-  basis[9] = T(-0.5900435899266435) * y * (T(3) * xx - yy);
-  basis[10] = T(2.890611442640554) * x * y * z;
-  basis[11] = T(-0.4570457994644658) * y * (T(4) * zz - xx - yy);
-  basis[12] = T(0.3731763325901154) * z * (T(2) * zz - T(3) * xx - T(3) * yy);
-  basis[13] = T(-0.4570457994644658) * x * (T(4) * zz - xx - yy);
-  basis[14] = T(1.445305721320277) * z * (xx - yy);
-  basis[15] = T(-0.5900435899266435) * x * (xx - T(3) * yy);
+  basis[9] = S(-0.5900435899266435) * y * (S(3) * xx - yy);
+  basis[10] = S(2.890611442640554) * x * y * z;
+  basis[11] = S(-0.4570457994644658) * y * (S(4) * zz - xx - yy);
+  basis[12] = S(0.3731763325901154) * z * (S(2) * zz - S(3) * xx - S(3) * yy);
+  basis[13] = S(-0.4570457994644658) * x * (S(4) * zz - xx - yy);
+  basis[14] = S(1.445305721320277) * z * (xx - yy);
+  basis[15] = S(-0.5900435899266435) * x * (xx - S(3) * yy);
 }
 
 // d loss / d (x, y, z) of the unit direction from d loss / d basis[0..K).
@@ -69,11 +72,11 @@ AVX_HD void sh_basis_backward(int degree, T x, T y, T z, const T* gb, T* g_dir) 
   g_dir[2] = gz;
 }
 
-// Unit view direction of `mean` seen from `cam_pos`; returns the (clamped) norm.
+// Unit view direction of `mean` seen from `cam_pos`; returns the (clamped) norm. Lane-generic.
 template <typename T>
 AVX_HD T view_direction(const T* mean, const T* cam_pos, T* unit) {
   const T d[3] = {mean[0] - cam_pos[0], mean[1] - cam_pos[1], mean[2] - cam_pos[2]};
-  const T norm = max_(sqrt_(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]), T(DIR_NORM_MIN));
+  const T norm = max_(sqrt_(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]), fill<T>(ScalarOf<T>(DIR_NORM_MIN)));
   for (int i = 0; i < 3; ++i) unit[i] = d[i] / norm;
   return norm;
 }

@@ -1,20 +1,14 @@
-"""Render an avatar over a sequence of rig parameters to an H.264 mp4."""
+"""Cameras that frame an avatar's head: a fixed front view, an orbit, an arc."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Callable
 
 import torch
-from tqdm import tqdm
 
-from avatar.cpu_threads import ThreadBudget
-from avatar.data.video import VideoWriter
-from avatar.gaussians import GaussianAvatar
-from avatar.render import Camera
-from avatar.render_avatar import render_avatar
-from avatar.rig import HeadRig, RigParams
+from avatar.render.camera import Camera
+from avatar.rig.head_rig import HeadRig
 
 
 def head_target(rig: HeadRig) -> tuple[torch.Tensor, float]:
@@ -48,21 +42,3 @@ def camera_path(rig: HeadRig, kind: str, size: int, num_frames: int,
         return lambda i: Camera.orbit(60.0 * math.sin(2 * math.pi * i / max(1, num_frames)), 5.0, distance, centre,
                                       size, size, fov_y_deg)
     raise ValueError(f"unknown camera '{kind}' (front | orbit | arc)")
-
-
-@torch.no_grad()
-def render_sequence(model: GaussianAvatar, params: RigParams, cameras: Callable[[int], Camera], out: str | Path,
-                    fps: float, background=(1.0, 1.0, 1.0), backend: str = "auto", progress: bool = True) -> int:
-    """Write one frame per time step of `params`, rendered on the model's device; returns the
-    number of frames written."""
-    device = model.xyz.device
-    bg = torch.tensor(background, dtype=torch.float32, device=device)
-    params = params.to(device=device, dtype=torch.float32)
-    cam0 = cameras(0)
-    threads = ThreadBudget()
-    with VideoWriter(out, fps, cam0.width, cam0.height) as video:
-        for i in tqdm(range(params.num_frames), desc=f"rendering {Path(out).name}", disable=not progress):
-            threads.update()
-            rendered = render_avatar(model, params.frame(i), cameras(i), bg, backend)
-            video.write(rendered.rgb.clamp(0, 1).cpu())
-    return params.num_frames

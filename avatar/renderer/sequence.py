@@ -1,0 +1,30 @@
+"""Render an avatar over a sequence of rig parameters to an H.264 mp4."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from avatar.cpu_threads import ThreadBudget
+from avatar.data.video import VideoWriter
+from avatar.render import Camera
+from avatar.renderer.renderer import AvatarRenderer
+from avatar.rig import RigParams
+
+
+@torch.no_grad()
+def render_sequence(renderer: AvatarRenderer, params: RigParams, cameras: Callable[[int], Camera], out: str | Path,
+                    fps: float, progress: bool = True) -> int:
+    """Write one frame per time step of `params`, rendered on the model's device; returns the
+    number of frames written."""
+    params = params.to(device=renderer.device, dtype=torch.float32)
+    cam0 = cameras(0)
+    threads = ThreadBudget()
+    with VideoWriter(out, fps, cam0.width, cam0.height) as video:
+        for i in tqdm(range(params.num_frames), desc=f"rendering {Path(out).name}", disable=not progress):
+            threads.update()
+            video.write(renderer.render(params.frame(i), cameras(i)).rgb.clamp(0, 1).cpu())
+    return params.num_frames
