@@ -1,5 +1,5 @@
 """The region an avatar keeps below its head, per frame: `torch.ops.avatar_ext.head_cut_region`
-(csrc/head_cut_cpu.cpp, maths in include/head_cut_math.h). Same result as
+(csrc/head_cut_cpu.cpp and head_cut_cuda.cu, maths in include/head_cut_math.h). Same result as
 avatar/render/head_cut.py's cut_region (the reference), without its full-image rasterisation.
 """
 
@@ -16,11 +16,11 @@ from cuda_ext import load
 def head_cut_region(verts: Tensor, faces: Tensor, ring: Tensor, sides: Tensor, top: int, neck_margin: float,
                     world_to_cam: Sequence[float], K: Sequence[float], width: int, height: int,
                     near: float) -> Tensor:
-    """[H, W, 1] in {0, 1}, verts' dtype: what the cut keeps of the rig posed as verts [V, 3]
-    (CPU, float32/64), seen by the camera world_to_cam (16 values, row-major), K (9), width x
-    height, near plane. faces [F, 3], ring [R], sides [2]: int64 vertex ids; top: the skull's top.
-    Raises cuda_ext.ExtensionUnavailable when the CPU module cannot load."""
-    load("cpu")
+    """[H, W, 1] in {0, 1}, verts' dtype and device: what the cut keeps of the rig posed as verts
+    [V, 3] (float32/64), seen by the camera world_to_cam (16 values, row-major), K (9), width x
+    height, near plane. faces [F, 3], ring [R], sides [2]: int64 vertex ids on verts' device;
+    top: the skull's top. Raises cuda_ext.ExtensionUnavailable when the module cannot load."""
+    load("cuda" if verts.is_cuda else "cpu")
     return torch.ops.avatar_ext.head_cut_region(verts.contiguous(), faces.contiguous(), ring.contiguous(),
                                                 sides.contiguous(), int(top), float(neck_margin),
                                                 [float(x) for x in world_to_cam], [float(x) for x in K],

@@ -71,3 +71,27 @@ def test_bench_rejects_bad_options(argv, capsys):
     assert status == 2
     last_line = capsys.readouterr().err.strip().splitlines()[-1]
     assert "error: " in last_line and "Traceback" not in last_line
+
+
+def test_bench_model_times_a_real_avatar_stage_by_stage(real_avatar, real_capture, tmp_path, capsys):
+    """`avatar bench --model`: its own held-out frames drive it (its capture is on this machine),
+    every stage is timed at every size, and the stages make up the frame."""
+    out = tmp_path / "model.json"
+    assert main(["bench", "--model", str(real_avatar), "--sizes", "64,96", "--frames", "4", "--backends", "cpu,torch",
+                 "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["driven_by"].startswith("4 held-out frames of") and str(real_capture) in doc["driven_by"]
+    rows = doc["rows"]
+    assert [(r["size"], r["backend"]) for r in rows] == [(64, "cpu"), (64, "torch"), (96, "cpu"), (96, "torch")]
+    for r in rows:
+        stages = [r[s]["median"] for s in ("pose_ms", "blend_ms", "splat_ms", "cut_ms")]
+        assert all(v >= 0 for v in stages) and r["total_ms"]["median"] > 0 and r["frames"] == 4
+        assert sum(stages) == pytest.approx(r["total_ms"]["median"], rel=0.5)
+        assert r["ran"]["splat"] == r["backend"] and r["fps"] > 0
+    table = capsys.readouterr().out
+    assert "pose" in table and "cut" in table and "torch" in table
+
+
+def test_bench_model_refuses_bad_sizes(real_avatar, capsys):
+    assert main(["bench", "--model", str(real_avatar), "--sizes", "64,x"]) == 2
+    assert "--sizes with --model" in capsys.readouterr().err

@@ -266,3 +266,23 @@ def test_the_fast_cut_refuses_bad_input(cut_avatar):
                             (dict(width=0), "image size")):
         with pytest.raises(ValueError, match=message):
             head_cut_region(**(good | change))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("pose", [(0.0, 0.0, 0.0), (0.35, -0.4, 0.1), (0.6, 0.0, 0.0)])
+def test_the_cuda_cut_is_the_cpu_cut(cut_avatar, pose):
+    """The CUDA kernels give the CPU op's region, computed on the device."""
+    model, camera, _ = cut_avatar
+    params = RigParams.zeros(model.rig.num_shape, model.rig.num_expr)
+    params.rotation = torch.tensor([pose])
+    for size in ((96, 96), (512, 384)):
+        k = camera.K.clone()
+        k[0] *= size[0] / camera.width
+        k[1] *= size[1] / camera.height
+        cam = Camera(k, camera.world_to_cam, size[0], size[1])
+        with torch.no_grad():
+            verts = model.rig.forward(params)[0]
+        cpu = _fast_region(model.head_cut, verts, model.rig.faces, cam)
+        gpu = _fast_region(model.head_cut, verts.cuda(), model.rig.faces.cuda(), cam)
+        assert gpu.is_cuda and int((gpu.cpu() != cpu).sum()) <= 2

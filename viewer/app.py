@@ -18,7 +18,9 @@ import torch
 from imgui_bundle import hello_imgui, imgui
 
 from avatar.gaussians import GaussianAvatar
+from avatar.renderer import AvatarRenderer
 from viewer.avatar_view import AvatarView
+from viewer.detail import DetailSwitch
 from viewer.orbit import OrbitCamera
 from viewer.panels import PanelLayout
 from viewer.panels.base import COLUMN_WIDTH
@@ -30,11 +32,18 @@ from viewer.panels.stats_panel import StatsPanel
 from viewer.recorder import Recorder
 from viewer.render_worker import RenderedFrame, RenderWorker, settings_key
 from viewer.state import ViewerState
-from viewer.stats import FrameRecord, FrameStats
+from viewer.stats import FrameRecord, FrameStats, latency_parts
 
 WINDOW_MIN_HEIGHT = 680
 CANVAS_GREY = (0.16, 0.16, 0.18)  # the window behind the avatar's viewport
 IDLE_FRAME_S = 1 / 30  # longest wait for a new avatar image: panels stay responsive at 30 Hz
+TIMED_FRAMES = 3  # frames per backend when `auto` times them
+# While a live source drives the avatar and nobody has touched the window for INPUT_QUIET_S, new
+# images come often enough to keep the panels current: the window redraws only for them (and at
+# least every DRIVEN_IDLE_FRAME_S), so it is not busy redrawing an unchanged image when a new one
+# arrives (at 512 px on 2 cores that wait was a fifth of the capture -> display latency).
+DRIVEN_IDLE_FRAME_S = 0.25
+INPUT_QUIET_S = 0.5
 
 
 @dataclass
@@ -47,7 +56,9 @@ class RunLimits:
 
 class ViewerApp:
     def __init__(self, model: GaussianAvatar, identity_shape: torch.Tensor, state: ViewerState, driver,
-                 backends: list[str], limits: RunLimits):
+                 backends: list[str], limits: RunLimits, detail: DetailSwitch | None = None,
+                 timed_backends: list[str] | None = None):
+        """timed_backends: candidates to time on the first frame; the fastest is used (auto)."""
         self.model, self.identity_shape, self.state, self.driver = model, identity_shape, state, driver
         self.backends, self.limits = backends, limits
         self.orbit = OrbitCamera(model.rig)
@@ -62,7 +73,10 @@ class ViewerApp:
         self._panels: list = []
         self._source_panel: SourcePanel | None = None
         self._expr_panel: ExpressionPanel | None = None
-        self.worker = RenderWorker(model, identity_shape, driver, self.stats.rendered)
+        self.detail = detail
+        self.timed_backends = timed_backends or []
+        self.backend_choice = f"{state.backend} (asked for)" if not self.timed_backends else ""
+        self.worker = RenderWorker(model, identity_shape, driver, self.stats.rendered, detail)
         # hello_imgui draws the background after show_gui: the avatar frame drawn is remembered
         # as _new (when it was not shown before) until the swap, which records it.
         self._new: RenderedFrame | None = None
@@ -70,6 +84,7 @@ class ViewerApp:
         self._gl_key: tuple | None = None  # gl backend: what the last drawn frame showed
         self._last_source_frame: int | None = None
         self._frame_started = time.perf_counter()
+        self._last_input = 0.0  # perf_counter of the last mouse input over the window
 
     def run(self) -> np.ndarray | None:
         """Open the window and loop until closed (or the limits are reached); returns the last
@@ -95,6 +110,8 @@ class ViewerApp:
             self.recorder = Recorder(self.limits.record_stem, self._driver_fps(), self.expr_names())
         if self.driver is not None:
             self.driver.start()
+        if self.detail is not None:
+            self.detail.start(self.orbit.camera(self.state.size, self.state.size))
         self.worker.start()
         try:
             hello_imgui.run(params)
@@ -112,11 +129,32 @@ class ViewerApp:
         self._expr_panel = ExpressionPanel(self.state, self.expr_names() or
                                            [f"expr {i}" for i in range(self.model.rig.num_expr)])
         self._panels = [self._source_panel, RenderPanel(self.state, self.backends, self.orbit, self._toggle_recording),
-                        StatsPanel(self.stats), self._expr_panel, PosePanel(self.state)]
+                        StatsPanel(self.stats, self.state, self.detail, lambda: self.backend_choice),
+                        self._expr_panel, PosePanel(self.state)]
+        if self.timed_backends:
+            self._choose_backend()
+
+    def _choose_backend(self) -> None:
+        """The fastest of the timed backends on the rest pose at the render size (median of
+        TIMED_FRAMES after one warm-up frame), kept for the run and shown in the stats."""
+        size = self.state.size
+        camera = self.orbit.camera(size, size)
+        params = self.state.compose(None, self.model.rig, self.identity_shape)
+        viewport = (0, 0, size, size)
+        cpu = AvatarRenderer(self.model, tuple(self.state.background), "cpu")
+        frame = {"cpu": lambda: cpu.render(params, camera),
+                 "gl": lambda: self._view.draw(params, camera, viewport, self.state.background)}
+        timings = {name: median_ms(frame[name], TIMED_FRAMES) for name in self.timed_backends}
+        self.state.backend = min(timings, key=timings.get)
+        self.backend_choice = (f"{self.state.backend}, the faster at {size} px: "
+                               + ", ".join(f"{name} {ms:.0f} ms" for name, ms in timings.items()))
 
     def _wait_for_image(self) -> None:
         if self.state.backend != "gl":
-            self.worker.output.wait_newer(self._shown_seq, timeout=IDLE_FRAME_S)
+            quiet = time.perf_counter() - self._last_input > INPUT_QUIET_S
+            driven = self.driver is not None and not self.driver.ended and self.driver.latest() is not None
+            self.worker.output.wait_newer(self._shown_seq, timeout=DRIVEN_IDLE_FRAME_S if driven and quiet
+                                          else IDLE_FRAME_S)
 
     def _show_gui(self) -> None:
         io = imgui.get_io()
@@ -166,7 +204,8 @@ class ViewerApp:
         if key != self._gl_key:
             self._gl_key = key
             self._new = RenderedFrame(self._view.read_pixels() if self.recorder is not None else None, params,
-                                      sample, self._view.blend_ms, self._view.splat_ms, now)
+                                      sample, self._view.blend_ms, self._view.splat_ms,
+                                      now - 1e-3 * (self._view.blend_ms + self._view.splat_ms), now)
             if self.recorder is not None:
                 self.recorder.add(params, self._new.rgb)
 
@@ -182,7 +221,8 @@ class ViewerApp:
                 frame_ms=1e3 * (now - self._frame_started),
                 tracker_ms=sample.tracker_ms if fresh else None,
                 latency_ms=1e3 * (now - sample.captured_at) if fresh else None,
-                source_frame=sample.source_frame if sample is not None else None), frame.params)
+                source_frame=sample.source_frame if sample is not None else None,
+                latency_parts=latency_parts(sample, frame, now) if fresh else None), frame.params)
             if sample is not None:
                 self._last_source_frame = sample.source_frame
         self._frame_started = now
@@ -213,9 +253,11 @@ class ViewerApp:
         return x, self._ctx.screen.size[1] - y - h, w, h
 
     def _mouse(self, io) -> None:
+        delta = io.mouse_delta
+        if delta.x or delta.y or io.mouse_wheel or any(imgui.is_mouse_down(b) for b in range(3)):
+            self._last_input = time.perf_counter()
         if io.want_capture_mouse:
             return
-        delta = io.mouse_delta
         if imgui.is_mouse_down(imgui.MouseButton_.left):
             self.orbit.orbit(delta.x, delta.y)
         elif imgui.is_mouse_down(imgui.MouseButton_.right) or imgui.is_mouse_down(imgui.MouseButton_.middle):
@@ -242,3 +284,14 @@ class ViewerApp:
     def expr_names(self) -> list[str] | None:
         names = self.model.rig.expr_names
         return list(names) if names else None
+
+
+def median_ms(frame, count: int) -> float:
+    """Median milliseconds of frame() over `count` calls, after one warm-up call."""
+    frame()
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        frame()
+        times.append(1e3 * (time.perf_counter() - started))
+    return sorted(times)[len(times) // 2]

@@ -31,6 +31,9 @@ def register(sub) -> None:
     p.add_argument("--stats", type=Path, default=None, help="JSON of timings (+ .params.npz of driven params)")
     p.add_argument("--record", type=Path, default=None, metavar="STEM",
                    help="record from the first frame to STEM.mp4 and STEM.npz (expression file)")
+    p.add_argument("--lod", default="auto", choices=["auto", "off"],
+                   help="auto: where the full avatar's renders miss the source's frame period, draw a level of detail "
+                        "(the least visible Gaussians dropped; the stats panel shows what it costs)")
     p.set_defaults(run=cmd_view)
 
 
@@ -38,6 +41,6 @@ def cmd_view(args: argparse.Namespace) -> int:
     from viewer.launch import ViewOptions, run_view
 
     summary = run_view(ViewOptions(args.model, args.source, args.backend, args.size, args.rig, args.frames,
-                                   args.screenshot, args.stats, args.record, args.smoothing, args.device))
+                                   args.screenshot, args.stats, args.record, args.smoothing, args.device, args.lod))
     log.info("%d frames, %s fps", summary["frames"], f"{summary['fps']:.1f}" if summary["fps"] else "-")
     return 0

@@ -19,6 +19,7 @@ class DrivenSample:
     source_frame: int  # index of the camera / video / file frame they come from
     captured_at: float  # time.perf_counter() when that frame became available
     tracker_ms: float | None = None  # landmarks + fit (live only)
+    tracked_at: float | None = None  # perf_counter when the tracker had them (live only)
     landmarks: np.ndarray | None = None  # [478, 3] pixels (live only)
     rgb: np.ndarray | None = None  # [H, W, 3] the camera frame (live only)
 
@@ -29,6 +30,7 @@ class LiveDriver:
     def __init__(self, source: FrameSource, tracker: TrackerThread):
         self.source, self.tracker = source, tracker
         self.name = source.name
+        self.pace = tracker.pace  # the render worker reports its renders to it
 
     def start(self) -> None:
         self.source.start()
@@ -53,7 +55,7 @@ class LiveDriver:
         if tracked is None:
             return None
         return DrivenSample(tracked.params, tracked.frame.index, tracked.frame.captured_at, tracked.tracker_ms,
-                            tracked.landmarks, tracked.frame.rgb)
+                            tracked.tracked_at, tracked.landmarks, tracked.frame.rgb)
 
 
 class ExpressionPlayer:

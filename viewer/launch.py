@@ -20,7 +20,9 @@ from avatar.devices import resolve_device
 from avatar.gaussians.io import load_avatar
 from avatar.render.dispatch import splat_registry
 from avatar.rig.loaders import load_rig
+from viewer.detail import DetailSwitch
 from viewer.drivers import ExpressionPlayer, LiveDriver
+from viewer.pacing import RenderPace
 from viewer.gl_backend import register_gl_backend
 from viewer.render_worker import RENDER_THREADS
 from viewer.retarget_live import LiveRetarget
@@ -50,6 +52,7 @@ class ViewOptions:
     record: Path | None = None  # path stem: record from the first frame
     smoothing: float = 0.3
     device: str = "auto"  # --device: where the avatar is blended and splatted
+    lod: str = "auto"  # auto: a level of detail where the full avatar misses the source's frame budget; off
 
 
 def run_view(options: ViewOptions) -> dict:
@@ -64,9 +67,15 @@ def run_view(options: ViewOptions) -> dict:
     _check_display()
     backend = _resolve_backend(options.backend, device)
     state = ViewerState(rig.num_expr, backend, options.size, [float(v) for v in config.get("background", (1, 1, 1))])
+    # auto on the CPU: the window times the cpu kernels against its own OpenGL (a laptop's GPU
+    # splats far faster than two cores; software OpenGL far slower) and keeps the faster.
+    timed = ["cpu", "gl"] if options.backend == "auto" and backend == "cpu" else []
     from viewer.app import RunLimits, ViewerApp  # imgui loads only once the inputs are known to be good
 
-    app = ViewerApp(model, identity, state, driver, _splat_backends(device), RunLimits(options.frames, options.record))
+    detail = DetailSwitch(model, identity, tuple(state.background), _frame_budget(options, driver, device),
+                          config.get("capture"))
+    app = ViewerApp(model, identity, state, driver, _splat_backends(device), RunLimits(options.frames, options.record),
+                    detail, timed)
     screenshot = app.run()
     summary = app.stats.summary()
     if options.screenshot is not None and screenshot is not None:
@@ -82,6 +91,15 @@ def run_view(options: ViewOptions) -> dict:
     return summary
 
 
+def _frame_budget(options: ViewOptions, driver, device: torch.device) -> float | None:
+    """Seconds a render may take before a level of detail replaces the full avatar: the driving
+    source's frame period (None: --lod off, no source, or a GPU, which needs none)."""
+    if options.lod == "off" or driver is None or device.type != "cpu":
+        return None
+    fps = float(getattr(getattr(driver, "source", driver), "fps", 0.0) or 0.0)
+    return 1.0 / fps if fps > 0 else None
+
+
 def _check_arguments(options: ViewOptions) -> None:
     if not options.model.is_file():
         raise FileNotFoundError(f"{options.model}: model file not found")
@@ -89,6 +107,8 @@ def _check_arguments(options: ViewOptions) -> None:
         raise ValueError(f"--size must be in {MIN_SIZE}..{MAX_SIZE}, got {options.size}")
     if options.frames is not None and options.frames < 1:
         raise ValueError(f"--frames must be at least 1, got {options.frames}")
+    if options.lod not in ("auto", "off"):
+        raise ValueError(f"--lod must be auto or off, got {options.lod!r}")
 
 
 def _check_display() -> None:
@@ -105,7 +125,8 @@ def _driver(options: ViewOptions, rig, identity: torch.Tensor):
         params, fps = load_expression_file(spec.path, rig)
         return ExpressionPlayer(params, fps, spec.path.name)
     source = open_frame_source(spec)
-    return LiveDriver(source, TrackerThread(source, rig, LiveRetarget(rig, identity), options.smoothing))
+    return LiveDriver(source, TrackerThread(source, rig, LiveRetarget(rig, identity), options.smoothing,
+                                            pace=RenderPace()))
 
 
 def _resolve_backend(name: str, device: torch.device) -> str:
@@ -148,9 +169,14 @@ def _write_stats(options: ViewOptions, app, driver, summary: dict) -> None:
         "stopped": app.stop_reason,
         "params_npz": str(params_path),
         "backend": app.state.backend,
+        "backend_choice": app.backend_choice,
         "size": app.state.size,
         "gl_renderer": app.gl_renderer,
         "render_threads": RENDER_THREADS,
+        "drawn": app.detail.drawn(app.state.size) if app.detail is not None else "full avatar",
+        "level_of_detail": None if app.detail is None or app.detail.lod is None else {
+            "gaussians": app.detail.lod.kept, "of": app.detail.lod.of, "psnr_mean": app.detail.lod.psnr_mean,
+            "psnr_min": app.detail.lod.psnr_min},
         "display_frames": len(app.stats.display_times),
         "panels": {title: list(rect) for title, rect in app.layout.rects.items()},
         "avatar_rect": list(app.avatar_rect()) if app.stats.records else None,

@@ -23,6 +23,7 @@ from avatar.gaussians import GaussianAvatar
 from avatar.render.camera import Camera
 from avatar.renderer import AvatarRenderer
 from avatar.rig import RigParams
+from viewer.detail import DetailSwitch
 from viewer.drivers import DrivenSample
 from viewer.latest import LatestSlot
 from viewer.state import ViewerState
@@ -52,20 +53,22 @@ class RenderedFrame:
     sample: DrivenSample | None  # what drove it (None: rest pose)
     blend_ms: float  # posing and blending (with the CPU's projection)
     splat_ms: float  # rasterising and the cut below the head
+    started_at: float  # perf_counter when the render began
     rendered_at: float  # perf_counter when the image was ready
 
 
 class RenderWorker(Worker):
     def __init__(self, model: GaussianAvatar, identity_shape: torch.Tensor, driver,
-                 on_rendered: Callable[[float], None]):
+                 on_rendered: Callable[[float], None], detail: DetailSwitch | None = None):
+        """detail: draws a level of detail instead of the full avatar where it misses the budget."""
         super().__init__("avatar render", join_timeout=5.0)
-        self.model, self.identity_shape, self.driver = model, identity_shape, driver
+        self.model, self.identity_shape, self.driver, self.detail = model, identity_shape, driver, detail
         self.on_rendered = on_rendered  # called with each image's perf_counter time, on this thread
         self.output: LatestSlot[RenderedFrame] = LatestSlot()
         self._settings: LatestSlot[RenderSettings] = LatestSlot()
         self._last_key: tuple | None = None
         self._wake = threading.Event()
-        self._renderers: dict[str, AvatarRenderer] = {}
+        self._renderers: dict[tuple[int, str], AvatarRenderer] = {}
 
     def stop(self) -> None:
         self._wake.set()  # out of its wait, to see the stop
@@ -95,7 +98,12 @@ class RenderWorker(Worker):
                 self._wake.wait(POLL_S)
                 self._wake.clear()
                 continue
+            pace = getattr(self.driver, "pace", None) if sample is not None else None
+            if pace is not None:
+                pace.started()
             frame = self._render(settings, sample)
+            if pace is not None:
+                pace.finished()
             self.output.put(frame)
             self.on_rendered(frame.rendered_at)
             rendered = current
@@ -103,16 +111,31 @@ class RenderWorker(Worker):
     @torch.no_grad()
     def _render(self, settings: RenderSettings, sample: DrivenSample | None) -> RenderedFrame:
         state = settings.state
-        renderer = self._renderer(state.backend)
+        started = time.perf_counter()
+        model = self.detail.model_for(state.size) if self.detail is not None else self.model
+        renderer = self._renderer(model, state.backend)
         params = state.compose(sample.params if sample else None, self.model.rig, self.identity_shape)
         out, times = renderer.render_timed(params.to(device=renderer.device), settings.camera,
                                            tuple(state.background))
-        image = out.rgb.clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()  # [H, W, 3]
+        image = _to_uint8(out.rgb).numpy()  # [H, W, 3]
+        done = time.perf_counter()
+        if self.detail is not None:
+            self.detail.rendered(model, state.size, 1e3 * (done - started))
         return RenderedFrame(image, params, sample, times.pose_ms + times.blend_ms, times.splat_ms + times.cut_ms,
-                             time.perf_counter())
+                             started, done)
 
-    def _renderer(self, backend: str) -> AvatarRenderer:
-        """One renderer per backend the window picks, all on the one model."""
-        if backend not in self._renderers:
-            self._renderers[backend] = AvatarRenderer(self.model, backend=backend)
-        return self._renderers[backend]
+    def _renderer(self, model: GaussianAvatar, backend: str) -> AvatarRenderer:
+        """One renderer per avatar (full, level of detail) and backend the window picks."""
+        key = (id(model), backend)
+        if key not in self._renderers:
+            self._renderers[key] = AvatarRenderer(model, backend=backend)
+        return self._renderers[key]
+
+
+def _to_uint8(rgb: torch.Tensor) -> torch.Tensor:
+    """[H, W, 3] uint8 on the CPU: cuda_ext's one-pass conversion where it loads, else torch's."""
+    if rgb.is_cpu and rgb.dtype == torch.float32 and AvatarRenderer._extension_loads():
+        from cuda_ext.image import rgb_to_uint8
+
+        return rgb_to_uint8(rgb)
+    return rgb.clamp(0, 1).mul(255).round().to(torch.uint8).cpu()

@@ -33,6 +33,23 @@ class FrameRecord:
     tracker_ms: float | None  # landmarks + fit of the frame shown (None: no tracker)
     latency_ms: float | None  # source frame captured -> displayed
     source_frame: int | None
+    latency_parts: dict[str, float] | None = None  # latency_ms stage by stage (see latency_parts)
+
+
+# The stages of capture -> display, in order; they add up to latency_ms.
+LATENCY_PARTS = ("before_tracking_ms", "tracking_ms", "before_render_ms", "render_ms", "before_display_ms")
+
+
+def latency_parts(sample, frame, displayed_at: float) -> dict[str, float] | None:
+    """Where a live frame's latency went: waiting for the tracker (the frame's age when tracking
+    began), tracking, waiting for the render, rendering, waiting for the window's swap. sample:
+    a DrivenSample with tracker times; frame: the RenderedFrame that showed it."""
+    if sample.tracked_at is None or sample.tracker_ms is None:
+        return None
+    tracking_began = sample.tracked_at - 1e-3 * sample.tracker_ms
+    stamps = (sample.captured_at, tracking_began, sample.tracked_at, frame.started_at, frame.rendered_at,
+              displayed_at)
+    return {name: 1e3 * (b - a) for name, a, b in zip(LATENCY_PARTS, stamps, stamps[1:])}
 
 
 class FrameStats:
@@ -90,6 +107,8 @@ class FrameStats:
             "render_ms": _median([r.blend_ms + r.splat_ms for r in window]),
             "frame_ms": _median([r.frame_ms for r in window]),
             "latency_ms": _median([r.latency_ms for r in window]),
+            "latency_parts_ms": {name: _median([r.latency_parts[name] for r in window if r.latency_parts])
+                                 for name in LATENCY_PARTS},
             "source_frames_shown": len(shown),
         }
 

@@ -8,8 +8,10 @@ length (LiveFitter.calibrate); the median head rotation over them becomes the ne
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,7 @@ from avatar.rig import HeadRig, RigParams
 from capture.fit_live import CALIBRATION_FRAMES
 from viewer.latest import LatestSlot
 from viewer.one_euro import OneEuroFilter
+from viewer.pacing import RenderPace
 from viewer.retarget_live import LiveRetarget
 from viewer.sources import Frame, FrameSource
 from viewer.worker import Worker
@@ -31,6 +34,7 @@ class TrackedFrame:
     landmarks: np.ndarray  # [478, 3] pixels
     landmark_ms: float
     fit_ms: float
+    tracked_at: float  # perf_counter when the parameters were ready
 
     @property
     def tracker_ms(self) -> float:
@@ -38,9 +42,11 @@ class TrackedFrame:
 
 
 class TrackerThread(Worker):
-    def __init__(self, source: FrameSource, rig: HeadRig, retarget: LiveRetarget, smoothing: float = 0.3):
+    def __init__(self, source: FrameSource, rig: HeadRig, retarget: LiveRetarget, smoothing: float = 0.3,
+                 pace: RenderPace | None = None):
+        """pace: when given, each frame is tracked just in time for the render that will show it."""
         super().__init__("tracker", join_timeout=5.0)
-        self.source, self.rig, self.retarget = source, rig, retarget
+        self.source, self.rig, self.retarget, self.pace = source, rig, retarget, pace
         self.filter = OneEuroFilter(smoothing)
         self.output: LatestSlot[TrackedFrame] = LatestSlot()
         self.status = "starting"
@@ -65,9 +71,12 @@ class TrackerThread(Worker):
         landmarker = FaceLandmarker(video=True)
         fitter = LiveFitter(self.rig, self.source.size)
         calibration: list[np.ndarray] = []
+        tracking_s: deque[float] = deque(maxlen=15)  # the last frames' landmarks + fit
         seen = 0
         try:
             while not self._stop.is_set():
+                if self.pace is not None and tracking_s:
+                    self.pace.wait_to_track(statistics.median(tracking_s), self._stop)
                 seen, frame = self.source.frames.wait_newer(seen, timeout=0.2)
                 if frame is None:
                     if self.source.ended.is_set():
@@ -87,7 +96,9 @@ class TrackerThread(Worker):
                     if len(calibration) == CALIBRATION_FRAMES:
                         self._calibrate(fitter, calibration, frame.index)
                     continue
-                self.output.put(self._fit(fitter, frame, points, landmark_ms))
+                tracked = self._fit(fitter, frame, points, landmark_ms)
+                self.output.put(tracked)
+                tracking_s.append(1e-3 * tracked.tracker_ms)
                 self.status = "tracking"
         finally:
             landmarker.close()
@@ -110,8 +121,8 @@ class TrackerThread(Worker):
             self._neutral_requested.clear()
             self.retarget.set_neutral(driver)
         params = self._smoothed(self.retarget(driver), frame.captured_at)
-        fit_ms = 1e3 * (time.perf_counter() - started)
-        return TrackedFrame(params, frame, points, landmark_ms, fit_ms)
+        done = time.perf_counter()
+        return TrackedFrame(params, frame, points, landmark_ms, 1e3 * (done - started), done)
 
     def _smoothed(self, p: RigParams, t: float) -> RigParams:
         sizes = [p.expr.shape[1], 3, 3, 6]

@@ -83,7 +83,14 @@ class AvatarRenderer:
             splat_ms = clock.lap()
         region = self.cut_region(params, camera, verts)
         if region is not None:
-            out = clip_to_region(out, region, bg)
+            images = (out.rgb, out.alpha, out.depth)
+            if (all(t.is_cpu and t.dtype == torch.float32 and t.is_contiguous() for t in images)
+                    and self._extension_loads()):
+                from cuda_ext.image import clip_to_region_
+
+                clip_to_region_(out.rgb, out.alpha, out.depth, region, bg)  # one pass over a fresh render
+            else:
+                out = clip_to_region(out, region, bg)
         return out, StageTimes(pose_ms, blend_ms, splat_ms, clock.lap())
 
     def render_differentiable(self, params: RigParams, camera: Camera, region: Tensor | None,
@@ -111,6 +118,16 @@ class AvatarRenderer:
         if self._poser is None or self._poser.rig is not self.model.rig:
             self._poser = RigPoser(self.model.rig)
         return self._poser
+
+    @staticmethod
+    def _extension_loads() -> bool:
+        import cuda_ext
+
+        try:
+            cuda_ext.load("cpu")
+            return True
+        except cuda_ext.ExtensionUnavailable:
+            return False
 
     def _inference_path(self) -> bool:
         model = self.model

@@ -81,42 +81,6 @@ void columns_where(double lo_x, double hi_x, int width, const Test& test, int& l
   while (hi >= lo && !test(hi)) --hi;
 }
 
-// Marks the pixels of row v whose centres lie between x = a and x = b (either order), edges inclusive.
-inline void mark_row_span(double a, double b, int v, int width, uint8_t* coverage) {
-  const double left = (a < b ? a : b) - 0.5, right = (a < b ? b : a) - 0.5;
-  if (!(right >= 0) || !(left <= width - 1)) return;  // off the image (or not a number)
-  const int lo = std::max(0, head_cut::ceil_int(std::fmax(left, -1.0)));
-  const int hi = std::min(width - 1, head_cut::floor_int(std::fmin(right, double(width))));
-  if (lo <= hi) std::memset(coverage + int64_t(v) * width + lo, 1, static_cast<size_t>(hi - lo + 1));
-}
-
-// Marks the pixels whose centres lie in the triangle (x, y) (edges inclusive), scanline by
-// scanline: sorted by y, each row's span runs from the long edge (top to bottom vertex) to
-// whichever short edge the row crosses.
-inline void rasterize_triangle(const double* x, const double* y, int width, int height, uint8_t* coverage) {
-  int order[3] = {0, 1, 2};
-  std::sort(order, order + 3, [&](int i, int j) { return y[i] < y[j]; });
-  const double x0 = x[order[0]], y0 = y[order[0]], x1 = x[order[1]], y1 = y[order[1]];
-  const double x2 = x[order[2]], y2 = y[order[2]];
-  if (!(y2 - 0.5 >= 0) || !(y0 - 0.5 <= height - 1)) return;  // off the image (or not a number)
-  const int v0 = std::max(0, head_cut::ceil_int(std::fmax(y0 - 0.5, -1.0)));
-  const int v1 = std::min(height - 1, head_cut::floor_int(std::fmin(y2 - 0.5, double(height))));
-  const double long_slope = y2 > y0 ? (x2 - x0) / (y2 - y0) : 0.0;
-  const double upper_slope = y1 > y0 ? (x1 - x0) / (y1 - y0) : 0.0;
-  const double lower_slope = y2 > y1 ? (x2 - x1) / (y2 - y1) : 0.0;
-  for (int v = v0; v <= v1; ++v) {
-    const double py = v + 0.5;
-    const double on_long = x0 + (py - y0) * long_slope;
-    if (py < y1 || (py == y1 && y1 == y2)) {
-      mark_row_span(on_long, y1 > y0 ? x0 + (py - y0) * upper_slope : x1, v, width, coverage);
-      if (py == y1) mark_row_span(x1, x2, v, width, coverage);  // a flat bottom edge
-    } else {
-      mark_row_span(on_long, y2 > y1 ? x1 + (py - y1) * lower_slope : x2, v, width, coverage);
-      if (py == y1 && y0 == y1) mark_row_span(x0, x1, v, width, coverage);  // a flat top edge
-    }
-  }
-}
-
 // coverage[v * width + u] = 1 where pixel (u, v)'s centre lies in a triangle that reaches within
 // `reach` pixels of the band between the lines (others cannot change the region), as the mesh
 // rasterizer covers them: edges inclusive, triangles with a vertex before the near plane or with
@@ -125,22 +89,15 @@ void rasterize_near_band(const std::vector<double>& xy, const std::vector<double
                          int64_t num_faces, const Line& ring_line, const Line& sides_line, double reach, double near,
                          int width, int height, std::vector<uint8_t>& coverage) {
   coverage.assign(static_cast<size_t>(width) * height, 0);
-  const int64_t num_v = int64_t(depth.size());
-  // Per vertex: beyond the sides' line on the head's side, or beyond the ring's line, by more than `reach`.
-  std::vector<uint8_t> deep_in_head(static_cast<size_t>(num_v)), below_cut(static_cast<size_t>(num_v));
-  for (int64_t v = 0; v < num_v; ++v) {
-    deep_in_head[v] = head_cut::signed_distance(sides_line, xy[2 * v], xy[2 * v + 1]) > reach;
-    below_cut[v] = head_cut::signed_distance(ring_line, xy[2 * v], xy[2 * v + 1]) < -reach;
-  }
+  const auto at = [&](int64_t v, int k) { return xy[2 * v + k]; };
+  const auto mark = [&](int v, int lo, int hi) {
+    std::memset(coverage.data() + int64_t(v) * width + lo, 1, static_cast<size_t>(hi - lo + 1));
+  };
   for (int64_t f = 0; f < num_faces; ++f) {
-    const int64_t a = faces[3 * f], b = faces[3 * f + 1], c = faces[3 * f + 2];
-    if ((deep_in_head[a] && deep_in_head[b] && deep_in_head[c]) || (below_cut[a] && below_cut[b] && below_cut[c]) ||
-        depth[a] < near || depth[b] < near || depth[c] < near)
-      continue;
-    const double x[3] = {xy[2 * a], xy[2 * b], xy[2 * c]}, y[3] = {xy[2 * a + 1], xy[2 * b + 1], xy[2 * c + 1]};
-    const double area = head_cut::edge(x[1], y[1], x[2], y[2], x[0], y[0]);
-    if (!(std::fabs(area) > 1e-12) || !std::isfinite(area)) continue;
-    rasterize_triangle(x, y, width, height, coverage.data());
+    double x[3], y[3];
+    if (head_cut::face_matters(at, depth.data(), faces[3 * f], faces[3 * f + 1], faces[3 * f + 2], ring_line,
+                               sides_line, reach, near, x, y))
+      head_cut::rasterize_triangle(x, y, width, height, mark);
   }
 }
 

@@ -1,0 +1,189 @@
+// Head-cut op on CUDA: the CPU op's region (head_cut_cpu.cpp; maths in include/head_cut_math.h)
+// computed on the device, so that a render on a GPU never copies its mesh to the host for the
+// cut. Five kernels on the current stream: the vertices projected; the two lines (one thread:
+// the ring has tens of vertices); the triangles near the band rasterised as row spans into a
+// coverage mask; per row, the prefix counts of that mask; per pixel, the region: above the ring's
+// line, and above the sides' line or within the neck margin's disc of the coverage (row by row
+// of the disc, one prefix-count difference each). Nothing is read back to the host. The schema
+// is the CPU module's.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+
+#include "head_cut_math.h"
+#include "tensor_checks.h"
+
+namespace avatar_ext {
+namespace head_cut_op {
+namespace {
+
+using at::Tensor;
+using head_cut::Line;
+
+constexpr const char* kOp = "head_cut_region";
+constexpr int kThreads = 256;
+
+struct CameraArgs {
+  double w2c[16], K[9];
+};
+
+inline int blocks_for(int64_t n) { return int((n + kThreads - 1) / kThreads); }
+
+template <typename T>
+__global__ void project_kernel(const T* verts, int64_t num_v, CameraArgs cam, double* xy, double* depth) {
+  const int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (v >= num_v) return;
+  const double p[3] = {double(verts[3 * v]), double(verts[3 * v + 1]), double(verts[3 * v + 2])};
+  double c[3];
+  for (int r = 0; r < 3; ++r)
+    c[r] = cam.w2c[4 * r] * p[0] + cam.w2c[4 * r + 1] * p[1] + cam.w2c[4 * r + 2] * p[2] + cam.w2c[4 * r + 3];
+  const double hx = cam.K[0] * c[0] + cam.K[1] * c[1] + cam.K[2] * c[2];
+  const double hy = cam.K[3] * c[0] + cam.K[4] * c[1] + cam.K[5] * c[2];
+  double hz = cam.K[6] * c[0] + cam.K[7] * c[1] + cam.K[8] * c[2];
+  hz = hz > 1e-9 ? hz : 1e-9;
+  xy[2 * v] = hx / hz;
+  xy[2 * v + 1] = hy / hz;
+  depth[v] = c[2];
+}
+
+// One thread: the neck cut's line (through the ring's vertex nearest the camera, along the ring's
+// largest extent) and the upper line (through the sides), normals towards the skull's top.
+__global__ void lines_kernel(const double* xy, const double* depth, const int64_t* ring, int num_ring,
+                             const int64_t* sides, int64_t top, double* ring_xy, Line* lines) {
+  int64_t front = ring[0];
+  for (int i = 0; i < num_ring; ++i) {
+    ring_xy[2 * i] = xy[2 * ring[i]];
+    ring_xy[2 * i + 1] = xy[2 * ring[i] + 1];
+    if (depth[ring[i]] < depth[front]) front = ring[i];
+  }
+  double dx, dy;
+  head_cut::principal_direction(ring_xy, num_ring, dx, dy);
+  const double head_x = xy[2 * top], head_y = xy[2 * top + 1];
+  lines[0] = head_cut::line_towards(xy[2 * front], xy[2 * front + 1], dx, dy, head_x, head_y);
+  const double ax = xy[2 * sides[0]], ay = xy[2 * sides[0] + 1], bx = xy[2 * sides[1]], by = xy[2 * sides[1] + 1];
+  double length = sqrt((bx - ax) * (bx - ax) + (by - ay) * (by - ay));
+  length = length > 1e-6 ? length : 1e-6;
+  lines[1] = head_cut::line_towards(0.5 * (ax + bx), 0.5 * (ay + by), (bx - ax) / length, (by - ay) / length, head_x,
+                                    head_y);
+}
+
+struct DeviceXY {
+  const double* xy;
+  __device__ double operator()(int64_t v, int k) const { return xy[2 * v + k]; }
+};
+
+struct MarkSpan {
+  uint8_t* coverage;
+  int width;
+  __device__ void operator()(int v, int lo, int hi) const {
+    for (int u = lo; u <= hi; ++u) coverage[int64_t(v) * width + u] = 1;  // the same value from any thread
+  }
+};
+
+__global__ void raster_kernel(const double* xy, const double* depth, const int64_t* faces, int64_t num_faces,
+                              const Line* lines, double reach, double near, int width, int height,
+                              uint8_t* coverage) {
+  const int64_t f = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (f >= num_faces) return;
+  double x[3], y[3];
+  if (head_cut::face_matters(DeviceXY{xy}, depth, faces[3 * f], faces[3 * f + 1], faces[3 * f + 2], lines[0],
+                             lines[1], reach, near, x, y))
+    head_cut::rasterize_triangle(x, y, width, height, MarkSpan{coverage, width});
+}
+
+// prefix[v (width + 1) + u] = covered pixels of row v left of column u.
+__global__ void row_prefix_kernel(const uint8_t* coverage, int width, int height, int32_t* prefix) {
+  const int v = blockIdx.x * blockDim.x + threadIdx.x;
+  if (v >= height) return;
+  int32_t count = 0;
+  prefix[int64_t(v) * (width + 1)] = 0;
+  for (int u = 0; u < width; ++u) {
+    count += coverage[int64_t(v) * width + u];
+    prefix[int64_t(v) * (width + 1) + u + 1] = count;
+  }
+}
+
+template <typename T>
+__global__ void region_kernel(const Line* lines, const int32_t* prefix, int radius, int width, int height, T* region) {
+  const int64_t p = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (p >= int64_t(width) * height) return;
+  const int u = int(p % width), v = int(p / width);
+  const bool above_ring = head_cut::signed_distance(lines[0], u + 0.5, v + 0.5) >= 0;
+  const bool above_sides = head_cut::signed_distance(lines[1], u + 0.5, v + 0.5) >= 0;
+  bool keep = above_ring && above_sides;
+  if (above_ring && !above_sides)  // the band: the rig's own pixels grown by the disc
+    for (int dy = -radius; dy <= radius && !keep; ++dy) {
+      const int row = v + dy;
+      if (row < 0 || row >= height) continue;
+      const int half = head_cut::disc_half_width(dy, radius);
+      const int lo = u - half > 0 ? u - half : 0, hi = u + half < width - 1 ? u + half : width - 1;
+      const int32_t* counts = prefix + int64_t(row) * (width + 1);
+      keep = counts[hi + 1] - counts[lo] > 0;
+    }
+  region[p] = keep ? T(1) : T(0);
+}
+
+void check_ids(const Tensor& ids, const char* name, const Tensor& verts) {
+  TORCH_CHECK_VALUE(ids.dim() == 1, kOp, ": ", name, " must be a 1-D tensor of vertex ids, got ", ids.sizes());
+  tensor_checks::check_tensor(ids, kOp, name, {ids.size(0)}, at::kLong, verts.device());
+}
+
+Tensor head_cut_region_cuda(const Tensor& verts, const Tensor& faces, const Tensor& ring, const Tensor& sides,
+                            int64_t top, double neck_margin, at::ArrayRef<double> world_to_cam, at::ArrayRef<double> K,
+                            int64_t width, int64_t height, double near) {
+  TORCH_CHECK_VALUE(verts.dim() == 2 && verts.size(1) == 3, kOp, ": verts must be [V, 3], got ", verts.sizes());
+  tensor_checks::check_floating(verts, kOp, "verts");
+  const int64_t num_v = verts.size(0);
+  tensor_checks::check_tensor(verts, kOp, "verts", {num_v, 3}, verts.scalar_type(), verts.device());
+  TORCH_CHECK_VALUE(faces.dim() == 2 && faces.size(1) == 3, kOp, ": faces must be [F, 3], got ", faces.sizes());
+  tensor_checks::check_tensor(faces, kOp, "faces", {faces.size(0), 3}, at::kLong, verts.device());
+  check_ids(ring, "ring", verts);
+  check_ids(sides, "sides", verts);
+  TORCH_CHECK_VALUE(ring.size(0) >= 3 && sides.size(0) == 2, kOp, ": ring needs 3 or more vertices and sides 2");
+  TORCH_CHECK_VALUE(top >= 0 && top < num_v, kOp, ": top is vertex ", top, ", outside 0..", num_v - 1);
+  TORCH_CHECK_VALUE(neck_margin >= 0 && neck_margin <= 0.5, kOp, ": neck_margin ", neck_margin, " is not in [0, 0.5]");
+  TORCH_CHECK_VALUE(world_to_cam.size() == 16 && K.size() == 9, kOp, ": world_to_cam needs 16 values and K 9");
+  TORCH_CHECK_VALUE(width >= 1 && height >= 1 && width <= (1 << 15) && height <= (1 << 15), kOp, ": image size ",
+                    width, " x ", height, " is not in 1..32768");
+  // Vertex ids are not range-checked here (that would read them back to the host): the model's
+  // loader checks the cut and the faces against the rig.
+  const c10::cuda::CUDAGuard guard(verts.device());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const auto real = verts.options().dtype(at::kDouble);
+  Tensor xy = at::empty({num_v, 2}, real), depth = at::empty({num_v}, real);
+  Tensor ring_xy = at::empty({ring.size(0), 2}, real);
+  Tensor lines = at::empty({int64_t(2 * sizeof(Line) / sizeof(double))}, real);
+  const int w = int(width), h = int(height), radius = head_cut::neck_radius(neck_margin, h, w);
+  Tensor coverage = at::zeros({height, width}, verts.options().dtype(at::kByte));
+  Tensor prefix = at::empty({height, width + 1}, verts.options().dtype(at::kInt));
+  Tensor region = at::empty({height, width, 1}, verts.options());
+  CameraArgs cam;
+  for (int i = 0; i < 16; ++i) cam.w2c[i] = world_to_cam[i];
+  for (int i = 0; i < 9; ++i) cam.K[i] = K[i];
+  auto* line_ptr = reinterpret_cast<Line*>(lines.data_ptr<double>());
+  AT_DISPATCH_FLOATING_TYPES(verts.scalar_type(), kOp, [&] {
+    project_kernel<scalar_t><<<blocks_for(num_v), kThreads, 0, stream>>>(
+        verts.data_ptr<scalar_t>(), num_v, cam, xy.data_ptr<double>(), depth.data_ptr<double>());
+    lines_kernel<<<1, 1, 0, stream>>>(xy.data_ptr<double>(), depth.data_ptr<double>(), ring.data_ptr<int64_t>(),
+                                      int(ring.size(0)), sides.data_ptr<int64_t>(), top, ring_xy.data_ptr<double>(),
+                                      line_ptr);
+    raster_kernel<<<blocks_for(faces.size(0)), kThreads, 0, stream>>>(
+        xy.data_ptr<double>(), depth.data_ptr<double>(), faces.data_ptr<int64_t>(), faces.size(0), line_ptr,
+        radius + 1.0, near, w, h, coverage.data_ptr<uint8_t>());
+    row_prefix_kernel<<<blocks_for(h), kThreads, 0, stream>>>(coverage.data_ptr<uint8_t>(), w, h,
+                                                              prefix.data_ptr<int32_t>());
+    region_kernel<scalar_t><<<blocks_for(int64_t(w) * h), kThreads, 0, stream>>>(
+        line_ptr, prefix.data_ptr<int32_t>(), radius, w, h, region.data_ptr<scalar_t>());
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return region;
+}
+
+}  // namespace
+}  // namespace head_cut_op
+}  // namespace avatar_ext
+
+TORCH_LIBRARY_IMPL(avatar_ext, CUDA, m) { m.impl("head_cut_region", &avatar_ext::head_cut_op::head_cut_region_cuda); }

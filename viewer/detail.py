@@ -1,0 +1,150 @@
+"""`DetailSwitch`: the avatar the render worker draws, full or a level of detail, and why.
+
+While renders of the full avatar fit the frame budget (the source's frame period), it is drawn;
+where the median of the last BUDGET_FRAMES renders at a size misses it, the level of detail is
+drawn at that size from then on. The level of detail is built when the viewer starts, on a
+thread of its own while the live tracker calibrates (`avatar.renderer.lod`: the Gaussians that
+make the least of the avatar's images dropped, KEEP_FRACTION kept; their contributions taken
+at CONTRIBUTION_SIZE pixels), and measured against the full avatar on evaluation frames (the
+held-out frames of its training capture when it is on this machine, else a synthetic motion of
+its rig) seen by the window's first camera and a turned one, at the window's render size. It is
+never drawn if it costs more than its PSNR floor, MIN_PSNR_DB. The stats panel shows which
+avatar is drawn and what the level of detail costs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import threading
+from collections import deque
+from pathlib import Path
+
+import torch
+
+from avatar.gaussians import GaussianAvatar
+from avatar.render.camera import Camera
+from avatar.render.framing import head_target
+from avatar.renderer.lod import LevelOfDetail, level_of_detail
+from avatar.rig import RigParams
+
+log = logging.getLogger("avatar")
+
+BUDGET_FRAMES = 15  # renders behind the decision
+KEEP_FRACTION = 0.6  # the phone avatar: 102k -> 62k Gaussians, 55 dB mean PSNR against the full avatar
+MIN_PSNR_DB = 40.0  # a level of detail that costs more than this is not drawn
+SEEN_FRAMES, EVALUATION_FRAMES = 12, 4
+# Pixels of the contributions' renders: at 128 the Gaussians that show at 512 were misjudged
+# (worst evaluation frame 33.7 dB against 45.9 at 256), and 256 costs about a second.
+CONTRIBUTION_SIZE = 256
+
+
+class DetailSwitch:
+    def __init__(self, model: GaussianAvatar, identity: torch.Tensor, background: tuple[float, float, float],
+                 budget_s: float | None, capture: str | None):
+        """budget_s: the frame budget (None: always the full avatar); capture: the avatar's
+        training capture (config's `capture`), for its evaluation frames."""
+        self.model, self.identity, self.background = model, identity, background
+        self.budget_s, self.capture = budget_s, capture
+        self.lod: LevelOfDetail | None = None
+        self.status = "no level of detail" if budget_s is None else "building a level of detail"
+        self._full_ms: dict[int, deque[float]] = {}  # render size -> recent full renders (ms)
+        self._sizes_over: set[int] = set()  # sizes where the full avatar missed the budget
+
+    def start(self, camera: Camera) -> None:
+        """Build the level of detail in the background, measured with `camera` (the window's first)."""
+        if self.budget_s is not None:
+            threading.Thread(target=self._build, args=(camera,), name="level of detail", daemon=True).start()
+
+    def drawn(self, size: int) -> str:
+        """What is drawn at this render size, and what the level of detail is (or why none)."""
+        if size in self._sizes_over and self.lod is not None:
+            return (f"level of detail (the full avatar misses the {1e3 * self.budget_s:.0f} ms budget): "
+                    f"{self.status}")
+        return f"full avatar; {self.status}"
+
+    def model_for(self, size: int) -> GaussianAvatar:
+        """The avatar to draw at this render size."""
+        if size in self._sizes_over and self.lod is not None:
+            return self.lod.model
+        return self.model
+
+    def rendered(self, model: GaussianAvatar, size: int, ms: float) -> None:
+        """A render of `model` at `size` took `ms` (render worker thread)."""
+        if self.budget_s is None or model is not self.model:
+            return
+        recent = self._full_ms.setdefault(size, deque(maxlen=BUDGET_FRAMES))
+        recent.append(ms)
+        if len(recent) < BUDGET_FRAMES or statistics.median(recent) <= 1e3 * self.budget_s:
+            return
+        if size not in self._sizes_over:
+            self._sizes_over.add(size)
+            log.info("viewer: the full avatar misses the %.0f ms budget at %d px", 1e3 * self.budget_s, size)
+
+    def _build(self, camera: Camera) -> None:
+        torch.set_num_threads(1)
+        try:
+            seen, evaluation, what = self._frames()
+            centre, _ = head_target(self.model.rig)
+            views = [_turned(camera, centre, yaw) for yaw in (0.0, 30.0)]
+            small = [_resized(_turned(camera, centre, yaw), CONTRIBUTION_SIZE) for yaw in (0.0, 30.0, -30.0, 60.0, -60.0)]
+            lod = level_of_detail(self.model, seen, small, evaluation, views, KEEP_FRACTION, self.background)
+        except Exception as e:  # the full avatar stays; the panel says why
+            self.status = f"level of detail failed: {type(e).__name__}: {e}"
+            return
+        if lod.psnr_min < MIN_PSNR_DB:
+            self.status = f"no level of detail: it would cost too much ({lod.describe()})"
+            return
+        self.lod = lod
+        self.status = f"level of detail {lod.describe()}, on {what}"
+        log.info("viewer: %s", self.status)
+
+    def _frames(self) -> tuple[RigParams, RigParams, str]:
+        """(frames the contributions come from, evaluation frames, what those are), the avatar's identity."""
+        rig = self.model.rig
+        path = Path(self.capture) if self.capture else None
+        if path is not None and (path / "capture.json").is_file():
+            from avatar.data.capture import load_capture
+
+            cap = load_capture(path)
+            train = [cap.frames[f].time for f in cap.splits.get("train", [])]
+            test = [cap.frames[f].time for f in cap.splits.get("test", [])]
+            if train and test:
+                seen = cap.params.select(_spread(train, SEEN_FRAMES))
+                evaluation = cap.params.select(_spread(test, EVALUATION_FRAMES))
+                what = f"{evaluation.num_frames} held-out frames of its capture"
+                return self._own(seen), self._own(evaluation), what
+        from avatar.data.synthetic_motion import make_motion
+
+        plan = make_motion(rig, SEEN_FRAMES, EVALUATION_FRAMES)
+        return (self._own(plan.params.select(plan.train_times)), self._own(plan.params.select(plan.test_times)),
+                f"{EVALUATION_FRAMES} frames of a synthetic motion")
+
+    def _own(self, params: RigParams) -> RigParams:
+        params = params.to(dtype=torch.float32)
+        params.shape = self.identity.clone()
+        return params
+
+
+def _spread(items: list[int], count: int) -> list[int]:
+    step = max(1, len(items) // count)
+    return items[::step][:count]
+
+
+def _resized(camera: Camera, size: int) -> Camera:
+    """The same view at size x size pixels (a square camera)."""
+    k = camera.K.clone()
+    k[:2] *= size / camera.width
+    return Camera(k, camera.world_to_cam, size, size, camera.near, camera.far)
+
+
+def _turned(camera: Camera, centre: torch.Tensor, yaw_deg: float) -> Camera:
+    """camera moved yaw_deg around the vertical axis through centre [3] (rig space: y up)."""
+    a = math.radians(yaw_deg)
+    turn = torch.eye(4)
+    turn[0, 0], turn[0, 2], turn[2, 0], turn[2, 2] = math.cos(a), math.sin(a), -math.sin(a), math.cos(a)
+    to_centre, back = torch.eye(4), torch.eye(4)
+    to_centre[:3, 3], back[:3, 3] = -centre, centre
+    world_to_cam = camera.world_to_cam @ back @ turn @ to_centre
+    return Camera(camera.K, world_to_cam, camera.width, camera.height, camera.near, camera.far)
