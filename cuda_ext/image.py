@@ -1,5 +1,4 @@
-"""Image ops of the CPU inference path (csrc/image_cpu.cpp): the cut applied in place, and the
-conversion of a render to 8-bit, one pass each."""
+"""Image op of the CPU inference path (csrc/image_cpu.cpp): a render converted to 8-bit in one pass."""
 
 from __future__ import annotations
 
@@ -7,13 +6,6 @@ import torch
 from torch import Tensor
 
 from cuda_ext import load
-
-
-def clip_to_region_(rgb: Tensor, alpha: Tensor, depth: Tensor, region: Tensor, background: Tensor) -> None:
-    """In place, float32 CPU tensors: rgb [H, W, 3] = rgb r + background (1 - r), alpha and depth
-    [H, W, 1] times r, with r = region [H, W, 1] (avatar.render.head_cut.clip_to_region)."""
-    load("cpu")
-    torch.ops.avatar_ext.clip_to_region_(rgb, alpha, depth, region.contiguous(), background.contiguous())
 
 
 def rgb_to_uint8(rgb: Tensor) -> Tensor:

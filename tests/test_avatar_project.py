@@ -1,5 +1,5 @@
 """The CPU inference path: cuda_ext's avatar_project op (blend fused with the splat's projection,
-float16 offsets) against the blend op followed by the splat's projection, and the renderer that
+8-bit offsets) against the blend op followed by the splat's projection, and the renderer that
 uses it against the torch reference render."""
 
 import pytest
@@ -9,6 +9,7 @@ import cuda_ext
 from avatar.bench import BenchSize, bench_scene
 from avatar.gaussians import blend
 from avatar.render import splat
+from avatar.render.sh import SH_C0
 from avatar.render.ext_backend import camera_params
 from avatar.renderer import AvatarRenderer
 from avatar.renderer.grouped import GroupedGaussians
@@ -37,12 +38,13 @@ def _project(model, params, camera):
     grouped = GroupedGaussians.of(model)
     verts = model.rig.forward(params)[0]
     return avatar_project(verts, model.rig.faces, grouped.parent, model.drivers(params)[0].contiguous(), grouped.base,
-                          grouped.offsets, grouped.sh_rest, grouped.num_gaussians, camera_params(camera, torch.float32))
+                          grouped.offsets, grouped.offset_scales, grouped.sh_rest, grouped.num_gaussians,
+                          camera_params(camera, torch.float32))
 
 
-@pytest.mark.parametrize("simd", ["auto", "sse2"])
+@pytest.mark.parametrize("simd", ["auto", "avx2", "sse2"])
 def test_the_fused_op_is_the_blend_then_the_projection(scene, simd, monkeypatch):
-    monkeypatch.setenv("AVATAR_EXT_SIMD", simd)  # sse2: one Gaussian at a time, no F16C
+    monkeypatch.setenv("AVATAR_EXT_SIMD", simd)  # avx2: no AVX-512 sums; sse2: one Gaussian at a time
     model, params, camera = scene
     with torch.no_grad():
         means2d, conics, depths, colours, opacities, radii = _project(model, params, camera)
@@ -53,7 +55,7 @@ def test_the_fused_op_is_the_blend_then_the_projection(scene, simd, monkeypatch)
                                                           camera.width, camera.height, cam.near, cam.far)
     visible = want[4] > 0
     assert visible.sum() > 1000 and means2d.shape == (model.num_gaussians, 2)
-    # float16 offsets: sub-pixel positions, colours within a grey level, the same Gaussians drawn.
+    # 8-bit offsets: sub-pixel positions, colours within a grey level, the same Gaussians drawn.
     torch.testing.assert_close(means2d[visible], want[0][visible], rtol=0, atol=2e-2)
     torch.testing.assert_close(depths, want[2], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(colours[visible], want[3][visible], rtol=0, atol=2e-3)
@@ -61,6 +63,19 @@ def test_the_fused_op_is_the_blend_then_the_projection(scene, simd, monkeypatch)
     torch.testing.assert_close(conics[visible], want[1][visible], rtol=2e-2, atol=1e-3)
     assert float(((radii > 0) != visible).float().mean()) < 0.002
     assert float((radii - want[4]).abs().max()) <= 1
+
+
+def test_the_8_bit_offsets_are_the_offsets_within_half_a_step(scene):
+    model, _, _ = scene
+    grouped = GroupedGaussians.of(model)
+    exact = torch.cat([model.d_xyz, model.d_rot, model.d_log_scale, model.d_opacity[..., None],
+                       model.d_color / SH_C0], -1).detach()  # [D, N, 14]
+    restored = grouped.offsets.float() * grouped.offset_scales[:, None, :, None]  # [D, G, 14, 8]
+    restored = restored.transpose(-1, -2).reshape(len(exact), -1, 14)[:, :model.num_gaussians]  # [D, N, 14]
+    step = grouped.offset_scales[:, None, :]  # [D, 1, 14]
+    assert grouped.offsets.dtype == torch.int8
+    assert bool(((restored - exact).abs() <= step / 2 + 1e-7).all())
+    assert bool((grouped.offsets.abs().amax(dim=(1, 3)) == 127).all())  # each scale spans its largest offset
 
 
 def test_the_inference_render_is_the_reference_render(scene):
@@ -95,10 +110,12 @@ def test_bad_inputs_are_refused(scene):
     grouped = GroupedGaussians.of(model)
     verts = model.rig.forward(params)[0]
     args = [verts, model.rig.faces, grouped.parent, model.drivers(params)[0].contiguous(), grouped.base,
-            grouped.offsets, grouped.sh_rest, grouped.num_gaussians, camera_params(camera, torch.float32)]
+            grouped.offsets, grouped.offset_scales, grouped.sh_rest, grouped.num_gaussians,
+            camera_params(camera, torch.float32)]
     for index, bad, message in ((5, grouped.offsets.float(), "offsets has dtype"),
+                                (6, grouped.offset_scales[:, :3], "offset_scales has shape"),
                                 (2, grouped.parent.long(), "parent has dtype"),
-                                (7, grouped.num_gaussians + 8, "parent has shape"),
+                                (8, grouped.num_gaussians + 8, "parent has shape"),
                                 (2, grouped.parent.clone().fill_(10**6), "parent indices")):
         changed = list(args)
         changed[index] = bad

@@ -245,6 +245,38 @@ def test_the_fast_cut_agrees_with_the_reference_on_a_real_capture(real_capture):
     assert worst >= 0.9999, worst
 
 
+@pytest.mark.parametrize("pose", [(0.0, 0.0, 0.0), (0.35, -0.4, 0.1), (0.6, 0.0, 0.0)])
+@pytest.mark.parametrize("size", [(96, 96), (257, 131)])
+def test_the_cut_in_place_is_the_clip_with_the_region(cut_avatar, pose, size):
+    """head_cut_apply_ (what CPU renders use) gives clip_to_region with head_cut_region's region,
+    bit for bit, and leaves the pixels the cut keeps untouched."""
+    from avatar.render.head_cut import clip_to_region
+    from avatar.render.output import RenderOutput
+    from avatar.renderer.cut import CutRegion
+
+    model, camera, _ = cut_avatar
+    params = RigParams.zeros(model.rig.num_shape, model.rig.num_expr)
+    params.rotation = torch.tensor([pose])
+    k = camera.K.clone()
+    k[0] *= size[0] / camera.width
+    k[1] *= size[1] / camera.height
+    camera = Camera(k, camera.world_to_cam, size[0], size[1])
+    with torch.no_grad():
+        verts = model.rig.forward(params)[0]
+    g = torch.Generator().manual_seed(2)
+    images = [torch.rand(size[1], size[0], c, generator=g) for c in (3, 1, 1)]
+    background = torch.tensor([0.9, 0.2, 0.4])
+    cut = CutRegion(model.head_cut)
+    region = cut(verts, model.rig.faces, camera)
+    want = clip_to_region(RenderOutput(*images, None, None), region, background)
+    out = RenderOutput(*(t.clone() for t in images), None, None)
+    cut.apply_(out, background, verts, model.rig.faces, camera)
+    assert 0 < int(region.sum()) < region.numel()
+    assert torch.equal(out.rgb, want.rgb) and torch.equal(out.alpha, want.alpha) and torch.equal(out.depth, want.depth)
+    kept = region[..., 0] == 1
+    assert torch.equal(out.rgb[kept], images[0][kept])
+
+
 def test_the_fast_cut_refuses_bad_input(cut_avatar):
     from cuda_ext.head_cut import head_cut_region
 
@@ -266,6 +298,16 @@ def test_the_fast_cut_refuses_bad_input(cut_avatar):
                             (dict(width=0), "image size")):
         with pytest.raises(ValueError, match=message):
             head_cut_region(**(good | change))
+    from cuda_ext.head_cut import head_cut_apply_
+
+    images = dict(rgb=torch.zeros(96, 96, 3), alpha=torch.zeros(96, 96, 1), depth=torch.zeros(96, 96, 1),
+                  background=torch.ones(3))
+    cut_args = {k: v for k, v in good.items() if k not in ("width", "height")}
+    for change, message in ((dict(rgb=torch.zeros(96, 96, 3, dtype=torch.float64)), "rgb has dtype"),
+                            (dict(alpha=torch.zeros(96, 95, 1)), "alpha has shape"),
+                            (dict(background=torch.ones(4)), "background has shape")):
+        with pytest.raises(ValueError, match=message):
+            head_cut_apply_(**(images | change), **cut_args)
 
 
 @pytest.mark.cuda

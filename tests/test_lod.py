@@ -56,17 +56,25 @@ def test_the_level_of_detail_keeps_what_shows_and_says_what_it_costs(avatar):
     assert 10 * torch.log10(1 / (a - b).pow(2).mean()) < lod.psnr_min - 10
 
 
-def test_the_viewer_draws_the_level_of_detail_only_where_the_full_avatar_misses_the_budget(avatar):
-    from viewer.detail import BUDGET_FRAMES, DetailSwitch
+def test_the_viewer_draws_the_level_of_detail_where_the_full_avatar_misses_the_budget_or_where_it_is_invisible(avatar):
+    from viewer.detail import BUDGET_FRAMES, INVISIBLE_PSNR_DB, MIN_PSNR_DB, DetailSwitch
 
     model, _, _ = avatar
     switch = DetailSwitch(model, torch.zeros(model.rig.num_shape), (1.0, 1.0, 1.0), budget_s=0.02, capture=None)
-    switch.lod = type("Lod", (), {"model": object()})()  # as if built
+    switch.lod = type("Lod", (), {"model": object(), "psnr_min": MIN_PSNR_DB})()  # as if built
     for _ in range(BUDGET_FRAMES):
         switch.rendered(model, 128, 10.0)  # fast at 128 px
         switch.rendered(model, 512, 30.0)  # over the 20 ms budget at 512 px
     assert switch.model_for(128) is model and switch.model_for(512) is switch.lod.model
     assert switch.drawn(512).startswith("level of detail") and switch.drawn(128).startswith("full avatar")
+    # Where the level of detail is measured as the full avatar to within 8-bit rounding, it is
+    # drawn at that size within the budget too, and only there.
+    switch.lod.psnr_min, switch._measured_size = INVISIBLE_PSNR_DB + 1, 128
+    assert switch.model_for(128) is switch.lod.model and "8-bit rounding" in switch.drawn(128)
+    switch._measured_size = 256
+    assert switch.model_for(128) is model
+    switch.lod.psnr_min, switch._measured_size = INVISIBLE_PSNR_DB - 1, 128
+    assert switch.model_for(128) is model and switch.model_for(512) is switch.lod.model
     off = DetailSwitch(model, torch.zeros(model.rig.num_shape), (1.0, 1.0, 1.0), budget_s=None, capture=None)
     for _ in range(BUDGET_FRAMES):
         off.rendered(model, 512, 300.0)

@@ -21,7 +21,8 @@ def register(sub) -> None:
     p.add_argument("--source", default=None,
                    help="webcam:N | video:PATH (played as a webcam) | expr:FILE (default: sliders only)")
     p.add_argument("--backend", default="auto", choices=VIEW_BACKENDS,
-                   help="splat backend for the device; auto: cuda on a GPU, else cpu, else gl (gl: CPU only)")
+                   help="splat backend for the device; auto: cuda on a GPU, else the faster of cpu and gl timed "
+                        "on the first frame (gl alone where the CPU kernels do not load; gl: CPU only)")
     add_device(p)
     p.add_argument("--size", type=int_in(32, 2048), default=256, help="render size in pixels (square, 32-2048)")
     p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")

@@ -2,7 +2,9 @@
 
 While renders of the full avatar fit the frame budget (the source's frame period), it is drawn;
 where the median of the last BUDGET_FRAMES renders at a size misses it, the level of detail is
-drawn at that size from then on. The level of detail is built when the viewer starts, on a
+drawn at that size from then on. At the size it was measured at, it is drawn anyway where its
+renders differ from the full avatar's by less than a display's 8-bit rounding (INVISIBLE_PSNR_DB):
+there it only saves time, which a live view spends as latency. The level of detail is built when the viewer starts, on a
 thread of its own while the live tracker calibrates (`avatar.renderer.lod`: the Gaussians that
 make the least of the avatar's images dropped, KEEP_FRACTION kept; their contributions taken
 at CONTRIBUTION_SIZE pixels), and measured against the full avatar on evaluation frames (the
@@ -34,6 +36,9 @@ log = logging.getLogger("avatar")
 BUDGET_FRAMES = 15  # renders behind the decision
 KEEP_FRACTION = 0.6  # the phone avatar: 102k -> 62k Gaussians, 55 dB mean PSNR against the full avatar
 MIN_PSNR_DB = 40.0  # a level of detail that costs more than this is not drawn
+# Worst-frame PSNR against the full avatar above which the level of detail is drawn even within
+# the budget: rounding to 8 bits alone (uniform error of half a level) is 58.9 dB.
+INVISIBLE_PSNR_DB = 60.0
 SEEN_FRAMES, EVALUATION_FRAMES = 12, 4
 # Pixels of the contributions' renders: at 128 the Gaussians that show at 512 were misjudged
 # (worst evaluation frame 33.7 dB against 45.9 at 256), and 256 costs about a second.
@@ -51,6 +56,7 @@ class DetailSwitch:
         self.status = "no level of detail" if budget_s is None else "building a level of detail"
         self._full_ms: dict[int, deque[float]] = {}  # render size -> recent full renders (ms)
         self._sizes_over: set[int] = set()  # sizes where the full avatar missed the budget
+        self._measured_size: int | None = None  # the render size the level of detail was measured at
 
     def start(self, camera: Camera) -> None:
         """Build the level of detail in the background, measured with `camera` (the window's first)."""
@@ -59,16 +65,22 @@ class DetailSwitch:
 
     def drawn(self, size: int) -> str:
         """What is drawn at this render size, and what the level of detail is (or why none)."""
-        if size in self._sizes_over and self.lod is not None:
-            return (f"level of detail (the full avatar misses the {1e3 * self.budget_s:.0f} ms budget): "
-                    f"{self.status}")
-        return f"full avatar; {self.status}"
+        reason = self._why_the_level_of_detail(size)
+        return f"level of detail ({reason}): {self.status}" if reason else f"full avatar; {self.status}"
 
     def model_for(self, size: int) -> GaussianAvatar:
         """The avatar to draw at this render size."""
-        if size in self._sizes_over and self.lod is not None:
-            return self.lod.model
-        return self.model
+        return self.lod.model if self._why_the_level_of_detail(size) else self.model
+
+    def _why_the_level_of_detail(self, size: int) -> str | None:
+        """Why the level of detail is drawn at this size, or None where the full avatar is."""
+        if self.lod is None:
+            return None
+        if size == self._measured_size and self.lod.psnr_min >= INVISIBLE_PSNR_DB:
+            return f"its renders are the full avatar's within 8-bit rounding (>= {INVISIBLE_PSNR_DB:.0f} dB)"
+        if size in self._sizes_over:
+            return f"the full avatar misses the {1e3 * self.budget_s:.0f} ms budget"
+        return None
 
     def rendered(self, model: GaussianAvatar, size: int, ms: float) -> None:
         """A render of `model` at `size` took `ms` (render worker thread)."""
@@ -96,8 +108,9 @@ class DetailSwitch:
         if lod.psnr_min < MIN_PSNR_DB:
             self.status = f"no level of detail: it would cost too much ({lod.describe()})"
             return
+        self._measured_size = camera.width
         self.lod = lod
-        self.status = f"level of detail {lod.describe()}, on {what}"
+        self.status = f"level of detail {lod.describe()}, on {what} at {camera.width} px"
         log.info("viewer: %s", self.status)
 
     def _frames(self) -> tuple[RigParams, RigParams, str]:

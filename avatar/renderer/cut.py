@@ -3,7 +3,8 @@
 The same region as avatar.render.head_cut.cut_region (the reference, which cuts a tracked video's
 masks) but for a pixel here and there, in a millisecond at 512 x 512 on one core instead of tens
 of milliseconds. It runs on the vertices' device: on a GPU the CUDA build's kernels compute it
-there, and nothing is copied to the host.
+there, and nothing is copied to the host. On the CPU, `apply_` cuts a render in place without
+writing the region out, touching only the pixels the cut removes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torch
 from torch import Tensor
 
 from avatar.render.camera import Camera
+from avatar.render.output import RenderOutput
 from avatar.rig.head_cut import HeadCut
 
 
@@ -27,11 +29,30 @@ class CutRegion:
         verts [V, 3] (faces [F, 3], same device) seen by camera."""
         from cuda_ext.head_cut import head_cut_region
 
-        if verts.device not in self._ids:
-            self._ids[verts.device] = (torch.tensor(self.cut.ring, dtype=torch.long, device=verts.device),
-                                       torch.tensor(self.cut.sides, dtype=torch.long, device=verts.device))
-        ring, sides = self._ids[verts.device]
-        cam = camera.to(device="cpu", dtype=torch.float64)  # plain numbers: the camera lives on the host
+        ring, sides = self._vertex_ids(verts.device)
+        world_to_cam, k = _host_numbers(camera)
         return head_cut_region(verts.detach().float(), faces.to(verts.device), ring, sides, self.cut.top,
-                               self.cut.neck_margin, cam.world_to_cam.flatten().tolist(), cam.K.flatten().tolist(),
-                               camera.width, camera.height, camera.near)
+                               self.cut.neck_margin, world_to_cam, k, camera.width, camera.height, camera.near)
+
+    def apply_(self, out: RenderOutput, background: Tensor, verts: Tensor, faces: Tensor, camera: Camera) -> None:
+        """In place on a CPU float32 render out ([H, W, ...] for camera): what the cut removes
+        becomes background [3], alpha and depth 0 (clip_to_region with this region)."""
+        from cuda_ext.head_cut import head_cut_apply_
+
+        ring, sides = self._vertex_ids(verts.device)
+        world_to_cam, k = _host_numbers(camera)
+        head_cut_apply_(out.rgb, out.alpha, out.depth, background, verts.detach().float(), faces, ring, sides,
+                        self.cut.top, self.cut.neck_margin, world_to_cam, k, camera.near)
+
+    def _vertex_ids(self, device: torch.device) -> tuple[Tensor, Tensor]:
+        """ring [R] and sides [2] int64 on device."""
+        if device not in self._ids:
+            self._ids[device] = (torch.tensor(self.cut.ring, dtype=torch.long, device=device),
+                                 torch.tensor(self.cut.sides, dtype=torch.long, device=device))
+        return self._ids[device]
+
+
+def _host_numbers(camera: Camera) -> tuple[list[float], list[float]]:
+    """world_to_cam (16) and K (9) as plain numbers: the ops take the camera from the host."""
+    cam = camera.to(device="cpu", dtype=torch.float64)
+    return cam.world_to_cam.flatten().tolist(), cam.K.flatten().tolist()

@@ -2,7 +2,7 @@
 
 On the CPU with cuda_ext's kernels (backend `cpu`, or `auto` there) a frame takes the inference
 path: the rig posed by `RigPoser`, the Gaussians blended straight into the splat's screen space
-by the avatar_project op (float16 offsets, `GroupedGaussians`), the splat's rasterizer, the cut
+by the avatar_project op (8-bit offsets, `GroupedGaussians`), the splat's rasterizer, the cut
 op. The other backends (torch, cuda, gsplat) blend and splat as they are, with the same poser and
 cut; so does `render_differentiable`, which training uses. The rig is posed once per frame, for
 the Gaussians and the cut alike.
@@ -81,16 +81,13 @@ class AvatarRenderer:
             blend_ms = clock.lap()
             out = splat_registry.get(self.backend, self.device)[1](world, camera, bg)
             splat_ms = clock.lap()
-        region = self.cut_region(params, camera, verts)
-        if region is not None:
+        if self.model.head_cut is not None:
             images = (out.rgb, out.alpha, out.depth)
             if (all(t.is_cpu and t.dtype == torch.float32 and t.is_contiguous() for t in images)
-                    and self._extension_loads()):
-                from cuda_ext.image import clip_to_region_
-
-                clip_to_region_(out.rgb, out.alpha, out.depth, region, bg)  # one pass over a fresh render
+                    and verts.is_cpu and self._extension_loads()):
+                self._cut_for_model().apply_(out, bg, verts, self.model.rig.faces, camera)  # in place, a fresh render
             else:
-                out = clip_to_region(out, region, bg)
+                out = clip_to_region(out, self.cut_region(params, camera, verts), bg)
         return out, StageTimes(pose_ms, blend_ms, splat_ms, clock.lap())
 
     def render_differentiable(self, params: RigParams, camera: Camera, region: Tensor | None,
@@ -107,11 +104,14 @@ class AvatarRenderer:
         already posed at params), or None for an avatar without a cut."""
         if self.model.head_cut is None:
             return None
-        if self._cut is None or self._cut.cut != self.model.head_cut:
-            self._cut = CutRegion(self.model.head_cut)
         with torch.no_grad():
             posed = verts if verts is not None else self.poser()(params)
-        return self._cut(posed, self.model.rig.faces, camera)
+        return self._cut_for_model()(posed, self.model.rig.faces, camera)
+
+    def _cut_for_model(self) -> CutRegion:
+        if self._cut is None or self._cut.cut != self.model.head_cut:
+            self._cut = CutRegion(self.model.head_cut)
+        return self._cut
 
     def poser(self) -> RigPoser:
         """The model's rig's poser (the model's `.to()` makes a new rig: a new poser follows)."""
@@ -144,7 +144,7 @@ class AvatarRenderer:
         drivers = self.model.drivers(params)[0].float().contiguous()  # [D]
         means2d, conics, depths, colours, opacities, radii = avatar_project(
             verts.float(), self.model.rig.faces, grouped.parent, drivers, grouped.base, grouped.offsets,
-            grouped.sh_rest, grouped.num_gaussians, camera_params(camera, torch.float32))
+            grouped.offset_scales, grouped.sh_rest, grouped.num_gaussians, camera_params(camera, torch.float32))
         blend_ms = clock.lap()
         rgb, alpha, depth, _ = torch.ops.avatar_ext.splat_rasterize_forward(
             means2d, conics, colours, opacities, depths, radii, background, camera.width, camera.height)

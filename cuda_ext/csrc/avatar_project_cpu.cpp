@@ -2,18 +2,18 @@
 // Gaussians, the blend op (blendshape offsets, the parent triangles' posed frames, world space;
 // include/blend_math.h) fused with the splat's projection and colours (include/splat_math.h,
 // splat_sh.h). World-space Gaussians are never written nor read back, and the offsets, the
-// loop's largest input ([D, N, 14]), are read in float16: half the bytes. Nothing here is
-// differentiated: training uses the blend and splat ops and their backward passes.
+// loop's largest input ([D, N, 14]), are read as 8-bit integers with a scale per driver and
+// attribute: a quarter of the bytes. Nothing here is differentiated: training uses the blend and
+// splat ops and their backward passes.
 //
 // The inputs come grouped by 8 Gaussians (the renderer prepares them once per avatar): base
 // [G, 14, 8], offsets [D, G, 14, 8], sh_rest [G, (K - 1) 3, 8], G = ceil(N / 8), the last group
 // padded. Each group's values of one attribute are one vector load, and each group's data one
-// contiguous run. Gaussians go in blocks of kBlock: the block's offset sums are accumulated driver
-// by driver over one contiguous run each, then its groups go through the world transform, the
-// projection and the colours 8 lanes at a time (AVX2 + FMA + F16C where the CPU has them, else
-// one lane at a time).
+// contiguous run. Gaussians go in blocks of kBlock: the block's offset sums are accumulated
+// in registers over the drivers (16 values at a time with AVX-512, 8 with AVX2), then its groups go
+// through the world transform, the projection and the colours 8 lanes at a time (AVX2 + FMA where
+// the CPU has them, else one lane at a time).
 #include <ATen/ATen.h>
-#include <c10/util/Half.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -47,15 +47,18 @@ static_assert(kBlock % kGroup == 0, "blocks hold whole groups");
 
 // What the op reads: the base attributes and offsets in the order of GaussianAvatar.applied_offsets
 // (xyz 3, rot 4, log_scale 3, opacity logit 1, DC colour 3), grouped by 8 Gaussians, the colour's
-// offsets already divided by SH_C0: the blended local attributes are base + sum_d w_d offsets[d].
+// offsets already divided by SH_C0: the blended local attributes are base + sum_d w_d offsets[d],
+// offsets[d][., k, .] = offset_scales[d, k] offsets_q[d][., k, .].
 struct Inputs {
   const PosedFrame<float>* frames;  // [F] the parent triangles' posed frames
   const int32_t* parent;            // [8 G]
   const float* base;                // [G, 14, 8]
-  const uint16_t* offsets;          // [D, G, 14, 8] float16 bits
+  const int8_t* offsets;            // [D, G, 14, 8]
   const float* sh_rest;             // [G, rest, 8]
-  std::vector<int64_t> active;      // drivers with a weight that is not 0
-  std::vector<float> weights;       // their weights
+  // The drivers with a weight that is not 0 (A of them): their offsets ([G, 14, 8] each) and, per
+  // attribute, weight times scale repeated over the 8 lanes ([A, 14, 8]).
+  std::vector<const int8_t*> active_offsets;
+  std::vector<float> lane_weights;
   int64_t num_gaussians, num_groups, rest;
   int degree;
   splat::PinholeCamera<float> cam;
@@ -66,31 +69,50 @@ struct Outputs {
   int32_t* radii;
 };
 
-// sums[i] = sum_j weights[j] offsets[active[j]][group0 .. group0 + groups][i]: the offsets the block's
-// groups apply, in their layout ([groups, 14, 8]).
+// sums[g, k, l] = sum_j lane_weights[j, k, l] active_offsets[j][group0 + g, k, l]: the offsets the
+// block's groups apply, in their layout ([groups, 14, 8]). Each sum is accumulated over the drivers
+// in a register (drivers in order: every variant adds in the same order) and stored once.
 inline void block_sums(const Inputs& in, int64_t group0, int64_t groups, float* sums) {
-  const int64_t len = groups * kLocalSize * kGroup;
-  std::fill(sums, sums + len, 0.0f);
-  for (size_t j = 0; j < in.active.size(); ++j) {
-    const auto* run =
-        reinterpret_cast<const c10::Half*>(in.offsets + (in.active[j] * in.num_groups + group0) * kLocalSize * kGroup);
-    for (int64_t i = 0; i < len; ++i) sums[i] += in.weights[j] * float(run[i]);
+  const size_t active = in.active_offsets.size();
+  for (int64_t i = 0; i < groups * kLocalSize * kGroup; ++i) {
+    const int64_t at = group0 * kLocalSize * kGroup + i, lane = i % (kLocalSize * kGroup);
+    float sum = 0.0f;
+    for (size_t j = 0; j < active; ++j) sum += in.lane_weights[j * kLocalSize * kGroup + lane] * float(in.active_offsets[j][at]);
+    sums[i] = sum;
   }
 }
 
 #if defined(__x86_64__)
-// block_sums with F16C's conversions, 8 values at a time.
-__attribute__((target("avx2,fma,f16c"))) inline void block_sums_f16c(const Inputs& in, int64_t group0,
-                                                                       int64_t groups, float* sums) {
-  const int64_t len = groups * kLocalSize * kGroup;  // a multiple of 8
-  std::fill(sums, sums + len, 0.0f);
-  for (size_t j = 0; j < in.active.size(); ++j) {
-    const uint16_t* run = in.offsets + (in.active[j] * in.num_groups + group0) * kLocalSize * kGroup;
-    const __m256 w = _mm256_set1_ps(in.weights[j]);
-    for (int64_t i = 0; i < len; i += 8) {
-      const __m256 delta = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(run + i)));
-      _mm256_storeu_ps(sums + i, _mm256_fmadd_ps(w, delta, _mm256_loadu_ps(sums + i)));
+// block_sums one attribute of a group (8 values) at a time: sign-extended, converted, multiplied in.
+__attribute__((target("avx2,fma"))) inline void block_sums_avx2(const Inputs& in, int64_t group0, int64_t groups,
+                                                                  float* sums) {
+  const size_t active = in.active_offsets.size();
+  for (int64_t i = 0; i < groups * kLocalSize * kGroup; i += kGroup) {
+    const int64_t at = group0 * kLocalSize * kGroup + i, lane = i % (kLocalSize * kGroup);
+    __m256 sum = _mm256_setzero_ps();
+    for (size_t j = 0; j < active; ++j) {
+      const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(in.active_offsets[j] + at));
+      const __m256 weight = _mm256_loadu_ps(in.lane_weights.data() + j * kLocalSize * kGroup + lane);
+      sum = _mm256_fmadd_ps(weight, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), sum);
     }
+    _mm256_storeu_ps(sums + i, sum);
+  }
+}
+
+// block_sums two attributes of a group (16 values) at a time.
+__attribute__((target("avx512f"))) inline void block_sums_avx512(const Inputs& in, int64_t group0, int64_t groups,
+                                                                   float* sums) {
+  static_assert(kLocalSize % 2 == 0, "attributes go in pairs");
+  const size_t active = in.active_offsets.size();
+  for (int64_t i = 0; i < groups * kLocalSize * kGroup; i += 2 * kGroup) {
+    const int64_t at = group0 * kLocalSize * kGroup + i, lane = i % (kLocalSize * kGroup);
+    __m512 sum = _mm512_setzero_ps();
+    for (size_t j = 0; j < active; ++j) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in.active_offsets[j] + at));
+      const __m512 weight = _mm512_loadu_ps(in.lane_weights.data() + j * kLocalSize * kGroup + lane);
+      sum = _mm512_fmadd_ps(weight, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)), sum);
+    }
+    _mm512_storeu_ps(sums + i, sum);
   }
 }
 #endif
@@ -169,7 +191,7 @@ using splat::f32x8;
 // the parents' frames, the maths on lanes, the results scattered to the outputs' rows (the
 // radius, an integer, per lane as the reference computes it); a last group's padding lanes are
 // computed and not stored.
-__attribute__((target("avx2,fma,f16c"), flatten)) void project_block_lanes(const Inputs& in, int64_t group0,
+__attribute__((target("avx2,fma"), flatten)) void project_block_lanes(const Inputs& in, int64_t group0,
                                                                           int64_t groups, const float* sums,
                                                                           const Outputs& out) {
   f32x8 cam_pos[3];
@@ -215,7 +237,7 @@ void run(const Inputs& in, const Outputs& out) {
   constexpr int64_t kBlockGroups = kBlock / kGroup;
   const int64_t num_blocks = (in.num_groups + kBlockGroups - 1) / kBlockGroups;
 #if defined(__x86_64__)
-  const bool wide = simd::use_avx2() && __builtin_cpu_supports("f16c");
+  const bool wide = simd::use_avx2(), widest = simd::use_avx512();
 #endif
 #pragma omp parallel
   {
@@ -225,7 +247,10 @@ void run(const Inputs& in, const Outputs& out) {
       const int64_t group0 = b * kBlockGroups, groups = std::min(kBlockGroups, in.num_groups - group0);
 #if defined(__x86_64__)
       if (wide) {
-        block_sums_f16c(in, group0, groups, sums.data());
+        if (widest)
+          block_sums_avx512(in, group0, groups, sums.data());
+        else
+          block_sums_avx2(in, group0, groups, sums.data());
         project_block_lanes(in, group0, groups, sums.data(), out);
         continue;
       }
@@ -242,7 +267,8 @@ void check(const Tensor& t, const char* name, at::IntArrayRef shape, at::ScalarT
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> avatar_project_cpu(
     const Tensor& verts, const Tensor& faces, const Tensor& parent, const Tensor& drivers, const Tensor& base,
-    const Tensor& offsets, const Tensor& sh_rest, int64_t num_gaussians, at::ArrayRef<double> world_to_cam,
+    const Tensor& offsets, const Tensor& offset_scales, const Tensor& sh_rest, int64_t num_gaussians,
+    at::ArrayRef<double> world_to_cam,
     at::ArrayRef<double> K, at::ArrayRef<double> cam_pos, int64_t width, int64_t height, double near, double far) {
   TORCH_CHECK_VALUE(verts.dim() == 2 && faces.dim() == 2 && parent.dim() == 1 && drivers.dim() == 1 &&
                         base.dim() == 3 && offsets.dim() == 4 && sh_rest.dim() == 3,
@@ -255,7 +281,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> avatar_project_cpu(
   check(parent, "parent", {groups * kGroup}, at::kInt);
   check(drivers, "drivers", {d}, at::kFloat);
   check(base, "base", {groups, kLocalSize, kGroup}, at::kFloat);
-  check(offsets, "offsets", {d, groups, kLocalSize, kGroup}, at::kHalf);
+  check(offsets, "offsets", {d, groups, kLocalSize, kGroup}, at::kChar);
+  check(offset_scales, "offset_scales", {d, kLocalSize}, at::kFloat);
   check(sh_rest, "sh_rest", {groups, (k - 1) * 3, kGroup}, at::kFloat);
   splat::check_camera(world_to_cam, K, cam_pos, width, height);
   const int degree = splat::sh_degree_checked(k);
@@ -271,16 +298,17 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> avatar_project_cpu(
   mesh.num_faces = faces.size(0);
   blend::posed_frames(mesh, frames.data());
 
-  Inputs in{frames.data(), parent.data_ptr<int32_t>(), base.data_ptr<float>(),
-            reinterpret_cast<const uint16_t*>(offsets.data_ptr<at::Half>()), sh_rest.data_ptr<float>(), {}, {}, n,
-            groups, (k - 1) * 3, degree,
+  Inputs in{frames.data(), parent.data_ptr<int32_t>(), base.data_ptr<float>(), offsets.data_ptr<int8_t>(),
+            sh_rest.data_ptr<float>(), {}, {}, n, groups, (k - 1) * 3, degree,
             splat::make_camera<float>(world_to_cam.data(), K.data(), cam_pos.data(), int(width), int(height), near, far)};
   const float* w = drivers.data_ptr<float>();
-  for (int64_t j = 0; j < d; ++j)
-    if (w[j] != 0.0f) {
-      in.active.push_back(j);
-      in.weights.push_back(w[j]);
-    }
+  const float* scales = offset_scales.data_ptr<float>();
+  for (int64_t j = 0; j < d; ++j) {
+    if (w[j] == 0.0f) continue;
+    in.active_offsets.push_back(in.offsets + j * groups * kLocalSize * kGroup);
+    for (int attribute = 0; attribute < kLocalSize; ++attribute)
+      in.lane_weights.insert(in.lane_weights.end(), kGroup, w[j] * scales[j * kLocalSize + attribute]);
+  }
   const auto options = base.options();
   Tensor means2d = at::empty({n, 2}, options), conics = at::empty({n, 3}, options), depths = at::empty({n}, options);
   Tensor colours = at::empty({n, 3}, options), opacities = at::empty({n}, options);
@@ -296,11 +324,12 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> avatar_project_cpu(
 
 TORCH_LIBRARY_FRAGMENT(avatar_ext, m) {
   // N Gaussians grouped by 8 (G = ceil(N / 8), the last group padded): parent [8 G] int32, base
-  // [G, 14, 8] and offsets [D, G, 14, 8] (float16) in GaussianAvatar.applied_offsets' order of
-  // attributes with the colour's offsets divided by SH_C0, sh_rest [G, (K-1) 3, 8]
+  // [G, 14, 8] and offsets [D, G, 14, 8] (int8; offsets_scales [D, 14] floats) in
+  // GaussianAvatar.applied_offsets' order of attributes with the colour's offsets divided by
+  // SH_C0, sh_rest [G, (K-1) 3, 8]
   // -> the splat_project_forward outputs [N, ...] of the blended Gaussians and their opacities.
   m.def("avatar_project(Tensor verts, Tensor faces, Tensor parent, Tensor drivers, Tensor base, Tensor offsets, "
-        "Tensor sh_rest, int num_gaussians, float[] world_to_cam, float[] K, float[] cam_pos, int width, "
+        "Tensor offset_scales, Tensor sh_rest, int num_gaussians, float[] world_to_cam, float[] K, float[] cam_pos, int width, "
         "int height, float near, float far) -> (Tensor means2d, Tensor conics, Tensor depths, Tensor colours, "
         "Tensor opacities, Tensor radii)");
 }

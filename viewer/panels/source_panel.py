@@ -13,7 +13,7 @@ from viewer.drivers import DrivenSample, LiveDriver
 from viewer.panels.base import COLUMN_WIDTH, Panel
 
 PREVIEW_WIDTH = COLUMN_WIDTH - 20
-LANDMARK_COLOUR = imgui.IM_COL32(40, 255, 80, 255)
+LANDMARK_RGB = (40, 255, 80)
 
 
 class SourcePanel(Panel):
@@ -48,7 +48,9 @@ class SourcePanel(Panel):
         height, width = sample.rgb.shape[:2]
         step = max(1, math.ceil(width / PREVIEW_WIDTH))  # subsample: the preview is small
         if sample.source_frame != self._uploaded_frame:
-            small = np.ascontiguousarray(sample.rgb[::step, ::step])  # [h, w, 3]
+            small = np.array(sample.rgb[::step, ::step], order="C")  # [h, w, 3], a copy to draw on
+            if sample.landmarks is not None:
+                _mark(small, sample.landmarks[:, :2] / step)
             size = (small.shape[1], small.shape[0])
             if self._texture is None or self._texture.size != size:
                 if self._texture is not None:
@@ -57,9 +59,13 @@ class SourcePanel(Panel):
             self._texture.write(small.tobytes(), alignment=1)
             self._uploaded_frame = sample.source_frame
         w, h = self._texture.size
-        origin = imgui.get_cursor_screen_pos()
         imgui.image(imgui.ImTextureRef(self._texture.glo), imgui.ImVec2(w, h))
-        if sample.landmarks is not None:
-            draw = imgui.get_window_draw_list()
-            for x, y in sample.landmarks[:, :2] / step:
-                draw.add_circle_filled(imgui.ImVec2(origin.x + x, origin.y + y), 1.0, LANDMARK_COLOUR)
+
+
+def _mark(image: np.ndarray, points: np.ndarray) -> None:
+    """Colour the pixels under points [P, 2] (x, y in image pixels) of image [h, w, 3] uint8: the
+    landmarks drawn into the preview in one numpy step (478 imgui circles a frame cost the window
+    about 1.5 ms of Python)."""
+    cols, rows = np.floor(points).astype(np.int64).T  # [P] each
+    inside = (cols >= 0) & (cols < image.shape[1]) & (rows >= 0) & (rows < image.shape[0])
+    image[rows[inside], cols[inside]] = LANDMARK_RGB
