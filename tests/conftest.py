@@ -1,7 +1,7 @@
-"""Session fixtures shared by test modules: a real phone clip tracked into a capture, and an
-avatar trained from it (small and quick, but real: Gaussians densified from a tracked video, with
-expression offsets, degree-2 colours and the cut below the head). They skip, with the reason,
-when ../shared/data or mediapipe is absent."""
+"""Session fixtures shared by test modules: cuda_ext's CPU module, a real phone clip tracked into a
+capture, and an avatar trained from it (small and quick, but real: Gaussians densified from a
+tracked video, with expression offsets, degree-2 colours and the cut below the head). They skip,
+with the reason, when the module cannot build, or ../shared/data or mediapipe is absent."""
 
 from __future__ import annotations
 
@@ -16,6 +16,17 @@ REAL_CAPTURE_SIZE = 128
 # Enough steps for the offsets to be learnt (after their warm-up) and the Gaussians to densify.
 REAL_TRAINING = ["--iterations", "900", "--set", "offsets_from=300", "--set", "eval_every=0",
                  "--set", "checkpoint_every=0"]
+
+
+@pytest.fixture(scope="session")
+def cpu_extension() -> None:
+    """cuda_ext's CPU module loaded; the tests that use it skip where it cannot build."""
+    import cuda_ext
+
+    try:
+        cuda_ext.load("cpu")
+    except cuda_ext.ExtensionUnavailable as e:
+        pytest.skip(f"the cuda_ext cpu module cannot be built/loaded: {e}")
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ uses it against the torch reference render."""
 import pytest
 import torch
 
-import cuda_ext
 from avatar.bench import BenchSize, bench_scene
 from avatar.gaussians import blend
 from avatar.render import splat
@@ -17,12 +16,7 @@ from avatar.training.image_metrics import psnr
 from cuda_ext.avatar_project import avatar_project
 
 
-@pytest.fixture(scope="module", autouse=True)
-def extension():
-    try:
-        cuda_ext.load("cpu")
-    except cuda_ext.ExtensionUnavailable as e:
-        pytest.skip(f"the cuda_ext cpu module cannot be built/loaded: {e}")
+pytestmark = pytest.mark.usefixtures("cpu_extension")
 
 
 @pytest.fixture(scope="module")

@@ -40,12 +40,7 @@ def cpu_simd(request, monkeypatch) -> str:
     return request.param
 
 
-@pytest.fixture(scope="module", autouse=True)
-def extension():
-    try:
-        cuda_ext.load("cpu")
-    except cuda_ext.ExtensionUnavailable as e:
-        pytest.skip(f"the cuda_ext cpu module cannot be built/loaded: {e}")
+pytestmark = pytest.mark.usefixtures("cpu_extension")
 
 
 def render(backend: str):

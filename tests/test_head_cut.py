@@ -193,6 +193,20 @@ def test_training_leaves_alone_what_the_cut_hides(tmp_path):
     assert (colour["uncut"][on_hidden] != 0).any(1).float().mean() > 0.5
 
 
+def _posed(model, camera: Camera, pose, size, jaw: float = 0.0) -> tuple[torch.Tensor, Camera]:
+    """The avatar's rig posed with head rotation `pose` (and the jaw opened by `jaw`): its vertices
+    [V, 3], and camera with its image resized to size (width, height)."""
+    params = RigParams.zeros(model.rig.num_shape, model.rig.num_expr)
+    params.rotation = torch.tensor([pose])
+    params.jaw = torch.tensor([[jaw, 0.0, 0.0]])
+    k = camera.K.clone()
+    k[0] *= size[0] / camera.width
+    k[1] *= size[1] / camera.height
+    with torch.no_grad():
+        verts = model.rig.forward(params)[0]
+    return verts, Camera(k, camera.world_to_cam, size[0], size[1])
+
+
 def _fast_region(cut: HeadCut, verts: torch.Tensor, faces: torch.Tensor, camera: Camera) -> torch.Tensor:
     from avatar.renderer.cut import CutRegion
 
@@ -206,15 +220,7 @@ def test_the_fast_cut_is_the_reference_cut(cut_avatar, pose, size):
     the tracked masks) on posed heads, odd image sizes included: the same region to the pixel,
     but for pixel centres that lie on a line or a triangle's edge to within rounding."""
     model, camera, _ = cut_avatar
-    params = RigParams.zeros(model.rig.num_shape, model.rig.num_expr)
-    params.rotation = torch.tensor([pose])
-    params.jaw = torch.tensor([[0.25, 0.0, 0.0]])
-    k = camera.K.clone()
-    k[0] *= size[0] / camera.width
-    k[1] *= size[1] / camera.height
-    camera = Camera(k, camera.world_to_cam, size[0], size[1])
-    with torch.no_grad():
-        verts = model.rig.forward(params)[0]
+    verts, camera = _posed(model, camera, pose, size, jaw=0.25)
     reference = cut_region(model.head_cut, verts, model.rig.faces, camera)
     fast = _fast_region(model.head_cut, verts, model.rig.faces, camera)
     assert fast.shape == reference.shape == (size[1], size[0], 1) and fast.dtype == torch.float32
@@ -255,14 +261,7 @@ def test_the_cut_in_place_is_the_clip_with_the_region(cut_avatar, pose, size):
     from avatar.renderer.cut import CutRegion
 
     model, camera, _ = cut_avatar
-    params = RigParams.zeros(model.rig.num_shape, model.rig.num_expr)
-    params.rotation = torch.tensor([pose])
-    k = camera.K.clone()
-    k[0] *= size[0] / camera.width
-    k[1] *= size[1] / camera.height
-    camera = Camera(k, camera.world_to_cam, size[0], size[1])
-    with torch.no_grad():
-        verts = model.rig.forward(params)[0]
+    verts, camera = _posed(model, camera, pose, size)
     g = torch.Generator().manual_seed(2)
     images = [torch.rand(size[1], size[0], c, generator=g) for c in (3, 1, 1)]
     background = torch.tensor([0.9, 0.2, 0.4])
@@ -316,15 +315,8 @@ def test_the_fast_cut_refuses_bad_input(cut_avatar):
 def test_the_cuda_cut_is_the_cpu_cut(cut_avatar, pose):
     """The CUDA kernels give the CPU op's region, computed on the device."""
     model, camera, _ = cut_avatar
-    params = RigParams.zeros(model.rig.num_shape, model.rig.num_expr)
-    params.rotation = torch.tensor([pose])
     for size in ((96, 96), (512, 384)):
-        k = camera.K.clone()
-        k[0] *= size[0] / camera.width
-        k[1] *= size[1] / camera.height
-        cam = Camera(k, camera.world_to_cam, size[0], size[1])
-        with torch.no_grad():
-            verts = model.rig.forward(params)[0]
+        verts, cam = _posed(model, camera, pose, size)
         cpu = _fast_region(model.head_cut, verts, model.rig.faces, cam)
         gpu = _fast_region(model.head_cut, verts.cuda(), model.rig.faces.cuda(), cam)
         assert gpu.is_cuda and int((gpu.cpu() != cpu).sum()) <= 2

@@ -3,15 +3,9 @@
 import pytest
 import torch
 
-import cuda_ext
 
 
-@pytest.fixture(scope="module", autouse=True)
-def extension():
-    try:
-        cuda_ext.load("cpu")
-    except cuda_ext.ExtensionUnavailable as e:
-        pytest.skip(f"the cuda_ext cpu module cannot be built/loaded: {e}")
+pytestmark = pytest.mark.usefixtures("cpu_extension")
 
 
 @pytest.mark.parametrize("simd", ["auto", "sse2"])

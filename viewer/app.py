@@ -8,9 +8,11 @@ The same loop serves the interactive window and the headless `--frames N` runs (
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import moderngl
 import numpy as np
@@ -108,10 +110,6 @@ class ViewerApp:
         params.callbacks.before_exit = self._before_exit
         if self.limits.record_stem is not None:
             self.recorder = Recorder(self.limits.record_stem, self._driver_fps(), self.expr_names())
-        if self.driver is not None:
-            self.driver.start()
-        if self.detail is not None:
-            self.detail.start(self.orbit.camera(self.state.size, self.state.size))
         self.worker.start()
         try:
             hello_imgui.run(params)
@@ -133,10 +131,17 @@ class ViewerApp:
                         self._expr_panel, PosePanel(self.state)]
         if self.timed_backends:
             self._choose_backend()
+        # The tracker and the level of detail's build start once the backends are timed: on two
+        # cores they would slow the candidates unevenly, and the choice would be theirs.
+        if self.driver is not None:
+            self.driver.start()
+        if self.detail is not None:
+            self.detail.start(self.orbit.camera(self.state.size, self.state.size))
 
     def _choose_backend(self) -> None:
         """The fastest of the timed backends on the rest pose at the render size (median of
-        TIMED_FRAMES after one warm-up frame), kept for the run and shown in the stats."""
+        TIMED_FRAMES, the candidates taking turns after a warm-up frame each), kept for the run
+        and shown in the stats."""
         size = self.state.size
         camera = self.orbit.camera(size, size)
         params = self.state.compose(None, self.model.rig, self.identity_shape)
@@ -144,7 +149,7 @@ class ViewerApp:
         cpu = AvatarRenderer(self.model, tuple(self.state.background), "cpu")
         frame = {"cpu": lambda: cpu.render(params, camera),
                  "gl": lambda: self._view.draw(params, camera, viewport, self.state.background)}
-        timings = {name: median_ms(frame[name], TIMED_FRAMES) for name in self.timed_backends}
+        timings = turns_median_ms({name: frame[name] for name in self.timed_backends}, TIMED_FRAMES)
         self.state.backend = min(timings, key=timings.get)
         self.backend_choice = (f"{self.state.backend}, the faster at {size} px: "
                                + ", ".join(f"{name} {ms:.0f} ms" for name, ms in timings.items()))
@@ -286,12 +291,15 @@ class ViewerApp:
         return list(names) if names else None
 
 
-def median_ms(frame, count: int) -> float:
-    """Median milliseconds of frame() over `count` calls, after one warm-up call."""
-    frame()
-    times = []
-    for _ in range(count):
-        started = time.perf_counter()
+def turns_median_ms(frames: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median milliseconds of each frame() over `rounds` rounds in which every candidate runs once
+    in turn (after one warm-up call each), so a passing load weighs on all of them alike."""
+    for frame in frames.values():
         frame()
-        times.append(1e3 * (time.perf_counter() - started))
-    return sorted(times)[len(times) // 2]
+    times: dict[str, list[float]] = {name: [] for name in frames}
+    for _ in range(rounds):
+        for name, frame in frames.items():
+            started = time.perf_counter()
+            frame()
+            times[name].append(1e3 * (time.perf_counter() - started))
+    return {name: statistics.median(values) for name, values in times.items()}

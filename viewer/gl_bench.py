@@ -64,6 +64,7 @@ def format_table(rows: list[dict], description: str) -> str:
 
 
 def _timed(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, float]:
+    """(median, fastest) milliseconds of fn() over `repeats` calls after `warmup` calls."""
     for _ in range(warmup):
         fn()
     times = []

@@ -25,10 +25,16 @@ class OrbitCamera:
         self.yaw_deg, self.pitch_deg = 0.0, 0.0
         self.distance = self.home_distance
         self.pan = torch.zeros(3)  # [3] world-space offset of the orbit target
+        self._last: tuple[tuple, Camera] | None = None
 
     def camera(self, width: int, height: int) -> Camera:
-        return Camera.orbit(self.yaw_deg, self.pitch_deg, self.distance, self.centre + self.pan, width, height,
-                            FOV_Y_DEG)
+        """The camera now; the window asks every frame, so it is made again only when something
+        moved. Treat it as read-only."""
+        key = (self.yaw_deg, self.pitch_deg, self.distance, tuple(self.pan.tolist()), width, height)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, Camera.orbit(self.yaw_deg, self.pitch_deg, self.distance, self.centre + self.pan,
+                                            width, height, FOV_Y_DEG))
+        return self._last[1]
 
     def orbit(self, dx_px: float, dy_px: float) -> None:
         self.yaw_deg -= DEGREES_PER_PIXEL * dx_px

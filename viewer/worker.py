@@ -28,7 +28,8 @@ class Worker:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=self._join_timeout)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=self._join_timeout)
 
     def _run_guarded(self) -> None:
         _name_os_thread(self._thread.name)

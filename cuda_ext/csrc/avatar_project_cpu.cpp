@@ -77,7 +77,8 @@ inline void block_sums(const Inputs& in, int64_t group0, int64_t groups, float* 
   for (int64_t i = 0; i < groups * kLocalSize * kGroup; ++i) {
     const int64_t at = group0 * kLocalSize * kGroup + i, lane = i % (kLocalSize * kGroup);
     float sum = 0.0f;
-    for (size_t j = 0; j < active; ++j) sum += in.lane_weights[j * kLocalSize * kGroup + lane] * float(in.active_offsets[j][at]);
+    for (size_t j = 0; j < active; ++j)
+      sum += in.lane_weights[j * kLocalSize * kGroup + lane] * float(in.active_offsets[j][at]);
     sums[i] = sum;
   }
 }
@@ -324,14 +325,14 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> avatar_project_cpu(
 
 TORCH_LIBRARY_FRAGMENT(avatar_ext, m) {
   // N Gaussians grouped by 8 (G = ceil(N / 8), the last group padded): parent [8 G] int32, base
-  // [G, 14, 8] and offsets [D, G, 14, 8] (int8; offsets_scales [D, 14] floats) in
+  // [G, 14, 8] and offsets [D, G, 14, 8] (int8; offset_scales [D, 14] floats) in
   // GaussianAvatar.applied_offsets' order of attributes with the colour's offsets divided by
   // SH_C0, sh_rest [G, (K-1) 3, 8]
   // -> the splat_project_forward outputs [N, ...] of the blended Gaussians and their opacities.
   m.def("avatar_project(Tensor verts, Tensor faces, Tensor parent, Tensor drivers, Tensor base, Tensor offsets, "
-        "Tensor offset_scales, Tensor sh_rest, int num_gaussians, float[] world_to_cam, float[] K, float[] cam_pos, int width, "
-        "int height, float near, float far) -> (Tensor means2d, Tensor conics, Tensor depths, Tensor colours, "
-        "Tensor opacities, Tensor radii)");
+        "Tensor offset_scales, Tensor sh_rest, int num_gaussians, float[] world_to_cam, float[] K, float[] cam_pos, "
+        "int width, int height, float near, float far) -> (Tensor means2d, Tensor conics, Tensor depths, "
+        "Tensor colours, Tensor opacities, Tensor radii)");
 }
 
 TORCH_LIBRARY_IMPL(avatar_ext, CPU, m) { m.impl("avatar_project", &avatar_ext::avatar_project::avatar_project_cpu); }

@@ -28,8 +28,7 @@ using head_cut::Line;
 constexpr const char* kOp = "head_cut_region";
 constexpr const char* kApplyOp = "head_cut_apply_";
 
-// Camera-space depth and pixel position of every vertex, as Camera.project: K (R x + t), divided by
-// its third component (at least 1e-9).
+// Pixel position and camera-space depth of every vertex (head_cut::project_vertex).
 template <typename T>
 void project_vertices(const T* verts, int64_t num_v, const double* w2c, const double* K, std::vector<double>& xy,
                       std::vector<double>& depth) {
@@ -37,36 +36,8 @@ void project_vertices(const T* verts, int64_t num_v, const double* w2c, const do
   depth.resize(static_cast<size_t>(num_v));
   for (int64_t v = 0; v < num_v; ++v) {
     const double p[3] = {double(verts[3 * v]), double(verts[3 * v + 1]), double(verts[3 * v + 2])};
-    double c[3];
-    for (int r = 0; r < 3; ++r) c[r] = w2c[4 * r] * p[0] + w2c[4 * r + 1] * p[1] + w2c[4 * r + 2] * p[2] + w2c[4 * r + 3];
-    const double hx = K[0] * c[0] + K[1] * c[1] + K[2] * c[2];
-    const double hy = K[3] * c[0] + K[4] * c[1] + K[5] * c[2];
-    const double hz = std::max(K[6] * c[0] + K[7] * c[1] + K[8] * c[2], 1e-9);
-    xy[2 * v] = hx / hz;
-    xy[2 * v + 1] = hy / hz;
-    depth[v] = c[2];
+    head_cut::project_vertex(p, w2c, K, xy[2 * v], xy[2 * v + 1], depth[v]);
   }
-}
-
-// The neck cut's line (through the ring's vertex nearest the camera, along the ring's largest
-// extent) and the upper line (through the two sides), both with normals towards the skull's top.
-void cut_lines(const std::vector<double>& xy, const std::vector<double>& depth, const int64_t* ring, int64_t num_ring,
-               const int64_t* sides, int64_t top, Line& ring_line, Line& sides_line) {
-  std::vector<double> ring_xy(static_cast<size_t>(2 * num_ring));
-  int64_t front = ring[0];
-  for (int64_t i = 0; i < num_ring; ++i) {
-    ring_xy[2 * i] = xy[2 * ring[i]];
-    ring_xy[2 * i + 1] = xy[2 * ring[i] + 1];
-    if (depth[ring[i]] < depth[front]) front = ring[i];
-  }
-  double dx, dy;
-  head_cut::principal_direction(ring_xy.data(), int(num_ring), dx, dy);
-  const double head_x = xy[2 * top], head_y = xy[2 * top + 1];
-  ring_line = head_cut::line_towards(xy[2 * front], xy[2 * front + 1], dx, dy, head_x, head_y);
-  const double ax = xy[2 * sides[0]], ay = xy[2 * sides[0] + 1], bx = xy[2 * sides[1]], by = xy[2 * sides[1] + 1];
-  const double length = std::max(std::hypot(bx - ax, by - ay), 1e-6);
-  sides_line = head_cut::line_towards(0.5 * (ax + bx), 0.5 * (ay + by), (bx - ax) / length, (by - ay) / length,
-                                      head_x, head_y);
 }
 
 // Columns [lo, hi] (clipped to [0, width - 1]) whose centres satisfy `test`, a condition that holds
@@ -225,8 +196,9 @@ RowCut frame_cut(const Tensor& verts, const Tensor& faces, const Tensor& ring, c
   std::vector<double> xy, depth;
   project_vertices(verts.data_ptr<T>(), num_v, world_to_cam.data(), K.data(), xy, depth);
   RowCut cut{{}, {}, {}, w, h};
-  cut_lines(xy, depth, ring.data_ptr<int64_t>(), ring.size(0), sides.data_ptr<int64_t>(), top, cut.ring_line,
-            cut.sides_line);
+  std::vector<double> ring_xy(static_cast<size_t>(2 * ring.size(0)));
+  head_cut::cut_lines(xy.data(), depth.data(), ring.data_ptr<int64_t>(), int(ring.size(0)),
+                      sides.data_ptr<int64_t>(), top, ring_xy.data(), cut.ring_line, cut.sides_line);
   const int radius = head_cut::neck_radius(neck_margin, h, w);
   std::vector<uint8_t> coverage;
   rasterize_near_band(xy, depth, face_ids, faces.size(0), cut.ring_line, cut.sides_line, radius + 1.0, near, w, h,

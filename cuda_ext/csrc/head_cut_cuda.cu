@@ -37,37 +37,13 @@ __global__ void project_kernel(const T* verts, int64_t num_v, CameraArgs cam, do
   const int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (v >= num_v) return;
   const double p[3] = {double(verts[3 * v]), double(verts[3 * v + 1]), double(verts[3 * v + 2])};
-  double c[3];
-  for (int r = 0; r < 3; ++r)
-    c[r] = cam.w2c[4 * r] * p[0] + cam.w2c[4 * r + 1] * p[1] + cam.w2c[4 * r + 2] * p[2] + cam.w2c[4 * r + 3];
-  const double hx = cam.K[0] * c[0] + cam.K[1] * c[1] + cam.K[2] * c[2];
-  const double hy = cam.K[3] * c[0] + cam.K[4] * c[1] + cam.K[5] * c[2];
-  double hz = cam.K[6] * c[0] + cam.K[7] * c[1] + cam.K[8] * c[2];
-  hz = hz > 1e-9 ? hz : 1e-9;
-  xy[2 * v] = hx / hz;
-  xy[2 * v + 1] = hy / hz;
-  depth[v] = c[2];
+  head_cut::project_vertex(p, cam.w2c, cam.K, xy[2 * v], xy[2 * v + 1], depth[v]);
 }
 
-// One thread: the neck cut's line (through the ring's vertex nearest the camera, along the ring's
-// largest extent) and the upper line (through the sides), normals towards the skull's top.
+// One thread: the two lines (head_cut::cut_lines).
 __global__ void lines_kernel(const double* xy, const double* depth, const int64_t* ring, int num_ring,
                              const int64_t* sides, int64_t top, double* ring_xy, Line* lines) {
-  int64_t front = ring[0];
-  for (int i = 0; i < num_ring; ++i) {
-    ring_xy[2 * i] = xy[2 * ring[i]];
-    ring_xy[2 * i + 1] = xy[2 * ring[i] + 1];
-    if (depth[ring[i]] < depth[front]) front = ring[i];
-  }
-  double dx, dy;
-  head_cut::principal_direction(ring_xy, num_ring, dx, dy);
-  const double head_x = xy[2 * top], head_y = xy[2 * top + 1];
-  lines[0] = head_cut::line_towards(xy[2 * front], xy[2 * front + 1], dx, dy, head_x, head_y);
-  const double ax = xy[2 * sides[0]], ay = xy[2 * sides[0] + 1], bx = xy[2 * sides[1]], by = xy[2 * sides[1] + 1];
-  double length = sqrt((bx - ax) * (bx - ax) + (by - ay) * (by - ay));
-  length = length > 1e-6 ? length : 1e-6;
-  lines[1] = head_cut::line_towards(0.5 * (ax + bx), 0.5 * (ay + by), (bx - ax) / length, (by - ay) / length, head_x,
-                                    head_y);
+  head_cut::cut_lines(xy, depth, ring, num_ring, sides, top, ring_xy, lines[0], lines[1]);
 }
 
 struct DeviceXY {

@@ -10,3 +10,14 @@
 // set of the loop it lands in (an AVX2 loop calling an out-of-line SSE2 copy would gain nothing).
 #define AVX_HD_LANE inline __attribute__((always_inline))
 #endif
+
+// ceil / floor of a double within int range through truncation: no libm call where the target
+// has no rounding instruction (baseline x86-64).
+AVX_HD int ceil_int(double x) {
+  const int t = int(x);
+  return t + (double(t) < x);
+}
+AVX_HD int floor_int(double x) {
+  const int t = int(x);
+  return t - (double(t) > x);
+}

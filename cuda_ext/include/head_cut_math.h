@@ -55,6 +55,42 @@ AVX_HD void principal_direction(const double* xy, int n, double& dx, double& dy)
   dy = sin(angle);
 }
 
+// Vertex p [3] seen by the camera (w2c [16] row-major, K [9]), as Camera.project: its pixel
+// position K (R p + t) / (its third component, at least 1e-9) and its camera-space depth.
+AVX_HD void project_vertex(const double p[3], const double* w2c, const double* K, double& x, double& y,
+                           double& depth) {
+  double c[3];
+  for (int r = 0; r < 3; ++r) c[r] = w2c[4 * r] * p[0] + w2c[4 * r + 1] * p[1] + w2c[4 * r + 2] * p[2] + w2c[4 * r + 3];
+  const double hx = K[0] * c[0] + K[1] * c[1] + K[2] * c[2];
+  const double hy = K[3] * c[0] + K[4] * c[1] + K[5] * c[2];
+  double hz = K[6] * c[0] + K[7] * c[1] + K[8] * c[2];
+  hz = hz > 1e-9 ? hz : 1e-9;
+  x = hx / hz;
+  y = hy / hz;
+  depth = c[2];
+}
+
+// The neck cut's line (through the ring's vertex nearest the camera, along the ring's largest
+// extent) and the upper line (through the two sides), both with normals towards the skull's top
+// (vertex `top`). xy [V, 2] and depth [V] per projected vertex; ring_xy: room for 2 num_ring values.
+AVX_HD void cut_lines(const double* xy, const double* depth, const int64_t* ring, int num_ring, const int64_t* sides,
+                      int64_t top, double* ring_xy, Line& ring_line, Line& sides_line) {
+  int64_t front = ring[0];
+  for (int i = 0; i < num_ring; ++i) {
+    ring_xy[2 * i] = xy[2 * ring[i]];
+    ring_xy[2 * i + 1] = xy[2 * ring[i] + 1];
+    if (depth[ring[i]] < depth[front]) front = ring[i];
+  }
+  double dx, dy;
+  principal_direction(ring_xy, num_ring, dx, dy);
+  const double head_x = xy[2 * top], head_y = xy[2 * top + 1];
+  ring_line = line_towards(xy[2 * front], xy[2 * front + 1], dx, dy, head_x, head_y);
+  const double ax = xy[2 * sides[0]], ay = xy[2 * sides[0] + 1], bx = xy[2 * sides[1]], by = xy[2 * sides[1] + 1];
+  double length = sqrt((bx - ax) * (bx - ax) + (by - ay) * (by - ay));
+  length = length > 1e-6 ? length : 1e-6;
+  sides_line = line_towards(0.5 * (ax + bx), 0.5 * (ay + by), (bx - ax) / length, (by - ay) / length, head_x, head_y);
+}
+
 // Pixels the neck may reach beyond the rig's own pixels: the reference's
 // max(1, int(round(margin * max(height, width)))), rounding halves to even as Python does.
 inline int neck_radius(double neck_margin, int height, int width) {
@@ -70,17 +106,6 @@ inline int neck_radius(double neck_margin, int height, int width) {
 AVX_HD int disc_half_width(int dy, int radius) {
   const double r = double(radius), t = double(dy) / r, inside = 1.0 - t * t;
   return int(floor(r * sqrt(inside > 0.0 ? inside : 0.0) + 0.5));
-}
-
-// ceil / floor of a double within int range through truncation: no libm call where the target
-// has no rounding instruction (baseline x86-64).
-AVX_HD int ceil_int(double x) {
-  const int t = int(x);
-  return t + (double(t) < x);
-}
-AVX_HD int floor_int(double x) {
-  const int t = int(x);
-  return t - (double(t) > x);
 }
 
 // Edge function of p against the directed edge a->b, written as the mesh rasterizer's

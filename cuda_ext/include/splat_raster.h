@@ -14,17 +14,6 @@
 
 namespace splat {
 
-// ceil / floor of a small double through truncation (no libm call where the target has no
-// rounding instruction, e.g. baseline x86-64).
-AVX_HD int ceil_int(double x) {
-  const int t = int(x);
-  return t + (double(t) < x);
-}
-AVX_HD int floor_int(double x) {
-  const int t = int(x);
-  return t - (double(t) > x);
-}
-
 // First pixel whose centre (i + 0.5) is >= coord, in [0, size].
 AVX_HD int pixel_at_or_after(double coord, int size) {
   return min_(max_(ceil_int(min_(max_(coord, -1.0), size + 1.0) - 0.5), 0), size);
