@@ -1,10 +1,15 @@
 """Real-time Gaussian-splatting head avatars.
 
-Sub-packages, in data-path order: ``rig`` (parametric heads + LBS), ``data`` (captures,
-expression files, video), ``gaussians`` (the avatar model and blending), ``render``
-(cameras and splatting backends), ``renderer`` (the one render path of a trained avatar, as
-every command shows it: pose, blend, splat, its cut below the head), ``training`` (fitting and
-metrics; its entry point is ``avatar.train``). ``avatar.*`` never imports ``viewer`` or ``capture``.
+Sub-packages, lowest layer first (each imports only its own layer and those below; see
+docs/architecture.md and tests/test_imports.py): ``runtime`` (backend registries, the run's
+device, CPU threads, the kernel self-check's comparison), ``cli`` parts (the parsers' look, the
+bad-input exceptions), ``rig`` (parametric heads + LBS), ``render`` (cameras, world-space
+Gaussians, splatting backends), ``data`` (captures, expression files, video, atomic writes),
+``gaussians`` (the avatar's Gaussians and offsets, blending, .avatar files), ``renderer`` (the
+one render path: pose, blend, splat, cut), ``model`` (``Avatar``: a trained avatar that owns what
+renders it; ``load_avatar``), ``training`` (fitting, evaluation, metrics), ``bench``, ``api``
+(the front door: ``avatar.load``, ``avatar.train``, ``avatar.evaluate``) and the ``cli`` command.
+``avatar.*`` never imports ``viewer`` or ``capture``.
 """
 
 __version__ = "0.1.0"

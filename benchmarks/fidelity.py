@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from avatar.cli import main as avatar
+from avatar.cli.main import main as avatar
 
 ROW_FORMAT = "{:<26} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}"
 HEADER = ("clip", "frames", "train", "test", "test fg", "test bk", "ssim tr", "ssim te", "track m",
@@ -64,9 +64,9 @@ def run_clip(video: Path, out: Path, args: argparse.Namespace) -> dict:
                             "--save-images", str(out / "images")])
     result = json.loads(metrics.read_text())
     report = json.loads((capture / "report.json").read_text())
-    from avatar.gaussians.io import load_avatar
+    from avatar.model import load_avatar
 
-    loaded, _ = load_avatar(model)
+    loaded = load_avatar(model).model
     return {"clip": video.stem, "frames": report["tracked"], "train": result["train"], "test": result["test"],
             "track_minutes": stages["track"] / 60, "train_minutes": stages["train"] / 60,
             "num_gaussians": loaded.num_gaussians, "nme": report.get("nme_mean")}

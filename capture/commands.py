@@ -1,4 +1,4 @@
-"""The commands capture adds to `avatar` (registered through the `avatar.commands` entry point,
+"""The commands capture adds to `avatar` (registered through the `avatar.cli.handlers` entry point,
 so avatar never imports capture): `track`, `import`, and `bench --tracker`. Heavy modules
 (mediapipe, the fitters) load only when one of them runs."""
 
@@ -8,8 +8,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from avatar.atomic import dump_json
-from avatar.cli_parts import RIG_HELP, add_command, float_in, int_in
+from avatar.data.atomic import dump_json
+from avatar.cli.parts import RIG_HELP, add_command, add_rig, float_in, int_in
 from capture.limits import MAX_CROP, MAX_VAL_FRACTION, MIN_CROP
 
 log = logging.getLogger("avatar")
@@ -21,7 +21,7 @@ def register(sub) -> None:
                     "  avatar track a.mp4 b.mp4 --out capture --max-fps 15 --no-photometric")
     p.add_argument("videos", nargs="+", type=Path, help="video files of the same person (mp4, mov, ...)")
     p.add_argument("--out", required=True, type=Path, help="capture directory to write")
-    p.add_argument("--rig", default="builtin", help=RIG_HELP)
+    add_rig(p, default="builtin", help=RIG_HELP)
     p.add_argument("--landmark-embedding", type=Path, default=None,
                    help="FLAME's mediapipe_landmark_embedding.npz (needed with a FLAME rig)")
     p.add_argument("--size", type=int_in(MIN_CROP, MAX_CROP), default=512,
@@ -55,8 +55,8 @@ def _extend_bench(bench: argparse.ArgumentParser) -> None:
     """`avatar bench --tracker VIDEO`: the live tracker's timings instead of the splat benchmark."""
     bench.add_argument("--tracker", type=Path, default=None, metavar="VIDEO",
                        help="instead: live-tracking timings (landmarks, per-frame rig fit) on this video")
-    bench.add_argument("--rig", default=None, help="with --tracker: the rig to fit (default builtin); with --model: "
-                       "the rig when the model does not embed it (FLAME)")
+    add_rig(bench, help="with --tracker: the rig to fit (default builtin); with --model: the rig when the model "
+            "does not embed it (FLAME)")
     splat_bench = bench.get_default("run")
 
     def run(args: argparse.Namespace) -> int | None:
@@ -67,9 +67,9 @@ def _extend_bench(bench: argparse.ArgumentParser) -> None:
 def cmd_track(args: argparse.Namespace) -> int:
     from capture.track import track  # capture needs mediapipe; only `track` pays for importing it
 
-    report = track(args.videos, args.out, args.rig, args.size, args.max_fps, args.landmark_embedding,
-                   args.overwrite, max_frames=args.max_frames, photometric=args.photometric,
-                   val_fraction=args.val_fraction)
+    report = track(args.videos, args.out, rig_spec=args.rig, size=args.size, max_fps=args.max_fps,
+                   max_frames=args.max_frames, landmark_embedding=args.landmark_embedding,
+                   photometric=args.photometric, val_fraction=args.val_fraction, overwrite=args.overwrite)
     log.info("wrote %s: %d of %d frames tracked, NME %.4f, %.0f s", args.out, report["tracked"], report["frames"],
              report["nme_mean"], report["seconds"])
     return 0

@@ -1,9 +1,9 @@
 """The outline of the head above the ears: a cue for the head's pose that does not come from the face.
 
 The face's landmarks fix where the face is, but an expression moves them in ways a fit can also
-read as a nod or a step towards the camera: on talking_woman_512, surprised frames (brows up,
-mouth open) came out ~2 degrees and a few millimetres off, and the avatar's hair then overhung
-the person's outline by 3-5 px. The outline of the hair does not move with the expression.
+read as a nod or a step towards the camera: a surprised face (brows up, mouth open) comes out
+slightly pitched and shifted, and the avatar's hair then overhangs the person's outline. The
+outline of the hair does not move with the expression.
 
 It is measured as a radius per direction: rays from the point between the eyes, fanned over the
 top of the head from one side to the other (`ANGLES`, turned with the eye line), each ending
@@ -16,16 +16,14 @@ the crop's or the frame's edge, or no shell point, do not count.
 The shell must be able to take the head's real shape, or the fit moves the pose to make up for
 it, by an amount that depends on which part of the shell a pose puts on the outline:
 - The thickness is signed: where the rig's skull is wider than the person's head (short or flat
-  hair, a narrow head), the shell goes inside it. Kept positive, it could not, and the term
-  pulled the whole head away from the camera instead (phone_selfie_720x1280: every frame 6 mm
-  further, NME 4% worse).
+  hair, a narrow head), the shell goes inside it. A thickness kept positive could not, and the
+  term would pull the whole head away from the camera instead.
 - Degree 6 (49 coefficients), with a roughness penalty that keeps what no ray sees from
-  wandering. Degree 2 pitched wojtek_512's held-out frames (head bent forward, so the crown is on
-  the outline) 0.02 rad against the training frames and cost them 1 dB; from degree 3 to 6 the
-  shell follows talking_woman_512's hair closer (outline error 2.40 -> 2.03 px), and held-out
-  PSNR went from 24.5 to 25.2 dB.
-"""
+  wandering. A low degree cannot follow a crown that a head bent forward puts on the outline,
+  so the fit pitches those frames instead; a higher degree follows the hair closer.
 
+The measurements behind these choices are in docs/results.md ("Head outline").
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -7,8 +7,7 @@ filter (He et al., "Guided Image Filtering", 2010) makes the matte a local linea
 frame's brightness: where the confidence leans towards the dark strands, the matte follows them
 (strands partly opaque, the wall between them clear), and speckle that the image does not show
 averages out. Trained avatars copy their targets, and a ragged edge that differs in every frame
-is something no model can predict (talking_woman_512, one training run each: held-out PSNR
-25.31 -> 25.82 dB, training frames 33.28 -> 33.99).
+is something no model can predict (what it gained: docs/results.md, "Mattes").
 """
 
 from __future__ import annotations

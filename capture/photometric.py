@@ -65,7 +65,7 @@ class PhotometricWeights:
 @dataclass
 class PhotometricFit:
     params: RigParams  # [T] refined
-    error_before: np.ndarray  # [T] texture consistency (`_consistency`) of the landmark fit, 0..1
+    error_before: np.ndarray  # [T] texture consistency of the landmark fit, 0..1 (`PhotometricRefinement.consistency`)
     error: np.ndarray  # [T] the same after refinement
     outline_before: np.ndarray | None = None  # [T] mean |head outline error| in pixels (`head_outline`)
     outline: np.ndarray | None = None  # [T] the same after refinement
@@ -76,126 +76,204 @@ def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigPa
                        weights: PhotometricWeights | None = None, fit_weights: FitWeights | None = None,
                        progress: bool = True, shell_height: float | None = None,
                        in_frame: np.ndarray | None = None) -> PhotometricFit:
-    """Refine `params` [T] against the frames: images [T, H, W, 3] uint8 seen by `cameras` (one
-    per frame, rig space to pixels), mattes [T, H, W] in [0, 1] (the person), landmarks
-    [T, 478, 2] MediaPipe points in the same pixels; pairs [P]: the frames t that follow t - 1
-    in time (`fit_video.continuing_frames`), kept smooth. shell_height (rest pose, metres):
-    where the head's outline term starts (`head_outline`; None: no outline term); in_frame
-    [T, H, W]: 1 where the images show the video (default everywhere)."""
-    w = weights or PhotometricWeights()
-    fw = fit_weights or FitWeights()
-    rig = rig.to(dtype=torch.float32)
-    model = fit_model(rig, embedding)
-    samples = _face_samples(rig, embedding, w.max_samples)
-    srig = LandmarkRig(rig, samples.faces, samples.bary, samples.normals)
-    lrig = fit_points(rig, embedding)
-    t = params.num_frames
-    k_mats = torch.stack([c.K for c in cameras]).float()  # [T, 3, 3]
-    w2c = torch.stack([c.world_to_cam for c in cameras]).float()  # [T, 4, 4]
-    height, width = images.shape[1:3]
-    frames = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255  # [T, 3, H, W]
-    matte = torch.as_tensor(mattes, dtype=torch.float32)[:, None]  # [T, 1, H, W]
-    target = torch.as_tensor(landmarks[:, embedding.mp_index, :2], dtype=torch.float32)  # [T, L, 2]
-    outline = torch.as_tensor(outline_normals(landmarks))  # [T, S, 2]
-    iod = torch.as_tensor(inter_ocular(landmarks), dtype=torch.float32).clamp_min(1.0)  # [T]
+    """Refine `params` [T] against the frames (the other arguments: `PhotometricRefinement`);
+    progress: show a progress bar over the optimisation steps."""
+    return PhotometricRefinement(rig, embedding, params, cameras, images, mattes, landmarks, pairs, weights,
+                                 fit_weights, shell_height, in_frame).run(progress)
 
-    base = params.detach().to(dtype=torch.float32)
-    var = {k: torch.zeros_like(getattr(base, k), requires_grad=True)
-           for k in ("rotation", "translation", "expr", "jaw", "eyes")}
-    albedo = torch.zeros(samples.count, 3, requires_grad=True)  # logit of the colour, set below
-    sh = torch.zeros(9, 3)
-    sh[0] = 1.0 / SH_C0  # shading 1 everywhere
-    sh.requires_grad_(True)
-    log_gain = torch.zeros(t, 3, requires_grad=True)
 
-    def current() -> RigParams:
-        expr = base.expr + var["expr"] * model.free_expr
-        if model.expr_bounded:
+class PhotometricRefinement:
+    """One video's refinement problem: the frames and landmarks it is measured against, the rig
+    parameters it moves (offsets from the landmark fit), and the appearance model (per-vertex
+    albedo, shared lighting, per-frame gain) those parameters are judged with.
+
+    images [T, H, W, 3] uint8 seen by `cameras` (one per frame, rig space to pixels); mattes
+    [T, H, W] in [0, 1] (the person); landmarks [T, 478, 2] MediaPipe points in the same pixels;
+    pairs [P]: the frames t that follow t - 1 in time (`fit_video.continuing_frames`), kept
+    smooth. shell_height (rest pose, metres): where the head's outline term starts
+    (`head_outline`; None: no outline term); in_frame [T, H, W]: 1 where the images show the
+    video (default everywhere).
+    """
+
+    def __init__(self, rig: HeadRig, embedding: LandmarkEmbedding, params: RigParams, cameras: list[Camera],
+                 images: np.ndarray, mattes: np.ndarray, landmarks: np.ndarray, pairs: Tensor,
+                 weights: PhotometricWeights | None = None, fit_weights: FitWeights | None = None,
+                 shell_height: float | None = None, in_frame: np.ndarray | None = None) -> None:
+        self.weights = weights or PhotometricWeights()
+        self.fit_weights = fit_weights or FitWeights()
+        self.rig = rig.to(dtype=torch.float32)
+        self.embedding = embedding
+        self.cameras = cameras
+        self.pairs = pairs  # [P]
+        self.model = fit_model(self.rig, embedding)
+        self.samples = _face_samples(self.rig, embedding, self.weights.max_samples)
+        self.sample_rig = LandmarkRig(self.rig, self.samples.faces, self.samples.bary, self.samples.normals)
+        self.point_rig = fit_points(self.rig, embedding)
+        self.k_mats = torch.stack([c.K for c in cameras]).float()  # [T, 3, 3]
+        self.w2c = torch.stack([c.world_to_cam for c in cameras]).float()  # [T, 4, 4]
+        self.height, self.width = images.shape[1:3]
+        self.frames = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255  # [T, 3, H, W]
+        self.matte = torch.as_tensor(mattes, dtype=torch.float32)[:, None]  # [T, 1, H, W]
+        self.target = torch.as_tensor(landmarks[:, embedding.mp_index, :2], dtype=torch.float32)  # [T, L, 2]
+        self.outline_normals = torch.as_tensor(outline_normals(landmarks))  # [T, S, 2]
+        self.iod = torch.as_tensor(inter_ocular(landmarks), dtype=torch.float32).clamp_min(1.0)  # [T]
+
+        self.base = params.detach().to(dtype=torch.float32)  # [T] the landmark fit
+        # What the optimiser moves: offsets from the landmark fit (identity and neck stay).
+        self.delta = {k: torch.zeros_like(getattr(self.base, k), requires_grad=True)
+                      for k in ("rotation", "translation", "expr", "jaw", "eyes")}
+        self.albedo = torch.zeros(self.samples.count, 3, requires_grad=True)  # [N, 3] logit of the colour
+        sh = torch.zeros(9, 3)  # [9, 3] degree-2 lighting, shared by all frames
+        sh[0] = 1.0 / SH_C0  # shading 1 everywhere
+        self.sh = sh.requires_grad_(True)
+        self.log_gain = torch.zeros(params.num_frames, 3, requires_grad=True)  # [T, 3] exposure
+
+        self.head: OutlineTerm | None = None
+        if shell_height is not None and self.weights.outline > 0:
+            seen = matte_outline(mattes, np.ones_like(mattes) if in_frame is None else in_frame, landmarks)
+            self.head = OutlineTerm(self.rig, shell_height, seen, self.k_mats, self.w2c, self.iod)
+            self.head.fit_hair(self.current().detach())
+
+    def run(self, progress: bool = True) -> PhotometricFit:
+        """Optimise all frames together, one Adam run through the blur levels (coarse to fine:
+        wide basins first), re-deciding visibility at the start of each level because the mesh
+        has moved; measures the texture consistency (and outline error) before and after."""
+        with torch.no_grad():
+            start = self.current()
+            outline_before = None if self.head is None else self.head.mean_abs_error(start)
+            visible = self.visibility(start)  # also the first level's
+            self.init_albedo(start, visible)
+            error_before = self.consistency(start, visible)
+        optimizer = self.optimizer()
+        levels = self.weights.levels
+        bar = tqdm(total=sum(steps for _, steps in levels), desc="photometric refinement", disable=not progress,
+                   leave=False)
+        for level, (sigma, steps) in enumerate(levels):
+            blurred = _blur(self.frames, sigma)  # [T, 3, H, W]
+            if level:
+                visible = self.visibility(self.current().detach())
+            for _ in range(steps):
+                photo = self.step(optimizer, blurred, visible)
+                bar.update(1)
+            bar.set_postfix(photo=f"{photo.item():.4f}")
+        bar.close()
+        with torch.no_grad():
+            final = self.current()
+            error = self.consistency(final, self.visibility(final))
+            outline_after = None if self.head is None else self.head.mean_abs_error(final)
+        return PhotometricFit(final.detach(), error_before.numpy(), error.numpy(), outline_before, outline_after)
+
+    def current(self) -> RigParams:
+        """[T] the landmark fit moved by the current offsets, constrained as the landmark fit is:
+        only the expressions it frees move, bounded weights stay in [0, 1], the jaw follows the
+        expressions (`jaw_from`) and the eyes do not roll."""
+        base, delta = self.base, self.delta
+        expr = base.expr + delta["expr"] * self.model.free_expr
+        if self.model.expr_bounded:
             expr = expr.clamp(0.0, 1.0)
-        eyes = base.eyes + var["eyes"] * torch.tensor([1.0, 1.0, 0.0, 1.0, 1.0, 0.0])
-        jaw = jaw_from(model, expr, base.jaw + var["jaw"])
-        return RigParams(base.shape, expr, jaw, base.neck, base.rotation + var["rotation"], eyes,
-                         base.translation + var["translation"])
+        eyes = base.eyes + delta["eyes"] * torch.tensor([1.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+        jaw = jaw_from(self.model, expr, base.jaw + delta["jaw"])
+        return RigParams(base.shape, expr, jaw, base.neck, base.rotation + delta["rotation"], eyes,
+                         base.translation + delta["translation"])
 
-    def observe(p: RigParams, blurred: Tensor, visible: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Observed colours [T, N, 3], shading normals [T, N, 3] and sample weights [T, N]."""
-        points, normals = srig.posed(p)
-        pix = project_cameras(points, k_mats, w2c)  # [T, N, 2]
-        grid = torch.stack([pix[..., 0] / width * 2 - 1, pix[..., 1] / height * 2 - 1], -1)[:, :, None]
-        seen = F.grid_sample(blurred, grid, align_corners=False, padding_mode="border")[..., 0]  # [T, 3, N]
-        on_person = F.grid_sample(matte, grid.detach(), align_corners=False)[:, 0, :, 0]  # [T, N]
+    def visibility(self, params: RigParams) -> Tensor:
+        """[T, N] 1 where a face sample is seen in its frame (`_visibility`). Called once per blur
+        level, not per step: it poses and z-buffers the full mesh, and a step moves it little."""
+        return _visibility(self.rig, params, self.samples, self.cameras)
+
+    def observe(self, params: RigParams, frames: Tensor, visible: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Observed colours [T, N, 3] where the posed face samples project into frames
+        [T, 3, H, W], their shading normals [T, N, 3] and weights [T, N] (visible and on the
+        person's matte). Gradients reach the parameters through the bilinear sampling."""
+        points, normals = self.sample_rig.posed(params)  # [T, N, 3] each
+        pix = project_cameras(points, self.k_mats, self.w2c)  # [T, N, 2]
+        grid = torch.stack([pix[..., 0] / self.width * 2 - 1, pix[..., 1] / self.height * 2 - 1], -1)[:, :, None]
+        seen = F.grid_sample(frames, grid, align_corners=False, padding_mode="border")[..., 0]  # [T, 3, N]
+        on_person = F.grid_sample(self.matte, grid.detach(), align_corners=False)[:, 0, :, 0]  # [T, N]
         return seen.transpose(1, 2), F.normalize(normals, dim=-1), visible * on_person
 
-    def predicted(normals: Tensor) -> Tensor:
-        shading = torch.einsum("tnk,kc->tnc", sh_basis(2, normals), sh)  # [T, N, 3]
-        return torch.sigmoid(albedo)[None] * shading * torch.exp(log_gain)[:, None, :]
+    def predicted(self, normals: Tensor) -> Tensor:
+        """[T, N, 3] the appearance model's colours for shading normals [T, N, 3]: albedo times
+        the shared spherical-harmonic shading times each frame's gain."""
+        shading = torch.einsum("tnk,kc->tnc", sh_basis(2, normals), self.sh)  # [T, N, 3]
+        return torch.sigmoid(self.albedo)[None] * shading * torch.exp(self.log_gain)[:, None, :]
 
-    def landmark_loss(p: RigParams) -> Tensor:
-        points, point_normals = lrig.posed(p)
-        pix = project_cameras(points, k_mats, w2c)
-        residual = landmark_residuals(embedding, pix, target, outline, outline_choice(embedding, points, point_normals))
-        err = (residual / iod[:, None, None]).pow(2).sum(-1)  # [T, L]
-        return (err * model.point_weights).sum(-1).mean()
+    @torch.no_grad()
+    def init_albedo(self, params: RigParams, visible: Tensor) -> None:
+        """Start each sample's albedo at its median colour over the frames that show it: the
+        appearance model starts where the frames agree, not at grey."""
+        seen, _, weight = self.observe(params, self.frames, visible)
+        self.albedo.copy_(torch.logit(_weighted_median(seen, weight).clamp(0.02, 0.98)))
 
-    def regularisers(p: RigParams) -> Tensor:
-        smooth = lambda x, k: k * (x[pairs] - x[pairs - 1]).pow(2).sum(-1).mean() if len(pairs) else 0  # noqa: E731
-        return (fw.expr * p.expr.pow(2).sum(-1).mean() + fw.eyes * p.eyes.pow(2).sum(-1).mean()
-                + fw.jaw * p.jaw.pow(2).sum(-1).mean() + smooth(p.expr, fw.smooth_expr)
-                + smooth(p.rotation, fw.smooth_pose) + smooth(p.jaw, fw.smooth_pose)
-                + smooth(p.eyes, fw.smooth_pose) + smooth(p.translation, fw.smooth_translation))
+    def photo_loss(self, params: RigParams, frames: Tensor, visible: Tensor) -> Tensor:
+        """Robust (Charbonnier) colour error between frames [T, 3, H, W] and the appearance model,
+        mean over the weighted samples and channels."""
+        seen, normals, weight = self.observe(params, frames, visible)
+        residual = seen - self.predicted(normals)  # [T, N, 3]
+        return (weight[..., None] * (residual.pow(2) + CHARBONNIER ** 2).sqrt()).sum() / (3 * weight.sum() + 1e-6)
 
-    def consistency(p: RigParams, visible: Tensor) -> Tensor:
+    def landmark_loss(self, params: RigParams) -> Tensor:
+        """The landmark fit's own term (inter-ocular-normalised squared residuals, its point
+        weights): keeps the fit anchored where the skin has too little texture to steer it."""
+        points, point_normals = self.point_rig.posed(params)
+        pix = project_cameras(points, self.k_mats, self.w2c)  # [T, L, 2]
+        residual = landmark_residuals(self.embedding, pix, self.target, self.outline_normals,
+                                      outline_choice(self.embedding, points, point_normals))
+        err = (residual / self.iod[:, None, None]).pow(2).sum(-1)  # [T, L]
+        return (err * self.model.point_weights).sum(-1).mean()
+
+    def outline_loss(self, params: RigParams) -> Tensor | float:
+        """The head's outline above the ears against the matte (`head_outline`), scaled like the
+        landmark term; 0 without an outline term."""
+        if self.head is None:
+            return 0.0
+        return self.weights.outline * self.model.point_weights.sum() * self.head.loss(params)
+
+    def regularisers(self, params: RigParams) -> Tensor:
+        """The landmark fit's priors (small expressions, eyes and jaw) and temporal smoothness
+        between consecutive frames, with its weights: the refinement must not undo them."""
+        fw, pairs = self.fit_weights, self.pairs
+        return (fw.expr * params.expr.pow(2).sum(-1).mean() + fw.eyes * params.eyes.pow(2).sum(-1).mean()
+                + fw.jaw * params.jaw.pow(2).sum(-1).mean() + _smoothness(params.expr, pairs, fw.smooth_expr)
+                + _smoothness(params.rotation, pairs, fw.smooth_pose) + _smoothness(params.jaw, pairs, fw.smooth_pose)
+                + _smoothness(params.eyes, pairs, fw.smooth_pose)
+                + _smoothness(params.translation, pairs, fw.smooth_translation))
+
+    def optimizer(self) -> torch.optim.Adam:
+        """Adam over the pose, expression and appearance (and the hair thickness with an outline
+        term), each group at its own rate."""
+        w, delta = self.weights, self.delta
+        return torch.optim.Adam([
+            {"params": [delta["rotation"], delta["translation"], delta["jaw"], delta["eyes"]], "lr": w.lr_pose},
+            {"params": [delta["expr"]], "lr": w.lr_expr},
+            {"params": [self.albedo, self.sh, self.log_gain], "lr": w.lr_appearance}]
+            + ([{"params": [self.head.hair], "lr": HAIR_LR}] if self.head is not None else []))
+
+    def step(self, optimizer: torch.optim.Adam, frames: Tensor, visible: Tensor) -> Tensor:
+        """One Adam step on the whole objective against frames [T, 3, H, W] (one blur level);
+        returns the photometric term, for the progress bar."""
+        w = self.weights
+        optimizer.zero_grad(set_to_none=True)
+        params = self.current()
+        photo = self.photo_loss(params, frames, visible)
+        # The last term: GAIN_PRIOR keeps each frame's colour gain near 1.
+        loss = (w.photo * photo + w.landmarks * self.landmark_loss(params) + self.outline_loss(params)
+                + self.regularisers(params) + GAIN_PRIOR * self.log_gain.pow(2).sum(-1).mean())
+        loss.backward()
+        optimizer.step()
+        return photo
+
+    def consistency(self, params: RigParams, visible: Tensor) -> Tensor:
         """[T] how far each frame's colours at the visible face vertices are from those vertices'
         median colour over the video: low when the mesh stays on the same skin in every frame."""
-        seen, _, weight = observe(p, frames, visible)
+        seen, _, weight = self.observe(params, self.frames, visible)
         return _colour_error(seen, _weighted_median(seen, weight)[None], weight)
 
-    head = None
-    if shell_height is not None and w.outline > 0:
-        seen_outline = matte_outline(mattes, np.ones_like(mattes) if in_frame is None else in_frame, landmarks)
-        head = OutlineTerm(rig, shell_height, seen_outline, k_mats, w2c, iod)
-        head.fit_hair(current().detach())
 
-    def outline_loss(p: RigParams) -> Tensor:
-        return 0.0 if head is None else w.outline * model.point_weights.sum() * head.loss(p)
-
-    with torch.no_grad():
-        p0 = current()
-        outline_before = None if head is None else head.mean_abs_error(p0)
-        visible = _visibility(rig, p0, samples, cameras)  # also the first level's
-        seen, normals, weight = observe(p0, frames, visible)
-        albedo.copy_(torch.logit(_weighted_median(seen, weight).clamp(0.02, 0.98)))
-        error_before = consistency(p0, visible)
-
-    optimizer = torch.optim.Adam([
-        {"params": [var["rotation"], var["translation"], var["jaw"], var["eyes"]], "lr": w.lr_pose},
-        {"params": [var["expr"]], "lr": w.lr_expr},
-        {"params": [albedo, sh, log_gain], "lr": w.lr_appearance}]
-        + ([{"params": [head.hair], "lr": HAIR_LR}] if head is not None else []))
-    bar = tqdm(total=sum(steps for _, steps in w.levels), desc="photometric refinement", disable=not progress,
-               leave=False)
-    for level, (sigma, steps) in enumerate(w.levels):
-        blurred = _blur(frames, sigma)
-        if level:
-            visible = _visibility(rig, current().detach(), samples, cameras)
-        for _ in range(steps):
-            optimizer.zero_grad(set_to_none=True)
-            p = current()
-            seen, normals, weight = observe(p, blurred, visible)
-            residual = seen - predicted(normals)
-            photo = (weight[..., None] * (residual.pow(2) + CHARBONNIER ** 2).sqrt()).sum() / (3 * weight.sum() + 1e-6)
-            loss = (w.photo * photo + w.landmarks * landmark_loss(p) + outline_loss(p) + regularisers(p)
-                    + GAIN_PRIOR * log_gain.pow(2).sum(-1).mean())
-            loss.backward()
-            optimizer.step()
-            bar.update(1)
-        bar.set_postfix(photo=f"{photo.item():.4f}")
-    bar.close()
-    with torch.no_grad():
-        final = current()
-        error = consistency(final, _visibility(rig, final, samples, cameras))
-        outline_after = None if head is None else head.mean_abs_error(final)
-    return PhotometricFit(final.detach(), error_before.numpy(), error.numpy(), outline_before, outline_after)
+def _smoothness(x: Tensor, pairs: Tensor, weight: float) -> Tensor | float:
+    """weight times the mean squared change of x [T, D] from frame t - 1 to t over pairs [P]
+    (0 without pairs)."""
+    return weight * (x[pairs] - x[pairs - 1]).pow(2).sum(-1).mean() if len(pairs) else 0
 
 
 def _face_samples(rig: HeadRig, embedding: LandmarkEmbedding, max_samples: int) -> VertexSamples:

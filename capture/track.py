@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from avatar.atomic import dump_json
+from avatar.data.atomic import dump_json
 from avatar.data.capture import CameraInfo, CaptureWriter
 from avatar.data.errors import CaptureError, VideoError
+from avatar.data.splits import time_splits
 from avatar.data.video import VideoWriter, read_video_frames
 from avatar.render.head_cut import cut_region
 from avatar.rig.head_cut import HeadCut
 from avatar.rig.loaders import load_rig
-from avatar.training.config import MONOCULAR_PRESET
 from capture.crop import crop_frame, smooth_crops
 from capture.detect_pass import Detections, detect_videos
 from capture.embedding import embedding_for_rig
@@ -41,19 +41,24 @@ from capture.overlay import draw_overlay, render_rig
 from capture.photometric import refine_photometric
 
 log = logging.getLogger("avatar")
-TEST_FRACTION = 0.15  # the last 15% of each video's tracked frames are held out in time
 MIN_TRACKED = 2
 CHIN = (152,)  # MediaPipe's chin point: places the neck cut
 NOSE_BOTTOM = (2, 1, 4)  # under the nose tip, else the tip: below its height, masks keep only the rig's own pixels
 
 
-def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", size: int = 512,
-          max_fps: float | None = None, landmark_embedding: str | Path | None = None,
-          overwrite: bool = False, progress: bool = True, max_frames: int | None = None,
-          photometric: bool = True, val_fraction: float = 0.0) -> dict:
+def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin", size: int = 512,
+          max_fps: float | None = None, max_frames: int | None = None,
+          landmark_embedding: str | Path | None = None, photometric: bool = True, val_fraction: float = 0.0,
+          overwrite: bool = False, progress: bool = True) -> dict:
     """Track `videos` (one person) into the capture directory `out`; returns the report.
-    photometric: refine the landmark fit against the frames (see `capture.photometric`);
-    val_fraction: of each video's frames, kept out of training as a "val" split (`time_splits`)."""
+
+    rig_spec: the rig to fit (`avatar.rig.loaders.load_rig`); size: the square crop's side in
+    pixels; max_fps: drop frames above this rate (None: keep all); max_frames: read only the first
+    N frames of each video; landmark_embedding: where MediaPipe's points lie on the rig (needed
+    for a FLAME rig; `capture.embedding`); photometric: refine the landmark fit against the frames
+    (`capture.photometric`); val_fraction: of each video's frames, kept out of training as a "val"
+    split (`avatar.data.splits.time_splits`); overwrite: replace `out` if it exists; progress:
+    show progress bars."""
     started = time.perf_counter()
     if not MIN_CROP <= size <= MAX_CROP:
         raise ValueError(f"crop size must be in [{MIN_CROP}, {MAX_CROP}] pixels, got {size}")
@@ -105,7 +110,9 @@ def track(videos: list[str | Path], out: str | Path, rig_spec: str = "builtin", 
         np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32),
                  mediapipe_crop=crop_points, video=video, frame=frame)
         dump_json(report, writer.partial / "report.json")
-        extra = {"generator": "capture.track", "videos": [str(v) for v in videos], "preset": MONOCULAR_PRESET,
+        # "monocular": one camera's video, whose per-frame cameras (the crop follows the head) are
+        # not several views; the trainer picks its preset from that (`choose_preset`).
+        extra = {"generator": "capture.track", "videos": [str(v) for v in videos], "monocular": True,
                  "focal_px": [float(f) for f in fit.focal], "crop_size": size, "head_cut": cut.to_dict(),
                  "source_frames": [{"video": int(v), "frame": int(f)} for v, f in zip(video, frame)]}
         writer.finish(fit.params, splits, extra)
@@ -186,29 +193,6 @@ def _embedded_point(embedding, mp_indices: tuple[int, ...], what: str) -> tuple[
 
 def _surface_point(verts: torch.Tensor, rig, face: int, bary: torch.Tensor) -> torch.Tensor:
     return bary.to(verts) @ verts[rig.faces[face]]  # [3]
-
-
-def time_splits(video: np.ndarray, val_fraction: float = 0.0, paths: list[Path] | None = None) -> dict[str, list[int]]:
-    """Frame indices per split, held out in time within each video (video [T]: which video each
-    tracked frame comes from): "train" first, then "val" (val_fraction of the video's frames, at
-    least one when above 0; only when asked for), then "test" (the last TEST_FRACTION, at least
-    one). Settings are chosen on val, so the test frames stay unseen by every choice. paths name
-    the videos in the error a video too short for a val split gets."""
-    splits = {"train": [], "val": [], "test": []}
-    for v in np.unique(video):
-        idx = np.flatnonzero(video == v)
-        test_at = len(idx) - max(1, int(round(TEST_FRACTION * len(idx))))
-        num_val = max(1, int(round(val_fraction * len(idx)))) if val_fraction > 0 else 0
-        val_at = test_at - num_val
-        if num_val and val_at < 1:
-            raise VideoError(paths[v] if paths else Path(f"video {v}"), f"{len(idx)} tracked frame(s): too few "
-                             f"for a training, a val and a test split (lower --val-fraction)")
-        splits["train"] += idx[:val_at].tolist()
-        splits["val"] += idx[val_at:test_at].tolist()
-        splits["test"] += idx[test_at:].tolist()
-    if not splits["val"]:
-        del splits["val"]
-    return splits
 
 
 def _report(videos, det: Detections, fit: VideoFit, landmark_fit: VideoFit, photometric, rig_spec: str,

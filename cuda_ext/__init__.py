@@ -1,10 +1,12 @@
 """Custom kernels of the avatar engine: blend and splat, forward and backward.
 
-Two compiled modules register ops under `torch.ops.avatar_ext`: `_cpu` (every csrc/*.cpp, C++
-with OpenMP; it owns the op schemas) and `_cuda` (every csrc/*.cu). Both are built from the same
-maths in include/. `load("cpu" | "cuda")` makes a module available: it uses the one built at
-install time when it matches the sources, torch and AVATAR_EXT_DEBUG, and otherwise compiles it
-once (cuda_ext/build.py, cached per user). Importing this package never compiles and never
+The ops live under `torch.ops.avatar_ext`. Their schemas are defined in Python, in one place
+(cuda_ext/ops.py), with their fake kernels (fakes.py) and backward formulas (autograd.py); two
+compiled modules only implement them: `_cpu` (every csrc/*.cpp, C++ with OpenMP) and `_cuda`
+(every csrc/*.cu), built from the same maths in include/, each loadable without the other.
+`load("cpu" | "cuda")` registers the schemas and makes a module available: it uses the one built
+at install time when it matches the sources, torch and AVATAR_EXT_DEBUG, and otherwise compiles
+it once (cuda_ext/build.py, cached per user). Importing this package never compiles and never
 fails; `load` raises `ExtensionUnavailable` with the reason. Imports nothing from `avatar`.
 """
 
@@ -53,11 +55,8 @@ def _load(kind: str) -> None:
             raise ExtensionUnavailable(f"torch {torch.__version__} is a CPU-only build (no CUDA support)")
         if not torch.cuda.is_available():
             raise ExtensionUnavailable("no CUDA device is available (torch.cuda.is_available() is False)")
-        try:
-            load("cpu")  # owns the op schemas the CUDA kernels implement
-        except ExtensionUnavailable as e:
-            raise ExtensionUnavailable(f"the cuda extension needs the cpu one first: {e}") from e
-    from cuda_ext import build
+    # The schemas (ops.py), fake kernels and backward formulas are registered before any kernel.
+    from cuda_ext import autograd, build, fakes  # noqa: F401
 
     stamp = _sources.build_stamp(kind, torch.__version__, _sources.debug_build())
     library = _installed_library(kind, stamp) or build.cached_library(kind, stamp) or build.build_library(kind, stamp)

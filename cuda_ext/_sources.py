@@ -14,6 +14,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 INCLUDE_DIR = PACKAGE_DIR / "include"
 CSRC_DIR = PACKAGE_DIR / "csrc"
+SCHEMA_FILE = PACKAGE_DIR / "ops.py"  # the ops' schemas, which the kernels' C++ signatures implement
 KINDS = ("cpu", "cuda")
 HEADER_SUFFIXES = (".h", ".cuh")
 
@@ -31,11 +32,12 @@ def sources(kind: str) -> list[Path]:
 
 def _hashed_files(kind: str) -> list[Path]:
     headers = [p for d in (INCLUDE_DIR, CSRC_DIR) for p in d.iterdir() if p.suffix in HEADER_SUFFIXES]
-    return sorted(headers + sources(kind))
+    return sorted(headers + sources(kind) + [SCHEMA_FILE])
 
 
 def source_hash(kind: str) -> str:
-    """SHA-256 over the names and contents of everything the module is compiled from."""
+    """SHA-256 over the names and contents of everything the module is compiled from, and of the
+    schemas it implements."""
     h = hashlib.sha256()
     for path in _hashed_files(kind):
         h.update(str(path.relative_to(PACKAGE_DIR)).encode())

@@ -35,7 +35,7 @@ def real_capture(tmp_path_factory) -> Path:
     pytest.importorskip("mediapipe", reason="tracking needs mediapipe==0.10.21 (the capture extra)")
     if not REAL_CLIP.is_file():
         pytest.skip(f"test video {REAL_CLIP} is missing (set AVATAR_TEST_DATA)")
-    from avatar.cli import main
+    from avatar.cli.main import main
 
     out = tmp_path_factory.mktemp("real") / "capture"
     assert main(["track", str(REAL_CLIP), "--out", str(out), "--size", str(REAL_CAPTURE_SIZE),
@@ -46,7 +46,7 @@ def real_capture(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def real_avatar(real_capture) -> Path:
     """An avatar trained from `real_capture` with the capture's preset (mono-phone), shortened."""
-    from avatar.cli import main
+    from avatar.cli.main import main
 
     out = real_capture.parent / "real.avatar"
     assert main(["train", str(real_capture), "--out", str(out), *REAL_TRAINING]) == 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from avatar.atomic import atomic_path
+from avatar.data.atomic import atomic_path
 
 
 def test_a_completed_write_replaces_the_target(tmp_path):

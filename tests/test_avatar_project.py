@@ -5,7 +5,7 @@ uses it against the torch reference render."""
 import pytest
 import torch
 
-from avatar.bench import BenchSize, bench_scene
+from avatar.bench.backends import BenchSize, bench_scene
 from avatar.gaussians import blend
 from avatar.render import splat
 from avatar.render.sh import SH_C0

@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from avatar.bench import OPS, BenchSize, bench_scene
-from avatar.cli import main
+from avatar.bench.backends import OPS, BenchSize, bench_scene
+from avatar.cli.main import main
 from avatar.gaussians import blend
 from avatar.rig.builtin import build_builtin_head
 

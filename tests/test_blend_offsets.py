@@ -51,6 +51,6 @@ def test_offsets_stay_zero_during_the_warm_up(tmp_path):
     for warm_up, expect_zero in (4, True), (0, False):
         cfg = load_config("fast", iterations=4, offsets_from=warm_up, num_blend_expr=4, backend="torch",
                           eval_every=0, checkpoint_every=0)
-        model = train(capture, rig, cfg, tmp_path / f"w{warm_up}.avatar", progress=False)
+        model = train(capture, rig, cfg, tmp_path / f"w{warm_up}.avatar", progress=False).model
         moved = max(float(getattr(model, name).detach().abs().max()) for name in GaussianAvatar.OFFSETS)
         assert (moved == 0.0) == expect_zero

@@ -1,9 +1,11 @@
-"""Capture directories: write/load round trips, interrupted writes and tampered files."""
+"""Capture directories: write/load round trips, interrupted writes, tampered files, and the splits
+held out in time (`avatar.data.splits`)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from PIL import Image
 
 from avatar.data.capture import CameraInfo, CaptureWriter, load_capture
 from avatar.data.errors import CaptureError
+from avatar.data.splits import time_splits
 from avatar.render.camera import Camera
 from avatar.rig.params import RigParams
 
@@ -281,3 +284,21 @@ def test_an_npz_whose_array_header_is_mangled_is_one_clear_error(tmp_path, heade
         archive.writestr("a.npy", buffer.getvalue().replace(old, new, 1))
     with pytest.raises(CaptureError, match="map.npz: "):
         read_npz(path, CaptureError)
+
+
+def test_splits_hold_out_test_and_val_in_time_within_each_video():
+    video = np.array([0] * 100 + [1] * 40)
+    plain = time_splits(video)
+    assert set(plain) == {"train", "test"}  # no val unless asked for
+    assert plain["test"] == list(range(85, 100)) + list(range(134, 140))
+    splits = time_splits(video, 0.1)
+    assert splits["test"] == plain["test"]  # the test frames do not depend on the val split
+    assert splits["val"] == list(range(75, 85)) + list(range(130, 134))
+    assert splits["train"] == list(range(75)) + list(range(100, 130))
+    assert sorted(sum(splits.values(), [])) == list(range(140))
+
+
+def test_a_val_split_needs_frames_to_train_on():
+    with pytest.raises(ValueError, match="short.mp4: 2 tracked frame.*too few"):
+        time_splits(np.zeros(2, int), 0.1, [Path("short.mp4")])  # 1 test frame, 1 val frame, none to train on
+    assert time_splits(np.zeros(3, int), 0.1) == {"train": [0], "val": [1], "test": [2]}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from avatar.cli import main
+from avatar.cli.main import main
 from avatar.data.arkit import ARKIT_NAMES
 from avatar.data.livelink import REQUIRED_COLUMNS
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from avatar.cli import build_parser, main
+from avatar.cli.main import build_parser, main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -2,8 +2,8 @@
 
 import torch
 
-from avatar import cpu_threads
-from avatar.cpu_threads import ThreadBudget, read_cpu_ticks
+from avatar.runtime import cpu_threads
+from avatar.runtime.cpu_threads import ThreadBudget, read_cpu_ticks
 
 
 class _Machine:

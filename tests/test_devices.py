@@ -10,15 +10,16 @@ import logging
 import pytest
 import torch
 
-from avatar.backends import BackendDeviceError, BackendRegistry, BackendUnavailable
-from avatar.cli import main
-from avatar.devices import DeviceUnavailable, resolve_device
+from avatar.runtime.backends import BackendDeviceError, BackendRegistry, BackendUnavailable
+from avatar.cli.main import main
+from avatar.runtime.devices import DeviceUnavailable, resolve_device
 from avatar.gaussians.blend import blend_backend, blend_reference
 from avatar.gaussians.ext_blend import blend_cpu
 from avatar.render.dispatch import splat_registry
 from avatar.render.ext_backend import splat_cpu
 from avatar.render.reference import splat_reference
-from avatar.selfcheck import compare_kernels
+from avatar.gaussians.blend_check import compare_blends
+from avatar.render.splat_check import compare_splats
 from avatar.training.densify import Densifier
 
 needs_cuda = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
@@ -81,27 +82,27 @@ def test_unknown_or_unloadable_backends_say_why():
     assert registry.available(CPU) == {"fast": "not built", "torch": "ok"}
 
 
-def test_self_check_passes_agreeing_kernels_and_names_a_corrupted_result():
-    """The comparison the CUDA self-check runs, here between the CPU kernels and the torch
-    reference: they agree; a kernel whose forward or whose gradient is off is named."""
-    reference = (blend_reference, splat_reference, CPU)
-    assert compare_kernels((blend_cpu, splat_cpu, CPU), reference) == []
+def test_self_checks_pass_agreeing_kernels_and_name_a_corrupted_result():
+    """The comparisons the CUDA self-checks run, here between the CPU kernels and the torch
+    references: they agree; a kernel whose forward or whose gradient is off is named."""
+    assert compare_blends((blend_cpu, CPU), (blend_reference, CPU)) == []
+    assert compare_splats((splat_cpu, CPU), (splat_reference, CPU)) == []
 
     def brighter_splat(g, camera, background):
         out = splat_cpu(g, camera, background)
         out.rgb = out.rgb + 0.01
         return out
 
-    problems = compare_kernels((blend_cpu, brighter_splat, CPU), reference)
+    problems = compare_splats((brighter_splat, CPU), (splat_reference, CPU))
     assert any(p.startswith("splat forward rgb") for p in problems)
-    assert not any(p.startswith("blend") for p in problems)
+    assert not any(p.startswith("splat forward alpha") or "gradient" in p for p in problems)
 
     def wrong_gradient_blend(model, params):
         world = blend_cpu(model, params)
         world.means = world.means.detach() + 1.5 * (world.means - world.means.detach())  # same values
         return world
 
-    problems = compare_kernels((wrong_gradient_blend, splat_cpu, CPU), reference)
+    problems = compare_blends((wrong_gradient_blend, CPU), (blend_reference, CPU))
     assert "blend gradient xyz" in " ".join(problems) and "blend forward" not in " ".join(problems)
 
 
@@ -164,12 +165,12 @@ def test_cuda_training_step_render_and_eval_stay_on_the_gpu(tmp_path, _):
 
 
 @pytest.mark.parametrize("_", [pytest.param(None, marks=needs_cuda)])
-def test_cuda_self_check_passes_and_catches_a_corrupted_cuda_kernel(_):
-    from avatar.gaussians.ext_blend import blend_cuda
+def test_cuda_self_checks_pass_and_catch_a_corrupted_cuda_kernel(_):
+    from avatar.gaussians.blend_check import cuda_blend_trusted
     from avatar.render.ext_backend import splat_cuda
-    from avatar.selfcheck import cuda_kernels_trusted
+    from avatar.render.splat_check import cuda_splat_trusted
 
-    assert cuda_kernels_trusted() is None
+    assert cuda_blend_trusted() is None and cuda_splat_trusted() is None
     cuda = torch.device("cuda")
 
     def corrupted(g, camera, background):
@@ -177,12 +178,12 @@ def test_cuda_self_check_passes_and_catches_a_corrupted_cuda_kernel(_):
         out.alpha = out.alpha * 0.9
         return out
 
-    problems = compare_kernels((blend_cuda, corrupted, cuda), (blend_cpu, splat_cpu, CPU))
+    problems = compare_splats((corrupted, cuda), (splat_cpu, CPU))
     assert any(p.startswith("splat forward alpha") for p in problems)
 
 
 def _on(device: torch.device):
-    from avatar.bench import BenchSize, bench_scene
+    from avatar.bench.backends import BenchSize, bench_scene
 
     model, _, _ = bench_scene(BenchSize(32, 32, 200, 3))
     return model.to(device)

@@ -86,3 +86,49 @@ def test_build_error_names_the_log(tmp_path, monkeypatch):
         build.build_library("cpu", stamp)
     log = Path(str(info.value).rsplit(" ", 1)[-1])
     assert "broken_cpu.cpp" in log.read_text()
+
+
+def _installed_cpu_module() -> Path:
+    installed = [p for p in _sources.PACKAGE_DIR.glob("_cpu.*") if p.suffix in (".so", ".pyd")]
+    if not installed:
+        pytest.skip("no installed cpu module in this checkout (built on first use instead)")
+    return installed[0]
+
+
+def _run_fresh(code: str) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_fresh_process_loads_the_cpu_module_and_runs_its_ops():
+    _installed_cpu_module()
+    code = ("import torch, cuda_ext; cuda_ext.load('cpu'); "
+            "print(torch.ops.avatar_ext.rgb_to_uint8(torch.full((1, 2, 3), 0.5)).tolist())")
+    assert _run_fresh(code) == str([[[128] * 3] * 2])
+
+
+def test_the_compiled_module_defines_no_op():
+    """The module only implements the schemas of cuda_ext/ops.py: loaded alone its ops do not exist
+    (so the CUDA module needs nothing from the CPU one), and they run once ops.py defines them."""
+    library = _installed_cpu_module()
+    code = (f"import torch; torch.ops.load_library({str(library)!r}); "
+            "print(hasattr(torch.ops.avatar_ext, 'rgb_to_uint8')); import cuda_ext.ops; "
+            "print(torch.ops.avatar_ext.rgb_to_uint8(torch.ones(1, 1, 3)).tolist())")
+    assert _run_fresh(code).splitlines() == ["False", str([[[255] * 3]])]
+
+
+def test_the_build_stamp_covers_the_schemas(tmp_path, monkeypatch):
+    """A kernel's C++ signature must match its schema: editing ops.py asks for a fresh build."""
+    for folder in (_sources.CSRC_DIR, _sources.INCLUDE_DIR):  # a copy of the package's sources
+        shutil.copytree(folder, tmp_path / folder.name)
+    shutil.copy(_sources.SCHEMA_FILE, tmp_path / _sources.SCHEMA_FILE.name)
+    for name, path in (("PACKAGE_DIR", tmp_path), ("CSRC_DIR", tmp_path / _sources.CSRC_DIR.name),
+                       ("INCLUDE_DIR", tmp_path / _sources.INCLUDE_DIR.name),
+                       ("SCHEMA_FILE", tmp_path / _sources.SCHEMA_FILE.name)):
+        monkeypatch.setattr(_sources, name, path)
+    before = {kind: _sources.source_hash(kind) for kind in _sources.KINDS}
+    with _sources.SCHEMA_FILE.open("a") as schemas:
+        schemas.write("# edited\n")
+    assert all(_sources.source_hash(kind) != before[kind] for kind in _sources.KINDS)

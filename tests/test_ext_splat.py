@@ -17,7 +17,7 @@ import math
 import pytest
 import torch
 
-from avatar.gaussians.world import Gaussians
+from avatar.render.world import Gaussians
 from avatar.render.camera import Camera
 from avatar.render import reference
 from avatar.render.reference import splat_reference
@@ -253,9 +253,9 @@ def test_gradcheck_float64():
     (3 Gaussians covering all 8 x 8 pixels with 10/255 < alpha < 0.9, colours above the clamp)."""
     from cuda_ext.splat import CameraParams, splat
 
-    cam = CameraParams(world_to_cam=torch.eye(4, dtype=torch.float64).flatten().tolist(),
-                       K=[10.0, 0.0, 4.0, 0.0, 10.0, 4.0, 0.0, 0.0, 1.0], position=[0.0, 0.0, 0.0], width=8, height=8,
-                       near=0.01, far=100.0)
+    cam = CameraParams(world_to_cam=torch.eye(4, dtype=torch.float64),
+                       K=torch.tensor([[10.0, 0.0, 4.0], [0.0, 10.0, 4.0], [0.0, 0.0, 1.0]], dtype=torch.float64),
+                       position=torch.zeros(3, dtype=torch.float64), width=8, height=8, near=0.01, far=100.0)
     means = torch.tensor([[0.02, -0.03, 2.0], [-0.1, 0.05, 2.2], [0.08, 0.1, 2.5]], dtype=torch.float64)
     quats = torch.tensor([[1.0, 0.2, -0.1, 0.3], [0.8, -0.3, 0.4, 0.1], [0.5, 0.5, -0.2, 0.6]], dtype=torch.float64)
     scales = torch.tensor([[0.9, 0.6, 0.7], [0.8, 1.0, 0.4], [1.1, 0.9, 0.8]], dtype=torch.float64)

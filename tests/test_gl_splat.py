@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from avatar.gaussians import GaussianAvatar, blend
-from avatar.gaussians.world import Gaussians
+from avatar.render.world import Gaussians
 from avatar.render.framing import head_target
 from avatar.render import Camera, splat
 from avatar.render.head_cut import clip_to_region

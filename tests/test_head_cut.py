@@ -185,7 +185,7 @@ def test_training_leaves_alone_what_the_cut_hides(tmp_path):
     for name, extra in (("uncut", {}), ("cut", {"head_cut": cut.to_dict()})):
         capture.extra.pop("head_cut", None)
         capture.extra.update(extra)
-        trained[name] = train(capture, rig, cfg, tmp_path / f"{name}.avatar", progress=False)
+        trained[name] = train(capture, rig, cfg, tmp_path / f"{name}.avatar", progress=False).model
     assert trained["cut"].head_cut == cut and trained["uncut"].head_cut is None
     colour = {name: model.sh_dc.detach()[:, 0] for name, model in trained.items()}  # [N, 3], 0 at the start
     on_hidden = hidden[trained["cut"].parent]

@@ -257,6 +257,7 @@ def test_metrical_cameras_params_images(tmp_path, opencv_block):
     assert "2020" in capture.extra["flame_version"] and capture.extra["expr_count"] == 100
     assert any("eyelids" in d for d in capture.extra["dropped"])
     assert choose_preset(capture)[0] == "mono-phone"  # one camera per frame of one video: not multiview
+    assert capture.extra["monocular"] is True and "preset" not in capture.extra  # describes, does not choose
     p = capture.params
     for key, value in (("shape", truth["shape"][0]), ("expr", truth["exp"]), ("jaw", truth["jaw"]),
                        ("eyes", truth["eyes"])):
@@ -293,6 +294,32 @@ def test_metrical_refuses_code_in_checkpoints_and_bad_arrays(tmp_path):
     (src / "input" / "00002.png").unlink()
     expect_error("metrical", src, out, "missing", src / "input" / "00002.png")
     expect_error("metrical", tmp_path, out, "checkpoint", tmp_path)
+
+
+def test_train_picks_mono_phone_for_an_imported_video_and_for_an_old_capture_naming_it(tmp_path, caplog):
+    """A fresh import says it is one camera's video and the trainer chooses from that; a capture
+    written before (extra.preset, no extra.monocular) keeps its named preset."""
+    from avatar.cli.main import main
+
+    src, out = tmp_path / "actor", tmp_path / "cap"
+    metrical_tree(src)
+    import_capture("metrical", src, out, progress=False)
+
+    def chosen() -> str:
+        caplog.clear()
+        with caplog.at_level("INFO", logger="avatar"):
+            assert main(["train", str(out), "--rig", "builtin", "--print-config"]) == 0
+        return caplog.text
+
+    assert "training preset 'mono-phone'" in chosen()
+    doc = json.loads((out / "capture.json").read_text())
+    assert len(doc["cameras"]) == 4  # one per frame: counted as views, they would mean multiview
+    del doc["extra"]["monocular"]
+    (out / "capture.json").write_text(json.dumps(doc))
+    assert "training preset 'multiview'" in chosen()
+    doc["extra"]["preset"] = "mono-phone"  # what the importers wrote before
+    (out / "capture.json").write_text(json.dumps(doc))
+    assert "training preset 'mono-phone': named by the capture" in chosen()
 
 
 # ---------------------------------------------------------------- IMavatar / PointAvatar
@@ -341,6 +368,7 @@ def test_imavatar_cameras_params_images(tmp_path, units):
     assert (capture.extra["shape_count"], capture.extra["expr_count"]) == (100, 50)
     assert capture.extra["masks"] == "3 of 4 frames" and capture.splits["test"] == [3]
     assert choose_preset(capture)[0] == "mono-phone"
+    assert capture.extra["monocular"] is True and "preset" not in capture.extra
     p, pose = capture.params, truth["pose"]
     for key, part in (("shape", truth["shape"]), ("expr", truth["expr"]), ("rotation", pose[:, :3]),
                       ("neck", pose[:, 3:6]), ("jaw", pose[:, 6:9]), ("eyes", pose[:, 9:])):

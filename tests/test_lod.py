@@ -6,7 +6,7 @@ import torch
 from avatar.gaussians.io import load_avatar
 from avatar.render.framing import camera_path
 from avatar.renderer import AvatarRenderer
-from avatar.renderer.lod import contributions, level_of_detail, pruned
+from avatar.renderer.lod import BuildStopped, contributions, level_of_detail, pruned
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +79,20 @@ def test_the_viewer_draws_the_level_of_detail_where_the_full_avatar_misses_the_b
     for _ in range(BUDGET_FRAMES):
         off.rendered(model, 512, 300.0)
     assert off.model_for(512) is model
+
+
+def test_a_build_still_running_stops_when_the_viewer_closes(avatar):
+    """The viewer's close stops and joins the build: a thread left inside torch's kernels while
+    the interpreter exits aborts the process ("terminate called without an active exception")."""
+    from viewer.detail import DetailSwitch
+
+    model = avatar[0]
+    camera = camera_path(model.rig, "front", 64, 1)(0)
+    switch = DetailSwitch(model, torch.zeros(model.rig.num_shape), (1.0, 1.0, 1.0), budget_s=0.02, capture=None)
+    switch.start(camera)
+    switch.stop()
+    assert not switch._thread.is_alive()
+    assert switch.lod is None and switch.status == "level of detail: its build was stopped"
+    with pytest.raises(BuildStopped):
+        level_of_detail(model, model.rig.zero_params(1), [camera], model.rig.zero_params(1), [camera], 0.5,
+                        stop=lambda: True)

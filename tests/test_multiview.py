@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from avatar.backends import BackendUnavailable
-from avatar.cli import main
+from avatar.runtime.backends import BackendUnavailable
+from avatar.cli.main import main
 from avatar.data.synthetic import make_synthetic_capture
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import load_avatar
@@ -75,7 +75,7 @@ def trained(rig, capture):
     cfg = load_config("fast", iterations=ITERATIONS, backend=BACKEND)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(AvatarRenderer, "render_differentiable", recording_render)
-        model = trainer.train(capture, rig, cfg, out, progress=False)
+        model = trainer.train(capture, rig, cfg, out, progress=False).model
     return out, model, rendered_views
 
 

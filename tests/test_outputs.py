@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from avatar.cli import main
+from avatar.cli.main import main
 from avatar.data.expressions import save_expression_file
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import save_avatar

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from avatar.cli import main
+from avatar.cli.main import main
 from avatar.data.capture import CameraInfo, Capture, FrameInfo
 from avatar.data.errors import CaptureError
 from avatar.data.synthetic import make_synthetic_capture
@@ -76,6 +76,25 @@ def test_capture_named_yaml_is_relative_to_the_capture(tmp_path, monkeypatch):
     assert (cfg.iterations, cfg.sh_degree) == (7, 2)
 
 
+def test_a_monocular_capture_gets_mono_phone_whatever_its_per_frame_cameras(tmp_path):
+    """A tracked video has a camera per frame (the crop follows the head): `extra.monocular` says
+    they are one camera's, and an explicit `extra.preset` (older captures) still wins."""
+    tracked = _capture(tmp_path, [0, 1, 2], {"train": [0, 1], "test": [2]}, {"monocular": True})
+    preset, why = choose_preset(tracked)
+    assert preset == MONOCULAR_PRESET and "extra.monocular" in why
+    assert choose_preset(_capture(tmp_path, [0, 1], {"train": [0, 1]}, {"monocular": False}))[0] == MULTIVIEW_PRESET
+    old = _capture(tmp_path, [0, 1, 2], {"train": [0, 1], "test": [2]}, {"preset": MONOCULAR_PRESET})
+    assert choose_preset(old)[0] == MONOCULAR_PRESET
+    both = _capture(tmp_path, [0, 1], {"train": [0, 1]}, {"preset": "quality", "monocular": True})
+    assert choose_preset(both)[0] == "quality"
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, [True]])
+def test_bad_monocular_flag_is_one_clear_error(tmp_path, bad):
+    with pytest.raises(CaptureError, match=r"capture\.json: extra\.monocular must be true or false"):
+        choose_preset(_capture(tmp_path, [0], {"train": [0]}, {"monocular": bad}))
+
+
 @pytest.mark.parametrize("bad", ["", 3, ["fast"]])
 def test_bad_capture_preset_is_one_clear_error(tmp_path, bad):
     with pytest.raises(CaptureError, match=r"capture\.json: extra\.preset must be"):
@@ -140,8 +159,8 @@ def test_a_broken_preset_file_is_one_clear_error(tmp_path, text, message):
 def test_the_backend_setting_is_checked_and_not_overridden_by_the_flags_default(tmp_path, capsys):
     """`--set backend=torch` used to be replaced by --backend's default ("auto"), and an unknown
     backend was accepted (found by fuzzing the CLI)."""
-    from avatar.backends import RENDER_BACKENDS
-    from avatar.cli import build_parser, main
+    from avatar.runtime.backends import RENDER_BACKENDS
+    from avatar.cli.main import build_parser, main
     from avatar.data.synthetic import make_synthetic_capture
     from avatar.rig.builtin import build_builtin_head
     from avatar.training.config import load_config

@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from avatar.gaussians.world import Gaussians
+from avatar.render.world import Gaussians
 from avatar.render.camera import Camera
 from avatar.render import reference
 from avatar.render.projection import project_gaussians
@@ -245,7 +245,7 @@ def test_bad_inputs_raise_clear_errors():
 def test_gsplat_backend_refuses_cpu_tensors_and_unsupported_releases(monkeypatch):
     import gsplat
 
-    from avatar.backends import BackendDeviceError, BackendUnavailable
+    from avatar.runtime.backends import BackendDeviceError, BackendUnavailable
     from avatar.render import splat
     from avatar.render.gsplat_backend import check_gsplat_version, splat_gsplat
 

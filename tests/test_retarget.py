@@ -27,3 +27,14 @@ def test_driving_params_are_relative_to_the_driver():
     expected = axis_angle_to_matrix(p.rotation) @ axis_angle_to_matrix(p.rotation[10]).T
     assert torch.allclose(rel, expected, atol=1e-5)
     assert np.isclose(float(out.rotation[10].norm()), 0.0, atol=1e-6)
+
+
+def test_the_drivers_neutral_maps_to_the_avatars_resting_face():
+    rig = make_tiny_rig()
+    p = rig.zero_params(21)
+    p.expr[:] = 0.2  # the driver's resting face
+    p.expr[10, 0] = 0.9
+    resting = torch.linspace(0.05, 0.3, rig.num_expr)  # the avatar's own resting face
+    out = driving_params(SimpleNamespace(params=p, root="cap"), rig, resting)
+    assert torch.allclose(out.expr[:9], resting.expand(9, -1), atol=1e-6)
+    assert torch.allclose(out.expr[10, 0], resting[0] + 0.7, atol=1e-5)

@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from avatar.cli import main
+from avatar.cli.main import main
 from avatar.data.synthetic import make_synthetic_capture
 from avatar.rig.loaders import load_rig
 from avatar.training.run_log import read_metrics

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from avatar.cli import main
+from avatar.cli.main import main
 from avatar.data.capture import load_capture
 from avatar.data.video import VideoWriter, probe_video
 
@@ -23,7 +23,7 @@ def _no_output_left(out: Path) -> bool:
 
 
 @needs_video
-def test_track_real_video(tmp_path):
+def test_track_real_video(tmp_path, caplog):
     out = tmp_path / "W"
     assert main(["track", str(WOJTEK), "--out", str(out), "--size", "128", "--max-frames", "24"]) == 0
     report = json.loads((out / "report.json").read_text())
@@ -58,28 +58,11 @@ def test_track_real_video(tmp_path):
     assert err / iod < 0.08
     mask = capture.load_mask(frame)
     assert 0.1 < float(mask.mean()) < 0.9  # a person, not all or nothing
-
-
-def test_splits_hold_out_test_and_val_in_time_within_each_video():
-    from capture.track import time_splits
-
-    video = np.array([0] * 100 + [1] * 40)
-    plain = time_splits(video)
-    assert set(plain) == {"train", "test"}  # no val unless asked for
-    assert plain["test"] == list(range(85, 100)) + list(range(134, 140))
-    splits = time_splits(video, 0.1)
-    assert splits["test"] == plain["test"]  # the test frames do not depend on the val split
-    assert splits["val"] == list(range(75, 85)) + list(range(130, 134))
-    assert splits["train"] == list(range(75)) + list(range(100, 130))
-    assert sorted(sum(splits.values(), [])) == list(range(140))
-
-
-def test_a_val_split_needs_frames_to_train_on():
-    from capture.track import time_splits
-
-    with pytest.raises(ValueError, match="short.mp4: 2 tracked frame.*too few"):
-        time_splits(np.zeros(2, int), 0.1, [Path("short.mp4")])  # 1 test frame, 1 val frame, none to train on
-    assert time_splits(np.zeros(3, int), 0.1) == {"train": [0], "val": [1], "test": [2]}
+    # The capture says what it is (one camera's video); the trainer picks the preset from that.
+    assert capture.extra["monocular"] is True and "preset" not in capture.extra
+    with caplog.at_level("INFO", logger="avatar"):
+        assert main(["train", str(out), "--print-config"]) == 0
+    assert "training preset 'mono-phone'" in caplog.text
 
 
 def test_val_fraction_out_of_range_is_refused(tmp_path, capsys):

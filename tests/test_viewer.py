@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,8 @@ import numpy as np
 import pytest
 import torch
 
-from avatar.cli import main
+from avatar.cli.main import main
+from headless import viewer_missing
 
 DATA = Path(os.environ.get("AVATAR_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 VIDEO = DATA / "videos" / "talking_woman_512.mp4"
@@ -31,13 +31,9 @@ SIZE = 128  # the viewer's render size; `avatar render` replays at the same size
 
 
 def _missing() -> str | None:
-    for module in ("imgui_bundle", "moderngl", "mediapipe"):
-        try:
-            __import__(module)
-        except ImportError:
-            return f"{module} is not installed"
-    if shutil.which("xvfb-run") is None:
-        return "xvfb-run is not installed (apt-get install -y xvfb)"
+    missing = viewer_missing("mediapipe")
+    if missing:
+        return missing
     if not VIDEO.is_file():
         return f"test video {VIDEO} is missing (set AVATAR_TEST_DATA)"
     return None
@@ -147,17 +143,17 @@ def test_mouth_follows_offline_tracker(live_run):
 
 
 def test_recording_replays_through_avatar_render(live_run, model_path, tmp_path):
-    from avatar.api import Avatar
-    from avatar.gaussians.io import load_avatar
+    from avatar.gaussians.io import load_avatar as read_avatar_file
+    from avatar.model import load_avatar
 
     take = live_run["out"] / "take"
     assert str(take.with_suffix(".npz")) in live_run["stats"]["recorded"]
-    model, config = load_avatar(model_path)
-    params, fps = Avatar(model, config).params(take.with_suffix(".npz"))  # `avatar render`'s loading path
+    params, fps = load_avatar(model_path).params(take.with_suffix(".npz"))  # `avatar render`'s loading path
     shown = live_run["params"]
     assert params.num_frames == len(shown["expr"]) == live_run["stats"]["frames"]
     for key in ("expr", "jaw", "rotation", "eyes", "neck", "translation"):
         np.testing.assert_array_equal(getattr(params, key).numpy(), shown[key], err_msg=key)
+    _, config = read_avatar_file(model_path)  # the file's own record of the identity
     np.testing.assert_allclose(params.shape.numpy(), config["identity_shape"], rtol=0, atol=1e-7)
     replay = tmp_path / "replay.mp4"
     assert main(["render", str(model_path), "--expr", str(take.with_suffix(".npz")), "--out", str(replay),

@@ -117,6 +117,8 @@ class ViewerApp:
             self.worker.stop()
             if self.driver is not None:
                 self.driver.stop()
+            if self.detail is not None:
+                self.detail.stop()
         return hello_imgui.final_app_window_screenshot()
 
     def _post_init(self) -> None:

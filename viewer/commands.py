@@ -1,4 +1,4 @@
-"""`avatar view`, registered through the `avatar.commands` entry point (avatar never imports
+"""`avatar view`, registered through the `avatar.cli.handlers` entry point (avatar never imports
 viewer); imgui and OpenGL load only when it runs."""
 
 from __future__ import annotations
@@ -7,25 +7,28 @@ import argparse
 import logging
 from pathlib import Path
 
-from avatar.cli_parts import add_command, add_device, float_in, int_in
+from avatar.cli.parts import add_command, add_device, add_rig, float_in, int_in
 
 log = logging.getLogger("avatar")
 VIEW_BACKENDS = ("auto", "gl", "torch", "cpu", "cuda")
 
 
 def register(sub) -> None:
-    p = add_command(sub, "view", "interactive viewer, driven live by a webcam, a video or an expression file",
+    p = add_command(sub, "view", "interactive viewer, driven live by a webcam, a video, an expression file or an "
+                    "iPhone's Live Link Face stream",
                     "  avatar view me.avatar --source webcam:0\n"
+                    "  avatar view me.avatar --source livelink:11111\n"
                     "  xvfb-run -a avatar view me.avatar --source video:clip.mp4 --frames 100 --screenshot shot.png")
     p.add_argument("model", type=Path, help="the .avatar file")
     p.add_argument("--source", default=None,
-                   help="webcam:N | video:PATH (played as a webcam) | expr:FILE (default: sliders only)")
+                   help="webcam:N | video:PATH (played as a webcam) | expr:FILE | livelink[:PORT] (Live Link "
+                        "Face's UDP stream, port 11111 by default) (default: sliders only)")
     p.add_argument("--backend", default="auto", choices=VIEW_BACKENDS,
                    help="splat backend for the device; auto: cuda on a GPU, else the faster of cpu and gl timed "
                         "on the first frame (gl alone where the CPU kernels do not load; gl: CPU only)")
     add_device(p)
     p.add_argument("--size", type=int_in(32, 2048), default=256, help="render size in pixels (square, 32-2048)")
-    p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
+    add_rig(p)
     p.add_argument("--smoothing", type=float_in(0, 1), default=0.3, help="One-Euro smoothing strength in [0, 1]")
     p.add_argument("--frames", type=int_in(1, 10**9), default=None, help="close after N displayed frames (headless runs)")
     p.add_argument("--screenshot", type=Path, default=None, help="PNG of the last frame's window")

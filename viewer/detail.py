@@ -28,7 +28,7 @@ import torch
 from avatar.gaussians import GaussianAvatar
 from avatar.render.camera import Camera
 from avatar.render.framing import head_target
-from avatar.renderer.lod import LevelOfDetail, level_of_detail
+from avatar.renderer.lod import BuildStopped, LevelOfDetail, level_of_detail
 from avatar.rig import RigParams
 
 log = logging.getLogger("avatar")
@@ -57,11 +57,21 @@ class DetailSwitch:
         self._full_ms: dict[int, deque[float]] = {}  # render size -> recent full renders (ms)
         self._sizes_over: set[int] = set()  # sizes where the full avatar missed the budget
         self._measured_size: int | None = None  # the render size the level of detail was measured at
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def start(self, camera: Camera) -> None:
         """Build the level of detail in the background, measured with `camera` (the window's first)."""
         if self.budget_s is not None:
-            threading.Thread(target=self._build, args=(camera,), name="level of detail", daemon=True).start()
+            self._thread = threading.Thread(target=self._build, args=(camera,), name="level of detail")
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop a build still running and wait for its thread: one left running in torch's kernels
+        while the interpreter exits aborts the process."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
     def drawn(self, size: int) -> str:
         """What is drawn at this render size, and what the level of detail is (or why none)."""
@@ -101,7 +111,11 @@ class DetailSwitch:
             centre, _ = head_target(self.model.rig)
             views = [_turned(camera, centre, yaw) for yaw in (0.0, 30.0)]
             small = [_resized(_turned(camera, centre, yaw), CONTRIBUTION_SIZE) for yaw in (0.0, 30.0, -30.0, 60.0, -60.0)]
-            lod = level_of_detail(self.model, seen, small, evaluation, views, KEEP_FRACTION, self.background)
+            lod = level_of_detail(self.model, seen, small, evaluation, views, KEEP_FRACTION, self.background,
+                                  self._stop.is_set)
+        except BuildStopped:
+            self.status = "level of detail: its build was stopped"
+            return
         except Exception as e:  # the full avatar stays; the panel says why
             self.status = f"level of detail failed: {type(e).__name__}: {e}"
             return

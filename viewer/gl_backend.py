@@ -13,8 +13,8 @@ from typing import Callable
 
 from torch import Tensor
 
-from avatar.backends import BackendRegistry, BackendUnavailable
-from avatar.gaussians.world import Gaussians
+from avatar.runtime.backends import BackendRegistry, BackendUnavailable
+from avatar.render.world import Gaussians
 from avatar.render import RenderOutput, splat_registry
 from avatar.render.camera import Camera
 

@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 
-from avatar.bench import BenchSize, bench_scene
+from avatar.bench.backends import BenchSize, bench_scene
 from avatar.gaussians import blend
 from viewer.gl_splat import GLSplatRenderer, back_to_front
 

@@ -12,10 +12,9 @@ exp(power)) at the pixel centre, discards where power > 0 or alpha < ALPHA_MIN, 
 premultiplied (alpha colour, alpha) and (alpha depth, 0, 0, alpha), so ONE, ONE_MINUS_SRC_ALPHA
 blending in back-to-front order gives the reference's front-to-back sums.
 
-Why this shape (llvmpipe, 100k Gaussians, 512x512, one core): a geometry shader turning points
-into quads cost ~220 ms a frame, instanced radius-sized squares ~220 ms, ellipse-fitted
-parallelograms (2 triangles) ~190 ms, one ellipse-fitted triangle ~150 ms: llvmpipe pays mostly
-per primitive, then per covered pixel.
+Why this shape: software OpenGL (llvmpipe) pays mostly per primitive, then per covered pixel, so
+one triangle fitted to the ellipse beats quads from a geometry shader, radius-sized squares and
+two-triangle parallelograms (the timings: docs/results.md, "gl splatting").
 
 Per-Gaussian inputs of pass 1: in_mean_opacity (x, y, z, opacity), in_quat (w, x, y, z),
 in_scale, then the SH coefficients flattened coefficient-major (sh[k, c] at 3 k + c) and packed

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from avatar.backends import BackendUnavailable
-from avatar.gaussians.world import Gaussians
+from avatar.runtime.backends import BackendUnavailable
+from avatar.render.world import Gaussians
 from avatar.render.camera import Camera
 from avatar.render import RenderOutput
 from avatar.render.projection import FRUSTUM_MARGIN, opacity_aware_radii, project_gaussians

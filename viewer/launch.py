@@ -13,15 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avatar.atomic import atomic_path, dump_json
-from avatar.backends import BackendDeviceError, BackendUnavailable
-from avatar.data.expressions import load_expression_file
-from avatar.devices import resolve_device
-from avatar.gaussians.io import load_avatar
+from avatar.data.atomic import atomic_path, dump_json
+from avatar.runtime.backends import BackendDeviceError, BackendUnavailable
+from avatar.runtime.devices import resolve_device
+from avatar.model import Avatar, load_avatar
 from avatar.render.dispatch import splat_registry
-from avatar.rig.loaders import load_rig
 from viewer.detail import DetailSwitch
 from viewer.drivers import ExpressionPlayer, LiveDriver
+from viewer.livelink_stream import LiveLinkStream
 from viewer.pacing import RenderPace
 from viewer.gl_backend import register_gl_backend
 from viewer.render_worker import RENDER_THREADS
@@ -59,21 +58,19 @@ def run_view(options: ViewOptions) -> dict:
     """Run the viewer; returns the stats summary (also written to options.stats)."""
     _check_arguments(options)
     device = resolve_device(options.device)
-    model, config = load_avatar(options.model, load_rig(options.rig) if options.rig else None)
-    model = model.to(device)
-    rig = model.rig
-    identity = torch.as_tensor(config.get("identity_shape") or [0.0] * rig.num_shape, dtype=torch.float32)
-    driver = _driver(options, rig, identity)  # a missing webcam fails here, before any window opens
+    avatar = load_avatar(options.model, options.rig, device)
+    model, rig, identity = avatar.model, avatar.rig, avatar.identity()
+    driver = _driver(options, avatar)  # a missing webcam fails here, before any window opens
     _check_display()
     backend = _resolve_backend(options.backend, device)
-    state = ViewerState(rig.num_expr, backend, options.size, [float(v) for v in config.get("background", (1, 1, 1))])
+    state = ViewerState(rig.num_expr, backend, options.size, list(avatar.background))
     # auto on the CPU: the window times the cpu kernels against its own OpenGL (a laptop's GPU
     # splats far faster than two cores; software OpenGL far slower) and keeps the faster.
     timed = ["cpu", "gl"] if options.backend == "auto" and backend == "cpu" else []
     from viewer.app import RunLimits, ViewerApp  # imgui loads only once the inputs are known to be good
 
     detail = DetailSwitch(model, identity, tuple(state.background), _frame_budget(options, driver, device),
-                          config.get("capture"))
+                          avatar.settings.get("capture"))
     app = ViewerApp(model, identity, state, driver, _splat_backends(device), RunLimits(options.frames, options.record),
                     detail, timed)
     screenshot = app.run()
@@ -117,15 +114,20 @@ def _check_display() -> None:
                                  "on a headless machine run it under Xvfb: xvfb-run -a avatar view ...")
 
 
-def _driver(options: ViewOptions, rig, identity: torch.Tensor):
+def _driver(options: ViewOptions, avatar: Avatar):
+    """What drives the avatar, its expressions kept inside those it learned (`Avatar.params`,
+    `ExpressionRange`) whatever the source."""
     if options.source is None:
         return None
+    rig, identity, learned = avatar.rig, avatar.identity(), avatar.expression_range
     spec = parse_source(options.source)
     if spec.kind == "expr":
-        params, fps = load_expression_file(spec.path, rig)
+        params, fps = avatar.params(spec.path)
         return ExpressionPlayer(params, fps, spec.path.name)
+    if spec.kind == "livelink":
+        return LiveLinkStream(spec.port, rig, identity, learned=learned)
     source = open_frame_source(spec)
-    return LiveDriver(source, TrackerThread(source, rig, LiveRetarget(rig, identity), options.smoothing,
+    return LiveDriver(source, TrackerThread(source, rig, LiveRetarget(rig, identity, learned), options.smoothing,
                                             pace=RenderPace()))
 
 
@@ -189,4 +191,7 @@ def _write_stats(options: ViewOptions, app, driver, summary: dict) -> None:
                               "note": f"identity and focal calibrated on the first {CALIBRATION_FRAMES} frames with a "
                                       f"face; those frames do not drive the avatar"}
         doc["source_fps"] = driver.source.fps
+        doc["kept_in_training_range"] = driver.tracker.retarget.clamp_stats()
+    if isinstance(driver, LiveLinkStream):
+        doc["livelink"] = driver.counts()
     dump_json(doc, options.stats)

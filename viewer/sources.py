@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar.data.livelink_packet import DEFAULT_PORT
 from avatar.data.video import probe_video, read_video_frames
 from viewer.latest import LatestSlot
 from viewer.worker import Worker
@@ -31,9 +32,10 @@ class WebcamUnavailable(SourceError):
 
 @dataclass
 class SourceSpec:
-    kind: str  # "webcam" | "video" | "expr"
+    kind: str  # "webcam" | "video" | "expr" | "livelink"
     webcam: int = 0
     path: Path | None = None
+    port: int = DEFAULT_PORT  # livelink: the UDP port to listen on (0: any free one)
 
 
 @dataclass
@@ -44,8 +46,9 @@ class Frame:
 
 
 def parse_source(text: str) -> SourceSpec:
-    """'webcam:N' | 'video:PATH' | 'expr:FILE' -> SourceSpec (files checked to exist)."""
-    kind, _, rest = text.partition(":")
+    """'webcam:N' | 'video:PATH' | 'expr:FILE' | 'livelink[:PORT]' -> SourceSpec (files checked to
+    exist)."""
+    kind, colon, rest = text.partition(":")
     if kind == "webcam":
         if not rest.isdigit():
             raise SourceError(f"--source '{text}': expected webcam:N with N a camera number, e.g. webcam:0")
@@ -55,7 +58,15 @@ def parse_source(text: str) -> SourceSpec:
         if not path.is_file():
             raise SourceError(f"--source '{text}': {path} is not a file")
         return SourceSpec(kind, path=path)
-    raise SourceError(f"--source '{text}': expected webcam:N, video:PATH or expr:FILE")
+    if kind == "livelink":
+        if not colon:
+            return SourceSpec("livelink")
+        # ASCII digits, 5 at most, before int(): isdigit() alone passes '²' and 5000-digit text, both ValueErrors there
+        if not (rest.isascii() and rest.isdigit() and len(rest) <= 5 and int(rest) <= 65535):
+            raise SourceError(f"--source '{text}': expected livelink:PORT with PORT a UDP port in 0..65535, "
+                              f"e.g. livelink:{DEFAULT_PORT} (Live Link Face's default)")
+        return SourceSpec("livelink", port=int(rest))
+    raise SourceError(f"--source '{text}': expected webcam:N, video:PATH, expr:FILE or livelink[:PORT]")
 
 
 class FrameSource(Worker):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar.atomic import atomic_path
+from avatar.data.atomic import atomic_path
 from avatar.rig import RigParams
 
 ROLLING = 60  # frames behind the numbers the panel shows

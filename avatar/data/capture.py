@@ -38,9 +38,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from avatar.data.errors import CaptureError
+from avatar.data.errors import CaptureError, JSONTextError, read_json
 from avatar.data.npz import read_npz
 from avatar.render.camera import Camera
+from avatar.rig.head_rig import HeadRig
 from avatar.rig.params import PARAM_KEYS, RigParams
 
 FORMAT_NAME = "avatar-capture"
@@ -100,6 +101,16 @@ class Capture:
         """The one time step that `frame` shows."""
         return self.params.frame(self.frames[frame].time)
 
+    def check_rig(self, rig: HeadRig) -> None:
+        """A CaptureError naming params.npz when its parameters are not sized for `rig` (a
+        capture tracked with another rig, or a damaged file): the kernels would fail later
+        without saying which file."""
+        for key, have, want in (("shape", self.params.shape.shape[-1], rig.num_shape),
+                                ("expr", self.params.expr.shape[-1], rig.num_expr)):
+            if have != want:
+                raise CaptureError(self.root / "params.npz", f"'{key}' has {have} values per time step, the rig "
+                                   f"'{rig.name}' has {want} (was the capture tracked with another rig?)")
+
     def _read_png(self, frame: int, relative: str, mode: str) -> np.ndarray:
         path = self.root / relative
         info = self.cameras[self.frames[frame].camera]
@@ -130,8 +141,10 @@ def load_capture(root: str | Path) -> Capture:
         what = "has no capture.json" if root.is_dir() else "capture directory not found"
         raise CaptureError(root, what + hint)
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        meta = read_json(meta_path)  # guarded: deep nesting and huge numbers are refused, not raised
+    except OSError as e:
+        raise CaptureError(meta_path, f"not readable JSON ({e.strerror or e})") from None
+    except JSONTextError as e:
         raise CaptureError(meta_path, f"not readable JSON ({e})") from None
     check = _Checker(meta_path)
     check.that(isinstance(meta, dict), "expected a JSON object")

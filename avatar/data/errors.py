@@ -1,8 +1,19 @@
-"""One exception type per data format; each message names the file and what is wrong with it."""
+"""One exception type per data format; each message names the file and what is wrong with it.
+
+`parse_json` is the one way JSON from a user's file is read (expression files, capture.json,
+.avatar metadata), so a hostile text fails there with a reason the caller puts after the file name.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
+
+# Longer integers are read as floats (inf beyond about 1e308): no field of these formats holds one,
+# and as Python ints they escape every reader's checks: 400 digits overflow float(), numpy and
+# math.isfinite (OverflowError), 4301 digits already fail int() itself (a ValueError naming no file).
+MAX_INT_DIGITS = 20
 
 
 class DataFileError(ValueError):
@@ -38,3 +49,37 @@ class ExpressionFileError(DataFileError):
         if column is not None:
             where.append(f"column '{column}'")
         super().__init__(path, f"{', '.join(where)}: {problem}" if where else problem)
+
+
+class JSONTextError(ValueError):
+    """Text that is not JSON data a reader can take; the message says why, without the file."""
+
+
+def read_json(path: Path) -> Any:
+    """`parse_json` of a UTF-8 file; OSError when the file cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise JSONTextError(f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    return parse_json(text)
+
+
+def parse_json(text: str) -> Any:
+    """The value of a JSON text from a user's file, or JSONTextError.
+
+    Integers of more than MAX_INT_DIGITS digits come back as floats, so the reader's own range
+    and type checks refuse them by name ('fps' ... got inf; 'width' must be an integer). Nesting
+    deeper than the interpreter's recursion limit is refused here instead of escaping as
+    RecursionError.
+    """
+    try:
+        return json.loads(text, parse_int=_int)
+    except RecursionError:
+        raise JSONTextError("nested too deeply") from None
+    except json.JSONDecodeError as e:
+        raise JSONTextError(str(e)) from None
+
+
+def _int(digits: str) -> int | float:
+    # float() of a digit string has no length limit and never raises for one that json matched
+    return int(digits) if len(digits.lstrip("-")) <= MAX_INT_DIGITS else float(digits)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar.atomic import atomic_path
+from avatar.data.atomic import atomic_path
 from avatar.data.arkit import name_map
-from avatar.data.errors import ExpressionFileError
+from avatar.data.errors import ExpressionFileError, JSONTextError, read_json
 from avatar.data.livelink import load_livelink_csv
 from avatar.data.npz import read_npz
 from avatar.data.video import MAX_FPS, MIN_FPS
@@ -83,11 +83,11 @@ def _read_json(path: Path) -> dict:
     if path.stat().st_size > MAX_JSON_BYTES:
         raise ExpressionFileError(path, f"larger than {MAX_JSON_BYTES >> 20} MiB; use .npz for long recordings")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        doc = read_json(path)
+    except OSError as e:
+        raise ExpressionFileError(path, f"not a readable JSON file ({e.strerror or e})") from None
+    except JSONTextError as e:
         raise ExpressionFileError(path, f"not a readable JSON file ({e})") from None
-    except RecursionError:
-        raise ExpressionFileError(path, "JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise ExpressionFileError(path, "expected a JSON object with 'expr', 'fps', ...")
     return doc

@@ -78,6 +78,7 @@ def read_livelink_csv(path: str | Path) -> LiveLinkRecording:
     if len(cells) < 2:
         raise ExpressionFileError(path, f"too few rows: {len(cells)} data row(s), need at least 2")
     values = _to_float(path, cells, rows)  # [T, 61]
+    _check_timecodes(path, timecodes, rows)
     fps = fps_from_timecodes(timecodes) if timecodes else None
     if fps is None:
         warnings.warn(f"{path}: could not derive the frame rate from the timecodes; "
@@ -146,6 +147,34 @@ def _to_float(path: Path, cells: list[list[str]], rows: list[int]) -> np.ndarray
     return values
 
 
+def _timecode_fields(text: str) -> tuple[int, int, int, float] | None:
+    """(hours, minutes, seconds, frame with its fraction) of an ``HH:MM:SS:FF(.fff)`` timecode, or
+    None when `text` is not one; ValueError when it is one with a field out of range."""
+    match = _TIMECODE.match(text)
+    if match is None:
+        return None
+    whole = [match[1], match[2], match[3], match[4].split(".")[0]]
+    # Sized as text first: int() refuses 4301 digits (a ValueError naming no file) and a few
+    # hundred overflow the float maths below.
+    numbers = [int(f.lstrip("0") or "0") if len(f.lstrip("0")) <= 3 else None for f in whole]
+    limits = (24, 60, 60, _TIMECODE_RATES[-1])
+    if any(n is None or n >= limit for n, limit in zip(numbers, limits)):
+        shown = text.strip() if len(text.strip()) <= 32 else f"{text.strip()[:24]}... ({len(text.strip())} characters)"
+        raise ValueError(f"timecode {shown!r} is out of range (HH:MM:SS:FF: hours below 24, minutes and seconds "
+                         f"below 60, frames below {limits[3]})")
+    return numbers[0], numbers[1], numbers[2], float(match[4])
+
+
+def _check_timecodes(path: Path, timecodes: list[str], rows: list[int]) -> None:
+    """Refuse, with its row, a timecode whose fields cannot be a time of day (text that is no
+    timecode at all is left to fps_from_timecodes, which then falls back to DEFAULT_FPS)."""
+    for text, row in zip(timecodes, rows):
+        try:
+            _timecode_fields(text)
+        except ValueError as e:
+            raise ExpressionFileError(path, str(e), row, "Timecode") from None
+
+
 def fps_from_timecodes(timecodes: list[str]) -> float | None:
     """Rows per second from ``HH:MM:SS:FF(.fff)`` timecodes, or None when they do not tell.
 
@@ -153,11 +182,14 @@ def fps_from_timecodes(timecodes: list[str]) -> float | None:
     (only trusted once the seconds field has rolled over; 60 before that). Repeated timecodes and
     pauses longer than half a second are left out of the estimate.
     """
-    parsed = [_TIMECODE.match(t) for t in timecodes]
+    try:
+        parsed = [_timecode_fields(t) for t in timecodes]
+    except ValueError:
+        return None  # out of range: read_livelink_csv refuses such a file before asking
     if len(parsed) < 2 or not all(parsed):
         return None
-    hms = np.array([[int(m[1]), int(m[2]), int(m[3])] for m in parsed], dtype=np.float64)  # [T, 3]
-    frame = np.array([float(m[4]) for m in parsed])  # [T]
+    hms = np.array([p[:3] for p in parsed], dtype=np.float64)  # [T, 3]
+    frame = np.array([p[3] for p in parsed])  # [T]
     seconds = hms @ np.array([3600.0, 60.0, 1.0])
     rate = DEFAULT_FPS
     if np.unique(seconds).size > 1:
@@ -220,9 +252,10 @@ def load_arkit_map(path: str | Path, rig: HeadRig) -> np.ndarray:
     return full
 
 
-def arkit_expression_matrix(rig: HeadRig, source: Path,
+def arkit_expression_matrix(rig: HeadRig, source: str | Path,
                             arkit_map: str | Path | None = None) -> np.ndarray:
-    """[E_rig, 52] linear map from ARKit weights to the rig's expressions."""
+    """[E_rig, 52] linear map from ARKit weights to the rig's expressions (`source` names the
+    file or stream in warnings and errors)."""
     if arkit_map is not None:
         return load_arkit_map(arkit_map, rig)
     if rig.expr_names is None:
@@ -238,25 +271,44 @@ def arkit_expression_matrix(rig: HeadRig, source: Path,
     return mapping.matrix
 
 
+@dataclass(frozen=True)
+class LiveLinkMapping:
+    """Live Link values -> rig parameters, the one mapping of CSV rows and UDP packets alike:
+    expressions through `matrix`, the jaw joint from JawOpen * MAX_JAW_ANGLE about +x (when
+    `jaw_from_jawopen`), head and eye angles as rig-space axis-angle (module docstring). Shape,
+    neck and translation stay zero."""
+
+    matrix: np.ndarray  # [E, 52] ARKit weights (ARKIT_NAMES order) -> the rig's expressions
+    num_shape: int
+    jaw_from_jawopen: bool
+
+    def params(self, values: np.ndarray) -> RigParams:
+        """Rig parameters [T] of values [T, 61] in REQUIRED_COLUMNS order."""
+        values = np.asarray(values, dtype=np.float32)
+        blendshapes = values[:, :52]
+        jaw = np.zeros((values.shape[0], 3), dtype=np.float32)
+        if self.jaw_from_jawopen:
+            jaw[:, 0] = blendshapes[:, ARKIT_NAMES.index("jawOpen")] * MAX_JAW_ANGLE
+        eyes = np.concatenate([euler_to_axis_angle(values[:, 55:58]),
+                               euler_to_axis_angle(values[:, 58:61])], axis=1)  # [T, 6]
+        arrays = {"shape": np.zeros(self.num_shape, np.float32), "expr": blendshapes @ self.matrix.T, "jaw": jaw,
+                  "rotation": euler_to_axis_angle(values[:, 52:55]), "eyes": eyes}
+        return RigParams.from_numpy(arrays)
+
+
 def livelink_to_params(recording: LiveLinkRecording, rig: HeadRig,
                        arkit_map: str | Path | None = None,
                        jaw_from_jawopen: bool | None = None) -> RigParams:
-    """Rig parameters for every row: expressions by name (or `arkit_map`), jaw, head and eyes.
+    """Rig parameters for every row (see `LiveLinkMapping`): expressions by name (or
+    `arkit_map`), jaw, head and eyes.
 
-    jaw_from_jawopen: also open the jaw joint by JawOpen * MAX_JAW_ANGLE about +x (None: see
-    `default_jaw_from_jawopen`). Shape, neck and translation stay zero.
+    jaw_from_jawopen: also open the jaw joint from JawOpen (None: see `default_jaw_from_jawopen`).
     """
     matrix = arkit_expression_matrix(rig, recording.path, arkit_map)  # [E, 52]
-    t = recording.num_frames
-    expr = recording.blendshapes @ matrix.T  # [T, E]
-    jaw = np.zeros((t, 3), dtype=np.float32)
-    if default_jaw_from_jawopen(rig) if jaw_from_jawopen is None else jaw_from_jawopen:
-        jaw[:, 0] = recording.blendshapes[:, ARKIT_NAMES.index("jawOpen")] * MAX_JAW_ANGLE
-    eyes = np.concatenate([euler_to_axis_angle(recording.left_eye),
-                           euler_to_axis_angle(recording.right_eye)], axis=1)  # [T, 6]
-    arrays = {"shape": np.zeros(rig.num_shape, np.float32), "expr": expr, "jaw": jaw,
-              "rotation": euler_to_axis_angle(recording.head), "eyes": eyes}
-    return RigParams.from_numpy(arrays)
+    jaw = default_jaw_from_jawopen(rig) if jaw_from_jawopen is None else jaw_from_jawopen
+    values = np.concatenate([recording.blendshapes, recording.head, recording.left_eye, recording.right_eye],
+                            axis=1)  # [T, 61]
+    return LiveLinkMapping(matrix, rig.num_shape, jaw).params(values)
 
 
 def load_livelink_csv(path: str | Path, rig: HeadRig, arkit_map: str | Path | None = None,

@@ -19,7 +19,7 @@ import av
 import numpy as np
 import torch
 
-from avatar.atomic import check_output_path, write_failure
+from avatar.data.atomic import check_output_path, write_failure
 from avatar.data.errors import VideoError
 
 MIN_FPS, MAX_FPS = 0.1, 1000.0  # what an encoder and a player honour (also for expression files)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import torch
 
-from avatar.backends import BackendDeviceError, BackendRegistry
+from avatar.runtime.backends import BackendDeviceError, BackendRegistry
 from avatar.gaussians.binding import triangle_frames
 from avatar.gaussians.ext_blend import blend_ext_with_offsets, load_blend_cpu, load_blend_cuda
 from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.rotations import matrix_to_quat, quat_multiply
-from avatar.gaussians.world import Gaussians
+from avatar.render.world import Gaussians
 from avatar.rig import RigParams
-from avatar.selfcheck import cuda_kernels_trusted
+from avatar.gaussians.blend_check import cuda_blend_trusted
 
 blend_registry = BackendRegistry("blend")
 
@@ -46,7 +46,7 @@ def blend_reference(model: GaussianAvatar, params: RigParams, verts: torch.Tenso
 blend_registry.register("torch", lambda: blend_reference, devices=("cpu", "cuda"))
 # cuda_ext backends: their loaders compile or load nothing until first asked.
 blend_registry.register("cpu", load_blend_cpu, devices=("cpu",))
-blend_registry.register("cuda", load_blend_cuda, devices=("cuda",), trust=cuda_kernels_trusted)
+blend_registry.register("cuda", load_blend_cuda, devices=("cuda",), trust=cuda_blend_trusted)
 
 
 def blend_backend(backend: str, model: GaussianAvatar) -> tuple[str, object]:

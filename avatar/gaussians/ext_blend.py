@@ -15,9 +15,9 @@ from dataclasses import fields
 import torch
 from torch import Tensor
 
-from avatar.backends import extension_loader
+from avatar.runtime.backends import extension_loader
 from avatar.gaussians.model import GaussianAvatar
-from avatar.gaussians.world import Gaussians
+from avatar.render.world import Gaussians
 from avatar.render.sh import SH_C0
 from avatar.rig import HeadRig, RigParams
 

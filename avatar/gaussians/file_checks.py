@@ -4,11 +4,10 @@ bug) is refused with one message instead of rendering garbage or crashing a kern
 
 from __future__ import annotations
 
-import json
-
 import torch
 from torch import Tensor
 
+from avatar.data.errors import parse_json
 from avatar.rig import HeadRig
 
 MAX_ABS = 1e6  # no trained attribute or rig array comes near; 1e30 would render inf
@@ -24,16 +23,37 @@ def check_metadata(meta: dict) -> tuple[int, dict]:
     """(sh degree, config) from the metadata strings, checked."""
     try:
         sh_degree = int(meta["sh_degree"])
-        config = json.loads(meta["config"])
+        config = parse_json(meta["config"])  # JSONTextError is a ValueError
     except KeyError as e:
         raise ContentError(f"metadata key {e} is missing") from None
-    except (ValueError, RecursionError):
+    except ValueError:
         raise ContentError("metadata sh_degree or config is malformed") from None
     if not 0 <= sh_degree <= MAX_SH_DEGREE:
         raise ContentError(f"sh_degree {sh_degree} is not in 0..{MAX_SH_DEGREE}")
     if not isinstance(config, dict):
         raise ContentError("metadata config is not a JSON object")
     return sh_degree, config
+
+
+# The dtypes save_avatar writes. Anything else (a re-signed file with half-precision colours, say)
+# would reach a kernel that names only its own argument ("blend: sh_rest has dtype Half") or fail
+# deep inside torch; index tensors keep the int32 the loader always accepted for `parent`.
+INDEX_DTYPES = {"gaussians.parent": (torch.int32, torch.int64), "gaussians.blend_expr": (torch.int32, torch.int64),
+                "rig.faces": (torch.int64,), "rig.parents": (torch.int64,), "rig.lmk_faces": (torch.int64,)}
+FLOAT_DTYPES = (torch.float32,)
+
+
+def check_dtypes(tensors: dict[str, Tensor]) -> None:
+    """Every tensor of the file in the dtype the writer gives it: float32, or integers for indices."""
+    for key, t in sorted(tensors.items()):
+        allowed = INDEX_DTYPES.get(key, FLOAT_DTYPES)
+        if t.dtype not in allowed:
+            raise ContentError(f"tensor {key} has dtype {_dtype_name(t.dtype)}, expected "
+                               f"{' or '.join(_dtype_name(d) for d in allowed)}")
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def check_rig(rig: HeadRig) -> None:

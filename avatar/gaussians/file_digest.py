@@ -13,9 +13,10 @@ loader's structural checks (`avatar.gaussians.file_checks`) refuse inconsistent 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
+
+from avatar.data.errors import JSONTextError, parse_json
 
 DIGEST_KEY = "digest"
 DIGEST_PLACEHOLDER = "0" * 64
@@ -34,9 +35,11 @@ def split_header(data: bytes) -> tuple[int, dict]:
     if size <= 0 or 8 + size > len(data):
         raise DigestError(f"header length {size} does not fit the file's {len(data)} bytes (truncated?)")
     try:
-        header = json.loads(data[8:8 + size])
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise DigestError(f"header is not valid JSON ({type(e).__name__})") from None
+        header = parse_json(data[8:8 + size].decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DigestError("header is not UTF-8 text") from None
+    except JSONTextError as e:
+        raise DigestError(f"header is not valid JSON ({e})") from None
     if not isinstance(header, dict):
         raise DigestError("header is not a JSON object")
     return 8 + size, header

@@ -13,14 +13,17 @@ rig (`file_checks`), so a crafted file with a recomputed digest is refused too. 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 from safetensors import SafetensorError
 from safetensors.torch import load, save_file
 from torch import Tensor
 
-from avatar.atomic import atomic_path
-from avatar.gaussians.file_checks import ContentError, check_gaussians, check_metadata, check_rig
+from avatar.data.atomic import atomic_path
+from avatar.data.errors import parse_json
+from avatar.gaussians.file_checks import ContentError, check_dtypes, check_gaussians, check_metadata, check_rig
 from avatar.gaussians.file_digest import DIGEST_KEY, DIGEST_PLACEHOLDER, DigestError, seal, verify
 from avatar.gaussians.model import GaussianAvatar
 from avatar.rig import HeadRig
@@ -57,8 +60,28 @@ def save_avatar(model: GaussianAvatar, path: str | Path, config: dict | None = N
         DIGEST_KEY: DIGEST_PLACEHOLDER,
     }
     with atomic_path(path) as partial:
-        save_file(tensors, str(partial), metadata=meta)
+        try:
+            save_file(tensors, str(partial), metadata=meta)
+        except SafetensorError as e:
+            # safetensors reports a failed write (a full disk) as text in its own exception: made
+            # an OSError again, atomic_path turns it into an OutputError naming `path` and removes
+            # the partial file. Any other SafetensorError is a bug here and stays one.
+            code = _os_error_code(e)
+            if code is None:
+                raise
+            raise OSError(code, os.strerror(code)) from e
         seal(partial)
+
+
+# How safetensors words an OSError: "I/O error: No space left on device (os error 28)" (0.8) or
+# "IoError(Os { code: 28, kind: StorageFull, ... })" (older versions).
+_OS_ERROR_CODE = re.compile(r"\(os error (\d+)\)|\bOs \{ code: (\d+)")
+
+
+def _os_error_code(error: SafetensorError) -> int | None:
+    """The errno inside a SafetensorError about I/O, or None when it is about something else."""
+    found = _OS_ERROR_CODE.search(str(error))
+    return None if found is None else int(found[1] or found[2])
 
 
 def load_avatar(path: str | Path, rig: HeadRig | None = None) -> tuple[GaussianAvatar, dict]:
@@ -74,6 +97,11 @@ def load_avatar(path: str | Path, rig: HeadRig | None = None) -> tuple[GaussianA
         meta = verify(data)
     except DigestError as e:
         raise AvatarFileError(f"{path}: not a valid .avatar file: {e}") from None
+    except ValueError as e:
+        # json's own limits on the header (an integer of over 4300 digits), which verify lets through;
+        # Python's advice after the ';' (sys.set_int_max_str_digits) is not the user's to follow
+        reason = str(e).split(";")[0]
+        raise AvatarFileError(f"{path}: not a valid .avatar file: header is not readable JSON ({reason})") from None
     if meta.get("format") != FORMAT:
         raise AvatarFileError(f"{path}: not an .avatar file (format tag {meta.get('format')!r})")
     if meta.get("version") != str(VERSION):
@@ -84,10 +112,13 @@ def load_avatar(path: str | Path, rig: HeadRig | None = None) -> tuple[GaussianA
     except (SafetensorError, ValueError) as e:
         raise AvatarFileError(f"{path}: not a readable .avatar file: {e}") from None
     try:
+        check_dtypes(tensors)
         sh_degree, config = check_metadata(meta)
         model = _build(tensors, meta, rig, path, sh_degree)
         if config.get("head_cut") is not None:
             model.head_cut = HeadCut.from_dict(config["head_cut"], model.rig.num_vertices)
+    except AvatarFileError:
+        raise  # already says what and where
     except (ContentError, KeyError, RuntimeError, ValueError) as e:
         raise AvatarFileError(f"{path}: inconsistent contents: {e}") from None
     return model, config
@@ -119,8 +150,8 @@ def _rig_from_tensors(tensors: dict[str, Tensor], meta: dict) -> HeadRig:
     if unknown:
         raise ContentError(f"unknown rig arrays: {', '.join(sorted(unknown))}")
     try:
-        names = json.loads(meta["rig_expr_names"])
-    except (ValueError, RecursionError):
+        names = parse_json(meta["rig_expr_names"])
+    except ValueError:
         raise ContentError("metadata rig_expr_names is not JSON") from None
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise ContentError("metadata rig_expr_names is not a list of names")

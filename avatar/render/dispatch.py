@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from avatar.backends import BackendRegistry, BackendUnavailable
-from avatar.gaussians.world import Gaussians
+from avatar.runtime.backends import BackendRegistry, BackendUnavailable
+from avatar.render.world import Gaussians
 from avatar.render.camera import Camera
 from avatar.render.ext_backend import load_splat_cpu, load_splat_cuda
 from avatar.render.output import RenderOutput
-from avatar.selfcheck import cuda_kernels_trusted
+from avatar.render.splat_check import cuda_splat_trusted
 
 splat_registry = BackendRegistry("splat")
 
@@ -37,7 +37,7 @@ splat_registry.register("torch", _load_torch, devices=("cpu", "cuda"))
 splat_registry.register("gsplat", _load_gsplat, devices=("cuda",))
 # cuda_ext backends: their loaders compile or load nothing until first asked.
 splat_registry.register("cpu", load_splat_cpu, devices=("cpu",))
-splat_registry.register("cuda", load_splat_cuda, devices=("cuda",), trust=cuda_kernels_trusted)
+splat_registry.register("cuda", load_splat_cuda, devices=("cuda",), trust=cuda_splat_trusted)
 
 
 def splat(gaussians: Gaussians, camera: Camera, background: Tensor | None = None,

@@ -5,9 +5,9 @@ Gaussians and the background by the kernels' own backward. `RenderOutput.means2d
 intermediate of the graph (see cuda_ext/splat.py): after `out.means2d.retain_grad()` and a
 backward pass its `.grad` is the screen-space gradient, as with the reference. Each backend
 serves its own device: `cpu` CPU tensors, `cuda` CUDA tensors. Float32 and float64 are
-supported; the camera is rounded to the Gaussians' dtype. The camera reaches the kernels as plain
-numbers read from its host copy: a Camera kept on the CPU (as training keeps them) costs no
-device synchronisation.
+supported; the camera is rounded to the Gaussians' dtype. The camera reaches the kernels as
+tensors of its host copy, which they read on the host: a Camera kept on the CPU (as training keeps
+them) costs no device synchronisation.
 """
 
 from __future__ import annotations
@@ -15,20 +15,20 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from avatar.backends import extension_loader
-from avatar.gaussians.world import Gaussians
+from avatar.runtime.backends import extension_loader
+from avatar.render.world import Gaussians
 from avatar.render.camera import Camera
 from avatar.render.output import RenderOutput
 
 
 def camera_params(camera: Camera, dtype: torch.dtype):
-    """The camera as the kernels take it (cuda_ext.splat.CameraParams): plain numbers read from its
+    """The camera as the kernels take it (cuda_ext.splat.CameraParams): contiguous tensors of its
     host copy, rounded to dtype as the reference rounds them."""
     from cuda_ext.splat import CameraParams
 
     cam = camera.to(device="cpu", dtype=dtype)
-    return CameraParams(world_to_cam=cam.world_to_cam.flatten().tolist(), K=cam.K.flatten().tolist(),
-                        position=cam.position.tolist(), width=camera.width, height=camera.height,
+    return CameraParams(world_to_cam=cam.world_to_cam.contiguous(), K=cam.K.contiguous(),
+                        position=cam.position.contiguous(), width=camera.width, height=camera.height,
                         near=camera.near, far=camera.far)
 
 

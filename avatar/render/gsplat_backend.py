@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from avatar.backends import BackendUnavailable
-from avatar.gaussians.world import Gaussians
+from avatar.runtime.backends import BackendUnavailable
+from avatar.render.world import Gaussians
 from avatar.render.camera import Camera
 from avatar.render.output import RenderOutput
 from avatar.render.projection import LOW_PASS_PX2

@@ -10,7 +10,8 @@ the face (see capture.head_mask).
 The neck line runs through the ring's front, not its middle: the cut is where the plane of the
 ring meets the visible neck, its near arc. A head bent forward tips the ring so that the camera
 sees it from above, as an ellipse whose middle lies up on the chin; a line through the middle then
-cut the chin and lower lip off (the ICT rig on wojtek_512's look-down frames).
+cuts the chin and lower lip off (rigs whose ring sits low and tips with the head, such as ICT's;
+see docs/results.md, "The cut below the head").
 """
 
 from __future__ import annotations

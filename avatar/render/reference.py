@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from avatar.gaussians.world import Gaussians
+from avatar.render.world import Gaussians
 from avatar.render.camera import Camera
 from avatar.render.output import RenderOutput
 from avatar.render.projection import ALPHA_MIN, ProjectedGaussians, alpha_extent_sq, opacity_aware_radii, \

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import statistics
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -39,10 +40,20 @@ class LevelOfDetail:
                 f"(worst frame {self.psnr_min:.1f})")
 
 
+class BuildStopped(Exception):
+    """The level of detail's build was asked to stop (its caller is closing)."""
+
+
+def _check(stop: Callable[[], bool] | None) -> None:
+    if stop is not None and stop():
+        raise BuildStopped
+
+
 @torch.no_grad()
-def contributions(model: GaussianAvatar, params: RigParams, cameras: list[Camera]) -> Tensor:
+def contributions(model: GaussianAvatar, params: RigParams, cameras: list[Camera],
+                  stop: Callable[[], bool] | None = None) -> Tensor:
     """[N] each Gaussian's blending weight summed over the pixels of every frame of params [T] seen
-    by every camera (CPU, the cpu splat kernels)."""
+    by every camera (CPU, the cpu splat kernels). BuildStopped once `stop()` is true."""
     import cuda_ext
 
     cuda_ext.load("cpu")
@@ -50,6 +61,7 @@ def contributions(model: GaussianAvatar, params: RigParams, cameras: list[Camera
     total = torch.zeros(model.num_gaussians)
     background = torch.zeros(3)
     for t in range(params.num_frames):
+        _check(stop)
         g = blend(model, params.frame(t), "cpu")
         for camera in cameras:
             cam = camera_params(camera, torch.float32)
@@ -80,18 +92,21 @@ def pruned(model: GaussianAvatar, keep: Tensor) -> GaussianAvatar:
 @torch.no_grad()
 def level_of_detail(model: GaussianAvatar, seen: RigParams, cameras: list[Camera], evaluation: RigParams,
                     evaluation_cameras: list[Camera], keep_fraction: float,
-                    background: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> LevelOfDetail:
+                    background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                    stop: Callable[[], bool] | None = None) -> LevelOfDetail:
     """The model with its `keep_fraction` most contributing Gaussians (contributions over the
     frames `seen` [T] and `cameras`), and its PSNR against the full model over the frames
-    `evaluation` and `evaluation_cameras` (the cpu backend, as the viewer renders)."""
+    `evaluation` and `evaluation_cameras` (the cpu backend, as the viewer renders). Between
+    frames it checks `stop()` and raises BuildStopped once it is true."""
     if not 0 < keep_fraction <= 1:
         raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
-    weight = contributions(model, seen, cameras)
+    weight = contributions(model, seen, cameras, stop)
     keep = weight.argsort(descending=True)[:max(1, int(round(keep_fraction * model.num_gaussians)))]
     small = pruned(model, keep)
     full, lod = AvatarRenderer(model, background, "cpu"), AvatarRenderer(small, background, "cpu")
     scores = []
     for t in range(evaluation.num_frames):
+        _check(stop)
         for camera in evaluation_cameras:
             a = full.render(evaluation.frame(t), camera).rgb.clamp(0, 1)
             b = lod.render(evaluation.frame(t), camera).rgb.clamp(0, 1)

@@ -65,7 +65,7 @@ class AvatarRenderer:
         """One frame of params (on the model's device) seen by camera, as every command shows it."""
         return self.render_timed(params, camera, background)[0]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def render_timed(self, params: RigParams, camera: Camera,
                      background: Colour | None = None) -> tuple[RenderOutput, StageTimes]:
         """`render`, and the milliseconds of each stage (on CUDA it waits for each stage to finish)."""

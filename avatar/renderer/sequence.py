@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from avatar.cpu_threads import ThreadBudget
+from avatar.runtime.cpu_threads import ThreadBudget
 from avatar.data.video import VideoWriter
 from avatar.render import Camera
 from avatar.renderer.renderer import AvatarRenderer

@@ -5,7 +5,7 @@ hair hanging past the jaw) along lines through projected rig vertices, so the cu
 fitted head and is the same part of it in every frame (`capture.head_mask` picks the vertices,
 `avatar.render.head_cut` draws the region). The avatar trained on them is rendered with the same
 cut: what lies beyond it was never shown, and Gaussians there cannot follow a straight image-space
-line through a new pose (talking_woman_512: held-out PSNR 25.82 -> 26.16 dB, same model).
+line through a new pose (what it gained: docs/results.md, "The cut below the head").
 """
 
 from __future__ import annotations

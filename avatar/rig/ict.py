@@ -198,7 +198,7 @@ def _parts(materials: list[str], tris: np.ndarray, folder: Path) -> dict[str, np
 def _landmark_vertices(path: Path, num_verts: int) -> np.ndarray:
     try:
         ids = np.asarray(json.loads(path.read_text())["idx_to_landmark_verts"], dtype=np.int64)
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
         raise RigFileError(f"cannot read 68 landmark vertices ('idx_to_landmark_verts') from "
                            f"'{path}': {e!r}. {ICT_SOURCE}.") from e
     if ids.shape != (68,) or ids.min() < 0 or ids.max() >= num_verts:

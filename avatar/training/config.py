@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from avatar.backends import RENDER_BACKENDS
+from avatar.runtime.backends import RENDER_BACKENDS
 from avatar.data.capture import Capture, is_inside
 from avatar.data.errors import CaptureError
 
@@ -183,8 +183,11 @@ def load_config(preset: str | None = None, **overrides) -> TrainConfig:
 
 
 def choose_preset(capture: Capture, requested: str | None = None) -> tuple[str, str]:
-    """(preset, why): `requested` (--preset), else the capture's own `extra["preset"]`, else by
-    its cameras: multiview when the training frames come from several, mono-phone otherwise.
+    """(preset, why): `requested` (--preset), else the capture's own `extra["preset"]`, else
+    mono-phone when the capture says it is one camera's video (`extra["monocular"]`: true, as
+    `avatar track` and the monocular importers write, whose per-frame cameras are not several
+    views), else by its cameras: multiview when the training frames come from several,
+    mono-phone otherwise.
 
     Only training frames count: a camera kept for evaluation adds no views to fit. A preset the
     capture names as a YAML path is relative to the capture directory.
@@ -206,6 +209,11 @@ def choose_preset(capture: Capture, requested: str | None = None) -> tuple[str, 
             raise CaptureError(capture.root / "capture.json", f"extra.preset {named!r} is not a shipped preset "
                                f"({', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.yaml')))})")
         return named, "named by the capture (capture.json extra.preset)"
+    monocular = capture.extra.get("monocular")
+    if monocular is not None and not isinstance(monocular, bool):
+        raise CaptureError(capture.root / "capture.json", f"extra.monocular must be true or false, got {monocular!r}")
+    if monocular:
+        return MONOCULAR_PRESET, "the capture is one camera's video (capture.json extra.monocular)"
     cameras = {capture.frames[f].camera for f in capture.splits.get("train", [])}
     if len(cameras) > 1:
         return MULTIVIEW_PRESET, f"the training frames come from {len(cameras)} cameras"

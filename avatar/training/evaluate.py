@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from avatar.data.capture import Capture
+from avatar.model import Avatar
 from avatar.renderer import AvatarRenderer
 from avatar.training.image_metrics import LpipsMetric, psnr, ssim
 
@@ -43,6 +44,7 @@ def evaluate(renderer: AvatarRenderer, capture: Capture, split: str = "test", ma
     (over its background): per frame and their means."""
     if split not in capture.splits:
         raise ValueError(f"capture {capture.root} has no split '{split}' (has: {', '.join(capture.splits)})")
+    capture.check_rig(renderer.model.rig)
     frames = capture.splits[split]
     if max_frames is not None and len(frames) > max_frames:
         step = len(frames) / max_frames
@@ -95,3 +97,12 @@ def _save_comparison(path: Path, target: torch.Tensor, pred: torch.Tensor) -> No
     error = ((pred - target).abs().mean(-1, keepdim=True) * ERROR_GAIN).clamp(0, 1).expand_as(pred)
     strip = torch.cat([target, pred, error], dim=1).cpu()
     Image.fromarray((strip.numpy() * 255 + 0.5).astype(np.uint8)).save(path)
+
+
+def evaluate_avatar(avatar: Avatar, capture: Capture, splits: list[str] | None = None,
+                    lpips: LpipsMetric | None = None, save_images: str | Path | None = None) -> dict[str, dict]:
+    """{split: metrics} of the avatar on `splits` of the capture (default: those it reports,
+    `reported_splits`), one LPIPS network for all: what `avatar eval`, the API and the demo report."""
+    lpips = lpips if lpips is not None else LpipsMetric()
+    return {split: evaluate(avatar.renderer, capture, split, lpips=lpips, save_images=save_images)
+            for split in splits or reported_splits(capture)}

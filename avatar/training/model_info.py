@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from avatar.gaussians import GaussianAvatar
+from avatar.model import Avatar
 
 # Settings worth a line of their own in the text summary (all of them are in the JSON).
 KEY_SETTINGS = ("iterations", "per_face", "sh_degree", "num_blend_expr", "offsets_from", "refine_params",
                 "max_gaussians", "backend")
 
 
-def model_info(model: GaussianAvatar, config: dict, metrics: list[dict]) -> dict:
+def model_info(avatar: Avatar, metrics: list[dict]) -> dict:
     """A JSON-able summary; metrics: the run's metrics.jsonl rows (may be empty)."""
-    rig = model.rig
+    model, rig = avatar.model, avatar.rig
+    config = avatar.settings | {"background": list(avatar.background)}
     names = rig.expr_names or [f"expr{i}" for i in range(rig.num_expr)]
     last_eval = next((r for r in reversed(metrics) if any(k.endswith("_psnr") for k in r)), None)
     last_step = metrics[-1] if metrics else None
@@ -26,7 +27,7 @@ def model_info(model: GaussianAvatar, config: dict, metrics: list[dict]) -> dict
         "expressions_with_offsets": [names[i] for i in model.blend_expr.tolist()],
         "train_seconds": config.get("train_seconds"),
         "capture": config.get("capture"),
-        "config": {k: v for k, v in config.items() if k not in ("identity_shape", "train_seconds", "capture")},
+        "config": {k: v for k, v in config.items() if k not in ("train_seconds", "capture")},
         "last_evaluation": last_eval,
         "last_logged_step": last_step,
     }

@@ -19,7 +19,8 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from avatar.atomic import atomic_path
+from avatar.data.atomic import atomic_path
+from avatar.data.errors import JSONTextError, parse_json
 from avatar.training.config import TrainConfig
 
 METRICS = "metrics.jsonl"
@@ -39,8 +40,8 @@ def read_metrics(folder: Path) -> list[dict]:
     rows = []
     for line in path.read_text().splitlines():
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
+            row = parse_json(line)
+        except JSONTextError:  # a line cut short by a crash, or not ours: the rest still count
             continue
         if isinstance(row, dict) and isinstance(row.get("step"), int):
             rows.append(row)

@@ -17,17 +17,18 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from avatar.atomic import atomic_path
-from avatar.cpu_threads import ThreadBudget
+from avatar.data.atomic import atomic_path
 from avatar.data.capture import Capture
 from avatar.data.errors import CaptureError
 from avatar.data.expressions import save_expression_file
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.file_checks import check_gaussians
-from avatar.gaussians.io import save_avatar
+from avatar.model import Avatar, ExpressionRange
+from avatar.render import Camera, RenderOutput
 from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.head_cut import HeadCut
+from avatar.runtime.cpu_threads import ThreadBudget
 from avatar.training.config import TrainConfig
 from avatar.training.densify import Densifier
 from avatar.training.evaluate import composite_target, evaluate
@@ -114,108 +115,165 @@ class _FrameCache:
 
 def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, resume: bool = False,
           progress: bool = True, log_dir: str | Path | None = None, tensorboard: bool = False,
-          device: str | torch.device = "cpu") -> GaussianAvatar:
-    """Train on `device` and write `out` (.avatar). With `resume`, continue from `out`.ckpt if it
-    exists. The run's record (`run_log`) goes to log_dir (default: `out`.run/)."""
-    out = Path(out)
-    device = torch.device(device)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: drawing a frame reads nothing from the device
-    train_frames = capture.splits.get("train") or []
-    if not train_frames:
-        raise ValueError(f"capture {capture.root} has no training frames")
-    blend_expr = varying_expressions(capture, train_frames, cfg.num_blend_expr)
-    model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed,
-                                   vertex_colors=rig.vertex_colors if cfg.colors_from_rig else None).to(device)
-    model.head_cut = capture_head_cut(capture, rig)
-    renderer = AvatarRenderer(model, cfg.background, cfg.backend)
-    ran = renderer.backends()
-    log.info("training on %s: blend backend %s, splat backend %s", device, ran["blend"], ran["splat"])
-    params = capture.params.to(device=device, dtype=torch.float32)  # [T] every time step's tracking
-    refiner = ParamRefiner(params) if cfg.refine_params else None
-    optimizer = make_optimizer(model, cfg, refiner)
-    start = 0
-    ckpt = checkpoint_path(out)
-    densifier = Densifier(model, cfg.densify_grad_threshold, cfg.densify_size_threshold, cfg.prune_opacity,
-                          cfg.max_gaussians)
-    if resume and ckpt.is_file():
-        start = _load_checkpoint(ckpt, cfg, model, optimizer, refiner, densifier, gen, device)
-        log.info("resumed from %s at step %d", ckpt, start)
-    run = RunLog(Path(log_dir) if log_dir is not None else run_dir_for(out), cfg, start, tensorboard)
-    targets = _FrameCache(capture, train_frames, torch.tensor(cfg.background, dtype=torch.float32), device,
-                          renderer, params)
-    background = torch.tensor(cfg.background, dtype=torch.float32, device=device)
-    densify_until = int(cfg.densify_until_frac * cfg.iterations)
-    decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
-    threads = ThreadBudget()  # CPU kernels: only the cores other processes leave free
-    started = time.perf_counter()
-    logged_at, logged_step = started, start
-    bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations, desc="training",
-               disable=not progress)
-    for step in bar:
-        threads.update()
-        for group in optimizer.param_groups:
+          device: str | torch.device = "cpu") -> Avatar:
+    """Train on `device`, write `out` (.avatar) and return the avatar it holds. With `resume`,
+    continue from `out`.ckpt if it exists. The run's record (`run_log`) goes to log_dir (default:
+    `out`.run/)."""
+    return Trainer(capture, rig, cfg, Path(out), resume, log_dir, tensorboard, torch.device(device)).run(progress)
+
+
+class Trainer:
+    """One training run: the model, its optimiser, densifier and optional parameter refiner, the
+    training targets and the run's record. `run` takes the steps from the start (or the
+    checkpoint) to cfg.iterations; each step is a sequence of the named methods below."""
+
+    def __init__(self, capture: Capture, rig: HeadRig, cfg: TrainConfig, out: Path, resume: bool,
+                 log_dir: str | Path | None, tensorboard: bool, device: torch.device):
+        capture.check_rig(rig)
+        self.capture, self.cfg, self.out, self.device = capture, cfg, out, device
+        torch.manual_seed(cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: drawing a frame reads nothing from the device
+        self.train_frames = capture.splits.get("train") or []
+        if not self.train_frames:
+            raise ValueError(f"capture {capture.root} has no training frames")
+        blend_expr = varying_expressions(capture, self.train_frames, cfg.num_blend_expr)
+        self.model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed,
+                                            vertex_colors=rig.vertex_colors if cfg.colors_from_rig else None).to(device)
+        self.model.head_cut = capture_head_cut(capture, rig)
+        self.renderer = AvatarRenderer(self.model, cfg.background, cfg.backend)
+        self.ran = self.renderer.backends()
+        log.info("training on %s: blend backend %s, splat backend %s", device, self.ran["blend"], self.ran["splat"])
+        self.params = capture.params.to(device=device, dtype=torch.float32)  # [T] every time step's tracking
+        self.refiner = ParamRefiner(self.params) if cfg.refine_params else None
+        self.optimizer = make_optimizer(self.model, cfg, self.refiner)
+        self.start = 0
+        self.checkpoint = checkpoint_path(out)
+        self.densifier = Densifier(self.model, cfg.densify_grad_threshold, cfg.densify_size_threshold,
+                                   cfg.prune_opacity, cfg.max_gaussians)
+        if resume and self.checkpoint.is_file():
+            self.start = _load_checkpoint(self.checkpoint, cfg, self.model, self.optimizer, self.refiner,
+                                          self.densifier, self.gen, device)
+            log.info("resumed from %s at step %d", self.checkpoint, self.start)
+        self.record = RunLog(Path(log_dir) if log_dir is not None else run_dir_for(out), cfg, self.start, tensorboard)
+        self.targets = _FrameCache(capture, self.train_frames, torch.tensor(cfg.background, dtype=torch.float32),
+                                   device, self.renderer, self.params)
+        self.background = torch.tensor(cfg.background, dtype=torch.float32, device=device)  # [3]
+        self.densify_until = int(cfg.densify_until_frac * cfg.iterations)
+        self.lr_decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
+        self.threads = ThreadBudget()  # CPU kernels: only the cores other processes leave free
+
+    def run(self, progress: bool) -> Avatar:
+        """Every remaining step, then the model written (and the refined tracking, if refined)."""
+        started = time.perf_counter()
+        self.logged_at, self.logged_step = started, self.start
+        self.bar = tqdm(range(self.start, self.cfg.iterations), initial=self.start, total=self.cfg.iterations,
+                        desc="training", disable=not progress)
+        for step in self.bar:
+            self.step(step)
+        self.bar.close()
+        self.record.close()
+        # The person's identity: expression files drive expression and pose, never who it is.
+        settings = self.cfg.to_dict() | {"train_seconds": time.perf_counter() - started,
+                                         "capture": str(self.capture.root), "device": str(self.device),
+                                         "backends_ran": self.ran}
+        learned = ExpressionRange.of(self.params.select([self.capture.frames[f].time for f in self.train_frames]))
+        avatar = Avatar(self.model, self.capture.params.shape, self.cfg.background, settings, self.cfg.backend,
+                        learned)
+        avatar.save(self.out)
+        if self.refiner is not None:
+            # The refined tracking is worth keeping: it replays the training frames as fitted.
+            save_expression_file(refined_params_path(self.out), self.refiner.refined(), self.capture.fps,
+                                 self.model.rig.expr_names)
+        if self.checkpoint.exists():
+            self.checkpoint.unlink()
+        return avatar
+
+    def step(self, step: int) -> None:
+        self.threads.update()
+        self.schedule_learning_rate(step)
+        frame = self.train_frames[int(torch.randint(len(self.train_frames), (1,), generator=self.gen))]
+        terms, rendered, camera = self.losses(frame)
+        loss = sum(terms.values())
+        loss.backward()
+        self.apply_gradients(step, rendered, camera)
+        self.densify(step)
+        self.log(step, terms, loss)
+        self.evaluate(step)
+        self.save_checkpoint(step)
+
+    def schedule_learning_rate(self, step: int) -> None:
+        """The means' learning rate decays exponentially from lr_xyz to lr_xyz_final."""
+        for group in self.optimizer.param_groups:
             if group["name"] == "xyz":
-                group["lr"] = cfg.lr_xyz * math.exp(decay * step)
-        frame = train_frames[int(torch.randint(len(train_frames), (1,), generator=gen))]
-        time_index = capture.frames[frame].time
-        frame_params = refiner.frame(time_index) if refiner else params.frame(time_index)
-        camera = capture.camera(frame)
+                group["lr"] = self.cfg.lr_xyz * math.exp(self.lr_decay * step)
+
+    def losses(self, frame: int) -> tuple[dict[str, torch.Tensor], RenderOutput, Camera]:
+        """The loss terms of one training frame, its render and camera."""
+        cfg = self.cfg
+        time_index = self.capture.frames[frame].time
+        frame_params = self.refiner.frame(time_index) if self.refiner else self.params.frame(time_index)
+        camera = self.capture.camera(frame)
         # Rendered as every command renders it, with the frame's cut: Gaussians the cut hides in
         # this frame are left alone, not taught to vanish where other frames show them (a pale neck band).
-        rendered, offsets = renderer.render_differentiable(frame_params, camera, targets.region(frame), background)
+        rendered, offsets = self.renderer.render_differentiable(frame_params, camera, self.targets.region(frame),
+                                                                self.background)
         rendered.means2d.retain_grad()
-        terms = {"photo": photometric_loss(rendered.rgb, targets[frame], cfg.ssim_weight),
-                 "reg": _regularisers(model, cfg, offsets)}
-        mask = targets.mask(frame)
+        terms = {"photo": photometric_loss(rendered.rgb, self.targets[frame], cfg.ssim_weight),
+                 "reg": _regularisers(self.model, cfg, offsets)}
+        mask = self.targets.mask(frame)
         if mask is not None and cfg.alpha_weight:
             # Background is transparency, not Gaussians painted the background's colour: those
             # show as pale blobs wherever a new pose puts them in front of the face.
             terms["alpha"] = cfg.alpha_weight * (rendered.alpha - mask).abs().mean()
-        if refiner is not None:
-            terms["params"] = cfg.params_reg * refiner.deviation(time_index)
-        loss = sum(terms.values())
-        loss.backward()
-        if step < densify_until and rendered.means2d.grad is not None:
-            densifier.accumulate(rendered.means2d.grad, rendered.radii, camera.width, camera.height)
-        if step < cfg.offsets_from:
+        if self.refiner is not None:
+            terms["params"] = cfg.params_reg * self.refiner.deviation(time_index)
+        return terms, rendered, camera
+
+    def apply_gradients(self, step: int, rendered: RenderOutput, camera: Camera) -> None:
+        """The screen-space gradients to the densifier, then one optimiser step (offsets frozen
+        during their warm-up)."""
+        if step < self.densify_until and rendered.means2d.grad is not None:
+            self.densifier.accumulate(rendered.means2d.grad, rendered.radii, camera.width, camera.height)
+        if step < self.cfg.offsets_from:
             # The shared appearance first: offsets learnt from the start absorb what it should explain.
             for name in GaussianAvatar.OFFSETS:
-                getattr(model, name).grad = None
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if cfg.densify_from <= step < densify_until and (step + 1) % cfg.densify_every == 0:
-            stats = densifier.step(model, optimizer, gen)
-            bar.set_postfix(n=stats["total"])
-        if (step + 1) % cfg.log_every == 0:
-            now = time.perf_counter()
-            values = {f"loss_{k}": float(v.detach()) for k, v in terms.items()} | {"loss_total": float(loss.detach())}
-            run.scalars(step + 1, values | {"gaussians": model.num_gaussians,
-                                            "steps_per_second": (step + 1 - logged_step) / max(now - logged_at, 1e-9)})
-            logged_at, logged_step = now, step + 1
-            bar.set_postfix(loss=f"{values['loss_total']:.4f}", n=model.num_gaussians)
-        if cfg.eval_every and (step + 1) % cfg.eval_every == 0 and "test" in capture.splits:
-            split = "val" if capture.splits.get("val") else "test"
-            m = evaluate(renderer, capture, split, cfg.eval_frames, save_images=run.images_dir(step + 1))
-            run.scalars(step + 1, {f"{split}_psnr": m["psnr"], f"{split}_ssim": m["ssim"]})
-            run.images(step + 1, split)
-            log.info("step %d: held-out PSNR %.2f dB, SSIM %.4f on %d of the %d %s frames (avatar eval scores all)",
-                     step + 1, m["psnr"], m["ssim"], m["frames"], len(capture.splits[split]), split)
+                getattr(self.model, name).grad = None
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def densify(self, step: int) -> None:
+        cfg = self.cfg
+        if cfg.densify_from <= step < self.densify_until and (step + 1) % cfg.densify_every == 0:
+            stats = self.densifier.step(self.model, self.optimizer, self.gen)
+            self.bar.set_postfix(n=stats["total"])
+
+    def log(self, step: int, terms: dict[str, torch.Tensor], loss: torch.Tensor) -> None:
+        if (step + 1) % self.cfg.log_every:
+            return
+        now = time.perf_counter()
+        values = {f"loss_{k}": float(v.detach()) for k, v in terms.items()} | {"loss_total": float(loss.detach())}
+        rate = (step + 1 - self.logged_step) / max(now - self.logged_at, 1e-9)
+        self.record.scalars(step + 1, values | {"gaussians": self.model.num_gaussians, "steps_per_second": rate})
+        self.logged_at, self.logged_step = now, step + 1
+        self.bar.set_postfix(loss=f"{values['loss_total']:.4f}", n=self.model.num_gaussians)
+
+    def evaluate(self, step: int) -> None:
+        """Every eval_every steps: PSNR and SSIM on (some of) the held-out frames, recorded."""
+        cfg, capture = self.cfg, self.capture
+        if not cfg.eval_every or (step + 1) % cfg.eval_every or "test" not in capture.splits:
+            return
+        split = "val" if capture.splits.get("val") else "test"
+        m = evaluate(self.renderer, capture, split, cfg.eval_frames, save_images=self.record.images_dir(step + 1))
+        self.record.scalars(step + 1, {f"{split}_psnr": m["psnr"], f"{split}_ssim": m["ssim"]})
+        self.record.images(step + 1, split)
+        log.info("step %d: held-out PSNR %.2f dB, SSIM %.4f on %d of the %d %s frames (avatar eval scores all)",
+                 step + 1, m["psnr"], m["ssim"], m["frames"], len(capture.splits[split]), split)
+
+    def save_checkpoint(self, step: int) -> None:
+        cfg = self.cfg
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.iterations:
-            _save_checkpoint(ckpt, cfg, step + 1, model, optimizer, refiner, densifier, gen)
-    bar.close()
-    run.close()
-    # The person's identity: expression files drive expression and pose, never who it is.
-    config = cfg.to_dict() | {"train_seconds": time.perf_counter() - started, "capture": str(capture.root),
-                              "identity_shape": capture.params.shape.tolist(), "device": str(device),
-                              "backends_ran": ran}
-    save_avatar(model, out, config)
-    if refiner is not None:
-        # The refined tracking is worth keeping: it replays the training frames as fitted.
-        save_expression_file(refined_params_path(out), refiner.refined(), capture.fps, rig.expr_names)
-    if ckpt.exists():
-        ckpt.unlink()
-    return model
+            _save_checkpoint(self.checkpoint, cfg, step + 1, self.model, self.optimizer, self.refiner,
+                             self.densifier, self.gen)
 
 
 # Settings that may change between an interrupted run and its resumption.

@@ -3,7 +3,6 @@ conversions, the default split, the `extra` notes, and writing through `CaptureW
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from avatar.data.capture import CameraInfo, Capture, CaptureWriter
-from avatar.data.errors import DataFileError
+from avatar.data.errors import DataFileError, JSONTextError, parse_json
 from avatar.data.npz import read_npz as read_bounded_npz
 from avatar.rig.params import RigParams
 
@@ -40,8 +39,8 @@ def read_json(path: Path) -> dict:
     if not path.is_file():
         raise ImportSourceError(path, "file not found")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = parse_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, JSONTextError) as e:
         raise ImportSourceError(path, f"not readable JSON ({e})") from None
     if not isinstance(data, dict):
         raise ImportSourceError(path, "expected a JSON object at the top level")

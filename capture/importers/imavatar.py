@@ -44,7 +44,6 @@ import numpy as np
 
 from avatar.data.capture import Capture
 from avatar.rig.params import RigParams
-from avatar.training.config import MONOCULAR_PRESET
 from capture.importers.common import (CameraTable, ImportSourceError, SourceFrame, check_rotation,
                                       default_splits, image_size, import_notes, numbers,
                                       read_json, resolve_fps, write_capture)
@@ -103,7 +102,7 @@ def import_imavatar(src: str | Path, out: str | Path, overwrite: bool = False,
     extra = import_notes(KIND, src, params, "FLAME 2020 (IMavatar / PointAvatar)", fps_note,
                          MAPPING, DROPPED)
     extra["splits_from"] = "last 15% of frames (the source has no split)"
-    extra["preset"] = MONOCULAR_PRESET  # one video: its per-frame cameras are not several views
+    extra["monocular"] = True  # one video: its per-frame cameras are not several views
     extra["masks"] = f"{sum(f.mask is not None for f in frames)} of {len(frames)} frames"
     return write_capture(Path(out), fps, table.cameras, frames, params,
                          default_splits(frames, len(frames)), extra, overwrite, progress)

@@ -46,7 +46,6 @@ import torch
 from avatar.data.capture import Capture
 from avatar.rig.lbs import matrix_to_axis_angle
 from avatar.rig.params import RigParams
-from avatar.training.config import MONOCULAR_PRESET
 from capture.importers.common import (CameraTable, ImportSourceError, SourceFrame,
                                       check_rotation, default_splits, import_notes, numbers,
                                       pixel_count, resolve_fps, rotation_6d_to_matrix,
@@ -101,7 +100,7 @@ def import_metrical(src: str | Path, out: str | Path, overwrite: bool = False,
     extra = import_notes(KIND, src, params, "FLAME 2020 (metrical-tracker default)", fps_note,
                          MAPPING, DROPPED)
     extra["splits_from"] = "last 15% of frames (the source has no split)"
-    extra["preset"] = MONOCULAR_PRESET  # one video: its per-frame cameras are not several views
+    extra["monocular"] = True  # one video: its per-frame cameras are not several views
     return write_capture(Path(out), fps, table.cameras, frames, params,
                          default_splits(frames, num), extra, overwrite, progress)
 

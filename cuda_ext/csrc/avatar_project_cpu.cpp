@@ -269,8 +269,8 @@ void check(const Tensor& t, const char* name, at::IntArrayRef shape, at::ScalarT
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> avatar_project_cpu(
     const Tensor& verts, const Tensor& faces, const Tensor& parent, const Tensor& drivers, const Tensor& base,
     const Tensor& offsets, const Tensor& offset_scales, const Tensor& sh_rest, int64_t num_gaussians,
-    at::ArrayRef<double> world_to_cam,
-    at::ArrayRef<double> K, at::ArrayRef<double> cam_pos, int64_t width, int64_t height, double near, double far) {
+    const Tensor& world_to_cam, const Tensor& K, const Tensor& cam_pos, int64_t width, int64_t height, double near,
+    double far) {
   TORCH_CHECK_VALUE(verts.dim() == 2 && faces.dim() == 2 && parent.dim() == 1 && drivers.dim() == 1 &&
                         base.dim() == 3 && offsets.dim() == 4 && sh_rest.dim() == 3,
                     "avatar_project: verts [V, 3], faces [F, 3], parent [8 G], drivers [D], base [G, 14, 8], "
@@ -285,7 +285,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> avatar_project_cpu(
   check(offsets, "offsets", {d, groups, kLocalSize, kGroup}, at::kChar);
   check(offset_scales, "offset_scales", {d, kLocalSize}, at::kFloat);
   check(sh_rest, "sh_rest", {groups, (k - 1) * 3, kGroup}, at::kFloat);
-  splat::check_camera(world_to_cam, K, cam_pos, width, height);
+  const splat::CameraNumbers camera = splat::camera_numbers(world_to_cam, K, cam_pos, width, height);
   const int degree = splat::sh_degree_checked(k);
   TORCH_CHECK_VALUE(blend::indices_below(parent.to(at::kLong), faces.size(0)),
                     "avatar_project: parent indices must lie in [0, ", faces.size(0), ")");
@@ -301,7 +301,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> avatar_project_cpu(
 
   Inputs in{frames.data(), parent.data_ptr<int32_t>(), base.data_ptr<float>(), offsets.data_ptr<int8_t>(),
             sh_rest.data_ptr<float>(), {}, {}, n, groups, (k - 1) * 3, degree,
-            splat::make_camera<float>(world_to_cam.data(), K.data(), cam_pos.data(), int(width), int(height), near, far)};
+            camera.pinhole<float>(width, height, near, far)};
   const float* w = drivers.data_ptr<float>();
   const float* scales = offset_scales.data_ptr<float>();
   for (int64_t j = 0; j < d; ++j) {
@@ -322,17 +322,5 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> avatar_project_cpu(
 }  // namespace
 }  // namespace avatar_project
 }  // namespace avatar_ext
-
-TORCH_LIBRARY_FRAGMENT(avatar_ext, m) {
-  // N Gaussians grouped by 8 (G = ceil(N / 8), the last group padded): parent [8 G] int32, base
-  // [G, 14, 8] and offsets [D, G, 14, 8] (int8; offset_scales [D, 14] floats) in
-  // GaussianAvatar.applied_offsets' order of attributes with the colour's offsets divided by
-  // SH_C0, sh_rest [G, (K-1) 3, 8]
-  // -> the splat_project_forward outputs [N, ...] of the blended Gaussians and their opacities.
-  m.def("avatar_project(Tensor verts, Tensor faces, Tensor parent, Tensor drivers, Tensor base, Tensor offsets, "
-        "Tensor offset_scales, Tensor sh_rest, int num_gaussians, float[] world_to_cam, float[] K, float[] cam_pos, "
-        "int width, int height, float near, float far) -> (Tensor means2d, Tensor conics, Tensor depths, "
-        "Tensor colours, Tensor opacities, Tensor radii)");
-}
 
 TORCH_LIBRARY_IMPL(avatar_ext, CPU, m) { m.impl("avatar_project", &avatar_ext::avatar_project::avatar_project_cpu); }

@@ -13,7 +13,7 @@
 namespace avatar_ext {
 namespace blend {
 
-// The inputs of both blend ops, in schema order (see blend_cpu.cpp).
+// The inputs of both blend ops, in schema order (cuda_ext/ops.py).
 struct BlendTensors {
   at::Tensor verts, faces, parent, drivers;
   std::array<at::Tensor, kNumSections> base;   // xyz, rot, log_scale, opacity_logit, sh_dc
@@ -106,27 +106,38 @@ BlendInputs<T> input_pointers(const BlendTensors& t) {
   return in;
 }
 
-// means [N, 3], quats [N, 4], scales [N, 3], opacities [N], sh [N, K, 3], local [N, kLocalSize].
-// means, quats, scales, opacities, sh, local, frames (see the schema in blend_cpu.cpp).
+// means [N, 3], quats [N, 4], scales [N, 3], opacities [N], sh [N, K, 3], local [N, kLocalSize],
+// frames [F, 17] (the schema is in cuda_ext/ops.py).
 using BlendForwardResult =
     std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
-// Scalars per posed triangle frame in the `frames` tensor the CPU forward hands its backward.
+// Scalars per posed triangle frame in the `frames` tensor the forward hands its backward.
 template <typename T>
 constexpr int64_t frame_size() {
   static_assert(sizeof(PosedFrame<T>) % sizeof(T) == 0, "PosedFrame must be whole scalars");
   return int64_t(sizeof(PosedFrame<T>) / sizeof(T));
 }
 
-// frames: [num_frames, frame_size] (the CPU forward: one per face; CUDA computes them per
-// Gaussian and returns none).
-inline BlendForwardResult allocate_outputs(const BlendTensors& t, int64_t num_frames) {
+static_assert(frame_size<float>() == 17 && frame_size<double>() == 17, "frames are [F, 17] (cuda_ext/ops.py)");
+
+// [F, 17]: room for the posed frame of every face.
+inline at::Tensor empty_frames(const BlendTensors& t) {
+  return at::empty({t.faces.size(0), frame_size<float>()}, t.verts.options());
+}
+
+// The forward's outputs, the same on both devices.
+inline BlendForwardResult allocate_outputs(const BlendTensors& t) {
   const int64_t n = t.num_gaussians();
   auto opts = t.verts.options();
-  const int64_t width = t.verts.scalar_type() == at::kDouble ? frame_size<double>() : frame_size<float>();
   return {at::empty({n, 3}, opts), at::empty({n, 4}, opts), at::empty({n, 3}, opts), at::empty({n}, opts),
-          at::empty({n, t.sh_rest.size(1) + 1, 3}, opts), at::empty({n, kLocalSize}, opts),
-          at::empty({num_frames, width}, opts)};
+          at::empty({n, t.sh_rest.size(1) + 1, 3}, opts), at::empty({n, kLocalSize}, opts), empty_frames(t)};
+}
+
+// The backward's `frames` argument: the forward's [F, 17], or empty (true: the op computes them).
+inline bool frames_missing(const BlendTensors& t, const at::Tensor& frames) {
+  if (frames.numel() == 0) return true;
+  check_tensor(frames, "frames", {t.faces.size(0), frame_size<float>()}, t.verts.scalar_type(), t.verts);
+  return false;
 }
 
 template <typename T>

@@ -1,4 +1,4 @@
-// Blend op: schemas (this module owns them) and the CPU implementation, one OpenMP loop over
+// Blend op: the CPU implementation (schemas in cuda_ext/ops.py), one OpenMP loop over
 // Gaussians around the shared per-Gaussian maths in include/blend_math.h.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -263,7 +263,7 @@ BlendForwardResult blend_forward_cpu(
     const at::Tensor& d_log_scale, const at::Tensor& d_opacity, const at::Tensor& d_color) {
   BlendTensors t = pack_inputs(verts, faces, parent, drivers, xyz, rot, log_scale, opacity_logit, sh_dc, sh_rest,
                                d_xyz, d_rot, d_log_scale, d_opacity, d_color);
-  auto out = allocate_outputs(t, faces.size(0));
+  auto out = allocate_outputs(t);
   AT_DISPATCH_FLOATING_TYPES(verts.scalar_type(), "blend_forward_cpu", [&] {
     forward_loop(input_pointers<scalar_t>(t), output_pointers<scalar_t>(out),
                  reinterpret_cast<PosedFrame<scalar_t>*>(std::get<6>(out).data_ptr<scalar_t>()));
@@ -291,13 +291,12 @@ std::vector<at::Tensor> blend_backward_cpu(
     const BlendInputs<T> in = input_pointers<T>(t);
     std::vector<PosedFrame<T>> computed;  // only when the caller has no forward's frames
     const PosedFrame<T>* posed = nullptr;
-    if (frames.numel() > 0) {
-      check_tensor(frames, "frames", {faces.size(0), frame_size<T>()}, verts.scalar_type(), verts);
-      posed = reinterpret_cast<const PosedFrame<T>*>(frames.data_ptr<T>());
-    } else {
+    if (frames_missing(t, frames)) {
       computed.resize(static_cast<size_t>(in.num_faces));
       posed_frames(in, computed.data());
       posed = computed.data();
+    } else {
+      posed = reinterpret_cast<const PosedFrame<T>*>(frames.data_ptr<T>());
     }
     backward_loop(in, local.data_ptr<T>(), posed, upstream_pointers<T>(up),
                   grad_pointers<T>(grads, need_verts, need_drivers));
@@ -308,27 +307,6 @@ std::vector<at::Tensor> blend_backward_cpu(
 }  // namespace
 }  // namespace blend
 }  // namespace avatar_ext
-
-#define AVATAR_BLEND_INPUTS                                                                          \
-  "Tensor verts, Tensor faces, Tensor parent, Tensor drivers, Tensor xyz, Tensor rot, Tensor log_scale, " \
-  "Tensor opacity_logit, Tensor sh_dc, Tensor sh_rest, Tensor d_xyz, Tensor d_rot, Tensor d_log_scale, "  \
-  "Tensor d_opacity, Tensor d_color"
-
-TORCH_LIBRARY_FRAGMENT(avatar_ext, m) {
-  // -> means [N, 3], quats [N, 4], scales [N, 3], opacities [N], sh [N, K, 3],
-  //    local [N, 14] (the blended local attributes, for blend_backward),
-  //    frames [F, 17] (CPU: the posed triangle frames, for blend_backward; CUDA: [0, 17])
-  m.def("blend_forward(" AVATAR_BLEND_INPUTS ") -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
-  // frames: the forward's `frames` output for these verts and faces, or an empty tensor (the
-  // CPU op then computes them again). grad_local: the gradient w.r.t. forward's `local` output,
-  // or an empty tensor when it has none.
-  // need_verts / need_drivers false: those two gradients are returned as zeros, cheaply.
-  // -> [grad_verts, grad_drivers, grad_xyz, grad_rot, grad_log_scale, grad_opacity_logit, grad_sh_dc,
-  //     grad_d_xyz, grad_d_rot, grad_d_log_scale, grad_d_opacity, grad_d_color]
-  m.def("blend_backward(" AVATAR_BLEND_INPUTS
-        ", Tensor local, Tensor frames, Tensor grad_means, Tensor grad_quats, Tensor grad_scales, "
-        "Tensor grad_opacities, Tensor grad_sh, Tensor grad_local, bool need_verts, bool need_drivers) -> Tensor[]");
-}
 
 TORCH_LIBRARY_IMPL(avatar_ext, CPU, m) {
   m.impl("blend_forward", &avatar_ext::blend::blend_forward_cpu);

@@ -265,14 +265,6 @@ void head_cut_apply_cpu(const Tensor& rgb, const Tensor& alpha, const Tensor& de
 }  // namespace head_cut_op
 }  // namespace avatar_ext
 
-TORCH_LIBRARY_FRAGMENT(avatar_ext, m) {
-  m.def("head_cut_region(Tensor verts, Tensor faces, Tensor ring, Tensor sides, int top, float neck_margin, "
-        "float[] world_to_cam, float[] K, int width, int height, float near) -> Tensor");
-  m.def("head_cut_apply_(Tensor(a!) rgb, Tensor(b!) alpha, Tensor(c!) depth, Tensor background, Tensor verts, "
-        "Tensor faces, Tensor ring, Tensor sides, int top, float neck_margin, float[] world_to_cam, float[] K, "
-        "float near) -> ()");
-}
-
 TORCH_LIBRARY_IMPL(avatar_ext, CPU, m) {
   m.impl("head_cut_region", &avatar_ext::head_cut_op::head_cut_region_cpu);
   m.impl("head_cut_apply_", &avatar_ext::head_cut_op::head_cut_apply_cpu);

@@ -5,7 +5,7 @@
 // coverage mask; per row, the prefix counts of that mask; per pixel, the region: above the ring's
 // line, and above the sides' line or within the neck margin's disc of the coverage (row by row
 // of the disc, one prefix-count difference each). Nothing is read back to the host. The schema
-// is the CPU module's.
+// is in cuda_ext/ops.py.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAException.h>

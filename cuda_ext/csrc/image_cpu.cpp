@@ -40,10 +40,6 @@ Tensor rgb_to_uint8_cpu(const Tensor& rgb) {
 }  // namespace image_op
 }  // namespace avatar_ext
 
-TORCH_LIBRARY_FRAGMENT(avatar_ext, m) {
-  m.def("rgb_to_uint8(Tensor rgb) -> Tensor");
-}
-
 TORCH_LIBRARY_IMPL(avatar_ext, CPU, m) {
   m.impl("rgb_to_uint8", &avatar_ext::image_op::rgb_to_uint8_cpu);
 }

@@ -158,9 +158,4 @@ Tensor rig_pose_cpu(const Tensor& v_template, const Tensor& shapedirs, const Ten
 }  // namespace rig_op
 }  // namespace avatar_ext
 
-TORCH_LIBRARY_FRAGMENT(avatar_ext, m) {
-  m.def("rig_pose(Tensor v_template, Tensor shapedirs, Tensor exprdirs, Tensor posedirs, Tensor j_regressor, "
-        "Tensor parents, Tensor lbs_weights, Tensor shape, Tensor expr, Tensor pose, Tensor translation) -> Tensor");
-}
-
 TORCH_LIBRARY_IMPL(avatar_ext, CPU, m) { m.impl("rig_pose", &avatar_ext::rig_op::rig_pose_cpu); }

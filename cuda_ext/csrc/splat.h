@@ -1,8 +1,10 @@
 // Host-side pieces shared by the CPU and CUDA implementations of the splat ops: argument checks
-// (one clear message each) and the tile grid. The math itself lives in include/splat_math.h.
+// (one clear message each), the camera read from its tensors and the tile grid. The math itself
+// lives in include/splat_math.h.
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
 
 #include "splat_math.h"
 #include "tensor_checks.h"
@@ -32,12 +34,38 @@ inline void check_image_size(int64_t width, int64_t height) {
                     "x", height, " is empty or too large");
 }
 
-inline void check_camera(at::ArrayRef<double> world_to_cam, at::ArrayRef<double> K, at::ArrayRef<double> cam_pos,
-                         int64_t width, int64_t height) {
-  TORCH_CHECK_VALUE(world_to_cam.size() == 16, "splat: world_to_cam needs 16 values, got ", world_to_cam.size());
-  TORCH_CHECK_VALUE(K.size() == 9, "splat: K needs 9 values, got ", K.size());
-  TORCH_CHECK_VALUE(cam_pos.size() == 3, "splat: cam_pos needs 3 values, got ", cam_pos.size());
+// A camera's numbers as make_camera takes them, read from its tensors.
+struct CameraNumbers {
+  double world_to_cam[16];  // row-major [4, 4]
+  double K[9];              // row-major [3, 3]
+  double pos[3];
+
+  template <typename T>
+  PinholeCamera<T> pinhole(int64_t width, int64_t height, double near, double far) const {
+    return make_camera<T>(world_to_cam, K, pos, int(width), int(height), near, far);
+  }
+};
+
+// The values of a camera tensor: a contiguous CPU tensor (a host copy: the CUDA ops read it
+// without a device synchronisation), float32 or float64.
+inline void read_camera_tensor(const at::Tensor& t, const char* name, at::IntArrayRef shape, double* out) {
+  check_floating(t, name);
+  check_tensor(t, name, shape, t.scalar_type(), c10::kCPU);
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "splat_camera", [&] {
+    const scalar_t* values = t.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < t.numel(); ++i) out[i] = double(values[i]);
+  });
+}
+
+// world_to_cam [4, 4], K [3, 3], cam_pos [3] and the image size, checked.
+inline CameraNumbers camera_numbers(const at::Tensor& world_to_cam, const at::Tensor& K, const at::Tensor& cam_pos,
+                                    int64_t width, int64_t height) {
+  CameraNumbers cam;
+  read_camera_tensor(world_to_cam, "world_to_cam", {4, 4}, cam.world_to_cam);
+  read_camera_tensor(K, "K", {3, 3}, cam.K);
+  read_camera_tensor(cam_pos, "cam_pos", {3}, cam.pos);
   check_image_size(width, height);
+  return cam;
 }
 
 // means [N, 3], quats [N, 4], scales [N, 3], sh [N, K, 3]: same floating dtype and device.

@@ -1,4 +1,4 @@
-// Splat op: schemas of all four ops, and the CPU (OpenMP) projection forward/backward.
+// Splat op: the CPU (OpenMP) projection forward/backward (schemas in cuda_ext/ops.py).
 // The rasterizer's CPU implementation is in splat_raster_cpu.cpp.
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -146,11 +146,11 @@ void (*project_backward_loop())(const ProjectBackwardArgs<T>&, int64_t, int64_t)
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> project_forward_cpu(
     const Tensor& means, const Tensor& quats, const Tensor& scales, const Tensor& opacities, const Tensor& sh,
-    at::ArrayRef<double> world_to_cam, at::ArrayRef<double> K, at::ArrayRef<double> cam_pos, int64_t width,
+    const Tensor& world_to_cam, const Tensor& K, const Tensor& cam_pos, int64_t width,
     int64_t height, double near, double far) {
   splat::check_gaussians(means, quats, scales, sh, c10::kCPU);
   splat::check_tensor(opacities, "opacities", {means.size(0)}, means.scalar_type(), c10::kCPU);
-  splat::check_camera(world_to_cam, K, cam_pos, width, height);
+  const splat::CameraNumbers camera = splat::camera_numbers(world_to_cam, K, cam_pos, width, height);
   const int64_t n = means.size(0);
   const int degree = splat::sh_degree_checked(sh.size(1));
   Tensor means2d = at::empty({n, 2}, means.options()), conics = at::empty({n, 3}, means.options());
@@ -158,8 +158,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> project_forward_cpu(
   Tensor radii = at::empty({n}, means.options().dtype(at::kInt));
   AT_DISPATCH_FLOATING_TYPES(means.scalar_type(), "splat_project_forward_cpu", [&] {
     const ProjectArgs<scalar_t> args{
-        splat::make_camera<scalar_t>(world_to_cam.data(), K.data(), cam_pos.data(), int(width), int(height), near,
-                                     far),
+        camera.pinhole<scalar_t>(width, height, near, far),
         degree, means.data_ptr<scalar_t>(), quats.data_ptr<scalar_t>(), scales.data_ptr<scalar_t>(),
         opacities.data_ptr<scalar_t>(), sh.data_ptr<scalar_t>(), means2d.data_ptr<scalar_t>(),
         conics.data_ptr<scalar_t>(), depths.data_ptr<scalar_t>(), colours.data_ptr<scalar_t>(),
@@ -172,11 +171,11 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> project_forward_cpu(
 
 std::tuple<Tensor, Tensor, Tensor, Tensor> project_backward_cpu(
     const Tensor& means, const Tensor& quats, const Tensor& scales, const Tensor& sh,
-    at::ArrayRef<double> world_to_cam, at::ArrayRef<double> K, at::ArrayRef<double> cam_pos, int64_t width,
+    const Tensor& world_to_cam, const Tensor& K, const Tensor& cam_pos, int64_t width,
     int64_t height, double near, double far, const Tensor& grad_means2d, const Tensor& grad_conics,
     const Tensor& grad_depths, const Tensor& grad_colours) {
   splat::check_gaussians(means, quats, scales, sh, c10::kCPU);
-  splat::check_camera(world_to_cam, K, cam_pos, width, height);
+  const splat::CameraNumbers camera = splat::camera_numbers(world_to_cam, K, cam_pos, width, height);
   const int64_t n = means.size(0);
   const auto dtype = means.scalar_type();
   splat::check_tensor(grad_means2d, "grad_means2d", {n, 2}, dtype, c10::kCPU);
@@ -188,8 +187,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> project_backward_cpu(
   Tensor g_sh = at::empty_like(sh);
   AT_DISPATCH_FLOATING_TYPES(dtype, "splat_project_backward_cpu", [&] {
     const ProjectBackwardArgs<scalar_t> args{
-        splat::make_camera<scalar_t>(world_to_cam.data(), K.data(), cam_pos.data(), int(width), int(height), near,
-                                     far),
+        camera.pinhole<scalar_t>(width, height, near, far),
         degree, means.data_ptr<scalar_t>(), quats.data_ptr<scalar_t>(), scales.data_ptr<scalar_t>(),
         sh.data_ptr<scalar_t>(), grad_means2d.data_ptr<scalar_t>(), grad_conics.data_ptr<scalar_t>(),
         grad_depths.data_ptr<scalar_t>(), grad_colours.data_ptr<scalar_t>(), g_means.data_ptr<scalar_t>(),
@@ -201,27 +199,6 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> project_backward_cpu(
 }
 
 }  // namespace
-
-TORCH_LIBRARY_FRAGMENT(avatar_ext, m) {
-  m.def(
-      "splat_project_forward(Tensor means, Tensor quats, Tensor scales, Tensor opacities, Tensor sh, "
-      "float[] world_to_cam, float[] K, float[] cam_pos, int width, int height, float near, float far) "
-      "-> (Tensor means2d, Tensor conics, Tensor depths, Tensor colours, Tensor radii)");
-  m.def(
-      "splat_project_backward(Tensor means, Tensor quats, Tensor scales, Tensor sh, float[] world_to_cam, "
-      "float[] K, float[] cam_pos, int width, int height, float near, float far, Tensor grad_means2d, "
-      "Tensor grad_conics, Tensor grad_depths, Tensor grad_colours) "
-      "-> (Tensor grad_means, Tensor grad_quats, Tensor grad_scales, Tensor grad_sh)");
-  m.def(
-      "splat_rasterize_forward(Tensor means2d, Tensor conics, Tensor colours, Tensor opacities, Tensor depths, "
-      "Tensor radii, Tensor background, int width, int height) "
-      "-> (Tensor rgb, Tensor alpha, Tensor depth, Tensor[] state)");
-  m.def(
-      "splat_rasterize_backward(Tensor means2d, Tensor conics, Tensor colours, Tensor opacities, Tensor depths, "
-      "Tensor radii, Tensor background, Tensor[] state, Tensor grad_rgb, Tensor grad_alpha, Tensor grad_depth) "
-      "-> (Tensor grad_means2d, Tensor grad_conics, Tensor grad_colours, Tensor grad_opacities, "
-      "Tensor grad_depths)");
-}
 
 TORCH_LIBRARY_IMPL(avatar_ext, CPU, m) {
   m.impl("splat_project_forward", &project_forward_cpu);

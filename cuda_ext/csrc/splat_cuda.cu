@@ -1,6 +1,6 @@
 // Splat op: CUDA projection forward/backward, one thread per Gaussian running the same
 // per-Gaussian functions as the CPU loop (include/splat_math.h). The rasterizer is in
-// splat_raster_cuda.cu; the op schemas are declared by the CPU module (splat_cpu.cpp).
+// splat_raster_cuda.cu; the op schemas are in cuda_ext/ops.py.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAException.h>
@@ -43,11 +43,11 @@ __global__ void project_backward_kernel(int64_t n, splat::PinholeCamera<T> cam, 
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> project_forward_cuda(
     const Tensor& means, const Tensor& quats, const Tensor& scales, const Tensor& opacities, const Tensor& sh,
-    at::ArrayRef<double> world_to_cam, at::ArrayRef<double> K, at::ArrayRef<double> cam_pos, int64_t width,
+    const Tensor& world_to_cam, const Tensor& K, const Tensor& cam_pos, int64_t width,
     int64_t height, double near, double far) {
   splat::check_gaussians(means, quats, scales, sh, c10::kCUDA);
   splat::check_tensor(opacities, "opacities", {means.size(0)}, means.scalar_type(), c10::kCUDA);
-  splat::check_camera(world_to_cam, K, cam_pos, width, height);
+  const splat::CameraNumbers camera = splat::camera_numbers(world_to_cam, K, cam_pos, width, height);
   const c10::cuda::OptionalCUDAGuard guard(means.device());
   const int64_t n = means.size(0);
   const int degree = splat::sh_degree_checked(sh.size(1));
@@ -56,8 +56,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> project_forward_cuda(
   Tensor radii = at::empty({n}, means.options().dtype(at::kInt));
   if (n == 0) return {means2d, conics, depths, colours, radii};
   AT_DISPATCH_FLOATING_TYPES(means.scalar_type(), "splat_project_forward_cuda", [&] {
-    const auto cam = splat::make_camera<scalar_t>(world_to_cam.data(), K.data(), cam_pos.data(), int(width),
-                                                  int(height), near, far);
+    const auto cam = camera.pinhole<scalar_t>(width, height, near, far);
     project_forward_kernel<scalar_t><<<project_blocks(n), PROJECT_BLOCK, 0, c10::cuda::getCurrentCUDAStream()>>>(
         n, cam, degree, means.data_ptr<scalar_t>(), quats.data_ptr<scalar_t>(), scales.data_ptr<scalar_t>(),
         opacities.data_ptr<scalar_t>(), sh.data_ptr<scalar_t>(), means2d.data_ptr<scalar_t>(),
@@ -70,11 +69,11 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> project_forward_cuda(
 
 std::tuple<Tensor, Tensor, Tensor, Tensor> project_backward_cuda(
     const Tensor& means, const Tensor& quats, const Tensor& scales, const Tensor& sh,
-    at::ArrayRef<double> world_to_cam, at::ArrayRef<double> K, at::ArrayRef<double> cam_pos, int64_t width,
+    const Tensor& world_to_cam, const Tensor& K, const Tensor& cam_pos, int64_t width,
     int64_t height, double near, double far, const Tensor& grad_means2d, const Tensor& grad_conics,
     const Tensor& grad_depths, const Tensor& grad_colours) {
   splat::check_gaussians(means, quats, scales, sh, c10::kCUDA);
-  splat::check_camera(world_to_cam, K, cam_pos, width, height);
+  const splat::CameraNumbers camera = splat::camera_numbers(world_to_cam, K, cam_pos, width, height);
   const c10::cuda::OptionalCUDAGuard guard(means.device());
   const int64_t n = means.size(0);
   const auto dtype = means.scalar_type();
@@ -87,8 +86,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> project_backward_cuda(
   Tensor g_sh = at::empty_like(sh);
   if (n == 0) return {g_means, g_quats, g_scales, g_sh};
   AT_DISPATCH_FLOATING_TYPES(dtype, "splat_project_backward_cuda", [&] {
-    const auto cam = splat::make_camera<scalar_t>(world_to_cam.data(), K.data(), cam_pos.data(), int(width),
-                                                  int(height), near, far);
+    const auto cam = camera.pinhole<scalar_t>(width, height, near, far);
     project_backward_kernel<scalar_t><<<project_blocks(n), PROJECT_BLOCK, 0, c10::cuda::getCurrentCUDAStream()>>>(
         n, cam, degree, means.data_ptr<scalar_t>(), quats.data_ptr<scalar_t>(), scales.data_ptr<scalar_t>(),
         sh.data_ptr<scalar_t>(), grad_means2d.data_ptr<scalar_t>(), grad_conics.data_ptr<scalar_t>(),

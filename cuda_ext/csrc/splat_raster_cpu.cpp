@@ -259,9 +259,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cpu(
 
 }  // namespace
 
-TORCH_LIBRARY_FRAGMENT(avatar_ext, m) { m.def("cpu_simd() -> str", &cpu_simd); }
-
 TORCH_LIBRARY_IMPL(avatar_ext, CPU, m) {
   m.impl("splat_rasterize_forward", &rasterize_forward_cpu);
   m.impl("splat_rasterize_backward", &rasterize_backward_cpu);
 }
+
+// No tensor argument to dispatch on: the one kernel for every dispatch key.
+TORCH_LIBRARY_IMPL(avatar_ext, CompositeExplicitAutograd, m) { m.impl("cpu_simd", &cpu_simd); }

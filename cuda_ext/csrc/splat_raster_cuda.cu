@@ -300,7 +300,8 @@ std::tuple<Tensor, Tensor, Tensor, std::vector<Tensor>> rasterize_forward_cuda(
         rgb.data_ptr<T>(), alpha.data_ptr<T>(), depth.data_ptr<T>(), final_t.data_ptr<T>(), last.data_ptr<int32_t>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
-  return {rgb, alpha, depth, {final_t, last, lists.tile_offsets, lists.entries, lists.order}};
+  // The depth order as bytes: the state has the same five dtypes on every device (cuda_ext/ops.py).
+  return {rgb, alpha, depth, {final_t, last, lists.tile_offsets, lists.entries, lists.order.view(at::kByte)}};
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cuda(
@@ -310,8 +311,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cuda(
   splat::check_screen_gaussians(means2d, conics, colours, opacities, depths, radii, background, c10::kCUDA);
   TORCH_CHECK_VALUE(state.size() == 5, "splat: the CUDA rasterizer state has 5 tensors, got ", state.size());
   const Tensor &final_t = state[0], &last = state[1], &tile_offsets = state[2], &entries = state[3];
-  const Tensor& order = state[4];
-  splat::check_tensor(order, "order", {order.numel()}, at::kInt, c10::kCUDA);
+  splat::check_tensor(state[4], "order", {means2d.size(0) * int64_t(sizeof(int32_t))}, at::kByte, c10::kCUDA);
+  const Tensor order = state[4].view(at::kInt);
   splat::check_raster_state(final_t, last, tile_offsets, entries, grad_rgb, grad_alpha, grad_depth, TILE,
                             means2d.scalar_type(), c10::kCUDA);
   const c10::cuda::OptionalCUDAGuard guard(means2d.device());

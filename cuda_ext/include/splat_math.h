@@ -28,7 +28,7 @@ struct PinholeCamera {
   int width, height;
 };
 
-// w2c: 16 row-major values, K: 9, pos: 3, all already rounded to T by the caller.
+// w2c: 16 row-major values, K: 9, pos: 3, each rounded to T here (as the reference rounds them).
 template <typename T>
 inline PinholeCamera<T> make_camera(const double* w2c, const double* K, const double* pos, int width, int height,
                                     double near, double far) {

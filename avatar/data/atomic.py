@@ -25,11 +25,17 @@ class OutputError(DataFileError):
     """An output file that cannot be written where it was asked for."""
 
 
-def check_output_path(path: Path) -> None:
-    """Refuse, before any work, an output path that cannot become a file."""
+def check_output_path(path: Path, folder_must_exist: bool = False) -> None:
+    """Refuse, before any work, an output path that cannot become a file.
+
+    atomic_path creates missing folders; `folder_must_exist` is for writers that do not (the
+    video writer), whose open would otherwise fail at the end with an errno that names no path.
+    """
     path = Path(path)
     if path.is_dir():
         raise OutputError(path, "is a directory; give a file name")
+    if folder_must_exist and not path.parent.exists():
+        raise OutputError(path, f"the folder {path.parent} does not exist")
     folder = next((p for p in path.parents if p.exists()), Path("."))
     if not folder.is_dir():
         raise OutputError(path, f"{folder} is not a directory")

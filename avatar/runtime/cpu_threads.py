@@ -2,8 +2,8 @@
 
 The CPU kernels (cuda_ext's and torch's own) split each parallel loop evenly over an OpenMP team
 and wait at its end. Beside another busy process on the same cores, a preempted thread holds up
-the whole team while the others spin on cores the other process needs: a 256 x 256 frame with
-30k Gaussians fell from ~140 to ~11 fps beside one busy process on 2 cores. `ThreadBudget` looks
+the whole team while the others spin on cores the other process needs, and a frame can take many
+times as long (docs/results.md, "CPU threads"). `ThreadBudget` looks
 at /proc/stat every `interval` seconds, works out how many cores other processes kept busy since
 its last look, and sets torch's thread count (which the kernels' OpenMP loops use too) to the
 cores left, at least one and at most the count torch had when this module was imported (each new

@@ -1,12 +1,12 @@
 """Building blocks of the `avatar` command's parsers, shared by `avatar.cli` and the packages
-that register their own commands (`capture`, `viewer`, through the `avatar.commands` entry
+that register their own commands (`capture`, `viewer`, through the `avatar.cli.handlers` entry
 points): one look for every command's help."""
 
 from __future__ import annotations
 
 import argparse
 
-from avatar.backends import RENDER_BACKENDS
+from avatar.runtime.backends import RENDER_BACKENDS
 RIG_HELP = "builtin | ict:DIR (ICT-FaceKit folder) | flame:FILE (FLAME .pkl/.npz)"
 
 
@@ -51,6 +51,13 @@ def add_command(sub, name: str, help: str, examples: str) -> argparse.ArgumentPa
     """A subcommand parser with its description and an examples block."""
     return sub.add_parser(name, help=help, description=help, epilog="examples:\n" + examples,
                           formatter_class=HelpFormatter)
+
+
+def add_rig(p: argparse.ArgumentParser, default: str | None = None, help: str | None = None) -> None:
+    """--rig: a rig spec (RIG_HELP). By default the option of commands that read a model, where
+    it is needed only when the model's rig is not embedded in its file (FLAME's licence)."""
+    p.add_argument("--rig", default=default,
+                   help=help or f"{RIG_HELP}; needed when the model's rig is not embedded (FLAME)")
 
 
 def add_backend(p: argparse.ArgumentParser, default: str | None = "auto") -> None:

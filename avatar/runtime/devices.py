@@ -1,7 +1,7 @@
 """The one device of a run: `--device auto|cpu|cuda[:N]` and the `device` argument of the API.
 
 The model, the rig, the training targets and the optimiser live on it, and the kernels that run
-are those of that device (`avatar.backends`). `auto` is the first CUDA device when torch sees
+are those of that device (`avatar.runtime.backends`). `auto` is the first CUDA device when torch sees
 one, else the CPU.
 """
 

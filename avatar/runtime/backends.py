@@ -5,7 +5,7 @@ the implementation or raises `BackendUnavailable` with the reason, and the devic
 tensors it computes on. Backends follow the data: `auto` picks, for the device the tensors are
 on, cuda > torch (CUDA) or cpu > torch (CPU), and logs once what it chose; a backend named for
 tensors on another device is a `BackendDeviceError`, never a silent fallback. A backend may also
-carry a trust check (the CUDA kernels' self-check, `avatar.selfcheck`): when it fails, that
+carry a trust check (a CUDA kernel's self-check, `avatar.runtime.kernel_check`): when it fails, that
 process uses the torch reference on the same device instead, and the name reported is "torch".
 """
 

@@ -1,4 +1,4 @@
-"""Implementations of the `avatar` subcommands (argument parsing lives in cli.py)."""
+"""Implementations of the `avatar` subcommands (argument parsing lives in main.py)."""
 
 from __future__ import annotations
 
@@ -11,31 +11,23 @@ from pathlib import Path
 import torch
 import yaml
 
-from avatar.api import Avatar
-from avatar.atomic import check_output_path, dump_json
+from avatar.data.atomic import check_output_path, dump_json
 from avatar.data.capture import load_capture
-from avatar.devices import resolve_device
-from avatar.gaussians import blend
-from avatar.gaussians.io import load_avatar
-from avatar.gaussians.ply import write_3dgs_ply
+from avatar.runtime.devices import resolve_device
+from avatar.gaussians.ply import AXES, write_3dgs_ply
+from avatar.model import Avatar, load_avatar
 from avatar.render.framing import camera_path
+from avatar.renderer.export import CUT_VIEW_ELEVATION_DEG, export_frame
 from avatar.renderer.sequence import render_sequence
 from avatar.rig import RigParams
 from avatar.rig.loaders import load_rig
 from avatar.training.config import choose_preset, load_config, parse_settings
-from avatar.training.evaluate import evaluate, reported_splits
-from avatar.training.image_metrics import LpipsMetric
+from avatar.training.evaluate import evaluate_avatar
 from avatar.training.model_info import format_info, model_info
 from avatar.training.run_log import read_metrics, run_dir_for
 from avatar.training.trainer import train
 
 log = logging.getLogger("avatar")
-
-
-def _load_model(path: Path, rig_spec: str | None, device: torch.device | None = None):
-    """(model on `device`, config) of an .avatar file."""
-    model, config = load_avatar(path, load_rig(rig_spec) if rig_spec else None)
-    return (model if device is None else model.to(device)), config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -54,15 +46,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.out is None:
         raise ValueError("avatar train: --out MODEL.avatar is required")
     started = time.perf_counter()
-    model = train(capture, rig, cfg, args.out, resume=args.resume, log_dir=args.log_dir,
-                  tensorboard=args.log == "tensorboard", device=device)
-    log.info("wrote %s: %d Gaussians in %.0f s", args.out, model.num_gaussians, time.perf_counter() - started)
+    avatar = train(capture, rig, cfg, args.out, resume=args.resume, log_dir=args.log_dir,
+                   tensorboard=args.log == "tensorboard", device=device)
+    log.info("wrote %s: %d Gaussians in %.0f s", args.out, avatar.model.num_gaussians, time.perf_counter() - started)
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    model, config = _load_model(args.model, args.rig)
-    info = model_info(model, config, read_metrics(run_dir_for(args.model)))
+    avatar = load_avatar(args.model, args.rig)
+    info = model_info(avatar, read_metrics(run_dir_for(args.model)))
     print(json.dumps(info, indent=2) if args.json else format_info(args.model, info))
     return 0
 
@@ -70,12 +62,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_output_path(args.json)
-    model, config = _load_model(args.model, args.rig, resolve_device(args.device))
-    capture = load_capture(args.capture)
-    splits = args.split or reported_splits(capture)
-    renderer = Avatar(model, config, args.backend).renderer
-    lpips = LpipsMetric()
-    metrics = {s: evaluate(renderer, capture, s, lpips=lpips, save_images=args.save_images) for s in splits}
+    avatar = load_avatar(args.model, args.rig, resolve_device(args.device), args.backend)
+    metrics = evaluate_avatar(avatar, load_capture(args.capture), args.split, save_images=args.save_images)
     print(json.dumps({s: {k: v for k, v in m.items() if k != "per_frame"} for s, m in metrics.items()}, indent=2))
     if args.json:
         dump_json(metrics, args.json)
@@ -83,11 +71,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    check_output_path(args.out)
-    model, config = _load_model(args.model, args.rig, resolve_device(args.device))
-    avatar = Avatar(model, config, args.backend)
+    check_output_path(args.out, folder_must_exist=True)  # the video writer creates no folders
+    avatar = load_avatar(args.model, args.rig, resolve_device(args.device), args.backend)
     params, fps = avatar.params(args.expr, args.arkit_map)
-    cameras = camera_path(model.rig, args.camera, args.size, params.num_frames)
+    cameras = camera_path(avatar.rig, args.camera, args.size, params.num_frames)
     n = render_sequence(avatar.renderer, params, cameras, args.out, fps)
     log.info("wrote %s: %d frames at %.2f fps", args.out, n, fps)
     return 0
@@ -96,23 +83,26 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     check_output_path(args.ply)
     device = resolve_device(args.device)
-    model, config = _load_model(args.model, args.rig, device)
-    if args.expr:
-        params, _ = Avatar(model, config).params(args.expr, args.arkit_map)
-        if not 0 <= args.frame < params.num_frames:
-            raise ValueError(f"{args.expr}: --frame {args.frame} is outside 0..{params.num_frames - 1}")
-        params = params.frame(args.frame)
-    else:
-        params = model.rig.zero_params(1)
-    params = params.to(device=device, dtype=torch.float32)
-    with torch.no_grad():
-        write_3dgs_ply(blend(model, params, args.backend), args.ply)
-    log.info("wrote %s (%d Gaussians)", args.ply, model.num_gaussians)
+    avatar = load_avatar(args.model, args.rig, device)
+    model = avatar.model
+    params, _ = avatar.params(args.expr, args.arkit_map)  # neutral by default, with the avatar's identity
+    if not 0 <= args.frame < params.num_frames:
+        source = args.expr or "the neutral pose"
+        raise ValueError(f"{source}: --frame {args.frame} is outside 0..{params.num_frames - 1}")
+    params = params.frame(args.frame).to(device=device, dtype=torch.float32)
+    views = CUT_VIEW_ELEVATION_DEG if args.cut_views is None else args.cut_views
+    frame = export_frame(model, params, args.backend, args.axes, cut=not args.no_cut, view_elevation_deg=views)
+    cut = (f"the cut below the head: what it hides in every view within {views:g} degrees of the neck ring's plane "
+           "left out") if model.head_cut is not None and not args.no_cut else "no cut below the head"
+    write_3dgs_ply(frame.gaussians, args.ply, [AXES[args.axes], f"avatar export: {frame.gaussians.num} of "
+                                               f"{frame.num_total} Gaussians ({cut})"])
+    log.info("wrote %s: %d of %d Gaussians (%d below the head's cut), axes %s", args.ply, frame.gaussians.num,
+             frame.num_total, frame.num_cut, args.axes)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from avatar.demo import run_demo
+    from avatar.cli.demo import run_demo
 
     metrics = run_demo(args.out, size=args.size, num_train=args.train_frames, num_test=args.test_frames,
                        preset=args.preset, iterations=args.iterations, backend=args.backend,
@@ -124,7 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.model is not None:
         return _bench_model(args)
-    from avatar.bench import DEFAULT_SIZES, format_report, parse_sizes, run_bench
+    from avatar.bench.backends import DEFAULT_SIZES, format_report, parse_sizes, run_bench
 
     sizes = parse_sizes(args.sizes) if args.sizes else list(DEFAULT_SIZES)
     device = resolve_device(args.device)
@@ -142,16 +132,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _bench_model(args: argparse.Namespace) -> int:
     """`avatar bench --model MODEL`: a trained avatar's frames, stage by stage."""
-    from avatar.renderer.bench import DEFAULT_MODEL_SIZES, bench_model, format_model_rows
+    from avatar.bench.model import DEFAULT_MODEL_SIZES, bench_model, format_model_rows
 
     if args.json is not None:
         check_output_path(args.json)
     sizes = _pixel_sizes(args.sizes) if args.sizes else list(DEFAULT_MODEL_SIZES)
     backends = [b for item in args.backends for b in item.split(",") if b] if args.backends else ["auto"]
-    model, config = _load_model(args.model, getattr(args, "rig", None), resolve_device(args.device))
-    avatar = Avatar(model, config)
+    avatar = load_avatar(args.model, getattr(args, "rig", None), resolve_device(args.device))
     params, driven_by = _driving_params(avatar, args.expr, args.frames or 60)
-    rows = bench_model(model, avatar.background, params.to(device=avatar.renderer.device, dtype=torch.float32),
+    rows = bench_model(avatar.model, avatar.background, params.to(device=avatar.renderer.device, dtype=torch.float32),
                        sizes, backends, log=log.info)
     print(format_model_rows(rows, str(args.model), driven_by))
     if args.json:
@@ -174,8 +163,8 @@ def _driving_params(avatar: Avatar, source: Path | None, frames: int) -> tuple[R
     `source` (an expression file or a tracked capture), else the held-out frames of the avatar's
     training capture when it is on this machine, else a synthetic motion of its rig."""
     if source is None:
-        capture = Path(str(avatar.config.get("capture", "")))
-        if capture.name and (capture / "capture.json").is_file():
+        capture = avatar.capture
+        if capture is not None and (capture / "capture.json").is_file():
             cap = load_capture(capture)
             times = [cap.frames[f].time for f in (cap.splits.get("test") or range(len(cap.frames)))][:frames]
             params, _ = avatar.params(capture)

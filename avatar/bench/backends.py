@@ -29,11 +29,11 @@ from typing import Callable
 
 import torch
 
-from avatar.backends import RENDER_BACKENDS, BackendUnavailable
-from avatar.cpu_threads import ThreadBudget
+from avatar.runtime.backends import RENDER_BACKENDS, BackendUnavailable
+from avatar.runtime.cpu_threads import ThreadBudget
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.blend import blend_registry
-from avatar.gaussians.world import Gaussians
+from avatar.render.world import Gaussians
 from avatar.render.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
 from avatar.render import Camera
 from avatar.render.dispatch import splat_registry

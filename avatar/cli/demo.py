@@ -12,18 +12,17 @@ from pathlib import Path
 
 import torch
 
-from avatar.atomic import dump_json
+from avatar.data.atomic import dump_json
 from avatar.data.capture import CaptureError, load_capture
 from avatar.data.synthetic import make_synthetic_capture
 from avatar.render import splat_registry
 from avatar.render.framing import camera_path
-from avatar.renderer import AvatarRenderer
 from avatar.renderer.sequence import render_sequence
 from avatar.rig import RigParams
 from avatar.rig.params import FRAME_KEYS
 from avatar.rig.builtin import build_builtin_head
 from avatar.training.config import load_config
-from avatar.training.evaluate import evaluate
+from avatar.training.evaluate import evaluate_avatar
 from avatar.training.trainer import train
 
 log = logging.getLogger("avatar")
@@ -51,9 +50,9 @@ def run_demo(out: str | Path, size: int = 128, num_train: int = 150, num_test: i
     rig = build_builtin_head()
     capture = _capture(rig, out / "capture", size, num_train, num_test)
     cfg = load_config(preset, iterations=iterations, backend=backend)
-    model = train(capture, rig, cfg, out / "model.avatar", resume=True, device=device)
-    renderer = AvatarRenderer(model, cfg.background, backend)
-    metrics = evaluate(renderer, capture, "test")
+    avatar = train(capture, rig, cfg, out / "model.avatar", resume=True, device=device)
+    renderer = avatar.renderer
+    metrics = evaluate_avatar(avatar, capture, ["test"])["test"]
     test = capture.splits["test"]
     held_out = capture.params.select([capture.frames[f].time for f in test])
     swing = _swing_params(held_out, 60)
@@ -66,7 +65,7 @@ def run_demo(out: str | Path, size: int = 128, num_train: int = 150, num_test: i
         "lpips": metrics["lpips"],
         "lpips_reason": metrics["lpips_reason"], "eval_split": "test", "eval_frames": metrics["frames"],
         "image_size": size, "seconds": time.perf_counter() - started,
-        "num_gaussians": model.num_gaussians, "iterations": cfg.iterations,
+        "num_gaussians": avatar.model.num_gaussians, "iterations": cfg.iterations,
         "device": str(device),
         "backend": renderer.backends(),
         "per_frame": metrics["per_frame"],

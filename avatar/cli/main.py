@@ -10,8 +10,9 @@ import threading
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from avatar.cli_errors import USER_ERRORS
-from avatar.cli_parts import RIG_HELP, HelpFormatter, add_backend, add_command, add_device, int_in
+from avatar.cli.errors import USER_ERRORS
+from avatar.cli.parts import RIG_HELP, HelpFormatter, add_backend, add_command, add_device, add_rig, float_in, \
+    int_in
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "  avatar train capture --print-config\n  avatar train capture --out me.avatar --resume")
     p.add_argument("capture", type=Path, help="capture directory (from avatar track, import or demo)")
     p.add_argument("--out", type=Path, default=None, help="the .avatar file to write (required unless --print-config)")
-    p.add_argument("--rig", default=None, help=RIG_HELP + " (default: the capture's rig)")
+    add_rig(p, help=RIG_HELP + " (default: the capture's rig)")
     p.add_argument("--preset", default=None,
                    help="fast | quality | mono-phone | multiview, or a YAML file (default: the capture's own, else by "
                         "its cameras)")
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "time, last metrics",
                  "  avatar info me.avatar\n  avatar info me.avatar --json")
     p.add_argument("model", type=Path, help="the .avatar file")
-    p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
+    add_rig(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     p = add_command(sub, "eval", "PSNR / SSIM / LPIPS on capture splits (full frame over white, INSTA-style over black "
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="splits to evaluate (default: train, val and test, those the capture has)")
     p.add_argument("--save-images", type=Path, default=None, metavar="DIR",
                    help="write DIR/SPLIT/FRAME.png: target | render | error (x4)")
-    p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
+    add_rig(p)
     p.add_argument("--json", type=Path, default=None, help="write the metrics (with per-frame values) here")
     add_backend(p)
 
@@ -87,20 +88,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="the .mp4 to write")
     p.add_argument("--camera", default="front", choices=["front", "orbit", "arc"], help="camera path")
     p.add_argument("--size", type=int_in(16, 4096), default=256, help="output size in pixels (square, 16-4096)")
-    p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
+    add_rig(p)
     p.add_argument("--arkit-map", type=Path, default=None,
                    help="ARKit -> rig expression matrix (.npz: matrix [E, 52], names) for Live Link on FLAME")
     add_backend(p)
 
     p = add_command(sub, "export", "write one frame as a standard 3DGS .ply",
                  "  avatar export me.avatar --ply neutral.ply\n  avatar export me.avatar --ply f10.ply --expr take.npz "
-                 "--frame 10")
+                 "--frame 10\n  avatar export me.avatar --ply y_up.ply --axes rig --no-cut")
     p.add_argument("model", type=Path, help="the .avatar file")
     p.add_argument("--ply", required=True, type=Path, help="the .ply to write")
     p.add_argument("--expr", type=Path, default=None,
                    help="expression file or capture directory to pose the avatar with (default: neutral)")
     p.add_argument("--frame", type=int_in(0, 10**9), default=0, help="which frame of --expr")
-    p.add_argument("--rig", default=None, help="needed when the model's rig is not embedded (FLAME)")
+    p.add_argument("--axes", default="inria", choices=["inria", "rig"],
+                   help="inria: x right, y down, z forward (away from a viewer facing the avatar), as INRIA 3DGS / "
+                        "COLMAP scenes (the rig's axes turned 180 degrees about x); rig: the avatar's own, y up")
+    p.add_argument("--cut-views", type=float_in(0, 89), default=None, metavar="DEG",
+                   help="leave out what the avatar's cut below the head hides in every view within DEG degrees of "
+                        "the neck ring's plane (default: 25, the engine's own views; 0: all that lies below the ring)")
+    p.add_argument("--no-cut", action="store_true", help="write every Gaussian, also those beyond the cut below the head")
+    add_rig(p)
     p.add_argument("--arkit-map", type=Path, default=None,
                    help="ARKit -> rig expression matrix (.npz) when --expr is Live Link Face on FLAME")
     add_backend(p)
@@ -138,9 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _core_command(name: str):
     def run(args: argparse.Namespace) -> int | None:
-        from avatar import commands  # torch and the models load only once a command runs
+        from avatar.cli import handlers  # torch and the models load only once a command runs
 
-        return getattr(commands, f"cmd_{name}")(args)
+        return getattr(handlers, f"cmd_{name}")(args)
     return run
 
 
@@ -180,6 +188,3 @@ def main(argv: list[str] | None = None) -> int:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 
 The avatar is rendered as the viewer shows it (the front camera that frames its head, its own
 identity and background, its cut) through `AvatarRenderer.render_timed`, driven by the rig
-parameters the command picks (real ones where it can: see `avatar.commands`). Each size and
+parameters the command picks (real ones where it can: see `avatar.cli.handlers`). Each size and
 backend gets the median and 90th percentile of every stage over the frames, after one warm-up
 pass; the thread count is the one torch has (AVATAR_THREADS / OMP_NUM_THREADS).
 """

@@ -1,0 +1,7 @@
+"""`python -m avatar.cli`: the `avatar` command."""
+
+import sys
+
+from avatar.cli.main import main
+
+sys.exit(main())

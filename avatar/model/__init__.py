@@ -1,0 +1,10 @@
+"""A trained avatar as one object: `Avatar` owns everything needed to render it (its Gaussians
+and offsets with their rig and cut, the person's identity, the background, the settings it was
+trained with) and its renderer; `load_avatar` is the one way to read an .avatar file into one,
+`Avatar.save` the one way to write it; `ExpressionRange` keeps a driving source inside the
+expressions it learned. Imports the layers below (renderer, gaussians, data, rig)."""
+
+from avatar.model.avatar import Avatar, Source, load_avatar
+from avatar.model.expression_range import ClampReport, ExpressionRange
+
+__all__ = ["Avatar", "ClampReport", "ExpressionRange", "Source", "load_avatar"]

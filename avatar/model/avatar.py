@@ -1,0 +1,177 @@
+"""`Avatar`: a trained model with what it was trained with, and its renderer.
+
+Expression sources drive expression and pose, never who it is: the avatar's own identity shape
+is put into every set of parameters by `Avatar.params` (render, export, the viewer and the
+benchmark use the same call).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import logging
+
+import torch
+from torch import Tensor
+
+from avatar.data.capture import load_capture
+from avatar.data.expressions import load_expression_file
+from avatar.data.retarget import driving_params
+from avatar.gaussians import GaussianAvatar
+from avatar.gaussians.io import AvatarFileError, load_avatar as read_avatar_file, save_avatar as write_avatar_file
+from avatar.model.expression_range import ClampReport, ExpressionRange
+from avatar.render import Camera
+from avatar.render.framing import camera_path
+from avatar.renderer import AvatarRenderer
+from avatar.rig import HeadRig, RigParams
+from avatar.rig.loaders import load_rig
+from avatar.runtime.devices import resolve_device
+
+log = logging.getLogger("avatar")
+
+Source = RigParams | str | Path | None
+Colour = tuple[float, float, float]
+WHITE: Colour = (1.0, 1.0, 1.0)
+# Settings the Avatar holds as attributes, not as entries of `settings`.
+_OWN_KEYS = ("identity_shape", "background", "head_cut", "expression_range")
+
+
+class Avatar:
+    """Gaussians (`model`: GaussianAvatar, with its rig, offsets and cut), the person's identity
+    shape [S] (None: the rig's mean shape), the background colour it was trained over, the range
+    of expressions its training frames showed (None for avatars trained before it was recorded),
+    and the training settings and provenance (`settings`: preset values, capture, device, timings)."""
+
+    def __init__(self, model: GaussianAvatar, identity_shape: Tensor | None = None, background: Colour = WHITE,
+                 settings: dict | None = None, backend: str = "auto",
+                 expression_range: ExpressionRange | None = None):
+        self.model = model
+        self.expression_range = expression_range
+        self.identity_shape = None if identity_shape is None else torch.as_tensor(identity_shape,
+                                                                                 dtype=torch.float32).cpu()
+        self.settings = {k: v for k, v in (settings or {}).items() if k not in _OWN_KEYS}
+        self.renderer = AvatarRenderer(model, tuple(float(c) for c in background), backend)
+
+    @property
+    def rig(self) -> HeadRig:
+        return self.model.rig
+
+    @property
+    def background(self) -> Colour:
+        return self.renderer.background
+
+    @property
+    def backend(self) -> str:
+        return self.renderer.backend
+
+    @backend.setter
+    def backend(self, name: str) -> None:
+        self.renderer.backend = name
+
+    @property
+    def device(self) -> torch.device:
+        return self.renderer.device
+
+    @property
+    def capture(self) -> Path | None:
+        """The capture directory it was trained on, as recorded (it may not exist here)."""
+        recorded = self.settings.get("capture")
+        return Path(str(recorded)) if recorded else None
+
+    def identity(self) -> Tensor:
+        """[S] the identity shape on the CPU (zeros where none was recorded)."""
+        if self.identity_shape is not None:
+            return self.identity_shape.clone()
+        return torch.zeros(self.rig.num_shape)
+
+    def to(self, device: str | torch.device) -> "Avatar":
+        self.model.to(device)
+        return self
+
+    def resting_expression(self) -> Tensor | None:
+        """[E] the expression weights of the avatar's resting face (None: not recorded), what a
+        driver's neutral face maps to."""
+        return None if self.expression_range is None else self.expression_range.expr_neutral.clone()
+
+    def keep_in_range(self, params: RigParams) -> tuple[RigParams, ClampReport | None]:
+        """params [T] clamped to the expressions the avatar learned (`ExpressionRange`), and what
+        the clamp did (None, params unchanged: no range recorded)."""
+        if self.expression_range is None:
+            return params, None
+        return self.expression_range.clamp(params)
+
+    def params(self, source: Source = None, arkit_map: str | Path | None = None,
+               clamp: bool = True) -> tuple[RigParams, float]:
+        """(rig parameters [T], fps) of a source with this avatar's identity: None (neutral, one
+        frame), RigParams, an expression file (.npz / .json / Live Link .csv) or a capture
+        directory. Another person's expressions (a capture directory, a Live Link .csv) are put
+        on the avatar's resting face and kept inside what it learned unless `clamp` is False
+        (`keep_in_range`; how many frames it moved is logged); .npz / .json files hold the
+        avatar's own parameters and are used as they are."""
+        fps = 25.0
+        if arkit_map is not None and (source is None or isinstance(source, RigParams)
+                                      or Path(source).suffix.lower() != ".csv"):
+            # Given and silently unused would hide a mistake (the map would be a wrong path, or a
+            # map meant for another source).
+            raise ValueError(f"--arkit-map {arkit_map}: applies only to a Live Link Face .csv source, not {source}")
+        if source is None:
+            params = self.rig.zero_params(1)
+        elif isinstance(source, RigParams):
+            params = source.detach()  # a copy: the identity below must not change the caller's
+        elif Path(source).is_dir():
+            capture = load_capture(source)
+            params, fps = driving_params(capture, self.rig, self.resting_expression() if clamp else None), capture.fps
+        else:
+            params, fps = load_expression_file(Path(source), self.rig, arkit_map=arkit_map)
+            if Path(source).suffix.lower() == ".csv" and self.expression_range is not None and clamp:
+                # ARKit weights are relative to the phone user's resting face: put the avatar's under them.
+                params.expr = params.expr + self.expression_range.expr_neutral.to(params.expr)
+        another_person = source is not None and not isinstance(source, RigParams) and (
+            Path(source).is_dir() or Path(source).suffix.lower() == ".csv")
+        if clamp and another_person:
+            params, report = self.keep_in_range(params)
+            if report is not None and report.frames_clamped:
+                log.info("%s: %d of %d frames kept inside the avatar's training range (largest move %.2f)",
+                         source, report.frames_clamped, report.frames, report.largest_excess)
+        if self.identity_shape is not None:
+            params.shape = self.identity_shape.to(device=params.shape.device, dtype=params.shape.dtype)
+        return params, fps
+
+    @torch.no_grad()
+    def render(self, source: Source = None, frame: int = 0, camera: Camera | str = "front", size: int = 256,
+               arkit_map: str | Path | None = None) -> Tensor:
+        """[H, W, 3] in [0, 1]: frame `frame` of `source` (see `params`) seen by `camera`
+        (a Camera, or front | orbit | arc framed on the head at `size` pixels)."""
+        params, _ = self.params(source, arkit_map)
+        if not 0 <= frame < params.num_frames:
+            raise ValueError(f"{source}: frame {frame} is outside 0..{params.num_frames - 1}")
+        cam = camera if isinstance(camera, Camera) else camera_path(self.rig, camera, size, params.num_frames)(frame)
+        params = params.frame(frame).to(device=self.device)
+        return self.renderer.render(params, cam).rgb.clamp(0, 1)
+
+    def save(self, path: str | Path) -> None:
+        """Write the .avatar file atomically (a crash never leaves a half-written file)."""
+        own = {"background": list(self.background)}
+        if self.identity_shape is not None:
+            own["identity_shape"] = self.identity_shape.tolist()
+        if self.expression_range is not None:
+            own["expression_range"] = self.expression_range.to_dict()
+        write_avatar_file(self.model, path, self.settings | own)
+
+
+def load_avatar(path: str | Path, rig: HeadRig | str | None = None, device: str | torch.device = "cpu",
+                backend: str = "auto") -> Avatar:
+    """An .avatar file as an Avatar on `device` (cpu | cuda[:N] | auto). `rig` (a HeadRig, or a
+    --rig spec) is needed when the file's rig is not embedded (FLAME)."""
+    if isinstance(rig, str):
+        rig = load_rig(rig)
+    model, config = read_avatar_file(path, rig)
+    identity = config.get("identity_shape")
+    recorded = config.get("expression_range")
+    try:
+        expression_range = None if recorded is None else ExpressionRange.from_dict(recorded, model.rig.num_expr)
+    except ValueError as e:
+        raise AvatarFileError(f"{path}: inconsistent contents: {e}") from None
+    avatar = Avatar(model, None if identity is None else torch.tensor(identity, dtype=torch.float32),
+                    tuple(config.get("background", WHITE)), config, backend, expression_range)
+    return avatar.to(resolve_device(device))
