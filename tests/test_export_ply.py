@@ -1,6 +1,7 @@
 """`avatar export`'s .ply: the INRIA axes (means, orientations and SH colours turned together),
 the cut below the head in 3D, and the standard 3DGS layout other tools read."""
 
+import json
 import math
 
 import numpy as np
@@ -302,3 +303,40 @@ def test_the_export_command_writes_the_cut_avatar_in_inria_axes(cut_avatar, tmp_
         main(["export", str(tmp_path / "m.avatar"), "--ply", str(tmp_path / "d.ply"), "--cut-views", "90"])
     assert main(["export", str(tmp_path / "m.avatar"), "--ply", str(tmp_path / "d.ply"), "--frame", "1"]) == 2
     assert not (tmp_path / "d.ply").exists()
+
+
+def test_a_clip_exports_as_one_ply_per_frame_into_a_folder_that_appears_whole(cut_avatar, tmp_path, monkeypatch):
+    from avatar.data.expressions import save_expression_file
+
+    model, _ = cut_avatar
+    save_avatar(model, tmp_path / "m.avatar", {"iterations": 1})
+    take = model.rig.zero_params(4)
+    take.jaw[:, 0] = torch.linspace(0.0, 0.3, 4)  # the mouth opens over the clip
+    save_expression_file(tmp_path / "take.npz", take, 30.0, model.rig.expr_names)
+    base = ["export", str(tmp_path / "m.avatar"), "--expr", str(tmp_path / "take.npz"), "--backend", "torch"]
+    assert main(base + ["--ply-sequence", str(tmp_path / "seq"), "--frames", "1:4"]) == 0
+    meta = json.loads((tmp_path / "seq" / "sequence.json").read_text())
+    assert meta["fps"] == 30.0 and meta["first_frame"] == 1 and meta["files"] == [f"frame_{t:05d}.ply" for t in (1, 2, 3)]
+    for t in (1, 3):  # each file is the single-frame export of that frame
+        assert main(base + ["--ply", str(tmp_path / f"one{t}.ply"), "--frame", str(t)]) == 0
+        want, got = PlyData.read(str(tmp_path / f"one{t}.ply")), PlyData.read(str(tmp_path / "seq" / f"frame_{t:05d}.ply"))
+        assert want["vertex"].data.tobytes() == got["vertex"].data.tobytes()
+    first, last = (PlyData.read(str(tmp_path / "seq" / f"frame_{t:05d}.ply"))["vertex"]["y"] for t in (1, 3))
+    assert not np.array_equal(first, last)  # the jaw moved
+    assert main(base + ["--ply-sequence", str(tmp_path / "seq")]) == 2  # never into an existing folder
+    assert main(base + ["--ply-sequence", str(tmp_path / "bad"), "--frames", "2:9"]) == 2
+    assert main(["export", str(tmp_path / "m.avatar"), "--ply-sequence", str(tmp_path / "bad")]) == 2  # no --expr
+
+    import avatar.cli.handlers as handlers
+
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # killed half-way
+        return write_3dgs_ply(*args, **kwargs)
+
+    monkeypatch.setattr(handlers, "write_3dgs_ply", failing)
+    assert main(base + ["--ply-sequence", str(tmp_path / "cut_short")]) == 130
+    assert not (tmp_path / "cut_short").exists() and not (tmp_path / "cut_short.partial").exists()

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import torch
 import yaml
+from tqdm import tqdm
 
-from avatar.data.atomic import check_output_path, dump_json
+from avatar.data.atomic import atomic_folder, check_output_path, dump_json
 from avatar.data.capture import load_capture
 from avatar.runtime.devices import resolve_device
 from avatar.gaussians.ply import AXES, write_3dgs_ply
@@ -81,24 +82,59 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    check_output_path(args.ply)
+    if args.ply is not None:
+        check_output_path(args.ply)
+    elif args.expr is None:
+        raise ValueError("avatar export --ply-sequence: needs --expr (the clip whose frames to write)")
+    if args.frames is not None and args.ply is not None:
+        raise ValueError("avatar export: --frames goes with --ply-sequence; --ply writes one --frame")
     device = resolve_device(args.device)
     avatar = load_avatar(args.model, args.rig, device)
+    params, fps = avatar.params(args.expr, args.arkit_map)  # neutral by default, with the avatar's identity
+    if args.ply is not None:
+        if not 0 <= args.frame < params.num_frames:
+            source = args.expr or "the neutral pose"
+            raise ValueError(f"{source}: --frame {args.frame} is outside 0..{params.num_frames - 1}")
+        frame = _export_ply(avatar, params.frame(args.frame), args, args.ply)
+        log.info("wrote %s: %d of %d Gaussians (%d below the head's cut), axes %s", args.ply, frame.gaussians.num,
+                 frame.num_total, frame.num_cut, args.axes)
+        return 0
+    first, end = _frame_range(args.frames, params.num_frames, args.expr)
+    with atomic_folder(args.ply_sequence) as folder:  # a killed run leaves no folder that looks complete
+        for t in tqdm(range(first, end), desc="exporting frames", disable=None):
+            _export_ply(avatar, params.frame(t), args, folder / f"frame_{t:05d}.ply")
+        (folder / "sequence.json").write_text(json.dumps(
+            {"source": str(args.expr), "fps": fps, "first_frame": first, "frames": end - first, "axes": args.axes,
+             "files": [f"frame_{t:05d}.ply" for t in range(first, end)]}, indent=2))
+    log.info("wrote %s: %d frames of %s at %.2f fps, axes %s", args.ply_sequence, end - first, args.expr, fps,
+             args.axes)
+    return 0
+
+
+def _export_ply(avatar: Avatar, params: RigParams, args: argparse.Namespace, path: Path):
+    """One frame [1] of params written as a 3DGS .ply at path; the exported frame."""
     model = avatar.model
-    params, _ = avatar.params(args.expr, args.arkit_map)  # neutral by default, with the avatar's identity
-    if not 0 <= args.frame < params.num_frames:
-        source = args.expr or "the neutral pose"
-        raise ValueError(f"{source}: --frame {args.frame} is outside 0..{params.num_frames - 1}")
-    params = params.frame(args.frame).to(device=device, dtype=torch.float32)
     views = CUT_VIEW_ELEVATION_DEG if args.cut_views is None else args.cut_views
-    frame = export_frame(model, params, args.backend, args.axes, cut=not args.no_cut, view_elevation_deg=views)
+    frame = export_frame(model, params.to(device=avatar.device, dtype=torch.float32), args.backend, args.axes,
+                         cut=not args.no_cut, view_elevation_deg=views)
     cut = (f"the cut below the head: what it hides in every view within {views:g} degrees of the neck ring's plane "
            "left out") if model.head_cut is not None and not args.no_cut else "no cut below the head"
-    write_3dgs_ply(frame.gaussians, args.ply, [AXES[args.axes], f"avatar export: {frame.gaussians.num} of "
-                                               f"{frame.num_total} Gaussians ({cut})"])
-    log.info("wrote %s: %d of %d Gaussians (%d below the head's cut), axes %s", args.ply, frame.gaussians.num,
-             frame.num_total, frame.num_cut, args.axes)
-    return 0
+    write_3dgs_ply(frame.gaussians, path, [AXES[args.axes], f"avatar export: {frame.gaussians.num} of "
+                                           f"{frame.num_total} Gaussians ({cut})"])
+    return frame
+
+
+def _frame_range(text: str | None, count: int, source: Path) -> tuple[int, int]:
+    """(first, end) of `--frames A:B` (default: all `count` frames of source)."""
+    if text is None:
+        return 0, count
+    try:
+        first, end = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise ValueError(f"--frames {text!r}: expected A:B, two whole numbers (frames A to B-1)") from None
+    if not 0 <= first < end <= count:
+        raise ValueError(f"--frames {text}: {source} has frames 0..{count - 1}; need 0 <= A < B <= {count}")
+    return first, end
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -69,6 +70,34 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise failure from None
     except BaseException:
         partial.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """Yields the empty folder `<path>.partial` to fill; renames it to `path` when the block
+    succeeds and removes it when the block fails, so `path` never holds half of its files.
+    `path` must not exist yet (refused before any work)."""
+    path = Path(path)
+    if path.exists():
+        raise OutputError(path, "already exists; give a new folder name")
+    folder = next((p for p in path.parents if p.exists()), Path("."))
+    if not folder.is_dir():
+        raise OutputError(path, f"{folder} is not a directory")
+    partial = path.with_name(path.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # left by a run that was killed
+    try:
+        partial.mkdir(parents=True)
+        yield partial
+        os.replace(partial, path)
+    except OSError as e:
+        shutil.rmtree(partial, ignore_errors=True)
+        failure = write_failure(path, e)
+        if failure is None:
+            raise
+        raise failure from None
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
         raise
 
 
