@@ -1,4 +1,4 @@
-"""`avatar view`, registered through the `avatar.cli.handlers` entry point (avatar never imports
+"""`avatar view` and `avatar eval-live`, registered through the `avatar.cli.handlers` entry point (avatar never imports
 viewer); imgui and OpenGL load only when it runs."""
 
 from __future__ import annotations
@@ -40,6 +40,23 @@ def register(sub) -> None:
                         "(the least visible Gaussians dropped; the stats panel shows what it costs)")
     p.set_defaults(run=cmd_view)
 
+    p = add_command(sub, "eval-live", "`avatar eval`'s scores with the avatar driven as the live viewer drives it: "
+                    "the capture's video through the live tracker (landmarks, live fit, retarget, smoothing)",
+                    "  avatar eval-live me.avatar capture --json live.json\n"
+                    "  avatar eval-live me.avatar capture --split test --save-images live_images")
+    p.add_argument("model", type=Path, help="the .avatar file")
+    p.add_argument("capture", type=Path, help="its capture directory (tracked by `avatar track` from one video)")
+    p.add_argument("--split", default="test", help="the split to evaluate (default: test)")
+    p.add_argument("--video", type=Path, default=None,
+                   help="the capture's source video (default: the path `avatar track` recorded)")
+    p.add_argument("--smoothing", type=float_in(0, 1), default=0.3, help="One-Euro smoothing strength, as `view`'s")
+    add_device(p)
+    p.add_argument("--json", type=Path, default=None, help="write the report (variants' metrics, parameter "
+                   "differences, per-frame values) here")
+    p.add_argument("--save-images", type=Path, default=None, metavar="DIR",
+                   help="write DIR/VARIANT/SPLIT/FRAME.png: target | render | error (x4)")
+    p.set_defaults(run=cmd_eval_live)
+
 
 def cmd_view(args: argparse.Namespace) -> int:
     from viewer.launch import ViewOptions, run_view
@@ -47,4 +64,19 @@ def cmd_view(args: argparse.Namespace) -> int:
     summary = run_view(ViewOptions(args.model, args.source, args.backend, args.size, args.rig, args.frames,
                                    args.screenshot, args.stats, args.record, args.smoothing, args.device, args.lod))
     log.info("%d frames, %s fps", summary["frames"], f"{summary['fps']:.1f}" if summary["fps"] else "-")
+    return 0
+
+
+def cmd_eval_live(args: argparse.Namespace) -> int:
+    from avatar.data.atomic import dump_json
+    from avatar.runtime.devices import resolve_device
+    from viewer.live_eval import evaluate_live, format_live_eval
+
+    if args.json is not None and not args.json.resolve().parent.is_dir():
+        raise FileNotFoundError(f"{args.json}: its folder does not exist")
+    report = evaluate_live(args.model, args.capture, args.split, args.video, args.smoothing, args.save_images,
+                           resolve_device(args.device))
+    print(format_live_eval(report))
+    if args.json:
+        dump_json(report, args.json)
     return 0

@@ -104,15 +104,8 @@ class TrackerThread(Worker):
             landmarker.close()
 
     def _calibrate(self, fitter, landmarks: list[np.ndarray], last_index: int) -> None:
-        started = time.perf_counter()
-        fitter.calibrate(landmarks, self.source.size)
-        rotations = torch.cat([fitter.fit(points).rotation for points in landmarks])  # [T, 3]
-        fitter.reset()
-        neutral = self.rig.zero_params(1)
-        neutral.rotation = rotations.median(dim=0).values[None]
-        self.retarget.set_neutral(neutral, expression=False)
-        self.calibration.update(done=True, seconds=time.perf_counter() - started, last_source_frame=last_index,
-                                focal_px=float(fitter.focal[0]), neutral_rotation=neutral.rotation[0].tolist())
+        self.calibration.update(calibrate_live(fitter, self.rig, self.retarget, landmarks, self.source.size),
+                                last_source_frame=last_index)
 
     def _fit(self, fitter, frame: Frame, points: np.ndarray, landmark_ms: float) -> TrackedFrame:
         started = time.perf_counter()
@@ -120,13 +113,37 @@ class TrackerThread(Worker):
         if self._neutral_requested.is_set():
             self._neutral_requested.clear()
             self.retarget.set_neutral(driver)
-        params = self._smoothed(self.retarget(driver), frame.captured_at)
+        params = live_params(self.retarget, self.filter, driver, frame.captured_at)
         done = time.perf_counter()
         return TrackedFrame(params, frame, points, landmark_ms, 1e3 * (done - started), done)
 
-    def _smoothed(self, p: RigParams, t: float) -> RigParams:
-        sizes = [p.expr.shape[1], 3, 3, 6]
-        vector = torch.cat([p.expr[0], p.jaw[0], p.rotation[0], p.eyes[0]]).numpy()  # [E + 12]
-        parts = torch.from_numpy(self.filter(vector, t)).float().split(sizes)
-        return RigParams(p.shape, parts[0][None], parts[1][None], p.neck, parts[2][None], parts[3][None],
-                         p.translation)
+
+# The tracker's per-frame steps without the thread, shared by TrackerThread and `avatar eval-live`
+# (viewer/live_eval.py), which runs them over a capture's video to score what the viewer shows.
+
+def calibrate_live(fitter, rig: HeadRig, retarget: LiveRetarget, landmarks: list[np.ndarray],
+                   size: tuple[int, int]) -> dict:
+    """Calibrate the fitter's identity and focal on the CALIBRATION_FRAMES frames' landmarks and
+    take their median head rotation as the retarget's neutral; returns what the stats report."""
+    started = time.perf_counter()
+    fitter.calibrate(landmarks, size)
+    rotations = torch.cat([fitter.fit(points).rotation for points in landmarks])  # [T, 3]
+    fitter.reset()
+    neutral = rig.zero_params(1)
+    neutral.rotation = rotations.median(dim=0).values[None]
+    retarget.set_neutral(neutral, expression=False)
+    return {"done": True, "seconds": time.perf_counter() - started, "focal_px": float(fitter.focal[0]),
+            "neutral_rotation": neutral.rotation[0].tolist()}
+
+
+def live_params(retarget: LiveRetarget, smoothing: OneEuroFilter, driver: RigParams, t: float) -> RigParams:
+    """Avatar params [1] of one fitted driver frame [1] at time t (seconds): retargeted, smoothed."""
+    return _smoothed(smoothing, retarget(driver), t)
+
+
+def _smoothed(smoothing: OneEuroFilter, p: RigParams, t: float) -> RigParams:
+    sizes = [p.expr.shape[1], 3, 3, 6]
+    vector = torch.cat([p.expr[0], p.jaw[0], p.rotation[0], p.eyes[0]]).numpy()  # [E + 12]
+    parts = torch.from_numpy(smoothing(vector, t)).float().split(sizes)
+    return RigParams(p.shape, parts[0][None], parts[1][None], p.neck, parts[2][None], parts[3][None],
+                     p.translation)
