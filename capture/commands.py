@@ -1,11 +1,12 @@
 """The commands capture adds to `avatar` (registered through the `avatar.cli.handlers` entry point,
-so avatar never imports capture): `track`, `import`, and `bench --tracker`. Heavy modules
+so avatar never imports capture): `track`, `import`, `batch` and `bench --tracker`. Heavy modules
 (mediapipe, the fitters) load only when one of them runs."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from avatar.data.atomic import dump_json
@@ -48,7 +49,45 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(run=cmd_import)
 
+    _add_batch(sub)
     _extend_bench(sub.choices["bench"])
+
+
+def _add_batch(sub) -> None:
+    p = add_command(sub, "batch", "many subjects: track -> train -> eval, one Ray task per stage per subject "
+                    "(needs the batch extra)",
+                    "  avatar batch videos/ --out runs --size 256\n"
+                    "  avatar batch a.mp4 b.mp4 person_c/ --out runs --iterations 3000 --set seed=1\n"
+                    "  avatar batch /shared/videos --out /shared/runs --address auto --gpus-per-train 1")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="VIDEOS_OR_DIR",
+                   help="a video is one subject; a folder holds subjects: each video in it, and each sub-folder of "
+                        "videos (one person's)")
+    p.add_argument("--out", required=True, type=Path,
+                   help="folder: OUT/SUBJECT/{capture/, model.avatar, eval.json, logs/}, OUT/summary.{json,md}; "
+                        "a rerun skips the finished stages")
+    add_rig(p, default="builtin", help=RIG_HELP)
+    p.add_argument("--preset", default=None, help="training preset (default: the capture's own, as avatar train)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                   help="any training setting (repeatable), as for avatar train")
+    p.add_argument("--iterations", type=int_in(1, 10**9), default=None, help="training steps (default: the preset's)")
+    p.add_argument("--size", type=int_in(MIN_CROP, MAX_CROP), default=512, help="tracking crop size in pixels")
+    p.add_argument("--max-frames", type=int_in(1, 10**7), default=None, help="only the first N frames of each video")
+    p.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=True,
+                   help="refine the landmark fit against the frames (as avatar track)")
+    p.add_argument("--address", default=None,
+                   help="a Ray cluster: auto (the one this machine is in) or ray://HEAD:10001 (default: start a local "
+                        "Ray on this machine)")
+    p.add_argument("--num-cpus", type=int_in(1, 100_000), default=None,
+                   help="CPUs of the local Ray (default: all of this machine's)")
+    p.add_argument("--cpus-per-track", type=int_in(1, 1024), default=1, help="CPUs (threads) of each track task")
+    p.add_argument("--cpus-per-train", type=int_in(1, 1024), default=None,
+                   help="CPUs (threads) of each train and eval task when they run on the CPU "
+                        "(default: --cpus-per-track)")
+    p.add_argument("--gpus-per-train", type=float_in(0, 64), default=1.0,
+                   help="GPUs of each train and eval task, when the cluster has GPUs (0, or none there: the CPU)")
+    p.add_argument("--retries", type=int_in(0, 100), default=1,
+                   help="run a stage that failed unexpectedly (not a bad input) again up to this many times")
+    p.set_defaults(run=cmd_batch)
 
 
 def _extend_bench(bench: argparse.ArgumentParser) -> None:
@@ -73,6 +112,41 @@ def cmd_track(args: argparse.Namespace) -> int:
     log.info("wrote %s: %d of %d frames tracked, NME %.4f, %.0f s", args.out, report["tracked"], report["frames"],
              report["nme_mean"], report["seconds"])
     return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    try:
+        import ray  # noqa: F401 - only to tell a missing extra apart from everything else
+    except ImportError:
+        print('error: avatar batch needs Ray: pip install ".[batch]" (or: pip install ray)', file=sys.stderr)
+        return 2
+    import time
+
+    from avatar.training.config import load_config, parse_settings
+    from capture.batch.plan import find_subjects
+    from capture.batch.run import Batch, Options, connect, disconnect, gpus_available
+
+    subjects = find_subjects(args.inputs)  # bad inputs and settings are refused before Ray starts
+    settings = parse_settings(args.settings) | ({"iterations": args.iterations} if args.iterations else {})
+    load_config(args.preset, **settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    where = connect(args.address, args.num_cpus)
+    try:
+        gpus = args.gpus_per_train if gpus_available() >= args.gpus_per_train > 0 else 0.0
+        if args.gpus_per_train > 0 and not gpus:
+            log.info("batch: no GPU in the Ray cluster: train and eval run on the CPU")
+        options = Options(rig=args.rig, size=args.size, max_frames=args.max_frames, photometric=args.photometric,
+                          preset=args.preset, settings=settings, cpus_per_track=args.cpus_per_track,
+                          cpus_per_train=args.cpus_per_train or args.cpus_per_track, gpus_per_train=gpus,
+                          retries=args.retries)
+        log.info("batch: %d subject(s) on Ray (%s) -> %s", len(subjects), where, args.out)
+        summary = Batch(subjects, args.out, options, {"ray": where, "options": vars(options)}).run()
+    finally:
+        disconnect()
+    log.info("batch: %d done, %d failed of %d in %.1f min; %s", summary["done"], summary["failed"],
+             len(subjects), (time.perf_counter() - started) / 60, args.out / "summary.md")
+    return 0 if summary["failed"] == 0 else 1
 
 
 def cmd_import(args: argparse.Namespace) -> int:
