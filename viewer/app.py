@@ -21,6 +21,7 @@ from imgui_bundle import hello_imgui, imgui
 
 from avatar.gaussians import GaussianAvatar
 from avatar.renderer import AvatarRenderer
+from avatar.rig import RigParams
 from viewer.avatar_view import AvatarView
 from viewer.detail import DetailSwitch
 from viewer.orbit import OrbitCamera
@@ -59,8 +60,10 @@ class RunLimits:
 class ViewerApp:
     def __init__(self, model: GaussianAvatar, identity_shape: torch.Tensor, state: ViewerState, driver,
                  backends: list[str], limits: RunLimits, detail: DetailSwitch | None = None,
-                 timed_backends: list[str] | None = None):
-        """timed_backends: candidates to time on the first frame; the fastest is used (auto)."""
+                 timed_backends: list[str] | None = None, publish: Callable[[RigParams], None] | None = None):
+        """timed_backends: candidates to time on the first frame; the fastest is used (auto).
+        publish: called on this thread with the parameters [1] of every new frame shown (--serve);
+        it must return at once."""
         self.model, self.identity_shape, self.state, self.driver = model, identity_shape, state, driver
         self.backends, self.limits = backends, limits
         self.orbit = OrbitCamera(model.rig)
@@ -77,6 +80,7 @@ class ViewerApp:
         self._expr_panel: ExpressionPanel | None = None
         self.detail = detail
         self.timed_backends = timed_backends or []
+        self.publish = publish
         self.backend_choice = f"{state.backend} (asked for)" if not self.timed_backends else ""
         self.worker = RenderWorker(model, identity_shape, driver, self.stats.rendered, detail)
         # hello_imgui draws the background after show_gui: the avatar frame drawn is remembered
@@ -230,6 +234,8 @@ class ViewerApp:
                 latency_ms=1e3 * (now - sample.captured_at) if fresh else None,
                 source_frame=sample.source_frame if sample is not None else None,
                 latency_parts=latency_parts(sample, frame, now) if fresh else None), frame.params)
+            if self.publish is not None:
+                self.publish(frame.params)
             if sample is not None:
                 self._last_source_frame = sample.source_frame
         self._frame_started = now

@@ -18,6 +18,7 @@ def register(sub) -> None:
                     "iPhone's Live Link Face stream",
                     "  avatar view me.avatar --source webcam:0\n"
                     "  avatar view me.avatar --source livelink:11111\n"
+                    "  avatar view me.avatar --source webcam:0 --serve 8765\n"
                     "  xvfb-run -a avatar view me.avatar --source video:clip.mp4 --frames 100 --screenshot shot.png")
     p.add_argument("model", type=Path, help="the .avatar file")
     p.add_argument("--source", default=None,
@@ -38,6 +39,12 @@ def register(sub) -> None:
     p.add_argument("--lod", default="auto", choices=["auto", "off"],
                    help="auto: where the full avatar's renders miss the source's frame period, draw a level of detail "
                         "(the least visible Gaussians dropped; the stats panel shows what it costs)")
+    p.add_argument("--serve", type=int_in(0, 65535), default=None, metavar="PORT",
+                   help="publish the driven rig parameters of every frame shown over a WebSocket on TCP port PORT "
+                        "(a web player on another device subscribes; no authentication: a trusted network only)")
+    p.add_argument("--serve-host", default="0.0.0.0", metavar="HOST",
+                   help="the address --serve listens on (default: 0.0.0.0, every interface, so a phone on the same "
+                        "network can connect; 127.0.0.1: this machine only)")
     p.set_defaults(run=cmd_view)
 
     p = add_command(sub, "eval-live", "`avatar eval`'s scores with the avatar driven as the live viewer drives it: "
@@ -62,7 +69,8 @@ def cmd_view(args: argparse.Namespace) -> int:
     from viewer.launch import ViewOptions, run_view
 
     summary = run_view(ViewOptions(args.model, args.source, args.backend, args.size, args.rig, args.frames,
-                                   args.screenshot, args.stats, args.record, args.smoothing, args.device, args.lod))
+                                   args.screenshot, args.stats, args.record, args.smoothing, args.device, args.lod,
+                                   args.serve, args.serve_host))
     log.info("%d frames, %s fps", summary["frames"], f"{summary['fps']:.1f}" if summary["fps"] else "-")
     return 0
 

@@ -21,6 +21,7 @@ from avatar.render.dispatch import splat_registry
 from viewer.detail import DetailSwitch
 from viewer.drivers import ExpressionPlayer, LiveDriver
 from viewer.livelink_stream import LiveLinkStream
+from viewer.param_server import ParamServer, hello_message
 from viewer.pacing import RenderPace
 from viewer.gl_backend import register_gl_backend
 from viewer.render_worker import RENDER_THREADS
@@ -52,6 +53,8 @@ class ViewOptions:
     smoothing: float = 0.3
     device: str = "auto"  # --device: where the avatar is blended and splatted
     lod: str = "auto"  # auto: a level of detail where the full avatar misses the source's frame budget; off
+    serve: int | None = None  # --serve PORT: publish the shown frames' parameters over a WebSocket (param_server)
+    serve_host: str = "0.0.0.0"  # --serve-host: every interface, so a phone on the same network can connect
 
 
 def run_view(options: ViewOptions) -> dict:
@@ -71,9 +74,18 @@ def run_view(options: ViewOptions) -> dict:
 
     detail = DetailSwitch(model, identity, tuple(state.background), _frame_budget(options, driver, device),
                           avatar.settings.get("capture"))
+    server = None
+    if options.serve is not None:  # a port in use fails here, before the window opens
+        server = ParamServer(options.serve, hello_message(rig, identity, _source_fps(driver)), options.serve_host)
     app = ViewerApp(model, identity, state, driver, _splat_backends(device), RunLimits(options.frames, options.record),
-                    detail, timed)
-    screenshot = app.run()
+                    detail, timed, publish=server.publish if server is not None else None)
+    if server is not None:
+        server.start()
+    try:
+        screenshot = app.run()
+    finally:
+        if server is not None:
+            server.stop()
     summary = app.stats.summary()
     if options.screenshot is not None and screenshot is not None:
         from PIL import Image
@@ -84,7 +96,7 @@ def run_view(options: ViewOptions) -> dict:
         with atomic_path(options.screenshot) as partial:
             Image.fromarray(np.ascontiguousarray(screenshot)).save(partial, format=image_format)
     if options.stats is not None:
-        _write_stats(options, app, driver, summary)
+        _write_stats(options, app, driver, summary, server)
     return summary
 
 
@@ -93,8 +105,14 @@ def _frame_budget(options: ViewOptions, driver, device: torch.device) -> float |
     source's frame period (None: --lod off, no source, or a GPU, which needs none)."""
     if options.lod == "off" or driver is None or device.type != "cpu":
         return None
+    fps = _source_fps(driver)
+    return 1.0 / fps if fps else None
+
+
+def _source_fps(driver) -> float | None:
+    """The driving source's frames per second (None: no source, or one that does not say)."""
     fps = float(getattr(getattr(driver, "source", driver), "fps", 0.0) or 0.0)
-    return 1.0 / fps if fps > 0 else None
+    return fps if fps > 0 else None
 
 
 def _check_arguments(options: ViewOptions) -> None:
@@ -162,7 +180,7 @@ def _splat_backends(device: torch.device) -> list[str]:
     return usable
 
 
-def _write_stats(options: ViewOptions, app, driver, summary: dict) -> None:
+def _write_stats(options: ViewOptions, app, driver, summary: dict, server: ParamServer | None = None) -> None:
     params_path = options.stats.with_suffix(".params.npz")
     options.stats.parent.mkdir(parents=True, exist_ok=True)
     app.stats.save_params(params_path, app.expr_names())
@@ -194,4 +212,6 @@ def _write_stats(options: ViewOptions, app, driver, summary: dict) -> None:
         doc["kept_in_training_range"] = driver.tracker.retarget.clamp_stats()
     if isinstance(driver, LiveLinkStream):
         doc["livelink"] = driver.counts()
+    if server is not None:
+        doc["serve"] = server.counts()
     dump_json(doc, options.stats)
