@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from avatar.data.retarget import driving_params
+from avatar.model import ExpressionRange
 from avatar.rig.lbs import axis_angle_to_matrix
 from tiny_rig import make_tiny_rig
 
@@ -35,6 +36,8 @@ def test_the_drivers_neutral_maps_to_the_avatars_resting_face():
     p.expr[:] = 0.2  # the driver's resting face
     p.expr[10, 0] = 0.9
     resting = torch.linspace(0.05, 0.3, rig.num_expr)  # the avatar's own resting face
-    out = driving_params(SimpleNamespace(params=p, root="cap"), rig, resting)
+    learned = ExpressionRange(torch.zeros(rig.num_expr), torch.ones(rig.num_expr), -torch.ones(3), torch.ones(3),
+                              resting)
+    out, _ = learned.onto(driving_params(SimpleNamespace(params=p, root="cap"), rig))
     assert torch.allclose(out.expr[:9], resting.expand(9, -1), atol=1e-6)
     assert torch.allclose(out.expr[10, 0], resting[0] + 0.7, atol=1e-5)

@@ -124,9 +124,7 @@ class LiveLinkStream(Worker):
             return
         params = self._mapping.params(packet.values[None])  # [1]
         if self._learned is not None:
-            # ARKit weights are relative to the phone user's resting face: the avatar's goes under them.
-            params.expr = params.expr + self._learned.expr_neutral
-            params, report = self._learned.clamp(params)
+            params, report = self._learned.onto(params)  # ARKit weights: relative to the user's rest pose
             self.clamped += report.frames_clamped
         params.shape = self._identity
         self.last, self.fps = packet, packet.fps

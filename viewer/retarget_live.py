@@ -36,10 +36,10 @@ class LiveRetarget:
     def __call__(self, driver: RigParams) -> RigParams:
         """Avatar params [1] for one tracked driver frame [1]."""
         params = relative_to_neutral(driver, self.neutral_expr, self.neutral_rotation, self.identity_shape,
-                                     self.clip_expr, None if self.learned is None else self.learned.expr_neutral)
+                                     self.clip_expr)
         if self.learned is None:
             return params
-        params, report = self.learned.clamp(params)
+        params, report = self.learned.onto(params)
         self.frames += 1
         self.frames_clamped += report.frames_clamped
         self.largest_excess = max(self.largest_excess, report.largest_excess)

@@ -1,10 +1,9 @@
 """Drive an avatar from another person's tracked capture (cross-identity).
 
-Expression and head pose are transferred relative to each person's neutral: each expression
-weight minus its 5th percentile over the driver's capture (the driver's resting face, e.g. a
-mouth that never fully closes) plus the avatar's own resting value (the same percentile over its
-training frames, `avatar.model.ExpressionRange`), and the head rotation relative to the driver's
-median head rotation. Identity
+Expression and head pose are transferred relative to the driver's own neutral: each expression
+weight minus its 5th percentile over the capture (the driver's resting face, e.g. a mouth that
+never fully closes; `avatar.model.ExpressionRange.onto` then puts the avatar's own resting face
+under it), and the head rotation relative to the driver's median head rotation. Identity
 (shape) and the head's place in the driver's camera (translation) are not transferred: the avatar
 keeps its own identity and is framed by the render camera.
 """
@@ -26,30 +25,26 @@ def resting_expression(expr: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(np.percentile(expr.detach().cpu().numpy(), NEUTRAL_PERCENTILE, axis=0), dtype=torch.float32)
 
 
-def driving_params(capture: Capture, rig: HeadRig, avatar_neutral: torch.Tensor | None = None) -> RigParams:
-    """Per-time-step params [T] for `rig` (which must use the capture's expression basis);
-    avatar_neutral [E]: the avatar's resting expression (None: zeros)."""
+def driving_params(capture: Capture, rig: HeadRig) -> RigParams:
+    """Per-time-step params [T] for `rig` (which must use the capture's expression basis)."""
     p = capture.params
     if p.expr.shape[1] != rig.num_expr:
         raise ValueError(f"{capture.root}: the capture has {p.expr.shape[1]} expressions, rig '{rig.name}' "
                          f"has {rig.num_expr}; cross-identity driving needs the same rig")
     neutral_rotation = p.rotation.double().median(dim=0).values  # [3]
     return relative_to_neutral(p, resting_expression(p.expr), neutral_rotation, torch.zeros(rig.num_shape),
-                               bool(rig.expr_names), avatar_neutral)
+                               bool(rig.expr_names))
 
 
 def relative_to_neutral(driver: RigParams, neutral_expr: torch.Tensor, neutral_rotation: torch.Tensor,
-                        shape: torch.Tensor, clip_expr: bool, avatar_neutral: torch.Tensor | None = None) -> RigParams:
+                        shape: torch.Tensor, clip_expr: bool) -> RigParams:
     """Avatar params [T] from a driver's tracked params [T]: expressions minus the driver's
-    neutral [E] (clipped at 0 for ARKit-style weights) plus the avatar's neutral [E] (None:
-    zeros), head rotation relative to its neutral rotation [3] (R_t R_neutral^T); jaw, neck and
-    eyes as tracked; `shape` [S] the avatar's identity; no translation. Shared by cross-identity
-    rendering and live driving."""
+    neutral [E] (clipped at 0 for ARKit-style weights), head rotation relative to its neutral
+    rotation [3] (R_t R_neutral^T); jaw, neck and eyes as tracked; `shape` [S] the avatar's
+    identity; no translation. Shared by cross-identity rendering and live driving."""
     expr = driver.expr.float() - neutral_expr
     if clip_expr:
         expr = expr.clamp_min(0.0)
-    if avatar_neutral is not None:
-        expr = expr + avatar_neutral.to(expr)
     relative = axis_angle_to_matrix(driver.rotation.double()) @ axis_angle_to_matrix(neutral_rotation.double()).T
     return RigParams(shape.float().clone(), expr, driver.jaw.float().clone(), driver.neck.float().clone(),
                      matrix_to_axis_angle(relative).float(), driver.eyes.float().clone(),

@@ -19,7 +19,7 @@ from avatar.data.expressions import load_expression_file
 from avatar.data.retarget import driving_params
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import AvatarFileError, load_avatar as read_avatar_file, save_avatar as write_avatar_file
-from avatar.model.expression_range import ClampReport, ExpressionRange
+from avatar.model.expression_range import ExpressionRange
 from avatar.render import Camera
 from avatar.render.framing import camera_path
 from avatar.renderer import AvatarRenderer
@@ -88,27 +88,15 @@ class Avatar:
         self.model.to(device)
         return self
 
-    def resting_expression(self) -> Tensor | None:
-        """[E] the expression weights of the avatar's resting face (None: not recorded), what a
-        driver's neutral face maps to."""
-        return None if self.expression_range is None else self.expression_range.expr_neutral.clone()
-
-    def keep_in_range(self, params: RigParams) -> tuple[RigParams, ClampReport | None]:
-        """params [T] clamped to the expressions the avatar learned (`ExpressionRange`), and what
-        the clamp did (None, params unchanged: no range recorded)."""
-        if self.expression_range is None:
-            return params, None
-        return self.expression_range.clamp(params)
-
     def params(self, source: Source = None, arkit_map: str | Path | None = None,
                clamp: bool = True) -> tuple[RigParams, float]:
         """(rig parameters [T], fps) of a source with this avatar's identity: None (neutral, one
         frame), RigParams, an expression file (.npz / .json / Live Link .csv) or a capture
         directory. Another person's expressions (a capture directory, a Live Link .csv) are put
-        on the avatar's resting face and kept inside what it learned unless `clamp` is False
-        (`keep_in_range`; how many frames it moved is logged); .npz / .json files hold the
-        avatar's own parameters and are used as they are."""
-        fps = 25.0
+        on the avatar's resting face and kept inside what it learned (`ExpressionRange.onto`; how
+        many frames it moved is logged) unless `clamp` is False or the avatar has no range;
+        .npz / .json files hold the avatar's own parameters and are used as they are."""
+        fps, another_person = 25.0, False
         if arkit_map is not None and (source is None or isinstance(source, RigParams)
                                       or Path(source).suffix.lower() != ".csv"):
             # Given and silently unused would hide a mistake (the map would be a wrong path, or a
@@ -120,17 +108,13 @@ class Avatar:
             params = source.detach()  # a copy: the identity below must not change the caller's
         elif Path(source).is_dir():
             capture = load_capture(source)
-            params, fps = driving_params(capture, self.rig, self.resting_expression() if clamp else None), capture.fps
+            params, fps, another_person = driving_params(capture, self.rig), capture.fps, True
         else:
             params, fps = load_expression_file(Path(source), self.rig, arkit_map=arkit_map)
-            if Path(source).suffix.lower() == ".csv" and self.expression_range is not None and clamp:
-                # ARKit weights are relative to the phone user's resting face: put the avatar's under them.
-                params.expr = params.expr + self.expression_range.expr_neutral.to(params.expr)
-        another_person = source is not None and not isinstance(source, RigParams) and (
-            Path(source).is_dir() or Path(source).suffix.lower() == ".csv")
-        if clamp and another_person:
-            params, report = self.keep_in_range(params)
-            if report is not None and report.frames_clamped:
+            another_person = Path(source).suffix.lower() == ".csv"  # ARKit weights: relative to a rest pose
+        if clamp and another_person and self.expression_range is not None:
+            params, report = self.expression_range.onto(params)
+            if report.frames_clamped:
                 log.info("%s: %d of %d frames kept inside the avatar's training range (largest move %.2f)",
                          source, report.frames_clamped, report.frames, report.largest_excess)
         if self.identity_shape is not None:

@@ -73,6 +73,14 @@ class ExpressionRange:
                 "jaw_low": self.jaw_low.tolist(), "jaw_high": self.jaw_high.tolist(),
                 "expr_neutral": self.expr_neutral.tolist()}
 
+    def onto(self, relative: RigParams) -> tuple[RigParams, ClampReport]:
+        """Another person's expressions relative to their neutral (their resting face at 0: a
+        retargeted capture or live fit, ARKit weights) put on the avatar's resting face
+        (expr_neutral added) and clamped into the range; what the clamp moved."""
+        shifted = relative.detach()
+        shifted.expr = relative.expr + self.expr_neutral.to(relative.expr)
+        return self.clamp(shifted)
+
     def clamp(self, params: RigParams) -> tuple[RigParams, ClampReport]:
         """params [T] with every expression weight and jaw component inside the range (new
         tensors; `params` is left as it was), and what moved."""

@@ -165,29 +165,13 @@ def _rig_blocks(rig: HeadRig, identity: torch.Tensor) -> tuple[dict, dict]:
     blocks = {"rig.v_template": template.cpu().numpy().astype(np.float32),
               "rig.faces": rig.faces.cpu().numpy().astype(_index_dtype(v))}
     # expression blendshapes: per expression the vertices it moves, int8 with one scale
-    exprdirs = rig.exprdirs.detach().float().cpu().numpy()  # [V, 3, E]
-    scales = np.abs(exprdirs).max(axis=(0, 1)) / 127  # [E]
-    scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
-    start, vertex, delta = [0], [], []
-    for e in range(rig.num_expr):
-        q = np.clip(np.round(exprdirs[:, :, e] / scales[e]), -127, 127).astype(np.int8)  # [V, 3]
-        moved = np.nonzero(np.abs(q).max(axis=1) > 0)[0]
-        vertex.append(moved)
-        delta.append(q[moved])
-        start.append(start[-1] + len(moved))
-    blocks |= {"rig.expr_start": np.asarray(start, np.uint32),
-               "rig.expr_vertex": np.concatenate(vertex).astype(_index_dtype(v)),
-               "rig.expr_delta": np.concatenate(delta).reshape(-1, 3), "rig.expr_scale": scales}
-    jreg = rig.j_regressor.detach().float().cpu().numpy()  # [J, V]
-    jstart, jvertex, jweight = [0], [], []
-    for row in jreg:
-        nz = np.nonzero(row)[0]
-        jvertex.append(nz)
-        jweight.append(row[nz])
-        jstart.append(jstart[-1] + len(nz))
-    blocks |= {"rig.jreg_start": np.asarray(jstart, np.uint32),
-               "rig.jreg_vertex": np.concatenate(jvertex).astype(np.uint32),
-               "rig.jreg_weight": np.concatenate(jweight).astype(np.float32),
+    q, scales = _int8(rig.exprdirs.detach().float().cpu().numpy(), axis=(0, 1))  # [V, 3, E], [1, 1, E]
+    start, vertex, delta = _sparse_rows([q[:, :, e] for e in range(rig.num_expr)])
+    blocks |= {"rig.expr_start": start, "rig.expr_vertex": vertex.astype(_index_dtype(v)),
+               "rig.expr_delta": delta.reshape(-1, 3), "rig.expr_scale": scales.reshape(-1)}
+    jstart, jvertex, jweight = _sparse_rows(list(rig.j_regressor.detach().float().cpu().numpy()))  # rows of [J, V]
+    blocks |= {"rig.jreg_start": jstart, "rig.jreg_vertex": jvertex.astype(np.uint32),
+               "rig.jreg_weight": jweight.astype(np.float32),
                "rig.lbs_weights": rig.lbs_weights.detach().cpu().numpy().astype(np.float16)}
     has_posedirs = bool((rig.posedirs != 0).any())
     if has_posedirs:
@@ -199,6 +183,23 @@ def _rig_blocks(rig: HeadRig, identity: torch.Tensor) -> tuple[dict, dict]:
               "lmk_faces": None if rig.lmk_faces is None else rig.lmk_faces.tolist(),
               "lmk_bary": None if rig.lmk_bary is None else rig.lmk_bary.tolist()}
     return blocks, header
+
+
+def _int8(values: np.ndarray, axis: int | tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """values as int8 in -127..127 and their float32 scales (kept dims): one scale per slice over
+    `axis`, its largest magnitude / 127 (1 where the slice is all zeros)."""
+    scales = np.abs(values).max(axis=axis, keepdims=True) / 127
+    scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
+    return np.clip(np.round(values / scales), -127, 127).astype(np.int8), scales
+
+
+def _sparse_rows(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start [R + 1] uint32, index, value) of the rows' non-zero entries, compressed by row
+    (row r: index / value[start[r]:start[r + 1]]); a row [C, ...] counts an entry non-zero when
+    any of its values is."""
+    kept = [np.nonzero(np.abs(row).reshape(len(row), -1).max(axis=1) > 0)[0] for row in rows]
+    start = np.concatenate([[0], np.cumsum([len(k) for k in kept])]).astype(np.uint32)
+    return start, np.concatenate(kept), np.concatenate([row[k] for row, k in zip(rows, kept)])
 
 
 def _gaussian_blocks(model: GaussianAvatar) -> tuple[dict, dict]:
@@ -227,10 +228,8 @@ def _offset_blocks(model: GaussianAvatar, tolerance: np.ndarray) -> tuple[dict, 
         tol = tolerance[column:column + width].astype(np.float32)
         column += width
         keep = (np.abs(offsets) >= tol).any(axis=-1)  # [D, N]
-        kept = np.where(keep[..., None], offsets, 0)
-        scales = np.abs(kept).max(axis=1) / 127  # [D, w]
-        scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
-        values = np.clip(np.round(kept / scales[:, None]), -127, 127).astype(np.int8)
+        values, scales = _int8(np.where(keep[..., None], offsets, 0), axis=1)  # [D, N, w], [D, 1, w]
+        scales = scales[:, 0]  # [D, w]
         count = keep.sum(axis=1)
         rows[name] = count.tolist()
         blocks |= {f"{name}.mask": np.packbits(np.pad(keep, ((0, 0), (0, -n % 8))), axis=1, bitorder="little"),
