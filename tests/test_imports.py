@@ -3,7 +3,7 @@
 The layers, lowest first; a module may import its own layer and the ones below:
 
     cuda_ext | avatar.runtime | avatar.cli (the package, parts, errors) | avatar.rig
-    | avatar.render | avatar.data | avatar.gaussians | avatar.renderer | avatar.model
+    | avatar.render | avatar.data | avatar.gaussians | avatar.renderer | avatar.model | avatar.web
     | avatar.training | avatar.bench | avatar.api | capture | viewer | avatar.cli's main, handlers and demo
 
 and besides: `avatar` never imports `capture` or `viewer` (they register their commands with
@@ -19,8 +19,8 @@ PACKAGES = ("avatar", "capture", "viewer", "cuda_ext")
 # avatar.cli's package and its building blocks sit low, its command modules on top: a new module
 # there is low until it is listed, and the layers then refuse whatever it imports from above.
 LAYERS = (("cuda_ext",), ("avatar.runtime",), ("avatar.cli",), ("avatar.rig",), ("avatar.render",), ("avatar.data",),
-          ("avatar.gaussians",), ("avatar.renderer",), ("avatar.model",), ("avatar.training",), ("avatar.bench",),
-          ("avatar.api", "avatar"), ("capture",), ("viewer",), COMMANDS := ("avatar.cli.main", "avatar.cli.handlers",
+          ("avatar.gaussians",), ("avatar.renderer",), ("avatar.model",), ("avatar.web",), ("avatar.training",),
+          ("avatar.bench",), ("avatar.api", "avatar"), ("capture",), ("viewer",), COMMANDS := ("avatar.cli.main", "avatar.cli.handlers",
                                                                              "avatar.cli.demo", "avatar.cli.__main__"))
 
 

@@ -27,6 +27,7 @@ from avatar.training.evaluate import evaluate_avatar
 from avatar.training.model_info import format_info, model_info
 from avatar.training.run_log import read_metrics, run_dir_for
 from avatar.training.trainer import train
+from avatar.web import export_web
 
 log = logging.getLogger("avatar")
 
@@ -82,32 +83,53 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.web is not None:
+        return _export_web(args)
+    if args.expr is not None and len(args.expr) > 1:
+        raise ValueError("avatar export: --ply and --ply-sequence take one --expr (several go with --web)")
+    expr = args.expr[0] if args.expr else None
     if args.ply is not None:
         check_output_path(args.ply)
-    elif args.expr is None:
+    elif expr is None:
         raise ValueError("avatar export --ply-sequence: needs --expr (the clip whose frames to write)")
     if args.frames is not None and args.ply is not None:
         raise ValueError("avatar export: --frames goes with --ply-sequence; --ply writes one --frame")
     device = resolve_device(args.device)
     avatar = load_avatar(args.model, args.rig, device)
-    params, fps = avatar.params(args.expr, args.arkit_map)  # neutral by default, with the avatar's identity
+    params, fps = avatar.params(expr, args.arkit_map)  # neutral by default, with the avatar's identity
     if args.ply is not None:
         if not 0 <= args.frame < params.num_frames:
-            source = args.expr or "the neutral pose"
+            source = expr or "the neutral pose"
             raise ValueError(f"{source}: --frame {args.frame} is outside 0..{params.num_frames - 1}")
         frame = _export_ply(avatar, params.frame(args.frame), args, args.ply)
         log.info("wrote %s: %d of %d Gaussians (%d below the head's cut), axes %s", args.ply, frame.gaussians.num,
                  frame.num_total, frame.num_cut, args.axes)
         return 0
-    first, end = _frame_range(args.frames, params.num_frames, args.expr)
+    first, end = _frame_range(args.frames, params.num_frames, expr)
     with atomic_folder(args.ply_sequence) as folder:  # a killed run leaves no folder that looks complete
         for t in tqdm(range(first, end), desc="exporting frames", disable=None):
             _export_ply(avatar, params.frame(t), args, folder / f"frame_{t:05d}.ply")
         (folder / "sequence.json").write_text(json.dumps(
-            {"source": str(args.expr), "fps": fps, "first_frame": first, "frames": end - first, "axes": args.axes,
+            {"source": str(expr), "fps": fps, "first_frame": first, "frames": end - first, "axes": args.axes,
              "files": [f"frame_{t:05d}.ply" for t in range(first, end)]}, indent=2))
-    log.info("wrote %s: %d frames of %s at %.2f fps, axes %s", args.ply_sequence, end - first, args.expr, fps,
+    log.info("wrote %s: %d frames of %s at %.2f fps, axes %s", args.ply_sequence, end - first, expr, fps,
              args.axes)
+    return 0
+
+
+def _export_web(args: argparse.Namespace) -> int:
+    unused = [flag for flag, value in (("--frame", args.frame != 0), ("--frames", args.frames is not None),
+                                       ("--axes", args.axes != "inria"), ("--cut-views", args.cut_views is not None),
+                                       ("--no-cut", args.no_cut)) if value]
+    if unused:
+        raise ValueError(f"avatar export --web: {', '.join(unused)} apply to the .ply exports (the player plays whole "
+                         "sequences and cuts each frame as the engine does)")
+    avatar = load_avatar(args.model, args.rig, "cpu")
+    manifest = export_web(avatar, args.web, args.expr, args.arkit_map)
+    sequences = ", ".join(f"{s['name']} ({s['frames']} frames)" for s in manifest["sequences"]) or "none"
+    log.info("wrote %s: %d Gaussians in %.1f MB, sequences: %s; open it through a web server, e.g. "
+             "`python -m http.server -d %s 8000` and http://localhost:8000", args.web, manifest["num_gaussians"],
+             manifest["avatar_bytes"] / 1e6, sequences, args.web)
     return 0
 
 

@@ -93,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ARKit -> rig expression matrix (.npz: matrix [E, 52], names) for Live Link on FLAME")
     add_backend(p)
 
-    p = add_command(sub, "export", "write one frame, or every frame of a clip, as standard 3DGS .ply files",
+    p = add_command(sub, "export", "the avatar for other programs: a web player folder, or standard 3DGS .ply files "
+                              "(one frame, or every frame of a clip)",
+                 "  avatar export me.avatar --web me_web --expr take.csv happy.csv\n"
                  "  avatar export me.avatar --ply neutral.ply\n  avatar export me.avatar --ply f10.ply --expr take.npz "
                  "--frame 10\n  avatar export me.avatar --ply y_up.ply --axes rig --no-cut\n"
                  "  avatar export me.avatar --ply-sequence take_plys --expr take.csv --frames 0:120")
@@ -102,8 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--ply", type=Path, help="the .ply to write (one frame)")
     out.add_argument("--ply-sequence", type=Path, metavar="DIR",
                      help="a new folder to write every frame of --expr into: frame_00000.ply, ... and sequence.json")
-    p.add_argument("--expr", type=Path, default=None,
-                   help="expression file or capture directory to pose the avatar with (default: neutral)")
+    out.add_argument("--web", type=Path, metavar="DIR",
+                     help="a new folder with the web player (index.html, player.js), the avatar and each --expr as a "
+                          "sequence it plays: open it through any static web server")
+    p.add_argument("--expr", type=Path, nargs="+", default=None, metavar="FILE",
+                   help="expression file or capture directory to pose the avatar with (default: neutral); with --web, "
+                        "one or more, each a sequence of the player")
     p.add_argument("--frame", type=int_in(0, 10**9), default=0, help="which frame of --expr (with --ply)")
     p.add_argument("--frames", default=None, metavar="A:B",
                    help="with --ply-sequence: frames A to B-1 of --expr (default: all)")

@@ -1,0 +1,372 @@
+"""The web player (`avatar export --web`, web/): its engine in Node against the Python engine,
+stage by stage; its page in headless Chromium (the system's, WebGL2 on SwiftShader) against
+`Avatar.render` at several expressions, poses and cameras (PSNR >= 35 dB) on the demo avatar and
+on an avatar trained from a real clip; embedded sequences, Live Link CSVs dropped on the page,
+the parameter stream of `avatar view --serve`; the export command; the committed bundle."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from avatar.cli.main import main
+from avatar.data.livelink import REQUIRED_COLUMNS
+from avatar.gaussians.blend import blend_reference
+from avatar.model import load_avatar
+from avatar.model.web_format import read_web_avatar, write_web_avatar
+from avatar.render import Camera
+from avatar.render.framing import FRAMING_FOV_Y_DEG, camera_path, framing_distance, head_target
+from avatar.render.sh import sh_to_colour
+from avatar.renderer.cut import CutRegion
+from avatar.web import export_web
+from headless import viewer_missing
+from test_web_format import frames, synthetic_avatar
+from web_page import browser, open_player, params_json, psnr_uint8, render_in_page, served, to_uint8
+
+ROOT = Path(__file__).resolve().parents[1]
+WEB = ROOT / "web"
+MIN_PSNR = 35.0
+SIZE = 160  # SwiftShader draws on the CPU: small frames keep the tests quick
+
+
+def node_or_skip() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (the web player's engine runs in Node for these tests)")
+    return node
+
+
+# ---- the engine in Node against the Python engine -------------------------------------------------
+
+def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, cpu_extension):
+    """Posed vertices, world Gaussians, colours, the cut's region and the draw order of the JS engine
+    on the .webavatar against the Python reference on the same (dequantised) file."""
+    node = node_or_skip()
+    avatar = synthetic_avatar()
+    path = tmp_path / "a.webavatar"
+    write_web_avatar(avatar, path)
+    read = read_web_avatar(path, backend="cpu")
+    shots = frames(avatar.rig, 3)
+    (tmp_path / "frames.json").write_text(json.dumps(
+        [{"params": params_json(p), "camera": _camera(c)} for p, c in shots]))
+    subprocess.run([node, str(WEB / "tests" / "engine_cli.mjs"), str(path), str(tmp_path / "frames.json"),
+                    str(tmp_path)], check=True, timeout=300)
+    index = json.loads((tmp_path / "index.json").read_text())
+    for f, (params, camera) in enumerate(shots):
+        got = {name: np.fromfile(tmp_path / entry["file"], _DTYPES[entry["dtype"]])
+               for name, entry in index[f]["arrays"].items()}
+        with torch.no_grad():
+            params.shape = torch.zeros(read.rig.num_shape)  # the identity is in the file's template
+            verts = read.rig.forward(params)[0]  # [V, 3]
+            world = blend_reference(read.model, params, verts)
+            colours = sh_to_colour(world.sh, world.means - camera.position)  # [N, 3]
+            region = CutRegion(read.model.head_cut)(verts, read.rig.faces, camera)[..., 0].numpy()
+        np.testing.assert_allclose(got["verts"].reshape(-1, 3), verts.numpy(), atol=1e-6)
+        np.testing.assert_allclose(got["means"].reshape(-1, 3), world.means.numpy(), atol=1e-6)
+        quats = torch.nn.functional.normalize(world.quats, dim=-1).numpy()
+        q = got["quats"].reshape(-1, 4)
+        assert np.minimum(np.abs(q - quats).max(1), np.abs(q + quats).max(1)).max() < 1e-4  # q and -q: one rotation
+        np.testing.assert_allclose(got["scales"].reshape(-1, 3), world.scales.numpy(), rtol=1e-4)
+        np.testing.assert_allclose(got["opacities"], world.opacities.numpy(), atol=1e-6)
+        np.testing.assert_allclose(got["colours"].reshape(-1, 3), colours.numpy(), atol=1e-5)
+        assert (got["region"].reshape(camera.height, camera.width) != region).sum() <= 2  # float32 vs float64 edges
+        # draw order: every visible Gaussian once (the engine's own means, compared above), back to
+        # front (depths computed here in float64; the engine sorts float32 depths, whose ties go by index)
+        means = got["means"].reshape(-1, 3)
+        to_camera = camera.to(dtype=torch.float64).to_camera
+        depth = to_camera(torch.from_numpy(means).double())[:, 2].numpy()
+        visible = (depth > camera.near) & (depth <= camera.far) & (got["opacities"] >= np.float32(1 / 255))
+        packed = got["words"].reshape(-1, 8)[:, :3].view(np.float32)  # [count, 3] means in draw order
+        assert index[f]["count"] == int(visible.sum())
+        np.testing.assert_array_equal(_rows_sorted(packed), _rows_sorted(means[visible]))
+        packed_depth = to_camera(torch.from_numpy(packed).double())[:, 2].numpy()
+        assert (np.diff(packed_depth) <= 2e-7 * packed_depth[1:]).all()
+
+
+def _rows_sorted(a: np.ndarray) -> np.ndarray:
+    return a[np.lexsort(a.T[::-1])]
+
+
+_DTYPES = {"Float32Array": np.float32, "Uint32Array": np.uint32, "Uint8Array": np.uint8}
+
+
+def _camera(camera: Camera) -> dict:
+    from web_page import camera_json
+    return camera_json(camera)
+
+
+def test_the_javascript_unit_tests_pass():
+    """web/tests/*.test.mjs (float16 packing, the CSV reader's errors, sequences) with node --test."""
+    node = node_or_skip()
+    run = subprocess.run([node, "--test", *sorted(str(p) for p in (WEB / "tests").glob("*.test.mjs"))],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+def test_the_committed_bundle_is_built_from_the_sources():
+    """avatar/web/player/ holds what `npm run build` makes of web/src (the package ships it)."""
+    node = node_or_skip()
+    if not (WEB / "node_modules" / "esbuild").is_dir():
+        pytest.skip("web/node_modules is missing (npm ci in web/; .ci/run does it)")
+    run = subprocess.run([node, str(WEB / "build.mjs"), "--check"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+
+
+# ---- the page against Avatar.render ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def chromium():
+    with browser() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def demo_model(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("web_demo")
+    assert main(["demo", "--out", str(out / "demo"), "--size", "64", "--train-frames", "12", "--test-frames", "4",
+                 "--iterations", "150"]) == 0
+    return out / "demo" / "model.avatar"
+
+
+def _shots(avatar, count: int, seed: int = 3):
+    """Expressions, jaw, neck, eye and head poses from the avatar's range, with cameras from the
+    front, turned and raised."""
+    rig = avatar.rig
+    g = torch.Generator().manual_seed(seed)
+    centre, extent = head_target(rig)
+    out = []
+    for i in range(count):
+        params = rig.zero_params(1)
+        if i:
+            params.expr[0] = torch.rand(rig.num_expr, generator=g) * 0.7
+            params.jaw[0] = torch.tensor([0.2 * i / count, 0.02, -0.01])
+            params.rotation[0] = 0.2 * (torch.rand(3, generator=g) - 0.5)
+            params.neck[0] = 0.1 * (torch.rand(3, generator=g) - 0.5)
+            params.eyes[0] = 0.2 * (torch.rand(6, generator=g) - 0.5)
+        camera = Camera.orbit(-30 + 20 * i, 8 * math.sin(i), framing_distance(extent), centre, SIZE, SIZE,
+                              FRAMING_FOV_Y_DEG)
+        out.append((params, camera))
+    return out
+
+
+def _page_psnrs(chromium, folder: Path, avatar, shots, query: str = "manual=1") -> list[float]:
+    values = []
+    with served(folder) as url:
+        page = open_player(chromium, url, query)
+        for params, camera in shots:
+            params, _ = avatar.params(params)  # the avatar's identity, as every command renders it
+            image, _ = render_in_page(page, params_json(params), camera)
+            values.append(psnr_uint8(image, to_uint8(avatar.renderer.render(params, camera).rgb)))
+        page.close()
+    return values
+
+
+def test_the_page_renders_the_demo_avatar_as_the_engine_does(chromium, demo_model, tmp_path, cpu_extension):
+    avatar = load_avatar(demo_model, backend="cpu")
+    export_web(avatar, tmp_path / "web")
+    values = _page_psnrs(chromium, tmp_path / "web", avatar, _shots(avatar, 5))
+    assert min(values) >= MIN_PSNR, values
+
+
+@pytest.mark.parametrize("target", ["rgba16f", "rgba8"])
+def test_lesser_blend_targets_still_render_faithfully(chromium, demo_model, tmp_path, target, cpu_extension):
+    """Browsers without float blending (many phones) accumulate in half floats or in the canvas."""
+    avatar = load_avatar(demo_model, backend="cpu")
+    export_web(avatar, tmp_path / "web")
+    values = _page_psnrs(chromium, tmp_path / "web", avatar, _shots(avatar, 2), f"manual=1&target={target}")
+    assert min(values) >= MIN_PSNR, values
+
+
+def test_the_page_renders_an_avatar_of_a_real_clip_as_the_engine_does(chromium, real_avatar, real_capture, tmp_path,
+                                                                     cpu_extension):
+    """Held-out frames of the tracked clip (its own expressions and poses, its camera framing of
+    the head) and the synthetic poses, with the cut below the head."""
+    avatar = load_avatar(real_avatar, backend="cpu")
+    assert avatar.model.head_cut is not None
+    export_web(avatar, tmp_path / "web")
+    tracked, _ = avatar.params(real_capture)
+    shots = [(tracked.frame(t), camera_path(avatar.rig, "arc", SIZE, tracked.num_frames)(t))
+             for t in range(0, tracked.num_frames, max(1, tracked.num_frames // 4))]
+    values = _page_psnrs(chromium, tmp_path / "web", avatar, shots + _shots(avatar, 3))
+    assert min(values) >= MIN_PSNR, values
+
+
+# ---- sequences, Live Link CSVs, the parameter stream -----------------------------------------------
+
+def _write_livelink(path: Path, frames: int = 20, seed: int = 0) -> None:
+    """A Live Link Face CSV with every blendshape and angle moving."""
+    rng = np.random.default_rng(seed)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["Timecode", "BlendshapeCount", *REQUIRED_COLUMNS])
+        for t in range(frames):
+            values = [*rng.uniform(0, 0.8, 52), *rng.uniform(-0.3, 0.3, 9)]
+            w.writerow([f"00:00:01:{t:02d}.000", 61, *[f"{v:.5f}" for v in values]])
+
+
+def _page_params(page, sequence: int, frame: int) -> dict:
+    return page.evaluate("([s, f]) => window.avatarPlayer.sequences[s].params(f)", [sequence, frame])
+
+
+def test_sequences_and_dropped_live_link_csvs_pose_the_avatar_as_the_engine_does(chromium, demo_model, tmp_path,
+                                                                              cpu_extension):
+    """An --expr sequence holds the engine's params frame for frame; the same CSV dropped on the
+    page is mapped by the page (ARKit names, jaw, head and eyes, resting face, range) to the same
+    params; a rendered frame of it matches Avatar.render."""
+    avatar = load_avatar(demo_model, backend="cpu")
+    take = tmp_path / "take.csv"
+    _write_livelink(take)
+    export_web(avatar, tmp_path / "web", [take])
+    expected, _ = avatar.params(take)  # [T]
+    text = take.read_text()
+    with served(tmp_path / "web") as url:
+        page = open_player(chromium, url)
+        assert page.evaluate("window.avatarPlayer.sequences.map(s => [s.name, s.frames])") == [["take", 20]]
+        page.evaluate("([text]) => { window.avatarPlayer.loadLiveLink(text, 'dropped.csv'); }", [text])
+        for t in (0, 7, 19):
+            for sequence in (0, 1):
+                got = _page_params(page, sequence, t)
+                for key, values in params_json(expected, t).items():
+                    np.testing.assert_allclose(got[key], values, atol=2e-5, err_msg=f"{key} of frame {t}")
+        camera = camera_path(avatar.rig, "front", SIZE, 1)(0)
+        params = expected.frame(7)
+        image, _ = render_in_page(page, _page_params(page, 1, 7), camera)
+        assert psnr_uint8(image, to_uint8(avatar.renderer.render(params, camera).rgb)) >= MIN_PSNR
+        page.close()
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("missing", "missing column 'JawOpen'"),
+    ("bad_cell", "row 4, column 'MouthSmileLeft': not a finite number"),
+    ("short_row", "row 3, column"),
+])
+def test_a_bad_csv_dropped_on_the_page_is_one_clear_error(chromium, demo_model, tmp_path, problem, message,
+                                                          cpu_extension):
+    avatar = load_avatar(demo_model, backend="cpu")
+    export_web(avatar, tmp_path / "web")
+    take = tmp_path / "take.csv"
+    _write_livelink(take, frames=6)
+    lines = take.read_text().splitlines()
+    if problem == "missing":
+        header = lines[0].split(",")
+        column = header.index("JawOpen")
+        lines = [",".join(f for i, f in enumerate(line.split(",")) if i != column) for line in lines]
+    elif problem == "bad_cell":
+        cells = lines[3].split(",")
+        cells[lines[0].split(",").index("MouthSmileLeft")] = "abc"
+        lines[3] = ",".join(cells)
+    else:
+        lines[2] = ",".join(lines[2].split(",")[:30])
+    with served(tmp_path / "web") as url:
+        page = open_player(chromium, url)
+        error = page.evaluate("""([text]) => { try { window.avatarPlayer.loadLiveLink(text, 'bad.csv'); return null; }
+                                               catch (e) { return e.message; } }""", ["\n".join(lines) + "\n"])
+        assert error is not None and error.startswith("bad.csv") and message in error, error
+        assert page.evaluate("window.avatarPlayer.sequences.length") == 0  # nothing half-loaded
+        page.close()
+
+
+def test_a_parameter_stream_drives_the_page(chromium, demo_model, tmp_path, cpu_extension):
+    """viewer.param_server (what `avatar view --serve` runs): the page subscribes, takes the newest
+    frame's params and draws them as the engine does."""
+    pytest.importorskip("websockets")
+    from viewer.param_server import ParamServer, hello_message
+
+    avatar = load_avatar(demo_model, backend="cpu")
+    export_web(avatar, tmp_path / "web")
+    server = ParamServer(0, hello_message(avatar.rig, avatar.identity(), 30.0), host="127.0.0.1")
+    server.start()
+    try:
+        shots = _shots(avatar, 3)
+        with served(tmp_path / "web") as url:
+            page = open_player(chromium, url, f"manual=1&ws=ws://127.0.0.1:{server.port}")
+            for i, (params, camera) in enumerate(shots):
+                params, _ = avatar.params(params)
+                server.publish(params)
+                page.wait_for_function(f"window.avatarPlayer.stream && window.avatarPlayer.stream.frames > {i}",
+                                       timeout=30_000)
+                got = page.evaluate("window.avatarPlayer.currentParams()")
+                for key, values in params_json(params).items():
+                    np.testing.assert_allclose(got[key], values, atol=1e-5)  # the stream rounds to 5 decimals
+                image, _ = render_in_page(page, got, camera)
+                assert psnr_uint8(image, to_uint8(avatar.renderer.render(params, camera).rgb)) >= MIN_PSNR
+            page.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(viewer_missing("websockets") is not None, reason=viewer_missing("websockets") or "")
+def test_avatar_view_serve_drives_the_page_end_to_end(chromium, demo_model, tmp_path, cpu_extension):
+    """`avatar view MODEL --source expr:TAKE --serve PORT` under Xvfb, the page opened before it
+    listens (it keeps trying): the page follows the viewer's frames."""
+    from avatar.data.expressions import save_expression_file
+
+    avatar = load_avatar(demo_model, backend="cpu")
+    export_web(avatar, tmp_path / "web")
+    rig = avatar.rig
+    frames_ = 60
+    take = rig.zero_params(frames_)
+    take.expr = torch.rand(frames_, rig.num_expr, generator=torch.Generator().manual_seed(0)) * 0.5
+    take.jaw[:, 0] = torch.linspace(0, 0.2, frames_)
+    take_path = tmp_path / "take.npz"
+    save_expression_file(take_path, take, 30.0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with served(tmp_path / "web") as url:
+        page = open_player(chromium, url, f"manual=1&ws=ws://127.0.0.1:{port}")
+        viewer = subprocess.Popen(
+            ["xvfb-run", "-a", "-s", "-screen 0 1024x768x24", sys.executable, "-m", "avatar.cli", "view", str(demo_model),
+             "--source", f"expr:{take_path}", "--device", "cpu", "--backend", "gl", "--size", "64", "--lod", "off",
+             "--frames", "400", "--serve", str(port), "--serve-host", "127.0.0.1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            page.wait_for_function("window.avatarPlayer.stream && window.avatarPlayer.stream.frames >= 10",
+                                   timeout=120_000)
+            seen = []
+            for _ in range(5):
+                seen.append(page.evaluate("window.avatarPlayer.currentParams()"))
+                time.sleep(0.2)
+        finally:
+            viewer.terminate()
+            _, stderr = viewer.communicate(timeout=60)
+        file_expr = take.expr.numpy()  # [T, E]
+        for params in seen:
+            assert np.abs(np.array(params["expr"])[None] - file_expr).max(1).min() < 1e-4, stderr[-1000:]
+        assert len({tuple(p["expr"]) for p in seen}) >= 2  # it moves
+        page.close()
+
+
+# ---- the command ------------------------------------------------------------------------------------
+
+def test_avatar_export_web_writes_a_whole_folder_or_nothing(demo_model, tmp_path, capsys):
+    take = tmp_path / "take.csv"
+    _write_livelink(take)
+    out = tmp_path / "site"
+    assert main(["export", str(demo_model), "--web", str(out), "--expr", str(take)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == ["avatar.webavatar", "index.html", "manifest.json", "player.js",
+                                                      "sequences"]
+    assert manifest["sequences"][0]["frames"] == 20 and (out / manifest["sequences"][0]["file"]).stat().st_size == \
+        20 * (load_avatar(demo_model).rig.num_expr + 18) * 4
+    assert main(["export", str(demo_model), "--web", str(out)]) == 2  # never into an existing folder
+    assert "already exists" in capsys.readouterr().err
+    broken = tmp_path / "broken.csv"
+    lines = take.read_text().splitlines()
+    cells = lines[2].split(",")
+    cells[lines[0].split(",").index("JawOpen")] = "abc"
+    broken.write_text("\n".join(lines[:2] + [",".join(cells)] + lines[3:]) + "\n")
+    assert main(["export", str(demo_model), "--web", str(tmp_path / "site2"), "--expr", str(broken)]) == 2
+    assert "broken.csv" in capsys.readouterr().err
+    assert not (tmp_path / "site2").exists() and not (tmp_path / "site2.partial").exists()

@@ -1,0 +1,150 @@
+// The avatar's Gaussians for one frame, in world space: avatar/gaussians/blend.py's reference.
+// Local attributes = base + sum_d driver_d offset_d (the drivers: the weights of the expressions
+// with offsets, then the 3 jaw components); each Gaussian then lives in its posed triangle's
+// frame (origin at the centroid, axes from the first edge and the normal, unit = mean edge).
+
+import { LOCAL_SIZE } from "./format.js";
+
+const SH_C0 = 0.28209479177387814;
+const FRAME_SIZE = 17; // floats per posed triangle (triangleFrames)
+
+export class Blender {
+  constructor(avatar) {
+    const n = avatar.gaussians.count;
+    this.avatar = avatar;
+    this.applied = new Float32Array(n * LOCAL_SIZE); // [N, 14] the frame's offsets
+    this.world = {
+      count: n,
+      means: new Float32Array(n * 3), // [N, 3] metres
+      quats: new Float32Array(n * 4), // [N, 4] (w, x, y, z), unit
+      scales: new Float32Array(n * 3), // [N, 3] standard deviations, metres
+      opacities: new Float32Array(n), // [N]
+      shDc: new Float32Array(n * 3), // [N, 3] DC coefficient with the colour offset
+    };
+    this.frames = null; // per triangle: triangleFrames
+  }
+
+  /** The drivers [D] of params: expression weights of blend_expr, then the jaw's 3 components. */
+  drivers(params) {
+    const expr = this.avatar.gaussians.blendExpr.map((e) => params.expr[e] || 0);
+    return [...expr, params.jaw[0], params.jaw[1], params.jaw[2]];
+  }
+
+  /** World Gaussians (this.world, reused) of the rig posed as verts [V * 3] at params. */
+  blend(verts, params) {
+    const { gaussians: g, offsets, rig } = this.avatar;
+    this.applyOffsets(this.drivers(params), offsets);
+    this.frames = triangleFrames(verts, rig.faces, rig.numFaces, this.frames);
+    const frames = this.frames, a = this.applied, w = this.world;
+    const { means, quats, scales, opacities, shDc } = w;
+    for (let i = 0; i < g.count; ++i) {
+      const f = FRAME_SIZE * g.parent[i], o = LOCAL_SIZE * i, i3 = 3 * i, i4 = 4 * i;
+      const unit = frames[f + 12];
+      const x = g.xyz[i3] + a[o], y = g.xyz[i3 + 1] + a[o + 1], z = g.xyz[i3 + 2] + a[o + 2];
+      means[i3] = frames[f] + unit * (frames[f + 3] * x + frames[f + 4] * y + frames[f + 5] * z);
+      means[i3 + 1] = frames[f + 1] + unit * (frames[f + 6] * x + frames[f + 7] * y + frames[f + 8] * z);
+      means[i3 + 2] = frames[f + 2] + unit * (frames[f + 9] * x + frames[f + 10] * y + frames[f + 11] * z);
+      let qw = g.rot[i4] + a[o + 3], qx = g.rot[i4 + 1] + a[o + 4];
+      let qy = g.rot[i4 + 2] + a[o + 5], qz = g.rot[i4 + 3] + a[o + 6];
+      const norm = Math.max(Math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12);
+      qw /= norm; qx /= norm; qy /= norm; qz /= norm;
+      const tw = frames[f + 13], tx = frames[f + 14], ty = frames[f + 15], tz = frames[f + 16];
+      // the triangle's rotation, then the Gaussian's own: Hamilton product t * q
+      quats[i4] = tw * qw - tx * qx - ty * qy - tz * qz;
+      quats[i4 + 1] = tw * qx + tx * qw + ty * qz - tz * qy;
+      quats[i4 + 2] = tw * qy - tx * qz + ty * qw + tz * qx;
+      quats[i4 + 3] = tw * qz + tx * qy - ty * qx + tz * qw;
+      scales[i3] = unit * Math.exp(g.logScale[i3] + a[o + 7]);
+      scales[i3 + 1] = unit * Math.exp(g.logScale[i3 + 1] + a[o + 8]);
+      scales[i3 + 2] = unit * Math.exp(g.logScale[i3 + 2] + a[o + 9]);
+      opacities[i] = 1 / (1 + Math.exp(-(g.opacityLogit[i] + a[o + 10])));
+      shDc[i3] = g.shDc[i3] + a[o + 11] / SH_C0;
+      shDc[i3 + 1] = g.shDc[i3 + 1] + a[o + 12] / SH_C0;
+      shDc[i3 + 2] = g.shDc[i3 + 2] + a[o + 13] / SH_C0;
+    }
+    return w;
+  }
+
+  /** this.applied [N, 14] = sum_d drivers[d] offset_d, from the sparse rows (row by row: each
+   * row's values are adjacent, and so are the attributes they add to). */
+  applyOffsets(drivers, offsets) {
+    const a = this.applied;
+    a.fill(0);
+    for (const { width, column, start, gaussian, values, scale } of offsets.groups) {
+      const factors = new Float64Array(width);
+      for (let d = 0; d < offsets.drivers; ++d) {
+        const weight = drivers[d];
+        if (!weight) continue;
+        for (let c = 0; c < width; ++c) factors[c] = weight * scale[d * width + c];
+        const end = start[d + 1];
+        if (width === 1) {
+          const f0 = factors[0];
+          for (let r = start[d]; r < end; ++r) a[LOCAL_SIZE * gaussian[r] + column] += f0 * values[r];
+        } else if (width === 3) {
+          const f0 = factors[0], f1 = factors[1], f2 = factors[2];
+          for (let r = start[d]; r < end; ++r) {
+            const at = LOCAL_SIZE * gaussian[r] + column, v = 3 * r;
+            a[at] += f0 * values[v]; a[at + 1] += f1 * values[v + 1]; a[at + 2] += f2 * values[v + 2];
+          }
+        } else {
+          for (let r = start[d]; r < end; ++r) {
+            const at = LOCAL_SIZE * gaussian[r] + column, v = width * r;
+            for (let c = 0; c < width; ++c) a[at + c] += factors[c] * values[v + c];
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Per triangle [F * FRAME_SIZE]: centroid [3], rotation [9] (row-major; columns: first edge
+ * direction, in-plane perpendicular, normal), unit (mean edge length) [1] and the rotation as a
+ * unit quaternion [4]: binding.triangle_frames. */
+export function triangleFrames(verts, faces, numFaces, out) {
+  const frames = out || new Float64Array(numFaces * FRAME_SIZE);
+  for (let f = 0; f < numFaces; ++f) {
+    const a = 3 * faces[3 * f], b = 3 * faces[3 * f + 1], c = 3 * faces[3 * f + 2];
+    const ax = verts[a], ay = verts[a + 1], az = verts[a + 2];
+    const bx = verts[b], by = verts[b + 1], bz = verts[b + 2];
+    const cx = verts[c], cy = verts[c + 1], cz = verts[c + 2];
+    const e0x = bx - ax, e0y = by - ay, e0z = bz - az; // v1 - v0
+    const e1x = cx - bx, e1y = cy - by, e1z = cz - bz; // v2 - v1
+    const e2x = cx - ax, e2y = cy - ay, e2z = cz - az; // v2 - v0
+    const l0 = Math.sqrt(e0x * e0x + e0y * e0y + e0z * e0z);
+    const l1 = Math.sqrt(e1x * e1x + e1y * e1y + e1z * e1z);
+    const l2 = Math.sqrt(e2x * e2x + e2y * e2y + e2z * e2z);
+    const inv0 = 1 / Math.max(l0, 1e-12);
+    const xx = e0x * inv0, xy = e0y * inv0, xz = e0z * inv0;
+    let nx = e0y * e2z - e0z * e2y, ny = e0z * e2x - e0x * e2z, nz = e0x * e2y - e0y * e2x;
+    const invN = 1 / Math.max(Math.sqrt(nx * nx + ny * ny + nz * nz), 1e-12);
+    nx *= invN; ny *= invN; nz *= invN;
+    const yx = ny * xz - nz * xy, yy = nz * xx - nx * xz, yz = nx * xy - ny * xx; // normal x axis_x
+    const o = FRAME_SIZE * f;
+    frames[o] = (ax + bx + cx) / 3;
+    frames[o + 1] = (ay + by + cy) / 3;
+    frames[o + 2] = (az + bz + cz) / 3;
+    frames[o + 3] = xx; frames[o + 4] = yx; frames[o + 5] = nx;
+    frames[o + 6] = xy; frames[o + 7] = yy; frames[o + 8] = ny;
+    frames[o + 9] = xz; frames[o + 10] = yz; frames[o + 11] = nz;
+    frames[o + 12] = (l0 + l1 + l2) / 3;
+    matrixToQuat(frames, o + 3, frames, o + 13);
+  }
+  return frames;
+}
+
+/** Unit quaternion (w, x, y, z), w >= 0, of the rotation matrix at m[o .. o + 9] (row-major),
+ * written to out[at .. at + 4]: rotations.matrix_to_quat (the best conditioned of four candidates). */
+export function matrixToQuat(m, o, out, at) {
+  const m00 = m[o], m01 = m[o + 1], m02 = m[o + 2];
+  const m10 = m[o + 3], m11 = m[o + 4], m12 = m[o + 5];
+  const m20 = m[o + 6], m21 = m[o + 7], m22 = m[o + 8];
+  const f0 = 1 + m00 + m11 + m22, f1 = 1 + m00 - m11 - m22, f2 = 1 - m00 + m11 - m22, f3 = 1 - m00 - m11 + m22;
+  let w, x, y, z;
+  if (f0 >= f1 && f0 >= f2 && f0 >= f3) { w = f0; x = m21 - m12; y = m02 - m20; z = m10 - m01; }
+  else if (f1 >= f2 && f1 >= f3) { w = m21 - m12; x = f1; y = m10 + m01; z = m02 + m20; }
+  else if (f2 >= f3) { w = m02 - m20; x = m10 + m01; y = f2; z = m21 + m12; }
+  else { w = m10 - m01; x = m20 + m02; y = m21 + m12; z = f3; }
+  // each candidate is 2 |q_i| q; dividing by its norm (with w's sign) gives q
+  const norm = Math.max(Math.sqrt(w * w + x * x + y * y + z * z), 1e-12) * (w < 0 ? -1 : 1);
+  out[at] = w / norm; out[at + 1] = x / norm; out[at + 2] = y / norm; out[at + 3] = z / norm;
+}

@@ -1,0 +1,163 @@
+// Reads a .webavatar file (avatar/model/web_format.py writes it; docs/formats.md describes it)
+// into typed arrays: the rig with the person's identity folded into its template, the Gaussians
+// and their sparse 8-bit blendshape offsets. Everything is dequantised here, once, so a frame
+// only adds and multiplies float32 values.
+
+const MAGIC = [65, 86, 87, 69, 66, 0, 0, 0]; // "AVWEB\0\0\0"
+const VERSION = 1;
+const ALIGN = 16;
+const TYPES = {
+  uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, uint32: Uint32Array,
+  float16: Uint16Array, float32: Float32Array,
+};
+// The offsets' column groups, in the file's order (GaussianAvatar.OFFSETS): name, width, first
+// column of the 14 local attributes (xyz 3, rot 4, log_scale 3, opacity logit 1, colour 3).
+export const OFFSET_GROUPS = [["d_xyz", 3, 0], ["d_rot", 4, 3], ["d_log_scale", 3, 7], ["d_opacity", 1, 10],
+  ["d_color", 3, 11]];
+export const LOCAL_SIZE = 14;
+
+export class WebAvatarError extends Error {}
+
+let halfTable = null;
+
+/** float32 values of every float16 bit pattern [65536], built once. */
+function halfToFloatTable() {
+  if (halfTable) return halfTable;
+  halfTable = new Float32Array(65536);
+  for (let h = 0; h < 65536; ++h) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const mantissa = h & 0x3ff;
+    let value;
+    if (exponent === 0) value = mantissa * 2 ** -24;
+    else if (exponent === 31) value = mantissa ? NaN : Infinity;
+    else value = (1 + mantissa / 1024) * 2 ** (exponent - 15);
+    halfTable[h] = sign * value;
+  }
+  return halfTable;
+}
+
+/** Float32Array of float16 bit patterns (Uint16Array). */
+export function halfToFloat(bits) {
+  const table = halfToFloatTable();
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; ++i) out[i] = table[bits[i]];
+  return out;
+}
+
+/** {meta, blocks: {name: typed array}} of a .webavatar file's bytes (ArrayBuffer). */
+export function unpack(buffer, name = "avatar.webavatar") {
+  const bytes = new Uint8Array(buffer);
+  const fail = (what) => { throw new WebAvatarError(`${name}: not a readable .webavatar file: ${what}`); };
+  if (bytes.length < 16 || MAGIC.some((b, i) => bytes[i] !== b)) fail("no .webavatar magic");
+  const view = new DataView(buffer);
+  const version = view.getUint32(8, true);
+  const length = view.getUint32(12, true);
+  if (version !== VERSION) fail(`version ${version} is not supported (want ${VERSION})`);
+  if (16 + length > bytes.length) fail("the header runs past the end of the file");
+  const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + length)));
+  if (meta.format !== "avatar-web") fail(`format tag ${JSON.stringify(meta.format)}`);
+  const blocks = {};
+  for (const [block, entry] of Object.entries(meta.blocks)) {
+    const Type = TYPES[entry.dtype];
+    if (!Type) fail(`block ${block} has dtype ${entry.dtype}`);
+    const count = entry.shape.reduce((a, b) => a * b, 1);
+    if (entry.offset % ALIGN || entry.offset < 16 + length || entry.offset + entry.length > bytes.length) {
+      fail(`block ${block} lies outside the file or is not aligned`);
+    }
+    if (count * Type.BYTES_PER_ELEMENT !== entry.length) fail(`block ${block}: shape and length disagree`);
+    const raw = new Type(buffer, entry.offset, count);
+    blocks[block] = entry.dtype === "float16" ? halfToFloat(raw) : raw;
+  }
+  return { meta, blocks };
+}
+
+/** The avatar of a .webavatar file's bytes, ready to pose and blend (see rig.js, blend.js). */
+export function readWebAvatar(buffer, name) {
+  const { meta, blocks } = unpack(buffer, name);
+  const rig = readRig(meta.rig, blocks);
+  const gaussians = readGaussians(meta.gaussians, blocks, rig);
+  const offsets = readOffsets(meta.offsets, blocks, gaussians.count);
+  return {
+    rig, gaussians, offsets,
+    background: meta.background || [1, 1, 1],
+    headCut: meta.head_cut || null,
+    expressionRange: meta.expression_range || null,
+  };
+}
+
+function readRig(header, blocks) {
+  const numExpr = header.num_expr;
+  const rig = {
+    name: header.name,
+    numVertices: header.num_vertices,
+    numExpr,
+    exprNames: header.expr_names,
+    parents: header.parents,
+    template: blocks["rig.v_template"], // [V * 3], identity folded in
+    faces: Uint32Array.from(blocks["rig.faces"]), // [F * 3]
+    numFaces: header.num_faces,
+    exprStart: blocks["rig.expr_start"], // [E + 1]
+    exprVertex: Uint32Array.from(blocks["rig.expr_vertex"]), // [R]
+    exprDelta: blocks["rig.expr_delta"], // int8 [R * 3]
+    exprScale: blocks["rig.expr_scale"], // [E]
+    jregStart: blocks["rig.jreg_start"], // [J + 1]
+    jregVertex: blocks["rig.jreg_vertex"],
+    jregWeight: blocks["rig.jreg_weight"],
+    lbsWeights: blocks["rig.lbs_weights"], // [V * J]
+    numJoints: header.parents.length,
+    posedirs: header.has_posedirs ? blocks["rig.posedirs"] : null, // [V * 3 * P]
+    numPoseFeatures: header.num_pose_features || 36,
+  };
+  if (rig.exprStart.length !== numExpr + 1) throw new WebAvatarError("rig.expr_start does not fit num_expr");
+  return rig;
+}
+
+function readGaussians(header, blocks, rig) {
+  const count = header.count;
+  const degree = header.sh_degree;
+  const k = (degree + 1) ** 2;
+  let shRest = new Float32Array(0);
+  if (k > 1) {
+    const q = blocks["g.sh_rest"]; // uint8 [N, K - 1, 3]
+    const low = header.sh_rest_low, step = header.sh_rest_step; // [(K - 1) * 3]
+    const width = (k - 1) * 3;
+    shRest = new Float32Array(count * width);
+    for (let g = 0; g < count; ++g) {
+      for (let c = 0; c < width; ++c) shRest[g * width + c] = low[c] + step[c] * q[g * width + c];
+    }
+  }
+  const parent = Uint32Array.from(blocks["g.parent"]);
+  for (let g = 0; g < count; ++g) {
+    if (parent[g] >= rig.numFaces) throw new WebAvatarError("g.parent names a triangle the rig does not have");
+  }
+  return {
+    count, degree, parent,
+    blendExpr: header.blend_expr, // the expressions with offsets; drivers = their weights, then jaw [3]
+    xyz: blocks["g.xyz"], rot: blocks["g.rot"], logScale: blocks["g.log_scale"],
+    opacityLogit: blocks["g.opacity_logit"], shDc: blocks["g.sh_dc"], shRest,
+  };
+}
+
+/** Per offset group: for each driver the Gaussians it moves (from the mask) and their values. */
+function readOffsets(header, blocks, count) {
+  const groups = OFFSET_GROUPS.map(([name, width, column]) => {
+    const mask = blocks[`${name}.mask`]; // uint8 [D, ceil(N / 8)]
+    const start = blocks[`${name}.start`]; // [D + 1]
+    const values = blocks[`${name}.values`]; // int8 [rows, width]
+    const scale = blocks[`${name}.scale`]; // [D, width]
+    const drivers = header.count;
+    const stride = Math.ceil(count / 8);
+    const gaussian = new Uint32Array(values.length / width); // [rows]: the Gaussian of each row
+    let row = 0;
+    for (let d = 0; d < drivers; ++d) {
+      if (start[d] !== row) throw new WebAvatarError(`${name}.start disagrees with its mask`);
+      for (let g = 0; g < count; ++g) {
+        if (mask[d * stride + (g >> 3)] & (1 << (g & 7))) gaussian[row++] = g;
+      }
+    }
+    if (row !== gaussian.length) throw new WebAvatarError(`${name}.mask disagrees with its values`);
+    return { name, width, column, start, gaussian, values, scale };
+  });
+  return { drivers: header.count, groups };
+}

@@ -1,0 +1,195 @@
+// WebGL2 splatting of a packed frame (splats.js): every splat an instanced quad, accumulated in
+// a float target where the browser can (RGBA32F with blending, else RGBA16F, else the 8-bit
+// canvas itself), then put over the background with the cut below the head.
+
+import { COMPOSITE_FRAGMENT, COMPOSITE_VERTEX, SPLAT_FRAGMENT, SPLAT_VERTEX } from "./shaders.js";
+
+const ROW_TEXELS = 2048; // splat texture width (WebGL2 guarantees textures of 2048)
+const FRUSTUM_MARGIN = 0.3;
+
+export class SplatRenderer {
+  /** target: "auto" (the most precise the browser blends into), or "rgba16f" / "rgba8" to
+   * force a lesser one (as on browsers without float blending). */
+  constructor(canvas, target = "auto") {
+    const gl = canvas.getContext("webgl2", { antialias: false, alpha: false, depth: false, stencil: false,
+      premultipliedAlpha: false, preserveDrawingBuffer: false, powerPreference: "high-performance" });
+    if (!gl) throw new Error("this browser has no WebGL2");
+    this.gl = gl;
+    this.canvas = canvas;
+    this.splatProgram = program(gl, SPLAT_VERTEX, SPLAT_FRAGMENT);
+    this.compositeProgram = program(gl, COMPOSITE_VERTEX, COMPOSITE_FRAGMENT);
+    this.target = chooseTarget(gl, target);
+    this.quad = gl.createBuffer();
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.quad);
+    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+    this.splatTexture = null;
+    this.splatRows = 0;
+    this.regionTexture = gl.createTexture();
+    this.framebuffer = null;
+    this.size = [0, 0];
+  }
+
+  /** Draws `count` packed splats (words) seen by camera over background [3], with the cut's
+   * region [H * W] (or null). */
+  draw(words, count, region, camera, background) {
+    const gl = this.gl;
+    const { width, height } = camera;
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+    }
+    this.prepareTargets(width, height);
+    this.uploadSplats(words, count);
+    if (region) this.uploadRegion(region, width, height);
+
+    // Into the float target from transparent black, or straight into the canvas over the
+    // background (premultiplied "over", back to front, gives the same sum).
+    const direct = this.framebuffer === null;
+    gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer);
+    gl.viewport(0, 0, width, height);
+    if (direct) gl.clearColor(background[0], background[1], background[2], 1);
+    else gl.clearColor(0, 0, 0, 0);
+    gl.clear(gl.COLOR_BUFFER_BIT);
+    gl.enable(gl.BLEND);
+    gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
+    const p = this.splatProgram;
+    gl.useProgram(p);
+    setCameraUniforms(gl, p, camera);
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
+    gl.uniform1i(gl.getUniformLocation(p, "u_splats"), 0);
+    bindCorners(gl, p, this.quad);
+    gl.drawArraysInstanced(gl.TRIANGLE_STRIP, 0, 4, count);
+
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.disable(gl.BLEND);
+    if (direct && !region) return;
+    const c = this.compositeProgram;
+    gl.useProgram(c);
+    gl.uniform1i(gl.getUniformLocation(c, "u_cut_only"), direct ? 1 : 0);
+    gl.uniform2f(gl.getUniformLocation(c, "u_size"), width, height);
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, direct ? null : this.accumulated);
+    gl.uniform1i(gl.getUniformLocation(c, "u_accumulated"), 0);
+    gl.activeTexture(gl.TEXTURE1);
+    gl.bindTexture(gl.TEXTURE_2D, this.regionTexture);
+    gl.uniform1i(gl.getUniformLocation(c, "u_region"), 1);
+    gl.uniform1i(gl.getUniformLocation(c, "u_has_region"), region ? 1 : 0);
+    gl.uniform3fv(gl.getUniformLocation(c, "u_background"), background);
+    bindCorners(gl, c, this.quad);
+    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+  }
+
+  /** The canvas's pixels [H * W * 4] (RGBA, rows from the top) as last drawn (call in the same
+   * task as draw: the canvas keeps no copy). */
+  readPixels() {
+    const gl = this.gl, { width, height } = this.canvas;
+    const bottomUp = new Uint8Array(width * height * 4);
+    gl.readPixels(0, 0, width, height, gl.RGBA, gl.UNSIGNED_BYTE, bottomUp);
+    const out = new Uint8Array(bottomUp.length);
+    const row = width * 4;
+    for (let y = 0; y < height; ++y) out.set(bottomUp.subarray((height - 1 - y) * row, (height - y) * row), y * row);
+    return out;
+  }
+
+  prepareTargets(width, height) {
+    const gl = this.gl;
+    if (this.size[0] === width && this.size[1] === height) return;
+    this.size = [width, height];
+    if (this.target.internal === null) return; // the canvas is the target
+    if (!this.framebuffer) {
+      this.framebuffer = gl.createFramebuffer();
+      this.accumulated = gl.createTexture();
+    }
+    gl.bindTexture(gl.TEXTURE_2D, this.accumulated);
+    gl.texImage2D(gl.TEXTURE_2D, 0, this.target.internal, width, height, 0, gl.RGBA, this.target.type, null);
+    nearest(gl);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer);
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, this.accumulated, 0);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+  }
+
+  uploadSplats(words, count) {
+    const gl = this.gl;
+    const rows = Math.max(1, Math.ceil((2 * count) / ROW_TEXELS));
+    if (!this.splatTexture || rows > this.splatRows) {
+      if (this.splatTexture) gl.deleteTexture(this.splatTexture);
+      this.splatTexture = gl.createTexture();
+      this.splatRows = Math.max(rows, 1);
+      gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
+      gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32UI, ROW_TEXELS, this.splatRows);
+      nearest(gl);
+    }
+    if (count === 0) return;
+    gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
+    const needed = rows * ROW_TEXELS * 4;
+    const data = words.length >= needed ? words.subarray(0, needed) : padded(words, needed);
+    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, ROW_TEXELS, rows, gl.RGBA_INTEGER, gl.UNSIGNED_INT, data);
+  }
+
+  uploadRegion(region, width, height) {
+    const gl = this.gl;
+    gl.bindTexture(gl.TEXTURE_2D, this.regionTexture);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.R8, width, height, 0, gl.RED, gl.UNSIGNED_BYTE, region);
+    nearest(gl);
+  }
+}
+
+/** The accumulation target: {internal, type, name}; internal null means the canvas itself. */
+function chooseTarget(gl, wanted) {
+  const floatBuffer = gl.getExtension("EXT_color_buffer_float");
+  if (wanted === "auto" && floatBuffer && gl.getExtension("EXT_float_blend")) {
+    return { internal: gl.RGBA32F, type: gl.FLOAT, name: "rgba32f" };
+  }
+  if (wanted !== "rgba8" && (floatBuffer || gl.getExtension("EXT_color_buffer_half_float"))) {
+    return { internal: gl.RGBA16F, type: gl.HALF_FLOAT, name: "rgba16f" };
+  }
+  return { internal: null, type: null, name: "rgba8 (canvas)" };
+}
+
+function setCameraUniforms(gl, p, camera) {
+  const m = camera.w2c, k = camera.K, { width, height } = camera;
+  gl.uniform4fv(gl.getUniformLocation(p, "u_view"), [m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9],
+    m[10], m[11]]);
+  const fx = k[0], fy = k[4], cx = k[2], cy = k[5];
+  gl.uniform4f(gl.getUniformLocation(p, "u_intrinsics"), fx, fy, cx, cy);
+  const tanX = (0.5 * width) / fx, tanY = (0.5 * height) / fy;
+  gl.uniform4f(gl.getUniformLocation(p, "u_limits"), cx / fx + FRUSTUM_MARGIN * tanX,
+    (width - cx) / fx + FRUSTUM_MARGIN * tanX, cy / fy + FRUSTUM_MARGIN * tanY, (height - cy) / fy + FRUSTUM_MARGIN * tanY);
+  gl.uniform2f(gl.getUniformLocation(p, "u_size"), width, height);
+}
+
+function bindCorners(gl, p, buffer) {
+  const location = gl.getAttribLocation(p, "a_corner");
+  gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
+  gl.enableVertexAttribArray(location);
+  gl.vertexAttribPointer(location, 2, gl.FLOAT, false, 0, 0);
+}
+
+function nearest(gl) {
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+}
+
+function padded(words, length) {
+  const out = new Uint32Array(length);
+  out.set(words.subarray(0, Math.min(words.length, length)));
+  return out;
+}
+
+function program(gl, vertexSource, fragmentSource) {
+  const p = gl.createProgram();
+  for (const [type, source] of [[gl.VERTEX_SHADER, vertexSource], [gl.FRAGMENT_SHADER, fragmentSource]]) {
+    const s = gl.createShader(type);
+    gl.shaderSource(s, source);
+    gl.compileShader(s);
+    if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(`shader: ${gl.getShaderInfoLog(s)}`);
+    gl.attachShader(p, s);
+  }
+  gl.linkProgram(p);
+  if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(`program: ${gl.getProgramInfoLog(p)}`);
+  return p;
+}
