@@ -30,9 +30,10 @@ from avatar.render.framing import FRAMING_FOV_Y_DEG, camera_path, framing_distan
 from avatar.render.sh import sh_to_colour
 from avatar.renderer.cut import CutRegion
 from avatar.web import export_web
+from avatar.web.headless import camera_json, open_player, params_json, render_in_page, served
 from headless import viewer_missing
 from test_web_format import frames, synthetic_avatar
-from web_page import browser, open_player, params_json, psnr_uint8, render_in_page, served, to_uint8
+from web_page import browser, psnr_uint8, to_uint8
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
@@ -59,7 +60,7 @@ def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, cpu_extension
     read = read_web_avatar(path, backend="cpu")
     shots = frames(avatar.rig, 3)
     (tmp_path / "frames.json").write_text(json.dumps(
-        [{"params": params_json(p), "camera": _camera(c)} for p, c in shots]))
+        [{"params": params_json(p), "camera": camera_json(c)} for p, c in shots]))
     subprocess.run([node, str(WEB / "tests" / "engine_cli.mjs"), str(path), str(tmp_path / "frames.json"),
                     str(tmp_path)], check=True, timeout=300)
     index = json.loads((tmp_path / "index.json").read_text())
@@ -99,11 +100,6 @@ def _rows_sorted(a: np.ndarray) -> np.ndarray:
 
 
 _DTYPES = {"Float32Array": np.float32, "Uint32Array": np.uint32, "Uint8Array": np.uint8}
-
-
-def _camera(camera: Camera) -> dict:
-    from web_page import camera_json
-    return camera_json(camera)
 
 
 def test_the_javascript_unit_tests_pass():

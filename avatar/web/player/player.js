@@ -56,8 +56,6 @@ uniform vec4 u_intrinsics;     // fx, fy, cx, cy (pixels)
 uniform vec4 u_limits;         // the Jacobian's clamp on x / z and y / z: -x, +x, -y, +y
 uniform vec2 u_size;           // width, height (pixels)
 
-in vec2 a_corner;              // the quad's corner in (-1, 1)^2
-
 flat out vec3 v_colour;
 flat out float v_opacity;
 flat out vec3 v_conic;
@@ -71,8 +69,12 @@ uvec4 texel(int index) {
 }
 
 void main() {
-  uvec4 a = texel(2 * gl_InstanceID);
-  uvec4 b = texel(2 * gl_InstanceID + 1);
+  // Four vertices a splat, drawn through a fixed index buffer (two triangles each): vertex k is
+  // corner k & 3 of splat k / 4. (Instanced quads cost 4-5 times as much under SwiftShader.)
+  int splat = gl_VertexID >> 2;
+  vec2 corner = vec2(float(gl_VertexID & 1), float((gl_VertexID >> 1) & 1)) * 2.0 - 1.0;
+  uvec4 a = texel(2 * splat);
+  uvec4 b = texel(2 * splat + 1);
   vec3 mean = uintBitsToFloat(a.xyz);
   vec3 colour = vec3(float(a.w & 1023u), float((a.w >> 10) & 1023u), float((a.w >> 20) & 1023u)) / 511.5;
   vec4 q = vec4(unpackHalf2x16(b.x), unpackHalf2x16(b.y));  // w, x, y, z
@@ -104,10 +106,15 @@ void main() {
   v_centre = vec2(fx * t.x / z + u_intrinsics.z, fy * t.y / z + u_intrinsics.w);
   v_colour = colour;
   v_opacity = opacity;
-  // the quad covers where alpha can reach 1/255, plus a pixel
+  // The quad: the ellipse where alpha reaches 1/255 (d^T conic d <= extent), along its own axes
+  // (eigenvectors of the covariance), plus a pixel; a thin splat then costs what it covers.
   float extent = 2.0 * log(max(opacity, ALPHA_MIN) / ALPHA_MIN);
-  vec2 half_size = sqrt(extent * vec2(cxx, cyy)) + 1.0;
-  vec2 pixel = v_centre + a_corner * half_size;
+  float mid = 0.5 * (cxx + cyy);
+  float spread = sqrt(max(mid * mid - det, 0.0));
+  float major = mid + spread, minor = max(mid - spread, 0.0);
+  vec2 axis = abs(cxy) > 1e-9 * major ? normalize(vec2(cxy, major - cxx)) : (cxx >= cyy ? vec2(1.0, 0.0) : vec2(0.0, 1.0));
+  vec2 pixel = v_centre + (corner.x * (sqrt(extent * major) + 1.0)) * axis
+                        + (corner.y * (sqrt(extent * minor) + 1.0)) * vec2(-axis.y, axis.x);
   gl_Position = vec4(2.0 * pixel.x / u_size.x - 1.0, 1.0 - 2.0 * pixel.y / u_size.y, 0.0, 1.0);
 }
 `;
@@ -219,8 +226,8 @@ void main() {
       gl.activeTexture(gl.TEXTURE0);
       gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
       gl.uniform1i(gl.getUniformLocation(p, "u_splats"), 0);
-      bindCorners(gl, p, this.quad);
-      gl.drawArraysInstanced(gl.TRIANGLE_STRIP, 0, 4, count);
+      this.bindQuadIndices(count);
+      gl.drawElements(gl.TRIANGLES, 6 * count, gl.UNSIGNED_INT, 0);
       gl.bindFramebuffer(gl.FRAMEBUFFER, null);
       gl.disable(gl.BLEND);
       if (direct && !region) return;
@@ -282,6 +289,19 @@ void main() {
       const needed = rows * ROW_TEXELS * 4;
       const data = words.length >= needed ? words.subarray(0, needed) : padded(words, needed);
       gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, ROW_TEXELS, rows, gl.RGBA_INTEGER, gl.UNSIGNED_INT, data);
+    }
+    /** The index buffer of `count` quads (0 1 2, 2 1 3 for each four vertices), grown as needed. */
+    bindQuadIndices(count) {
+      const gl = this.gl;
+      if (!this.indices || this.indexCapacity < count) {
+        this.indexCapacity = Math.max(count, 2 * (this.indexCapacity || 0));
+        const data = new Uint32Array(6 * this.indexCapacity);
+        for (let i = 0; i < this.indexCapacity; ++i) data.set([4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 2, 4 * i + 1, 4 * i + 3], 6 * i);
+        this.indices = this.indices || gl.createBuffer();
+        gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indices);
+        gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, data, gl.STATIC_DRAW);
+      }
+      gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indices);
     }
     uploadRegion(region, width, height) {
       const gl = this.gl;

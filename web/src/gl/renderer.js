@@ -1,4 +1,4 @@
-// WebGL2 splatting of a packed frame (splats.js): every splat an instanced quad, accumulated in
+// WebGL2 splatting of a packed frame (splats.js): every splat a quad, accumulated in
 // a float target where the browser can (RGBA32F with blending, else RGBA16F, else the 8-bit
 // canvas itself), then put over the background with the cut below the head.
 
@@ -58,8 +58,8 @@ export class SplatRenderer {
     gl.activeTexture(gl.TEXTURE0);
     gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
     gl.uniform1i(gl.getUniformLocation(p, "u_splats"), 0);
-    bindCorners(gl, p, this.quad);
-    gl.drawArraysInstanced(gl.TRIANGLE_STRIP, 0, 4, count);
+    this.bindQuadIndices(count);
+    gl.drawElements(gl.TRIANGLES, 6 * count, gl.UNSIGNED_INT, 0);
 
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     gl.disable(gl.BLEND);
@@ -125,6 +125,20 @@ export class SplatRenderer {
     const needed = rows * ROW_TEXELS * 4;
     const data = words.length >= needed ? words.subarray(0, needed) : padded(words, needed);
     gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, ROW_TEXELS, rows, gl.RGBA_INTEGER, gl.UNSIGNED_INT, data);
+  }
+
+  /** The index buffer of `count` quads (0 1 2, 2 1 3 for each four vertices), grown as needed. */
+  bindQuadIndices(count) {
+    const gl = this.gl;
+    if (!this.indices || this.indexCapacity < count) {
+      this.indexCapacity = Math.max(count, 2 * (this.indexCapacity || 0));
+      const data = new Uint32Array(6 * this.indexCapacity);
+      for (let i = 0; i < this.indexCapacity; ++i) data.set([4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 2, 4 * i + 1, 4 * i + 3], 6 * i);
+      this.indices = this.indices || gl.createBuffer();
+      gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indices);
+      gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, data, gl.STATIC_DRAW);
+    }
+    gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indices);
   }
 
   uploadRegion(region, width, height) {

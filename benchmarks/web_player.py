@@ -1,0 +1,138 @@
+"""The web player's frame time and faithfulness in headless Chromium, for an avatar and a
+smaller level of detail of it:
+
+    python benchmarks/web_player.py MODEL.avatar [--counts 30000,0] [--size 512] [--frames 12]
+        [--seconds 10] [--json OUT.json]
+
+For each Gaussian count (0: all of them; fewer: the avatar's most contributing Gaussians,
+avatar.renderer.lod), the avatar is exported with `avatar export --web` (its capture's clip as the
+embedded sequence when the capture is on this machine, else a synthetic motion) and opened in the
+system's headless Chromium (avatar.web.headless; WebGL2 on SwiftShader where there is no GPU).
+Columns: the .webavatar's MB; the worker's ms per frame (pose + blend, colour, sort + pack, cut)
+and the page's ms to upload, draw and read a frame back, medians over `--frames` frames drawn one
+at a time; the frames per second the page shows while it plays the sequence for `--seconds` (the
+worker and the GPU then overlap); PSNR of the page's frames against Avatar.render (mean / worst).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from avatar.data.capture import load_capture
+from avatar.data.synthetic_motion import make_motion
+from avatar.model import Avatar, load_avatar
+from avatar.render.framing import camera_path
+from avatar.renderer.lod import contributions, pruned
+from avatar.rig import RigParams
+from avatar.web import export_web
+from avatar.web.headless import browser, find_chromium, open_player, params_json, render_in_page, served
+
+ROW = "{:>9} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>11}"
+HEADER = ("Gaussians", "MB", "pose+bl", "colour", "sort+pk", "cut", "worker", "draw", "fps", "PSNR mean/min")
+
+
+def driving(avatar: Avatar, frames: int) -> tuple[RigParams, Path | None]:
+    """params [T] with the avatar's identity: its capture's held-out frames when the capture is
+    here (and the capture, to embed as the sequence), else a synthetic motion of its rig."""
+    capture = avatar.capture
+    if capture is not None and (capture / "capture.json").is_file():
+        cap = load_capture(capture)
+        test = [cap.frames[f].time for f in cap.splits.get("test", [])]
+        if test:
+            params, _ = avatar.params(cap.params.select(test[:: max(1, len(test) // frames)][:frames]))
+            return params, capture
+    plan = make_motion(avatar.rig, frames, 1)
+    params, _ = avatar.params(plan.params.select(plan.train_times))
+    return params, None
+
+
+def level(avatar: Avatar, count: int, params: RigParams, size: int) -> Avatar:
+    """The avatar with its `count` most contributing Gaussians (over params seen from the front)."""
+    if not count or count >= avatar.model.num_gaussians:
+        return avatar
+    cameras = [camera_path(avatar.rig, "front", size // 2, 1)(0)]
+    weight = contributions(avatar.model, params, cameras)
+    small = pruned(avatar.model, weight.argsort(descending=True)[:count])
+    return Avatar(small, avatar.identity_shape, avatar.background, avatar.settings, "cpu", avatar.expression_range)
+
+
+def measure(b, avatar: Avatar, params: RigParams, sequence: Path | None, size: int, seconds: float,
+            work: Path) -> dict:
+    folder = work / f"web_{avatar.model.num_gaussians}"
+    manifest = export_web(avatar, folder, [sequence] if sequence else [])
+    cameras = camera_path(avatar.rig, "arc", size, params.num_frames)
+    stages: dict[str, list[float]] = {}
+    psnrs = []
+    with served(folder) as url:
+        page = open_player(b, url, f"manual=1&size={size}")
+        render_in_page(page, params_json(params, 0), cameras(0))  # warm-up: JIT, shaders, textures
+        for t in range(params.num_frames):
+            image, timing = render_in_page(page, params_json(params, t), cameras(t))
+            for stage, ms in timing["workerMs"].items():
+                stages.setdefault(stage, []).append(ms)
+            stages.setdefault("draw", []).append(timing["drawMs"])
+            reference = avatar.renderer.render(params.frame(t), cameras(t)).rgb.clamp(0, 1)
+            expected = (reference.numpy() * 255).round().astype(np.uint8)
+            mse = float(((image.astype(np.float64) - expected) ** 2).mean())
+            psnrs.append(10 * np.log10(255.0 ** 2 / max(mse, 1e-12)))
+        page.close()
+        fps = None
+        if manifest["sequences"]:
+            page = open_player(b, url, f"size={size}&seq={manifest['sequences'][0]['name']}")
+            start = page.evaluate("window.avatarPlayer.stats.frames")
+            time.sleep(seconds)
+            fps = (page.evaluate("window.avatarPlayer.stats.frames") - start) / seconds
+            page.close()
+    median = {stage: statistics.median(values) for stage, values in stages.items()}
+    return {"gaussians": avatar.model.num_gaussians, "mb": manifest["avatar_bytes"] / 1e6, "ms": median,
+            "fps_playing": fps, "psnr_mean": statistics.fmean(psnrs), "psnr_min": min(psnrs), "size": size,
+            "frames": params.num_frames}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--counts", default="30000,0", help="Gaussian counts to measure (0: all)")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    executable = find_chromium()
+    if executable is None:
+        print("no system chromium (apt-get install chromium)", file=sys.stderr)
+        return 2
+    torch.set_grad_enabled(False)
+    avatar = load_avatar(args.model, backend="cpu")
+    params, sequence = driving(avatar, args.frames)
+    rows = []
+    print(f"{args.model}: {avatar.model.num_gaussians} Gaussians; {params.num_frames} frames at {args.size} px; "
+          f"Chromium {executable}")
+    print(ROW.format(*HEADER))
+    with tempfile.TemporaryDirectory() as work, browser(executable) as b:
+        for count in (int(c) for c in args.counts.split(",")):
+            row = measure(b, level(avatar, count, params, args.size), params, sequence, args.size, args.seconds,
+                          Path(work))
+            rows.append(row)
+            ms = row["ms"]
+            print(ROW.format(row["gaussians"], f"{row['mb']:.2f}", f"{ms['pose'] + ms['blend']:.1f}",
+                             f"{ms['colour']:.1f}", f"{ms['sort'] + ms['pack']:.1f}", f"{ms['cut']:.1f}",
+                             f"{ms['total']:.1f}", f"{ms['draw']:.1f}",
+                             "-" if row["fps_playing"] is None else f"{row['fps_playing']:.1f}",
+                             f"{row['psnr_mean']:.1f}/{row['psnr_min']:.1f}"))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
