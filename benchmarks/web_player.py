@@ -10,8 +10,9 @@ embedded sequence when the capture is on this machine, else a synthetic motion) 
 system's headless Chromium (avatar.web.headless; WebGL2 on SwiftShader where there is no GPU).
 Columns: the .webavatar's MB; the worker's ms per frame (pose + blend, colour, sort + pack, cut)
 and the page's ms to upload, draw and read a frame back, medians over `--frames` frames drawn one
-at a time; the frames per second the page shows while it plays the sequence for `--seconds` (the
-worker and the GPU then overlap); PSNR of the page's frames against Avatar.render (mean / worst).
+at a time; the GPU's ms per frame (EXT_disjoint_timer_query_webgl2, median) and the frames per
+second the page shows while it plays the sequence for `--seconds` (the worker and the GPU then
+overlap); PSNR of the page's frames against Avatar.render (mean / worst).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from avatar.rig import RigParams
 from avatar.web import export_web
 from avatar.web.headless import browser, find_chromium, open_player, params_json, render_in_page, served
 
-ROW = "{:>9} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>11}"
-HEADER = ("Gaussians", "MB", "pose+bl", "colour", "sort+pk", "cut", "worker", "draw", "fps", "PSNR mean/min")
+ROW = "{:>9} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>11}"
+HEADER = ("Gaussians", "MB", "pose+bl", "colour", "sort+pk", "cut", "worker", "draw", "gpu", "fps", "PSNR mean/min")
 
 
 def driving(avatar: Avatar, frames: int) -> tuple[RigParams, Path | None]:
@@ -88,9 +89,14 @@ def measure(b, avatar: Avatar, params: RigParams, sequence: Path | None, size: i
         fps = None
         if manifest["sequences"]:
             page = open_player(b, url, f"size={size}&seq={manifest['sequences'][0]['name']}")
-            start = page.evaluate("window.avatarPlayer.stats.frames")
-            time.sleep(seconds)
-            fps = (page.evaluate("window.avatarPlayer.stats.frames") - start) / seconds
+            time.sleep(1.0)  # the first frames compile and upload
+            start, started = page.evaluate("window.avatarPlayer.stats.frames"), time.perf_counter()
+            while time.perf_counter() - started < seconds:
+                time.sleep(0.25)
+                gpu = page.evaluate("window.avatarPlayer.renderer.gpuMs")
+                if gpu is not None:
+                    stages.setdefault("gpu", []).append(gpu)
+            fps = (page.evaluate("window.avatarPlayer.stats.frames") - start) / (time.perf_counter() - started)
             page.close()
     median = {stage: statistics.median(values) for stage, values in stages.items()}
     return {"gaussians": avatar.model.num_gaussians, "mb": manifest["avatar_bytes"] / 1e6, "ms": median,
@@ -126,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             ms = row["ms"]
             print(ROW.format(row["gaussians"], f"{row['mb']:.2f}", f"{ms['pose'] + ms['blend']:.1f}",
                              f"{ms['colour']:.1f}", f"{ms['sort'] + ms['pack']:.1f}", f"{ms['cut']:.1f}",
-                             f"{ms['total']:.1f}", f"{ms['draw']:.1f}",
+                             f"{ms['total']:.1f}", f"{ms['draw']:.1f}", f"{ms['gpu']:.1f}" if "gpu" in ms else "-",
                              "-" if row["fps_playing"] is None else f"{row['fps_playing']:.1f}",
                              f"{row['psnr_mean']:.1f}/{row['psnr_min']:.1f}"))
     if args.json:

@@ -96,8 +96,9 @@ export function buildUi(player, query) {
       frameLabel.textContent = `frame ${frame + 1} / ${s.sequence.frames}`;
     } else frameLabel.textContent = "";
     if (s.kind !== "sliders") sliders.show(player.currentParams());
-    hud.textContent = `${st.fps.toFixed(1)} fps   ${player.size} px   ${st.splats ?? 0} splats\n`
-      + `worker ${st.workerMs.toFixed(1)} ms   draw ${st.drawMs.toFixed(1)} ms   ${player.renderer.target.name}`;
+    const gpu = player.renderer.gpuMs === null ? "" : `  gpu ${player.renderer.gpuMs.toFixed(1)} ms`;
+    hud.textContent = `${st.fps.toFixed(1)} fps  ${player.size} px  ${st.splats ?? 0} splats\n`
+      + `worker ${st.workerMs.toFixed(1)} ms${gpu}\n${player.renderer.target.name}`;
   }, 250);
 }
 

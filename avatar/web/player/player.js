@@ -199,6 +199,9 @@ void main() {
       this.regionTexture = gl.createTexture();
       this.framebuffer = null;
       this.size = [0, 0];
+      this.timer = gl.getExtension("EXT_disjoint_timer_query_webgl2");
+      this.queries = [];
+      this.gpuMs = null;
     }
     /** Draws `count` packed splats (words) seen by camera over background [3], with the cut's
      * region [H * W] (or null). */
@@ -210,6 +213,9 @@ void main() {
         this.canvas.height = height;
       }
       this.prepareTargets(width, height);
+      this.collectTimings();
+      const query = this.timer && this.queries.length < 4 ? gl.createQuery() : null;
+      if (query) gl.beginQuery(this.timer.TIME_ELAPSED_EXT, query);
       this.uploadSplats(words, count);
       if (region) this.uploadRegion(region, width, height);
       const direct = this.framebuffer === null;
@@ -230,7 +236,24 @@ void main() {
       gl.drawElements(gl.TRIANGLES, 6 * count, gl.UNSIGNED_INT, 0);
       gl.bindFramebuffer(gl.FRAMEBUFFER, null);
       gl.disable(gl.BLEND);
-      if (direct && !region) return;
+      if (!direct || region) this.composite(direct, region, width, height, background);
+      if (query) {
+        gl.endQuery(this.timer.TIME_ELAPSED_EXT);
+        this.queries.push(query);
+      }
+    }
+    /** The GPU times of earlier frames that are ready (this.gpuMs: the newest). */
+    collectTimings() {
+      const gl = this.gl;
+      while (this.queries.length && gl.getQueryParameter(this.queries[0], gl.QUERY_RESULT_AVAILABLE)) {
+        const query = this.queries.shift();
+        if (!gl.getParameter(this.timer.GPU_DISJOINT_EXT)) this.gpuMs = gl.getQueryParameter(query, gl.QUERY_RESULT) / 1e6;
+        gl.deleteQuery(query);
+      }
+    }
+    /** The accumulated splats over the background, with the cut (direct: only the cut). */
+    composite(direct, region, width, height, background) {
+      const gl = this.gl;
       const c = this.compositeProgram;
       gl.useProgram(c);
       gl.uniform1i(gl.getUniformLocation(c, "u_cut_only"), direct ? 1 : 0);
@@ -1083,8 +1106,10 @@ void main() {
         frameLabel.textContent = `frame ${frame + 1} / ${s.sequence.frames}`;
       } else frameLabel.textContent = "";
       if (s.kind !== "sliders") sliders.show(player.currentParams());
-      hud.textContent = `${st.fps.toFixed(1)} fps   ${player.size} px   ${st.splats ?? 0} splats
-worker ${st.workerMs.toFixed(1)} ms   draw ${st.drawMs.toFixed(1)} ms   ${player.renderer.target.name}`;
+      const gpu = player.renderer.gpuMs === null ? "" : `  gpu ${player.renderer.gpuMs.toFixed(1)} ms`;
+      hud.textContent = `${st.fps.toFixed(1)} fps  ${player.size} px  ${st.splats ?? 0} splats
+worker ${st.workerMs.toFixed(1)} ms${gpu}
+${player.renderer.target.name}`;
     }, 250);
   }
   function expressionSliders(panel, player) {

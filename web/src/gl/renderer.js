@@ -27,6 +27,11 @@ export class SplatRenderer {
     this.regionTexture = gl.createTexture();
     this.framebuffer = null;
     this.size = [0, 0];
+    // GPU time of each frame where the browser measures it (EXT_disjoint_timer_query_webgl2;
+    // many phones' browsers do not): read back a few frames later, never waited for.
+    this.timer = gl.getExtension("EXT_disjoint_timer_query_webgl2");
+    this.queries = [];
+    this.gpuMs = null;
   }
 
   /** Draws `count` packed splats (words) seen by camera over background [3], with the cut's
@@ -39,6 +44,9 @@ export class SplatRenderer {
       this.canvas.height = height;
     }
     this.prepareTargets(width, height);
+    this.collectTimings();
+    const query = this.timer && this.queries.length < 4 ? gl.createQuery() : null;
+    if (query) gl.beginQuery(this.timer.TIME_ELAPSED_EXT, query);
     this.uploadSplats(words, count);
     if (region) this.uploadRegion(region, width, height);
 
@@ -63,7 +71,26 @@ export class SplatRenderer {
 
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     gl.disable(gl.BLEND);
-    if (direct && !region) return;
+    if (!direct || region) this.composite(direct, region, width, height, background);
+    if (query) {
+      gl.endQuery(this.timer.TIME_ELAPSED_EXT);
+      this.queries.push(query);
+    }
+  }
+
+  /** The GPU times of earlier frames that are ready (this.gpuMs: the newest). */
+  collectTimings() {
+    const gl = this.gl;
+    while (this.queries.length && gl.getQueryParameter(this.queries[0], gl.QUERY_RESULT_AVAILABLE)) {
+      const query = this.queries.shift();
+      if (!gl.getParameter(this.timer.GPU_DISJOINT_EXT)) this.gpuMs = gl.getQueryParameter(query, gl.QUERY_RESULT) / 1e6;
+      gl.deleteQuery(query);
+    }
+  }
+
+  /** The accumulated splats over the background, with the cut (direct: only the cut). */
+  composite(direct, region, width, height, background) {
+    const gl = this.gl;
     const c = this.compositeProgram;
     gl.useProgram(c);
     gl.uniform1i(gl.getUniformLocation(c, "u_cut_only"), direct ? 1 : 0);
