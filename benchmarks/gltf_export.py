@@ -1,0 +1,86 @@
+"""How far `avatar export --gltf` is from the engine: the .glb read back and evaluated as the glTF
+spec says (tests/gltf_reference.py: pygltflib + numpy morph targets and skinning, nothing of the
+exporter) at frames spread over a clip, against `HeadRig.forward` (the rig's vertices) and the
+engine's blend (the Gaussians' centres), in millimetres; and the file's size.
+
+    OMP_NUM_THREADS=1 python benchmarks/gltf_export.py MODEL.avatar --expr take.csv [--frames 12] [--rig SPEC]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the independent reader is the tests'
+
+from gltf_reference import Glb  # noqa: E402
+
+from avatar.gaussians.blend import blend_reference  # noqa: E402
+from avatar.model import load_avatar  # noqa: E402
+from avatar.renderer.gltf_export import export_gltf  # noqa: E402
+from avatar.renderer.gltf_splats import DEFAULT_STEP  # noqa: E402
+
+
+def measure(avatar, source: Path, frames: int, step: float = DEFAULT_STEP) -> dict:
+    params, fps = avatar.params(source)
+    picked = np.unique(np.linspace(0, params.num_frames - 1, frames).round().astype(int))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "avatar.glb"
+        summary = export_gltf(avatar.model, avatar.identity(), path, params, fps, step=step)
+        glb = Glb.load(path)
+        kept = torch.from_numpy(summary.kept)
+        times = glb.keyframe_times()
+        rows = []
+        with torch.no_grad():
+            for t in picked:
+                frame = params.frame(int(t))
+                verts = avatar.rig.forward(frame)[0].double().numpy()  # [V, 3]
+                means = blend_reference(avatar.model, frame, verts=torch.from_numpy(verts).float()).means.double()
+                means = means[kept].numpy()
+                v_err = np.linalg.norm(glb.positions("head", times[t]) - verts, axis=1) * 1000  # [V] mm
+                g_err = np.linalg.norm(glb.positions("gaussians", times[t]) - means, axis=1) * 1000  # [N] mm
+                rows.append({"frame": int(t), "vertex_mean_mm": float(v_err.mean()), "vertex_max_mm": float(v_err.max()),
+                             "gaussian_mean_mm": float(g_err.mean()),
+                             "gaussian_p99_mm": float(np.percentile(g_err, 99)),
+                             "gaussian_max_mm": float(g_err.max())})
+    summary_row = {key: (max if key.endswith("max_mm") else np.mean)([r[key] for r in rows])
+                   for key in rows[0] if key != "frame"}
+    return {"frames": rows, "over_frames": {k: float(v) for k, v in summary_row.items()}, "bytes": summary.bytes,
+            "gaussians": summary.num_gaussians, "targets": len(summary.target_names), "clip_frames": params.num_frames,
+            "fps": fps}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--expr", type=Path, required=True, help="the clip (Live Link .csv, expression file, capture)")
+    parser.add_argument("--frames", type=int, default=12, help="frames evenly spread over the clip")
+    parser.add_argument("--rig", default=None, help="--rig spec when the model's rig is not embedded")
+    parser.add_argument("--step", type=float, default=DEFAULT_STEP, help="the Gaussians' targets' secant")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    avatar = load_avatar(args.model, args.rig, backend="cpu")
+    result = measure(avatar, args.expr, args.frames, args.step)
+    for row in result["frames"]:
+        print(f"frame {row['frame']:5d}: vertices {row['vertex_mean_mm']:.5f} / {row['vertex_max_mm']:.5f} mm, "
+              f"Gaussian centres {row['gaussian_mean_mm']:.4f} / p99 {row['gaussian_p99_mm']:.4f} / "
+              f"{row['gaussian_max_mm']:.4f} mm (mean / max)")
+    o = result["over_frames"]
+    print(f"{args.model} driven by {args.expr} ({result['clip_frames']} frames at {result['fps']:.2f} fps), "
+          f"{len(result['frames'])} frames: vertices mean {o['vertex_mean_mm']:.5f} mm, max {o['vertex_max_mm']:.5f} "
+          f"mm; Gaussian centres mean {o['gaussian_mean_mm']:.4f} mm, p99 {o['gaussian_p99_mm']:.4f} mm, max "
+          f"{o['gaussian_max_mm']:.4f} mm; {result['gaussians']} Gaussians, {result['targets']} targets, "
+          f"{result['bytes'] / 1e6:.2f} MB")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
