@@ -4,6 +4,11 @@ exporter) at frames spread over a clip, against `HeadRig.forward` (the rig's ver
 engine's blend (the Gaussians' centres), in millimetres; and the file's size.
 
     OMP_NUM_THREADS=1 python benchmarks/gltf_export.py MODEL.avatar --expr take.csv [--frames 12] [--rig SPEC]
+    OMP_NUM_THREADS=1 python benchmarks/gltf_export.py MODEL.avatar --expr jaw|neck [--frames 5]
+
+`--expr jaw` / `neck`: instead of a clip, the neutral face with the jaw opened to 0.3 rad, or the
+neck turned to (0.3, 0.3, 0.1) rad, over the frames (Live Link clips and tracked captures barely
+turn either: they open the mouth with the jawOpen blendshape).
 """
 
 from __future__ import annotations
@@ -27,8 +32,20 @@ from avatar.renderer.gltf_export import export_gltf  # noqa: E402
 from avatar.renderer.gltf_splats import DEFAULT_STEP  # noqa: E402
 
 
+SWEEPS = {"jaw": ("jaw", (0.3, 0.0, 0.0)), "neck": ("neck", (0.3, 0.3, 0.1))}
+
+
+def sweep(avatar, which: str, frames: int):
+    """(params [frames], fps): one joint turned from 0 to its angle, the face otherwise neutral."""
+    params = avatar.rig.zero_params(frames)
+    params.shape = avatar.identity()
+    key, angle = SWEEPS[which]
+    setattr(params, key, torch.linspace(0, 1, frames)[:, None] * torch.tensor(angle))
+    return params, 25.0
+
+
 def measure(avatar, source: Path, frames: int, step: float = DEFAULT_STEP) -> dict:
-    params, fps = avatar.params(source)
+    params, fps = sweep(avatar, str(source), frames) if str(source) in SWEEPS else avatar.params(source)
     picked = np.unique(np.linspace(0, params.num_frames - 1, frames).round().astype(int))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "avatar.glb"
@@ -59,7 +76,7 @@ def measure(avatar, source: Path, frames: int, step: float = DEFAULT_STEP) -> di
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path)
-    parser.add_argument("--expr", type=Path, required=True, help="the clip (Live Link .csv, expression file, capture)")
+    parser.add_argument("--expr", type=Path, required=True, help="the clip (Live Link .csv, expression file, capture), or jaw | neck: a sweep of that joint")
     parser.add_argument("--frames", type=int, default=12, help="frames evenly spread over the clip")
     parser.add_argument("--rig", default=None, help="--rig spec when the model's rig is not embedded")
     parser.add_argument("--step", type=float, default=DEFAULT_STEP, help="the Gaussians' targets' secant")
