@@ -135,24 +135,33 @@ class Glb:
         """[N, 3] the first primitive's POSITION of the named node, morphed and skinned (or moved
         by its node's transform) at `time`, as a reader draws them."""
         index = self.node_index(node_name)
-        node = self.gltf.nodes[index]
-        primitive = self.gltf.meshes[node.mesh].primitives[0]
-        local, weights = self.pose(time)
-        world = self.globals(local)
+        primitive = self.gltf.meshes[self.gltf.nodes[index].mesh].primitives[0]
+        _, weights = self.pose(time)
         v = self.accessor(primitive.attributes.POSITION)
         for w, target in zip(weights[index], primitive.targets or []):
             if w != 0:
                 v = v + w * self.accessor(target["POSITION"])
+        moved = self.vertex_matrices(node_name, time)  # [N, 4, 4]
+        return np.einsum("nij,nj->ni", moved[:, :3, :3], v) + moved[:, :3, 3]
+
+    def vertex_matrices(self, node_name: str, time: float | None = None) -> np.ndarray:
+        """[N, 4, 4] what moves each vertex of the named node's first primitive at `time`: its
+        skin's weighted joint matrices (inverse(global(mesh node)) . global(joint) . inverse
+        bind), or the node's global transform when it has no skin."""
+        index = self.node_index(node_name)
+        node = self.gltf.nodes[index]
+        primitive = self.gltf.meshes[node.mesh].primitives[0]
+        count = self.gltf.accessors[primitive.attributes.POSITION].count
+        world = self.globals(self.pose(time)[0])
         if node.skin is None:
-            return v @ world[index][:3, :3].T + world[index][:3, 3]
+            return np.broadcast_to(world[index], (count, 4, 4))
         skin = self.gltf.skins[node.skin]
         ibm = self.accessor(skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)  # column-major
         mesh_inverse = np.linalg.inv(world[index])
         joint_matrices = np.stack([mesh_inverse @ world[j] @ ibm[k] for k, j in enumerate(skin.joints)])  # [J, 4, 4]
         joints = self.accessor(primitive.attributes.JOINTS_0).astype(np.int64)  # [N, 4]
         skin_weights = self.accessor(primitive.attributes.WEIGHTS_0)  # [N, 4]
-        blended = np.einsum("nk,nkij->nij", skin_weights, joint_matrices[joints])  # [N, 4, 4]
-        return np.einsum("nij,nj->ni", blended[:, :3, :3], v) + blended[:, :3, 3]
+        return np.einsum("nk,nkij->nij", skin_weights, joint_matrices[joints])
 
 
 def _quat_matrix(q: np.ndarray) -> np.ndarray:

@@ -138,7 +138,7 @@ def _export_gltf(args: argparse.Namespace) -> int:
         raise ValueError(f"--arkit-map {args.arkit_map}: applies only to a Live Link Face .csv --expr")
     views = CUT_VIEW_ELEVATION_DEG if args.cut_views is None else args.cut_views
     summary = export_gltf(avatar.model, avatar.identity(), args.gltf, params, fps, cut=not args.no_cut,
-                          view_elevation_deg=views, name=Path(args.expr).stem if args.expr else "neutral")
+                          view_elevation_deg=views, animation_name=Path(args.expr).stem if args.expr else "clip")
     animated = f"{summary.num_frames} frames of {args.expr} at {fps:.2f} fps" if params is not None else "no animation"
     log.info("wrote %s (%.1f MB): %d vertices, %d morph targets (%d ARKit-named), %d of %d Gaussians (%d below the "
              "head's cut), %s", args.gltf, summary.bytes / 1e6, summary.num_vertices, len(summary.target_names),

@@ -34,7 +34,7 @@ from avatar.gaussians import GaussianAvatar
 from avatar.renderer.export import CUT_VIEW_ELEVATION_DEG
 from avatar.renderer.gltf_rig import RigMesh, inverse_bind_matrices, joint_tracks, rest_translations, rig_mesh
 from avatar.renderer.gltf_splats import DEFAULT_STEP, SplatPoints, splat_points
-from avatar.rig import RigParams
+from avatar.rig import HeadRig, RigParams
 from avatar.rig.head_rig import JOINT_NAMES
 
 SPARSE_TOLERANCE = 1e-6  # metres: a target's rows that move less are left out of its sparse accessor
@@ -58,7 +58,7 @@ class GltfSummary:
 
 def export_gltf(model: GaussianAvatar, identity: Tensor, path: str | Path, params: RigParams | None = None,
                 fps: float = 25.0, cut: bool = True, view_elevation_deg: float = CUT_VIEW_ELEVATION_DEG,
-                name: str = "avatar", step: float = DEFAULT_STEP) -> GltfSummary:
+                animation_name: str = "clip", step: float = DEFAULT_STEP) -> GltfSummary:
     """Write the avatar (its Gaussians and rig, with the identity shape [S]) as a .glb at path,
     atomically; with params [T] (as Avatar.params gives them), animated at fps. `step`: the
     expression weight the Gaussians' morph targets span (avatar.renderer.gltf_splats)."""
@@ -88,12 +88,12 @@ def export_gltf(model: GaussianAvatar, identity: Tensor, path: str | Path, param
         doc["nodes"].append(node)
     doc["skins"] = [{"name": "head_rig", "joints": joint_nodes, "skeleton": joint_nodes[0],
                      "inverseBindMatrices": builder.accessor(inverse_bind_matrices(mesh.rest_joints))}]
-    doc["scenes"] = [{"name": name, "nodes": [0, 1, joint_nodes[0]]}]
+    doc["scenes"] = [{"name": "avatar", "nodes": [0, 1, joint_nodes[0]]}]
     doc["scene"] = 0
     doc["extensionsUsed"] = [KHR_SPLATS]
     num_frames = 0
     if params is not None:
-        doc["animations"] = [_animation(builder, rig, mesh, params, fps, joint_nodes, name)]
+        doc["animations"] = [_animation(builder, rig, mesh, params, fps, joint_nodes, animation_name)]
         num_frames = params.num_frames
     doc["asset"]["extras"] = {"rig": rig.name, "fps": fps if num_frames else None, "frames": num_frames,
                               "pose_correctives": "left out" if bool((rig.posedirs != 0).any()) else "none in the rig"}
@@ -102,8 +102,8 @@ def export_gltf(model: GaussianAvatar, identity: Tensor, path: str | Path, param
     with atomic_path(path) as partial:
         partial.write_bytes(data)
     arkit = sum(name in ARKIT_NAMES for name in mesh.target_names)
-    return GltfSummary(path, len(mesh.template), mesh.target_names, arkit, len(points.positions), points.num_cut, points.kept,
-                       num_frames, fps, len(data))
+    return GltfSummary(path, len(mesh.template), mesh.target_names, arkit, len(points.positions), points.num_cut,
+                       points.kept, num_frames, fps, len(data))
 
 
 def _head_mesh(builder: GlbBuilder, mesh: RigMesh) -> dict:
@@ -157,7 +157,7 @@ def _target(builder: GlbBuilder, displacement: np.ndarray) -> int:
     return builder.accessor(np.where(moved[:, None], displacement, 0).astype(np.float32), ARRAY_BUFFER, min_max=True)
 
 
-def _animation(builder: GlbBuilder, rig, mesh: RigMesh, params: RigParams, fps: float, joint_nodes: list[int],
+def _animation(builder: GlbBuilder, rig: HeadRig, mesh: RigMesh, params: RigParams, fps: float, joint_nodes: list[int],
                name: str) -> dict:
     """One key per frame: morph weights of both meshes, rotation and translation of every joint."""
     params = params.to(device="cpu", dtype=torch.float32)
