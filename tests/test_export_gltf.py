@@ -162,6 +162,9 @@ def test_gaussian_attributes_follow_khr_gaussian_splatting(builtin_export):
     np.testing.assert_allclose(rotation, quats * same_sign, atol=1e-5)  # the template folded in float64 here
     np.testing.assert_allclose(scale, want.scales[kept].detach().numpy(), rtol=1e-5)
     np.testing.assert_allclose(opacity, want.opacities[kept].detach().numpy(), atol=1e-6)
+    srgb = np.clip(want.sh[kept, 0].detach().numpy() * 0.28209479177387814 + 0.5, 0, 1)  # [N, 3] head-on colour
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)  # COLOR_0 is linear
+    np.testing.assert_allclose(glb.accessor(attr.COLOR_0)[:, :3], linear, atol=1e-4)
     sh = want.sh[kept].detach().numpy()  # [N, 4, 3] degree 1
     for k, (d, n) in enumerate([(0, 0), (1, 0), (1, 1), (1, 2)]):
         np.testing.assert_allclose(glb.accessor(getattr(attr, f"{KHR_SPLATS}:SH_DEGREE_{d}_COEF_{n}")), sh[:, k],
@@ -354,6 +357,70 @@ def test_threejs_loads_and_animates_it(builtin_export, builtin_rig):
     for t, key in zip(picked, report["positions"]):
         got = np.array(report["positions"][key])
         assert np.linalg.norm(got - want[t], axis=1).max() < VERTEX_BOUND_M
+
+
+def _browser_screenshots(glb_path: Path, times: list[float]) -> tuple[dict, list[np.ndarray]]:
+    """tools/gltf-validator/view.html in headless Chromium (the system's, through playwright;
+    WebGL by SwiftShader) served from 127.0.0.1: what three.js reports, and [256, 512, 3] images."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser check drives Chromium with playwright")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no system chromium (Debian's package `chromium`)")
+    if not (TOOLS / "node_modules" / "three").is_dir():
+        pytest.skip(f"three.js is not installed: run `npm ci` in {TOOLS}")
+    import functools
+    import http.server
+    import io
+    import threading
+
+    from PIL import Image
+
+    folder = glb_path.parent / "browser"
+    folder.mkdir(exist_ok=True)
+    (folder / "node_modules").symlink_to(TOOLS / "node_modules")
+    shutil.copy(TOOLS / "view.html", folder / "view.html")
+    shutil.copy(glb_path, folder / "avatar.glb")
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    images = []
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium,
+                                        args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader"])
+            page = browser.new_page(viewport={"width": 512, "height": 256})
+            for time in times:
+                page.goto(f"http://127.0.0.1:{server.server_port}/view.html?file=avatar.glb&t={time!r}")
+                page.wait_for_function("window.done !== undefined", timeout=60_000)
+                report = page.evaluate("window.done")
+                images.append(np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB")))
+            browser.close()
+    finally:
+        server.shutdown()
+    return report, images
+
+
+def test_a_browser_draws_it(builtin_export):
+    """three.js in headless Chromium (real WebGL): the skinned head is drawn upright in front of
+    the camera at the first key, and moved at the last (the clip turns and shifts the head); the
+    points are drawn too."""
+    _, _, summary, glb = builtin_export
+    times = glb.keyframe_times()
+    report, (first, last) = _browser_screenshots(summary.path, [float(times[0]), float(times[-1])])
+    assert report["head"] == "SkinnedMesh" and report["points"] == "Points" and "jawOpen" in report["targets"]
+    drawn = (first.astype(int).sum(-1) < 700)  # [256, 512] not the white background
+    head, points = drawn[:, :256], drawn[:, 256:]
+    assert 0.1 < head.mean() < 0.6 and points.mean() > 0.05
+    rows, cols = np.nonzero(head)
+    assert np.ptp(rows) > np.ptp(cols) and abs(cols.mean() - 128) < 20  # taller than wide, centred
+    width = lambda f: head[int(rows.min() + f * np.ptp(rows))].sum()  # noqa: E731  at that height down
+    assert width(0.3) > 1.2 * width(0.9)  # the skull above, the neck below: upright
+    moved = np.abs(first[:, :256].astype(int) - last[:, :256].astype(int)).sum(-1) > 60
+    assert moved.mean() > 0.05
 
 
 # --- the command ----------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ class SplatPoints:
     scales: np.ndarray  # [N, 3] float32 standard deviations along the local axes (linear)
     opacities: np.ndarray  # [N] float32 in [0, 1]
     sh: np.ndarray  # [N, K, 3] float32 SH coefficients in 3DGS order; colour = SH(dir) + 0.5
-    colors: np.ndarray  # [N, 4] uint8 the diffuse colour and opacity, for readers that draw points
+    colors: np.ndarray  # [N, 4] uint16 the diffuse colour (linear, as glTF's COLOR_0) and opacity, for point readers
     joints: np.ndarray  # [N, 4] uint8 JOINTS_0
     weights: np.ndarray  # [N, 4] float32 WEIGHTS_0
     targets: np.ndarray  # [E + 3, N, 3] float32 centre displacement per unit weight
@@ -68,12 +68,12 @@ def splat_points(model: GaussianAvatar, identity: Tensor, cut: bool = True,
         kept = torch.ones(model.num_gaussians, dtype=torch.bool)
     g = world[kept].detach().to(dtype=torch.float32)
     quats = torch.nn.functional.normalize(g.quats, dim=-1)[:, [1, 2, 3, 0]]  # (w, x, y, z) -> (x, y, z, w)
-    colour = (g.sh[:, 0] * SH_C0 + 0.5).clamp(0, 1)  # [N, 3] what a 3DGS renderer shows head-on
-    colors = torch.cat([colour, g.opacities[:, None].clamp(0, 1)], dim=-1)  # [N, 4]
+    colour = (g.sh[:, 0] * SH_C0 + 0.5).clamp(0, 1)  # [N, 3] sRGB: what a 3DGS renderer shows head-on
+    colors = torch.cat([_linear(colour), g.opacities[:, None].clamp(0, 1)], dim=-1)  # [N, 4]
     joints, weights, dropped = top_influences(_interpolated_weights(model, template, kept))
     targets = centre_targets(model, template, kept, step)
     return SplatPoints(g.means.numpy(), quats.numpy(), g.scales.numpy(), g.opacities.numpy(), g.sh.numpy(),
-                       (colors * 255).round().to(torch.uint8).numpy(), joints, weights, targets,
+                       (colors * 65535).round().to(torch.int32).numpy().astype(np.uint16), joints, weights, targets,
                        target_names(rig) + list(JAW_TARGET_NAMES), kept.numpy(), int((~kept).sum()), dropped)
 
 
@@ -121,6 +121,12 @@ def _interpolated_weights(model: GaussianAvatar, template: Tensor, kept: Tensor)
     bary = bary / bary.sum(-1, keepdim=True)
     weights = rig.lbs_weights.double().cpu()[faces]  # [N, 3, J]
     return torch.einsum("nk,nkj->nj", bary, weights).numpy()
+
+
+def _linear(srgb: Tensor) -> Tensor:
+    """sRGB-encoded colours in [0, 1] -> linear (glTF's COLOR_0 is linear; a reader encodes it
+    back for display, so the points show the splats' colours; 16 bits keep the dark ones)."""
+    return torch.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
 
 
 def _barycentric(points: Tensor, tri: Tensor) -> Tensor:
