@@ -144,6 +144,9 @@ def _export_gltf(args: argparse.Namespace) -> int:
              "head's cut), %s", args.gltf, summary.bytes / 1e6, summary.num_vertices, len(summary.target_names),
              summary.num_arkit_named, summary.num_gaussians, summary.num_gaussians + summary.num_cut, summary.num_cut,
              animated)
+    if summary.dropped_weight > 0:
+        log.warning("%s: skinning keeps 4 joints a vertex; the largest weight left out is %.3f", args.gltf,
+                    summary.dropped_weight)
     return 0
 
 

@@ -54,6 +54,7 @@ class GltfSummary:
     num_frames: int  # 0: no animation
     fps: float
     bytes: int
+    dropped_weight: float  # the largest skin weight a vertex or Gaussian lost to the 4-joint limit (0: none)
 
 
 def export_gltf(model: GaussianAvatar, identity: Tensor, path: str | Path, params: RigParams | None = None,
@@ -70,8 +71,9 @@ def export_gltf(model: GaussianAvatar, identity: Tensor, path: str | Path, param
         raise ValueError("no frames to animate")
     if not fps > 0:
         raise ValueError(f"frame rate {fps} is not positive")
-    if model.parent.device.type != "cpu":
+    if model.parent.device.type != "cpu":  # the export is numpy work: a CPU copy, the caller's model untouched
         model = copy.deepcopy(model).cpu()
+        rig = model.rig
     with torch.no_grad():
         mesh = rig_mesh(rig, identity)
         points = splat_points(model, identity, cut, view_elevation_deg, step)
@@ -103,7 +105,7 @@ def export_gltf(model: GaussianAvatar, identity: Tensor, path: str | Path, param
         partial.write_bytes(data)
     arkit = sum(name in ARKIT_NAMES for name in mesh.target_names)
     return GltfSummary(path, len(mesh.template), mesh.target_names, arkit, len(points.positions), points.num_cut,
-                       points.kept, num_frames, fps, len(data))
+                       points.kept, num_frames, fps, len(data), max(mesh.dropped_weight, points.dropped_weight))
 
 
 def _head_mesh(builder: GlbBuilder, mesh: RigMesh) -> dict:

@@ -59,9 +59,8 @@ def splat_points(model: GaussianAvatar, identity: Tensor, cut: bool = True,
     (cut=False: all of them)."""
     rig = model.rig
     template = identity_template(rig, identity)  # [V, 3] float64
-    params = rig.zero_params(1)
-    params.shape = torch.as_tensor(identity, dtype=params.shape.dtype).reshape(-1)
-    world = blend_reference(model, params, verts=template.to(params.expr.dtype))  # the engine's neutral Gaussians
+    neutral = rig.zero_params(1)  # no drivers; the posed vertices are the template given here
+    world = blend_reference(model, neutral, verts=template.to(neutral.expr.dtype))  # the engine's neutral Gaussians
     if cut and model.head_cut is not None:
         kept = ~hidden_below_cut(world, template.float(), model.head_cut, view_elevation_deg)
     else:
