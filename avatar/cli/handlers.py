@@ -19,6 +19,7 @@ from avatar.gaussians.ply import AXES, write_3dgs_ply
 from avatar.model import Avatar, load_avatar
 from avatar.render.framing import camera_path
 from avatar.renderer.export import CUT_VIEW_ELEVATION_DEG, export_frame
+from avatar.renderer.gltf_export import export_gltf
 from avatar.renderer.sequence import render_sequence
 from avatar.rig import RigParams
 from avatar.rig.loaders import load_rig
@@ -85,6 +86,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     if args.web is not None:
         return _export_web(args)
+    if args.gltf is not None:
+        return _export_gltf(args)
     if args.expr is not None and len(args.expr) > 1:
         raise ValueError("avatar export: --ply and --ply-sequence take one --expr (several go with --web)")
     expr = args.expr[0] if args.expr else None
@@ -94,14 +97,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise ValueError("avatar export --ply-sequence: needs --expr (the clip whose frames to write)")
     if args.frames is not None and args.ply is not None:
         raise ValueError("avatar export: --frames goes with --ply-sequence; --ply writes one --frame")
+    args.axes = args.axes or "inria"
     device = resolve_device(args.device)
     avatar = load_avatar(args.model, args.rig, device)
     params, fps = avatar.params(expr, args.arkit_map)  # neutral by default, with the avatar's identity
     if args.ply is not None:
-        if not 0 <= args.frame < params.num_frames:
+        index = args.frame or 0
+        if not 0 <= index < params.num_frames:
             source = expr or "the neutral pose"
-            raise ValueError(f"{source}: --frame {args.frame} is outside 0..{params.num_frames - 1}")
-        frame = _export_ply(avatar, params.frame(args.frame), args, args.ply)
+            raise ValueError(f"{source}: --frame {index} is outside 0..{params.num_frames - 1}")
+        frame = _export_ply(avatar, params.frame(index), args, args.ply)
         log.info("wrote %s: %d of %d Gaussians (%d below the head's cut), axes %s", args.ply, frame.gaussians.num,
                  frame.num_total, frame.num_cut, args.axes)
         return 0
@@ -118,8 +123,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _export_web(args: argparse.Namespace) -> int:
-    unused = [flag for flag, value in (("--frame", args.frame != 0), ("--frames", args.frames is not None),
-                                       ("--axes", args.axes != "inria"), ("--cut-views", args.cut_views is not None),
+    unused = [flag for flag, value in (("--frame", args.frame is not None), ("--frames", args.frames is not None),
+                                       ("--axes", args.axes is not None), ("--cut-views", args.cut_views is not None),
                                        ("--no-cut", args.no_cut)) if value]
     if unused:
         raise ValueError(f"avatar export --web: {', '.join(unused)} apply to the .ply exports (the player plays whole "
@@ -130,6 +135,43 @@ def _export_web(args: argparse.Namespace) -> int:
     log.info("wrote %s: %d Gaussians in %.1f MB, sequences: %s; open it through a web server, e.g. "
              "`python -m http.server -d %s 8000` and http://localhost:8000", args.web, manifest["num_gaussians"],
              manifest["avatar_bytes"] / 1e6, sequences, args.web)
+    return 0
+
+
+def _export_gltf(args: argparse.Namespace) -> int:
+    """`avatar export --gltf OUT.glb`: the avatar, animated by --expr when given."""
+    if args.frame is not None:
+        raise ValueError("avatar export --gltf: --frame goes with --ply; --gltf animates --frames A:B of --expr")
+    if args.axes is not None:
+        raise ValueError("avatar export --gltf: --axes goes with --ply; a glTF is in glTF's axes (y up, the rig's own)")
+    if args.frames is not None and args.expr is None:
+        raise ValueError("avatar export --gltf: --frames needs --expr (the clip to animate)")
+    if args.expr is not None and len(args.expr) > 1:
+        raise ValueError("avatar export --gltf: animates one --expr (several go with --web)")
+    expr = args.expr[0] if args.expr else None
+    check_output_path(args.gltf)
+    avatar = load_avatar(args.model, args.rig, "cpu")  # the export is arrays on the CPU whatever --device says
+    if not avatar.rig.embeddable:  # before reading the clip: refused whatever it holds
+        raise ValueError(f"{args.model}: rig '{avatar.rig.name}': its licence forbids copying its arrays into a file, "
+                         "and a glTF holds the whole rig mesh")
+    params, fps = None, 25.0
+    if expr is not None:
+        params, fps = avatar.params(expr, args.arkit_map)
+        first, end = _frame_range(args.frames, params.num_frames, expr)
+        params = params.select(list(range(first, end)))
+    elif args.arkit_map is not None:
+        raise ValueError(f"--arkit-map {args.arkit_map}: applies only to a Live Link Face .csv --expr")
+    views = CUT_VIEW_ELEVATION_DEG if args.cut_views is None else args.cut_views
+    summary = export_gltf(avatar.model, avatar.identity(), args.gltf, params, fps, cut=not args.no_cut,
+                          view_elevation_deg=views, animation_name=Path(expr).stem if expr else "clip")
+    animated = f"{summary.num_frames} frames of {expr} at {fps:.2f} fps" if params is not None else "no animation"
+    log.info("wrote %s (%.1f MB): %d vertices, %d morph targets (%d ARKit-named), %d of %d Gaussians (%d below the "
+             "head's cut), %s", args.gltf, summary.bytes / 1e6, summary.num_vertices, len(summary.target_names),
+             summary.num_arkit_named, summary.num_gaussians, summary.num_gaussians + summary.num_cut, summary.num_cut,
+             animated)
+    if summary.dropped_weight > 0:
+        log.warning("%s: skinning keeps 4 joints a vertex; the largest weight left out is %.3f", args.gltf,
+                    summary.dropped_weight)
     return 0
 
 

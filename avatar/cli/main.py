@@ -93,12 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ARKit -> rig expression matrix (.npz: matrix [E, 52], names) for Live Link on FLAME")
     add_backend(p)
 
-    p = add_command(sub, "export", "the avatar for other programs: a web player folder, or standard 3DGS .ply files "
-                              "(one frame, or every frame of a clip)",
+    p = add_command(sub, "export", "the avatar for other programs: a web player folder, standard 3DGS .ply files "
+                              "(one frame, or every frame of a clip), or an animated glTF for engines",
                  "  avatar export me.avatar --web me_web --expr take.csv happy.csv\n"
                  "  avatar export me.avatar --ply neutral.ply\n  avatar export me.avatar --ply f10.ply --expr take.npz "
                  "--frame 10\n  avatar export me.avatar --ply y_up.ply --axes rig --no-cut\n"
-                 "  avatar export me.avatar --ply-sequence take_plys --expr take.csv --frames 0:120")
+                 "  avatar export me.avatar --ply-sequence take_plys --expr take.csv --frames 0:120\n"
+                 "  avatar export me.avatar --gltf me.glb --expr take.csv --frames 0:600")
     p.add_argument("model", type=Path, help="the .avatar file")
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--ply", type=Path, help="the .ply to write (one frame)")
@@ -106,16 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a new folder to write every frame of --expr into: frame_00000.ply, ... and sequence.json")
     out.add_argument("--web", type=Path, metavar="DIR",
                      help="a new folder with the web player (index.html, player.js), the avatar and each --expr as a "
-                          "sequence it plays: open it through any static web server")
+                          "sequence it plays: open it through any static web server (docs/web.md)")
+    out.add_argument("--gltf", type=Path, metavar="OUT.glb",
+                     help="a glTF 2.0 binary: the rig mesh with ARKit-named morph targets and its skin, the Gaussians "
+                          "bound to it (KHR_gaussian_splatting points), and with --expr its animation "
+                          "(docs/formats.md#gltf-export)")
     p.add_argument("--expr", type=Path, nargs="+", default=None, metavar="FILE",
                    help="expression file or capture directory to pose the avatar with (default: neutral); with --web, "
                         "one or more, each a sequence of the player")
-    p.add_argument("--frame", type=int_in(0, 10**9), default=0, help="which frame of --expr (with --ply)")
+    p.add_argument("--frame", type=int_in(0, 10**9), default=None, help="which frame of --expr (with --ply; default 0)")
     p.add_argument("--frames", default=None, metavar="A:B",
-                   help="with --ply-sequence: frames A to B-1 of --expr (default: all)")
-    p.add_argument("--axes", default="inria", choices=["inria", "rig"],
-                   help="inria: x right, y down, z forward (away from a viewer facing the avatar), as INRIA 3DGS / "
-                        "COLMAP scenes (the rig's axes turned 180 degrees about x); rig: the avatar's own, y up")
+                   help="with --ply-sequence or --gltf: frames A to B-1 of --expr (default: all)")
+    p.add_argument("--axes", default=None, choices=["inria", "rig"],
+                   help="inria (the default): x right, y down, z forward (away from a viewer facing the avatar), as "
+                        "INRIA 3DGS / COLMAP scenes (the rig's axes turned 180 degrees about x); rig: the avatar's "
+                        "own, y up (a .glb is always in glTF's axes: y up, the rig's own)")
     p.add_argument("--cut-views", type=float_in(0, 89), default=None, metavar="DEG",
                    help="leave out what the avatar's cut below the head hides in every view within DEG degrees of "
                         "the neck ring's plane (default: 25, the engine's own views; 0: all that lies below the ring)")

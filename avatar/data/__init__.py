@@ -5,6 +5,8 @@
   `livelink.py` parses the CSVs, `arkit.py` holds ARKit names and by-name mapping.
 - `video.py`: H.264 mp4 writing and rotation-aware decoding through PyAV.
 - `synthetic.py`, `synthetic_motion.py`: synthetic captures of a rig with known parameters.
+- `glb.py`: a glTF 2.0 document and its binary buffer packed as a .glb (accessors dense or
+  sparse, exact min / max), knowing nothing of avatars.
 - `errors.py`: one ValueError subclass per format, naming the file and the problem.
 May import `avatar.rig` and `avatar.render`; never `capture`, `viewer` or `avatar.cli`.
 """
