@@ -82,21 +82,17 @@ def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, cpu_extension
         np.testing.assert_allclose(got["opacities"], world.opacities.numpy(), atol=1e-6)
         np.testing.assert_allclose(got["colours"].reshape(-1, 3), colours.numpy(), atol=1e-5)
         assert (got["region"].reshape(camera.height, camera.width) != region).sum() <= 2  # float32 vs float64 edges
-        # draw order: every visible Gaussian once (the engine's own means, compared above), back to
-        # front (depths computed here in float64; the engine sorts float32 depths, whose ties go by index)
+        # every Gaussian packed in its own order; the draw order: every visible one once, back to
+        # front (depths computed here in float64; the engine sorts float32 depths, ties by index)
         means = got["means"].reshape(-1, 3)
+        np.testing.assert_array_equal(got["words"].reshape(-1, 8)[:, :3].view(np.float32), means)
         to_camera = camera.to(dtype=torch.float64).to_camera
         depth = to_camera(torch.from_numpy(means).double())[:, 2].numpy()
         visible = (depth > camera.near) & (depth <= camera.far) & (got["opacities"] >= np.float32(1 / 255))
-        packed = got["words"].reshape(-1, 8)[:, :3].view(np.float32)  # [count, 3] means in draw order
-        assert index[f]["count"] == int(visible.sum())
-        np.testing.assert_array_equal(_rows_sorted(packed), _rows_sorted(means[visible]))
-        packed_depth = to_camera(torch.from_numpy(packed).double())[:, 2].numpy()
-        assert (np.diff(packed_depth) <= 2e-7 * packed_depth[1:]).all()
-
-
-def _rows_sorted(a: np.ndarray) -> np.ndarray:
-    return a[np.lexsort(a.T[::-1])]
+        order = got["order"].astype(np.int64)
+        assert index[f]["count"] == len(order) == int(visible.sum())
+        np.testing.assert_array_equal(np.sort(order), np.nonzero(visible)[0])
+        assert (np.diff(depth[order]) <= 2e-7 * depth[order][1:]).all()
 
 
 _DTYPES = {"Float32Array": np.float32, "Uint32Array": np.uint32, "Uint8Array": np.uint8}

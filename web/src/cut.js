@@ -5,26 +5,43 @@
 // projected sides of the head, only the rig's own pixels grown by a disc of the neck margin.
 // Pixel (u, v) is tested at its centre (u + 0.5, v + 0.5); all maths in double, as the op.
 
-/** region [H * W] (Uint8Array, 1 = kept) of the rig posed as verts [V * 3] seen by camera. */
-export function cutRegion(cut, verts, faces, numFaces, camera, out) {
-  const { width, height } = camera;
-  const numV = verts.length / 3;
-  const xy = new Float64Array(2 * numV), depth = new Float64Array(numV);
-  projectVertices(verts, camera, xy, depth);
-  const [ringLine, sidesLine] = cutLines(xy, depth, cut.ring, cut.sides, cut.top);
-  const radius = neckRadius(cut.neck_margin, height, width);
-  const coverage = rasterizeNearBand(xy, depth, faces, numFaces, ringLine, sidesLine, radius + 1, camera.near, width,
-    height);
-  const neck = growByDisc(coverage, width, height, radius);
-  const region = out && out.length === width * height ? out : new Uint8Array(width * height);
-  region.fill(0);
-  for (let v = 0; v < height; ++v) {
-    const [ringLo, ringHi] = columnsOnHeadSide(ringLine, v + 0.5, width);
-    const [sidesLo, sidesHi] = columnsOnHeadSide(sidesLine, v + 0.5, width);
-    const row = v * width;
-    for (let u = ringLo; u <= ringHi; ++u) region[row + u] = (u >= sidesLo && u <= sidesHi) || neck[row + u] ? 1 : 0;
+/** The cut's region per frame, with its scratch buffers kept from frame to frame. */
+export class HeadCutter {
+  constructor() {
+    this.scratch = {};
   }
-  return region;
+
+  /** region [H * W] (Uint8Array, 1 = kept; `out` is filled when it has that size) of the rig
+   * posed as verts [V * 3] seen by camera. */
+  region(cut, verts, rig, camera, out) {
+    const { width, height } = camera;
+    const numV = verts.length / 3, pixels = width * height;
+    const xy = this.buffer("xy", Float64Array, 2 * numV), depth = this.buffer("depth", Float64Array, numV);
+    projectVertices(verts, camera, xy, depth);
+    const [ringLine, sidesLine] = cutLines(xy, depth, cut.ring, cut.sides, cut.top);
+    const radius = neckRadius(cut.neck_margin, height, width);
+    const coverage = this.buffer("coverage", Uint8Array, pixels).fill(0);
+    rasterizeNearBand(xy, depth, rig.faces, rig.numFaces, ringLine, sidesLine, radius + 1, camera.near, width, height,
+      coverage);
+    const neck = growByDisc(coverage, width, height, radius, this.buffer("neck", Uint8Array, pixels).fill(0));
+    const region = out && out.length === pixels ? out : new Uint8Array(pixels);
+    region.fill(0);
+    for (let v = 0; v < height; ++v) {
+      const ring = columnsOnHeadSide(ringLine, v + 0.5, width);
+      const ringLo = ring[0], ringHi = ring[1];
+      const sides = columnsOnHeadSide(sidesLine, v + 0.5, width);
+      const sidesLo = sides[0], sidesHi = sides[1];
+      const row = v * width;
+      for (let u = ringLo; u <= ringHi; ++u) region[row + u] = (u >= sidesLo && u <= sidesHi) || neck[row + u] ? 1 : 0;
+    }
+    return region;
+  }
+
+  buffer(name, Type, length) {
+    const b = this.scratch[name];
+    if (b && b.length === length) return b;
+    return (this.scratch[name] = new Type(length));
+  }
 }
 
 function projectVertices(verts, camera, xy, depth) {
@@ -112,8 +129,7 @@ function rowSpan(a, b, width) {
   return lo <= hi ? [lo, hi] : null;
 }
 
-function rasterizeNearBand(xy, depth, faces, numFaces, ringLine, sidesLine, reach, near, width, height) {
-  const coverage = new Uint8Array(width * height);
+function rasterizeNearBand(xy, depth, faces, numFaces, ringLine, sidesLine, reach, near, width, height, coverage) {
   const x = [0, 0, 0], y = [0, 0, 0];
   for (let f = 0; f < numFaces; ++f) {
     let deepInHead = true, belowCut = true, behind = false;
@@ -160,9 +176,8 @@ function rasterizeTriangle(x, y, width, height, coverage) {
   }
 }
 
-/** coverage dilated by the disc of `radius` pixels (each run widened row by row). */
-function growByDisc(coverage, width, height, radius) {
-  const grown = new Uint8Array(coverage.length);
+/** coverage dilated by the disc of `radius` pixels (each run widened row by row), into grown (zeros). */
+function growByDisc(coverage, width, height, radius, grown) {
   const half = [];
   for (let dy = -radius; dy <= radius; ++dy) half.push(discHalfWidth(dy, radius));
   for (let v = 0; v < height; ++v) {

@@ -18,10 +18,10 @@ export class Player {
     this.size = options.size || 512;
     this.pending = null; // {id, resolve?} of the request in flight
     this.nextId = 1;
-    this.spare = { words: null, region: null }; // the last frame's buffers, handed back to the worker
+    this.spare = {}; // the last frame's buffers (words, order, region), handed back to the worker
     this.dirty = true;
     this.listeners = [];
-    this.stats = { frames: 0, fps: 0, workerMs: 0, drawMs: 0, windowStart: performance.now(), windowFrames: 0 };
+    this.stats = { frames: 0, fps: 0, workerMs: 0, drawMs: 0, windowStart: performance.now(), windowFrames: 0, lastFrame: 0 };
     this.source = { kind: "neutral" };
     this.sliderParams = null;
     this.streamParams = null;
@@ -161,10 +161,10 @@ export class Player {
     let resolve, reject;
     const done = new Promise((res, rej) => { resolve = res; reject = rej; });
     this.pending = { id, camera, capture, resolve, reject, done: done.catch(() => null) };
-    const { words, region } = this.spare;
-    const transfer = [words, region].filter(Boolean).map((a) => a.buffer);
-    this.worker.postMessage({ type: "frame", id, params, camera, words, region }, transfer);
-    this.spare = { words: null, region: null };
+    const reuse = this.spare;
+    const transfer = Object.values(reuse).filter(Boolean).map((a) => a.buffer);
+    this.worker.postMessage({ type: "frame", id, params, camera, reuse }, transfer);
+    this.spare = {};
     return done;
   }
 
@@ -185,10 +185,10 @@ export class Player {
     }
     if (data.type !== "frame" || !pending || data.id !== pending.id) return;
     const started = performance.now();
-    this.renderer.draw(data.words, data.count, data.region, pending.camera, this.background);
+    this.renderer.draw(data.words, data.order, data.region, pending.camera, this.background);
     const pixels = pending.capture ? this.renderer.readPixels() : null;
     const drawMs = performance.now() - started;
-    this.spare = { words: data.words, region: data.region };
+    this.spare = { words: data.words, order: data.order, region: data.region };
     this.pending = null;
     this.count(data.ms.total, drawMs, data.count);
     pending.resolve({ pixels, workerMs: data.ms, drawMs, splats: data.count });
@@ -198,6 +198,7 @@ export class Player {
     const s = this.stats, now = performance.now();
     s.frames += 1;
     s.windowFrames += 1;
+    s.lastFrame = now;
     s.workerMs = workerMs;
     s.drawMs = drawMs;
     s.splats = splats;

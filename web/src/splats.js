@@ -1,10 +1,12 @@
-// The frame's Gaussians as the GPU draws them: culled by depth and opacity, sorted by depth
-// (front to back, ties by index, as the engine's rasterizers composite), packed back to front
-// into 8 32-bit words each (two RGBA32UI texels):
+// The frame's Gaussians as the GPU draws them. Every Gaussian is packed, in its own order (the
+// arrays are read front to back, not gathered in the draw order), into 8 32-bit words (two
+// RGBA32UI texels):
 //   word 0..2  mean x, y, z (float32 bits, metres)
 //   word 3     colour r, g, b: 10 bits each over [0, 2] (q / 511.5), r in the low bits
 //   word 4..5  world rotation (w, x) and (y, z): float16 pairs, the first in the low half
 //   word 6..7  scale (x, y) and (z, opacity): float16 pairs, scales in millimetres
+// and the draw order lists the visible ones (culled by depth and opacity) back to front: sorted
+// by depth front to back, ties by index, as the engine's rasterizers composite, then reversed.
 
 export const WORDS_PER_SPLAT = 8;
 const ALPHA_MIN = 1 / 255;
@@ -85,16 +87,25 @@ export class SplatPacker {
     // After an even number of passes the result is back in this.keys / this.order.
   }
 
-  /** words [WORDS_PER_SPLAT * visible] of the sorted Gaussians, back to front. */
-  pack(world, colours, sorted, words) {
+  /** The draw order (back to front) of the sorted visible Gaussians, into out [>= sorted.length]. */
+  drawOrder(sorted, out) {
     const n = sorted.length;
+    for (let s = 0; s < n; ++s) out[s] = sorted[n - 1 - s];
+    return out.subarray(0, n);
+  }
+
+  /** words [WORDS_PER_SPLAT * N]: every Gaussian, in its own order. */
+  pack(world, colours, words) {
+    const n = world.count;
     const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
-    // The float16 pairs: through the browser's Float16Array where it has one (the same rounding,
-    // several times faster), else bit by bit.
-    const halves = HalfArray ? new HalfArray(words.buffer, words.byteOffset, 2 * words.length) : null;
+    // The float16 values go through the browser's Float16Array where it has one (the same
+    // rounding), else through a float32 staging array converted in bulk.
+    const halves = HalfArray ? new HalfArray(words.buffer, words.byteOffset, 2 * words.length)
+      : this.staging && this.staging.length === 2 * words.length ? this.staging
+        : (this.staging = new Float32Array(2 * words.length));
     const q = world.quats, sc = world.scales, op = world.opacities, means = world.means;
-    for (let s = 0; s < n; ++s) {
-      const i = sorted[n - 1 - s], o = WORDS_PER_SPLAT * s, i3 = 3 * i, i4 = 4 * i;
+    for (let i = 0; i < n; ++i) {
+      const o = WORDS_PER_SPLAT * i, i3 = 3 * i, i4 = 4 * i;
       floats[o] = means[i3];
       floats[o + 1] = means[i3 + 1];
       floats[o + 2] = means[i3 + 2];
@@ -102,18 +113,45 @@ export class SplatPacker {
       const g = Math.min(1023, Math.round(colours[i3 + 1] * COLOUR_STEPS));
       const b = Math.min(1023, Math.round(colours[i3 + 2] * COLOUR_STEPS));
       words[o + 3] = (r | (g << 10) | (b << 20)) >>> 0;
-      if (halves) {
-        const h = 2 * o + 8; // little-endian: the first of a pair is the low half of its word
-        halves[h] = q[i4]; halves[h + 1] = q[i4 + 1]; halves[h + 2] = q[i4 + 2]; halves[h + 3] = q[i4 + 3];
-        halves[h + 4] = 1000 * sc[i3]; halves[h + 5] = 1000 * sc[i3 + 1]; halves[h + 6] = 1000 * sc[i3 + 2];
-        halves[h + 7] = op[i];
-      } else {
-        words[o + 4] = (floatToHalf(q[i4]) | (floatToHalf(q[i4 + 1]) << 16)) >>> 0;
-        words[o + 5] = (floatToHalf(q[i4 + 2]) | (floatToHalf(q[i4 + 3]) << 16)) >>> 0;
-        words[o + 6] = (floatToHalf(1000 * sc[i3]) | (floatToHalf(1000 * sc[i3 + 1]) << 16)) >>> 0;
-        words[o + 7] = (floatToHalf(1000 * sc[i3 + 2]) | (floatToHalf(op[i]) << 16)) >>> 0;
-      }
+      const h = 2 * o + 8; // little-endian: the first of a pair is the low half of its word
+      halves[h] = q[i4]; halves[h + 1] = q[i4 + 1]; halves[h + 2] = q[i4 + 2]; halves[h + 3] = q[i4 + 3];
+      halves[h + 4] = 1000 * sc[i3]; halves[h + 5] = 1000 * sc[i3 + 1]; halves[h + 6] = 1000 * sc[i3 + 2];
+      halves[h + 7] = op[i];
     }
-    return n;
+    if (!HalfArray) stagedToHalves(this.staging, new Uint16Array(words.buffer, words.byteOffset, 2 * words.length), n);
+    return words;
+  }
+}
+
+/** halves[16 i + 8 + k] = float16 bits of staged[16 i + 8 + k], k < 8, for each of n Gaussians:
+ * floatToHalf written out in one loop (a call per value would box every float argument). */
+function stagedToHalves(staged, halves, n) {
+  const bits = new Uint32Array(staged.buffer, staged.byteOffset, staged.length);
+  for (let i = 0; i < n; ++i) {
+    for (let k = 16 * i + 8; k < 16 * i + 16; ++k) {
+      const x = bits[k];
+      const sign = (x >>> 16) & 0x8000;
+      const exponent = (x >>> 23) & 0xff;
+      let mantissa = x & 0x7fffff;
+      let out;
+      if (exponent === 0xff) out = sign | 0x7c00 | (mantissa ? 0x200 : 0);
+      else {
+        const e = exponent - 112; // - 127 + 15
+        if (e >= 31) out = sign | 0x7c00;
+        else if (e <= 0) {
+          if (e < -10) out = sign;
+          else {
+            mantissa |= 0x800000;
+            const shift = 14 - e;
+            const half = mantissa >>> shift, rest = mantissa & ((1 << shift) - 1), midpoint = 1 << (shift - 1);
+            out = sign | (half + (rest > midpoint || (rest === midpoint && (half & 1)) ? 1 : 0));
+          }
+        } else {
+          const half = (e << 10) | (mantissa >>> 13), rest = mantissa & 0x1fff;
+          out = sign | (half + (rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? 1 : 0));
+        }
+      }
+      halves[k] = out;
+    }
   }
 }

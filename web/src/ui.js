@@ -97,7 +97,8 @@ export function buildUi(player, query) {
     } else frameLabel.textContent = "";
     if (s.kind !== "sliders") sliders.show(player.currentParams());
     const gpu = player.renderer.gpuMs === null ? "" : `  gpu ${player.renderer.gpuMs.toFixed(1)} ms`;
-    hud.textContent = `${st.fps.toFixed(1)} fps  ${player.size} px  ${st.splats ?? 0} splats\n`
+    const rate = performance.now() - st.lastFrame > 1000 ? "idle" : `${st.fps.toFixed(1)} fps`;
+    hud.textContent = `${rate}  ${player.size} px  ${st.splats ?? 0} splats\n`
       + `worker ${st.workerMs.toFixed(1)} ms${gpu}\n${player.renderer.target.name}`;
   }, 250);
 }

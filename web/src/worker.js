@@ -15,12 +15,12 @@ export function startWorker(scope) {
         scope.postMessage({ type: "loaded", summary: summary(avatar) });
       } else if (data.type === "frame") {
         const started = performance.now();
-        const out = engine.frame(data.params, data.camera, data.words, data.region);
+        const out = engine.frame(data.params, data.camera, data.reuse || {});
         const ms = { ...out.ms, total: performance.now() - started };
-        const transfer = [out.words.buffer];
+        const transfer = [out.words.buffer, out.order.buffer];
         if (out.region) transfer.push(out.region.buffer);
-        scope.postMessage({ type: "frame", id: data.id, words: out.words, count: out.count, region: out.region, ms },
-          transfer);
+        scope.postMessage({ type: "frame", id: data.id, words: out.words, order: out.order, count: out.count,
+          region: out.region, ms }, transfer);
       }
     } catch (error) {
       scope.postMessage({ type: "error", id: data.id, message: String(error && error.message ? error.message : error) });

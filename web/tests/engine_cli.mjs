@@ -20,7 +20,7 @@ frames.forEach(({ params, camera }, f) => {
   const out = engine.frame(params, camera);
   const arrays = {
     verts: out.verts, means: out.world.means, quats: out.world.quats, scales: out.world.scales,
-    opacities: out.world.opacities, colours: out.colours, words: out.words.subarray(0, 8 * out.count),
+    opacities: out.world.opacities, colours: out.colours, words: out.words, order: out.order,
   };
   if (out.region) arrays.region = out.region;
   const entry = { count: out.count, ms: out.ms, arrays: {} };

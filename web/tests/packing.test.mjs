@@ -33,3 +33,23 @@ test("the packer sorts visible Gaussians front to back, ties by index, and culls
   const sorted = new SplatPacker(5).sorted(world, camera);
   assert.deepEqual(Array.from(sorted), [1, 3, 0]); // 2: below 1/255 opacity; 4: behind the camera
 });
+
+test("packed words hold each Gaussian's mean, colour and float16 rotation, scale and opacity", () => {
+  const n = 300;
+  const values = (k) => Float32Array.from({ length: k * n }, (_, i) => [0, 1e-9, 7e-5, 0.3, -0.7, 2.5, 70000][i % 7]
+    * (1 + (i % 13) / 7));
+  const world = { count: n, means: values(3), quats: values(4), scales: values(3), opacities: values(1) };
+  const colours = Float32Array.from({ length: 3 * n }, (_, i) => (i % 11) / 5); // 0 .. 2, some above 2
+  const words = new SplatPacker(n).pack(world, colours, new Uint32Array(8 * n));
+  const floats = new Float32Array(words.buffer), halves = new Uint16Array(words.buffer);
+  for (let i = 0; i < n; ++i) {
+    for (let k = 0; k < 3; ++k) assert.equal(floats[8 * i + k], world.means[3 * i + k]);
+    const c = words[8 * i + 3];
+    [c & 1023, (c >>> 10) & 1023, (c >>> 20) & 1023].forEach((q, k) => {
+      assert.equal(q, Math.min(1023, Math.round(colours[3 * i + k] * 511.5)));
+    });
+    const expected = [...world.quats.subarray(4 * i, 4 * i + 4), ...Array.from(world.scales.subarray(3 * i, 3 * i + 3),
+      (s) => 1000 * s), world.opacities[i]].map(floatToHalf);
+    assert.deepEqual(Array.from(halves.subarray(16 * i + 8, 16 * i + 16)), expected, `Gaussian ${i}`);
+  }
+});

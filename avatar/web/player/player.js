@@ -50,7 +50,8 @@ precision highp float;
 precision highp int;
 precision highp usampler2D;
 
-uniform usampler2D u_splats;   // 2 RGBA32UI texels per splat (splats.js), 2048 texels a row
+uniform usampler2D u_splats;   // 2 RGBA32UI texels per Gaussian (splats.js), 2048 texels a row
+uniform usampler2D u_order;    // R32UI: the Gaussians to draw, back to front, 2048 a row
 uniform vec4 u_view[3];        // rows of the world-to-camera transform
 uniform vec4 u_intrinsics;     // fx, fy, cx, cy (pixels)
 uniform vec4 u_limits;         // the Jacobian's clamp on x / z and y / z: -x, +x, -y, +y
@@ -70,9 +71,11 @@ uvec4 texel(int index) {
 
 void main() {
   // Four vertices a splat, drawn through a fixed index buffer (two triangles each): vertex k is
-  // corner k & 3 of splat k / 4. (Instanced quads cost 4-5 times as much under SwiftShader.)
-  int splat = gl_VertexID >> 2;
+  // corner k & 3 of the splat in draw slot k / 4. (Instanced quads cost 4-5 times as much under
+  // SwiftShader.)
+  int slot = gl_VertexID >> 2;
   vec2 corner = vec2(float(gl_VertexID & 1), float((gl_VertexID >> 1) & 1)) * 2.0 - 1.0;
+  int splat = int(texelFetch(u_order, ivec2(slot & 2047, slot >> 11), 0).r);
   uvec4 a = texel(2 * splat);
   uvec4 b = texel(2 * splat + 1);
   vec3 mean = uintBitsToFloat(a.xyz);
@@ -196,6 +199,8 @@ void main() {
       gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
       this.splatTexture = null;
       this.splatRows = 0;
+      this.orderTexture = null;
+      this.orderRows = 0;
       this.regionTexture = gl.createTexture();
       this.framebuffer = null;
       this.size = [0, 0];
@@ -203,9 +208,10 @@ void main() {
       this.queries = [];
       this.gpuMs = null;
     }
-    /** Draws `count` packed splats (words) seen by camera over background [3], with the cut's
-     * region [H * W] (or null). */
-    draw(words, count, region, camera, background) {
+    /** Draws the packed splats (words, every Gaussian's) in `order` (back to front) seen by camera
+     * over background [3], with the cut's region [H * W] (or null). */
+    draw(words, order, region, camera, background) {
+      const count = order.length;
       const gl = this.gl;
       const { width, height } = camera;
       if (this.canvas.width !== width || this.canvas.height !== height) {
@@ -216,7 +222,8 @@ void main() {
       this.collectTimings();
       const query = this.timer && this.queries.length < 4 ? gl.createQuery() : null;
       if (query) gl.beginQuery(this.timer.TIME_ELAPSED_EXT, query);
-      this.uploadSplats(words, count);
+      this.splatTexture = this.upload(this.splatTexture, "splatRows", gl.RGBA32UI, gl.RGBA_INTEGER, 4, words);
+      this.orderTexture = this.upload(this.orderTexture, "orderRows", gl.R32UI, gl.RED_INTEGER, 1, order);
       if (region) this.uploadRegion(region, width, height);
       const direct = this.framebuffer === null;
       gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer);
@@ -232,6 +239,9 @@ void main() {
       gl.activeTexture(gl.TEXTURE0);
       gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
       gl.uniform1i(gl.getUniformLocation(p, "u_splats"), 0);
+      gl.activeTexture(gl.TEXTURE1);
+      gl.bindTexture(gl.TEXTURE_2D, this.orderTexture);
+      gl.uniform1i(gl.getUniformLocation(p, "u_order"), 1);
       this.bindQuadIndices(count);
       gl.drawElements(gl.TRIANGLES, 6 * count, gl.UNSIGNED_INT, 0);
       gl.bindFramebuffer(gl.FRAMEBUFFER, null);
@@ -296,22 +306,28 @@ void main() {
       gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, this.accumulated, 0);
       gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     }
-    uploadSplats(words, count) {
+    /** `data` (channels values a texel) into an integer texture ROW_TEXELS wide, made anew where
+     * it has too few rows; returns the texture. */
+    upload(texture, rowsKey, internal, format, channels, data) {
       const gl = this.gl;
-      const rows = Math.max(1, Math.ceil(2 * count / ROW_TEXELS));
-      if (!this.splatTexture || rows > this.splatRows) {
-        if (this.splatTexture) gl.deleteTexture(this.splatTexture);
-        this.splatTexture = gl.createTexture();
-        this.splatRows = Math.max(rows, 1);
-        gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
-        gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32UI, ROW_TEXELS, this.splatRows);
+      const rows = Math.max(1, Math.ceil(data.length / channels / ROW_TEXELS));
+      if (!texture || rows > this[rowsKey]) {
+        if (texture) gl.deleteTexture(texture);
+        texture = gl.createTexture();
+        this[rowsKey] = rows;
+        gl.bindTexture(gl.TEXTURE_2D, texture);
+        gl.texStorage2D(gl.TEXTURE_2D, 1, internal, ROW_TEXELS, rows);
         nearest(gl);
       }
-      if (count === 0) return;
-      gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
-      const needed = rows * ROW_TEXELS * 4;
-      const data = words.length >= needed ? words.subarray(0, needed) : padded(words, needed);
-      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, ROW_TEXELS, rows, gl.RGBA_INTEGER, gl.UNSIGNED_INT, data);
+      if (data.length === 0) return texture;
+      gl.bindTexture(gl.TEXTURE_2D, texture);
+      const full = Math.floor(data.length / channels / ROW_TEXELS);
+      if (full) gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, ROW_TEXELS, full, format, gl.UNSIGNED_INT, data, 0);
+      const rest = data.length / channels - full * ROW_TEXELS;
+      if (rest) {
+        gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, full, rest, 1, format, gl.UNSIGNED_INT, data, full * ROW_TEXELS * channels);
+      }
+      return texture;
     }
     /** The index buffer of `count` quads (0 1 2, 2 1 3 for each four vertices), grown as needed. */
     bindQuadIndices(count) {
@@ -383,11 +399,6 @@ void main() {
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
-  }
-  function padded(words, length) {
-    const out = new Uint32Array(length);
-    out.set(words.subarray(0, Math.min(words.length, length)));
-    return out;
   }
   function program(gl, vertexSource, fragmentSource) {
     const p = gl.createProgram();
@@ -628,9 +639,9 @@ void main() {
   function timecodeFields(text) {
     const match = TIMECODE.exec(text);
     if (!match) return null;
-    const whole = [match[1], match[2], match[3], match[4].split(".")[0]];
+    const whole2 = [match[1], match[2], match[3], match[4].split(".")[0]];
     const limits = [24, 60, 60, TIMECODE_RATES[TIMECODE_RATES.length - 1]];
-    const numbers = whole.map((f) => f.replace(/^0+/, "").length <= 3 ? Number(f) : null);
+    const numbers = whole2.map((f) => f.replace(/^0+/, "").length <= 3 ? Number(f) : null);
     if (numbers.some((n, i) => n === null || n >= limits[i])) {
       throw new Error(`timecode '${text.trim()}' is out of range (HH:MM:SS:FF: hours below 24, minutes and seconds below 60, frames below ${limits[3]})`);
     }
@@ -792,10 +803,10 @@ void main() {
       this.size = options.size || 512;
       this.pending = null;
       this.nextId = 1;
-      this.spare = { words: null, region: null };
+      this.spare = {};
       this.dirty = true;
       this.listeners = [];
-      this.stats = { frames: 0, fps: 0, workerMs: 0, drawMs: 0, windowStart: performance.now(), windowFrames: 0 };
+      this.stats = { frames: 0, fps: 0, workerMs: 0, drawMs: 0, windowStart: performance.now(), windowFrames: 0, lastFrame: 0 };
       this.source = { kind: "neutral" };
       this.sliderParams = null;
       this.streamParams = null;
@@ -926,10 +937,10 @@ void main() {
         reject = rej;
       });
       this.pending = { id, camera, capture, resolve, reject, done: done.catch(() => null) };
-      const { words, region } = this.spare;
-      const transfer = [words, region].filter(Boolean).map((a) => a.buffer);
-      this.worker.postMessage({ type: "frame", id, params, camera, words, region }, transfer);
-      this.spare = { words: null, region: null };
+      const reuse = this.spare;
+      const transfer = Object.values(reuse).filter(Boolean).map((a) => a.buffer);
+      this.worker.postMessage({ type: "frame", id, params, camera, reuse }, transfer);
+      this.spare = {};
       return done;
     }
     /** Renders params seen by camera now and resolves with the canvas's pixels (RGBA, rows from
@@ -948,10 +959,10 @@ void main() {
       }
       if (data.type !== "frame" || !pending || data.id !== pending.id) return;
       const started = performance.now();
-      this.renderer.draw(data.words, data.count, data.region, pending.camera, this.background);
+      this.renderer.draw(data.words, data.order, data.region, pending.camera, this.background);
       const pixels = pending.capture ? this.renderer.readPixels() : null;
       const drawMs = performance.now() - started;
-      this.spare = { words: data.words, region: data.region };
+      this.spare = { words: data.words, order: data.order, region: data.region };
       this.pending = null;
       this.count(data.ms.total, drawMs, data.count);
       pending.resolve({ pixels, workerMs: data.ms, drawMs, splats: data.count });
@@ -960,6 +971,7 @@ void main() {
       const s = this.stats, now = performance.now();
       s.frames += 1;
       s.windowFrames += 1;
+      s.lastFrame = now;
       s.workerMs = workerMs;
       s.drawMs = drawMs;
       s.splats = splats;
@@ -1107,7 +1119,8 @@ void main() {
       } else frameLabel.textContent = "";
       if (s.kind !== "sliders") sliders.show(player.currentParams());
       const gpu = player.renderer.gpuMs === null ? "" : `  gpu ${player.renderer.gpuMs.toFixed(1)} ms`;
-      hud.textContent = `${st.fps.toFixed(1)} fps  ${player.size} px  ${st.splats ?? 0} splats
+      const rate = performance.now() - st.lastFrame > 1e3 ? "idle" : `${st.fps.toFixed(1)} fps`;
+      hud.textContent = `${rate}  ${player.size} px  ${st.splats ?? 0} splats
 worker ${st.workerMs.toFixed(1)} ms${gpu}
 ${player.renderer.target.name}`;
     }, 250);
@@ -1568,36 +1581,52 @@ ${player.renderer.target.name}`;
   }
 
   // src/cut.js
-  function cutRegion(cut, verts, faces, numFaces, camera, out) {
-    const { width, height } = camera;
-    const numV = verts.length / 3;
-    const xy = new Float64Array(2 * numV), depth = new Float64Array(numV);
-    projectVertices(verts, camera, xy, depth);
-    const [ringLine, sidesLine] = cutLines(xy, depth, cut.ring, cut.sides, cut.top);
-    const radius = neckRadius(cut.neck_margin, height, width);
-    const coverage = rasterizeNearBand(
-      xy,
-      depth,
-      faces,
-      numFaces,
-      ringLine,
-      sidesLine,
-      radius + 1,
-      camera.near,
-      width,
-      height
-    );
-    const neck = growByDisc(coverage, width, height, radius);
-    const region = out && out.length === width * height ? out : new Uint8Array(width * height);
-    region.fill(0);
-    for (let v = 0; v < height; ++v) {
-      const [ringLo, ringHi] = columnsOnHeadSide(ringLine, v + 0.5, width);
-      const [sidesLo, sidesHi] = columnsOnHeadSide(sidesLine, v + 0.5, width);
-      const row2 = v * width;
-      for (let u = ringLo; u <= ringHi; ++u) region[row2 + u] = u >= sidesLo && u <= sidesHi || neck[row2 + u] ? 1 : 0;
+  var HeadCutter = class {
+    constructor() {
+      this.scratch = {};
     }
-    return region;
-  }
+    /** region [H * W] (Uint8Array, 1 = kept; `out` is filled when it has that size) of the rig
+     * posed as verts [V * 3] seen by camera. */
+    region(cut, verts, rig, camera, out) {
+      const { width, height } = camera;
+      const numV = verts.length / 3, pixels = width * height;
+      const xy = this.buffer("xy", Float64Array, 2 * numV), depth = this.buffer("depth", Float64Array, numV);
+      projectVertices(verts, camera, xy, depth);
+      const [ringLine, sidesLine] = cutLines(xy, depth, cut.ring, cut.sides, cut.top);
+      const radius = neckRadius(cut.neck_margin, height, width);
+      const coverage = this.buffer("coverage", Uint8Array, pixels).fill(0);
+      rasterizeNearBand(
+        xy,
+        depth,
+        rig.faces,
+        rig.numFaces,
+        ringLine,
+        sidesLine,
+        radius + 1,
+        camera.near,
+        width,
+        height,
+        coverage
+      );
+      const neck = growByDisc(coverage, width, height, radius, this.buffer("neck", Uint8Array, pixels).fill(0));
+      const region = out && out.length === pixels ? out : new Uint8Array(pixels);
+      region.fill(0);
+      for (let v = 0; v < height; ++v) {
+        const ring = columnsOnHeadSide(ringLine, v + 0.5, width);
+        const ringLo = ring[0], ringHi = ring[1];
+        const sides = columnsOnHeadSide(sidesLine, v + 0.5, width);
+        const sidesLo = sides[0], sidesHi = sides[1];
+        const row2 = v * width;
+        for (let u = ringLo; u <= ringHi; ++u) region[row2 + u] = u >= sidesLo && u <= sidesHi || neck[row2 + u] ? 1 : 0;
+      }
+      return region;
+    }
+    buffer(name, Type, length) {
+      const b = this.scratch[name];
+      if (b && b.length === length) return b;
+      return this.scratch[name] = new Type(length);
+    }
+  };
   function projectVertices(verts, camera, xy, depth) {
     const m = camera.w2c, k = camera.K;
     for (let v = 0; v < depth.length; ++v) {
@@ -1650,10 +1679,10 @@ ${player.renderer.target.name}`;
   }
   function neckRadius(margin, height, width) {
     const scaled = margin * Math.max(height, width);
-    let whole = Math.floor(scaled);
-    const rest = scaled - whole;
-    if (rest > 0.5 || rest === 0.5 && whole % 2 !== 0) whole += 1;
-    return Math.max(1, whole);
+    let whole2 = Math.floor(scaled);
+    const rest = scaled - whole2;
+    if (rest > 0.5 || rest === 0.5 && whole2 % 2 !== 0) whole2 += 1;
+    return Math.max(1, whole2);
   }
   function discHalfWidth(dy, radius) {
     const t = dy / radius;
@@ -1677,8 +1706,7 @@ ${player.renderer.target.name}`;
     const hi = Math.min(floorInt(Math.min(right, width)), width - 1);
     return lo <= hi ? [lo, hi] : null;
   }
-  function rasterizeNearBand(xy, depth, faces, numFaces, ringLine, sidesLine, reach, near, width, height) {
-    const coverage = new Uint8Array(width * height);
+  function rasterizeNearBand(xy, depth, faces, numFaces, ringLine, sidesLine, reach, near, width, height, coverage) {
     const x = [0, 0, 0], y = [0, 0, 0];
     for (let f = 0; f < numFaces; ++f) {
       let deepInHead = true, belowCut = true, behind = false;
@@ -1724,8 +1752,7 @@ ${player.renderer.target.name}`;
       }
     }
   }
-  function growByDisc(coverage, width, height, radius) {
-    const grown = new Uint8Array(coverage.length);
+  function growByDisc(coverage, width, height, radius, grown) {
     const half = [];
     for (let dy = -radius; dy <= radius; ++dy) half.push(discHalfWidth(dy, radius));
     for (let v = 0; v < height; ++v) {
@@ -1945,28 +1972,6 @@ ${player.renderer.target.name}`;
   var HalfArray = globalThis.Float16Array && globalThis.__avatarNoFloat16Array !== true ? globalThis.Float16Array : null;
   var f32 = new Float32Array(1);
   var u32 = new Uint32Array(f32.buffer);
-  function floatToHalf(x) {
-    f32[0] = x;
-    const bits = u32[0];
-    const sign = bits >>> 16 & 32768;
-    const exponent = bits >>> 23 & 255;
-    let mantissa = bits & 8388607;
-    if (exponent === 255) return sign | 31744 | (mantissa ? 512 : 0);
-    const e = exponent - 127 + 15;
-    if (e >= 31) return sign | 31744;
-    if (e <= 0) {
-      if (e < -10) return sign;
-      mantissa |= 8388608;
-      const shift = 14 - e;
-      const half2 = mantissa >>> shift;
-      const rest2 = mantissa & (1 << shift) - 1;
-      const midpoint = 1 << shift - 1;
-      return sign | half2 + (rest2 > midpoint || rest2 === midpoint && half2 & 1 ? 1 : 0);
-    }
-    const half = e << 10 | mantissa >>> 13;
-    const rest = mantissa & 8191;
-    return sign | half + (rest > 4096 || rest === 4096 && half & 1 ? 1 : 0);
-  }
   var SplatPacker = class {
     constructor(count) {
       this.keys = new Uint32Array(count);
@@ -2012,14 +2017,20 @@ ${player.renderer.target.name}`;
         [order, outOrder] = [outOrder, order];
       }
     }
-    /** words [WORDS_PER_SPLAT * visible] of the sorted Gaussians, back to front. */
-    pack(world, colours, sorted, words) {
+    /** The draw order (back to front) of the sorted visible Gaussians, into out [>= sorted.length]. */
+    drawOrder(sorted, out) {
       const n = sorted.length;
+      for (let s = 0; s < n; ++s) out[s] = sorted[n - 1 - s];
+      return out.subarray(0, n);
+    }
+    /** words [WORDS_PER_SPLAT * N]: every Gaussian, in its own order. */
+    pack(world, colours, words) {
+      const n = world.count;
       const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
-      const halves = HalfArray ? new HalfArray(words.buffer, words.byteOffset, 2 * words.length) : null;
+      const halves = HalfArray ? new HalfArray(words.buffer, words.byteOffset, 2 * words.length) : this.staging && this.staging.length === 2 * words.length ? this.staging : this.staging = new Float32Array(2 * words.length);
       const q = world.quats, sc = world.scales, op = world.opacities, means = world.means;
-      for (let s = 0; s < n; ++s) {
-        const i = sorted[n - 1 - s], o = WORDS_PER_SPLAT * s, i3 = 3 * i, i4 = 4 * i;
+      for (let i = 0; i < n; ++i) {
+        const o = WORDS_PER_SPLAT * i, i3 = 3 * i, i4 = 4 * i;
         floats[o] = means[i3];
         floats[o + 1] = means[i3 + 1];
         floats[o + 2] = means[i3 + 2];
@@ -2027,26 +2038,50 @@ ${player.renderer.target.name}`;
         const g = Math.min(1023, Math.round(colours[i3 + 1] * COLOUR_STEPS));
         const b = Math.min(1023, Math.round(colours[i3 + 2] * COLOUR_STEPS));
         words[o + 3] = (r | g << 10 | b << 20) >>> 0;
-        if (halves) {
-          const h = 2 * o + 8;
-          halves[h] = q[i4];
-          halves[h + 1] = q[i4 + 1];
-          halves[h + 2] = q[i4 + 2];
-          halves[h + 3] = q[i4 + 3];
-          halves[h + 4] = 1e3 * sc[i3];
-          halves[h + 5] = 1e3 * sc[i3 + 1];
-          halves[h + 6] = 1e3 * sc[i3 + 2];
-          halves[h + 7] = op[i];
-        } else {
-          words[o + 4] = (floatToHalf(q[i4]) | floatToHalf(q[i4 + 1]) << 16) >>> 0;
-          words[o + 5] = (floatToHalf(q[i4 + 2]) | floatToHalf(q[i4 + 3]) << 16) >>> 0;
-          words[o + 6] = (floatToHalf(1e3 * sc[i3]) | floatToHalf(1e3 * sc[i3 + 1]) << 16) >>> 0;
-          words[o + 7] = (floatToHalf(1e3 * sc[i3 + 2]) | floatToHalf(op[i]) << 16) >>> 0;
-        }
+        const h = 2 * o + 8;
+        halves[h] = q[i4];
+        halves[h + 1] = q[i4 + 1];
+        halves[h + 2] = q[i4 + 2];
+        halves[h + 3] = q[i4 + 3];
+        halves[h + 4] = 1e3 * sc[i3];
+        halves[h + 5] = 1e3 * sc[i3 + 1];
+        halves[h + 6] = 1e3 * sc[i3 + 2];
+        halves[h + 7] = op[i];
       }
-      return n;
+      if (!HalfArray) stagedToHalves(this.staging, new Uint16Array(words.buffer, words.byteOffset, 2 * words.length), n);
+      return words;
     }
   };
+  function stagedToHalves(staged, halves, n) {
+    const bits = new Uint32Array(staged.buffer, staged.byteOffset, staged.length);
+    for (let i = 0; i < n; ++i) {
+      for (let k = 16 * i + 8; k < 16 * i + 16; ++k) {
+        const x = bits[k];
+        const sign = x >>> 16 & 32768;
+        const exponent = x >>> 23 & 255;
+        let mantissa = x & 8388607;
+        let out;
+        if (exponent === 255) out = sign | 31744 | (mantissa ? 512 : 0);
+        else {
+          const e = exponent - 112;
+          if (e >= 31) out = sign | 31744;
+          else if (e <= 0) {
+            if (e < -10) out = sign;
+            else {
+              mantissa |= 8388608;
+              const shift = 14 - e;
+              const half = mantissa >>> shift, rest = mantissa & (1 << shift) - 1, midpoint = 1 << shift - 1;
+              out = sign | half + (rest > midpoint || rest === midpoint && half & 1 ? 1 : 0);
+            }
+          } else {
+            const half = e << 10 | mantissa >>> 13, rest = mantissa & 8191;
+            out = sign | half + (rest > 4096 || rest === 4096 && half & 1 ? 1 : 0);
+          }
+        }
+        halves[k] = out;
+      }
+    }
+  }
 
   // src/engine.js
   var AvatarEngine = class {
@@ -2056,32 +2091,39 @@ ${player.renderer.target.name}`;
       this.blender = new Blender(avatar);
       this.packer = new SplatPacker(avatar.gaussians.count);
       this.colours = new Float32Array(avatar.gaussians.count * 3);
+      this.cutter = new HeadCutter();
     }
-    /** The frame of params seen by camera: {words (Uint32Array, WORDS_PER_SPLAT per splat, back to
-     * front), count, region (Uint8Array [H * W], 1 = kept; null without a cut), ms per stage}.
-     * `words` / `region`: buffers to reuse when big enough. */
-    frame(params, camera, words = null, region = null) {
+    /** The frame of params seen by camera: {words (Uint32Array, WORDS_PER_SPLAT for each Gaussian,
+     * in its own order), order (Uint32Array: the visible Gaussians back to front), count (of them),
+     * region (Uint8Array [H * W], 1 = kept; null without a cut), ms per stage}. `reuse`: the last
+     * frame's {words, order, region}, filled again where big enough. */
+    frame(params, camera, reuse = {}) {
       const clock = new Clock();
       const verts = this.poser.pose(params);
       const poseMs = clock.lap();
       const world = this.blender.blend(verts, params);
       const blendMs = clock.lap();
       const { gaussians } = this.avatar;
+      const n = gaussians.count;
       shColours(world, gaussians.shRest, gaussians.degree, cameraPosition(camera), this.colours);
       const colourMs = clock.lap();
       const sorted = this.packer.sorted(world, camera);
+      const order = this.packer.drawOrder(sorted, whole(reuse.order, n) || new Uint32Array(n));
       const sortMs = clock.lap();
-      const needed = WORDS_PER_SPLAT * sorted.length;
-      const out = words && words.length >= needed ? words : new Uint32Array(WORDS_PER_SPLAT * gaussians.count);
-      const count = this.packer.pack(world, this.colours, sorted, out);
+      const words = this.packer.pack(
+        world,
+        this.colours,
+        whole(reuse.words, WORDS_PER_SPLAT * n) || new Uint32Array(WORDS_PER_SPLAT * n)
+      );
       const packMs = clock.lap();
       const cut = this.avatar.headCut;
-      const kept = cut ? cutRegion(cut, verts, this.avatar.rig.faces, this.avatar.rig.numFaces, camera, region) : null;
+      const region = cut ? this.cutter.region(cut, verts, this.avatar.rig, camera, reuse.region) : null;
       const cutMs = clock.lap();
       return {
-        words: out,
-        count,
-        region: kept,
+        words,
+        order,
+        count: order.length,
+        region,
         verts,
         world,
         colours: this.colours,
@@ -2089,6 +2131,10 @@ ${player.renderer.target.name}`;
       };
     }
   };
+  function whole(array, length) {
+    if (!array || array.buffer.byteLength !== length * array.BYTES_PER_ELEMENT) return null;
+    return new array.constructor(array.buffer);
+  }
   var Clock = class {
     constructor() {
       this.last = performance.now();
@@ -2111,14 +2157,19 @@ ${player.renderer.target.name}`;
           scope.postMessage({ type: "loaded", summary: summary(avatar) });
         } else if (data.type === "frame") {
           const started = performance.now();
-          const out = engine.frame(data.params, data.camera, data.words, data.region);
+          const out = engine.frame(data.params, data.camera, data.reuse || {});
           const ms = { ...out.ms, total: performance.now() - started };
-          const transfer = [out.words.buffer];
+          const transfer = [out.words.buffer, out.order.buffer];
           if (out.region) transfer.push(out.region.buffer);
-          scope.postMessage(
-            { type: "frame", id: data.id, words: out.words, count: out.count, region: out.region, ms },
-            transfer
-          );
+          scope.postMessage({
+            type: "frame",
+            id: data.id,
+            words: out.words,
+            order: out.order,
+            count: out.count,
+            region: out.region,
+            ms
+          }, transfer);
         }
       } catch (error) {
         scope.postMessage({ type: "error", id: data.id, message: String(error && error.message ? error.message : error) });

@@ -22,8 +22,10 @@ export class SplatRenderer {
     this.quad = gl.createBuffer();
     gl.bindBuffer(gl.ARRAY_BUFFER, this.quad);
     gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
-    this.splatTexture = null;
+    this.splatTexture = null; // every Gaussian's packed words (splats.js)
     this.splatRows = 0;
+    this.orderTexture = null; // the draw order: indices of the visible Gaussians, back to front
+    this.orderRows = 0;
     this.regionTexture = gl.createTexture();
     this.framebuffer = null;
     this.size = [0, 0];
@@ -34,9 +36,10 @@ export class SplatRenderer {
     this.gpuMs = null;
   }
 
-  /** Draws `count` packed splats (words) seen by camera over background [3], with the cut's
-   * region [H * W] (or null). */
-  draw(words, count, region, camera, background) {
+  /** Draws the packed splats (words, every Gaussian's) in `order` (back to front) seen by camera
+   * over background [3], with the cut's region [H * W] (or null). */
+  draw(words, order, region, camera, background) {
+    const count = order.length;
     const gl = this.gl;
     const { width, height } = camera;
     if (this.canvas.width !== width || this.canvas.height !== height) {
@@ -47,7 +50,8 @@ export class SplatRenderer {
     this.collectTimings();
     const query = this.timer && this.queries.length < 4 ? gl.createQuery() : null;
     if (query) gl.beginQuery(this.timer.TIME_ELAPSED_EXT, query);
-    this.uploadSplats(words, count);
+    this.splatTexture = this.upload(this.splatTexture, "splatRows", gl.RGBA32UI, gl.RGBA_INTEGER, 4, words);
+    this.orderTexture = this.upload(this.orderTexture, "orderRows", gl.R32UI, gl.RED_INTEGER, 1, order);
     if (region) this.uploadRegion(region, width, height);
 
     // Into the float target from transparent black, or straight into the canvas over the
@@ -66,6 +70,9 @@ export class SplatRenderer {
     gl.activeTexture(gl.TEXTURE0);
     gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
     gl.uniform1i(gl.getUniformLocation(p, "u_splats"), 0);
+    gl.activeTexture(gl.TEXTURE1);
+    gl.bindTexture(gl.TEXTURE_2D, this.orderTexture);
+    gl.uniform1i(gl.getUniformLocation(p, "u_order"), 1);
     this.bindQuadIndices(count);
     gl.drawElements(gl.TRIANGLES, 6 * count, gl.UNSIGNED_INT, 0);
 
@@ -136,22 +143,28 @@ export class SplatRenderer {
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
   }
 
-  uploadSplats(words, count) {
+  /** `data` (channels values a texel) into an integer texture ROW_TEXELS wide, made anew where
+   * it has too few rows; returns the texture. */
+  upload(texture, rowsKey, internal, format, channels, data) {
     const gl = this.gl;
-    const rows = Math.max(1, Math.ceil((2 * count) / ROW_TEXELS));
-    if (!this.splatTexture || rows > this.splatRows) {
-      if (this.splatTexture) gl.deleteTexture(this.splatTexture);
-      this.splatTexture = gl.createTexture();
-      this.splatRows = Math.max(rows, 1);
-      gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
-      gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32UI, ROW_TEXELS, this.splatRows);
+    const rows = Math.max(1, Math.ceil(data.length / channels / ROW_TEXELS));
+    if (!texture || rows > this[rowsKey]) {
+      if (texture) gl.deleteTexture(texture);
+      texture = gl.createTexture();
+      this[rowsKey] = rows;
+      gl.bindTexture(gl.TEXTURE_2D, texture);
+      gl.texStorage2D(gl.TEXTURE_2D, 1, internal, ROW_TEXELS, rows);
       nearest(gl);
     }
-    if (count === 0) return;
-    gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
-    const needed = rows * ROW_TEXELS * 4;
-    const data = words.length >= needed ? words.subarray(0, needed) : padded(words, needed);
-    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, ROW_TEXELS, rows, gl.RGBA_INTEGER, gl.UNSIGNED_INT, data);
+    if (data.length === 0) return texture;
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    const full = Math.floor(data.length / channels / ROW_TEXELS);
+    if (full) gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, ROW_TEXELS, full, format, gl.UNSIGNED_INT, data, 0);
+    const rest = data.length / channels - full * ROW_TEXELS;
+    if (rest) {
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, full, rest, 1, format, gl.UNSIGNED_INT, data, full * ROW_TEXELS * channels);
+    }
+    return texture;
   }
 
   /** The index buffer of `count` quads (0 1 2, 2 1 3 for each four vertices), grown as needed. */
@@ -213,12 +226,6 @@ function nearest(gl) {
   gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
   gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
   gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
-}
-
-function padded(words, length) {
-  const out = new Uint32Array(length);
-  out.set(words.subarray(0, Math.min(words.length, length)));
-  return out;
 }
 
 function program(gl, vertexSource, fragmentSource) {

@@ -9,7 +9,8 @@ precision highp float;
 precision highp int;
 precision highp usampler2D;
 
-uniform usampler2D u_splats;   // 2 RGBA32UI texels per splat (splats.js), 2048 texels a row
+uniform usampler2D u_splats;   // 2 RGBA32UI texels per Gaussian (splats.js), 2048 texels a row
+uniform usampler2D u_order;    // R32UI: the Gaussians to draw, back to front, 2048 a row
 uniform vec4 u_view[3];        // rows of the world-to-camera transform
 uniform vec4 u_intrinsics;     // fx, fy, cx, cy (pixels)
 uniform vec4 u_limits;         // the Jacobian's clamp on x / z and y / z: -x, +x, -y, +y
@@ -29,9 +30,11 @@ uvec4 texel(int index) {
 
 void main() {
   // Four vertices a splat, drawn through a fixed index buffer (two triangles each): vertex k is
-  // corner k & 3 of splat k / 4. (Instanced quads cost 4-5 times as much under SwiftShader.)
-  int splat = gl_VertexID >> 2;
+  // corner k & 3 of the splat in draw slot k / 4. (Instanced quads cost 4-5 times as much under
+  // SwiftShader.)
+  int slot = gl_VertexID >> 2;
   vec2 corner = vec2(float(gl_VertexID & 1), float((gl_VertexID >> 1) & 1)) * 2.0 - 1.0;
+  int splat = int(texelFetch(u_order, ivec2(slot & 2047, slot >> 11), 0).r);
   uvec4 a = texel(2 * splat);
   uvec4 b = texel(2 * splat + 1);
   vec3 mean = uintBitsToFloat(a.xyz);
