@@ -24,10 +24,24 @@ export class Blender {
     this.frames = null; // per triangle: triangleFrames
   }
 
-  /** The drivers [D] of params: expression weights of blend_expr, then the jaw's 3 components. */
+  /** The drivers [D] of params: the expression basis' coefficients, then the jaw's 3 components
+   * (GaussianAvatar.drivers). */
   drivers(params) {
-    const expr = this.avatar.gaussians.blendExpr.map((e) => params.expr[e] || 0);
-    return [...expr, params.jaw[0], params.jaw[1], params.jaw[2]];
+    const { mean, basis, count } = this.avatar.gaussians.basis;
+    const numExpr = mean.length;
+    const drivers = new Array(count + 3);
+    for (let k = 0; k < count; ++k) {
+      let sum = 0;
+      for (let e = 0; e < numExpr; ++e) {
+        const weight = basis[k * numExpr + e];
+        if (weight) sum += weight * ((params.expr[e] || 0) - mean[e]);
+      }
+      drivers[k] = sum;
+    }
+    drivers[count] = params.jaw[0];
+    drivers[count + 1] = params.jaw[1];
+    drivers[count + 2] = params.jaw[2];
+    return drivers;
   }
 
   /** World Gaussians (this.world, reused) of the rig posed as verts [V * 3] at params. */

@@ -133,10 +133,25 @@ function readGaussians(header, blocks, rig) {
   }
   return {
     count, degree, parent,
-    blendExpr: header.blend_expr, // the expressions with offsets; drivers = their weights, then jaw [3]
+    basis: expressionBasis(header, blocks, rig.numExpr),
     xyz: blocks["g.xyz"], rot: blocks["g.rot"], logScale: blocks["g.log_scale"],
     opacityLogit: blocks["g.opacity_logit"], shDc: blocks["g.sh_dc"], shRest,
   };
+}
+
+/** What drives the expression offsets: drivers[k] = sum_e basis[k, e] (expr[e] - mean[e]), then
+ * the jaw's 3 components. {mean [E], basis [K * E], count K}. Files without the basis blocks name
+ * a selection of expressions (`blend_expr`): one-hot rows, a zero mean. */
+function expressionBasis(header, blocks, numExpr) {
+  if (blocks["g.expr_basis"]) {
+    const mean = blocks["g.expr_mean"], basis = blocks["g.expr_basis"];
+    if (mean.length !== numExpr || basis.length % numExpr) throw new WebAvatarError("g.expr_basis does not fit the rig");
+    return { mean, basis, count: basis.length / numExpr };
+  }
+  const selected = header.blend_expr;
+  const basis = new Float32Array(selected.length * numExpr);
+  selected.forEach((e, k) => { basis[k * numExpr + e] = 1; });
+  return { mean: new Float32Array(numExpr), basis, count: selected.length };
 }
 
 /** Per offset group: for each driver the Gaussians it moves (from the mask) and their values. */

@@ -1378,8 +1378,7 @@ ${player.renderer.target.name}`;
       count,
       degree,
       parent,
-      blendExpr: header.blend_expr,
-      // the expressions with offsets; drivers = their weights, then jaw [3]
+      basis: expressionBasis(header, blocks, rig.numExpr),
       xyz: blocks["g.xyz"],
       rot: blocks["g.rot"],
       logScale: blocks["g.log_scale"],
@@ -1387,6 +1386,19 @@ ${player.renderer.target.name}`;
       shDc: blocks["g.sh_dc"],
       shRest
     };
+  }
+  function expressionBasis(header, blocks, numExpr) {
+    if (blocks["g.expr_basis"]) {
+      const mean = blocks["g.expr_mean"], basis2 = blocks["g.expr_basis"];
+      if (mean.length !== numExpr || basis2.length % numExpr) throw new WebAvatarError("g.expr_basis does not fit the rig");
+      return { mean, basis: basis2, count: basis2.length / numExpr };
+    }
+    const selected = header.blend_expr;
+    const basis = new Float32Array(selected.length * numExpr);
+    selected.forEach((e, k) => {
+      basis[k * numExpr + e] = 1;
+    });
+    return { mean: new Float32Array(numExpr), basis, count: selected.length };
   }
   function readOffsets(header, blocks, count) {
     const groups = OFFSET_GROUPS.map(([name, width, column]) => {
@@ -1433,10 +1445,24 @@ ${player.renderer.target.name}`;
       };
       this.frames = null;
     }
-    /** The drivers [D] of params: expression weights of blend_expr, then the jaw's 3 components. */
+    /** The drivers [D] of params: the expression basis' coefficients, then the jaw's 3 components
+     * (GaussianAvatar.drivers). */
     drivers(params) {
-      const expr = this.avatar.gaussians.blendExpr.map((e) => params.expr[e] || 0);
-      return [...expr, params.jaw[0], params.jaw[1], params.jaw[2]];
+      const { mean, basis, count } = this.avatar.gaussians.basis;
+      const numExpr = mean.length;
+      const drivers = new Array(count + 3);
+      for (let k = 0; k < count; ++k) {
+        let sum = 0;
+        for (let e = 0; e < numExpr; ++e) {
+          const weight = basis[k * numExpr + e];
+          if (weight) sum += weight * ((params.expr[e] || 0) - mean[e]);
+        }
+        drivers[k] = sum;
+      }
+      drivers[count] = params.jaw[0];
+      drivers[count + 1] = params.jaw[1];
+      drivers[count + 2] = params.jaw[2];
+      return drivers;
     }
     /** World Gaussians (this.world, reused) of the rig posed as verts [V * 3] at params. */
     blend(verts, params) {
