@@ -1429,7 +1429,8 @@ ${player.renderer.target.name}`;
     constructor(avatar) {
       const n = avatar.gaussians.count;
       this.avatar = avatar;
-      this.applied = new Float32Array(n * LOCAL_SIZE);
+      this.offsets = gaussianMajor(avatar.offsets, n);
+      this.factors = new Float64Array(this.offsets.slots * 4);
       this.world = {
         count: n,
         means: new Float32Array(n * 3),
@@ -1464,75 +1465,82 @@ ${player.renderer.target.name}`;
       drivers[count + 2] = params.jaw[2];
       return drivers;
     }
-    /** World Gaussians (this.world, reused) of the rig posed as verts [V * 3] at params. */
+    /** World Gaussians (this.world, reused) of the rig posed as verts [V * 3] at params: per
+     * Gaussian, its offsets summed over its own entries (a sequential pass over them), its local
+     * attributes, then its triangle's frame. */
     blend(verts, params) {
-      const { gaussians: g, offsets, rig } = this.avatar;
-      this.applyOffsets(this.drivers(params), offsets);
+      const { gaussians: g, rig } = this.avatar;
+      const drivers = this.drivers(params);
+      const { start, slot, values, column, width, groups } = this.offsets;
+      const factors = this.factors;
+      for (let k = 0; k < this.offsets.slots; ++k) {
+        const d = Math.floor(k / groups), group = this.avatar.offsets.groups[k % groups];
+        for (let c = 0; c < 4; ++c) factors[4 * k + c] = c < group.width ? drivers[d] * group.scale[d * group.width + c] : 0;
+      }
       this.frames = triangleFrames(verts, rig.faces, rig.numFaces, this.frames);
-      const frames = this.frames, a = this.applied, w = this.world;
+      const frames = this.frames, w = this.world;
       const { means, quats, scales, opacities, shDc } = w;
+      const a = new Float64Array(LOCAL_SIZE + 3);
       for (let i = 0; i < g.count; ++i) {
-        const f = FRAME_SIZE * g.parent[i], o = LOCAL_SIZE * i, i3 = 3 * i, i4 = 4 * i;
-        const unit2 = frames[f + 12];
-        const x = g.xyz[i3] + a[o], y = g.xyz[i3 + 1] + a[o + 1], z = g.xyz[i3 + 2] + a[o + 2];
-        means[i3] = frames[f] + unit2 * (frames[f + 3] * x + frames[f + 4] * y + frames[f + 5] * z);
-        means[i3 + 1] = frames[f + 1] + unit2 * (frames[f + 6] * x + frames[f + 7] * y + frames[f + 8] * z);
-        means[i3 + 2] = frames[f + 2] + unit2 * (frames[f + 9] * x + frames[f + 10] * y + frames[f + 11] * z);
-        let qw = g.rot[i4] + a[o + 3], qx = g.rot[i4 + 1] + a[o + 4];
-        let qy = g.rot[i4 + 2] + a[o + 5], qz = g.rot[i4 + 3] + a[o + 6];
+        a.fill(0);
+        for (let e = start[i]; e < start[i + 1]; ++e) {
+          const k = slot[e], f = 4 * k, v = 4 * e, col = column[k];
+          a[col] += factors[f] * values[v];
+          a[col + 1] += factors[f + 1] * values[v + 1];
+          a[col + 2] += factors[f + 2] * values[v + 2];
+          a[col + 3] += factors[f + 3] * values[v + 3];
+        }
+        const t = FRAME_SIZE * g.parent[i], i3 = 3 * i, i4 = 4 * i;
+        const unit2 = frames[t + 12];
+        const x = g.xyz[i3] + a[0], y = g.xyz[i3 + 1] + a[1], z = g.xyz[i3 + 2] + a[2];
+        means[i3] = frames[t] + unit2 * (frames[t + 3] * x + frames[t + 4] * y + frames[t + 5] * z);
+        means[i3 + 1] = frames[t + 1] + unit2 * (frames[t + 6] * x + frames[t + 7] * y + frames[t + 8] * z);
+        means[i3 + 2] = frames[t + 2] + unit2 * (frames[t + 9] * x + frames[t + 10] * y + frames[t + 11] * z);
+        let qw = g.rot[i4] + a[3], qx = g.rot[i4 + 1] + a[4];
+        let qy = g.rot[i4 + 2] + a[5], qz = g.rot[i4 + 3] + a[6];
         const norm = Math.max(Math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12);
         qw /= norm;
         qx /= norm;
         qy /= norm;
         qz /= norm;
-        const tw = frames[f + 13], tx = frames[f + 14], ty = frames[f + 15], tz = frames[f + 16];
+        const tw = frames[t + 13], tx = frames[t + 14], ty = frames[t + 15], tz = frames[t + 16];
         quats[i4] = tw * qw - tx * qx - ty * qy - tz * qz;
         quats[i4 + 1] = tw * qx + tx * qw + ty * qz - tz * qy;
         quats[i4 + 2] = tw * qy - tx * qz + ty * qw + tz * qx;
         quats[i4 + 3] = tw * qz + tx * qy - ty * qx + tz * qw;
-        scales[i3] = unit2 * Math.exp(g.logScale[i3] + a[o + 7]);
-        scales[i3 + 1] = unit2 * Math.exp(g.logScale[i3 + 1] + a[o + 8]);
-        scales[i3 + 2] = unit2 * Math.exp(g.logScale[i3 + 2] + a[o + 9]);
-        opacities[i] = 1 / (1 + Math.exp(-(g.opacityLogit[i] + a[o + 10])));
-        shDc[i3] = g.shDc[i3] + a[o + 11] / SH_C0;
-        shDc[i3 + 1] = g.shDc[i3 + 1] + a[o + 12] / SH_C0;
-        shDc[i3 + 2] = g.shDc[i3 + 2] + a[o + 13] / SH_C0;
+        scales[i3] = unit2 * Math.exp(g.logScale[i3] + a[7]);
+        scales[i3 + 1] = unit2 * Math.exp(g.logScale[i3 + 1] + a[8]);
+        scales[i3 + 2] = unit2 * Math.exp(g.logScale[i3 + 2] + a[9]);
+        opacities[i] = 1 / (1 + Math.exp(-(g.opacityLogit[i] + a[10])));
+        shDc[i3] = g.shDc[i3] + a[11] / SH_C0;
+        shDc[i3 + 1] = g.shDc[i3 + 1] + a[12] / SH_C0;
+        shDc[i3 + 2] = g.shDc[i3 + 2] + a[13] / SH_C0;
       }
       return w;
     }
-    /** this.applied [N, 14] = sum_d drivers[d] offset_d, from the sparse rows (row by row: each
-     * row's values are adjacent, and so are the attributes they add to). */
-    applyOffsets(drivers, offsets) {
-      const a = this.applied;
-      a.fill(0);
-      for (const { width, column, start, gaussian, values, scale } of offsets.groups) {
-        const factors = new Float64Array(width);
-        for (let d = 0; d < offsets.drivers; ++d) {
-          const weight = drivers[d];
-          if (!weight) continue;
-          for (let c = 0; c < width; ++c) factors[c] = weight * scale[d * width + c];
-          const end = start[d + 1];
-          if (width === 1) {
-            const f0 = factors[0];
-            for (let r = start[d]; r < end; ++r) a[LOCAL_SIZE * gaussian[r] + column] += f0 * values[r];
-          } else if (width === 3) {
-            const f0 = factors[0], f1 = factors[1], f2 = factors[2];
-            for (let r = start[d]; r < end; ++r) {
-              const at = LOCAL_SIZE * gaussian[r] + column, v = 3 * r;
-              a[at] += f0 * values[v];
-              a[at + 1] += f1 * values[v + 1];
-              a[at + 2] += f2 * values[v + 2];
-            }
-          } else {
-            for (let r = start[d]; r < end; ++r) {
-              const at = LOCAL_SIZE * gaussian[r] + column, v = width * r;
-              for (let c = 0; c < width; ++c) a[at + c] += factors[c] * values[v + c];
-            }
-          }
+  };
+  function gaussianMajor(offsets, count) {
+    const groups = offsets.groups.length, slots = offsets.drivers * groups;
+    const start = new Uint32Array(count + 1);
+    for (const group of offsets.groups) for (const g of group.gaussian) start[g + 1] += 1;
+    for (let i = 0; i < count; ++i) start[i + 1] += start[i];
+    const entries = start[count];
+    const slot = new Uint16Array(entries), values = new Int8Array(4 * entries), next = start.slice(0, count);
+    const column = new Uint8Array(slots), width = new Uint8Array(slots);
+    offsets.groups.forEach((group, j) => {
+      for (let d = 0; d < offsets.drivers; ++d) {
+        const k = d * groups + j;
+        column[k] = group.column;
+        width[k] = group.width;
+        for (let r = group.start[d]; r < group.start[d + 1]; ++r) {
+          const e = next[group.gaussian[r]]++;
+          slot[e] = k;
+          for (let c = 0; c < group.width; ++c) values[4 * e + c] = group.values[group.width * r + c];
         }
       }
-    }
-  };
+    });
+    return { start, slot, values, column, width, groups, slots };
+  }
   function triangleFrames(verts, faces, numFaces, out) {
     const frames = out || new Float64Array(numFaces * FRAME_SIZE);
     for (let f = 0; f < numFaces; ++f) {
