@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from avatar.data.atomic import atomic_folder
-from avatar.data.livelink import MAX_JAW_ANGLE, arkit_expression_matrix, default_jaw_from_jawopen, load_arkit_map
+from avatar.data.arkit import ARKIT_NAMES
+from avatar.data.livelink import (MAX_JAW_ANGLE, REQUIRED_COLUMNS, arkit_expression_matrix, default_jaw_from_jawopen,
+                                  load_arkit_map)
 from avatar.model import Avatar
 from avatar.model.web_format import write_web_avatar
 from avatar.render.framing import FRAMING_FOV_Y_DEG, head_target
@@ -96,13 +98,15 @@ def _unique_names(sequences: list[dict]) -> None:
 
 
 def _livelink_mapping(avatar: Avatar, arkit_map: str | Path | None) -> dict:
-    """How the page maps a dropped Live Link CSV, as avatar.data.livelink does: the matrix
-    [E, 52] row-major, the jaw joint from JawOpen, and whether to clamp into the avatar's range."""
+    """How the page reads and maps a dropped Live Link CSV, as avatar.data.livelink does: its
+    columns, the matrix [E, 52] row-major, the jaw joint from JawOpen, and whether to clamp into
+    the avatar's range."""
     rig = avatar.rig
     with warnings.catch_warnings():  # which ARKit names the rig lacks matters when a CSV is played, not here
         warnings.simplefilter("ignore")
         matrix = load_arkit_map(arkit_map, rig) if arkit_map is not None else \
             arkit_expression_matrix(rig, "a Live Link CSV dropped on the web player")
-    return {"matrix": np.asarray(matrix, np.float32).reshape(-1).tolist(),
+    return {"columns": list(REQUIRED_COLUMNS), "jaw_open": ARKIT_NAMES.index("jawOpen"),
+            "matrix": np.asarray(matrix, np.float32).reshape(-1).tolist(),
             "jaw_from_jawopen": default_jaw_from_jawopen(rig), "max_jaw_angle": MAX_JAW_ANGLE,
             "clamp": avatar.expression_range is not None}

@@ -2,26 +2,11 @@
 // maps them (avatar/data/livelink.py, avatar/model/expression_range.py): ARKit weights through
 // the exporter's matrix onto the rig's expressions, the jaw joint from JawOpen where the rig
 // opens its mouth with it, head and eye angles as rig-space axis-angle, then the weights put on
-// the avatar's resting face and kept inside the range its training frames showed.
+// the avatar's resting face and kept inside the range its training frames showed. The column
+// names and the mapping come from the exporter (the manifest's `livelink`): the engine's own.
 
 import { sequenceOf, zeroParams } from "./params.js";
 
-export const ARKIT_NAMES = [
-  "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft",
-  "eyeSquintLeft", "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight",
-  "eyeLookOutRight", "eyeLookUpRight", "eyeSquintRight", "eyeWideRight", "jawForward",
-  "jawRight", "jawLeft", "jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthRight",
-  "mouthLeft", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
-  "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft", "mouthStretchRight",
-  "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthPressLeft",
-  "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
-  "mouthUpperUpRight", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft",
-  "browOuterUpRight", "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "noseSneerLeft",
-  "noseSneerRight", "tongueOut",
-];
-const ANGLE_COLUMNS = ["HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
-  "RightEyeYaw", "RightEyePitch", "RightEyeRoll"];
-export const REQUIRED_COLUMNS = [...ARKIT_NAMES.map((n) => n[0].toUpperCase() + n.slice(1)), ...ANGLE_COLUMNS];
 const MAX_ABS_VALUE = 1e4;
 const DEFAULT_FPS = 60;
 const TIMECODE_RATES = [24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 240];
@@ -34,22 +19,23 @@ export class LiveLinkError extends Error {
   }
 }
 
-/** {fps, values: Float32Array [T * 61] (REQUIRED_COLUMNS order)} of a Live Link Face CSV's text. */
-export function readLiveLinkCsv(text, file = "recording.csv") {
+/** {fps, values: Float32Array [T * C]} of a Live Link Face CSV's text: the C required `columns`
+ * (the 52 blendshapes, then head and eye yaw, pitch, roll), in that order. */
+export function readLiveLinkCsv(text, file, columns) {
   const lines = parseCsv(text.replace(/^\uFEFF/, ""));
   if (!lines.length) throw new LiveLinkError(file, "empty file: no header row");
   const header = lines[0].fields;
   const byLower = new Map();
   header.forEach((name, i) => { const key = name.trim().toLowerCase(); if (!byLower.has(key)) byLower.set(key, i); });
-  const missing = REQUIRED_COLUMNS.filter((c) => !byLower.has(c.toLowerCase()));
+  const missing = columns.filter((c) => !byLower.has(c.toLowerCase()));
   if (missing.length) {
     throw new LiveLinkError(file, `missing column${missing.length > 1 ? "s" : ""} ${missing.map((c) => `'${c}'`).join(", ")}`);
   }
-  const index = REQUIRED_COLUMNS.map((c) => byLower.get(c.toLowerCase()));
+  const index = columns.map((c) => byLower.get(c.toLowerCase()));
   const timecodeColumn = byLower.get("timecode");
   const rows = lines.slice(1).filter(({ fields }) => fields.some((f) => f.trim()));
   if (rows.length < 2) throw new LiveLinkError(file, `too few rows: ${rows.length} data row(s), need at least 2`);
-  const values = new Float32Array(rows.length * REQUIRED_COLUMNS.length);
+  const values = new Float32Array(rows.length * columns.length);
   const timecodes = [];
   rows.forEach(({ fields, line }, r) => {
     if (fields.length < header.length) {
@@ -61,9 +47,9 @@ export function readLiveLinkCsv(text, file = "recording.csv") {
       const value = text.trim() === "" ? NaN : Number(text);
       if (!Number.isFinite(value) || Math.abs(value) > MAX_ABS_VALUE) {
         throw new LiveLinkError(file, `not a finite number within ±${MAX_ABS_VALUE}: '${text.trim()}'`, line,
-          REQUIRED_COLUMNS[c]);
+          columns[c]);
       }
-      values[r * REQUIRED_COLUMNS.length + c] = value;
+      values[r * columns.length + c] = value;
     });
     if (timecodeColumn !== undefined) {
       const text = fields[timecodeColumn];
@@ -152,10 +138,11 @@ function multiply(a, b) {
 }
 
 /** The recording as a Sequence of the avatar's params. mapping: the manifest's `livelink`
- * ({matrix [E * 52], jaw_from_jawopen, max_jaw_angle}); range: the avatar's expression range or null. */
+ * ({columns, jaw_open (its column), matrix [E * 52], jaw_from_jawopen, max_jaw_angle}); range: the
+ * avatar's expression range or null. */
 export function liveLinkSequence(name, recording, mapping, numExpr, range) {
-  const columns = REQUIRED_COLUMNS.length;
-  const jawOpen = ARKIT_NAMES.indexOf("jawOpen");
+  const columns = mapping.columns.length;
+  const jawOpen = mapping.jaw_open;
   const frames = [];
   for (let t = 0; t < recording.values.length / columns; ++t) {
     const row = recording.values.subarray(t * columns, (t + 1) * columns);

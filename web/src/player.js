@@ -101,7 +101,8 @@ export class Player {
   loadLiveLink(text, name) {
     const mapping = this.manifest.livelink;
     const range = mapping.clamp ? this.summary.expressionRange : null;
-    const sequence = liveLinkSequence(name, readLiveLinkCsv(text, name), mapping, this.summary.numExpr, range);
+    const recording = readLiveLinkCsv(text, name, mapping.columns);
+    const sequence = liveLinkSequence(name, recording, mapping, this.summary.numExpr, range);
     this.sequences.push(sequence);
     this.play(sequence);
     return sequence;

@@ -473,72 +473,6 @@ void main() {
   }
 
   // src/livelink.js
-  var ARKIT_NAMES = [
-    "eyeBlinkLeft",
-    "eyeLookDownLeft",
-    "eyeLookInLeft",
-    "eyeLookOutLeft",
-    "eyeLookUpLeft",
-    "eyeSquintLeft",
-    "eyeWideLeft",
-    "eyeBlinkRight",
-    "eyeLookDownRight",
-    "eyeLookInRight",
-    "eyeLookOutRight",
-    "eyeLookUpRight",
-    "eyeSquintRight",
-    "eyeWideRight",
-    "jawForward",
-    "jawRight",
-    "jawLeft",
-    "jawOpen",
-    "mouthClose",
-    "mouthFunnel",
-    "mouthPucker",
-    "mouthRight",
-    "mouthLeft",
-    "mouthSmileLeft",
-    "mouthSmileRight",
-    "mouthFrownLeft",
-    "mouthFrownRight",
-    "mouthDimpleLeft",
-    "mouthDimpleRight",
-    "mouthStretchLeft",
-    "mouthStretchRight",
-    "mouthRollLower",
-    "mouthRollUpper",
-    "mouthShrugLower",
-    "mouthShrugUpper",
-    "mouthPressLeft",
-    "mouthPressRight",
-    "mouthLowerDownLeft",
-    "mouthLowerDownRight",
-    "mouthUpperUpLeft",
-    "mouthUpperUpRight",
-    "browDownLeft",
-    "browDownRight",
-    "browInnerUp",
-    "browOuterUpLeft",
-    "browOuterUpRight",
-    "cheekPuff",
-    "cheekSquintLeft",
-    "cheekSquintRight",
-    "noseSneerLeft",
-    "noseSneerRight",
-    "tongueOut"
-  ];
-  var ANGLE_COLUMNS = [
-    "HeadYaw",
-    "HeadPitch",
-    "HeadRoll",
-    "LeftEyeYaw",
-    "LeftEyePitch",
-    "LeftEyeRoll",
-    "RightEyeYaw",
-    "RightEyePitch",
-    "RightEyeRoll"
-  ];
-  var REQUIRED_COLUMNS = [...ARKIT_NAMES.map((n) => n[0].toUpperCase() + n.slice(1)), ...ANGLE_COLUMNS];
   var MAX_ABS_VALUE = 1e4;
   var DEFAULT_FPS = 60;
   var TIMECODE_RATES = [24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 240];
@@ -549,7 +483,7 @@ void main() {
       super(`${file}${where}: ${what}`);
     }
   };
-  function readLiveLinkCsv(text, file = "recording.csv") {
+  function readLiveLinkCsv(text, file, columns) {
     const lines = parseCsv(text.replace(/^\uFEFF/, ""));
     if (!lines.length) throw new LiveLinkError(file, "empty file: no header row");
     const header = lines[0].fields;
@@ -558,15 +492,15 @@ void main() {
       const key = name.trim().toLowerCase();
       if (!byLower.has(key)) byLower.set(key, i);
     });
-    const missing = REQUIRED_COLUMNS.filter((c) => !byLower.has(c.toLowerCase()));
+    const missing = columns.filter((c) => !byLower.has(c.toLowerCase()));
     if (missing.length) {
       throw new LiveLinkError(file, `missing column${missing.length > 1 ? "s" : ""} ${missing.map((c) => `'${c}'`).join(", ")}`);
     }
-    const index = REQUIRED_COLUMNS.map((c) => byLower.get(c.toLowerCase()));
+    const index = columns.map((c) => byLower.get(c.toLowerCase()));
     const timecodeColumn = byLower.get("timecode");
     const rows = lines.slice(1).filter(({ fields }) => fields.some((f) => f.trim()));
     if (rows.length < 2) throw new LiveLinkError(file, `too few rows: ${rows.length} data row(s), need at least 2`);
-    const values = new Float32Array(rows.length * REQUIRED_COLUMNS.length);
+    const values = new Float32Array(rows.length * columns.length);
     const timecodes = [];
     rows.forEach(({ fields, line }, r) => {
       if (fields.length < header.length) {
@@ -585,10 +519,10 @@ void main() {
             file,
             `not a finite number within \xB1${MAX_ABS_VALUE}: '${text2.trim()}'`,
             line,
-            REQUIRED_COLUMNS[c]
+            columns[c]
           );
         }
-        values[r * REQUIRED_COLUMNS.length + c] = value;
+        values[r * columns.length + c] = value;
       });
       if (timecodeColumn !== void 0) {
         const text2 = fields[timecodeColumn];
@@ -692,8 +626,8 @@ void main() {
     ];
   }
   function liveLinkSequence(name, recording, mapping, numExpr, range) {
-    const columns = REQUIRED_COLUMNS.length;
-    const jawOpen = ARKIT_NAMES.indexOf("jawOpen");
+    const columns = mapping.columns.length;
+    const jawOpen = mapping.jaw_open;
     const frames = [];
     for (let t = 0; t < recording.values.length / columns; ++t) {
       const row2 = recording.values.subarray(t * columns, (t + 1) * columns);
@@ -877,7 +811,8 @@ void main() {
     loadLiveLink(text, name) {
       const mapping = this.manifest.livelink;
       const range = mapping.clamp ? this.summary.expressionRange : null;
-      const sequence = liveLinkSequence(name, readLiveLinkCsv(text, name), mapping, this.summary.numExpr, range);
+      const recording = readLiveLinkCsv(text, name, mapping.columns);
+      const sequence = liveLinkSequence(name, recording, mapping, this.summary.numExpr, range);
       this.sequences.push(sequence);
       this.play(sequence);
       return sequence;
