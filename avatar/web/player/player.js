@@ -1918,18 +1918,25 @@ ${player.renderer.target.name}`;
     const k = (degree + 1) ** 2;
     const basis = new Float64Array(16);
     const rest = (k - 1) * 3;
+    const { means, shDc } = world;
     for (let i = 0; i < world.count; ++i) {
-      let dx = world.means[3 * i] - eye[0], dy = world.means[3 * i + 1] - eye[1], dz = world.means[3 * i + 2] - eye[2];
+      const i3 = 3 * i;
+      let dx = means[i3] - eye[0], dy = means[i3 + 1] - eye[1], dz = means[i3 + 2] - eye[2];
       const norm = Math.max(Math.sqrt(dx * dx + dy * dy + dz * dz), 1e-12);
       dx /= norm;
       dy /= norm;
       dz /= norm;
       shBasis(degree, dx, dy, dz, basis);
-      for (let c = 0; c < 3; ++c) {
-        let sum = basis[0] * world.shDc[3 * i + c];
-        for (let j = 1; j < k; ++j) sum += basis[j] * shRest[i * rest + (j - 1) * 3 + c];
-        colours[3 * i + c] = Math.max(sum + 0.5, 0);
+      let r = C0 * shDc[i3], g = C0 * shDc[i3 + 1], b = C0 * shDc[i3 + 2];
+      for (let j = 1, at = i * rest; j < k; ++j, at += 3) {
+        const w = basis[j];
+        r += w * shRest[at];
+        g += w * shRest[at + 1];
+        b += w * shRest[at + 2];
       }
+      colours[i3] = Math.max(r + 0.5, 0);
+      colours[i3 + 1] = Math.max(g + 0.5, 0);
+      colours[i3 + 2] = Math.max(b + 0.5, 0);
     }
     return colours;
   }
