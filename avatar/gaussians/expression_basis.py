@@ -5,10 +5,9 @@ kinds of basis:
 - a selection of expressions (`selection`): rows one-hot, mean 0, so a driver is one expression's
   weight as it is;
 - a PCA of the training frames' expressions (`pca`): the mean training expression subtracted and
-  the weights projected onto the principal directions, each scaled to unit spread over the
-  training frames (3D Gaussian Blendshapes' advice for driving). Offsets then cover every
-  expression the video moves, the base Gaussians show the mean expression, and a combination the
-  video never showed maps into the directions it did.
+  the weights projected onto the principal directions (3D Gaussian Blendshapes' advice for
+  driving). Offsets then cover every expression the video moves, the base Gaussians show the mean
+  expression, and a combination the video never showed maps into the directions it did.
 """
 
 from __future__ import annotations
@@ -38,8 +37,8 @@ class ExpressionBasis:
     @classmethod
     def pca(cls, expr: Tensor, variance: float, max_components: int | None = None) -> "ExpressionBasis":
         """The principal directions of expr [T, E] (training frames) that explain `variance` (a
-        fraction) of its spread, at most max_components, each scaled so that its coefficient has
-        unit standard deviation over the frames."""
+        fraction) of its spread, at most max_components, as orthonormal rows: a coefficient is in
+        weight units, so a direction the video hardly moves in drives its offsets weakly."""
         expr = expr.detach().double().cpu()
         mean = expr.mean(0)  # [E]
         centred = expr - mean
@@ -49,10 +48,9 @@ class ExpressionBasis:
         explained = torch.cumsum(s ** 2, 0) / (s ** 2).sum()
         k = int(torch.searchsorted(explained, torch.tensor(min(variance, 1.0), dtype=explained.dtype))) + 1
         k = min(k, int((s > s[0] * 1e-6).sum()), max_components if max_components is not None else k)
-        std = s[:k] / (expr.shape[0] - 1) ** 0.5  # [K] spread of each coefficient
         # sign: the largest entry of each direction positive, so a basis is reproducible
         sign = torch.sign(vh[:k].gather(1, vh[:k].abs().argmax(1, keepdim=True)))  # [K, 1]
-        return cls(mean.float(), (sign * vh[:k] / std[:, None]).float())
+        return cls(mean.float(), (sign * vh[:k]).float())
 
     def selected(self) -> Tensor | None:
         """The expression indices [K] when this basis is a selection (one-hot rows, mean 0), else None."""
