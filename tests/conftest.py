@@ -14,7 +14,7 @@ DATA = Path(os.environ.get("AVATAR_TEST_DATA", Path(__file__).resolve().parents[
 REAL_CLIP = DATA / "videos" / "wojtek_512.mp4"
 REAL_CAPTURE_SIZE = 128
 # Enough steps for the offsets to be learnt (after their warm-up) and the Gaussians to densify.
-REAL_TRAINING = ["--iterations", "900", "--set", "offsets_from=300", "--set", "eval_every=0",
+REAL_TRAINING = ["--iterations", "900", "--set", "offsets_from_frac=0.3333", "--set", "eval_every=0",
                  "--set", "checkpoint_every=0"]
 
 

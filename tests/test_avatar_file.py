@@ -77,6 +77,14 @@ def _poke(key, index, value):
     return edit
 
 
+def _version_2(blend_expr):
+    """A version 2 file's tensors: the offsets' expressions as indices, no basis."""
+    def edit(d):
+        d.pop("gaussians.expr_mean"), d.pop("gaussians.expr_basis")
+        d["gaussians.blend_expr"] = blend_expr
+    return edit
+
+
 CRAFTED = {
     "parent beyond the faces": (_poke("gaussians.parent", 0, 10_000), None, "gaussians.parent"),
     "negative parent": (_poke("gaussians.parent", 3, -1), None, "gaussians.parent"),
@@ -86,8 +94,14 @@ CRAFTED = {
     "face index beyond the vertices": (_poke("rig.faces", 0, 99_999), None, "rig.faces"),
     "sh degree without its coefficients": (None, _set("sh_degree", "2"), "gaussians.sh_rest"),
     "sh degree out of range": (None, _set("sh_degree", "9"), "sh_degree"),
-    "offsets for another driver count": (_set("gaussians.blend_expr", torch.tensor([0, 1])), None, "gaussians.d_xyz"),
-    "repeated expression": (_set("gaussians.blend_expr", torch.tensor([0, 0])), None, "distinct"),
+    "offsets for another driver count": (_set("gaussians.expr_basis", torch.eye(2)), None, "gaussians.d_xyz"),
+    "a basis of another rig's expressions": (_set("gaussians.expr_basis", torch.zeros(1, 3)), None, "expression basis"),
+    "a NaN in the expression basis": (_poke("gaussians.expr_basis", 1, float("nan")), None, "gaussians.expr_basis"),
+    "an expression mean of integers": (_set("gaussians.expr_mean", torch.zeros(2, dtype=torch.int32)), None,
+                                       "gaussians.expr_mean"),
+    "version 2: offsets for another driver count": (_version_2(torch.tensor([0, 1])), _set("version", "2"),
+                                                    "gaussians.d_xyz"),
+    "version 2: repeated expression": (_version_2(torch.tensor([0, 0])), _set("version", "2"), "distinct"),
     "expression names of another rig": (None, _set("rig_expr_names", json.dumps(["a", "b", "c", "d", "e"])),
                                         "expression names"),
     "config that is not an object": (None, _set("config", "[1, 2]"), "config"),
@@ -112,6 +126,16 @@ def test_a_crafted_file_with_a_valid_digest_is_refused(saved, tmp_path, case):
 def test_the_forging_helper_itself_makes_loadable_files(saved, tmp_path):
     model, config = load_avatar(_forge(saved, tmp_path))
     assert config == {"iterations": 3} and model.num_blend_expr == 1
+
+
+def test_a_version_2_file_loads_with_its_selected_expressions_driving_the_offsets(saved, tmp_path):
+    """Files written before the expression basis name the expressions whose weights drive the offsets."""
+    model, _ = load_avatar(_forge(saved, tmp_path, _version_2(torch.tensor([1])), _set("version", "2")))
+    params = model.rig.zero_params(2)
+    params.expr = torch.rand(2, model.rig.num_expr)
+    params.jaw = torch.rand(2, 3)
+    assert model.blend_expr.tolist() == [1]
+    assert torch.equal(model.drivers(params), torch.cat([params.expr[:, [1]], params.jaw], -1))
 
 
 def test_an_older_file_without_the_whole_file_digest_is_refused(saved, tmp_path):

@@ -10,7 +10,7 @@ from avatar.data.synthetic import make_synthetic_capture
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import load_avatar, save_avatar
 from avatar.rig.loaders import load_rig
-from avatar.training.config import load_config
+from avatar.training.config import TrainConfig, load_config
 from avatar.training.trainer import train, varying_expressions
 from tiny_rig import make_tiny_rig
 
@@ -48,9 +48,24 @@ def test_offsets_stay_zero_during_the_warm_up(tmp_path):
     root = tmp_path / "capture"
     capture = make_synthetic_capture(load_rig("builtin"), root, num_train=3, num_test=1, size=32, progress=False)
     rig = load_rig("builtin")
-    for warm_up, expect_zero in (4, True), (0, False):
-        cfg = load_config("fast", iterations=4, offsets_from=warm_up, num_blend_expr=4, backend="torch",
+    for warm_up, expect_zero in (1.0, True), (0.0, False):
+        cfg = load_config("fast", iterations=4, offsets_from_frac=warm_up, num_blend_expr=4, backend="torch",
                           eval_every=0, checkpoint_every=0)
         model = train(capture, rig, cfg, tmp_path / f"w{warm_up}.avatar", progress=False).model
         moved = max(float(getattr(model, name).detach().abs().max()) for name in GaussianAvatar.OFFSETS)
         assert (moved == 0.0) == expect_zero
+
+
+def test_steps_follow_the_number_of_training_frames_when_left_to_the_clip(tmp_path):
+    cfg = TrainConfig().replaced({"iterations": None, "steps_per_frame": 20, "min_iterations": 100,
+                                  "max_iterations": 1000})
+    assert (cfg.clip_iterations(3), cfg.clip_iterations(30), cfg.clip_iterations(300)) == (100, 600, 1000)
+    assert load_config(None, iterations=7, steps_per_frame=20).clip_iterations(300) == 7  # a count given wins
+    with pytest.raises(ValueError, match="min_iterations"):
+        load_config(None, min_iterations=10, max_iterations=5)
+    capture = make_synthetic_capture(load_rig("builtin"), tmp_path / "capture", num_train=3, num_test=1, size=32,
+                                     progress=False)
+    cfg = load_config("fast", steps_per_frame=2, backend="torch", eval_every=0, checkpoint_every=0).replaced(
+        {"iterations": None})
+    avatar = train(capture, load_rig("builtin"), cfg, tmp_path / "m.avatar", progress=False)
+    assert avatar.settings["iterations"] == 6  # 2 steps for each of the 3 training frames, recorded as run

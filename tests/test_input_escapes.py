@@ -173,7 +173,7 @@ def _resigned(model: Path, out: Path, key: str, dtype: torch.dtype) -> Path:
 
 @pytest.mark.parametrize("key, dtype, expected", [
     ("gaussians.sh_rest", torch.float16, "float32"), ("gaussians.xyz", torch.float64, "float32"),
-    ("gaussians.d_color", torch.bfloat16, "float32"), ("gaussians.blend_expr", torch.float32, "int32 or int64"),
+    ("gaussians.d_color", torch.bfloat16, "float32"), ("gaussians.expr_basis", torch.float64, "float32"),
     ("rig.v_template", torch.float64, "float32"), ("rig.faces", torch.int32, "int64")])
 def test_a_resigned_model_with_a_tensor_of_another_dtype_names_the_file_and_tensor(inputs, tmp_path, capsys, key,
                                                                                      dtype, expected):

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from avatar.gaussians import GaussianAvatar
+from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.model import Avatar, ExpressionRange, load_avatar
 from avatar.model.web_format import WebAvatarError, read_web_avatar, write_web_avatar
 from avatar.render import Camera
@@ -162,3 +163,41 @@ def test_an_avatar_trained_from_a_shared_clip_renders_alike(real_avatar, real_ca
     picked = [test[i] for i in np.linspace(0, len(test) - 1, 4).round().astype(int)]
     values = psnrs(avatar, read, [(capture.frame_params(f), capture.camera(f)) for f in picked])
     assert min(values) >= MIN_PSNR, values
+
+def _pca_avatar() -> Avatar:
+    """A small avatar whose offsets are driven by a PCA basis (mean and rows of all expressions)."""
+    rig = build_builtin_head()
+    g = torch.Generator().manual_seed(3)
+    basis = ExpressionBasis(0.3 * torch.rand(rig.num_expr, generator=g), torch.randn(4, rig.num_expr, generator=g))
+    model = GaussianAvatar.on_mesh(rig, sh_degree=1, blend_expr=basis)
+    model.replace_gaussians({k: v + 0.05 * torch.randn(v.shape, generator=g) for k, v in
+                             model.attribute_tensors().items()}, model.parent)
+    return Avatar(model, torch.zeros(rig.num_shape), backend="cpu")
+
+
+def test_a_pca_basis_is_stored_exactly_and_drives_the_read_back_alike(tmp_path, cpu_extension):
+    avatar = _pca_avatar()
+    path = tmp_path / "pca.webavatar"
+    write_web_avatar(avatar, path)
+    read = read_web_avatar(path, backend="cpu")
+    assert torch.equal(read.model.expr_mean, avatar.model.expr_mean)
+    assert torch.equal(read.model.expr_basis, avatar.model.expr_basis)
+    assert read.model.blend_expr is None and read.model.num_drivers == 4 + 3
+    params = frames(avatar.rig, 3)[2][0]
+    assert torch.equal(read.model.drivers(params), avatar.model.drivers(params))
+    assert min(psnrs(avatar, read, frames(avatar.rig, 3))) >= MIN_PSNR
+
+
+def test_a_file_written_before_the_basis_blocks_reads_its_selection(synthetic, tmp_path):
+    """Earlier files name the expressions whose weights drive the offsets (gaussians.blend_expr) only."""
+    from avatar.model.web_format import _pack, _unpack
+
+    avatar, path, _ = synthetic
+    meta, arrays = _unpack(path.read_bytes())
+    older = {k: v for k, v in arrays.items() if k not in ("g.expr_mean", "g.expr_basis")}
+    data, _ = _pack({k: v for k, v in meta.items() if k != "blocks"}, older)
+    (tmp_path / "older.webavatar").write_bytes(data)
+    read = read_web_avatar(tmp_path / "older.webavatar")
+    assert read.model.blend_expr.tolist() == avatar.model.blend_expr.tolist() == list(range(12))
+    params = frames(avatar.rig, 2)[1][0]
+    assert torch.equal(read.model.drivers(params), avatar.model.drivers(params))

@@ -98,6 +98,13 @@ def check_gaussians(tensors: dict[str, Tensor], rig: HeadRig, sh_degree: int, nu
         _finite(key, tensors[key])
 
 
+def check_floats(name: str, t: Tensor) -> None:
+    """A floating tensor of finite values within MAX_ABS."""
+    if not t.is_floating_point():
+        raise ContentError(f"{name} must be floating point, got {t.dtype}")
+    _finite(name, t)
+
+
 def _shape(name: str, t: Tensor | None, shape: tuple[int, ...]) -> None:
     if t is None or tuple(t.shape) != shape:
         raise ContentError(f"{name} has shape {None if t is None else tuple(t.shape)}, expected {shape}")

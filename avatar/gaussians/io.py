@@ -1,6 +1,9 @@
 """`.avatar` files: one safetensors file, never pickle.
 
-Tensors: the model's attributes and offsets (`gaussians.*`), and the rig arrays (`rig.*`)
+Tensors: the model's attributes and offsets (`gaussians.*`), its expression basis
+(`gaussians.expr_mean` [E], `gaussians.expr_basis` [D - 3, E]: the offsets' drivers, see
+`ExpressionBasis`; version 2 files have `gaussians.blend_expr`, a selection of expressions, instead
+and still load), and the rig arrays (`rig.*`)
 unless the rig's licence forbids embedding them (FLAME): then the user passes the rig again and
 its identity hash must match. Metadata (strings): format, version, config (JSON, with the
 model's `head_cut` when it has one), rig name, rig hash, expression names, sh degree, and a
@@ -23,14 +26,17 @@ from torch import Tensor
 
 from avatar.data.atomic import atomic_path
 from avatar.data.errors import parse_json
-from avatar.gaussians.file_checks import ContentError, check_dtypes, check_gaussians, check_metadata, check_rig
+from avatar.gaussians.file_checks import (ContentError, check_dtypes, check_floats, check_gaussians, check_metadata,
+                                         check_rig)
 from avatar.gaussians.file_digest import DIGEST_KEY, DIGEST_PLACEHOLDER, DigestError, seal, verify
+from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.model import GaussianAvatar
 from avatar.rig import HeadRig
 from avatar.rig.head_cut import HeadCut
 
 FORMAT = "gaussian-avatar"
-VERSION = 2
+VERSION = 3
+READABLE_VERSIONS = ("2", "3")  # 2: offsets driven by a selection of expressions (gaussians.blend_expr)
 
 
 class AvatarFileError(ValueError):
@@ -42,7 +48,8 @@ def save_avatar(model: GaussianAvatar, path: str | Path, config: dict | None = N
     path = Path(path)
     tensors = {f"gaussians.{k}": v.detach().cpu().contiguous() for k, v in model.attribute_tensors().items()}
     tensors["gaussians.parent"] = model.parent.cpu().contiguous()
-    tensors["gaussians.blend_expr"] = model.blend_expr.cpu().contiguous()
+    tensors["gaussians.expr_mean"] = model.expr_mean.cpu().contiguous()
+    tensors["gaussians.expr_basis"] = model.expr_basis.cpu().contiguous()
     rig = model.rig
     if rig.embeddable:
         tensors.update({f"rig.{k}": v.detach().cpu().contiguous() for k, v in rig.arrays().items()})
@@ -104,9 +111,9 @@ def load_avatar(path: str | Path, rig: HeadRig | None = None) -> tuple[GaussianA
         raise AvatarFileError(f"{path}: not a valid .avatar file: header is not readable JSON ({reason})") from None
     if meta.get("format") != FORMAT:
         raise AvatarFileError(f"{path}: not an .avatar file (format tag {meta.get('format')!r})")
-    if meta.get("version") != str(VERSION):
-        raise AvatarFileError(f"{path}: .avatar version {meta.get('version')} is not supported (want {VERSION}; "
-                              "train it again with this version)")
+    if meta.get("version") not in READABLE_VERSIONS:
+        raise AvatarFileError(f"{path}: .avatar version {meta.get('version')} is not supported (want "
+                              f"{' or '.join(READABLE_VERSIONS)}; train it again with this version)")
     try:
         tensors = load(data)
     except (SafetensorError, ValueError) as e:
@@ -134,13 +141,26 @@ def _build(tensors: dict[str, Tensor], meta: dict, rig: HeadRig | None, path: Pa
     if rig.identity_hash() != meta["rig_hash"]:
         raise AvatarFileError(f"{path}: the rig given ('{rig.name}') is not the one this avatar was trained on")
     try:
-        model = GaussianAvatar(rig, tensors["gaussians.parent"], sh_degree, tensors["gaussians.blend_expr"])
+        model = GaussianAvatar(rig, tensors["gaussians.parent"], sh_degree, _drivers(tensors, meta["version"]))
     except ValueError as e:
         raise ContentError(str(e)) from None
     check_gaussians(tensors, rig, sh_degree, model.num_drivers)
     model.replace_gaussians({k: tensors[f"gaussians.{k}"] for k in model.ATTRIBUTES + model.OFFSETS},
                             tensors["gaussians.parent"])
     return model
+
+
+def _drivers(tensors: dict[str, Tensor], version: str) -> Tensor | ExpressionBasis:
+    """What drives the offsets: version 2's selected expressions, version 3's basis."""
+    if version == "2":
+        return tensors["gaussians.blend_expr"]
+    mean, basis = tensors["gaussians.expr_mean"], tensors["gaussians.expr_basis"]
+    if mean.dim() != 1 or basis.dim() != 2:
+        raise ContentError(f"gaussians.expr_mean {tuple(mean.shape)} / expr_basis {tuple(basis.shape)} are not "
+                           "[E] / [K, E]")
+    check_floats("gaussians.expr_mean", mean)
+    check_floats("gaussians.expr_basis", basis)
+    return ExpressionBasis(mean, basis)
 
 
 def _rig_from_tensors(tensors: dict[str, Tensor], meta: dict) -> HeadRig:

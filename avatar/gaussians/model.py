@@ -3,8 +3,9 @@
 Each Gaussian lives in the local frame of its parent triangle (origin at the centroid, axes from
 the first edge and the normal, unit = mean edge length), as in GaussianAvatars. On top of that
 binding, every local attribute has one learned offset per *driver* (3D Gaussian Blendshapes):
-the weights of the chosen expressions `blend_expr` followed by the 3 jaw rotation components,
-so the mouth interior and wrinkles can change with expression and jaw.
+the coefficients of the expression weights in the model's `ExpressionBasis` (a selection of
+expressions, or a PCA of the training expressions) followed by the 3 jaw rotation components, so
+the mouth interior and wrinkles can change with expression and jaw.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.render.sh import SH_C0  # Y_0^0: colour = SH_C0 * dc + 0.5
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.head_cut import HeadCut
@@ -25,14 +27,22 @@ class GaussianAvatar(nn.Module):
     ATTRIBUTES = ("xyz", "rot", "log_scale", "opacity_logit", "sh_dc", "sh_rest")
     OFFSETS = ("d_xyz", "d_rot", "d_log_scale", "d_opacity", "d_color")
 
-    def __init__(self, rig: HeadRig, parent: Tensor, sh_degree: int = 0, blend_expr: int | Tensor | None = None):
-        """blend_expr: the expressions with offsets: indices, or a count (the first ones), or None (all)."""
+    def __init__(self, rig: HeadRig, parent: Tensor, sh_degree: int = 0,
+                 blend_expr: int | Tensor | ExpressionBasis | None = None):
+        """blend_expr: what drives the expression offsets: a basis, or a selection of expressions
+        (indices, or a count (the first ones), or None (all))."""
         super().__init__()
         n = int(parent.shape[0])
         self.rig = rig
         self.sh_degree = sh_degree
         self.head_cut: HeadCut | None = None  # where renders end below the head (the capture's, when it has one)
-        self.register_buffer("blend_expr", _expression_indices(blend_expr, rig.num_expr))  # [De] long
+        basis = blend_expr if isinstance(blend_expr, ExpressionBasis) else \
+            ExpressionBasis.selection(_expression_indices(blend_expr, rig.num_expr), rig.num_expr)
+        if basis.basis.dim() != 2 or basis.basis.shape[1] != rig.num_expr or basis.mean.shape != (rig.num_expr,):
+            raise ValueError(f"an expression basis for {rig.num_expr} expressions must be [K, {rig.num_expr}] with a "
+                             f"mean of {rig.num_expr}, got {tuple(basis.basis.shape)} and {tuple(basis.mean.shape)}")
+        self.register_buffer("expr_mean", basis.mean.float().clone())  # [E]
+        self.register_buffer("expr_basis", basis.basis.float().clone())  # [De, E]
         d = self.num_drivers
         k = (sh_degree + 1) ** 2
         self.register_buffer("parent", parent.long())  # [N] triangle index
@@ -56,8 +66,17 @@ class GaussianAvatar(nn.Module):
         return self
 
     @property
+    def expression_basis(self) -> ExpressionBasis:
+        return ExpressionBasis(self.expr_mean, self.expr_basis)
+
+    @property
+    def blend_expr(self) -> Tensor | None:
+        """The expressions whose weights drive offsets [De] when the basis is such a selection, else None."""
+        return self.expression_basis.selected()
+
+    @property
     def num_blend_expr(self) -> int:
-        return int(self.blend_expr.shape[0])
+        return int(self.expr_basis.shape[0])
 
     @property
     def num_drivers(self) -> int:
@@ -68,11 +87,13 @@ class GaussianAvatar(nn.Module):
         return int(self.parent.shape[0])
 
     def drivers(self, params: RigParams) -> Tensor:
-        """Blendshape weights [T, D]: the chosen expressions, then the jaw rotation."""
-        return torch.cat([params.expr[:, self.blend_expr], params.jaw], dim=-1)
+        """Blendshape weights [T, D]: the expression basis' coefficients, then the jaw rotation.
+        The one place drivers are computed (the renderer's fused op and the web player take these)."""
+        return torch.cat([self.expression_basis.coefficients(params.expr), params.jaw], dim=-1)
 
     @classmethod
-    def on_mesh(cls, rig: HeadRig, per_face: int = 1, sh_degree: int = 0, blend_expr: int | Tensor | None = None,
+    def on_mesh(cls, rig: HeadRig, per_face: int = 1, sh_degree: int = 0,
+                blend_expr: int | Tensor | ExpressionBasis | None = None,
                 opacity: float = 0.8, seed: int = 0, vertex_colors: Tensor | None = None) -> "GaussianAvatar":
         """`per_face` Gaussians on every rig triangle, flat discs that tile it, grey or, given
         vertex_colors [V, 3] in [0, 1], the colour there."""

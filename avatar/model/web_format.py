@@ -42,9 +42,15 @@ Posing a frame (HeadRig.forward): shaped = v_template + sum_e expr[e] * exprdirs
 jreg . shaped; linear blend skinning with joint rotations [root = rotation, neck, jaw, eye_l,
 eye_r] (`HeadRig.joint_pose`) down `parents`; + translation.
 
-Gaussians (`gaussians`: count N, sh_degree, blend_expr (the expression indices with offsets;
-the drivers are those expressions' weights, then the 3 jaw components: D = len + 3)):
+Gaussians (`gaussians`: count N, sh_degree, blend_expr: the expression indices whose weights
+drive offsets when the avatar's basis is such a selection, else null). The offsets' D drivers are
+the expression basis' K = D - 3 coefficients, then the 3 jaw components (axis-angle):
 
+    g.expr_mean        float32 [E]     drivers[k] = sum_e g.expr_basis[k, e] * (expr[e] - g.expr_mean[e])
+    g.expr_basis       float32 [K, E]  for k < K; drivers[K + i] = jaw[i]. A selection of expressions
+                                       has one-hot rows and a zero mean; a PCA basis (trained with
+                                       expr_pca_variance) has neither. Files without these two
+                                       blocks (written before them) mean the selection `blend_expr`.
     g.parent           uint16 | uint32 [N]  the rig triangle of each Gaussian
     g.xyz              float16 [N, 3]  local position (triangle units)
     g.rot              float16 [N, 4]  local quaternion (w, x, y, z), unnormalised
@@ -84,6 +90,7 @@ import torch
 
 from avatar.data.atomic import atomic_path
 from avatar.gaussians import GaussianAvatar
+from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.model.avatar import Avatar
 from avatar.model.expression_range import ExpressionRange
 from avatar.rig import HeadRig
@@ -208,7 +215,10 @@ def _gaussian_blocks(model: GaussianAvatar) -> tuple[dict, dict]:
     blocks = {"g.parent": model.parent.cpu().numpy().astype(_index_dtype(model.rig.faces.shape[0])),
               "g.xyz": f16(model.xyz), "g.rot": f16(model.rot), "g.log_scale": f16(model.log_scale),
               "g.opacity_logit": f16(model.opacity_logit), "g.sh_dc": f16(model.sh_dc.reshape(n, 3))}
-    header = {"count": n, "sh_degree": model.sh_degree, "blend_expr": model.blend_expr.tolist()}
+    selected = model.blend_expr
+    header = {"count": n, "sh_degree": model.sh_degree, "blend_expr": None if selected is None else selected.tolist()}
+    blocks |= {"g.expr_mean": model.expr_mean.detach().float().cpu().numpy(),
+               "g.expr_basis": model.expr_basis.detach().float().cpu().numpy()}
     rest = model.sh_rest.detach().float().cpu().numpy().reshape(n, -1).astype(np.float64)  # [N, (K-1) 3]
     if rest.shape[1]:
         low = np.percentile(rest, SH_PERCENTILE, axis=0)
@@ -338,12 +348,25 @@ def _read_rig(header: dict, arrays: dict[str, np.ndarray]) -> HeadRig:
         landmark_scheme=str(header.get("landmark_scheme", "ibug68")))
 
 
+def _read_basis(header: dict, arrays: dict[str, np.ndarray], num_expr: int) -> ExpressionBasis | torch.Tensor:
+    """The offsets' expression basis; files written before the basis blocks name a selection."""
+    if "g.expr_basis" not in arrays:
+        return torch.tensor(header["blend_expr"], dtype=torch.long)
+    mean, basis = arrays["g.expr_mean"], arrays["g.expr_basis"]
+    if mean.shape != (num_expr,) or basis.ndim != 2 or basis.shape[1] != num_expr:
+        raise ValueError(f"g.expr_mean {list(mean.shape)} / g.expr_basis {list(basis.shape)} are not [{num_expr}] / "
+                         f"[K, {num_expr}]")
+    if not (np.isfinite(mean).all() and np.isfinite(basis).all()):
+        raise ValueError("g.expr_mean / g.expr_basis hold non-finite values")
+    return ExpressionBasis(_tensor(mean), _tensor(basis))
+
+
 def _read_gaussians(header: dict, off_header: dict, arrays: dict[str, np.ndarray], rig: HeadRig) -> GaussianAvatar:
     n, degree = int(header["count"]), int(header["sh_degree"])
     parent = _tensor(arrays["g.parent"], torch.long)
     if parent.shape != (n,) or (n and int(parent.max()) >= rig.faces.shape[0]):
         raise ValueError("g.parent is not one rig triangle per Gaussian")
-    model = GaussianAvatar(rig, parent, degree, torch.tensor(header["blend_expr"], dtype=torch.long))
+    model = GaussianAvatar(rig, parent, degree, _read_basis(header, arrays, rig.num_expr))
     k = (degree + 1) ** 2
     tensors = {"xyz": _tensor(arrays["g.xyz"]), "rot": _tensor(arrays["g.rot"]),
                "log_scale": _tensor(arrays["g.log_scale"]), "opacity_logit": _tensor(arrays["g.opacity_logit"]),

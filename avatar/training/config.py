@@ -26,12 +26,18 @@ MONOCULAR_PRESET = "mono-phone"
 
 @dataclass
 class TrainConfig:
-    iterations: int = 3000
+    iterations: int | None = 3000  # None: from the clip's training frames (`clip_iterations`)
+    steps_per_frame: float = 25.0  # with iterations None: steps per training frame, within the bounds below
+    min_iterations: int = 1
+    max_iterations: int = 1_000_000_000
     seed: int = 0
     per_face: int = 1  # Gaussians per rig triangle at initialisation
     sh_degree: int = 0
     colors_from_rig: bool = False  # start from the rig's vertex colours (where it has them), not grey
     num_blend_expr: int | None = None  # expressions with learned offsets: those whose tracked weights vary most (None: all)
+    # Offsets driven by a PCA of the training expressions keeping this fraction of their variance
+    # (at most num_blend_expr components) instead of a selection of expressions; None: the selection.
+    expr_pca_variance: float | None = None
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     ssim_weight: float = 0.2
     alpha_weight: float = 0.1  # L1 between the rendered opacity and the capture's mask
@@ -49,7 +55,7 @@ class TrainConfig:
     scale_reg: float = 1.0
     scale_reg_threshold: float = 0.6
     offset_reg: float = 0.3  # on the squared offsets a frame applies (mean over Gaussians)
-    offsets_from: int = 0  # warm-up: the blendshape offsets stay zero for this many steps
+    offsets_from_frac: float = 0.0  # warm-up: the blendshape offsets stay zero for this fraction of the steps
     # Binding-aware densification (3DGS rules, children keep their parent triangle).
     densify_from: int = 300
     densify_until_frac: float = 0.7
@@ -76,30 +82,45 @@ class TrainConfig:
                 raise ValueError(f"config key {key}: {value} is outside [{low:g}, {high:g}]")
         if not all(0.0 <= c <= 1.0 for c in self.background):
             raise ValueError(f"config key background: {list(self.background)} is not an RGB colour in [0, 1]")
+        if self.min_iterations > self.max_iterations:
+            raise ValueError(f"config keys min_iterations {self.min_iterations} > max_iterations {self.max_iterations}")
         if self.backend not in RENDER_BACKENDS:
             raise ValueError(f"config key backend: {self.backend!r} is not one of {', '.join(RENDER_BACKENDS)}")
+
+    def clip_iterations(self, num_frames: int) -> int:
+        """The steps to train on num_frames training frames: `iterations`, or when that is None
+        (left to the clip), steps_per_frame per frame within [min_iterations, max_iterations]:
+        a longer video gets as many passes over each frame as a short one, up to a time budget."""
+        if self.iterations is not None:
+            return self.iterations
+        return min(max(round(self.steps_per_frame * num_frames), self.min_iterations), self.max_iterations)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def updated(self, **overrides) -> "TrainConfig":
         """A copy with `overrides` (None: keep); unknown keys and wrongly typed values raise."""
+        return self.replaced({k: v for k, v in overrides.items() if v is not None})
+
+    def replaced(self, settings: dict) -> "TrainConfig":
+        """A copy with `settings`, None included (a preset's `iterations: null`); unknown keys and
+        wrongly typed values raise."""
         types = {f.name: f.type for f in fields(self)}
-        unknown = set(overrides) - set(types)
+        unknown = set(settings) - set(types)
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
         values = self.to_dict()
-        for key, value in overrides.items():
-            if value is not None:
-                values[key] = _checked(key, value, types[key])
+        for key, value in settings.items():
+            values[key] = _checked(key, value, types[key])
         values["background"] = tuple(values["background"])
         return TrainConfig(**values)
 
 
 _BIG = 1e9
 # Bounds of the settings that have them (inclusive); the rest only need their type.
-_RANGES = {"iterations": (1, _BIG), "per_face": (1, 64), "sh_degree": (0, 3), "num_blend_expr": (0, _BIG),
-           "ssim_weight": (0, 1), "alpha_weight": (0, _BIG), "offsets_from": (0, _BIG),
+_RANGES = {"iterations": (1, _BIG), "per_face": (1, 64), "sh_degree": (0, 3), "num_blend_expr": (0, _BIG), "expr_pca_variance": (0, 1),
+           "ssim_weight": (0, 1), "alpha_weight": (0, _BIG), "offsets_from_frac": (0, 1), "steps_per_frame": (0, _BIG),
+           "min_iterations": (1, _BIG), "max_iterations": (1, _BIG),
            **{k: (1e-12, 10) for k in ("lr_xyz", "lr_xyz_final", "lr_rot", "lr_scale", "lr_opacity", "lr_color",
                                        "lr_offset_scale", "lr_params")},
            **{k: (0, _BIG) for k in ("xyz_reg", "xyz_reg_threshold", "scale_reg", "scale_reg_threshold", "offset_reg",
@@ -176,7 +197,7 @@ def load_config(preset: str | None = None, **overrides) -> TrainConfig:
         if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
             raise ValueError(f"{path}: a preset is a mapping of setting: value, got {type(values).__name__}")
         try:
-            cfg = cfg.updated(**values)
+            cfg = cfg.replaced(values)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
     return cfg.updated(**overrides)

@@ -8,7 +8,7 @@ from pathlib import Path
 from avatar.model import Avatar
 
 # Settings worth a line of their own in the text summary (all of them are in the JSON).
-KEY_SETTINGS = ("iterations", "per_face", "sh_degree", "num_blend_expr", "offsets_from", "refine_params",
+KEY_SETTINGS = ("iterations", "per_face", "sh_degree", "num_blend_expr", "offsets_from_frac", "refine_params",
                 "max_gaussians", "backend")
 
 
@@ -24,7 +24,7 @@ def model_info(avatar: Avatar, metrics: list[dict]) -> dict:
                 "expressions": rig.num_expr, "identity_components": rig.num_shape},
         "gaussians": model.num_gaussians,
         "sh_degree": model.sh_degree,
-        "expressions_with_offsets": [names[i] for i in model.blend_expr.tolist()],
+        "expressions_with_offsets": _offset_drivers(model, names),
         "train_seconds": config.get("train_seconds"),
         "capture": config.get("capture"),
         "config": {k: v for k, v in config.items() if k not in ("train_seconds", "capture")},
@@ -33,14 +33,28 @@ def model_info(avatar: Avatar, metrics: list[dict]) -> dict:
     }
 
 
+def _offset_drivers(model, names: list[str]) -> list[str]:
+    """The expressions whose weights drive offsets, or each PCA component by its three largest weights."""
+    selected = model.blend_expr
+    if selected is not None:
+        return [names[i] for i in selected.tolist()]
+    return [f"PCA {k} (" + " ".join(f"{float(row[i]):+.2f} {names[i]}" for i in row.abs().argsort(descending=True)[:3])
+            + " ...)" for k, row in enumerate(model.expr_basis)]
+
+
+def _offsets_line(drivers: list[str]) -> str:
+    if drivers and drivers[0].startswith("PCA"):
+        return f"  offsets      jaw + {len(drivers)} principal components of the training expressions"
+    return f"  offsets      jaw + {len(drivers)} expressions" + (f": {', '.join(drivers)}" if drivers else "")
+
+
 def format_info(path: Path, info: dict) -> str:
     rig = info["rig"]
     lines = [f"{path}",
              f"  rig          {rig['name']}: {rig['vertices']} vertices, {rig['faces']} faces, "
              f"{rig['expressions']} expressions, {rig['identity_components']} identity components",
              f"  gaussians    {info['gaussians']} (SH degree {info['sh_degree']})",
-             f"  offsets      jaw + {len(info['expressions_with_offsets'])} expressions"
-             + (f": {', '.join(info['expressions_with_offsets'])}" if info["expressions_with_offsets"] else "")]
+             _offsets_line(info["expressions_with_offsets"])]
     if info["capture"]:
         lines.append(f"  trained on   {info['capture']}")
     if info["train_seconds"] is not None:

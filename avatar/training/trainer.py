@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch import Tensor
 from tqdm import tqdm
 
 from avatar.data.atomic import atomic_path
@@ -22,6 +23,7 @@ from avatar.data.capture import Capture
 from avatar.data.errors import CaptureError
 from avatar.data.expressions import save_expression_file
 from avatar.gaussians import GaussianAvatar
+from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.file_checks import check_gaussians
 from avatar.model import Avatar, ExpressionRange
 from avatar.render import Camera, RenderOutput
@@ -52,6 +54,15 @@ def varying_expressions(capture: Capture, frames: list[int], count: int | None) 
         return None
     spread = expr.std(0) if len(frames) > 1 else expr.abs()[0]
     return torch.sort(torch.argsort(spread, descending=True)[:max(count, 0)]).values
+
+
+def offset_drivers(capture: Capture, frames: list[int], cfg: TrainConfig) -> ExpressionBasis | Tensor | None:
+    """What drives the expression offsets: a PCA of the expressions of `frames` (cfg.expr_pca_variance
+    set) or the expressions that vary most (`varying_expressions`)."""
+    if cfg.expr_pca_variance is None:
+        return varying_expressions(capture, frames, cfg.num_blend_expr)
+    expr = capture.params.expr[[capture.frames[f].time for f in frames]]  # [T, E]
+    return ExpressionBasis.pca(expr, cfg.expr_pca_variance, cfg.num_blend_expr)
 
 
 def capture_head_cut(capture: Capture, rig: HeadRig) -> HeadCut | None:
@@ -130,13 +141,16 @@ class Trainer:
     def __init__(self, capture: Capture, rig: HeadRig, cfg: TrainConfig, out: Path, resume: bool,
                  log_dir: str | Path | None, tensorboard: bool, device: torch.device):
         capture.check_rig(rig)
-        self.capture, self.cfg, self.out, self.device = capture, cfg, out, device
-        torch.manual_seed(cfg.seed)
-        self.gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: drawing a frame reads nothing from the device
         self.train_frames = capture.splits.get("train") or []
         if not self.train_frames:
             raise ValueError(f"capture {capture.root} has no training frames")
-        blend_expr = varying_expressions(capture, self.train_frames, cfg.num_blend_expr)
+        if cfg.iterations is None:
+            cfg = cfg.updated(iterations=cfg.clip_iterations(len(self.train_frames)))
+            log.info("%d steps for %d training frames", cfg.iterations, len(self.train_frames))
+        self.capture, self.cfg, self.out, self.device = capture, cfg, out, device
+        torch.manual_seed(cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: drawing a frame reads nothing from the device
+        blend_expr = offset_drivers(capture, self.train_frames, cfg)
         self.model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed,
                                             vertex_colors=rig.vertex_colors if cfg.colors_from_rig else None).to(device)
         self.model.head_cut = capture_head_cut(capture, rig)
@@ -159,6 +173,7 @@ class Trainer:
                                    device, self.renderer, self.params)
         self.background = torch.tensor(cfg.background, dtype=torch.float32, device=device)  # [3]
         self.densify_until = int(cfg.densify_until_frac * cfg.iterations)
+        self.offsets_from = int(cfg.offsets_from_frac * cfg.iterations)
         self.lr_decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
         self.threads = ThreadBudget()  # CPU kernels: only the cores other processes leave free
 
@@ -234,7 +249,7 @@ class Trainer:
         during their warm-up)."""
         if step < self.densify_until and rendered.means2d.grad is not None:
             self.densifier.accumulate(rendered.means2d.grad, rendered.radii, camera.width, camera.height)
-        if step < self.cfg.offsets_from:
+        if step < self.offsets_from:
             # The shared appearance first: offsets learnt from the start absorb what it should explain.
             for name in GaussianAvatar.OFFSETS:
                 getattr(self.model, name).grad = None
