@@ -24,6 +24,11 @@ MAX_BYTES = 15_000_000
 MIN_PSNR = 40.0
 
 
+# the real phone avatar's cut (builtin head vertices)
+PHONE_CUT = HeadCut(ring=(4720, 4722, 4798, 4804, 4876, 4885, 4955, 4967, 5033, 5050, 5108, 5141, 5160, 5179),
+                    sides=(3352, 3288), top=80, neck_margin=0.02)
+
+
 def synthetic_avatar(seed: int = 0) -> Avatar:
     """~100k Gaussians on the builtin head (8 a triangle), SH degree 2, 12 expressions with
     offsets. Noise as avatar/bench/backends.py's bench_scene, but each driver moves a quarter of
@@ -43,9 +48,7 @@ def synthetic_avatar(seed: int = 0) -> Avatar:
             x = torch.where(mask, x, x * 0.02)
         tensors[name] = tensors[name] + x
     model.replace_gaussians(tensors, model.parent)
-    # the real phone avatar's cut (builtin head vertices)
-    model.head_cut = HeadCut(ring=(4720, 4722, 4798, 4804, 4876, 4885, 4955, 4967, 5033, 5050, 5108, 5141, 5160, 5179),
-                             sides=(3352, 3288), top=80, neck_margin=0.02)
+    model.head_cut = PHONE_CUT
     identity = 0.5 * torch.randn(rig.num_shape, generator=g)
     e = rig.num_expr
     expression_range = ExpressionRange(torch.zeros(e), torch.ones(e), torch.tensor([-0.1, -0.2, -0.2]),
@@ -164,7 +167,7 @@ def test_an_avatar_trained_from_a_shared_clip_renders_alike(real_avatar, real_ca
     values = psnrs(avatar, read, [(capture.frame_params(f), capture.camera(f)) for f in picked])
     assert min(values) >= MIN_PSNR, values
 
-def _pca_avatar() -> Avatar:
+def pca_avatar() -> Avatar:
     """A small avatar whose offsets are driven by a PCA basis (mean and rows of all expressions)."""
     rig = build_builtin_head()
     g = torch.Generator().manual_seed(3)
@@ -172,11 +175,12 @@ def _pca_avatar() -> Avatar:
     model = GaussianAvatar.on_mesh(rig, sh_degree=1, blend_expr=basis)
     model.replace_gaussians({k: v + 0.05 * torch.randn(v.shape, generator=g) for k, v in
                              model.attribute_tensors().items()}, model.parent)
+    model.head_cut = PHONE_CUT
     return Avatar(model, torch.zeros(rig.num_shape), backend="cpu")
 
 
 def test_a_pca_basis_is_stored_exactly_and_drives_the_read_back_alike(tmp_path, cpu_extension):
-    avatar = _pca_avatar()
+    avatar = pca_avatar()
     path = tmp_path / "pca.webavatar"
     write_web_avatar(avatar, path)
     read = read_web_avatar(path, backend="cpu")
