@@ -36,6 +36,7 @@ from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
 from capture.limits import MAX_CROP, MAX_VAL_FRACTION, MIN_CROP
 from capture.head_mask import head_cut
+from capture.matte_components import head_pieces
 from capture.matte_refine import refine_matte
 from capture.overlay import draw_overlay, render_rig
 from capture.photometric import refine_photometric
@@ -113,7 +114,8 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
         # "monocular": one camera's video, whose per-frame cameras (the crop follows the head) are
         # not several views; the trainer picks its preset from that (`choose_preset`).
         extra = {"generator": "capture.track", "videos": [str(v) for v in videos], "monocular": True,
-                 "focal_px": [float(f) for f in fit.focal], "crop_size": size, "head_cut": cut.to_dict(),
+                 "focal_px": [float(f) for f in fit.focal],
+                 "frame_sizes": [[int(w), int(h)] for w, h in det.sizes], "crop_size": size, "head_cut": cut.to_dict(),
                  "source_frames": [{"video": int(v), "frame": int(f)} for v, f in zip(video, frame)]}
         writer.finish(fit.params, splits, extra)
     report["seconds"] = round(time.perf_counter() - started, 2)
@@ -173,8 +175,10 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
                 verts = rig.forward(fit.params.frame(t))[0]
             mesh = render_rig(verts, rig.faces, colors, camera)
             head = cut_region(cut, verts, rig.faces, camera)[..., 0].numpy()
-            # The fit used the segmenter's confidence; the trainer gets an alpha matte on the frame's edges.
+            # The fit used the segmenter's confidence; the trainer gets an alpha matte on the frame's
+            # edges, without the pieces that are not the head.
             alpha = refine_matte(crops[t], person[t]) * inside[t] * head
+            alpha = head_pieces(alpha, mesh.mask[..., 0].numpy() > 0.5)
             writer.add_frame(t, t, crops[t], (alpha * 255 + 0.5).astype(np.uint8))
             fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
             overlay.write(draw_overlay(crops[t], mesh, crop_points[t][MP_TO_IBUG68], fitted))
