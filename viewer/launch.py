@@ -145,8 +145,8 @@ def _driver(options: ViewOptions, avatar: Avatar):
     if spec.kind == "livelink":
         return LiveLinkStream(spec.port, rig, identity, learned=learned)
     source = open_frame_source(spec)
-    return LiveDriver(source, TrackerThread(source, rig, LiveRetarget(rig, identity, learned), options.smoothing,
-                                            pace=RenderPace()))
+    retarget = LiveRetarget(rig, identity, learned, avatar.live_map)
+    return LiveDriver(source, TrackerThread(source, rig, retarget, options.smoothing, pace=RenderPace()))
 
 
 def _resolve_backend(name: str, device: torch.device) -> str:

@@ -20,6 +20,7 @@ from avatar.data.retarget import driving_params
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import AvatarFileError, load_avatar as read_avatar_file, save_avatar as write_avatar_file
 from avatar.model.expression_range import ExpressionRange
+from avatar.model.live_map import LiveMap
 from avatar.render import Camera
 from avatar.render.framing import camera_path
 from avatar.renderer import AvatarRenderer
@@ -33,20 +34,22 @@ Source = RigParams | str | Path | None
 Colour = tuple[float, float, float]
 WHITE: Colour = (1.0, 1.0, 1.0)
 # Settings the Avatar holds as attributes, not as entries of `settings`.
-_OWN_KEYS = ("identity_shape", "background", "head_cut", "expression_range")
+_OWN_KEYS = ("identity_shape", "background", "head_cut", "expression_range", "live_map")
 
 
 class Avatar:
     """Gaussians (`model`: GaussianAvatar, with its rig, offsets and cut), the person's identity
     shape [S] (None: the rig's mean shape), the background colour it was trained over, the range
     of expressions its training frames showed (None for avatars trained before it was recorded),
-    and the training settings and provenance (`settings`: preset values, capture, device, timings)."""
+    the map from the live tracker's parameters to its own (`LiveMap`; None: not fitted, e.g. a
+    capture without landmarks), and the training settings and provenance (`settings`: preset values, capture, device, timings)."""
 
     def __init__(self, model: GaussianAvatar, identity_shape: Tensor | None = None, background: Colour = WHITE,
                  settings: dict | None = None, backend: str = "auto",
-                 expression_range: ExpressionRange | None = None):
+                 expression_range: ExpressionRange | None = None, live_map: LiveMap | None = None):
         self.model = model
         self.expression_range = expression_range
+        self.live_map = live_map
         self.identity_shape = None if identity_shape is None else torch.as_tensor(identity_shape,
                                                                                  dtype=torch.float32).cpu()
         self.settings = {k: v for k, v in (settings or {}).items() if k not in _OWN_KEYS}
@@ -140,6 +143,8 @@ class Avatar:
             own["identity_shape"] = self.identity_shape.tolist()
         if self.expression_range is not None:
             own["expression_range"] = self.expression_range.to_dict()
+        if self.live_map is not None:
+            own["live_map"] = self.live_map.to_dict()
         write_avatar_file(self.model, path, self.settings | own)
 
 
@@ -151,11 +156,12 @@ def load_avatar(path: str | Path, rig: HeadRig | str | None = None, device: str 
         rig = load_rig(rig)
     model, config = read_avatar_file(path, rig)
     identity = config.get("identity_shape")
-    recorded = config.get("expression_range")
+    recorded, mapped = config.get("expression_range"), config.get("live_map")
     try:
         expression_range = None if recorded is None else ExpressionRange.from_dict(recorded, model.rig.num_expr)
+        live_map = None if mapped is None else LiveMap.from_dict(mapped, model.rig.num_expr)
     except ValueError as e:
         raise AvatarFileError(f"{path}: inconsistent contents: {e}") from None
     avatar = Avatar(model, None if identity is None else torch.tensor(identity, dtype=torch.float32),
-                    tuple(config.get("background", WHITE)), config, backend, expression_range)
+                    tuple(config.get("background", WHITE)), config, backend, expression_range, live_map)
     return avatar.to(resolve_device(device))

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -34,6 +35,7 @@ from avatar.runtime.cpu_threads import ThreadBudget
 from avatar.training.config import TrainConfig
 from avatar.training.densify import Densifier
 from avatar.training.evaluate import composite_target, evaluate
+from avatar.training.finishers import registered_finishers
 from avatar.training.image_metrics import photometric_loss
 from avatar.training.optim import make_optimizer
 from avatar.training.param_refiner import ParamRefiner
@@ -126,11 +128,13 @@ class _FrameCache:
 
 def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, resume: bool = False,
           progress: bool = True, log_dir: str | Path | None = None, tensorboard: bool = False,
-          device: str | torch.device = "cpu") -> Avatar:
+          device: str | torch.device = "cpu", finish: Callable[[Avatar], None] | None = None) -> Avatar:
     """Train on `device`, write `out` (.avatar) and return the avatar it holds. With `resume`,
     continue from `out`.ckpt if it exists. The run's record (`run_log`) goes to log_dir (default:
-    `out`.run/)."""
-    return Trainer(capture, rig, cfg, Path(out), resume, log_dir, tensorboard, torch.device(device)).run(progress)
+    `out`.run/). `finish` completes the avatar before it is written; by default the finishers
+    other packages register (`registered_finishers`: capture's live map)."""
+    trainer = Trainer(capture, rig, cfg, Path(out), resume, log_dir, tensorboard, torch.device(device))
+    return trainer.run(progress, registered_finishers(capture) if finish is None else finish)
 
 
 class Trainer:
@@ -177,8 +181,9 @@ class Trainer:
         self.lr_decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
         self.threads = ThreadBudget()  # CPU kernels: only the cores other processes leave free
 
-    def run(self, progress: bool) -> Avatar:
-        """Every remaining step, then the model written (and the refined tracking, if refined)."""
+    def run(self, progress: bool, finish: Callable[[Avatar], None] | None = None) -> Avatar:
+        """Every remaining step, then the model completed by `finish` and written (and the refined
+        tracking, if refined)."""
         started = time.perf_counter()
         self.logged_at, self.logged_step = started, self.start
         self.bar = tqdm(range(self.start, self.cfg.iterations), initial=self.start, total=self.cfg.iterations,
@@ -194,6 +199,8 @@ class Trainer:
         learned = ExpressionRange.of(self.params.select([self.capture.frames[f].time for f in self.train_frames]))
         avatar = Avatar(self.model, self.capture.params.shape, self.cfg.background, settings, self.cfg.backend,
                         learned)
+        if finish is not None:
+            finish(avatar)
         avatar.save(self.out)
         if self.refiner is not None:
             # The refined tracking is worth keeping: it replays the training frames as fitted.

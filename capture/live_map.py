@@ -1,0 +1,101 @@
+"""Fit an avatar's `LiveMap` from its capture: the live fitter run over the capture's own landmarks
+as the viewer runs it, against the parameters the avatar was trained on.
+
+The viewer calibrates the live fitter's identity and focal on the first CALIBRATION_FRAMES frames
+with a face and then fits each frame warm-started from the last (`viewer.tracking`); here the
+same happens over the landmarks `avatar track` stored (landmarks.npz: MediaPipe's, on the full
+frames, in video order), so no video is decoded. The map is fitted on the training frames only:
+held-out frames stay held out for `avatar eval-live`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from avatar.data.capture import Capture
+from avatar.data.retarget import resting_expression
+from avatar.data.video import probe_video
+from avatar.model import Avatar, LiveMap
+from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
+
+log = logging.getLogger("avatar")
+
+
+def fit_live_map(avatar: Avatar, capture: Capture) -> LiveMap | None:
+    """The avatar's live map from its capture; None (and why, logged) when the capture cannot give
+    one: not tracked by `avatar track` from one video, or its landmarks or frame size are missing."""
+    why = _unusable(capture)
+    if why:
+        log.info("no live map: %s", why)
+        return None
+    live = live_fits(avatar, capture)
+    if live is None:
+        log.info("no live map: %s records neither its frame size nor a video that can be read", capture.root)
+        return None
+    train = [f for f in capture.splits.get("train", []) if capture.frames[f].time in live]
+    if len(train) < 2:
+        log.info("no live map: %s has too few training frames with landmarks", capture.root)
+        return None
+    x = torch.stack([live[capture.frames[f].time] for f in train])  # [T, P]
+    y = torch.cat([LiveMap.vector(capture.frame_params(f)) for f in train]).double()  # [T, P]
+    e = avatar.rig.num_expr
+    rest = torch.cat([resting_expression(x[:, :e]).double(), x[:, e:].median(0).values])
+    return LiveMap.fit(x, y, rest)
+
+
+def live_fits(avatar: Avatar, capture: Capture) -> dict[int, torch.Tensor] | None:
+    """{tracked frame (time step): [P] the live fitter's expressions, jaw and eyes} over the
+    capture's landmarks in video order, calibrated on the first CALIBRATION_FRAMES as the viewer
+    does; None without the video's frame size."""
+    size = frame_size(capture)
+    if size is None:
+        return None
+    landmarks = np.load(capture.root / "landmarks.npz")
+    points, frames = landmarks["mediapipe"], landmarks["frame"]  # [T, 478, 3], [T] video frame indices
+    order = np.argsort(frames, kind="stable")
+    fitter = LiveFitter(avatar.rig.to(device="cpu"), size)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the viewer's tracker: the fit's tensors are tiny
+    try:
+        fitter.calibrate([points[t] for t in order[:CALIBRATION_FRAMES]], size)
+        return {int(t): LiveMap.vector(fitter.fit(points[t]))[0].double() for t in order}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def attach_live_map(capture: Capture) -> Callable[[Avatar], None]:
+    """For `train(..., finish=)`: the trained avatar gets its live map before it is written."""
+    def attach(avatar: Avatar) -> None:
+        avatar.live_map = fit_live_map(avatar, capture)
+        if avatar.live_map is not None:
+            log.info("live map fitted on %d training frames' live fits", len(capture.splits.get("train", [])))
+    return attach
+
+
+def frame_size(capture: Capture) -> tuple[int, int] | None:
+    """(width, height) of the capture's video frames: recorded by `avatar track`, else read from
+    its recorded video when that is found."""
+    sizes = capture.extra.get("frame_sizes")
+    if sizes:
+        return int(sizes[0][0]), int(sizes[0][1])
+    recorded = Path(capture.extra["videos"][0])
+    for path in (recorded, capture.root / recorded, capture.root.parent / recorded):
+        if path.is_file():
+            info = probe_video(path)
+            return int(info["width"]), int(info["height"])
+    return None
+
+
+def _unusable(capture: Capture) -> str | None:
+    if capture.extra.get("generator") != "capture.track":
+        return f"{capture.root} was not made by `avatar track`"
+    if len(capture.extra.get("videos") or []) != 1:
+        return f"{capture.root} was tracked from {len(capture.extra.get('videos') or [])} videos, not one"
+    if not (capture.root / "landmarks.npz").is_file():
+        return f"{capture.root} has no landmarks.npz"
+    return None
