@@ -31,11 +31,19 @@ def test_the_fit_recovers_an_affine_map():
     g = torch.Generator().manual_seed(1)
     a = 0.3 * torch.randn(x.shape[1], x.shape[1], generator=g, dtype=torch.float64)
     b = torch.rand(x.shape[1], generator=g, dtype=torch.float64)
-    fitted = LiveMap.fit(x, x @ a + b, x[0], ridge=1e-9)
+    fitted = LiveMap.fit(x, x @ a + b, x[0], to_identity=1e-9)
     params = rig.zero_params(1)
     params.expr, params.jaw, params.eyes = x[:1, :rig.num_expr].float(), x[:1, -9:-6].float(), x[:1, -6:].float()
     expected = (x[:1] @ a + b).float()
     torch.testing.assert_close(LiveMap.vector(fitted.apply(params)), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_few_frames_keep_the_map_near_the_live_fit_shifted_by_the_mean_difference():
+    """Three frames cannot say how 52 parameters couple: the weights stay near the identity."""
+    rig = build_builtin_head()
+    x = _vectors(rig, 3, 2)
+    fitted = LiveMap.fit(x, 0.5 * x + 0.2, x[0])
+    assert (fitted.weights - torch.eye(x.shape[1])).abs().max() < 0.2
 
 
 def test_apply_moves_only_expressions_jaw_and_eyes():
