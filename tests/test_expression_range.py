@@ -43,8 +43,27 @@ def test_a_recorded_range_is_checked_against_the_rig():
     swapped = learned.to_dict() | {"expr_low": learned.to_dict()["expr_high"], "expr_high": learned.to_dict()["expr_low"]}
     with pytest.raises(ValueError, match="low end above"):
         ExpressionRange.from_dict(swapped, 2)
-    with pytest.raises(ValueError, match="five lists"):
+    with pytest.raises(ValueError, match="is not 5 lists of numbers"):
         ExpressionRange.from_dict({"expr_low": [0, 1]}, 2)
+    with pytest.raises(ValueError, match="is not 7 lists of numbers"):  # eyes: both ends or neither
+        ExpressionRange.from_dict({k: v for k, v in learned.to_dict().items() if k != "eyes_high"}, 2)
+    with pytest.raises(ValueError, match="eyes_low must be 6 finite numbers"):
+        ExpressionRange.from_dict(learned.to_dict() | {"eyes_low": [0.0] * 5}, 2)
+
+
+def test_eye_angles_are_kept_in_the_range_and_older_ranges_leave_them_alone():
+    training = _params([[0.0, 0.2], [1.0, 0.4]], [[0.0, 0, 0], [0.2, 0, 0]])
+    training.eyes = torch.tensor([[-0.2, 0.1, 0, -0.2, 0.1, 0], [0.3, -0.1, 0, 0.3, -0.1, 0]])
+    learned = ExpressionRange.of(training, margin=0.0)
+    torch.testing.assert_close(learned.eyes_low, torch.tensor([-0.2, -0.1, 0, -0.2, -0.1, 0]))
+    driving = _params([[0.5, 0.3]], [[0.1, 0, 0]])
+    driving.eyes = torch.tensor([[-0.6, 0.05, 0, 0.1, 0.4, 0]])  # looking further down and aside than ever trained
+    kept, report = learned.clamp(driving)
+    torch.testing.assert_close(kept.eyes, torch.tensor([[-0.2, 0.05, 0, 0.1, 0.1, 0]]))
+    assert report.frames_clamped == 1 and report.largest_excess == pytest.approx(0.4)
+    older = {k: v for k, v in learned.to_dict().items() if not k.startswith("eyes")}  # files before eyes were recorded
+    kept, report = ExpressionRange.from_dict(older, 2).clamp(driving)
+    assert torch.equal(kept.eyes, driving.eyes) and report.frames_clamped == 0
 
 
 def test_the_avatar_file_keeps_the_range_and_another_persons_expressions_are_clamped(tmp_path):

@@ -1,9 +1,10 @@
-"""What an avatar learned to show: the range of each expression weight and jaw angle over its
+"""What an avatar learned to show: the range of each expression weight, jaw and eye angle over its
 training frames, and the clamp that keeps a driving source inside it.
 
 Offsets are fitted on the expression combinations a video shows; weights far outside them (another
 person's face, a live fit's extremes: eyeSquint 0.77 with eyeWide 0.95) land where nothing was
-learned and smear the lower face. Driving parameters are therefore clamped to the training range,
+learned and smear the lower face; eyes turned further than any training frame turned them roll
+their unseen sides into view. Driving parameters are therefore clamped to the training range,
 widened by a margin, and what the clamp did is counted so the viewer and `avatar render` can say it.
 """
 
@@ -39,6 +40,8 @@ class ExpressionRange:
     jaw_low: Tensor  # [3] axis-angle components
     jaw_high: Tensor  # [3]
     expr_neutral: Tensor  # [E] the resting expression (`resting_expression`): what a driver's neutral maps to
+    eyes_low: Tensor | None = None  # [6] both eyes' axis-angle components (None: files from before eyes were recorded)
+    eyes_high: Tensor | None = None  # [6]
 
     @classmethod
     def of(cls, params: RigParams, margin: float = MARGIN) -> "ExpressionRange":
@@ -50,28 +53,32 @@ class ExpressionRange:
 
         expr_low, expr_high = widened(params.expr.detach().cpu())
         jaw_low, jaw_high = widened(params.jaw.detach().cpu())
-        return cls(expr_low, expr_high, jaw_low, jaw_high, resting_expression(params.expr))
+        eyes_low, eyes_high = widened(params.eyes.detach().cpu())
+        return cls(expr_low, expr_high, jaw_low, jaw_high, resting_expression(params.expr), eyes_low, eyes_high)
 
     @classmethod
     def from_dict(cls, data: dict, num_expr: int) -> "ExpressionRange":
         """From `to_dict`'s lists; ValueError when they do not fit a rig of num_expr expressions."""
-        try:
-            tensors = {k: torch.tensor([float(v) for v in data[k]], dtype=torch.float32)
-                       for k in ("expr_low", "expr_high", "jaw_low", "jaw_high", "expr_neutral")}
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"expression_range is not five lists of numbers ({e})") from None
         sizes = {"expr_low": num_expr, "expr_high": num_expr, "jaw_low": 3, "jaw_high": 3, "expr_neutral": num_expr}
+        if isinstance(data, dict) and ("eyes_low" in data or "eyes_high" in data):
+            sizes |= {"eyes_low": 6, "eyes_high": 6}  # both or neither: one alone is a KeyError below
+        try:
+            tensors = {k: torch.tensor([float(v) for v in data[k]], dtype=torch.float32) for k in sizes}
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"expression_range is not {len(sizes)} lists of numbers ({e})") from None
         for key, size in sizes.items():
             if tensors[key].shape != (size,) or not bool(torch.isfinite(tensors[key]).all()):
                 raise ValueError(f"expression_range {key} must be {size} finite numbers")
-        if bool((tensors["expr_low"] > tensors["expr_high"]).any() or (tensors["jaw_low"] > tensors["jaw_high"]).any()):
+        pairs = [("expr_low", "expr_high"), ("jaw_low", "jaw_high")] + ([("eyes_low", "eyes_high")] if "eyes_low" in sizes else [])
+        if any(bool((tensors[low] > tensors[high]).any()) for low, high in pairs):
             raise ValueError("expression_range has a low end above its high end")
         return cls(**tensors)
 
     def to_dict(self) -> dict:
         return {"expr_low": self.expr_low.tolist(), "expr_high": self.expr_high.tolist(),
                 "jaw_low": self.jaw_low.tolist(), "jaw_high": self.jaw_high.tolist(),
-                "expr_neutral": self.expr_neutral.tolist()}
+                "expr_neutral": self.expr_neutral.tolist()} | (
+            {} if self.eyes_low is None else {"eyes_low": self.eyes_low.tolist(), "eyes_high": self.eyes_high.tolist()})
 
     def onto(self, relative: RigParams) -> tuple[RigParams, ClampReport]:
         """Another person's expressions relative to their neutral (their resting face at 0: a
@@ -82,12 +89,15 @@ class ExpressionRange:
         return self.clamp(shifted)
 
     def clamp(self, params: RigParams) -> tuple[RigParams, ClampReport]:
-        """params [T] with every expression weight and jaw component inside the range (new
+        """params [T] with every expression weight, jaw and eye component inside the range (new
         tensors; `params` is left as it was), and what moved."""
         out = params.detach()
         moved = torch.zeros(params.num_frames, dtype=torch.bool, device=params.expr.device)  # [T]
         excess = 0.0
-        for key, low, high in (("expr", self.expr_low, self.expr_high), ("jaw", self.jaw_low, self.jaw_high)):
+        ranges = [("expr", self.expr_low, self.expr_high), ("jaw", self.jaw_low, self.jaw_high)]
+        if self.eyes_low is not None:
+            ranges.append(("eyes", self.eyes_low, self.eyes_high))
+        for key, low, high in ranges:
             values = getattr(out, key)  # [T, K]
             low, high = low.to(values), high.to(values)
             kept = torch.maximum(torch.minimum(values, high), low)

@@ -165,5 +165,6 @@ export function onto(params, range) {
   const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
   params.expr = params.expr.map((v, e) => clamp(v + range.expr_neutral[e], range.expr_low[e], range.expr_high[e]));
   params.jaw = params.jaw.map((v, k) => clamp(v, range.jaw_low[k], range.jaw_high[k]));
+  if (range.eyes_low) params.eyes = params.eyes.map((v, k) => clamp(v, range.eyes_low[k], range.eyes_high[k]));
   return params;
 }
