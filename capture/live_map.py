@@ -28,7 +28,8 @@ log = logging.getLogger("avatar")
 
 def fit_live_map(avatar: Avatar, capture: Capture) -> LiveMap | None:
     """The avatar's live map from its capture; None (and why, logged) when the capture cannot give
-    one: not tracked by `avatar track` from one video, or its landmarks or frame size are missing."""
+    one: not tracked by `avatar track` from one video, or its landmarks or frame size are missing
+    or unreadable."""
     why = _unusable(capture)
     if why:
         log.info("no live map: %s", why)
@@ -55,8 +56,9 @@ def live_fits(avatar: Avatar, capture: Capture) -> dict[int, torch.Tensor] | Non
     size = frame_size(capture)
     if size is None:
         return None
-    landmarks = np.load(capture.root / "landmarks.npz")
-    points, frames = landmarks["mediapipe"], landmarks["frame"]  # [T, 478, 3], [T] video frame indices
+    points, frames = _landmarks(capture)  # [T, 478, 3], [T] video frame indices
+    if points is None:
+        return None
     order = np.argsort(frames, kind="stable")
     fitter = LiveFitter(avatar.rig.to(device="cpu"), size)
     threads = torch.get_num_threads()
@@ -98,4 +100,20 @@ def _unusable(capture: Capture) -> str | None:
         return f"{capture.root} was tracked from {len(capture.extra.get('videos') or [])} videos, not one"
     if not (capture.root / "landmarks.npz").is_file():
         return f"{capture.root} has no landmarks.npz"
+    points, frames = _landmarks(capture)
+    if points is None or points.ndim != 3 or points.shape[1:] != (478, 3) or frames.shape != points.shape[:1]:
+        return f"{capture.root}/landmarks.npz does not hold MediaPipe's 478 landmarks per tracked frame"
+    if len(points) != len(capture.params.expr):
+        return f"{capture.root}/landmarks.npz has {len(points)} frames, the capture {len(capture.params.expr)}"
     return None
+
+
+def _landmarks(capture: Capture) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(points [T, 478, 3], video frame [T]) of landmarks.npz; (None, None) when it cannot be read
+    (a training run is not lost to a damaged side file: the avatar is written without a map)."""
+    try:
+        with np.load(capture.root / "landmarks.npz") as data:
+            return np.asarray(data["mediapipe"], np.float64), np.asarray(data["frame"])
+    except (OSError, KeyError, ValueError) as e:
+        log.warning("%s/landmarks.npz: %s", capture.root, e)
+        return None, None

@@ -131,6 +131,19 @@ def test_training_attaches_the_live_map_through_the_registered_finisher():
     assert names.get("live_map") == "capture.live_map:attach_live_map"  # pip install . registers it
 
 
+def test_a_damaged_landmarks_file_gives_no_map_and_says_why(real_capture, real_avatar, tmp_path, caplog):
+    import shutil
+
+    from avatar.data.capture import load_capture
+    from capture.live_map import fit_live_map
+
+    damaged = tmp_path / "capture"
+    shutil.copytree(real_capture, damaged)
+    (damaged / "landmarks.npz").write_bytes(b"not a zip file")
+    assert fit_live_map(load_avatar(real_avatar), load_capture(damaged)) is None
+    assert "landmarks.npz" in caplog.text
+
+
 # ---- on a real capture (wojtek_512 tracked in the session fixture) ----------------------------------
 
 def test_the_map_brings_held_out_live_fits_closer_to_the_tracked_parameters(real_capture, real_avatar):
