@@ -12,7 +12,10 @@ run did not use the defaults.
 
 Columns: frames tracked; PSNR (dB) and SSIM full frame over white for the training and the
 held-out frames (the last 15% of each clip); held-out PSNR inside the matte only (foreground)
-and INSTA-style over black with the matte applied; minutes of tracking and of training.
+and INSTA-style over black with the matte applied; minutes of tracking and of training. With
+`--live`, also the held-out PSNR with the avatar driven as the live viewer drives it (`avatar
+eval-live`'s live_expression: the clip through the live tracker, retarget and smoothing) and its
+gap to the offline-driven PSNR.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from avatar.cli.main import main as avatar
 ROW_FORMAT = "{:<26} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}"
 HEADER = ("clip", "frames", "train", "test", "test fg", "test bk", "ssim tr", "ssim te", "track m",
           "train m", "gaussians")
+LIVE_FORMAT = " {:>7} {:>7}"
+LIVE_HEADER = ("live", "gap")
 
 
 def run_clip(video: Path, out: Path, args: argparse.Namespace) -> dict:
@@ -62,24 +67,36 @@ def run_clip(video: Path, out: Path, args: argparse.Namespace) -> dict:
     stage("train", model, train)
     stage("eval", metrics, ["eval", str(model), str(capture), "--json", str(metrics),
                             "--save-images", str(out / "images")])
+    live = out / "live.json"
+    if args.live:
+        stage("live", live, ["eval-live", str(model), str(capture), "--video", str(video), "--json", str(live)])
     result = json.loads(metrics.read_text())
     report = json.loads((capture / "report.json").read_text())
     from avatar.model import load_avatar
 
     loaded = load_avatar(model).model
-    return {"clip": video.stem, "frames": report["tracked"], "train": result["train"], "test": result["test"],
-            "track_minutes": stages["track"] / 60, "train_minutes": stages["train"] / 60,
-            "num_gaussians": loaded.num_gaussians, "nme": report.get("nme_mean")}
+    row = {"clip": video.stem, "frames": report["tracked"], "train": result["train"], "test": result["test"],
+           "track_minutes": stages["track"] / 60, "train_minutes": stages["train"] / 60,
+           "num_gaussians": loaded.num_gaussians, "nme": report.get("nme_mean")}
+    if args.live:
+        driven = json.loads(live.read_text())
+        row["live"] = {"psnr": driven["variants"]["live_expression"]["psnr"],
+                       "gap_db": driven["psnr_gap_db"]["live_expression"]}
+    return row
 
 
 def print_table(rows: list[dict], note: str) -> None:
-    print(ROW_FORMAT.format(*HEADER))
+    live = all("live" in r for r in rows)
+    print(ROW_FORMAT.format(*HEADER) + (LIVE_FORMAT.format(*LIVE_HEADER) if live else ""))
     for r in rows:
         tr, te = r["train"], r["test"]
-        print(ROW_FORMAT.format(r["clip"][:26], r["frames"], f"{tr['psnr']:.2f}", f"{te['psnr']:.2f}",
-                                f"{te['psnr_foreground']:.2f}", f"{te['psnr_black']:.2f}", f"{tr['ssim']:.3f}",
-                                f"{te['ssim']:.3f}", f"{r['track_minutes']:.1f}", f"{r['train_minutes']:.1f}",
-                                r["num_gaussians"]))
+        line = ROW_FORMAT.format(r["clip"][:26], r["frames"], f"{tr['psnr']:.2f}", f"{te['psnr']:.2f}",
+                                 f"{te['psnr_foreground']:.2f}", f"{te['psnr_black']:.2f}", f"{tr['ssim']:.3f}",
+                                 f"{te['ssim']:.3f}", f"{r['track_minutes']:.1f}", f"{r['train_minutes']:.1f}",
+                                 r["num_gaussians"])
+        if live:
+            line += LIVE_FORMAT.format(f"{r['live']['psnr']:.2f}", f"{r['live']['gap_db']:.2f}")
+        print(line)
     print(note)
 
 
@@ -94,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-photometric", action="store_true", help="not the default: landmark fit only")
     parser.add_argument("--set", action="append", default=[], dest="settings", metavar="KEY=VALUE",
                         help="not the default: a training setting (as for avatar train)")
+    parser.add_argument("--live", action="store_true",
+                        help="also score each avatar driven through the live tracker (avatar eval-live)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args(argv)
     rows = [run_clip(v, args.out / v.stem, args) for v in args.videos]
