@@ -9,8 +9,9 @@ differ by 0.19 rad. The avatar's offsets were learnt on the offline parameters, 
 person driving it live got a different face (held-out PSNR 3.6 dB under the offline-driven one).
 
 An affine map of [expression weights, jaw, eyes], fitted by least squares pulled towards the
-identity on the training frames (the live fitter run over the capture's own landmarks against the tracked parameters;
-`capture.live_map`), carries a live fit into the avatar's parameterisation. The driver's resting
+identity on the training frames (the live fitter run over the capture's own landmarks against
+the tracked parameters; `capture.live_map`), carries a live fit into the avatar's
+parameterisation. The driver's resting
 face in the live fitter's terms (`input_rest`) is what a neutral set by hand maps to.
 """
 
@@ -25,12 +26,9 @@ from avatar.rig import RigParams
 
 # Pull of the weights towards the identity (each live parameter drives its own), against the
 # centred inputs' sum of squares (about 6 per weight for 300 frames of a talking face): enough
-# frames learn the couplings, a short clip or a face unlike the training frames stays near the
-# live fit shifted by the mean difference. `avatar eval-live` held-out gaps to offline
-# (talking_woman / expressive_selfie / phone_selfie): 0.99 / 0.98 / -0.16 dB at 0.3, 0.99 / 1.03 /
-# -0.19 at 1; a pull towards zero instead (ridge) gave 0.88 / 0.89 / -0.17 but broke another
-# person's jaw on a short clip (tests/test_viewer.py: the viewer's jawOpen uncorrelated, -0.11,
-# with the driver's on a 54-frame capture; 0.986 with the pull towards the identity).
+# frames learn the couplings; a short clip, or a face unlike the training frames, stays near the
+# live fit shifted by the mean difference. A pull towards zero (ridge) fitted the clips as well
+# but made another person's jaw on a short clip stop following theirs (docs/results.md, "The live map").
 TO_IDENTITY = 0.3
 
 
