@@ -15,7 +15,8 @@ held-out frames (the last 15% of each clip); held-out PSNR inside the matte only
 and INSTA-style over black with the matte applied; minutes of tracking and of training. With
 `--live`, also the held-out PSNR with the avatar driven as the live viewer drives it (`avatar
 eval-live`'s live_expression: the clip through the live tracker, retarget and smoothing) and its
-gap to the offline-driven PSNR.
+gap to the offline-driven PSNR. With `--seeds 1,2`, also avatars trained with those seeds
+(OUT/<clip>/seed<N>/) and the held-out PSNR's mean over seed 0 and them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ HEADER = ("clip", "frames", "train", "test", "test fg", "test bk", "ssim tr", "s
           "train m", "gaussians")
 LIVE_FORMAT = " {:>7} {:>7}"
 LIVE_HEADER = ("live", "gap")
+SEEDS_FORMAT = " {:>9}"
 
 
 def run_clip(video: Path, out: Path, args: argparse.Namespace) -> dict:
@@ -55,18 +57,29 @@ def run_clip(video: Path, out: Path, args: argparse.Namespace) -> dict:
     if args.no_photometric:
         track.append("--no-photometric")
     stage("track", capture / "report.json", track)
-    train = ["train", str(capture), "--out", str(model)]
-    if args.iterations:
-        train += ["--iterations", str(args.iterations)]
-    if args.preset:
-        train += ["--preset", args.preset]
-    for setting in args.settings:
-        train += ["--set", setting]
-    if model.exists() or Path(str(model) + ".ckpt").exists():
-        train.append("--resume")
-    stage("train", model, train)
+    def train(path: Path, seed: int | None = None) -> list[str]:
+        argv = ["train", str(capture), "--out", str(path)]
+        if args.iterations:
+            argv += ["--iterations", str(args.iterations)]
+        if args.preset:
+            argv += ["--preset", args.preset]
+        for setting in args.settings + ([] if seed is None else [f"seed={seed}"]):
+            argv += ["--set", setting]
+        if path.exists() or Path(str(path) + ".ckpt").exists():
+            argv.append("--resume")
+        return argv
+
+    stage("train", model, train(model))
     stage("eval", metrics, ["eval", str(model), str(capture), "--json", str(metrics),
                             "--save-images", str(out / "images")])
+    seeds = {0: result_psnr(metrics)}
+    for seed in args.seeds:
+        folder = out / f"seed{seed}"
+        folder.mkdir(exist_ok=True)
+        seeded, seeded_metrics = folder / "model.avatar", folder / "eval.json"
+        stage(f"train_seed{seed}", seeded, train(seeded, seed))
+        stage(f"eval_seed{seed}", seeded_metrics, ["eval", str(seeded), str(capture), "--json", str(seeded_metrics)])
+        seeds[seed] = result_psnr(seeded_metrics)
     live = out / "live.json"
     if args.live:
         stage("live", live, ["eval-live", str(model), str(capture), "--video", str(video), "--json", str(live)])
@@ -78,6 +91,9 @@ def run_clip(video: Path, out: Path, args: argparse.Namespace) -> dict:
     row = {"clip": video.stem, "frames": report["tracked"], "train": result["train"], "test": result["test"],
            "track_minutes": stages["track"] / 60, "train_minutes": stages["train"] / 60,
            "num_gaussians": loaded.num_gaussians, "nme": report.get("nme_mean")}
+    if args.seeds:
+        row["test_psnr_by_seed"] = seeds
+        row["test_psnr_seed_mean"] = sum(seeds.values()) / len(seeds)
     if args.live:
         driven = json.loads(live.read_text())
         row["live"] = {"psnr": driven["variants"]["live_expression"]["psnr"],
@@ -85,9 +101,16 @@ def run_clip(video: Path, out: Path, args: argparse.Namespace) -> dict:
     return row
 
 
+def result_psnr(metrics: Path) -> float:
+    """The held-out PSNR an `avatar eval --json` file records."""
+    return json.loads(metrics.read_text())["test"]["psnr"]
+
+
 def print_table(rows: list[dict], note: str) -> None:
     live = all("live" in r for r in rows)
-    print(ROW_FORMAT.format(*HEADER) + (LIVE_FORMAT.format(*LIVE_HEADER) if live else ""))
+    seeds = all("test_psnr_seed_mean" in r for r in rows)
+    print(ROW_FORMAT.format(*HEADER) + (LIVE_FORMAT.format(*LIVE_HEADER) if live else "")
+          + (SEEDS_FORMAT.format("test mean") if seeds else ""))
     for r in rows:
         tr, te = r["train"], r["test"]
         line = ROW_FORMAT.format(r["clip"][:26], r["frames"], f"{tr['psnr']:.2f}", f"{te['psnr']:.2f}",
@@ -96,6 +119,8 @@ def print_table(rows: list[dict], note: str) -> None:
                                  r["num_gaussians"])
         if live:
             line += LIVE_FORMAT.format(f"{r['live']['psnr']:.2f}", f"{r['live']['gap_db']:.2f}")
+        if seeds:
+            line += SEEDS_FORMAT.format(f"{r['test_psnr_seed_mean']:.2f}")
         print(line)
     print(note)
 
@@ -113,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="not the default: a training setting (as for avatar train)")
     parser.add_argument("--live", action="store_true",
                         help="also score each avatar driven through the live tracker (avatar eval-live)")
+    parser.add_argument("--seeds", type=lambda text: [int(s) for s in text.split(",") if s], default=[],
+                        help="also train with these seeds (e.g. 1,2) and report the held-out mean over them and seed 0")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args(argv)
     rows = [run_clip(v, args.out / v.stem, args) for v in args.videos]
