@@ -9,7 +9,7 @@ For avatar A and another person's capture C, the parameters are C's tracked fram
 C's own neutral (avatar.data.retarget.driving_params), then, as `avatar render --expr C` drives A,
 put on A's resting face and clamped into the range of A's training frames
 (`ExpressionRange.onto`). Columns: frames of C; the fraction of frames with some expression
-weight or jaw component outside A's range as the relative weights are (with no resting face:
+weight, jaw or eye component outside A's range as the relative weights are (with no resting face:
 what driving did before the range), on A's resting face before the clamp, and after it; the
 fraction of weights outside on the resting face; the largest distance the clamp moved a value.
 DIR/sheet_A_by_C.png: C's frames (the most expressive of it, spread over the clip), A driven by
@@ -39,13 +39,12 @@ HEADER = ("avatar", "driven by", "frames", "outside", "on rest", "clamped", "wts
 
 
 def outside(avatar: Avatar, params: RigParams) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame [T] whether any expression weight or jaw component lies outside the avatar's
-    range, and per frame the fraction of expression weights outside [T]."""
-    r = avatar.expression_range
-    expr, jaw = params.expr.float(), params.jaw.float()
-    expr_out = (expr < r.expr_low) | (expr > r.expr_high)  # [T, E]
-    jaw_out = (jaw < r.jaw_low) | (jaw > r.jaw_high)  # [T, 3]
-    return (expr_out.any(1) | jaw_out.any(1)).numpy(), expr_out.float().mean(1).numpy()
+    """Per frame [T] whether the avatar's range clamp moves any value, and per frame the fraction
+    of expression weights it moves [T]."""
+    kept, _ = avatar.expression_range.clamp(params)
+    moved = kept.expr != params.expr  # [T, E]
+    frames = moved.any(1) | (kept.jaw != params.jaw).any(1) | (kept.eyes != params.eyes).any(1)
+    return frames.numpy(), moved.float().mean(1).numpy()
 
 
 def expressive_frames(params: RigParams, count: int) -> list[int]:
@@ -65,9 +64,8 @@ def driver_image(capture, time: int, size: int) -> np.ndarray:
 def sheet(avatar: Avatar, capture, relative: RigParams, times: list[int], size: int) -> np.ndarray:
     """Rows: the driver's frames, the avatar on its resting face unclamped, the avatar clamped."""
     camera = camera_path(avatar.rig, "front", size, 1)(0)
-    rest = relative.detach()
-    rest.expr = relative.expr + avatar.expression_range.expr_neutral
-    clamped, _ = avatar.expression_range.onto(relative)
+    rest = avatar.expression_range.on_rest(relative)
+    clamped, _ = avatar.expression_range.clamp(rest)
     rows = [[driver_image(capture, t, size) for t in times]]
     for params in (rest, clamped):
         params.shape = avatar.identity()
@@ -103,9 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             if a_name == c_name:
                 continue
             relative = driving_params(capture, avatar.rig)  # [T] relative to the driver's neutral
-            on_rest = relative.detach()
-            on_rest.expr = relative.expr + avatar.expression_range.expr_neutral
-            clamped, report = avatar.expression_range.onto(relative)
+            on_rest = avatar.expression_range.on_rest(relative)
+            clamped, report = avatar.expression_range.clamp(on_rest)
             raw_any, _ = outside(avatar, relative)
             rest_any, rest_weights = outside(avatar, on_rest)
             after_any, _ = outside(avatar, clamped)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,17 +25,23 @@ from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
 log = logging.getLogger("avatar")
 
 
+class NoLiveMap(Exception):
+    """Why a capture cannot give a live map; `damaged`: a side file is there but unreadable."""
+
+    def __init__(self, reason: str, damaged: bool = False):
+        super().__init__(reason)
+        self.damaged = damaged
+
+
 def fit_live_map(avatar: Avatar, capture: Capture) -> LiveMap | None:
     """The avatar's live map from its capture; None (and why, logged) when the capture cannot give
     one: not tracked by `avatar track` from one video, or its landmarks or frame size are missing
-    or unreadable."""
-    why = _unusable(capture)
-    if why:
-        log.info("no live map: %s", why)
-        return None
-    live = live_fits(avatar, capture)
-    if live is None:
-        log.info("no live map: %s records neither its frame size nor a video that can be read", capture.root)
+    or unreadable (a training run is not lost to a damaged side file: the avatar is written
+    without a map)."""
+    try:
+        live = live_fits(avatar, capture)
+    except NoLiveMap as e:
+        (log.warning if e.damaged else log.info)("no live map: %s", e)
         return None
     train = [f for f in capture.splits.get("train", []) if capture.frames[f].time in live]
     if len(train) < 2:
@@ -49,16 +54,18 @@ def fit_live_map(avatar: Avatar, capture: Capture) -> LiveMap | None:
     return LiveMap.fit(x, y, rest)
 
 
-def live_fits(avatar: Avatar, capture: Capture) -> dict[int, torch.Tensor] | None:
+def live_fits(avatar: Avatar, capture: Capture) -> dict[int, torch.Tensor]:
     """{tracked frame (time step): [P] the live fitter's expressions, jaw and eyes} over the
     capture's landmarks in video order, calibrated on the first CALIBRATION_FRAMES as the viewer
-    does; None without the video's frame size."""
+    does. NoLiveMap says why when the capture cannot give them."""
+    if capture.extra.get("generator") != "capture.track":
+        raise NoLiveMap(f"{capture.root} was not made by `avatar track`")
+    if len(capture.extra.get("videos") or []) != 1:
+        raise NoLiveMap(f"{capture.root} was tracked from {len(capture.extra.get('videos') or [])} videos, not one")
     size = frame_size(capture)
     if size is None:
-        return None
-    points, frames = _landmarks(capture)  # [T, 478, 3], [T] video frame indices
-    if points is None:
-        return None
+        raise NoLiveMap(f"{capture.root} records neither its frame size nor a video that can be read")
+    points, frames = _landmarks(capture, len(capture.params.expr))  # [T, 478, 3], [T] video frame indices
     order = np.argsort(frames, kind="stable")
     fitter = LiveFitter(avatar.rig.to(device="cpu"), size)
     threads = torch.get_num_threads()
@@ -85,35 +92,26 @@ def frame_size(capture: Capture) -> tuple[int, int] | None:
     sizes = capture.extra.get("frame_sizes")
     if sizes:
         return int(sizes[0][0]), int(sizes[0][1])
-    recorded = Path(capture.extra["videos"][0])
-    for path in (recorded, capture.root / recorded, capture.root.parent / recorded):
-        if path.is_file():
-            info = probe_video(path)
-            return int(info["width"]), int(info["height"])
-    return None
+    path = capture.recorded_video()
+    if path is None:
+        return None
+    info = probe_video(path)
+    return int(info["width"]), int(info["height"])
 
 
-def _unusable(capture: Capture) -> str | None:
-    if capture.extra.get("generator") != "capture.track":
-        return f"{capture.root} was not made by `avatar track`"
-    if len(capture.extra.get("videos") or []) != 1:
-        return f"{capture.root} was tracked from {len(capture.extra.get('videos') or [])} videos, not one"
-    if not (capture.root / "landmarks.npz").is_file():
-        return f"{capture.root} has no landmarks.npz"
-    points, frames = _landmarks(capture)
-    if points is None or points.ndim != 3 or points.shape[1:] != (478, 3) or frames.shape != points.shape[:1]:
-        return f"{capture.root}/landmarks.npz does not hold MediaPipe's 478 landmarks per tracked frame"
-    if len(points) != len(capture.params.expr):
-        return f"{capture.root}/landmarks.npz has {len(points)} frames, the capture {len(capture.params.expr)}"
-    return None
-
-
-def _landmarks(capture: Capture) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(points [T, 478, 3], video frame [T]) of landmarks.npz; (None, None) when it cannot be read
-    (a training run is not lost to a damaged side file: the avatar is written without a map)."""
+def _landmarks(capture: Capture, num_times: int) -> tuple[np.ndarray, np.ndarray]:
+    """(points [T, 478, 3], video frame [T]) of landmarks.npz, read once and checked against the
+    capture's T time steps; NoLiveMap when it is missing or does not hold them."""
+    path = capture.root / "landmarks.npz"
+    if not path.is_file():
+        raise NoLiveMap(f"{capture.root} has no landmarks.npz")
     try:
-        with np.load(capture.root / "landmarks.npz") as data:
-            return np.asarray(data["mediapipe"], np.float64), np.asarray(data["frame"])
+        with np.load(path) as data:
+            points, frames = np.asarray(data["mediapipe"], np.float64), np.asarray(data["frame"])
     except (OSError, KeyError, ValueError) as e:
-        log.warning("%s/landmarks.npz: %s", capture.root, e)
-        return None, None
+        raise NoLiveMap(f"{path}: {e}", damaged=True) from None
+    if points.ndim != 3 or points.shape[1:] != (478, 3) or frames.shape != points.shape[:1]:
+        raise NoLiveMap(f"{path} does not hold MediaPipe's 478 landmarks per tracked frame", damaged=True)
+    if len(points) != num_times:
+        raise NoLiveMap(f"{path} has {len(points)} frames, the capture {num_times}", damaged=True)
+    return points, frames

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from avatar.render.head_cut import ellipse_kernel
+
 SOLID = 0.5  # the matte's pieces are where alpha reaches this
 NEAR_PX_AT_256 = 8  # pixels of a 256-pixel crop: a piece this close to the head's is the head's
 EDGE_PX_AT_256 = 4  # pixels of a 256-pixel crop: the soft edge around a piece (the guided filter's and the segmenter's fuzz)
@@ -30,7 +32,7 @@ def head_pieces(alpha: np.ndarray, rig_pixels: np.ndarray) -> np.ndarray:
         return alpha
     scale = max(alpha.shape) / 256
     touching = np.isin(pieces, np.unique(pieces[rig_pixels & (pieces > 0)]))
-    near = ndimage.binary_dilation(touching, structure=_disc(max(1, round(NEAR_PX_AT_256 * scale))))
+    near = ndimage.binary_dilation(touching, structure=ellipse_kernel(max(1, round(NEAR_PX_AT_256 * scale))))
     kept = np.isin(pieces, np.unique(pieces[near & (pieces > 0)]))
     if kept.sum() == (pieces > 0).sum():
         return alpha  # nothing to drop
@@ -41,7 +43,3 @@ def head_pieces(alpha: np.ndarray, rig_pixels: np.ndarray) -> np.ndarray:
     kept_zone = ndimage.binary_dilation(kept, structure=grow)
     return np.where(dropped & ~kept_zone, 0.0, alpha).astype(alpha.dtype)
 
-
-def _disc(radius: int) -> np.ndarray:
-    ys, xs = np.mgrid[-radius:radius + 1, -radius:radius + 1]
-    return xs * xs + ys * ys <= radius * radius

@@ -65,11 +65,10 @@ def source_video(capture: Capture, video: str | Path | None = None) -> Path:
     if len(videos) != 1 or "source_frames" not in capture.extra:
         raise ValueError(f"{capture.root}: eval-live needs a capture tracked by `avatar track` from one video "
                          f"(it records {len(videos)}); pass --video for another capture")
-    recorded = Path(videos[0])
-    for path in (recorded, capture.root / recorded, capture.root.parent / recorded):
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"{capture.root}: its source video {recorded} is not found; pass --video PATH")
+    path = capture.recorded_video()
+    if path is None:
+        raise FileNotFoundError(f"{capture.root}: its source video {videos[0]} is not found; pass --video PATH")
+    return path
 
 
 def track_live(video: Path, avatar, wanted: set[int], smoothing: float = 0.3) -> dict:

@@ -101,6 +101,16 @@ class Capture:
         """The one time step that `frame` shows."""
         return self.params.frame(self.frames[frame].time)
 
+    def recorded_video(self) -> Path | None:
+        """The one source video `avatar track` recorded, as given (relative to the working
+        directory then), relative to the capture or to its folder; None when the capture records
+        not exactly one video or it is not found."""
+        videos = self.extra.get("videos") or []
+        if len(videos) != 1:
+            return None
+        recorded = Path(videos[0])
+        return next((p for p in (recorded, self.root / recorded, self.root.parent / recorded) if p.is_file()), None)
+
     def check_rig(self, rig: HeadRig) -> None:
         """A CaptureError naming params.npz when its parameters are not sized for `rig` (a
         capture tracked with another rig, or a damaged file): the kernels would fail later

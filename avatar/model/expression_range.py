@@ -80,13 +80,17 @@ class ExpressionRange:
                 "expr_neutral": self.expr_neutral.tolist()} | (
             {} if self.eyes_low is None else {"eyes_low": self.eyes_low.tolist(), "eyes_high": self.eyes_high.tolist()})
 
-    def onto(self, relative: RigParams) -> tuple[RigParams, ClampReport]:
+    def on_rest(self, relative: RigParams) -> RigParams:
         """Another person's expressions relative to their neutral (their resting face at 0: a
         retargeted capture or live fit, ARKit weights) put on the avatar's resting face
-        (expr_neutral added) and clamped into the range; what the clamp moved."""
+        (expr_neutral added; new tensors), not clamped."""
         shifted = relative.detach()
         shifted.expr = relative.expr + self.expr_neutral.to(relative.expr)
-        return self.clamp(shifted)
+        return shifted
+
+    def onto(self, relative: RigParams) -> tuple[RigParams, ClampReport]:
+        """`on_rest`, then clamped into the range; what the clamp moved."""
+        return self.clamp(self.on_rest(relative))
 
     def clamp(self, params: RigParams) -> tuple[RigParams, ClampReport]:
         """params [T] with every expression weight, jaw and eye component inside the range (new
