@@ -11,7 +11,6 @@ held-out frames stay held out for `avatar eval-live`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -20,6 +19,8 @@ from avatar.data.capture import Capture
 from avatar.data.retarget import resting_expression
 from avatar.data.video import probe_video
 from avatar.model import Avatar, LiveMap
+from avatar.rig import RigParams
+from avatar.training.finishers import Finisher
 from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
 
 log = logging.getLogger("avatar")
@@ -33,8 +34,9 @@ class NoLiveMap(Exception):
         self.damaged = damaged
 
 
-def fit_live_map(avatar: Avatar, capture: Capture) -> LiveMap | None:
-    """The avatar's live map from its capture; None (and why, logged) when the capture cannot give
+def fit_live_map(avatar: Avatar, capture: Capture, trained: RigParams | None = None) -> LiveMap | None:
+    """The avatar's live map from its capture onto the tracking it was trained on (trained [T]: every
+    time step; default the capture's own); None (and why, logged) when the capture cannot give
     one: not tracked by `avatar track` from one video, or its landmarks or frame size are missing
     or unreadable (a training run is not lost to a damaged side file: the avatar is written
     without a map)."""
@@ -48,7 +50,8 @@ def fit_live_map(avatar: Avatar, capture: Capture) -> LiveMap | None:
         log.info("no live map: %s has too few training frames with landmarks", capture.root)
         return None
     x = torch.stack([live[capture.frames[f].time] for f in train])  # [T, P]
-    y = torch.cat([LiveMap.vector(capture.frame_params(f)) for f in train]).double()  # [T, P]
+    own = capture.params if trained is None else trained
+    y = LiveMap.vector(own.select([capture.frames[f].time for f in train])).double()  # [T, P]
     e = avatar.rig.num_expr
     rest = torch.cat([resting_expression(x[:, :e]).double(), x[:, e:].median(0).values])
     return LiveMap.fit(x, y, rest)
@@ -77,10 +80,11 @@ def live_fits(avatar: Avatar, capture: Capture) -> dict[int, torch.Tensor]:
         torch.set_num_threads(threads)
 
 
-def attach_live_map(capture: Capture) -> Callable[[Avatar], None]:
-    """For `train(..., finish=)`: the trained avatar gets its live map before it is written."""
-    def attach(avatar: Avatar) -> None:
-        avatar.live_map = fit_live_map(avatar, capture)
+def attach_live_map(capture: Capture) -> Finisher:
+    """For `train(..., finish=)`: the trained avatar gets its live map, onto the tracking it was
+    trained on, before it is written."""
+    def attach(avatar: Avatar, trained: RigParams) -> None:
+        avatar.live_map = fit_live_map(avatar, capture, trained)
         if avatar.live_map is not None:
             log.info("live map fitted on %d training frames' live fits", len(capture.splits.get("train", [])))
     return attach

@@ -214,6 +214,8 @@ def test_refined_rig_parameters_are_written_as_an_expression_file(demo_dir, tmp_
     from avatar.data.capture import load_capture
     from avatar.data.expressions import load_expression_file
     from avatar.gaussians.io import load_avatar
+    from avatar.model import ExpressionRange
+    from avatar.model import load_avatar as load_full_avatar
 
     out = tmp_path / "r.avatar"
     assert main(["train", str(demo_dir / "capture"), "--out", str(out), "--preset", "fast", "--iterations", "15",
@@ -228,6 +230,13 @@ def test_refined_rig_parameters_are_written_as_an_expression_file(demo_dir, tmp_
     moved = (params.translation - capture.params.translation).abs().sum(-1)
     assert moved[train_times].max() > 0
     assert moved[test_times].max() == 0
+    # The range the avatar keeps a driver in is that of the refined training frames it learned from.
+    learned = load_full_avatar(out).expression_range
+    tracked = ExpressionRange.of(capture.params.select(train_times))
+    refined_range = ExpressionRange.of(params.select(train_times))
+    assert not torch.equal(refined_range.expr_high, tracked.expr_high)
+    torch.testing.assert_close(learned.expr_low, refined_range.expr_low)
+    torch.testing.assert_close(learned.expr_high, refined_range.expr_high)
 
 
 def test_export_drives_the_avatar_from_an_expression_file_or_a_capture(demo_dir, tmp_path):

@@ -166,3 +166,20 @@ def test_the_map_brings_held_out_live_fits_closer_to_the_tracked_parameters(real
     mapped = LiveMap.vector(avatar.live_map.apply(params))
     raw_error, mapped_error = (x - own).abs().mean(), (mapped - own).abs().mean()
     assert mapped_error < 0.8 * raw_error, (float(mapped_error), float(raw_error))
+
+
+def test_the_map_targets_the_tracking_the_avatar_was_trained_on(real_capture, real_avatar):
+    """Training that refines the tracking (`--refine-params`) hands the refined parameters to the
+    finishers: the map carries live fits onto those, not onto the capture's."""
+    from avatar.data.capture import load_capture
+    from capture.live_map import fit_live_map
+
+    avatar, capture = load_avatar(real_avatar), load_capture(real_capture)
+    refined = capture.params.detach()
+    refined.expr = refined.expr + 0.05  # [T, E]: as if training had moved every weight
+    refined.jaw = refined.jaw * 1.5
+    own, moved = fit_live_map(avatar, capture), fit_live_map(avatar, capture, refined)
+    e = avatar.rig.num_expr
+    torch.testing.assert_close(moved.output_mean[:e], own.output_mean[:e] + 0.05, atol=1e-5, rtol=0)
+    torch.testing.assert_close(moved.output_mean[e:e + 3], own.output_mean[e:e + 3] * 1.5, atol=1e-5, rtol=0)
+    torch.testing.assert_close(moved.output_mean[e + 3:], own.output_mean[e + 3:])

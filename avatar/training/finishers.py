@@ -1,6 +1,6 @@
 """What other packages add to a trained avatar before it is written, found through the entry
 points group "avatar.train_finishers" (capture's live map: `capture.live_map.attach_live_map`),
-so that avatar never imports them. Each entry point is a function capture -> (avatar -> None)."""
+so that avatar never imports them. Each entry point is a function capture -> Finisher."""
 
 from __future__ import annotations
 
@@ -9,15 +9,20 @@ from importlib.metadata import entry_points
 
 from avatar.data.capture import Capture
 from avatar.model import Avatar
+from avatar.rig import RigParams
 
 GROUP = "avatar.train_finishers"
 
+# Completes a trained avatar in place, given the tracking [T] (every time step of the capture, on
+# the CPU) it was trained on: the capture's own, or as training refined it.
+Finisher = Callable[[Avatar, RigParams], None]
 
-def registered_finishers(capture: Capture) -> Callable[[Avatar], None]:
+
+def registered_finishers(capture: Capture) -> Finisher:
     """One function that runs every registered finisher for `capture` on an avatar, by name order."""
     steps = [entry.load()(capture) for entry in sorted(entry_points(group=GROUP), key=lambda e: e.name)]
 
-    def finish(avatar: Avatar) -> None:
+    def finish(avatar: Avatar, trained: RigParams) -> None:
         for step in steps:
-            step(avatar)
+            step(avatar, trained)
     return finish

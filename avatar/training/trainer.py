@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -35,7 +34,7 @@ from avatar.runtime.cpu_threads import ThreadBudget
 from avatar.training.config import TrainConfig
 from avatar.training.densify import Densifier
 from avatar.training.evaluate import composite_target, evaluate
-from avatar.training.finishers import registered_finishers
+from avatar.training.finishers import Finisher, registered_finishers
 from avatar.training.image_metrics import photometric_loss
 from avatar.training.optim import make_optimizer
 from avatar.training.param_refiner import ParamRefiner
@@ -128,7 +127,7 @@ class _FrameCache:
 
 def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, resume: bool = False,
           progress: bool = True, log_dir: str | Path | None = None, tensorboard: bool = False,
-          device: str | torch.device = "cpu", finish: Callable[[Avatar], None] | None = None) -> Avatar:
+          device: str | torch.device = "cpu", finish: Finisher | None = None) -> Avatar:
     """Train on `device`, write `out` (.avatar) and return the avatar it holds. With `resume`,
     continue from `out`.ckpt if it exists. The run's record (`run_log`) goes to log_dir (default:
     `out`.run/). `finish` completes the avatar before it is written; by default the finishers
@@ -181,8 +180,9 @@ class Trainer:
         self.lr_decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
         self.threads = ThreadBudget()  # CPU kernels: only the cores other processes leave free
 
-    def run(self, progress: bool, finish: Callable[[Avatar], None] | None = None) -> Avatar:
-        """Every remaining step, then the model completed by `finish` and written (and the refined
+    def run(self, progress: bool, finish: Finisher | None = None) -> Avatar:
+        """Every remaining step, then the model completed by `finish` (given the tracking it was
+        trained on: the capture's, refined when training refined it) and written (and the refined
         tracking, if refined)."""
         started = time.perf_counter()
         self.logged_at, self.logged_step = started, self.start
@@ -196,11 +196,13 @@ class Trainer:
         settings = self.cfg.to_dict() | {"train_seconds": time.perf_counter() - started,
                                          "capture": str(self.capture.root), "device": str(self.device),
                                          "backends_ran": self.ran}
-        learned = ExpressionRange.of(self.params.select([self.capture.frames[f].time for f in self.train_frames]))
+        # What the avatar learned from: the tracking, as training refined it when it did.
+        trained = self.refiner.refined() if self.refiner is not None else self.params  # [T]
+        learned = ExpressionRange.of(trained.select([self.capture.frames[f].time for f in self.train_frames]))
         avatar = Avatar(self.model, self.capture.params.shape, self.cfg.background, settings, self.cfg.backend,
                         learned)
         if finish is not None:
-            finish(avatar)
+            finish(avatar, trained.to(device="cpu"))
         avatar.save(self.out)
         if self.refiner is not None:
             # The refined tracking is worth keeping: it replays the training frames as fitted.
