@@ -37,6 +37,7 @@ class FitWeights:
     focal: float = 1e-3  # log focal length towards the prior
     smooth_expr: float = 2e-3  # temporal, per consecutive pair of frames
     smooth_pose: float = 1e-1  # radians
+    smooth_eyes: float = 1e-3  # radians: gaze jumps (a saccade takes a frame or two); tied like the head, it lagged
     smooth_translation: float = 1e1  # metres
     rigid_steps: int = 150
     full_steps: int = 800
@@ -88,7 +89,7 @@ def fit_videos(rig: HeadRig, embedding: LandmarkEmbedding, landmarks: np.ndarray
                 + w.eyes * p.eyes.pow(2).sum(-1).mean() + w.jaw * var["jaw"].pow(2).sum(-1).mean()
                 + w.focal * (log_focal - torch.log(focal0)).pow(2).sum()
                 + smooth(p.expr, w.smooth_expr) + smooth(p.rotation, w.smooth_pose)
-                + smooth(p.jaw, w.smooth_pose) + smooth(p.eyes, w.smooth_pose)
+                + smooth(p.jaw, w.smooth_pose) + smooth(p.eyes, w.smooth_eyes)
                 + smooth(p.translation, w.smooth_translation))
 
     bar = tqdm(total=w.rigid_steps + w.full_steps, desc="fitting rig", disable=not progress, leave=False)

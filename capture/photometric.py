@@ -236,7 +236,7 @@ class PhotometricRefinement:
         return (fw.expr * params.expr.pow(2).sum(-1).mean() + fw.eyes * params.eyes.pow(2).sum(-1).mean()
                 + fw.jaw * params.jaw.pow(2).sum(-1).mean() + _smoothness(params.expr, pairs, fw.smooth_expr)
                 + _smoothness(params.rotation, pairs, fw.smooth_pose) + _smoothness(params.jaw, pairs, fw.smooth_pose)
-                + _smoothness(params.eyes, pairs, fw.smooth_pose)
+                + _smoothness(params.eyes, pairs, fw.smooth_eyes)
                 + _smoothness(params.translation, pairs, fw.smooth_translation))
 
     def optimizer(self) -> torch.optim.Adam:
