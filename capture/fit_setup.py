@@ -21,7 +21,7 @@ from capture.silhouette import outline_offsets, outline_pick, outline_residuals,
 # Gaze is fitted with the eye joints; these shapes would fight them (and the pupil size is invisible).
 FROZEN_PREFIXES = ("eyelook", "pupildilate")
 SILHOUETTE_WEIGHT = 0.3  # the face's outline, which a fixed mesh point tracks loosely
-# Each pupil against one face point: the pupils alone place the eyes' rotation, and among 478 points
+# Weight of each pupil, against 1 for a face point: the pupils alone place the eyes' rotation; among 478 points
 # at weight 1 the eye prior and smoothing held the gaze back (expressive_selfie_512's landmark fit:
 # 4.0 px off MediaPipe's irises on the training frames, 6.7 on the held-out ones at 512 px; 1.0 with
 # this and FitWeights.smooth_eyes).
