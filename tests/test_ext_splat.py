@@ -43,9 +43,11 @@ def cpu_simd(request, monkeypatch) -> str:
 pytestmark = pytest.mark.usefixtures("cpu_extension")
 
 
-def render(backend: str):
+def render(backend: str, device: str):
+    """The splat backend `backend` for tensors on `device` (the registry refuses a backend named for
+    another device)."""
     from avatar.render.dispatch import splat_registry
-    return splat_registry.get(backend)[1]
+    return splat_registry.get(backend, device)[1]
 
 
 def camera(width: int, height: int) -> Camera:
@@ -98,8 +100,8 @@ def crowded_tile_scene(n: int = 2500) -> tuple[Gaussians, Camera]:
 def render_with_grads(backend: str, scene: Gaussians, cam: Camera, background, device: str, dtype, seed: int = 7):
     """Outputs and gradients of sum(rgb * g_rgb) + sum(alpha * g_alpha) + sum(depth * g_depth)."""
     leaves = [getattr(scene, f).detach().to(device=device, dtype=dtype).requires_grad_(True) for f in FIELDS]
-    bg = None if background is None else background.to(device=device, dtype=dtype).requires_grad_(True)
-    out = render(backend)(Gaussians(*leaves), cam, bg)
+    bg = None if background is None else background.detach().to(device=device, dtype=dtype).requires_grad_(True)
+    out = render(backend, device)(Gaussians(*leaves), cam, bg)
     out.means2d.retain_grad()
     gen = torch.Generator().manual_seed(seed)
     upstream = [torch.randn(t.shape, generator=gen, dtype=torch.float64).to(device=device, dtype=dtype)
@@ -230,7 +232,7 @@ def test_means2d_upstream_gradient_reaches_the_3d_means(device):
     grads = {}
     for backend, dev in (("torch", "cpu"), (device, device)):
         means = scene.means.to(dev).clone().requires_grad_(True)
-        out = render(backend)(Gaussians(means, *(getattr(scene, f).to(dev) for f in FIELDS[1:])), cam, None)
+        out = render(backend, dev)(Gaussians(means, *(getattr(scene, f).to(dev) for f in FIELDS[1:])), cam, None)
         weights = torch.linspace(-1.0, 1.0, out.means2d.numel(), dtype=torch.float64).reshape(out.means2d.shape)
         ((out.means2d * weights.to(dev)).sum() + out.rgb.sum()).backward()
         grads[backend] = means.grad.cpu()

@@ -126,6 +126,10 @@ def test_readers_of_the_gpu_outputs(gpu_check, tmp_path):
     assert g.sanitizer_errors("Segmentation fault\n") is None
     assert g.pytest_counts("...\n4 passed, 1 skipped, 1 failed in 3.20s\n[exit status 1]\n") == \
         {"passed": 4, "skipped": 1, "failed": 1}
+    # under compute-sanitizer its summary follows pytest's closing line
+    assert g.pytest_counts("========= COMPUTE-SANITIZER\n......   [100%]\n6 passed in 6.04s\n"
+                           "========= ERROR SUMMARY: 0 errors\n[exit status 0, 7.5 s]\n") == {"passed": 6}
+    assert g.pytest_counts("1 error in 2.10s\n") == {"error": 1}
 
     junit = tmp_path / "j.xml"
     junit.write_text('<?xml version="1.0"?><testsuites><testsuite name="pytest" errors="0" failures="1" '

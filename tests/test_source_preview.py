@@ -1,8 +1,10 @@
 """The source panel's preview: the tracked landmarks drawn into the camera image it uploads."""
 
 import numpy as np
+import pytest
 
-from viewer.panels.source_panel import LANDMARK_RGB, _mark
+pytest.importorskip("imgui_bundle", reason="the viewer's panels need imgui-bundle (the viewer extra)")
+from viewer.panels.source_panel import LANDMARK_RGB, _mark  # noqa: E402
 
 
 def test_the_landmarks_colour_their_pixels_and_nothing_else():

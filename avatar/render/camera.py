@@ -48,8 +48,9 @@ class Camera:
     @classmethod
     def look_at(cls, eye, target, width: int, height: int, fov_y_deg: float = 20.0,
                 up=(0.0, 1.0, 0.0)) -> "Camera":
-        """A camera at `eye` looking at `target`, with rig space's +y as image up."""
-        eye, target, up = (torch.as_tensor(v, dtype=torch.float32) for v in (eye, target, up))
+        """A camera at `eye` looking at `target`, with rig space's +y as image up. Cameras live on the
+        host (the kernels read them there), whatever device `eye` and `target` come from."""
+        eye, target, up = (torch.as_tensor(v, dtype=torch.float32, device="cpu") for v in (eye, target, up))
         z = target - eye
         z = z / z.norm()
         x = torch.linalg.cross(z, up)  # image right = forward x up; then y = forward x right points down
@@ -66,6 +67,6 @@ class Camera:
               width: int, height: int, fov_y_deg: float = 20.0) -> "Camera":
         """On a sphere around `target`; angle 0 looks at the face (from +z)."""
         a, e = math.radians(angle_deg), math.radians(elevation_deg)
-        t = torch.as_tensor(target, dtype=torch.float32)
+        t = torch.as_tensor(target, dtype=torch.float32, device="cpu")  # a model's centre may be on the GPU
         eye = t + distance * torch.tensor([math.sin(a) * math.cos(e), math.sin(e), math.cos(a) * math.cos(e)])
         return cls.look_at(eye, t, width, height, fov_y_deg)

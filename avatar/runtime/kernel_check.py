@@ -2,8 +2,8 @@
 
 The CUDA blend and splat kernels are each checked once per process, the first time their
 backend is asked for (`avatar.gaussians.blend_check`, `avatar.render.splat_check`): a small
-fixed scene is run forward and backward on both builds with the same random upstream gradients
-and every output and gradient is compared here. On a mismatch the registry
+fixed scene is run forward and backward by the CUDA kernel and by the torch reference on the CPU,
+with the same random upstream gradients, and every output and gradient is compared here. On a mismatch the registry
 (`avatar.runtime.backends`) warns once, naming what differed, and the process uses the torch
 reference on the GPU. A check costs a few seconds; AVATAR_SKIP_SELFCHECK=1 skips them.
 """

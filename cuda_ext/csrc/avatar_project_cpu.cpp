@@ -271,10 +271,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> avatar_project_cpu(
     const Tensor& offsets, const Tensor& offset_scales, const Tensor& sh_rest, int64_t num_gaussians,
     const Tensor& world_to_cam, const Tensor& K, const Tensor& cam_pos, int64_t width, int64_t height, double near,
     double far) {
-  TORCH_CHECK_VALUE(verts.dim() == 2 && faces.dim() == 2 && parent.dim() == 1 && drivers.dim() == 1 &&
-                        base.dim() == 3 && offsets.dim() == 4 && sh_rest.dim() == 3,
-                    "avatar_project: verts [V, 3], faces [F, 3], parent [8 G], drivers [D], base [G, 14, 8], "
-                    "offsets [D, G, 14, 8] and sh_rest [G, (K-1) 3, 8] expected");
+  AVATAR_CHECK_VALUE(verts.dim() == 2 && faces.dim() == 2 && parent.dim() == 1 && drivers.dim() == 1 &&
+                         base.dim() == 3 && offsets.dim() == 4 && sh_rest.dim() == 3,
+                     "avatar_project: verts [V, 3], faces [F, 3], parent [8 G], drivers [D], base [G, 14, 8], "
+                     "offsets [D, G, 14, 8] and sh_rest [G, (K-1) 3, 8] expected");
   const int64_t n = num_gaussians, groups = (n + kGroup - 1) / kGroup, d = drivers.size(0);
   const int64_t k = sh_rest.size(1) / 3 + 1;
   check(verts, "verts", {verts.size(0), 3}, at::kFloat);
@@ -287,10 +287,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> avatar_project_cpu(
   check(sh_rest, "sh_rest", {groups, (k - 1) * 3, kGroup}, at::kFloat);
   const splat::CameraNumbers camera = splat::camera_numbers(world_to_cam, K, cam_pos, width, height);
   const int degree = splat::sh_degree_checked(k);
-  TORCH_CHECK_VALUE(blend::indices_below(parent.to(at::kLong), faces.size(0)),
-                    "avatar_project: parent indices must lie in [0, ", faces.size(0), ")");
-  TORCH_CHECK_VALUE(blend::indices_below(faces, verts.size(0)), "avatar_project: face indices must lie in [0, ",
-                    verts.size(0), ")");
+  AVATAR_CHECK_VALUE(blend::indices_below(parent.to(at::kLong), faces.size(0)),
+                     "avatar_project: parent indices must lie in [0, ", faces.size(0), ")");
+  AVATAR_CHECK_VALUE(blend::indices_below(faces, verts.size(0)), "avatar_project: face indices must lie in [0, ",
+                     verts.size(0), ")");
   // The posed frame of every triangle (the blend op's, shared by the Gaussians bound to it).
   std::vector<PosedFrame<float>> frames(static_cast<size_t>(faces.size(0)));
   blend::BlendInputs<float> mesh{};

@@ -42,13 +42,13 @@ inline bool indices_below(const at::Tensor& indices, int64_t size) {
 }
 
 inline void check_inputs(const BlendTensors& t) {
-  TORCH_CHECK_VALUE(t.verts.dim() == 2 && t.verts.size(1) == 3, "blend: verts must be [V, 3], got ", t.verts.sizes());
+  AVATAR_CHECK_VALUE(t.verts.dim() == 2 && t.verts.size(1) == 3, "blend: verts must be [V, 3], got ", t.verts.sizes());
   tensor_checks::check_floating(t.verts, "blend", "verts");
-  TORCH_CHECK_VALUE(t.faces.dim() == 2 && t.faces.size(1) == 3, "blend: faces must be [F, 3], got ", t.faces.sizes());
-  TORCH_CHECK_VALUE(t.parent.dim() == 1, "blend: parent must be [N], got ", t.parent.sizes());
-  TORCH_CHECK_VALUE(t.drivers.dim() == 1, "blend: drivers must be [D], got ", t.drivers.sizes());
-  TORCH_CHECK_VALUE(t.sh_rest.dim() == 3 && t.sh_rest.size(2) == 3, "blend: sh_rest must be [N, K-1, 3], got ",
-                    t.sh_rest.sizes());
+  AVATAR_CHECK_VALUE(t.faces.dim() == 2 && t.faces.size(1) == 3, "blend: faces must be [F, 3], got ", t.faces.sizes());
+  AVATAR_CHECK_VALUE(t.parent.dim() == 1, "blend: parent must be [N], got ", t.parent.sizes());
+  AVATAR_CHECK_VALUE(t.drivers.dim() == 1, "blend: drivers must be [D], got ", t.drivers.sizes());
+  AVATAR_CHECK_VALUE(t.sh_rest.dim() == 3 && t.sh_rest.size(2) == 3, "blend: sh_rest must be [N, K-1, 3], got ",
+                     t.sh_rest.sizes());
   const int64_t n = t.num_gaussians(), d = t.num_drivers(), k = t.sh_rest.size(1);
   const at::ScalarType real = t.verts.scalar_type();
   check_tensor(t.verts, "verts", {t.verts.size(0), 3}, real, t.verts);
@@ -66,10 +66,10 @@ inline void check_inputs(const BlendTensors& t) {
   }
   // Index ranges are checked where reading them is cheap (CPU); the CUDA path trusts the model.
   if (t.verts.is_cpu()) {
-    TORCH_CHECK_VALUE(indices_below(t.parent, t.faces.size(0)), "blend: parent indices must lie in [0, ",
-                      t.faces.size(0), ")");
-    TORCH_CHECK_VALUE(indices_below(t.faces, t.verts.size(0)), "blend: face indices must lie in [0, ",
-                      t.verts.size(0), ")");
+    AVATAR_CHECK_VALUE(indices_below(t.parent, t.faces.size(0)), "blend: parent indices must lie in [0, ",
+                       t.faces.size(0), ")");
+    AVATAR_CHECK_VALUE(indices_below(t.faces, t.verts.size(0)), "blend: face indices must lie in [0, ",
+                       t.verts.size(0), ")");
   }
 }
 

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tensor_checks.h"
+
 namespace simd {
 
 // AVATAR_EXT_SIMD: "sse2" (the portable loops), "avx2" (no AVX-512), or "auto" / unset.
@@ -16,8 +18,8 @@ inline const char* simd_request() {
   const char* simd = std::getenv("AVATAR_EXT_SIMD");
   const bool known = simd == nullptr || std::strcmp(simd, "") == 0 || std::strcmp(simd, "auto") == 0 ||
                      std::strcmp(simd, "sse2") == 0 || std::strcmp(simd, "avx2") == 0;
-  TORCH_CHECK_VALUE(known, "AVATAR_EXT_SIMD is '", simd, "'; use 'sse2' (the portable loops), 'avx2' (no AVX-512) "
-                    "or 'auto'");
+  AVATAR_CHECK_VALUE(known, "AVATAR_EXT_SIMD is '", simd, "'; use 'sse2' (the portable loops), 'avx2' (no AVX-512) "
+                     "or 'auto'");
   return simd == nullptr ? "" : simd;
 }
 

@@ -29,7 +29,7 @@ __attribute__((flatten)) void to_uint8(const float* __restrict in, int64_t n, ui
 }
 
 Tensor rgb_to_uint8_cpu(const Tensor& rgb) {
-  TORCH_CHECK_VALUE(rgb.dim() == 3 && rgb.size(2) == 3, "rgb_to_uint8: rgb must be [H, W, 3], got ", rgb.sizes());
+  AVATAR_CHECK_VALUE(rgb.dim() == 3 && rgb.size(2) == 3, "rgb_to_uint8: rgb must be [H, W, 3], got ", rgb.sizes());
   check_image(rgb, "rgb_to_uint8", "rgb", rgb.size(0), rgb.size(1), 3);
   Tensor out = at::empty(rgb.sizes(), rgb.options().dtype(at::kByte));
   simd::widest<&to_uint8>()(rgb.data_ptr<float>(), rgb.numel(), out.data_ptr<uint8_t>());

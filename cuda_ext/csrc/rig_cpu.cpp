@@ -113,19 +113,19 @@ Tensor rig_pose_cpu(const Tensor& v_template, const Tensor& shapedirs, const Ten
                     const Tensor& posedirs, const Tensor& j_regressor, const Tensor& parents,
                     const Tensor& lbs_weights, const Tensor& shape, const Tensor& expr, const Tensor& pose,
                     const Tensor& translation) {
-  TORCH_CHECK_VALUE(v_template.dim() == 2 && v_template.size(1) == 3, "rig_pose: v_template must be [V, 3], got ",
-                    v_template.sizes());
+  AVATAR_CHECK_VALUE(v_template.dim() == 2 && v_template.size(1) == 3, "rig_pose: v_template must be [V, 3], got ",
+                     v_template.sizes());
   tensor_checks::check_floating(v_template, "rig_pose", "v_template");
-  TORCH_CHECK_VALUE(shapedirs.dim() == 3 && exprdirs.dim() == 3 && posedirs.dim() == 3,
-                    "rig_pose: shapedirs, exprdirs and posedirs must be [V, 3, K]");
-  TORCH_CHECK_VALUE(parents.dim() == 1, "rig_pose: parents must be [J], got ", parents.sizes());
+  AVATAR_CHECK_VALUE(shapedirs.dim() == 3 && exprdirs.dim() == 3 && posedirs.dim() == 3,
+                     "rig_pose: shapedirs, exprdirs and posedirs must be [V, 3, K]");
+  AVATAR_CHECK_VALUE(parents.dim() == 1, "rig_pose: parents must be [J], got ", parents.sizes());
   const int64_t num_v = v_template.size(0), num_j = parents.size(0);
   const int64_t num_s = shapedirs.size(2), num_e = exprdirs.size(2), num_p = posedirs.size(2);
   const at::ScalarType real = v_template.scalar_type();
-  TORCH_CHECK_VALUE(num_j >= 1 && num_j <= rig::kMaxJoints, "rig_pose: the rig must have 1 to ", rig::kMaxJoints,
-                    " joints, got ", num_j);
-  TORCH_CHECK_VALUE(num_p == 9 * (num_j - 1) || num_p == 0, "rig_pose: posedirs must have 9 (J - 1) = ",
-                    9 * (num_j - 1), " pose correctives (or none: a rig without them), got ", num_p);
+  AVATAR_CHECK_VALUE(num_j >= 1 && num_j <= rig::kMaxJoints, "rig_pose: the rig must have 1 to ", rig::kMaxJoints,
+                     " joints, got ", num_j);
+  AVATAR_CHECK_VALUE(num_p == 9 * (num_j - 1) || num_p == 0, "rig_pose: posedirs must have 9 (J - 1) = ",
+                     9 * (num_j - 1), " pose correctives (or none: a rig without them), got ", num_p);
   check(v_template, "v_template", {num_v, 3}, real);
   check(shapedirs, "shapedirs", {num_v, 3, num_s}, real);
   check(exprdirs, "exprdirs", {num_v, 3, num_e}, real);
@@ -138,10 +138,10 @@ Tensor rig_pose_cpu(const Tensor& v_template, const Tensor& shapedirs, const Ten
   check(pose, "pose", {num_j, 3}, real);
   check(translation, "translation", {3}, real);
   const int64_t* par = parents.data_ptr<int64_t>();
-  TORCH_CHECK_VALUE(par[0] == -1, "rig_pose: parents[0] must be -1 (the root), got ", par[0]);
+  AVATAR_CHECK_VALUE(par[0] == -1, "rig_pose: parents[0] must be -1 (the root), got ", par[0]);
   for (int64_t j = 1; j < num_j; ++j)
-    TORCH_CHECK_VALUE(par[j] >= 0 && par[j] < j, "rig_pose: parents[", j, "] must name an earlier joint, got ",
-                      par[j]);
+    AVATAR_CHECK_VALUE(par[j] >= 0 && par[j] < j, "rig_pose: parents[", j, "] must name an earlier joint, got ",
+                       par[j]);
   Tensor verts = at::empty({num_v, 3}, v_template.options());
   AT_DISPATCH_FLOATING_TYPES(real, "rig_pose_cpu", [&] {
     using T = scalar_t;

@@ -17,7 +17,7 @@ inline int tiles_along(int64_t pixels, int tile) { return int((pixels + tile - 1
 inline int sh_degree_checked(int64_t num_coeffs) {
   for (int degree = 0; degree <= 3; ++degree)
     if ((degree + 1) * (degree + 1) == num_coeffs) return degree;
-  TORCH_CHECK_VALUE(false, "splat: sh has ", num_coeffs, " coefficients per channel; expected 1, 4, 9 or 16");
+  AVATAR_CHECK_VALUE(false, "splat: sh has ", num_coeffs, " coefficients per channel; expected 1, 4, 9 or 16");
   return -1;
 }
 
@@ -30,8 +30,8 @@ inline void check_tensor(const at::Tensor& t, const char* name, at::IntArrayRef 
 inline void check_floating(const at::Tensor& t, const char* name) { tensor_checks::check_floating(t, "splat", name); }
 
 inline void check_image_size(int64_t width, int64_t height) {
-  TORCH_CHECK_VALUE(width > 0 && height > 0 && width < (1 << 20) && height < (1 << 20), "splat: image size ", width,
-                    "x", height, " is empty or too large");
+  AVATAR_CHECK_VALUE(width > 0 && height > 0 && width < (1 << 20) && height < (1 << 20), "splat: image size ", width,
+                     "x", height, " is empty or too large");
 }
 
 // A camera's numbers as make_camera takes them, read from its tensors.
@@ -72,14 +72,14 @@ inline CameraNumbers camera_numbers(const at::Tensor& world_to_cam, const at::Te
 inline void check_gaussians(const at::Tensor& means, const at::Tensor& quats, const at::Tensor& scales,
                             const at::Tensor& sh, const c10::Device& device) {
   check_floating(means, "means");
-  TORCH_CHECK_VALUE(means.dim() == 2, "splat: means must be [N, 3], got ", means.sizes());
+  AVATAR_CHECK_VALUE(means.dim() == 2, "splat: means must be [N, 3], got ", means.sizes());
   const int64_t n = means.size(0);
-  TORCH_CHECK_VALUE(n < (int64_t(1) << 31), "splat: too many Gaussians (", n, ")");
+  AVATAR_CHECK_VALUE(n < (int64_t(1) << 31), "splat: too many Gaussians (", n, ")");
   const auto dtype = means.scalar_type();
   check_tensor(means, "means", {n, 3}, dtype, device);
   check_tensor(quats, "quats", {n, 4}, dtype, device);
   check_tensor(scales, "scales", {n, 3}, dtype, device);
-  TORCH_CHECK_VALUE(sh.dim() == 3, "splat: sh must be [N, K, 3], got ", sh.sizes());
+  AVATAR_CHECK_VALUE(sh.dim() == 3, "splat: sh must be [N, K, 3], got ", sh.sizes());
   sh_degree_checked(sh.size(1));
   check_tensor(sh, "sh", {n, sh.size(1), 3}, dtype, device);
 }
@@ -89,7 +89,7 @@ inline void check_screen_gaussians(const at::Tensor& means2d, const at::Tensor& 
                                    const at::Tensor& opacities, const at::Tensor& depths, const at::Tensor& radii,
                                    const at::Tensor& background, const c10::Device& device) {
   check_floating(means2d, "means2d");
-  TORCH_CHECK_VALUE(means2d.dim() == 2, "splat: means2d must be [N, 2], got ", means2d.sizes());
+  AVATAR_CHECK_VALUE(means2d.dim() == 2, "splat: means2d must be [N, 2], got ", means2d.sizes());
   const int64_t n = means2d.size(0);
   const auto dtype = means2d.scalar_type();
   check_tensor(means2d, "means2d", {n, 2}, dtype, device);
@@ -107,8 +107,8 @@ inline void check_raster_state(const at::Tensor& final_transmittance, const at::
                                const at::Tensor& tile_offsets, const at::Tensor& entries, const at::Tensor& grad_rgb,
                                const at::Tensor& grad_alpha, const at::Tensor& grad_depth, int tile,
                                at::ScalarType dtype, const c10::Device& device) {
-  TORCH_CHECK_VALUE(final_transmittance.dim() == 2, "splat: final_transmittance must be [H, W], got ",
-                    final_transmittance.sizes());
+  AVATAR_CHECK_VALUE(final_transmittance.dim() == 2, "splat: final_transmittance must be [H, W], got ",
+                     final_transmittance.sizes());
   const int64_t height = final_transmittance.size(0), width = final_transmittance.size(1);
   const int64_t num_tiles = int64_t(tiles_along(width, tile)) * tiles_along(height, tile);
   check_tensor(final_transmittance, "final_transmittance", {height, width}, dtype, device);

@@ -255,8 +255,8 @@ TileLists build_tile_lists(const ScreenInputs<T>& in) {
     }
     offsets[tile + 1] = next;
   }
-  TORCH_CHECK(offsets.back() < std::numeric_limits<int32_t>::max(), "splat: ", offsets.back(),
-              " (tile, Gaussian) entries do not fit int32; render smaller or with fewer Gaussians");
+  AVATAR_CHECK(offsets.back() < std::numeric_limits<int32_t>::max(), "splat: ", offsets.back(),
+               " (tile, Gaussian) entries do not fit int32; render smaller or with fewer Gaussians");
   lists.entries = at::empty({offsets.back()}, at::kInt);
   int32_t* entry = lists.entries.data_ptr<int32_t>();
 #pragma omp parallel for schedule(static) num_threads(parts)

@@ -226,7 +226,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cpu(
     const Tensor& depths, const Tensor& radii, const Tensor& background, at::TensorList state,
     const Tensor& grad_rgb, const Tensor& grad_alpha, const Tensor& grad_depth) {
   splat::check_screen_gaussians(means2d, conics, colours, opacities, depths, radii, background, c10::kCPU);
-  TORCH_CHECK_VALUE(state.size() == 5, "splat: the CPU rasterizer state has 5 tensors, got ", state.size());
+  AVATAR_CHECK_VALUE(state.size() == 5, "splat: the CPU rasterizer state has 5 tensors, got ", state.size());
   const Tensor &final_t = state[0], &last = state[1], &tile_offsets = state[2], &entries = state[3];
   const Tensor& records = state[4];
   splat::check_raster_state(final_t, last, tile_offsets, entries, grad_rgb, grad_alpha, grad_depth, CPU_TILE,

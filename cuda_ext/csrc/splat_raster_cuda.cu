@@ -129,8 +129,8 @@ TileLists build_tile_lists(const Tensor& means2d, const Tensor& conics, const Te
   C10_CUDA_CHECK(cub::DeviceScan::InclusiveSum(scratch.data_ptr(), scan_bytes, by_rank.data_ptr<int64_t>(),
                                                ends.data_ptr<int64_t>(), int(n), stream));
   const int64_t num_entries = ends[n - 1].item<int64_t>();  // one sync: the sizes below depend on it
-  TORCH_CHECK(num_entries < std::numeric_limits<int32_t>::max(), "splat: ", num_entries,
-              " (tile, Gaussian) entries do not fit int32; render smaller or with fewer Gaussians");
+  AVATAR_CHECK(num_entries < std::numeric_limits<int32_t>::max(), "splat: ", num_entries,
+               " (tile, Gaussian) entries do not fit int32; render smaller or with fewer Gaussians");
   if (num_entries == 0) return lists;
 
   Tensor keys = at::empty({num_entries}, ints), ranks = at::empty({num_entries}, ints);
@@ -309,7 +309,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> rasterize_backward_cuda(
     const Tensor& depths, const Tensor& radii, const Tensor& background, at::TensorList state,
     const Tensor& grad_rgb, const Tensor& grad_alpha, const Tensor& grad_depth) {
   splat::check_screen_gaussians(means2d, conics, colours, opacities, depths, radii, background, c10::kCUDA);
-  TORCH_CHECK_VALUE(state.size() == 5, "splat: the CUDA rasterizer state has 5 tensors, got ", state.size());
+  AVATAR_CHECK_VALUE(state.size() == 5, "splat: the CUDA rasterizer state has 5 tensors, got ", state.size());
   const Tensor &final_t = state[0], &last = state[1], &tile_offsets = state[2], &entries = state[3];
   splat::check_tensor(state[4], "order", {means2d.size(0) * int64_t(sizeof(int32_t))}, at::kByte, c10::kCUDA);
   const Tensor order = state[4].view(at::kInt);
