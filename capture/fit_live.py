@@ -68,6 +68,10 @@ class LiveFitter:
         self.x: Tensor | None = None
         # Constant per fit: residual weights [2L], finite-difference probes [P+1, P], pose-only mask.
         self._weights = self.model.point_weights.double().sqrt().repeat_interleave(2)
+        # The irises' eye-only term: rows [2K] whose Jacobian keeps only the eye columns.
+        self._eye_weights = self.model.eye_weights.double().sqrt().repeat_interleave(2)
+        self._eye_columns = torch.zeros(self.size, dtype=torch.float64)
+        self._eye_columns[self._slices["eyes"]] = 1.0
         self._probes = torch.cat([torch.zeros(1, self.size, dtype=torch.float64),
                                   FD_STEP * torch.eye(self.size, dtype=torch.float64)])
         self._rigid = torch.arange(self.size) < 6
@@ -109,6 +113,9 @@ class LiveFitter:
             residual = self._residuals(outline, batch, target, normals)  # [P+1, L, 2]
             data = (residual / iod).reshape(len(batch), -1) * weights  # [P+1, 2L]
             j = (data[1:] - data[0]).T / FD_STEP  # [2L, P]
+            eye = (residual[:, self.model.eye_points] / iod).reshape(len(batch), -1) * self._eye_weights  # [P+1, 2K]
+            j_eye = (eye[1:] - eye[0]).T / FD_STEP * self._eye_columns  # [2K, P]: moves the eyes only
+            data, j = torch.cat([data, eye], 1), torch.cat([j, j_eye])
             # Normal equations of data + prior * x + temporal * (x - previous), damped.
             jtj = j.T @ j + torch.diag(prior.pow(2) + temporal ** 2)
             grad = j.T @ data[0] + prior.pow(2) * x + temporal ** 2 * (x - previous)
@@ -168,8 +175,9 @@ class LiveFitter:
         with torch.no_grad():
             base = RigParams(self.shape, *(torch.zeros(1, k, dtype=torch.float64) for k in (self.rig.num_expr, 3, 3, 3, 6, 3)))
             rest = self.lrig(base)[0, :self.points.num_points]  # [L, 3]
+        face = self.model.point_weights > 0  # [L] the face's points: the irises place the eyes only
         x = torch.zeros(self.size, dtype=torch.float64)
-        x[self._slices["translation"]] = initial_translation(rest, target, self.focal, self.centre)[0]
+        x[self._slices["translation"]] = initial_translation(rest[face], target[:, face], self.focal, self.centre)[0]
         return x
 
 

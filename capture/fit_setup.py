@@ -13,18 +13,24 @@ from torch import Tensor
 
 from avatar.data.livelink import MAX_JAW_ANGLE, default_jaw_from_jawopen
 from avatar.render.camera import Camera
-from avatar.rig import HeadRig
+from avatar.rig import HeadRig, RigParams
 from capture.embedding import LandmarkEmbedding
+from capture.face_model import IRIS_RINGS
+from capture.ibug68 import IRIS_CENTRES
 from capture.landmark_rig import LandmarkRig
 from capture.silhouette import outline_offsets, outline_pick, outline_residuals, picked_candidate
 
 # Gaze is fitted with the eye joints; these shapes would fight them (and the pupil size is invisible).
 FROZEN_PREFIXES = ("eyelook", "pupildilate")
 SILHOUETTE_WEIGHT = 0.3  # the face's outline, which a fixed mesh point tracks loosely
+IRIS_POINTS = np.concatenate([IRIS_CENTRES, IRIS_RINGS])  # MediaPipe's points on the irises
 # Weight of each pupil, against 1 for a face point: the pupils alone place the eyes' rotation; among 478 points
 # at weight 1 the eye prior and smoothing held the gaze back (expressive_selfie_512's landmark fit:
 # 4.0 px off MediaPipe's irises on the training frames, 6.7 on the held-out ones at 512 px; 1.0 with
-# this and FitWeights.smooth_eyes).
+# this and FitWeights.smooth_eyes). Every iris point (pupil and ring, at weight 1) moves the eyes
+# only (`FitModel.eye_weights`): weighed like face points, an iris detected a few pixels off (a
+# glint, a squint, the rig's eyeball not the person's) also turned and moved the head (a synthetic
+# 6 px shift of both irises: 0.0038 rad and 0.3 mm in the video fit; now none).
 PUPIL_WEIGHT = 8.0
 # The landmark term is a weighted mean over the points times this: about the weight that the
 # sum over the former 70 sparse points had, against which the priors and smoothing are set.
@@ -39,8 +45,10 @@ class FitModel:
     free_expr: Tensor  # [E] bool: expressions the fit may move
     jaw_mode: str  # "tied": jaw x-rotation = jawOpen * MAX_JAW_ANGLE; "fixed": zero; "free": fitted
     jaw_open: int | None  # index of jawOpen in the expressions (for "tied")
-    point_weights: Tensor  # [L] landmark loss weights, summing to LANDMARK_SCALE
+    point_weights: Tensor  # [L] landmark loss weights (with eye_weights, summing to LANDMARK_SCALE; 0 on the irises)
     expr_bounded: bool  # ARKit-style weights live in [0, 1]; PCA expressions do not
+    eye_points: Tensor  # [K] rows of the L points that place the eyes alone (the irises: pupils and rings)
+    eye_weights: Tensor  # [K] their weight in a term whose gradient reaches the eyes only (`eyes_only`)
 
 
 def fit_model(rig: HeadRig, embedding: LandmarkEmbedding) -> FitModel:
@@ -56,9 +64,20 @@ def fit_model(rig: HeadRig, embedding: LandmarkEmbedding) -> FitModel:
     weights = torch.ones(embedding.num_points)
     if embedding.outline_index is not None:
         weights[torch.as_tensor(embedding.outline_index)] = SILHOUETTE_WEIGHT
-    weights[torch.as_tensor(embedding.pupils)] = PUPIL_WEIGHT
-    weights = weights * (LANDMARK_SCALE / weights.sum())
-    return FitModel(free, jaw_mode, jaw_open, weights, expr_bounded=names is not None)
+    # The irises place the eyes, the face the head.
+    eye_points = torch.as_tensor(np.flatnonzero(np.isin(embedding.mp_index, IRIS_POINTS)), dtype=torch.long)
+    weights[eye_points] = 0.0
+    eye_weights = torch.where(torch.isin(eye_points, torch.as_tensor(embedding.pupils)), PUPIL_WEIGHT, 1.0)
+    scale = LANDMARK_SCALE / (weights.sum() + eye_weights.sum())
+    return FitModel(free, jaw_mode, jaw_open, weights * scale, expr_bounded=names is not None,
+                    eye_points=eye_points, eye_weights=eye_weights * scale)
+
+
+def eyes_only(params: RigParams) -> RigParams:
+    """params with every part but the eyes detached: a loss on points posed with them moves the
+    eyes alone (the irises' eye-only term)."""
+    return RigParams(params.shape.detach(), params.expr.detach(), params.jaw.detach(), params.neck.detach(),
+                     params.rotation.detach(), params.eyes, params.translation.detach())
 
 
 def fit_points(rig: HeadRig, embedding: LandmarkEmbedding) -> LandmarkRig:

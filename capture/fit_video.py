@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from avatar.rig import HeadRig, RigParams
 from capture.embedding import LandmarkEmbedding
-from capture.fit_setup import (FitModel, fit_model, fit_points, initial_translation, jaw_from, landmark_residuals,
-                               outline_choice, project)
+from capture.fit_setup import (FitModel, eyes_only, fit_model, fit_points, initial_translation, jaw_from,
+                               landmark_residuals, outline_choice, project)
 from capture.ibug68 import MP_TO_IBUG68, inter_ocular
 from capture.landmark_rig import LandmarkRig
 from capture.silhouette import outline_normals
@@ -73,14 +73,18 @@ def fit_videos(rig: HeadRig, embedding: LandmarkEmbedding, landmarks: np.ndarray
     log_focal = torch.log(focal0).clone().requires_grad_(True)
     pairs = continuing_frames(video, frame_number)
     var = _initial_variables(rig, lrig, target, focal0[video_t], centre, model, embedding.num_points)
+    eye_rig, eye_target = lrig.subset(model.eye_points), target[:, model.eye_points]  # the irises
 
     def loss_of(full: bool) -> Tensor:
         p = _params(var, model)
         points, point_normals = lrig.posed(p)  # [T, L + candidates, 3]
-        pts = project(points, torch.exp(log_focal)[video_t], centre)
+        focal = torch.exp(log_focal)[video_t]  # [T]
+        pts = project(points, focal, centre)
         pick = outline_choice(embedding, points, point_normals)
         err = (landmark_residuals(embedding, pts, target, normals, pick) / iod[:, None, None]).pow(2).sum(-1)  # [T, L]
-        data = (err * model.point_weights).sum(-1).mean()
+        eye_pts = project(eye_rig(eyes_only(p)), focal.detach(), centre)  # [T, K, 2]
+        eye_err = ((eye_pts - eye_target) / iod[:, None, None]).pow(2).sum(-1)  # [T, K]
+        data = (err * model.point_weights).sum(-1).mean() + (eye_err * model.eye_weights).sum(-1).mean()
         if not full:
             return data
         smooth = lambda x, k: k * (x[pairs] - x[pairs - 1]).pow(2).sum(-1).mean() if len(pairs) else 0  # noqa: E731
@@ -133,11 +137,13 @@ def nme_68(projected: np.ndarray, landmarks: np.ndarray, first: int = 0) -> np.n
 
 def _initial_variables(rig: HeadRig, lrig: LandmarkRig, target: Tensor, focal: Tensor, centre: Tensor,
                        model: FitModel, count: int) -> dict[str, Tensor]:
-    """Neutral face, facing the camera, placed so its `count` landmarks' spread and centre match."""
+    """Neutral face, facing the camera, placed so its `count` landmarks' spread and centre match
+    (the face's: the irises place the eyes only)."""
     t = len(target)
+    face = model.point_weights[:count] > 0  # [L]
     with torch.no_grad():
         rest = lrig(rig.zero_params(1))[0, :count]  # [L, 3]
-    translation = initial_translation(rest, target, focal, centre)
+    translation = initial_translation(rest[face], target[:, face], focal, centre)
     var = {"rotation": torch.zeros(t, 3), "translation": translation, "shape": torch.zeros(rig.num_shape),
            "expr": torch.zeros(t, rig.num_expr), "jaw": torch.zeros(t, 3), "neck": torch.zeros(t, 3),
            "eyes": torch.zeros(t, 6)}

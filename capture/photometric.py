@@ -34,7 +34,8 @@ from avatar.render.mesh_raster import rasterize_mesh
 from avatar.render.sh import SH_C0, sh_basis
 from avatar.rig import HeadRig, RigParams
 from capture.embedding import LandmarkEmbedding
-from capture.fit_setup import fit_model, fit_points, jaw_from, landmark_residuals, outline_choice, project_cameras
+from capture.fit_setup import (LANDMARK_SCALE, eyes_only, fit_model, fit_points, jaw_from, landmark_residuals,
+                               outline_choice, project_cameras)
 from capture.fit_video import FitWeights
 from capture.head_outline import HAIR_LR, OutlineTerm, matte_outline
 from capture.ibug68 import inter_ocular
@@ -109,6 +110,7 @@ class PhotometricRefinement:
         self.samples = _face_samples(self.rig, embedding, self.weights.max_samples)
         self.sample_rig = LandmarkRig(self.rig, self.samples.faces, self.samples.bary, self.samples.normals)
         self.point_rig = fit_points(self.rig, embedding)
+        self.eye_rig = self.point_rig.subset(self.model.eye_points)  # the irises' eye-only term
         self.k_mats = torch.stack([c.K for c in cameras]).float()  # [T, 3, 3]
         self.w2c = torch.stack([c.world_to_cam for c in cameras]).float()  # [T, 4, 4]
         self.height, self.width = images.shape[1:3]
@@ -220,14 +222,16 @@ class PhotometricRefinement:
         residual = landmark_residuals(self.embedding, pix, self.target, self.outline_normals,
                                       outline_choice(self.embedding, points, point_normals))
         err = (residual / self.iod[:, None, None]).pow(2).sum(-1)  # [T, L]
-        return (err * self.model.point_weights).sum(-1).mean()
+        eye_pix = project_cameras(self.eye_rig(eyes_only(params)), self.k_mats, self.w2c)  # [T, K, 2]
+        eye_err = ((eye_pix - self.target[:, self.model.eye_points]) / self.iod[:, None, None]).pow(2).sum(-1)
+        return (err * self.model.point_weights).sum(-1).mean() + (eye_err * self.model.eye_weights).sum(-1).mean()
 
     def outline_loss(self, params: RigParams) -> Tensor | float:
         """The head's outline above the ears against the matte (`head_outline`), scaled like the
         landmark term; 0 without an outline term."""
         if self.head is None:
             return 0.0
-        return self.weights.outline * self.model.point_weights.sum() * self.head.loss(params)
+        return self.weights.outline * LANDMARK_SCALE * self.head.loss(params)
 
     def regularisers(self, params: RigParams) -> Tensor:
         """The landmark fit's priors (small expressions, eyes and jaw) and temporal smoothness
