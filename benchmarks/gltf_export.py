@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the in
 
 from gltf_reference import Glb  # noqa: E402
 
-from avatar.gaussians.blend import blend_reference  # noqa: E402
+from avatar.gaussians.reference import blend_reference  # noqa: E402
 from avatar.gaussians.rotations import matrix_to_quat, quat_multiply  # noqa: E402
 from avatar.model import load_avatar  # noqa: E402
 from avatar.render.dispatch import splat  # noqa: E402

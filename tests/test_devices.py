@@ -13,7 +13,8 @@ import torch
 from avatar.runtime.backends import BackendDeviceError, BackendRegistry, BackendUnavailable
 from avatar.cli.main import main
 from avatar.runtime.devices import DeviceUnavailable, resolve_device
-from avatar.gaussians.blend import blend_backend, blend_reference
+from avatar.gaussians.blend import blend_backend
+from avatar.gaussians.reference import blend_reference
 from avatar.gaussians.ext_blend import blend_cpu
 from avatar.render.dispatch import splat_registry
 from avatar.render.ext_backend import splat_cpu

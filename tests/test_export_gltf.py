@@ -18,7 +18,7 @@ from conftest import DATA
 from avatar.cli.main import main
 from avatar.data.arkit import ARKIT_NAMES
 from avatar.gaussians import GaussianAvatar
-from avatar.gaussians.blend import blend_reference
+from avatar.gaussians.reference import blend_reference
 from avatar.model import Avatar
 from avatar.renderer.gltf_export import KHR_SPLATS, export_gltf
 from avatar.renderer.gltf_splats import JAW_TARGET_NAMES

@@ -10,7 +10,7 @@ import torch
 
 import cuda_ext
 from avatar.gaussians import GaussianAvatar, blend
-from avatar.gaussians.blend import blend_reference
+from avatar.gaussians.reference import blend_reference
 from avatar.rig import HeadRig
 from avatar.rig.builtin import build_builtin_head
 from avatar.rig.lbs import lbs

@@ -22,7 +22,7 @@ import torch
 
 from avatar.cli.main import main
 from avatar.data.livelink import REQUIRED_COLUMNS
-from avatar.gaussians.blend import blend_reference
+from avatar.gaussians.reference import blend_reference
 from avatar.model import load_avatar
 from avatar.model.web_format import read_web_avatar, write_web_avatar
 from avatar.render import Camera

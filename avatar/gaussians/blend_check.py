@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from avatar.gaussians.model import GaussianAvatar
+from avatar.gaussians.reference import blend_reference
 from avatar.rig import RigParams
 from avatar.rig.builtin import build_builtin_head
 from avatar.runtime.kernel_check import differences, skipped
@@ -30,7 +31,6 @@ def cuda_blend_trusted() -> str | None:
     wherever the CUDA backend is first asked for, whatever else this process has loaded."""
     if skipped():
         return None
-    from avatar.gaussians.blend import blend_reference
     from avatar.gaussians.ext_blend import blend_cuda
 
     return "; ".join(compare_blends((blend_cuda, torch.device("cuda")), (blend_reference, torch.device("cpu")))) or None

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from avatar.render.camera import Camera
+from avatar.render.reference import splat_reference
 from avatar.render.world import Gaussians
 from avatar.runtime.kernel_check import differences, skipped
 
@@ -29,7 +30,6 @@ def cuda_splat_trusted() -> str | None:
     if skipped():
         return None
     from avatar.render.ext_backend import splat_cuda
-    from avatar.render.reference import splat_reference
 
     return "; ".join(compare_splats((splat_cuda, torch.device("cuda")), (splat_reference, torch.device("cpu")))) or None
 

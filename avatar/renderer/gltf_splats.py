@@ -25,7 +25,7 @@ from torch import Tensor
 
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.binding import triangle_frames
-from avatar.gaussians.blend import blend_reference
+from avatar.gaussians.reference import blend_reference
 from avatar.render.sh import SH_C0
 from avatar.renderer.export import CUT_VIEW_ELEVATION_DEG, hidden_below_cut
 from avatar.renderer.gltf_rig import identity_template, target_names, top_influences
