@@ -52,7 +52,10 @@ then call `run` with carry ["out/gpu-capture"], timeout_s 600 and the command
     rc=$?; tar czf $OUT/gpu-check.tgz --exclude=work -C /tmp gpu-check;
     cp /tmp/gpu-check/summary.md /tmp/gpu-check/summary.json $OUT/; exit $rc
 
-(one line). --out is not $OUT itself because the tool brings back at most 8 files, 16 MiB each and
+(one line). What the first runs there (an H200, 2026-11-26) taught: `export TORCH_CUDA_ARCH_LIST=9.0
+MAX_JOBS=16` first (both modules build in about 50 s); the image lacks av, plyfile and websockets
+(carry their cp312 wheels); the whole check with 4,000 training steps takes about 150 s, so one
+call has room for `avatar bench ... --backends torch cuda gsplat` after it (gsplat built in 49 s). --out is not $OUT itself because the tool brings back at most 8 files, 16 MiB each and
 2 folders down: the archive (without work/, the model) and the two summaries come back. The
 default --budget of 540 s ends the check inside the tool's 600 s limit; steps it leaves out are
 reported as skipped (the message names them), and a second call with `--steps memcheck,racecheck`
