@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "head_cut_checks.h"
 #include "head_cut_math.h"
 #include "tensor_checks.h"
 
@@ -177,9 +178,8 @@ void apply_cut(const RowCut& cut, const float* background, float* rgb, float* al
   }
 }
 
-void check_ids(const Tensor& ids, const char* name, int64_t num_v, const char* op) {
-  AVATAR_CHECK_VALUE(ids.dim() == 1, op, ": ", name, " must be a 1-D tensor of vertex ids, got ", ids.sizes());
-  tensor_checks::check_tensor(ids, op, name, {ids.size(0)}, at::kLong, c10::kCPU);
+// Every entry of ids [K] (shape already checked) is a vertex of the rig.
+void check_ids_in_range(const Tensor& ids, const char* name, int64_t num_v, const char* op) {
   const int64_t* p = ids.data_ptr<int64_t>();
   for (int64_t i = 0; i < ids.size(0); ++i)
     AVATAR_CHECK_VALUE(p[i] >= 0 && p[i] < num_v, op, ": ", name, " holds vertex ", p[i], ", outside 0..", num_v - 1);
@@ -210,20 +210,10 @@ RowCut frame_cut(const Tensor& verts, const Tensor& faces, const Tensor& ring, c
 void check_inputs(const Tensor& verts, const Tensor& faces, const Tensor& ring, const Tensor& sides, int64_t top,
                   double neck_margin, at::ArrayRef<double> world_to_cam, at::ArrayRef<double> K, int64_t width,
                   int64_t height, const char* op) {
-  AVATAR_CHECK_VALUE(verts.dim() == 2 && verts.size(1) == 3, op, ": verts must be [V, 3], got ", verts.sizes());
-  tensor_checks::check_floating(verts, op, "verts");
+  check_cut_arguments(verts, faces, ring, sides, top, neck_margin, world_to_cam, K, width, height, c10::kCPU, op);
   const int64_t num_v = verts.size(0);
-  tensor_checks::check_tensor(verts, op, "verts", {num_v, 3}, verts.scalar_type(), c10::kCPU);
-  AVATAR_CHECK_VALUE(faces.dim() == 2 && faces.size(1) == 3, op, ": faces must be [F, 3], got ", faces.sizes());
-  tensor_checks::check_tensor(faces, op, "faces", {faces.size(0), 3}, at::kLong, c10::kCPU);
-  check_ids(ring, "ring", num_v, op);
-  check_ids(sides, "sides", num_v, op);
-  AVATAR_CHECK_VALUE(ring.size(0) >= 3 && sides.size(0) == 2, op, ": ring needs 3 or more vertices and sides 2");
-  AVATAR_CHECK_VALUE(top >= 0 && top < num_v, op, ": top is vertex ", top, ", outside 0..", num_v - 1);
-  AVATAR_CHECK_VALUE(neck_margin >= 0 && neck_margin <= 0.5, op, ": neck_margin ", neck_margin, " is not in [0, 0.5]");
-  AVATAR_CHECK_VALUE(world_to_cam.size() == 16 && K.size() == 9, op, ": world_to_cam needs 16 values and K 9");
-  AVATAR_CHECK_VALUE(width >= 1 && height >= 1 && width <= (1 << 15) && height <= (1 << 15), op, ": image size ",
-                     width, " x ", height, " is not in 1..32768");
+  check_ids_in_range(ring, "ring", num_v, op);
+  check_ids_in_range(sides, "sides", num_v, op);
   const int64_t* face_ids = faces.data_ptr<int64_t>();
   for (int64_t i = 0; i < faces.numel(); ++i)
     AVATAR_CHECK_VALUE(face_ids[i] >= 0 && face_ids[i] < num_v, op, ": faces index vertex ", face_ids[i],

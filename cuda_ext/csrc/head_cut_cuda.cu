@@ -13,6 +13,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "head_cut_checks.h"
 #include "head_cut_math.h"
 #include "tensor_checks.h"
 
@@ -102,28 +103,11 @@ __global__ void region_kernel(const Line* lines, const int32_t* prefix, int radi
   region[p] = keep ? T(1) : T(0);
 }
 
-void check_ids(const Tensor& ids, const char* name, const Tensor& verts) {
-  AVATAR_CHECK_VALUE(ids.dim() == 1, kOp, ": ", name, " must be a 1-D tensor of vertex ids, got ", ids.sizes());
-  tensor_checks::check_tensor(ids, kOp, name, {ids.size(0)}, at::kLong, verts.device());
-}
-
 Tensor head_cut_region_cuda(const Tensor& verts, const Tensor& faces, const Tensor& ring, const Tensor& sides,
                             int64_t top, double neck_margin, at::ArrayRef<double> world_to_cam, at::ArrayRef<double> K,
                             int64_t width, int64_t height, double near) {
-  AVATAR_CHECK_VALUE(verts.dim() == 2 && verts.size(1) == 3, kOp, ": verts must be [V, 3], got ", verts.sizes());
-  tensor_checks::check_floating(verts, kOp, "verts");
+  check_cut_arguments(verts, faces, ring, sides, top, neck_margin, world_to_cam, K, width, height, verts.device(), kOp);
   const int64_t num_v = verts.size(0);
-  tensor_checks::check_tensor(verts, kOp, "verts", {num_v, 3}, verts.scalar_type(), verts.device());
-  AVATAR_CHECK_VALUE(faces.dim() == 2 && faces.size(1) == 3, kOp, ": faces must be [F, 3], got ", faces.sizes());
-  tensor_checks::check_tensor(faces, kOp, "faces", {faces.size(0), 3}, at::kLong, verts.device());
-  check_ids(ring, "ring", verts);
-  check_ids(sides, "sides", verts);
-  AVATAR_CHECK_VALUE(ring.size(0) >= 3 && sides.size(0) == 2, kOp, ": ring needs 3 or more vertices and sides 2");
-  AVATAR_CHECK_VALUE(top >= 0 && top < num_v, kOp, ": top is vertex ", top, ", outside 0..", num_v - 1);
-  AVATAR_CHECK_VALUE(neck_margin >= 0 && neck_margin <= 0.5, kOp, ": neck_margin ", neck_margin, " is not in [0, 0.5]");
-  AVATAR_CHECK_VALUE(world_to_cam.size() == 16 && K.size() == 9, kOp, ": world_to_cam needs 16 values and K 9");
-  AVATAR_CHECK_VALUE(width >= 1 && height >= 1 && width <= (1 << 15) && height <= (1 << 15), kOp, ": image size ",
-                     width, " x ", height, " is not in 1..32768");
   // Vertex ids are not range-checked here (that would read them back to the host): the model's
   // loader checks the cut and the faces against the rig.
   const c10::cuda::CUDAGuard guard(verts.device());
