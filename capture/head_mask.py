@@ -10,6 +10,11 @@ plane meets what the camera sees of the neck). Between that line and a second on
 sides of the head at the height of the bottom of the nose (`head_sides`), only the rig itself is
 kept (its jaw, chin and neck: its own coverage, grown by a small margin): collars and shoulders
 beside the neck go.
+On a rig whose mesh runs on past the neck into the shoulders (ICT's: 11 cm wide at its narrowest,
+16 cm at the ring, 24 cm 3 cm lower), the rig's own pixels between the lines would keep the
+shoulders' slope and with it the collar; the triangles there (`shoulder_faces`) are left out of
+the rig's pixels. The ring stays where it is: raised above the slope, its line climbs over the chin
+of a head bent forward.
 Above the second line nothing is clipped, so hair, ears and glasses keep their full outline.
 It runs at nose height, not at the chin, because a head bent forward brings the chin down to the
 collar, and the shoulders beside it then rise above a chin line (wojtek_512's held-out frames
@@ -39,6 +44,8 @@ NECK_DROP = 0.04  # metres below the chin (rig space, neutral) where the cut run
 RING_BAND = 0.004  # half-height of the band of neck vertices that make the ring
 NECK_MARGIN = 0.02  # of the image size: how far the matte may reach beyond the rig's neck
 SIDE_BAND = 0.005  # metres: half-height of the band of vertices searched for the head's sides
+NECK_FLARE = 1.1  # beyond this times the neck's narrowest half-width from its middle, below the chin: shoulders
+NECK_STEP = 0.002  # metres between the heights at which the neck's width is measured
 
 
 def neck_ring(rig: HeadRig, chin: Tensor) -> Tensor:
@@ -69,8 +76,28 @@ def skull_top(rig: HeadRig) -> int:
     return int(rig.v_template[:, 1].argmax())
 
 
+def shoulder_faces(rig: HeadRig, chin: Tensor, ring: Tensor) -> Tensor:
+    """Face ids [S] of the rig's shoulders (rest pose): triangles whose corners all lie below the
+    neck's narrowest height between the chin [3] and the ring [R] (vertex ids), and farther from
+    its middle, sideways, than NECK_FLARE times its half-width there. Above that height the jaw is
+    as wide; a rig that ends in a neck has none."""
+    rest = rig.v_template
+    behind = rest[rest[:, 2] < chin[2]]  # [B, 3]: the neck, not the chin's front
+    bottom = float(rest[ring, 1].mean())
+    narrowest, middle, waist = float("inf"), 0.0, bottom
+    for y in torch.arange(float(chin[1]) - RING_BAND, bottom, -NECK_STEP).tolist():
+        xs = behind[(behind[:, 1] - y).abs() < RING_BAND, 0]
+        if len(xs) >= 3 and float(xs.max() - xs.min()) < narrowest:
+            narrowest, middle, waist = float(xs.max() - xs.min()), float(xs.max() + xs.min()) / 2, y
+    if narrowest == float("inf"):
+        return torch.zeros(0, dtype=torch.long)
+    outside = (rest[:, 1] < waist) & ((rest[:, 0] - middle).abs() > NECK_FLARE * narrowest / 2)  # [V]
+    return torch.nonzero(outside[rig.faces].all(1)).flatten()
+
+
 def head_cut(rig: HeadRig, chin: Tensor, nose_height: float) -> HeadCut:
     """The cut below the head of `rig` (chin [3]: rest pose, rig space; nose_height: the bottom
     of the nose, metres)."""
-    return HeadCut(tuple(neck_ring(rig, chin).tolist()), tuple(head_sides(rig, nose_height).tolist()),
-                   skull_top(rig), NECK_MARGIN)
+    ring = neck_ring(rig, chin)
+    return HeadCut(tuple(ring.tolist()), tuple(head_sides(rig, nose_height).tolist()), skull_top(rig), NECK_MARGIN,
+                   tuple(shoulder_faces(rig, chin, ring).tolist()))

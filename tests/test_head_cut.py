@@ -1,5 +1,7 @@
 """The cut below the head: the region it keeps, its record, and renders of an avatar that has one."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from avatar.render import splat
 from avatar.render.camera import Camera
 from avatar.render.head_cut import cut_region, ellipse_kernel, head_region, ring_front
 from avatar.renderer import AvatarRenderer
+from avatar.renderer.cut import CutRegion
 from avatar.rig import RigParams
 from avatar.rig.builtin import build_builtin_head
 from avatar.rig.head_cut import HeadCut
@@ -60,7 +63,11 @@ def test_the_neck_margin_disc_is_opencvs_ellipse(radius):
 
 def test_a_head_cut_record_round_trips_and_bad_ones_are_refused():
     cut = HeadCut((3, 4, 5), (6, 7), 8, 0.02)
-    assert HeadCut.from_dict(cut.to_dict(), num_vertices=9) == cut
+    assert HeadCut.from_dict(cut.to_dict(), num_vertices=9, num_faces=4) == cut
+    with_shoulders = HeadCut((3, 4, 5), (6, 7), 8, 0.02, (1, 3))
+    assert HeadCut.from_dict(with_shoulders.to_dict(), num_vertices=9, num_faces=4) == with_shoulders
+    recorded_before = {"ring": [3, 4, 5], "sides": [6, 7], "top": 8, "neck_margin": 0.02}  # no shoulders key
+    assert HeadCut.from_dict(recorded_before, num_vertices=9, num_faces=4) == cut
     bad = [
         "not an object",
         {"ring": [3, 4, 5], "sides": [6, 7], "top": 8},  # no margin
@@ -71,10 +78,20 @@ def test_a_head_cut_record_round_trips_and_bad_ones_are_refused():
         {"ring": [3, 4, 5.5], "sides": [6, 7], "top": 8, "neck_margin": 0.02},
         {"ring": [3, 4, 5], "sides": [6, 7], "top": 8, "neck_margin": 2.0},
         {"ring": [3, 4, 5], "sides": [6, 7], "top": True, "neck_margin": 0.02},
+        {"ring": [3, 4, 5], "sides": [6, 7], "top": 8, "neck_margin": 0.02, "shoulders": [4]},  # beyond the faces
+        {"ring": [3, 4, 5], "sides": [6, 7], "top": 8, "neck_margin": 0.02, "shoulders": 1},
+        {"ring": [3, 4, 5], "sides": [6, 7], "top": 8, "neck_margin": 0.02, "shoulders": [], "extra": 1},
     ]
     for data in bad:
         with pytest.raises(ValueError, match="head_cut"):
-            HeadCut.from_dict(data, num_vertices=9)
+            HeadCut.from_dict(data, num_vertices=9, num_faces=4)
+
+
+def test_the_shoulders_leave_the_coverage_faces():
+    faces = torch.arange(15).reshape(5, 3)
+    assert torch.equal(HeadCut((3, 4, 5), (6, 7), 8, 0.02).coverage_faces(faces), faces)
+    kept = HeadCut((3, 4, 5), (6, 7), 8, 0.02, (1, 3)).coverage_faces(faces)
+    assert torch.equal(kept, faces[[0, 2, 4]])
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +253,7 @@ def test_the_fast_cut_agrees_with_the_reference_on_a_real_capture(real_capture):
 
     capture = load_capture(real_capture)
     rig = load_rig(capture.rig)
-    cut = HeadCut.from_dict(capture.extra["head_cut"], rig.num_vertices)
+    cut = HeadCut.from_dict(capture.extra["head_cut"], rig.num_vertices, rig.num_faces)
     worst = 1.0
     for frame in range(len(capture.frames)):
         with torch.no_grad():
@@ -320,3 +337,44 @@ def test_the_cuda_cut_is_the_cpu_cut(cut_avatar, pose):
         cpu = _fast_region(model.head_cut, verts, model.rig.faces, cam)
         gpu = _fast_region(model.head_cut, verts.cuda(), model.rig.faces.cuda(), cam)
         assert gpu.is_cuda and int((gpu.cpu() != cpu).sum()) <= 2
+
+
+def test_a_rig_whose_neck_widens_into_shoulders_leaves_them_out_of_the_cut():
+    """A neck that runs on into shoulders (as ICT's mesh does) would keep their slope, and the collar
+    over it, between the cut's lines: the tracker names those triangles the cut's shoulders, and the
+    region leaves them out. The builtin head ends in a neck: it has none."""
+    from capture.head_mask import head_cut
+
+    rig = build_builtin_head()
+    rest = rig.v_template
+    below_mouth = rest[rest[:, 1] < -0.05]
+    chin = below_mouth[below_mouth[:, 2].argmax()]
+    assert head_cut(rig, chin, -0.035).shoulders == ()
+    flared = rest.clone()
+    flared[:, 0] *= 1 + 20 * (chin[1] - 0.02 - rest[:, 1]).clamp_min(0)  # wider and wider from 2 cm below the chin
+    shouldered = dataclasses.replace(rig, v_template=flared)
+    cut = head_cut(shouldered, chin, -0.035)
+    assert len(cut.shoulders) > 50
+    corners = flared[rig.faces[list(cut.shoulders)]]  # [S, 3, 3]
+    assert (corners[..., 1] < chin[1] - 0.02).all()  # none on the head or the jaw: below where it widens
+    camera = Camera.look_at((0.0, -0.05, 0.7), (0.0, -0.05, 0.0), 96, 96, fov_y_deg=30.0)
+    params = RigParams.zeros(rig.num_shape, rig.num_expr)
+    params.rotation = torch.tensor([[0.2, 0.3, 0.0]])
+    with torch.no_grad():
+        verts = shouldered.forward(params)[0]
+    kept = cut_region(cut, verts, rig.faces, camera)
+    with_shoulders = cut_region(dataclasses.replace(cut, shoulders=()), verts, rig.faces, camera)
+    assert not (kept > with_shoulders).any() and (with_shoulders > kept).sum() > 20
+
+
+def test_the_fast_cut_leaves_out_the_shoulders_the_reference_does(cut_avatar, cpu_extension):
+    model, camera, params = cut_avatar
+    corners = model.rig.v_template[model.rig.faces]  # [F, 3, 3]
+    lower_neck = torch.nonzero((corners[..., 1] < -0.09).all(1)).flatten()  # the neck down to past the cut's ring
+    cut = dataclasses.replace(model.head_cut, shoulders=tuple(lower_neck.tolist()))
+    with torch.no_grad():
+        verts = model.rig.forward(params)[0]
+    reference = cut_region(cut, verts, model.rig.faces, camera)
+    assert torch.equal(CutRegion(cut)(verts, model.rig.faces, camera), reference)
+    whole = cut_region(model.head_cut, verts, model.rig.faces, camera)
+    assert not (reference > whole).any() and (whole > reference).sum() > 50

@@ -250,3 +250,31 @@ def test_a_head_bent_forward_keeps_its_chin_inside_the_cut(rig):
     ring = camera.project(verts[list(cut.ring)])  # [R, 2]
     front = ring[ring_front(cut, verts, camera)].floor().long()
     assert region[front[1] + 4, front[0]] == 0  # below the ring's front: the collar, cut
+
+
+def test_the_cut_leaves_icts_shoulders_out(rig):
+    """ICT's mesh runs on past its neck into the shoulders (16 cm wide at the cut's ring, 11 cm at
+    its narrowest): the rig's own pixels between the cut's lines kept their slope and with it the
+    collar, which wojtek_512's avatar painted on neck Gaussians that tore when the head nodded."""
+    import dataclasses
+
+    from avatar.render.camera import Camera
+    from avatar.render.head_cut import cut_region
+    from avatar.rig import RigParams
+    from capture.head_mask import head_cut
+
+    landmarks = rig.landmarks(rig.v_template[None])[0]  # [68, 3] iBUG, rest pose
+    cut = head_cut(rig, landmarks[8], float(landmarks[33, 1]))
+    assert len(cut.shoulders) > 100
+    corners = rig.v_template[rig.faces[list(cut.shoulders)]]  # [S, 3, 3]
+    assert (corners[..., 1] < landmarks[8, 1] - 0.01).all() and (corners[..., 0].abs() > 0.06).all()
+    camera = Camera(torch.tensor([[337.0, 0.0, 128.0], [0.0, 337.0, 128.0], [0.0, 0.0, 1.0]]),
+                    torch.diag(torch.tensor([1.0, -1.0, -1.0, 1.0])), 256, 256)
+    for rotation in ([0.0, 0.0, 0.0], [0.333, 0.276, -0.024]):  # frontal; wojtek_512's frame 364
+        params = RigParams.zeros(rig.num_shape, rig.num_expr)
+        params.rotation, params.translation = torch.tensor([rotation]), torch.tensor([[0.0, 0.02, -0.59]])
+        with torch.no_grad():
+            verts = rig.forward(params)[0]
+        region = cut_region(cut, verts, rig.faces, camera)
+        with_shoulders = cut_region(dataclasses.replace(cut, shoulders=()), verts, rig.faces, camera)
+        assert not (region > with_shoulders).any() and (with_shoulders > region).sum() > 300, rotation

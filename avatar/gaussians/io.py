@@ -123,7 +123,7 @@ def load_avatar(path: str | Path, rig: HeadRig | None = None) -> tuple[GaussianA
         sh_degree, config = check_metadata(meta)
         model = _build(tensors, meta, rig, path, sh_degree)
         if config.get("head_cut") is not None:
-            model.head_cut = HeadCut.from_dict(config["head_cut"], model.rig.num_vertices)
+            model.head_cut = HeadCut.from_dict(config["head_cut"], model.rig.num_vertices, model.rig.num_faces)
     except AvatarFileError:
         raise  # already says what and where
     except (ContentError, KeyError, RuntimeError, ValueError) as e:

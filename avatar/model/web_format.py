@@ -150,7 +150,7 @@ def read_web_avatar(path: str | Path, backend: str = "auto") -> Avatar:
         rig = _read_rig(meta["rig"], arrays)
         model = _read_gaussians(meta["gaussians"], meta["offsets"], arrays, rig)
         if meta.get("head_cut") is not None:
-            model.head_cut = HeadCut.from_dict(meta["head_cut"], rig.num_vertices)
+            model.head_cut = HeadCut.from_dict(meta["head_cut"], rig.num_vertices, rig.num_faces)
         identity = meta.get("identity_shape")
         recorded = meta.get("expression_range")
         expression_range = None if recorded is None else ExpressionRange.from_dict(recorded, rig.num_expr)

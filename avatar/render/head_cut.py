@@ -74,8 +74,9 @@ def ellipse_kernel(radius: int) -> np.ndarray:
 
 def cut_region(cut: HeadCut, verts: Tensor, faces: Tensor, camera: Camera) -> Tensor:
     """[H, W, 1] float32 in {0, 1} on verts' device: the region `cut` keeps of the rig posed as
-    verts [V, 3], seen by camera."""
-    verts_cpu, faces_cpu, camera_cpu = verts.detach().float().cpu(), faces.cpu(), camera.to(device="cpu")
+    verts [V, 3] (faces [F, 3], the rig's), seen by camera."""
+    verts_cpu, camera_cpu = verts.detach().float().cpu(), camera.to(device="cpu")
+    faces_cpu = cut.coverage_faces(faces.cpu())  # [F', 3]: without the rig's shoulders
     points = camera_cpu.project(verts_cpu).numpy()  # [V, 2]
     ring, sides, head = points[list(cut.ring)], points[list(cut.sides)], points[cut.top]
     front = ring[ring_front(cut, verts_cpu, camera_cpu)]

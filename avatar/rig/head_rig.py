@@ -45,6 +45,10 @@ class HeadRig:
         return int(self.v_template.shape[0])
 
     @property
+    def num_faces(self) -> int:
+        return int(self.faces.shape[0])
+
+    @property
     def num_shape(self) -> int:
         return int(self.shapedirs.shape[-1])
 

@@ -73,7 +73,7 @@ def capture_head_cut(capture: Capture, rig: HeadRig) -> HeadCut | None:
     if data is None:
         return None
     try:
-        return HeadCut.from_dict(data, rig.num_vertices)
+        return HeadCut.from_dict(data, rig.num_vertices, rig.num_faces)
     except ValueError as e:
         raise CaptureError(capture.root / "capture.json", str(e)) from None
 

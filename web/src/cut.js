@@ -2,7 +2,8 @@
 // the engine's head_cut_region op (cuda_ext/include/head_cut_math.h, csrc/head_cut_cpu.cpp;
 // reference avatar/render/head_cut.py): the head's side of a line along the projected neck ring
 // through its vertex nearest the camera, and, between that line and a second one through the
-// projected sides of the head, only the rig's own pixels grown by a disc of the neck margin.
+// projected sides of the head, only the rig's own pixels grown by a disc of the neck margin; the
+// cut's `shoulders` (face ids) are left out of those pixels.
 // Pixel (u, v) is tested at its centre (u + 0.5, v + 0.5); all maths in double, as the op.
 
 /** The cut's region per frame, with its scratch buffers kept from frame to frame. */
@@ -21,7 +22,8 @@ export class HeadCutter {
     const [ringLine, sidesLine] = cutLines(xy, depth, cut.ring, cut.sides, cut.top);
     const radius = neckRadius(cut.neck_margin, height, width);
     const coverage = this.buffer("coverage", Uint8Array, pixels).fill(0);
-    rasterizeNearBand(xy, depth, rig.faces, rig.numFaces, ringLine, sidesLine, radius + 1, camera.near, width, height,
+    const faces = this.coverageFaces(cut, rig);
+    rasterizeNearBand(xy, depth, faces, faces.length / 3, ringLine, sidesLine, radius + 1, camera.near, width, height,
       coverage);
     const neck = growByDisc(coverage, width, height, radius, this.buffer("neck", Uint8Array, pixels).fill(0));
     const region = out && out.length === pixels ? out : new Uint8Array(pixels);
@@ -35,6 +37,24 @@ export class HeadCutter {
       for (let u = ringLo; u <= ringHi; ++u) region[row + u] = (u >= sidesLo && u <= sidesHi) || neck[row + u] ? 1 : 0;
     }
     return region;
+  }
+
+  /** The rig's faces without the cut's shoulders (made once per cut and rig). */
+  coverageFaces(cut, rig) {
+    const shoulders = cut.shoulders || [];
+    if (shoulders.length === 0) return rig.faces.subarray(0, 3 * rig.numFaces);
+    if (this.covered && this.covered.cut === cut && this.covered.rig === rig) return this.covered.faces;
+    const left = new Uint8Array(rig.numFaces);
+    let leftOut = 0;
+    for (const f of shoulders) if (!left[f]) { left[f] = 1; ++leftOut; }
+    const faces = new Uint32Array(3 * (rig.numFaces - leftOut));
+    let n = 0;
+    for (let f = 0; f < rig.numFaces; ++f) {
+      if (left[f]) continue;
+      faces.set(rig.faces.subarray(3 * f, 3 * f + 3), 3 * n++);
+    }
+    this.covered = { cut, rig, faces };
+    return faces;
   }
 
   buffer(name, Type, length) {

@@ -1565,11 +1565,12 @@ ${player.renderer.target.name}`;
       const [ringLine, sidesLine] = cutLines(xy, depth, cut.ring, cut.sides, cut.top);
       const radius = neckRadius(cut.neck_margin, height, width);
       const coverage = this.buffer("coverage", Uint8Array, pixels).fill(0);
+      const faces = this.coverageFaces(cut, rig);
       rasterizeNearBand(
         xy,
         depth,
-        rig.faces,
-        rig.numFaces,
+        faces,
+        faces.length / 3,
         ringLine,
         sidesLine,
         radius + 1,
@@ -1590,6 +1591,26 @@ ${player.renderer.target.name}`;
         for (let u = ringLo; u <= ringHi; ++u) region[row2 + u] = u >= sidesLo && u <= sidesHi || neck[row2 + u] ? 1 : 0;
       }
       return region;
+    }
+    /** The rig's faces without the cut's shoulders (made once per cut and rig). */
+    coverageFaces(cut, rig) {
+      const shoulders = cut.shoulders || [];
+      if (shoulders.length === 0) return rig.faces.subarray(0, 3 * rig.numFaces);
+      if (this.covered && this.covered.cut === cut && this.covered.rig === rig) return this.covered.faces;
+      const left = new Uint8Array(rig.numFaces);
+      let leftOut = 0;
+      for (const f of shoulders) if (!left[f]) {
+        left[f] = 1;
+        ++leftOut;
+      }
+      const faces = new Uint32Array(3 * (rig.numFaces - leftOut));
+      let n = 0;
+      for (let f = 0; f < rig.numFaces; ++f) {
+        if (left[f]) continue;
+        faces.set(rig.faces.subarray(3 * f, 3 * f + 3), 3 * n++);
+      }
+      this.covered = { cut, rig, faces };
+      return faces;
     }
     buffer(name, Type, length) {
       const b = this.scratch[name];
