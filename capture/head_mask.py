@@ -44,7 +44,7 @@ NECK_DROP = 0.04  # metres below the chin (rig space, neutral) where the cut run
 RING_BAND = 0.004  # half-height of the band of neck vertices that make the ring
 NECK_MARGIN = 0.02  # of the image size: how far the matte may reach beyond the rig's neck
 SIDE_BAND = 0.005  # metres: half-height of the band of vertices searched for the head's sides
-NECK_FLARE = 1.1  # beyond this times the neck's narrowest half-width from its middle, below the chin: shoulders
+NECK_FLARE = 1.1  # below the neck's narrowest height, beyond this times its half-width from its middle: shoulders
 NECK_STEP = 0.002  # metres between the heights at which the neck's width is measured
 
 
