@@ -10,6 +10,7 @@
 export class HeadCutter {
   constructor() {
     this.scratch = {};
+    this.covered = null; // { cut, rig, faces }: the coverage faces of the last cut and rig
   }
 
   /** region [H * W] (Uint8Array, 1 = kept; `out` is filled when it has that size) of the rig
@@ -46,7 +47,12 @@ export class HeadCutter {
     if (this.covered && this.covered.cut === cut && this.covered.rig === rig) return this.covered.faces;
     const left = new Uint8Array(rig.numFaces);
     let leftOut = 0;
-    for (const f of shoulders) if (!left[f]) { left[f] = 1; ++leftOut; }
+    for (const f of shoulders) {
+      if (!Number.isInteger(f) || f < 0 || f >= rig.numFaces) {
+        throw new Error(`head_cut.shoulders: face ${f} is not one of the rig's ${rig.numFaces}`);
+      }
+      if (!left[f]) { left[f] = 1; ++leftOut; }
+    }
     const faces = new Uint32Array(3 * (rig.numFaces - leftOut));
     let n = 0;
     for (let f = 0; f < rig.numFaces; ++f) {

@@ -1554,6 +1554,7 @@ ${player.renderer.target.name}`;
   var HeadCutter = class {
     constructor() {
       this.scratch = {};
+      this.covered = null;
     }
     /** region [H * W] (Uint8Array, 1 = kept; `out` is filled when it has that size) of the rig
      * posed as verts [V * 3] seen by camera. */
@@ -1599,9 +1600,14 @@ ${player.renderer.target.name}`;
       if (this.covered && this.covered.cut === cut && this.covered.rig === rig) return this.covered.faces;
       const left = new Uint8Array(rig.numFaces);
       let leftOut = 0;
-      for (const f of shoulders) if (!left[f]) {
-        left[f] = 1;
-        ++leftOut;
+      for (const f of shoulders) {
+        if (!Number.isInteger(f) || f < 0 || f >= rig.numFaces) {
+          throw new Error(`head_cut.shoulders: face ${f} is not one of the rig's ${rig.numFaces}`);
+        }
+        if (!left[f]) {
+          left[f] = 1;
+          ++leftOut;
+        }
       }
       const faces = new Uint32Array(3 * (rig.numFaces - leftOut));
       let n = 0;
