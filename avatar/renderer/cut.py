@@ -23,7 +23,7 @@ class CutRegion:
     def __init__(self, cut: HeadCut):
         self.cut = cut
         self._ids: dict[torch.device, tuple[Tensor, Tensor]] = {}  # device -> (ring [R], sides [2])
-        self._faces: tuple[Tensor, Tensor] | None = None  # (the rig's faces [F, 3], the cut's coverage faces)
+        self._faces: tuple[Tensor, torch.device, Tensor] | None = None  # (the rig's faces, device, coverage faces)
 
     def __call__(self, verts: Tensor, faces: Tensor, camera: Camera) -> Tensor:
         """[H, W, 1] float32 in {0, 1} on verts' device: what the cut keeps of the rig posed as
@@ -32,7 +32,7 @@ class CutRegion:
 
         ring, sides = self._vertex_ids(verts.device)
         world_to_cam, k = _host_numbers(camera)
-        covered = self._coverage(faces.to(verts.device))  # [F', 3]: without the rig's shoulders
+        covered = self._coverage(faces, verts.device)  # [F', 3]: without the rig's shoulders
         return head_cut_region(verts.detach().float(), covered, ring, sides, self.cut.top,
                                self.cut.neck_margin, world_to_cam, k, camera.width, camera.height, camera.near)
 
@@ -43,14 +43,15 @@ class CutRegion:
 
         ring, sides = self._vertex_ids(verts.device)
         world_to_cam, k = _host_numbers(camera)
-        head_cut_apply_(out.rgb, out.alpha, out.depth, background, verts.detach().float(), self._coverage(faces), ring,
+        head_cut_apply_(out.rgb, out.alpha, out.depth, background, verts.detach().float(), self._coverage(faces, verts.device), ring,
                         sides, self.cut.top, self.cut.neck_margin, world_to_cam, k, camera.near)
 
-    def _coverage(self, faces: Tensor) -> Tensor:
-        """The cut's coverage faces of the rig's faces [F, 3], made once for the same tensor."""
-        if self._faces is None or self._faces[0] is not faces:
-            self._faces = (faces, self.cut.coverage_faces(faces))
-        return self._faces[1]
+    def _coverage(self, faces: Tensor, device: torch.device) -> Tensor:
+        """The cut's coverage faces of the rig's faces [F, 3] on device, made once for the same
+        tensor and device (a rig whose faces sit on another device is not copied every frame)."""
+        if self._faces is None or self._faces[0] is not faces or self._faces[1] != device:
+            self._faces = (faces, device, self.cut.coverage_faces(faces.to(device)))
+        return self._faces[2]
 
     def _vertex_ids(self, device: torch.device) -> tuple[Tensor, Tensor]:
         """ring [R] and sides [2] int64 on device."""

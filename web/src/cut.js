@@ -43,7 +43,7 @@ export class HeadCutter {
   /** The rig's faces without the cut's shoulders (made once per cut and rig). */
   coverageFaces(cut, rig) {
     const shoulders = cut.shoulders || [];
-    if (shoulders.length === 0) return rig.faces.subarray(0, 3 * rig.numFaces);
+    if (shoulders.length === 0) return rig.faces;
     if (this.covered && this.covered.cut === cut && this.covered.rig === rig) return this.covered.faces;
     const left = new Uint8Array(rig.numFaces);
     let leftOut = 0;
