@@ -24,7 +24,7 @@ from avatar.data.capture import CameraInfo, CaptureWriter
 from avatar.data.errors import CaptureError, VideoError
 from avatar.data.splits import time_splits
 from avatar.data.video import VideoWriter, read_video_frames
-from avatar.render.head_cut import cut_region
+from avatar.render.head_cut import cut_parts
 from avatar.rig.head_cut import HeadCut
 from avatar.rig.loaders import load_rig
 from capture.crop import crop_frame, smooth_crops
@@ -32,10 +32,11 @@ from capture.detect_pass import Detections, detect_videos
 from capture.embedding import embedding_for_rig
 from capture.fit_setup import WORLD_TO_CAM
 from capture.fit_video import VideoFit, continuing_frames, fit_videos, nme_68, video_fit
+from capture.hanging_hair import hanging_hair
+from capture.head_mask import head_cut
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
 from capture.limits import MAX_CROP, MAX_VAL_FRACTION, MIN_CROP
-from capture.head_mask import head_cut
 from capture.matte_components import head_pieces
 from capture.matte_refine import refine_matte
 from capture.overlay import draw_overlay, render_rig
@@ -174,10 +175,12 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
             with torch.no_grad():
                 verts = rig.forward(fit.params.frame(t))[0]
             mesh = render_rig(verts, rig.faces, colors, camera)
-            head = cut_region(cut, verts, rig.faces, camera)[..., 0].numpy()
             # The fit used the segmenter's confidence; the trainer gets an alpha matte on the frame's
-            # edges, without the pieces that are not the head.
-            alpha = refine_matte(crops[t], person[t]) * inside[t] * head
+            # edges, cut below the head, without the pieces that are not the head.
+            matte = refine_matte(crops[t], person[t]) * inside[t]
+            parts = cut_parts(cut, verts, rig.faces, camera)
+            head = parts.region() if not cut.hanging_hair else parts.region() + hanging_hair(matte, parts)
+            alpha = matte * head
             alpha = head_pieces(alpha, mesh.mask[..., 0].numpy() > 0.5)
             writer.add_frame(t, t, crops[t], (alpha * 255 + 0.5).astype(np.uint8))
             fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None

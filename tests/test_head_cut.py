@@ -10,7 +10,7 @@ from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.io import load_avatar, save_avatar
 from avatar.render import splat
 from avatar.render.camera import Camera
-from avatar.render.head_cut import cut_region, ellipse_kernel, head_region, ring_front
+from avatar.render.head_cut import cut_parts, cut_region, ellipse_kernel, head_region, ring_front
 from avatar.renderer import AvatarRenderer
 from avatar.renderer.cut import CutRegion
 from avatar.rig import RigParams
@@ -66,6 +66,8 @@ def test_a_head_cut_record_round_trips_and_bad_ones_are_refused():
     assert HeadCut.from_dict(cut.to_dict(), num_vertices=9, num_faces=4) == cut
     with_shoulders = HeadCut((3, 4, 5), (6, 7), 8, 0.02, (1, 3))
     assert HeadCut.from_dict(with_shoulders.to_dict(), num_vertices=9, num_faces=4) == with_shoulders
+    hanging = HeadCut((3, 4, 5), (6, 7), 8, 0.02, (1,), hanging_hair=True)
+    assert HeadCut.from_dict(hanging.to_dict(), num_vertices=9, num_faces=4) == hanging
     recorded_before = {"ring": [3, 4, 5], "sides": [6, 7], "top": 8, "neck_margin": 0.02}  # no shoulders key
     assert HeadCut.from_dict(recorded_before, num_vertices=9, num_faces=4) == cut
     bad = [
@@ -81,6 +83,7 @@ def test_a_head_cut_record_round_trips_and_bad_ones_are_refused():
         {"ring": [3, 4, 5], "sides": [6, 7], "top": 8, "neck_margin": 0.02, "shoulders": [4]},  # beyond the faces
         {"ring": [3, 4, 5], "sides": [6, 7], "top": 8, "neck_margin": 0.02, "shoulders": 1},
         {"ring": [3, 4, 5], "sides": [6, 7], "top": 8, "neck_margin": 0.02, "shoulders": [], "extra": 1},
+        {"ring": [3, 4, 5], "sides": [6, 7], "top": 8, "neck_margin": 0.02, "hanging_hair": 1},
     ]
     for data in bad:
         with pytest.raises(ValueError, match="head_cut"):
@@ -94,24 +97,38 @@ def test_the_shoulders_leave_the_coverage_faces():
     assert torch.equal(kept, faces[[0, 2, 4]])
 
 
-@pytest.fixture(scope="module")
-def cut_avatar():
-    """The built-in head's avatar with the cut the tracker would give it, seen from the front."""
+def _avatar_with_cut(hanging_hair: bool) -> tuple[GaussianAvatar, Camera, RigParams]:
+    """The built-in head's avatar with the cut the tracker would give it (with or without hanging
+    hair), seen from the front."""
     from capture.head_mask import head_cut  # the tracker's choice of vertices (capture imports avatar)
 
     rig = build_builtin_head()
     rest = rig.v_template
     below_mouth = rest[rest[:, 1] < -0.05]
     model = GaussianAvatar.on_mesh(rig, per_face=1)
-    model.head_cut = head_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
+    cut = head_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
+    model.head_cut = dataclasses.replace(cut, hanging_hair=hanging_hair)
     camera = Camera.look_at((0.0, -0.05, 0.7), (0.0, -0.05, 0.0), 96, 96, fov_y_deg=30.0)
     params = RigParams.zeros(rig.num_shape, rig.num_expr)
     params.rotation = torch.tensor([[0.2, 0.3, 0.0]])  # nodding and turned: the cut follows the pose
     return model, camera, params
 
 
-def test_an_avatar_renders_nothing_beyond_its_cut_and_is_unchanged_before_it(cut_avatar):
-    model, camera, params = cut_avatar
+@pytest.fixture(scope="module")
+def cut_avatar():
+    """An avatar whose cut keeps, between its lines, the rig's own pixels alone in renders too (as
+    every cut recorded before hanging hair)."""
+    return _avatar_with_cut(hanging_hair=False)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["hair-cut-at-the-sides", "hanging-hair"])
+def any_cut_avatar(request):
+    """An avatar with either kind of cut: what every render path must agree on for both."""
+    return _avatar_with_cut(hanging_hair=request.param)
+
+
+def test_an_avatar_renders_nothing_beyond_its_cut_and_is_unchanged_before_it(any_cut_avatar):
+    model, camera, params = any_cut_avatar
     background = torch.tensor([1.0, 1.0, 1.0])
     renderer = AvatarRenderer(model, tuple(background.tolist()), "torch")
     with torch.no_grad():
@@ -129,8 +146,8 @@ def test_an_avatar_renders_nothing_beyond_its_cut_and_is_unchanged_before_it(cut
     torch.testing.assert_close(cut.alpha[kept], uncut.alpha[kept], rtol=0, atol=1e-5)
 
 
-def test_the_cut_is_saved_with_the_avatar(cut_avatar, tmp_path):
-    model, _, _ = cut_avatar
+def test_the_cut_is_saved_with_the_avatar(any_cut_avatar, tmp_path):
+    model, _, _ = any_cut_avatar
     save_avatar(model, tmp_path / "m.avatar", {"iterations": 1})
     loaded, config = load_avatar(tmp_path / "m.avatar")
     assert loaded.head_cut == model.head_cut and config["iterations"] == 1
@@ -166,6 +183,21 @@ def test_the_region_is_the_one_the_whole_raster_gives(cut_avatar, pose):
     expected = above_ring & (above_both | grown)
     assert 0 < expected.sum() < expected.size and (above_ring & ~above_both & coverage).any()
     np.testing.assert_array_equal(region > 0, expected)
+
+
+@pytest.mark.parametrize("pose", [(0.0, 0.0, 0.0), (0.35, -0.4, 0.1), (0.6, 0.0, 0.0)])
+def test_a_cut_that_keeps_hanging_hair_cuts_renders_at_the_neck_line_alone(cut_avatar, pose):
+    """Its renders keep the head's side of the neck line whole, the band beside the jaw included
+    (where the avatar learnt hair or background from the masks); the masks' own region there is
+    still the rig's pixels, to which the tracker adds the hanging hair (capture.hanging_hair)."""
+    model, camera, _ = cut_avatar
+    hanging = dataclasses.replace(model.head_cut, hanging_hair=True)
+    verts, camera = _posed(model, camera, pose, (96, 96))
+    parts = cut_parts(hanging, verts, model.rig.faces, camera)
+    region = cut_region(hanging, verts, model.rig.faces, camera)[..., 0].numpy() > 0
+    np.testing.assert_array_equal(region, parts.above_ring)
+    assert (region & ~(parts.region() > 0)).sum() > 100  # the band beyond the rig's own pixels
+    assert np.array_equal(parts.region(), cut_region(model.head_cut, verts, model.rig.faces, camera)[..., 0].numpy())
 
 
 def test_training_leaves_alone_what_the_cut_hides(tmp_path):
@@ -232,11 +264,12 @@ def _fast_region(cut: HeadCut, verts: torch.Tensor, faces: torch.Tensor, camera:
 
 @pytest.mark.parametrize("pose", [(0.0, 0.0, 0.0), (0.35, -0.4, 0.1), (-0.3, 0.5, -0.15), (0.6, 0.0, 0.0)])
 @pytest.mark.parametrize("size", [(96, 96), (257, 131), (512, 512)])
-def test_the_fast_cut_is_the_reference_cut(cut_avatar, pose, size):
-    """cuda_ext's head_cut_region op, which every render uses, against the reference (which cuts
-    the tracked masks) on posed heads, odd image sizes included: the same region to the pixel,
-    but for pixel centres that lie on a line or a triangle's edge to within rounding."""
-    model, camera, _ = cut_avatar
+def test_the_fast_cut_is_the_reference_cut(any_cut_avatar, pose, size):
+    """cuda_ext's head_cut_region op (or, for a cut that keeps hanging hair, the half-plane in
+    torch), which every render uses, against the reference (which cuts the tracked masks) on posed
+    heads, odd image sizes included: the same region to the pixel, but for pixel centres that lie
+    on a line or a triangle's edge to within rounding."""
+    model, camera, _ = any_cut_avatar
     verts, camera = _posed(model, camera, pose, size, jaw=0.25)
     reference = cut_region(model.head_cut, verts, model.rig.faces, camera)
     fast = _fast_region(model.head_cut, verts, model.rig.faces, camera)
@@ -253,7 +286,8 @@ def test_the_fast_cut_agrees_with_the_reference_on_a_real_capture(real_capture):
 
     capture = load_capture(real_capture)
     rig = load_rig(capture.rig)
-    cut = HeadCut.from_dict(capture.extra["head_cut"], rig.num_vertices, rig.num_faces)
+    recorded = HeadCut.from_dict(capture.extra["head_cut"], rig.num_vertices, rig.num_faces)
+    assert recorded.hanging_hair
     worst = 1.0
     for frame in range(len(capture.frames)):
         with torch.no_grad():
@@ -262,22 +296,23 @@ def test_the_fast_cut_agrees_with_the_reference_on_a_real_capture(real_capture):
         k = camera.K.clone()
         k[:2] *= 512 / camera.width
         for cam in (camera, Camera(k, camera.world_to_cam, 512, 512)):
-            reference = cut_region(cut, verts, rig.faces, cam)
-            agreement = float((_fast_region(cut, verts, rig.faces, cam) == reference).float().mean())
-            worst = min(worst, agreement)
+            for cut in (recorded, dataclasses.replace(recorded, hanging_hair=False)):
+                reference = cut_region(cut, verts, rig.faces, cam)
+                agreement = float((_fast_region(cut, verts, rig.faces, cam) == reference).float().mean())
+                worst = min(worst, agreement)
     assert worst >= 0.9999, worst
 
 
 @pytest.mark.parametrize("pose", [(0.0, 0.0, 0.0), (0.35, -0.4, 0.1), (0.6, 0.0, 0.0)])
 @pytest.mark.parametrize("size", [(96, 96), (257, 131)])
-def test_the_cut_in_place_is_the_clip_with_the_region(cut_avatar, pose, size):
+def test_the_cut_in_place_is_the_clip_with_the_region(any_cut_avatar, pose, size):
     """head_cut_apply_ (what CPU renders use) gives clip_to_region with head_cut_region's region,
     bit for bit, and leaves the pixels the cut keeps untouched."""
     from avatar.render.head_cut import clip_to_region
     from avatar.render.output import RenderOutput
     from avatar.renderer.cut import CutRegion
 
-    model, camera, _ = cut_avatar
+    model, camera, _ = any_cut_avatar
     verts, camera = _posed(model, camera, pose, size)
     g = torch.Generator().manual_seed(2)
     images = [torch.rand(size[1], size[0], c, generator=g) for c in (3, 1, 1)]
@@ -329,9 +364,9 @@ def test_the_fast_cut_refuses_bad_input(cut_avatar):
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 @pytest.mark.parametrize("pose", [(0.0, 0.0, 0.0), (0.35, -0.4, 0.1), (0.6, 0.0, 0.0)])
-def test_the_cuda_cut_is_the_cpu_cut(cut_avatar, pose):
-    """The CUDA kernels give the CPU op's region, computed on the device."""
-    model, camera, _ = cut_avatar
+def test_the_cuda_cut_is_the_cpu_cut(any_cut_avatar, pose):
+    """The CUDA kernels (or the half-plane in torch) give the CPU's region, computed on the device."""
+    model, camera, _ = any_cut_avatar
     for size in ((96, 96), (512, 384)):
         verts, cam = _posed(model, camera, pose, size)
         cpu = _fast_region(model.head_cut, verts, model.rig.faces, cam)
@@ -362,8 +397,8 @@ def test_a_rig_whose_neck_widens_into_shoulders_leaves_them_out_of_the_cut():
     params.rotation = torch.tensor([[0.2, 0.3, 0.0]])
     with torch.no_grad():
         verts = shouldered.forward(params)[0]
-    kept = cut_region(cut, verts, rig.faces, camera)
-    with_shoulders = cut_region(dataclasses.replace(cut, shoulders=()), verts, rig.faces, camera)
+    kept = cut_parts(cut, verts, rig.faces, camera).region()  # what the masks keep
+    with_shoulders = cut_parts(dataclasses.replace(cut, shoulders=()), verts, rig.faces, camera).region()
     assert not (kept > with_shoulders).any() and (with_shoulders > kept).sum() > 20
 
 

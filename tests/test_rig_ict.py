@@ -259,7 +259,7 @@ def test_the_cut_leaves_icts_shoulders_out(rig):
     import dataclasses
 
     from avatar.render.camera import Camera
-    from avatar.render.head_cut import cut_region
+    from avatar.render.head_cut import cut_parts
     from avatar.rig import RigParams
     from capture.head_mask import head_cut
 
@@ -275,6 +275,6 @@ def test_the_cut_leaves_icts_shoulders_out(rig):
         params.rotation, params.translation = torch.tensor([rotation]), torch.tensor([[0.0, 0.02, -0.59]])
         with torch.no_grad():
             verts = rig.forward(params)[0]
-        region = cut_region(cut, verts, rig.faces, camera)
-        with_shoulders = cut_region(dataclasses.replace(cut, shoulders=()), verts, rig.faces, camera)
+        region = cut_parts(cut, verts, rig.faces, camera).region()  # what the masks keep
+        with_shoulders = cut_parts(dataclasses.replace(cut, shoulders=()), verts, rig.faces, camera).region()
         assert not (region > with_shoulders).any() and (with_shoulders > region).sum() > 300, rotation

@@ -15,6 +15,7 @@ from avatar.data.video import VideoWriter, probe_video
 pytest.importorskip("mediapipe", reason="avatar track needs mediapipe==0.10.21 (the capture extra)")
 DATA = Path(os.environ.get("AVATAR_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 WOJTEK = DATA / "videos" / "wojtek_512.mp4"
+WOMAN = DATA / "videos" / "talking_woman_512.mp4"  # hair hanging past her jaw
 needs_video = pytest.mark.skipif(not WOJTEK.is_file(), reason=f"test video {WOJTEK} not present")
 
 
@@ -58,11 +59,42 @@ def test_track_real_video(tmp_path, caplog):
     assert err / iod < 0.08
     mask = capture.load_mask(frame)
     assert 0.1 < float(mask.mean()) < 0.9  # a person, not all or nothing
+    # His hair is short: between the cut's lines the masks keep the rig's own pixels and no shirt.
+    assert max(_hair_between_the_lines(capture, rig, f) for f in range(len(capture.frames))) < 0.002
     # The capture says what it is (one camera's video); the trainer picks the preset from that.
     assert capture.extra["monocular"] is True and "preset" not in capture.extra
     with caplog.at_level("INFO", logger="avatar"):
         assert main(["train", str(out), "--print-config"]) == 0
     assert "training preset 'mono-phone'" in caplog.text
+
+
+def _hair_between_the_lines(capture, rig, frame: int) -> float:
+    """The fraction of a frame that its mask keeps between the cut's two lines beyond the rig's
+    own pixels: hair hanging below the line through the head's sides."""
+    from avatar.render.head_cut import cut_parts
+    from avatar.rig.head_cut import HeadCut
+
+    cut = HeadCut.from_dict(capture.extra["head_cut"], rig.num_vertices, rig.num_faces)
+    with torch.no_grad():
+        verts = rig.forward(capture.frame_params(frame))[0]
+    parts = cut_parts(cut, verts, rig.faces, capture.camera(frame))
+    mask = capture.load_mask(frame)[..., 0].numpy()  # [H, W]
+    return float((mask[parts.band & ~parts.neck] > 0.5).sum()) / mask.size
+
+
+@pytest.mark.skipif(not WOMAN.is_file(), reason=f"test video {WOMAN} not present")
+def test_long_hair_is_kept_below_the_line_through_the_heads_sides(tmp_path):
+    """talking_woman_512's hair hangs past her jaw to the frame's edge: the masks keep it where
+    it hangs (a cut without hanging hair kept nothing there and ended it on a straight line)."""
+    from avatar.rig.loaders import load_rig
+
+    out = tmp_path / "T"
+    assert main(["track", str(WOMAN), "--out", str(out), "--size", "128", "--max-frames", "8"]) == 0
+    capture = load_capture(out)
+    rig = load_rig(capture.rig)
+    assert capture.extra["head_cut"]["hanging_hair"] is True
+    kept = [_hair_between_the_lines(capture, rig, f) for f in range(len(capture.frames))]
+    assert min(kept) > 0.03, kept  # 4-9% of the frame at 256 px on this clip
 
 
 def test_val_fraction_out_of_range_is_refused(tmp_path, capsys):

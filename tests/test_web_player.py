@@ -7,6 +7,7 @@ the parameter stream of `avatar view --serve`; the export command; the committed
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import shutil
@@ -50,11 +51,20 @@ def node_or_skip() -> str:
 
 # ---- the engine in Node against the Python engine -------------------------------------------------
 
-@pytest.mark.parametrize("make_avatar", [synthetic_avatar, pca_avatar], ids=["selection", "pca-basis"])
+def hanging_hair_avatar():
+    """pca_avatar with a cut that keeps hanging hair (renders cut at the neck line alone)."""
+    avatar = pca_avatar()
+    avatar.model.head_cut = dataclasses.replace(avatar.model.head_cut, hanging_hair=True)
+    return avatar
+
+
+@pytest.mark.parametrize("make_avatar", [synthetic_avatar, pca_avatar, hanging_hair_avatar],
+                         ids=["selection", "pca-basis", "hanging-hair"])
 def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, make_avatar, cpu_extension):
     """Posed vertices, world Gaussians, colours, the cut's region and the draw order of the JS engine
     on the .webavatar against the Python reference on the same (dequantised) file; offsets driven
-    by a selection of expressions and by a PCA basis (a mean subtracted, rows over all expressions)."""
+    by a selection of expressions and by a PCA basis (a mean subtracted, rows over all expressions);
+    cuts of both kinds."""
     node = node_or_skip()
     avatar = make_avatar()
     path = tmp_path / "a.webavatar"

@@ -15,7 +15,7 @@ Layout (all integers little-endian; every offset counts from the start of the fi
 The header: {"format": "avatar-web", "version": 1, "blocks": {NAME: {"offset", "length" (bytes),
 "dtype" (uint8 | int8 | uint16 | uint32 | float16 | float32), "shape"}}, "rig": {...},
 "gaussians": {...}, "offsets": {...}, "background": [r, g, b], "identity_shape": [S] | null,
-"head_cut": {ring, sides, top, neck_margin} | null, "expression_range": {...} | null}. A block is
+"head_cut": {ring, sides, top, neck_margin, shoulders?, hanging_hair?} | null, "expression_range": {...} | null}. A block is
 a C-order array of `shape` (a JS reader: `new Float32Array(buffer, offset, length / 4)`;
 float16: a Uint16Array decoded by hand, or Float16Array where the browser has it).
 

@@ -1,12 +1,16 @@
 """The image region a posed head keeps (`HeadCut`), and a render clipped to it.
 
-The same function cuts a tracked video's masks (capture.track) and every render of the avatar
+The same pieces cut a tracked video's masks (capture.track) and every render of the avatar
 trained on them, so the two agree to the pixel. The region is the head's side of a straight
 line along the projected neck ring, through its vertex nearest the camera, and, below a second
 line through the head's sides at the bottom of the nose, only the rig's own pixels grown by the
 neck margin (its jaw, chin and neck: collars, shoulders and hanging hair beside them go). Which
 side of a line is the head's is decided by the projected top of the skull, never by a point of
 the face (see capture.head_mask).
+A cut with `hanging_hair` keeps, in the masks, the hair that hangs between the two lines too
+(capture.hanging_hair), and the render's region is the head's side of the neck line alone: the
+masks then show the avatar where hair is and where background is in that band, and its Gaussians
+end the hair where the video's matte does.
 The neck line runs through the ring's front, not its middle: the cut is where the plane of the
 ring meets the visible neck, its near arc. A head bent forward tips the ring so that the camera
 sees it from above, as an ellipse whose middle lies up on the chin; a line through the middle then
@@ -29,16 +33,32 @@ from avatar.render.output import RenderOutput
 from avatar.rig.head_cut import HeadCut
 
 
-def head_region(coverage: np.ndarray, ring: np.ndarray, front: np.ndarray, sides: np.ndarray, head: np.ndarray,
-                neck_margin: float) -> np.ndarray:
-    """[H, W] float32 in {0, 1}: what of a frame the avatar models. coverage [H, W]: the posed
-    rig's pixels (> 0.5; only those near the band between the two lines matter); ring [R, 2]: the
-    projected neck ring (pixels); front [2]: its projected vertex nearest the camera; sides [2, 2]:
-    the projected sides of the head; head [2]: a pixel well on the head's side of both lines;
-    neck_margin: of the image size."""
+@dataclasses.dataclass(frozen=True)
+class CutParts:
+    """The pieces a frame's cut is made of, [H, W] bool each."""
+
+    above_ring: np.ndarray  # the head's side of the neck line
+    above_sides: np.ndarray  # the head's side of the line through the head's sides
+    neck: np.ndarray  # between the two lines: the rig's own pixels grown by the neck margin
+
+    @property
+    def band(self) -> np.ndarray:
+        """[H, W] bool: between the two lines, where only the rig's own pixels are kept."""
+        return self.above_ring & ~self.above_sides
+
+    def region(self) -> np.ndarray:
+        """[H, W] float32 in {0, 1}: what the cut keeps."""
+        return (self.above_ring & (self.above_sides | self.neck)).astype(np.float32)
+
+
+def head_parts(coverage: np.ndarray, ring: np.ndarray, front: np.ndarray, sides: np.ndarray, head: np.ndarray,
+               neck_margin: float) -> CutParts:
+    """The cut's pieces in a frame. coverage [H, W]: the posed rig's pixels (> 0.5; only those
+    near the band between the two lines matter); ring [R, 2]: the projected neck ring (pixels);
+    front [2]: its projected vertex nearest the camera; sides [2, 2]: the projected sides of the
+    head; head [2]: a pixel well on the head's side of both lines; neck_margin: of the image size."""
     height, width = coverage.shape
-    ys, xs = np.mgrid[0:height, 0:width]
-    centres = np.stack([xs + 0.5, ys + 0.5], -1)  # [H, W, 2]
+    centres = _pixel_centres(height, width)  # [H, W, 2]
     ring_line, sides_line = _cut_lines(ring, front, sides, head)
     above_ring, above_sides = _signed(centres, ring_line) >= 0, _signed(centres, sides_line) >= 0
     band = above_ring & ~above_sides  # where only the rig's own pixels (and the margin) stay
@@ -52,7 +72,13 @@ def head_region(coverage: np.ndarray, ring: np.ndarray, front: np.ndarray, sides
         y1, x1 = min(bottom + radius, height), min(right + radius, width)
         grown = ndimage.binary_dilation(coverage[y0:y1, x0:x1] > 0.5, structure=ellipse_kernel(radius))
         neck[top:bottom, left:right] = grown[top - y0:bottom - y0, left - x0:right - x0]
-    return (above_ring & (above_sides | neck)).astype(np.float32)
+    return CutParts(above_ring, above_sides, neck & band)
+
+
+def head_region(coverage: np.ndarray, ring: np.ndarray, front: np.ndarray, sides: np.ndarray, head: np.ndarray,
+                neck_margin: float) -> np.ndarray:
+    """[H, W] float32 in {0, 1}: what of a frame the avatar models (the arguments as head_parts')."""
+    return head_parts(coverage, ring, front, sides, head, neck_margin).region()
 
 
 def neck_radius(neck_margin: float, height: int, width: int) -> int:
@@ -73,8 +99,23 @@ def ellipse_kernel(radius: int) -> np.ndarray:
 
 
 def cut_region(cut: HeadCut, verts: Tensor, faces: Tensor, camera: Camera) -> Tensor:
-    """[H, W, 1] float32 in {0, 1} on verts' device: the region `cut` keeps of the rig posed as
-    verts [V, 3] (faces [F, 3], the rig's), seen by camera."""
+    """[H, W, 1] float32 in {0, 1} on verts' device: the region `cut` keeps of a render of the rig
+    posed as verts [V, 3] (faces [F, 3], the rig's), seen by camera. A cut that keeps hanging hair
+    keeps the head's side of the neck line whole: the avatar's Gaussians, taught where the masks
+    show hair and where background, end its hair."""
+    if cut.hanging_hair:
+        verts_cpu, camera_cpu = verts.detach().float().cpu(), camera.to(device="cpu")
+        ring_line, _ = _posed_lines(cut, verts_cpu, camera_cpu)
+        centres = _pixel_centres(camera_cpu.height, camera_cpu.width)  # [H, W, 2]
+        region = (_signed(centres, ring_line) >= 0).astype(np.float32)
+    else:
+        region = cut_parts(cut, verts, faces, camera).region()
+    return torch.from_numpy(region)[..., None].to(verts.device)
+
+
+def cut_parts(cut: HeadCut, verts: Tensor, faces: Tensor, camera: Camera) -> CutParts:
+    """The pieces of `cut` in the frame of the rig posed as verts [V, 3] (faces [F, 3], the rig's)
+    seen by camera: the region a tracked video's masks keep is made of them."""
     verts_cpu, camera_cpu = verts.detach().float().cpu(), camera.to(device="cpu")
     faces_cpu = cut.coverage_faces(faces.cpu())  # [F', 3]: without the rig's shoulders
     points = camera_cpu.project(verts_cpu).numpy()  # [V, 2]
@@ -89,8 +130,7 @@ def cut_region(cut: HeadCut, verts: Tensor, faces: Tensor, camera: Camera) -> Te
     far = (_signed(points, sides_line)[corners] > reach).all(1) | (_signed(points, ring_line)[corners] < -reach).all(1)
     near = faces_cpu[torch.from_numpy(~far)]
     coverage = rasterize_mesh(verts_cpu, near, camera_cpu, torch.ones_like(verts_cpu), shading=False).mask[..., 0]
-    region = head_region(coverage.numpy(), ring, front, sides, head, cut.neck_margin)
-    return torch.from_numpy(region)[..., None].to(verts.device)
+    return head_parts(coverage.numpy(), ring, front, sides, head, cut.neck_margin)
 
 
 def ring_front(cut: HeadCut, verts: Tensor, camera: Camera) -> int:
@@ -102,6 +142,19 @@ def clip_to_region(out: RenderOutput, region: Tensor, background: Tensor) -> Ren
     """The render with everything outside region [H, W, 1] made background (colour and alpha)."""
     return dataclasses.replace(out, rgb=out.rgb * region + background * (1 - region), alpha=out.alpha * region,
                                depth=out.depth * region)
+
+
+def _posed_lines(cut: HeadCut, verts: Tensor, camera: Camera) -> tuple[tuple, tuple]:
+    """The cut's two lines (as _cut_lines) for the rig posed as verts [V, 3] (CPU) seen by camera."""
+    points = camera.project(verts).numpy()  # [V, 2]
+    ring = points[list(cut.ring)]
+    return _cut_lines(ring, ring[ring_front(cut, verts, camera)], points[list(cut.sides)], points[cut.top])
+
+
+def _pixel_centres(height: int, width: int) -> np.ndarray:
+    """[H, W, 2] (x, y) of every pixel's centre."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    return np.stack([xs + 0.5, ys + 0.5], -1)
 
 
 def _cut_lines(ring: np.ndarray, front: np.ndarray, sides: np.ndarray, head: np.ndarray) -> tuple[tuple, tuple]:

@@ -5,6 +5,8 @@ masks) but for a pixel here and there, in a millisecond at 512 x 512 on one core
 of milliseconds. It runs on the vertices' device: on a GPU the CUDA build's kernels compute it
 there, and nothing is copied to the host. On the CPU, `apply_` cuts a render in place without
 writing the region out, touching only the pixels the cut removes.
+A cut that keeps hanging hair keeps the head's side of the neck line alone: a half-plane, computed
+here in torch on the vertices' device (no raster, so no op).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class CutRegion:
         verts [V, 3] (faces [F, 3], the rig's, same device) seen by camera."""
         from cuda_ext.head_cut import head_cut_region
 
+        if self.cut.hanging_hair:
+            return self._above_neck_line(verts, camera).float()[..., None]
         ring, sides = self._vertex_ids(verts.device)
         world_to_cam, k = _host_numbers(camera)
         covered = self._coverage(faces, verts.device)  # [F', 3]: without the rig's shoulders
@@ -41,10 +45,35 @@ class CutRegion:
         becomes background [3], alpha and depth 0 (clip_to_region with this region)."""
         from cuda_ext.head_cut import head_cut_apply_
 
+        if self.cut.hanging_hair:
+            cut = ~self._above_neck_line(verts, camera)  # [H, W]
+            out.rgb[cut] = background.to(out.rgb)
+            out.alpha[cut] = 0
+            out.depth[cut] = 0
+            return
         ring, sides = self._vertex_ids(verts.device)
         world_to_cam, k = _host_numbers(camera)
         head_cut_apply_(out.rgb, out.alpha, out.depth, background, verts.detach().float(), self._coverage(faces, verts.device), ring,
                         sides, self.cut.top, self.cut.neck_margin, world_to_cam, k, camera.near)
+
+    def _above_neck_line(self, verts: Tensor, camera: Camera) -> Tensor:
+        """[H, W] bool on verts' device: the pixels whose centres lie on the head's side of the neck
+        line (the reference's above_ring: through the projected ring's vertex nearest the camera,
+        along the projection's longest extent, the skull's top on the kept side)."""
+        ring, _ = self._vertex_ids(verts.device)
+        posed = verts.detach().float()
+        cam = camera.to(device=verts.device)
+        points = cam.project(posed[ring])  # [R, 2]
+        front = points[cam.to_camera(posed[ring])[:, 2].argmin()]  # [2]
+        centred = points - points.mean(0)
+        sxx, syy, sxy = (centred[:, 0] ** 2).sum(), (centred[:, 1] ** 2).sum(), (centred[:, 0] * centred[:, 1]).sum()
+        angle = 0.5 * torch.atan2(2 * sxy, sxx - syy)  # the longest extent's direction
+        normal = torch.stack([-torch.sin(angle), torch.cos(angle)])  # [2]
+        towards_top = cam.project(posed[self.cut.top][None])[0] - front  # [2]
+        normal = torch.where(towards_top @ normal >= 0, normal, -normal)
+        xs = torch.arange(camera.width, device=verts.device, dtype=torch.float32) + 0.5  # [W]
+        ys = torch.arange(camera.height, device=verts.device, dtype=torch.float32) + 0.5  # [H]
+        return (ys[:, None] - front[1]) * normal[1] + (xs[None, :] - front[0]) * normal[0] >= 0
 
     def _coverage(self, faces: Tensor, device: torch.device) -> Tensor:
         """The cut's coverage faces of the rig's faces [F, 3] on device, made once for the same

@@ -20,7 +20,8 @@ farthest vertex. Hence: cut in all those views when the Gaussian's whole visible
 its alpha reaches 1/255, as the rasterizers draw it) lies below the ring's lowest vertex by more
 than tan(view_elevation_deg) (b + its own reach); up to the rasterizers' low-pass, which widens
 every footprint by 0.3 px^2 (under 2 px at its edge). The part of the cut below the head's sides
-(the rig's pixels and a margin) is left out of the export's cut: it keeps more, never less.
+(the rig's pixels and a margin; a cut that keeps hanging hair has none in renders) is left out of
+the export's cut: it keeps more, never less.
 
 That assumes the line runs across the direction the camera looks from (the projected ring's
 longest extent does, for a neck seen from less than steeply above or below), and it covers

@@ -3,7 +3,8 @@
 // reference avatar/render/head_cut.py): the head's side of a line along the projected neck ring
 // through its vertex nearest the camera, and, between that line and a second one through the
 // projected sides of the head, only the rig's own pixels grown by a disc of the neck margin; the
-// cut's `shoulders` (face ids) are left out of those pixels.
+// cut's `shoulders` (face ids) are left out of those pixels. A cut with `hanging_hair` keeps the
+// head's side of the neck line alone (its avatar learnt where hair ends in that band).
 // Pixel (u, v) is tested at its centre (u + 0.5, v + 0.5); all maths in double, as the op.
 
 /** The cut's region per frame, with its scratch buffers kept from frame to frame. */
@@ -21,14 +22,21 @@ export class HeadCutter {
     const xy = this.buffer("xy", Float64Array, 2 * numV), depth = this.buffer("depth", Float64Array, numV);
     projectVertices(verts, camera, xy, depth);
     const [ringLine, sidesLine] = cutLines(xy, depth, cut.ring, cut.sides, cut.top);
+    const region = out && out.length === pixels ? out : new Uint8Array(pixels);
+    region.fill(0);
+    if (cut.hanging_hair) {
+      for (let v = 0; v < height; ++v) {
+        const [lo, hi] = columnsOnHeadSide(ringLine, v + 0.5, width);
+        if (lo <= hi) region.fill(1, v * width + lo, v * width + hi + 1);
+      }
+      return region;
+    }
     const radius = neckRadius(cut.neck_margin, height, width);
     const coverage = this.buffer("coverage", Uint8Array, pixels).fill(0);
     const faces = this.coverageFaces(cut, rig);
     rasterizeNearBand(xy, depth, faces, faces.length / 3, ringLine, sidesLine, radius + 1, camera.near, width, height,
       coverage);
     const neck = growByDisc(coverage, width, height, radius, this.buffer("neck", Uint8Array, pixels).fill(0));
-    const region = out && out.length === pixels ? out : new Uint8Array(pixels);
-    region.fill(0);
     for (let v = 0; v < height; ++v) {
       const ring = columnsOnHeadSide(ringLine, v + 0.5, width);
       const ringLo = ring[0], ringHi = ring[1];

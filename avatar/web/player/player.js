@@ -1564,6 +1564,15 @@ ${player.renderer.target.name}`;
       const xy = this.buffer("xy", Float64Array, 2 * numV), depth = this.buffer("depth", Float64Array, numV);
       projectVertices(verts, camera, xy, depth);
       const [ringLine, sidesLine] = cutLines(xy, depth, cut.ring, cut.sides, cut.top);
+      const region = out && out.length === pixels ? out : new Uint8Array(pixels);
+      region.fill(0);
+      if (cut.hanging_hair) {
+        for (let v = 0; v < height; ++v) {
+          const [lo, hi] = columnsOnHeadSide(ringLine, v + 0.5, width);
+          if (lo <= hi) region.fill(1, v * width + lo, v * width + hi + 1);
+        }
+        return region;
+      }
       const radius = neckRadius(cut.neck_margin, height, width);
       const coverage = this.buffer("coverage", Uint8Array, pixels).fill(0);
       const faces = this.coverageFaces(cut, rig);
@@ -1581,8 +1590,6 @@ ${player.renderer.target.name}`;
         coverage
       );
       const neck = growByDisc(coverage, width, height, radius, this.buffer("neck", Uint8Array, pixels).fill(0));
-      const region = out && out.length === pixels ? out : new Uint8Array(pixels);
-      region.fill(0);
       for (let v = 0; v < height; ++v) {
         const ring = columnsOnHeadSide(ringLine, v + 0.5, width);
         const ringLo = ring[0], ringHi = ring[1];
