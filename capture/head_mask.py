@@ -22,10 +22,10 @@ kept a band of shirt 40% of the head wide). It runs through the sides of the hea
 the nose, because the hair it cuts hangs there: the nose sits far in front of the neck's pivot,
 so nodding moved a line through it up and down the hair (by about 10 px at 256 px when
 talking_woman_512 looks up), and the same strands were kept in some frames and cut in others.
-Hair that hangs beside the jaw, below the line and beyond the margin, is kept where it hangs from
-above the line (`capture.hanging_hair`: a collar rises from below); the rest there is cut. Both
-lines move only as the fitted head and neck move, so the cut is the same part of the head in every
-frame.
+Hair that hangs beside the jaw, below the line and beyond the margin, is cut, unless the video's
+hair hangs there in most frames (`capture.hanging_hair`: then the masks keep it, and the cut says
+so). Both lines move only as the fitted head and neck move, so the cut is the same part of the
+head in every frame.
 Which side of a line is the head's is decided by the top of the skull (`skull_top`), never by a
 point of the face: on a head bent forward the sides project up to the eyes' height, and a point
 between the eyes then lies on the line (wojtek_512's frames 365-371: within 1 px), so a small
@@ -102,4 +102,4 @@ def head_cut(rig: HeadRig, chin: Tensor, nose_height: float) -> HeadCut:
     of the nose, metres)."""
     ring = neck_ring(rig, chin)
     return HeadCut(tuple(ring.tolist()), tuple(head_sides(rig, nose_height).tolist()), skull_top(rig), NECK_MARGIN,
-                   tuple(shoulder_faces(rig, chin, ring).tolist()), hanging_hair=True)
+                   tuple(shoulder_faces(rig, chin, ring).tolist()))

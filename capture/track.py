@@ -11,6 +11,7 @@ Everything is written into `<out>.partial` and moved into place only at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from capture.detect_pass import Detections, detect_videos
 from capture.embedding import embedding_for_rig
 from capture.fit_setup import WORLD_TO_CAM
 from capture.fit_video import VideoFit, continuing_frames, fit_videos, nme_68, video_fit
-from capture.hanging_hair import hanging_hair
+from capture.hanging_hair import hair_hangs, hanging_hair
 from capture.head_mask import head_cut
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
@@ -106,7 +107,8 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
         cut = head_cut(rig, _surface_point(rig.v_template, rig, *_embedded_point(embedding, CHIN, "the chin")),
                        nose_height)
-        _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, cut, size, progress)
+        cut, hanging = _hanging_hair(writer, fit, crops, person, inside, rig, cut, progress)
+        _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, cut, hanging, size, progress)
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
                          time.perf_counter() - started, landmarks)
         np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32),
@@ -161,13 +163,33 @@ def _crops_and_mattes(videos: list[Path], det: Detections, boxes, size: int, pro
     return crops, person, inside
 
 
+def _hanging_hair(writer: CaptureWriter, fit: VideoFit, crops: np.ndarray, person: np.ndarray, inside: np.ndarray,
+                  rig, cut: HeadCut, progress: bool) -> tuple[HeadCut, np.ndarray | None]:
+    """The cut with `hanging_hair` set when the video's hair hangs below the line through the
+    head's sides (`capture.hanging_hair.hair_hangs`), and then each frame's hanging hair [T, S, S]
+    bool, else None (the arguments as _write_frames')."""
+    hanging = np.zeros(crops.shape[:3], bool)
+    for t in tqdm(range(len(crops)), desc="hanging hair", disable=not progress, leave=False):
+        with torch.no_grad():
+            verts = rig.forward(fit.params.frame(t))[0]
+        parts = cut_parts(cut, verts, rig.faces, writer.cameras[t].to_camera())
+        hanging[t] = hanging_hair(refine_matte(crops[t], person[t]) * inside[t], parts)
+    fractions = hanging.mean((1, 2))  # [T]
+    if not hair_hangs(fractions):
+        return cut, None
+    log.info("hair hangs below the head's sides in most frames (median %.1f%% of the frame): the masks keep it",
+             100 * float(np.median(fractions)))
+    return dataclasses.replace(cut, hanging_hair=True), hanging
+
+
 def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, crop_points: np.ndarray,
-                  crops: np.ndarray, person: np.ndarray, inside: np.ndarray, rig, cut: HeadCut, size: int,
-                  progress: bool) -> None:
+                  crops: np.ndarray, person: np.ndarray, inside: np.ndarray, rig, cut: HeadCut,
+                  hanging: np.ndarray | None, size: int, progress: bool) -> None:
     """Each tracked frame's crop, its mask (the person's alpha matte cut below the neck and at the
     frame's border) and the overlay of the fit, in tracked-frame order. crop_points [T, 478, 2]:
     the landmarks in crop pixels; person, inside [T, S, S]: the segmenter's confidence and the part
-    of the crop inside the frame; cut: where the head ends (`capture.head_mask.head_cut`)."""
+    of the crop inside the frame; cut: where the head ends (`capture.head_mask.head_cut`);
+    hanging [T, S, S]: the hair kept below its upper line (a cut with hanging hair), or None."""
     colors = rig.vertex_colors if rig.vertex_colors is not None else torch.full((rig.num_vertices, 3), 0.7)
     with VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size) as overlay:
         for t in tqdm(range(len(crops)), desc="writing capture", disable=not progress, leave=False):
@@ -178,9 +200,8 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
             # The fit used the segmenter's confidence; the trainer gets an alpha matte on the frame's
             # edges, cut below the head, without the pieces that are not the head.
             matte = refine_matte(crops[t], person[t]) * inside[t]
-            parts = cut_parts(cut, verts, rig.faces, camera)
-            head = parts.region() if not cut.hanging_hair else parts.region() + hanging_hair(matte, parts)
-            alpha = matte * head
+            head = cut_parts(cut, verts, rig.faces, camera).region()  # [S, S]
+            alpha = matte * (head if hanging is None else np.maximum(head, hanging[t]))
             alpha = head_pieces(alpha, mesh.mask[..., 0].numpy() > 0.5)
             writer.add_frame(t, t, crops[t], (alpha * 255 + 0.5).astype(np.uint8))
             fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None

@@ -3,7 +3,7 @@
 import numpy as np
 
 from avatar.render.head_cut import CutParts
-from capture.hanging_hair import hanging_hair
+from capture.hanging_hair import hair_hangs, hanging_hair
 
 SIZE = 100
 
@@ -79,3 +79,12 @@ def test_a_gap_in_the_matte_ends_the_hair_and_the_soft_edge_comes_along():
     kept = hanging_hair(matte, parts)
     assert kept[40:50, 20].all() and not kept[52:, 20].any()
     assert kept[40:50, 19].all()  # the soft edge beside a run stays with it
+
+
+def test_a_video_keeps_hanging_hair_only_when_most_of_its_frames_have_it():
+    """Hair hangs in (nearly) every frame; what a short-haired head shows below the line comes
+    with a few poses (a shoulder meeting an ear), and the video keeps the cut at the line."""
+    assert hair_hangs([0.09, 0.1, 0.08, 0.11])  # talking_woman_512: 8-12% of every frame
+    assert not hair_hangs([0.0] * 8 + [0.05, 0.08])  # talking_man_glasses_512: a shirt in a tenth of them
+    assert not hair_hangs([0.003] * 10)  # expressive_selfie_512: a few pixels of wispy hair
+    assert not hair_hangs([])

@@ -59,8 +59,9 @@ def test_track_real_video(tmp_path, caplog):
     assert err / iod < 0.08
     mask = capture.load_mask(frame)
     assert 0.1 < float(mask.mean()) < 0.9  # a person, not all or nothing
-    # His hair is short: between the cut's lines the masks keep the rig's own pixels and no shirt.
-    assert max(_hair_between_the_lines(capture, rig, f) for f in range(len(capture.frames))) < 0.002
+    # His hair is short: the cut keeps nothing beyond the rig's own pixels below the head's sides.
+    assert capture.extra["head_cut"]["hanging_hair"] is False
+    assert max(_hair_between_the_lines(capture, rig, f) for f in range(len(capture.frames))) == 0
     # The capture says what it is (one camera's video); the trainer picks the preset from that.
     assert capture.extra["monocular"] is True and "preset" not in capture.extra
     with caplog.at_level("INFO", logger="avatar"):
