@@ -97,7 +97,7 @@ SANITIZER_TESTS = (
     "tests/test_ext_splat.py::test_float32_close_to_reference_except_counted_threshold_flips[auto-cuda]",
     "tests/test_ext_splat.py::test_equal_depths_composite_in_index_order[True-cuda]",
     "tests/test_ext_splat.py::test_no_gaussians_renders_the_background[auto-cuda]",
-    "tests/test_head_cut.py::test_the_cuda_cut_is_the_cpu_cut[pose1]",
+    "tests/test_head_cut.py::test_the_cuda_cut_is_the_cpu_cut[hair-cut-at-the-sides-pose1]",
 )
 SANITIZER_KERNELS = "kns=avatar_ext"  # every kernel of cuda_ext/csrc is in namespace avatar_ext
 SANITIZER_ERROR_EXIT = 86  # compute-sanitizer's exit status when it found errors (tests failing give 1)
