@@ -30,10 +30,10 @@ class CutRegion:
     def __call__(self, verts: Tensor, faces: Tensor, camera: Camera) -> Tensor:
         """[H, W, 1] float32 in {0, 1} on verts' device: what the cut keeps of the rig posed as
         verts [V, 3] (faces [F, 3], the rig's, same device) seen by camera."""
-        from cuda_ext.head_cut import head_cut_region
-
         if self.cut.hanging_hair:
             return self._above_neck_line(verts, camera).float()[..., None]
+        from cuda_ext.head_cut import head_cut_region
+
         ring, sides = self._vertex_ids(verts.device)
         world_to_cam, k = _host_numbers(camera)
         covered = self._coverage(faces, verts.device)  # [F', 3]: without the rig's shoulders
@@ -43,14 +43,14 @@ class CutRegion:
     def apply_(self, out: RenderOutput, background: Tensor, verts: Tensor, faces: Tensor, camera: Camera) -> None:
         """In place on a CPU float32 render out ([H, W, ...] for camera): what the cut removes
         becomes background [3], alpha and depth 0 (clip_to_region with this region)."""
-        from cuda_ext.head_cut import head_cut_apply_
-
         if self.cut.hanging_hair:
             cut = ~self._above_neck_line(verts, camera)  # [H, W]
             out.rgb[cut] = background.to(out.rgb)
             out.alpha[cut] = 0
             out.depth[cut] = 0
             return
+        from cuda_ext.head_cut import head_cut_apply_
+
         ring, sides = self._vertex_ids(verts.device)
         world_to_cam, k = _host_numbers(camera)
         head_cut_apply_(out.rgb, out.alpha, out.depth, background, verts.detach().float(), self._coverage(faces, verts.device), ring,

@@ -3,9 +3,9 @@
 A tracked video's masks keep the whole head with its hair and cut the rest (shoulders, clothes)
 along lines through projected rig vertices, so the cut moves with the fitted head and is the same
 part of it in every frame (`capture.head_mask` picks the vertices, `avatar.render.head_cut` draws
-the region). The avatar trained on them is rendered with the same
-cut: what lies beyond it was never shown, and Gaussians there cannot follow a straight image-space
-line through a new pose (what it gained: docs/results.md, "The cut below the head").
+the region). The avatar trained on them is rendered with the same cut: what lies beyond it was
+never shown, and Gaussians there cannot follow a straight image-space line through a new pose
+(what it gained: docs/results.md, "The cut below the head").
 Between its two lines the cut keeps the rig's own pixels; `shoulders` names the triangles left out
 of them, on a rig whose mesh runs on past its neck into the shoulders (ICT's), whose pixels would
 otherwise keep the collar beside the neck.
