@@ -107,10 +107,11 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
         cut = head_cut(rig, _surface_point(rig.v_template, rig, *_embedded_point(embedding, CHIN, "the chin")),
                        nose_height)
-        cut, hanging = _hanging_hair(writer, fit, crops, person, inside, rig, cut, progress)
+        cut, hanging, hanging_median = _hanging_hair(writer, fit, crops, person, inside, rig, cut, progress)
         _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, cut, hanging, size, progress)
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
                          time.perf_counter() - started, landmarks)
+        report |= {"hanging_hair": cut.hanging_hair, "hanging_hair_median_fraction": round(hanging_median, 5)}
         np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32),
                  mediapipe_crop=crop_points, video=video, frame=frame)
         dump_json(report, writer.partial / "report.json")
@@ -164,10 +165,11 @@ def _crops_and_mattes(videos: list[Path], det: Detections, boxes, size: int, pro
 
 
 def _hanging_hair(writer: CaptureWriter, fit: VideoFit, crops: np.ndarray, person: np.ndarray, inside: np.ndarray,
-                  rig, cut: HeadCut, progress: bool) -> tuple[HeadCut, np.ndarray | None]:
+                  rig, cut: HeadCut, progress: bool) -> tuple[HeadCut, np.ndarray | None, float]:
     """The cut with `hanging_hair` set when the video's hair hangs below the line through the
     head's sides (`capture.hanging_hair.hair_hangs`), and then each frame's hanging hair [T, S, S]
-    bool, else None (the arguments as _write_frames')."""
+    bool, else None; and the median over the frames of the share of the frame that hangs (the
+    arguments as _write_frames')."""
     hanging = np.zeros(crops.shape[:3], bool)
     for t in tqdm(range(len(crops)), desc="hanging hair", disable=not progress, leave=False):
         with torch.no_grad():
@@ -175,11 +177,12 @@ def _hanging_hair(writer: CaptureWriter, fit: VideoFit, crops: np.ndarray, perso
         parts = cut_parts(cut, verts, rig.faces, writer.cameras[t].to_camera())
         hanging[t] = hanging_hair(refine_matte(crops[t], person[t]) * inside[t], parts)
     fractions = hanging.mean((1, 2))  # [T]
+    median = float(np.median(fractions))
     if not hair_hangs(fractions):
-        return cut, None
+        return cut, None, median
     log.info("hair hangs below the head's sides in most frames (median %.1f%% of the frame): the masks keep it",
-             100 * float(np.median(fractions)))
-    return dataclasses.replace(cut, hanging_hair=True), hanging
+             100 * median)
+    return dataclasses.replace(cut, hanging_hair=True), hanging, median
 
 
 def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, crop_points: np.ndarray,
