@@ -107,8 +107,8 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
         cut = head_cut(rig, _surface_point(rig.v_template, rig, *_embedded_point(embedding, CHIN, "the chin")),
                        nose_height)
-        cut, hanging, hanging_median = _hanging_hair(writer, fit, crops, person, inside, rig, cut, progress)
-        _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, cut, hanging, size, progress)
+        cut, regions, hanging_median = _head_regions(writer, fit, crops, person, inside, rig, cut, progress)
+        _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, regions, size, progress)
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
                          time.perf_counter() - started, landmarks)
         report |= {"hanging_hair": cut.hanging_hair, "hanging_hair_median_fraction": round(hanging_median, 5)}
@@ -164,35 +164,36 @@ def _crops_and_mattes(videos: list[Path], det: Detections, boxes, size: int, pro
     return crops, person, inside
 
 
-def _hanging_hair(writer: CaptureWriter, fit: VideoFit, crops: np.ndarray, person: np.ndarray, inside: np.ndarray,
-                  rig, cut: HeadCut, progress: bool) -> tuple[HeadCut, np.ndarray | None, float]:
-    """The cut with `hanging_hair` set when the video's hair hangs below the line through the
-    head's sides (`capture.hanging_hair.hair_hangs`), and then each frame's hanging hair [T, S, S]
-    bool, else None; and the median over the frames of the share of the frame that hangs (the
-    arguments as _write_frames')."""
+def _head_regions(writer: CaptureWriter, fit: VideoFit, crops: np.ndarray, person: np.ndarray, inside: np.ndarray,
+                  rig, cut: HeadCut, progress: bool) -> tuple[HeadCut, np.ndarray, float]:
+    """What each frame's mask keeps of the matte [T, S, S] bool: the cut's region, with the hair
+    that hangs below the line through the head's sides when the video's hair hangs there
+    (`capture.hanging_hair.hair_hangs`; the cut returned then says so); and the median over the
+    frames of the share of the frame that hangs (the arguments as _write_frames')."""
+    regions = np.zeros(crops.shape[:3], bool)
     hanging = np.zeros(crops.shape[:3], bool)
-    for t in tqdm(range(len(crops)), desc="hanging hair", disable=not progress, leave=False):
+    for t in tqdm(range(len(crops)), desc="cut below the head", disable=not progress, leave=False):
         with torch.no_grad():
             verts = rig.forward(fit.params.frame(t))[0]
         parts = cut_parts(cut, verts, rig.faces, writer.cameras[t].to_camera())
+        regions[t] = parts.region() > 0
         hanging[t] = hanging_hair(refine_matte(crops[t], person[t]) * inside[t], parts)
     fractions = hanging.mean((1, 2))  # [T]
     median = float(np.median(fractions))
     if not hair_hangs(fractions):
-        return cut, None, median
+        return cut, regions, median
     log.info("hair hangs below the head's sides in most frames (median %.1f%% of the frame): the masks keep it",
              100 * median)
-    return dataclasses.replace(cut, hanging_hair=True), hanging, median
+    return dataclasses.replace(cut, hanging_hair=True), regions | hanging, median
 
 
 def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, crop_points: np.ndarray,
-                  crops: np.ndarray, person: np.ndarray, inside: np.ndarray, rig, cut: HeadCut,
-                  hanging: np.ndarray | None, size: int, progress: bool) -> None:
+                  crops: np.ndarray, person: np.ndarray, inside: np.ndarray, rig, regions: np.ndarray, size: int,
+                  progress: bool) -> None:
     """Each tracked frame's crop, its mask (the person's alpha matte cut below the neck and at the
     frame's border) and the overlay of the fit, in tracked-frame order. crop_points [T, 478, 2]:
     the landmarks in crop pixels; person, inside [T, S, S]: the segmenter's confidence and the part
-    of the crop inside the frame; cut: where the head ends (`capture.head_mask.head_cut`);
-    hanging [T, S, S]: the hair kept below its upper line (a cut with hanging hair), or None."""
+    of the crop inside the frame; regions [T, S, S]: what the cut below the head keeps (`_head_regions`)."""
     colors = rig.vertex_colors if rig.vertex_colors is not None else torch.full((rig.num_vertices, 3), 0.7)
     with VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size) as overlay:
         for t in tqdm(range(len(crops)), desc="writing capture", disable=not progress, leave=False):
@@ -202,9 +203,7 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
             mesh = render_rig(verts, rig.faces, colors, camera)
             # The fit used the segmenter's confidence; the trainer gets an alpha matte on the frame's
             # edges, cut below the head, without the pieces that are not the head.
-            matte = refine_matte(crops[t], person[t]) * inside[t]
-            head = cut_parts(cut, verts, rig.faces, camera).region()  # [S, S]
-            alpha = matte * (head if hanging is None else np.maximum(head, hanging[t]))
+            alpha = refine_matte(crops[t], person[t]) * inside[t] * regions[t]
             alpha = head_pieces(alpha, mesh.mask[..., 0].numpy() > 0.5)
             writer.add_frame(t, t, crops[t], (alpha * 255 + 0.5).astype(np.uint8))
             fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None

@@ -53,8 +53,9 @@ class CutRegion:
 
         ring, sides = self._vertex_ids(verts.device)
         world_to_cam, k = _host_numbers(camera)
-        head_cut_apply_(out.rgb, out.alpha, out.depth, background, verts.detach().float(), self._coverage(faces, verts.device), ring,
-                        sides, self.cut.top, self.cut.neck_margin, world_to_cam, k, camera.near)
+        covered = self._coverage(faces, verts.device)  # [F', 3]: without the rig's shoulders
+        head_cut_apply_(out.rgb, out.alpha, out.depth, background, verts.detach().float(), covered, ring, sides,
+                        self.cut.top, self.cut.neck_margin, world_to_cam, k, camera.near)
 
     def _above_neck_line(self, verts: Tensor, camera: Camera) -> Tensor:
         """[H, W] bool on verts' device: the pixels whose centres lie on the head's side of the neck
