@@ -85,6 +85,15 @@ def _version_2(blend_expr):
     return edit
 
 
+def _with_pose(mean=None, low=(-0.1, -0.1, -0.1), high=(0.1, 0.1, 0.1), keys=("mean", "low", "high")):
+    """Head-pose driver tensors added to the file (whose offsets were trained without them)."""
+    values = {"mean": torch.eye(3) if mean is None else mean, "low": torch.tensor(low), "high": torch.tensor(high)}
+
+    def edit(d):
+        d.update({f"gaussians.pose_{k}": values[k] for k in keys})
+    return edit
+
+
 CRAFTED = {
     "parent beyond the faces": (_poke("gaussians.parent", 0, 10_000), None, "gaussians.parent"),
     "negative parent": (_poke("gaussians.parent", 3, -1), None, "gaussians.parent"),
@@ -110,6 +119,14 @@ CRAFTED = {
     "a head cut beyond the rig's vertices": (
         None, _set("config", json.dumps({"head_cut": {"ring": [0, 1, 99_999], "sides": [0, 1], "top": 2,
                                                       "neck_margin": 0.02}})), "head_cut"),
+    "pose drivers the offsets have no slots for": (_with_pose(), None, "gaussians.d_xyz"),
+    "part of the pose drivers": (_with_pose(keys=("mean", "high")), None, "without the rest"),
+    "pose drivers in a version 3 file": (_with_pose(), _set("version", "3"), "version 3 file holds"),
+    "a pose mean that is no rotation": (_with_pose(mean=2 * torch.eye(3)), None, "not a rotation matrix"),
+    "a mirrored pose mean": (_with_pose(mean=torch.diag(torch.tensor([1.0, 1.0, -1.0]))), None,
+                             "not a rotation matrix"),
+    "a pose range upside down": (_with_pose(low=(0.1, 0.0, 0.0), high=(0.0, 0.0, 0.0)), None, "pose_low is above"),
+    "a NaN in the pose range": (_with_pose(high=(float("nan"), 0.0, 0.0)), None, "gaussians.pose_high"),
     "a head cut without its sides": (
         None, _set("config", json.dumps({"head_cut": {"ring": [0, 1, 2], "top": 2, "neck_margin": 0.02}})), "head_cut"),
 }

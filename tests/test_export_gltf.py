@@ -18,13 +18,15 @@ from conftest import DATA
 from avatar.cli.main import main
 from avatar.data.arkit import ARKIT_NAMES
 from avatar.gaussians import GaussianAvatar
+from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.gaussians.reference import blend_reference
 from avatar.model import Avatar
 from avatar.renderer.gltf_export import KHR_SPLATS, export_gltf
-from avatar.renderer.gltf_splats import JAW_TARGET_NAMES
+from avatar.renderer.gltf_splats import JAW_TARGET_NAMES, POSE_TARGET_NAMES
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.builtin import build_builtin_head
 from avatar.rig.head_rig import JOINT_NAMES
+from avatar.rig.lbs import axis_angle_to_matrix
 
 pytest.importorskip("pygltflib", reason="the independent glTF reader (dev extra)")
 from gltf_reference import Glb  # noqa: E402  (imports pygltflib)
@@ -44,10 +46,13 @@ def builtin_rig() -> HeadRig:
 
 def small_avatar(rig: HeadRig, seed: int = 0) -> Avatar:
     """One Gaussian a triangle, pushed off it and with learned-looking centre offsets for six
-    expressions and the jaw, SH degree 1, and a random identity."""
+    expressions, the jaw and the head's pose (a mean pose and range that moving_params' frames
+    leave on both sides), SH degree 1, and a random identity."""
     g = torch.Generator().manual_seed(seed)
+    pose = HeadPoseDrivers(axis_angle_to_matrix(torch.tensor([0.0, 0.1, 0.0])), torch.tensor([-0.1, -0.2, -0.05]),
+                           torch.tensor([0.1, 0.3, 0.1]))
     model = GaussianAvatar.on_mesh(rig, per_face=1, sh_degree=1, blend_expr=torch.tensor([0, 3, 6, 12, 20, 28]),
-                                   seed=seed)
+                                   seed=seed, pose=pose)
     tensors = {k: v.detach().clone() for k, v in model.attribute_tensors().items()}
     for name, sigma in {"xyz": 0.1, "rot": 0.1, "sh_dc": 0.5, "sh_rest": 0.2, "d_xyz": 0.05, "d_rot": 0.05}.items():
         tensors[name] = tensors[name] + sigma * torch.randn(tensors[name].shape, generator=g)
@@ -96,7 +101,7 @@ def test_structure_reads_back(builtin_export, builtin_rig):
     assert len(names) == builtin_rig.num_expr == len(head.primitives[0].targets)
     assert names[:2] == ["eyeBlinkLeft", "eyeBlinkRight"] and "jawOpen" in names and "cheekPuff" in names
     assert set(names) <= set(ARKIT_NAMES)  # every builtin expression is one ARKit shape
-    assert splats.extras["targetNames"] == names + list(JAW_TARGET_NAMES)
+    assert splats.extras["targetNames"] == names + list(JAW_TARGET_NAMES) + list(POSE_TARGET_NAMES)
     # joints: the skin's order is the rig's, the hierarchy its parents
     skin = doc.skins[0]
     assert [doc.nodes[j].name for j in skin.joints] == list(JOINT_NAMES)
@@ -125,6 +130,8 @@ def test_structure_reads_back(builtin_export, builtin_rig):
         width = len(doc.meshes[node.mesh].extras["targetNames"]) if c.target.path == "weights" else 1
         assert out.count == t * width
     assert np.allclose(glb.accessor(anim.samplers[0].output).reshape(t, -1), params.expr.numpy(), atol=0)
+    splat_weights = glb.accessor(anim.samplers[1].output).reshape(t, -1)  # [T, E + 3 + 3]
+    assert np.allclose(splat_weights[:, -3:], me.model.pose_drivers.coefficients(params).numpy(), atol=0)
 
 
 def test_position_accessors_carry_their_exact_min_max(builtin_export):
@@ -153,10 +160,11 @@ def test_gaussian_attributes_follow_khr_gaussian_splatting(builtin_export):
     opacity = glb.accessor(getattr(attr, f"{KHR_SPLATS}:OPACITY"))[:, 0]
     np.testing.assert_allclose(np.linalg.norm(rotation, axis=1), 1, atol=1e-6)
     assert (scale > 0).all() and ((opacity >= 0) & (opacity <= 1)).all()
-    # the neutral world Gaussians of the engine, in KHR's conventions (xyzw, linear scale, sigmoid opacity)
+    # the engine's neutral world Gaussians with no offsets applied (the morph targets' base: zero
+    # parameters drive the head-pose offsets), in KHR's conventions (xyzw, linear scale, sigmoid opacity)
     neutral = me.rig.zero_params(1)
     neutral.shape = me.identity()
-    want = blend_reference(me.model, neutral)
+    want = blend_reference(me.model, neutral, drivers=torch.zeros(me.model.num_drivers))
     kept = torch.from_numpy(summary.kept)
     np.testing.assert_allclose(glb.accessor(attr.POSITION), want.means[kept].detach().numpy(), atol=1e-7)
     quats = torch.nn.functional.normalize(want.quats[kept].detach(), dim=-1)[:, [1, 2, 3, 0]].numpy()
@@ -352,7 +360,7 @@ def test_threejs_loads_and_animates_it(builtin_export, builtin_rig):
     head, points = report["meshes"]
     assert head["type"] == "SkinnedMesh" and head["bones"] == list(JOINT_NAMES)
     assert head["morphTargets"] == glb.gltf.meshes[0].extras["targetNames"]
-    assert points["type"] == "Points" and points["morphTargets"][-3:] == list(JAW_TARGET_NAMES)
+    assert points["type"] == "Points" and points["morphTargets"][-6:] == list(JAW_TARGET_NAMES + POSE_TARGET_NAMES)
     (clip,) = report["clips"]
     assert len(clip["tracks"]) == 2 + 2 * len(JOINT_NAMES)
     want = builtin_rig.forward(params).detach().numpy()

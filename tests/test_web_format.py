@@ -12,6 +12,7 @@ import torch
 
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.expression_basis import ExpressionBasis
+from avatar.gaussians.pose_drivers import DRIVERS_PER_RADIAN, HeadPoseDrivers
 from avatar.model import Avatar, ExpressionRange, load_avatar
 from avatar.model.web_format import WebAvatarError, read_web_avatar, write_web_avatar
 from avatar.render import Camera
@@ -19,6 +20,7 @@ from avatar.render.framing import FRAMING_FOV_Y_DEG, framing_distance, head_targ
 from avatar.renderer import AvatarRenderer
 from avatar.rig.builtin import build_builtin_head
 from avatar.rig.head_cut import HeadCut
+from avatar.rig.lbs import axis_angle_to_matrix
 from avatar.training.image_metrics import psnr
 
 MAX_BYTES = 15_000_000
@@ -178,6 +180,41 @@ def pca_avatar() -> Avatar:
                              model.attribute_tensors().items()}, model.parent)
     model.head_cut = dataclasses.replace(PHONE_CUT, shoulders=lower_neck_faces(rig))  # the engines must agree on it
     return Avatar(model, torch.zeros(rig.num_shape), backend="cpu")
+
+
+def pose_avatar() -> Avatar:
+    """pca_avatar whose offsets also follow the head's rotation: a mean pose and a range that
+    `frames`' poses leave on both sides, and offsets for the 3 pose drivers."""
+    avatar = pca_avatar()
+    model = avatar.model
+    pose = HeadPoseDrivers(axis_angle_to_matrix(torch.tensor([0.02, -0.03, 0.01])), torch.tensor([-0.04, -0.05, -0.03]),
+                           torch.tensor([0.05, 0.03, 0.04]))
+    posed = GaussianAvatar(model.rig, model.parent, model.sh_degree, model.expression_basis, pose)
+    g = torch.Generator().manual_seed(4)
+    tensors = {k: v.detach().clone() for k, v in model.attribute_tensors().items()}
+    for name in GaussianAvatar.OFFSETS:  # the 3 pose drivers' offsets appended, larger than the others
+        extra = 0.5 * torch.randn(3, *tensors[name].shape[1:], generator=g)
+        tensors[name] = torch.cat([tensors[name], extra])
+    posed.replace_gaussians(tensors, model.parent)
+    posed.head_cut = model.head_cut
+    return Avatar(posed, avatar.identity(), backend="cpu")
+
+
+def test_pose_drivers_are_stored_exactly_and_drive_the_read_back_alike(tmp_path, cpu_extension):
+    avatar = pose_avatar()
+    path = tmp_path / "pose.webavatar"
+    write_web_avatar(avatar, path)
+    read = read_web_avatar(path, backend="cpu")
+    for name in ("mean", "low", "high"):
+        assert torch.equal(getattr(read.model.pose_drivers, name), getattr(avatar.model.pose_drivers, name))
+    assert read.model.num_drivers == 4 + 3 + 3
+    shots = frames(avatar.rig, 4)
+    for params, _ in shots:
+        assert torch.equal(read.model.drivers(params), avatar.model.drivers(params))
+    drivers = torch.stack([avatar.model.drivers(p)[0, -3:] for p, _ in shots])  # some frames at an end of the range
+    ends = avatar.model.pose_low * DRIVERS_PER_RADIAN, avatar.model.pose_high * DRIVERS_PER_RADIAN
+    assert ((drivers == ends[0]) | (drivers == ends[1])).any()
+    assert min(psnrs(avatar, read, shots)) >= MIN_PSNR
 
 
 def lower_neck_faces(rig) -> tuple[int, ...]:

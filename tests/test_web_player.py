@@ -33,7 +33,7 @@ from avatar.renderer.cut import CutRegion
 from avatar.web import export_web
 from avatar.web.headless import camera_json, open_player, params_json, render_in_page, served
 from headless import viewer_missing
-from test_web_format import frames, pca_avatar, synthetic_avatar
+from test_web_format import frames, pca_avatar, pose_avatar, synthetic_avatar
 from web_page import browser, psnr_uint8, to_uint8
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,13 +58,13 @@ def hanging_hair_avatar():
     return avatar
 
 
-@pytest.mark.parametrize("make_avatar", [synthetic_avatar, pca_avatar, hanging_hair_avatar],
-                         ids=["selection", "pca-basis", "hanging-hair"])
+@pytest.mark.parametrize("make_avatar", [synthetic_avatar, pca_avatar, hanging_hair_avatar, pose_avatar],
+                         ids=["selection", "pca-basis", "hanging-hair", "pose-drivers"])
 def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, make_avatar, cpu_extension):
     """Posed vertices, world Gaussians, colours, the cut's region and the draw order of the JS engine
     on the .webavatar against the Python reference on the same (dequantised) file; offsets driven
-    by a selection of expressions and by a PCA basis (a mean subtracted, rows over all expressions);
-    cuts of both kinds."""
+    by a selection of expressions and by a PCA basis (a mean subtracted, rows over all expressions),
+    and by the head's pose; cuts of both kinds."""
     node = node_or_skip()
     avatar = make_avatar()
     path = tmp_path / "a.webavatar"

@@ -1,9 +1,11 @@
 """`.avatar` files: one safetensors file, never pickle.
 
 Tensors: the model's attributes and offsets (`gaussians.*`), its expression basis
-(`gaussians.expr_mean` [E], `gaussians.expr_basis` [D - 3, E]: the offsets' drivers, see
+(`gaussians.expr_mean` [E], `gaussians.expr_basis` [K, E]: the offsets' drivers, see
 `ExpressionBasis`; version 2 files have `gaussians.blend_expr`, a selection of expressions, instead
-and still load), and the rig arrays (`rig.*`)
+and still load), when the head's rotation drives offsets too (version 4) `gaussians.pose_mean`
+[3, 3], `gaussians.pose_low` [3] and `gaussians.pose_high` [3] (`HeadPoseDrivers`; then D = K + 6,
+else K + 3), and the rig arrays (`rig.*`)
 unless the rig's licence forbids embedding them (FLAME): then the user passes the rig again and
 its identity hash must match. Metadata (strings): format, version, config (JSON, with the
 model's `head_cut` when it has one), rig name, rig hash, expression names, sh degree, and a
@@ -20,6 +22,7 @@ import os
 import re
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save_file
 from torch import Tensor
@@ -31,12 +34,16 @@ from avatar.gaussians.file_checks import (ContentError, check_dtypes, check_floa
 from avatar.gaussians.file_digest import DIGEST_KEY, DIGEST_PLACEHOLDER, DigestError, seal, verify
 from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.model import GaussianAvatar
+from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.rig import HeadRig
 from avatar.rig.head_cut import HeadCut
 
 FORMAT = "gaussian-avatar"
-VERSION = 3
-READABLE_VERSIONS = ("2", "3")  # 2: offsets driven by a selection of expressions (gaussians.blend_expr)
+VERSION = 4
+# 2: offsets driven by a selection of expressions (gaussians.blend_expr); 3: by an expression basis;
+# 4: and, when gaussians.pose_* are present, by the head's rotation
+READABLE_VERSIONS = ("2", "3", "4")
+POSE_KEYS = ("gaussians.pose_mean", "gaussians.pose_low", "gaussians.pose_high")
 
 
 class AvatarFileError(ValueError):
@@ -50,6 +57,9 @@ def save_avatar(model: GaussianAvatar, path: str | Path, config: dict | None = N
     tensors["gaussians.parent"] = model.parent.cpu().contiguous()
     tensors["gaussians.expr_mean"] = model.expr_mean.cpu().contiguous()
     tensors["gaussians.expr_basis"] = model.expr_basis.cpu().contiguous()
+    pose = model.pose_drivers
+    if pose is not None:
+        tensors.update(zip(POSE_KEYS, (t.detach().cpu().contiguous() for t in (pose.mean, pose.low, pose.high))))
     rig = model.rig
     if rig.embeddable:
         tensors.update({f"rig.{k}": v.detach().cpu().contiguous() for k, v in rig.arrays().items()})
@@ -141,7 +151,8 @@ def _build(tensors: dict[str, Tensor], meta: dict, rig: HeadRig | None, path: Pa
     if rig.identity_hash() != meta["rig_hash"]:
         raise AvatarFileError(f"{path}: the rig given ('{rig.name}') is not the one this avatar was trained on")
     try:
-        model = GaussianAvatar(rig, tensors["gaussians.parent"], sh_degree, _drivers(tensors, meta["version"]))
+        model = GaussianAvatar(rig, tensors["gaussians.parent"], sh_degree, _drivers(tensors, meta["version"]),
+                               _pose_drivers(tensors, meta["version"]))
     except ValueError as e:
         raise ContentError(str(e)) from None
     check_gaussians(tensors, rig, sh_degree, model.num_drivers)
@@ -151,7 +162,7 @@ def _build(tensors: dict[str, Tensor], meta: dict, rig: HeadRig | None, path: Pa
 
 
 def _drivers(tensors: dict[str, Tensor], version: str) -> Tensor | ExpressionBasis:
-    """What drives the offsets: version 2's selected expressions, version 3's basis."""
+    """What drives the expression offsets: version 2's selected expressions, later versions' basis."""
     if version == "2":
         return tensors["gaussians.blend_expr"]
     mean, basis = tensors["gaussians.expr_mean"], tensors["gaussians.expr_basis"]
@@ -161,6 +172,28 @@ def _drivers(tensors: dict[str, Tensor], version: str) -> Tensor | ExpressionBas
     check_floats("gaussians.expr_mean", mean)
     check_floats("gaussians.expr_basis", basis)
     return ExpressionBasis(mean, basis)
+
+
+def _pose_drivers(tensors: dict[str, Tensor], version: str) -> HeadPoseDrivers | None:
+    """Version 4's head-pose drivers when the file has them (all three tensors), else None."""
+    present = [k for k in POSE_KEYS if k in tensors]
+    if not present:
+        return None
+    if len(present) != len(POSE_KEYS):
+        raise ContentError(f"{', '.join(present)} without the rest of {', '.join(POSE_KEYS)}")
+    if version in ("2", "3"):
+        raise ContentError(f"a version {version} file holds {', '.join(present)}")
+    mean, low, high = (tensors[k] for k in POSE_KEYS)
+    for key, t, shape in zip(POSE_KEYS, (mean, low, high), ((3, 3), (3,), (3,))):
+        if tuple(t.shape) != shape:
+            raise ContentError(f"{key} has shape {tuple(t.shape)}, expected {shape}")
+        check_floats(key, t)
+    if not torch.allclose(mean.double().T @ mean.double(), torch.eye(3, dtype=torch.float64), atol=1e-4) \
+            or float(torch.det(mean.double())) < 0:
+        raise ContentError("gaussians.pose_mean is not a rotation matrix")
+    if bool((low > high).any()):
+        raise ContentError("gaussians.pose_low is above gaussians.pose_high")
+    return HeadPoseDrivers(mean, low, high)
 
 
 def _rig_from_tensors(tensors: dict[str, Tensor], meta: dict) -> HeadRig:

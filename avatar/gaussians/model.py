@@ -5,7 +5,9 @@ the first edge and the normal, unit = mean edge length), as in GaussianAvatars. 
 binding, every local attribute has one learned offset per *driver* (3D Gaussian Blendshapes):
 the coefficients of the expression weights in the model's `ExpressionBasis` (a selection of
 expressions, or a PCA of the training expressions) followed by the 3 jaw rotation components, so
-the mouth interior and wrinkles can change with expression and jaw.
+the mouth interior and wrinkles can change with expression and jaw, and, when the model has
+`HeadPoseDrivers`, the head's rotation from its mean training pose (3 more), so hanging hair and
+the room's light can change as the head turns.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avatar.gaussians.expression_basis import ExpressionBasis
+from avatar.gaussians.pose_drivers import NUM_POSE_DRIVERS, HeadPoseDrivers
 from avatar.render.sh import SH_C0  # Y_0^0: colour = SH_C0 * dc + 0.5
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.head_cut import HeadCut
@@ -28,9 +31,10 @@ class GaussianAvatar(nn.Module):
     OFFSETS = ("d_xyz", "d_rot", "d_log_scale", "d_opacity", "d_color")
 
     def __init__(self, rig: HeadRig, parent: Tensor, sh_degree: int = 0,
-                 blend_expr: int | Tensor | ExpressionBasis | None = None):
+                 blend_expr: int | Tensor | ExpressionBasis | None = None, pose: HeadPoseDrivers | None = None):
         """blend_expr: what drives the expression offsets: a basis, or a selection of expressions
-        (indices, or a count (the first ones), or None (all))."""
+        (indices, or a count (the first ones), or None (all)); pose: the head's rotation drives
+        offsets too (None: it does not)."""
         super().__init__()
         n = int(parent.shape[0])
         self.rig = rig
@@ -43,6 +47,10 @@ class GaussianAvatar(nn.Module):
                              f"mean of {rig.num_expr}, got {tuple(basis.basis.shape)} and {tuple(basis.mean.shape)}")
         self.register_buffer("expr_mean", basis.mean.float().clone())  # [E]
         self.register_buffer("expr_basis", basis.basis.float().clone())  # [De, E]
+        # None when the head's rotation drives no offsets
+        self.register_buffer("pose_mean", None if pose is None else pose.mean.float().clone())  # [3, 3]
+        self.register_buffer("pose_low", None if pose is None else pose.low.float().clone())  # [3]
+        self.register_buffer("pose_high", None if pose is None else pose.high.float().clone())  # [3]
         d = self.num_drivers
         k = (sh_degree + 1) ** 2
         self.register_buffer("parent", parent.long())  # [N] triangle index
@@ -79,22 +87,33 @@ class GaussianAvatar(nn.Module):
         return int(self.expr_basis.shape[0])
 
     @property
+    def pose_drivers(self) -> HeadPoseDrivers | None:
+        """What makes the head's rotation drive offsets, or None when it does not."""
+        return None if self.pose_mean is None else HeadPoseDrivers(self.pose_mean, self.pose_low, self.pose_high)
+
+    @property
     def num_drivers(self) -> int:
-        return self.num_blend_expr + 3
+        return self.num_blend_expr + 3 + (NUM_POSE_DRIVERS if self.pose_mean is not None else 0)
 
     @property
     def num_gaussians(self) -> int:
         return int(self.parent.shape[0])
 
     def drivers(self, params: RigParams) -> Tensor:
-        """Blendshape weights [T, D]: the expression basis' coefficients, then the jaw rotation.
-        The one place drivers are computed (the renderer's fused op and the web player take these)."""
-        return torch.cat([self.expression_basis.coefficients(params.expr), params.jaw], dim=-1)
+        """Blendshape weights [T, D]: the expression basis' coefficients, the jaw rotation, then
+        (with pose drivers) the head's clamped rotation from its mean. The one place drivers are
+        computed (the renderer's fused op takes these; web/src/blend.js restates them)."""
+        parts = [self.expression_basis.coefficients(params.expr), params.jaw]
+        pose = self.pose_drivers
+        if pose is not None:
+            parts.append(pose.coefficients(params))
+        return torch.cat(parts, dim=-1)
 
     @classmethod
     def on_mesh(cls, rig: HeadRig, per_face: int = 1, sh_degree: int = 0,
                 blend_expr: int | Tensor | ExpressionBasis | None = None,
-                opacity: float = 0.8, seed: int = 0, vertex_colors: Tensor | None = None) -> "GaussianAvatar":
+                opacity: float = 0.8, seed: int = 0, vertex_colors: Tensor | None = None,
+                pose: HeadPoseDrivers | None = None) -> "GaussianAvatar":
         """`per_face` Gaussians on every rig triangle, flat discs that tile it, grey or, given
         vertex_colors [V, 3] in [0, 1], the colour there."""
         from avatar.gaussians.binding import triangle_frames
@@ -102,7 +121,7 @@ class GaussianAvatar(nn.Module):
         g = torch.Generator().manual_seed(seed)
         num_faces = rig.faces.shape[0]
         parent = torch.arange(num_faces).repeat_interleave(per_face)  # [N]
-        model = cls(rig, parent, sh_degree, blend_expr)
+        model = cls(rig, parent, sh_degree, blend_expr, pose)
         verts = rig.v_template[None]  # [1, V, 3]
         origin, frame, unit = triangle_frames(verts, rig.faces)  # [1, F, 3], [1, F, 3, 3], [1, F]
         tri = verts[0, rig.faces[parent]]  # [N, 3, 3]

@@ -17,17 +17,18 @@ from avatar.render.world import Gaussians
 from avatar.rig import RigParams
 
 
-def blend_reference_with_offsets(model: GaussianAvatar, params: RigParams,
-                                 verts: torch.Tensor | None = None) -> tuple[Gaussians, torch.Tensor]:
+def blend_reference_with_offsets(model: GaussianAvatar, params: RigParams, verts: torch.Tensor | None = None,
+                                 drivers: torch.Tensor | None = None) -> tuple[Gaussians, torch.Tensor]:
     """The world Gaussians and the offsets the frame applies [N, 14], computed once for both;
-    verts [V, 3]: the rig already posed at params (else posed here)."""
+    verts [V, 3]: the rig already posed at params (else posed here); drivers [D]: the offsets'
+    drivers (else the model's drivers of params)."""
     if params.num_frames != 1:
         raise ValueError(f"blend takes one frame of rig parameters, got {params.num_frames}")
     verts = model.rig.forward(params) if verts is None else verts[None]  # [1, V, 3]
     origin, rotation, unit = triangle_frames(verts, model.rig.faces)
     p = model.parent
     origin, rotation, unit = origin[0, p], rotation[0, p], unit[0, p]  # [N, 3], [N, 3, 3], [N]
-    offsets = model.applied_offsets(model.drivers(params)[0])  # [N, 14]
+    offsets = model.applied_offsets(model.drivers(params)[0] if drivers is None else drivers)  # [N, 14]
     xyz, rot, log_scale, opacity_logit, sh = model.local_attributes(offsets)
     means = origin + unit[:, None] * torch.einsum("nij,nj->ni", rotation, xyz)
     quats = quat_multiply(matrix_to_quat(rotation), rot)
@@ -35,5 +36,6 @@ def blend_reference_with_offsets(model: GaussianAvatar, params: RigParams,
     return Gaussians(means, quats, scales, torch.sigmoid(opacity_logit), sh), offsets
 
 
-def blend_reference(model: GaussianAvatar, params: RigParams, verts: torch.Tensor | None = None) -> Gaussians:
-    return blend_reference_with_offsets(model, params, verts)[0]
+def blend_reference(model: GaussianAvatar, params: RigParams, verts: torch.Tensor | None = None,
+                    drivers: torch.Tensor | None = None) -> Gaussians:
+    return blend_reference_with_offsets(model, params, verts, drivers)[0]

@@ -44,13 +44,17 @@ eye_r] (`HeadRig.joint_pose`) down `parents`; + translation.
 
 Gaussians (`gaussians`: count N, sh_degree, blend_expr: the expression indices whose weights
 drive offsets when the avatar's basis is such a selection, else null). The offsets' D drivers are
-the expression basis' K = D - 3 coefficients, then the 3 jaw components (axis-angle):
+the expression basis' K coefficients, then the 3 jaw components (axis-angle), then, when the
+g.pose_* blocks are present (D = K + 6, else K + 3), the head's rotation (`HeadPoseDrivers`):
 
     g.expr_mean        float32 [E]     drivers[k] = sum_e g.expr_basis[k, e] * (expr[e] - g.expr_mean[e])
     g.expr_basis       float32 [K, E]  for k < K; drivers[K + i] = jaw[i]. A selection of expressions
                                        has one-hot rows and a zero mean; a PCA basis (trained with
                                        expr_pca_variance) has neither. Files without these two
                                        blocks (written before them) mean the selection `blend_expr`.
+    g.pose_mean        float32 [3, 3]  drivers[K + 3 + i] = 3 clamp(v[i], g.pose_low[i], g.pose_high[i]),
+    g.pose_low         float32 [3]     v the rotation vector (radians) of g.pose_mean^T R, R the
+    g.pose_high        float32 [3]     head's rotation (root's then neck's matrix); optional
     g.parent           uint16 | uint32 [N]  the rig triangle of each Gaussian
     g.xyz              float16 [N, 3]  local position (triangle units)
     g.rot              float16 [N, 4]  local quaternion (w, x, y, z), unnormalised
@@ -91,6 +95,7 @@ import torch
 from avatar.data.atomic import atomic_path
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.expression_basis import ExpressionBasis
+from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.model.avatar import Avatar
 from avatar.model.expression_range import ExpressionRange
 from avatar.rig import HeadRig
@@ -109,6 +114,7 @@ OFFSET_GROUPS = (("d_xyz", 3), ("d_rot", 4), ("d_log_scale", 3), ("d_opacity", 1
 # phone avatar: the position's tolerance is what the render is most sensitive to (0.02 costs 5 dB).
 DEFAULT_TOLERANCE = (0.01,) * 3 + (0.01,) * 4 + (0.02,) * 3 + (0.04,) + (0.006,) * 3
 SH_PERCENTILE = 0.01  # the sh_rest range per coefficient spans this percentile .. 100 - it
+POSE_BLOCKS = ("g.pose_mean", "g.pose_low", "g.pose_high")
 
 
 class WebAvatarError(ValueError):
@@ -219,6 +225,10 @@ def _gaussian_blocks(model: GaussianAvatar) -> tuple[dict, dict]:
     header = {"count": n, "sh_degree": model.sh_degree, "blend_expr": None if selected is None else selected.tolist()}
     blocks |= {"g.expr_mean": model.expr_mean.detach().float().cpu().numpy(),
                "g.expr_basis": model.expr_basis.detach().float().cpu().numpy()}
+    pose = model.pose_drivers
+    if pose is not None:
+        blocks |= {name: t.detach().float().cpu().numpy()
+                   for name, t in zip(POSE_BLOCKS, (pose.mean, pose.low, pose.high))}
     rest = model.sh_rest.detach().float().cpu().numpy().reshape(n, -1).astype(np.float64)  # [N, (K-1) 3]
     if rest.shape[1]:
         low = np.percentile(rest, SH_PERCENTILE, axis=0)
@@ -361,12 +371,28 @@ def _read_basis(header: dict, arrays: dict[str, np.ndarray], num_expr: int) -> E
     return ExpressionBasis(_tensor(mean), _tensor(basis))
 
 
+def _read_pose(arrays: dict[str, np.ndarray]) -> HeadPoseDrivers | None:
+    """The head-pose drivers when the file has their blocks (all three), else None."""
+    present = [name for name in POSE_BLOCKS if name in arrays]
+    if not present:
+        return None
+    if len(present) != len(POSE_BLOCKS):
+        raise ValueError(f"{', '.join(present)} without the rest of {', '.join(POSE_BLOCKS)}")
+    mean, low, high = (arrays[name] for name in POSE_BLOCKS)
+    if mean.shape != (3, 3) or low.shape != (3,) or high.shape != (3,):
+        raise ValueError(f"g.pose_mean {list(mean.shape)} / g.pose_low {list(low.shape)} / g.pose_high "
+                         f"{list(high.shape)} are not [3, 3] / [3] / [3]")
+    if not all(np.isfinite(a).all() for a in (mean, low, high)) or (low > high).any():
+        raise ValueError("g.pose_* hold non-finite values or a range whose low end is above its high end")
+    return HeadPoseDrivers(_tensor(mean), _tensor(low), _tensor(high))
+
+
 def _read_gaussians(header: dict, off_header: dict, arrays: dict[str, np.ndarray], rig: HeadRig) -> GaussianAvatar:
     n, degree = int(header["count"]), int(header["sh_degree"])
     parent = _tensor(arrays["g.parent"], torch.long)
     if parent.shape != (n,) or (n and int(parent.max()) >= rig.faces.shape[0]):
         raise ValueError("g.parent is not one rig triangle per Gaussian")
-    model = GaussianAvatar(rig, parent, degree, _read_basis(header, arrays, rig.num_expr))
+    model = GaussianAvatar(rig, parent, degree, _read_basis(header, arrays, rig.num_expr), _read_pose(arrays))
     k = (degree + 1) ** 2
     tensors = {"xyz": _tensor(arrays["g.xyz"]), "rot": _tensor(arrays["g.rot"]),
                "log_scale": _tensor(arrays["g.log_scale"]), "opacity_logit": _tensor(arrays["g.opacity_logit"]),

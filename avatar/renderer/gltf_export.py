@@ -34,7 +34,7 @@ from avatar.gaussians import GaussianAvatar
 from avatar.renderer.export import CUT_VIEW_ELEVATION_DEG
 from avatar.renderer.gltf_rig import RigMesh, inverse_bind_matrices, joint_tracks, rest_translations, rig_mesh
 from avatar.renderer.gltf_splats import DEFAULT_STEP, SplatPoints, splat_points
-from avatar.rig import HeadRig, RigParams
+from avatar.rig import RigParams
 from avatar.rig.head_rig import JOINT_NAMES
 
 SPARSE_TOLERANCE = 1e-6  # metres: a target's rows that move less are left out of its sparse accessor
@@ -95,7 +95,7 @@ def export_gltf(model: GaussianAvatar, identity: Tensor, path: str | Path, param
     doc["extensionsUsed"] = [KHR_SPLATS]
     num_frames = 0
     if params is not None:
-        doc["animations"] = [_animation(builder, rig, mesh, params, fps, joint_nodes, animation_name)]
+        doc["animations"] = [_animation(builder, model, mesh, params, fps, joint_nodes, animation_name)]
         num_frames = params.num_frames
     doc["asset"]["extras"] = {"rig": rig.name, "fps": fps if num_frames else None, "frames": num_frames,
                               "pose_correctives": "left out" if bool((rig.posedirs != 0).any()) else "none in the rig"}
@@ -159,9 +159,10 @@ def _target(builder: GlbBuilder, displacement: np.ndarray) -> int:
     return builder.accessor(np.where(moved[:, None], displacement, 0).astype(np.float32), ARRAY_BUFFER, min_max=True)
 
 
-def _animation(builder: GlbBuilder, rig: HeadRig, mesh: RigMesh, params: RigParams, fps: float, joint_nodes: list[int],
-               name: str) -> dict:
+def _animation(builder: GlbBuilder, model: GaussianAvatar, mesh: RigMesh, params: RigParams, fps: float,
+               joint_nodes: list[int], name: str) -> dict:
     """One key per frame: morph weights of both meshes, rotation and translation of every joint."""
+    rig = model.rig
     params = params.to(device="cpu", dtype=torch.float32)
     times = (np.arange(params.num_frames) / fps).astype(np.float32)
     time_input = builder.accessor(times, min_max=True)
@@ -175,7 +176,9 @@ def _animation(builder: GlbBuilder, rig: HeadRig, mesh: RigMesh, params: RigPara
         channels.append({"sampler": len(samplers) - 1, "target": {"node": node, "path": path}})
 
     channel(0, "weights", expr.reshape(-1))  # [T * E], frame-major as glTF reads weights
-    channel(1, "weights", np.concatenate([expr, params.jaw.numpy()], axis=1).reshape(-1))  # [T * (E + 3)]
+    pose = model.pose_drivers
+    splat_weights = [expr, params.jaw.numpy()] + ([pose.coefficients(params).numpy()] if pose is not None else [])
+    channel(1, "weights", np.concatenate(splat_weights, axis=1).reshape(-1))  # [T * (E + 3 (+ 3))]
     for j, node in enumerate(joint_nodes):
         channel(node, "rotation", tracks.rotations[:, j])
         channel(node, "translation", tracks.translations[:, j])

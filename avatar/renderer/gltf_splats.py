@@ -1,14 +1,17 @@
 """The avatar's Gaussians as glTF can carry them: a POINTS primitive of their neutral-pose
 attributes (the attribute names of Khronos' KHR_gaussian_splatting), skinned with joint weights
 interpolated from their parent triangle's vertices, with one morph target per rig expression (and
-per jaw rotation component) that moves their centres.
+per jaw rotation component, and per head-pose driver when the avatar has them) that moves their
+centres.
 
 The engine places a Gaussian on its posed triangle: centre = origin + unit * R (xyz + sum_d w_d
 d_xyz_d) with the triangle's frame (avatar.gaussians.binding) and the frame's drivers (the blend
 expressions' weights, then the jaw's 3 rotation components). glTF can only add fixed
 displacements and skin, so each target is that centre on the unposed, identity-folded mesh with
 the one expression (or jaw component) at `step`, minus the neutral centre, over `step` (a secant;
-the jaw components move only the learned offsets, which are linear in them). What stays behind:
+the jaw components and the head-pose drivers move only the learned offsets, which are linear in
+them; the pose targets' weights are `HeadPoseDrivers.coefficients` of each frame, which the
+export's animation carries and an engine driving the avatar itself would compute). What stays behind:
 the centres' change with the triangles' rotation and size under combined expressions, skinning a
 point instead of its triangle, and everything but the centres (orientation, scale, opacity and
 colour, and their per-expression offsets) is the neutral pose's. `benchmarks/gltf_export.py`
@@ -31,6 +34,8 @@ from avatar.renderer.export import CUT_VIEW_ELEVATION_DEG, hidden_below_cut
 from avatar.renderer.gltf_rig import identity_template, target_names, top_influences
 
 JAW_TARGET_NAMES = ("jawRotationX", "jawRotationY", "jawRotationZ")  # weights: params.jaw (axis-angle, radians)
+# weights: HeadPoseDrivers.coefficients (the head's rotation vector from its mean training pose, clamped)
+POSE_TARGET_NAMES = ("headPoseX", "headPoseY", "headPoseZ")
 DEFAULT_STEP = 1.0  # the expression weight each target's secant spans (see the module's docstring)
 
 
@@ -44,8 +49,8 @@ class SplatPoints:
     colors: np.ndarray  # [N, 4] uint16 the diffuse colour (linear, as glTF's COLOR_0) and opacity, for point readers
     joints: np.ndarray  # [N, 4] uint8 JOINTS_0
     weights: np.ndarray  # [N, 4] float32 WEIGHTS_0
-    targets: np.ndarray  # [E + 3, N, 3] float32 centre displacement per unit weight
-    target_names: list[str]  # [E + 3] the rig's expressions (as the head mesh), then JAW_TARGET_NAMES
+    targets: np.ndarray  # [E + 3 (+ 3), N, 3] float32 centre displacement per unit weight
+    target_names: list[str]  # the rig's expressions (as the head mesh), JAW_TARGET_NAMES (, POSE_TARGET_NAMES)
     kept: np.ndarray  # [N_all] bool: which of the avatar's Gaussians these are
     num_cut: int  # left out below the head's cut
     dropped_weight: float  # the largest skinning weight a Gaussian lost to the 4-joint limit
@@ -59,8 +64,11 @@ def splat_points(model: GaussianAvatar, identity: Tensor, cut: bool = True,
     (cut=False: all of them)."""
     rig = model.rig
     template = identity_template(rig, identity)  # [V, 3] float64
-    neutral = rig.zero_params(1)  # no drivers; the posed vertices are the template given here
-    world = blend_reference(model, neutral, verts=template.to(neutral.expr.dtype))  # the engine's neutral Gaussians
+    neutral = rig.zero_params(1)  # the posed vertices are the template given here
+    # the engine's Gaussians with no offsets applied (zero drivers: the morph targets' base; the
+    # drivers of zero parameters are not zero for a PCA basis' mean or the head pose's)
+    world = blend_reference(model, neutral, verts=template.to(neutral.expr.dtype),
+                            drivers=torch.zeros(model.num_drivers, dtype=neutral.expr.dtype))
     if cut and model.head_cut is not None:
         kept = ~hidden_below_cut(world, template.float(), model.head_cut, view_elevation_deg)
     else:
@@ -71,9 +79,11 @@ def splat_points(model: GaussianAvatar, identity: Tensor, cut: bool = True,
     colors = torch.cat([_linear(colour), g.opacities[:, None].clamp(0, 1)], dim=-1)  # [N, 4]
     joints, weights, dropped = top_influences(_interpolated_weights(model, template, kept))
     targets = centre_targets(model, template, kept, step)
+    pose_names = list(POSE_TARGET_NAMES) if model.pose_drivers is not None else []
+    names = target_names(rig) + list(JAW_TARGET_NAMES) + pose_names
     return SplatPoints(g.means.numpy(), quats.numpy(), g.scales.numpy(), g.opacities.numpy(), g.sh.numpy(),
                        (colors * 65535).round().to(torch.int32).numpy().astype(np.uint16), joints, weights, targets,
-                       target_names(rig) + list(JAW_TARGET_NAMES), kept.numpy(), int((~kept).sum()), dropped)
+                       names, kept.numpy(), int((~kept).sum()), dropped)
 
 
 def bind_centres(model: GaussianAvatar, verts: Tensor, drivers: Tensor, kept: Tensor) -> Tensor:
@@ -88,8 +98,9 @@ def bind_centres(model: GaussianAvatar, verts: Tensor, drivers: Tensor, kept: Te
 
 
 def centre_targets(model: GaussianAvatar, template: Tensor, kept: Tensor, step: float = DEFAULT_STEP) -> np.ndarray:
-    """[E + 3, N, 3] float32: per rig expression, then per jaw rotation component, how the kept
-    Gaussians' centres move per unit weight (the secant over `step`; the module's docstring)."""
+    """[E + 3 (+ 3), N, 3] float32: per rig expression, per jaw rotation component, then per
+    head-pose driver (when the avatar has them), how the kept Gaussians' centres move per unit
+    weight (the secant over `step`; the module's docstring)."""
     rig = model.rig
     exprdirs = rig.exprdirs.detach().double().cpu()  # [V, 3, E]
     no_drivers = torch.zeros(model.num_drivers, dtype=torch.float64)
@@ -101,7 +112,8 @@ def centre_targets(model: GaussianAvatar, template: Tensor, kept: Tensor, step: 
         if e in slot:
             drivers[slot[e]] = step
         targets.append((bind_centres(model, template + step * exprdirs[:, :, e], drivers, kept) - base) / step)
-    for k in range(3):  # the jaw's offsets: linear in its components on the fixed neutral frames
+    # the jaw's and the head pose's offsets: linear in their drivers on the fixed neutral frames
+    for k in range(model.num_drivers - model.num_blend_expr):
         drivers = no_drivers.clone()
         drivers[model.num_blend_expr + k] = 1.0
         targets.append(bind_centres(model, template, drivers, kept) - base)

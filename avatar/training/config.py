@@ -38,6 +38,7 @@ class TrainConfig:
     # Offsets driven by a PCA of the training expressions keeping this fraction of their variance
     # (at most num_blend_expr components) instead of a selection of expressions; None: the selection.
     expr_pca_variance: float | None = None
+    pose_offsets: bool = False  # the head's rotation from its mean training pose drives offsets too (HeadPoseDrivers)
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     ssim_weight: float = 0.2
     alpha_weight: float = 0.1  # L1 between the rendered opacity and the capture's mask

@@ -8,8 +8,8 @@ from pathlib import Path
 from avatar.model import Avatar
 
 # Settings worth a line of their own in the text summary (all of them are in the JSON).
-KEY_SETTINGS = ("iterations", "per_face", "sh_degree", "num_blend_expr", "offsets_from_frac", "refine_params",
-                "max_gaussians", "backend")
+KEY_SETTINGS = ("iterations", "per_face", "sh_degree", "num_blend_expr", "pose_offsets", "offsets_from_frac",
+                "refine_params", "max_gaussians", "backend")
 
 
 def model_info(avatar: Avatar, metrics: list[dict]) -> dict:
@@ -25,6 +25,7 @@ def model_info(avatar: Avatar, metrics: list[dict]) -> dict:
         "gaussians": model.num_gaussians,
         "sh_degree": model.sh_degree,
         "expressions_with_offsets": _offset_drivers(model, names),
+        "head_pose_offsets": model.pose_drivers is not None,
         "train_seconds": config.get("train_seconds"),
         "capture": config.get("capture"),
         "config": {k: v for k, v in config.items() if k not in ("train_seconds", "capture")},
@@ -42,10 +43,11 @@ def _offset_drivers(model, names: list[str]) -> list[str]:
             + " ...)" for k, row in enumerate(model.expr_basis)]
 
 
-def _offsets_line(drivers: list[str]) -> str:
+def _offsets_line(drivers: list[str], head_pose: bool) -> str:
+    pose = "head pose + " if head_pose else ""
     if drivers and drivers[0].startswith("PCA"):
-        return f"  offsets      jaw + {len(drivers)} principal components of the training expressions"
-    return f"  offsets      jaw + {len(drivers)} expressions" + (f": {', '.join(drivers)}" if drivers else "")
+        return f"  offsets      {pose}jaw + {len(drivers)} principal components of the training expressions"
+    return f"  offsets      {pose}jaw + {len(drivers)} expressions" + (f": {', '.join(drivers)}" if drivers else "")
 
 
 def format_info(path: Path, info: dict) -> str:
@@ -54,7 +56,7 @@ def format_info(path: Path, info: dict) -> str:
              f"  rig          {rig['name']}: {rig['vertices']} vertices, {rig['faces']} faces, "
              f"{rig['expressions']} expressions, {rig['identity_components']} identity components",
              f"  gaussians    {info['gaussians']} (SH degree {info['sh_degree']})",
-             _offsets_line(info["expressions_with_offsets"])]
+             _offsets_line(info["expressions_with_offsets"], info["head_pose_offsets"])]
     if info["capture"]:
         lines.append(f"  trained on   {info['capture']}")
     if info["train_seconds"] is not None:

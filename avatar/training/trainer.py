@@ -25,6 +25,7 @@ from avatar.data.expressions import save_expression_file
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.file_checks import check_gaussians
+from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.model import Avatar, ExpressionRange
 from avatar.render import Camera, RenderOutput
 from avatar.renderer import AvatarRenderer
@@ -154,8 +155,11 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: drawing a frame reads nothing from the device
         blend_expr = offset_drivers(capture, self.train_frames, cfg)
+        train_times = [capture.frames[f].time for f in self.train_frames]
+        pose = HeadPoseDrivers.from_training(capture.params.select(train_times)) if cfg.pose_offsets else None
         self.model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed,
-                                            vertex_colors=rig.vertex_colors if cfg.colors_from_rig else None).to(device)
+                                            vertex_colors=rig.vertex_colors if cfg.colors_from_rig else None,
+                                            pose=pose).to(device)
         self.model.head_cut = capture_head_cut(capture, rig)
         self.renderer = AvatarRenderer(self.model, cfg.background, cfg.backend)
         self.ran = self.renderer.backends()

@@ -1,9 +1,11 @@
 // The avatar's Gaussians for one frame, in world space: avatar/gaussians/blend.py's reference.
 // Local attributes = base + sum_d driver_d offset_d (the drivers: the expression basis'
-// coefficients, then the 3 jaw components); each Gaussian then lives in its posed triangle's
+// coefficients, the 3 jaw components, then, when the avatar has them, the head's 3 pose drivers:
+// avatar/gaussians/pose_drivers.py); each Gaussian then lives in its posed triangle's
 // frame (origin at the centroid, axes from the first edge and the normal, unit = mean edge).
 
 import { LOCAL_SIZE } from "./format.js";
+import { axisAngleToMatrix } from "./rig.js";
 
 const SH_C0 = 0.28209479177387814;
 const FRAME_SIZE = 17; // floats per posed triangle (triangleFrames)
@@ -25,12 +27,13 @@ export class Blender {
     this.frames = null; // per triangle: triangleFrames
   }
 
-  /** The drivers [D] of params: the expression basis' coefficients, then the jaw's 3 components
-   * (GaussianAvatar.drivers). */
+  /** The drivers [D] of params: the expression basis' coefficients, the jaw's 3 components, then
+   * the head's pose drivers when the avatar has them (GaussianAvatar.drivers). */
   drivers(params) {
     const { mean, basis, count } = this.avatar.gaussians.basis;
+    const pose = this.avatar.gaussians.pose;
     const numExpr = mean.length;
-    const drivers = new Array(count + 3);
+    const drivers = new Array(count + 3 + (pose ? 3 : 0));
     for (let k = 0; k < count; ++k) {
       let sum = 0;
       for (let e = 0; e < numExpr; ++e) {
@@ -42,6 +45,7 @@ export class Blender {
     drivers[count] = params.jaw[0];
     drivers[count + 1] = params.jaw[1];
     drivers[count + 2] = params.jaw[2];
+    if (pose) headPoseDrivers(pose, params, drivers, count + 3);
     return drivers;
   }
 
@@ -124,6 +128,35 @@ export function gaussianMajor(offsets, count) {
     }
   });
   return { start, slot, values, column, width, groups, slots };
+}
+
+const POSE_DRIVERS_PER_RADIAN = 3; // avatar/gaussians/pose_drivers.py's DRIVERS_PER_RADIAN
+
+/** HeadPoseDrivers.coefficients: the rotation vector of mean^T R (R = the root's rotation times
+ * the neck's, row-major 3x3), each component clamped to [low, high], times
+ * POSE_DRIVERS_PER_RADIAN, written to out[at .. at + 3]. */
+function headPoseDrivers(pose, params, out, at) {
+  const root = axisAngleToMatrix(params.rotation[0], params.rotation[1], params.rotation[2]);
+  const neck = axisAngleToMatrix(params.neck[0], params.neck[1], params.neck[2]);
+  const m = new Float64Array(9); // mean^T root neck
+  for (let i = 0; i < 3; ++i) {
+    for (let j = 0; j < 3; ++j) {
+      let sum = 0;
+      for (let k = 0; k < 3; ++k) {
+        let head = 0;
+        for (let l = 0; l < 3; ++l) head += root[3 * k + l] * neck[3 * l + j];
+        sum += pose.mean[3 * k + i] * head;
+      }
+      m[3 * i + j] = sum;
+    }
+  }
+  // rotation_vector: sin(a) axis from the antisymmetric part, a = atan2(sin, cos)
+  const v = [(m[7] - m[5]) / 2, (m[2] - m[6]) / 2, (m[3] - m[1]) / 2];
+  const sin = Math.hypot(v[0], v[1], v[2]), cos = (m[0] + m[4] + m[8] - 1) / 2;
+  const factor = sin > 1e-7 ? Math.atan2(sin, cos) / sin : 1;
+  for (let i = 0; i < 3; ++i) {
+    out[at + i] = Math.min(Math.max(v[i] * factor, pose.low[i]), pose.high[i]) * POSE_DRIVERS_PER_RADIAN;
+  }
 }
 
 /** Per triangle [F * FRAME_SIZE]: centroid [3], rotation [9] (row-major; columns: first edge

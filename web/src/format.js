@@ -78,6 +78,10 @@ export function readWebAvatar(buffer, name) {
   const rig = readRig(meta.rig, blocks);
   const gaussians = readGaussians(meta.gaussians, blocks, rig);
   const offsets = readOffsets(meta.offsets, blocks, gaussians.count);
+  const drivers = gaussians.basis.count + 3 + (gaussians.pose ? 3 : 0);
+  if (offsets.drivers !== drivers) {
+    throw new WebAvatarError(`${offsets.drivers} offset drivers, the Gaussians have ${drivers}`);
+  }
   return {
     rig, gaussians, offsets,
     background: meta.background || [1, 1, 1],
@@ -134,6 +138,7 @@ function readGaussians(header, blocks, rig) {
   return {
     count, degree, parent,
     basis: expressionBasis(header, blocks, rig.numExpr),
+    pose: headPose(blocks),
     xyz: blocks["g.xyz"], rot: blocks["g.rot"], logScale: blocks["g.log_scale"],
     opacityLogit: blocks["g.opacity_logit"], shDc: blocks["g.sh_dc"], shRest,
   };
@@ -152,6 +157,22 @@ function expressionBasis(header, blocks, numExpr) {
   const basis = new Float32Array(selected.length * numExpr);
   selected.forEach((e, k) => { basis[k * numExpr + e] = 1; });
   return { mean: new Float32Array(numExpr), basis, count: selected.length };
+}
+
+/** The head-pose drivers {mean [9] row-major, low [3], high [3]} when the file has their blocks
+ * (avatar/gaussians/pose_drivers.py), else null. */
+function headPose(blocks) {
+  const names = ["g.pose_mean", "g.pose_low", "g.pose_high"];
+  const present = names.filter((name) => blocks[name]);
+  if (!present.length) return null;
+  if (present.length !== names.length) {
+    throw new WebAvatarError(`${present.join(", ")} without the rest of the g.pose_* blocks`);
+  }
+  const [mean, low, high] = names.map((name) => blocks[name]);
+  if (mean.length !== 9 || low.length !== 3 || high.length !== 3) {
+    throw new WebAvatarError("g.pose_* blocks are not [3, 3] / [3] / [3]");
+  }
+  return { mean, low, high };
 }
 
 /** Per offset group: for each driver the Gaussians it moves (from the mask) and their values. */

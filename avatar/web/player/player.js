@@ -1248,6 +1248,10 @@ ${player.renderer.target.name}`;
     const rig = readRig(meta.rig, blocks);
     const gaussians = readGaussians(meta.gaussians, blocks, rig);
     const offsets = readOffsets(meta.offsets, blocks, gaussians.count);
+    const drivers = gaussians.basis.count + 3 + (gaussians.pose ? 3 : 0);
+    if (offsets.drivers !== drivers) {
+      throw new WebAvatarError(`${offsets.drivers} offset drivers, the Gaussians have ${drivers}`);
+    }
     return {
       rig,
       gaussians,
@@ -1315,6 +1319,7 @@ ${player.renderer.target.name}`;
       degree,
       parent,
       basis: expressionBasis(header, blocks, rig.numExpr),
+      pose: headPose(blocks),
       xyz: blocks["g.xyz"],
       rot: blocks["g.rot"],
       logScale: blocks["g.log_scale"],
@@ -1336,6 +1341,19 @@ ${player.renderer.target.name}`;
     });
     return { mean: new Float32Array(numExpr), basis, count: selected.length };
   }
+  function headPose(blocks) {
+    const names = ["g.pose_mean", "g.pose_low", "g.pose_high"];
+    const present = names.filter((name) => blocks[name]);
+    if (!present.length) return null;
+    if (present.length !== names.length) {
+      throw new WebAvatarError(`${present.join(", ")} without the rest of the g.pose_* blocks`);
+    }
+    const [mean, low, high] = names.map((name) => blocks[name]);
+    if (mean.length !== 9 || low.length !== 3 || high.length !== 3) {
+      throw new WebAvatarError("g.pose_* blocks are not [3, 3] / [3] / [3]");
+    }
+    return { mean, low, high };
+  }
   function readOffsets(header, blocks, count) {
     const groups = OFFSET_GROUPS.map(([name, width, column]) => {
       const mask = blocks[`${name}.mask`];
@@ -1356,6 +1374,120 @@ ${player.renderer.target.name}`;
       return { name, width, column, start, gaussian, values, scale };
     });
     return { drivers: header.count, groups };
+  }
+
+  // src/rig.js
+  function axisAngleToMatrix(x, y, z) {
+    const angle = Math.hypot(x + 1e-8, y + 1e-8, z + 1e-8);
+    const ax = x / angle, ay = y / angle, az = z / angle;
+    const s = Math.sin(angle), c1 = 1 - Math.cos(angle);
+    const k = [0, -az, ay, az, 0, -ax, -ay, ax, 0];
+    const r = new Float64Array(9);
+    for (let i = 0; i < 3; ++i) {
+      for (let j = 0; j < 3; ++j) {
+        let kk = 0;
+        for (let m = 0; m < 3; ++m) kk += k[3 * i + m] * k[3 * m + j];
+        r[3 * i + j] = (i === j ? 1 : 0) + s * k[3 * i + j] + c1 * kk;
+      }
+    }
+    return r;
+  }
+  var RigPoser = class {
+    constructor(rig) {
+      this.rig = rig;
+      this.shaped = new Float64Array(rig.numVertices * 3);
+      this.verts = new Float32Array(rig.numVertices * 3);
+    }
+    /** Posed vertices [V * 3] (Float32Array, reused) of params {expr [E], jaw, neck, rotation [3],
+     * eyes [6], translation [3]}. */
+    pose(params) {
+      const rig = this.rig, shaped = this.shaped;
+      const numJoints = rig.numJoints;
+      for (let i = 0; i < shaped.length; ++i) shaped[i] = rig.template[i];
+      for (let e = 0; e < rig.numExpr; ++e) {
+        const weight = params.expr[e] || 0;
+        if (weight === 0) continue;
+        const w = weight * rig.exprScale[e];
+        for (let r = rig.exprStart[e]; r < rig.exprStart[e + 1]; ++r) {
+          const v = 3 * rig.exprVertex[r];
+          shaped[v] += w * rig.exprDelta[3 * r];
+          shaped[v + 1] += w * rig.exprDelta[3 * r + 1];
+          shaped[v + 2] += w * rig.exprDelta[3 * r + 2];
+        }
+      }
+      const joints = new Float64Array(numJoints * 3);
+      for (let j = 0; j < numJoints; ++j) {
+        for (let r = rig.jregStart[j]; r < rig.jregStart[j + 1]; ++r) {
+          const v = 3 * rig.jregVertex[r], w = rig.jregWeight[r];
+          joints[3 * j] += w * shaped[v];
+          joints[3 * j + 1] += w * shaped[v + 1];
+          joints[3 * j + 2] += w * shaped[v + 2];
+        }
+      }
+      const pose = [params.rotation, params.neck, params.jaw, params.eyes.slice(0, 3), params.eyes.slice(3, 6)];
+      const rotations = pose.map((aa) => axisAngleToMatrix(aa[0], aa[1], aa[2]));
+      if (rig.posedirs) this.addPoseCorrectives(rotations);
+      const skin = skinningTransforms(rotations, joints, rig.parents);
+      const t = params.translation;
+      const weights = rig.lbsWeights, verts = this.verts;
+      const m = new Float64Array(12);
+      for (let v = 0; v < rig.numVertices; ++v) {
+        m.fill(0);
+        for (let j = 0; j < numJoints; ++j) {
+          const w = weights[v * numJoints + j];
+          if (w === 0) continue;
+          const s = skin[j];
+          for (let i = 0; i < 12; ++i) m[i] += w * s[i];
+        }
+        const x = shaped[3 * v], y = shaped[3 * v + 1], z = shaped[3 * v + 2];
+        verts[3 * v] = m[0] * x + m[1] * y + m[2] * z + m[3] + t[0];
+        verts[3 * v + 1] = m[4] * x + m[5] * y + m[6] * z + m[7] + t[1];
+        verts[3 * v + 2] = m[8] * x + m[9] * y + m[10] * z + m[11] + t[2];
+      }
+      return verts;
+    }
+    /** shaped += posedirs . (R_j - I) over the non-root joints (FLAME's pose correctives). */
+    addPoseCorrectives(rotations) {
+      const rig = this.rig, p = rig.numPoseFeatures, shaped = this.shaped;
+      const feature = new Float64Array(p);
+      for (let j = 1; j < rotations.length; ++j) {
+        for (let i = 0; i < 9; ++i) feature[9 * (j - 1) + i] = rotations[j][i] - (i % 4 === 0 ? 1 : 0);
+      }
+      for (let v = 0; v < rig.numVertices; ++v) {
+        for (let k = 0; k < 3; ++k) {
+          const row2 = (3 * v + k) * p;
+          let sum = 0;
+          for (let f = 0; f < p; ++f) sum += rig.posedirs[row2 + f] * feature[f];
+          shaped[3 * v + k] += sum;
+        }
+      }
+    }
+  };
+  function skinningTransforms(rotations, joints, parents) {
+    const world = [];
+    for (let j = 0; j < rotations.length; ++j) {
+      const r = rotations[j];
+      const p = parents[j];
+      const rel = p < 0 ? [joints[3 * j], joints[3 * j + 1], joints[3 * j + 2]] : [joints[3 * j] - joints[3 * p], joints[3 * j + 1] - joints[3 * p + 1], joints[3 * j + 2] - joints[3 * p + 2]];
+      const local = [r[0], r[1], r[2], rel[0], r[3], r[4], r[5], rel[1], r[6], r[7], r[8], rel[2]];
+      world.push(p < 0 ? local : compose(world[p], local));
+    }
+    return world.map((w, j) => {
+      const s = w.slice();
+      for (let i = 0; i < 3; ++i) {
+        s[4 * i + 3] = w[4 * i + 3] - (w[4 * i] * joints[3 * j] + w[4 * i + 1] * joints[3 * j + 1] + w[4 * i + 2] * joints[3 * j + 2]);
+      }
+      return s;
+    });
+  }
+  function compose(a, b) {
+    const out = new Array(12);
+    for (let i = 0; i < 3; ++i) {
+      for (let j = 0; j < 4; ++j) {
+        out[4 * i + j] = a[4 * i] * b[j] + a[4 * i + 1] * b[4 + j] + a[4 * i + 2] * b[8 + j] + (j === 3 ? a[4 * i + 3] : 0);
+      }
+    }
+    return out;
   }
 
   // src/blend.js
@@ -1382,12 +1514,13 @@ ${player.renderer.target.name}`;
       };
       this.frames = null;
     }
-    /** The drivers [D] of params: the expression basis' coefficients, then the jaw's 3 components
-     * (GaussianAvatar.drivers). */
+    /** The drivers [D] of params: the expression basis' coefficients, the jaw's 3 components, then
+     * the head's pose drivers when the avatar has them (GaussianAvatar.drivers). */
     drivers(params) {
       const { mean, basis, count } = this.avatar.gaussians.basis;
+      const pose = this.avatar.gaussians.pose;
       const numExpr = mean.length;
-      const drivers = new Array(count + 3);
+      const drivers = new Array(count + 3 + (pose ? 3 : 0));
       for (let k = 0; k < count; ++k) {
         let sum = 0;
         for (let e = 0; e < numExpr; ++e) {
@@ -1399,6 +1532,7 @@ ${player.renderer.target.name}`;
       drivers[count] = params.jaw[0];
       drivers[count + 1] = params.jaw[1];
       drivers[count + 2] = params.jaw[2];
+      if (pose) headPoseDrivers(pose, params, drivers, count + 3);
       return drivers;
     }
     /** World Gaussians (this.world, reused) of the rig posed as verts [V * 3] at params: per
@@ -1476,6 +1610,29 @@ ${player.renderer.target.name}`;
       }
     });
     return { start, slot, values, column, width, groups, slots };
+  }
+  var POSE_DRIVERS_PER_RADIAN = 3;
+  function headPoseDrivers(pose, params, out, at) {
+    const root = axisAngleToMatrix(params.rotation[0], params.rotation[1], params.rotation[2]);
+    const neck = axisAngleToMatrix(params.neck[0], params.neck[1], params.neck[2]);
+    const m = new Float64Array(9);
+    for (let i = 0; i < 3; ++i) {
+      for (let j = 0; j < 3; ++j) {
+        let sum = 0;
+        for (let k = 0; k < 3; ++k) {
+          let head = 0;
+          for (let l = 0; l < 3; ++l) head += root[3 * k + l] * neck[3 * l + j];
+          sum += pose.mean[3 * k + i] * head;
+        }
+        m[3 * i + j] = sum;
+      }
+    }
+    const v = [(m[7] - m[5]) / 2, (m[2] - m[6]) / 2, (m[3] - m[1]) / 2];
+    const sin = Math.hypot(v[0], v[1], v[2]), cos = (m[0] + m[4] + m[8] - 1) / 2;
+    const factor = sin > 1e-7 ? Math.atan2(sin, cos) / sin : 1;
+    for (let i = 0; i < 3; ++i) {
+      out[at + i] = Math.min(Math.max(v[i] * factor, pose.low[i]), pose.high[i]) * POSE_DRIVERS_PER_RADIAN;
+    }
   }
   function triangleFrames(verts, faces, numFaces, out) {
     const frames = out || new Float64Array(numFaces * FRAME_SIZE);
@@ -1797,120 +1954,6 @@ ${player.renderer.target.name}`;
     while (hi < width - 1 && inside(hi + 1)) ++hi;
     while (hi >= lo && !inside(hi)) --hi;
     return [lo, hi];
-  }
-
-  // src/rig.js
-  function axisAngleToMatrix(x, y, z) {
-    const angle = Math.hypot(x + 1e-8, y + 1e-8, z + 1e-8);
-    const ax = x / angle, ay = y / angle, az = z / angle;
-    const s = Math.sin(angle), c1 = 1 - Math.cos(angle);
-    const k = [0, -az, ay, az, 0, -ax, -ay, ax, 0];
-    const r = new Float64Array(9);
-    for (let i = 0; i < 3; ++i) {
-      for (let j = 0; j < 3; ++j) {
-        let kk = 0;
-        for (let m = 0; m < 3; ++m) kk += k[3 * i + m] * k[3 * m + j];
-        r[3 * i + j] = (i === j ? 1 : 0) + s * k[3 * i + j] + c1 * kk;
-      }
-    }
-    return r;
-  }
-  var RigPoser = class {
-    constructor(rig) {
-      this.rig = rig;
-      this.shaped = new Float64Array(rig.numVertices * 3);
-      this.verts = new Float32Array(rig.numVertices * 3);
-    }
-    /** Posed vertices [V * 3] (Float32Array, reused) of params {expr [E], jaw, neck, rotation [3],
-     * eyes [6], translation [3]}. */
-    pose(params) {
-      const rig = this.rig, shaped = this.shaped;
-      const numJoints = rig.numJoints;
-      for (let i = 0; i < shaped.length; ++i) shaped[i] = rig.template[i];
-      for (let e = 0; e < rig.numExpr; ++e) {
-        const weight = params.expr[e] || 0;
-        if (weight === 0) continue;
-        const w = weight * rig.exprScale[e];
-        for (let r = rig.exprStart[e]; r < rig.exprStart[e + 1]; ++r) {
-          const v = 3 * rig.exprVertex[r];
-          shaped[v] += w * rig.exprDelta[3 * r];
-          shaped[v + 1] += w * rig.exprDelta[3 * r + 1];
-          shaped[v + 2] += w * rig.exprDelta[3 * r + 2];
-        }
-      }
-      const joints = new Float64Array(numJoints * 3);
-      for (let j = 0; j < numJoints; ++j) {
-        for (let r = rig.jregStart[j]; r < rig.jregStart[j + 1]; ++r) {
-          const v = 3 * rig.jregVertex[r], w = rig.jregWeight[r];
-          joints[3 * j] += w * shaped[v];
-          joints[3 * j + 1] += w * shaped[v + 1];
-          joints[3 * j + 2] += w * shaped[v + 2];
-        }
-      }
-      const pose = [params.rotation, params.neck, params.jaw, params.eyes.slice(0, 3), params.eyes.slice(3, 6)];
-      const rotations = pose.map((aa) => axisAngleToMatrix(aa[0], aa[1], aa[2]));
-      if (rig.posedirs) this.addPoseCorrectives(rotations);
-      const skin = skinningTransforms(rotations, joints, rig.parents);
-      const t = params.translation;
-      const weights = rig.lbsWeights, verts = this.verts;
-      const m = new Float64Array(12);
-      for (let v = 0; v < rig.numVertices; ++v) {
-        m.fill(0);
-        for (let j = 0; j < numJoints; ++j) {
-          const w = weights[v * numJoints + j];
-          if (w === 0) continue;
-          const s = skin[j];
-          for (let i = 0; i < 12; ++i) m[i] += w * s[i];
-        }
-        const x = shaped[3 * v], y = shaped[3 * v + 1], z = shaped[3 * v + 2];
-        verts[3 * v] = m[0] * x + m[1] * y + m[2] * z + m[3] + t[0];
-        verts[3 * v + 1] = m[4] * x + m[5] * y + m[6] * z + m[7] + t[1];
-        verts[3 * v + 2] = m[8] * x + m[9] * y + m[10] * z + m[11] + t[2];
-      }
-      return verts;
-    }
-    /** shaped += posedirs . (R_j - I) over the non-root joints (FLAME's pose correctives). */
-    addPoseCorrectives(rotations) {
-      const rig = this.rig, p = rig.numPoseFeatures, shaped = this.shaped;
-      const feature = new Float64Array(p);
-      for (let j = 1; j < rotations.length; ++j) {
-        for (let i = 0; i < 9; ++i) feature[9 * (j - 1) + i] = rotations[j][i] - (i % 4 === 0 ? 1 : 0);
-      }
-      for (let v = 0; v < rig.numVertices; ++v) {
-        for (let k = 0; k < 3; ++k) {
-          const row2 = (3 * v + k) * p;
-          let sum = 0;
-          for (let f = 0; f < p; ++f) sum += rig.posedirs[row2 + f] * feature[f];
-          shaped[3 * v + k] += sum;
-        }
-      }
-    }
-  };
-  function skinningTransforms(rotations, joints, parents) {
-    const world = [];
-    for (let j = 0; j < rotations.length; ++j) {
-      const r = rotations[j];
-      const p = parents[j];
-      const rel = p < 0 ? [joints[3 * j], joints[3 * j + 1], joints[3 * j + 2]] : [joints[3 * j] - joints[3 * p], joints[3 * j + 1] - joints[3 * p + 1], joints[3 * j + 2] - joints[3 * p + 2]];
-      const local = [r[0], r[1], r[2], rel[0], r[3], r[4], r[5], rel[1], r[6], r[7], r[8], rel[2]];
-      world.push(p < 0 ? local : compose(world[p], local));
-    }
-    return world.map((w, j) => {
-      const s = w.slice();
-      for (let i = 0; i < 3; ++i) {
-        s[4 * i + 3] = w[4 * i + 3] - (w[4 * i] * joints[3 * j] + w[4 * i + 1] * joints[3 * j + 1] + w[4 * i + 2] * joints[3 * j + 2]);
-      }
-      return s;
-    });
-  }
-  function compose(a, b) {
-    const out = new Array(12);
-    for (let i = 0; i < 3; ++i) {
-      for (let j = 0; j < 4; ++j) {
-        out[4 * i + j] = a[4 * i] * b[j] + a[4 * i + 1] * b[4 + j] + a[4 * i + 2] * b[8 + j] + (j === 3 ? a[4 * i + 3] : 0);
-      }
-    }
-    return out;
   }
 
   // src/sh.js
