@@ -22,7 +22,6 @@ import os
 import re
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save_file
 from torch import Tensor
@@ -183,17 +182,10 @@ def _pose_drivers(tensors: dict[str, Tensor], version: str) -> HeadPoseDrivers |
         raise ContentError(f"{', '.join(present)} without the rest of {', '.join(POSE_KEYS)}")
     if version in ("2", "3"):
         raise ContentError(f"a version {version} file holds {', '.join(present)}")
-    mean, low, high = (tensors[k] for k in POSE_KEYS)
-    for key, t, shape in zip(POSE_KEYS, (mean, low, high), ((3, 3), (3,), (3,))):
-        if tuple(t.shape) != shape:
-            raise ContentError(f"{key} has shape {tuple(t.shape)}, expected {shape}")
-        check_floats(key, t)
-    if not torch.allclose(mean.double().T @ mean.double(), torch.eye(3, dtype=torch.float64), atol=1e-4) \
-            or float(torch.det(mean.double())) < 0:
-        raise ContentError("gaussians.pose_mean is not a rotation matrix")
-    if bool((low > high).any()):
-        raise ContentError("gaussians.pose_low is above gaussians.pose_high")
-    return HeadPoseDrivers(mean, low, high)
+    try:
+        return HeadPoseDrivers.checked(*(tensors[k] for k in POSE_KEYS), POSE_KEYS)
+    except ValueError as e:
+        raise ContentError(str(e)) from None
 
 
 def _rig_from_tensors(tensors: dict[str, Tensor], meta: dict) -> HeadRig:

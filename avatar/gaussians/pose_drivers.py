@@ -35,6 +35,22 @@ class HeadPoseDrivers:
     high: Tensor  # [3] largest (radians)
 
     @classmethod
+    def checked(cls, mean: Tensor, low: Tensor, high: Tensor, names: tuple[str, str, str]) -> "HeadPoseDrivers":
+        """The drivers of tensors read from a file (names: theirs there, for the message), or a
+        ValueError naming what is wrong: shapes, finite values, a rotation, low <= high."""
+        for name, t, shape in zip(names, (mean, low, high), ((3, 3), (3,), (3,))):
+            if tuple(t.shape) != shape:
+                raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {shape}")
+            if not t.is_floating_point() or not bool(t.isfinite().all()):
+                raise ValueError(f"{name} holds non-finite or non-float values")
+        m = mean.double()
+        if not torch.allclose(m.T @ m, torch.eye(3, dtype=torch.float64), atol=1e-4) or float(torch.det(m)) < 0:
+            raise ValueError(f"{names[0]} is not a rotation matrix")
+        if bool((low > high).any()):
+            raise ValueError(f"{names[1]} is above {names[2]}")
+        return cls(mean, low, high)
+
+    @classmethod
     def from_training(cls, params: RigParams) -> "HeadPoseDrivers":
         """The mean orientation of params' frames [T] (the rotation nearest the average matrix)
         and the range of their rotation vectors from it."""

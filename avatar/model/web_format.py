@@ -378,13 +378,7 @@ def _read_pose(arrays: dict[str, np.ndarray]) -> HeadPoseDrivers | None:
         return None
     if len(present) != len(POSE_BLOCKS):
         raise ValueError(f"{', '.join(present)} without the rest of {', '.join(POSE_BLOCKS)}")
-    mean, low, high = (arrays[name] for name in POSE_BLOCKS)
-    if mean.shape != (3, 3) or low.shape != (3,) or high.shape != (3,):
-        raise ValueError(f"g.pose_mean {list(mean.shape)} / g.pose_low {list(low.shape)} / g.pose_high "
-                         f"{list(high.shape)} are not [3, 3] / [3] / [3]")
-    if not all(np.isfinite(a).all() for a in (mean, low, high)) or (low > high).any():
-        raise ValueError("g.pose_* hold non-finite values or a range whose low end is above its high end")
-    return HeadPoseDrivers(_tensor(mean), _tensor(low), _tensor(high))
+    return HeadPoseDrivers.checked(*(_tensor(arrays[name]) for name in POSE_BLOCKS), POSE_BLOCKS)
 
 
 def _read_gaussians(header: dict, off_header: dict, arrays: dict[str, np.ndarray], rig: HeadRig) -> GaussianAvatar:
