@@ -33,6 +33,10 @@ DAMPING = 1e-2
 FD_STEP = 1e-6  # forward-difference step (float64)
 RIGID_STEPS_COLD = 4  # head pose alone first when starting without a previous frame
 CALIBRATION_FRAMES = 30  # frames with a face that calibrate identity and focal before live fitting
+# Every third calibration frame fits the identity: neighbours at 30 fps repeat one another. The
+# same held-out live scores as all 30 (`avatar eval-live`: talking_woman_512 22.627 dB both,
+# wojtek_512 29.556 against 29.554) in 3.1 instead of 4.4 s on one idle core.
+CALIBRATION_STEP = 3
 
 
 # The points each frame fits when the embedding is dense: the expressive parts (lips, eyes, brows),
@@ -82,9 +86,9 @@ class LiveFitter:
         does for a whole video. Without it, expressions absorb the identity mismatch."""
         from capture.fit_video import FitWeights, fit_videos
 
-        points = np.stack([f[:, :2] for f in landmark_frames])  # [T, 478, 2]
-        t = len(points)
-        fit = fit_videos(self.rig, self.embedding, points, np.zeros(t, int), np.arange(t), [frame_size],
+        kept = np.arange(0, len(landmark_frames), CALIBRATION_STEP)  # [T] frame numbers (not consecutive)
+        points = np.stack([landmark_frames[i][:, :2] for i in kept])  # [T, 478, 2]
+        fit = fit_videos(self.rig, self.embedding, points, np.zeros(len(kept), int), kept, [frame_size],
                          FitWeights(rigid_steps=100, full_steps=200), progress=False)
         self.shape = fit.params.shape.double()
         self.focal = torch.tensor([float(fit.focal[0])], dtype=torch.float64)

@@ -51,9 +51,11 @@ def test_live_steps_match_the_tracker_thread():
 
     from viewer import live_eval, tracking
 
-    assert live_eval.calibrate_live is tracking.calibrate_live and live_eval.live_params is tracking.live_params
+    assert live_eval.calibrate_fitter is tracking.calibrate_fitter and live_eval.live_params is tracking.live_params
+    assert "calibrate_fitter(" in inspect.getsource(tracking.Calibrator)
     source = inspect.getsource(tracking.TrackerThread)
-    assert "calibrate_live(" in source and "live_params(" in source
+    assert "Calibrator(" in source and "set_neutral(neutral, expression=False)" in source and "live_params(" in source
+    assert "set_neutral(neutral, expression=False)" in inspect.getsource(live_eval.track_live)
 
 
 def test_absolute_rotation_undoes_the_retarget():

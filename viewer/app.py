@@ -233,7 +233,8 @@ class ViewerApp:
                 tracker_ms=sample.tracker_ms if fresh else None,
                 latency_ms=1e3 * (now - sample.captured_at) if fresh else None,
                 source_frame=sample.source_frame if sample is not None else None,
-                latency_parts=latency_parts(sample, frame, now) if fresh else None), frame.params)
+                latency_parts=latency_parts(sample, frame, now) if fresh else None,
+                tracked_expr=sample.tracked_expr if sample is not None else None), frame.params)
             if self.publish is not None:
                 self.publish(frame.params)
             if sample is not None:

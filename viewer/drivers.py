@@ -22,6 +22,7 @@ class DrivenSample:
     tracked_at: float | None = None  # perf_counter when the tracker had them (live only)
     landmarks: np.ndarray | None = None  # [478, 3] pixels (live only)
     rgb: np.ndarray | None = None  # [H, W, 3] the camera frame (live only)
+    tracked_expr: np.ndarray | None = None  # [E] the live fitter's weights before the retarget (live only)
 
 
 class LiveDriver:
@@ -55,7 +56,7 @@ class LiveDriver:
         if tracked is None:
             return None
         return DrivenSample(tracked.params, tracked.frame.index, tracked.frame.captured_at, tracked.tracker_ms,
-                            tracked.tracked_at, tracked.landmarks, tracked.frame.rgb)
+                            tracked.tracked_at, tracked.landmarks, tracked.frame.rgb, tracked.tracked_expr)
 
 
 class ExpressionPlayer:

@@ -3,7 +3,9 @@
 The capture's source video is played through the viewer's tracking steps, every frame in time
 order as `video:PATH` plays it: MediaPipe landmarks on the full frame (FaceLandmarker, video
 mode), the first CALIBRATION_FRAMES frames with a face calibrating the fitter's identity and focal
-and the neutral head rotation (`calibrate_live`), then per frame the live rig fit (LiveFitter),
+and the neutral head rotation (`calibrate_fitter`; the viewer drives with the uncalibrated fitter
+while that runs on its own thread, eval-live scores only the calibrated path that follows), then
+per frame the live rig fit (LiveFitter),
 LiveRetarget with the avatar's identity and expression range, and the One-Euro smoothing
 (`live_params`), the functions TrackerThread runs. Each evaluated frame is then rendered and
 scored by `avatar eval`'s own `evaluate` (PSNR/SSIM full frame over the background,
@@ -47,7 +49,7 @@ from avatar.training.image_metrics import LpipsMetric
 from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
 from viewer.one_euro import OneEuroFilter
 from viewer.retarget_live import LiveRetarget
-from viewer.tracking import calibrate_live, live_params
+from viewer.tracking import calibrate_fitter, live_params
 
 VARIANTS = ("offline", "live_expression", "live_raw_expression", "live_pose", "live_full")
 TOP_EXPRESSIONS = 12  # the expressions listed in the summary, largest difference first
@@ -106,8 +108,9 @@ def track_live(video: Path, avatar, wanted: set[int], smoothing: float = 0.3) ->
             elif not calibration["done"]:
                 calibration_points.append(points)
                 if len(calibration_points) == CALIBRATION_FRAMES:
-                    calibration.update(calibrate_live(fitter, rig, retarget, calibration_points, size),
-                                       last_source_frame=index)
+                    neutral, report = calibrate_fitter(fitter, rig, calibration_points, size)
+                    retarget.set_neutral(neutral, expression=False)
+                    calibration.update(report, last_source_frame=index)
             else:
                 started = time.perf_counter()
                 driver = fitter.fit(points)

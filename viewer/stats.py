@@ -34,6 +34,7 @@ class FrameRecord:
     latency_ms: float | None  # source frame captured -> displayed
     source_frame: int | None
     latency_parts: dict[str, float] | None = None  # latency_ms stage by stage (see latency_parts)
+    tracked_expr: np.ndarray | None = None  # [E] the live fitter's weights before the retarget (live only)
 
 
 # The stages of capture -> display, in order; they add up to latency_ms.
@@ -113,12 +114,19 @@ class FrameStats:
         }
 
     def save_params(self, path: Path, expr_names: list[str] | None) -> None:
-        """Per displayed frame: the rig parameters rendered and the source frame they come from."""
+        """Per displayed frame: the rig parameters rendered, the source frame they come from and,
+        driven live, the live fitter's expression weights before the retarget (`tracked_expr`,
+        NaN for frames without: what the tracker saw, against what the avatar was given)."""
         arrays = [p.to_numpy() for p in self.params]
         stacked = {k: np.stack([a[k] for a in arrays]) if k == "shape" else np.concatenate([a[k] for a in arrays])
                    for k in (arrays[0] if arrays else {})}  # shape [T, S], the rest [T, ...]
         source = np.array([-1 if r.source_frame is None else r.source_frame for r in self.records])
         extra = {} if expr_names is None else {"expr_names": np.array(expr_names, dtype=str)}
+        tracked = [r.tracked_expr for r in self.records]
+        width = next((len(t) for t in tracked if t is not None), None)
+        if width is not None:
+            extra["tracked_expr"] = np.stack([np.full(width, np.nan, np.float32) if t is None else t
+                                              for t in tracked]).astype(np.float32)  # [T, E]
         with atomic_path(path) as partial, open(partial, "wb") as f:
             np.savez(f, source_frame=source, **stacked, **extra)
 

@@ -4,6 +4,10 @@ Runs beside the render loop and publishes into a `LatestSlot`, so a slow tracker
 rate at which the expression updates, never the window's frame rate. The first
 `CALIBRATION_FRAMES` frames with a face calibrate the driver's identity and the camera's focal
 length (LiveFitter.calibrate); the median head rotation over them becomes the neutral rotation.
+The calibration runs on a thread of its own (`Calibrator`: seconds on one core) while the
+tracker goes on driving the avatar with the rig's mean identity and the prior focal, so the
+avatar follows the face from the first frame instead of freezing for those seconds; the
+calibrated fitter takes over on the first frame after it is done.
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ import numpy as np
 import torch
 
 from avatar.rig import HeadRig, RigParams
-from capture.fit_live import CALIBRATION_FRAMES
+from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
 from viewer.latest import LatestSlot
 from viewer.one_euro import OneEuroFilter
 from viewer.pacing import RenderPace
 from viewer.retarget_live import LiveRetarget
 from viewer.sources import Frame, FrameSource
 from viewer.worker import Worker
+
+# Stopping waits this long for the tracker, which waits for a running calibration: a thread left
+# in torch's kernels while the interpreter exits aborts the process (a calibration takes 2-6 s).
+CALIBRATION_JOIN_S = 30.0
 
 
 @dataclass
@@ -35,6 +43,7 @@ class TrackedFrame:
     landmark_ms: float
     fit_ms: float
     tracked_at: float  # perf_counter when the parameters were ready
+    tracked_expr: np.ndarray  # [E] the live fitter's expression weights, before the retarget
 
     @property
     def tracker_ms(self) -> float:
@@ -45,7 +54,7 @@ class TrackerThread(Worker):
     def __init__(self, source: FrameSource, rig: HeadRig, retarget: LiveRetarget, smoothing: float = 0.3,
                  pace: RenderPace | None = None):
         """pace: when given, each frame is tracked just in time for the render that will show it."""
-        super().__init__("tracker", join_timeout=5.0)
+        super().__init__("tracker", join_timeout=CALIBRATION_JOIN_S)
         self.source, self.rig, self.retarget, self.pace = source, rig, retarget, pace
         self.filter = OneEuroFilter(smoothing)
         self.output: LatestSlot[TrackedFrame] = LatestSlot()
@@ -64,13 +73,13 @@ class TrackerThread(Worker):
         self.output.close()
 
     def _run(self) -> None:
-        from capture.fit_live import LiveFitter
         from capture.landmarks import FaceLandmarker  # mediapipe loads in this thread, not the window's
 
         torch.set_num_threads(1)  # the fit's tensors are tiny: intra-op threads only slow it down here
         landmarker = FaceLandmarker(video=True)
-        fitter = LiveFitter(self.rig, self.source.size)
+        fitter = LiveFitter(self.rig, self.source.size)  # until calibrated: the rig's mean identity, prior focal
         calibration: list[np.ndarray] = []
+        calibrator: Calibrator | None = None
         tracking_s: deque[float] = deque(maxlen=15)  # the last frames' landmarks + fit
         seen = 0
         try:
@@ -90,24 +99,37 @@ class TrackerThread(Worker):
                     self.status = "no face"
                     fitter.reset()
                     continue
-                if not self.calibration["done"]:
+                if calibrator is None:
                     calibration.append(points)
-                    self.status = f"calibrating {len(calibration)}/{CALIBRATION_FRAMES}"
                     if len(calibration) == CALIBRATION_FRAMES:
-                        self._calibrate(fitter, calibration, frame.index)
-                    continue
+                        calibrator = Calibrator(self.rig, calibration, self.source.size, frame.index)
+                        calibrator.start()
+                elif not self.calibration["done"] and calibrator.done.is_set():
+                    fitter = self._calibrated(calibrator, frame.index)
                 tracked = self._fit(fitter, frame, points, landmark_ms)
                 self.output.put(tracked)
                 tracking_s.append(1e-3 * tracked.tracker_ms)
-                self.status = "tracking"
+                self.status = "tracking" if self.calibration["done"] else (
+                    f"tracking, calibrating {len(calibration)}/{CALIBRATION_FRAMES}" if calibrator is None
+                    else "tracking, calibrating identity and focal")
         finally:
             landmarker.close()
+            if calibrator is not None:
+                calibrator.stop()
+                if not self.calibration["done"] and calibrator.result is not None:  # done after the last frame
+                    self.calibration.update(calibrator.result[1], last_source_frame=calibrator.last_index,
+                                            calibrated_from_source_frame=None)
 
-    def _calibrate(self, fitter, landmarks: list[np.ndarray], last_index: int) -> None:
-        self.calibration.update(calibrate_live(fitter, self.rig, self.retarget, landmarks, self.source.size),
-                                last_source_frame=last_index)
+    def _calibrated(self, calibrator: Calibrator, index: int) -> LiveFitter:
+        """The calibrated fitter, its neutral rotation taken by the retarget (this thread's)."""
+        if calibrator.error is not None:
+            raise RuntimeError(f"the live calibration failed: {calibrator.error}")
+        neutral, report = calibrator.result
+        self.retarget.set_neutral(neutral, expression=False)
+        self.calibration.update(report, last_source_frame=calibrator.last_index, calibrated_from_source_frame=index)
+        return calibrator.fitter
 
-    def _fit(self, fitter, frame: Frame, points: np.ndarray, landmark_ms: float) -> TrackedFrame:
+    def _fit(self, fitter: LiveFitter, frame: Frame, points: np.ndarray, landmark_ms: float) -> TrackedFrame:
         started = time.perf_counter()
         driver = fitter.fit(points)
         if self._neutral_requested.is_set():
@@ -115,25 +137,46 @@ class TrackerThread(Worker):
             self.retarget.set_neutral(driver)
         params = live_params(self.retarget, self.filter, driver, frame.captured_at)
         done = time.perf_counter()
-        return TrackedFrame(params, frame, points, landmark_ms, 1e3 * (done - started), done)
+        return TrackedFrame(params, frame, points, landmark_ms, 1e3 * (done - started), done,
+                            driver.expr[0].numpy().copy())
 
 
 # The tracker's per-frame steps without the thread, shared by TrackerThread and `avatar eval-live`
 # (viewer/live_eval.py), which runs them over a capture's video to score what the viewer shows.
 
-def calibrate_live(fitter, rig: HeadRig, retarget: LiveRetarget, landmarks: list[np.ndarray],
-                   size: tuple[int, int]) -> dict:
-    """Calibrate the fitter's identity and focal on the CALIBRATION_FRAMES frames' landmarks and
-    take their median head rotation as the retarget's neutral; returns what the stats report."""
+def calibrate_fitter(fitter: LiveFitter, rig: HeadRig, landmarks: list[np.ndarray],
+                     size: tuple[int, int]) -> tuple[RigParams, dict]:
+    """Calibrate the fitter's identity and focal on the landmarks [478, 2+] of the calibration
+    frames; returns the neutral (their median head rotation) [1], for the retarget's
+    `set_neutral(neutral, expression=False)`, and what the stats report."""
     started = time.perf_counter()
     fitter.calibrate(landmarks, size)
     rotations = torch.cat([fitter.fit(points).rotation for points in landmarks])  # [T, 3]
     fitter.reset()
     neutral = rig.zero_params(1)
     neutral.rotation = rotations.median(dim=0).values[None]
-    retarget.set_neutral(neutral, expression=False)
-    return {"done": True, "seconds": time.perf_counter() - started, "focal_px": float(fitter.focal[0]),
-            "neutral_rotation": neutral.rotation[0].tolist()}
+    return neutral, {"done": True, "seconds": time.perf_counter() - started, "focal_px": float(fitter.focal[0]),
+                     "neutral_rotation": neutral.rotation[0].tolist()}
+
+
+class Calibrator(Worker):
+    """`calibrate_fitter` on a fitter of its own, on its own thread; `done` is set when it has
+    finished (then `result`, or `error`)."""
+
+    def __init__(self, rig: HeadRig, landmarks: list[np.ndarray], size: tuple[int, int], last_index: int):
+        """last_index: the source frame of the last calibration landmarks (for the stats)."""
+        super().__init__("calibration", join_timeout=CALIBRATION_JOIN_S)
+        self.rig, self.landmarks, self.size, self.last_index = rig, list(landmarks), size, last_index
+        self.fitter = LiveFitter(rig, size)
+        self.result: tuple[RigParams, dict] | None = None
+        self.done = threading.Event()
+
+    def _run(self) -> None:
+        torch.set_num_threads(1)  # beside the tracker, the renders and the level of detail's build
+        self.result = calibrate_fitter(self.fitter, self.rig, self.landmarks, self.size)
+
+    def _finished(self) -> None:
+        self.done.set()
 
 
 def live_params(retarget: LiveRetarget, smoothing: OneEuroFilter, driver: RigParams, t: float) -> RigParams:
