@@ -35,7 +35,7 @@ RIGID_STEPS_COLD = 4  # head pose alone first when starting without a previous f
 CALIBRATION_FRAMES = 30  # frames with a face that calibrate identity and focal before live fitting
 # Every third calibration frame fits the identity: neighbours at 30 fps repeat one another. The
 # same held-out live scores as all 30 (`avatar eval-live`: talking_woman_512 22.627 dB both,
-# wojtek_512 29.556 against 29.554) in 3.1 instead of 4.4 s on one idle core.
+# wojtek_512 29.556 against 29.554) in 1.8 instead of 3.0 s on one idle core.
 CALIBRATION_STEP = 3
 
 

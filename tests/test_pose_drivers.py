@@ -67,6 +67,33 @@ def test_the_drivers_are_the_turn_from_the_mean_pose_clamped_to_the_training_ran
     got = pose.coefficients(far)[0]
     assert float(got[1]) == pytest.approx(float(pose.high[1]) * DRIVERS_PER_RADIAN)
     assert abs(float(got[0])) < 0.05 * DRIVERS_PER_RADIAN and abs(float(got[2])) < 0.05 * DRIVERS_PER_RADIAN
+    # what the clamp took off, as the viewer's stats count it: nothing inside, the overshoot past it
+    assert float(pose.excess(params).max()) < 1e-6  # float rounding of the range's ends
+    overshoot = float(exact_far := rotation_vector(pose.mean.T @ head_orientation(far))[0, 1]) - float(pose.high[1])
+    assert exact_far > 1.0 and float(pose.excess(far)[0]) == pytest.approx(overshoot, abs=1e-5)
+
+
+def test_the_viewer_stats_count_the_frames_shown_beyond_the_trained_poses():
+    from viewer.stats import FrameRecord, FrameStats
+
+    rig = make_tiny_rig()
+    params, _ = _params_around(rig, torch.tensor([0.0, 0.2, 0.0]), torch.tensor([0.1, 0.3, 0.1]), 50)
+    pose = HeadPoseDrivers.from_training(params)
+    stats = FrameStats(pose)
+    shown = [params.frame(i) for i in range(10)]  # inside the range
+    for turn in (0.2, 0.5):  # two frames turned past the range's largest yaw
+        far = params.frame(0)
+        far.neck = torch.tensor([[0.0, 0.0, 0.0]])
+        far.rotation = (rotation_vector(pose.mean @ axis_angle_to_matrix(torch.tensor([0.0, float(pose.high[1]) + turn,
+                                                                                        0.0]))))[None]
+        shown.append(far)
+    for i, p in enumerate(shown):
+        stats.add(FrameRecord(float(i), 1.0, 1.0, 1.0, None, None, i), p)
+    counted = stats.summary()["head_pose_beyond_training"]
+    assert (counted["frames"], counted["frames_outside"]) == (12, 2)
+    assert counted["fraction"] == pytest.approx(2 / 12)
+    assert counted["largest_excess_deg"] == pytest.approx(np.degrees(0.5), abs=0.01)
+    assert FrameStats(None).summary()["head_pose_beyond_training"] is None  # no pose drivers: nothing counted
 
 
 def test_the_model_appends_three_drivers_that_move_its_gaussians_with_the_head(tmp_path):

@@ -117,7 +117,8 @@ def test_mouth_follows_offline_tracker(live_run):
     """The live fitter's jawOpen per shown source frame (`tracked_expr`: before the retarget, which
     keeps the avatar inside what it learned, so another person's wider mouth saturates there) vs
     the offline fit (`capture.fit_video.fit_videos` on the same video's landmarks, as `avatar
-    track` does), over every driven frame: before the calibration is done too."""
+    track` does), over the frames driven once the calibration was done (before it, the rig's mean
+    identity can hold this clip's jawOpen at 0)."""
     from capture.detect_pass import detect_videos
     from capture.embedding import embedding_for_rig
     from capture.fit_video import fit_videos
@@ -128,6 +129,9 @@ def test_mouth_follows_offline_tracker(live_run):
     p = live_run["params"]
     frames, first = np.unique(p["source_frame"], return_index=True)  # first display of each source frame
     keep = frames >= 0
+    calibrated = live_run["stats"]["calibration"]["calibrated_from_source_frame"]
+    assert calibrated is not None, "the calibration was done after the last frame"
+    keep &= frames >= calibrated
     frames, tracked = frames[keep], p["tracked_expr"][first[keep], jaw_open]
     assert len(frames) >= 20, f"only {len(frames)} source frames drove the avatar"
     assert np.isfinite(tracked).all()  # every driven frame carries the tracker's own weights
@@ -154,8 +158,27 @@ def test_avatar_is_driven_while_the_tracker_calibrates(live_run):
     assert calibration["done"] and calibration["seconds"] > 0
     driven = np.unique(p["source_frame"][p["source_frame"] >= 0])  # [T] source frames shown
     assert driven[0] <= calibration["last_source_frame"], "nothing drove the avatar during calibration"
+    assert calibration["last_source_frame"] < calibration["calibrated_from_source_frame"]
     longest = np.diff(driven).max() / stats["source_fps"]
     assert longest < 1.0, f"{longest:.1f} s of the source passed without driving the avatar"
+
+
+def test_stats_count_the_head_beyond_the_trained_poses(live_run, model_path):
+    """The real avatar's offsets follow the head's pose (its preset, mono-phone): the stats say
+    how many frames shown turned the head beyond its trained poses, as the shown parameters do."""
+    from avatar.model import load_avatar
+    from avatar.rig import RigParams
+    from viewer.stats import POSE_OUTSIDE_RAD
+
+    pose = load_avatar(model_path).model.pose_drivers
+    assert pose is not None
+    p = {k: torch.from_numpy(v) for k, v in live_run["params"].items() if v.dtype.kind == "f"}
+    shown = RigParams(p["shape"], p["expr"], p["jaw"], p["neck"], p["rotation"], p["eyes"], p["translation"])
+    excess = pose.excess(shown).numpy()  # [T] radians
+    counted = live_run["stats"]["head_pose_beyond_training"]
+    assert counted["frames"] == len(excess) == live_run["stats"]["frames"]
+    assert counted["frames_outside"] == int((excess > POSE_OUTSIDE_RAD).sum())
+    assert counted["largest_excess_deg"] == pytest.approx(np.degrees(excess.max()), abs=1e-3)
 
 
 def test_recording_replays_through_avatar_render(live_run, model_path, tmp_path):

@@ -67,7 +67,7 @@ class ViewerApp:
         self.model, self.identity_shape, self.state, self.driver = model, identity_shape, state, driver
         self.backends, self.limits = backends, limits
         self.orbit = OrbitCamera(model.rig)
-        self.stats = FrameStats()
+        self.stats = FrameStats(model.pose_drivers)
         self.layout = PanelLayout()
         self.recorder: Recorder | None = None
         self.finished: list[Path] = []  # files written by recordings
@@ -133,7 +133,8 @@ class ViewerApp:
         self._expr_panel = ExpressionPanel(self.state, self.expr_names() or
                                            [f"expr {i}" for i in range(self.model.rig.num_expr)])
         self._panels = [self._source_panel, RenderPanel(self.state, self.backends, self.orbit, self._toggle_recording),
-                        StatsPanel(self.stats, self.state, self.detail, lambda: self.backend_choice),
+                        StatsPanel(self.stats, self.state, self.detail, lambda: self.backend_choice,
+                                   self.driver.clamp_stats if self.driver is not None else None),
                         self._expr_panel, PosePanel(self.state)]
         if self.timed_backends:
             self._choose_backend()

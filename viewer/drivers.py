@@ -51,6 +51,11 @@ class LiveDriver:
         error = self.source.error or self.tracker.error
         return f"error: {error}" if error else self.tracker.status
 
+    def clamp_stats(self) -> dict | None:
+        """How often the avatar's training range moved a tracked frame's expressions (None: the
+        avatar has no range)."""
+        return self.tracker.retarget.clamp_stats()
+
     def latest(self) -> DrivenSample | None:
         _, tracked = self.tracker.output.newest()
         if tracked is None:
@@ -73,6 +78,10 @@ class ExpressionPlayer:
 
     def stop(self) -> None:
         pass
+
+    def clamp_stats(self) -> None:
+        """None: the file was kept inside the avatar's range when it was loaded (`Avatar.params`)."""
+        return None
 
     def latest(self) -> DrivenSample:
         elapsed = time.perf_counter() - self._started

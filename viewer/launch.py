@@ -207,8 +207,9 @@ def _write_stats(options: ViewOptions, app, driver, summary: dict, server: Param
         doc["dropped_source_frames"] = driver.source.frames.dropped
         doc["calibration"] = {**driver.tracker.calibration,
                               "note": f"identity and focal calibrated on the first {CALIBRATION_FRAMES} frames with a "
-                                      f"face, on a thread of their own; until calibrated_from_source_frame the "
-                                      f"rig's mean identity and the prior focal drive the avatar"}
+                                      f"face, on a thread of their own; until calibrated_from_source_frame (None: "
+                                      f"the calibration was done after the last frame) the rig's mean identity and "
+                                      f"the prior focal drive the avatar"}
         doc["source_fps"] = driver.source.fps
         doc["kept_in_training_range"] = driver.tracker.retarget.clamp_stats()
     if isinstance(driver, LiveLinkStream):

@@ -93,6 +93,13 @@ class LiveLinkStream(Worker):
                 "device_id": self.last.device_id if self.last else None,
                 "fps": self.fps if self.last else None}
 
+    def clamp_stats(self) -> dict | None:
+        """How often the avatar's training range moved a sample's expressions (None: no range)."""
+        if self._learned is None:
+            return None
+        return {"frames": self._taken, "frames_clamped": self.clamped,
+                "fraction": self.clamped / self._taken if self._taken else 0.0}
+
     def stop(self) -> None:
         super().stop()
         if self._thread.ident is None:  # never started: no `_finished` to close the socket

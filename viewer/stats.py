@@ -1,6 +1,10 @@
 """`FrameStats`: timings and driven parameters of every new avatar frame displayed; rolling
 numbers for the stats panel and the summary (medians) that `--stats` writes.
 
+For an avatar whose offsets follow the head's pose, every frame shown is also checked against the
+pose range it was trained on (`HeadPoseDrivers.excess`): a head turned further gets the offsets of
+the nearest trained pose, and the panel and the summary say how often and by how much that happened.
+
 Three rates, kept apart so none inflates another: `fps` counts avatar frames displayed with new
 content (a new driven sample, or new settings), each once; `display_fps` counts window redraws
 (panels included, whether or not the avatar changed); `render_fps` counts avatar images rendered
@@ -19,9 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from avatar.data.atomic import atomic_path
+from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.rig import RigParams
 
 ROLLING = 60  # frames behind the numbers the panel shows
+# A head counts as beyond the trained poses past this (radians, 0.06 deg): the range's ends are
+# float32, so the training frames themselves can lie 1e-8 rad outside.
+POSE_OUTSIDE_RAD = 1e-3
 
 
 @dataclass
@@ -54,9 +62,12 @@ def latency_parts(sample, frame, displayed_at: float) -> dict[str, float] | None
 
 
 class FrameStats:
-    def __init__(self):
+    def __init__(self, pose: HeadPoseDrivers | None = None):
+        """pose: the avatar's head-pose drivers (None: its offsets do not follow the head)."""
         self.records: list[FrameRecord] = []
         self.params: list[RigParams] = []  # [1] each, as rendered
+        self.pose = pose
+        self.pose_excess: list[float] = []  # radians beyond the trained pose range, per frame shown
         self._recent: deque[FrameRecord] = deque(maxlen=ROLLING)
         self.display_times: list[float] = []  # perf_counter after every window swap
         self.render_times: list[float] = []  # perf_counter when each avatar image was ready
@@ -71,6 +82,18 @@ class FrameStats:
         self.records.append(record)
         self.params.append(params)
         self._recent.append(record)
+        if self.pose is not None:
+            self.pose_excess.append(float(self.pose.excess(params)[0]))
+
+    def pose_beyond_training(self) -> dict | None:
+        """Of the frames shown, those whose head was turned beyond the trained pose range, and
+        the largest excess in degrees (None: the avatar has no pose drivers)."""
+        if self.pose is None:
+            return None
+        outside = sum(e > POSE_OUTSIDE_RAD for e in self.pose_excess)
+        return {"frames": len(self.pose_excess), "frames_outside": outside,
+                "fraction": outside / len(self.pose_excess) if self.pose_excess else 0.0,
+                "largest_excess_deg": float(np.degrees(max(self.pose_excess, default=0.0)))}
 
     def rolling(self) -> dict[str, float | None]:
         """Medians over the last new frames, their rate, and the window's redraw rate."""
@@ -111,6 +134,7 @@ class FrameStats:
             "latency_parts_ms": {name: _median([r.latency_parts[name] for r in window if r.latency_parts])
                                  for name in LATENCY_PARTS},
             "source_frames_shown": len(shown),
+            "head_pose_beyond_training": self.pose_beyond_training(),
         }
 
     def save_params(self, path: Path, expr_names: list[str] | None) -> None:

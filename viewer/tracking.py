@@ -4,10 +4,12 @@ Runs beside the render loop and publishes into a `LatestSlot`, so a slow tracker
 rate at which the expression updates, never the window's frame rate. The first
 `CALIBRATION_FRAMES` frames with a face calibrate the driver's identity and the camera's focal
 length (LiveFitter.calibrate); the median head rotation over them becomes the neutral rotation.
-The calibration runs on a thread of its own (`Calibrator`: seconds on one core) while the
-tracker goes on driving the avatar with the rig's mean identity and the prior focal, so the
-avatar follows the face from the first frame instead of freezing for those seconds; the
-calibrated fitter takes over on the first frame after it is done.
+The calibration runs on a thread of its own (`Calibrator`: 2 s of one idle core, up to three
+times that where the live view already keeps two cores busy) while the tracker goes on driving
+the avatar with the rig's mean identity and the prior focal, so the avatar follows the face from
+the first frames instead of freezing for those seconds (the head turns at once; a mouth unlike
+the mean face's may hardly move until the calibrated fitter takes over on the first frame after
+the calibration is done).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from viewer.worker import Worker
 # Stopping waits this long for the tracker, which waits for a running calibration: a thread left
 # in torch's kernels while the interpreter exits aborts the process (a calibration takes 2-6 s).
 CALIBRATION_JOIN_S = 30.0
+# While the calibration runs, the tracker rests this many times each frame's tracking time, so
+# the calibration gets most of a core even where the live view keeps two cores busy.
+CALIBRATION_YIELD = 2.0
 
 
 @dataclass
@@ -77,9 +82,9 @@ class TrackerThread(Worker):
 
         torch.set_num_threads(1)  # the fit's tensors are tiny: intra-op threads only slow it down here
         landmarker = FaceLandmarker(video=True)
+        calibrator = Calibrator(self.rig, self.source.size)  # started on the first face: it readies itself
         fitter = LiveFitter(self.rig, self.source.size)  # until calibrated: the rig's mean identity, prior focal
         calibration: list[np.ndarray] = []
-        calibrator: Calibrator | None = None
         tracking_s: deque[float] = deque(maxlen=15)  # the last frames' landmarks + fit
         seen = 0
         try:
@@ -99,35 +104,37 @@ class TrackerThread(Worker):
                     self.status = "no face"
                     fitter.reset()
                     continue
-                if calibrator is None:
+                if len(calibration) < CALIBRATION_FRAMES:
+                    if not calibration:
+                        calibrator.start()  # readies itself while the calibration frames come
                     calibration.append(points)
                     if len(calibration) == CALIBRATION_FRAMES:
-                        calibrator = Calibrator(self.rig, calibration, self.source.size, frame.index)
-                        calibrator.start()
+                        calibrator.calibrate(calibration, frame.index)
                 elif not self.calibration["done"] and calibrator.done.is_set():
                     fitter = self._calibrated(calibrator, frame.index)
                 tracked = self._fit(fitter, frame, points, landmark_ms)
                 self.output.put(tracked)
                 tracking_s.append(1e-3 * tracked.tracker_ms)
+                if len(calibration) == CALIBRATION_FRAMES and not calibrator.done.is_set():
+                    self._stop.wait(CALIBRATION_YIELD * 1e-3 * tracked.tracker_ms)  # the calibration's turn
                 self.status = "tracking" if self.calibration["done"] else (
-                    f"tracking, calibrating {len(calibration)}/{CALIBRATION_FRAMES}" if calibrator is None
+                    f"tracking, calibrating {len(calibration)}/{CALIBRATION_FRAMES}" if len(calibration) < CALIBRATION_FRAMES
                     else "tracking, calibrating identity and focal")
         finally:
             landmarker.close()
-            if calibrator is not None:
-                calibrator.stop()
-                if not self.calibration["done"] and calibrator.result is not None:  # done after the last frame
-                    self.calibration.update(calibrator.result[1], last_source_frame=calibrator.last_index,
-                                            calibrated_from_source_frame=None)
+            calibrator.stop()  # (not started: nothing to stop)
+            if not self.calibration["done"] and calibrator.result is not None:  # done after the last frame
+                self._calibrated(calibrator, None)
 
-    def _calibrated(self, calibrator: Calibrator, index: int) -> LiveFitter:
-        """The calibrated fitter, its neutral rotation taken by the retarget (this thread's)."""
+    def _calibrated(self, calibrator: Calibrator, index: int | None) -> LiveFitter:
+        """The calibrated fitter, its neutral rotation taken by the retarget (this thread's);
+        index: the source frame it drives from, for the stats (None: none, it came too late)."""
         if calibrator.error is not None:
             raise RuntimeError(f"the live calibration failed: {calibrator.error}")
-        neutral, report = calibrator.result
+        fitter, neutral, report = calibrator.result
         self.retarget.set_neutral(neutral, expression=False)
         self.calibration.update(report, last_source_frame=calibrator.last_index, calibrated_from_source_frame=index)
-        return calibrator.fitter
+        return fitter
 
     def _fit(self, fitter: LiveFitter, frame: Frame, points: np.ndarray, landmark_ms: float) -> TrackedFrame:
         started = time.perf_counter()
@@ -160,20 +167,33 @@ def calibrate_fitter(fitter: LiveFitter, rig: HeadRig, landmarks: list[np.ndarra
 
 
 class Calibrator(Worker):
-    """`calibrate_fitter` on a fitter of its own, on its own thread; `done` is set when it has
-    finished (then `result`, or `error`)."""
+    """`calibrate_fitter` on a fitter of its own, on its own thread. Started on the tracker's first
+    face, it makes the process's first torch.optim optimiser, which imports torch._dynamo (0.9 s
+    of one idle core), while the calibration frames are collected; `calibrate` hands it their
+    landmarks. `done` is set when it has finished: `result` (fitter, neutral [1], report) or `error`."""
 
-    def __init__(self, rig: HeadRig, landmarks: list[np.ndarray], size: tuple[int, int], last_index: int):
-        """last_index: the source frame of the last calibration landmarks (for the stats)."""
+    def __init__(self, rig: HeadRig, size: tuple[int, int]):
         super().__init__("calibration", join_timeout=CALIBRATION_JOIN_S)
-        self.rig, self.landmarks, self.size, self.last_index = rig, list(landmarks), size, last_index
-        self.fitter = LiveFitter(rig, size)
-        self.result: tuple[RigParams, dict] | None = None
+        self.rig, self.size = rig, size
+        self.landmarks: list[np.ndarray] = []
+        self.last_index: int | None = None  # the source frame of the last calibration landmarks
+        self.result: tuple[LiveFitter, RigParams, dict] | None = None
         self.done = threading.Event()
+        self._given = threading.Event()
+
+    def calibrate(self, landmarks: list[np.ndarray], last_index: int) -> None:
+        self.landmarks, self.last_index = list(landmarks), last_index
+        self._given.set()
 
     def _run(self) -> None:
         torch.set_num_threads(1)  # beside the tracker, the renders and the level of detail's build
-        self.result = calibrate_fitter(self.fitter, self.rig, self.landmarks, self.size)
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+        while not self._given.wait(timeout=0.1):
+            if self._stop.is_set():
+                return
+        fitter = LiveFitter(self.rig, self.size)
+        neutral, report = calibrate_fitter(fitter, self.rig, self.landmarks, self.size)
+        self.result = (fitter, neutral, report)
 
     def _finished(self) -> None:
         self.done.set()

@@ -63,10 +63,21 @@ class HeadPoseDrivers:
     def coefficients(self, params: RigParams) -> Tensor:
         """params [T] -> drivers [T, 3]: the rotation from the mean, clamped to the training range
         (radians), times DRIVERS_PER_RADIAN."""
+        relative = self._relative(params)  # [T, 3]
+        return self._clamped(relative) * DRIVERS_PER_RADIAN
+
+    def excess(self, params: RigParams) -> Tensor:
+        """params [T] -> [T] radians by which each frame's head rotation lies beyond the training
+        range (the largest component; 0 inside it): what the clamp in `coefficients` took off."""
+        relative = self._relative(params)  # [T, 3]
+        return (relative - self._clamped(relative)).abs().amax(-1)
+
+    def _relative(self, params: RigParams) -> Tensor:
         orientation = head_orientation(params)  # [T, 3, 3]
-        relative = rotation_vector(self.mean.to(orientation).T @ orientation)  # [T, 3]
-        clamped = torch.minimum(torch.maximum(relative, self.low.to(relative)), self.high.to(relative))
-        return clamped * DRIVERS_PER_RADIAN
+        return rotation_vector(self.mean.to(orientation).T @ orientation)  # [T, 3]
+
+    def _clamped(self, relative: Tensor) -> Tensor:
+        return torch.minimum(torch.maximum(relative, self.low.to(relative)), self.high.to(relative))
 
 
 def head_orientation(params: RigParams) -> Tensor:
