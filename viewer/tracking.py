@@ -4,8 +4,8 @@ Runs beside the render loop and publishes into a `LatestSlot`, so a slow tracker
 rate at which the expression updates, never the window's frame rate. The first
 `CALIBRATION_FRAMES` frames with a face calibrate the driver's identity and the camera's focal
 length (LiveFitter.calibrate); the median head rotation over them becomes the neutral rotation.
-The calibration runs on a thread of its own (`Calibrator`: 2 s of one idle core, up to three
-times that where the live view already keeps two cores busy) while the tracker goes on driving
+The calibration runs on a thread of its own (`Calibrator`: 1.8 s of one idle core; 3.2-3.5 s
+beside the live view on two cores, the tracker resting meanwhile) while the tracker goes on driving
 the avatar with the rig's mean identity and the prior focal, so the avatar follows the face from
 the first frames instead of freezing for those seconds (the head turns at once; a mouth unlike
 the mean face's may hardly move until the calibrated fitter takes over on the first frame after
@@ -118,8 +118,8 @@ class TrackerThread(Worker):
                 if len(calibration) == CALIBRATION_FRAMES and not calibrator.done.is_set():
                     self._stop.wait(CALIBRATION_YIELD * 1e-3 * tracked.tracker_ms)  # the calibration's turn
                 self.status = "tracking" if self.calibration["done"] else (
-                    f"tracking, calibrating {len(calibration)}/{CALIBRATION_FRAMES}" if len(calibration) < CALIBRATION_FRAMES
-                    else "tracking, calibrating identity and focal")
+                    f"tracking, calibrating {len(calibration)}/{CALIBRATION_FRAMES}"
+                    if len(calibration) < CALIBRATION_FRAMES else "tracking, calibrating identity and focal")
         finally:
             landmarker.close()
             calibrator.stop()  # (not started: nothing to stop)

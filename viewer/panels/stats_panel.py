@@ -46,7 +46,8 @@ class StatsPanel(Panel):
             imgui.text(f"expr clamped {100 * clamped['fraction']:.0f}% of frames")
         pose = self.stats.pose_beyond_training()
         if pose is not None and pose["frames"]:
-            imgui.text(f"head beyond  {100 * pose['fraction']:.0f}% of frames (max {pose['largest_excess_deg']:.1f} deg)")
+            imgui.text(f"head beyond  {100 * pose['fraction']:.0f}% of frames "
+                       f"(max {pose['largest_excess_deg']:.1f} deg)")
         if self.backend_choice is not None:
             imgui.text_wrapped(f"backend: {self.backend_choice()}")
         if self.detail is not None:
