@@ -159,6 +159,8 @@ def test_avatar_is_driven_while_the_tracker_calibrates(live_run):
     driven = np.unique(p["source_frame"][p["source_frame"] >= 0])  # [T] source frames shown
     assert driven[0] <= calibration["last_source_frame"], "nothing drove the avatar during calibration"
     assert calibration["last_source_frame"] < calibration["calibrated_from_source_frame"]
+    shown_calibrated = driven[driven >= calibration["calibrated_from_source_frame"]]
+    assert stats["fps_calibrated"] is not None and len(shown_calibrated) >= 2  # the rate once it is done
     longest = np.diff(driven).max() / stats["source_fps"]
     assert longest < 1.0, f"{longest:.1f} s of the source passed without driving the avatar"
 

@@ -210,6 +210,8 @@ def _write_stats(options: ViewOptions, app, driver, summary: dict, server: Param
                                       f"face, on a thread of their own; until calibrated_from_source_frame (None: "
                                       f"the calibration was done after the last frame) the rig's mean identity and "
                                       f"the prior focal drive the avatar"}
+        calibrated = driver.tracker.calibration.get("calibrated_from_source_frame")
+        doc["fps_calibrated"] = app.stats.fps_from(calibrated) if calibrated is not None else None
         doc["source_fps"] = driver.source.fps
         doc["kept_in_training_range"] = driver.tracker.retarget.clamp_stats()
     if isinstance(driver, LiveLinkStream):

@@ -137,6 +137,13 @@ class FrameStats:
             "head_pose_beyond_training": self.pose_beyond_training(),
         }
 
+    def fps_from(self, source_frame: int) -> float | None:
+        """Avatar frames with new content a second, over those driven by source frames from
+        `source_frame` on (after the live calibration: the tracker rests while it runs)."""
+        times = [r.displayed_at for r in self.records if r.source_frame is not None and r.source_frame >= source_frame]
+        span = times[-1] - times[0] if len(times) > 1 else 0.0
+        return (len(times) - 1) / span if span > 0 else None
+
     def save_params(self, path: Path, expr_names: list[str] | None) -> None:
         """Per displayed frame: the rig parameters rendered, the source frame they come from and,
         driven live, the live fitter's expression weights before the retarget (`tracked_expr`,
