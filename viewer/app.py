@@ -37,7 +37,7 @@ from viewer.render_worker import RenderedFrame, RenderWorker, settings_key
 from viewer.state import ViewerState
 from viewer.stats import FrameRecord, FrameStats, latency_parts
 
-WINDOW_MIN_HEIGHT = 680
+WINDOW_MIN_HEIGHT = 765  # the left column's panels: source 330 + render 175 + stats 260
 CANVAS_GREY = (0.16, 0.16, 0.18)  # the window behind the avatar's viewport
 IDLE_FRAME_S = 1 / 30  # longest wait for a new avatar image: panels stay responsive at 30 Hz
 TIMED_FRAMES = 3  # frames per backend when `auto` times them
