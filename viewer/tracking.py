@@ -182,6 +182,8 @@ class Calibrator(Worker):
         self._given = threading.Event()
 
     def calibrate(self, landmarks: list[np.ndarray], last_index: int) -> None:
+        """Calibrate on these landmarks [478, 2+] of the calibration frames, the last of them
+        source frame last_index (for the stats)."""
         self.landmarks, self.last_index = list(landmarks), last_index
         self._given.set()
 
