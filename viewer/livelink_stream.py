@@ -21,7 +21,7 @@ import torch
 
 from avatar.data.livelink import DEFAULT_FPS, LiveLinkMapping, arkit_expression_matrix, default_jaw_from_jawopen
 from avatar.data.livelink_packet import MAX_PACKET_BYTES, LiveLinkPacket, LiveLinkPacketError, decode_packet
-from avatar.model import ExpressionRange
+from avatar.model import ClampTally, ExpressionRange
 from avatar.rig import HeadRig
 from viewer.drivers import DrivenSample
 from viewer.latest import LatestSlot
@@ -48,7 +48,7 @@ class LiveLinkStream(Worker):
                                         default_jaw_from_jawopen(rig))
         self._identity = identity_shape.float().clone()  # [S] the avatar's own shape in every sample
         self._learned = learned
-        self.clamped = 0  # samples the training range moved
+        self.clamps = ClampTally()  # what the training range did to the samples
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._socket.bind((host, port))
@@ -88,7 +88,7 @@ class LiveLinkStream(Worker):
         """The packet counts and the sender, for the stats JSON."""
         return {"port": self.port, "received": self.received, "malformed": self.malformed,
                 "out_of_order": self.out_of_order, "dropped": self.samples.dropped, "resyncs": self.resyncs,
-                "kept_in_training_range": self.clamped if self._learned is not None else None,
+                "kept_in_training_range": self.clamps.frames_clamped if self._learned is not None else None,
                 "subject": self.last.subject if self.last else None,
                 "device_id": self.last.device_id if self.last else None,
                 "fps": self.fps if self.last else None}
@@ -97,8 +97,7 @@ class LiveLinkStream(Worker):
         """How often the avatar's training range moved a sample's expressions (None: no range)."""
         if self._learned is None:
             return None
-        return {"frames": self._taken, "frames_clamped": self.clamped,
-                "fraction": self.clamped / self._taken if self._taken else 0.0}
+        return self.clamps.as_dict()
 
     def stop(self) -> None:
         super().stop()
@@ -132,7 +131,7 @@ class LiveLinkStream(Worker):
         params = self._mapping.params(packet.values[None])  # [1]
         if self._learned is not None:
             params, report = self._learned.onto(params)  # ARKit weights: relative to the user's rest pose
-            self.clamped += report.frames_clamped
+            self.clamps.add(report)
         params.shape = self._identity
         self.last, self.fps = packet, packet.fps
         # source_frame counts samples: each new one is a new frame for the renderer and the stats,

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from avatar.data.retarget import relative_to_neutral
-from avatar.model import ExpressionRange, LiveMap
+from avatar.model import ClampTally, ExpressionRange, LiveMap
 from avatar.rig import HeadRig, RigParams
 
 
@@ -34,8 +34,7 @@ class LiveRetarget:
         self.neutral_rotation = torch.zeros(3, dtype=torch.float64)  # [3] axis-angle
         self.learned = learned
         self.live_map = live_map
-        self.frames = self.frames_clamped = 0
-        self.largest_excess = 0.0
+        self.tally = ClampTally()  # what the training range did to the frames so far
 
     def set_neutral(self, driver: RigParams, expression: bool = True) -> None:
         """Take one tracked frame [1] as the driver's resting face (and head orientation)."""
@@ -58,15 +57,11 @@ class LiveRetarget:
             return params
         # Mapped, the parameters are the avatar's own: only the clamp; else the resting face first.
         params, report = self.learned.clamp(params) if self.live_map is not None else self.learned.onto(params)
-        self.frames += 1
-        self.frames_clamped += report.frames_clamped
-        self.largest_excess = max(self.largest_excess, report.largest_excess)
+        self.tally.add(report)
         return params
 
     def clamp_stats(self) -> dict | None:
         """How often the training range moved a frame so far (None: the avatar has no range)."""
         if self.learned is None:
             return None
-        return {"frames": self.frames, "frames_clamped": self.frames_clamped,
-                "fraction": self.frames_clamped / self.frames if self.frames else 0.0,
-                "largest_excess": self.largest_excess}
+        return self.tally.as_dict()

@@ -5,7 +5,7 @@ trained with) and its renderer; `load_avatar` is the one way to read an .avatar 
 expressions it learned; `LiveMap` carries the live tracker's parameters into the avatar's own. Imports the layers below (renderer, gaussians, data, rig)."""
 
 from avatar.model.avatar import Avatar, Source, load_avatar
-from avatar.model.expression_range import ClampReport, ExpressionRange
+from avatar.model.expression_range import ClampReport, ClampTally, ExpressionRange
 from avatar.model.live_map import LiveMap
 
-__all__ = ["Avatar", "ClampReport", "ExpressionRange", "LiveMap", "Source", "load_avatar"]
+__all__ = ["Avatar", "ClampReport", "ClampTally", "ExpressionRange", "LiveMap", "Source", "load_avatar"]

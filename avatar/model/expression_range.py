@@ -34,6 +34,24 @@ class ClampReport:
 
 
 @dataclass
+class ClampTally:
+    """What the clamp did over a run of frames, report by report (a live source's stats)."""
+    frames: int = 0
+    frames_clamped: int = 0
+    largest_excess: float = 0.0
+
+    def add(self, report: ClampReport) -> None:
+        self.frames += report.frames
+        self.frames_clamped += report.frames_clamped
+        self.largest_excess = max(self.largest_excess, report.largest_excess)
+
+    def as_dict(self) -> dict:
+        return {"frames": self.frames, "frames_clamped": self.frames_clamped,
+                "fraction": self.frames_clamped / self.frames if self.frames else 0.0,
+                "largest_excess": self.largest_excess}
+
+
+@dataclass
 class ExpressionRange:
     expr_low: Tensor  # [E]
     expr_high: Tensor  # [E]
