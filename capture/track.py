@@ -25,7 +25,7 @@ from avatar.data.capture import CameraInfo, CaptureWriter
 from avatar.data.errors import CaptureError, VideoError
 from avatar.data.splits import time_splits
 from avatar.data.video import VideoWriter, read_video_frames
-from avatar.render.head_cut import cut_parts
+from avatar.render.head_cut import CutParts, cut_parts
 from avatar.rig.head_cut import HeadCut
 from avatar.rig.loaders import load_rig
 from capture.crop import crop_frame, smooth_crops
@@ -33,7 +33,7 @@ from capture.detect_pass import Detections, detect_videos
 from capture.embedding import embedding_for_rig
 from capture.fit_setup import WORLD_TO_CAM
 from capture.fit_video import VideoFit, continuing_frames, fit_videos, nme_68, video_fit
-from capture.hanging_hair import hair_hangs, hanging_hair
+from capture.hanging_hair import carried_over, hair_hangs, hanging_hair, loose_matte
 from capture.head_mask import head_cut
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
@@ -107,7 +107,9 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
         cut = head_cut(rig, _surface_point(rig.v_template, rig, *_embedded_point(embedding, CHIN, "the chin")),
                        nose_height)
-        cut, regions, hanging_median = _head_regions(writer, fit, crops, person, inside, rig, cut, progress)
+        follows = np.zeros(len(crops), bool)
+        follows[continuing_frames(video, frame).numpy()] = True
+        cut, regions, hanging_median = _head_regions(writer, fit, crops, person, inside, rig, cut, follows, progress)
         _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, regions, size, progress)
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
                          time.perf_counter() - started, landmarks)
@@ -165,25 +167,36 @@ def _crops_and_mattes(videos: list[Path], det: Detections, boxes, size: int, pro
 
 
 def _head_regions(writer: CaptureWriter, fit: VideoFit, crops: np.ndarray, person: np.ndarray, inside: np.ndarray,
-                  rig, cut: HeadCut, progress: bool) -> tuple[HeadCut, np.ndarray, float]:
+                  rig, cut: HeadCut, follows: np.ndarray, progress: bool) -> tuple[HeadCut, np.ndarray, float]:
     """What each frame's mask keeps of the matte [T, S, S] bool: the cut's region, with the hair
     that hangs below the line through the head's sides when the video's hair hangs there
-    (`capture.hanging_hair.hair_hangs`; the cut returned then says so); and the median over the
-    frames of the share of the frame that hangs (the arguments as _write_frames')."""
-    regions = np.zeros(crops.shape[:3], bool)
-    hanging = np.zeros(crops.shape[:3], bool)
-    for t in tqdm(range(len(crops)), desc="cut below the head", disable=not progress, leave=False):
+    (`capture.hanging_hair.hair_hangs`; the cut returned then says so, and pieces carry over from
+    frame to frame: `carried_over`); and the median over the frames of the share of the frame that
+    hangs before the carry-over (what decided it). follows [T] bool: frame t directly follows frame
+    t - 1 of its video; the other arguments as _write_frames'."""
+
+    def matte_and_parts(t: int) -> tuple[np.ndarray, CutParts]:
         with torch.no_grad():
             verts = rig.forward(fit.params.frame(t))[0]
         parts = cut_parts(cut, verts, rig.faces, writer.cameras[t].to_camera())
+        return refine_matte(crops[t], person[t]) * inside[t], parts
+
+    regions = np.zeros(crops.shape[:3], bool)
+    hanging = np.zeros(crops.shape[:3], bool)
+    left = np.zeros(crops.shape[:3], bool)  # the matte between the lines that no piece kept
+    for t in tqdm(range(len(crops)), desc="cut below the head", disable=not progress, leave=False):
+        matte, parts = matte_and_parts(t)
         regions[t] = parts.region() > 0
-        hanging[t] = hanging_hair(refine_matte(crops[t], person[t]) * inside[t], parts)
+        hanging[t] = hanging_hair(matte, parts)
+        left[t] = loose_matte(matte, parts) & ~hanging[t]
     fractions = hanging.mean((1, 2))  # [T]
     median = float(np.median(fractions))
     if not hair_hangs(fractions):
         return cut, regions, median
     log.info("hair hangs below the head's sides in most frames (median %.1f%% of the frame): the masks keep it",
              100 * median)
+    hanging = carried_over(hanging, left, follows,
+                           lambda t, nearby: hanging_hair(*matte_and_parts(t), kept_nearby=nearby))
     return dataclasses.replace(cut, hanging_hair=True), regions | hanging, median
 
 

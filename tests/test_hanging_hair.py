@@ -3,7 +3,7 @@
 import numpy as np
 
 from avatar.render.head_cut import CutParts
-from capture.hanging_hair import hair_hangs, hanging_hair
+from capture.hanging_hair import carried_over, hair_hangs, hanging_hair, loose_matte
 
 SIZE = 100
 
@@ -79,6 +79,41 @@ def test_a_gap_in_the_matte_ends_the_hair_and_the_soft_edge_comes_along():
     kept = hanging_hair(matte, parts)
     assert kept[40:50, 20].all() and not kept[52:, 20].any()
     assert kept[40:50, 19].all()  # the soft edge beside a run stays with it
+
+
+def _ear_frame(joined: bool) -> tuple[np.ndarray, CutParts]:
+    """Hair hanging beside the jaw under an ear. joined: the strand's top meets the matte above the
+    line; else the rig's ear (wider than the matte there) lies between them, as on a tilted head."""
+    rows = np.arange(SIZE)[:, None] + np.zeros((1, SIZE), int)
+    neck = np.zeros((SIZE, SIZE), bool)
+    neck[:, 35:65] = True
+    if not joined:
+        neck[:50, 65:80] = True  # the ear, out past the hair's column under the line
+    parts = CutParts(rows < 90, rows < 40, neck & (rows < 90) & (rows >= 40))
+    matte = np.zeros((SIZE, SIZE), np.float32)
+    matte[10:40, 35:76] = 1.0
+    matte[40:50, 35:76] = 1.0
+    matte[50:80, 70:76] = 1.0  # the strand
+    return matte, parts
+
+
+def test_hair_that_meets_the_head_only_through_the_rigs_ear_is_carried_over_from_the_frame_before():
+    joined, through_ear = _ear_frame(True), _ear_frame(False)
+    assert hanging_hair(*joined)[50:80, 70:76].all()
+    assert not hanging_hair(*through_ear).any()  # alone, the frame cannot tell it from a collar
+    frames = [joined, through_ear, through_ear, joined]
+
+    def carried(order, follows):
+        first = np.stack([hanging_hair(*frames[t]) for t in order])
+        left = np.stack([loose_matte(*frames[t]) for t in order]) & ~first
+        return carried_over(first, left, np.array(follows),
+                            lambda i, nearby: hanging_hair(*frames[order[i]], kept_nearby=nearby))
+
+    kept = carried([0, 1, 2, 3], [False, True, True, True])
+    assert all(kept[t][50:80, 70:76].all() for t in range(4))
+    assert carried([1, 2, 3], [False, True, True])[0][50:80, 70:76].all()  # from the frames after it
+    broken = carried([0, 1, 2, 3], [False, False, True, False])
+    assert not broken[1].any() and not broken[2].any()  # not across frames that do not follow each other
 
 
 def test_a_video_keeps_hanging_hair_only_when_most_of_its_frames_have_it():
