@@ -13,6 +13,12 @@ already evaluated in SWEEP is not run again, so a sweep cut short resumes. With 
 (seconds) no run starts within a fifth of it of the end and runs still going at it are killed and
 reported as such: one call of the device tool (10 minutes) returns with what finished.
 
+On the device tool's GPU machine: pack the captures into an ignored folder of the repository
+(`benchmarks/pack_captures.py`: lossless WebP frames, half the bytes, inside the 64 MiB a call
+carries), carry it and run the sweep there with `--device cuda --deadline 540`, then copy
+SWEEP/results.jsonl and the runs' eval.json files to $OUT (the runs' folders also hold the
+models and evaluation images: too large to come back whole).
+
 Writes SWEEP/results.jsonl (one row a run: settings, exit codes, seconds, train and held-out
 PSNR / SSIM) and prints a table: a row a config, a column a capture, "train / held-out" PSNR (the
 mean over the seeds that finished).
