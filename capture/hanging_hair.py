@@ -19,7 +19,7 @@ The kept pieces are grown by the matte's soft edge, so hair keeps the fuzz it ha
 In a video whose hair hangs, a piece that overlaps what the frame before or after kept is the
 same hair and is kept too (`carried_over`): where the rig's ear reaches past the line's end of the
 matte (a tilted head), hair hanging on beside the jaw meets the head only through the rig's pixels
-for a few frames, and those frames' masks lost it while the avatar, trained on the others, draws it.
+for runs of frames, and those frames' masks lost it while the avatar, trained on the others, draws it.
 
 Whether a video keeps them at all is decided once for the video (`hair_hangs`): hair that hangs
 below the line does so in most frames, while what a short-haired head's frames show there comes
@@ -88,8 +88,8 @@ def carried_over(hanging: np.ndarray, left: np.ndarray, follows: np.ndarray,
     left [T, H, W] bool: each frame's `loose_matte` that `hanging_hair` did not keep; follows [T]
     bool: frame t directly follows frame t - 1 of the same video; keep_again(t, kept_nearby):
     `hanging_hair` of frame t given what its neighbour kept, asked only where a piece left over
-    meets the neighbour's. Forward, then backward."""
-    hanging, left = hanging.copy(), left.copy()
+    meets the neighbour's. Forward, then backward; `hanging` and `left` are updated in place (a
+    long video's [T, H, W] arrays are large) and `hanging` is returned."""
     order = [(t, t - 1) for t in range(1, len(hanging)) if follows[t]]
     order += [(t, t + 1) for t in range(len(hanging) - 2, -1, -1) if follows[t + 1]]
     for t, neighbour in order:
