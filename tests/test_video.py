@@ -181,3 +181,32 @@ def test_real_video_matches_its_description():
                                  "rotation": 0, "codec": "h264"}
     frames = list(read_video_frames(path, max_frames=2))
     assert len(frames) == 2 and frames[0].shape == (512, 512, 3) and frames[0].std() > 10
+
+
+def test_training_and_evaluation_run_without_pyav(tmp_path):
+    """PyAV is imported when a video is read or written, not by `avatar train` or `avatar eval`,
+    which read none: on a machine without it (a GPU machine whose carry its wheel would fill)
+    they run; writing a video there is what fails."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+sys.modules["av"] = None  # any import of PyAV fails
+from avatar.cli.main import main
+from avatar.data.synthetic import make_synthetic_capture
+from avatar.rig.builtin import build_builtin_head
+make_synthetic_capture(build_builtin_head(), {str(tmp_path / "cap")!r}, num_train=2, num_test=1, size=16, progress=False)
+assert main(["train", {str(tmp_path / "cap")!r}, "--out", {str(tmp_path / "m.avatar")!r}, "--iterations", "2",
+             "--preset", "fast"]) == 0
+assert main(["eval", {str(tmp_path / "m.avatar")!r}, {str(tmp_path / "cap")!r}]) == 0
+from avatar.data.video import VideoWriter
+try:
+    VideoWriter({str(tmp_path / "v.mp4")!r}, 25, 16, 16)
+except ImportError:
+    print("writing needs PyAV")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "writing needs PyAV" in result.stdout

@@ -12,18 +12,28 @@ import math
 import os
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
-from typing import Iterator
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Iterator
 
-import av
 import numpy as np
 import torch
 
 from avatar.data.atomic import check_output_path, write_failure
 from avatar.data.errors import VideoError
 
+if TYPE_CHECKING:
+    import av
+
 MIN_FPS, MAX_FPS = 0.1, 1000.0  # what an encoder and a player honour (also for expression files)
 MAX_SIDE = 8192
+
+
+def _pyav() -> ModuleType:
+    """PyAV, imported when a video is first read or written: training and evaluation read none,
+    so they run where it is not installed (a GPU machine whose carry its 35 MB wheel would fill)."""
+    import av
+
+    return av
 
 
 class VideoWriter:
@@ -48,6 +58,7 @@ class VideoWriter:
         self.height = self.frame_height + self.frame_height % 2
         self.frames_written = 0
         self._container = None
+        av = _pyav()
         try:
             self._container = av.open(str(self.partial), mode="w", format="mp4")
             rate = Fraction(fps).limit_denominator(1001)
@@ -69,7 +80,7 @@ class VideoWriter:
         if self.width != self.frame_width or self.height != self.frame_height:
             pad = ((0, self.height - self.frame_height), (0, self.width - self.frame_width), (0, 0))
             pixels = np.pad(pixels, pad, mode="edge")
-        encoded = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        encoded = _pyav().VideoFrame.from_ndarray(pixels, format="rgb24")
         try:
             for packet in self._stream.encode(encoded):
                 self._container.mux(packet)
@@ -104,6 +115,7 @@ class VideoWriter:
     def abort(self) -> None:
         """Drop everything written so far; no file is left behind."""
         if self._container is not None:
+            av = _pyav()
             try:
                 self._container.close()
             except av.FFmpegError:
@@ -138,6 +150,7 @@ class VideoWriter:
 def _open(path: Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
     if not path.is_file():
         raise VideoError(path, "video file not found")
+    av = _pyav()
     try:
         container = av.open(str(path), mode="r")
     except (OSError, av.FFmpegError) as e:
@@ -166,6 +179,7 @@ def read_video_frames(path: str | Path, max_frames: int | None = None) -> Iterat
 
 def _decode(path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
             max_frames: int | None) -> Iterator[np.ndarray]:
+    av = _pyav()
     count = 0
     try:
         for frame in container.decode(stream):
@@ -188,6 +202,7 @@ def probe_video(path: str | Path) -> dict:
     """
     path = Path(path)
     container, stream = _open(path)
+    av = _pyav()
     try:
         first = next(container.decode(stream), None)
         if first is None:
