@@ -100,11 +100,8 @@ class FrameStats:
         recent = list(self._recent)
         out = {k: _median([getattr(r, k) for r in recent])
                for k in ("blend_ms", "splat_ms", "frame_ms", "tracker_ms", "latency_ms")}
-        span = recent[-1].displayed_at - recent[0].displayed_at if len(recent) > 1 else 0.0
-        out["fps"] = (len(recent) - 1) / span if span > 0 else None
-        displays = self.display_times[-ROLLING:]
-        span = displays[-1] - displays[0] if len(displays) > 1 else 0.0
-        out["display_fps"] = (len(displays) - 1) / span if span > 0 else None
+        out["fps"] = _rate([r.displayed_at for r in recent])
+        out["display_fps"] = _rate(self.display_times[-ROLLING:])
         return out
 
     def summary(self) -> dict:
@@ -140,9 +137,8 @@ class FrameStats:
     def fps_from(self, source_frame: int) -> float | None:
         """Avatar frames with new content a second, over those driven by source frames from
         `source_frame` on (after the live calibration: the tracker rests while it runs)."""
-        times = [r.displayed_at for r in self.records if r.source_frame is not None and r.source_frame >= source_frame]
-        span = times[-1] - times[0] if len(times) > 1 else 0.0
-        return (len(times) - 1) / span if span > 0 else None
+        return _rate([r.displayed_at for r in self.records
+                      if r.source_frame is not None and r.source_frame >= source_frame])
 
     def save_params(self, path: Path, expr_names: list[str] | None) -> None:
         """Per displayed frame: the rig parameters rendered, the source frame they come from and,
@@ -160,6 +156,13 @@ class FrameStats:
                                               for t in tracked]).astype(np.float32)  # [T, E]
         with atomic_path(path) as partial, open(partial, "wb") as f:
             np.savez(f, source_frame=source, **stacked, **extra)
+
+
+def _rate(times: list[float]) -> float | None:
+    """Events a second over `times` (seconds, in order): the gaps between the first and the last;
+    None for fewer than two or no time between them."""
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    return (len(times) - 1) / span if span > 0 else None
 
 
 def _median(values: list[float | None]) -> float | None:

@@ -58,7 +58,7 @@ class VideoWriter:
         self.height = self.frame_height + self.frame_height % 2
         self.frames_written = 0
         self._container = None
-        av = _pyav()
+        self._av = av = _pyav()
         try:
             self._container = av.open(str(self.partial), mode="w", format="mp4")
             rate = Fraction(fps).limit_denominator(1001)
@@ -80,7 +80,7 @@ class VideoWriter:
         if self.width != self.frame_width or self.height != self.frame_height:
             pad = ((0, self.height - self.frame_height), (0, self.width - self.frame_width), (0, 0))
             pixels = np.pad(pixels, pad, mode="edge")
-        encoded = _pyav().VideoFrame.from_ndarray(pixels, format="rgb24")
+        encoded = self._av.VideoFrame.from_ndarray(pixels, format="rgb24")
         try:
             for packet in self._stream.encode(encoded):
                 self._container.mux(packet)
@@ -115,10 +115,9 @@ class VideoWriter:
     def abort(self) -> None:
         """Drop everything written so far; no file is left behind."""
         if self._container is not None:
-            av = _pyav()
             try:
                 self._container.close()
-            except av.FFmpegError:
+            except self._av.FFmpegError:
                 pass  # the partial file is deleted anyway
             self._container = None
         self.partial.unlink(missing_ok=True)
