@@ -7,9 +7,10 @@ import torch
 
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.render import Camera, splat
-from avatar.training.config import load_config
+from avatar.training.config import TrainConfig, load_config
 from avatar.training.image_metrics import psnr, ssim
 from avatar.training.param_refiner import ParamRefiner
+from avatar.training.trainer import _regularisers
 from tiny_rig import make_tiny_rig
 
 
@@ -45,3 +46,22 @@ def test_refiner_receives_gradients_through_the_renderer():
     assert grads["translation"][[0, 1, 3]].abs().sum() == 0  # the others untouched
     assert grads["rotation"][2].abs().sum() > 0
     torch.testing.assert_close(refiner.refined().translation, params.translation)
+
+
+def test_binding_regulariser_pulls_back_only_gaussians_past_its_threshold():
+    """xyz_reg x the mean distance past xyz_reg_threshold (triangle units): a Gaussian inside the
+    threshold feels nothing, one past it is pulled towards its triangle."""
+    model = GaussianAvatar.on_mesh(make_tiny_rig())
+    n = model.xyz.shape[0]
+    with torch.no_grad():
+        model.log_scale.fill_(math.log(0.1))  # below scale_reg_threshold: the scale term is zero
+        model.xyz[0] = torch.tensor([0.0, 0.0, 2.5])  # 1.5 past the threshold
+        model.xyz[1] = torch.tensor([0.3, 0.4, 0.0])  # inside it
+    cfg = TrainConfig(xyz_reg=0.1, xyz_reg_threshold=1.0, offset_reg=0.0)
+    loss = _regularisers(model, cfg, torch.zeros(n, 14))
+    assert loss.item() == pytest.approx(0.1 * 1.5 / n)
+    loss.backward()
+    assert model.xyz.grad[0, 2] > 0 and model.xyz.grad[0, :2].abs().sum() == 0  # descent moves it back along z
+    assert model.xyz.grad[1:].abs().sum() == 0
+    tighter = _regularisers(model, TrainConfig(xyz_reg=0.1, xyz_reg_threshold=0.4, offset_reg=0.0), torch.zeros(n, 14))
+    assert tighter.item() == pytest.approx(0.1 * (2.1 + 0.1) / n)
