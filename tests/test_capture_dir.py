@@ -302,3 +302,14 @@ def test_a_val_split_needs_frames_to_train_on():
     with pytest.raises(ValueError, match="short.mp4: 2 tracked frame.*too few"):
         time_splits(np.zeros(2, int), 0.1, [Path("short.mp4")])  # 1 test frame, 1 val frame, none to train on
     assert time_splits(np.zeros(3, int), 0.1) == {"train": [0], "val": [1], "test": [2]}
+
+
+def test_a_capture_sized_for_another_version_of_the_rig_says_to_track_again(good_capture):
+    """good_capture's parameters have 7 identity values; the built-in rig has more: one error,
+    naming params.npz, that says what differs and what to do."""
+    from avatar.rig.loaders import load_rig
+
+    rig = load_rig("builtin")
+    with pytest.raises(CaptureError, match=r"params\.npz.*'shape' has 7 values per time step, the rig 'builtin' has "
+                                           rf"{rig.num_shape} .*`avatar track` the video again"):
+        load_capture(good_capture).check_rig(rig)

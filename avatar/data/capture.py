@@ -113,13 +113,14 @@ class Capture:
 
     def check_rig(self, rig: HeadRig) -> None:
         """A CaptureError naming params.npz when its parameters are not sized for `rig` (a
-        capture tracked with another rig, or a damaged file): the kernels would fail later
-        without saying which file."""
+        capture tracked with another rig or an earlier version of this one, or a damaged file):
+        the kernels would fail later without saying which file."""
         for key, have, want in (("shape", self.params.shape.shape[-1], rig.num_shape),
                                 ("expr", self.params.expr.shape[-1], rig.num_expr)):
             if have != want:
                 raise CaptureError(self.root / "params.npz", f"'{key}' has {have} values per time step, the rig "
-                                   f"'{rig.name}' has {want} (was the capture tracked with another rig?)")
+                                   f"'{rig.name}' has {want} (tracked with another rig, or an earlier version of "
+                                   f"this one? `avatar track` the video again)")
 
     def _read_png(self, frame: int, relative: str, mode: str) -> np.ndarray:
         path = self.root / relative
