@@ -15,8 +15,7 @@ from avatar.rig.builtin_skin import smoothstep
 
 SHAPE_NAMES = ("head_width", "head_height", "head_depth", "face_length", "jaw_width", "nose_length",
                "nose_width", "nose_projection", "cheek_fullness", "brow_ridge", "chin_projection",
-               "eye_spacing", "lip_fullness", "neck_width", "mouth_width", "lip_corners", "mouth_height",
-               "brow_height")
+               "eye_spacing", "lip_fullness", "neck_width")
 
 
 def _gauss(p: np.ndarray, centre, sigma) -> np.ndarray:
@@ -27,7 +26,6 @@ def _field(name: str, p: np.ndarray, lmk: np.ndarray) -> np.ndarray:
     """Displacement [N, 3] of trait `name` at points p [N, 3]; lmk [68, 3] rest landmarks."""
     x, y, z = p[:, 0], p[:, 1], p[:, 2]
     zero = np.zeros_like(x)
-    mouth = 0.5 * (lmk[48] + lmk[54])  # between the lips' corners
     head = smoothstep((y + 0.15) / 0.06)  # 1 on the head, 0 down the neck
     front = smoothstep((z + 0.03) / 0.06)
     if name == "head_width":
@@ -64,19 +62,6 @@ def _field(name: str, p: np.ndarray, lmk: np.ndarray) -> np.ndarray:
         return np.stack([dx, zero, zero], -1)
     if name == "lip_fullness":
         return np.stack([zero, zero, 0.0025 * _gauss(p, lmk[62], (0.022, 0.009, 0.012))], -1)
-    # The mouth's width, the outline of its corners and its height, and the brows' height, differ
-    # between people by several mm; without them the tracked rig's mouth was 20% wider than the
-    # person's on every shared clip (corners 5% of the eyes' distance out on each side).
-    if name == "mouth_width":  # the lips' corners 1.5 mm a unit, in or out
-        return np.stack([0.084 * (x - mouth[0]) * _gauss(p, mouth, (0.03, 0.016, 0.03)), zero, zero], -1)
-    if name == "lip_corners":  # the corners alone 1.5 mm a unit, in or out: the lips' outline, not their width
-        spread = (0.007, 0.006, 0.012)
-        return np.stack([0.0015 * (_gauss(p, lmk[54], spread) - _gauss(p, lmk[48], spread)), zero, zero], -1)
-    if name == "mouth_height":  # the lips 2 mm a unit, up or down, the nose and chin nearly still
-        return np.stack([zero, 0.002 * _gauss(p, mouth, (0.035, 0.015, 0.03)), zero], -1)
-    if name == "brow_height":  # both brows 2 mm a unit, up or down
-        brows = lmk[17:27].mean(0)
-        return np.stack([zero, 0.002 * _gauss(p, brows, (0.06, 0.008, 0.03)), zero], -1)
     if name == "neck_width":
         neck = 1.0 - head
         return np.stack([0.12 * x * neck, zero, 0.1 * (z + 0.014) * neck], -1)
