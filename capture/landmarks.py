@@ -46,11 +46,21 @@ class FaceLandmarker:
 
 
 class SelfieMatte:
-    """Person-vs-background alpha per frame (MediaPipe selfie segmentation, general model)."""
+    """Person-vs-background alpha per frame: MediaPipe's selfie segmentation, its landscape model.
+
+    Of the wheel's two selfie models, the general (square, 256 x 256) one calls dark wall beside
+    dark hair "person" with about half its confidence, and through that wall takes in what stands
+    there: expressive_selfie_512's orange bottle at the right of the frame in 53 of 54 sampled
+    frames, joined to her hair by a grey band of wall, which her avatar learnt as a grey smear
+    beside her head. The landscape model (144 x 256) kept the bottle in none of them (figures:
+    docs/results.md, "Mattes").
+    """
+
+    LANDSCAPE = 1  # SelfieSegmentation's model_selection: 0 general, 1 landscape
 
     def __init__(self):
         mp = _mediapipe()
-        self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=self.LANDSCAPE)
 
     def alpha(self, rgb: np.ndarray) -> np.ndarray:
         """[H, W] float32 in [0, 1]."""

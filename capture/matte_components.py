@@ -2,13 +2,13 @@
 that touch the fitted rig.
 
 The selfie segmenter now and then calls a thing near the person "person" too: a bottle on a shelf
-beside the head (expressive_selfie_512: a bottle at the crop's right edge in every frame), a hand,
-a second face. Left in the mask, it is a target the avatar must fit with Gaussians bound to the
-nearest triangles; they float beside the head in every render and follow it as it turns. Pieces
-of the matte that do not touch the rig's own pixels, nor come near a piece that does, are not
-the head: they go. A piece that touches it stays whole (hair reaches far beyond the rig), with
-its soft edge, and so does one within NEAR_PX of it (a lock of hair that the matte's threshold
-parts from the rest).
+beside the head (expressive_selfie_512's, in almost every frame of its general model; the landscape
+model that `SelfieMatte` runs leaves it out), a hand, a second face. Left in the mask, it is a
+target the avatar must fit with Gaussians bound to the nearest triangles; they float beside the
+head in every render and follow it as it turns. Pieces of the matte that do not touch the rig's own
+pixels, nor come near a piece that does, are not the head: they go. A piece that touches it stays
+whole (hair reaches far beyond the rig), with its soft edge, and so does one within NEAR_PX of it
+(a lock of hair that the matte's threshold parts from the rest).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Turn a segmentation network's person confidence into an alpha matte that follows the frame.
 
-MediaPipe's selfie segmenter works at 256 x 256 and says how sure it is that a pixel is person,
-not how much of the pixel the person covers: along hair its map is a ragged, speckled band that
-changes from frame to frame, keeping or dropping whole pixels of wall between strands. A guided
-filter (He et al., "Guided Image Filtering", 2010) makes the matte a local linear function of the
-frame's brightness: where the confidence leans towards the dark strands, the matte follows them
-(strands partly opaque, the wall between them clear), and speckle that the image does not show
-averages out. Trained avatars copy their targets, and a ragged edge that differs in every frame
-is something no model can predict (what it gained: docs/results.md, "Mattes").
+MediaPipe's selfie segmenter (its landscape model, 144 x 256) says how sure it is that a pixel is
+person, not how much of the pixel the person covers: along hair its map is a ragged, speckled band
+that changes from frame to frame, keeping or dropping whole pixels of wall between strands. A
+guided filter (He et al., "Guided Image Filtering", 2010) makes the matte a local linear function
+of the frame's brightness: where the confidence leans towards the dark strands, the matte follows
+them (strands partly opaque, the wall between them clear), and speckle that the image does not show
+averages out. Trained avatars copy their targets, and a ragged edge that differs in every frame is
+something no model can predict (what it gained: docs/results.md, "Mattes").
 """
 
 from __future__ import annotations
