@@ -10,7 +10,7 @@ import numpy as np
 
 from avatar.rig import RigParams
 from viewer.sources import FrameSource
-from viewer.tracking import TrackerThread
+from viewer.tracking import TrackerThread, ready_optimisers
 
 
 @dataclass
@@ -34,6 +34,7 @@ class LiveDriver:
         self.pace = tracker.pace  # the render worker reports its renders to it
 
     def start(self) -> None:
+        ready_optimisers()  # before the source plays: the import would freeze the live view
         self.source.start()
         self.tracker.start()
 

@@ -82,7 +82,7 @@ class TrackerThread(Worker):
 
         torch.set_num_threads(1)  # the fit's tensors are tiny: intra-op threads only slow it down here
         landmarker = FaceLandmarker(video=True)
-        calibrator = Calibrator(self.rig, self.source.size)  # started on the first face: it readies itself
+        calibrator = Calibrator(self.rig, self.source.size)  # started on the first face
         fitter = LiveFitter(self.rig, self.source.size)  # until calibrated: the rig's mean identity, prior focal
         calibration: list[np.ndarray] = []
         tracking_s: deque[float] = deque(maxlen=15)  # the last frames' landmarks + fit
@@ -106,7 +106,7 @@ class TrackerThread(Worker):
                     continue
                 if len(calibration) < CALIBRATION_FRAMES:
                     if not calibration:
-                        calibrator.start()  # readies itself while the calibration frames come
+                        calibrator.start()
                     calibration.append(points)
                     if len(calibration) == CALIBRATION_FRAMES:
                         calibrator.calibrate(calibration, frame.index)
@@ -166,11 +166,18 @@ def calibrate_fitter(fitter: LiveFitter, rig: HeadRig, landmarks: list[np.ndarra
                      "neutral_rotation": neutral.rotation[0].tolist()}
 
 
+def ready_optimisers() -> None:
+    """Make the process's first torch.optim optimiser, which imports torch._dynamo: about 0.9 s
+    that holds the interpreter. Made by the calibration thread once the first face appeared, it
+    froze the tracker and the renders for 0.5-1.2 s of the source; made before the source plays
+    (`LiveDriver.start`), it costs only that much more start-up."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 class Calibrator(Worker):
-    """`calibrate_fitter` on a fitter of its own, on its own thread. Started on the tracker's first
-    face, it makes the process's first torch.optim optimiser, which imports torch._dynamo (0.9 s
-    of one idle core), while the calibration frames are collected; `calibrate` hands it their
-    landmarks. `done` is set when it has finished: `result` (fitter, neutral [1], report) or `error`."""
+    """`calibrate_fitter` on a fitter of its own, on its own thread, started on the tracker's first
+    face; `calibrate` hands it the calibration frames' landmarks. `done` is set when it has
+    finished: `result` (fitter, neutral [1], report) or `error`."""
 
     def __init__(self, rig: HeadRig, size: tuple[int, int]):
         super().__init__("calibration", join_timeout=CALIBRATION_JOIN_S)
@@ -189,7 +196,6 @@ class Calibrator(Worker):
 
     def _run(self) -> None:
         torch.set_num_threads(1)  # beside the tracker, the renders and the level of detail's build
-        torch.optim.Adam([torch.zeros(1, requires_grad=True)])
         while not self._given.wait(timeout=0.1):
             if self._stop.is_set():
                 return
