@@ -168,9 +168,9 @@ def calibrate_fitter(fitter: LiveFitter, rig: HeadRig, landmarks: list[np.ndarra
 
 def ready_optimisers() -> None:
     """Make the process's first torch.optim optimiser, which imports torch._dynamo: about 0.9 s
-    that holds the interpreter. Made by the calibration thread once the first face appeared, it
-    froze the tracker and the renders for 0.5-1.2 s of the source; made before the source plays
-    (`LiveDriver.start`), it costs only that much more start-up."""
+    that holds the interpreter. Made while a source plays (by the calibration, say), it freezes the
+    tracker and the renders for 0.5-1.2 s of the source; made before (`LiveDriver.start`), it adds
+    that much to the start-up instead."""
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
