@@ -129,7 +129,7 @@ def test_stats_count_new_avatar_frames_only(live_run):
     assert stats["latency_ms"] > stats["tracker_ms"] > 0  # capture -> display includes the tracking
 
 
-def test_mouth_follows_offline_tracker(live_run, played_video):
+def test_mouth_follows_offline_tracker(live_run):
     """The live fitter's jawOpen per shown source frame (`tracked_expr`: before the retarget, which
     keeps the avatar inside what it learned, so another person's wider mouth saturates there) vs
     the offline fit (`capture.fit_video.fit_videos` on the same video's landmarks, as `avatar
@@ -138,6 +138,7 @@ def test_mouth_follows_offline_tracker(live_run, played_video):
     from capture.detect_pass import detect_videos
     from capture.embedding import embedding_for_rig
     from capture.fit_video import fit_videos
+    from avatar.data.video import probe_video
     from avatar.rig.loaders import load_rig
 
     rig = load_rig("builtin")
@@ -151,9 +152,10 @@ def test_mouth_follows_offline_tracker(live_run, played_video):
     frames, tracked = frames[keep], p["tracked_expr"][first[keep], jaw_open]
     assert len(frames) >= 20, f"only {len(frames)} source frames drove the avatar"
     assert np.isfinite(tracked).all()  # every driven frame carries the tracker's own weights
-    det = detect_videos([played_video], None, progress=False)
+    det = detect_videos([VIDEO], None, progress=False)  # the clip once: the played source is it twice
     index = {f: i for i, f in enumerate(det.frame)}
-    rows = [index[f] for f in frames if f in index]
+    clip_frames = probe_video(VIDEO)["frames"]
+    rows = [index[f % clip_frames] for f in frames if f % clip_frames in index]
     assert len(rows) == len(frames)
     landmarks = np.stack(det.landmarks)[rows, :, :2]  # [T, 478, 2]
     torch.set_num_threads(1)
