@@ -25,9 +25,7 @@ The camera matrices appear in both capture.json and params.npz and must agree.
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
 import math
 import numbers
 import os
@@ -45,8 +43,6 @@ from avatar.data.npz import read_npz
 from avatar.render.camera import Camera
 from avatar.rig.head_rig import HeadRig
 from avatar.rig.params import PARAM_KEYS, RigParams
-
-log = logging.getLogger("avatar")
 
 FORMAT_NAME = "avatar-capture"
 FORMAT_VERSION = 1
@@ -73,13 +69,6 @@ class FrameInfo:
     camera: int  # index into cameras
     image: str  # path relative to root
     mask: str | None  # path relative to root
-
-
-@functools.lru_cache(maxsize=None)
-def _warn_unversioned(root: Path) -> None:
-    """Once per capture: tracked before captures recorded their rig's hash (Capture.check_rig)."""
-    log.warning("%s was tracked before captures recorded their rig's version, and the built-in head's face "
-                "changed on 2026-11-27: if it was tracked before then, `avatar track` the video again", root)
 
 
 @dataclass
@@ -132,10 +121,8 @@ class Capture:
                 raise CaptureError(self.root / "params.npz", f"'{key}' has {have} values per time step, the rig "
                                    f"'{rig.name}' has {want} (tracked with another rig, or an earlier version of "
                                    f"this one? `avatar track` the video again)")
-        tracked_with = self.extra.get("rig_hash")  # capture.track records it since 2026-11-27
-        if tracked_with is None and self.extra.get("generator") == "capture.track" and rig.name == "builtin":
-            _warn_unversioned(self.root)
-        elif tracked_with is not None and tracked_with != rig.identity_hash():
+        tracked_with = self.extra.get("rig_hash")  # capture.track records it (captures from 2026-11-27 on)
+        if tracked_with is not None and tracked_with != rig.identity_hash():
             raise CaptureError(self.root / "capture.json", f"tracked with another version of the rig '{rig.name}' "
                                "(its geometry has changed since, so these parameters no longer fit it): "
                                "`avatar track` the video again")

@@ -17,8 +17,6 @@ the subject's left):
 * shapedirs: len(SHAPE_NAMES) identity traits (builtin_identity); exprdirs: the ARKit-named
   EXPRESSION_NAMES (builtin_blendshapes; jawOpen is a corrective, the jaw joint opens the mouth).
 * 68 iBUG landmarks (builtin_landmarks), procedural vertex colours (builtin_colors).
-* The face as drawn is warped to the proportions of MediaPipe's canonical face, the average face
-  the tracker's landmarks come from (builtin_proportions: mouth width, eye corners, brows).
 
 The grid behind the mesh (region labels, slits, pouch rings) is `builtin_grid.build_grid` with
 the same resolution name.
@@ -34,11 +32,10 @@ import torch
 
 from avatar.rig.builtin_blendshapes import EXPRESSION_NAMES, expression_basis
 from avatar.rig.builtin_colors import vertex_colors
-from avatar.rig.builtin_geometry import HeadGeometry, eye_centres
+from avatar.rig.builtin_geometry import HeadGeometry
 from avatar.rig.builtin_grid import RESOLUTIONS, build_grid
 from avatar.rig.builtin_identity import SHAPE_NAMES, identity_basis
 from avatar.rig.builtin_landmarks import landmark_embedding
-from avatar.rig.builtin_proportions import proportion_warp
 from avatar.rig.builtin_skin import JAW, joint_regressor, lbs_weights, lower_face_side
 from avatar.rig.head_rig import FLAME_PARENTS, HeadRig
 
@@ -62,10 +59,8 @@ class _Arrays:
 def _build(resolution: str) -> _Arrays:
     grid = build_grid(resolution)
     geometry = HeadGeometry(grid)
-    lmk_faces, lmk_bary = landmark_embedding(grid)
-    drawn = np.einsum("lkd,lk->ld", geometry.positions()[grid.faces[lmk_faces]], lmk_bary)  # [68, 3] before the warp
-    geometry.warp = proportion_warp(drawn, eye_centres())
     rest = geometry.positions()  # [V, 3]
+    lmk_faces, lmk_bary = landmark_embedding(grid)
     landmarks = np.einsum("lkd,lk->ld", rest[grid.faces[lmk_faces]], lmk_bary)  # [68, 3]
     weights = lbs_weights(grid, rest)
     return _Arrays(

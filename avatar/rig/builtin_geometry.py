@@ -10,7 +10,6 @@ Eyelid expressions are differences of these positions between lid states.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,9 +93,6 @@ class HeadGeometry:
         self._bulge = _lip_bulge(grid)
         self._rest_hits = cast_rays(self._rest_theta, grid.skin_phi)  # [Vs, 3]
         self._level = self._mouth_levelling(self._skin(self._rest_hits))
-        # Applied to every vertex but the eyeballs' (builtin_proportions.proportion_warp); set by the
-        # builder once the landmarks of the head as drawn are known.
-        self.warp: Callable[[np.ndarray], np.ndarray] | None = None
 
     def _skin(self, hits: np.ndarray) -> np.ndarray:
         radial = hits / np.linalg.norm(hits, axis=1, keepdims=True)
@@ -130,8 +126,6 @@ class HeadGeometry:
         out = np.zeros((g.num_vertices, 3))
         out[: g.num_skin] = skin
         self._place_mouth_pouch(out)
-        if self.warp is not None:
-            out = self.warp(out)
         for k, centre in enumerate(eye_centres()):
             loop = out[g.lid_loops[k]]  # [n, 3]
             for ring, f in zip(g.lid_rings[k], LID_POCKET, strict=True):

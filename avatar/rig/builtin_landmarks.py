@@ -16,9 +16,8 @@ import numpy as np
 from avatar.rig.builtin_geometry import MOUTH_ARC_RADIUS
 from avatar.rig.builtin_grid import HeadGrid, Slit
 
-# Brow line of the subject's left brow from inner to outer end: (x, y) metres, the directions (with z
-# 0.08) whose skin points sit on the canonical face's brows (builtin_proportions) within 0.3 mm.
-BROW_XY = ((0.0121, 0.021), (0.0255, 0.0231), (0.0397, 0.0248), (0.0529, 0.0227), (0.0675, 0.0178))
+# Brow line of the subject's left brow from inner to outer end: (x, y) metres.
+BROW_XY = ((0.013, 0.019), (0.022, 0.0245), (0.032, 0.0265), (0.042, 0.0245), (0.051, 0.0185))
 # Vermilion border heights above / below the lip line (metres) at |x| = 0, 7-8 mm, 16-17 mm.
 UPPER_LIP_BORDER = ((0.0, 0.0085), (0.007, 0.0092), (0.016, 0.006))
 LOWER_LIP_BORDER = ((0.0, 0.0095), (0.008, 0.009), (0.017, 0.0065))
