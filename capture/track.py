@@ -122,7 +122,7 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
         extra = {"generator": "capture.track", "videos": [str(v) for v in videos], "monocular": True,
                  "focal_px": [float(f) for f in fit.focal],
                  "frame_sizes": [[int(w), int(h)] for w, h in det.sizes], "crop_size": size, "head_cut": cut.to_dict(),
-                 "rig_hash": rig.identity_hash(),  # Capture.check_rig: a later version of the rig is refused
+                 "rig_hash": rig.identity_hash(),  # Capture.check_rig refuses another version of the rig
                  "source_frames": [{"video": int(v), "frame": int(f)} for v, f in zip(video, frame)]}
         writer.finish(fit.params, splits, extra)
     report["seconds"] = round(time.perf_counter() - started, 2)

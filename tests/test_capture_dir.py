@@ -328,4 +328,3 @@ def test_a_capture_tracked_with_another_version_of_the_rig_says_to_track_again(t
     edit_json(tmp_path / "cap", lambda m: m["extra"].update(rig_hash="0" * 64))
     with pytest.raises(CaptureError, match=r"capture\.json.*another version of the rig 'builtin'.*`avatar track`"):
         load_capture(tmp_path / "cap").check_rig(rig)
-
