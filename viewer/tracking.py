@@ -82,7 +82,7 @@ class TrackerThread(Worker):
 
         torch.set_num_threads(1)  # the fit's tensors are tiny: intra-op threads only slow it down here
         landmarker = FaceLandmarker(video=True)
-        calibrator = Calibrator(self.rig, self.source.size)  # started on the first face
+        calibrator = Calibrator(self.rig, self.source.size)  # runs once the calibration frames are in
         fitter = LiveFitter(self.rig, self.source.size)  # until calibrated: the rig's mean identity, prior focal
         calibration: list[np.ndarray] = []
         tracking_s: deque[float] = deque(maxlen=15)  # the last frames' landmarks + fit
@@ -105,8 +105,6 @@ class TrackerThread(Worker):
                     fitter.reset()
                     continue
                 if len(calibration) < CALIBRATION_FRAMES:
-                    if not calibration:
-                        calibrator.start()
                     calibration.append(points)
                     if len(calibration) == CALIBRATION_FRAMES:
                         calibrator.calibrate(calibration, frame.index)
@@ -175,9 +173,9 @@ def ready_optimisers() -> None:
 
 
 class Calibrator(Worker):
-    """`calibrate_fitter` on a fitter of its own, on its own thread, started on the tracker's first
-    face; `calibrate` hands it the calibration frames' landmarks. `done` is set when it has
-    finished: `result` (fitter, neutral [1], report) or `error`."""
+    """`calibrate_fitter` on a fitter of its own, on its own thread, which `calibrate` starts with
+    the calibration frames' landmarks. `done` is set when it has finished: `result` (fitter,
+    neutral [1], report) or `error`."""
 
     def __init__(self, rig: HeadRig, size: tuple[int, int]):
         super().__init__("calibration", join_timeout=CALIBRATION_JOIN_S)
@@ -186,19 +184,15 @@ class Calibrator(Worker):
         self.last_index: int | None = None  # the source frame of the last calibration landmarks
         self.result: tuple[LiveFitter, RigParams, dict] | None = None
         self.done = threading.Event()
-        self._given = threading.Event()
 
     def calibrate(self, landmarks: list[np.ndarray], last_index: int) -> None:
         """Calibrate on these landmarks [478, 2+] of the calibration frames, the last of them
         source frame last_index (for the stats)."""
         self.landmarks, self.last_index = list(landmarks), last_index
-        self._given.set()
+        self.start()
 
     def _run(self) -> None:
         torch.set_num_threads(1)  # beside the tracker, the renders and the level of detail's build
-        while not self._given.wait(timeout=0.1):
-            if self._stop.is_set():
-                return
         fitter = LiveFitter(self.rig, self.size)
         neutral, report = calibrate_fitter(fitter, self.rig, self.landmarks, self.size)
         self.result = (fitter, neutral, report)
