@@ -65,6 +65,7 @@ def test_track_real_video(tmp_path, caplog):
     assert max(_hair_between_the_lines(capture, rig, f) for f in range(len(capture.frames))) == 0
     # The capture says what it is (one camera's video); the trainer picks the preset from that.
     assert capture.extra["monocular"] is True and "preset" not in capture.extra
+    assert capture.extra["rig_hash"] == rig.identity_hash()  # Capture.check_rig refuses another version
     with caplog.at_level("INFO", logger="avatar"):
         assert main(["train", str(out), "--print-config"]) == 0
     assert "training preset 'mono-phone'" in caplog.text
