@@ -32,13 +32,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.path import Path as PolygonPath
 from scipy import ndimage
 
-from avatar.data.capture import Capture, load_capture
+from avatar.data.capture import load_capture
 from avatar.model import load_avatar
 from avatar.renderer import AvatarRenderer
+from avatar.render import Camera
 from avatar.rig import RigParams
+from avatar.training.config import TrainConfig
 from avatar.training.image_metrics import photometric_loss, psnr
 from capture.ibug68 import MP_TO_IBUG68
 
@@ -62,12 +63,10 @@ def region_masks(mask: np.ndarray, alpha: np.ndarray, landmarks: np.ndarray | No
     inside = off_band & person & drawn
     if landmarks is None:
         return regions | {"person": inside}
-    h, w = mask.shape
-    ys, xs = np.mgrid[:h, :w]
-    centres = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], 1)  # [H*W, 2]
+    ys, xs = np.mgrid[:mask.shape[0], :mask.shape[1]] + 0.5  # [H, W] pixel centres
 
     def polygon(points: list[int]) -> np.ndarray:
-        return PolygonPath(landmarks[points]).contains_points(centres).reshape(h, w)
+        return inside_polygon(landmarks[points], xs, ys)
 
     mouth = inside & polygon(MOUTH)
     eyes = inside & (polygon(EYES[0]) | polygon(EYES[1])) & ~mouth
@@ -76,13 +75,25 @@ def region_masks(mask: np.ndarray, alpha: np.ndarray, landmarks: np.ndarray | No
     return regions | {"mouth": mouth, "eyes": eyes, "face": face, "hair, forehead, neck": others}
 
 
-def fit_params(renderer: AvatarRenderer, params: RigParams, capture: Capture, frame: int, target: torch.Tensor,
-               mask: torch.Tensor, steps: int, keys: tuple[str, ...] = FITTED) -> RigParams:
+def inside_polygon(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """[H, W] whether each point (xs, ys [H, W]) lies inside the closed polygon corners [N, 2]
+    (even-odd rule: a ray to +x crosses its edges an odd number of times)."""
+    inside = np.zeros(xs.shape, bool)
+    for (x0, y0), (x1, y1) in zip(corners, np.roll(corners, -1, axis=0)):
+        if y0 == y1:
+            continue  # a horizontal edge: the ray never crosses it
+        spans = (y0 > ys) != (y1 > ys)  # the edge straddles the point's row
+        inside ^= spans & (xs < x0 + (ys - y0) * (x1 - x0) / (y1 - y0))
+    return inside
+
+
+def fit_params(renderer: AvatarRenderer, params: RigParams, camera: Camera, region: torch.Tensor | None,
+               target: torch.Tensor, mask: torch.Tensor, steps: int, keys: tuple[str, ...] = FITTED) -> RigParams:
     """One frame's params [1] with `keys` fitted to target [H, W, 3] (mask [H, W, 1]) through the
-    avatar: the training loss, `steps` Adam steps, expression weights kept in [0, 1]."""
-    camera = capture.camera(frame)
+    avatar rendered with the frame's cut `region` [H, W, 1]: the training loss, `steps` Adam steps,
+    expression weights kept in [0, 1]."""
     background = torch.tensor(renderer.background, dtype=torch.float32, device=renderer.device)
-    region = renderer.cut_region(params, camera)  # where the target was cut: the tracked pose's
+    loss_weights = TrainConfig()
     deltas = {k: torch.zeros_like(getattr(params, k), requires_grad=True) for k in keys}
     optimizer = torch.optim.Adam([{"params": [deltas[k]], "lr": LEARNING_RATES[k]} for k in keys])
 
@@ -94,7 +105,8 @@ def fit_params(renderer: AvatarRenderer, params: RigParams, capture: Capture, fr
 
     for _ in range(steps):
         out, _ = renderer.render_differentiable(moved(), camera, region, background)
-        loss = photometric_loss(out.rgb, target, 0.2) + 0.1 * (out.alpha - mask).abs().mean()
+        loss = (photometric_loss(out.rgb, target, loss_weights.ssim_weight)
+                + loss_weights.alpha_weight * (out.alpha - mask).abs().mean())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -125,8 +137,9 @@ def error_budget(model_path: str | Path, capture_dir: str | Path, split: str = "
             raise SystemExit(f"{capture_dir}: frame {frame} has no matte; the budget splits the frame by it")
         target = image * mask + background * (1 - mask)
         params = capture.frame_params(frame).to(dtype=torch.float32)
+        camera = capture.camera(frame)
         with torch.no_grad():
-            out = renderer.render(params, capture.camera(frame))
+            out = renderer.render(params, camera)
         error = ((out.rgb.clamp(0, 1) - target) ** 2).mean(-1).numpy()  # [H, W]
         regions = region_masks(mask[..., 0].numpy(), out.alpha[..., 0].numpy(),
                                None if landmarks is None else landmarks[frame])
@@ -135,10 +148,10 @@ def error_budget(model_path: str | Path, capture_dir: str | Path, split: str = "
         region_pixels.append([float(regions[r].mean()) for r in names])
         frame_sse.append(float(error.sum()))
         if fit_steps:
-            fitted = fit_params(renderer, params, capture, frame, target, mask, fit_steps, fit_keys)
+            region = renderer.cut_region(params, camera)  # where the target was cut: the tracked pose's
+            fitted = fit_params(renderer, params, camera, region, target, mask, fit_steps, fit_keys)
             with torch.no_grad():
-                region = renderer.cut_region(params, capture.camera(frame))
-                rgb = renderer.render_differentiable(fitted, capture.camera(frame), region, background)[0].rgb
+                rgb = renderer.render_differentiable(fitted, camera, region, background)[0].rgb
             fitted_psnr.append(psnr(rgb.clamp(0, 1), target))
     sse, pixels, total = np.array(region_sse), np.array(region_pixels), np.array(frame_sse)  # [F, R], [F, R], [F]
     size = error.size

@@ -121,7 +121,7 @@ class Capture:
                 raise CaptureError(self.root / "params.npz", f"'{key}' has {have} values per time step, the rig "
                                    f"'{rig.name}' has {want} (tracked with another rig, or an earlier version of "
                                    f"this one? `avatar track` the video again)")
-        tracked_with = self.extra.get("rig_hash")  # capture.track records it (captures from 2026-11-27 on)
+        tracked_with = self.extra.get("rig_hash")  # capture.track records it; older captures and importers do not
         if tracked_with is not None and tracked_with != rig.identity_hash():
             raise CaptureError(self.root / "capture.json", f"tracked with another version of the rig '{rig.name}' "
                                "(its geometry has changed since, so these parameters no longer fit it): "
