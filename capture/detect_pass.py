@@ -25,6 +25,7 @@ class Detections:
     skipped: list[dict] = field(default_factory=list)  # {"video", "frame", "reason"}
     considered: int = 0  # frames kept after the frame-rate cap
     fps: list[float] = field(default_factory=list)  # output frame rate per video
+    source_fps: list[float] = field(default_factory=list)  # decoded frame rate per video (of `frame`)
     sizes: list[tuple[int, int]] = field(default_factory=list)  # (width, height) as displayed
 
     def skip_counts(self) -> dict[str, int]:
@@ -49,6 +50,7 @@ def detect_videos(videos: list[Path], max_fps: float | None, max_frames: int | N
             raise VideoError(path, "the video has no frame rate")
         keep, fps = kept_frames(info["fps"], max_fps)
         det.fps.append(fps)
+        det.source_fps.append(info["fps"])
         det.sizes.append((info["width"], info["height"]))
         landmarker = FaceLandmarker(video=True)
         try:

@@ -28,6 +28,7 @@ from avatar.data.video import VideoWriter, read_video_frames
 from avatar.render.head_cut import CutParts, cut_parts
 from avatar.rig.head_cut import HeadCut
 from avatar.rig.loaders import load_rig
+from avatar.rig.torso import split_torso
 from capture.crop import crop_frame, smooth_crops
 from capture.detect_pass import Detections, detect_videos
 from capture.embedding import embedding_for_rig
@@ -104,6 +105,9 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
         fit = video_fit(rig, refined.params, fit.focal, landmarks, video, det.sizes)
         photo_error = refined
     seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
+    # The head's turns go to the neck, the torso turns slowly (before the masks' cut, which follows the neck).
+    seconds_in_video = frame / np.array(det.source_fps)[video]  # [T]
+    fit = dataclasses.replace(fit, params=split_torso(rig, fit.params, video, seconds_in_video))
     with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
         cut = head_cut(rig, _surface_point(rig.v_template, rig, *_embedded_point(embedding, CHIN, "the chin")),
                        nose_height)

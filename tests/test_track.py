@@ -66,6 +66,9 @@ def test_track_real_video(tmp_path, caplog):
     # The capture says what it is (one camera's video); the trainer picks the preset from that.
     assert capture.extra["monocular"] is True and "preset" not in capture.extra
     assert capture.extra["rig_hash"] == rig.identity_hash()  # Capture.check_rig refuses another version
+    # The head's turns are the neck's; the torso (root) turns slowly (avatar.rig.torso.split_torso).
+    p = capture.params
+    assert float(p.rotation.std(0).norm()) < 0.25 * float(p.neck.std(0).norm())
     with caplog.at_level("INFO", logger="avatar"):
         assert main(["train", str(out), "--print-config"]) == 0
     assert "training preset 'mono-phone'" in caplog.text

@@ -47,6 +47,7 @@ from avatar.rig.lbs import axis_angle_to_matrix, matrix_to_axis_angle
 from avatar.training.evaluate import evaluate
 from avatar.training.image_metrics import LpipsMetric
 from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
+from avatar.rig.torso import SlowTorso
 from viewer.one_euro import OneEuroFilter
 from viewer.retarget_live import LiveRetarget
 from viewer.tracking import calibrate_fitter, live_params
@@ -87,6 +88,7 @@ def track_live(video: Path, avatar, wanted: set[int], smoothing: float = 0.3) ->
     retarget = LiveRetarget(rig, avatar.identity(), avatar.expression_range, avatar.live_map)
     fitter = LiveFitter(rig, size)
     smoother = OneEuroFilter(smoothing)
+    torso = SlowTorso()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as TrackerThread: the fit's tensors are tiny
     landmarker = FaceLandmarker(video=True)
@@ -114,7 +116,7 @@ def track_live(video: Path, avatar, wanted: set[int], smoothing: float = 0.3) ->
             else:
                 started = time.perf_counter()
                 driver = fitter.fit(points)
-                params = live_params(retarget, smoother, driver, index / fps)
+                params = live_params(retarget, smoother, torso, driver, index / fps)
                 fit_s += time.perf_counter() - started
                 last = (driver, params, retarget.neutral_rotation.clone())
             if index in wanted and last is not None:

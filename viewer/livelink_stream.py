@@ -23,6 +23,7 @@ from avatar.data.livelink import DEFAULT_FPS, LiveLinkMapping, arkit_expression_
 from avatar.data.livelink_packet import MAX_PACKET_BYTES, LiveLinkPacket, LiveLinkPacketError, decode_packet
 from avatar.model import ClampTally, ExpressionRange
 from avatar.rig import HeadRig
+from avatar.rig.torso import SlowTorso
 from viewer.drivers import DrivenSample
 from viewer.latest import LatestSlot
 from viewer.sources import SourceError
@@ -48,6 +49,7 @@ class LiveLinkStream(Worker):
                                         default_jaw_from_jawopen(rig))
         self._identity = identity_shape.float().clone()  # [S] the avatar's own shape in every sample
         self._learned = learned
+        self._torso = SlowTorso()  # the head's turns shared with the neck, as the avatar was trained
         self.clamps = ClampTally()  # what the training range did to the samples
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -128,7 +130,7 @@ class LiveLinkStream(Worker):
         if not self._in_order(packet):
             self.out_of_order += 1
             return
-        params = self._mapping.params(packet.values[None])  # [1]
+        params = self._torso(self._mapping.params(packet.values[None]), packet.time)  # [1]
         if self._learned is not None:
             params, report = self._learned.onto(params)  # ARKit weights: relative to the user's rest pose
             self.clamps.add(report)
@@ -146,6 +148,7 @@ class LiveLinkStream(Worker):
             return True
         if self.last.time - packet.time > RESYNC_S:
             self.resyncs += 1
+            self._torso.reset()
             return True
         return False
 

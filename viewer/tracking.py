@@ -25,6 +25,7 @@ import torch
 
 from avatar.rig import HeadRig, RigParams
 from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
+from avatar.rig.torso import SlowTorso
 from viewer.latest import LatestSlot
 from viewer.one_euro import OneEuroFilter
 from viewer.pacing import RenderPace
@@ -62,6 +63,7 @@ class TrackerThread(Worker):
         super().__init__("tracker", join_timeout=CALIBRATION_JOIN_S)
         self.source, self.rig, self.retarget, self.pace = source, rig, retarget, pace
         self.filter = OneEuroFilter(smoothing)
+        self.torso = SlowTorso()
         self.output: LatestSlot[TrackedFrame] = LatestSlot()
         self.status = "starting"
         self.calibration: dict = {"frames": CALIBRATION_FRAMES, "done": False}
@@ -131,6 +133,7 @@ class TrackerThread(Worker):
             raise RuntimeError(f"the live calibration failed: {calibrator.error}")
         fitter, neutral, report = calibrator.result
         self.retarget.set_neutral(neutral, expression=False)
+        self.torso.reset()  # the head's rotation is now relative to another neutral
         self.calibration.update(report, last_source_frame=calibrator.last_index, calibrated_from_source_frame=index)
         return fitter
 
@@ -140,7 +143,8 @@ class TrackerThread(Worker):
         if self._neutral_requested.is_set():
             self._neutral_requested.clear()
             self.retarget.set_neutral(driver)
-        params = live_params(self.retarget, self.filter, driver, frame.captured_at)
+            self.torso.reset()
+        params = live_params(self.retarget, self.filter, self.torso, driver, frame.captured_at)
         done = time.perf_counter()
         return TrackedFrame(params, frame, points, landmark_ms, 1e3 * (done - started), done,
                             driver.expr[0].numpy().copy())
@@ -201,9 +205,11 @@ class Calibrator(Worker):
         self.done.set()
 
 
-def live_params(retarget: LiveRetarget, smoothing: OneEuroFilter, driver: RigParams, t: float) -> RigParams:
-    """Avatar params [1] of one fitted driver frame [1] at time t (seconds): retargeted, smoothed."""
-    return _smoothed(smoothing, retarget(driver), t)
+def live_params(retarget: LiveRetarget, smoothing: OneEuroFilter, torso: SlowTorso, driver: RigParams,
+                t: float) -> RigParams:
+    """Avatar params [1] of one fitted driver frame [1] at time t (seconds): retargeted, smoothed,
+    the head's rotation shared between a slow torso and the neck (as `avatar track` shares it)."""
+    return torso(_smoothed(smoothing, retarget(driver), t), t)
 
 
 def _smoothed(smoothing: OneEuroFilter, p: RigParams, t: float) -> RigParams:

@@ -31,6 +31,7 @@ from avatar.data.errors import ExpressionFileError
 from avatar.data.npz import read_npz
 from avatar.rig.head_rig import HeadRig
 from avatar.rig.params import RigParams
+from avatar.rig.torso import slow_torso_sequence
 
 BLENDSHAPE_COLUMNS = tuple(n[0].upper() + n[1:] for n in ARKIT_NAMES)
 HEAD_COLUMNS = ("HeadYaw", "HeadPitch", "HeadRoll")
@@ -313,7 +314,9 @@ def livelink_to_params(recording: LiveLinkRecording, rig: HeadRig,
 
 def load_livelink_csv(path: str | Path, rig: HeadRig, arkit_map: str | Path | None = None,
                       jaw_from_jawopen: bool | None = None) -> tuple[RigParams, float]:
-    """(params for every row, fps) from a Live Link Face CSV."""
+    """(params for every row, fps) from a Live Link Face CSV: the head's rotation shared between a
+    slow torso and the neck as the stream shares it (`avatar.rig.torso.SlowTorso`)."""
     recording = read_livelink_csv(path)
-    return livelink_to_params(recording, rig, arkit_map, jaw_from_jawopen), recording.fps
+    params = livelink_to_params(recording, rig, arkit_map, jaw_from_jawopen)
+    return slow_torso_sequence(params, recording.fps), recording.fps
 

@@ -9,6 +9,7 @@ import { sequenceOf, zeroParams } from "./params.js";
 
 const MAX_ABS_VALUE = 1e4;
 const DEFAULT_FPS = 60;
+const TORSO_SECONDS = 1.0; // avatar/rig/torso.py TORSO_SIGMA_SECONDS: the torso's lag behind the head
 const TIMECODE_RATES = [24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 240];
 const TIMECODE = /^\s*(\d+):(\d+):(\d+)[:;.](\d+(?:\.\d*)?)\s*$/;
 
@@ -125,11 +126,38 @@ export function eulerToAxisAngle(yaw, pitch, roll) {
     q[1 + axis] = Math.sin(angle / 2);
     return q;
   };
-  let q = multiply(multiply(about(1, -yaw), about(0, pitch)), about(2, -roll));
+  return quatToAxisAngle(multiply(multiply(about(1, -yaw), about(0, pitch)), about(2, -roll)));
+}
+
+/** Axis-angle [3] of a unit quaternion [w, x, y, z], the rotation's shorter way round. */
+function quatToAxisAngle(q) {
   if (q[0] < 0) q = q.map((v) => -v);
   const norm = Math.hypot(q[1], q[2], q[3]);
   const scale = norm > 1e-12 ? (2 * Math.atan2(norm, q[0])) / norm : 2 / q[0];
   return [q[1] * scale, q[2] * scale, q[3] * scale];
+}
+
+function axisAngleToQuat(v) {
+  const angle = Math.hypot(v[0], v[1], v[2]);
+  const s = angle > 1e-12 ? Math.sin(angle / 2) / angle : 0.5;
+  return [Math.cos(angle / 2), v[0] * s, v[1] * s, v[2] * s];
+}
+
+const conjugate = (q) => [q[0], -q[1], -q[2], -q[3]];
+
+/** SlowTorso (avatar/rig/torso.py) over frames played at fps: the head's turn (root then neck)
+ * shared between a torso that follows it through a lag of TORSO_SECONDS and the neck. */
+export function slowTorso(frames, fps) {
+  const share = 1 - Math.exp(-1 / (fps * TORSO_SECONDS));
+  let torso = null;
+  for (const params of frames) {
+    const head = multiply(axisAngleToQuat(params.rotation), axisAngleToQuat(params.neck));
+    if (torso === null) torso = head;
+    else torso = multiply(torso, axisAngleToQuat(quatToAxisAngle(multiply(conjugate(torso), head)).map((v) => share * v)));
+    params.rotation = quatToAxisAngle(torso);
+    params.neck = quatToAxisAngle(multiply(conjugate(torso), head));
+  }
+  return frames;
 }
 
 function multiply(a, b) {
@@ -157,7 +185,7 @@ export function liveLinkSequence(name, recording, mapping, numExpr, range) {
     params.eyes = [...eulerToAxisAngle(row[55], row[56], row[57]), ...eulerToAxisAngle(row[58], row[59], row[60])];
     frames.push(range ? onto(params, range) : params);
   }
-  return sequenceOf(name, recording.fps, numExpr, frames);
+  return sequenceOf(name, recording.fps, numExpr, slowTorso(frames, recording.fps));
 }
 
 /** ExpressionRange.onto: another person's weights on the avatar's resting face, kept in range. */

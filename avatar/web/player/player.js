@@ -475,6 +475,7 @@ void main() {
   // src/livelink.js
   var MAX_ABS_VALUE = 1e4;
   var DEFAULT_FPS = 60;
+  var TORSO_SECONDS = 1;
   var TIMECODE_RATES = [24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 240];
   var TIMECODE = /^\s*(\d+):(\d+):(\d+)[:;.](\d+(?:\.\d*)?)\s*$/;
   var LiveLinkError = class extends Error {
@@ -607,15 +608,35 @@ void main() {
   }
   function eulerToAxisAngle(yaw, pitch, roll) {
     const about = (axis, angle) => {
-      const q2 = [Math.cos(angle / 2), 0, 0, 0];
-      q2[1 + axis] = Math.sin(angle / 2);
-      return q2;
+      const q = [Math.cos(angle / 2), 0, 0, 0];
+      q[1 + axis] = Math.sin(angle / 2);
+      return q;
     };
-    let q = multiply(multiply(about(1, -yaw), about(0, pitch)), about(2, -roll));
+    return quatToAxisAngle(multiply(multiply(about(1, -yaw), about(0, pitch)), about(2, -roll)));
+  }
+  function quatToAxisAngle(q) {
     if (q[0] < 0) q = q.map((v) => -v);
     const norm = Math.hypot(q[1], q[2], q[3]);
     const scale = norm > 1e-12 ? 2 * Math.atan2(norm, q[0]) / norm : 2 / q[0];
     return [q[1] * scale, q[2] * scale, q[3] * scale];
+  }
+  function axisAngleToQuat(v) {
+    const angle = Math.hypot(v[0], v[1], v[2]);
+    const s = angle > 1e-12 ? Math.sin(angle / 2) / angle : 0.5;
+    return [Math.cos(angle / 2), v[0] * s, v[1] * s, v[2] * s];
+  }
+  var conjugate = (q) => [q[0], -q[1], -q[2], -q[3]];
+  function slowTorso(frames, fps) {
+    const share = 1 - Math.exp(-1 / (fps * TORSO_SECONDS));
+    let torso = null;
+    for (const params of frames) {
+      const head = multiply(axisAngleToQuat(params.rotation), axisAngleToQuat(params.neck));
+      if (torso === null) torso = head;
+      else torso = multiply(torso, axisAngleToQuat(quatToAxisAngle(multiply(conjugate(torso), head)).map((v) => share * v)));
+      params.rotation = quatToAxisAngle(torso);
+      params.neck = quatToAxisAngle(multiply(conjugate(torso), head));
+    }
+    return frames;
   }
   function multiply(a, b) {
     return [
@@ -642,7 +663,7 @@ void main() {
       params.eyes = [...eulerToAxisAngle(row2[55], row2[56], row2[57]), ...eulerToAxisAngle(row2[58], row2[59], row2[60])];
       frames.push(range ? onto(params, range) : params);
     }
-    return sequenceOf(name, recording.fps, numExpr, frames);
+    return sequenceOf(name, recording.fps, numExpr, slowTorso(frames, recording.fps));
   }
   function onto(params, range) {
     const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
