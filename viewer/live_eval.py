@@ -44,10 +44,10 @@ from avatar.model import load_avatar
 from avatar.render.camera import Camera
 from avatar.rig import RigParams
 from avatar.rig.lbs import axis_angle_to_matrix, matrix_to_axis_angle
+from avatar.rig.torso import SlowTorso
 from avatar.training.evaluate import evaluate
 from avatar.training.image_metrics import LpipsMetric
 from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
-from avatar.rig.torso import SlowTorso
 from viewer.one_euro import OneEuroFilter
 from viewer.retarget_live import LiveRetarget
 from viewer.tracking import calibrate_fitter, live_params

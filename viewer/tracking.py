@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from avatar.rig import HeadRig, RigParams
-from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
 from avatar.rig.torso import SlowTorso
+from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
 from viewer.latest import LatestSlot
 from viewer.one_euro import OneEuroFilter
 from viewer.pacing import RenderPace

@@ -152,8 +152,12 @@ export function slowTorso(frames, fps) {
   let torso = null;
   for (const params of frames) {
     const head = multiply(axisAngleToQuat(params.rotation), axisAngleToQuat(params.neck));
-    if (torso === null) torso = head;
-    else torso = multiply(torso, axisAngleToQuat(quatToAxisAngle(multiply(conjugate(torso), head)).map((v) => share * v)));
+    if (torso === null) {
+      torso = head;
+    } else {
+      const turn = quatToAxisAngle(multiply(conjugate(torso), head)).map((v) => share * v);
+      torso = multiply(torso, axisAngleToQuat(turn));
+    }
     params.rotation = quatToAxisAngle(torso);
     params.neck = quatToAxisAngle(multiply(conjugate(torso), head));
   }
