@@ -168,19 +168,21 @@ def _live_camera(camera: Camera, live_focal: float, offline_focal: float) -> Cam
 
 def parameter_differences(rig, offline: dict[int, RigParams], live: dict[int, RigParams]) -> dict:
     """Mean absolute difference live - offline over the frames, per expression (by name) and for
-    jaw (rad), eyes (rad), rotation (deg, of the relative rotation R_live R_offline^T) and
-    translation (rig units); also each expression's mean offline and live value."""
+    jaw (rad), eyes (rad), the head's rotation (deg, of H_live H_offline^T, each H root then neck:
+    both sources share it between a slow torso and the neck) and translation (rig units); also
+    each expression's mean offline and live value."""
     frames = sorted(live)
     stack = {k: (torch.cat([getattr(offline[f], k) for f in frames]).double(),
                  torch.cat([getattr(live[f], k) for f in frames]).double())
-             for k in ("expr", "jaw", "eyes", "rotation", "translation")}
+             for k in ("expr", "jaw", "eyes", "rotation", "neck", "translation")}
     off_e, live_e = stack["expr"]
     names = list(rig.expr_names) or [f"expr{i}" for i in range(off_e.shape[1])]
     per_expr = {n: {"mad": float((live_e[:, i] - off_e[:, i]).abs().mean()), "offline_mean": float(off_e[:, i].mean()),
                     "live_mean": float(live_e[:, i].mean())} for i, n in enumerate(names)}
     per_expr = dict(sorted(per_expr.items(), key=lambda kv: -kv[1]["mad"]))
-    off_r, live_r = stack["rotation"]
-    rel = axis_angle_to_matrix(live_r) @ axis_angle_to_matrix(off_r).transpose(-1, -2)
+    off_head, live_head = (axis_angle_to_matrix(r) @ axis_angle_to_matrix(n)
+                           for r, n in zip(stack["rotation"], stack["neck"]))  # [F, 3, 3] each
+    rel = live_head @ off_head.transpose(-1, -2)
     angle = torch.rad2deg(matrix_to_axis_angle(rel).norm(dim=-1))
     return {"frames": len(frames), "expr_mad_mean": float((live_e - off_e).abs().mean()),
             "jaw_mad_rad": float((stack["jaw"][1] - stack["jaw"][0]).abs().mean()),
