@@ -81,12 +81,14 @@ def _tensor(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
 
 
 def _rest_joints(rig: HeadRig, params: RigParams) -> torch.Tensor:
-    """Each frame's unposed joints [T, 5, 3]: the regressor over its shaped and expressed mesh."""
+    """Each frame's unposed joints [T, 5, 3]: the regressor over its shaped and expressed mesh,
+    applied to the template and the bases first (the mesh of every frame is never built)."""
     with torch.no_grad():
-        offsets = torch.einsum("vks,s->vk", rig.shapedirs.double(), params.shape.double())  # [V, 3]
-        offsets = offsets + torch.einsum("vke,te->tvk", rig.exprdirs.double(), params.expr.double())  # [T, V, 3]
-        shaped = rig.v_template.double()[None] + offsets
-        return torch.einsum("jv,tvk->tjk", rig.j_regressor.double(), shaped)
+        regressor = rig.j_regressor.double()  # [5, V]
+        template = regressor @ rig.v_template.double()  # [5, 3]
+        shape = torch.einsum("jv,vks,s->jk", regressor, rig.shapedirs.double(), params.shape.double())  # [5, 3]
+        expr = torch.einsum("jv,vke,te->tjk", regressor, rig.exprdirs.double(), params.expr.double())  # [T, 5, 3]
+        return template + shape + expr
 
 
 class SlowTorso:
