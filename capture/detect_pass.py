@@ -22,6 +22,9 @@ class Detections:
     landmarks: list[np.ndarray] = field(default_factory=list)  # [478, 3] per tracked frame
     video: list[int] = field(default_factory=list)  # which video
     frame: list[int] = field(default_factory=list)  # decoded frame number in that video
+    # Its place among the video's kept frames (after the frame-rate cap): neighbours in time differ
+    # by 1 here, while their decoded numbers differ by the cap's step.
+    kept: list[int] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)  # {"video", "frame", "reason"}
     considered: int = 0  # frames kept after the frame-rate cap
     fps: list[float] = field(default_factory=list)  # output frame rate per video
@@ -55,11 +58,13 @@ def detect_videos(videos: list[Path], max_fps: float | None, max_frames: int | N
         landmarker = FaceLandmarker(video=True)
         try:
             frames = read_video_frames(path, max_frames)
+            kept = -1
             for i, rgb in enumerate(tqdm(frames, total=info["frames"] or None, desc=f"landmarks {path.name}",
                                          disable=not progress, leave=False)):
                 if not keep(i):
                     continue
                 det.considered += 1
+                kept += 1
                 points = landmarker.detect(rgb)
                 reason = _unusable(points)
                 if reason:
@@ -68,6 +73,7 @@ def detect_videos(videos: list[Path], max_fps: float | None, max_frames: int | N
                 det.landmarks.append(points)
                 det.video.append(v)
                 det.frame.append(i)
+                det.kept.append(kept)
         finally:
             landmarker.close()
     return det

@@ -52,12 +52,13 @@ class VideoFit:
 
 
 def fit_videos(rig: HeadRig, embedding: LandmarkEmbedding, landmarks: np.ndarray, video: np.ndarray,
-               frame_number: np.ndarray, sizes: list[tuple[int, int]], weights: FitWeights | None = None,
+               sequence: np.ndarray, sizes: list[tuple[int, int]], weights: FitWeights | None = None,
                progress: bool = True) -> VideoFit:
     """Fit tracked frames.
 
     landmarks [T, 478, 2] MediaPipe points in pixels of their video; video [T] which video each
-    frame comes from; frame_number [T] its index in that video (gaps = skipped frames);
+    frame comes from; sequence [T] its place in that video's frames (consecutive numbers are neighbours in
+    time, whose parameters the fit keeps close; gaps = frames skipped);
     sizes[v] = (width, height) of video v.
     """
     w = weights or FitWeights()
@@ -71,7 +72,7 @@ def fit_videos(rig: HeadRig, embedding: LandmarkEmbedding, landmarks: np.ndarray
     iod = torch.as_tensor(inter_ocular(landmarks), dtype=torch.float32).clamp_min(1.0)  # [T]
     focal0 = torch.tensor([FOCAL_PRIOR * max(s) for s in sizes], dtype=torch.float32)
     log_focal = torch.log(focal0).clone().requires_grad_(True)
-    pairs = continuing_frames(video, frame_number)
+    pairs = continuing_frames(video, sequence)
     var = _initial_variables(rig, lrig, target, focal0[video_t], centre, model, embedding.num_points)
     eye_rig, eye_target = lrig.subset(model.eye_points), target[:, model.eye_points]  # the irises
 
@@ -119,10 +120,12 @@ def video_fit(rig: HeadRig, params: RigParams, focal: np.ndarray, landmarks: np.
     return VideoFit(params, focal, nme_68(projected, landmarks), projected)
 
 
-def continuing_frames(video: np.ndarray, frame_number: np.ndarray) -> torch.Tensor:
+def continuing_frames(video: np.ndarray, sequence: np.ndarray) -> torch.Tensor:
     """Indices t [P] of the tracked frames that directly follow frame t - 1 of the same video
-    (skipped frames break the chain): the pairs that temporal smoothness ties together."""
-    same = np.concatenate([[False], (np.diff(frame_number) == 1) & (np.diff(video) == 0)])
+    (skipped frames break the chain): the pairs that temporal smoothness ties together. sequence
+    [T]: each frame's place among its video's frames as sampled (`Detections.kept`), not its
+    decoded number, which a frame-rate cap steps by more than 1."""
+    same = np.concatenate([[False], (np.diff(sequence) == 1) & (np.diff(video) == 0)])
     return torch.as_tensor(np.flatnonzero(same), dtype=torch.long)
 
 

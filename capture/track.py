@@ -86,9 +86,10 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
         raise VideoError(videos[0], f"only {len(det.video)} frame(s) with a usable face")
     seconds = {"landmarks": time.perf_counter() - started}
     landmarks = np.stack(det.landmarks)  # [T, 478, 3]
-    video, frame = np.array(det.video), np.array(det.frame)
+    video, frame = np.array(det.video), np.array(det.frame)  # [T] each: which video, decoded frame number
+    sequence = np.array(det.kept)  # [T] place among the video's kept frames: neighbours in time differ by 1
     splits = time_splits(video, val_fraction, videos)  # before the work: a video too short for them fails now
-    fit = fit_videos(rig, embedding, landmarks[..., :2], video, frame, det.sizes, progress=progress)
+    fit = fit_videos(rig, embedding, landmarks[..., :2], video, sequence, det.sizes, progress=progress)
     seconds["fit"] = time.perf_counter() - started - sum(seconds.values())
     boxes = smooth_crops(landmarks[..., :2], video, float(np.mean(det.fps)), det.sizes)
     cameras = [_crop_camera(fit.focal[v], det.sizes[v], box, size, i)
@@ -100,7 +101,7 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     nose_height = float(_surface_point(rig.v_template, rig, *_embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
     if photometric:
         refined = refine_photometric(rig, embedding, fit.params, [c.to_camera() for c in cameras], crops,
-                                     person * inside, crop_points, continuing_frames(video, frame),
+                                     person * inside, crop_points, continuing_frames(video, sequence),
                                      progress=progress, shell_height=nose_height, in_frame=inside)
         fit = video_fit(rig, refined.params, fit.focal, landmarks, video, det.sizes)
         photo_error = refined
@@ -112,7 +113,7 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
         cut = head_cut(rig, _surface_point(rig.v_template, rig, *_embedded_point(embedding, CHIN, "the chin")),
                        nose_height)
         follows = np.zeros(len(crops), bool)
-        follows[continuing_frames(video, frame).numpy()] = True
+        follows[continuing_frames(video, sequence).numpy()] = True
         cut, regions, hanging_median = _head_regions(writer, fit, crops, person, inside, rig, cut, follows, progress)
         _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, regions, size, progress)
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,

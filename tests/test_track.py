@@ -88,6 +88,26 @@ def _hair_between_the_lines(capture, rig, frame: int) -> float:
     return float((mask[parts.band & ~parts.neck] > 0.5).sum()) / mask.size
 
 
+@needs_video
+def test_a_frame_rate_cap_keeps_neighbouring_frames_tied(tmp_path):
+    """With --max-fps the kept frames' decoded numbers step by more than 1, yet they are still
+    neighbours in time: the fit's temporal smoothing must pair them (it paired none when it paired
+    on decoded numbers, so a capped video was tracked frame by frame, unsmoothed)."""
+    from capture.detect_pass import detect_videos
+    from capture.fit_video import continuing_frames
+
+    fps = probe_video(WOJTEK)["fps"]
+    det = detect_videos([WOJTEK], fps / 2, max_frames=16, progress=False)
+    video = np.array(det.video)
+    assert set(np.diff(det.frame)) == {2}  # every other decoded frame, all with a face
+    pairs = continuing_frames(video, np.array(det.kept)).numpy()
+    assert pairs.tolist() == list(range(1, len(video)))  # each kept frame follows the one before
+    # A frame without a usable face still breaks the chain: the frames around it are not neighbours.
+    sequence = np.array(det.kept)
+    gap = np.delete(np.arange(len(video)), 3)
+    assert 3 not in continuing_frames(video[gap], sequence[gap]).numpy()
+
+
 @pytest.mark.skipif(not WOMAN.is_file(), reason=f"test video {WOMAN} not present")
 def test_long_hair_is_kept_below_the_line_through_the_heads_sides(tmp_path):
     """talking_woman_512's hair hangs past her jaw to the frame's edge: the masks keep it where
