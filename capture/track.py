@@ -88,6 +88,7 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     landmarks = np.stack(det.landmarks)  # [T, 478, 3]
     video, frame = np.array(det.video), np.array(det.frame)  # [T] each: which video, decoded frame number
     sequence = np.array(det.kept)  # [T] place among the video's kept frames: neighbours in time differ by 1
+    follows_previous = continuing_frames(video, sequence)  # [P] the frames tied to the one before in time
     splits = time_splits(video, val_fraction, videos)  # before the work: a video too short for them fails now
     fit = fit_videos(rig, embedding, landmarks[..., :2], video, sequence, det.sizes, progress=progress)
     seconds["fit"] = time.perf_counter() - started - sum(seconds.values())
@@ -101,7 +102,7 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     nose_height = float(_surface_point(rig.v_template, rig, *_embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
     if photometric:
         refined = refine_photometric(rig, embedding, fit.params, [c.to_camera() for c in cameras], crops,
-                                     person * inside, crop_points, continuing_frames(video, sequence),
+                                     person * inside, crop_points, follows_previous,
                                      progress=progress, shell_height=nose_height, in_frame=inside)
         fit = video_fit(rig, refined.params, fit.focal, landmarks, video, det.sizes)
         photo_error = refined
@@ -113,7 +114,7 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
         cut = head_cut(rig, _surface_point(rig.v_template, rig, *_embedded_point(embedding, CHIN, "the chin")),
                        nose_height)
         follows = np.zeros(len(crops), bool)
-        follows[continuing_frames(video, sequence).numpy()] = True
+        follows[follows_previous.numpy()] = True
         cut, regions, hanging_median = _head_regions(writer, fit, crops, person, inside, rig, cut, follows, progress)
         _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, regions, size, progress)
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,

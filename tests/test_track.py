@@ -98,12 +98,11 @@ def test_a_frame_rate_cap_keeps_neighbouring_frames_tied(tmp_path):
 
     fps = probe_video(WOJTEK)["fps"]
     det = detect_videos([WOJTEK], fps / 2, max_frames=16, progress=False)
-    video = np.array(det.video)
+    video, sequence = np.array(det.video), np.array(det.kept)
     assert set(np.diff(det.frame)) == {2}  # every other decoded frame, all with a face
-    pairs = continuing_frames(video, np.array(det.kept)).numpy()
+    pairs = continuing_frames(video, sequence).numpy()
     assert pairs.tolist() == list(range(1, len(video)))  # each kept frame follows the one before
     # A frame without a usable face still breaks the chain: the frames around it are not neighbours.
-    sequence = np.array(det.kept)
     gap = np.delete(np.arange(len(video)), 3)
     assert 3 not in continuing_frames(video[gap], sequence[gap]).numpy()
 
