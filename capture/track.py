@@ -28,6 +28,7 @@ from avatar.data.video import VideoWriter, read_video_frames
 from avatar.render.head_cut import CutParts, cut_parts
 from avatar.rig.head_cut import HeadCut
 from avatar.rig.loaders import load_rig
+from avatar.rig.signature import geometry_signature
 from avatar.rig.torso import split_torso
 from capture.crop import crop_frame, smooth_crops
 from capture.detect_pass import Detections, detect_videos
@@ -128,7 +129,8 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
         extra = {"generator": "capture.track", "videos": [str(v) for v in videos], "monocular": True,
                  "focal_px": [float(f) for f in fit.focal],
                  "frame_sizes": [[int(w), int(h)] for w, h in det.sizes], "crop_size": size, "head_cut": cut.to_dict(),
-                 "rig_hash": rig.identity_hash(),  # Capture.check_rig refuses another version of the rig
+                 # Capture.check_rig refuses another version of the rig (the hash: for earlier versions of this program)
+                 "rig_signature": geometry_signature(rig), "rig_hash": rig.identity_hash(),
                  "source_frames": [{"video": int(v), "frame": int(f)} for v, f in zip(video, frame)]}
         writer.finish(fit.params, splits, extra)
     report["seconds"] = round(time.perf_counter() - started, 2)

@@ -11,6 +11,7 @@ import torch
 from avatar.cli.main import main
 from avatar.data.capture import load_capture
 from avatar.data.video import VideoWriter, probe_video
+from avatar.rig.signature import same_geometry
 
 pytest.importorskip("mediapipe", reason="avatar track needs mediapipe==0.10.21 (the capture extra)")
 DATA = Path(os.environ.get("AVATAR_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -65,7 +66,8 @@ def test_track_real_video(tmp_path, caplog):
     assert max(_hair_between_the_lines(capture, rig, f) for f in range(len(capture.frames))) == 0
     # The capture says what it is (one camera's video); the trainer picks the preset from that.
     assert capture.extra["monocular"] is True and "preset" not in capture.extra
-    assert capture.extra["rig_hash"] == rig.identity_hash()  # Capture.check_rig refuses another version
+    assert same_geometry(capture.extra["rig_signature"], rig)  # Capture.check_rig refuses another version
+    assert capture.extra["rig_hash"] == rig.identity_hash()  # what earlier versions of the program compare
     # The head's turns are the neck's; the torso (root) turns slowly (avatar.rig.torso.split_torso).
     p = capture.params
     assert float(p.rotation.std(0).norm()) < 0.25 * float(p.neck.std(0).norm())

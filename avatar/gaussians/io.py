@@ -36,6 +36,7 @@ from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.rig import HeadRig
 from avatar.rig.head_cut import HeadCut
+from avatar.rig.signature import geometry_signature, same_geometry
 
 FORMAT = "gaussian-avatar"
 VERSION = 4
@@ -67,7 +68,8 @@ def save_avatar(model: GaussianAvatar, path: str | Path, config: dict | None = N
         "version": str(VERSION),
         "config": json.dumps((config or {}) | ({"head_cut": model.head_cut.to_dict()} if model.head_cut else {})),
         "rig_name": rig.name,
-        "rig_hash": rig.identity_hash(),
+        "rig_hash": rig.identity_hash(),  # for earlier versions of this program; loading compares the signature
+        "rig_signature": json.dumps(geometry_signature(rig)),
         "rig_embedded": str(rig.embeddable),
         "rig_expr_names": json.dumps(rig.expr_names),
         "rig_landmark_scheme": rig.landmark_scheme,
@@ -147,7 +149,7 @@ def _build(tensors: dict[str, Tensor], meta: dict, rig: HeadRig | None, path: Pa
                                   "(licence); pass the same rig file with --rig")
         rig = _rig_from_tensors(tensors, meta)
     check_rig(rig)
-    if rig.identity_hash() != meta["rig_hash"]:
+    if not _trained_on(rig, meta):
         raise AvatarFileError(f"{path}: the rig given ('{rig.name}') is not the one this avatar was trained on")
     try:
         model = GaussianAvatar(rig, tensors["gaussians.parent"], sh_degree, _drivers(tensors, meta["version"]),
@@ -186,6 +188,20 @@ def _pose_drivers(tensors: dict[str, Tensor], version: str) -> HeadPoseDrivers |
         return HeadPoseDrivers.checked(*(tensors[k] for k in POSE_KEYS), POSE_KEYS)
     except ValueError as e:
         raise ContentError(str(e)) from None
+
+
+def _trained_on(rig: HeadRig, meta: dict) -> bool:
+    """Whether `rig` is the rig the file records: its geometry signature, or in files written before
+    2026-11-27 its hash (which another machine's build of the same rig can miss: avatar.rig.signature)."""
+    if "rig_signature" not in meta:
+        return rig.identity_hash() == meta["rig_hash"]
+    try:
+        signature = parse_json(meta["rig_signature"])
+    except ValueError:
+        raise ContentError("metadata rig_signature is not JSON") from None
+    if not isinstance(signature, dict):
+        raise ContentError("metadata rig_signature is not a JSON object")
+    return same_geometry(signature, rig)
 
 
 def _rig_from_tensors(tensors: dict[str, Tensor], meta: dict) -> HeadRig:
