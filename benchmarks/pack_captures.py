@@ -7,7 +7,10 @@ at 256 px is 17-50 MB, mostly PNG frames and masks. Each copy, OUT/<name>/ (name
 folder, or the folder above one named `capture`), has its frames and masks as lossless WebP (about
 half the bytes; the same pixels), the capture.json naming them, and params.npz and report.json;
 what only tracking and the viewer read (landmarks.npz, overlay.mp4) is left out. `avatar train`
-and `avatar eval` read a copy as they read the capture. OUT should be a folder of the repository
+and `avatar eval` read a copy as they read the capture. A capture that records its rig's byte hash
+alone (tracked before the geometry signature) gets the signature of this machine's build of that
+rig, after the hash is checked here: the GPU machine builds the built-in head with other last bits
+and would refuse the hash (avatar/rig/signature.py). OUT should be a folder of the repository
 that `.git/info/exclude` ignores, named in the call's `carry`.
 """
 
@@ -59,10 +62,27 @@ def _write(capture: Path, meta: dict, partial: Path) -> None:
             with Image.open(capture / frame[key]) as image:
                 image.save(partial / webp, "WEBP", lossless=True, method=4)
             frame[key] = webp.as_posix()
+    _sign_rig(capture, meta)
     (partial / "capture.json").write_text(json.dumps(meta, indent=1))
     for name in COPIED:
         if (capture / name).is_file():
             shutil.copy2(capture / name, partial / name)
+
+
+def _sign_rig(capture: Path, meta: dict) -> None:
+    """Add extra.rig_signature to a capture that records only extra.rig_hash, which must be this
+    machine's build's hash (else ValueError: tracked with another version of the rig)."""
+    from avatar.rig.loaders import load_rig
+    from avatar.rig.signature import geometry_signature
+
+    extra = meta.get("extra") or {}
+    if "rig_hash" not in extra or "rig_signature" in extra:
+        return
+    rig = load_rig(meta["rig"])
+    if rig.identity_hash() != extra["rig_hash"]:
+        raise ValueError(f"{capture}: tracked with another version of the rig '{meta['rig']}' (or on another "
+                         "machine): `avatar track` the video again")
+    extra["rig_signature"] = geometry_signature(rig)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,3 +52,30 @@ def test_an_existing_copy_is_kept_without_overwrite_and_a_non_capture_is_refused
     assert "not a capture directory" in capsys.readouterr().err and not (tmp_path / "o").exists()
     assert pack_captures.main([str(capture), "--out", str(tmp_path), "--overwrite"]) == 0
     assert (tmp_path / "clip" / "capture.json").is_file()
+
+
+def test_a_capture_with_only_the_rigs_byte_hash_is_packed_with_its_signature(tmp_path, capture):
+    """Captures tracked before the geometry signature record a byte hash, which another machine's
+    build of the built-in head misses: the copy carries the signature of the rig checked here, and
+    a hash of another version is refused with no copy left."""
+    import json
+    import shutil
+
+    from avatar.rig.builtin import build_builtin_head
+    from avatar.rig.signature import same_geometry
+
+    rig = build_builtin_head()
+    old = tmp_path / "old" / "capture"
+    shutil.copytree(capture, old)
+    meta = json.loads((old / "capture.json").read_text())
+    meta.setdefault("extra", {}).update(rig_hash=rig.identity_hash())
+    meta["extra"].pop("rig_signature", None)
+    (old / "capture.json").write_text(json.dumps(meta))
+    assert pack_captures.main([str(old), "--out", str(tmp_path / "packed")]) == 0
+    packed = json.loads((tmp_path / "packed" / "old" / "capture.json").read_text())
+    assert same_geometry(packed["extra"]["rig_signature"], rig)
+
+    meta["extra"]["rig_hash"] = "0" * 64
+    (old / "capture.json").write_text(json.dumps(meta))
+    assert pack_captures.main([str(old), "--out", str(tmp_path / "refused")]) == 1
+    assert not any((tmp_path / "refused").glob("*"))
