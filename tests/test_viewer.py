@@ -17,7 +17,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -231,5 +230,7 @@ def test_missing_webcam_is_one_clear_error(model_path, capsys):
 
 
 def _frames(path: Path) -> list[np.ndarray]:
+    import av  # here, not at the top: `pytest -m cuda` collects this module on machines without PyAV
+
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24").astype(np.float32) / 255.0 for f in container.decode(video=0)]
