@@ -78,9 +78,9 @@ def _matches(recorded: dict, current: dict) -> bool:
 
 def _weights(n: int, j: int) -> np.ndarray:
     """The j-th projection's weights: n pseudo-random values in [-0.5, 0.5) from SplitMix64, integer
-    arithmetic that every machine does alike.  # [n]"""
+    arithmetic that every machine does alike."""
     z = np.arange(n, dtype=np.uint64) + np.uint64(j << 40) + np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)  # uint64 arrays wrap modulo 2^64
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / 2.0**53 - 0.5
+    return (z >> np.uint64(11)).astype(np.float64) / 2.0**53 - 0.5  # [n]
