@@ -15,7 +15,8 @@ from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import AvatarFileError, load_avatar, save_avatar
 from avatar.render.camera import Camera
 from avatar.rig.loaders import load_rig
-from avatar.rig.signature import SIGNED_ARRAYS, geometry_signature, same_geometry
+from avatar.rig.head_rig import GEOMETRY_ARRAYS
+from avatar.rig.signature import geometry_signature, same_geometry
 from tiny_rig import make_tiny_rig
 
 
@@ -29,7 +30,7 @@ def rebuilt_elsewhere(rig, relative_noise: float = 1e-6, seed: int = 0):
     arithmetic (other vector units, another torch) building the same procedural head."""
     g = torch.Generator().manual_seed(seed)
     other = copy.copy(rig)
-    for name in SIGNED_ARRAYS:
+    for name in GEOMETRY_ARRAYS:
         values = getattr(rig, name)
         if values.is_floating_point():
             noise = 1 + relative_noise * torch.randn(values.shape, generator=g, dtype=torch.float64)

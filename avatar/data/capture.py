@@ -43,7 +43,7 @@ from avatar.data.npz import read_npz
 from avatar.render.camera import Camera
 from avatar.rig.head_rig import HeadRig
 from avatar.rig.params import PARAM_KEYS, RigParams
-from avatar.rig.signature import same_geometry
+from avatar.rig.signature import is_recorded_rig
 
 FORMAT_NAME = "avatar-capture"
 FORMAT_VERSION = 1
@@ -122,18 +122,17 @@ class Capture:
                 raise CaptureError(self.root / "params.npz", f"'{key}' has {have} values per time step, the rig "
                                    f"'{rig.name}' has {want} (tracked with another rig, or an earlier version of "
                                    f"this one? `avatar track` the video again)")
-        # capture.track records both; importers neither; captures tracked before 2026-11-27 the hash alone,
-        # which another machine's build of the same rig can miss in the last bits (avatar.rig.signature)
-        signature, tracked_with = self.extra.get("rig_signature"), self.extra.get("rig_hash")
-        if signature is not None and not same_geometry(signature, rig):
+        signature = self.extra.get("rig_signature")  # capture.track records it and the hash; importers neither
+        if is_recorded_rig(rig, signature, self.extra.get("rig_hash")):
+            return
+        if signature is not None:
             raise CaptureError(self.root / "capture.json", f"tracked with another version of the rig '{rig.name}' "
                                "(its geometry has changed since, so these parameters no longer fit it): "
                                "`avatar track` the video again")
-        if signature is None and tracked_with is not None and tracked_with != rig.identity_hash():
-            raise CaptureError(self.root / "capture.json", f"tracked with another version of the rig '{rig.name}', "
-                               "or with this version built on another machine (this capture records a byte hash "
-                               "of the geometry, which differs in the last bits there): `avatar track` the video "
-                               "again, here")
+        raise CaptureError(self.root / "capture.json", f"tracked with another version of the rig '{rig.name}', "
+                           "or with this version built on another machine (this capture records a byte hash "
+                           "of the geometry, which differs in the last bits there): `avatar track` the video "
+                           "again, here")
 
     def _read_png(self, frame: int, relative: str, mode: str) -> np.ndarray:
         path = self.root / relative

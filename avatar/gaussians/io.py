@@ -36,7 +36,7 @@ from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.rig import HeadRig
 from avatar.rig.head_cut import HeadCut
-from avatar.rig.signature import geometry_signature, same_geometry
+from avatar.rig.signature import geometry_signature, is_recorded_rig
 
 FORMAT = "gaussian-avatar"
 VERSION = 4
@@ -191,17 +191,17 @@ def _pose_drivers(tensors: dict[str, Tensor], version: str) -> HeadPoseDrivers |
 
 
 def _trained_on(rig: HeadRig, meta: dict) -> bool:
-    """Whether `rig` is the rig the file records: its geometry signature, or in files written before
-    2026-11-27 its hash (which another machine's build of the same rig can miss: avatar.rig.signature)."""
-    if "rig_signature" not in meta:
-        return rig.identity_hash() == meta["rig_hash"]
-    try:
-        signature = parse_json(meta["rig_signature"])
-    except ValueError:
-        raise ContentError("metadata rig_signature is not JSON") from None
-    if not isinstance(signature, dict):
-        raise ContentError("metadata rig_signature is not a JSON object")
-    return same_geometry(signature, rig)
+    """Whether `rig` is the rig the file records (avatar.rig.signature.is_recorded_rig; files written
+    before the signature have the hash alone)."""
+    signature = meta.get("rig_signature")
+    if signature is not None:
+        try:
+            signature = parse_json(signature)
+        except ValueError:
+            raise ContentError("metadata rig_signature is not JSON") from None
+        if not isinstance(signature, dict):
+            raise ContentError("metadata rig_signature is not a JSON object")
+    return is_recorded_rig(rig, signature, meta["rig_hash"])
 
 
 def _rig_from_tensors(tensors: dict[str, Tensor], meta: dict) -> HeadRig:

@@ -13,6 +13,8 @@ from avatar.rig.lbs import lbs
 from avatar.rig.params import RigParams
 
 JOINT_NAMES = ("root", "neck", "jaw", "eye_l", "eye_r")
+# The arrays that make a rig's geometry: what its identity hash and geometry signature cover.
+GEOMETRY_ARRAYS = ("v_template", "faces", "shapedirs", "exprdirs", "posedirs", "j_regressor", "lbs_weights")
 FLAME_PARENTS = (-1, 0, 1, 1, 1)
 
 
@@ -96,9 +98,8 @@ class HeadRig:
     def identity_hash(self) -> str:
         """SHA-256 over the geometry arrays: ties an .avatar file to the rig it was trained on."""
         h = hashlib.sha256(self.name.encode())
-        for t in (self.v_template, self.faces, self.shapedirs, self.exprdirs, self.posedirs,
-                  self.j_regressor, self.lbs_weights):
-            a = t.detach().cpu().numpy()
+        for name in GEOMETRY_ARRAYS:
+            a = getattr(self, name).detach().cpu().numpy()
             h.update(str(a.shape).encode())
             h.update(np.ascontiguousarray(a.astype(np.float32 if a.dtype.kind == "f" else np.int64)).tobytes())
         return h.hexdigest()

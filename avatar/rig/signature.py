@@ -23,9 +23,8 @@ import hashlib
 
 import numpy as np
 
-from avatar.rig.head_rig import HeadRig
+from avatar.rig.head_rig import GEOMETRY_ARRAYS, HeadRig
 
-SIGNED_ARRAYS = ("v_template", "faces", "shapedirs", "exprdirs", "posedirs", "j_regressor", "lbs_weights")
 PROJECTIONS = 8
 RELATIVE_TOLERANCE = 1e-5
 BLOCK = 4096  # values per row of the projections' matrix product
@@ -34,7 +33,7 @@ BLOCK = 4096  # values per row of the projections' matrix product
 def geometry_signature(rig: HeadRig) -> dict:
     """{array name: {"shape", and "rms" + "projections" (floats) or "sha256" (integers)}}; JSON-ready."""
     signature = {"name": rig.name}
-    for name in SIGNED_ARRAYS:
+    for name in GEOMETRY_ARRAYS:
         values = getattr(rig, name).detach().cpu().numpy()
         entry: dict = {"shape": list(values.shape)}
         if values.dtype.kind == "f":
@@ -45,6 +44,15 @@ def geometry_signature(rig: HeadRig) -> dict:
             entry["sha256"] = hashlib.sha256(np.ascontiguousarray(values.astype(np.int64)).tobytes()).hexdigest()
         signature[name] = entry
     return signature
+
+
+def is_recorded_rig(rig: HeadRig, signature: dict | None, rig_hash: str | None) -> bool:
+    """Whether `rig` is the rig a capture or an `.avatar` file records: by its signature, or, in
+    what was written before the signature (2026-11-27), by its byte hash, which another machine's
+    build of the same rig can miss; True when neither is recorded (importers record none)."""
+    if signature is not None:
+        return same_geometry(signature, rig)
+    return rig_hash is None or rig_hash == rig.identity_hash()
 
 
 def same_geometry(recorded: dict, rig: HeadRig) -> bool:
@@ -59,7 +67,7 @@ def same_geometry(recorded: dict, rig: HeadRig) -> bool:
 def _matches(recorded: dict, current: dict) -> bool:
     if recorded.get("name") != current["name"]:
         return False
-    for name in SIGNED_ARRAYS:
+    for name in GEOMETRY_ARRAYS:
         have, want = recorded.get(name), current[name]
         if not isinstance(have, dict) or have.get("shape") != want["shape"]:
             return False
