@@ -12,7 +12,10 @@ run did not use the defaults.
 
 Columns: frames tracked; PSNR (dB) and SSIM full frame over white for the training and the
 held-out frames (the last 15% of each clip); held-out PSNR inside the matte only (foreground)
-and INSTA-style over black with the matte applied; minutes of tracking and of training. With
+and INSTA-style over black with the matte applied; the share of held-out frames beyond what the
+avatar was trained on (expressions, jaw or gaze outside its learned range, or the head turned past
+its trained poses: `avatar eval`'s `beyond_training`) and the held-out PSNR of the others ("-" when
+none is inside); minutes of tracking and of training. With
 `--live`, also the held-out PSNR with the avatar driven as the live viewer drives it (`avatar
 eval-live`'s live_expression: the clip through the live tracker, retarget and smoothing) and its
 gap to the offline-driven PSNR. With `--seeds 1,2`, also avatars trained with those seeds
@@ -29,9 +32,9 @@ from pathlib import Path
 
 from avatar.cli.main import main as avatar
 
-ROW_FORMAT = "{:<26} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}"
-HEADER = ("clip", "frames", "train", "test", "test fg", "test bk", "ssim tr", "ssim te", "track m",
-          "train m", "gaussians")
+ROW_FORMAT = "{:<26} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}"
+HEADER = ("clip", "frames", "train", "test", "test fg", "test bk", "ssim tr", "ssim te", "beyond", "test in",
+          "track m", "train m", "gaussians")
 LIVE_FORMAT = " {:>7} {:>7}"
 LIVE_HEADER = ("live", "gap")
 SEEDS_FORMAT = " {:>9}"
@@ -113,10 +116,13 @@ def print_table(rows: list[dict], note: str) -> None:
           + (SEEDS_FORMAT.format("test mean") if seeds else ""))
     for r in rows:
         tr, te = r["train"], r["test"]
+        beyond = te.get("beyond_training") or {}  # absent from eval files written before it was counted
+        share = "-" if beyond.get("either") is None else f"{beyond['either']:.0%}"
+        inside = "-" if beyond.get("psnr_inside") is None else f"{beyond['psnr_inside']:.2f}"
         line = ROW_FORMAT.format(r["clip"][:26], r["frames"], f"{tr['psnr']:.2f}", f"{te['psnr']:.2f}",
                                  f"{te['psnr_foreground']:.2f}", f"{te['psnr_black']:.2f}", f"{tr['ssim']:.3f}",
-                                 f"{te['ssim']:.3f}", f"{r['track_minutes']:.1f}", f"{r['train_minutes']:.1f}",
-                                 r["num_gaussians"])
+                                 f"{te['ssim']:.3f}", share, inside, f"{r['track_minutes']:.1f}",
+                                 f"{r['train_minutes']:.1f}", r["num_gaussians"])
         if live:
             line += LIVE_FORMAT.format(f"{r['live']['psnr']:.2f}", f"{r['live']['gap_db']:.2f}")
         if seeds:

@@ -31,6 +31,7 @@ def test_clamp_moves_only_what_leaves_the_range_and_counts_it():
     assert kept.jaw[:, 0].tolist() == pytest.approx([0.1, 0.1, 0.2])
     assert (report.frames, report.frames_clamped) == (3, 2) and report.largest_excess == pytest.approx(0.5)
     assert driving.expr[1, 0] == 1.5  # the caller's parameters are untouched
+    assert learned.outside(driving).tolist() == [False, True, True]  # the frames the clamp moves
     inside, report = learned.clamp(learned_params := _params([[0.5, 0.3]], [[0.1, 0, 0]]))
     assert report.frames_clamped == 0 and torch.equal(inside.expr, learned_params.expr)
 

@@ -71,6 +71,7 @@ def test_the_drivers_are_the_turn_from_the_mean_pose_clamped_to_the_training_ran
     assert float(pose.excess(params).max()) < 1e-6  # float rounding of the range's ends
     overshoot = float(exact_far := rotation_vector(pose.mean.T @ head_orientation(far))[0, 1]) - float(pose.high[1])
     assert exact_far > 1.0 and float(pose.excess(far)[0]) == pytest.approx(overshoot, abs=1e-5)
+    assert not pose.outside(params).any() and pose.outside(far).tolist() == [True]
 
 
 def test_the_viewer_stats_count_the_frames_shown_beyond_the_trained_poses():

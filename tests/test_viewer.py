@@ -187,7 +187,7 @@ def test_stats_count_the_head_beyond_the_trained_poses(live_run, model_path):
     how many frames shown turned the head beyond its trained poses, as the shown parameters do."""
     from avatar.model import load_avatar
     from avatar.rig import RigParams
-    from viewer.stats import POSE_OUTSIDE_RAD
+    from avatar.gaussians.pose_drivers import POSE_OUTSIDE_RAD
 
     pose = load_avatar(model_path).model.pose_drivers
     assert pose is not None

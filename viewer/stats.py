@@ -23,13 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from avatar.data.atomic import atomic_path
-from avatar.gaussians.pose_drivers import HeadPoseDrivers
+from avatar.gaussians.pose_drivers import POSE_OUTSIDE_RAD, HeadPoseDrivers
 from avatar.rig import RigParams
 
 ROLLING = 60  # frames behind the numbers the panel shows
-# A head counts as beyond the trained poses past this (radians, 0.06 deg): the range's ends are
-# float32, so the training frames themselves can lie 1e-8 rad outside.
-POSE_OUTSIDE_RAD = 1e-3
 
 
 @dataclass

@@ -28,6 +28,9 @@ NUM_POSE_DRIVERS = 3
 # 22.14 dB without pose drivers; 22.58 at 1 a radian, 23.04 at 3, 22.88 at 10, where the training
 # frames fit better still: 31.65, 31.97, 32.32).
 DRIVERS_PER_RADIAN = 3.0
+# A head counts as beyond the trained poses past this (radians, 0.06 deg): the range's ends are
+# float32, so the training frames themselves can lie 1e-8 rad outside.
+POSE_OUTSIDE_RAD = 1e-3
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,10 @@ class HeadPoseDrivers:
         range (the largest component; 0 inside it): what the clamp in `coefficients` took off."""
         relative = self._relative(params)  # [T, 3]
         return (relative - self._clamped(relative)).abs().amax(-1)
+
+    def outside(self, params: RigParams) -> Tensor:
+        """params [T] -> [T] bool: the frames whose head is turned beyond the trained poses."""
+        return self.excess(params) > POSE_OUTSIDE_RAD
 
     def _relative(self, params: RigParams) -> Tensor:
         orientation = head_orientation(params)  # [T, 3, 3]

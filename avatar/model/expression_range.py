@@ -113,6 +113,16 @@ class ExpressionRange:
     def clamp(self, params: RigParams) -> tuple[RigParams, ClampReport]:
         """params [T] with every expression weight, jaw and eye component inside the range (new
         tensors; `params` is left as it was), and what moved."""
+        out, moved, excess = self._kept_inside(params)
+        return out, ClampReport(params.num_frames, int(moved.sum()), excess)
+
+    def outside(self, params: RigParams) -> Tensor:
+        """[T] bool: the frames of params with an expression weight, a jaw or an eye component
+        outside the range (those `clamp` would move)."""
+        return self._kept_inside(params)[1]
+
+    def _kept_inside(self, params: RigParams) -> tuple[RigParams, Tensor, float]:
+        """The clamped params, which frames moved [T] bool, and the largest move."""
         out = params.detach()
         moved = torch.zeros(params.num_frames, dtype=torch.bool, device=params.expr.device)  # [T]
         excess = 0.0
@@ -127,4 +137,4 @@ class ExpressionRange:
             moved |= (delta > 0).any(1)
             excess = max(excess, float(delta.max()) if delta.numel() else 0.0)
             setattr(out, key, kept)
-        return out, ClampReport(params.num_frames, int(moved.sum()), excess)
+        return out, moved, excess

@@ -7,6 +7,8 @@ Per frame, with the tracked rig parameters of that frame:
 - `psnr_foreground`: over the matte's pixels only (the full-frame figures count background too);
 - `lpips` when its weights are available offline.
 Optionally each frame is written as a PNG: target | render | error (mean absolute error x4).
+`evaluate_avatar` also marks the frames that lie beyond what the avatar was trained on
+(`avatar.model.beyond_training`) and scores them apart from the rest.
 Renders run on the renderer's device (the model's); the frames are moved there.
 """
 
@@ -21,6 +23,7 @@ from PIL import Image
 
 from avatar.data.capture import Capture
 from avatar.model import Avatar
+from avatar.model.beyond_training import beyond_training
 from avatar.renderer import AvatarRenderer
 from avatar.training.image_metrics import LpipsMetric, psnr, ssim
 
@@ -104,5 +107,32 @@ def evaluate_avatar(avatar: Avatar, capture: Capture, splits: list[str] | None =
     """{split: metrics} of the avatar on `splits` of the capture (default: those it reports,
     `reported_splits`), one LPIPS network for all: what `avatar eval`, the API and the demo report."""
     lpips = lpips if lpips is not None else LpipsMetric()
-    return {split: evaluate(avatar.renderer, capture, split, lpips=lpips, save_images=save_images)
-            for split in splits or reported_splits(capture)}
+    results = {}
+    for split in splits or reported_splits(capture):
+        results[split] = evaluate(avatar.renderer, capture, split, lpips=lpips, save_images=save_images)
+        _count_beyond_training(results[split], avatar, capture)
+    return results
+
+
+def _count_beyond_training(result: dict, avatar: Avatar, capture: Capture) -> None:
+    """Mark each of `result`'s frames beyond what the avatar was trained on (`beyond_expression`,
+    `beyond_head_pose`: True / False, None when the avatar records no such range) and add
+    `beyond_training`: the fraction of frames beyond each way and beyond either, and the mean PSNR
+    of the frames inside both and of those beyond either (None where no frame or no range counts)."""
+    rows = result["per_frame"]
+    params = capture.params.select([capture.frames[row["frame"]].time for row in rows])
+    beyond = beyond_training(avatar, params)
+    for key, flags in (("beyond_expression", beyond.expression), ("beyond_head_pose", beyond.head_pose)):
+        for i, row in enumerate(rows):
+            row[key] = None if flags is None else bool(flags[i])
+    either = beyond.any()
+    if either is None:
+        result["beyond_training"] = None
+        return
+    flags = either.tolist()
+    result["beyond_training"] = {
+        "expression": None if beyond.expression is None else int(beyond.expression.sum()) / len(rows),
+        "head_pose": None if beyond.head_pose is None else int(beyond.head_pose.sum()) / len(rows),
+        "either": int(either.sum()) / len(rows),
+        "psnr_inside": _mean([row for row, out in zip(rows, flags) if not out], "psnr"),
+        "psnr_beyond": _mean([row for row, out in zip(rows, flags) if out], "psnr")}
