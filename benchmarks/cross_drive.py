@@ -43,8 +43,7 @@ def outside(avatar: Avatar, params: RigParams) -> tuple[np.ndarray, np.ndarray]:
     of expression weights it moves [T]."""
     kept, _ = avatar.expression_range.clamp(params)
     moved = kept.expr != params.expr  # [T, E]
-    frames = moved.any(1) | (kept.jaw != params.jaw).any(1) | (kept.eyes != params.eyes).any(1)
-    return frames.numpy(), moved.float().mean(1).numpy()
+    return avatar.expression_range.outside(params).numpy(), moved.float().mean(1).numpy()
 
 
 def expressive_frames(params: RigParams, count: int) -> list[int]:

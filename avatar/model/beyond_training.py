@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from avatar.model.avatar import Avatar
@@ -26,9 +27,7 @@ class BeyondTraining:
     def any(self) -> Tensor | None:
         """[T] bool: beyond in either way that is known; None when neither is."""
         known = [flags for flags in (self.expression, self.head_pose) if flags is not None]
-        if not known:
-            return None
-        return known[0] | known[1] if len(known) == 2 else known[0]
+        return torch.stack(known).any(0) if known else None
 
 
 def beyond_training(avatar: Avatar, params: RigParams) -> BeyondTraining:
