@@ -35,6 +35,9 @@ def register(sub) -> None:
                    help="keep this fraction of each video, just before its held-out test frames (the last 15%%), "
                         "out of training as a 'val' split that training and `avatar eval` report: choose settings "
                         "on it and the test frames stay unseen (default: 0, no val split)")
+    p.add_argument("--coverage-take", type=Path, default=None, metavar="TAKE",
+                   help="an expression file (a Live Link .csv take) the report's coverage is measured against: "
+                        "what the avatar will be driven through (default: fixed targets, docs/recording.md)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(run=cmd_track)
 
@@ -108,9 +111,12 @@ def cmd_track(args: argparse.Namespace) -> int:
 
     report = track(args.videos, args.out, rig_spec=args.rig, size=args.size, max_fps=args.max_fps,
                    max_frames=args.max_frames, landmark_embedding=args.landmark_embedding,
-                   photometric=args.photometric, val_fraction=args.val_fraction, overwrite=args.overwrite)
+                   photometric=args.photometric, val_fraction=args.val_fraction, coverage_take=args.coverage_take,
+                   overwrite=args.overwrite)
     log.info("wrote %s: %d of %d frames tracked, NME %.4f, %.0f s", args.out, report["tracked"], report["frames"],
              report["nme_mean"], report["seconds"])
+    for lack in report["coverage_missing"]:  # what the avatar will have to guess (docs/recording.md)
+        log.warning("the video lacks this (%s): %s", report["coverage_against"], lack)
     return 0
 
 

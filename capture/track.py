@@ -23,6 +23,7 @@ from tqdm import tqdm
 from avatar.data.atomic import dump_json
 from avatar.data.capture import CameraInfo, CaptureWriter
 from avatar.data.errors import CaptureError, VideoError
+from avatar.data.expressions import load_expression_file
 from avatar.data.splits import time_splits
 from avatar.data.video import VideoWriter, read_video_frames
 from avatar.render.head_cut import CutParts, cut_parts
@@ -30,6 +31,7 @@ from avatar.rig.head_cut import HeadCut
 from avatar.rig.loaders import load_rig
 from avatar.rig.signature import geometry_signature
 from avatar.rig.torso import split_torso
+from capture.coverage import coverage, missing, take_coverage
 from capture.crop import crop_frame, smooth_crops
 from capture.detect_pass import Detections, detect_videos
 from capture.embedding import embedding_for_rig
@@ -54,7 +56,7 @@ NOSE_BOTTOM = (2, 1, 4)  # under the nose tip, else the tip: below its height, m
 def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin", size: int = 512,
           max_fps: float | None = None, max_frames: int | None = None,
           landmark_embedding: str | Path | None = None, photometric: bool = True, val_fraction: float = 0.0,
-          overwrite: bool = False, progress: bool = True) -> dict:
+          coverage_take: str | Path | None = None, overwrite: bool = False, progress: bool = True) -> dict:
     """Track `videos` (one person) into the capture directory `out`; returns the report.
 
     rig_spec: the rig to fit (`avatar.rig.loaders.load_rig`); size: the square crop's side in
@@ -62,8 +64,9 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     N frames of each video; landmark_embedding: where MediaPipe's points lie on the rig (needed
     for a FLAME rig; `capture.embedding`); photometric: refine the landmark fit against the frames
     (`capture.photometric`); val_fraction: of each video's frames, kept out of training as a "val"
-    split (`avatar.data.splits.time_splits`); overwrite: replace `out` if it exists; progress:
-    show progress bars."""
+    split (`avatar.data.splits.time_splits`); coverage_take: an expression file (a Live Link take)
+    whose expressions the report's coverage is measured against (`capture.coverage`; default:
+    fixed targets); overwrite: replace `out` if it exists; progress: show progress bars."""
     started = time.perf_counter()
     if not MIN_CROP <= size <= MAX_CROP:
         raise ValueError(f"crop size must be in [{MIN_CROP}, {MAX_CROP}] pixels, got {size}")
@@ -77,6 +80,8 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
         if not v.is_file():
             raise VideoError(v, "video not found")
     rig = load_rig(rig_spec)  # a missing rig file fails here, before any work or output
+    # so does a take that cannot drive the rig
+    take = None if coverage_take is None else take_coverage(rig, load_expression_file(Path(coverage_take), rig)[0])
     embedding = embedding_for_rig(rig, landmark_embedding)
     det = detect_videos(videos, max_fps, max_frames, progress)
     for v, path in enumerate(videos):
@@ -121,6 +126,9 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
                          time.perf_counter() - started, landmarks)
         report |= {"hanging_hair": cut.hanging_hair, "hanging_hair_median_fraction": round(hanging_median, 5)}
+        covered = coverage(rig, fit.params, WORLD_TO_CAM)
+        report |= {"coverage": covered, "coverage_missing": missing(covered, take),
+                   "coverage_against": str(coverage_take) if coverage_take is not None else "fixed targets"}
         np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32),
                  mediapipe_crop=crop_points, video=video, frame=frame)
         dump_json(report, writer.partial / "report.json")

@@ -68,6 +68,11 @@ def test_track_real_video(tmp_path, caplog):
     assert capture.extra["monocular"] is True and "preset" not in capture.extra
     assert same_geometry(capture.extra["rig_signature"], rig)  # Capture.check_rig refuses another version
     assert capture.extra["rig_hash"] == rig.identity_hash()  # what earlier versions of the program compare
+    # Its first second faces the camera: the report says the turns are missing, and so does the log.
+    yaw = report["coverage"]["head_yaw_deg"]
+    assert -15 < yaw[0] <= yaw[1] < 15 and report["coverage"]["frames"] == report["tracked"]
+    assert any("turn the head slowly left and right" in lack for lack in report["coverage_missing"])
+    assert any("the video lacks this" in r.getMessage() and "turn the head" in r.getMessage() for r in caplog.records)
     # The head's turns are the neck's; the torso (root) turns slowly (avatar.rig.torso.split_torso).
     p = capture.params
     assert float(p.rotation.std(0).norm()) < 0.25 * float(p.neck.std(0).norm())
