@@ -37,3 +37,31 @@ def time_splits(video: np.ndarray, val_fraction: float = 0.0, paths: list[Path] 
     if not splits["val"]:
         del splits["val"]
     return splits
+
+
+def turn_splits(turn: np.ndarray, held_out: float = TEST_FRACTION, train_below: float = 0.75) -> dict[str, list[int]]:
+    """Head turns held out: the `held_out` fraction of frames turned furthest (turn [T]: each
+    frame's angle from the clip's median head orientation) are the test split, and only the
+    frames turned less than the `train_below` quantile of the angles train; those in between are
+    left out, so the test frames lie beyond every turn trained on."""
+    order = np.argsort(turn, kind="stable")
+    num_test = max(1, int(round(held_out * len(turn))))
+    limit = np.quantile(turn, train_below)
+    test = np.sort(order[len(turn) - num_test:])
+    train = np.flatnonzero(turn < limit)
+    return {"train": train.tolist(), "test": test.tolist()}
+
+
+def interleaved_splits(num_frames: int, num_test: int, num_train: int, block: int) -> dict[str, list[int]]:
+    """Held out between training frames, for comparison with a split of the same sizes: test is
+    `num_test` frames in blocks of `block` consecutive frames spread evenly over the clip, train
+    the `num_train` frames furthest in time from any test frame."""
+    if not 0 < num_test < num_frames or not 0 < num_train <= num_frames - num_test:
+        raise ValueError(f"{num_test} test and {num_train} training frames do not fit in {num_frames}")
+    num_blocks = max(1, int(np.ceil(num_test / block)))
+    starts = np.linspace(0, num_frames - block, num_blocks + 2)[1:-1].round().astype(int)  # away from the ends
+    test = np.unique(np.concatenate([np.arange(s, min(s + block, num_frames)) for s in starts]))[:num_test]
+    others = np.setdiff1d(np.arange(num_frames), test)
+    gap = np.abs(others[:, None] - test[None, :]).min(1)  # frames to the nearest test frame
+    train = np.sort(others[np.argsort(-gap, kind="stable")[:num_train]])
+    return {"train": train.tolist(), "test": test.tolist()}

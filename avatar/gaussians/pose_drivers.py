@@ -104,3 +104,19 @@ def rotation_vector(m: Tensor) -> Tensor:
     angle = torch.atan2(sin, cos)
     factor = torch.where(sin > 1e-7, angle / sin.clamp_min(1e-7), torch.ones_like(sin))  # a / sin(a) -> 1 at 0
     return v * factor
+
+
+def turn_from_median(orientation: Tensor, candidates: int = 512) -> Tensor:
+    """orientation [T, 3, 3] -> [T] radians: each frame's angle from the clip's median orientation
+    (the frame's orientation whose angles to all others sum least: a medoid, which turns held
+    briefly do not pull as they pull a mean; looked for among `candidates` frames spread over a
+    longer clip)."""
+    o = orientation.detach().double().cpu()
+    picks = torch.linspace(0, len(o) - 1, min(candidates, len(o))).round().long().unique()  # [C]
+    sums = torch.cat([_angles(o[chunk], o).sum(1) for chunk in picks.split(64)])  # [C]
+    return _angles(o[picks[int(sums.argmin())]][None], o)[0]
+
+
+def _angles(a: Tensor, b: Tensor) -> Tensor:
+    """[A, 3, 3], [B, 3, 3] rotations -> [A, B] angles between them (radians)."""
+    return rotation_vector(a.transpose(-1, -2)[:, None] @ b[None]).norm(dim=-1)

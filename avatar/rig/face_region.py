@@ -1,0 +1,47 @@
+"""The face: the rig's triangles its 68 iBUG landmarks enclose (jaw line and brows), with what lies
+inside them (eyes, mouth, teeth), and not the forehead, scalp, ears or neck.
+
+Where a tracked rig follows the person's own surface (skin the landmarks pin down), Gaussians
+that stray off their triangles are wrong; elsewhere (hair over the scalp, bangs over the
+forehead, hair hanging past the ears) the person reaches past the rig and Gaussians must follow.
+Rig-agnostic: every rig carries the iBUG landmarks (builtin, ICT, FLAME).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from avatar.rig.head_rig import HeadRig
+
+JAW = list(range(0, 17))  # right ear to left ear along the jaw (iBUG order)
+BROWS = list(range(26, 16, -1))  # back across the brows: the outline's upper edge
+FRONT_MARGIN = 0.0  # of the head's depth: how far behind the jaw line's ends (at the ears) the face may reach
+
+
+def face_triangles(rig: HeadRig) -> Tensor:
+    """[F] bool: the triangles whose rest centroids the landmarks' outline encloses, seen from the
+    front (x, y), and that lie in front of the jaw line's ends (not the back of the head); none
+    on a rig without iBUG landmarks."""
+    if rig.lmk_faces is None or rig.lmk_bary is None or rig.lmk_faces.shape[0] != 68:
+        return torch.zeros(rig.num_faces, dtype=torch.bool)
+    verts = rig.v_template.detach().double().cpu()
+    landmarks = rig.landmarks(verts[None].to(rig.lmk_bary.dtype))[0].double().numpy()  # [68, 3]
+    outline = landmarks[JAW + BROWS]  # [27, 3]
+    centroids = verts[rig.faces.cpu()].mean(1).numpy()  # [F, 3]
+    inside = inside_polygon(centroids[:, :2], outline[:, :2])
+    depth = float(verts[:, 2].max() - verts[:, 2].min())
+    in_front = centroids[:, 2] > min(landmarks[0, 2], landmarks[16, 2]) - FRONT_MARGIN * depth
+    return torch.from_numpy(inside & in_front)
+
+
+def inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """[P] bool: points [P, 2] inside the closed polygon [K, 2] (even-odd rule, crossings of a ray
+    towards +x)."""
+    x, y = points[:, 0:1], points[:, 1:2]  # [P, 1]
+    a, b = polygon, np.roll(polygon, -1, axis=0)  # [K, 2] each edge a -> b
+    straddles = (a[None, :, 1] > y) != (b[None, :, 1] > y)  # [P, K]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross_x = a[None, :, 0] + (y - a[None, :, 1]) * (b[None, :, 0] - a[None, :, 0]) / (b[None, :, 1] - a[None, :, 1])
+    return (straddles & (x < cross_x)).sum(1) % 2 == 1
