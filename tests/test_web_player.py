@@ -29,6 +29,7 @@ from avatar.model.web_format import read_web_avatar, write_web_avatar
 from avatar.render import Camera
 from avatar.render.framing import FRAMING_FOV_Y_DEG, camera_path, framing_distance, head_target
 from avatar.render.sh import sh_to_colour
+from avatar.render.view_cone import ViewCone
 from avatar.renderer.cut import CutRegion
 from avatar.web import export_web
 from avatar.web.headless import camera_json, open_player, params_json, render_in_page, served
@@ -58,13 +59,22 @@ def hanging_hair_avatar():
     return avatar
 
 
-@pytest.mark.parametrize("make_avatar", [synthetic_avatar, pca_avatar, hanging_hair_avatar, pose_avatar],
-                         ids=["selection", "pca-basis", "hanging-hair", "pose-drivers"])
+def view_cone_avatar():
+    """pca_avatar whose colours are seen from inside a narrow cone around the front, which
+    `frames`' cameras (turned -40 to +40 degrees) mostly leave."""
+    avatar = pca_avatar()
+    avatar.model.view_cone = ViewCone((0.0, 0.1, 0.995), math.radians(12), (0.0, -0.03, 0.01))
+    return avatar
+
+
+@pytest.mark.parametrize("make_avatar", [synthetic_avatar, pca_avatar, hanging_hair_avatar, pose_avatar,
+                                         view_cone_avatar],
+                         ids=["selection", "pca-basis", "hanging-hair", "pose-drivers", "view-cone"])
 def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, make_avatar, cpu_extension):
     """Posed vertices, world Gaussians, colours, the cut's region and the draw order of the JS engine
     on the .webavatar against the Python reference on the same (dequantised) file; offsets driven
     by a selection of expressions and by a PCA basis (a mean subtracted, rows over all expressions),
-    and by the head's pose; cuts of both kinds."""
+    and by the head's pose; cuts of both kinds; colours seen from inside a view cone."""
     node = node_or_skip()
     avatar = make_avatar()
     path = tmp_path / "a.webavatar"
@@ -76,6 +86,8 @@ def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, make_avatar, 
     subprocess.run([node, str(WEB / "tests" / "engine_cli.mjs"), str(path), str(tmp_path / "frames.json"),
                     str(tmp_path)], check=True, timeout=300)
     index = json.loads((tmp_path / "index.json").read_text())
+    if read.model.view_cone is not None:  # some of the cameras see the colours from elsewhere
+        assert any(not torch.equal(read.renderer.seen_from(p, c).view_origin, c.position) for p, c in shots)
     for f, (params, camera) in enumerate(shots):
         got = {name: np.fromfile(tmp_path / entry["file"], _DTYPES[entry["dtype"]])
                for name, entry in index[f]["arrays"].items()}
@@ -83,7 +95,8 @@ def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, make_avatar, 
             params.shape = torch.zeros(read.rig.num_shape)  # the identity is in the file's template
             verts = read.rig.forward(params)[0]  # [V, 3]
             world = blend_reference(read.model, params, verts)
-            colours = sh_to_colour(world.sh, world.means - camera.position)  # [N, 3]
+            origin = read.renderer.seen_from(params, camera).view_origin  # the camera's centre without a cone
+            colours = sh_to_colour(world.sh, world.means - origin)  # [N, 3]
             region = CutRegion(read.model.head_cut)(verts, read.rig.faces, camera)[..., 0].numpy()
         np.testing.assert_allclose(got["verts"].reshape(-1, 3), verts.numpy(), atol=1e-6)
         np.testing.assert_allclose(got["means"].reshape(-1, 3), world.means.numpy(), atol=1e-6)

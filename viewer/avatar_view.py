@@ -62,7 +62,7 @@ class AvatarView:
         gaussians = blend(self.model, params, verts=verts)
         blended = time.perf_counter()
         self._clear(viewport, background)
-        self._renderer(camera).draw(gaussians, camera, viewport)
+        self._renderer(camera).draw(gaussians, self._avatar.seen_from(params, camera), viewport)
         region = self._avatar.cut_region(params, camera, verts)
         if region is not None:
             self._cut.draw(region, viewport, background)

@@ -245,7 +245,7 @@ def _uniforms(camera: Camera, viewport: tuple[int, int, int, int], flip_y: bool)
                          cy / fy + margin_y, (height - cy) / fy + margin_y),
         "u_near_far": (camera.near, camera.far),
         "u_image_size": (float(width), float(height)),
-        "u_cam_pos": tuple(camera.to(dtype=torch.float32).position.tolist()),
+        "u_cam_pos": tuple(camera.to(dtype=torch.float32).view_origin.tolist()),
         "u_viewport": tuple(float(v) for v in viewport),
         "u_flip_y": flip_y,
     }

@@ -34,6 +34,7 @@ from avatar.gaussians.file_digest import DIGEST_KEY, DIGEST_PLACEHOLDER, DigestE
 from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.pose_drivers import HeadPoseDrivers
+from avatar.render.view_cone import ViewCone
 from avatar.rig import HeadRig
 from avatar.rig.head_cut import HeadCut
 from avatar.rig.signature import geometry_signature, is_recorded_rig
@@ -66,7 +67,8 @@ def save_avatar(model: GaussianAvatar, path: str | Path, config: dict | None = N
     meta = {
         "format": FORMAT,
         "version": str(VERSION),
-        "config": json.dumps((config or {}) | ({"head_cut": model.head_cut.to_dict()} if model.head_cut else {})),
+        "config": json.dumps((config or {}) | ({"head_cut": model.head_cut.to_dict()} if model.head_cut else {})
+                             | ({"view_cone": model.view_cone.to_dict()} if model.view_cone else {})),
         "rig_name": rig.name,
         "rig_hash": rig.identity_hash(),  # for earlier versions of this program; loading compares the signature
         "rig_signature": json.dumps(geometry_signature(rig)),
@@ -135,6 +137,8 @@ def load_avatar(path: str | Path, rig: HeadRig | None = None) -> tuple[GaussianA
         model = _build(tensors, meta, rig, path, sh_degree)
         if config.get("head_cut") is not None:
             model.head_cut = HeadCut.from_dict(config["head_cut"], model.rig.num_vertices, model.rig.num_faces)
+        if config.get("view_cone") is not None:
+            model.view_cone = ViewCone.from_dict(config["view_cone"])
     except AvatarFileError:
         raise  # already says what and where
     except (ContentError, KeyError, RuntimeError, ValueError) as e:

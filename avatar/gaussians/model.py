@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.pose_drivers import NUM_POSE_DRIVERS, HeadPoseDrivers
 from avatar.render.sh import SH_C0  # Y_0^0: colour = SH_C0 * dc + 0.5
+from avatar.render.view_cone import ViewCone
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.head_cut import HeadCut
 
@@ -40,6 +41,7 @@ class GaussianAvatar(nn.Module):
         self.rig = rig
         self.sh_degree = sh_degree
         self.head_cut: HeadCut | None = None  # where renders end below the head (the capture's, when it has one)
+        self.view_cone: ViewCone | None = None  # the directions its view-dependent colour was trained from
         basis = blend_expr if isinstance(blend_expr, ExpressionBasis) else \
             ExpressionBasis.selection(_expression_indices(blend_expr, rig.num_expr), rig.num_expr)
         if basis.basis.dim() != 2 or basis.basis.shape[1] != rig.num_expr or basis.mean.shape != (rig.num_expr,):

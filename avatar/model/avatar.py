@@ -34,7 +34,7 @@ Source = RigParams | str | Path | None
 Colour = tuple[float, float, float]
 WHITE: Colour = (1.0, 1.0, 1.0)
 # Settings the Avatar holds as attributes, not as entries of `settings`.
-_OWN_KEYS = ("identity_shape", "background", "head_cut", "expression_range", "live_map")
+_OWN_KEYS = ("identity_shape", "background", "head_cut", "view_cone", "expression_range", "live_map")
 
 
 class Avatar:

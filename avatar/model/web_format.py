@@ -15,7 +15,8 @@ Layout (all integers little-endian; every offset counts from the start of the fi
 The header: {"format": "avatar-web", "version": 1, "blocks": {NAME: {"offset", "length" (bytes),
 "dtype" (uint8 | int8 | uint16 | uint32 | float16 | float32), "shape"}}, "rig": {...},
 "gaussians": {...}, "offsets": {...}, "background": [r, g, b], "identity_shape": [S] | null,
-"head_cut": {ring, sides, top, neck_margin, shoulders?, hanging_hair?} | null, "expression_range": {...} | null}. A block is
+"head_cut": {ring, sides, top, neck_margin, shoulders?, hanging_hair?} | null, "view_cone": {axis, half_angle,
+centre} | null (where SH colours are seen from: avatar/render/view_cone.py), "expression_range": {...} | null}. A block is
 a C-order array of `shape` (a JS reader: `new Float32Array(buffer, offset, length / 4)`;
 float16: a Uint16Array decoded by hand, or Float16Array where the browser has it).
 
@@ -98,6 +99,7 @@ from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.model.avatar import Avatar
 from avatar.model.expression_range import ExpressionRange
+from avatar.render.view_cone import ViewCone
 from avatar.rig import HeadRig
 from avatar.rig.head_cut import HeadCut
 
@@ -136,6 +138,7 @@ def write_web_avatar(avatar: Avatar, path: str | Path, tolerance: tuple[float, .
             "background": [float(c) for c in avatar.background],
             "identity_shape": None if avatar.identity_shape is None else avatar.identity_shape.tolist(),
             "head_cut": None if model.head_cut is None else model.head_cut.to_dict(),
+            "view_cone": None if model.view_cone is None else model.view_cone.to_dict(),
             "expression_range": None if avatar.expression_range is None else avatar.expression_range.to_dict()}
     data, sizes = _pack(meta, blocks)
     with atomic_path(Path(path)) as partial:
@@ -157,6 +160,8 @@ def read_web_avatar(path: str | Path, backend: str = "auto") -> Avatar:
         model = _read_gaussians(meta["gaussians"], meta["offsets"], arrays, rig)
         if meta.get("head_cut") is not None:
             model.head_cut = HeadCut.from_dict(meta["head_cut"], rig.num_vertices, rig.num_faces)
+        if meta.get("view_cone") is not None:
+            model.view_cone = ViewCone.from_dict(meta["view_cone"])
         identity = meta.get("identity_shape")
         recorded = meta.get("expression_range")
         expression_range = None if recorded is None else ExpressionRange.from_dict(recorded, rig.num_expr)

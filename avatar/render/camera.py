@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -17,6 +17,9 @@ class Camera:
     height: int
     near: float = 0.01
     far: float = 100.0
+    # [3] where the Gaussians' view-dependent colour is seen from, when not the camera's centre:
+    # an avatar keeps it inside the directions its training saw (`avatar.render.view_cone`).
+    sh_origin: Tensor | None = None
 
     @property
     def cam_to_world(self) -> Tensor:
@@ -26,9 +29,19 @@ class Camera:
     def position(self) -> Tensor:
         return self.cam_to_world[:3, 3]  # [3]
 
+    @property
+    def view_origin(self) -> Tensor:
+        """[3] the point SH colours are evaluated from: `sh_origin`, else the camera's centre."""
+        return self.position if self.sh_origin is None else self.sh_origin.to(self.world_to_cam)
+
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> "Camera":
+        origin = None if self.sh_origin is None else self.sh_origin.to(device=device, dtype=dtype)
         return Camera(self.K.to(device=device, dtype=dtype), self.world_to_cam.to(device=device, dtype=dtype),
-                      self.width, self.height, self.near, self.far)
+                      self.width, self.height, self.near, self.far, origin)
+
+    def with_sh_origin(self, origin: Tensor | None) -> "Camera":
+        """The same camera with its view-dependent colour seen from `origin` [3] (None: its centre)."""
+        return replace(self, sh_origin=None if origin is None else origin.detach().to("cpu", torch.float32))
 
     def to_camera(self, points: Tensor) -> Tensor:
         """World points [..., 3] -> camera space [..., 3] (z: depth in front of the camera)."""
@@ -70,3 +83,4 @@ class Camera:
         t = torch.as_tensor(target, dtype=torch.float32, device="cpu")  # a model's centre may be on the GPU
         eye = t + distance * torch.tensor([math.sin(a) * math.cos(e), math.sin(e), math.cos(a) * math.cos(e)])
         return cls.look_at(eye, t, width, height, fov_y_deg)
+

@@ -28,7 +28,7 @@ def camera_params(camera: Camera, dtype: torch.dtype):
 
     cam = camera.to(device="cpu", dtype=dtype)
     return CameraParams(world_to_cam=cam.world_to_cam.contiguous(), K=cam.K.contiguous(),
-                        position=cam.position.contiguous(), width=camera.width, height=camera.height,
+                        position=cam.view_origin.contiguous(), width=camera.width, height=camera.height,
                         near=camera.near, far=camera.far)
 
 

@@ -17,6 +17,7 @@ from torch import Tensor
 from avatar.runtime.backends import BackendUnavailable
 from avatar.render.world import Gaussians
 from avatar.render.camera import Camera
+from avatar.render.sh import sh_to_colour
 from avatar.render.output import RenderOutput
 from avatar.render.projection import LOW_PASS_PX2
 
@@ -46,9 +47,12 @@ def splat_gsplat(gaussians: Gaussians, camera: Camera, background: Tensor | None
         raise ValueError(f"the gsplat splat backend needs the Gaussians on a CUDA device, they are on {g.means.device}")
     cam = camera.to(device=g.means.device, dtype=torch.float32)
     backgrounds = None if background is None else background.to(g.means)[None]  # [1, 3]
+    # gsplat sees SH from the camera's centre; from another point the colours are evaluated here.
+    colours, degree = ((g.sh, g.sh_degree) if camera.sh_origin is None
+                       else (sh_to_colour(g.sh, g.means - cam.view_origin), None))
     image, alpha, meta = rasterization(
-        g.means, g.quats, g.scales, g.opacities, g.sh, cam.world_to_cam[None], cam.K[None], camera.width,
-        camera.height, near_plane=camera.near, far_plane=camera.far, eps2d=LOW_PASS_PX2, sh_degree=g.sh_degree,
+        g.means, g.quats, g.scales, g.opacities, colours, cam.world_to_cam[None], cam.K[None], camera.width,
+        camera.height, near_plane=camera.near, far_plane=camera.far, eps2d=LOW_PASS_PX2, sh_degree=degree,
         packed=False, backgrounds=backgrounds, render_mode="RGB+D")  # [1, H, W, 4], [1, H, W, 1]
     radii = meta["radii"][0]  # [N] (gsplat 1.4) or [N, 2] per-axis (1.5)
     if radii.dim() == 2:

@@ -6,7 +6,8 @@ Semantics (the cpu/cuda kernels copy these exactly):
    t.z > far are culled. 2D covariance = J W Sigma W^T J^T (J at t with t.x/t.z, t.y/t.z clamped
    as gsplat `_persp_proj`), + 0.3 px^2 on the diagonal, conic = its inverse, mean2d = K t / t.z.
    Pixel (u, v) is sampled at its centre (u + 0.5, v + 0.5).
-2. Colour: sh_to_colour(sh, mean - camera position) = max(SH + 0.5, 0) (avatar.render.sh).
+2. Colour: sh_to_colour(sh, mean - camera.view_origin) = max(SH + 0.5, 0) (avatar.render.sh): seen
+   from the camera's centre unless the camera names another point (`Camera.sh_origin`).
 3. Extent: a Gaussian can only contribute where alpha = opacity * exp(-1/2 d^T conic d) >= 1/255.
    radii = ceil(sqrt(2 ln(255 opacity)) * sqrt(lambda_max(cov2d))), 0 when culled (depth range,
    opacity < 1/255, or that square misses the image). The pixels actually visited here are the
@@ -77,7 +78,7 @@ def splat_reference(gaussians: Gaussians, camera: Camera, background: Tensor | N
     height, width = camera.height, camera.width
     proj = project_gaussians(g.means, g.quats, g.scales, camera)
     radii = opacity_aware_radii(proj, g.opacities.detach(), width, height)  # [N]
-    cam_pos = camera.to(device=g.means.device, dtype=g.means.dtype).position  # [3] in the render precision
+    cam_pos = camera.to(device=g.means.device, dtype=g.means.dtype).view_origin  # [3] in the render precision
     colours = sh_to_colour(g.sh, g.means - cam_pos)  # [N, 3]
 
     pairs = _contributing_pairs(proj, g.opacities.detach(), radii, width, height, max_pairs)

@@ -70,6 +70,7 @@ class AvatarRenderer:
                      background: Colour | None = None) -> tuple[RenderOutput, StageTimes]:
         """`render`, and the milliseconds of each stage (on CUDA it waits for each stage to finish)."""
         clock = _Clock(self.device)
+        camera = self.seen_from(params, camera)
         bg = torch.tensor(background or self.background, dtype=torch.float32, device=self.device)
         verts = self.poser()(params)  # [V, 3]
         pose_ms = clock.lap()
@@ -90,10 +91,18 @@ class AvatarRenderer:
                 out = clip_to_region(out, self.cut_region(params, camera, verts), bg)
         return out, StageTimes(pose_ms, blend_ms, splat_ms, clock.lap())
 
+    def seen_from(self, params: RigParams, camera: Camera) -> Camera:
+        """The camera with its view-dependent colour seen from inside the avatar's view cone
+        (`avatar.render.view_cone`) for the head posed at params (one frame); as it is for an
+        avatar without one."""
+        cone = self.model.view_cone
+        return camera if cone is None else camera.with_sh_origin(cone.origin(params, camera.position))
+
     def render_differentiable(self, params: RigParams, camera: Camera, region: Tensor | None,
                               background: Tensor) -> tuple[RenderOutput, Tensor]:
         """For training: the render and the offsets this frame applies [N, 14] (which training
-        regularises), differentiable w.r.t. the model (and params where they require grad).
+        regularises), differentiable w.r.t. the model (and params where they require grad). The
+        camera is used as given: training frames are where the view cone comes from.
         region [H, W, 1]: the frame's cut (`cut_region`, kept by the caller), or None."""
         world, offsets = blend_with_offsets(self.model, params, self.backend)
         out = splat_registry.get(self.backend, self.device)[1](world, camera, background)

@@ -3,6 +3,7 @@ settings, training time and the last metrics its run recorded."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from avatar.model import Avatar
@@ -26,6 +27,8 @@ def model_info(avatar: Avatar, metrics: list[dict]) -> dict:
         "sh_degree": model.sh_degree,
         "expressions_with_offsets": _offset_drivers(model, names),
         "head_pose_offsets": model.pose_drivers is not None,
+        # the directions its view-dependent colour was trained from (None: seen from any camera)
+        "view_cone_half_angle_deg": None if model.view_cone is None else math.degrees(model.view_cone.half_angle),
         "train_seconds": config.get("train_seconds"),
         "capture": config.get("capture"),
         "config": {k: v for k, v in config.items() if k not in ("train_seconds", "capture")},
@@ -57,6 +60,9 @@ def format_info(path: Path, info: dict) -> str:
              f"{rig['expressions']} expressions, {rig['identity_components']} identity components",
              f"  gaussians    {info['gaussians']} (SH degree {info['sh_degree']})",
              _offsets_line(info["expressions_with_offsets"], info["head_pose_offsets"])]
+    cone = info["view_cone_half_angle_deg"]
+    if cone is not None:
+        lines.append(f"  view cone    colours seen from within {cone:.1f}° of the training cameras' direction")
     if info["capture"]:
         lines.append(f"  trained on   {info['capture']}")
     if info["train_seconds"] is not None:

@@ -28,6 +28,7 @@ from avatar.gaussians.file_checks import check_gaussians
 from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.model import Avatar, ExpressionRange
 from avatar.render import Camera, RenderOutput
+from avatar.render.view_cone import ViewCone
 from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.head_cut import HeadCut
@@ -178,11 +179,19 @@ class Trainer:
         self.record = RunLog(Path(log_dir) if log_dir is not None else run_dir_for(out), cfg, self.start, tensorboard)
         self.targets = _FrameCache(capture, self.train_frames, torch.tensor(cfg.background, dtype=torch.float32),
                                    device, self.renderer, self.params)
+        self.model.view_cone = self.view_cone()
         self.background = torch.tensor(cfg.background, dtype=torch.float32, device=device)  # [3]
         self.densify_until = int(cfg.densify_until_frac * cfg.iterations)
         self.offsets_from = int(cfg.offsets_from_frac * cfg.iterations)
         self.lr_decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
         self.threads = ThreadBudget()  # CPU kernels: only the cores other processes leave free
+
+    def view_cone(self) -> ViewCone:
+        """The directions the training frames see the head from: renders keep the view-dependent
+        colour inside them."""
+        times = [self.capture.frames[f].time for f in self.train_frames]
+        positions = torch.stack([self.capture.camera(f).position for f in self.train_frames])  # [T, 3]
+        return ViewCone.of(self.model.rig, self.capture.params.select(times), positions)
 
     def run(self, progress: bool, finish: Finisher | None = None) -> Avatar:
         """Every remaining step, then the model completed by `finish` (given the tracking it was

@@ -7,6 +7,7 @@ import { cameraPosition } from "./camera.js";
 import { HeadCutter } from "./cut.js";
 import { RigPoser } from "./rig.js";
 import { shColours } from "./sh.js";
+import { viewOrigin } from "./view_cone.js";
 import { SplatPacker, WORDS_PER_SPLAT } from "./splats.js";
 
 export class AvatarEngine {
@@ -31,7 +32,8 @@ export class AvatarEngine {
     const blendMs = clock.lap();
     const { gaussians } = this.avatar;
     const n = gaussians.count;
-    shColours(world, gaussians.shRest, gaussians.degree, cameraPosition(camera), this.colours);
+    const eye = viewOrigin(this.avatar.viewCone, params, cameraPosition(camera));
+    shColours(world, gaussians.shRest, gaussians.degree, eye, this.colours);
     const colourMs = clock.lap();
     const sorted = this.packer.sorted(world, camera);
     const order = this.packer.drawOrder(sorted, whole(reuse.order, n) || new Uint32Array(n));

@@ -86,6 +86,7 @@ export function readWebAvatar(buffer, name) {
     rig, gaussians, offsets,
     background: meta.background || [1, 1, 1],
     headCut: meta.head_cut || null,
+    viewCone: meta.view_cone || null,
     expressionRange: meta.expression_range || null,
   };
 }

@@ -1283,6 +1283,7 @@ ${player.renderer.target.name}`;
       offsets,
       background: meta.background || [1, 1, 1],
       headCut: meta.head_cut || null,
+      viewCone: meta.view_cone || null,
       expressionRange: meta.expression_range || null
     };
   }
@@ -2044,6 +2045,31 @@ ${player.renderer.target.name}`;
     return colours;
   }
 
+  // src/view_cone.js
+  function viewOrigin(cone, params, position) {
+    if (!cone) return position;
+    const r = axisAngleToMatrix(params.rotation[0], params.rotation[1], params.rotation[2]);
+    const c = cone.centre, t = params.translation;
+    const centre = [0, 1, 2].map((i) => r[3 * i] * c[0] + r[3 * i + 1] * c[1] + r[3 * i + 2] * c[2] + t[i]);
+    const offset = [0, 1, 2].map((i) => position[i] - centre[i]);
+    const distance = Math.hypot(offset[0], offset[1], offset[2]);
+    const u = offset.map((v) => v / Math.max(distance, 1e-12));
+    const a = cone.axis;
+    const cos = u[0] * a[0] + u[1] * a[1] + u[2] * a[2];
+    if (cos >= Math.cos(cone.half_angle)) return position;
+    let side = [0, 1, 2].map((i) => u[i] - cos * a[i]);
+    if (Math.hypot(side[0], side[1], side[2]) < 1e-9) {
+      side = cross2(a, [0, 1, 0]);
+      if (Math.hypot(side[0], side[1], side[2]) < 1e-9) side = cross2(a, [1, 0, 0]);
+    }
+    const n = Math.hypot(side[0], side[1], side[2]);
+    const ca = Math.cos(cone.half_angle), sa = Math.sin(cone.half_angle);
+    return [0, 1, 2].map((i) => centre[i] + distance * (ca * a[i] + sa * side[i] / n));
+  }
+  function cross2(a, b) {
+    return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+  }
+
   // src/splats.js
   var WORDS_PER_SPLAT = 8;
   var ALPHA_MIN = 1 / 255;
@@ -2184,7 +2210,8 @@ ${player.renderer.target.name}`;
       const blendMs = clock.lap();
       const { gaussians } = this.avatar;
       const n = gaussians.count;
-      shColours(world, gaussians.shRest, gaussians.degree, cameraPosition(camera), this.colours);
+      const eye = viewOrigin(this.avatar.viewCone, params, cameraPosition(camera));
+      shColours(world, gaussians.shRest, gaussians.degree, eye, this.colours);
       const colourMs = clock.lap();
       const sorted = this.packer.sorted(world, camera);
       const order = this.packer.drawOrder(sorted, whole(reuse.order, n) || new Uint32Array(n));
