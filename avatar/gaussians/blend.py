@@ -40,12 +40,14 @@ def blend(model: GaussianAvatar, params: RigParams, backend: str = "auto", verts
     return fn(model, params, verts=verts)
 
 
-def blend_with_offsets(model: GaussianAvatar, params: RigParams, backend: str = "auto") -> tuple[Gaussians, torch.Tensor]:
+def blend_with_offsets(model: GaussianAvatar, params: RigParams, backend: str = "auto",
+                       drivers: torch.Tensor | None = None) -> tuple[Gaussians, torch.Tensor]:
     """`blend()` plus the offsets this frame applies (GaussianAvatar.applied_offsets, [N, 14]),
     which training regularises. The cuda_ext backends take them from the blend kernel, so their
     gradient joins its single backward pass over the [D, N, 14] offsets; the torch reference
-    blends from the same offsets it returns."""
+    blends from the same offsets it returns. drivers [D]: the offsets' drivers, when not the
+    model's drivers of params."""
     name, _ = blend_backend(backend, model)
     if name in ("cpu", "cuda"):
-        return blend_ext_with_offsets(model, params)
-    return blend_reference_with_offsets(model, params)
+        return blend_ext_with_offsets(model, params, drivers)
+    return blend_reference_with_offsets(model, params, drivers=drivers)

@@ -40,25 +40,28 @@ def _posed_vertices(rig: HeadRig, params: RigParams) -> Tensor:
                          params.translation[0])
 
 
-def _kernel_blend(model: GaussianAvatar, params: RigParams, verts: Tensor | None = None) -> tuple[Gaussians, Tensor]:
+def _kernel_blend(model: GaussianAvatar, params: RigParams, verts: Tensor | None = None,
+                  drivers: Tensor | None = None) -> tuple[Gaussians, Tensor]:
     """The world Gaussians and the kernel's blended local attributes [N, 14]; verts [V, 3]: the
-    rig already posed at params (else posed here)."""
+    rig already posed at params (else posed here); drivers [D]: the offsets' drivers (else the
+    model's drivers of params)."""
     from cuda_ext.blend import blend_gaussians
 
     if params.num_frames != 1:
         raise ValueError(f"blend takes one frame of rig parameters, got {params.num_frames}")
     verts = _posed_vertices(model.rig, params) if verts is None else verts  # [V, 3]
-    drivers = model.drivers(params)[0]  # [D]
+    drivers = model.drivers(params)[0] if drivers is None else drivers  # [D]
     means, quats, scales, opacities, sh, local = blend_gaussians(
         verts, model.rig.faces, model.parent, drivers, model.xyz, model.rot, model.log_scale, model.opacity_logit,
         model.sh_dc, model.sh_rest, model.d_xyz, model.d_rot, model.d_log_scale, model.d_opacity, model.d_color)
     return Gaussians(means, quats, scales, opacities, sh), local
 
 
-def blend_ext_with_offsets(model: GaussianAvatar, params: RigParams) -> tuple[Gaussians, Tensor]:
+def blend_ext_with_offsets(model: GaussianAvatar, params: RigParams,
+                           drivers: Tensor | None = None) -> tuple[Gaussians, Tensor]:
     """The world Gaussians and the offsets this frame applies, Σ_k w_k Δ_k [N, 14] (layout of
-    GaussianAvatar.applied_offsets), both from one kernel call."""
-    world, local = _kernel_blend(model, params)
+    GaussianAvatar.applied_offsets), both from one kernel call; drivers [D] as `_kernel_blend`."""
+    world, local = _kernel_blend(model, params, drivers=drivers)
     base = torch.cat([model.xyz, model.rot, model.log_scale, model.opacity_logit[:, None], model.sh_dc[:, 0]], -1)
     offsets = local - base  # [N, 14]
     offsets[:, 11:] *= SH_C0  # the colour's local offsets are Δ / SH_C0

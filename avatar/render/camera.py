@@ -84,3 +84,13 @@ class Camera:
         eye = t + distance * torch.tensor([math.sin(a) * math.cos(e), math.sin(e), math.cos(a) * math.cos(e)])
         return cls.look_at(eye, t, width, height, fov_y_deg)
 
+    def mirrored(self) -> "Camera":
+        """The camera that sees the world mirrored in rig space's x = 0 (`avatar.rig.mirror`) as
+        this one sees the world, left and right swapped in its image: it shows a mirrored head
+        as this camera's image flipped left-right (pixel u -> width - u)."""
+        flip = torch.diag(torch.tensor([-1.0, 1.0, 1.0, 1.0], dtype=self.world_to_cam.dtype))
+        k = self.K.clone()
+        k[0, 2] = self.width - k[0, 2]
+        origin = None if self.sh_origin is None else self.sh_origin * flip[:3, :3].diagonal().to(self.sh_origin)
+        return Camera(k, flip @ self.world_to_cam @ flip.to(self.world_to_cam.device), self.width, self.height,
+                      self.near, self.far, origin)

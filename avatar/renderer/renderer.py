@@ -99,12 +99,13 @@ class AvatarRenderer:
         return camera if cone is None else camera.with_sh_origin(cone.origin(params, camera.position))
 
     def render_differentiable(self, params: RigParams, camera: Camera, region: Tensor | None,
-                              background: Tensor) -> tuple[RenderOutput, Tensor]:
+                              background: Tensor, drivers: Tensor | None = None) -> tuple[RenderOutput, Tensor]:
         """For training: the render and the offsets this frame applies [N, 14] (which training
         regularises), differentiable w.r.t. the model (and params where they require grad). The
-        camera is used as given: training frames are where the view cone comes from.
+        camera is used as given: training frames are where the view cone comes from. drivers
+        [D]: the offsets' drivers, when not the model's drivers of params.
         region [H, W, 1]: the frame's cut (`cut_region`, kept by the caller), or None."""
-        world, offsets = blend_with_offsets(self.model, params, self.backend)
+        world, offsets = blend_with_offsets(self.model, params, self.backend, drivers)
         out = splat_registry.get(self.backend, self.device)[1](world, camera, background)
         return (out if region is None else clip_to_region(out, region, background)), offsets
 

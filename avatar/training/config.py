@@ -56,6 +56,25 @@ class TrainConfig:
     scale_reg: float = 1.0
     scale_reg_threshold: float = 0.6
     offset_reg: float = 0.3  # on the squared offsets a frame applies (mean over Gaussians)
+    # Gaussians that stay on the surface where the rig follows the person's own skin (the face
+    # the landmarks enclose, `avatar.rig.face_region`): their distance off the triangle's plane
+    # beyond face_offset_threshold (edge lengths), base and applied offsets together.
+    face_offset_reg: float = 0.0
+    face_offset_threshold: float = 0.25
+    # Flat on their triangles (surfels): each Gaussian's extent along its triangle's normal beyond
+    # flat_threshold (edge lengths), which also turns discs tilted off the surface back onto it.
+    flat_reg: float = 0.0
+    flat_threshold: float = 0.1
+    # Discs, not needles, on the face: the log of a face Gaussian's largest scale over its middle
+    # one beyond log(needle_ratio). Hair is left to be strands.
+    needle_reg: float = 0.0
+    needle_ratio: float = 4.0
+    # Floaters: the opacity of Gaussians further from the rig than the person's matte reaches past
+    # it (the capture's hair margin: avatar/training/floaters.py).
+    floater_reg: float = 0.0
+    # The share of steps that also train on their frame mirrored left-right (at half resolution,
+    # weighted by how little the video saw each surface: avatar/training/mirrored.py); 0: none.
+    mirror_fraction: float = 0.0
     offsets_from_frac: float = 0.0  # warm-up: the blendshape offsets stay zero for this fraction of the steps
     # Binding-aware densification (3DGS rules, children keep their parent triangle).
     densify_from: int = 300
@@ -120,11 +139,14 @@ class TrainConfig:
 _BIG = 1e9
 # Bounds of the settings that have them (inclusive); the rest only need their type.
 _RANGES = {"iterations": (1, _BIG), "per_face": (1, 64), "sh_degree": (0, 3), "num_blend_expr": (0, _BIG), "expr_pca_variance": (0, 1),
-           "ssim_weight": (0, 1), "alpha_weight": (0, _BIG), "offsets_from_frac": (0, 1), "steps_per_frame": (0, _BIG),
+           "ssim_weight": (0, 1), "alpha_weight": (0, _BIG), "mirror_fraction": (0, 1),
+           "needle_ratio": (1, _BIG), "offsets_from_frac": (0, 1), "steps_per_frame": (0, _BIG),
            "min_iterations": (1, _BIG), "max_iterations": (1, _BIG),
            **{k: (1e-12, 10) for k in ("lr_xyz", "lr_xyz_final", "lr_rot", "lr_scale", "lr_opacity", "lr_color",
                                        "lr_offset_scale", "lr_params")},
            **{k: (0, _BIG) for k in ("xyz_reg", "xyz_reg_threshold", "scale_reg", "scale_reg_threshold", "offset_reg",
+                                     "face_offset_reg", "face_offset_threshold", "flat_reg", "flat_threshold",
+                                     "needle_reg", "floater_reg",
                                      "params_reg", "densify_from", "densify_grad_threshold", "densify_size_threshold",
                                      "eval_every", "checkpoint_every")},
            "densify_until_frac": (0, 1), "densify_every": (1, _BIG), "prune_opacity": (0, 1),

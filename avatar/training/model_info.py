@@ -10,7 +10,7 @@ from avatar.model import Avatar
 
 # Settings worth a line of their own in the text summary (all of them are in the JSON).
 KEY_SETTINGS = ("iterations", "per_face", "sh_degree", "num_blend_expr", "pose_offsets", "offsets_from_frac",
-                "refine_params", "max_gaussians", "backend")
+                "mirror_fraction", "refine_params", "max_gaussians", "backend")
 
 
 def model_info(avatar: Avatar, metrics: list[dict]) -> dict:

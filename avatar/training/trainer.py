@@ -31,16 +31,21 @@ from avatar.render import Camera, RenderOutput
 from avatar.render.view_cone import ViewCone
 from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig, RigParams
+from avatar.rig.face_region import face_triangles
 from avatar.rig.head_cut import HeadCut
 from avatar.runtime.cpu_threads import ThreadBudget
 from avatar.training.config import TrainConfig
 from avatar.training.densify import Densifier
 from avatar.training.evaluate import composite_target, evaluate
 from avatar.training.finishers import Finisher, registered_finishers
+from avatar.training.floaters import FloaterFinder
 from avatar.training.image_metrics import photometric_loss
+from avatar.training.mirrored import MirroredFrames, weighted
 from avatar.training.optim import make_optimizer
 from avatar.training.param_refiner import ParamRefiner
+from avatar.training.regularisers import regularisers
 from avatar.training.run_log import RunLog, run_dir_for
+from avatar.training.turned_views import hair_margin
 
 log = logging.getLogger("avatar")
 
@@ -83,16 +88,6 @@ def capture_head_cut(capture: Capture, rig: HeadRig) -> HeadCut | None:
 def refined_params_path(out: Path) -> Path:
     """Where `--refine-params` writes the refined per-time-step rig parameters (expression file)."""
     return out.with_name(out.stem + ".refined.npz")
-
-
-def _regularisers(model: GaussianAvatar, cfg: TrainConfig, offsets: torch.Tensor) -> torch.Tensor:
-    """Stay near the parent triangle, stay small, and keep the blendshape offsets this frame
-    applies (offsets [N, 14]) small: offsets fitted to few expression combinations otherwise
-    absorb anything that co-varies with them and break on unseen combinations."""
-    far = torch.relu(model.xyz.norm(dim=-1) - cfg.xyz_reg_threshold).mean()
-    big = torch.relu(torch.exp(model.log_scale).amax(-1) - cfg.scale_reg_threshold).mean()
-    applied = offsets.pow(2).sum(-1).mean()
-    return cfg.xyz_reg * far + cfg.scale_reg * big + cfg.offset_reg * applied
 
 
 class _FrameCache:
@@ -180,15 +175,31 @@ class Trainer:
         self.targets = _FrameCache(capture, self.train_frames, torch.tensor(cfg.background, dtype=torch.float32),
                                    device, self.renderer, self.params)
         self.model.view_cone = self.view_cone()
+        self.mirrored = self.mirrored_frames() if cfg.mirror_fraction else None
+        self.face = face_triangles(rig).to(device)  # [F] bool
+        margin = hair_margin(capture, rig) if cfg.floater_reg else 0.0  # 0: no mattes to say
+        self.floaters = FloaterFinder(self.model, capture.params.shape, margin) if margin > 0 else None
+        self.floating: torch.Tensor | None = None  # [N] bool, refreshed with the densification
+        self.floaters_due = True
         self.background = torch.tensor(cfg.background, dtype=torch.float32, device=device)  # [3]
         self.densify_until = int(cfg.densify_until_frac * cfg.iterations)
         self.offsets_from = int(cfg.offsets_from_frac * cfg.iterations)
         self.lr_decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
         self.threads = ThreadBudget()  # CPU kernels: only the cores other processes leave free
 
+    def mirrored_frames(self) -> MirroredFrames | None:
+        """The training frames mirrored, or None (with a warning) for a rig that has no mirror."""
+        try:
+            return MirroredFrames(self.capture, self.train_frames, self.model, self.params, self.renderer,
+                                  lambda f: (self.targets[f], self.targets.mask(f)))
+        except ValueError as e:
+            log.warning("training without mirrored frames: %s", e)
+            return None
+
     def view_cone(self) -> ViewCone:
         """The directions the training frames see the head from: renders keep the view-dependent
-        colour inside them."""
+        colour inside them (mirrored frames too: what they teach the sides the video missed is
+        seen from there, as any render will see it)."""
         times = [self.capture.frames[f].time for f in self.train_frames]
         positions = torch.stack([self.capture.camera(f).position for f in self.train_frames])  # [T, 3]
         return ViewCone.of(self.model.rig, self.capture.params.select(times), positions)
@@ -230,6 +241,9 @@ class Trainer:
         self.schedule_learning_rate(step)
         frame = self.train_frames[int(torch.randint(len(self.train_frames), (1,), generator=self.gen))]
         terms, rendered, camera = self.losses(frame)
+        # Drawn only when mirroring is on: runs without it keep their random sequence.
+        if self.mirrored is not None and float(torch.rand(1, generator=self.gen)) < self.cfg.mirror_fraction:
+            terms["mirrored"] = self.mirrored_loss(frame)
         loss = sum(terms.values())
         loss.backward()
         self.apply_gradients(step, rendered, camera)
@@ -256,7 +270,7 @@ class Trainer:
                                                                 self.background)
         rendered.means2d.retain_grad()
         terms = {"photo": photometric_loss(rendered.rgb, self.targets[frame], cfg.ssim_weight),
-                 "reg": _regularisers(self.model, cfg, offsets)}
+                 "reg": regularisers(self.model, cfg, offsets, self.face, self.floating_now())}
         mask = self.targets.mask(frame)
         if mask is not None and cfg.alpha_weight:
             # Background is transparency, not Gaussians painted the background's colour: those
@@ -265,6 +279,29 @@ class Trainer:
         if self.refiner is not None:
             terms["params"] = cfg.params_reg * self.refiner.deviation(time_index)
         return terms, rendered, camera
+
+    def mirrored_loss(self, frame: int) -> torch.Tensor:
+        """The frame mirrored left-right, as the photometric and alpha terms score it, each pixel
+        weighted by how little the video saw its surface (`avatar.training.mirrored`)."""
+        cfg, mirrored = self.cfg, self.mirrored
+        rendered, _ = self.renderer.render_differentiable(mirrored.params[frame], mirrored.cameras[frame],
+                                                          mirrored.region(frame), self.background,
+                                                          mirrored.drivers[frame])
+        weights = mirrored.weights[frame]
+        loss = photometric_loss(weighted(rendered.rgb, weights), mirrored.image(frame), cfg.ssim_weight)
+        mask = mirrored.mask(frame)
+        if mask is not None and cfg.alpha_weight:
+            loss = loss + cfg.alpha_weight * (weighted(rendered.alpha, weights) - mask).abs().mean()
+        return loss
+
+    def floating_now(self) -> torch.Tensor | None:
+        """[N] bool: the Gaussians beyond the person (`FloaterFinder`), found again after every
+        densification interval (every step would cost a KD-tree query)."""
+        if self.floaters is None:
+            return None
+        if self.floating is None or self.floating.shape[0] != self.model.num_gaussians or self.floaters_due:
+            self.floating, self.floaters_due = self.floaters(self.model), False
+        return self.floating
 
     def apply_gradients(self, step: int, rendered: RenderOutput, camera: Camera) -> None:
         """The screen-space gradients to the densifier, then one optimiser step (offsets frozen
@@ -280,6 +317,8 @@ class Trainer:
 
     def densify(self, step: int) -> None:
         cfg = self.cfg
+        if (step + 1) % cfg.densify_every == 0:
+            self.floaters_due = True  # Gaussians have moved (and maybe been added): mark floaters anew
         if cfg.densify_from <= step < self.densify_until and (step + 1) % cfg.densify_every == 0:
             stats = self.densifier.step(self.model, self.optimizer, self.gen)
             self.bar.set_postfix(n=stats["total"])
