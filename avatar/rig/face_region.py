@@ -17,7 +17,6 @@ from avatar.rig.head_rig import HeadRig
 
 JAW = list(range(0, 17))  # right ear to left ear along the jaw (iBUG order)
 BROWS = list(range(26, 16, -1))  # back across the brows: the outline's upper edge
-FRONT_MARGIN = 0.0  # of the head's depth: how far behind the jaw line's ends (at the ears) the face may reach
 
 
 def face_triangles(rig: HeadRig) -> Tensor:
@@ -31,8 +30,7 @@ def face_triangles(rig: HeadRig) -> Tensor:
     outline = landmarks[JAW + BROWS]  # [27, 3]
     centroids = verts[rig.faces.cpu()].mean(1).numpy()  # [F, 3]
     inside = inside_polygon(centroids[:, :2], outline[:, :2])
-    depth = float(verts[:, 2].max() - verts[:, 2].min())
-    in_front = centroids[:, 2] > min(landmarks[0, 2], landmarks[16, 2]) - FRONT_MARGIN * depth
+    in_front = centroids[:, 2] > min(landmarks[0, 2], landmarks[16, 2])
     return torch.from_numpy(inside & in_front)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from avatar.rig.face_region import inside_polygon
 from avatar.rig.ict_skeleton import laplacian_smooth, smoothstep
 
 SKIN = np.array([0.80, 0.60, 0.50])
@@ -54,7 +55,7 @@ def procedural_colors(vertices: np.ndarray, triangles: np.ndarray, parts: dict[s
     paint(skin, (front & (brow_dist < 0.0045)).astype(float), BROWS)
 
     lip_front = p[:, 2] > landmarks[48:60, 2].min() - 0.01
-    paint(skin, (lip_front & _inside_polygon(p[:, :2], landmarks[48:60, :2])).astype(float), LIPS)
+    paint(skin, (lip_front & inside_polygon(p[:, :2], landmarks[48:60, :2])).astype(float), LIPS)
 
     for side, centre in (("l", eye_centres[0]), ("r", eye_centres[1])):
         ids = np.concatenate([parts[f"sclera_{side}"], parts[f"iris_{side}"]])
@@ -70,18 +71,6 @@ def procedural_colors(vertices: np.ndarray, triangles: np.ndarray, parts: dict[s
     colors[mouth] = MOUTH * (1 - 0.7 * depth[:, None])
     colors[parts["teeth"]] = TEETH
     return np.clip(colors, 0.0, 1.0)
-
-
-def _inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """Even-odd rule: points [N, 2] inside the closed polygon [K, 2] -> [N] bool."""
-    inside = np.zeros(len(points), dtype=bool)
-    x, y = points[:, 0], points[:, 1]
-    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0)):
-        crosses = (y0 > y) != (y1 > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x_at = x0 + (x1 - x0) * (y - y0) / (y1 - y0)
-        inside ^= crosses & (x < x_at)
-    return inside
 
 
 def _polyline_distance(points: np.ndarray, line: np.ndarray) -> np.ndarray:
