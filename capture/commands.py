@@ -19,8 +19,20 @@ log = logging.getLogger("avatar")
 def register(sub) -> None:
     p = add_command(sub, "track", "videos of one person -> tracked capture directory (needs the capture extra)",
                     "  avatar track clip.mp4 --out capture --rig ict:ICT-FaceKit --size 256\n"
-                    "  avatar track a.mp4 b.mp4 --out capture --max-fps 15 --no-photometric")
-    p.add_argument("videos", nargs="+", type=Path, help="video files of the same person (mp4, mov, ...)")
+                    "  avatar track a.mp4 b.mp4 --out capture --max-fps 15 --no-photometric\n"
+                    "  avatar track --views left.mp4 front.mp4 right.mp4 --out capture --size 256 --test-camera 1")
+    p.add_argument("videos", nargs="*", type=Path, help="video files of the same person (mp4, mov, ...), one camera's "
+                   "clips one after another")
+    p.add_argument("--views", nargs="+", type=Path, default=None, metavar="VIDEO",
+                   help="instead: synchronized videos of one moment by 2-16 cameras (one per camera, matched frame by "
+                        "frame): one head shared by the views, one pose per camera (docs/multiview.md)")
+    p.add_argument("--calibration", type=Path, default=None, metavar="FILE",
+                   help="with --views: the cameras from a file (OpenCV FileStorage YAML/JSON, NeRSemble "
+                        "camera_params.json, COLMAP text model; default: estimated from the face)")
+    p.add_argument("--offsets", type=int, nargs="+", default=None, metavar="N",
+                   help="with --views: per view, the frame that starts the clip (videos that start at other moments)")
+    p.add_argument("--test-camera", type=int, default=None, metavar="K",
+                   help="with --views: hold out every frame of view K as split 'test_camera' (never trained on)")
     p.add_argument("--out", required=True, type=Path, help="capture directory to write")
     add_rig(p, default="builtin", help=RIG_HELP)
     p.add_argument("--landmark-embedding", type=Path, default=None,
@@ -107,6 +119,14 @@ def _extend_bench(bench: argparse.ArgumentParser) -> None:
 
 
 def cmd_track(args: argparse.Namespace) -> int:
+    if args.views is not None:
+        return cmd_track_views(args)
+    if not args.videos:
+        raise ValueError("avatar track: give the videos (one camera), or --views V0 V1 ... (synchronized cameras)")
+    only_views = [flag for flag, value in (("--calibration", args.calibration), ("--offsets", args.offsets),
+                                           ("--test-camera", args.test_camera is not None)) if value]
+    if only_views:
+        raise ValueError(f"avatar track: {', '.join(only_views)} go with --views (synchronized cameras)")
     from capture.track import track  # capture needs mediapipe; only `track` pays for importing it
 
     report = track(args.videos, args.out, rig_spec=args.rig, size=args.size, max_fps=args.max_fps,
@@ -117,6 +137,28 @@ def cmd_track(args: argparse.Namespace) -> int:
              report["nme_mean"], report["seconds"])
     for lack in report["coverage_missing"]:  # what the avatar will have to guess (docs/recording.md)
         log.warning("the video lacks this (%s): %s", report["coverage_against"], lack)
+    return 0
+
+
+def cmd_track_views(args: argparse.Namespace) -> int:
+    if args.videos:
+        raise ValueError("avatar track: give the videos either before --out (one camera) or after --views (several "
+                         "cameras), not both")
+    unused = [flag for flag, value in (("--max-fps", args.max_fps), ("--coverage-take", args.coverage_take)) if value]
+    if unused:
+        raise ValueError(f"avatar track --views: {', '.join(unused)} apply to one camera's video only")
+    from capture.track_views import track_views
+
+    report = track_views(args.views, args.out, rig_spec=args.rig, size=args.size, max_frames=args.max_frames,
+                         offsets=args.offsets, calibration=args.calibration, test_camera=args.test_camera,
+                         landmark_embedding=args.landmark_embedding, photometric=args.photometric,
+                         val_fraction=args.val_fraction, overwrite=args.overwrite)
+    for c, view in enumerate(report["views"]):
+        log.info("view %d: face in %d frames, inner-51 NME %s, %.3f m from the head, focal %.0f px", c,
+                 view["frames_with_face"], f"{view['nme_inner51_mean']:.4f}" if view["nme_inner51_mean"] else "n/a",
+                 view["distance_to_head"], view["focal_px"][0])
+    log.info("wrote %s: %d time steps of %d views in %.0f s", args.out, report["tracked"], len(report["views"]),
+             report["seconds"])
     return 0
 
 

@@ -77,7 +77,7 @@ def fit_videos(rig: HeadRig, embedding: LandmarkEmbedding, landmarks: np.ndarray
     eye_rig, eye_target = lrig.subset(model.eye_points), target[:, model.eye_points]  # the irises
 
     def loss_of(full: bool) -> Tensor:
-        p = _params(var, model)
+        p = variables_to_params(var, model)
         points, point_normals = lrig.posed(p)  # [T, L + candidates, 3]
         focal = torch.exp(log_focal)[video_t]  # [T]
         pts = project(points, focal, centre)
@@ -103,7 +103,7 @@ def fit_videos(rig: HeadRig, embedding: LandmarkEmbedding, landmarks: np.ndarray
     _run(loss_of, everything, True, w.full_steps, 1e-2, model, var, bar)
     bar.close()
     with torch.no_grad():
-        params = _params(var, model).detach()
+        params = variables_to_params(var, model).detach()
     return video_fit(rig, params, torch.exp(log_focal).detach().numpy(), landmarks, video, sizes)
 
 
@@ -153,7 +153,7 @@ def _initial_variables(rig: HeadRig, lrig: LandmarkRig, target: Tensor, focal: T
     return {k: v.clone().requires_grad_(True) for k, v in var.items()}
 
 
-def _params(var: dict[str, Tensor], model: FitModel) -> RigParams:
+def variables_to_params(var: dict[str, Tensor], model: FitModel) -> RigParams:
     expr = var["expr"] * model.free_expr
     eyes = var["eyes"] * torch.tensor([1.0, 1.0, 0.0, 1.0, 1.0, 0.0])  # no eye roll
     return RigParams(var["shape"], expr, jaw_from(model, expr, var["jaw"]), var["neck"], var["rotation"],

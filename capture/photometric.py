@@ -76,11 +76,11 @@ def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigPa
                        images: np.ndarray, mattes: np.ndarray, landmarks: np.ndarray, pairs: Tensor,
                        weights: PhotometricWeights | None = None, fit_weights: FitWeights | None = None,
                        progress: bool = True, shell_height: float | None = None,
-                       in_frame: np.ndarray | None = None) -> PhotometricFit:
+                       in_frame: np.ndarray | None = None, time: np.ndarray | None = None) -> PhotometricFit:
     """Refine `params` [T] against the frames (the other arguments: `PhotometricRefinement`);
     progress: show a progress bar over the optimisation steps."""
     return PhotometricRefinement(rig, embedding, params, cameras, images, mattes, landmarks, pairs, weights,
-                                 fit_weights, shell_height, in_frame).run(progress)
+                                 fit_weights, shell_height, in_frame, time).run(progress)
 
 
 class PhotometricRefinement:
@@ -93,13 +93,17 @@ class PhotometricRefinement:
     pairs [P]: the frames t that follow t - 1 in time (`fit_video.continuing_frames`), kept
     smooth. shell_height (rest pose, metres): where the head's outline term starts
     (`head_outline`; None: no outline term); in_frame [T, H, W]: 1 where the images show the
-    video (default everywhere).
+    video (default everywhere); time [F]: the time step (row of params) each image shows, when
+    several cameras see each moment (default: image t shows time step t). Then cameras, images,
+    mattes, landmarks and in_frame are per image [F], params and pairs per time step, and the
+    error arrays of the result per image.
     """
 
     def __init__(self, rig: HeadRig, embedding: LandmarkEmbedding, params: RigParams, cameras: list[Camera],
                  images: np.ndarray, mattes: np.ndarray, landmarks: np.ndarray, pairs: Tensor,
                  weights: PhotometricWeights | None = None, fit_weights: FitWeights | None = None,
-                 shell_height: float | None = None, in_frame: np.ndarray | None = None) -> None:
+                 shell_height: float | None = None, in_frame: np.ndarray | None = None,
+                 time: np.ndarray | None = None) -> None:
         self.weights = weights or PhotometricWeights()
         self.fit_weights = fit_weights or FitWeights()
         self.rig = rig.to(dtype=torch.float32)
@@ -120,6 +124,7 @@ class PhotometricRefinement:
         self.outline_normals = torch.as_tensor(outline_normals(landmarks))  # [T, S, 2]
         self.iod = torch.as_tensor(inter_ocular(landmarks), dtype=torch.float32).clamp_min(1.0)  # [T]
 
+        self.time = None if time is None else torch.as_tensor(time, dtype=torch.long)  # [F]
         self.base = params.detach().to(dtype=torch.float32)  # [T] the landmark fit
         # What the optimiser moves: offsets from the landmark fit (identity and neck stay).
         self.delta = {k: torch.zeros_like(getattr(self.base, k), requires_grad=True)
@@ -128,13 +133,13 @@ class PhotometricRefinement:
         sh = torch.zeros(9, 3)  # [9, 3] degree-2 lighting, shared by all frames
         sh[0] = 1.0 / SH_C0  # shading 1 everywhere
         self.sh = sh.requires_grad_(True)
-        self.log_gain = torch.zeros(params.num_frames, 3, requires_grad=True)  # [T, 3] exposure
+        self.log_gain = torch.zeros(len(images), 3, requires_grad=True)  # [F, 3] exposure
 
         self.head: OutlineTerm | None = None
         if shell_height is not None and self.weights.outline > 0:
             seen = matte_outline(mattes, np.ones_like(mattes) if in_frame is None else in_frame, landmarks)
             self.head = OutlineTerm(self.rig, shell_height, seen, self.k_mats, self.w2c, self.iod)
-            self.head.fit_hair(self.current().detach())
+            self.head.fit_hair(self.per_image(self.current().detach()))
 
     def run(self, progress: bool = True) -> PhotometricFit:
         """Optimise all frames together, one Adam run through the blur levels (coarse to fine:
@@ -142,7 +147,7 @@ class PhotometricRefinement:
         has moved; measures the texture consistency (and outline error) before and after."""
         with torch.no_grad():
             start = self.current()
-            outline_before = None if self.head is None else self.head.mean_abs_error(start)
+            outline_before = None if self.head is None else self.head.mean_abs_error(self.per_image(start))
             visible = self.visibility(start)  # also the first level's
             self.init_albedo(start, visible)
             error_before = self.consistency(start, visible)
@@ -162,7 +167,7 @@ class PhotometricRefinement:
         with torch.no_grad():
             final = self.current()
             error = self.consistency(final, self.visibility(final))
-            outline_after = None if self.head is None else self.head.mean_abs_error(final)
+            outline_after = None if self.head is None else self.head.mean_abs_error(self.per_image(final))
         return PhotometricFit(final.detach(), error_before.numpy(), error.numpy(), outline_before, outline_after)
 
     def current(self) -> RigParams:
@@ -178,16 +183,20 @@ class PhotometricRefinement:
         return RigParams(base.shape, expr, jaw, base.neck, base.rotation + delta["rotation"], eyes,
                          base.translation + delta["translation"])
 
+    def per_image(self, params: RigParams) -> RigParams:
+        """params [T] -> [F]: each image's time step."""
+        return params if self.time is None else params.select(self.time)
+
     def visibility(self, params: RigParams) -> Tensor:
         """[T, N] 1 where a face sample is seen in its frame (`_visibility`). Called once per blur
         level, not per step: it poses and z-buffers the full mesh, and a step moves it little."""
-        return _visibility(self.rig, params, self.samples, self.cameras)
+        return _visibility(self.rig, self.per_image(params), self.samples, self.cameras)
 
     def observe(self, params: RigParams, frames: Tensor, visible: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Observed colours [T, N, 3] where the posed face samples project into frames
         [T, 3, H, W], their shading normals [T, N, 3] and weights [T, N] (visible and on the
         person's matte). Gradients reach the parameters through the bilinear sampling."""
-        points, normals = self.sample_rig.posed(params)  # [T, N, 3] each
+        points, normals = self.sample_rig.posed(self.per_image(params))  # [F, N, 3] each
         pix = project_cameras(points, self.k_mats, self.w2c)  # [T, N, 2]
         grid = torch.stack([pix[..., 0] / self.width * 2 - 1, pix[..., 1] / self.height * 2 - 1], -1)[:, :, None]
         seen = F.grid_sample(frames, grid, align_corners=False, padding_mode="border")[..., 0]  # [T, 3, N]
@@ -217,6 +226,7 @@ class PhotometricRefinement:
     def landmark_loss(self, params: RigParams) -> Tensor:
         """The landmark fit's own term (inter-ocular-normalised squared residuals, its point
         weights): keeps the fit anchored where the skin has too little texture to steer it."""
+        params = self.per_image(params)
         points, point_normals = self.point_rig.posed(params)
         pix = project_cameras(points, self.k_mats, self.w2c)  # [T, L, 2]
         residual = landmark_residuals(self.embedding, pix, self.target, self.outline_normals,
@@ -231,7 +241,7 @@ class PhotometricRefinement:
         landmark term; 0 without an outline term."""
         if self.head is None:
             return 0.0
-        return self.weights.outline * LANDMARK_SCALE * self.head.loss(params)
+        return self.weights.outline * LANDMARK_SCALE * self.head.loss(self.per_image(params))
 
     def regularisers(self, params: RigParams) -> Tensor:
         """The landmark fit's priors (small expressions, eyes and jaw) and temporal smoothness

@@ -26,8 +26,11 @@ from avatar.data.errors import CaptureError, VideoError
 from avatar.data.expressions import load_expression_file
 from avatar.data.splits import time_splits
 from avatar.data.video import VideoWriter, read_video_frames
+from avatar.render.camera import Camera
 from avatar.render.head_cut import CutParts, cut_parts
+from avatar.render.mesh_raster import MeshRender
 from avatar.rig.head_cut import HeadCut
+from avatar.rig import RigParams
 from avatar.rig.loaders import load_rig
 from avatar.rig.signature import geometry_signature
 from avatar.rig.torso import split_torso
@@ -105,7 +108,7 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     crops, person, inside = _crops_and_mattes(videos, det, boxes, size, progress, max_frames)
     seconds["crops"] = time.perf_counter() - started - sum(seconds.values())
     landmark_fit, photo_error = fit, None
-    nose_height = float(_surface_point(rig.v_template, rig, *_embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
+    nose_height = float(surface_point(rig.v_template, rig, *embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
     if photometric:
         refined = refine_photometric(rig, embedding, fit.params, [c.to_camera() for c in cameras], crops,
                                      person * inside, crop_points, follows_previous,
@@ -117,11 +120,12 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     seconds_in_video = frame / np.array(det.source_fps)[video]  # [T]
     fit = dataclasses.replace(fit, params=split_torso(rig, fit.params, video, seconds_in_video))
     with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
-        cut = head_cut(rig, _surface_point(rig.v_template, rig, *_embedded_point(embedding, CHIN, "the chin")),
+        cut = head_cut(rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")),
                        nose_height)
         follows = np.zeros(len(crops), bool)
         follows[follows_previous.numpy()] = True
-        cut, regions, hanging_median = _head_regions(writer, fit, crops, person, inside, rig, cut, follows, progress)
+        cut, regions, hanging_median = head_regions([c.to_camera() for c in writer.cameras], fit.params, crops,
+                                                     person, inside, rig, cut, follows, progress)
         _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, regions, size, progress)
         report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
                          time.perf_counter() - started, landmarks)
@@ -183,19 +187,21 @@ def _crops_and_mattes(videos: list[Path], det: Detections, boxes, size: int, pro
     return crops, person, inside
 
 
-def _head_regions(writer: CaptureWriter, fit: VideoFit, crops: np.ndarray, person: np.ndarray, inside: np.ndarray,
-                  rig, cut: HeadCut, follows: np.ndarray, progress: bool) -> tuple[HeadCut, np.ndarray, float]:
+def head_regions(cameras: list[Camera], params: RigParams, crops: np.ndarray, person: np.ndarray,
+                 inside: np.ndarray, rig, cut: HeadCut, follows: np.ndarray,
+                 progress: bool) -> tuple[HeadCut, np.ndarray, float]:
     """What each frame's mask keeps of the matte [T, S, S] bool: the cut's region, with the hair
     that hangs below the line through the head's sides when the video's hair hangs there
     (`capture.hanging_hair.hair_hangs`; the cut returned then says so, and pieces carry over from
     frame to frame: `carried_over`); and the median over the frames of the share of the frame that
-    hangs before the carry-over (what decided it). follows [T] bool: frame t directly follows frame
-    t - 1 of its video; the other arguments as _write_frames'."""
+    hangs before the carry-over (what decided it). cameras [T] and params [T]: each frame's camera
+    and rig pose; follows [T] bool: frame t directly follows frame t - 1 of its video; crops,
+    person, inside as _write_frames'."""
 
     def matte_and_parts(t: int) -> tuple[np.ndarray, CutParts]:
         with torch.no_grad():
-            verts = rig.forward(fit.params.frame(t))[0]
-        parts = cut_parts(cut, verts, rig.faces, writer.cameras[t].to_camera())
+            verts = rig.forward(params.frame(t))[0]
+        parts = cut_parts(cut, verts, rig.faces, cameras[t])
         return refine_matte(crops[t], person[t]) * inside[t], parts
 
     regions = np.zeros(crops.shape[:3], bool)
@@ -231,16 +237,23 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
             with torch.no_grad():
                 verts = rig.forward(fit.params.frame(t))[0]
             mesh = render_rig(verts, rig.faces, colors, camera)
-            # The fit used the segmenter's confidence; the trainer gets an alpha matte on the frame's
-            # edges, cut below the head, without the pieces that are not the head.
-            alpha = refine_matte(crops[t], person[t]) * inside[t] * regions[t]
-            alpha = head_pieces(alpha, mesh.mask[..., 0].numpy() > 0.5)
-            writer.add_frame(t, t, crops[t], (alpha * 255 + 0.5).astype(np.uint8))
+            writer.add_frame(t, t, crops[t], frame_mask(crops[t], person[t], inside[t], regions[t], mesh))
             fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
             overlay.write(draw_overlay(crops[t], mesh, crop_points[t][MP_TO_IBUG68], fitted))
 
 
-def _embedded_point(embedding, mp_indices: tuple[int, ...], what: str) -> tuple[int, torch.Tensor]:
+def frame_mask(crop: np.ndarray, person: np.ndarray, inside: np.ndarray, region: np.ndarray,
+               mesh: MeshRender) -> np.ndarray:
+    """The mask [S, S] uint8 a frame is written with. The fit used the segmenter's confidence
+    person [S, S]; the trainer gets an alpha matte on the frame's edges (inside), cut below the
+    head (region, `head_regions`), without the pieces that are not the head (away from the
+    fitted rig's render `mesh`)."""
+    alpha = refine_matte(crop, person) * inside * region
+    alpha = head_pieces(alpha, mesh.mask[..., 0].numpy() > 0.5)
+    return (alpha * 255 + 0.5).astype(np.uint8)
+
+
+def embedded_point(embedding, mp_indices: tuple[int, ...], what: str) -> tuple[int, torch.Tensor]:
     """(triangle, barycentric [3]) on the rig of the first of the MediaPipe landmarks mp_indices
     that the embedding has (a FLAME embedding file has about 100 of the 478)."""
     for mp_index in mp_indices:
@@ -251,7 +264,7 @@ def _embedded_point(embedding, mp_indices: tuple[int, ...], what: str) -> tuple[
                        f"{list(mp_indices)} ({what}), which place the cuts of the masks")
 
 
-def _surface_point(verts: torch.Tensor, rig, face: int, bary: torch.Tensor) -> torch.Tensor:
+def surface_point(verts: torch.Tensor, rig, face: int, bary: torch.Tensor) -> torch.Tensor:
     return bary.to(verts) @ verts[rig.faces[face]]  # [3]
 
 

@@ -33,6 +33,11 @@ class VideoError(DataFileError):
     """A video that is missing, corrupt, or cannot be encoded."""
 
 
+class CalibrationError(DataFileError):
+    """A camera-calibration file (OpenCV, NeRSemble, COLMAP) that is unreadable or whose cameras are
+    not valid pinhole cameras; the problem says which camera and which key or line."""
+
+
 class ExpressionFileError(DataFileError):
     """An expression file (.npz/.json/.csv) with a bad value; CSV errors carry row and column.
 

@@ -1,0 +1,146 @@
+"""`avatar track --views`: the shared three-camera clip (when ../shared/data is present), and
+mismatched videos and bad arguments refused before any output."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatar.cli.main import main
+from avatar.data.capture import load_capture
+from avatar.data.video import VideoWriter, probe_video
+
+pytest.importorskip("mediapipe", reason="avatar track needs mediapipe==0.10.21 (the capture extra)")
+DATA = Path(os.environ.get("AVATAR_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+VIEWS = [DATA / "videos" / "multiview" / f"nersemble_038_view{c}.mp4" for c in range(3)]
+needs_views = pytest.mark.skipif(not all(v.is_file() for v in VIEWS), reason="the shared multiview clip is not present")
+
+
+def _no_output_left(out: Path) -> bool:
+    return not out.exists() and not out.with_name(out.name + ".partial").exists()
+
+
+def _video(path: Path, frames: int, fps: float = 25.0, size: tuple[int, int] = (64, 96)) -> Path:
+    with VideoWriter(path, fps, *size) as writer:
+        for i in range(frames):
+            writer.write(np.full((size[1], size[0], 3), (i * 7) % 255, np.uint8))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory) -> Path:
+    """The shared clip's first 16 moments tracked with the cameras estimated from the face."""
+    out = tmp_path_factory.mktemp("views") / "mv"
+    assert main(["track", "--views", *map(str, VIEWS), "--out", str(out), "--size", "96", "--max-frames", "16",
+                 "--test-camera", "1", "--no-photometric"]) == 0
+    return out
+
+
+@needs_views
+def test_three_views_one_head(tracked):
+    out = tracked
+    report = json.loads((out / "report.json").read_text())
+    assert report["tracked"] == 16 and len(report["views"]) == 3
+    for view in report["views"]:
+        assert view["frames_with_face"] == 16
+        assert view["nme_inner51_mean"] < 0.09  # a camera placed wrong gives several times this
+    # One studio rig: the cameras stand at about the same distance from the head.
+    assert report["distance_spread"] < 0.25
+    capture = load_capture(out)
+    assert len(capture.cameras) == 3 and capture.params.num_frames == 16 and len(capture.frames) == 48
+    assert capture.extra["monocular"] is False
+    held_out = capture.splits["test_camera"]
+    assert {capture.frames[f].camera for f in held_out} == {1} and len(held_out) == 16
+    trained = {capture.frames[f].camera for f in capture.splits["train"] + capture.splits["test"]}
+    assert trained == {0, 2}
+    assert max(capture.frames[f].time for f in capture.splits["train"]) < min(
+        capture.frames[f].time for f in capture.splits["test"])  # held out in time
+    # Every view's camera puts the shared head's landmarks where that view's detector found them.
+    landmarks = np.load(out / "landmarks.npz")["mediapipe"]  # [C, T, 478, 3] in video pixels
+    from avatar.rig.loaders import load_rig
+    from capture.ibug68 import MP_TO_IBUG68
+
+    rig = load_rig("builtin")
+    pts = rig.landmarks(rig.forward(capture.params.frame(5)))[0].numpy()  # [68, 3]
+    for c in range(3):
+        frame = next(f for f, info in enumerate(capture.frames) if info.time == 5 and info.camera == c)
+        cam = capture.camera(frame)
+        pix = (np.c_[pts, np.ones(68)] @ cam.world_to_cam.numpy().T)[:, :3] @ cam.K.numpy().T
+        box = report["views"][c]["crop_box"]
+        detected = (landmarks[c, 5, MP_TO_IBUG68, :2] - [box["x0"], box["y0"]]) * 96 / box["side"]
+        iod = np.linalg.norm(detected[36] - detected[45])
+        assert np.linalg.norm(pix[:, :2] / pix[:, 2:] - detected, axis=-1)[17:].mean() / iod < 0.12
+    assert probe_video(out / "overlay.mp4")["width"] == 3 * 96  # the views side by side
+
+
+@needs_views
+def test_cameras_from_a_calibration_file(tracked, tmp_path):
+    """The cameras found from the face, written as an OpenCV calibration in other units (cm) and
+    read back: the same camera geometry, the scale found from the head, the same landmark error."""
+    import cv2
+
+    found = json.loads((tracked / "report.json").read_text())["views"]
+    storage = cv2.FileStorage(str(tmp_path / "rig.yml"), cv2.FILE_STORAGE_WRITE)
+    for c, view in enumerate(found):
+        w2c = np.array(view["world_to_cam"])
+        fx, fy = view["focal_px"]
+        width, height = 246, 360
+        storage.write(f"K_{c}", np.array([[fx, 0, width / 2 - 0.5], [0, fy, height / 2 - 0.5], [0, 0, 1]]))
+        storage.write(f"R_{c}", w2c[:3, :3])
+        storage.write(f"t_{c}", 100 * w2c[:3, 3:])
+    storage.release()
+    out = tmp_path / "calibrated"
+    assert main(["track", "--views", *map(str, VIEWS), "--out", str(out), "--size", "96", "--max-frames", "16",
+                 "--calibration", str(tmp_path / "rig.yml"), "--no-photometric"]) == 0
+    again = json.loads((out / "report.json").read_text())["views"]
+    for before, after in zip(found, again):
+        assert np.allclose(np.array(after["world_to_cam"])[:3, :3], np.array(before["world_to_cam"])[:3, :3],
+                           atol=1e-4)
+        assert after["distance_to_head"] == pytest.approx(before["distance_to_head"], rel=0.1)
+        assert after["nme_inner51_mean"] < before["nme_inner51_mean"] + 0.01
+
+
+def test_hostile_calibration_refused(tmp_path, capsys):
+    a, b = _video(tmp_path / "a.mp4", 4), _video(tmp_path / "b.mp4", 4)
+    broken = tmp_path / "rig.yml"
+    broken.write_text("%YAML:1.0\nK_0: [1, 2\n")
+    out = tmp_path / "cap"
+    assert main(["track", "--views", str(a), str(b), "--out", str(out), "--calibration", str(broken)]) == 2
+    assert "rig.yml" in capsys.readouterr().err
+    assert _no_output_left(out)
+
+
+@pytest.mark.parametrize("case", ["count", "rate", "one", "same", "test_camera", "offsets", "mixed"])
+def test_mismatched_views_refused(tmp_path, case, capsys):
+    a, b = _video(tmp_path / "a.mp4", 10), _video(tmp_path / "b.mp4", 10)
+    argv, says = {
+        "count": ([str(a), str(_video(tmp_path / "c12.mp4", 12))], "has 12 frames"),
+        "rate": ([str(a), str(_video(tmp_path / "c30.mp4", 10, fps=30.0))], "fps"),
+        "one": ([str(a)], "2 to 16 videos"),
+        "same": ([str(a), str(a)], "same video twice"),
+        "test_camera": ([str(a), str(b), "--test-camera", "2"], "--test-camera"),
+        "offsets": ([str(a), str(b), "--offsets", "0"], "--offsets"),
+        "mixed": ([str(a), str(b), "--max-fps", "10"], "--max-fps"),
+    }[case]
+    out = tmp_path / "cap"
+    assert main(["track", "--views", *argv, "--out", str(out)]) == 2
+    assert says in capsys.readouterr().err
+    assert _no_output_left(out)
+
+
+def test_offsets_line_up_videos_of_other_lengths(tmp_path):
+    from capture.track_views import _common_length
+
+    videos = [_video(tmp_path / "a.mp4", 10), _video(tmp_path / "b.mp4", 13)]
+    probes = [probe_video(v) for v in videos]
+    assert _common_length(videos, probes, [0, 3], None) == 10
+    assert _common_length(videos, probes, [2, 0], None) == 8
+    assert _common_length(videos, probes, [2, 0], 5) == 5
+
+
+def test_view_options_need_views(tmp_path, capsys):
+    a = _video(tmp_path / "a.mp4", 4)
+    assert main(["track", str(a), "--out", str(tmp_path / "c"), "--test-camera", "0"]) == 2
+    assert "go with --views" in capsys.readouterr().err
