@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from avatar.data.capture import load_capture
+from avatar.data.splits import train_on_cameras
 from avatar.model import Avatar, Source, load_avatar
 from avatar.rig.loaders import load_rig
 from avatar.runtime.devices import resolve_device
@@ -35,10 +36,14 @@ def load(path: str | Path, device: str | torch.device = "cpu", rig: str | None =
 
 
 def train(capture: str | Path, out: str | Path, preset: str | None = None, rig: str | None = None,
-          resume: bool = False, progress: bool = True, device: str | torch.device = "auto", **settings) -> Avatar:
+          resume: bool = False, progress: bool = True, device: str | torch.device = "auto",
+          cameras: list[int] | None = None, **settings) -> Avatar:
     """`avatar train` as a call: the capture's preset unless `preset`, then any `settings`, on
-    `device` (auto: the first CUDA device, else cpu); the model comes back on that device."""
+    `device` (auto: the first CUDA device, else cpu); the model comes back on that device.
+    `cameras` (--cameras): train only on those cameras' training frames (default: all)."""
     cap = load_capture(capture)
+    if cameras is not None:
+        cap = train_on_cameras(cap, cameras)
     chosen, _ = choose_preset(cap, preset)
     cfg = load_config(chosen, **settings)
     run_device = resolve_device(device)
@@ -48,7 +53,8 @@ def train(capture: str | Path, out: str | Path, preset: str | None = None, rig: 
 
 def evaluate(model: Avatar | str | Path, capture: str | Path, splits: list[str] | None = None,
              save_images: str | Path | None = None, device: str | torch.device | None = None) -> dict:
-    """`avatar eval` as a call: {split: metrics} for `splits` (default: train, val and test), rendered
-    on the model's device (a path loads on `device`, default cpu)."""
+    """`avatar eval` as a call: {split: metrics} for `splits` (default: every split the capture has),
+    and "per_camera" for captures with several cameras, rendered on the model's device (a path loads
+    on `device`, default cpu)."""
     avatar = model if isinstance(model, Avatar) else load(model, device=device or "cpu")
     return evaluate_avatar(avatar, load_capture(capture), splits, save_images=save_images)

@@ -585,10 +585,15 @@ def step_train(step: Step, ctx: Context) -> None:
     step.finish(ok, None if ok else describe_failure(outcome, "avatar train", "train.log"))
 
 
+def eval_splits(metrics: dict) -> dict:
+    """The splits of `avatar eval --json`: all but its per-camera table (captures of several cameras)."""
+    return {split: m for split, m in metrics.items() if split != "per_camera"}
+
+
 def eval_figures(metrics: dict) -> dict:
     """PSNR / SSIM / LPIPS per split of `avatar eval --json`."""
     return {split: {k: round(m[k], 4) if isinstance(m.get(k), float) else m.get(k)
-                    for k in ("frames", "psnr", "ssim", "lpips")} for split, m in metrics.items()}
+                    for k in ("frames", "psnr", "ssim", "lpips")} for split, m in eval_splits(metrics).items()}
 
 
 def step_eval(step: Step, ctx: Context) -> None:
@@ -605,7 +610,7 @@ def step_eval(step: Step, ctx: Context) -> None:
         step.finish(False, describe_failure(outcome, "avatar eval", "eval.log"))
         return
     step.logs.append(json_path.name)
-    metrics = json.loads(json_path.read_text())
+    metrics = eval_splits(json.loads(json_path.read_text()))
     step.figures = eval_figures(metrics)
     if any(m.get("lpips") is None for m in metrics.values()):
         reason = next((m.get("lpips_reason") for m in metrics.values() if m.get("lpips_reason")), None)

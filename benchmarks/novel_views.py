@@ -52,7 +52,7 @@ def cross_scores(views: list[str], out: Path, sheet_frames: int) -> dict:
             images = out / "pairs" / f"{a}_on_{b}"
             result = evaluate_avatar(avatar, capture, ["train", "test"], save_images=images)
             rows = result["train"]["per_frame"] + result["test"]["per_frame"]
-            summary = {split: {k: result[split][k] for k in ("psnr", "psnr_foreground")} for split in result}
+            summary = {split: {k: result[split][k] for k in ("psnr", "psnr_foreground")} for split in ("train", "test")}
             summary["all"] = {k: statistics.fmean(r[k] for r in rows) for k in ("psnr", "psnr_foreground")}
             write_sheet(images, out / "pairs" / f"{a}_on_{b}.png", sheet_frames)
             cached.write_text(json.dumps(summary, indent=2))

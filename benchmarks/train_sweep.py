@@ -97,10 +97,11 @@ def planned_runs(args: argparse.Namespace) -> list[Run]:
 
 
 def summary(eval_json: Path) -> dict:
-    """Each split's whole-split figures from `avatar eval --json`, without the per-frame lists."""
+    """Each split's whole-split figures from `avatar eval --json`, without the per-frame lists (nor
+    the per-camera table of captures with several cameras)."""
     data = json.loads(eval_json.read_text())
     return {split: {k: v for k, v in figures.items() if not isinstance(v, (list, dict))}
-            for split, figures in data.items()}
+            for split, figures in data.items() if split != "per_camera"}
 
 
 class Sweep:

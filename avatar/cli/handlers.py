@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from avatar.data.atomic import atomic_folder, check_output_path, dump_json
 from avatar.data.capture import load_capture
+from avatar.data.splits import train_on_cameras
 from avatar.runtime.devices import resolve_device
 from avatar.gaussians.ply import AXES, write_3dgs_ply
 from avatar.model import Avatar, load_avatar
@@ -24,7 +25,7 @@ from avatar.renderer.sequence import render_sequence
 from avatar.rig import RigParams
 from avatar.rig.loaders import load_rig
 from avatar.training.config import choose_preset, load_config, parse_settings
-from avatar.training.evaluate import evaluate_avatar
+from avatar.training.evaluate import PER_CAMERA, evaluate_avatar
 from avatar.training.model_info import format_info, model_info
 from avatar.training.run_log import read_metrics, run_dir_for
 from avatar.training.trainer import train
@@ -38,6 +39,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_output_path(args.out)  # before loading anything: a wrong path wastes no training
     device = resolve_device(args.device)
     capture = load_capture(args.capture)
+    if args.cameras is not None:
+        capture = train_on_cameras(capture, args.cameras)  # before the preset: it follows the training cameras
     rig = load_rig(args.rig or capture.rig)
     preset, why = choose_preset(capture, args.preset)
     log.info("training preset '%s': %s", preset, why)
@@ -67,10 +70,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
         check_output_path(args.json)
     avatar = load_avatar(args.model, args.rig, resolve_device(args.device), args.backend)
     metrics = evaluate_avatar(avatar, load_capture(args.capture), args.split, save_images=args.save_images)
-    print(json.dumps({s: {k: v for k, v in m.items() if k != "per_frame"} for s, m in metrics.items()}, indent=2))
+    summary = {s: m if s == PER_CAMERA else {k: v for k, v in m.items() if k != "per_frame"}
+               for s, m in metrics.items()}
+    print(_json_lines(summary))
     if args.json:
         dump_json(metrics, args.json)
     return 0
+
+
+def _json_lines(value: object, depth: int = 0, inline_from: int = 3) -> str:
+    """JSON indented as json.dumps(indent=2) writes it, but with objects nested `inline_from` deep on
+    one line (numbers to 4 decimals): `avatar eval`'s per-camera rows, one per camera and split."""
+    if not isinstance(value, dict):
+        return json.dumps(value, indent=2).replace("\n", "\n" + "  " * depth)
+    if depth >= inline_from or not value:
+        return json.dumps(_rounded(value))
+    pad = "  " * (depth + 1)
+    items = ",\n".join(f"{pad}{json.dumps(k)}: {_json_lines(v, depth + 1, inline_from)}" for k, v in value.items())
+    return "{\n" + items + "\n" + "  " * depth + "}"
+
+
+def _rounded(value: object) -> object:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
 
 
 def cmd_render(args: argparse.Namespace) -> int:

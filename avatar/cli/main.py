@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_command(sub, "train", "fit an avatar to a capture directory",
                  "  avatar train capture --out me.avatar\n"
                  "  avatar train capture --out me.avatar --preset quality --set num_blend_expr=20\n"
-                 "  avatar train capture --print-config\n  avatar train capture --out me.avatar --resume")
+                 "  avatar train capture --print-config\n  avatar train capture --out me.avatar --resume\n"
+                 "  avatar train multiview_capture --out front.avatar --cameras 1")
     p.add_argument("capture", type=Path, help="capture directory (from avatar track, import or demo)")
     p.add_argument("--out", type=Path, default=None, help="the .avatar file to write (required unless --print-config)")
     add_rig(p, help=RIG_HELP + " (default: the capture's rig)")
@@ -46,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fast | quality | mono-phone | multiview, or a YAML file (default: the capture's own, else by "
                         "its cameras)")
     p.add_argument("--iterations", type=int_in(1, 10**9), default=None, help="training steps (default: the preset's)")
+    p.add_argument("--cameras", type=int_in(0, 10**6), nargs="+", default=None, metavar="INDEX",
+                   help="train only on the training (and val) frames of these cameras (indices into the capture's "
+                        "cameras; default: all); the held-out splits stay whole, and the preset follows the cameras "
+                        "chosen")
     p.add_argument("--refine-params", action=argparse.BooleanOptionalAction, default=None,
                    help="optimise the per-frame rig parameters too (default: the preset's)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
@@ -72,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="the .avatar file")
     p.add_argument("capture", type=Path, help="capture directory with the frames to compare against")
     p.add_argument("--split", nargs="+", default=None,
-                   help="splits to evaluate (default: train, val and test, those the capture has)")
+                   help="splits to evaluate (default: every split the capture has: train, val, test, test_camera, "
+                        "...)")
     p.add_argument("--save-images", type=Path, default=None, metavar="DIR",
                    help="write DIR/SPLIT/FRAME.png: target | render | error (x4)")
     add_rig(p)

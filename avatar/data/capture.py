@@ -83,6 +83,13 @@ class Capture:
     splits: dict[str, list[int]]  # "train"/"val"/"test" -> frame indices
     extra: dict = field(default_factory=dict)  # free-form notes from the writer
 
+    @property
+    def monocular(self) -> bool:
+        """Whether the capture says it is one camera's video (extra.monocular true, as `avatar
+        track` and the monocular importers write): its per-frame cameras are crops that follow the
+        head, not several views."""
+        return self.extra.get("monocular") is True
+
     def camera(self, frame: int) -> Camera:
         return self.cameras[self.frames[frame].camera].to_camera()
 

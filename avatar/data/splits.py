@@ -1,4 +1,5 @@
-"""The train / val / test splits of a capture directory made from videos: held out in time.
+"""The train / val / test splits of a capture directory: held out in time for captures made from
+videos, and the training splits restricted to chosen cameras (`avatar train --cameras`).
 
 A capture's `splits` list frame indices (`avatar.data.capture`). For frames tracked from videos,
 each video's last frames are its test split and the frames just before them its val split, so
@@ -8,10 +9,12 @@ test frames stay unseen by every choice.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
+from avatar.data.capture import Capture
 from avatar.data.errors import VideoError
 
 TEST_FRACTION = 0.15  # the last 15% of each video's tracked frames are held out in time
@@ -65,3 +68,45 @@ def interleaved_splits(num_frames: int, num_test: int, num_train: int, block: in
     gap = np.abs(others[:, None] - test[None, :]).min(1)  # frames to the nearest test frame
     train = np.sort(others[np.argsort(-gap, kind="stable")[:num_train]])
     return {"train": train.tolist(), "test": test.tolist()}
+
+
+TRAINING_SPLITS = ("train", "val")  # what training fits and chooses settings on; the rest is held out
+
+
+def split_cameras(capture: Capture, frames: list[int]) -> list[int]:
+    """The indices of the cameras that `frames` come from, ascending."""
+    return sorted({capture.frames[f].camera for f in frames})
+
+
+def train_on_cameras(capture: Capture, cameras: list[int]) -> Capture:
+    """The capture with its training splits (TRAINING_SPLITS) restricted to the frames of `cameras`
+    (indices into capture.cameras); the held-out splits stay whole, so evaluation still sees every
+    camera. A ValueError names the camera: one the capture does not have, one without training
+    frames (a held-out camera: its frames are in "test_camera"), or any, when the capture is one
+    camera's video (`Capture.monocular`: its per-frame cameras are crops, not views to choose)."""
+    chosen = list(dict.fromkeys(cameras))  # in the order given, once each
+    asked = f"{capture.root}: training cameras {' '.join(str(c) for c in chosen)}"
+    if not chosen:
+        raise ValueError(f"{capture.root}: no training cameras chosen")
+    if capture.monocular:
+        raise ValueError(f"{asked}: the capture is one camera's video (extra.monocular), whose cameras are "
+                         "per-frame crops; cameras are chosen from the views of a multiview capture")
+    names = ", ".join(f"{i} {c.name}" for i, c in enumerate(capture.cameras))
+    unknown = [c for c in chosen if not 0 <= c < len(capture.cameras)]
+    if unknown:
+        raise ValueError(f"{asked}: the capture has no camera {', '.join(map(str, unknown))} (it has "
+                         f"{len(capture.cameras)}: {names})")
+    splits = {name: [f for f in frames if capture.frames[f].camera in chosen] if name in TRAINING_SPLITS else frames
+              for name, frames in capture.splits.items()}
+    trained = split_cameras(capture, splits.get("train", []))
+    idle = [c for c in chosen if c not in trained]
+    if idle:
+        raise ValueError(f"{asked}: " + "; ".join(_no_training_frames(capture, c) for c in idle))
+    return dataclasses.replace(capture, splits=splits)
+
+
+def _no_training_frames(capture: Capture, camera: int) -> str:
+    """Why `camera` has no training frames: which splits hold its frames instead."""
+    held = [name for name, frames in capture.splits.items() if any(capture.frames[f].camera == camera for f in frames)]
+    where = f"its frames are in split {', '.join(held)}" if held else "it has no frames in any split"
+    return f"camera {camera} '{capture.cameras[camera].name}' has no training frames ({where})"

@@ -88,6 +88,15 @@ class TrainConfig:
     refine_params: bool = False
     lr_params: float = 1e-4  # Adam: about 0.1 mm / 1e-4 rad / 1e-4 weight per step at most
     params_reg: float = 1e-3  # on ParamRefiner.deviation: refinement corrects the tracking, not replaces it
+    # Per-camera colour correction when the training frames come from several cameras (white
+    # balance and exposure differ): an affine colour transform per camera but the first, applied
+    # to the render before the photometric loss (avatar/training/camera_colour.py).
+    camera_colour: bool = False
+    lr_camera_colour: float = 2e-3
+    camera_colour_reg: float = 0.01  # on CameraColours.deviation: near the identity unless the pixels say otherwise
+    # Warm-up: the transforms stay the identity for this fraction of the steps, while the avatar's
+    # colours settle (learnt from the start, they drift with its first errors; see the module).
+    camera_colour_from_frac: float = 0.3
     # Bookkeeping.
     log_every: int = 100  # steps between rows of the run's metrics.jsonl (reading losses syncs a GPU)
     eval_every: int = 500
@@ -140,13 +149,14 @@ _BIG = 1e9
 # Bounds of the settings that have them (inclusive); the rest only need their type.
 _RANGES = {"iterations": (1, _BIG), "per_face": (1, 64), "sh_degree": (0, 3), "num_blend_expr": (0, _BIG), "expr_pca_variance": (0, 1),
            "ssim_weight": (0, 1), "alpha_weight": (0, _BIG), "mirror_fraction": (0, 1),
-           "needle_ratio": (1, _BIG), "offsets_from_frac": (0, 1), "steps_per_frame": (0, _BIG),
+           "needle_ratio": (1, _BIG), "offsets_from_frac": (0, 1), "camera_colour_from_frac": (0, 1),
+           "steps_per_frame": (0, _BIG),
            "min_iterations": (1, _BIG), "max_iterations": (1, _BIG),
            **{k: (1e-12, 10) for k in ("lr_xyz", "lr_xyz_final", "lr_rot", "lr_scale", "lr_opacity", "lr_color",
-                                       "lr_offset_scale", "lr_params")},
+                                       "lr_offset_scale", "lr_params", "lr_camera_colour")},
            **{k: (0, _BIG) for k in ("xyz_reg", "xyz_reg_threshold", "scale_reg", "scale_reg_threshold", "offset_reg",
                                      "face_offset_reg", "face_offset_threshold", "flat_reg", "flat_threshold",
-                                     "needle_reg", "floater_reg",
+                                     "needle_reg", "floater_reg", "camera_colour_reg",
                                      "params_reg", "densify_from", "densify_grad_threshold", "densify_size_threshold",
                                      "eval_every", "checkpoint_every")},
            "densify_until_frac": (0, 1), "densify_every": (1, _BIG), "prune_opacity": (0, 1),

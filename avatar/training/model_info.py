@@ -1,5 +1,5 @@
 """What a trained model is, for `avatar info`: its rig, Gaussians, expressions with offsets,
-settings, training time and the last metrics its run recorded."""
+the cameras it trained on, settings, training time and the last metrics its run recorded."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 from avatar.model import Avatar
 
+# Provenance with keys of its own in the summary, not among the settings.
+OWN_KEYS = ("train_seconds", "capture", "train_cameras", "camera_colours")
 # Settings worth a line of their own in the text summary (all of them are in the JSON).
 KEY_SETTINGS = ("iterations", "per_face", "sh_degree", "num_blend_expr", "pose_offsets", "offsets_from_frac",
                 "mirror_fraction", "refine_params", "max_gaussians", "backend")
@@ -31,7 +33,10 @@ def model_info(avatar: Avatar, metrics: list[dict]) -> dict:
         "view_cone_half_angle_deg": None if model.view_cone is None else math.degrees(model.view_cone.half_angle),
         "train_seconds": config.get("train_seconds"),
         "capture": config.get("capture"),
-        "config": {k: v for k, v in config.items() if k not in ("train_seconds", "capture")},
+        # the cameras whose frames trained it (None: one camera's video, or a file from before it was recorded)
+        "train_cameras": config.get("train_cameras"),
+        "camera_colours": config.get("camera_colours"),  # per-camera colour transforms learned (None: none)
+        "config": {k: v for k, v in config.items() if k not in OWN_KEYS},
         "last_evaluation": last_eval,
         "last_logged_step": last_step,
     }
@@ -53,6 +58,12 @@ def _offsets_line(drivers: list[str], head_pose: bool) -> str:
     return f"  offsets      {pose}jaw + {len(drivers)} expressions" + (f": {', '.join(drivers)}" if drivers else "")
 
 
+def _cameras_line(names: list[str], colours: dict | None) -> str:
+    """The training cameras, and whether their colours were corrected (to which camera's)."""
+    corrected = f"; colours corrected per camera, to {colours.get('reference')}'s" if isinstance(colours, dict) else ""
+    return f"{len(names)}: {', '.join(names)}{corrected}"
+
+
 def format_info(path: Path, info: dict) -> str:
     rig = info["rig"]
     lines = [f"{path}",
@@ -65,6 +76,8 @@ def format_info(path: Path, info: dict) -> str:
         lines.append(f"  view cone    colours seen from within {cone:.1f}° of the training cameras' direction")
     if info["capture"]:
         lines.append(f"  trained on   {info['capture']}")
+    if info["train_cameras"]:
+        lines.append(f"  cameras      {_cameras_line(info['train_cameras'], info['camera_colours'])}")
     if info["train_seconds"] is not None:
         ran = info["config"].get("backends_ran")
         where = f" on {info['config']['device']}" if "device" in info["config"] else ""

@@ -22,6 +22,7 @@ from avatar.data.atomic import atomic_path
 from avatar.data.capture import Capture
 from avatar.data.errors import CaptureError
 from avatar.data.expressions import save_expression_file
+from avatar.data.splits import split_cameras
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.file_checks import check_gaussians
@@ -34,6 +35,7 @@ from avatar.rig import HeadRig, RigParams
 from avatar.rig.face_region import face_triangles
 from avatar.rig.head_cut import HeadCut
 from avatar.runtime.cpu_threads import ThreadBudget
+from avatar.training.camera_colour import CameraColours
 from avatar.training.config import TrainConfig
 from avatar.training.densify import Densifier
 from avatar.training.evaluate import composite_target, evaluate
@@ -162,14 +164,19 @@ class Trainer:
         log.info("training on %s: blend backend %s, splat backend %s", device, self.ran["blend"], self.ran["splat"])
         self.params = capture.params.to(device=device, dtype=torch.float32)  # [T] every time step's tracking
         self.refiner = ParamRefiner(self.params) if cfg.refine_params else None
-        self.optimizer = make_optimizer(self.model, cfg, self.refiner)
+        self.colours = CameraColours.for_training(capture, self.train_frames) if cfg.camera_colour else None
+        if self.colours is not None:
+            self.colours.to(device)
+        self.optimizer = make_optimizer(self.model, cfg, self.refiner, self.colours)
         self.start = 0
         self.checkpoint = checkpoint_path(out)
+        # A checkpoint resumes only the same settings on the same training cameras (`--cameras`).
+        self.fingerprint = _fingerprint(cfg, split_cameras(capture, self.train_frames))
         self.densifier = Densifier(self.model, cfg.densify_grad_threshold, cfg.densify_size_threshold,
                                    cfg.prune_opacity, cfg.max_gaussians)
         if resume and self.checkpoint.is_file():
-            self.start = _load_checkpoint(self.checkpoint, cfg, self.model, self.optimizer, self.refiner,
-                                          self.densifier, self.gen, device)
+            self.start = _load_checkpoint(self.checkpoint, self.fingerprint, cfg, self.model, self.optimizer,
+                                          self.refiner, self.colours, self.densifier, self.gen, device)
             log.info("resumed from %s at step %d", self.checkpoint, self.start)
         self.record = RunLog(Path(log_dir) if log_dir is not None else run_dir_for(out), cfg, self.start, tensorboard)
         self.targets = _FrameCache(capture, self.train_frames, torch.tensor(cfg.background, dtype=torch.float32),
@@ -184,6 +191,7 @@ class Trainer:
         self.background = torch.tensor(cfg.background, dtype=torch.float32, device=device)  # [3]
         self.densify_until = int(cfg.densify_until_frac * cfg.iterations)
         self.offsets_from = int(cfg.offsets_from_frac * cfg.iterations)
+        self.colours_from = int(cfg.camera_colour_from_frac * cfg.iterations)
         self.lr_decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
         self.threads = ThreadBudget()  # CPU kernels: only the cores other processes leave free
 
@@ -195,6 +203,13 @@ class Trainer:
         except ValueError as e:
             log.warning("training without mirrored frames: %s", e)
             return None
+
+    def camera_names(self) -> list[str] | None:
+        """The names of the cameras the training frames come from, by index; None for one camera's
+        video (`Capture.monocular`), whose per-frame cameras are crops of one."""
+        if self.capture.monocular:
+            return None
+        return [self.capture.cameras[c].name for c in split_cameras(self.capture, self.train_frames)]
 
     def view_cone(self) -> ViewCone:
         """The directions the training frames see the head from: renders keep the view-dependent
@@ -219,7 +234,9 @@ class Trainer:
         # The person's identity: expression files drive expression and pose, never who it is.
         settings = self.cfg.to_dict() | {"train_seconds": time.perf_counter() - started,
                                          "capture": str(self.capture.root), "device": str(self.device),
-                                         "backends_ran": self.ran}
+                                         "backends_ran": self.ran, "train_cameras": self.camera_names()}
+        if self.colours is not None:
+            settings["camera_colours"] = self.colours.to_dict()
         # What the avatar learned from: the tracking, as training refined it when it did.
         trained = self.refiner.refined() if self.refiner is not None else self.params  # [T]
         learned = ExpressionRange.of(trained.select([self.capture.frames[f].time for f in self.train_frames]))
@@ -269,7 +286,8 @@ class Trainer:
         rendered, offsets = self.renderer.render_differentiable(frame_params, camera, self.targets.region(frame),
                                                                 self.background)
         rendered.means2d.retain_grad()
-        terms = {"photo": photometric_loss(rendered.rgb, self.targets[frame], cfg.ssim_weight),
+        terms = {"photo": photometric_loss(self.as_seen(frame, rendered.rgb, rendered.alpha), self.targets[frame],
+                                           cfg.ssim_weight),
                  "reg": regularisers(self.model, cfg, offsets, self.face, self.floating_now())}
         mask = self.targets.mask(frame)
         if mask is not None and cfg.alpha_weight:
@@ -278,7 +296,20 @@ class Trainer:
             terms["alpha"] = cfg.alpha_weight * (rendered.alpha - mask).abs().mean()
         if self.refiner is not None:
             terms["params"] = cfg.params_reg * self.refiner.deviation(time_index)
+        deviation = self.colours.deviation(self.camera_name(frame)) if self.colours is not None else None
+        if deviation is not None:  # the reference camera has no transform to keep near the identity
+            terms["colour"] = cfg.camera_colour_reg * deviation
         return terms, rendered, camera
+
+    def camera_name(self, frame: int) -> str:
+        return self.capture.cameras[self.capture.frames[frame].camera].name
+
+    def as_seen(self, frame: int, rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """A render rgb [H, W, 3] (alpha [H, W, 1]) in the colours of `frame`'s camera (its learned
+        transform, `CameraColours`), or as it is without colour correction."""
+        if self.colours is None:
+            return rgb
+        return self.colours(rgb, alpha, self.background, self.camera_name(frame))
 
     def mirrored_loss(self, frame: int) -> torch.Tensor:
         """The frame mirrored left-right, as the photometric and alpha terms score it, each pixel
@@ -288,7 +319,8 @@ class Trainer:
                                                           mirrored.region(frame), self.background,
                                                           mirrored.drivers[frame])
         weights = mirrored.weights[frame]
-        loss = photometric_loss(weighted(rendered.rgb, weights), mirrored.image(frame), cfg.ssim_weight)
+        rgb = self.as_seen(frame, rendered.rgb, rendered.alpha)  # the mirrored image is in its camera's colours
+        loss = photometric_loss(weighted(rgb, weights), mirrored.image(frame), cfg.ssim_weight)
         mask = mirrored.mask(frame)
         if mask is not None and cfg.alpha_weight:
             loss = loss + cfg.alpha_weight * (weighted(rendered.alpha, weights) - mask).abs().mean()
@@ -312,6 +344,11 @@ class Trainer:
             # The shared appearance first: offsets learnt from the start absorb what it should explain.
             for name in GaussianAvatar.OFFSETS:
                 getattr(self.model, name).grad = None
+        if step < self.colours_from and self.colours is not None:
+            # The avatar's colours first: transforms learnt from the start absorb its first errors
+            # (grey Gaussians), which differ with what each camera sees, not with the camera.
+            for parameter in self.colours.parameters():
+                parameter.grad = None
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -339,7 +376,8 @@ class Trainer:
         if not cfg.eval_every or (step + 1) % cfg.eval_every or "test" not in capture.splits:
             return
         split = "val" if capture.splits.get("val") else "test"
-        m = evaluate(self.renderer, capture, split, cfg.eval_frames, save_images=self.record.images_dir(step + 1))
+        m = evaluate(self.renderer, capture, split, cfg.eval_frames, save_images=self.record.images_dir(step + 1),
+                     colours=self.colours)
         self.record.scalars(step + 1, {f"{split}_psnr": m["psnr"], f"{split}_ssim": m["ssim"]})
         self.record.images(step + 1, split)
         log.info("step %d: held-out PSNR %.2f dB, SSIM %.4f on %d of the %d %s frames (avatar eval scores all)",
@@ -348,40 +386,43 @@ class Trainer:
     def save_checkpoint(self, step: int) -> None:
         cfg = self.cfg
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.iterations:
-            _save_checkpoint(self.checkpoint, cfg, step + 1, self.model, self.optimizer, self.refiner,
-                             self.densifier, self.gen)
+            _save_checkpoint(self.checkpoint, self.fingerprint, step + 1, self.model, self.optimizer, self.refiner,
+                             self.colours, self.densifier, self.gen)
 
 
 # Settings that may change between an interrupted run and its resumption.
 _RESUMABLE_CHANGES = {"iterations", "eval_every", "eval_frames", "checkpoint_every", "log_every", "backend"}
 
 
-def _fingerprint(cfg: TrainConfig) -> str:
-    return json.dumps({k: v for k, v in cfg.to_dict().items() if k not in _RESUMABLE_CHANGES}, sort_keys=True)
+def _fingerprint(cfg: TrainConfig, cameras: list[int]) -> str:
+    """The settings and training cameras a checkpoint must have been written with to resume."""
+    kept = {k: v for k, v in cfg.to_dict().items() if k not in _RESUMABLE_CHANGES}
+    return json.dumps(kept | {"train_cameras": cameras}, sort_keys=True)
 
 
-def _save_checkpoint(path: Path, cfg: TrainConfig, step: int, model: GaussianAvatar, optimizer, refiner, densifier,
-                     gen) -> None:
-    state = {"step": step, "config": _fingerprint(cfg), "parent": model.parent, "optimizer": optimizer.state_dict(),
+def _save_checkpoint(path: Path, fingerprint: str, step: int, model: GaussianAvatar, optimizer, refiner, colours,
+                     densifier, gen) -> None:
+    state = {"step": step, "config": fingerprint, "parent": model.parent, "optimizer": optimizer.state_dict(),
              "densify_stats": [densifier.grad_sum, densifier.count],
              "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
              "tensors": {k: v.detach() for k, v in model.attribute_tensors().items()},
-             "refiner": refiner.state_dict() if refiner else None}
+             "refiner": refiner.state_dict() if refiner else None,
+             "camera_colours": colours.state_dict() if colours else None}
     with atomic_path(path) as partial:
         torch.save(state, partial)
 
 
-def _load_checkpoint(path: Path, cfg: TrainConfig, model: GaussianAvatar, optimizer, refiner, densifier, gen,
-                     device: torch.device) -> int:
+def _load_checkpoint(path: Path, fingerprint: str, cfg: TrainConfig, model: GaussianAvatar, optimizer, refiner,
+                     colours, densifier, gen, device: torch.device) -> int:
     try:
         # Restricted unpickler (tensors and containers only); tensors land on the run's device,
         # the generator states are CPU byte tensors and go back there.
         state = torch.load(path, weights_only=True, map_location=device)
     except Exception as e:
         raise ValueError(f"{path}: unreadable training checkpoint ({e}); delete it to start over") from e
-    if not isinstance(state, dict) or state.get("config") != _fingerprint(cfg):
-        raise ValueError(f"{path}: checkpoint was written with different training settings; resume with the "
-                         "same preset and options, or delete it to start over")
+    if not isinstance(state, dict) or state.get("config") != fingerprint:
+        raise ValueError(f"{path}: checkpoint was written with different training settings or cameras; resume "
+                         "with the same preset and options, or delete it to start over")
     try:
         step = state["step"]
         if not isinstance(step, int) or not 0 < step <= cfg.iterations:
@@ -396,6 +437,8 @@ def _load_checkpoint(path: Path, cfg: TrainConfig, model: GaussianAvatar, optimi
         optimizer.load_state_dict(state["optimizer"])
         if refiner is not None and state["refiner"] is not None:
             refiner.load_state_dict(state["refiner"])
+        if colours is not None:
+            colours.load_state_dict(state["camera_colours"])
         densifier.grad_sum, densifier.count = state["densify_stats"]
         gen.set_state(state["generator"].cpu())
         torch.set_rng_state(state["torch_rng"].cpu())
