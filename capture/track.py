@@ -229,7 +229,7 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
     """Each tracked frame's crop, its mask (the person's alpha matte cut below the neck and at the
     frame's border) and the overlay of the fit, in tracked-frame order. crop_points [T, 478, 2]:
     the landmarks in crop pixels; person, inside [T, S, S]: the segmenter's confidence and the part
-    of the crop inside the frame; regions [T, S, S]: what the cut below the head keeps (`_head_regions`)."""
+    of the crop inside the frame; regions [T, S, S]: what the cut below the head keeps (`head_regions`)."""
     colors = rig.vertex_colors if rig.vertex_colors is not None else torch.full((rig.num_vertices, 3), 0.7)
     with VideoWriter(writer.partial / "overlay.mp4", det.fps[0], size, size) as overlay:
         for t in tqdm(range(len(crops)), desc="writing capture", disable=not progress, leave=False):

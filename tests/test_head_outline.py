@@ -15,7 +15,7 @@ from capture.head_outline import (ANGLES, BETWEEN_EYES, EYE_LEFT, EYE_RIGHT, Mat
                                   matte_outline, ray_directions, shell_radii, thickness)
 from capture.photometric import PhotometricWeights, refine_photometric
 from capture.surface import vertex_normals
-from capture.track import NOSE_BOTTOM, _embedded_point, _surface_point
+from capture.track import NOSE_BOTTOM, embedded_point, surface_point
 from test_photometric import FRAMES, SIZE, _pixel_error, scene  # noqa: F401 (scene is a fixture)
 
 S = 128
@@ -88,7 +88,7 @@ def test_shell_outline_radius_is_the_farthest_point_along_each_ray():
 
 
 def _nose_height(rig, emb) -> float:
-    return float(_surface_point(rig.v_template, rig, *_embedded_point(emb, NOSE_BOTTOM, "the nose"))[1])
+    return float(surface_point(rig.v_template, rig, *embedded_point(emb, NOSE_BOTTOM, "the nose"))[1])
 
 
 def _grown_head_term(scene, hair: float | torch.Tensor) -> OutlineTerm:  # noqa: F811

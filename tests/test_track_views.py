@@ -76,6 +76,21 @@ def test_three_views_one_head(tracked):
 
 
 @needs_views
+def test_a_live_map_from_a_training_view(tracked):
+    """A webcam drives a multiview avatar too: its live map is fitted on one training view's landmarks."""
+    from avatar.gaussians import GaussianAvatar
+    from avatar.model import Avatar
+    from avatar.rig.loaders import load_rig
+    from capture.live_map import _live_view, fit_live_map, live_fits
+
+    capture = load_capture(tracked)
+    assert _live_view(capture) in (0, 2)  # view 1 is the held-out test camera
+    avatar = Avatar(GaussianAvatar.on_mesh(load_rig("builtin")), backend="cpu")
+    assert sorted(live_fits(avatar, capture)) == list(range(16))
+    assert fit_live_map(avatar, capture) is not None
+
+
+@needs_views
 def test_cameras_from_a_calibration_file(tracked, tmp_path):
     """The cameras found from the face, written as an OpenCV calibration in other units (cm) and
     read back: the same camera geometry, the scale found from the head, the same landmark error."""
