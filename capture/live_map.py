@@ -153,13 +153,8 @@ def _landmarks(capture: Capture, num_times: int) -> tuple[np.ndarray, np.ndarray
     """(points [T, 478, 3], video frame [T]) of landmarks.npz, read once and checked against the
     capture's T time steps; NoLiveMap when it is missing or does not hold them."""
     path = capture.root / "landmarks.npz"
-    if not path.is_file():
-        raise NoLiveMap(f"{capture.root} has no landmarks.npz")
-    try:
-        with np.load(path) as data:
-            points, frames = np.asarray(data["mediapipe"], np.float64), np.asarray(data["frame"])
-    except (OSError, KeyError, ValueError) as e:
-        raise NoLiveMap(f"{path}: {e}", damaged=True) from None
+    points, frames = _read(path, ("mediapipe", "frame"))
+    points = points.astype(np.float64)
     if points.ndim != 3 or points.shape[1:] != (478, 3) or frames.shape != points.shape[:1]:
         raise NoLiveMap(f"{path} does not hold MediaPipe's 478 landmarks per tracked frame", damaged=True)
     if len(points) != num_times:

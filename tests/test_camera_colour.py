@@ -18,29 +18,16 @@ from avatar.data.capture import load_capture
 from avatar.data.splits import train_on_cameras
 from avatar.data.synthetic import make_synthetic_capture
 from avatar.model import load_avatar
-from avatar.rig.loaders import load_rig
 from avatar.training import trainer
 from avatar.training.camera_colour import CameraColours
 from avatar.training.config import load_config
 from avatar.training.evaluate import evaluate_avatar
 from test_cli import _interrupted_training
-from test_multiview import BACKEND, NUM_CAMERAS, SIZE
+from test_multiview import BACKEND, NUM_CAMERAS, SIZE, _restore_global_rng, rig  # noqa: F401 (fixtures)
 
 GAIN = (1.1, 0.9, 1.0)  # camera 1's white balance: redder, less green
 SHIFTED = 1
 ITERATIONS = 400
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_global_rng():
-    """Training seeds torch's global RNG: give later test modules back the state they had."""
-    with torch.random.fork_rng():
-        yield
-
-
-@pytest.fixture(scope="module")
-def rig():
-    return load_rig("builtin")
 
 
 @pytest.fixture(scope="module")
