@@ -70,6 +70,25 @@ class BuildStampedExtensions(BuildExtension):
         self.skipped: set[str] = set()  # extension names that failed but are optional
         self.stamps: dict[str, Path] = {}  # extension name -> stamp written next to its library
 
+    def build_extensions(self) -> None:
+        """torch refuses the whole build, the CPU module too, when nvcc's CUDA version differs from
+        the one torch was built with: then the CUDA module is left to the first CUDA use."""
+        try:
+            super().build_extensions()
+        except RuntimeError as e:
+            if "mismatches the version that was used to compile" not in str(e) or \
+                    not any(ext.name == CUDA_EXTENSION for ext in self.extensions):
+                raise
+            print(f"warning: not building {CUDA_EXTENSION} ({e}); it will be compiled on first CUDA use",
+                  file=sys.stderr)
+            self.skipped.add(CUDA_EXTENSION)
+            all_extensions = self.extensions
+            self.extensions = [ext for ext in all_extensions if ext.name != CUDA_EXTENSION]
+            try:
+                super().build_extensions()
+            finally:
+                self.extensions = all_extensions
+
     def build_extension(self, ext) -> None:
         try:
             super().build_extension(ext)
