@@ -10,7 +10,8 @@ import torch
 
 from avatar.data.video import read_video_frames
 from avatar.rig.loaders import load_rig
-from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
+from avatar.runtime.errors import InputError
+from capture.fit.live import CALIBRATION_FRAMES, LiveFitter
 from capture.landmarks import FaceLandmarker
 
 
@@ -31,7 +32,7 @@ def bench_tracker(video: str | Path, rig_spec: str = "builtin", frames: int = 20
     finally:
         landmarker.close()
     if len(points) <= CALIBRATION_FRAMES:
-        raise ValueError(f"{video}: only {len(points)} frames with a face; need more than {CALIBRATION_FRAMES}")
+        raise InputError(f"{video}: only {len(points)} frames with a face; need more than {CALIBRATION_FRAMES}")
     fitter = LiveFitter(rig, size)
     fitter.calibrate(points[:CALIBRATION_FRAMES], size)
     fit_ms = []

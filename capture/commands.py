@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from avatar.data.atomic import dump_json
+from avatar.cli.errors import InputError
 from avatar.cli.parts import RIG_HELP, add_command, add_rig, float_in, int_in
 from capture.limits import MAX_CROP, MAX_VAL_FRACTION, MIN_CROP
 
@@ -122,11 +123,11 @@ def cmd_track(args: argparse.Namespace) -> int:
     if args.views is not None:
         return cmd_track_views(args)
     if not args.videos:
-        raise ValueError("avatar track: give the videos (one camera), or --views V0 V1 ... (synchronized cameras)")
+        raise InputError("avatar track: give the videos (one camera), or --views V0 V1 ... (synchronized cameras)")
     only_views = [flag for flag, value in (("--calibration", args.calibration), ("--offsets", args.offsets),
                                            ("--test-camera", args.test_camera is not None)) if value]
     if only_views:
-        raise ValueError(f"avatar track: {', '.join(only_views)} go with --views (synchronized cameras)")
+        raise InputError(f"avatar track: {', '.join(only_views)} go with --views (synchronized cameras)")
     from capture.track import track  # capture needs mediapipe; only `track` pays for importing it
 
     report = track(args.videos, args.out, rig_spec=args.rig, size=args.size, max_fps=args.max_fps,
@@ -142,11 +143,11 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 def cmd_track_views(args: argparse.Namespace) -> int:
     if args.videos:
-        raise ValueError("avatar track: give the videos either before --out (one camera) or after --views (several "
+        raise InputError("avatar track: give the videos either before --out (one camera) or after --views (several "
                          "cameras), not both")
     unused = [flag for flag, value in (("--max-fps", args.max_fps), ("--coverage-take", args.coverage_take)) if value]
     if unused:
-        raise ValueError(f"avatar track --views: {', '.join(unused)} apply to one camera's video only")
+        raise InputError(f"avatar track --views: {', '.join(unused)} apply to one camera's video only")
     from capture.track_views import track_views
 
     report = track_views(args.views, args.out, rig_spec=args.rig, size=args.size, max_frames=args.max_frames,
@@ -166,7 +167,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         import ray  # noqa: F401 - only to tell a missing extra apart from everything else
     except ImportError:
-        print('error: avatar batch needs Ray: pip install ".[batch]" (or: pip install ray)', file=sys.stderr)
+        print('error: avatar batch needs Ray: pip install --no-build-isolation -e ".[batch]" (or: pip install ray)',
+              file=sys.stderr)
         return 2
     import time
 
@@ -210,7 +212,7 @@ def cmd_bench_tracker(args: argparse.Namespace) -> int:
 
     frames = args.frames or 200
     if frames < 32:
-        raise ValueError(f"--frames with --tracker must be at least 32, got {frames}")
+        raise InputError(f"--frames with --tracker must be at least 32, got {frames}")
     rows = bench_tracker(args.tracker, args.rig or "builtin", frames)
     print(format_tracker_rows(rows))
     if args.json:

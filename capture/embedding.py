@@ -25,7 +25,7 @@ from avatar.rig.errors import RigFileError, RigFileNotFoundError
 from capture.face_model import SILHOUETTE
 from capture.ibug68 import IRIS_CENTRES, MP_TO_IBUG68
 from capture.registration import register_face_model
-from capture.silhouette import OutlinePaths, outline_paths
+from capture.fit.silhouette import OutlinePaths, outline_paths
 
 EYE_JOINTS = (3, 4)  # eye_l, eye_r: pupils pair with IRIS_CENTRES reversed (left iris is 473)
 

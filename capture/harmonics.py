@@ -3,7 +3,7 @@
 
 The basis is evaluated once, on directions that do not change during a fit, so it comes from
 scipy (no gradient through the directions is needed). The tracker's lighting, whose normals move
-with the pose, uses the differentiable degree-2 basis of `avatar.render.sh` instead.
+with the pose, uses the differentiable degree-2 basis of `avatar.splat.sh` instead.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ def real_harmonics(degree: int, directions: Tensor) -> Tensor:
     polar = np.arccos(np.clip(d[:, 2], -1.0, 1.0))
     azimuth = np.arctan2(d[:, 1], d[:, 0])
     columns = []
-    for l in range(degree + 1):
-        for m in range(-l, l + 1):
-            y = sph_harm_y(l, abs(m), polar, azimuth)
+    for ell in range(degree + 1):  # the degree l
+        for m in range(-ell, ell + 1):
+            y = sph_harm_y(ell, abs(m), polar, azimuth)
             if m == 0:
                 columns.append(y.real)
             else:
@@ -33,4 +33,4 @@ def real_harmonics(degree: int, directions: Tensor) -> Tensor:
 
 def harmonic_degrees(degree: int) -> Tensor:
     """[(degree + 1)^2] the degree l of each coefficient of `real_harmonics`."""
-    return torch.tensor([l for l in range(degree + 1) for _ in range(2 * l + 1)], dtype=torch.float32)
+    return torch.tensor([ell for ell in range(degree + 1) for _ in range(2 * ell + 1)], dtype=torch.float32)

@@ -33,12 +33,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from avatar.render.sh import SH_C0
+from avatar.splat.sh import SH_C0
 from avatar.rig import HeadRig, RigParams
-from capture.fit_setup import project_cameras
+from avatar.runtime.errors import InputError
+from capture.fit.setup import project_cameras
 from capture.harmonics import harmonic_degrees, real_harmonics
 from capture.ibug68 import MP_TO_IBUG68, OUTER_EYE_CORNERS
-from capture.landmark_rig import LandmarkRig
+from capture.fit.landmark_rig import LandmarkRig
 from capture.surface import VertexSamples, vertex_samples
 
 ANGLES = np.deg2rad(np.linspace(-105.0, 105.0, 43))  # from the head's up, towards the subject's left side first
@@ -114,7 +115,7 @@ def head_shell(rig: HeadRig, height: float, max_points: int = MAX_SHELL_POINTS) 
     rest = rig.v_template
     vertices = torch.nonzero(rest[:, 1] > height).flatten()
     if len(vertices) < 16:
-        raise ValueError(f"rig '{rig.name}' has too few vertices above {height:.3f} m for the head's outline")
+        raise InputError(f"rig '{rig.name}' has too few vertices above {height:.3f} m for the head's outline")
     if len(vertices) > max_points:
         vertices = vertices[torch.linspace(0, len(vertices) - 1, max_points).round().long()]
     samples = vertex_samples(rig, vertices)

@@ -50,10 +50,9 @@ class SelfieMatte:
 
     Of the wheel's two selfie models, the general (square, 256 x 256) one calls dark wall beside
     dark hair "person" with about half its confidence, and through that wall takes in what stands
-    there: expressive_selfie_512's orange bottle at the right of the frame in 53 of 54 sampled
-    frames, joined to her hair by a grey band of wall, which her avatar learnt as a grey smear
-    beside her head. The landscape model (144 x 256) kept the bottle in none of them (figures:
-    docs/results.md, "Mattes").
+    there: an object beside the head, joined to the hair by a band of wall, which the avatar then
+    learns as a smear beside the head. The landscape model (144 x 256) leaves such a band and what
+    lies beyond it out (figures: docs/results.md, "The landscape selfie matte" and "Mattes").
     """
 
     LANDSCAPE = 1  # SelfieSegmentation's model_selection: 0 general, 1 landscape

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import torch
 
-from avatar.render.camera import Camera
-from avatar.render.mesh_raster import MeshRender, rasterize_mesh
+from avatar.splat.camera import Camera
+from avatar.splat.mesh_raster import MeshRender, rasterize_mesh
 
 MESH_OPACITY = 0.5
 DETECTED_COLOUR = (40, 230, 40)  # landmarks MediaPipe found

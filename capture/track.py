@@ -26,10 +26,10 @@ from avatar.data.errors import CaptureError, VideoError
 from avatar.data.expressions import load_expression_file
 from avatar.data.splits import time_splits
 from avatar.data.video import VideoWriter, read_video_frames
-from avatar.render.camera import Camera
-from avatar.render.head_cut import CutParts, cut_parts
-from avatar.render.mesh_raster import MeshRender
-from avatar.rig.head_cut import HeadCut
+from avatar.splat.camera import Camera
+from avatar.splat.cut_region import CutParts, cut_parts
+from avatar.splat.mesh_raster import MeshRender
+from avatar.rig.cut_vertices import HeadCut
 from avatar.rig import RigParams
 from avatar.rig.loaders import load_rig
 from avatar.rig.signature import geometry_signature
@@ -38,17 +38,18 @@ from capture.coverage import coverage, missing, take_coverage
 from capture.crop import crop_frame, smooth_crops
 from capture.detect_pass import Detections, detect_videos
 from capture.embedding import embedding_for_rig
-from capture.fit_setup import WORLD_TO_CAM
-from capture.fit_video import VideoFit, continuing_frames, fit_videos, nme_68, video_fit
-from capture.hanging_hair import carried_over, hair_hangs, hanging_hair, loose_matte
-from capture.head_mask import head_cut
+from capture.fit.setup import WORLD_TO_CAM
+from capture.fit.video import VideoFit, continuing_frames, fit_videos, nme_68, video_fit
+from capture.matte.hanging_hair import carried_over, hair_hangs, hanging_hair, loose_matte
+from capture.matte.head_mask import place_cut
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
 from capture.limits import MAX_CROP, MAX_VAL_FRACTION, MIN_CROP
-from capture.matte_components import head_pieces
-from capture.matte_refine import refine_matte
+from avatar.runtime.errors import InputError
+from capture.matte.components import head_pieces
+from capture.matte.refine import refine_matte
 from capture.overlay import draw_overlay, render_rig
-from capture.photometric import refine_photometric
+from capture.fit.photometric import refine_photometric
 
 log = logging.getLogger("avatar")
 MIN_TRACKED = 2
@@ -66,15 +67,15 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     pixels; max_fps: drop frames above this rate (None: keep all); max_frames: read only the first
     N frames of each video; landmark_embedding: where MediaPipe's points lie on the rig (needed
     for a FLAME rig; `capture.embedding`); photometric: refine the landmark fit against the frames
-    (`capture.photometric`); val_fraction: of each video's frames, kept out of training as a "val"
+    (`capture.fit.photometric`); val_fraction: of each video's frames, kept out of training as a "val"
     split (`avatar.data.splits.time_splits`); coverage_take: an expression file (a Live Link take)
     whose expressions the report's coverage is measured against (`capture.coverage`; default:
     fixed targets); overwrite: replace `out` if it exists; progress: show progress bars."""
     started = time.perf_counter()
     if not MIN_CROP <= size <= MAX_CROP:
-        raise ValueError(f"crop size must be in [{MIN_CROP}, {MAX_CROP}] pixels, got {size}")
+        raise InputError(f"crop size must be in [{MIN_CROP}, {MAX_CROP}] pixels, got {size}")
     if not 0.0 <= val_fraction <= MAX_VAL_FRACTION:
-        raise ValueError(f"val fraction must be in [0, {MAX_VAL_FRACTION}], got {val_fraction}")
+        raise InputError(f"val fraction must be in [0, {MAX_VAL_FRACTION}], got {val_fraction}")
     videos = [Path(v) for v in videos]
     out = Path(out)
     if out.exists() and not overwrite:
@@ -120,7 +121,7 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     seconds_in_video = frame / np.array(det.source_fps)[video]  # [T]
     fit = dataclasses.replace(fit, params=split_torso(rig, fit.params, video, seconds_in_video))
     with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
-        cut = head_cut(rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")),
+        cut = place_cut(rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")),
                        nose_height)
         follows = np.zeros(len(crops), bool)
         follows[follows_previous.numpy()] = True
@@ -192,7 +193,7 @@ def head_regions(cameras: list[Camera], params: RigParams, crops: np.ndarray, pe
                  progress: bool) -> tuple[HeadCut, np.ndarray, float]:
     """What each frame's mask keeps of the matte [T, S, S] bool: the cut's region, with the hair
     that hangs below the line through the head's sides when the video's hair hangs there
-    (`capture.hanging_hair.hair_hangs`; the cut returned then says so, and pieces carry over from
+    (`capture.matte.hanging_hair.hair_hangs`; the cut returned then says so, and pieces carry over from
     frame to frame: `carried_over`); and the median over the frames of the share of the frame that
     hangs before the carry-over (what decided it). cameras [T] and params [T]: each frame's camera
     and rig pose; follows [T] bool: frame t directly follows frame t - 1 of its video; crops,
@@ -289,7 +290,7 @@ def _report(videos, det: Detections, fit: VideoFit, landmark_fit: VideoFit, phot
                    "photometric_error_definition": "mean absolute colour difference (0..1) between each frame "
                                                    "and the median colour over all frames at the visible face "
                                                    "vertices: low when the mesh stays on the same skin "
-                                                   "(capture.photometric)",
+                                                   "(capture.fit.photometric)",
                    "photometric_error": [round(float(x), 5) for x in photometric.error]}
         if photometric.outline is not None:
             report |= {"outline_error_px_mean": float(np.nanmean(photometric.outline)),

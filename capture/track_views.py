@@ -33,14 +33,15 @@ from avatar.rig.torso import split_torso
 from capture.crop import CropBox, crop_frame, smooth_crops
 from capture.detect_pass import detect_videos
 from capture.embedding import embedding_for_rig
-from capture.fit_video import continuing_frames
-from capture.fit_views import ViewsFit, camera_distances, fit_views, views_fit
-from capture.head_mask import head_cut
+from capture.fit.video import continuing_frames
+from capture.fit.views import ViewsFit, camera_distances, fit_views, views_fit
+from capture.matte.head_mask import place_cut
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
 from capture.limits import MAX_CROP, MAX_VAL_FRACTION, MIN_CROP
+from avatar.runtime.errors import InputError
 from capture.overlay import draw_overlay, render_rig
-from capture.photometric import refine_photometric
+from capture.fit.photometric import refine_photometric
 from capture.track import CHIN, MIN_TRACKED, NOSE_BOTTOM, embedded_point, frame_mask, head_regions, surface_point
 from capture.view_calibration import known_cameras
 
@@ -98,7 +99,7 @@ def track_views(videos: list[str | Path], out: str | Path, *, rig_spec: str = "b
     params = split_torso(rig, fit.params, np.zeros(len(moments), int), moments / fps)
     _splits(np.zeros((len(videos), len(moments)), int), val_fraction, test_camera)  # too few time steps fail now
     with CaptureWriter(out, fps, rig_spec, cameras, overwrite=overwrite) as writer:
-        cut = head_cut(rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")),
+        cut = place_cut(rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")),
                        nose_height)
         frame_cameras = [cameras[c].to_camera() for c in range(len(videos)) for _ in moments]  # view-major
         frame_params = params.select(np.tile(np.arange(len(moments)), len(videos)))
@@ -129,22 +130,22 @@ def _check_arguments(videos: list[Path], out: Path, size: int, val_fraction: flo
                      test_camera: int | None, overwrite: bool) -> None:
     """Every argument refused before any work or output."""
     if not MIN_VIEWS <= len(videos) <= MAX_VIEWS:
-        raise ValueError(f"--views takes {MIN_VIEWS} to {MAX_VIEWS} videos (one per camera), got {len(videos)}")
+        raise InputError(f"--views takes {MIN_VIEWS} to {MAX_VIEWS} videos (one per camera), got {len(videos)}")
     if not MIN_CROP <= size <= MAX_CROP:
-        raise ValueError(f"crop size must be in [{MIN_CROP}, {MAX_CROP}] pixels, got {size}")
+        raise InputError(f"crop size must be in [{MIN_CROP}, {MAX_CROP}] pixels, got {size}")
     if not 0.0 <= val_fraction <= MAX_VAL_FRACTION:
-        raise ValueError(f"val fraction must be in [0, {MAX_VAL_FRACTION}], got {val_fraction}")
+        raise InputError(f"val fraction must be in [0, {MAX_VAL_FRACTION}], got {val_fraction}")
     if offsets is not None and (len(offsets) != len(videos) or min(offsets) < 0):
-        raise ValueError(f"--offsets takes one frame number >= 0 per view ({len(videos)}), got {offsets}")
+        raise InputError(f"--offsets takes one frame number >= 0 per view ({len(videos)}), got {offsets}")
     if test_camera is not None and not 0 <= test_camera < len(videos):
-        raise ValueError(f"--test-camera must be a view index in [0, {len(videos)}), got {test_camera}")
+        raise InputError(f"--test-camera must be a view index in [0, {len(videos)}), got {test_camera}")
     if out.exists() and not overwrite:
         raise CaptureError(out, "already exists (use --overwrite to replace it)")
     for v in videos:
         if not v.is_file():
             raise VideoError(v, "video not found")
     if len(set(v.resolve() for v in videos)) < len(videos):
-        raise ValueError("--views lists the same video twice: each view is another camera's video")
+        raise InputError("--views lists the same video twice: each view is another camera's video")
 
 
 def _common_length(videos: list[Path], probes: list[dict], offsets: list[int], max_frames: int | None) -> int:
@@ -237,7 +238,7 @@ def _splits(index: np.ndarray, val_fraction: float, test_camera: int | None) -> 
     test_at = num_times - max(1, int(round(TEST_FRACTION * num_times)))
     val_at = test_at - (max(1, int(round(val_fraction * num_times))) if val_fraction > 0 else 0)
     if val_at < 1:
-        raise ValueError(f"{num_times} time step(s): too few for a training, a val and a test split")
+        raise InputError(f"{num_times} time step(s): too few for a training, a val and a test split")
     splits = {"train": [], "val": [], "test": []}
     for c in range(num_views):
         frames = index[c]

@@ -14,7 +14,7 @@ import numpy as np
 
 from avatar.data.errors import CalibrationError
 from capture.calibration import load_calibration
-from capture.fit_views import KnownCameras
+from capture.fit.views import KnownCameras
 
 RIG_FROM_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])  # its own inverse
 MAX_DISTORTION = 1e-4  # coefficients below this are taken as none

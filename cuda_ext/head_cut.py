@@ -1,6 +1,6 @@
 """The region an avatar keeps below its head, per frame: `torch.ops.avatar_ext.head_cut_region`
 (csrc/head_cut_cpu.cpp and head_cut_cuda.cu, maths in include/head_cut_math.h). Same result as
-avatar/render/head_cut.py's cut_region (the reference), without its full-image rasterisation.
+avatar/splat/cut_region.py's cut_region (the reference), without its full-image rasterisation.
 `head_cut_apply_` (CPU) cuts a render in place with that region without writing it out.
 """
 
@@ -33,7 +33,7 @@ def head_cut_apply_(rgb: Tensor, alpha: Tensor, depth: Tensor, background: Tenso
                     K: Sequence[float], near: float) -> None:
     """In place, float32 CPU tensors rgb [H, W, 3], alpha and depth [H, W, 1]: the pixels the cut
     removes (head_cut_region's zeros, the camera's image being W x H) become background [3],
-    alpha and depth 0, as avatar.render.head_cut.clip_to_region with that region; the others are
+    alpha and depth 0, as avatar.splat.cut_region.clip_to_region with that region; the others are
     left untouched. The rest of the arguments as head_cut_region's."""
     load("cpu")
     torch.ops.avatar_ext.head_cut_apply_(rgb, alpha, depth, background.contiguous(), verts.contiguous(),

@@ -10,7 +10,7 @@ and a backward pass, `result.means2d.grad` is d loss / d means2d, the screen-spa
 densification reads (as with the torch reference's RenderOutput.means2d), and gradients a caller
 sends into means2d directly flow on to the 3D means. The ops must be loaded first
 (`cuda_ext.load("cpu")` / `cuda_ext.load("cuda")`); the semantics are those of
-avatar/render/reference.py (see include/splat_math.h). torch.compile traces `splat()` whole.
+avatar/splat/reference.py (see include/splat_math.h). torch.compile traces `splat()` whole.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ parses the file, and numpy here evaluates accessors (dense, sparse, normalised),
 samplers (LINEAR: lerp, quaternions slerp; STEP), node transforms, morph targets and skins.
 
 Nothing here imports the exporter (avatar.renderer.gltf_*): a mistake in it is not repeated here.
-Used by tests/test_export_gltf.py and benchmarks/gltf_export.py (which puts tests/ on its path).
+Used by tests/test_export_gltf.py and benchmarks/speed/gltf_export.py (which puts tests/ on its path).
 """
 
 from __future__ import annotations

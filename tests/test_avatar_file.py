@@ -155,6 +155,22 @@ def test_a_version_2_file_loads_with_its_selected_expressions_driving_the_offset
     assert torch.equal(model.drivers(params), torch.cat([params.expr[:, [1]], params.jaw], -1))
 
 
+@pytest.mark.parametrize("edit", [_set("gaussians.expr_mean", torch.tensor([0.3, 0.1])),
+                                  _set("gaussians.expr_basis", torch.tensor([[0.6, -0.8]]))],
+                         ids=["a mean subtracted", "rows over several expressions"])
+def test_a_file_trained_with_the_removed_pca_basis_is_refused_with_why(saved, tmp_path, capsys, edit):
+    """An older build's `expr_pca_variance` drove the offsets by a PCA of the training expressions
+    (a mean and rows over all of them): the file names itself and says to train it again."""
+    from avatar.cli.main import main
+
+    forged = _forge(saved, tmp_path, edit)
+    with pytest.raises(AvatarFileError, match=r"forged\.avatar: .*expr_pca_variance option, which has been "
+                                              r"removed; train it again"):
+        load_avatar(forged)
+    assert main(["info", str(forged)]) == 2
+    assert "expr_pca_variance" in capsys.readouterr().err
+
+
 def test_an_older_file_without_the_whole_file_digest_is_refused(saved, tmp_path):
     def downgrade(meta):
         meta.pop(DIGEST_KEY)

@@ -7,9 +7,9 @@ import torch
 
 from avatar.bench.backends import BenchSize, bench_scene
 from avatar.gaussians import blend
-from avatar.render import splat
-from avatar.render.sh import SH_C0
-from avatar.render.ext_backend import camera_params
+from avatar.splat import splat
+from avatar.splat.sh import SH_C0
+from avatar.splat.ext_backend import camera_params
 from avatar.renderer import AvatarRenderer
 from avatar.renderer.grouped import GroupedGaussians
 from avatar.training.image_metrics import psnr

@@ -44,7 +44,7 @@ def _flat_video(path: Path, frames: int = 8) -> Path:
 
 
 def _needs_batch():
-    pytest.importorskip("ray", reason='avatar batch needs ray (pip install ".[batch]")')
+    pytest.importorskip("ray", reason='avatar batch needs ray (pip install --no-build-isolation -e ".[batch]")')
     pytest.importorskip("mediapipe", reason="tracking needs mediapipe==0.10.21 (the capture extra)")
     for clip in CLIPS:
         if not clip.is_file():
@@ -79,7 +79,7 @@ def test_without_ray_the_command_names_the_extra(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     assert main(["batch", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and 'pip install ".[batch]"' in err
+    assert err.count("\n") == 1 and 'pip install --no-build-isolation -e ".[batch]"' in err
     assert not (tmp_path / "out").exists()
 
 

@@ -73,7 +73,8 @@ def _colmap(folder: Path) -> Path:
              "#   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME"]
     for image, i in ((7, 2), (3, 0), (5, 1)):
         x, y, z, w = Rotation.from_matrix(ROTATIONS[i]).as_quat()
-        lines += [f"{image} {w!r} {x!r} {y!r} {z!r} {' '.join(map(repr, TRANSLATIONS[i]))} {(1, 2, 3)[i]} cam_{i}.png",
+        numbers = " ".join(repr(float(v)) for v in (w, x, y, z, *TRANSLATIONS[i]))  # numpy 2 reprs np.float64(...)
+        lines += [f"{image} {numbers} {(1, 2, 3)[i]} cam_{i}.png",
                   "" if i else "10.5 20.25 -1 30 40 17"]
     (folder / "images.txt").write_text("\n".join(lines) + "\n")
     return folder

@@ -31,7 +31,7 @@ ITERATIONS = 400
 
 
 @pytest.fixture(scope="module")
-def shifted(rig, tmp_path_factory):
+def shifted(rig, tmp_path_factory):  # noqa: F811 (the fixture imported above)
     """The capture with camera SHIFTED's images multiplied by GAIN (the masks composite the
     background back to white in training and evaluation)."""
     root = tmp_path_factory.mktemp("colour") / "capture"
@@ -45,7 +45,7 @@ def shifted(rig, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def models(rig, shifted):
+def models(rig, shifted):  # noqa: F811
     """{corrected: the .avatar path} trained with and without per-camera colour correction."""
     paths = {}
     for corrected in (True, False):
@@ -158,7 +158,7 @@ def test_one_camera_or_one_cameras_video_has_no_transforms(shifted):
     assert CameraColours.for_training(video, video.splits["train"]) is None
 
 
-def test_an_interrupted_run_resumes_its_transforms_and_only_on_its_cameras(rig, shifted, tmp_path, monkeypatch):
+def test_an_interrupted_run_resumes_its_transforms_and_only_on_its_cameras(rig, shifted, tmp_path, monkeypatch):  # noqa: F811
     cfg = load_config("fast", iterations=20, checkpoint_every=10, backend=BACKEND, camera_colour=True,
                       camera_colour_from_frac=0.0)  # transforms moving before the checkpoint
     trainer.train(shifted, rig, cfg, tmp_path / "straight.avatar", progress=False)

@@ -15,7 +15,7 @@ from PIL import Image
 from avatar.data.capture import CameraInfo, CaptureWriter, load_capture
 from avatar.data.errors import CaptureError
 from avatar.data.splits import time_splits
-from avatar.render.camera import Camera
+from avatar.splat.camera import Camera
 from avatar.rig.params import RigParams
 
 RNG = np.random.default_rng(0)

@@ -2,7 +2,10 @@
 exists in the parser of the command it is written with."""
 
 import argparse
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,41 @@ def test_sizes_and_counts_have_documented_bounds(argv, message, capsys):
     with pytest.raises(SystemExit) as done:
         main(argv)
     assert done.value.code == 2 and message in capsys.readouterr().err
+
+
+# What `avatar --help` must not load (docs/architecture.md): the compute stack and each extra's
+# heavy packages. Parsers and their registration import none of them; a command's handler does.
+HEAVY = ("torch", "numpy", "scipy", "PIL", "av", "safetensors", "mediapipe", "cv2", "moderngl", "imgui_bundle",
+         "glfw", "websockets", "ray", "gsplat", "tensorboard", "cuda_ext")
+_HELP_IN_A_FRESH_INTERPRETER = """
+import json, sys
+from avatar.cli.main import main
+try:
+    main(json.loads(sys.argv[1]))
+except SystemExit as done:
+    assert done.code == 0, done.code
+print(json.dumps(sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)))
+"""
+
+
+def test_importing_the_command_loads_no_torch():
+    code = "import avatar.cli.main, sys; print(json.dumps(sorted(m for m in HEAVY if m in sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", f"import json; HEAVY = {list(HEAVY)!r}; {code}"],
+                         capture_output=True, text=True, check=True)
+    assert json.loads(run.stdout) == [], run.stdout
+
+
+@pytest.mark.parametrize("command", [None, *sorted(_commands())])
+def test_help_loads_no_heavy_package(command):
+    """`avatar --help` and `avatar COMMAND --help`, capture's and viewer's commands (entry points)
+    included, each in a fresh interpreter: none of HEAVY is imported."""
+    argv = ["--help"] if command is None else [command, "--help"]
+    run = subprocess.run([sys.executable, "-c", _HELP_IN_A_FRESH_INTERPRETER, json.dumps(argv), json.dumps(HEAVY)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "usage: avatar" in run.stdout
+    assert json.loads(run.stdout.splitlines()[-1]) == [], f"avatar {' '.join(argv)} loaded these"
+
+
+def test_the_registered_commands_are_among_those_checked():
+    assert {"track", "import", "batch", "view", "eval-live"} <= set(_commands())

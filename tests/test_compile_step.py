@@ -11,8 +11,8 @@ from torch._dynamo.testing import CompileCounterWithBackend
 
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.ext_blend import blend_cpu
-from avatar.render.camera import Camera
-from avatar.render.ext_backend import splat_cpu
+from avatar.splat.camera import Camera
+from avatar.splat.ext_backend import splat_cpu
 from avatar.rig.builtin import build_builtin_head
 
 pytestmark = pytest.mark.usefixtures("cpu_extension")

@@ -12,7 +12,7 @@ from tiny_rig import make_tiny_rig
 
 def _setup(per_face=2):
     model = GaussianAvatar.on_mesh(make_tiny_rig(), per_face=per_face, seed=0)
-    opt = make_optimizer(model, TrainConfig(), None)
+    opt = make_optimizer(model, TrainConfig())
     return model, opt
 
 

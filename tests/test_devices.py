@@ -16,11 +16,11 @@ from avatar.runtime.devices import DeviceUnavailable, resolve_device
 from avatar.gaussians.blend import blend_backend
 from avatar.gaussians.reference import blend_reference
 from avatar.gaussians.ext_blend import blend_cpu
-from avatar.render.dispatch import splat_registry
-from avatar.render.ext_backend import splat_cpu
-from avatar.render.reference import splat_reference
+from avatar.splat.dispatch import splat_registry
+from avatar.splat.ext_backend import splat_cpu
+from avatar.splat.reference import splat_reference
 from avatar.gaussians.blend_check import compare_blends
-from avatar.render.splat_check import compare_splats
+from avatar.splat.splat_check import compare_splats
 from avatar.training.densify import Densifier
 
 needs_cuda = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
@@ -177,8 +177,8 @@ def test_cuda_training_step_render_and_eval_stay_on_the_gpu(tmp_path, _):
 @pytest.mark.parametrize("_", [pytest.param(None, marks=needs_cuda)])
 def test_cuda_self_checks_pass_and_catch_a_corrupted_cuda_kernel(_):
     from avatar.gaussians.blend_check import cuda_blend_trusted
-    from avatar.render.ext_backend import splat_cuda
-    from avatar.render.splat_check import cuda_splat_trusted
+    from avatar.splat.ext_backend import splat_cuda
+    from avatar.splat.splat_check import cuda_splat_trusted
 
     assert cuda_blend_trusted() is None and cuda_splat_trusted() is None
     cuda = torch.device("cuda")

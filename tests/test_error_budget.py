@@ -1,4 +1,4 @@
-"""benchmarks/error_budget.py: the regions split every pixel once, the budget's PSNR is `avatar
+"""benchmarks/diagnostics/error_budget.py: the regions split every pixel once, the budget's PSNR is `avatar
 eval`'s, and fitting a frame's parameters through the avatar wins back what a wrong pose lost."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from avatar.data.synthetic import make_synthetic_capture
 from avatar.rig.loaders import load_rig
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "benchmarks" / "diagnostics"))
 from error_budget import error_budget, region_masks  # noqa: E402
 
 
@@ -71,7 +71,7 @@ def test_fitting_the_parameters_wins_back_a_wrong_pose(trained, tmp_path):
 
 
 def script(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "benchmarks" / "error_budget.py"), *args],
+    return subprocess.run([sys.executable, str(REPO / "benchmarks" / "diagnostics" / "error_budget.py"), *args],
                           capture_output=True, text=True, timeout=300)
 
 

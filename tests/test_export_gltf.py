@@ -21,8 +21,8 @@ from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.gaussians.reference import blend_reference
 from avatar.model import Avatar
-from avatar.renderer.gltf_export import KHR_SPLATS, export_gltf
-from avatar.renderer.gltf_splats import JAW_TARGET_NAMES, POSE_TARGET_NAMES
+from avatar.export.gltf import KHR_SPLATS, export_gltf
+from avatar.export.gltf_splats import JAW_TARGET_NAMES, POSE_TARGET_NAMES
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.builtin import build_builtin_head
 from avatar.rig.head_rig import JOINT_NAMES
@@ -245,7 +245,7 @@ def test_the_bound_catches_mistakes(builtin_export, builtin_rig):
 
 def test_gaussian_centres_follow_the_engines_blend(builtin_export):
     """Exact at the neutral pose (frame 0). Elsewhere skinned points and secant targets stand in
-    for the Gaussians' triangle frames (avatar.renderer.gltf_splats): with this clip's 0.3 rad of
+    for the Gaussians' triangle frames (avatar.export.gltf_splats): with this clip's 0.3 rad of
     jaw and 0.37 rad of neck, 0.11 mm on average and 4.6 mm at most at its last frame; points left
     unskinned would be centimetres off."""
     me, params, summary, glb = builtin_export

@@ -13,15 +13,15 @@ from avatar.cli.main import main
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.binding import triangle_frames
 from avatar.gaussians.io import save_avatar
-from avatar.gaussians.ply import AXES, SH_SIGNS_HALF_TURN_X, half_turn_about_x, to_axes, write_3dgs_ply
-from avatar.render.camera import Camera
-from avatar.render.framing import camera_path
-from avatar.render.projection import quat_to_rotmat
-from avatar.render.reference import splat_reference
-from avatar.render.sh import sh_basis
-from avatar.render.world import Gaussians
+from avatar.export.ply import AXES, SH_SIGNS_HALF_TURN_X, half_turn_about_x, to_axes, write_3dgs_ply
+from avatar.splat.camera import Camera
+from avatar.splat.framing import camera_path
+from avatar.splat.projection import quat_to_rotmat
+from avatar.splat.reference import splat_reference
+from avatar.splat.sh import sh_basis
+from avatar.splat.world import Gaussians
 from avatar.renderer import AvatarRenderer
-from avatar.renderer.export import CUT_VIEW_ELEVATION_DEG, export_frame, hidden_below_cut
+from avatar.export.ply_frame import CUT_VIEW_ELEVATION_DEG, export_frame, hidden_below_cut
 from avatar.rig import RigParams
 from avatar.rig.builtin import build_builtin_head
 
@@ -145,13 +145,13 @@ def _bound_at(model: GaussianAvatar, points: torch.Tensor, faces: torch.Tensor) 
 def cut_avatar():
     """(model, number of junk Gaussians at the end): the built-in head's Gaussians with the cut
     the tracker gives it, and 60 Gaussians 12-20 cm below its neck ring (a collar, shoulders)."""
-    from capture.head_mask import head_cut  # the tracker's choice of vertices (capture imports avatar)
+    from capture.matte.head_mask import place_cut  # the tracker's choice of vertices (capture imports avatar)
 
     rig = build_builtin_head()
     rest = rig.v_template
     below_mouth = rest[rest[:, 1] < -0.05]
     model = GaussianAvatar.on_mesh(rig, per_face=1, sh_degree=1, vertex_colors=torch.full_like(rest, 0.6))
-    model.head_cut = head_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
+    model.head_cut = place_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
     ring_y = float(rest[list(model.head_cut.ring), 1].min())
     g = torch.Generator().manual_seed(1)
     points = torch.stack([torch.empty(60).uniform_(-0.12, 0.12, generator=g),
@@ -263,11 +263,11 @@ def test_the_inria_file_shows_the_avatar_upright_to_an_opencv_camera(cut_avatar)
 def test_hidden_below_cut_takes_the_whole_extent_of_a_gaussian():
     """A Gaussian whose centre lies below the ring but whose extent reaches above it is kept."""
     rig = build_builtin_head()
-    from capture.head_mask import head_cut
+    from capture.matte.head_mask import place_cut
 
     rest = rig.v_template
     below_mouth = rest[rest[:, 1] < -0.05]
-    cut = head_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
+    cut = place_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
     ring = rest[list(cut.ring)]
     low = float(ring[:, 1].min())
     centre = ring.mean(0)

@@ -136,8 +136,8 @@ def test_drivers_of_weight_zero_match_reference(dtype, device, builtin_rig):
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_gradients_reach_rig_parameters_through_lbs(device, builtin_rig):
-    """Per-frame refinement: gradients flow from the kernel through torch's LBS to every rig
-    parameter (the builtin head has eye joints), equal to the reference's."""
+    """Fitting a frame's parameters (error_budget.py --fit-params): gradients flow from the kernel
+    through torch's LBS to every rig parameter (the builtin head has eye joints), equal to the reference's."""
     model = _random_model(builtin_rig, 1, 1, 5, torch.float64, device, seed=3)
     params = _random_params(model.rig, torch.float64, device, seed=4)
     wrt = [getattr(params, name) for name in PARAM_FIELDS]
@@ -146,7 +146,7 @@ def test_gradients_reach_rig_parameters_through_lbs(device, builtin_rig):
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_model_gradients_with_frozen_rig_parameters(device):
-    """Training without per-frame refinement: the kernel skips the vertex and driver gradients
+    """Training on fixed tracking: the kernel skips the vertex and driver gradients
     (nothing upstream needs them) and the model's gradients still match."""
     model = _random_model(make_tiny_rig(num_expr=3), 2, 1, None, torch.float64, device, seed=8)
     params = _random_params(model.rig, torch.float64, device, seed=9).detach()

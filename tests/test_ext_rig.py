@@ -131,7 +131,7 @@ def test_blend_poses_with_the_kernel_when_no_gradient_reaches_the_rig(monkeypatc
 
 
 def test_blend_poses_with_torch_when_rig_parameters_need_gradients(monkeypatch):
-    """Per-frame parameter refinement needs gradients through LBS: torch poses the rig."""
+    """Fitting a frame's parameters through the avatar needs gradients through LBS: torch poses the rig."""
     rig = make_tiny_rig(num_expr=3)
     model = _model(rig)
     params = rig.zero_params(1)

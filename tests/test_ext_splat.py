@@ -1,6 +1,6 @@
 """cuda_ext's splat op (cpu build; cuda when a GPU is present) against the torch reference.
 
-Oracle: avatar.render.reference.splat_reference differentiated by autograd (itself checked
+Oracle: avatar.splat.reference.splat_reference differentiated by autograd (itself checked
 against a naive per-pixel loop and gradcheck in test_render_reference.py). Both renderers get the
 same scenes and the same random upstream gradients on rgb, alpha and depth; compared are rgb,
 alpha, depth, means2d, radii and the gradients w.r.t. means, quats, scales, opacities, sh, the
@@ -17,10 +17,10 @@ import math
 import pytest
 import torch
 
-from avatar.render.world import Gaussians
-from avatar.render.camera import Camera
-from avatar.render import reference
-from avatar.render.reference import splat_reference
+from avatar.splat.world import Gaussians
+from avatar.splat.camera import Camera
+from avatar.splat import reference
+from avatar.splat.reference import splat_reference
 
 cuda_ext = pytest.importorskip("cuda_ext", reason="the cuda_ext package is not importable")
 
@@ -46,7 +46,7 @@ pytestmark = pytest.mark.usefixtures("cpu_extension")
 def render(backend: str, device: str):
     """The splat backend `backend` for tensors on `device` (the registry refuses a backend named for
     another device)."""
-    from avatar.render.dispatch import splat_registry
+    from avatar.splat.dispatch import splat_registry
     return splat_registry.get(backend, device)[1]
 
 
@@ -323,7 +323,7 @@ def test_simd_paths_agree_on_a_large_scene(monkeypatch, simd):
 
 
 def test_backends_registered_and_bad_inputs_rejected():
-    from avatar.render import splat
+    from avatar.splat import splat
 
     scene, cam = random_scene(5, 0), camera(8, 8)
     out = splat(scene, cam, None, backend="cpu")

@@ -8,9 +8,9 @@ from scipy.spatial.transform import Rotation
 
 from avatar.rig.loaders import load_rig
 from capture.embedding import embedding_for_rig
-from capture.fit_setup import fit_model, fit_points, jaw_from, outline_choice
-from capture.fit_views import KnownCameras, camera_distances, fit_views, views_fit
-from capture.silhouette import picked_candidate
+from capture.fit.setup import fit_model, fit_points, jaw_from, outline_choice
+from capture.fit.views import KnownCameras, camera_distances, fit_views, views_fit
+from capture.fit.silhouette import picked_candidate
 
 SIZE = (480, 640)  # width, height of every synthetic video
 FOCAL = 700.0

@@ -7,11 +7,11 @@ import torch
 from avatar.rig.loaders import load_rig
 from capture.crop import CropBox
 from capture.embedding import embedding_for_rig
-from capture.fit_live import LiveFitter
-from capture.fit_setup import WORLD_TO_CAM, camera_for, project
-from capture.fit_video import FitWeights, fit_videos
+from capture.fit.live import LiveFitter
+from capture.fit.setup import WORLD_TO_CAM, camera_for, project
+from capture.fit.video import FitWeights, fit_videos
 from capture.ibug68 import MP_TO_IBUG68
-from capture.landmark_rig import LandmarkRig
+from capture.fit.landmark_rig import LandmarkRig
 
 SIZE = (480, 360)
 FOCAL = 560.0
@@ -114,7 +114,7 @@ def test_the_irises_move_the_eyes_not_the_head(rig, fitter):
     """Irises detected a few pixels off (a glint, a squint, an eyeball not the rig's) move the
     fitted eyes and leave the head pose where the face puts it (weighed like face points, a 6 px
     shift turned the head 0.0038 rad and moved it 0.3 mm in the video fit, 0.0004 rad live)."""
-    from capture.fit_setup import IRIS_POINTS
+    from capture.fit.setup import IRIS_POINTS
 
     truth = _truth(rig, 8)
     clean = _mediapipe_like(rig, truth)
@@ -145,7 +145,7 @@ def test_nme_is_measured_on_the_ibug_points(rig):
     lms_moved[:, MP_TO_IBUG68] += 3.0  # every detected iBUG point 3 px off in x and y
     fit = fit_videos(rig, embedding_for_rig(rig), lms, np.zeros(4, int), np.arange(4), [SIZE],
                      FitWeights(rigid_steps=50, full_steps=100), progress=False)
-    from capture.fit_video import nme_68
+    from capture.fit.video import nme_68
 
     iod = np.linalg.norm(lms[:, MP_TO_IBUG68[36]] - lms[:, MP_TO_IBUG68[45]], axis=-1)
     shifted = nme_68(fit.projected, lms_moved) - nme_68(fit.projected, lms)
@@ -156,7 +156,7 @@ def test_live_fitter_follows_known_motion(rig):
     truth = _truth(rig, 40, seed=1)
     lms = _mediapipe_like(rig, truth)
     fitter = LiveFitter(rig, SIZE, shape=truth.shape, focal=FOCAL)
-    fitted = [fitter.fit(l) for l in lms]
+    fitted = [fitter.fit(points) for points in lms]
     rotation = torch.cat([p.rotation for p in fitted])
     j = rig.expr_names.index("jawOpen")
     jaw = torch.cat([p.expr[:, j] for p in fitted])

@@ -10,9 +10,9 @@ from plyfile import PlyData
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.binding import triangle_frames
 from avatar.gaussians.io import AvatarFileError, load_avatar, save_avatar
-from avatar.gaussians.ply import write_3dgs_ply
+from avatar.export.ply import write_3dgs_ply
 from avatar.gaussians.rotations import quat_to_matrix
-from avatar.render.sh import SH_C0
+from avatar.splat.sh import SH_C0
 from avatar.rig.lbs import axis_angle_to_matrix
 from tiny_rig import make_tiny_rig
 

@@ -1,5 +1,5 @@
-"""The `gl` splat backend (viewer.gl_splat, OpenGL shaders through EGL) against the torch
-reference rasterizer (avatar.render.reference) on the same Gaussians and cameras.
+"""The `gl` splat backend (viewer.gl.splat, OpenGL shaders through EGL) against the torch
+reference rasterizer (avatar.splat.reference) on the same Gaussians and cameras.
 
 Skipped with the reason when moderngl is missing or no OpenGL 3.3 context can be created.
 The only intended difference from the reference is its early stop (T < 1e-4) which back-to-front
@@ -16,17 +16,17 @@ import pytest
 import torch
 
 from avatar.gaussians import GaussianAvatar, blend
-from avatar.render.world import Gaussians
-from avatar.render.framing import head_target
-from avatar.render import Camera, splat
-from avatar.render.head_cut import clip_to_region
-from avatar.render.reference import RenderInputError
+from avatar.splat.world import Gaussians
+from avatar.splat.framing import head_target
+from avatar.splat import Camera, splat
+from avatar.splat.cut_region import clip_to_region
+from avatar.splat.reference import RenderInputError
 from avatar.rig.loaders import load_rig
 
 moderngl = pytest.importorskip("moderngl", reason="the gl backend needs moderngl (pip install '.[viewer]')")
-from viewer.gl_backend import register_gl_backend  # noqa: E402
-from viewer.gl_cut import GLHeadCut  # noqa: E402
-from viewer.gl_splat import GLSplatRenderer, GLUnavailable, create_headless_context  # noqa: E402
+from viewer.gl.backend import register_gl_backend  # noqa: E402
+from viewer.gl.cut import GLHeadCut  # noqa: E402
+from viewer.gl.splat import GLSplatRenderer, GLUnavailable, create_headless_context  # noqa: E402
 
 register_gl_backend()
 PSNR_BAR_DB = 35.0  # the viewer issue's bar for the gl backend against the reference
@@ -204,7 +204,7 @@ def test_draw_into_a_window_framebuffer_is_the_flipped_image(ctx):
 
 
 def test_head_cut_drawn_into_a_window_is_clip_to_region(ctx):
-    """The gl backend's cut (viewer.gl_cut) gives what every other backend's clip_to_region does."""
+    """The gl backend's cut (viewer.gl.cut) gives what every other backend's clip_to_region does."""
     width, height, x, y = 72, 40, 5, 9
     camera = off_centre_camera(width, height)
     g = random_gaussians(800, 1, seed=5)

@@ -1,4 +1,4 @@
-"""benchmarks/gpu_check.py, the one-call GPU check, on this CPU machine: its --dry-run checks every
+"""benchmarks/gpu/gpu_check.py, the one-call GPU check, on this CPU machine: its --dry-run checks every
 step here (the `avatar` commands' options, the cuda tests' collection, the sanitizer tests' ids, a
 capture's training settings), a bad capture fails its step, a real run without CUDA stops with one
 "no CUDA device" message after writing its summary, and the readers of the GPU tools' outputs
@@ -16,7 +16,7 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "benchmarks" / "gpu_check.py"
+SCRIPT = REPO / "benchmarks" / "gpu" / "gpu_check.py"
 STEPS = ["environment", "build", "pytest", "bench", "train", "eval", "memcheck", "racecheck"]
 
 

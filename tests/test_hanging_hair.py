@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from avatar.render.head_cut import CutParts
-from capture.hanging_hair import carried_over, hair_hangs, hanging_hair, loose_matte
+from avatar.splat.cut_region import CutParts
+from capture.matte.hanging_hair import carried_over, hair_hangs, hanging_hair, loose_matte
 
 SIZE = 100
 

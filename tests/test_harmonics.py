@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from avatar.render.sh import SH_C0, sh_basis
+from avatar.splat.sh import SH_C0, sh_basis
 from capture.harmonics import harmonic_degrees, real_harmonics
 
 

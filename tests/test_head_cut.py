@@ -8,14 +8,14 @@ import torch
 
 from avatar.gaussians import GaussianAvatar, blend
 from avatar.gaussians.io import load_avatar, save_avatar
-from avatar.render import splat
-from avatar.render.camera import Camera
-from avatar.render.head_cut import cut_parts, cut_region, ellipse_kernel, head_region, ring_front
+from avatar.splat import splat
+from avatar.splat.camera import Camera
+from avatar.splat.cut_region import cut_parts, cut_region, ellipse_kernel, head_region, ring_front
 from avatar.renderer import AvatarRenderer
 from avatar.renderer.cut import CutRegion
 from avatar.rig import RigParams
 from avatar.rig.builtin import build_builtin_head
-from avatar.rig.head_cut import HeadCut
+from avatar.rig.cut_vertices import HeadCut
 
 NECK_MARGIN = 0.02
 
@@ -100,13 +100,13 @@ def test_the_shoulders_leave_the_coverage_faces():
 def _avatar_with_cut(hanging_hair: bool) -> tuple[GaussianAvatar, Camera, RigParams]:
     """The built-in head's avatar with the cut the tracker would give it (with or without hanging
     hair), seen from the front."""
-    from capture.head_mask import head_cut  # the tracker's choice of vertices (capture imports avatar)
+    from capture.matte.head_mask import place_cut  # the tracker's choice of vertices (capture imports avatar)
 
     rig = build_builtin_head()
     rest = rig.v_template
     below_mouth = rest[rest[:, 1] < -0.05]
     model = GaussianAvatar.on_mesh(rig, per_face=1)
-    cut = head_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
+    cut = place_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
     model.head_cut = dataclasses.replace(cut, hanging_hair=hanging_hair)
     camera = Camera.look_at((0.0, -0.05, 0.7), (0.0, -0.05, 0.0), 96, 96, fov_y_deg=30.0)
     params = RigParams.zeros(rig.num_shape, rig.num_expr)
@@ -163,8 +163,8 @@ def test_the_region_is_the_one_the_whole_raster_gives(cut_avatar, pose):
     frame."""
     from scipy import ndimage
 
-    from avatar.render.head_cut import neck_radius
-    from avatar.render.mesh_raster import rasterize_mesh
+    from avatar.splat.cut_region import neck_radius
+    from avatar.splat.mesh_raster import rasterize_mesh
 
     model, camera, params = cut_avatar
     params = RigParams.zeros(model.rig.num_shape, model.rig.num_expr)
@@ -189,7 +189,7 @@ def test_the_region_is_the_one_the_whole_raster_gives(cut_avatar, pose):
 def test_a_cut_that_keeps_hanging_hair_cuts_renders_at_the_neck_line_alone(cut_avatar, pose):
     """Its renders keep the head's side of the neck line whole, the band beside the jaw included
     (where the avatar learnt hair or background from the masks); the masks' own region there is
-    still the rig's pixels, to which the tracker adds the hanging hair (capture.hanging_hair)."""
+    still the rig's pixels, to which the tracker adds the hanging hair (capture.matte.hanging_hair)."""
     model, camera, _ = cut_avatar
     hanging = dataclasses.replace(model.head_cut, hanging_hair=True)
     verts, camera = _posed(model, camera, pose, (96, 96))
@@ -209,13 +209,13 @@ def test_training_leaves_alone_what_the_cut_hides(tmp_path):
     from avatar.data.synthetic import make_synthetic_capture
     from avatar.training.config import load_config
     from avatar.training.trainer import train
-    from capture.head_mask import head_cut
+    from capture.matte.head_mask import place_cut
 
     rig = build_builtin_head()
     capture = make_synthetic_capture(rig, tmp_path / "capture", num_train=2, num_test=1, size=64, progress=False)
     rest = rig.v_template
     below_mouth = rest[rest[:, 1] < -0.05]
-    cut = head_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
+    cut = place_cut(rig, below_mouth[below_mouth[:, 2].argmax()], -0.035)
     cfg = load_config("fast", iterations=1, backend="torch", eval_every=0, checkpoint_every=0)
     hidden = torch.ones(rig.faces.shape[0], dtype=torch.bool)  # triangles the cut hides in both frames
     for frame in capture.splits["train"]:
@@ -307,8 +307,8 @@ def test_the_fast_cut_agrees_with_the_reference_on_a_real_capture(real_capture):
 def test_the_cut_in_place_is_the_clip_with_the_region(any_cut_avatar, pose, size):
     """head_cut_apply_ (what CPU renders use) gives clip_to_region with head_cut_region's region,
     bit for bit, and leaves the pixels the cut keeps untouched."""
-    from avatar.render.head_cut import clip_to_region
-    from avatar.render.output import RenderOutput
+    from avatar.splat.cut_region import clip_to_region
+    from avatar.splat.output import RenderOutput
     from avatar.renderer.cut import CutRegion
 
     model, camera, _ = any_cut_avatar
@@ -377,17 +377,17 @@ def test_a_rig_whose_neck_widens_into_shoulders_leaves_them_out_of_the_cut():
     """A neck that runs on into shoulders (as ICT's mesh does) would keep their slope, and the collar
     over it, between the cut's lines: the tracker names those triangles the cut's shoulders, and the
     region leaves them out. The builtin head ends in a neck: it has none."""
-    from capture.head_mask import head_cut
+    from capture.matte.head_mask import place_cut
 
     rig = build_builtin_head()
     rest = rig.v_template
     below_mouth = rest[rest[:, 1] < -0.05]
     chin = below_mouth[below_mouth[:, 2].argmax()]
-    assert head_cut(rig, chin, -0.035).shoulders == ()
+    assert place_cut(rig, chin, -0.035).shoulders == ()
     flared = rest.clone()
     flared[:, 0] *= 1 + 20 * (chin[1] - 0.02 - rest[:, 1]).clamp_min(0)  # wider and wider from 2 cm below the chin
     shouldered = dataclasses.replace(rig, v_template=flared)
-    cut = head_cut(shouldered, chin, -0.035)
+    cut = place_cut(shouldered, chin, -0.035)
     assert len(cut.shoulders) > 50
     corners = flared[rig.faces[list(cut.shoulders)]]  # [S, 3, 3]
     assert (corners[..., 1] < chin[1] - 0.02).all()  # none on the head or the jaw: below where it widens

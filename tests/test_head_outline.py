@@ -7,13 +7,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from avatar.render.mesh_raster import rasterize_mesh
+from avatar.splat.mesh_raster import rasterize_mesh
 from capture import head_outline
-from capture.fit_setup import camera_for
-from capture.fit_video import FitWeights, continuing_frames, fit_videos
+from capture.fit.setup import camera_for
+from capture.fit.video import FitWeights, continuing_frames, fit_videos
 from capture.head_outline import (ANGLES, BETWEEN_EYES, EYE_LEFT, EYE_RIGHT, MatteOutline, OutlineTerm,
                                   matte_outline, ray_directions, shell_radii, thickness)
-from capture.photometric import PhotometricWeights, refine_photometric
+from capture.fit.photometric import PhotometricWeights, refine_photometric
 from capture.surface import vertex_normals
 from capture.track import NOSE_BOTTOM, embedded_point, surface_point
 from test_photometric import FRAMES, SIZE, _pixel_error, scene  # noqa: F401 (scene is a fixture)

@@ -3,7 +3,7 @@
 The layers, lowest first; a module may import its own layer and the ones below:
 
     cuda_ext | avatar.runtime | avatar.cli (the package, parts, errors) | avatar.rig
-    | avatar.render | avatar.data | avatar.gaussians | avatar.renderer | avatar.model | avatar.web
+    | avatar.splat | avatar.data | avatar.gaussians | avatar.renderer | avatar.model | avatar.web | avatar.export
     | avatar.training | avatar.bench | avatar.api | capture | viewer | avatar.cli's main, handlers and demo
 
 and besides: `avatar` never imports `capture` or `viewer` (they register their commands with
@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("avatar", "capture", "viewer", "cuda_ext")
 # avatar.cli's package and its building blocks sit low, its command modules on top: a new module
 # there is low until it is listed, and the layers then refuse whatever it imports from above.
-LAYERS = (("cuda_ext",), ("avatar.runtime",), ("avatar.cli",), ("avatar.rig",), ("avatar.render",), ("avatar.data",),
-          ("avatar.gaussians",), ("avatar.renderer",), ("avatar.model",), ("avatar.web",), ("avatar.training",),
-          ("avatar.bench",), ("avatar.api", "avatar"), ("capture",), ("viewer",), COMMANDS := ("avatar.cli.main", "avatar.cli.handlers",
+LAYERS = (("cuda_ext",), ("avatar.runtime",), ("avatar.cli",), ("avatar.rig",), ("avatar.splat",), ("avatar.data",),
+          ("avatar.gaussians",), ("avatar.renderer",), ("avatar.model",), ("avatar.web",), ("avatar.export",),
+          ("avatar.training",), ("avatar.bench",), ("avatar.api", "avatar"), ("capture",), ("viewer",), COMMANDS := ("avatar.cli.main", "avatar.cli.handlers",
                                                                              "avatar.cli.demo", "avatar.cli.__main__"))
 
 
@@ -148,11 +148,11 @@ def _plant(root: Path, files: dict[str, str]) -> None:
 def test_a_planted_back_arrow_is_caught(tmp_path):
     _plant(tmp_path, {
         "avatar/__init__.py": "",
-        "avatar/render/__init__.py": "",
-        "avatar/render/x.py": "def f():\n    from capture.track import track\n",
-        "avatar/render/camera.py": "from avatar.gaussians.model import GaussianAvatar\n",  # render below gaussians
+        "avatar/splat/__init__.py": "",
+        "avatar/splat/x.py": "def f():\n    from capture.track import track\n",
+        "avatar/splat/camera.py": "from avatar.gaussians.model import GaussianAvatar\n",  # render below gaussians
         "avatar/gaussians/__init__.py": "",
-        "avatar/gaussians/model.py": "from avatar.render import camera\n",  # allowed: downwards
+        "avatar/gaussians/model.py": "from avatar.splat import camera\n",  # allowed: downwards
         "avatar/y.py": "import viewer.launch\n",
         "avatar/cli/__init__.py": "",
         "avatar/cli/main.py": "from viewer import launch\n",  # the CLI reaches viewer by entry points only
@@ -171,19 +171,19 @@ def test_a_planted_back_arrow_is_caught(tmp_path):
         "cuda_ext/k.py": "from avatar.rig import lbs\nimport torch\n",
     })
     assert sorted(wrong_way_imports(tmp_path)) == [
-        "avatar.cli.main -> viewer", "avatar.cli.main -> viewer.launch", "avatar.render.camera -> avatar.gaussians.model",
-        "avatar.render.x -> capture.track", "avatar.runtime.devices -> avatar.rig",
-        "avatar.runtime.devices -> avatar.rig.lbs", "avatar.y -> viewer.launch", "capture.w -> viewer.launch",
+        "avatar.cli.main -> viewer", "avatar.cli.main -> viewer.launch", "avatar.runtime.devices -> avatar.rig",
+        "avatar.runtime.devices -> avatar.rig.lbs", "avatar.splat.camera -> avatar.gaussians.model",
+        "avatar.splat.x -> capture.track", "avatar.y -> viewer.launch", "capture.w -> viewer.launch",
         "capture.z -> avatar.cli.main", "cuda_ext.k -> avatar.rig", "cuda_ext.k -> avatar.rig.lbs"]
 
 
 def test_a_planted_circle_is_caught(tmp_path):
     _plant(tmp_path, {
         "avatar/__init__.py": "",
-        "avatar/render/__init__.py": "from avatar.render.dispatch import splat\n",
-        "avatar/render/dispatch.py": "def trust():\n    from avatar.render.check import ok\n",
-        "avatar/render/check.py": "from avatar.render.bench import scene\n",
-        "avatar/render/bench.py": "import avatar.render.dispatch\n",
-        "avatar/render/camera.py": "from avatar.render import dispatch\n",  # not in the circle
+        "avatar/splat/__init__.py": "from avatar.splat.dispatch import splat\n",
+        "avatar/splat/dispatch.py": "def trust():\n    from avatar.splat.check import ok\n",
+        "avatar/splat/check.py": "from avatar.splat.bench import scene\n",
+        "avatar/splat/bench.py": "import avatar.splat.dispatch\n",
+        "avatar/splat/camera.py": "from avatar.splat import dispatch\n",  # not in the circle
     })
-    assert import_circles(tmp_path) == [["avatar.render.bench", "avatar.render.check", "avatar.render.dispatch"]]
+    assert import_circles(tmp_path) == [["avatar.splat.bench", "avatar.splat.check", "avatar.splat.dispatch"]]

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from avatar.gaussians.io import load_avatar
-from avatar.render.framing import camera_path
+from avatar.splat.framing import camera_path
 from avatar.renderer import AvatarRenderer
 from avatar.renderer.lod import BuildStopped, contributions, level_of_detail, pruned
 

@@ -1,9 +1,9 @@
-"""capture.matte_components.head_pieces: the matte's pieces that do not touch the fitted rig (a
+"""capture.matte.components.head_pieces: the matte's pieces that do not touch the fitted rig (a
 bottle beside the head, a hand) go with their soft edge; the head's piece stays whole."""
 
 import numpy as np
 
-from capture.matte_components import head_pieces
+from capture.matte.components import head_pieces
 
 
 def _disc(shape, centre, radius, soft=3.0):

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("cv2", reason="the matte refinement needs OpenCV's contrib build (the capture extra)")
 
-from capture.matte_refine import refine_matte  # noqa: E402
+from capture.matte.refine import refine_matte  # noqa: E402
 
 SIZE = 128
 EDGE = 60  # columns < EDGE are the hair's mass, the rest is wall

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from avatar.render.camera import Camera
-from avatar.render.mesh_raster import AMBIENT, DIFFUSE, LIGHT_DIR_CAM, rasterize_mesh
+from avatar.splat.camera import Camera
+from avatar.splat.mesh_raster import AMBIENT, DIFFUSE, LIGHT_DIR_CAM, rasterize_mesh
 
 
 def make_camera(width: int = 13, height: int = 10) -> Camera:

@@ -6,7 +6,7 @@ import torch
 
 from avatar.data.capture import load_capture
 from avatar.data.synthetic import make_synthetic_capture
-from avatar.render import Camera
+from avatar.splat import Camera
 from avatar.rig.loaders import load_rig
 from avatar.rig.mirror import RigMirror
 from avatar.training.mirrored import faces_at_pixels, pixel_weights, seen_fraction, weighted

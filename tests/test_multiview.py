@@ -21,7 +21,7 @@ from avatar.data.splits import train_on_cameras
 from avatar.data.synthetic import make_synthetic_capture
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import load_avatar
-from avatar.render import splat_registry
+from avatar.splat import splat_registry
 from avatar.rig.loaders import load_rig
 from avatar.training import trainer
 from avatar.training.config import MULTIVIEW_PRESET, load_config
@@ -156,8 +156,8 @@ def test_train_cli_picks_the_multiview_preset(capture, tmp_path, caplog):
     assert f"training preset '{MULTIVIEW_PRESET}'" in caplog.text
     _, config = load_avatar(out)
     preset = load_config(MULTIVIEW_PRESET)
-    assert (config["per_face"], config["sh_degree"], config["refine_params"]) == (
-        preset.per_face, preset.sh_degree, preset.refine_params)
+    assert (config["per_face"], config["sh_degree"], config["camera_colour"]) == (
+        preset.per_face, preset.sh_degree, preset.camera_colour)
     assert Path(config["capture"]) == capture.root
 
 

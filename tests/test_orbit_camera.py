@@ -2,7 +2,7 @@
 
 import torch
 
-from avatar.render.framing import camera_path
+from avatar.splat.framing import camera_path
 from avatar.rig.builtin import build_builtin_head
 from viewer.orbit import OrbitCamera
 

@@ -1,4 +1,4 @@
-"""benchmarks/pack_captures.py: a packed copy loads with the same pixels, parameters and splits,
+"""benchmarks/gpu/pack_captures.py: a packed copy loads with the same pixels, parameters and splits,
 in fewer bytes, and bad input fails with one message and no copy left behind."""
 
 from __future__ import annotations
@@ -6,12 +6,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("pack_captures", REPO / "benchmarks" / "pack_captures.py")
+spec = importlib.util.spec_from_file_location("pack_captures", REPO / "benchmarks" / "gpu" / "pack_captures.py")
 pack_captures = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pack_captures)
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from avatar.render.mesh_raster import rasterize_mesh
+from avatar.splat.mesh_raster import rasterize_mesh
 from avatar.rig.loaders import load_rig
 from capture.embedding import embedding_for_rig
-from capture.fit_setup import camera_for, project
-from capture.fit_video import FOCAL_PRIOR, FitWeights, continuing_frames, fit_videos
-from capture.landmark_rig import LandmarkRig
-from capture.photometric import PhotometricWeights, refine_photometric
+from capture.fit.setup import camera_for, project
+from capture.fit.video import FOCAL_PRIOR, FitWeights, continuing_frames, fit_videos
+from capture.fit.landmark_rig import LandmarkRig
+from capture.fit.photometric import PhotometricWeights, refine_photometric
 
 SIZE = (256, 256)
 FOCAL = FOCAL_PRIOR * SIZE[0]  # the landmark fit starts there (focal length is not what is tested)

@@ -13,7 +13,7 @@ from scipy.spatial.transform import Rotation
 from avatar.data.capture import load_capture
 from avatar.data.synthetic import make_synthetic_capture
 from avatar.gaussians import GaussianAvatar
-from avatar.gaussians.io import AvatarFileError, load_avatar, save_avatar
+from avatar.gaussians.io import load_avatar, save_avatar
 from avatar.gaussians.pose_drivers import DRIVERS_PER_RADIAN, HeadPoseDrivers, head_orientation, rotation_vector
 from avatar.rig.lbs import axis_angle_to_matrix
 from avatar.rig.loaders import load_rig

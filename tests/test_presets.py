@@ -41,7 +41,6 @@ def test_every_preset_file_loads():
     for name in names:
         load_config(name)  # unknown keys raise
     mono = load_config(MONOCULAR_PRESET)
-    assert not mono.refine_params and not load_config(MULTIVIEW_PRESET).refine_params
     assert 0 < mono.num_blend_expr < 53 and 0 < mono.offsets_from_frac < 1  # chosen offsets, warm-up
 
 
@@ -113,19 +112,15 @@ def test_a_capture_names_only_shipped_presets_or_its_own_files(tmp_path):
         choose_preset(_capture(capture, [0], {"train": [0]}, {"preset": "no-such-preset"}))
 
 
-def test_train_cli_on_a_monocular_capture_refines_only_when_told(tmp_path, caplog):
+def test_train_cli_on_a_monocular_capture_picks_the_monocular_preset(tmp_path, caplog):
     root = tmp_path / "capture"
     make_synthetic_capture(load_rig("builtin"), root, num_train=2, num_test=1, size=32, progress=False)
-    mono = load_config(MONOCULAR_PRESET)
-    for flag, refined in ([], False), (["--refine-params"], True):
-        out = tmp_path / f"m{len(flag)}.avatar"
-        caplog.clear()
-        with caplog.at_level(logging.INFO, logger="avatar"):
-            assert main(["train", str(root), "--out", str(out), "--iterations", "2", "--backend", "torch"] + flag) == 0
-        assert f"training preset '{MONOCULAR_PRESET}'" in caplog.text
-        _, config = load_avatar(out)
-        assert (config["sh_degree"], config["refine_params"]) == (mono.sh_degree, refined)
-        assert out.with_name(out.stem + ".refined.npz").exists() == refined
+    out = tmp_path / "m.avatar"
+    with caplog.at_level(logging.INFO, logger="avatar"):
+        assert main(["train", str(root), "--out", str(out), "--iterations", "2", "--backend", "torch"]) == 0
+    assert f"training preset '{MONOCULAR_PRESET}'" in caplog.text
+    _, config = load_avatar(out)
+    assert config["sh_degree"] == load_config(MONOCULAR_PRESET).sh_degree
 
 
 def test_any_setting_can_be_set_and_is_checked(tmp_path, capsys):
@@ -138,7 +133,7 @@ def test_any_setting_can_be_set_and_is_checked(tmp_path, capsys):
     assert (printed["num_blend_expr"], printed["lr_xyz"], printed["iterations"]) == (0, 1e-3, 7)
     assert printed["background"] == [0.0, 0.0, 0.0] and printed["sh_degree"] == load_config(MONOCULAR_PRESET).sh_degree
     for bad, message in (("num_blend=3", "did you mean num_blend_expr"), ("iterations=abc", "expected int"),
-                         ("refine_params=1", "expected bool"), ("background=[1, 1]", "expected tuple"),
+                         ("pose_offsets=1", "expected bool"), ("background=[1, 1]", "expected tuple"),
                          ("lr_xyz=.nan", "expected float"), ("iterations", "key=value"), ("iterations=-5", "outside"),
                          ("sh_degree=4", "outside"), ("background=[2, 0, 0]", "RGB colour")):
         assert main(["train", str(root), "--print-config", "--set", bad]) == 2

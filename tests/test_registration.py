@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from avatar.render.camera import Camera
-from avatar.render.mesh_raster import rasterize_mesh
+from avatar.splat.camera import Camera
+from avatar.splat.mesh_raster import rasterize_mesh
 from avatar.rig.loaders import load_rig
 from capture.embedding import embedding_for_rig
 from capture.face_model import NUM_POINTS, SILHOUETTE, canonical_face_model
-from capture.fit_setup import fit_points, landmark_residuals, outline_choice, picked_residuals, picked_rows
+from capture.fit.setup import fit_points, landmark_residuals, outline_choice, picked_residuals, picked_rows
 from capture.ibug68 import MP_TO_IBUG68
 from capture.registration import register_face_model
 

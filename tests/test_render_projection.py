@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from avatar.render.camera import Camera
-from avatar.render.projection import (ALPHA_MIN, covariance_3d, opacity_aware_radii, project_gaussians,
+from avatar.splat.camera import Camera
+from avatar.splat.projection import (ALPHA_MIN, covariance_3d, opacity_aware_radii, project_gaussians,
                                       quat_to_rotmat)
-from avatar.render.sh import ShapeError, eval_sh, sh_degree_of, sh_to_colour
+from avatar.splat.sh import ShapeError, eval_sh, sh_degree_of, sh_to_colour
 
 gsplat_impl = pytest.importorskip("gsplat.cuda._torch_impl", reason="gsplat's torch implementation is the oracle")
 

@@ -1,7 +1,7 @@
 """The pure-torch reference rasterizer against a naive float64 per-pixel loop, gradcheck and
 an analytic single Gaussian.
 
-The oracle shares no code with avatar.render: projection and SH come from gsplat's pure-torch
+The oracle shares no code with avatar.splat: projection and SH come from gsplat's pure-torch
 implementation, compositing is a plain Python loop over pixels and depth-sorted Gaussians.
 """
 
@@ -12,12 +12,12 @@ import math
 import pytest
 import torch
 
-from avatar.render.world import Gaussians
-from avatar.render.camera import Camera
-from avatar.render import reference
-from avatar.render.projection import project_gaussians
-from avatar.render.reference import RenderInputError, splat_reference
-from avatar.render.sh import SH_C0
+from avatar.splat.world import Gaussians
+from avatar.splat.camera import Camera
+from avatar.splat import reference
+from avatar.splat.projection import project_gaussians
+from avatar.splat.reference import RenderInputError, splat_reference
+from avatar.splat.sh import SH_C0
 
 gsplat_impl = pytest.importorskip("gsplat.cuda._torch_impl",
                                   reason="gsplat's torch implementation is the projection oracle")
@@ -246,8 +246,8 @@ def test_gsplat_backend_refuses_cpu_tensors_and_unsupported_releases(monkeypatch
     import gsplat
 
     from avatar.runtime.backends import BackendDeviceError, BackendUnavailable
-    from avatar.render import splat
-    from avatar.render.gsplat_backend import check_gsplat_version, splat_gsplat
+    from avatar.splat import splat
+    from avatar.splat.gsplat_backend import check_gsplat_version, splat_gsplat
 
     with pytest.raises(BackendDeviceError, match="'gsplat' splat backend computes on cuda tensors"):
         splat(random_scene(3, 0), small_camera(), backend="gsplat")
@@ -267,7 +267,7 @@ def test_gsplat_backend_uses_only_gsplats_public_api():
 
     import gsplat
 
-    from avatar.render import gsplat_backend
+    from avatar.splat import gsplat_backend
 
     imported = set()
     for node in ast.walk(ast.parse(inspect.getsource(gsplat_backend))):
@@ -285,7 +285,7 @@ def test_gsplat_backend_uses_only_gsplats_public_api():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="gsplat rasterizes only on CUDA")
 def test_gsplat_backend_agrees_with_reference_on_cuda():
     """gsplat caps alpha at 0.999 (not 0.99) and stops at T <= 1e-4: close, not bitwise."""
-    from avatar.render.gsplat_backend import splat_gsplat
+    from avatar.splat.gsplat_backend import splat_gsplat
 
     scene = random_scene(60, 4).to(device="cuda")
     scene.means.requires_grad_(True)

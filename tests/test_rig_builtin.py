@@ -18,7 +18,7 @@ from scipy.spatial.transform import Rotation
 
 from avatar.rig import builtin
 from avatar.rig.builtin import EXPRESSION_NAMES, SHAPE_NAMES, build_builtin_head
-from avatar.rig.builtin_grid import EYEBALL, MOUTH, SKIN, build_grid
+from avatar.rig.builtin.grid import EYEBALL, MOUTH, SKIN, build_grid
 
 REQUIRED_EXPRESSIONS = (
     "eyeBlink_L", "eyeBlink_R", "jawOpen", "mouthSmile_L", "mouthSmile_R", "mouthFrown_L", "mouthFrown_R",
@@ -241,7 +241,7 @@ def test_blink_covers_the_iris_and_rest_shows_the_pupil(rig, grid):
 def test_blink_closes_only_its_own_eye(rig):
     rest = landmarks(rig, rig.v_template.numpy())
     closed = landmarks(rig, pose(rig, {"eyeBlink_L": 1.0}))
-    gap = lambda l: np.mean([l[43, 1] - l[47, 1], l[44, 1] - l[46, 1]])  # noqa: E731
+    gap = lambda p: np.mean([p[43, 1] - p[47, 1], p[44, 1] - p[46, 1]])  # noqa: E731
     assert gap(rest) > 0.006 and abs(gap(closed)) < 0.001
     assert np.allclose(closed[36:42], rest[36:42], atol=1e-9)  # the right eye (-x)
     assert (rest[42:48, 0] > 0).all() and (rest[36:42, 0] < 0).all()

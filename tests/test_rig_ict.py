@@ -226,13 +226,13 @@ def test_a_head_bent_forward_keeps_its_chin_inside_the_cut(rig):
     (head bent forward 0.33 rad and turned 0.28): ICT's neck ring tips with the head and is seen
     from above, and a cut through its middle once ran over the lower lip. Chin and lips stay; the
     ring's own front, the collar, is the cut."""
-    from avatar.render.camera import Camera
-    from avatar.render.head_cut import cut_region, ring_front
+    from avatar.splat.camera import Camera
+    from avatar.splat.cut_region import cut_region, ring_front
     from avatar.rig import RigParams
-    from capture.head_mask import head_cut
+    from capture.matte.head_mask import place_cut
 
     landmarks = rig.landmarks(rig.v_template[None])[0]  # [68, 3] iBUG, rest pose
-    cut = head_cut(rig, landmarks[8], float(landmarks[33, 1]))  # the chin; the bottom of the nose
+    cut = place_cut(rig, landmarks[8], float(landmarks[33, 1]))  # the chin; the bottom of the nose
     params = RigParams.zeros(rig.num_shape, rig.num_expr)
     params.rotation = torch.tensor([[0.333, 0.276, -0.024]])
     params.translation = torch.tensor([[0.0, 0.02, -0.59]])
@@ -258,13 +258,13 @@ def test_the_cut_leaves_icts_shoulders_out(rig):
     collar, which wojtek_512's avatar painted on neck Gaussians that tore when the head nodded."""
     import dataclasses
 
-    from avatar.render.camera import Camera
-    from avatar.render.head_cut import cut_parts
+    from avatar.splat.camera import Camera
+    from avatar.splat.cut_region import cut_parts
     from avatar.rig import RigParams
-    from capture.head_mask import head_cut
+    from capture.matte.head_mask import place_cut
 
     landmarks = rig.landmarks(rig.v_template[None])[0]  # [68, 3] iBUG, rest pose
-    cut = head_cut(rig, landmarks[8], float(landmarks[33, 1]))
+    cut = place_cut(rig, landmarks[8], float(landmarks[33, 1]))
     assert len(cut.shoulders) > 100
     corners = rig.v_template[rig.faces[list(cut.shoulders)]]  # [S, 3, 3]
     assert (corners[..., 1] < landmarks[8, 1] - 0.01).all() and (corners[..., 0].abs() > 0.06).all()

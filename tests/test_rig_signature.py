@@ -13,7 +13,7 @@ from avatar.data.capture import CameraInfo, CaptureWriter, load_capture
 from avatar.data.errors import CaptureError
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import AvatarFileError, load_avatar, save_avatar
-from avatar.render.camera import Camera
+from avatar.splat.camera import Camera
 from avatar.rig.loaders import load_rig
 from avatar.rig.head_rig import GEOMETRY_ARRAYS
 from avatar.rig.signature import geometry_signature, same_geometry

@@ -13,7 +13,7 @@ from tiny_rig import make_tiny_rig
 from avatar.data.capture import load_capture
 from avatar.data.synthetic import HEAD_LIGHT, make_synthetic_capture
 from avatar.data.synthetic_motion import make_motion
-from avatar.render.mesh_raster import rasterize_mesh
+from avatar.splat.mesh_raster import rasterize_mesh
 from avatar.rig.lbs import axis_angle_to_matrix
 
 

@@ -84,8 +84,8 @@ def test_track_real_video(tmp_path, caplog):
 def _hair_between_the_lines(capture, rig, frame: int) -> float:
     """The fraction of a frame that its mask keeps between the cut's two lines beyond the rig's
     own pixels: hair hanging below the line through the head's sides."""
-    from avatar.render.head_cut import cut_parts
-    from avatar.rig.head_cut import HeadCut
+    from avatar.splat.cut_region import cut_parts
+    from avatar.rig.cut_vertices import HeadCut
 
     cut = HeadCut.from_dict(capture.extra["head_cut"], rig.num_vertices, rig.num_faces)
     with torch.no_grad():
@@ -101,7 +101,7 @@ def test_a_frame_rate_cap_keeps_neighbouring_frames_tied(tmp_path):
     neighbours in time: the fit's temporal smoothing must pair them (it paired none when it paired
     on decoded numbers, so a capped video was tracked frame by frame, unsmoothed)."""
     from capture.detect_pass import detect_videos
-    from capture.fit_video import continuing_frames
+    from capture.fit.video import continuing_frames
 
     fps = probe_video(WOJTEK)["fps"]
     det = detect_videos([WOJTEK], fps / 2, max_frames=16, progress=False)
@@ -188,7 +188,7 @@ def test_head_sides_are_the_outermost_points_at_nose_height():
     """The cut's upper line passes the sides of the head (where hair hangs), symmetric on a
     symmetric rig, at the height asked for and behind the face."""
     from avatar.rig.builtin import build_builtin_head
-    from capture.head_mask import SIDE_BAND, head_sides
+    from capture.matte.head_mask import SIDE_BAND, head_sides
 
     rig = build_builtin_head()
     left, right = rig.v_template[head_sides(rig, -0.035)]
@@ -202,10 +202,10 @@ def test_the_head_side_of_the_cuts_is_decided_far_from_both_lines():
     """The point that says which side of each cut is the head's stays far from both lines in every
     pose a tracker follows; a point between the eyes (the old choice) came within 1 px of the
     upper line on a head bent forward and turned (wojtek_512, pitch 0.37 rad, yaw 0.32)."""
-    from avatar.render.camera import Camera
+    from avatar.splat.camera import Camera
     from avatar.rig import RigParams
     from avatar.rig.builtin import build_builtin_head
-    from capture.head_mask import head_sides, neck_ring, skull_top
+    from capture.matte.head_mask import head_sides, neck_ring, skull_top
 
     rig = build_builtin_head()
     rest = rig.v_template

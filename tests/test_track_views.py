@@ -81,7 +81,7 @@ def test_a_live_map_from_a_training_view(tracked):
     from avatar.gaussians import GaussianAvatar
     from avatar.model import Avatar
     from avatar.rig.loaders import load_rig
-    from capture.live_map import _live_view, fit_live_map, live_fits
+    from capture.live_map_fit import _live_view, fit_live_map, live_fits
 
     capture = load_capture(tracked)
     assert _live_view(capture) in (0, 2)  # view 1 is the held-out test camera

@@ -1,4 +1,4 @@
-"""benchmarks/train_sweep.py: every (settings, capture, seed) trained and evaluated, two at once,
+"""benchmarks/quality/train_sweep.py: every (settings, capture, seed) trained and evaluated, two at once,
 a table of what came out, a second call resuming instead of training again, and bad settings
 refused before anything runs."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "benchmarks" / "train_sweep.py"
+SCRIPT = REPO / "benchmarks" / "quality" / "train_sweep.py"
 
 
 def sweep(out: Path, *args: str) -> subprocess.CompletedProcess:
@@ -45,7 +45,7 @@ def test_each_run_is_trained_evaluated_and_tabled_and_a_second_call_resumes(tmp_
     assert "offset_reg: 3" in config and "sh_degree: 1" in config  # the settings reached the training
     for r in rows:
         assert 0 < r["figures"]["train"]["psnr"] < 100 and 0 < r["figures"]["test"]["psnr"] < 100
-    line = next(l for l in first.stdout.splitlines() if l.startswith("| strong |"))
+    line = next(row for row in first.stdout.splitlines() if row.startswith("| strong |"))
     assert f"{strong['figures']['train']['psnr']:.2f} / {strong['figures']['test']['psnr']:.2f}" in line
 
     again = sweep(out, *args)

@@ -14,7 +14,7 @@ from avatar.data.splits import interleaved_splits, turn_splits
 from avatar.data.synthetic import make_synthetic_capture
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.pose_drivers import turn_from_median
-from avatar.render.framing import camera_path
+from avatar.splat.framing import camera_path
 from avatar.rig.lbs import axis_angle_to_matrix
 from avatar.rig.face_region import face_triangles
 from avatar.rig.loaders import load_rig

@@ -14,7 +14,7 @@ from avatar.data.errors import VideoError
 from avatar.data.video import VideoWriter, probe_video, read_video_frames
 
 # PyAV is a dependency of the project (pyproject.toml): skipped only where `pytest -m cuda` collects this
-# module on a GPU machine that PyAV's wheel could not be carried to (benchmarks/gpu_check.py).
+# module on a GPU machine that PyAV's wheel could not be carried to (benchmarks/gpu/gpu_check.py).
 av = pytest.importorskip("av", reason="PyAV is not installed")
 
 DATA = Path(os.environ.get("AVATAR_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

@@ -9,8 +9,8 @@ import torch
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.reference import blend_reference
 from avatar.model import Avatar, load_avatar
-from avatar.render import Camera, splat
-from avatar.render.view_cone import ViewCone, head_centre
+from avatar.splat import splat
+from avatar.splat.view_cone import ViewCone, head_centre
 from avatar.rig.loaders import load_rig
 from avatar.training.turned_views import turned_camera
 

@@ -131,12 +131,12 @@ def test_stats_count_new_avatar_frames_only(live_run):
 def test_mouth_follows_offline_tracker(live_run):
     """The live fitter's jawOpen per shown source frame (`tracked_expr`: before the retarget, which
     keeps the avatar inside what it learned, so another person's wider mouth saturates there) vs
-    the offline fit (`capture.fit_video.fit_videos` on the same video's landmarks, as `avatar
+    the offline fit (`capture.fit.video.fit_videos` on the same video's landmarks, as `avatar
     track` does), over the frames driven once the calibration was done (before it, the rig's mean
     identity can hold this clip's jawOpen at 0)."""
     from capture.detect_pass import detect_videos
     from capture.embedding import embedding_for_rig
-    from capture.fit_video import fit_videos
+    from capture.fit.video import fit_videos
     from avatar.data.video import probe_video
     from avatar.rig.loaders import load_rig
 
@@ -234,3 +234,17 @@ def _frames(path: Path) -> list[np.ndarray]:
 
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24").astype(np.float32) / 255.0 for f in container.decode(video=0)]
+
+
+def test_a_missing_window_package_is_named_before_anything_loads(tmp_path, monkeypatch, capsys):
+    """Without imgui-bundle (Python 3.10 has no wheel of it) `avatar view` says what to install,
+    exit 2, before reading the model (which here is not even one)."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "imgui_bundle" else find_spec(name, *a))
+    (tmp_path / "m.avatar").write_bytes(b"not an avatar")
+    assert main(["view", str(tmp_path / "m.avatar")]) == 2
+    err = capsys.readouterr().err
+    assert "imgui_bundle" in err and '".[viewer]"' in err and "Traceback" not in err

@@ -1,4 +1,4 @@
-"""The .webavatar format (avatar/model/web_format.py): a ~100k-Gaussian avatar in at most 15 MB
+"""The .webavatar format (avatar/export/web_format.py): a ~100k-Gaussian avatar in at most 15 MB
 whose read-back renders within 40 dB PSNR of the original, through the same CPU renderer."""
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ import pytest
 import torch
 
 from avatar.gaussians import GaussianAvatar
-from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.pose_drivers import DRIVERS_PER_RADIAN, HeadPoseDrivers
 from avatar.model import Avatar, ExpressionRange, load_avatar
-from avatar.model.web_format import WebAvatarError, read_web_avatar, write_web_avatar
-from avatar.render import Camera
-from avatar.render.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
+from avatar.export.web_format import WebAvatarError, read_web_avatar, write_web_avatar
+from avatar.splat import Camera
+from avatar.splat.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
 from avatar.renderer import AvatarRenderer
 from avatar.rig.builtin import build_builtin_head
-from avatar.rig.head_cut import HeadCut
+from avatar.rig.cut_vertices import HeadCut
 from avatar.rig.lbs import axis_angle_to_matrix
 from avatar.training.image_metrics import psnr
 
@@ -157,7 +156,7 @@ def test_broken_files_are_refused(synthetic, tmp_path):
 
 def test_an_avatar_trained_from_a_shared_clip_renders_alike(real_avatar, real_capture, tmp_path, cpu_extension):
     """The session's avatar trained from a shared clip (conftest), on 4 of its held-out frames.
-    benchmarks/web_format.py measures the same on any trained avatar (docs/results.md)."""
+    benchmarks/speed/web_format.py measures the same on any trained avatar (docs/results.md)."""
     from avatar.data.capture import load_capture
 
     avatar = load_avatar(real_avatar, backend="cpu")
@@ -170,12 +169,11 @@ def test_an_avatar_trained_from_a_shared_clip_renders_alike(real_avatar, real_ca
     values = psnrs(avatar, read, [(capture.frame_params(f), capture.camera(f)) for f in picked])
     assert min(values) >= MIN_PSNR, values
 
-def pca_avatar() -> Avatar:
-    """A small avatar whose offsets are driven by a PCA basis (mean and rows of all expressions)."""
+def scattered_avatar() -> Avatar:
+    """A small avatar whose offsets are driven by 4 expressions scattered over the rig's, out of order."""
     rig = build_builtin_head()
     g = torch.Generator().manual_seed(3)
-    basis = ExpressionBasis(0.3 * torch.rand(rig.num_expr, generator=g), torch.randn(4, rig.num_expr, generator=g))
-    model = GaussianAvatar.on_mesh(rig, sh_degree=1, blend_expr=basis)
+    model = GaussianAvatar.on_mesh(rig, sh_degree=1, blend_expr=torch.tensor([41, 3, 20, 7]))
     model.replace_gaussians({k: v + 0.05 * torch.randn(v.shape, generator=g) for k, v in
                              model.attribute_tensors().items()}, model.parent)
     model.head_cut = dataclasses.replace(PHONE_CUT, shoulders=lower_neck_faces(rig))  # the engines must agree on it
@@ -183,13 +181,13 @@ def pca_avatar() -> Avatar:
 
 
 def pose_avatar() -> Avatar:
-    """pca_avatar whose offsets also follow the head's rotation: a mean pose and a range that
+    """scattered_avatar whose offsets also follow the head's rotation: a mean pose and a range that
     `frames`' poses leave on both sides, and offsets for the 3 pose drivers."""
-    avatar = pca_avatar()
+    avatar = scattered_avatar()
     model = avatar.model
     pose = HeadPoseDrivers(axis_angle_to_matrix(torch.tensor([0.02, -0.03, 0.01])), torch.tensor([-0.04, -0.05, -0.03]),
                            torch.tensor([0.05, 0.03, 0.04]))
-    posed = GaussianAvatar(model.rig, model.parent, model.sh_degree, model.expression_basis, pose)
+    posed = GaussianAvatar(model.rig, model.parent, model.sh_degree, model.blend_expr, pose)
     g = torch.Generator().manual_seed(4)
     tensors = {k: v.detach().clone() for k, v in model.attribute_tensors().items()}
     for name in GaussianAvatar.OFFSETS:  # the 3 pose drivers' offsets appended, larger than the others
@@ -224,29 +222,48 @@ def lower_neck_faces(rig) -> tuple[int, ...]:
     return tuple(torch.nonzero((corners[..., 1] < -0.12).all(1)).flatten().tolist())
 
 
-def test_a_pca_basis_is_stored_exactly_and_drives_the_read_back_alike(tmp_path, cpu_extension):
-    avatar = pca_avatar()
-    path = tmp_path / "pca.webavatar"
+def test_scattered_expressions_drive_the_read_back_alike(tmp_path, cpu_extension):
+    avatar = scattered_avatar()
+    path = tmp_path / "scattered.webavatar"
     write_web_avatar(avatar, path)
     read = read_web_avatar(path, backend="cpu")
-    assert torch.equal(read.model.expr_mean, avatar.model.expr_mean)
-    assert torch.equal(read.model.expr_basis, avatar.model.expr_basis)
-    assert read.model.blend_expr is None and read.model.num_drivers == 4 + 3
+    assert read.model.blend_expr.tolist() == [41, 3, 20, 7] and read.model.num_drivers == 4 + 3
     params = frames(avatar.rig, 3)[2][0]
     assert torch.equal(read.model.drivers(params), avatar.model.drivers(params))
     assert min(psnrs(avatar, read, frames(avatar.rig, 3))) >= MIN_PSNR
 
 
-def test_a_file_written_before_the_basis_blocks_reads_its_selection(synthetic, tmp_path):
-    """Earlier files name the expressions whose weights drive the offsets (gaussians.blend_expr) only."""
-    from avatar.model.web_format import _pack, _unpack
+def _with_basis_blocks(path, out, mean: np.ndarray, basis: np.ndarray, blend_expr):
+    """The file at `path` as an older build wrote it: g.expr_mean [E] / g.expr_basis [K, E] blocks
+    beside the header's blend_expr."""
+    from avatar.export.web_format import _pack, _unpack
 
-    avatar, path, _ = synthetic
     meta, arrays = _unpack(path.read_bytes())
-    older = {k: v for k, v in arrays.items() if k not in ("g.expr_mean", "g.expr_basis")}
-    data, _ = _pack({k: v for k, v in meta.items() if k != "blocks"}, older)
-    (tmp_path / "older.webavatar").write_bytes(data)
-    read = read_web_avatar(tmp_path / "older.webavatar")
+    meta = {k: v for k, v in meta.items() if k != "blocks"}
+    meta["gaussians"] = meta["gaussians"] | {"blend_expr": blend_expr}
+    data, _ = _pack(meta, arrays | {"g.expr_mean": mean.astype(np.float32), "g.expr_basis": basis.astype(np.float32)})
+    out.write_bytes(data)
+    return out
+
+
+def test_a_file_with_the_selection_as_basis_blocks_reads_its_selection(synthetic, tmp_path):
+    """Files written while a PCA basis could drive the offsets hold the selection twice: in the
+    header (gaussians.blend_expr) and as one-hot g.expr_basis rows; the header is read."""
+    avatar, path, _ = synthetic
+    e = avatar.rig.num_expr
+    older = _with_basis_blocks(path, tmp_path / "older.webavatar", np.zeros(e), np.eye(e)[:12], list(range(12)))
+    read = read_web_avatar(older)
     assert read.model.blend_expr.tolist() == avatar.model.blend_expr.tolist() == list(range(12))
     params = frames(avatar.rig, 2)[1][0]
     assert torch.equal(read.model.drivers(params), avatar.model.drivers(params))
+
+
+def test_a_file_trained_with_the_removed_pca_basis_is_refused_with_why(synthetic, tmp_path):
+    """An older build's `expr_pca_variance` drove the offsets by a PCA basis (blend_expr null): the
+    reader names the file and says to train it again."""
+    avatar, path, _ = synthetic
+    e, g = avatar.rig.num_expr, np.random.default_rng(0)
+    pca = _with_basis_blocks(path, tmp_path / "pca.webavatar", 0.3 * g.random(e), g.standard_normal((12, e)), None)
+    with pytest.raises(WebAvatarError, match=r"pca\.webavatar: .*expr_pca_variance option, which has been removed; "
+                                             r"train it again"):
+        read_web_avatar(pca)

@@ -25,16 +25,16 @@ from avatar.cli.main import main
 from avatar.data.livelink import REQUIRED_COLUMNS
 from avatar.gaussians.reference import blend_reference
 from avatar.model import load_avatar
-from avatar.model.web_format import read_web_avatar, write_web_avatar
-from avatar.render import Camera
-from avatar.render.framing import FRAMING_FOV_Y_DEG, camera_path, framing_distance, head_target
-from avatar.render.sh import sh_to_colour
-from avatar.render.view_cone import ViewCone
+from avatar.export.web_format import read_web_avatar, write_web_avatar
+from avatar.splat import Camera
+from avatar.splat.framing import FRAMING_FOV_Y_DEG, camera_path, framing_distance, head_target
+from avatar.splat.sh import sh_to_colour
+from avatar.splat.view_cone import ViewCone
 from avatar.renderer.cut import CutRegion
-from avatar.web import export_web
+from avatar.export import export_web
 from avatar.web.headless import camera_json, open_player, params_json, render_in_page, served
 from headless import viewer_missing
-from test_web_format import frames, pca_avatar, pose_avatar, synthetic_avatar
+from test_web_format import _with_basis_blocks, frames, pose_avatar, scattered_avatar, synthetic_avatar
 from web_page import browser, psnr_uint8, to_uint8
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,28 +53,28 @@ def node_or_skip() -> str:
 # ---- the engine in Node against the Python engine -------------------------------------------------
 
 def hanging_hair_avatar():
-    """pca_avatar with a cut that keeps hanging hair (renders cut at the neck line alone)."""
-    avatar = pca_avatar()
+    """scattered_avatar with a cut that keeps hanging hair (renders cut at the neck line alone)."""
+    avatar = scattered_avatar()
     avatar.model.head_cut = dataclasses.replace(avatar.model.head_cut, hanging_hair=True)
     return avatar
 
 
 def view_cone_avatar():
-    """pca_avatar whose colours are seen from inside a narrow cone around the front, which
+    """scattered_avatar whose colours are seen from inside a narrow cone around the front, which
     `frames`' cameras (turned -40 to +40 degrees) mostly leave."""
-    avatar = pca_avatar()
+    avatar = scattered_avatar()
     avatar.model.view_cone = ViewCone((0.0, 0.1, 0.995), math.radians(12), (0.0, -0.03, 0.01))
     return avatar
 
 
-@pytest.mark.parametrize("make_avatar", [synthetic_avatar, pca_avatar, hanging_hair_avatar, pose_avatar,
+@pytest.mark.parametrize("make_avatar", [synthetic_avatar, scattered_avatar, hanging_hair_avatar, pose_avatar,
                                          view_cone_avatar],
-                         ids=["selection", "pca-basis", "hanging-hair", "pose-drivers", "view-cone"])
+                         ids=["selection", "scattered-selection", "hanging-hair", "pose-drivers", "view-cone"])
 def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, make_avatar, cpu_extension):
     """Posed vertices, world Gaussians, colours, the cut's region and the draw order of the JS engine
     on the .webavatar against the Python reference on the same (dequantised) file; offsets driven
-    by a selection of expressions and by a PCA basis (a mean subtracted, rows over all expressions),
-    and by the head's pose; cuts of both kinds; colours seen from inside a view cone."""
+    by the first expressions and by expressions scattered over the rig's, out of order, and by the
+    head's pose; cuts of both kinds; colours seen from inside a view cone."""
     node = node_or_skip()
     avatar = make_avatar()
     path = tmp_path / "a.webavatar"
@@ -121,6 +121,22 @@ def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, make_avatar, 
 
 
 _DTYPES = {"Float32Array": np.float32, "Uint32Array": np.uint32, "Uint8Array": np.uint8}
+
+
+def test_the_engine_refuses_a_file_of_the_removed_pca_basis_with_why(tmp_path):
+    """As the Python reader: blend_expr null (offsets driven by a PCA basis, expr_pca_variance) names
+    the file and says to train it again."""
+    node = node_or_skip()
+    avatar = scattered_avatar()
+    write_web_avatar(avatar, tmp_path / "a.webavatar")
+    e, g = avatar.rig.num_expr, np.random.default_rng(0)
+    pca = _with_basis_blocks(tmp_path / "a.webavatar", tmp_path / "pca.webavatar", 0.3 * g.random(e),
+                             g.standard_normal((4, e)), None)
+    (tmp_path / "frames.json").write_text("[]")
+    run = subprocess.run([node, str(WEB / "tests" / "engine_cli.mjs"), str(pca), str(tmp_path / "frames.json"),
+                          str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert f"{pca}: its offsets are driven by a PCA" in run.stderr and "expr_pca_variance" in run.stderr
 
 
 def test_the_javascript_unit_tests_pass():

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 
 from avatar.gaussians import GaussianAvatar, blend
-from avatar.render.camera import Camera
+from avatar.splat.camera import Camera
 from avatar.renderer import AvatarRenderer
 from avatar.rig import RigParams
-from viewer.gl_cut import GLHeadCut
-from viewer.gl_splat import GLSplatRenderer
+from viewer.gl.cut import GLHeadCut
+from viewer.gl.splat import GLSplatRenderer
 
 QUAD_VERTEX = """
 #version 330

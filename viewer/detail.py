@@ -26,22 +26,22 @@ from pathlib import Path
 import torch
 
 from avatar.gaussians import GaussianAvatar
-from avatar.render.camera import Camera
-from avatar.render.framing import head_target
+from avatar.splat.camera import Camera
+from avatar.splat.framing import head_target
 from avatar.renderer.lod import BuildStopped, LevelOfDetail, level_of_detail
 from avatar.rig import RigParams
 
 log = logging.getLogger("avatar")
 
 BUDGET_FRAMES = 15  # renders behind the decision
-KEEP_FRACTION = 0.6  # the phone avatar: 102k -> 62k Gaussians, 55 dB mean PSNR against the full avatar
+KEEP_FRACTION = 0.6  # of the Gaussians, the most contributing ones (docs/viewer.md, "Level of detail")
 MIN_PSNR_DB = 40.0  # a level of detail that costs more than this is not drawn
 # Worst-frame PSNR against the full avatar above which the level of detail is drawn even within
 # the budget: rounding to 8 bits alone (uniform error of half a level) is 58.9 dB.
 INVISIBLE_PSNR_DB = 60.0
 SEEN_FRAMES, EVALUATION_FRAMES = 12, 4
-# Pixels of the contributions' renders: at 128 the Gaussians that show at 512 were misjudged
-# (worst evaluation frame 33.7 dB against 45.9 at 256), and 256 costs about a second.
+# Pixels of the contributions' renders: at 128 the Gaussians that show at 512 are misjudged (the
+# level of detail's worst evaluation frame far worse than at 256), and 256 costs about a second.
 CONTRIBUTION_SIZE = 256
 
 

@@ -5,6 +5,7 @@ per-frame driven parameters (.npz next to the stats).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from dataclasses import dataclass
@@ -15,15 +16,16 @@ import torch
 
 from avatar.data.atomic import atomic_path, dump_json
 from avatar.runtime.backends import BackendDeviceError, BackendUnavailable
+from avatar.runtime.errors import InputError
 from avatar.runtime.devices import resolve_device
 from avatar.model import Avatar, load_avatar
-from avatar.render.dispatch import splat_registry
+from avatar.splat.dispatch import splat_registry
 from viewer.detail import DetailSwitch
 from viewer.drivers import ExpressionPlayer, LiveDriver
 from viewer.livelink_stream import LiveLinkStream
 from viewer.param_server import ParamServer, hello_message
 from viewer.pacing import RenderPace
-from viewer.gl_backend import register_gl_backend
+from viewer.gl.backend import register_gl_backend
 from viewer.render_worker import RENDER_THREADS
 from viewer.retarget_live import LiveRetarget
 from viewer.sources import open_frame_source, parse_source
@@ -37,6 +39,21 @@ MIN_SIZE, MAX_SIZE = 32, 2048
 
 class DisplayUnavailable(BackendUnavailable):
     """No display to open a window on."""
+
+
+class WindowPackagesMissing(BackendUnavailable):
+    """The window's packages (the viewer extra) are not installed."""
+
+
+def _check_window_packages() -> None:
+    """imgui-bundle and moderngl, found without importing them (imgui loads only for a window):
+    imgui-bundle has no wheel for Python 3.10, where the viewer extra leaves it out."""
+    missing = [name for name in ("imgui_bundle", "moderngl") if importlib.util.find_spec(name) is None]
+    if missing:
+        why = " (imgui-bundle has no wheel for Python 3.10: use Python 3.11 or later)" \
+            if "imgui_bundle" in missing and sys.version_info < (3, 11) else ""
+        raise WindowPackagesMissing(f"avatar view needs {', '.join(missing)}{why}: "
+                                    'pip install --no-build-isolation -e ".[viewer]"')
 
 
 @dataclass
@@ -60,6 +77,7 @@ class ViewOptions:
 def run_view(options: ViewOptions) -> dict:
     """Run the viewer; returns the stats summary (also written to options.stats)."""
     _check_arguments(options)
+    _check_window_packages()
     device = resolve_device(options.device)
     avatar = load_avatar(options.model, options.rig, device)
     model, rig, identity = avatar.model, avatar.rig, avatar.identity()
@@ -92,7 +110,7 @@ def run_view(options: ViewOptions) -> dict:
 
         image_format = Image.registered_extensions().get(options.screenshot.suffix.lower())
         if image_format is None:
-            raise ValueError(f"--screenshot {options.screenshot}: unknown image file extension")
+            raise InputError(f"--screenshot {options.screenshot}: unknown image file extension")
         with atomic_path(options.screenshot) as partial:
             Image.fromarray(np.ascontiguousarray(screenshot)).save(partial, format=image_format)
     if options.stats is not None:
@@ -119,11 +137,11 @@ def _check_arguments(options: ViewOptions) -> None:
     if not options.model.is_file():
         raise FileNotFoundError(f"{options.model}: model file not found")
     if not MIN_SIZE <= options.size <= MAX_SIZE:
-        raise ValueError(f"--size must be in {MIN_SIZE}..{MAX_SIZE}, got {options.size}")
+        raise InputError(f"--size must be in {MIN_SIZE}..{MAX_SIZE}, got {options.size}")
     if options.frames is not None and options.frames < 1:
-        raise ValueError(f"--frames must be at least 1, got {options.frames}")
+        raise InputError(f"--frames must be at least 1, got {options.frames}")
     if options.lod not in ("auto", "off"):
-        raise ValueError(f"--lod must be auto or off, got {options.lod!r}")
+        raise InputError(f"--lod must be auto or off, got {options.lod!r}")
 
 
 def _check_display() -> None:

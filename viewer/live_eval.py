@@ -41,13 +41,14 @@ import torch
 from avatar.data.capture import Capture, load_capture
 from avatar.data.video import probe_video, read_video_frames
 from avatar.model import load_avatar
-from avatar.render.camera import Camera
+from avatar.splat.camera import Camera
 from avatar.rig import RigParams
 from avatar.rig.lbs import axis_angle_to_matrix, matrix_to_axis_angle
 from avatar.rig.torso import SlowTorso
+from avatar.runtime.errors import InputError
 from avatar.training.evaluate import evaluate
 from avatar.training.image_metrics import LpipsMetric
-from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
+from capture.fit.live import CALIBRATION_FRAMES, LiveFitter
 from viewer.one_euro import OneEuroFilter
 from viewer.retarget_live import LiveRetarget
 from viewer.tracking import calibrate_fitter, live_params
@@ -66,7 +67,7 @@ def source_video(capture: Capture, video: str | Path | None = None) -> Path:
         return path
     videos = capture.extra.get("videos") or []
     if len(videos) != 1 or "source_frames" not in capture.extra:
-        raise ValueError(f"{capture.root}: eval-live needs a capture tracked by `avatar track` from one video "
+        raise InputError(f"{capture.root}: eval-live needs a capture tracked by `avatar track` from one video "
                          f"(it records {len(videos)}); pass --video for another capture")
     path = capture.recorded_video()
     if path is None:
@@ -201,7 +202,7 @@ def evaluate_live(model: str | Path, capture_path: str | Path, split: str = "tes
     avatar = load_avatar(model, device=device)
     capture = load_capture(capture_path)
     if split not in capture.splits or not capture.splits[split]:
-        raise ValueError(f"capture {capture.root} has no frames in split '{split}' (has: {', '.join(capture.splits)})")
+        raise InputError(f"capture {capture.root} has no frames in split '{split}' (has: {', '.join(capture.splits)})")
     path = source_video(capture, video)
     frames = capture.splits[split]
     sources = capture.extra["source_frames"]
@@ -209,7 +210,7 @@ def evaluate_live(model: str | Path, capture_path: str | Path, split: str = "tes
     run = track_live(path, avatar, set(video_frame.values()), smoothing)
     missing = [f for f in frames if video_frame[f] not in run["tracked"]]
     if missing:
-        raise ValueError(f"{len(missing)} {split} frames have no live parameters (no face before them, or they "
+        raise InputError(f"{len(missing)} {split} frames have no live parameters (no face before them, or they "
                          f"fall in the first {CALIBRATION_FRAMES} calibration frames): {missing[:5]}")
     offline_focal = float(capture.extra.get("focal_px", [0.0])[0] or 0.0)
     live_focal = run["live_focal"]

@@ -1,12 +1,12 @@
 """`OrbitCamera`: the viewer's camera, orbiting the head; mouse drags orbit and pan, the wheel
-zooms. At rest it is exactly `avatar.render.framing.camera_path(rig, "front", ...)`'s camera."""
+zooms. At rest it is exactly `avatar.splat.framing.camera_path(rig, "front", ...)`'s camera."""
 
 from __future__ import annotations
 
 import torch
 
-from avatar.render.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
-from avatar.render.camera import Camera
+from avatar.splat.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
+from avatar.splat.camera import Camera
 from avatar.rig import HeadRig
 
 FOV_Y_DEG = FRAMING_FOV_Y_DEG

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from avatar.rig import HeadRig, RigParams
+from avatar.runtime.errors import InputError
 from viewer.worker import Worker
 
 log = logging.getLogger("avatar")
@@ -42,7 +43,7 @@ MAX_INCOMING_BYTES = 4096  # clients have nothing to say; a bigger message close
 CLOSE_TIMEOUT_S = 1.0  # shutdown waits at most this long for a client to acknowledge the close
 
 
-class ServeError(ValueError):
+class ServeError(InputError):
     """--serve cannot listen where asked (the port is taken, the host is not an address here)."""
 
 
@@ -100,7 +101,7 @@ class ParamServer(Worker):
             import websockets.asyncio.server  # noqa: F401
         except ImportError:
             raise ServeError("--serve needs the websockets package: pip install websockets "
-                             "(or the viewer extra: pip install -e '.[viewer]')") from None
+                             '(or the viewer extra: pip install --no-build-isolation -e ".[viewer]")') from None
         self._socket = _listen(host, port)
         self.host, self.port = host, self._socket.getsockname()[1]
         super().__init__(f"serve {self.port}", join_timeout=CLOSE_TIMEOUT_S + 2.0)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from avatar.gaussians import GaussianAvatar
-from avatar.render.camera import Camera
+from avatar.splat.camera import Camera
 from avatar.renderer import AvatarRenderer
 from avatar.rig import RigParams
 from viewer.detail import DetailSwitch

@@ -9,7 +9,8 @@ frame is counted for the stats. The driver's neutral maps to the avatar's restin
 An avatar with a `LiveMap` (fitted from its own video: the live fitter's parameters against the
 offline tracker's) gets the live fit carried into its own parameterisation by the map instead of
 the resting-face shift: the same person's live face is then the face the avatar was trained on
-(held-out live-offline gap 3.6 -> 1.0 dB on talking_woman_512). A neutral set by hand puts the
+(measured: docs/results.md, "The live map: the live fitter's parameters carried into the avatar's
+own"). A neutral set by hand puts the
 driver's weights relative to it on the avatar's person's resting face as the live fitter sees it
 (`LiveMap.input_rest`) before the map.
 """

@@ -18,11 +18,12 @@ import numpy as np
 
 from avatar.data.livelink_packet import DEFAULT_PORT
 from avatar.data.video import probe_video, read_video_frames
+from avatar.runtime.errors import InputError
 from viewer.latest import LatestSlot
 from viewer.worker import Worker
 
 
-class SourceError(ValueError):
+class SourceError(InputError):
     """A --source that cannot be used; the message says which and why."""
 
 

@@ -25,7 +25,7 @@ import torch
 
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.torso import SlowTorso
-from capture.fit_live import CALIBRATION_FRAMES, LiveFitter
+from capture.fit.live import CALIBRATION_FRAMES, LiveFitter
 from viewer.latest import LatestSlot
 from viewer.one_euro import OneEuroFilter
 from viewer.pacing import RenderPace

@@ -31,12 +31,13 @@ import torch
 
 from avatar.runtime.backends import RENDER_BACKENDS, BackendUnavailable
 from avatar.runtime.cpu_threads import ThreadBudget
+from avatar.runtime.errors import InputError
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.blend import blend_registry
-from avatar.render.world import Gaussians
-from avatar.render.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
-from avatar.render import Camera
-from avatar.render.dispatch import splat_registry
+from avatar.splat.world import Gaussians
+from avatar.splat.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
+from avatar.splat import Camera
+from avatar.splat.dispatch import splat_registry
 from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig
 from avatar.rig.builtin import build_builtin_head
@@ -71,13 +72,13 @@ def parse_sizes(text: str) -> list[BenchSize]:
             w, h = resolution.lower().split("x")
             size = BenchSize(int(w), int(h), int(n), int(e))
         except ValueError:
-            raise ValueError(f"--sizes: '{item}' is not WxH:GAUSSIANS:EXPRESSIONS (e.g. 256x256:30000:20)") from None
+            raise InputError(f"--sizes: '{item}' is not WxH:GAUSSIANS:EXPRESSIONS (e.g. 256x256:30000:20)") from None
         for value, (low, high), what in ((size.width, SIZE_BOUNDS["pixels"], "width"),
                                          (size.height, SIZE_BOUNDS["pixels"], "height"),
                                          (size.num_gaussians, SIZE_BOUNDS["gaussians"], "Gaussian count"),
                                          (size.num_expr, SIZE_BOUNDS["expressions"], "expression count")):
             if not low <= value <= high:
-                raise ValueError(f"--sizes: the {what} in '{item}' must be in [{low}, {high}], got {value}")
+                raise InputError(f"--sizes: the {what} in '{item}' must be in [{low}, {high}], got {value}")
         sizes.append(size)
     return sizes
 
@@ -208,7 +209,7 @@ def run_bench(sizes=DEFAULT_SIZES, backends: list[str] | None = None, repeats: i
     backends = list(backends or DEFAULT_BACKENDS.get(device.type, ("torch",)))
     unknown = sorted(set(backends) - set(BACKENDS))
     if unknown:
-        raise ValueError(f"--backends: unknown {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
+        raise InputError(f"--backends: unknown {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
     rows, missing = [], {}
     for size in sizes:
         model_cpu, params_cpu, camera = bench_scene(size)

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from avatar.gaussians import GaussianAvatar
-from avatar.render.framing import camera_path
+from avatar.splat.framing import camera_path
 from avatar.renderer.renderer import AvatarRenderer, StageTimes
 from avatar.rig import RigParams
 

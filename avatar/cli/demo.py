@@ -15,8 +15,8 @@ import torch
 from avatar.data.atomic import dump_json
 from avatar.data.capture import CaptureError, load_capture
 from avatar.data.synthetic import make_synthetic_capture
-from avatar.render import splat_registry
-from avatar.render.framing import camera_path
+from avatar.splat import splat_registry
+from avatar.splat.framing import camera_path
 from avatar.renderer.sequence import render_sequence
 from avatar.rig import RigParams
 from avatar.rig.params import FRAME_KEYS

@@ -12,15 +12,16 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from avatar.cli.errors import InputError
 from avatar.data.atomic import atomic_folder, check_output_path, dump_json
 from avatar.data.capture import load_capture
 from avatar.data.splits import train_on_cameras
 from avatar.runtime.devices import resolve_device
-from avatar.gaussians.ply import AXES, write_3dgs_ply
+from avatar.export.ply import AXES, write_3dgs_ply
 from avatar.model import Avatar, load_avatar
-from avatar.render.framing import camera_path
-from avatar.renderer.export import CUT_VIEW_ELEVATION_DEG, export_frame
-from avatar.renderer.gltf_export import export_gltf
+from avatar.splat.framing import camera_path
+from avatar.export.ply_frame import CUT_VIEW_ELEVATION_DEG, export_frame
+from avatar.export.gltf import export_gltf
 from avatar.renderer.sequence import render_sequence
 from avatar.rig import RigParams
 from avatar.rig.loaders import load_rig
@@ -29,7 +30,7 @@ from avatar.training.evaluate import PER_CAMERA, evaluate_avatar
 from avatar.training.model_info import format_info, model_info
 from avatar.training.run_log import read_metrics, run_dir_for
 from avatar.training.trainer import train
-from avatar.web import export_web
+from avatar.export import export_web
 
 log = logging.getLogger("avatar")
 
@@ -45,12 +46,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     preset, why = choose_preset(capture, args.preset)
     log.info("training preset '%s': %s", preset, why)
     cfg = load_config(preset, **parse_settings(args.settings)).updated(
-        iterations=args.iterations, refine_params=args.refine_params, backend=args.backend)
+        iterations=args.iterations, backend=args.backend)
     if args.print_config:
         print(yaml.safe_dump(cfg.to_dict() | {"background": list(cfg.background)}, sort_keys=False), end="")
         return 0
     if args.out is None:
-        raise ValueError("avatar train: --out MODEL.avatar is required")
+        raise InputError("avatar train: --out MODEL.avatar is required")
     started = time.perf_counter()
     avatar = train(capture, rig, cfg, args.out, resume=args.resume, log_dir=args.log_dir,
                    tensorboard=args.log == "tensorboard", device=device)
@@ -69,7 +70,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_output_path(args.json)
     avatar = load_avatar(args.model, args.rig, resolve_device(args.device), args.backend)
-    metrics = evaluate_avatar(avatar, load_capture(args.capture), args.split, save_images=args.save_images)
+    capture = load_capture(args.capture)
+    metrics = evaluate_avatar(avatar, capture, args.split, save_images=args.save_images)
     summary = {s: m if s == PER_CAMERA else {k: v for k, v in m.items() if k != "per_frame"}
                for s, m in metrics.items()}
     print(_json_lines(summary))
@@ -114,14 +116,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.gltf is not None:
         return _export_gltf(args)
     if args.expr is not None and len(args.expr) > 1:
-        raise ValueError("avatar export: --ply and --ply-sequence take one --expr (several go with --web)")
+        raise InputError("avatar export: --ply and --ply-sequence take one --expr (several go with --web)")
     expr = args.expr[0] if args.expr else None
     if args.ply is not None:
         check_output_path(args.ply)
     elif expr is None:
-        raise ValueError("avatar export --ply-sequence: needs --expr (the clip whose frames to write)")
+        raise InputError("avatar export --ply-sequence: needs --expr (the clip whose frames to write)")
     if args.frames is not None and args.ply is not None:
-        raise ValueError("avatar export: --frames goes with --ply-sequence; --ply writes one --frame")
+        raise InputError("avatar export: --frames goes with --ply-sequence; --ply writes one --frame")
     args.axes = args.axes or "inria"
     device = resolve_device(args.device)
     avatar = load_avatar(args.model, args.rig, device)
@@ -130,7 +132,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         index = args.frame or 0
         if not 0 <= index < params.num_frames:
             source = expr or "the neutral pose"
-            raise ValueError(f"{source}: --frame {index} is outside 0..{params.num_frames - 1}")
+            raise InputError(f"{source}: --frame {index} is outside 0..{params.num_frames - 1}")
         frame = _export_ply(avatar, params.frame(index), args, args.ply)
         log.info("wrote %s: %d of %d Gaussians (%d below the head's cut), axes %s", args.ply, frame.gaussians.num,
                  frame.num_total, frame.num_cut, args.axes)
@@ -152,9 +154,12 @@ def _export_web(args: argparse.Namespace) -> int:
                                        ("--axes", args.axes is not None), ("--cut-views", args.cut_views is not None),
                                        ("--no-cut", args.no_cut)) if value]
     if unused:
-        raise ValueError(f"avatar export --web: {', '.join(unused)} apply to the .ply exports (the player plays whole "
+        raise InputError(f"avatar export --web: {', '.join(unused)} apply to the .ply exports (the player plays whole "
                          "sequences and cuts each frame as the engine does)")
     avatar = load_avatar(args.model, args.rig, "cpu")
+    if not avatar.rig.embeddable:  # as bad input here (the .webavatar writer's own check is a ValueError)
+        raise InputError(f"{args.model}: rig '{avatar.rig.name}': its licence forbids copying its arrays into a file, "
+                         "and the web player's .webavatar holds the whole rig mesh")
     manifest = export_web(avatar, args.web, args.expr, args.arkit_map)
     sequences = ", ".join(f"{s['name']} ({s['frames']} frames)" for s in manifest["sequences"]) or "none"
     log.info("wrote %s: %d Gaussians in %.1f MB, sequences: %s; open it through a web server, e.g. "
@@ -166,18 +171,18 @@ def _export_web(args: argparse.Namespace) -> int:
 def _export_gltf(args: argparse.Namespace) -> int:
     """`avatar export --gltf OUT.glb`: the avatar, animated by --expr when given."""
     if args.frame is not None:
-        raise ValueError("avatar export --gltf: --frame goes with --ply; --gltf animates --frames A:B of --expr")
+        raise InputError("avatar export --gltf: --frame goes with --ply; --gltf animates --frames A:B of --expr")
     if args.axes is not None:
-        raise ValueError("avatar export --gltf: --axes goes with --ply; a glTF is in glTF's axes (y up, the rig's own)")
+        raise InputError("avatar export --gltf: --axes goes with --ply; a glTF is in glTF's axes (y up, the rig's own)")
     if args.frames is not None and args.expr is None:
-        raise ValueError("avatar export --gltf: --frames needs --expr (the clip to animate)")
+        raise InputError("avatar export --gltf: --frames needs --expr (the clip to animate)")
     if args.expr is not None and len(args.expr) > 1:
-        raise ValueError("avatar export --gltf: animates one --expr (several go with --web)")
+        raise InputError("avatar export --gltf: animates one --expr (several go with --web)")
     expr = args.expr[0] if args.expr else None
     check_output_path(args.gltf)
     avatar = load_avatar(args.model, args.rig, "cpu")  # the export is arrays on the CPU whatever --device says
     if not avatar.rig.embeddable:  # before reading the clip: refused whatever it holds
-        raise ValueError(f"{args.model}: rig '{avatar.rig.name}': its licence forbids copying its arrays into a file, "
+        raise InputError(f"{args.model}: rig '{avatar.rig.name}': its licence forbids copying its arrays into a file, "
                          "and a glTF holds the whole rig mesh")
     params, fps = None, 25.0
     if expr is not None:
@@ -185,7 +190,7 @@ def _export_gltf(args: argparse.Namespace) -> int:
         first, end = _frame_range(args.frames, params.num_frames, expr)
         params = params.select(list(range(first, end)))
     elif args.arkit_map is not None:
-        raise ValueError(f"--arkit-map {args.arkit_map}: applies only to a Live Link Face .csv --expr")
+        raise InputError(f"--arkit-map {args.arkit_map}: applies only to a Live Link Face .csv --expr")
     views = CUT_VIEW_ELEVATION_DEG if args.cut_views is None else args.cut_views
     summary = export_gltf(avatar.model, avatar.identity(), args.gltf, params, fps, cut=not args.no_cut,
                           view_elevation_deg=views, animation_name=Path(expr).stem if expr else "clip")
@@ -220,9 +225,9 @@ def _frame_range(text: str | None, count: int, source: Path) -> tuple[int, int]:
     try:
         first, end = (int(part) for part in text.split(":"))
     except ValueError:
-        raise ValueError(f"--frames {text!r}: expected A:B, two whole numbers (frames A to B-1)") from None
+        raise InputError(f"--frames {text!r}: expected A:B, two whole numbers (frames A to B-1)") from None
     if not 0 <= first < end <= count:
-        raise ValueError(f"--frames {text}: {source} has frames 0..{count - 1}; need 0 <= A < B <= {count}")
+        raise InputError(f"--frames {text}: {source} has frames 0..{count - 1}; need 0 <= A < B <= {count}")
     return first, end
 
 
@@ -246,7 +251,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     backends = [b for item in args.backends for b in item.split(",") if b] if args.backends else None
     repeats = args.repeat if args.repeat is not None else (2 if args.quick else 5)
     if repeats < 1:
-        raise ValueError(f"--repeat must be at least 1, got {repeats}")
+        raise InputError(f"--repeat must be at least 1, got {repeats}")
     warmup = 1
     rows, missing = run_bench(sizes, backends, repeats, warmup, log=log.info, device=device)
     print(format_report(rows, missing, sizes, repeats, warmup))
@@ -277,9 +282,9 @@ def _pixel_sizes(text: str) -> list[int]:
     try:
         sizes = [int(item) for item in text.split(",") if item.strip()]
     except ValueError:
-        raise ValueError(f"--sizes with --model: '{text}' is not a list of image sizes in pixels (e.g. 256,512)") from None
+        raise InputError(f"--sizes with --model: '{text}' is not a list of image sizes in pixels (e.g. 256,512)") from None
     if not sizes or not all(16 <= s <= 4096 for s in sizes):
-        raise ValueError(f"--sizes with --model: every size must be in 16..4096 pixels, got '{text}'")
+        raise InputError(f"--sizes with --model: every size must be in 16..4096 pixels, got '{text}'")
     return sizes
 
 

@@ -7,10 +7,11 @@ import logging
 import signal
 import sys
 import threading
+import traceback
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from avatar.cli.errors import USER_ERRORS
+from avatar.cli.errors import error_message, is_user_error
 from avatar.cli.parts import RIG_HELP, HelpFormatter, add_backend, add_command, add_device, add_rig, float_in, \
     int_in
 
@@ -51,8 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train only on the training (and val) frames of these cameras (indices into the capture's "
                         "cameras; default: all); the held-out splits stay whole, and the preset follows the cameras "
                         "chosen")
-    p.add_argument("--refine-params", action=argparse.BooleanOptionalAction, default=None,
-                   help="optimise the per-frame rig parameters too (default: the preset's)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                    help="any training setting (repeatable), e.g. --set num_blend_expr=0 --set lr_xyz=1e-3")
     p.add_argument("--print-config", action="store_true", help="print the resolved settings (YAML) and exit")
@@ -199,9 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return args.run(args) or 0
-    except USER_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except Exception as e:  # noqa: BLE001 -- bad input is one line; a bug keeps its traceback (avatar.cli.errors)
+        if is_user_error(e):
+            print(f"error: {error_message(e)}", file=sys.stderr)
+            return 2
+        from avatar import __version__
+
+        traceback.print_exc()
+        print(f"avatar {__version__}: unexpected {type(e).__name__} (a bug, not your input): please report it with "
+              f"the traceback above and the command line", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

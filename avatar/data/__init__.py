@@ -8,5 +8,5 @@
 - `glb.py`: a glTF 2.0 document and its binary buffer packed as a .glb (accessors dense or
   sparse, exact min / max), knowing nothing of avatars.
 - `errors.py`: one ValueError subclass per format, naming the file and the problem.
-May import `avatar.rig` and `avatar.render`; never `capture`, `viewer` or `avatar.cli`.
+May import `avatar.rig` and `avatar.splat`; never `capture`, `viewer` or `avatar.cli`.
 """

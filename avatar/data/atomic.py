@@ -44,10 +44,16 @@ def check_output_path(path: Path, folder_must_exist: bool = False) -> None:
         raise OutputError(path, f"cannot write in {folder} (permission denied)")
 
 
-def write_failure(path: Path, error: OSError) -> OutputError | None:
-    """The OutputError for an OSError of writing `path`, or None when it is not about the output."""
-    if error.errno in WRITE_ERRNOS:
-        return OutputError(path, f"could not be written: {os.strerror(error.errno)}")
+def write_failure(path: Path, error: OSError, writing: bool = False) -> OutputError | None:
+    """The OutputError naming `path` and what failed, for an OSError met while writing it that is
+    about the output: its errno is one of the place written to (WRITE_ERRNOS), it names `path` or a
+    file of its partial copy, or `writing` says it came from a call that only writes `path` (an
+    encoder's muxer, whose errors name no file: `/proc/x.mp4`'s ENOENT). None for an error about
+    another file, which the caller raises as it is."""
+    named = error.filename is not None and str(error.filename).startswith(str(path))
+    if error.errno in WRITE_ERRNOS or named or writing:
+        what = os.strerror(error.errno) if error.errno else (error.strerror or str(error) or type(error).__name__)
+        return OutputError(path, f"could not be written: {what}")
     return None
 
 

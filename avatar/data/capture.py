@@ -40,7 +40,7 @@ from PIL import Image
 
 from avatar.data.errors import CaptureError, JSONTextError, read_json
 from avatar.data.npz import read_npz
-from avatar.render.camera import Camera
+from avatar.splat.camera import Camera
 from avatar.rig.head_rig import HeadRig
 from avatar.rig.params import PARAM_KEYS, RigParams
 from avatar.rig.signature import is_recorded_rig

@@ -1,4 +1,5 @@
 """One exception type per data format; each message names the file and what is wrong with it.
+Each is an `InputError` (`avatar.runtime.errors`): the CLI prints it on one line, exit status 2.
 
 `parse_json` is the one way JSON from a user's file is read (expression files, capture.json,
 .avatar metadata), so a hostile text fails there with a reason the caller puts after the file name.
@@ -10,13 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from avatar.runtime.errors import InputError
+
 # Longer integers are read as floats (inf beyond about 1e308): no field of these formats holds one,
 # and as Python ints they escape every reader's checks: 400 digits overflow float(), numpy and
 # math.isfinite (OverflowError), 4301 digits already fail int() itself (a ValueError naming no file).
 MAX_INT_DIGITS = 20
 
 
-class DataFileError(ValueError):
+class DataFileError(InputError):
     """A file or folder that cannot be read as the format it claims to be."""
 
     def __init__(self, path: str | Path, problem: str):
@@ -56,7 +59,7 @@ class ExpressionFileError(DataFileError):
         super().__init__(path, f"{', '.join(where)}: {problem}" if where else problem)
 
 
-class JSONTextError(ValueError):
+class JSONTextError(InputError):
     """Text that is not JSON data a reader can take; the message says why, without the file."""
 
 

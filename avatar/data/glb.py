@@ -1,7 +1,7 @@
 """`GlbBuilder`: a glTF 2.0 document and its one binary buffer, packed as a .glb file.
 
 Knows glTF's containers (buffer views, accessors, dense or sparse, the GLB chunks) and nothing of
-avatars: avatar.renderer.gltf_export fills it. The JSON is plain dicts, so what a file holds is
+avatars: avatar.export.gltf fills it. The JSON is plain dicts, so what a file holds is
 what the writer wrote; tests read it back with an independent reader (pygltflib).
 
 Rules of the spec it keeps: every buffer view starts at a multiple of 4 bytes (so every accessor

@@ -5,14 +5,14 @@ File layout: a header row ``Timecode, BlendshapeCount``, the 52 ARKit blendshape
 LeftEyePitch, LeftEyeRoll, RightEyeYaw, RightEyePitch, RightEyeRoll`` in radians; one row per
 frame. Timecodes read ``HH:MM:SS:FF.fff`` (frame number with a sub-frame fraction).
 
-Rotation conventions, checked on the recordings in shared/data/expressions: positive eye pitch
+Rotation conventions, checked on Live Link Face recordings of eye movements: positive eye pitch
 comes with EyeLookDown (gaze down) and positive LeftEyeYaw with EyeLookInLeft (RightEyeYaw with
 EyeLookOutRight): a gaze toward the subject's right. In rig space (y up, face toward +z, the
 subject's left at +x) a downward gaze is a positive rotation about +x and a gaze toward the
 subject's right (-x) a negative rotation about +y. So pitch keeps its sign and yaw flips: the
 angles act as in a frame mirrored in x, which flips roll (about z) too. Each rotation is
 R = R_y(-yaw) @ R_x(pitch) @ R_z(-roll) (yaw outermost), stored as axis-angle. The head columns
-follow the eyes' convention; both recordings leave them at zero, so their signs are unverified.
+follow the eyes' convention; the recordings checked leave them at zero, so their signs are unverified.
 """
 
 from __future__ import annotations

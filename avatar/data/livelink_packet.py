@@ -50,6 +50,7 @@ import numpy as np
 
 from avatar.data.arkit import canonical_name
 from avatar.data.livelink import MAX_ABS_VALUE, REQUIRED_COLUMNS
+from avatar.runtime.errors import InputError
 
 PACKET_VERSION = 6
 VALUE_COUNT = 61
@@ -70,7 +71,7 @@ _INT32 = struct.Struct(">i")
 _INT32_RANGE = range(-2**31, 2**31)
 
 
-class LiveLinkPacketError(ValueError):
+class LiveLinkPacketError(InputError):
     """A datagram that is no well-formed Live Link Face packet. `kind` names what is wrong (empty,
     truncated, oversized, version, device id, subject, frame time, count, values), so a receiver
     can count and report each kind once."""

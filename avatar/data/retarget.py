@@ -16,6 +16,7 @@ import torch
 from avatar.data.capture import Capture
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.lbs import axis_angle_to_matrix, matrix_to_axis_angle
+from avatar.runtime.errors import InputError
 
 NEUTRAL_PERCENTILE = 5.0
 
@@ -29,7 +30,7 @@ def driving_params(capture: Capture, rig: HeadRig) -> RigParams:
     """Per-time-step params [T] for `rig` (which must use the capture's expression basis)."""
     p = capture.params
     if p.expr.shape[1] != rig.num_expr:
-        raise ValueError(f"{capture.root}: the capture has {p.expr.shape[1]} expressions, rig '{rig.name}' "
+        raise InputError(f"{capture.root}: the capture has {p.expr.shape[1]} expressions, rig '{rig.name}' "
                          f"has {rig.num_expr}; cross-identity driving needs the same rig")
     neutral_rotation = p.rotation.double().median(dim=0).values  # [3]
     return relative_to_neutral(p, resting_expression(p.expr), neutral_rotation, torch.zeros(rig.num_shape),

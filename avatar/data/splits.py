@@ -16,6 +16,7 @@ import numpy as np
 
 from avatar.data.capture import Capture
 from avatar.data.errors import VideoError
+from avatar.runtime.errors import InputError
 
 TEST_FRACTION = 0.15  # the last 15% of each video's tracked frames are held out in time
 
@@ -87,21 +88,21 @@ def train_on_cameras(capture: Capture, cameras: list[int]) -> Capture:
     chosen = list(dict.fromkeys(cameras))  # in the order given, once each
     asked = f"{capture.root}: training cameras {' '.join(str(c) for c in chosen)}"
     if not chosen:
-        raise ValueError(f"{capture.root}: no training cameras chosen")
+        raise InputError(f"{capture.root}: no training cameras chosen")
     if capture.monocular:
-        raise ValueError(f"{asked}: the capture is one camera's video (extra.monocular), whose cameras are "
+        raise InputError(f"{asked}: the capture is one camera's video (extra.monocular), whose cameras are "
                          "per-frame crops; cameras are chosen from the views of a multiview capture")
     names = ", ".join(f"{i} {c.name}" for i, c in enumerate(capture.cameras))
     unknown = [c for c in chosen if not 0 <= c < len(capture.cameras)]
     if unknown:
-        raise ValueError(f"{asked}: the capture has no camera {', '.join(map(str, unknown))} (it has "
+        raise InputError(f"{asked}: the capture has no camera {', '.join(map(str, unknown))} (it has "
                          f"{len(capture.cameras)}: {names})")
     splits = {name: [f for f in frames if capture.frames[f].camera in chosen] if name in TRAINING_SPLITS else frames
               for name, frames in capture.splits.items()}
     trained = split_cameras(capture, splits.get("train", []))
     idle = [c for c in chosen if c not in trained]
     if idle:
-        raise ValueError(f"{asked}: " + "; ".join(_no_training_frames(capture, c) for c in idle))
+        raise InputError(f"{asked}: " + "; ".join(_no_training_frames(capture, c) for c in idle))
     return dataclasses.replace(capture, splits=splits)
 
 

@@ -26,8 +26,8 @@ from tqdm import tqdm
 
 from avatar.data.capture import Capture, CameraInfo, CaptureWriter
 from avatar.data.synthetic_motion import make_motion
-from avatar.render.camera import Camera
-from avatar.render.mesh_raster import rasterize_mesh
+from avatar.splat.camera import Camera
+from avatar.splat.mesh_raster import rasterize_mesh
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.lbs import axis_angle_to_matrix
 
@@ -88,7 +88,7 @@ def make_synthetic_capture(rig: HeadRig, out_dir: str | Path, num_train: int = 1
         extra = {
             "generator": "avatar.data.synthetic.make_synthetic_capture",
             "motion": plan.info,
-            "render": {"rasterizer": "avatar.render.mesh_raster", "supersample": supersample,
+            "render": {"rasterizer": "avatar.splat.mesh_raster", "supersample": supersample,
                        "background": [float(b) for b in background], "fov_y_deg": FOV_Y_DEG,
                        "shading": "vertex colour x (ambient + diffuse), light fixed to the head (front, from above)",
                        "foreground_fraction": [round(min(coverage), 4), round(max(coverage), 4)]},

@@ -59,6 +59,10 @@ class VideoWriter:
         self.frames_written = 0
         self._container = None
         self._av = av = _pyav()
+        try:  # PyAV opens the file only at the first packet: a place that cannot hold it fails here
+            self.partial.touch()
+        except OSError as e:
+            raise write_failure(self.path, e, writing=True) from None
         try:
             self._container = av.open(str(self.partial), mode="w", format="mp4")
             rate = Fraction(fps).limit_denominator(1001)
@@ -86,7 +90,7 @@ class VideoWriter:
                 self._container.mux(packet)
         except OSError as e:  # a full disk while encoding
             self.abort()
-            raise write_failure(self.path, e) or e from None
+            raise write_failure(self.path, e, writing=True) from None
         self.frames_written += 1
 
     def close(self) -> None:
@@ -100,9 +104,9 @@ class VideoWriter:
                 self._container.mux(packet)
             self._container.close()
             self._container = None
-        except OSError as e:
+        except OSError as e:  # PyAV opens the file at the first packet: its errors name no file
             self.abort()
-            raise write_failure(self.path, e) or e from None
+            raise write_failure(self.path, e, writing=True) from None
         except BaseException:
             self.abort()
             raise

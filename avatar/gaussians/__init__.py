@@ -1,7 +1,7 @@
 """The avatar model: Gaussians bound to rig triangles with expression blendshape offsets.
 
 `GaussianAvatar` (model.py), `blend()` (blend.py, backend dispatch), `.avatar` files (io.py),
-3DGS `.ply` export (ply.py). Blending makes `avatar.render.world.Gaussians`, what the splat
+3DGS `.ply` export (ply.py). Blending makes `avatar.splat.world.Gaussians`, what the splat
 draws.
 """
 

@@ -12,7 +12,7 @@ from avatar.runtime.backends import BackendDeviceError, BackendRegistry
 from avatar.gaussians.ext_blend import blend_ext_with_offsets, load_blend_cpu, load_blend_cuda
 from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.reference import blend_reference, blend_reference_with_offsets
-from avatar.render.world import Gaussians
+from avatar.splat.world import Gaussians
 from avatar.rig import RigParams
 from avatar.gaussians.blend_check import cuda_blend_trusted
 

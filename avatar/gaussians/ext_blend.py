@@ -17,15 +17,16 @@ from torch import Tensor
 
 from avatar.runtime.backends import extension_loader
 from avatar.gaussians.model import GaussianAvatar
-from avatar.render.world import Gaussians
-from avatar.render.sh import SH_C0
+from avatar.splat.world import Gaussians
+from avatar.splat.sh import SH_C0
 from avatar.rig import HeadRig, RigParams
 
 
 def _posed_vertices(rig: HeadRig, params: RigParams) -> Tensor:
     """Posed rig vertices [V, 3] of one frame: the CPU rig kernel where no gradient must reach the
     rig or its parameters (the common case: fixed tracking), else the rig's own forward, torch's
-    autograd LBS (parameter refinement, CUDA tensors, stand-ins that pose vertices their own way)."""
+    autograd LBS (fitting a frame's parameters through the avatar, as benchmarks/diagnostics/
+    error_budget.py --fit-params does; CUDA tensors; stand-ins that pose vertices their own way)."""
     from cuda_ext.rig import pose_vertices
 
     if not isinstance(rig, HeadRig):

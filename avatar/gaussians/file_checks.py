@@ -9,13 +9,14 @@ from torch import Tensor
 
 from avatar.data.errors import parse_json
 from avatar.rig import HeadRig
+from avatar.runtime.errors import InputError
 
 MAX_ABS = 1e6  # no trained attribute or rig array comes near; 1e30 would render inf
 MAX_SH_DEGREE = 3
 NUM_JOINTS = 5
 
 
-class ContentError(ValueError):
+class ContentError(InputError):
     """Inconsistent contents; the message says which tensor or key and how."""
 
 

@@ -17,13 +17,14 @@ import re
 from pathlib import Path
 
 from avatar.data.errors import JSONTextError, parse_json
+from avatar.runtime.errors import InputError
 
 DIGEST_KEY = "digest"
 DIGEST_PLACEHOLDER = "0" * 64
 _HEX = re.compile(r"[0-9a-f]{64}")
 
 
-class DigestError(ValueError):
+class DigestError(InputError):
     """The file is not a well-formed safetensors file or its digest does not match."""
 
 

@@ -1,17 +1,19 @@
 """`.avatar` files: one safetensors file, never pickle.
 
-Tensors: the model's attributes and offsets (`gaussians.*`), its expression basis
-(`gaussians.expr_mean` [E], `gaussians.expr_basis` [K, E]: the offsets' drivers, see
-`ExpressionBasis`; version 2 files have `gaussians.blend_expr`, a selection of expressions, instead
-and still load), when the head's rotation drives offsets too (version 4) `gaussians.pose_mean`
-[3, 3], `gaussians.pose_low` [3] and `gaussians.pose_high` [3] (`HeadPoseDrivers`; then D = K + 6,
-else K + 3), and the rig arrays (`rig.*`)
-unless the rig's licence forbids embedding them (FLAME): then the user passes the rig again and
-its identity hash must match. Metadata (strings): format, version, config (JSON, with the
-model's `head_cut` when it has one), rig name, rig hash, expression names, sh degree, and a
-SHA-256 over every byte of the file (`file_digest`), so a truncated or edited file is rejected
-instead of silently loading garbage; then the contents are checked against each other and the
-rig (`file_checks`), so a crafted file with a recomputed digest is refused too. Version 1 files
+Tensors: the model's attributes and offsets (`gaussians.*`), the expressions whose weights drive
+its offsets as a basis of the expression weights (`gaussians.expr_mean` [E], zeros, and
+`gaussians.expr_basis` [K, E], one-hot rows: driver k = expr_basis[k] . (expr - expr_mean);
+version 2 files have `gaussians.blend_expr`, the K expression indices, instead and still load; a
+file whose basis is anything else was trained with the removed PCA basis and is refused), when
+the head's rotation drives offsets too (version 4) `gaussians.pose_mean` [3, 3],
+`gaussians.pose_low` [3] and `gaussians.pose_high` [3] (`HeadPoseDrivers`; then D = K + 6, else
+K + 3), and the rig arrays (`rig.*`) unless the rig's licence forbids embedding them (FLAME):
+then the user passes the rig again and its identity hash must match. Metadata (strings): format,
+version, config (JSON, with the model's `head_cut` when it has one), rig name, rig hash,
+expression names, sh degree, and a SHA-256 over every byte of the file (`file_digest`), so a
+truncated or edited file is rejected instead of silently loading garbage; then the contents are
+checked against each other and the rig (`file_checks`), so a crafted file with a recomputed
+digest is refused too. Version 1 files
 (digest over the tensors only) are refused: their metadata could be edited unnoticed.
 """
 
@@ -22,6 +24,7 @@ import os
 import re
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save_file
 from torch import Tensor
@@ -31,23 +34,26 @@ from avatar.data.errors import parse_json
 from avatar.gaussians.file_checks import (ContentError, check_dtypes, check_floats, check_gaussians, check_metadata,
                                          check_rig)
 from avatar.gaussians.file_digest import DIGEST_KEY, DIGEST_PLACEHOLDER, DigestError, seal, verify
-from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.pose_drivers import HeadPoseDrivers
-from avatar.render.view_cone import ViewCone
+from avatar.splat.view_cone import ViewCone
 from avatar.rig import HeadRig
-from avatar.rig.head_cut import HeadCut
+from avatar.rig.cut_vertices import HeadCut
+from avatar.runtime.errors import InputError
 from avatar.rig.signature import geometry_signature, is_recorded_rig
 
 FORMAT = "gaussian-avatar"
 VERSION = 4
-# 2: offsets driven by a selection of expressions (gaussians.blend_expr); 3: by an expression basis;
-# 4: and, when gaussians.pose_* are present, by the head's rotation
+# 2: offsets driven by a selection of expressions (gaussians.blend_expr); 3: the selection as a
+# basis (one-hot rows); 4: and, when gaussians.pose_* are present, by the head's rotation
 READABLE_VERSIONS = ("2", "3", "4")
 POSE_KEYS = ("gaussians.pose_mean", "gaussians.pose_low", "gaussians.pose_high")
+# Why an avatar whose expression offsets a PCA basis drives (.avatar or .webavatar) is refused.
+PCA_BASIS_REMOVED = ("its offsets are driven by a PCA of the training expressions: it was trained with the "
+                     "expr_pca_variance option, which has been removed; train it again")
 
 
-class AvatarFileError(ValueError):
+class AvatarFileError(InputError):
     """An .avatar file that cannot be used; the message names the file and the problem."""
 
 
@@ -56,8 +62,7 @@ def save_avatar(model: GaussianAvatar, path: str | Path, config: dict | None = N
     path = Path(path)
     tensors = {f"gaussians.{k}": v.detach().cpu().contiguous() for k, v in model.attribute_tensors().items()}
     tensors["gaussians.parent"] = model.parent.cpu().contiguous()
-    tensors["gaussians.expr_mean"] = model.expr_mean.cpu().contiguous()
-    tensors["gaussians.expr_basis"] = model.expr_basis.cpu().contiguous()
+    tensors["gaussians.expr_mean"], tensors["gaussians.expr_basis"] = _basis(model)
     pose = model.pose_drivers
     if pose is not None:
         tensors.update(zip(POSE_KEYS, (t.detach().cpu().contiguous() for t in (pose.mean, pose.low, pose.high))))
@@ -89,7 +94,7 @@ def save_avatar(model: GaussianAvatar, path: str | Path, config: dict | None = N
             code = _os_error_code(e)
             if code is None:
                 raise
-            raise OSError(code, os.strerror(code)) from e
+            raise OSError(code, os.strerror(code), str(partial)) from e
         seal(partial)
 
 
@@ -156,7 +161,8 @@ def _build(tensors: dict[str, Tensor], meta: dict, rig: HeadRig | None, path: Pa
     if not _trained_on(rig, meta):
         raise AvatarFileError(f"{path}: the rig given ('{rig.name}') is not the one this avatar was trained on")
     try:
-        model = GaussianAvatar(rig, tensors["gaussians.parent"], sh_degree, _drivers(tensors, meta["version"]),
+        model = GaussianAvatar(rig, tensors["gaussians.parent"], sh_degree,
+                               _blend_expr(tensors, meta["version"], rig.num_expr, path),
                                _pose_drivers(tensors, meta["version"]))
     except ValueError as e:
         raise ContentError(str(e)) from None
@@ -166,17 +172,30 @@ def _build(tensors: dict[str, Tensor], meta: dict, rig: HeadRig | None, path: Pa
     return model
 
 
-def _drivers(tensors: dict[str, Tensor], version: str) -> Tensor | ExpressionBasis:
-    """What drives the expression offsets: version 2's selected expressions, later versions' basis."""
+def _basis(model: GaussianAvatar) -> tuple[Tensor, Tensor]:
+    """The file's expr_mean [E] (zeros) and expr_basis [K, E] (row k one-hot at blend_expr[k])."""
+    num_expr, selected = model.rig.num_expr, model.blend_expr.cpu()
+    basis = torch.zeros(selected.numel(), num_expr)
+    basis[torch.arange(selected.numel()), selected] = 1.0
+    return torch.zeros(num_expr), basis
+
+
+def _blend_expr(tensors: dict[str, Tensor], version: str, num_expr: int, path: Path) -> Tensor:
+    """The expressions whose weights drive the offsets: version 2 names them, later versions hold
+    them as a basis of one-hot rows and a zero mean (`_basis`). Any other basis is a PCA of the
+    training expressions, which only the removed option expr_pca_variance trained."""
     if version == "2":
         return tensors["gaussians.blend_expr"]
     mean, basis = tensors["gaussians.expr_mean"], tensors["gaussians.expr_basis"]
-    if mean.dim() != 1 or basis.dim() != 2:
-        raise ContentError(f"gaussians.expr_mean {tuple(mean.shape)} / expr_basis {tuple(basis.shape)} are not "
-                           "[E] / [K, E]")
+    if mean.shape != (num_expr,) or basis.dim() != 2 or basis.shape[1] != num_expr:
+        raise ContentError(f"gaussians.expr_mean {tuple(mean.shape)} / expr_basis {tuple(basis.shape)} are not an "
+                           f"expression basis of the rig's {num_expr} expressions ([{num_expr}] / [K, {num_expr}])")
     check_floats("gaussians.expr_mean", mean)
     check_floats("gaussians.expr_basis", basis)
-    return ExpressionBasis(mean, basis)
+    one_hot = bool(((basis == 0) | (basis == 1)).all()) and bool((basis.sum(1) == 1).all())
+    if bool((mean != 0).any()) or not one_hot:
+        raise AvatarFileError(f"{path}: {PCA_BASIS_REMOVED}")
+    return basis.argmax(1)
 
 
 def _pose_drivers(tensors: dict[str, Tensor], version: str) -> HeadPoseDrivers | None:

@@ -3,8 +3,7 @@
 Each Gaussian lives in the local frame of its parent triangle (origin at the centroid, axes from
 the first edge and the normal, unit = mean edge length), as in GaussianAvatars. On top of that
 binding, every local attribute has one learned offset per *driver* (3D Gaussian Blendshapes):
-the coefficients of the expression weights in the model's `ExpressionBasis` (a selection of
-expressions, or a PCA of the training expressions) followed by the 3 jaw rotation components, so
+the weights of the chosen expressions `blend_expr` followed by the 3 jaw rotation components, so
 the mouth interior and wrinkles can change with expression and jaw, and, when the model has
 `HeadPoseDrivers`, the head's rotation from its mean training pose (3 more), so hanging hair and
 the room's light can change as the head turns.
@@ -18,12 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.pose_drivers import NUM_POSE_DRIVERS, HeadPoseDrivers
-from avatar.render.sh import SH_C0  # Y_0^0: colour = SH_C0 * dc + 0.5
-from avatar.render.view_cone import ViewCone
+from avatar.splat.sh import SH_C0  # Y_0^0: colour = SH_C0 * dc + 0.5
+from avatar.splat.view_cone import ViewCone
 from avatar.rig import HeadRig, RigParams
-from avatar.rig.head_cut import HeadCut
+from avatar.rig.cut_vertices import HeadCut
 
 
 class GaussianAvatar(nn.Module):
@@ -32,23 +30,16 @@ class GaussianAvatar(nn.Module):
     OFFSETS = ("d_xyz", "d_rot", "d_log_scale", "d_opacity", "d_color")
 
     def __init__(self, rig: HeadRig, parent: Tensor, sh_degree: int = 0,
-                 blend_expr: int | Tensor | ExpressionBasis | None = None, pose: HeadPoseDrivers | None = None):
-        """blend_expr: what drives the expression offsets: a basis, or a selection of expressions
-        (indices, or a count (the first ones), or None (all)); pose: the head's rotation drives
-        offsets too (None: it does not)."""
+                 blend_expr: int | Tensor | None = None, pose: HeadPoseDrivers | None = None):
+        """blend_expr: the expressions whose weights drive offsets: indices, or a count (the first
+        ones), or None (all); pose: the head's rotation drives offsets too (None: it does not)."""
         super().__init__()
         n = int(parent.shape[0])
         self.rig = rig
         self.sh_degree = sh_degree
         self.head_cut: HeadCut | None = None  # where renders end below the head (the capture's, when it has one)
         self.view_cone: ViewCone | None = None  # the directions its view-dependent colour was trained from
-        basis = blend_expr if isinstance(blend_expr, ExpressionBasis) else \
-            ExpressionBasis.selection(_expression_indices(blend_expr, rig.num_expr), rig.num_expr)
-        if basis.basis.dim() != 2 or basis.basis.shape[1] != rig.num_expr or basis.mean.shape != (rig.num_expr,):
-            raise ValueError(f"an expression basis for {rig.num_expr} expressions must be [K, {rig.num_expr}] with a "
-                             f"mean of {rig.num_expr}, got {tuple(basis.basis.shape)} and {tuple(basis.mean.shape)}")
-        self.register_buffer("expr_mean", basis.mean.float().clone())  # [E]
-        self.register_buffer("expr_basis", basis.basis.float().clone())  # [De, E]
+        self.register_buffer("blend_expr", _expression_indices(blend_expr, rig.num_expr))  # [De] long
         # None when the head's rotation drives no offsets
         self.register_buffer("pose_mean", None if pose is None else pose.mean.float().clone())  # [3, 3]
         self.register_buffer("pose_low", None if pose is None else pose.low.float().clone())  # [3]
@@ -76,17 +67,8 @@ class GaussianAvatar(nn.Module):
         return self
 
     @property
-    def expression_basis(self) -> ExpressionBasis:
-        return ExpressionBasis(self.expr_mean, self.expr_basis)
-
-    @property
-    def blend_expr(self) -> Tensor | None:
-        """The expressions whose weights drive offsets [De] when the basis is such a selection, else None."""
-        return self.expression_basis.selected()
-
-    @property
     def num_blend_expr(self) -> int:
-        return int(self.expr_basis.shape[0])
+        return int(self.blend_expr.shape[0])
 
     @property
     def pose_drivers(self) -> HeadPoseDrivers | None:
@@ -102,10 +84,10 @@ class GaussianAvatar(nn.Module):
         return int(self.parent.shape[0])
 
     def drivers(self, params: RigParams) -> Tensor:
-        """Blendshape weights [T, D]: the expression basis' coefficients, the jaw rotation, then
+        """Blendshape weights [T, D]: the chosen expressions' weights, the jaw rotation, then
         (with pose drivers) the head's clamped rotation from its mean. The one place drivers are
         computed (the renderer's fused op takes these; web/src/blend.js restates them)."""
-        parts = [self.expression_basis.coefficients(params.expr), params.jaw]
+        parts = [params.expr[:, self.blend_expr.to(params.expr.device)], params.jaw]
         pose = self.pose_drivers
         if pose is not None:
             parts.append(pose.coefficients(params))
@@ -113,7 +95,7 @@ class GaussianAvatar(nn.Module):
 
     @classmethod
     def on_mesh(cls, rig: HeadRig, per_face: int = 1, sh_degree: int = 0,
-                blend_expr: int | Tensor | ExpressionBasis | None = None,
+                blend_expr: int | Tensor | None = None,
                 opacity: float = 0.8, seed: int = 0, vertex_colors: Tensor | None = None,
                 pose: HeadPoseDrivers | None = None) -> "GaussianAvatar":
         """`per_face` Gaussians on every rig triangle, flat discs that tile it, grey or, given

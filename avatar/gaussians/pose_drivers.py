@@ -24,9 +24,8 @@ from avatar.rig.lbs import axis_angle_to_matrix
 NUM_POSE_DRIVERS = 3
 # A driver of 1 is a third of a radian: a phone video turns the head by 0.03-0.17 rad (standard
 # deviation per axis), and in radians the pose offsets, which Adam moves by about the learning
-# rate a step whatever the driver, learnt too little of it (talking_woman_512 held-out, seed 0:
-# 22.14 dB without pose drivers; 22.58 at 1 a radian, 23.04 at 3, 22.88 at 10, where the training
-# frames fit better still: 31.65, 31.97, 32.32).
+# rate a step whatever the driver, learnt too little of it; three a radian scored best on held-out
+# frames (1 and 10 were tried: docs/results.md, "Offsets that follow the head's pose").
 DRIVERS_PER_RADIAN = 3.0
 # A head counts as beyond the trained poses past this (radians, 0.06 deg): the range's ends are
 # float32, so the training frames themselves can lie 1e-8 rad outside.

@@ -13,7 +13,7 @@ import torch
 from avatar.gaussians.binding import triangle_frames
 from avatar.gaussians.model import GaussianAvatar
 from avatar.gaussians.rotations import matrix_to_quat, quat_multiply
-from avatar.render.world import Gaussians
+from avatar.splat.world import Gaussians
 from avatar.rig import RigParams
 
 

@@ -21,12 +21,13 @@ from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import AvatarFileError, load_avatar as read_avatar_file, save_avatar as write_avatar_file
 from avatar.model.expression_range import ExpressionRange
 from avatar.model.live_map import LiveMap
-from avatar.render import Camera
-from avatar.render.framing import camera_path
+from avatar.splat import Camera
+from avatar.splat.framing import camera_path
 from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.loaders import load_rig
 from avatar.runtime.devices import resolve_device
+from avatar.runtime.errors import InputError
 
 log = logging.getLogger("avatar")
 
@@ -104,7 +105,7 @@ class Avatar:
                                       or Path(source).suffix.lower() != ".csv"):
             # Given and silently unused would hide a mistake (the map would be a wrong path, or a
             # map meant for another source).
-            raise ValueError(f"--arkit-map {arkit_map}: applies only to a Live Link Face .csv source, not {source}")
+            raise InputError(f"--arkit-map {arkit_map}: applies only to a Live Link Face .csv source, not {source}")
         if source is None:
             params = self.rig.zero_params(1)
         elif isinstance(source, RigParams):
@@ -131,7 +132,7 @@ class Avatar:
         (a Camera, or front | orbit | arc framed on the head at `size` pixels)."""
         params, _ = self.params(source, arkit_map)
         if not 0 <= frame < params.num_frames:
-            raise ValueError(f"{source}: frame {frame} is outside 0..{params.num_frames - 1}")
+            raise InputError(f"{source}: frame {frame} is outside 0..{params.num_frames - 1}")
         cam = camera if isinstance(camera, Camera) else camera_path(self.rig, camera, size, params.num_frames)(frame)
         params = params.frame(frame).to(device=self.device)
         return self.renderer.render(params, cam).rgb.clamp(0, 1)

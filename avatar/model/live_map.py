@@ -3,14 +3,14 @@
 The viewer's live fitter (landmarks only, a few Gauss-Newton steps a frame, its own identity
 calibrated on a second of video) and `avatar track` (the whole video at once, then a photometric
 refinement against the pixels) split a face between identity, expressions, jaw and eyes
-differently: on talking_woman_512 the offline tracker holds browOuterUp, cheekSquint and
-jawForward near 1.0 in every frame where the live fitter gives 0.2-0.6, and their eye angles
-differ by 0.19 rad. The avatar's offsets were learnt on the offline parameters, so the same
-person driving it live got a different face (held-out PSNR 3.6 dB under the offline-driven one).
+differently: the same face gets other expression weights and eye angles from each. The avatar's
+offsets were learnt on the offline parameters, so without a map the same person driving it live
+gets a different face from the one it was trained on (measured: docs/results.md, "The live map:
+the live fitter's parameters carried into the avatar's own").
 
 An affine map of [expression weights, jaw, eyes], fitted by least squares pulled towards the
 identity on the training frames (the live fitter run over the capture's own landmarks against
-the tracked parameters; `capture.live_map`), carries a live fit into the avatar's
+the tracked parameters; `capture.live_map_fit`), carries a live fit into the avatar's
 parameterisation. The driver's resting
 face in the live fitter's terms (`input_rest`) is what a neutral set by hand maps to.
 """
@@ -27,8 +27,9 @@ from avatar.rig import RigParams
 # Pull of the weights towards the identity (each live parameter drives its own), against the
 # centred inputs' sum of squares (about 6 per weight for 300 frames of a talking face): enough
 # frames learn the couplings; a short clip, or a face unlike the training frames, stays near the
-# live fit shifted by the mean difference. A pull towards zero (ridge) fitted the clips as well
-# but made another person's jaw on a short clip stop following theirs (docs/results.md, "The live map").
+# live fit shifted by the mean difference. A pull towards zero (ridge) scores as well on the
+# avatar's own person but, fitted on a short clip, stops another person's jaw following theirs
+# (docs/results.md, "The live map: the live fitter's parameters carried into the avatar's own").
 TO_IDENTITY = 0.3
 
 

@@ -1,6 +1,6 @@
 """The region an avatar's cut below the head keeps in a frame, fast: cuda_ext's head_cut_region op.
 
-The same region as avatar.render.head_cut.cut_region (the reference, which cuts a tracked video's
+The same region as avatar.splat.cut_region.cut_region (the reference, which cuts a tracked video's
 masks) but for a pixel here and there, in a millisecond at 512 x 512 on one core instead of tens
 of milliseconds. It runs on the vertices' device: on a GPU the CUDA build's kernels compute it
 there, and nothing is copied to the host. On the CPU, `apply_` cuts a render in place without
@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from avatar.render.camera import Camera
-from avatar.render.output import RenderOutput
-from avatar.rig.head_cut import HeadCut
+from avatar.splat.camera import Camera
+from avatar.splat.output import RenderOutput
+from avatar.rig.cut_vertices import HeadCut
 
 
 class CutRegion:

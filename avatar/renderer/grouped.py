@@ -3,8 +3,8 @@
 Grouped by 8 Gaussians (one vector load per attribute) and with the blendshape offsets as 8-bit
 integers, one float scale per expression and attribute: a quarter of the bytes of the largest
 thing a frame reads. Renders from them agree with the float32 blend and splat ops far below what
-a display shows (65.5 dB PSNR mean, 62.3 worst, on the 53 held-out frames of a 100k-Gaussian
-phone avatar at 512 px). Built once per state of the model: `matches` tells whether a model's
+a display shows (PSNR above an 8-bit display's own rounding; measured: docs/results.md,
+"Inference path: 8-bit offsets"). Built once per state of the model: `matches` tells whether a model's
 tensors changed since (training changes them in place, which bumps their version counters).
 """
 
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from avatar.gaussians.model import GaussianAvatar
-from avatar.render.sh import SH_C0
+from avatar.splat.sh import SH_C0
 
 GROUP = 8  # Gaussians per group: the lanes of the op's AVX2 loop
 

@@ -1,8 +1,8 @@
 """A level of detail: the avatar without the Gaussians that make the least of its images, and
 what dropping them costs.
 
-A trained avatar carries many Gaussians that hardly show: the phone avatar (102k) makes 99.9% of
-its rendered weight with 61k of them. `contributions` sums, over a set of frames and cameras,
+A trained avatar carries many Gaussians that hardly show: a fraction of them makes nearly all of
+its rendered weight (docs/viewer.md, "Level of detail"). `contributions` sums, over a set of frames and cameras,
 each Gaussian's blending weight over all pixels (the CPU rasterizer's backward gives it exactly:
 the gradient of the red channel's sum with respect to a Gaussian's red colour). `level_of_detail`
 keeps the most contributing fraction and measures the PSNR of the pruned renders against the
@@ -21,8 +21,8 @@ import torch
 from torch import Tensor
 
 from avatar.gaussians import GaussianAvatar, blend
-from avatar.render import Camera
-from avatar.render.ext_backend import camera_params
+from avatar.splat import Camera
+from avatar.splat.ext_backend import camera_params
 from avatar.renderer.renderer import AvatarRenderer
 from avatar.rig import RigParams
 

@@ -18,9 +18,9 @@ from torch import Tensor
 
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.blend import blend_backend, blend_with_offsets
-from avatar.render import Camera, RenderOutput, splat_registry
-from avatar.render.ext_backend import camera_params
-from avatar.render.head_cut import clip_to_region
+from avatar.splat import Camera, RenderOutput, splat_registry
+from avatar.splat.ext_backend import camera_params
+from avatar.splat.cut_region import clip_to_region
 from avatar.renderer.cut import CutRegion
 from avatar.renderer.grouped import GroupedGaussians
 from avatar.rig.poser import RigPoser
@@ -93,7 +93,7 @@ class AvatarRenderer:
 
     def seen_from(self, params: RigParams, camera: Camera) -> Camera:
         """The camera with its view-dependent colour seen from inside the avatar's view cone
-        (`avatar.render.view_cone`) for the head posed at params (one frame); as it is for an
+        (`avatar.splat.view_cone`) for the head posed at params (one frame); as it is for an
         avatar without one."""
         cone = self.model.view_cone
         return camera if cone is None else camera.with_sh_origin(cone.origin(params, camera.position))

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from avatar.runtime.cpu_threads import ThreadBudget
 from avatar.data.video import VideoWriter
-from avatar.render import Camera
+from avatar.splat import Camera
 from avatar.renderer.renderer import AvatarRenderer
 from avatar.rig import RigParams
 

@@ -64,7 +64,6 @@ class HeadRig:
 
     def forward(self, params: RigParams) -> Tensor:
         """Posed vertices [T, V, 3] for T frames (shape shared, translation applied last)."""
-        t = params.num_frames
         offsets = torch.einsum("vks,s->vk", self.shapedirs, params.shape)[None]  # [1, V, 3]
         offsets = offsets + torch.einsum("vke,te->tvk", self.exprdirs, params.expr)  # [T, V, 3]
         v_shaped = self.v_template[None] + offsets

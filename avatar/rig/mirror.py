@@ -22,6 +22,7 @@ from torch import Tensor
 
 from avatar.rig.head_rig import HeadRig
 from avatar.rig.params import RigParams
+from avatar.runtime.errors import InputError
 
 REFLECT = (-1.0, 1.0, 1.0)  # x -> -x: rig space's left-right mirror
 AXIS_ANGLE = (1.0, -1.0, -1.0)  # a rotation mirrored in x = 0, as an axis-angle vector
@@ -47,7 +48,7 @@ class RigMirror:
         _, vertex = cKDTree(np.concatenate([v, moves], 1)).query(np.concatenate([v * np.array(REFLECT), moves], 1))
         gap = np.linalg.norm(v[vertex] - v * np.array(REFLECT), axis=1)  # [V]
         if gap.max() > MAX_VERTEX_GAP:
-            raise ValueError(f"rig '{rig.name}' is not left-right symmetric: a mirrored rest vertex lies "
+            raise InputError(f"rig '{rig.name}' is not left-right symmetric: a mirrored rest vertex lies "
                              f"{1e3 * gap.max():.1f} mm from any vertex (at most {1e3 * MAX_VERTEX_GAP:.0f})")
         vertex = torch.from_numpy(vertex).long()
         return cls(vertex, _blendshape_map(rig.shapedirs, vertex, rig.name, "identity"),
@@ -79,7 +80,7 @@ def _blendshape_map(dirs: Tensor, vertex: Tensor, rig: str, what: str) -> Tensor
     size = mirrored.norm(dim=0).clamp_min(1e-12)  # [K]
     residual = (basis @ m - mirrored).norm(dim=0) / size  # [K]
     if float(residual.max()) > MAX_BLENDSHAPE_RESIDUAL:
-        raise ValueError(f"rig '{rig}': the mirror of {what} blendshape {int(residual.argmax())} is not among its "
+        raise InputError(f"rig '{rig}': the mirror of {what} blendshape {int(residual.argmax())} is not among its "
                          f"blendshapes ({100 * float(residual.max()):.0f}% of it left over)")
     coefficient = (basis.T @ mirrored) / basis.pow(2).sum(0).clamp_min(1e-24)[:, None]  # [K (j), K (k)]
     alone = torch.stack([(basis * coefficient[:, i]).sub(mirrored[:, i:i + 1]).norm(dim=0) / size[i]

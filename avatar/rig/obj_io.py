@@ -14,12 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar.runtime.errors import InputError
+
 _VERTEX_LINE = re.compile(rb"^v[ \t].*$", re.M)
 _FACE_OR_MATERIAL_LINE = re.compile(rb"^(?:f[ \t]|usemtl).*$", re.M)
 _TEXTURE_NORMAL_REFS = re.compile(rb"/[^ \t\r\n]*")  # the "/vt/vn" part of "v/vt/vn"
 
 
-class ObjError(ValueError):
+class ObjError(InputError):
     """An OBJ file that cannot be parsed (the message names the file)."""
 
 

@@ -9,10 +9,10 @@ signatures match when every projection agrees to within `RELATIVE_TOLERANCE` of 
 
 - last-bit differences (about 1e-7 of the RMS) move a projection by less than that, far inside it;
 - a change that spoils a fit moves it by far more: the projections are sums over every value
-  scaled by 1/sqrt(n), so they move by about 0.08 x the RMS of the change. The built-in head's
-  canonical-proportions warp (19829dc: mouth 19% narrower) moved the template's by 2.4e-3 of its
-  RMS and the expressions' by 0.03; 300 vertices moved 1 mm, by 5e-4; relative noise of 1e-6 on
-  every value, by 2e-7.
+  scaled by 1/sqrt(n), so they move by about 0.08 x the RMS of the change. A warp of the
+  built-in head that narrows its mouth by a fifth (docs/results.md, "The builtin head's
+  proportions") moves the template's by about 2e-3 of its RMS and the expressions' by 0.03;
+  300 vertices moved 1 mm, by 5e-4; relative noise of 1e-6 on every value, by 2e-7.
 
 Integer arrays (the faces) must match exactly.
 """

@@ -12,9 +12,12 @@ process uses the torch reference on the same device instead, and the name report
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
+if TYPE_CHECKING:
+    import torch  # imported where a device is resolved: `avatar --help` reads RENDER_BACKENDS without torch
+
+from avatar.runtime.errors import InputError
 
 log = logging.getLogger("avatar")
 
@@ -28,7 +31,7 @@ class BackendUnavailable(RuntimeError):
     """A backend cannot run here (not built, no GPU, missing package); the message says why."""
 
 
-class BackendDeviceError(ValueError):
+class BackendDeviceError(InputError):
     """A backend asked for on tensors of a device it does not compute on."""
 
 
@@ -61,6 +64,8 @@ class BackendRegistry:
     def get(self, name: str, device: str | torch.device = "cpu") -> tuple[str, Callable]:
         """(name of what runs, implementation) for tensors on `device`; BackendUnavailable with
         the reason, or BackendDeviceError for a backend that does not compute on that device."""
+        import torch
+
         kind = torch.device(device).type
         if name == "auto":
             return self._pick_auto(kind)

@@ -11,10 +11,12 @@ import re
 
 import torch
 
+from avatar.runtime.errors import InputError
+
 _SPEC = re.compile(r"^(auto|cpu|cuda)(:(\d+))?$")
 
 
-class DeviceUnavailable(ValueError):
+class DeviceUnavailable(InputError):
     """A device asked for that this machine or this torch build does not have."""
 
 

@@ -1,7 +1,7 @@
 """Trust, then use: a compiled kernel is compared with its reference before a process uses it.
 
 The CUDA blend and splat kernels are each checked once per process, the first time their
-backend is asked for (`avatar.gaussians.blend_check`, `avatar.render.splat_check`): a small
+backend is asked for (`avatar.gaussians.blend_check`, `avatar.splat.splat_check`): a small
 fixed scene is run forward and backward by the CUDA kernel and by the torch reference on the CPU,
 with the same random upstream gradients, and every output and gradient is compared here. On a mismatch the registry
 (`avatar.runtime.backends`) warns once, naming what differed, and the process uses the torch

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from avatar.data.capture import Capture
 from avatar.data.splits import split_cameras
+from avatar.runtime.errors import InputError
 
 
 class CameraColours(nn.Module):
@@ -57,7 +58,7 @@ class CameraColours(nn.Module):
         names = [capture.cameras[c].name for c in cameras]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise ValueError(f"{capture.root}: training cameras share the names {', '.join(repeated)}; per-camera "
+            raise InputError(f"{capture.root}: training cameras share the names {', '.join(repeated)}; per-camera "
                              "colour correction keeps each camera's by name (--set camera_colour=false to train "
                              "without it)")
         return cls(names[0], names[1:])
@@ -96,7 +97,7 @@ class CameraColours(nn.Module):
         """Transforms as `to_dict` wrote them; ValueError naming what is wrong."""
         if not isinstance(data, dict) or not isinstance(data.get("cameras"), dict) \
                 or data.get("reference") not in data["cameras"]:
-            raise ValueError("camera_colours must hold 'cameras' (name: matrix and bias) and the 'reference' "
+            raise InputError("camera_colours must hold 'cameras' (name: matrix and bias) and the 'reference' "
                              "among them")
         names, matrices, biases = [], [], []
         for name, value in data["cameras"].items():
@@ -116,5 +117,5 @@ def _finite(value: object, shape: tuple[int, ...], what: str) -> Tensor:
     except (TypeError, ValueError, RuntimeError):  # not numbers, ragged, None
         tensor = None
     if tensor is None or tuple(tensor.shape) != shape or not all(math.isfinite(v) for v in tensor.flatten().tolist()):
-        raise ValueError(f"camera_colours: {what} must be {' x '.join(map(str, shape))} finite numbers")
+        raise InputError(f"camera_colours: {what} must be {' x '.join(map(str, shape))} finite numbers")
     return tensor

@@ -17,6 +17,7 @@ import yaml
 from avatar.runtime.backends import RENDER_BACKENDS
 from avatar.data.capture import Capture, is_inside
 from avatar.data.errors import CaptureError
+from avatar.runtime.errors import InputError
 
 _PACKAGED_PRESETS = Path(__file__).resolve().parent / "presets"
 CONFIG_DIR = _PACKAGED_PRESETS if _PACKAGED_PRESETS.is_dir() else Path(__file__).resolve().parents[2] / "configs"
@@ -35,9 +36,6 @@ class TrainConfig:
     sh_degree: int = 0
     colors_from_rig: bool = False  # start from the rig's vertex colours (where it has them), not grey
     num_blend_expr: int | None = None  # expressions with learned offsets: those whose tracked weights vary most (None: all)
-    # Offsets driven by a PCA of the training expressions keeping this fraction of their variance
-    # (at most num_blend_expr components) instead of a selection of expressions; None: the selection.
-    expr_pca_variance: float | None = None
     pose_offsets: bool = False  # the head's rotation from its mean training pose drives offsets too (HeadPoseDrivers)
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     ssim_weight: float = 0.2
@@ -84,10 +82,6 @@ class TrainConfig:
     densify_size_threshold: float = 0.5  # split above this local scale (triangle units), clone below
     prune_opacity: float = 0.005
     max_gaussians: int = 200_000
-    # Per-frame rig-parameter refinement through the renderer (monocular captures).
-    refine_params: bool = False
-    lr_params: float = 1e-4  # Adam: about 0.1 mm / 1e-4 rad / 1e-4 weight per step at most
-    params_reg: float = 1e-3  # on ParamRefiner.deviation: refinement corrects the tracking, not replaces it
     # Per-camera colour correction when the training frames come from several cameras (white
     # balance and exposure differ): an affine colour transform per camera but the first, applied
     # to the render before the photometric loss (avatar/training/camera_colour.py).
@@ -108,13 +102,13 @@ class TrainConfig:
         for key, (low, high) in _RANGES.items():
             value = getattr(self, key)
             if value is not None and not low <= value <= high:
-                raise ValueError(f"config key {key}: {value} is outside [{low:g}, {high:g}]")
+                raise InputError(f"config key {key}: {value} is outside [{low:g}, {high:g}]")
         if not all(0.0 <= c <= 1.0 for c in self.background):
-            raise ValueError(f"config key background: {list(self.background)} is not an RGB colour in [0, 1]")
+            raise InputError(f"config key background: {list(self.background)} is not an RGB colour in [0, 1]")
         if self.min_iterations > self.max_iterations:
-            raise ValueError(f"config keys min_iterations {self.min_iterations} > max_iterations {self.max_iterations}")
+            raise InputError(f"config keys min_iterations {self.min_iterations} > max_iterations {self.max_iterations}")
         if self.backend not in RENDER_BACKENDS:
-            raise ValueError(f"config key backend: {self.backend!r} is not one of {', '.join(RENDER_BACKENDS)}")
+            raise InputError(f"config key backend: {self.backend!r} is not one of {', '.join(RENDER_BACKENDS)}")
 
     def clip_iterations(self, num_frames: int) -> int:
         """The steps to train on num_frames training frames: `iterations`, or when that is None
@@ -137,7 +131,7 @@ class TrainConfig:
         types = {f.name: f.type for f in fields(self)}
         unknown = set(settings) - set(types)
         if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+            raise InputError(f"unknown config keys: {', '.join(sorted(unknown))}")
         values = self.to_dict()
         for key, value in settings.items():
             values[key] = _checked(key, value, types[key])
@@ -147,17 +141,17 @@ class TrainConfig:
 
 _BIG = 1e9
 # Bounds of the settings that have them (inclusive); the rest only need their type.
-_RANGES = {"iterations": (1, _BIG), "per_face": (1, 64), "sh_degree": (0, 3), "num_blend_expr": (0, _BIG), "expr_pca_variance": (0, 1),
+_RANGES = {"iterations": (1, _BIG), "per_face": (1, 64), "sh_degree": (0, 3), "num_blend_expr": (0, _BIG),
            "ssim_weight": (0, 1), "alpha_weight": (0, _BIG), "mirror_fraction": (0, 1),
            "needle_ratio": (1, _BIG), "offsets_from_frac": (0, 1), "camera_colour_from_frac": (0, 1),
            "steps_per_frame": (0, _BIG),
            "min_iterations": (1, _BIG), "max_iterations": (1, _BIG),
            **{k: (1e-12, 10) for k in ("lr_xyz", "lr_xyz_final", "lr_rot", "lr_scale", "lr_opacity", "lr_color",
-                                       "lr_offset_scale", "lr_params", "lr_camera_colour")},
+                                       "lr_offset_scale", "lr_camera_colour")},
            **{k: (0, _BIG) for k in ("xyz_reg", "xyz_reg_threshold", "scale_reg", "scale_reg_threshold", "offset_reg",
                                      "face_offset_reg", "face_offset_threshold", "flat_reg", "flat_threshold",
                                      "needle_reg", "floater_reg", "camera_colour_reg",
-                                     "params_reg", "densify_from", "densify_grad_threshold", "densify_size_threshold",
+                                     "densify_from", "densify_grad_threshold", "densify_size_threshold",
                                      "eval_every", "checkpoint_every")},
            "densify_until_frac": (0, 1), "densify_every": (1, _BIG), "prune_opacity": (0, 1),
            "max_gaussians": (1, _BIG), "eval_frames": (1, _BIG), "log_every": (1, _BIG)}
@@ -185,7 +179,7 @@ def _checked(key: str, value, annotation: str):
     elif (isinstance(value, (list, tuple)) and any(t.startswith("tuple") for t in allowed) and len(value) == 3
           and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
         return tuple(float(v) for v in value)
-    raise ValueError(f"config key {key}: expected {annotation}, got {value!r}")
+    raise InputError(f"config key {key}: expected {annotation}, got {value!r}")
 
 
 def parse_settings(items: list[str]) -> dict:
@@ -197,15 +191,15 @@ def parse_settings(items: list[str]) -> dict:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ValueError(f"--set expects key=value, got {item!r}")
+            raise InputError(f"--set expects key=value, got {item!r}")
         if key not in types:
             near = difflib.get_close_matches(key, types, n=3)
-            raise ValueError(f"--set {key}: not a training setting" + (f" (did you mean {', '.join(near)}?)" if near else
+            raise InputError(f"--set {key}: not a training setting" + (f" (did you mean {', '.join(near)}?)" if near else
                                                                        "; see avatar train --print-config"))
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise ValueError(f"--set {key}: value {text!r} is not valid YAML ({e.problem})") from None
+            raise InputError(f"--set {key}: value {text!r} is not valid YAML ({e.problem})") from None
         settings[key] = _checked(key, value, types[key])
     return settings
 
@@ -219,20 +213,20 @@ def load_config(preset: str | None = None, **overrides) -> TrainConfig:
             path = CONFIG_DIR / f"{preset}.yaml"
         if not path.is_file():
             names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-            raise ValueError(f"config preset '{preset}' not found (looked at {path}); "
+            raise InputError(f"config preset '{preset}' not found (looked at {path}); "
                              f"presets: {', '.join(names) or f'none in {CONFIG_DIR}'}")
         try:
             values = yaml.safe_load(path.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: not a valid YAML preset ({e})") from None
+            raise InputError(f"{path}: not a valid YAML preset ({e})") from None
         if values is None:
-            raise ValueError(f"{path}: the preset is empty (a preset is a mapping of setting: value)")
+            raise InputError(f"{path}: the preset is empty (a preset is a mapping of setting: value)")
         if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
-            raise ValueError(f"{path}: a preset is a mapping of setting: value, got {type(values).__name__}")
+            raise InputError(f"{path}: a preset is a mapping of setting: value, got {type(values).__name__}")
         try:
             cfg = cfg.replaced(values)
         except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
+            raise InputError(f"{path}: {e}") from None
     return cfg.updated(**overrides)
 
 

@@ -31,6 +31,7 @@ from avatar.model.beyond_training import beyond_training
 from avatar.renderer import AvatarRenderer
 from avatar.training.camera_colour import CameraColours
 from avatar.training.image_metrics import LpipsMetric, psnr, ssim
+from avatar.runtime.errors import InputError
 
 log = logging.getLogger("avatar")
 
@@ -58,14 +59,14 @@ def evaluate(renderer: AvatarRenderer, capture: Capture, split: str = "test", ma
     (over its background), in each camera's colours where `colours` has them: per frame and their
     means."""
     if split not in capture.splits:
-        raise ValueError(f"capture {capture.root} has no split '{split}' (has: {', '.join(capture.splits)})")
+        raise InputError(f"capture {capture.root} has no split '{split}' (has: {', '.join(capture.splits)})")
     capture.check_rig(renderer.model.rig)
     frames = capture.splits[split]
     if max_frames is not None and len(frames) > max_frames:
         step = len(frames) / max_frames
         frames = [frames[int(i * step)] for i in range(max_frames)]
     if not frames:
-        raise ValueError(f"split '{split}' of {capture.root} is empty")
+        raise InputError(f"split '{split}' of {capture.root} is empty")
     device = renderer.device
     bg = torch.tensor(renderer.background, dtype=torch.float32, device=device)
     lpips = lpips if lpips is not None else LpipsMetric()

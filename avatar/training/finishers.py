@@ -1,5 +1,5 @@
 """What other packages add to a trained avatar before it is written, found through the entry
-points group "avatar.train_finishers" (capture's live map: `capture.live_map.attach_live_map`),
+points group "avatar.train_finishers" (capture's live map: `capture.live_map_fit.attach_live_map`),
 so that avatar never imports them. Each entry point is a function capture -> Finisher."""
 
 from __future__ import annotations
@@ -9,20 +9,18 @@ from importlib.metadata import entry_points
 
 from avatar.data.capture import Capture
 from avatar.model import Avatar
-from avatar.rig import RigParams
 
 GROUP = "avatar.train_finishers"
 
-# Completes a trained avatar in place, given the tracking [T] (every time step of the capture, on
-# the CPU) it was trained on: the capture's own, or as training refined it.
-Finisher = Callable[[Avatar, RigParams], None]
+# Completes a trained avatar in place (it was trained on the capture's own tracking).
+Finisher = Callable[[Avatar], None]
 
 
 def registered_finishers(capture: Capture) -> Finisher:
     """One function that runs every registered finisher for `capture` on an avatar, by name order."""
     steps = [entry.load()(capture) for entry in sorted(entry_points(group=GROUP), key=lambda e: e.name)]
 
-    def finish(avatar: Avatar, trained: RigParams) -> None:
+    def finish(avatar: Avatar) -> None:
         for step in steps:
-            step(avatar, trained)
+            step(avatar)
     return finish

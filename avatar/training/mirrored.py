@@ -30,8 +30,8 @@ from avatar.data.capture import Capture
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.binding import triangle_frames
 from avatar.gaussians.pose_drivers import NUM_POSE_DRIVERS
-from avatar.render import Camera
-from avatar.render.mesh_raster import MeshRender, rasterize_mesh
+from avatar.splat import Camera
+from avatar.splat.mesh_raster import MeshRender, rasterize_mesh
 from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.mirror import RigMirror

@@ -12,7 +12,7 @@ from avatar.model import Avatar
 OWN_KEYS = ("train_seconds", "capture", "train_cameras", "camera_colours")
 # Settings worth a line of their own in the text summary (all of them are in the JSON).
 KEY_SETTINGS = ("iterations", "per_face", "sh_degree", "num_blend_expr", "pose_offsets", "offsets_from_frac",
-                "mirror_fraction", "refine_params", "max_gaussians", "backend")
+                "mirror_fraction", "max_gaussians", "backend")
 
 
 def model_info(avatar: Avatar, metrics: list[dict]) -> dict:
@@ -27,7 +27,7 @@ def model_info(avatar: Avatar, metrics: list[dict]) -> dict:
                 "expressions": rig.num_expr, "identity_components": rig.num_shape},
         "gaussians": model.num_gaussians,
         "sh_degree": model.sh_degree,
-        "expressions_with_offsets": _offset_drivers(model, names),
+        "expressions_with_offsets": [names[i] for i in model.blend_expr.tolist()],
         "head_pose_offsets": model.pose_drivers is not None,
         # the directions its view-dependent colour was trained from (None: seen from any camera)
         "view_cone_half_angle_deg": None if model.view_cone is None else math.degrees(model.view_cone.half_angle),
@@ -42,19 +42,8 @@ def model_info(avatar: Avatar, metrics: list[dict]) -> dict:
     }
 
 
-def _offset_drivers(model, names: list[str]) -> list[str]:
-    """The expressions whose weights drive offsets, or each PCA component by its three largest weights."""
-    selected = model.blend_expr
-    if selected is not None:
-        return [names[i] for i in selected.tolist()]
-    return [f"PCA {k} (" + " ".join(f"{float(row[i]):+.2f} {names[i]}" for i in row.abs().argsort(descending=True)[:3])
-            + " ...)" for k, row in enumerate(model.expr_basis)]
-
-
 def _offsets_line(drivers: list[str], head_pose: bool) -> str:
     pose = "head pose + " if head_pose else ""
-    if drivers and drivers[0].startswith("PCA"):
-        return f"  offsets      {pose}jaw + {len(drivers)} principal components of the training expressions"
     return f"  offsets      {pose}jaw + {len(drivers)} expressions" + (f": {', '.join(drivers)}" if drivers else "")
 
 

@@ -7,11 +7,9 @@ import torch
 from avatar.gaussians import GaussianAvatar
 from avatar.training.camera_colour import CameraColours
 from avatar.training.config import TrainConfig
-from avatar.training.param_refiner import ParamRefiner
 
 
-def make_optimizer(model: GaussianAvatar, cfg: TrainConfig, refiner: ParamRefiner | None,
-                   colours: CameraColours | None = None) -> torch.optim.Adam:
+def make_optimizer(model: GaussianAvatar, cfg: TrainConfig, colours: CameraColours | None = None) -> torch.optim.Adam:
     base = {"xyz": cfg.lr_xyz, "rot": cfg.lr_rot, "log_scale": cfg.lr_scale, "opacity_logit": cfg.lr_opacity,
             "sh_dc": cfg.lr_color, "sh_rest": cfg.lr_color / 20}
     offsets = {"d_xyz": "xyz", "d_rot": "rot", "d_log_scale": "log_scale", "d_opacity": "opacity_logit",
@@ -19,8 +17,6 @@ def make_optimizer(model: GaussianAvatar, cfg: TrainConfig, refiner: ParamRefine
     groups = [{"name": k, "params": [getattr(model, k)], "lr": lr} for k, lr in base.items()]
     groups += [{"name": k, "params": [getattr(model, k)], "lr": base[b] * cfg.lr_offset_scale}
                for k, b in offsets.items()]
-    if refiner is not None:
-        groups.append({"name": "rig_params", "params": list(refiner.parameters()), "lr": cfg.lr_params})
     if colours is not None:
         groups.append({"name": "camera_colour", "params": list(colours.parameters()), "lr": cfg.lr_camera_colour})
     # fused: one kernel over all tensors, ~9x faster than the default on CPU for the offset tensors.

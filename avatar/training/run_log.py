@@ -22,6 +22,7 @@ from PIL import Image
 from avatar.data.atomic import atomic_path
 from avatar.data.errors import JSONTextError, parse_json
 from avatar.training.config import TrainConfig
+from avatar.runtime.errors import InputError
 
 METRICS = "metrics.jsonl"
 TENSORBOARD_HINT = 'pip install --no-build-isolation -e ".[log]"'
@@ -48,8 +49,18 @@ def read_metrics(folder: Path) -> list[dict]:
     return rows
 
 
+def _summary_writer() -> type:
+    """TensorBoard's SummaryWriter class, or InputError naming the package to install."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise InputError(f"--log tensorboard needs the tensorboard package: {TENSORBOARD_HINT}") from None
+    return SummaryWriter
+
+
 class RunLog:
     def __init__(self, folder: Path, cfg: TrainConfig, start_step: int = 0, tensorboard: bool = False):
+        summary_writer = _summary_writer() if tensorboard else None  # before any file: a missing package is bad input
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         kept = [r for r in read_metrics(self.folder) if r["step"] <= start_step]
@@ -58,12 +69,8 @@ class RunLog:
         with atomic_path(self.folder / "config.yaml") as partial:
             partial.write_text(yaml.safe_dump(cfg.to_dict() | {"background": list(cfg.background)}, sort_keys=False))
         self.writer = None
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                raise ValueError(f"--log tensorboard needs the tensorboard package: {TENSORBOARD_HINT}") from None
-            self.writer = SummaryWriter(str(self.folder / "tb"), purge_step=start_step + 1 if start_step else None)
+        if summary_writer is not None:
+            self.writer = summary_writer(str(self.folder / "tb"), purge_step=start_step + 1 if start_step else None)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         with open(self.folder / METRICS, "a") as f:

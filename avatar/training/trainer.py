@@ -15,25 +15,22 @@ import time
 from pathlib import Path
 
 import torch
-from torch import Tensor
 from tqdm import tqdm
 
 from avatar.data.atomic import atomic_path
 from avatar.data.capture import Capture
 from avatar.data.errors import CaptureError
-from avatar.data.expressions import save_expression_file
 from avatar.data.splits import split_cameras
 from avatar.gaussians import GaussianAvatar
-from avatar.gaussians.expression_basis import ExpressionBasis
 from avatar.gaussians.file_checks import check_gaussians
 from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.model import Avatar, ExpressionRange
-from avatar.render import Camera, RenderOutput
-from avatar.render.view_cone import ViewCone
+from avatar.splat import Camera, RenderOutput
+from avatar.splat.view_cone import ViewCone
 from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.face_region import face_triangles
-from avatar.rig.head_cut import HeadCut
+from avatar.rig.cut_vertices import HeadCut
 from avatar.runtime.cpu_threads import ThreadBudget
 from avatar.training.camera_colour import CameraColours
 from avatar.training.config import TrainConfig
@@ -44,10 +41,10 @@ from avatar.training.floaters import FloaterFinder
 from avatar.training.image_metrics import photometric_loss
 from avatar.training.mirrored import MirroredFrames, weighted
 from avatar.training.optim import make_optimizer
-from avatar.training.param_refiner import ParamRefiner
 from avatar.training.regularisers import regularisers
 from avatar.training.run_log import RunLog, run_dir_for
 from avatar.training.turned_views import hair_margin
+from avatar.runtime.errors import InputError
 
 log = logging.getLogger("avatar")
 
@@ -66,15 +63,6 @@ def varying_expressions(capture: Capture, frames: list[int], count: int | None) 
     return torch.sort(torch.argsort(spread, descending=True)[:max(count, 0)]).values
 
 
-def offset_drivers(capture: Capture, frames: list[int], cfg: TrainConfig) -> ExpressionBasis | Tensor | None:
-    """What drives the expression offsets: a PCA of the expressions of `frames` (cfg.expr_pca_variance
-    set) or the expressions that vary most (`varying_expressions`)."""
-    if cfg.expr_pca_variance is None:
-        return varying_expressions(capture, frames, cfg.num_blend_expr)
-    expr = capture.params.expr[[capture.frames[f].time for f in frames]]  # [T, E]
-    return ExpressionBasis.pca(expr, cfg.expr_pca_variance, cfg.num_blend_expr)
-
-
 def capture_head_cut(capture: Capture, rig: HeadRig) -> HeadCut | None:
     """The cut below the head that the capture's masks were made with (capture.track records it),
     which the trained avatar keeps for its renders; None for captures without one."""
@@ -85,11 +73,6 @@ def capture_head_cut(capture: Capture, rig: HeadRig) -> HeadCut | None:
         return HeadCut.from_dict(data, rig.num_vertices, rig.num_faces)
     except ValueError as e:
         raise CaptureError(capture.root / "capture.json", str(e)) from None
-
-
-def refined_params_path(out: Path) -> Path:
-    """Where `--refine-params` writes the refined per-time-step rig parameters (expression file)."""
-    return out.with_name(out.stem + ".refined.npz")
 
 
 class _FrameCache:
@@ -136,23 +119,23 @@ def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, res
 
 
 class Trainer:
-    """One training run: the model, its optimiser, densifier and optional parameter refiner, the
-    training targets and the run's record. `run` takes the steps from the start (or the
-    checkpoint) to cfg.iterations; each step is a sequence of the named methods below."""
+    """One training run: the model, its optimiser and densifier, the training targets and the run's
+    record. `run` takes the steps from the start (or the checkpoint) to cfg.iterations; each step
+    is a sequence of the named methods below."""
 
     def __init__(self, capture: Capture, rig: HeadRig, cfg: TrainConfig, out: Path, resume: bool,
                  log_dir: str | Path | None, tensorboard: bool, device: torch.device):
         capture.check_rig(rig)
         self.train_frames = capture.splits.get("train") or []
         if not self.train_frames:
-            raise ValueError(f"capture {capture.root} has no training frames")
+            raise InputError(f"capture {capture.root} has no training frames")
         if cfg.iterations is None:
             cfg = cfg.updated(iterations=cfg.clip_iterations(len(self.train_frames)))
             log.info("%d steps for %d training frames", cfg.iterations, len(self.train_frames))
         self.capture, self.cfg, self.out, self.device = capture, cfg, out, device
         torch.manual_seed(cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: drawing a frame reads nothing from the device
-        blend_expr = offset_drivers(capture, self.train_frames, cfg)
+        blend_expr = varying_expressions(capture, self.train_frames, cfg.num_blend_expr)
         train_times = [capture.frames[f].time for f in self.train_frames]
         pose = HeadPoseDrivers.from_training(capture.params.select(train_times)) if cfg.pose_offsets else None
         self.model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed,
@@ -163,11 +146,10 @@ class Trainer:
         self.ran = self.renderer.backends()
         log.info("training on %s: blend backend %s, splat backend %s", device, self.ran["blend"], self.ran["splat"])
         self.params = capture.params.to(device=device, dtype=torch.float32)  # [T] every time step's tracking
-        self.refiner = ParamRefiner(self.params) if cfg.refine_params else None
         self.colours = CameraColours.for_training(capture, self.train_frames) if cfg.camera_colour else None
         if self.colours is not None:
             self.colours.to(device)
-        self.optimizer = make_optimizer(self.model, cfg, self.refiner, self.colours)
+        self.optimizer = make_optimizer(self.model, cfg, self.colours)
         self.start = 0
         self.checkpoint = checkpoint_path(out)
         # A checkpoint resumes only the same settings on the same training cameras (`--cameras`).
@@ -176,7 +158,7 @@ class Trainer:
                                    cfg.prune_opacity, cfg.max_gaussians)
         if resume and self.checkpoint.is_file():
             self.start = _load_checkpoint(self.checkpoint, self.fingerprint, cfg, self.model, self.optimizer,
-                                          self.refiner, self.colours, self.densifier, self.gen, device)
+                                          self.colours, self.densifier, self.gen, device)
             log.info("resumed from %s at step %d", self.checkpoint, self.start)
         self.record = RunLog(Path(log_dir) if log_dir is not None else run_dir_for(out), cfg, self.start, tensorboard)
         self.targets = _FrameCache(capture, self.train_frames, torch.tensor(cfg.background, dtype=torch.float32),
@@ -220,9 +202,7 @@ class Trainer:
         return ViewCone.of(self.model.rig, self.capture.params.select(times), positions)
 
     def run(self, progress: bool, finish: Finisher | None = None) -> Avatar:
-        """Every remaining step, then the model completed by `finish` (given the tracking it was
-        trained on: the capture's, refined when training refined it) and written (and the refined
-        tracking, if refined)."""
+        """Every remaining step, then the model completed by `finish` and written."""
         started = time.perf_counter()
         self.logged_at, self.logged_step = started, self.start
         self.bar = tqdm(range(self.start, self.cfg.iterations), initial=self.start, total=self.cfg.iterations,
@@ -237,18 +217,12 @@ class Trainer:
                                          "backends_ran": self.ran, "train_cameras": self.camera_names()}
         if self.colours is not None:
             settings["camera_colours"] = self.colours.to_dict()
-        # What the avatar learned from: the tracking, as training refined it when it did.
-        trained = self.refiner.refined() if self.refiner is not None else self.params  # [T]
-        learned = ExpressionRange.of(trained.select([self.capture.frames[f].time for f in self.train_frames]))
+        learned = ExpressionRange.of(self.params.select([self.capture.frames[f].time for f in self.train_frames]))
         avatar = Avatar(self.model, self.capture.params.shape, self.cfg.background, settings, self.cfg.backend,
                         learned)
         if finish is not None:
-            finish(avatar, trained.to(device="cpu"))
+            finish(avatar)
         avatar.save(self.out)
-        if self.refiner is not None:
-            # The refined tracking is worth keeping: it replays the training frames as fitted.
-            save_expression_file(refined_params_path(self.out), self.refiner.refined(), self.capture.fps,
-                                 self.model.rig.expr_names)
         if self.checkpoint.exists():
             self.checkpoint.unlink()
         return avatar
@@ -279,7 +253,7 @@ class Trainer:
         """The loss terms of one training frame, its render and camera."""
         cfg = self.cfg
         time_index = self.capture.frames[frame].time
-        frame_params = self.refiner.frame(time_index) if self.refiner else self.params.frame(time_index)
+        frame_params = self.params.frame(time_index)
         camera = self.capture.camera(frame)
         # Rendered as every command renders it, with the frame's cut: Gaussians the cut hides in
         # this frame are left alone, not taught to vanish where other frames show them (a pale neck band).
@@ -294,8 +268,6 @@ class Trainer:
             # Background is transparency, not Gaussians painted the background's colour: those
             # show as pale blobs wherever a new pose puts them in front of the face.
             terms["alpha"] = cfg.alpha_weight * (rendered.alpha - mask).abs().mean()
-        if self.refiner is not None:
-            terms["params"] = cfg.params_reg * self.refiner.deviation(time_index)
         deviation = self.colours.deviation(self.camera_name(frame)) if self.colours is not None else None
         if deviation is not None:  # the reference camera has no transform to keep near the identity
             terms["colour"] = cfg.camera_colour_reg * deviation
@@ -386,8 +358,8 @@ class Trainer:
     def save_checkpoint(self, step: int) -> None:
         cfg = self.cfg
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.iterations:
-            _save_checkpoint(self.checkpoint, self.fingerprint, step + 1, self.model, self.optimizer, self.refiner,
-                             self.colours, self.densifier, self.gen)
+            _save_checkpoint(self.checkpoint, self.fingerprint, step + 1, self.model, self.optimizer, self.colours,
+                             self.densifier, self.gen)
 
 
 # Settings that may change between an interrupted run and its resumption.
@@ -400,33 +372,32 @@ def _fingerprint(cfg: TrainConfig, cameras: list[int]) -> str:
     return json.dumps(kept | {"train_cameras": cameras}, sort_keys=True)
 
 
-def _save_checkpoint(path: Path, fingerprint: str, step: int, model: GaussianAvatar, optimizer, refiner, colours,
-                     densifier, gen) -> None:
+def _save_checkpoint(path: Path, fingerprint: str, step: int, model: GaussianAvatar, optimizer, colours, densifier,
+                     gen) -> None:
     state = {"step": step, "config": fingerprint, "parent": model.parent, "optimizer": optimizer.state_dict(),
              "densify_stats": [densifier.grad_sum, densifier.count],
              "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
              "tensors": {k: v.detach() for k, v in model.attribute_tensors().items()},
-             "refiner": refiner.state_dict() if refiner else None,
              "camera_colours": colours.state_dict() if colours else None}
     with atomic_path(path) as partial:
         torch.save(state, partial)
 
 
-def _load_checkpoint(path: Path, fingerprint: str, cfg: TrainConfig, model: GaussianAvatar, optimizer, refiner,
-                     colours, densifier, gen, device: torch.device) -> int:
+def _load_checkpoint(path: Path, fingerprint: str, cfg: TrainConfig, model: GaussianAvatar, optimizer, colours,
+                     densifier, gen, device: torch.device) -> int:
     try:
         # Restricted unpickler (tensors and containers only); tensors land on the run's device,
         # the generator states are CPU byte tensors and go back there.
         state = torch.load(path, weights_only=True, map_location=device)
     except Exception as e:
-        raise ValueError(f"{path}: unreadable training checkpoint ({e}); delete it to start over") from e
+        raise InputError(f"{path}: unreadable training checkpoint ({e}); delete it to start over") from e
     if not isinstance(state, dict) or state.get("config") != fingerprint:
-        raise ValueError(f"{path}: checkpoint was written with different training settings or cameras; resume "
+        raise InputError(f"{path}: checkpoint was written with different training settings or cameras; resume "
                          "with the same preset and options, or delete it to start over")
     try:
         step = state["step"]
         if not isinstance(step, int) or not 0 < step <= cfg.iterations:
-            raise ValueError(f"step {step!r} is not in 1..{cfg.iterations}")
+            raise InputError(f"step {step!r} is not in 1..{cfg.iterations}")
         tensors = state["tensors"]
         check_gaussians({f"gaussians.{k}": v for k, v in tensors.items()} | {"gaussians.parent": state["parent"]},
                         model.rig, model.sh_degree, model.num_drivers)
@@ -435,14 +406,12 @@ def _load_checkpoint(path: Path, fingerprint: str, cfg: TrainConfig, model: Gaus
             if group["name"] in tensors:
                 group["params"] = [getattr(model, group["name"])]
         optimizer.load_state_dict(state["optimizer"])
-        if refiner is not None and state["refiner"] is not None:
-            refiner.load_state_dict(state["refiner"])
         if colours is not None:
             colours.load_state_dict(state["camera_colours"])
         densifier.grad_sum, densifier.count = state["densify_stats"]
         gen.set_state(state["generator"].cpu())
         torch.set_rng_state(state["torch_rng"].cpu())
     except (KeyError, TypeError, AttributeError, IndexError, RuntimeError, ValueError) as e:
-        raise ValueError(f"{path}: not a usable checkpoint of this run ({type(e).__name__}: {e}); "
+        raise InputError(f"{path}: not a usable checkpoint of this run ({type(e).__name__}: {e}); "
                          "delete it to start over") from None
     return step

@@ -16,7 +16,7 @@ features and floaters. Two numbers see that:
   (largest scale over the middle one beyond `NEEDLE_RATIO`): what breaks into shards and doubled
   features when the view moves. Hair stands off the scalp by right, so it is not counted.
 
-`turned_camera` frames the head as `avatar render` does (`avatar.render.framing`), orbited by a
+`turned_camera` frames the head as `avatar render` does (`avatar.splat.framing`), orbited by a
 yaw angle; the avatar is driven by parameters without translation (`Avatar.params`).
 """
 
@@ -31,9 +31,9 @@ from torch import Tensor
 
 from avatar.data.capture import Capture
 from avatar.gaussians import GaussianAvatar
-from avatar.render import Camera
-from avatar.render.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
-from avatar.render.mesh_raster import rasterize_mesh
+from avatar.splat import Camera
+from avatar.splat.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
+from avatar.splat.mesh_raster import rasterize_mesh
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.face_region import face_triangles
 

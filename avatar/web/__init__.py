@@ -1,7 +1,11 @@
-"""The avatar outside this program, in a browser: `avatar export --web` writes a folder with the
-web player (built from web/ at the repository's root, shipped here in player/), the avatar as a
-.webavatar file (avatar.model.web_format) and the expression sequences it plays."""
+"""The web player as the package ships it: `player/` (built from web/ at the repository's root by
+`npm run build`; committed, so exporting needs no node) and `headless`, which opens an exported
+folder in headless Chromium for tests and benchmarks. `avatar.export.web_folder` writes the
+folder a browser opens."""
 
-from avatar.web.export import PLAYER_FILES, export_web
+from pathlib import Path
 
-__all__ = ["PLAYER_FILES", "export_web"]
+PLAYER_DIR = Path(__file__).parent / "player"
+PLAYER_FILES = ("index.html", "player.js")
+
+__all__ = ["PLAYER_DIR", "PLAYER_FILES"]

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from avatar.render import Camera
+from avatar.splat import Camera
 from avatar.rig import RigParams
 
 # No network beyond loopback (Chromium's own calls home would be refused many at a time on a

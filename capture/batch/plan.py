@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from avatar.runtime.errors import InputError
+
 STAGES = ("track", "train", "eval")
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm"}
 
@@ -36,14 +38,14 @@ def find_subjects(paths: list[Path]) -> list[Subject]:
             found += [Subject(d.name, tuple(_videos_in(d))) for d in sorted(path.iterdir())
                       if d.is_dir() and _videos_in(d)]
             if not found:
-                raise ValueError(f"{path}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) in it or in its sub-folders")
+                raise InputError(f"{path}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) in it or in its sub-folders")
             subjects += found
         else:
             raise FileNotFoundError(f"{path}: no such video or folder")
     seen: dict[str, Subject] = {}
     for s in subjects:
         if s.name in seen:
-            raise ValueError(f"two subjects named '{s.name}' ({seen[s.name].videos[0]} and {s.videos[0]}): "
+            raise InputError(f"two subjects named '{s.name}' ({seen[s.name].videos[0]} and {s.videos[0]}): "
                              "each subject writes OUT/NAME/; rename one")
         seen[s.name] = s
     return subjects

@@ -16,7 +16,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avatar.cli.errors import USER_ERRORS
+from avatar.cli.errors import is_user_error
 from avatar.data.atomic import dump_json
 from capture.batch.plan import STAGES, Layout, Subject, first_unfinished, layout
 from capture.batch.summary import write_summary
@@ -26,8 +26,8 @@ log = logging.getLogger("avatar")
 
 class StageError(Exception):
     """What a stage raised, as the driver gets it: 'Type: message' and whether it is a bad input
-    (USER_ERRORS). The domain errors themselves do not survive Ray's pickling (VideoError takes
-    two arguments); the traceback is in logs/STAGE.log."""
+    (`avatar.cli.errors.is_user_error`). The domain errors themselves do not survive Ray's
+    pickling (VideoError takes two arguments); the traceback is in logs/STAGE.log."""
 
     def __init__(self, message: str, user_error: bool):
         super().__init__(message)
@@ -74,7 +74,7 @@ def run_stage(stage: str, videos: tuple[Path, ...], root: Path, options: Options
         info = _STAGES[stage](videos, where, options, device)
     except Exception as e:
         logger.error("%s failed:\n%s", stage, traceback.format_exc())
-        raise StageError(f"{type(e).__name__}: {e}", isinstance(e, USER_ERRORS)) from None
+        raise StageError(f"{type(e).__name__}: {e}", is_user_error(e)) from None
     finally:
         logger.removeHandler(handler)
         handler.close()
@@ -127,9 +127,9 @@ def describe(error: BaseException) -> tuple[str, BaseException]:
 
 
 def should_retry(cause: BaseException, attempts: int, retries: int) -> bool:
-    """Retry an unexpected failure up to `retries` times; a bad input (USER_ERRORS: no face in the
+    """Retry an unexpected failure up to `retries` times; a bad input (is_user_error: no face in the
     video, an unreadable file, a wrong setting) fails the same way again and is not retried."""
-    user_error = cause.user_error if isinstance(cause, StageError) else isinstance(cause, USER_ERRORS)
+    user_error = cause.user_error if isinstance(cause, StageError) else is_user_error(cause)
     return attempts <= retries and not user_error
 
 

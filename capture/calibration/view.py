@@ -11,7 +11,7 @@ import numpy as np
 class ViewCalibration:
     name: str  # the camera's name or serial in the file ("0", "222200037", "cam_03.png", ...)
     # [3, 3] float64 intrinsics in pixels of the file's image size, pixel centres at +0.5 (the engine's
-    # convention, avatar/render/camera.py): readers of formats with centres at integers shift cx, cy
+    # convention, avatar/splat/camera.py): readers of formats with centres at integers shift cx, cy
     K: np.ndarray
     # [k] float64 OpenCV distortion coefficients (k1 k2 p1 p2 [k3 ...]); zeros when the file has none
     distortion: np.ndarray

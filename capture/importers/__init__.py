@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from avatar.data.capture import Capture
+from avatar.runtime.errors import InputError
 from capture.importers.common import ImportSourceError
 from capture.importers.imavatar import import_imavatar
 from capture.importers.metrical import import_metrical
@@ -35,7 +36,7 @@ def import_capture(kind: str, src: Path, out: Path, overwrite: bool = False,
     assumed otherwise and noted in the capture's `extra`).
     """
     if kind not in IMPORTERS:
-        raise ValueError(f"unknown import kind '{kind}'; known: {', '.join(IMPORTERS)}")
+        raise InputError(f"unknown import kind '{kind}'; known: {', '.join(IMPORTERS)}")
     if not Path(src).exists():
         raise ImportSourceError(src, f"{kind} source not found")
     return IMPORTERS[kind](Path(src), Path(out), overwrite=overwrite, progress=progress, fps=fps)

@@ -1,5 +1,5 @@
 // Head-cut op: the region an avatar keeps below its head, for one posed rig and camera, on the CPU
-// (maths in include/head_cut_math.h; the reference is avatar/render/head_cut.py's cut_region).
+// (maths in include/head_cut_math.h; the reference is avatar/splat/cut_region.py's cut_region).
 // Where the reference rasterises the rig near the neck into a full image and dilates it with
 // SciPy, this op rasterises only the triangles near the band between the two lines, as runs of
 // pixels per row, and grows each run by the disc's row widths: a fraction of a millisecond at

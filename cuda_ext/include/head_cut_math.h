@@ -1,4 +1,4 @@
-// The avatar's cut below the head, per frame: the maths of avatar/render/head_cut.py (the
+// The avatar's cut below the head, per frame: the maths of avatar/splat/cut_region.py (the
 // reference) for the head_cut_region op. The region keeps the head's side of a line along the
 // projected neck ring (through its vertex nearest the camera) and, between that line and a second
 // one through the projected sides of the head, only the rig's own pixels grown by a disc of
@@ -109,7 +109,7 @@ AVX_HD int disc_half_width(int dy, int radius) {
 }
 
 // Edge function of p against the directed edge a->b, written as the mesh rasterizer's
-// (avatar/render/mesh_raster.py) so shared edges stay crack-free.
+// (avatar/splat/mesh_raster.py) so shared edges stay crack-free.
 AVX_HD double edge(double ax, double ay, double bx, double by, double px, double py) {
   return (ax - px) * (by - py) - (ay - py) * (bx - px);
 }

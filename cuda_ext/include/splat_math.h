@@ -1,5 +1,5 @@
 // EWA projection of one 3D Gaussian and its derivative, with the exact semantics of
-// avatar/render/projection.py (operation order copied so float32 rounds alike):
+// avatar/splat/projection.py (operation order copied so float32 rounds alike):
 //   t = R_wc mean + t_wc; culled unless near < t.z <= far (then z := 1 as a safe divisor);
 //   J = pinhole Jacobian at (z u, z v, z), u = t.x / z and v = t.y / z clamped to the frustum
 //   widened by FRUSTUM_MARGIN tan(half-fov) (gsplat `_persp_proj`);

@@ -1,4 +1,4 @@
-// Per-pixel compositing of the splat op and its derivative, as avatar/render/reference.py:
+// Per-pixel compositing of the splat op and its derivative, as avatar/splat/reference.py:
 // per pixel, front to back over Gaussians sorted by depth (ties: lower index first), T = 1:
 //   power = -1/2 (a dx^2 + c dy^2) - b dx dy;  alpha = min(ALPHA_MAX, opacity exp(power))
 //   skip if power > 0 or alpha < ALPHA_MIN; stop WITHOUT adding if T (1 - alpha) < TRANSMITTANCE_MIN

@@ -1,4 +1,4 @@
-// View-dependent colour of one Gaussian and its derivative, as avatar/render/sh.py:
+// View-dependent colour of one Gaussian and its derivative, as avatar/splat/sh.py:
 //   dir = normalise(mean - camera position) (norm clamped at DIR_NORM_MIN),
 //   colour = max(sum_k basis_k(dir) sh_k + 0.5, 0), real SH of degree 0-3 in 3DGS order/signs.
 #pragma once

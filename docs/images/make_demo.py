@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 import avatar
-from avatar.render import Camera
-from avatar.render.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
+from avatar.splat import Camera
+from avatar.splat.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
 
 SIZE = 240  # pixels of each render (square); the sheet keeps the middle 72% of its width
 

@@ -1,6 +1,6 @@
 // The avatar's Gaussians for one frame, in world space: avatar/gaussians/blend.py's reference.
-// Local attributes = base + sum_d driver_d offset_d (the drivers: the expression basis'
-// coefficients, the 3 jaw components, then, when the avatar has them, the head's 3 pose drivers:
+// Local attributes = base + sum_d driver_d offset_d (the drivers: the weights of the expressions
+// with offsets, the 3 jaw components, then, when the avatar has them, the head's 3 pose drivers:
 // avatar/gaussians/pose_drivers.py); each Gaussian then lives in its posed triangle's
 // frame (origin at the centroid, axes from the first edge and the normal, unit = mean edge).
 
@@ -27,21 +27,13 @@ export class Blender {
     this.frames = null; // per triangle: triangleFrames
   }
 
-  /** The drivers [D] of params: the expression basis' coefficients, the jaw's 3 components, then
-   * the head's pose drivers when the avatar has them (GaussianAvatar.drivers). */
+  /** The drivers [D] of params: the weights of the expressions with offsets, the jaw's 3
+   * components, then the head's pose drivers when the avatar has them (GaussianAvatar.drivers). */
   drivers(params) {
-    const { mean, basis, count } = this.avatar.gaussians.basis;
-    const pose = this.avatar.gaussians.pose;
-    const numExpr = mean.length;
+    const { blendExpr, pose } = this.avatar.gaussians;
+    const count = blendExpr.length;
     const drivers = new Array(count + 3 + (pose ? 3 : 0));
-    for (let k = 0; k < count; ++k) {
-      let sum = 0;
-      for (let e = 0; e < numExpr; ++e) {
-        const weight = basis[k * numExpr + e];
-        if (weight) sum += weight * ((params.expr[e] || 0) - mean[e]);
-      }
-      drivers[k] = sum;
-    }
+    for (let k = 0; k < count; ++k) drivers[k] = params.expr[blendExpr[k]] || 0;
     drivers[count] = params.jaw[0];
     drivers[count + 1] = params.jaw[1];
     drivers[count + 2] = params.jaw[2];

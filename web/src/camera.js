@@ -1,4 +1,4 @@
-// OpenCV pinhole cameras as avatar/render/camera.py and framing.py make them: x right, y down,
+// OpenCV pinhole cameras as avatar/splat/camera.py and framing.py make them: x right, y down,
 // z forward; pixel (u, v) has its centre at (u + 0.5, v + 0.5). A camera is
 // {K [9] row-major, w2c [16] row-major world-to-camera, width, height, near, far}.
 

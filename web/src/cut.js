@@ -1,6 +1,6 @@
 // The avatar's cut below the head, per frame: which pixels a render keeps. The same region as
 // the engine's head_cut_region op (cuda_ext/include/head_cut_math.h, csrc/head_cut_cpu.cpp;
-// reference avatar/render/head_cut.py): the head's side of a line along the projected neck ring
+// reference avatar/splat/cut_region.py): the head's side of a line along the projected neck ring
 // through its vertex nearest the camera, and, between that line and a second one through the
 // projected sides of the head, only the rig's own pixels grown by a disc of the neck margin; the
 // cut's `shoulders` (face ids) are left out of those pixels. A cut with `hanging_hair` keeps the

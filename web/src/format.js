@@ -1,4 +1,4 @@
-// Reads a .webavatar file (avatar/model/web_format.py writes it; docs/formats.md describes it)
+// Reads a .webavatar file (avatar/export/web_format.py writes it; docs/formats.md describes it)
 // into typed arrays: the rig with the person's identity folded into its template, the Gaussians
 // and their sparse 8-bit blendshape offsets. Everything is dequantised here, once, so a frame
 // only adds and multiplies float32 values.
@@ -76,9 +76,9 @@ export function unpack(buffer, name = "avatar.webavatar") {
 export function readWebAvatar(buffer, name) {
   const { meta, blocks } = unpack(buffer, name);
   const rig = readRig(meta.rig, blocks);
-  const gaussians = readGaussians(meta.gaussians, blocks, rig);
+  const gaussians = readGaussians(meta.gaussians, blocks, rig, name);
   const offsets = readOffsets(meta.offsets, blocks, gaussians.count);
-  const drivers = gaussians.basis.count + 3 + (gaussians.pose ? 3 : 0);
+  const drivers = gaussians.blendExpr.length + 3 + (gaussians.pose ? 3 : 0);
   if (offsets.drivers !== drivers) {
     throw new WebAvatarError(`${offsets.drivers} offset drivers, the Gaussians have ${drivers}`);
   }
@@ -118,7 +118,7 @@ function readRig(header, blocks) {
   return rig;
 }
 
-function readGaussians(header, blocks, rig) {
+function readGaussians(header, blocks, rig, name) {
   const count = header.count;
   const degree = header.sh_degree;
   const k = (degree + 1) ** 2;
@@ -138,26 +138,26 @@ function readGaussians(header, blocks, rig) {
   }
   return {
     count, degree, parent,
-    basis: expressionBasis(header, blocks, rig.numExpr),
+    blendExpr: blendExpressions(header, rig.numExpr, name),
     pose: headPose(blocks),
     xyz: blocks["g.xyz"], rot: blocks["g.rot"], logScale: blocks["g.log_scale"],
     opacityLogit: blocks["g.opacity_logit"], shDc: blocks["g.sh_dc"], shRest,
   };
 }
 
-/** What drives the expression offsets: drivers[k] = sum_e basis[k, e] (expr[e] - mean[e]), then
- * the jaw's 3 components. {mean [E], basis [K * E], count K}. Files without the basis blocks name
- * a selection of expressions (`blend_expr`): one-hot rows, a zero mean. */
-function expressionBasis(header, blocks, numExpr) {
-  if (blocks["g.expr_basis"]) {
-    const mean = blocks["g.expr_mean"], basis = blocks["g.expr_basis"];
-    if (mean.length !== numExpr || basis.length % numExpr) throw new WebAvatarError("g.expr_basis does not fit the rig");
-    return { mean, basis, count: basis.length / numExpr };
-  }
+/** The expressions whose weights drive the offsets [K] (`blend_expr`): drivers[k] = expr[blendExpr[k]],
+ * then the jaw's 3 components. The g.expr_* blocks of files written while a PCA basis could drive
+ * the offsets hold the same selection and are not read; blend_expr null (such a basis) is refused. */
+function blendExpressions(header, numExpr, name = "avatar.webavatar") {
   const selected = header.blend_expr;
-  const basis = new Float32Array(selected.length * numExpr);
-  selected.forEach((e, k) => { basis[k * numExpr + e] = 1; });
-  return { mean: new Float32Array(numExpr), basis, count: selected.length };
+  if (selected === null || selected === undefined) {
+    throw new WebAvatarError(`${name}: its offsets are driven by a PCA of the training expressions: it was trained `
+      + "with the expr_pca_variance option, which has been removed; train it again");
+  }
+  if (!Array.isArray(selected) || selected.some((e) => !Number.isInteger(e) || e < 0 || e >= numExpr)) {
+    throw new WebAvatarError("gaussians.blend_expr names expressions the rig does not have");
+  }
+  return Uint32Array.from(selected);
 }
 
 /** The head-pose drivers {mean [9] row-major, low [3], high [3]} when the file has their blocks

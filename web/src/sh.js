@@ -1,4 +1,4 @@
-// View-dependent colours: avatar/render/sh.py. colour = max(sum_k basis_k(dir) sh_k + 0.5, 0)
+// View-dependent colours: avatar/splat/sh.py. colour = max(sum_k basis_k(dir) sh_k + 0.5, 0)
 // with dir the unit vector from the camera's centre to the Gaussian's mean (3DGS's convention
 // and constants, degrees 0 to 3).
 

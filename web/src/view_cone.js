@@ -1,4 +1,4 @@
-// Where the view-dependent colour is seen from: ViewCone.origin (avatar/render/view_cone.py). The
+// Where the view-dependent colour is seen from: ViewCone.origin (avatar/splat/view_cone.py). The
 // camera's centre while it lies inside the cone of directions the avatar's training saw the head
 // from; outside, the point at the same distance from the head on the cone's edge nearest to it.
 

@@ -1271,9 +1271,9 @@ ${player.renderer.target.name}`;
   function readWebAvatar(buffer, name) {
     const { meta, blocks } = unpack(buffer, name);
     const rig = readRig(meta.rig, blocks);
-    const gaussians = readGaussians(meta.gaussians, blocks, rig);
+    const gaussians = readGaussians(meta.gaussians, blocks, rig, name);
     const offsets = readOffsets(meta.offsets, blocks, gaussians.count);
-    const drivers = gaussians.basis.count + 3 + (gaussians.pose ? 3 : 0);
+    const drivers = gaussians.blendExpr.length + 3 + (gaussians.pose ? 3 : 0);
     if (offsets.drivers !== drivers) {
       throw new WebAvatarError(`${offsets.drivers} offset drivers, the Gaussians have ${drivers}`);
     }
@@ -1322,7 +1322,7 @@ ${player.renderer.target.name}`;
     if (rig.exprStart.length !== numExpr + 1) throw new WebAvatarError("rig.expr_start does not fit num_expr");
     return rig;
   }
-  function readGaussians(header, blocks, rig) {
+  function readGaussians(header, blocks, rig, name) {
     const count = header.count;
     const degree = header.sh_degree;
     const k = (degree + 1) ** 2;
@@ -1344,7 +1344,7 @@ ${player.renderer.target.name}`;
       count,
       degree,
       parent,
-      basis: expressionBasis(header, blocks, rig.numExpr),
+      blendExpr: blendExpressions(header, rig.numExpr, name),
       pose: headPose(blocks),
       xyz: blocks["g.xyz"],
       rot: blocks["g.rot"],
@@ -1354,18 +1354,15 @@ ${player.renderer.target.name}`;
       shRest
     };
   }
-  function expressionBasis(header, blocks, numExpr) {
-    if (blocks["g.expr_basis"]) {
-      const mean = blocks["g.expr_mean"], basis2 = blocks["g.expr_basis"];
-      if (mean.length !== numExpr || basis2.length % numExpr) throw new WebAvatarError("g.expr_basis does not fit the rig");
-      return { mean, basis: basis2, count: basis2.length / numExpr };
-    }
+  function blendExpressions(header, numExpr, name = "avatar.webavatar") {
     const selected = header.blend_expr;
-    const basis = new Float32Array(selected.length * numExpr);
-    selected.forEach((e, k) => {
-      basis[k * numExpr + e] = 1;
-    });
-    return { mean: new Float32Array(numExpr), basis, count: selected.length };
+    if (selected === null || selected === void 0) {
+      throw new WebAvatarError(`${name}: its offsets are driven by a PCA of the training expressions: it was trained with the expr_pca_variance option, which has been removed; train it again`);
+    }
+    if (!Array.isArray(selected) || selected.some((e) => !Number.isInteger(e) || e < 0 || e >= numExpr)) {
+      throw new WebAvatarError("gaussians.blend_expr names expressions the rig does not have");
+    }
+    return Uint32Array.from(selected);
   }
   function headPose(blocks) {
     const names = ["g.pose_mean", "g.pose_low", "g.pose_high"];
@@ -1540,21 +1537,13 @@ ${player.renderer.target.name}`;
       };
       this.frames = null;
     }
-    /** The drivers [D] of params: the expression basis' coefficients, the jaw's 3 components, then
-     * the head's pose drivers when the avatar has them (GaussianAvatar.drivers). */
+    /** The drivers [D] of params: the weights of the expressions with offsets, the jaw's 3
+     * components, then the head's pose drivers when the avatar has them (GaussianAvatar.drivers). */
     drivers(params) {
-      const { mean, basis, count } = this.avatar.gaussians.basis;
-      const pose = this.avatar.gaussians.pose;
-      const numExpr = mean.length;
+      const { blendExpr, pose } = this.avatar.gaussians;
+      const count = blendExpr.length;
       const drivers = new Array(count + 3 + (pose ? 3 : 0));
-      for (let k = 0; k < count; ++k) {
-        let sum = 0;
-        for (let e = 0; e < numExpr; ++e) {
-          const weight = basis[k * numExpr + e];
-          if (weight) sum += weight * ((params.expr[e] || 0) - mean[e]);
-        }
-        drivers[k] = sum;
-      }
+      for (let k = 0; k < count; ++k) drivers[k] = params.expr[blendExpr[k]] || 0;
       drivers[count] = params.jaw[0];
       drivers[count + 1] = params.jaw[1];
       drivers[count + 2] = params.jaw[2];

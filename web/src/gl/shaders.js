@@ -1,6 +1,6 @@
-// GLSL of the splat renderer. The projection is avatar/render/projection.py's (EWA with the
+// GLSL of the splat renderer. The projection is avatar/splat/projection.py's (EWA with the
 // Jacobian's clamp to the widened frustum, 0.3 px^2 low-pass); each fragment composites as
-// avatar/render/reference.py's rasterizer: alpha = min(0.99, opacity exp(power)), nothing where
+// avatar/splat/reference.py's rasterizer: alpha = min(0.99, opacity exp(power)), nothing where
 // power > 0 or alpha < 1/255. Splats arrive sorted back to front and blend premultiplied
 // (ONE, ONE_MINUS_SRC_ALPHA), which sums the same weights as the engine's front-to-back loop.
 
