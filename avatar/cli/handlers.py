@@ -16,6 +16,7 @@ from avatar.cli.errors import InputError
 from avatar.data.atomic import atomic_folder, check_output_path, dump_json
 from avatar.data.capture import load_capture
 from avatar.data.splits import train_on_cameras
+from avatar.data.video import ALPHA_FORMATS
 from avatar.runtime.devices import resolve_device
 from avatar.export.ply import AXES, write_3dgs_ply
 from avatar.model import Avatar, load_avatar
@@ -45,16 +46,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     rig = load_rig(args.rig or capture.rig)
     preset, why = choose_preset(capture, args.preset)
     log.info("training preset '%s': %s", preset, why)
-    cfg = load_config(preset, **parse_settings(args.settings)).updated(
-        iterations=args.iterations, backend=args.backend)
+    cfg = load_config(preset, **parse_settings(args.settings)).updated(iterations=args.iterations, backend=args.backend)
     if args.print_config:
         print(yaml.safe_dump(cfg.to_dict() | {"background": list(cfg.background)}, sort_keys=False), end="")
         return 0
     if args.out is None:
         raise InputError("avatar train: --out MODEL.avatar is required")
     started = time.perf_counter()
-    avatar = train(capture, rig, cfg, args.out, resume=args.resume, log_dir=args.log_dir,
-                   tensorboard=args.log == "tensorboard", device=device)
+    avatar = train(
+        capture,
+        rig,
+        cfg,
+        args.out,
+        resume=args.resume,
+        log_dir=args.log_dir,
+        tensorboard=args.log == "tensorboard",
+        device=device,
+    )
     log.info("wrote %s: %d Gaussians in %.0f s", args.out, avatar.model.num_gaussians, time.perf_counter() - started)
     return 0
 
@@ -72,8 +80,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     avatar = load_avatar(args.model, args.rig, resolve_device(args.device), args.backend)
     capture = load_capture(args.capture)
     metrics = evaluate_avatar(avatar, capture, args.split, save_images=args.save_images)
-    summary = {s: m if s == PER_CAMERA else {k: v for k, v in m.items() if k != "per_frame"}
-               for s, m in metrics.items()}
+    summary = {
+        s: m if s == PER_CAMERA else {k: v for k, v in m.items() if k != "per_frame"} for s, m in metrics.items()
+    }
     print(_json_lines(summary))
     if args.json:
         dump_json(metrics, args.json)
@@ -102,10 +111,12 @@ def _rounded(value: object) -> object:
 
 def cmd_render(args: argparse.Namespace) -> int:
     check_output_path(args.out, folder_must_exist=True)  # the video writer creates no folders
+    if args.alpha and args.out.suffix.lower() not in ALPHA_FORMATS:
+        raise InputError(f"{args.out}: --alpha writes {' or '.join(ALPHA_FORMATS)} (VP9 with alpha, ProRes 4444)")
     avatar = load_avatar(args.model, args.rig, resolve_device(args.device), args.backend)
     params, fps = avatar.params(args.expr, args.arkit_map)
     cameras = camera_path(avatar.rig, args.camera, args.size, params.num_frames)
-    n = render_sequence(avatar.renderer, params, cameras, args.out, fps)
+    n = render_sequence(avatar.renderer, params, cameras, args.out, fps, alpha=args.alpha)
     log.info("wrote %s: %d frames at %.2f fps", args.out, n, fps)
     return 0
 
@@ -134,37 +145,70 @@ def cmd_export(args: argparse.Namespace) -> int:
             source = expr or "the neutral pose"
             raise InputError(f"{source}: --frame {index} is outside 0..{params.num_frames - 1}")
         frame = _export_ply(avatar, params.frame(index), args, args.ply)
-        log.info("wrote %s: %d of %d Gaussians (%d below the head's cut), axes %s", args.ply, frame.gaussians.num,
-                 frame.num_total, frame.num_cut, args.axes)
+        log.info(
+            "wrote %s: %d of %d Gaussians (%d below the head's cut), axes %s",
+            args.ply,
+            frame.gaussians.num,
+            frame.num_total,
+            frame.num_cut,
+            args.axes,
+        )
         return 0
     first, end = _frame_range(args.frames, params.num_frames, expr)
     with atomic_folder(args.ply_sequence) as folder:  # a killed run leaves no folder that looks complete
         for t in tqdm(range(first, end), desc="exporting frames", disable=None):
             _export_ply(avatar, params.frame(t), args, folder / f"frame_{t:05d}.ply")
-        (folder / "sequence.json").write_text(json.dumps(
-            {"source": str(expr), "fps": fps, "first_frame": first, "frames": end - first, "axes": args.axes,
-             "files": [f"frame_{t:05d}.ply" for t in range(first, end)]}, indent=2))
-    log.info("wrote %s: %d frames of %s at %.2f fps, axes %s", args.ply_sequence, end - first, expr, fps,
-             args.axes)
+        (folder / "sequence.json").write_text(
+            json.dumps(
+                {
+                    "source": str(expr),
+                    "fps": fps,
+                    "first_frame": first,
+                    "frames": end - first,
+                    "axes": args.axes,
+                    "files": [f"frame_{t:05d}.ply" for t in range(first, end)],
+                },
+                indent=2,
+            )
+        )
+    log.info("wrote %s: %d frames of %s at %.2f fps, axes %s", args.ply_sequence, end - first, expr, fps, args.axes)
     return 0
 
 
 def _export_web(args: argparse.Namespace) -> int:
-    unused = [flag for flag, value in (("--frame", args.frame is not None), ("--frames", args.frames is not None),
-                                       ("--axes", args.axes is not None), ("--cut-views", args.cut_views is not None),
-                                       ("--no-cut", args.no_cut)) if value]
+    unused = [
+        flag
+        for flag, value in (
+            ("--frame", args.frame is not None),
+            ("--frames", args.frames is not None),
+            ("--axes", args.axes is not None),
+            ("--cut-views", args.cut_views is not None),
+            ("--no-cut", args.no_cut),
+        )
+        if value
+    ]
     if unused:
-        raise InputError(f"avatar export --web: {', '.join(unused)} apply to the .ply exports (the player plays whole "
-                         "sequences and cuts each frame as the engine does)")
+        raise InputError(
+            f"avatar export --web: {', '.join(unused)} apply to the .ply exports (the player plays whole "
+            "sequences and cuts each frame as the engine does)"
+        )
     avatar = load_avatar(args.model, args.rig, "cpu")
     if not avatar.rig.embeddable:  # as bad input here (the .webavatar writer's own check is a ValueError)
-        raise InputError(f"{args.model}: rig '{avatar.rig.name}': its licence forbids copying its arrays into a file, "
-                         "and the web player's .webavatar holds the whole rig mesh")
+        raise InputError(
+            f"{args.model}: rig '{avatar.rig.name}': its licence forbids copying its arrays into a file, "
+            "and the web player's .webavatar holds the whole rig mesh"
+        )
     manifest = export_web(avatar, args.web, args.expr, args.arkit_map)
     sequences = ", ".join(f"{s['name']} ({s['frames']} frames)" for s in manifest["sequences"]) or "none"
-    log.info("wrote %s: %d Gaussians in %.1f MB, sequences: %s; open it through a web server, e.g. "
-             "`python -m http.server -d %s 8000` and http://localhost:8000", args.web, manifest["num_gaussians"],
-             manifest["avatar_bytes"] / 1e6, sequences, args.web)
+    log.info(
+        "wrote %s: %d Gaussians in %.1f MB, sequences: %s; open it through a web server, e.g. "
+        "`python -m http.server -d %s 8000` and http://localhost:8000",
+        args.web,
+        manifest["num_gaussians"],
+        manifest["avatar_bytes"] / 1e6,
+        sequences,
+        args.web,
+    )
     return 0
 
 
@@ -182,8 +226,10 @@ def _export_gltf(args: argparse.Namespace) -> int:
     check_output_path(args.gltf)
     avatar = load_avatar(args.model, args.rig, "cpu")  # the export is arrays on the CPU whatever --device says
     if not avatar.rig.embeddable:  # before reading the clip: refused whatever it holds
-        raise InputError(f"{args.model}: rig '{avatar.rig.name}': its licence forbids copying its arrays into a file, "
-                         "and a glTF holds the whole rig mesh")
+        raise InputError(
+            f"{args.model}: rig '{avatar.rig.name}': its licence forbids copying its arrays into a file, "
+            "and a glTF holds the whole rig mesh"
+        )
     params, fps = None, 25.0
     if expr is not None:
         params, fps = avatar.params(expr, args.arkit_map)
@@ -192,16 +238,36 @@ def _export_gltf(args: argparse.Namespace) -> int:
     elif args.arkit_map is not None:
         raise InputError(f"--arkit-map {args.arkit_map}: applies only to a Live Link Face .csv --expr")
     views = CUT_VIEW_ELEVATION_DEG if args.cut_views is None else args.cut_views
-    summary = export_gltf(avatar.model, avatar.identity(), args.gltf, params, fps, cut=not args.no_cut,
-                          view_elevation_deg=views, animation_name=Path(expr).stem if expr else "clip")
+    summary = export_gltf(
+        avatar.model,
+        avatar.identity(),
+        args.gltf,
+        params,
+        fps,
+        cut=not args.no_cut,
+        view_elevation_deg=views,
+        animation_name=Path(expr).stem if expr else "clip",
+    )
     animated = f"{summary.num_frames} frames of {expr} at {fps:.2f} fps" if params is not None else "no animation"
-    log.info("wrote %s (%.1f MB): %d vertices, %d morph targets (%d ARKit-named), %d of %d Gaussians (%d below the "
-             "head's cut), %s", args.gltf, summary.bytes / 1e6, summary.num_vertices, len(summary.target_names),
-             summary.num_arkit_named, summary.num_gaussians, summary.num_gaussians + summary.num_cut, summary.num_cut,
-             animated)
+    log.info(
+        "wrote %s (%.1f MB): %d vertices, %d morph targets (%d ARKit-named), %d of %d Gaussians (%d below the "
+        "head's cut), %s",
+        args.gltf,
+        summary.bytes / 1e6,
+        summary.num_vertices,
+        len(summary.target_names),
+        summary.num_arkit_named,
+        summary.num_gaussians,
+        summary.num_gaussians + summary.num_cut,
+        summary.num_cut,
+        animated,
+    )
     if summary.dropped_weight > 0:
-        log.warning("%s: skinning keeps 4 joints a vertex; the largest weight left out is %.3f", args.gltf,
-                    summary.dropped_weight)
+        log.warning(
+            "%s: skinning keeps 4 joints a vertex; the largest weight left out is %.3f",
+            args.gltf,
+            summary.dropped_weight,
+        )
     return 0
 
 
@@ -209,12 +275,27 @@ def _export_ply(avatar: Avatar, params: RigParams, args: argparse.Namespace, pat
     """One frame [1] of params written as a 3DGS .ply at path; the exported frame."""
     model = avatar.model
     views = CUT_VIEW_ELEVATION_DEG if args.cut_views is None else args.cut_views
-    frame = export_frame(model, params.to(device=avatar.device, dtype=torch.float32), args.backend, args.axes,
-                         cut=not args.no_cut, view_elevation_deg=views)
-    cut = (f"the cut below the head: what it hides in every view within {views:g} degrees of the neck ring's plane "
-           "left out") if model.head_cut is not None and not args.no_cut else "no cut below the head"
-    write_3dgs_ply(frame.gaussians, path, [AXES[args.axes], f"avatar export: {frame.gaussians.num} of "
-                                           f"{frame.num_total} Gaussians ({cut})"])
+    frame = export_frame(
+        model,
+        params.to(device=avatar.device, dtype=torch.float32),
+        args.backend,
+        args.axes,
+        cut=not args.no_cut,
+        view_elevation_deg=views,
+    )
+    cut = (
+        (
+            f"the cut below the head: what it hides in every view within {views:g} degrees of the neck ring's plane "
+            "left out"
+        )
+        if model.head_cut is not None and not args.no_cut
+        else "no cut below the head"
+    )
+    write_3dgs_ply(
+        frame.gaussians,
+        path,
+        [AXES[args.axes], f"avatar export: {frame.gaussians.num} of {frame.num_total} Gaussians ({cut})"],
+    )
     return frame
 
 
@@ -234,9 +315,16 @@ def _frame_range(text: str | None, count: int, source: Path) -> tuple[int, int]:
 def cmd_demo(args: argparse.Namespace) -> int:
     from avatar.cli.demo import run_demo
 
-    metrics = run_demo(args.out, size=args.size, num_train=args.train_frames, num_test=args.test_frames,
-                       preset=args.preset, iterations=args.iterations, backend=args.backend,
-                       device=resolve_device(args.device))
+    metrics = run_demo(
+        args.out,
+        size=args.size,
+        num_train=args.train_frames,
+        num_test=args.test_frames,
+        preset=args.preset,
+        iterations=args.iterations,
+        backend=args.backend,
+        device=resolve_device(args.device),
+    )
     print(json.dumps(metrics, indent=2))
     return 0
 
@@ -270,8 +358,14 @@ def _bench_model(args: argparse.Namespace) -> int:
     backends = [b for item in args.backends for b in item.split(",") if b] if args.backends else ["auto"]
     avatar = load_avatar(args.model, getattr(args, "rig", None), resolve_device(args.device))
     params, driven_by = _driving_params(avatar, args.expr, args.frames or 60)
-    rows = bench_model(avatar.model, avatar.background, params.to(device=avatar.renderer.device, dtype=torch.float32),
-                       sizes, backends, log=log.info)
+    rows = bench_model(
+        avatar.model,
+        avatar.background,
+        params.to(device=avatar.renderer.device, dtype=torch.float32),
+        sizes,
+        backends,
+        log=log.info,
+    )
     print(format_model_rows(rows, str(args.model), driven_by))
     if args.json:
         dump_json({"model": str(args.model), "driven_by": driven_by, "rows": rows}, args.json)
@@ -282,7 +376,9 @@ def _pixel_sizes(text: str) -> list[int]:
     try:
         sizes = [int(item) for item in text.split(",") if item.strip()]
     except ValueError:
-        raise InputError(f"--sizes with --model: '{text}' is not a list of image sizes in pixels (e.g. 256,512)") from None
+        raise InputError(
+            f"--sizes with --model: '{text}' is not a list of image sizes in pixels (e.g. 256,512)"
+        ) from None
     if not sizes or not all(16 <= s <= 4096 for s in sizes):
         raise InputError(f"--sizes with --model: every size must be in 16..4096 pixels, got '{text}'")
     return sizes

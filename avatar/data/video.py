@@ -36,22 +36,53 @@ def _pyav() -> ModuleType:
     return av
 
 
-class VideoWriter:
-    """Context manager writing H.264 (yuv420p) mp4 frames; the file appears only on success.
+# Videos with an alpha channel, by the file's suffix: (container, encoder, pixel format, options).
+# VP9 in WebM (browsers, OBS, DaVinci Resolve, ffmpeg with -c:v libvpx-vp9; ffmpeg's own VP9
+# decoder drops the alpha) and ProRes 4444 in QuickTime (Premiere, Final Cut, Resolve, ffmpeg).
+ALPHA_FORMATS = {
+    ".webm": ("webm", "libvpx-vp9", "yuva420p", {"crf": "20", "b:v": "0", "auto-alt-ref": "0"}),
+    ".mov": ("mov", "prores_ks", "yuva444p10le", {"profile": "4444"}),
+}
 
-    Frames are uint8 [H, W, 3] numpy arrays or float [H, W, 3] tensors in [0, 1], H = height and
-    W = width as given. yuv420p needs even sizes, so odd ones are padded by repeating the last
+
+class VideoWriter:
+    """Context manager writing H.264 (yuv420p) mp4 frames, or with `alpha` a video with an alpha
+    channel (ALPHA_FORMATS, by the path's suffix); the file appears only on success.
+
+    Frames are uint8 [H, W, 3] numpy arrays or float [H, W, 3] tensors in [0, 1] ([H, W, 4], straight
+    colour and alpha, with `alpha`), H = height and W = width as given. yuv420p needs even sizes, so odd ones are padded by repeating the last
     row/column; `width`/`height` are the encoded (even) sizes. `rotation` (degrees
     counter-clockwise, a multiple of 90) is stored as display metadata, not applied to pixels.
     """
 
-    def __init__(self, path: str | Path, fps: float, width: int, height: int, crf: int = 18,
-                 rotation: int = 0):
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float,
+        width: int,
+        height: int,
+        crf: int = 18,
+        rotation: int = 0,
+        alpha: bool = False,
+    ):
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial.mp4")
+        suffix = self.path.suffix.lower()
+        if alpha and suffix not in ALPHA_FORMATS:
+            raise VideoError(
+                self.path,
+                f"a video with alpha is one of {', '.join(ALPHA_FORMATS)} "
+                f"(VP9 in WebM, ProRes 4444 in QuickTime), not '{self.path.suffix}'",
+            )
+        container, codec, pix_fmt, options = (
+            ALPHA_FORMATS[suffix] if alpha else ("mp4", "libx264", "yuv420p", {"crf": str(crf)})
+        )
+        self.channels = 4 if alpha else 3
+        self.partial = self.path.with_name(self.path.name + f".partial.{container}")
         if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS and 0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
-            raise VideoError(self.path, f"need fps in [{MIN_FPS}, {MAX_FPS}] and sizes in [1, {MAX_SIDE}], "
-                                        f"got {fps}, {width}, {height}")
+            raise VideoError(
+                self.path,
+                f"need fps in [{MIN_FPS}, {MAX_FPS}] and sizes in [1, {MAX_SIDE}], got {fps}, {width}, {height}",
+            )
         check_output_path(self.path)
         self.frame_width, self.frame_height = int(width), int(height)
         self.width = self.frame_width + self.frame_width % 2
@@ -64,27 +95,27 @@ class VideoWriter:
         except OSError as e:
             raise write_failure(self.path, e, writing=True) from None
         try:
-            self._container = av.open(str(self.partial), mode="w", format="mp4")
+            self._container = av.open(str(self.partial), mode="w", format=container)
             rate = Fraction(fps).limit_denominator(1001)
-            self._stream = self._container.add_stream("libx264", rate=rate)
+            self._stream = self._container.add_stream(codec, rate=rate)
             self._stream.width, self._stream.height = self.width, self.height
-            self._stream.pix_fmt = "yuv420p"
-            self._stream.options = {"crf": str(crf)}
+            self._stream.pix_fmt = pix_fmt
+            self._stream.options = options
             if rotation % 360:
                 self._stream.set_display_rotation(rotation)
         except (OSError, ValueError, av.FFmpegError) as e:
             self.abort()
-            raise VideoError(self.path, f"cannot create an H.264 video ({e})") from None
+            raise VideoError(self.path, f"cannot create a {codec} video ({e})") from None
 
     def write(self, frame: np.ndarray | torch.Tensor) -> None:
-        """Append one frame: uint8 [H, W, 3] or float [H, W, 3] in [0, 1]."""
+        """Append one frame: uint8 [H, W, C] or float [H, W, C] in [0, 1] (C: 3, or 4 with alpha)."""
         if self._container is None:
             raise VideoError(self.path, "writer is already closed")
         pixels = self._to_uint8(frame)
         if self.width != self.frame_width or self.height != self.frame_height:
             pad = ((0, self.height - self.frame_height), (0, self.width - self.frame_width), (0, 0))
             pixels = np.pad(pixels, pad, mode="edge")
-        encoded = self._av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        encoded = self._av.VideoFrame.from_ndarray(pixels, format="rgba" if self.channels == 4 else "rgb24")
         try:
             for packet in self._stream.encode(encoded):
                 self._container.mux(packet)
@@ -129,8 +160,9 @@ class VideoWriter:
     def __enter__(self) -> "VideoWriter":
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -143,10 +175,13 @@ class VideoWriter:
                 frame = (frame.clamp(0, 1) * 255).round().to(torch.uint8)
             frame = frame.numpy()
         frame = np.asarray(frame)
-        if frame.dtype != np.uint8 or frame.shape != (self.frame_height, self.frame_width, 3):
-            raise VideoError(self.path, f"frames must be uint8 or float tensors of shape "
-                             f"[{self.frame_height}, {self.frame_width}, 3], got {frame.dtype} "
-                             f"{list(frame.shape)}")
+        if frame.dtype != np.uint8 or frame.shape != (self.frame_height, self.frame_width, self.channels):
+            raise VideoError(
+                self.path,
+                f"frames must be uint8 or float tensors of shape "
+                f"[{self.frame_height}, {self.frame_width}, {self.channels}], got {frame.dtype} "
+                f"{list(frame.shape)}",
+            )
         return np.ascontiguousarray(frame)
 
 
@@ -180,8 +215,9 @@ def read_video_frames(path: str | Path, max_frames: int | None = None) -> Iterat
     return _decode(path, container, stream, max_frames)
 
 
-def _decode(path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-            max_frames: int | None) -> Iterator[np.ndarray]:
+def _decode(
+    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream, max_frames: int | None
+) -> Iterator[np.ndarray]:
     av = _pyav()
     count = 0
     try:
@@ -219,8 +255,14 @@ def probe_video(path: str | Path) -> dict:
         width, height = first.width, first.height
         if round(rotation / 90) % 2:
             width, height = height, width
-        return {"fps": float(rate) if rate else 0.0, "frames": int(frames), "width": width,
-                "height": height, "rotation": rotation, "codec": stream.codec_context.name}
+        return {
+            "fps": float(rate) if rate else 0.0,
+            "frames": int(frames),
+            "width": width,
+            "height": height,
+            "rotation": rotation,
+            "codec": stream.codec_context.name,
+        }
     except av.FFmpegError as e:
         raise VideoError(path, f"cannot read video ({e})") from None
     finally:

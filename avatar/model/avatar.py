@@ -45,14 +45,22 @@ class Avatar:
     the map from the live tracker's parameters to its own (`LiveMap`; None: not fitted, e.g. a
     capture without landmarks), and the training settings and provenance (`settings`: preset values, capture, device, timings)."""
 
-    def __init__(self, model: GaussianAvatar, identity_shape: Tensor | None = None, background: Colour = WHITE,
-                 settings: dict | None = None, backend: str = "auto",
-                 expression_range: ExpressionRange | None = None, live_map: LiveMap | None = None):
+    def __init__(
+        self,
+        model: GaussianAvatar,
+        identity_shape: Tensor | None = None,
+        background: Colour = WHITE,
+        settings: dict | None = None,
+        backend: str = "auto",
+        expression_range: ExpressionRange | None = None,
+        live_map: LiveMap | None = None,
+    ):
         self.model = model
         self.expression_range = expression_range
         self.live_map = live_map
-        self.identity_shape = None if identity_shape is None else torch.as_tensor(identity_shape,
-                                                                                 dtype=torch.float32).cpu()
+        self.identity_shape = (
+            None if identity_shape is None else torch.as_tensor(identity_shape, dtype=torch.float32).cpu()
+        )
         self.settings = {k: v for k, v in (settings or {}).items() if k not in _OWN_KEYS}
         self.renderer = AvatarRenderer(model, tuple(float(c) for c in background), backend)
 
@@ -92,8 +100,9 @@ class Avatar:
         self.model.to(device)
         return self
 
-    def params(self, source: Source = None, arkit_map: str | Path | None = None,
-               clamp: bool = True) -> tuple[RigParams, float]:
+    def params(
+        self, source: Source = None, arkit_map: str | Path | None = None, clamp: bool = True
+    ) -> tuple[RigParams, float]:
         """(rig parameters [T], fps) of a source with this avatar's identity: None (neutral, one
         frame), RigParams, an expression file (.npz / .json / Live Link .csv) or a capture
         directory. Another person's expressions (a capture directory, a Live Link .csv) are put
@@ -101,8 +110,9 @@ class Avatar:
         many frames it moved is logged) unless `clamp` is False or the avatar has no range;
         .npz / .json files hold the avatar's own parameters and are used as they are."""
         fps, another_person = 25.0, False
-        if arkit_map is not None and (source is None or isinstance(source, RigParams)
-                                      or Path(source).suffix.lower() != ".csv"):
+        if arkit_map is not None and (
+            source is None or isinstance(source, RigParams) or Path(source).suffix.lower() != ".csv"
+        ):
             # Given and silently unused would hide a mistake (the map would be a wrong path, or a
             # map meant for another source).
             raise InputError(f"--arkit-map {arkit_map}: applies only to a Live Link Face .csv source, not {source}")
@@ -119,23 +129,37 @@ class Avatar:
         if clamp and another_person and self.expression_range is not None:
             params, report = self.expression_range.onto(params)
             if report.frames_clamped:
-                log.info("%s: %d of %d frames kept inside the avatar's training range (largest move %.2f)",
-                         source, report.frames_clamped, report.frames, report.largest_excess)
+                log.info(
+                    "%s: %d of %d frames kept inside the avatar's training range (largest move %.2f)",
+                    source,
+                    report.frames_clamped,
+                    report.frames,
+                    report.largest_excess,
+                )
         if self.identity_shape is not None:
             params.shape = self.identity_shape.to(device=params.shape.device, dtype=params.shape.dtype)
         return params, fps
 
     @torch.no_grad()
-    def render(self, source: Source = None, frame: int = 0, camera: Camera | str = "front", size: int = 256,
-               arkit_map: str | Path | None = None) -> Tensor:
+    def render(
+        self,
+        source: Source = None,
+        frame: int = 0,
+        camera: Camera | str = "front",
+        size: int = 256,
+        arkit_map: str | Path | None = None,
+        alpha: bool = False,
+    ) -> Tensor:
         """[H, W, 3] in [0, 1]: frame `frame` of `source` (see `params`) seen by `camera`
-        (a Camera, or front | orbit | arc framed on the head at `size` pixels)."""
+        (a Camera, or front | orbit | arc framed on the head at `size` pixels) over the avatar's
+        background; with alpha, [H, W, 4]: straight colour and coverage (`RenderOutput.rgba`)."""
         params, _ = self.params(source, arkit_map)
         if not 0 <= frame < params.num_frames:
             raise InputError(f"{source}: frame {frame} is outside 0..{params.num_frames - 1}")
         cam = camera if isinstance(camera, Camera) else camera_path(self.rig, camera, size, params.num_frames)(frame)
         params = params.frame(frame).to(device=self.device)
-        return self.renderer.render(params, cam).rgb.clamp(0, 1)
+        out = self.renderer.render(params, cam)
+        return out.rgba(self.renderer.background) if alpha else out.rgb.clamp(0, 1)
 
     def save(self, path: str | Path) -> None:
         """Write the .avatar file atomically (a crash never leaves a half-written file)."""
@@ -149,8 +173,9 @@ class Avatar:
         write_avatar_file(self.model, path, self.settings | own)
 
 
-def load_avatar(path: str | Path, rig: HeadRig | str | None = None, device: str | torch.device = "cpu",
-                backend: str = "auto") -> Avatar:
+def load_avatar(
+    path: str | Path, rig: HeadRig | str | None = None, device: str | torch.device = "cpu", backend: str = "auto"
+) -> Avatar:
     """An .avatar file as an Avatar on `device` (cpu | cuda[:N] | auto). `rig` (a HeadRig, or a
     --rig spec) is needed when the file's rig is not embedded (FLAME)."""
     if isinstance(rig, str):
@@ -163,6 +188,13 @@ def load_avatar(path: str | Path, rig: HeadRig | str | None = None, device: str 
         live_map = None if mapped is None else LiveMap.from_dict(mapped, model.rig.num_expr)
     except ValueError as e:
         raise AvatarFileError(f"{path}: inconsistent contents: {e}") from None
-    avatar = Avatar(model, None if identity is None else torch.tensor(identity, dtype=torch.float32),
-                    tuple(config.get("background", WHITE)), config, backend, expression_range, live_map)
+    avatar = Avatar(
+        model,
+        None if identity is None else torch.tensor(identity, dtype=torch.float32),
+        tuple(config.get("background", WHITE)),
+        config,
+        backend,
+        expression_range,
+        live_map,
+    )
     return avatar.to(resolve_device(device))

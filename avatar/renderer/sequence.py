@@ -1,4 +1,4 @@
-"""Render an avatar over a sequence of rig parameters to an H.264 mp4."""
+"""Render an avatar over a sequence of rig parameters to an H.264 mp4, or a video with alpha."""
 
 from __future__ import annotations
 
@@ -16,15 +16,24 @@ from avatar.rig import RigParams
 
 
 @torch.no_grad()
-def render_sequence(renderer: AvatarRenderer, params: RigParams, cameras: Callable[[int], Camera], out: str | Path,
-                    fps: float, progress: bool = True) -> int:
+def render_sequence(
+    renderer: AvatarRenderer,
+    params: RigParams,
+    cameras: Callable[[int], Camera],
+    out: str | Path,
+    fps: float,
+    progress: bool = True,
+    alpha: bool = False,
+) -> int:
     """Write one frame per time step of `params`, rendered on the model's device; returns the
-    number of frames written."""
+    number of frames written. With alpha: straight colour and coverage (RenderOutput.rgba) into
+    a .webm or .mov (avatar.data.video.ALPHA_FORMATS)."""
     params = params.to(device=renderer.device, dtype=torch.float32)
     cam0 = cameras(0)
     threads = ThreadBudget()
-    with VideoWriter(out, fps, cam0.width, cam0.height) as video:
+    with VideoWriter(out, fps, cam0.width, cam0.height, alpha=alpha) as video:
         for i in tqdm(range(params.num_frames), desc=f"rendering {Path(out).name}", disable=not progress):
             threads.update()
-            video.write(renderer.render(params.frame(i), cameras(i)).rgb.clamp(0, 1).cpu())
+            rendered = renderer.render(params.frame(i), cameras(i))
+            video.write((rendered.rgba(renderer.background) if alpha else rendered.rgb.clamp(0, 1)).cpu())
     return params.num_frames
