@@ -52,6 +52,7 @@ def node_or_skip() -> str:
 
 # ---- the engine in Node against the Python engine -------------------------------------------------
 
+
 def hanging_hair_avatar():
     """scattered_avatar with a cut that keeps hanging hair (renders cut at the neck line alone)."""
     avatar = scattered_avatar()
@@ -67,9 +68,11 @@ def view_cone_avatar():
     return avatar
 
 
-@pytest.mark.parametrize("make_avatar", [synthetic_avatar, scattered_avatar, hanging_hair_avatar, pose_avatar,
-                                         view_cone_avatar],
-                         ids=["selection", "scattered-selection", "hanging-hair", "pose-drivers", "view-cone"])
+@pytest.mark.parametrize(
+    "make_avatar",
+    [synthetic_avatar, scattered_avatar, hanging_hair_avatar, pose_avatar, view_cone_avatar],
+    ids=["selection", "scattered-selection", "hanging-hair", "pose-drivers", "view-cone"],
+)
 def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, make_avatar, cpu_extension):
     """Posed vertices, world Gaussians, colours, the cut's region and the draw order of the JS engine
     on the .webavatar against the Python reference on the same (dequantised) file; offsets driven
@@ -81,16 +84,22 @@ def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, make_avatar, 
     write_web_avatar(avatar, path)
     read = read_web_avatar(path, backend="cpu")
     shots = frames(avatar.rig, 3)
-    (tmp_path / "frames.json").write_text(json.dumps(
-        [{"params": params_json(p), "camera": camera_json(c)} for p, c in shots]))
-    subprocess.run([node, str(WEB / "tests" / "engine_cli.mjs"), str(path), str(tmp_path / "frames.json"),
-                    str(tmp_path)], check=True, timeout=300)
+    (tmp_path / "frames.json").write_text(
+        json.dumps([{"params": params_json(p), "camera": camera_json(c)} for p, c in shots])
+    )
+    subprocess.run(
+        [node, str(WEB / "tests" / "engine_cli.mjs"), str(path), str(tmp_path / "frames.json"), str(tmp_path)],
+        check=True,
+        timeout=300,
+    )
     index = json.loads((tmp_path / "index.json").read_text())
     if read.model.view_cone is not None:  # some of the cameras see the colours from elsewhere
         assert any(not torch.equal(read.renderer.seen_from(p, c).view_origin, c.position) for p, c in shots)
     for f, (params, camera) in enumerate(shots):
-        got = {name: np.fromfile(tmp_path / entry["file"], _DTYPES[entry["dtype"]])
-               for name, entry in index[f]["arrays"].items()}
+        got = {
+            name: np.fromfile(tmp_path / entry["file"], _DTYPES[entry["dtype"]])
+            for name, entry in index[f]["arrays"].items()
+        }
         with torch.no_grad():
             params.shape = torch.zeros(read.rig.num_shape)  # the identity is in the file's template
             verts = read.rig.forward(params)[0]  # [V, 3]
@@ -130,11 +139,16 @@ def test_the_engine_refuses_a_file_of_the_removed_pca_basis_with_why(tmp_path):
     avatar = scattered_avatar()
     write_web_avatar(avatar, tmp_path / "a.webavatar")
     e, g = avatar.rig.num_expr, np.random.default_rng(0)
-    pca = _with_basis_blocks(tmp_path / "a.webavatar", tmp_path / "pca.webavatar", 0.3 * g.random(e),
-                             g.standard_normal((4, e)), None)
+    pca = _with_basis_blocks(
+        tmp_path / "a.webavatar", tmp_path / "pca.webavatar", 0.3 * g.random(e), g.standard_normal((4, e)), None
+    )
     (tmp_path / "frames.json").write_text("[]")
-    run = subprocess.run([node, str(WEB / "tests" / "engine_cli.mjs"), str(pca), str(tmp_path / "frames.json"),
-                          str(tmp_path)], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [node, str(WEB / "tests" / "engine_cli.mjs"), str(pca), str(tmp_path / "frames.json"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode != 0
     assert f"{pca}: its offsets are driven by a PCA" in run.stderr and "expr_pca_variance" in run.stderr
 
@@ -142,8 +156,12 @@ def test_the_engine_refuses_a_file_of_the_removed_pca_basis_with_why(tmp_path):
 def test_the_javascript_unit_tests_pass():
     """web/tests/*.test.mjs (float16 packing, the CSV reader's errors, sequences) with node --test."""
     node = node_or_skip()
-    run = subprocess.run([node, "--test", *sorted(str(p) for p in (WEB / "tests").glob("*.test.mjs"))],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [node, "--test", *sorted(str(p) for p in (WEB / "tests").glob("*.test.mjs"))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
 
 
@@ -158,6 +176,7 @@ def test_the_committed_bundle_is_built_from_the_sources():
 
 # ---- the page against Avatar.render ---------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def chromium():
     with browser() as b:
@@ -167,8 +186,24 @@ def chromium():
 @pytest.fixture(scope="module")
 def demo_model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("web_demo")
-    assert main(["demo", "--out", str(out / "demo"), "--size", "64", "--train-frames", "12", "--test-frames", "4",
-                 "--iterations", "150"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--out",
+                str(out / "demo"),
+                "--size",
+                "64",
+                "--train-frames",
+                "12",
+                "--test-frames",
+                "4",
+                "--iterations",
+                "150",
+            ]
+        )
+        == 0
+    )
     return out / "demo" / "model.avatar"
 
 
@@ -187,8 +222,9 @@ def _shots(avatar, count: int, seed: int = 3):
             params.rotation[0] = 0.2 * (torch.rand(3, generator=g) - 0.5)
             params.neck[0] = 0.1 * (torch.rand(3, generator=g) - 0.5)
             params.eyes[0] = 0.2 * (torch.rand(6, generator=g) - 0.5)
-        camera = Camera.orbit(-30 + 20 * i, 8 * math.sin(i), framing_distance(extent), centre, SIZE, SIZE,
-                              FRAMING_FOV_Y_DEG)
+        camera = Camera.orbit(
+            -30 + 20 * i, 8 * math.sin(i), framing_distance(extent), centre, SIZE, SIZE, FRAMING_FOV_Y_DEG
+        )
         out.append((params, camera))
     return out
 
@@ -221,21 +257,25 @@ def test_lesser_blend_targets_still_render_faithfully(chromium, demo_model, tmp_
     assert min(values) >= MIN_PSNR, values
 
 
-def test_the_page_renders_an_avatar_of_a_real_clip_as_the_engine_does(chromium, real_avatar, real_capture, tmp_path,
-                                                                     cpu_extension):
+def test_the_page_renders_an_avatar_of_a_real_clip_as_the_engine_does(
+    chromium, real_avatar, real_capture, tmp_path, cpu_extension
+):
     """Held-out frames of the tracked clip (its own expressions and poses, its camera framing of
     the head) and the synthetic poses, with the cut below the head."""
     avatar = load_avatar(real_avatar, backend="cpu")
     assert avatar.model.head_cut is not None
     export_web(avatar, tmp_path / "web")
     tracked, _ = avatar.params(real_capture)
-    shots = [(tracked.frame(t), camera_path(avatar.rig, "arc", SIZE, tracked.num_frames)(t))
-             for t in range(0, tracked.num_frames, max(1, tracked.num_frames // 4))]
+    shots = [
+        (tracked.frame(t), camera_path(avatar.rig, "arc", SIZE, tracked.num_frames)(t))
+        for t in range(0, tracked.num_frames, max(1, tracked.num_frames // 4))
+    ]
     values = _page_psnrs(chromium, tmp_path / "web", avatar, shots + _shots(avatar, 3))
     assert min(values) >= MIN_PSNR, values
 
 
 # ---- sequences, Live Link CSVs, the parameter stream -----------------------------------------------
+
 
 def _write_livelink(path: Path, frames: int = 20, seed: int = 0) -> None:
     """A Live Link Face CSV with every blendshape and angle moving."""
@@ -252,8 +292,9 @@ def _page_params(page, sequence: int, frame: int) -> dict:
     return page.evaluate("([s, f]) => window.avatarPlayer.sequences[s].params(f)", [sequence, frame])
 
 
-def test_sequences_and_dropped_live_link_csvs_pose_the_avatar_as_the_engine_does(chromium, demo_model, tmp_path,
-                                                                              cpu_extension):
+def test_sequences_and_dropped_live_link_csvs_pose_the_avatar_as_the_engine_does(
+    chromium, demo_model, tmp_path, cpu_extension
+):
     """An --expr sequence holds the engine's params frame for frame; the same CSV dropped on the
     page is mapped by the page (ARKit names, jaw, head and eyes, resting face, range) to the same
     params; a rendered frame of it matches Avatar.render."""
@@ -279,13 +320,17 @@ def test_sequences_and_dropped_live_link_csvs_pose_the_avatar_as_the_engine_does
         page.close()
 
 
-@pytest.mark.parametrize("problem, message", [
-    ("missing", "missing column 'JawOpen'"),
-    ("bad_cell", "row 4, column 'MouthSmileLeft': not a finite number"),
-    ("short_row", "row 3, column"),
-])
-def test_a_bad_csv_dropped_on_the_page_is_one_clear_error(chromium, demo_model, tmp_path, problem, message,
-                                                          cpu_extension):
+@pytest.mark.parametrize(
+    "problem, message",
+    [
+        ("missing", "missing column 'JawOpen'"),
+        ("bad_cell", "row 4, column 'MouthSmileLeft': not a finite number"),
+        ("short_row", "row 3, column"),
+    ],
+)
+def test_a_bad_csv_dropped_on_the_page_is_one_clear_error(
+    chromium, demo_model, tmp_path, problem, message, cpu_extension
+):
     avatar = load_avatar(demo_model, backend="cpu")
     export_web(avatar, tmp_path / "web")
     take = tmp_path / "take.csv"
@@ -303,8 +348,11 @@ def test_a_bad_csv_dropped_on_the_page_is_one_clear_error(chromium, demo_model, 
         lines[2] = ",".join(lines[2].split(",")[:30])
     with served(tmp_path / "web") as url:
         page = open_player(chromium, url)
-        error = page.evaluate("""([text]) => { try { window.avatarPlayer.loadLiveLink(text, 'bad.csv'); return null; }
-                                               catch (e) { return e.message; } }""", ["\n".join(lines) + "\n"])
+        error = page.evaluate(
+            """([text]) => { try { window.avatarPlayer.loadLiveLink(text, 'bad.csv'); return null; }
+                                               catch (e) { return e.message; } }""",
+            ["\n".join(lines) + "\n"],
+        )
         assert error is not None and error.startswith("bad.csv") and message in error, error
         assert page.evaluate("window.avatarPlayer.sequences.length") == 0  # nothing half-loaded
         page.close()
@@ -327,13 +375,51 @@ def test_a_parameter_stream_drives_the_page(chromium, demo_model, tmp_path, cpu_
             for i, (params, camera) in enumerate(shots):
                 params, _ = avatar.params(params)
                 server.publish(params)
-                page.wait_for_function(f"window.avatarPlayer.stream && window.avatarPlayer.stream.frames > {i}",
-                                       timeout=30_000)
+                page.wait_for_function(
+                    f"window.avatarPlayer.stream && window.avatarPlayer.stream.frames > {i}", timeout=30_000
+                )
                 got = page.evaluate("window.avatarPlayer.currentParams()")
                 for key, values in params_json(params).items():
                     np.testing.assert_allclose(got[key], values, atol=1e-5)  # the stream rounds to 5 decimals
                 image, _ = render_in_page(page, got, camera)
                 assert psnr_uint8(image, to_uint8(avatar.renderer.render(params, camera).rgb)) >= MIN_PSNR
+            page.close()
+    finally:
+        server.stop()
+
+
+def test_a_transparent_page_follows_the_stream_with_only_the_avatar(chromium, demo_model, tmp_path, cpu_extension):
+    """?bg=transparent (an OBS browser source following `avatar view --serve`): the stream drives
+    the page, the canvas is transparent where the avatar is not (its corners, below the cut), and
+    its premultiplied colour over the avatar's background is the engine's render."""
+    pytest.importorskip("websockets")
+    from viewer.param_server import ParamServer, hello_message
+
+    avatar = load_avatar(demo_model, backend="cpu")
+    export_web(avatar, tmp_path / "web")
+    server = ParamServer(0, hello_message(avatar.rig, avatar.identity(), 30.0), host="127.0.0.1")
+    server.start()
+    try:
+        background = np.array(avatar.background) * 255
+        with served(tmp_path / "web") as url:
+            page = open_player(chromium, url, f"manual=1&bg=transparent&ws=ws://127.0.0.1:{server.port}")
+            assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgba(0, 0, 0, 0)"
+            assert page.evaluate("getComputedStyle(document.getElementById('hud')).display") == "none"
+            for i, (params, camera) in enumerate(_shots(avatar, 2)):
+                params, _ = avatar.params(params)
+                server.publish(params)
+                page.wait_for_function(
+                    f"window.avatarPlayer.stream && window.avatarPlayer.stream.frames > {i}", timeout=30_000
+                )
+                image, _ = render_in_page(
+                    page, page.evaluate("window.avatarPlayer.currentParams()"), camera, alpha=True
+                )
+                engine = avatar.renderer.render(params, camera)
+                coverage = image[..., 3:].astype(np.float64)
+                assert (image[:3, :3] == 0).all() and coverage.max() == 255
+                assert np.abs(coverage[..., 0] - engine.alpha[..., 0].numpy() * 255).mean() < 2.0
+                composited = np.clip(image[..., :3] + (255 - coverage) / 255 * background, 0, 255).round()
+                assert psnr_uint8(composited.astype(np.uint8), to_uint8(engine.rgb)) >= MIN_PSNR
             page.close()
     finally:
         server.stop()
@@ -360,13 +446,41 @@ def test_avatar_view_serve_drives_the_page_end_to_end(chromium, demo_model, tmp_
     with served(tmp_path / "web") as url:
         page = open_player(chromium, url, f"manual=1&ws=ws://127.0.0.1:{port}")
         viewer = subprocess.Popen(
-            ["xvfb-run", "-a", "-s", "-screen 0 1024x768x24", sys.executable, "-m", "avatar.cli", "view", str(demo_model),
-             "--source", f"expr:{take_path}", "--device", "cpu", "--backend", "gl", "--size", "64", "--lod", "off",
-             "--frames", "400", "--serve", str(port), "--serve-host", "127.0.0.1"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                "xvfb-run",
+                "-a",
+                "-s",
+                "-screen 0 1024x768x24",
+                sys.executable,
+                "-m",
+                "avatar.cli",
+                "view",
+                str(demo_model),
+                "--source",
+                f"expr:{take_path}",
+                "--device",
+                "cpu",
+                "--backend",
+                "gl",
+                "--size",
+                "64",
+                "--lod",
+                "off",
+                "--frames",
+                "400",
+                "--serve",
+                str(port),
+                "--serve-host",
+                "127.0.0.1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
-            page.wait_for_function("window.avatarPlayer.stream && window.avatarPlayer.stream.frames >= 10",
-                                   timeout=120_000)
+            page.wait_for_function(
+                "window.avatarPlayer.stream && window.avatarPlayer.stream.frames >= 10", timeout=120_000
+            )
             seen = []
             for _ in range(5):
                 seen.append(page.evaluate("window.avatarPlayer.currentParams()"))
@@ -383,16 +497,25 @@ def test_avatar_view_serve_drives_the_page_end_to_end(chromium, demo_model, tmp_
 
 # ---- the command ------------------------------------------------------------------------------------
 
+
 def test_avatar_export_web_writes_a_whole_folder_or_nothing(demo_model, tmp_path, capsys):
     take = tmp_path / "take.csv"
     _write_livelink(take)
     out = tmp_path / "site"
     assert main(["export", str(demo_model), "--web", str(out), "--expr", str(take)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert sorted(p.name for p in out.iterdir()) == ["avatar.webavatar", "index.html", "manifest.json", "player.js",
-                                                      "sequences"]
-    assert manifest["sequences"][0]["frames"] == 20 and (out / manifest["sequences"][0]["file"]).stat().st_size == \
-        20 * (load_avatar(demo_model).rig.num_expr + 18) * 4
+    assert sorted(p.name for p in out.iterdir()) == [
+        "avatar.webavatar",
+        "index.html",
+        "manifest.json",
+        "player.js",
+        "sequences",
+    ]
+    assert (
+        manifest["sequences"][0]["frames"] == 20
+        and (out / manifest["sequences"][0]["file"]).stat().st_size
+        == 20 * (load_avatar(demo_model).rig.num_expr + 18) * 4
+    )
     assert main(["export", str(demo_model), "--web", str(out)]) == 2  # never into an existing folder
     assert "already exists" in capsys.readouterr().err
     broken = tmp_path / "broken.csv"

@@ -22,9 +22,17 @@ from avatar.rig import RigParams
 
 # No network beyond loopback (Chromium's own calls home would be refused many at a time on a
 # closed machine), and WebGL on the CPU where there is no GPU (newer Chromium asks for the opt-in).
-CHROMIUM_ARGS = ("--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--disable-quic", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                 "--ignore-gpu-blocklist")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--ignore-gpu-blocklist",
+)
 PARAM_KEYS = ("expr", "jaw", "neck", "rotation", "eyes", "translation")
 
 
@@ -74,8 +82,9 @@ def open_player(b, url: str, query: str = "manual=1", timeout_s: float = 120.0):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{url}index.html?{query}")
-    page.wait_for_function("(window.avatarPlayer && window.avatarPlayer.ready) || window.avatarPlayerError",
-                           timeout=1000 * timeout_s)
+    page.wait_for_function(
+        "(window.avatarPlayer && window.avatarPlayer.ready) || window.avatarPlayerError", timeout=1000 * timeout_s
+    )
     failure = page.evaluate("window.avatarPlayerError || null")
     if failure is not None or errors:
         raise PlayerFailed(f"{url}: {failure or '; '.join(errors)}")
@@ -88,8 +97,14 @@ def params_json(params: RigParams, frame: int = 0) -> dict:
 
 
 def camera_json(camera: Camera) -> dict:
-    return {"K": camera.K.flatten().tolist(), "w2c": camera.world_to_cam.flatten().tolist(), "width": camera.width,
-            "height": camera.height, "near": camera.near, "far": camera.far}
+    return {
+        "K": camera.K.flatten().tolist(),
+        "w2c": camera.world_to_cam.flatten().tolist(),
+        "width": camera.width,
+        "height": camera.height,
+        "near": camera.near,
+        "far": camera.far,
+    }
 
 
 _RENDER = """async ([params, camera]) => {
@@ -100,9 +115,10 @@ _RENDER = """async ([params, camera]) => {
 }"""
 
 
-def render_in_page(page, params: dict, camera: Camera) -> tuple[np.ndarray, dict]:
-    """[H, W, 3] uint8 that the page draws for params (params_json) seen by camera, and its
-    timings: workerMs (the engine's stages), drawMs (upload, draw and read back), splats."""
+def render_in_page(page, params: dict, camera: Camera, alpha: bool = False) -> tuple[np.ndarray, dict]:
+    """[H, W, 3] uint8 that the page draws for params (params_json) seen by camera ([H, W, 4] with
+    alpha: a transparent page's premultiplied colour and coverage), and its timings: workerMs (the
+    engine's stages), drawMs (upload, draw and read back), splats."""
     result = page.evaluate(_RENDER, [params, camera_json(camera)])
     rgba = np.frombuffer(base64.b64decode(result.pop("pixels")), np.uint8).reshape(camera.height, camera.width, 4)
-    return rgba[..., :3].copy(), result
+    return (rgba if alpha else rgba[..., :3]).copy(), result

@@ -20,10 +20,14 @@ if (typeof WorkerGlobalScope !== "undefined" && self instanceof WorkerGlobalScop
 async function main(scriptUrl) {
   const query = new URLSearchParams(location.search);
   const hud = document.getElementById("hud");
+  // ?bg=transparent: only the avatar, over whatever is behind the page (an OBS browser source).
+  const transparent = query.get("bg") === "transparent";
+  if (transparent) document.documentElement.classList.add("transparent");
   try {
     const player = new Player(document.getElementById("view"), scriptUrl, {
       size: Number(query.get("size")) || Math.min(512, Math.floor(Math.min(innerWidth, innerHeight) * devicePixelRatio)),
       target: query.get("target") || "auto",
+      transparent,
     });
     window.avatarPlayer = player;
     const summary = await player.load(new URL(".", location.href));

@@ -12,7 +12,7 @@ import { ParamStream } from "./stream.js";
 export class Player {
   constructor(canvas, workerUrl, options = {}) {
     this.canvas = canvas;
-    this.renderer = new SplatRenderer(canvas, options.target || "auto");
+    this.renderer = new SplatRenderer(canvas, options.target || "auto", Boolean(options.transparent));
     this.worker = new Worker(workerUrl);
     this.options = options;
     this.size = options.size || 512;

@@ -154,6 +154,7 @@ uniform sampler2D u_region;    // R8, rows from the top: 1 (read as 1 / 255) whe
 uniform bool u_has_region;
 uniform bool u_cut_only;       // the splats are already over the background (8-bit canvas): only cut
 uniform vec3 u_background;
+uniform bool u_transparent;    // no background: premultiplied colour and coverage, 0 where the cut removes
 uniform vec2 u_size;
 
 out vec4 o_colour;
@@ -163,10 +164,15 @@ void main() {
   bool removed = u_has_region && texelFetch(u_region, ivec2(pixel.x, int(u_size.y) - 1 - pixel.y), 0).r == 0.0;
   if (u_cut_only) {
     if (!removed) discard;
-    o_colour = vec4(u_background, 1.0);
+    o_colour = u_transparent ? vec4(0.0) : vec4(u_background, 1.0);
     return;
   }
   vec4 sum = texelFetch(u_accumulated, pixel, 0);
+  if (u_transparent) {
+    float a = removed ? 0.0 : clamp(sum.a, 0.0, 1.0);
+    o_colour = vec4(clamp(sum.rgb, 0.0, a), a);
+    return;
+  }
   vec3 rgb = removed ? u_background : sum.rgb + (1.0 - sum.a) * u_background;
   o_colour = vec4(clamp(rgb, 0.0, 1.0), 1.0);
 }
@@ -177,17 +183,19 @@ void main() {
   var FRUSTUM_MARGIN = 0.3;
   var SplatRenderer = class {
     /** target: "auto" (the most precise the browser blends into), or "rgba16f" / "rgba8" to
-     * force a lesser one (as on browsers without float blending). */
-    constructor(canvas, target = "auto") {
+     * force a lesser one (as on browsers without float blending). transparent: no background, the
+     * canvas holds premultiplied colour and the avatar's coverage (0 outside it and below the cut). */
+    constructor(canvas, target = "auto", transparent = false) {
       const gl = canvas.getContext("webgl2", {
         antialias: false,
-        alpha: false,
+        alpha: transparent,
         depth: false,
         stencil: false,
-        premultipliedAlpha: false,
+        premultipliedAlpha: transparent,
         preserveDrawingBuffer: false,
         powerPreference: "high-performance"
       });
+      this.transparent = transparent;
       if (!gl) throw new Error("this browser has no WebGL2");
       this.gl = gl;
       this.canvas = canvas;
@@ -228,7 +236,7 @@ void main() {
       const direct = this.framebuffer === null;
       gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer);
       gl.viewport(0, 0, width, height);
-      if (direct) gl.clearColor(background[0], background[1], background[2], 1);
+      if (direct && !this.transparent) gl.clearColor(background[0], background[1], background[2], 1);
       else gl.clearColor(0, 0, 0, 0);
       gl.clear(gl.COLOR_BUFFER_BIT);
       gl.enable(gl.BLEND);
@@ -276,6 +284,7 @@ void main() {
       gl.uniform1i(gl.getUniformLocation(c, "u_region"), 1);
       gl.uniform1i(gl.getUniformLocation(c, "u_has_region"), region ? 1 : 0);
       gl.uniform3fv(gl.getUniformLocation(c, "u_background"), background);
+      gl.uniform1i(gl.getUniformLocation(c, "u_transparent"), this.transparent ? 1 : 0);
       bindCorners(gl, c, this.quad);
       gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
     }
@@ -757,7 +766,7 @@ void main() {
   var Player = class {
     constructor(canvas, workerUrl, options = {}) {
       this.canvas = canvas;
-      this.renderer = new SplatRenderer(canvas, options.target || "auto");
+      this.renderer = new SplatRenderer(canvas, options.target || "auto", Boolean(options.transparent));
       this.worker = new Worker(workerUrl);
       this.options = options;
       this.size = options.size || 512;
@@ -2295,10 +2304,13 @@ ${player.renderer.target.name}`;
   async function main(scriptUrl) {
     const query = new URLSearchParams(location.search);
     const hud = document.getElementById("hud");
+    const transparent = query.get("bg") === "transparent";
+    if (transparent) document.documentElement.classList.add("transparent");
     try {
       const player = new Player(document.getElementById("view"), scriptUrl, {
         size: Number(query.get("size")) || Math.min(512, Math.floor(Math.min(innerWidth, innerHeight) * devicePixelRatio)),
-        target: query.get("target") || "auto"
+        target: query.get("target") || "auto",
+        transparent
       });
       window.avatarPlayer = player;
       const summary2 = await player.load(new URL(".", location.href));

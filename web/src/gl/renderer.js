@@ -1,6 +1,7 @@
 // WebGL2 splatting of a packed frame (splats.js): every splat a quad, accumulated in
 // a float target where the browser can (RGBA32F with blending, else RGBA16F, else the 8-bit
-// canvas itself), then put over the background with the cut below the head.
+// canvas itself), then put over the background with the cut below the head; or, transparent,
+// left premultiplied in a canvas with alpha (what OBS's browser source and page compositing take).
 
 import { COMPOSITE_FRAGMENT, COMPOSITE_VERTEX, SPLAT_FRAGMENT, SPLAT_VERTEX } from "./shaders.js";
 
@@ -9,10 +10,12 @@ const FRUSTUM_MARGIN = 0.3;
 
 export class SplatRenderer {
   /** target: "auto" (the most precise the browser blends into), or "rgba16f" / "rgba8" to
-   * force a lesser one (as on browsers without float blending). */
-  constructor(canvas, target = "auto") {
-    const gl = canvas.getContext("webgl2", { antialias: false, alpha: false, depth: false, stencil: false,
-      premultipliedAlpha: false, preserveDrawingBuffer: false, powerPreference: "high-performance" });
+   * force a lesser one (as on browsers without float blending). transparent: no background, the
+   * canvas holds premultiplied colour and the avatar's coverage (0 outside it and below the cut). */
+  constructor(canvas, target = "auto", transparent = false) {
+    const gl = canvas.getContext("webgl2", { antialias: false, alpha: transparent, depth: false, stencil: false,
+      premultipliedAlpha: transparent, preserveDrawingBuffer: false, powerPreference: "high-performance" });
+    this.transparent = transparent;
     if (!gl) throw new Error("this browser has no WebGL2");
     this.gl = gl;
     this.canvas = canvas;
@@ -59,7 +62,7 @@ export class SplatRenderer {
     const direct = this.framebuffer === null;
     gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer);
     gl.viewport(0, 0, width, height);
-    if (direct) gl.clearColor(background[0], background[1], background[2], 1);
+    if (direct && !this.transparent) gl.clearColor(background[0], background[1], background[2], 1);
     else gl.clearColor(0, 0, 0, 0);
     gl.clear(gl.COLOR_BUFFER_BIT);
     gl.enable(gl.BLEND);
@@ -110,6 +113,7 @@ export class SplatRenderer {
     gl.uniform1i(gl.getUniformLocation(c, "u_region"), 1);
     gl.uniform1i(gl.getUniformLocation(c, "u_has_region"), region ? 1 : 0);
     gl.uniform3fv(gl.getUniformLocation(c, "u_background"), background);
+    gl.uniform1i(gl.getUniformLocation(c, "u_transparent"), this.transparent ? 1 : 0);
     bindCorners(gl, c, this.quad);
     gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
   }

@@ -117,6 +117,7 @@ uniform sampler2D u_region;    // R8, rows from the top: 1 (read as 1 / 255) whe
 uniform bool u_has_region;
 uniform bool u_cut_only;       // the splats are already over the background (8-bit canvas): only cut
 uniform vec3 u_background;
+uniform bool u_transparent;    // no background: premultiplied colour and coverage, 0 where the cut removes
 uniform vec2 u_size;
 
 out vec4 o_colour;
@@ -126,10 +127,15 @@ void main() {
   bool removed = u_has_region && texelFetch(u_region, ivec2(pixel.x, int(u_size.y) - 1 - pixel.y), 0).r == 0.0;
   if (u_cut_only) {
     if (!removed) discard;
-    o_colour = vec4(u_background, 1.0);
+    o_colour = u_transparent ? vec4(0.0) : vec4(u_background, 1.0);
     return;
   }
   vec4 sum = texelFetch(u_accumulated, pixel, 0);
+  if (u_transparent) {
+    float a = removed ? 0.0 : clamp(sum.a, 0.0, 1.0);
+    o_colour = vec4(clamp(sum.rgb, 0.0, a), a);
+    return;
+  }
   vec3 rgb = removed ? u_background : sum.rgb + (1.0 - sum.a) * u_background;
   o_colour = vec4(clamp(rgb, 0.0, 1.0), 1.0);
 }
