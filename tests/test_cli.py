@@ -16,15 +16,6 @@ from avatar.data.livelink import REQUIRED_COLUMNS
 ROTATION_COLUMNS = [c for c in REQUIRED_COLUMNS if c.startswith(("Head", "LeftEye", "RightEye"))]
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    code = main(["demo", "--out", str(out), "--size", "64", "--train-frames", "12", "--test-frames", "4",
-                 "--iterations", "30"])
-    assert code == 0
-    return out
-
-
 def _write_livelink(path: Path, jaw_open: list[float], drop: str | None = None, bad_cell: tuple | None = None):
     columns = ["Timecode", "BlendshapeCount"] + [n[0].upper() + n[1:] for n in ARKIT_NAMES] + ROTATION_COLUMNS
     if drop:
@@ -62,8 +53,10 @@ def test_render_follows_jaw_open(demo_dir, tmp_path):
     jaw = [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
     _write_livelink(csv_path, jaw)
     out = tmp_path / "take.mp4"
-    assert main(["render", str(demo_dir / "model.avatar"), "--expr", str(csv_path), "--out", str(out),
-                 "--size", "64"]) == 0
+    assert (
+        main(["render", str(demo_dir / "model.avatar"), "--expr", str(csv_path), "--out", str(out), "--size", "64"])
+        == 0
+    )
     import av
 
     with av.open(str(out)) as c:
@@ -96,9 +89,22 @@ def test_bad_csv_is_one_clear_error_and_no_output(demo_dir, tmp_path, capsys, pr
 def test_export_ply_and_eval_json(demo_dir, tmp_path):
     assert main(["export", str(demo_dir / "model.avatar"), "--ply", str(tmp_path / "a.ply")]) == 0
     from plyfile import PlyData
+
     assert PlyData.read(str(tmp_path / "a.ply"))["vertex"].count > 1000
-    assert main(["eval", str(demo_dir / "model.avatar"), str(demo_dir / "capture"), "--json",
-                 str(tmp_path / "m.json"), "--save-images", str(tmp_path / "images")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(demo_dir / "model.avatar"),
+                str(demo_dir / "capture"),
+                "--json",
+                str(tmp_path / "m.json"),
+                "--save-images",
+                str(tmp_path / "images"),
+            ]
+        )
+        == 0
+    )
     m = json.loads((tmp_path / "m.json").read_text())
     assert set(m) == {"train", "test"}  # both splits by default
     assert m["test"]["frames"] == 4 and m["test"]["psnr"] > 10
@@ -106,6 +112,7 @@ def test_export_ply_and_eval_json(demo_dir, tmp_path):
     saved = sorted((tmp_path / "images" / "test").glob("*.png"))
     assert len(saved) == 4
     from PIL import Image
+
     width, height = Image.open(saved[0]).size
     assert width == 3 * height  # target | render | error
 
@@ -241,8 +248,21 @@ def test_export_drives_the_avatar_from_an_expression_file_or_a_capture(demo_dir,
     xyz = {}
     for name, source, frame in (("rest", "e.npz", 0), ("open", "e.npz", 1), ("capture", None, 1)):
         expr = str(tmp_path / source) if source else str(demo_dir / "capture")  # a capture: cross-identity
-        assert main(["export", str(demo_dir / "model.avatar"), "--ply", str(tmp_path / f"{name}.ply"),
-                     "--expr", expr, "--frame", str(frame)]) == 0
+        assert (
+            main(
+                [
+                    "export",
+                    str(demo_dir / "model.avatar"),
+                    "--ply",
+                    str(tmp_path / f"{name}.ply"),
+                    "--expr",
+                    expr,
+                    "--frame",
+                    str(frame),
+                ]
+            )
+            == 0
+        )
         v = PlyData.read(str(tmp_path / f"{name}.ply"))["vertex"]
         xyz[name] = np.stack([v["x"], v["y"], v["z"]], -1)
     assert np.abs(xyz["open"] - xyz["rest"]).max() > 1e-3  # the jaw moved Gaussians

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -36,31 +38,6 @@ def test_rgba_composited_over_the_background_is_the_render():
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    """A small demo avatar (as tests/test_cli.py makes it)."""
-    out = tmp_path_factory.mktemp("demo")
-    assert (
-        main(
-            [
-                "demo",
-                "--out",
-                str(out),
-                "--size",
-                "64",
-                "--train-frames",
-                "12",
-                "--test-frames",
-                "4",
-                "--iterations",
-                "30",
-            ]
-        )
-        == 0
-    )
-    return out
-
-
-@pytest.fixture(scope="module")
 def expected(demo_dir):
     """The demo avatar's RGBA frames [T, H, W, 4] in [0, 1] for the jaw take, as Avatar.render gives them."""
     avatar = load_avatar(demo_dir / "model.avatar")
@@ -72,6 +49,26 @@ def expected(demo_dir):
     composited = frames[0, ..., :3] * frames[0, ..., 3:] + (1 - frames[0, ..., 3:]) * background
     assert torch.allclose(composited, plain, atol=MIN_ALPHA)  # the RGBA frame is the render, uncomposited
     return take, frames.numpy()
+
+
+def _render_alpha(demo_dir: Path, take: Path, out: Path) -> None:
+    """`avatar render --alpha` of the demo avatar driven by take, at SIZE px, into out."""
+    assert (
+        main(
+            [
+                "render",
+                str(demo_dir / "model.avatar"),
+                "--expr",
+                str(take),
+                "--out",
+                str(out),
+                "--size",
+                str(SIZE),
+                "--alpha",
+            ]
+        )
+        == 0
+    )
 
 
 def _decode_rgba(path, decoder: str | None = None) -> np.ndarray:
@@ -94,22 +91,7 @@ def test_an_alpha_render_carries_the_avatars_coverage(demo_dir, expected, tmp_pa
     the avatar covers the pixel."""
     take, frames = expected
     out = tmp_path / f"take{suffix}"
-    assert (
-        main(
-            [
-                "render",
-                str(demo_dir / "model.avatar"),
-                "--expr",
-                str(take),
-                "--out",
-                str(out),
-                "--size",
-                str(SIZE),
-                "--alpha",
-            ]
-        )
-        == 0
-    )
+    _render_alpha(demo_dir, take, out)
     decoded = _decode_rgba(out, decoder).astype(np.float64)
     assert decoded.shape == (len(JAW), SIZE, SIZE, 4)
     want = frames * 255.0
@@ -134,22 +116,7 @@ def test_chromium_plays_the_webm_with_its_transparency(demo_dir, expected, tmp_p
     draws the .webm onto a canvas transparent where the avatar is not."""
     take, frames = expected
     out = tmp_path / "take.webm"
-    assert (
-        main(
-            [
-                "render",
-                str(demo_dir / "model.avatar"),
-                "--expr",
-                str(take),
-                "--out",
-                str(out),
-                "--size",
-                str(SIZE),
-                "--alpha",
-            ]
-        )
-        == 0
-    )
+    _render_alpha(demo_dir, take, out)
     from avatar.web import headless
 
     with browser() as b, headless.served(tmp_path) as url:

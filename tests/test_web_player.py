@@ -6,6 +6,8 @@ the parameter stream of `avatar view --serve`; the export command; the committed
 
 from __future__ import annotations
 
+import contextlib
+
 import csv
 import dataclasses
 import json
@@ -358,71 +360,64 @@ def test_a_bad_csv_dropped_on_the_page_is_one_clear_error(
         page.close()
 
 
-def test_a_parameter_stream_drives_the_page(chromium, demo_model, tmp_path, cpu_extension):
-    """viewer.param_server (what `avatar view --serve` runs): the page subscribes, takes the newest
-    frame's params and draws them as the engine does."""
+@contextlib.contextmanager
+def _streamed_page(chromium, avatar, folder: Path, query: str):
+    """The exported avatar's page (query + the stream's ?ws=) following viewer.param_server (what
+    `avatar view --serve` runs); yields (page, show): show(i, params) publishes frame i's params,
+    waits for the page to take them and returns the params it shows."""
     pytest.importorskip("websockets")
     from viewer.param_server import ParamServer, hello_message
 
-    avatar = load_avatar(demo_model, backend="cpu")
-    export_web(avatar, tmp_path / "web")
+    export_web(avatar, folder)
     server = ParamServer(0, hello_message(avatar.rig, avatar.identity(), 30.0), host="127.0.0.1")
     server.start()
+
+    def show(i: int, params) -> dict:
+        server.publish(params)
+        page.wait_for_function(f"window.avatarPlayer.stream && window.avatarPlayer.stream.frames > {i}", timeout=30_000)
+        return page.evaluate("window.avatarPlayer.currentParams()")
+
     try:
-        shots = _shots(avatar, 3)
-        with served(tmp_path / "web") as url:
-            page = open_player(chromium, url, f"manual=1&ws=ws://127.0.0.1:{server.port}")
-            for i, (params, camera) in enumerate(shots):
-                params, _ = avatar.params(params)
-                server.publish(params)
-                page.wait_for_function(
-                    f"window.avatarPlayer.stream && window.avatarPlayer.stream.frames > {i}", timeout=30_000
-                )
-                got = page.evaluate("window.avatarPlayer.currentParams()")
-                for key, values in params_json(params).items():
-                    np.testing.assert_allclose(got[key], values, atol=1e-5)  # the stream rounds to 5 decimals
-                image, _ = render_in_page(page, got, camera)
-                assert psnr_uint8(image, to_uint8(avatar.renderer.render(params, camera).rgb)) >= MIN_PSNR
+        with served(folder) as url:
+            page = open_player(chromium, url, f"{query}&ws=ws://127.0.0.1:{server.port}")
+            yield page, show
             page.close()
     finally:
         server.stop()
+
+
+def test_a_parameter_stream_drives_the_page(chromium, demo_model, tmp_path, cpu_extension):
+    """viewer.param_server (what `avatar view --serve` runs): the page subscribes, takes the newest
+    frame's params and draws them as the engine does."""
+    avatar = load_avatar(demo_model, backend="cpu")
+    with _streamed_page(chromium, avatar, tmp_path / "web", "manual=1") as (page, show):
+        for i, (params, camera) in enumerate(_shots(avatar, 3)):
+            params, _ = avatar.params(params)
+            got = show(i, params)
+            for key, values in params_json(params).items():
+                np.testing.assert_allclose(got[key], values, atol=1e-5)  # the stream rounds to 5 decimals
+            image, _ = render_in_page(page, got, camera)
+            assert psnr_uint8(image, to_uint8(avatar.renderer.render(params, camera).rgb)) >= MIN_PSNR
 
 
 def test_a_transparent_page_follows_the_stream_with_only_the_avatar(chromium, demo_model, tmp_path, cpu_extension):
     """?bg=transparent (an OBS browser source following `avatar view --serve`): the stream drives
     the page, the canvas is transparent where the avatar is not (its corners, below the cut), and
     its premultiplied colour over the avatar's background is the engine's render."""
-    pytest.importorskip("websockets")
-    from viewer.param_server import ParamServer, hello_message
-
     avatar = load_avatar(demo_model, backend="cpu")
-    export_web(avatar, tmp_path / "web")
-    server = ParamServer(0, hello_message(avatar.rig, avatar.identity(), 30.0), host="127.0.0.1")
-    server.start()
-    try:
-        background = np.array(avatar.background) * 255
-        with served(tmp_path / "web") as url:
-            page = open_player(chromium, url, f"manual=1&bg=transparent&ws=ws://127.0.0.1:{server.port}")
-            assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgba(0, 0, 0, 0)"
-            assert page.evaluate("getComputedStyle(document.getElementById('hud')).display") == "none"
-            for i, (params, camera) in enumerate(_shots(avatar, 2)):
-                params, _ = avatar.params(params)
-                server.publish(params)
-                page.wait_for_function(
-                    f"window.avatarPlayer.stream && window.avatarPlayer.stream.frames > {i}", timeout=30_000
-                )
-                image, _ = render_in_page(
-                    page, page.evaluate("window.avatarPlayer.currentParams()"), camera, alpha=True
-                )
-                engine = avatar.renderer.render(params, camera)
-                coverage = image[..., 3:].astype(np.float64)
-                assert (image[:3, :3] == 0).all() and coverage.max() == 255
-                assert np.abs(coverage[..., 0] - engine.alpha[..., 0].numpy() * 255).mean() < 2.0
-                composited = np.clip(image[..., :3] + (255 - coverage) / 255 * background, 0, 255).round()
-                assert psnr_uint8(composited.astype(np.uint8), to_uint8(engine.rgb)) >= MIN_PSNR
-            page.close()
-    finally:
-        server.stop()
+    background = np.array(avatar.background) * 255
+    with _streamed_page(chromium, avatar, tmp_path / "web", "manual=1&bg=transparent") as (page, show):
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgba(0, 0, 0, 0)"
+        assert page.evaluate("getComputedStyle(document.getElementById('hud')).display") == "none"
+        for i, (params, camera) in enumerate(_shots(avatar, 2)):
+            params, _ = avatar.params(params)
+            image, _ = render_in_page(page, show(i, params), camera, alpha=True)
+            engine = avatar.renderer.render(params, camera)
+            coverage = image[..., 3:].astype(np.float64)
+            assert (image[:3, :3] == 0).all() and coverage.max() == 255
+            assert np.abs(coverage[..., 0] - engine.alpha[..., 0].numpy() * 255).mean() < 2.0
+            composited = np.clip(image[..., :3] + (255 - coverage) / 255 * background, 0, 255).round()
+            assert psnr_uint8(composited.astype(np.uint8), to_uint8(engine.rgb)) >= MIN_PSNR
 
 
 @pytest.mark.skipif(viewer_missing("websockets") is not None, reason=viewer_missing("websockets") or "")

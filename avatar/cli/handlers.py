@@ -16,7 +16,7 @@ from avatar.cli.errors import InputError
 from avatar.data.atomic import atomic_folder, check_output_path, dump_json
 from avatar.data.capture import load_capture
 from avatar.data.splits import train_on_cameras
-from avatar.data.video import ALPHA_FORMATS
+from avatar.data.video import alpha_format
 from avatar.runtime.devices import resolve_device
 from avatar.export.ply import AXES, write_3dgs_ply
 from avatar.model import Avatar, load_avatar
@@ -111,8 +111,8 @@ def _rounded(value: object) -> object:
 
 def cmd_render(args: argparse.Namespace) -> int:
     check_output_path(args.out, folder_must_exist=True)  # the video writer creates no folders
-    if args.alpha and args.out.suffix.lower() not in ALPHA_FORMATS:
-        raise InputError(f"{args.out}: --alpha writes {' or '.join(ALPHA_FORMATS)} (VP9 with alpha, ProRes 4444)")
+    if args.alpha:
+        alpha_format(args.out)  # before loading anything: a suffix without alpha is refused at once
     avatar = load_avatar(args.model, args.rig, resolve_device(args.device), args.backend)
     params, fps = avatar.params(args.expr, args.arkit_map)
     cameras = camera_path(avatar.rig, args.camera, args.size, params.num_frames)

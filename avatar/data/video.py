@@ -45,6 +45,18 @@ ALPHA_FORMATS = {
 }
 
 
+def alpha_format(path: Path) -> tuple[str, str, str, dict[str, str]]:
+    """ALPHA_FORMATS' entry for path's suffix, or VideoError naming the suffixes that carry alpha."""
+    try:
+        return ALPHA_FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise VideoError(
+            path,
+            f"a video with alpha is {' or '.join(ALPHA_FORMATS)} (VP9 in WebM, ProRes 4444 "
+            f"in QuickTime), not '{path.suffix}'",
+        ) from None
+
+
 class VideoWriter:
     """Context manager writing H.264 (yuv420p) mp4 frames, or with `alpha` a video with an alpha
     channel (ALPHA_FORMATS, by the path's suffix); the file appears only on success.
@@ -66,15 +78,8 @@ class VideoWriter:
         alpha: bool = False,
     ):
         self.path = Path(path)
-        suffix = self.path.suffix.lower()
-        if alpha and suffix not in ALPHA_FORMATS:
-            raise VideoError(
-                self.path,
-                f"a video with alpha is one of {', '.join(ALPHA_FORMATS)} "
-                f"(VP9 in WebM, ProRes 4444 in QuickTime), not '{self.path.suffix}'",
-            )
         container, codec, pix_fmt, options = (
-            ALPHA_FORMATS[suffix] if alpha else ("mp4", "libx264", "yuv420p", {"crf": str(crf)})
+            alpha_format(self.path) if alpha else ("mp4", "libx264", "yuv420p", {"crf": str(crf)})
         )
         self.channels = 4 if alpha else 3
         self.partial = self.path.with_name(self.path.name + f".partial.{container}")
