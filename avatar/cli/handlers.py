@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from avatar.cli.errors import InputError
 from avatar.data.atomic import atomic_folder, check_output_path, dump_json
+from avatar.data.audio import AudioMuxer, probe_audio, take_clock
 from avatar.data.capture import load_capture
 from avatar.data.splits import train_on_cameras
 from avatar.data.video import alpha_format
@@ -113,11 +114,18 @@ def cmd_render(args: argparse.Namespace) -> int:
     check_output_path(args.out, folder_must_exist=True)  # the video writer creates no folders
     if args.alpha:
         alpha_format(args.out)  # before loading anything: a suffix without alpha is refused at once
+    # A missing or silent sound file is refused before the avatar loads, one that misses the take
+    # before rendering.
+    take = take_clock(args.expr) if args.audio is not None else None
+    sound = probe_audio(args.audio, take.rate if take else None) if args.audio is not None else None
     avatar = load_avatar(args.model, args.rig, resolve_device(args.device), args.backend)
     params, fps = avatar.params(args.expr, args.arkit_map)
+    audio = AudioMuxer(sound, take, params.num_frames / fps) if sound is not None else None
+    if audio is not None:
+        log.info("audio: %s", audio.describe())
     cameras = camera_path(avatar.rig, args.camera, args.size, params.num_frames)
-    n = render_sequence(avatar.renderer, params, cameras, args.out, fps, alpha=args.alpha)
-    log.info("wrote %s: %d frames at %.2f fps", args.out, n, fps)
+    n = render_sequence(avatar.renderer, params, cameras, args.out, fps, alpha=args.alpha, audio=audio)
+    log.info("wrote %s: %d frames at %.2f fps%s", args.out, n, fps, " with audio" if audio else "")
     return 0
 
 

@@ -140,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
         "render an expression file or another tracked capture to mp4",
         "  avatar render me.avatar --expr take.csv --out take.mp4\n"
         "  avatar render me.avatar --expr other_capture --out reenact.mp4 --camera arc --size 512\n"
-        "  avatar render me.avatar --expr take.csv --out take.webm --alpha",
+        "  avatar render me.avatar --expr take.csv --out take.webm --alpha\n"
+        "  avatar render me.avatar --expr take.csv --out take.mp4 --audio take.mov",
     )
     p.add_argument("model", type=Path, help="the .avatar file")
     p.add_argument(
@@ -154,6 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--alpha",
         action="store_true",
         help="transparent where the avatar is not: VP9 with alpha in .webm, or ProRes 4444 in .mov",
+    )
+    p.add_argument(
+        "--audio",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the take's sound (.wav, .m4a, or the .mov Live Link Face records beside its CSV) into the "
+        "video, aligned by the timecodes of both (a file without one starts at the first frame) and cut "
+        "to the video's length: AAC in .mp4, Opus in .webm, PCM in .mov",
     )
     p.add_argument("--camera", default="front", choices=["front", "orbit", "arc"], help="camera path")
     p.add_argument("--size", type=int_in(16, 4096), default=256, help="output size in pixels (square, 16-4096)")

@@ -36,6 +36,10 @@ class VideoError(DataFileError):
     """A video that is missing, corrupt, or cannot be encoded."""
 
 
+class AudioError(DataFileError):
+    """An audio file (or a video's sound) that is missing, unreadable, or cannot go with a take."""
+
+
 class CalibrationError(DataFileError):
     """A camera-calibration file (OpenCV, NeRSemble, COLMAP) that is unreadable or whose cameras are
     not valid pinhole cameras; the problem says which camera and which key or line."""
@@ -47,8 +51,7 @@ class ExpressionFileError(DataFileError):
     `row` counts lines of the file from 1 with the header as row 1, as a text editor shows them.
     """
 
-    def __init__(self, path: str | Path, problem: str, row: int | None = None,
-                 column: str | None = None):
+    def __init__(self, path: str | Path, problem: str, row: int | None = None, column: str | None = None):
         self.row = row
         self.column = column
         where = []

@@ -57,6 +57,8 @@ class LiveLinkRecording:
     head: np.ndarray  # [T, 3] float32 yaw, pitch, roll (radians, Live Link convention)
     left_eye: np.ndarray  # [T, 3] float32
     right_eye: np.ndarray  # [T, 3] float32
+    start: float | None = None  # the first row's timecode as seconds since midnight; None without timecodes
+    timecode_rate: int | None = None  # frames a second the timecodes count (`timecode_times`)
 
     @property
     def num_frames(self) -> int:
@@ -82,12 +84,16 @@ def read_livelink_csv(path: str | Path) -> LiveLinkRecording:
     _check_timecodes(path, timecodes, rows)
     fps = fps_from_timecodes(timecodes) if timecodes else None
     if fps is None:
-        warnings.warn(f"{path}: could not derive the frame rate from the timecodes; "
-                      f"assuming {DEFAULT_FPS:g} fps", stacklevel=2)
+        warnings.warn(
+            f"{path}: could not derive the frame rate from the timecodes; assuming {DEFAULT_FPS:g} fps", stacklevel=2
+        )
         fps = DEFAULT_FPS
     values = values.astype(np.float32)
-    return LiveLinkRecording(path, fps, values[:, :52], values[:, 52:55], values[:, 55:58],
-                             values[:, 58:61])
+    times = timecode_times(timecodes)  # where the take sits in the day: for aligning its audio
+    start, rate = (float(times[0][0]), times[1]) if times else (None, None)
+    return LiveLinkRecording(
+        path, fps, values[:, :52], values[:, 52:55], values[:, 55:58], values[:, 58:61], start, rate
+    )
 
 
 def _read_rows(path: Path, reader) -> tuple[list[list[str]], list[str], list[int]]:
@@ -102,8 +108,9 @@ def _read_rows(path: Path, reader) -> tuple[list[list[str]], list[str], list[int
             continue  # blank line, e.g. a trailing newline
         row = reader.line_num
         if len(fields) < len(header):
-            raise ExpressionFileError(path, f"row has {len(fields)} fields, the header has "
-                                      f"{len(header)}", row, header[len(fields)].strip())
+            raise ExpressionFileError(
+                path, f"row has {len(fields)} fields, the header has {len(header)}", row, header[len(fields)].strip()
+            )
         cells.append([fields[index[c]] for c in REQUIRED_COLUMNS])
         if "timecode" in index:
             timecodes.append(fields[index["timecode"]])
@@ -119,8 +126,7 @@ def _column_index(path: Path, header: list[str]) -> dict[str, int]:
     missing = [c for c in REQUIRED_COLUMNS if c.lower() not in by_lower]
     if missing:
         listed = ", ".join(f"'{c}'" for c in missing)
-        raise ExpressionFileError(path, f"missing column{'s' if len(missing) > 1 else ''} {listed}",
-                                  column=missing[0])
+        raise ExpressionFileError(path, f"missing column{'s' if len(missing) > 1 else ''} {listed}", column=missing[0])
     index = {c: by_lower[c.lower()] for c in REQUIRED_COLUMNS}
     if "timecode" in by_lower:
         index["timecode"] = by_lower["timecode"]
@@ -143,8 +149,12 @@ def _to_float(path: Path, cells: list[list[str]], rows: list[int]) -> np.ndarray
             except ValueError:
                 values[r, c] = np.nan
             if not (np.isfinite(values[r, c]) and abs(values[r, c]) <= MAX_ABS_VALUE):
-                raise ExpressionFileError(path, f"not a finite number within ±{MAX_ABS_VALUE:g}: {text.strip()!r}",
-                                          rows[r], REQUIRED_COLUMNS[c])
+                raise ExpressionFileError(
+                    path,
+                    f"not a finite number within ±{MAX_ABS_VALUE:g}: {text.strip()!r}",
+                    rows[r],
+                    REQUIRED_COLUMNS[c],
+                )
     return values
 
 
@@ -161,8 +171,10 @@ def _timecode_fields(text: str) -> tuple[int, int, int, float] | None:
     limits = (24, 60, 60, _TIMECODE_RATES[-1])
     if any(n is None or n >= limit for n, limit in zip(numbers, limits)):
         shown = text.strip() if len(text.strip()) <= 32 else f"{text.strip()[:24]}... ({len(text.strip())} characters)"
-        raise ValueError(f"timecode {shown!r} is out of range (HH:MM:SS:FF: hours below 24, minutes and seconds "
-                         f"below 60, frames below {limits[3]})")
+        raise ValueError(
+            f"timecode {shown!r} is out of range (HH:MM:SS:FF: hours below 24, minutes and seconds "
+            f"below 60, frames below {limits[3]})"
+        )
     return numbers[0], numbers[1], numbers[2], float(match[4])
 
 
@@ -176,28 +188,57 @@ def _check_timecodes(path: Path, timecodes: list[str], rows: list[int]) -> None:
             raise ExpressionFileError(path, str(e), row, "Timecode") from None
 
 
-def fps_from_timecodes(timecodes: list[str]) -> float | None:
-    """Rows per second from ``HH:MM:SS:FF(.fff)`` timecodes, or None when they do not tell.
+def timecode_seconds(text: str, rate: int | None = None) -> float | None:
+    """Seconds since midnight of one ``HH:MM:SS:FF(.fff)`` timecode counting `rate` frames a second
+    (None: the smallest common rate above its frame number), or None when `text` is no timecode or
+    a field is out of range. Drop-frame labels (``;``) are read as wall-clock time, their purpose."""
+    try:
+        fields = _timecode_fields(text)
+    except ValueError:
+        return None
+    if fields is None:
+        return None
+    hours, minutes, seconds, frame = fields
+    if rate is None or frame >= rate:
+        rate = next((r for r in _TIMECODE_RATES if r > int(frame)), None)
+        if rate is None:
+            return None
+    return hours * 3600.0 + minutes * 60.0 + seconds + frame / rate
+
+
+def timecode_times(timecodes: list[str]) -> tuple[np.ndarray, int] | None:
+    """(seconds since midnight of each ``HH:MM:SS:FF(.fff)`` timecode [T], the frames a second the
+    timecodes count), or None when there are none or one is not a timecode.
 
     The timecode's own frame rate is the smallest common rate above the largest frame number seen
-    (only trusted once the seconds field has rolled over; 60 before that). Repeated timecodes and
-    pauses longer than half a second are left out of the estimate.
+    (only trusted once the seconds field has rolled over; 60 before that).
     """
     try:
         parsed = [_timecode_fields(t) for t in timecodes]
     except ValueError:
         return None  # out of range: read_livelink_csv refuses such a file before asking
-    if len(parsed) < 2 or not all(parsed):
+    if not parsed or not all(parsed):
         return None
     hms = np.array([p[:3] for p in parsed], dtype=np.float64)  # [T, 3]
     frame = np.array([p[3] for p in parsed])  # [T]
-    seconds = hms @ np.array([3600.0, 60.0, 1.0])
-    rate = DEFAULT_FPS
+    seconds = hms @ np.array([3600.0, 60.0, 1.0])  # [T]
+    rate = int(DEFAULT_FPS)
     if np.unique(seconds).size > 1:
         rate = next((r for r in _TIMECODE_RATES if r > np.floor(frame.max())), None)
         if rate is None:
             return None
-    step = np.diff(seconds + frame / rate)
+    return seconds + frame / rate, rate
+
+
+def fps_from_timecodes(timecodes: list[str]) -> float | None:
+    """Rows per second from ``HH:MM:SS:FF(.fff)`` timecodes (`timecode_times`), or None when they
+    do not tell. Repeated timecodes and pauses longer than half a second are left out of the
+    estimate.
+    """
+    times = timecode_times(timecodes) if len(timecodes) >= 2 else None
+    if times is None:
+        return None
+    step = np.diff(times[0])
     step[step < -43200] += 86400  # recording ran past midnight
     step = step[(step > 0) & (step < 0.5)]
     if step.size == 0:
@@ -232,41 +273,49 @@ def load_arkit_map(path: str | Path, rig: HeadRig) -> np.ndarray:
         matrix = np.asarray(data["matrix"], dtype=np.float32)
         names = [str(n) for n in np.asarray(data["names"]).reshape(-1)]
     except KeyError as e:
-        raise ExpressionFileError(path, f"ARKit map needs arrays 'matrix' [E, 52] and 'names' "
-                                  f"[52]; missing {e}") from None
+        raise ExpressionFileError(
+            path, f"ARKit map needs arrays 'matrix' [E, 52] and 'names' [52]; missing {e}"
+        ) from None
     except (TypeError, ValueError) as e:
         raise ExpressionFileError(path, f"'matrix' must be numbers and 'names' strings ({e})") from None
     if matrix.shape != (rig.num_expr, len(names)):
-        raise ExpressionFileError(path, f"'matrix' has shape {matrix.shape}; rig '{rig.name}' "
-                                  f"needs [{rig.num_expr}, {len(names)}] for {len(names)} names")
+        raise ExpressionFileError(
+            path,
+            f"'matrix' has shape {matrix.shape}; rig '{rig.name}' "
+            f"needs [{rig.num_expr}, {len(names)}] for {len(names)} names",
+        )
     if not np.isfinite(matrix).all():
         raise ExpressionFileError(path, "'matrix' holds non-finite values")
     column = {canonical_name(n).lower(): i for i, n in enumerate(ARKIT_NAMES)}
     keys = [canonical_name(n).lower() for n in names]
     unknown = [n for n, k in zip(names, keys) if k not in column]
     if unknown or len(set(keys)) != len(keys):
-        raise ExpressionFileError(path, f"'names' must be distinct ARKit blendshape names; "
-                                  f"unknown: {unknown or 'none'}, {len(keys) - len(set(keys))} "
-                                  "repeated")
+        raise ExpressionFileError(
+            path,
+            f"'names' must be distinct ARKit blendshape names; "
+            f"unknown: {unknown or 'none'}, {len(keys) - len(set(keys))} "
+            "repeated",
+        )
     full = np.zeros((rig.num_expr, len(ARKIT_NAMES)), dtype=np.float32)
     full[:, [column[k] for k in keys]] = matrix
     return full
 
 
-def arkit_expression_matrix(rig: HeadRig, source: str | Path,
-                            arkit_map: str | Path | None = None) -> np.ndarray:
+def arkit_expression_matrix(rig: HeadRig, source: str | Path, arkit_map: str | Path | None = None) -> np.ndarray:
     """[E_rig, 52] linear map from ARKit weights to the rig's expressions (`source` names the
     file or stream in warnings and errors)."""
     if arkit_map is not None:
         return load_arkit_map(arkit_map, rig)
     if rig.expr_names is None:
-        raise ExpressionFileError(source, f"rig '{rig.name}' has PCA expressions without names, so "
-                                  "ARKit blendshapes cannot be matched by name: pass a linear map "
-                                  "with --arkit-map FILE.npz ('matrix' [E, 52], 'names' [52])")
+        raise ExpressionFileError(
+            source,
+            f"rig '{rig.name}' has PCA expressions without names, so "
+            "ARKit blendshapes cannot be matched by name: pass a linear map "
+            "with --arkit-map FILE.npz ('matrix' [E, 52], 'names' [52])",
+        )
     mapping = name_map(ARKIT_NAMES, rig.expr_names)
     # Gaze comes from the eye-rotation columns, so eyeLook* shapes the rig lacks lose nothing.
-    lost = replace(mapping, unmatched_source=[n for n in mapping.unmatched_source
-                                                          if not n.startswith("eyeLook")])
+    lost = replace(mapping, unmatched_source=[n for n in mapping.unmatched_source if not n.startswith("eyeLook")])
     if lost.unmatched_source or lost.unmatched_target:
         warnings.warn(f"{source}: ARKit -> rig '{rig.name}': {lost.describe()}", stacklevel=3)
     return mapping.matrix
@@ -290,16 +339,25 @@ class LiveLinkMapping:
         jaw = np.zeros((values.shape[0], 3), dtype=np.float32)
         if self.jaw_from_jawopen:
             jaw[:, 0] = blendshapes[:, ARKIT_NAMES.index("jawOpen")] * MAX_JAW_ANGLE
-        eyes = np.concatenate([euler_to_axis_angle(values[:, 55:58]),
-                               euler_to_axis_angle(values[:, 58:61])], axis=1)  # [T, 6]
-        arrays = {"shape": np.zeros(self.num_shape, np.float32), "expr": blendshapes @ self.matrix.T, "jaw": jaw,
-                  "rotation": euler_to_axis_angle(values[:, 52:55]), "eyes": eyes}
+        eyes = np.concatenate(
+            [euler_to_axis_angle(values[:, 55:58]), euler_to_axis_angle(values[:, 58:61])], axis=1
+        )  # [T, 6]
+        arrays = {
+            "shape": np.zeros(self.num_shape, np.float32),
+            "expr": blendshapes @ self.matrix.T,
+            "jaw": jaw,
+            "rotation": euler_to_axis_angle(values[:, 52:55]),
+            "eyes": eyes,
+        }
         return RigParams.from_numpy(arrays)
 
 
-def livelink_to_params(recording: LiveLinkRecording, rig: HeadRig,
-                       arkit_map: str | Path | None = None,
-                       jaw_from_jawopen: bool | None = None) -> RigParams:
+def livelink_to_params(
+    recording: LiveLinkRecording,
+    rig: HeadRig,
+    arkit_map: str | Path | None = None,
+    jaw_from_jawopen: bool | None = None,
+) -> RigParams:
     """Rig parameters for every row (see `LiveLinkMapping`): expressions by name (or
     `arkit_map`), jaw, head and eyes.
 
@@ -307,16 +365,17 @@ def livelink_to_params(recording: LiveLinkRecording, rig: HeadRig,
     """
     matrix = arkit_expression_matrix(rig, recording.path, arkit_map)  # [E, 52]
     jaw = default_jaw_from_jawopen(rig) if jaw_from_jawopen is None else jaw_from_jawopen
-    values = np.concatenate([recording.blendshapes, recording.head, recording.left_eye, recording.right_eye],
-                            axis=1)  # [T, 61]
+    values = np.concatenate(
+        [recording.blendshapes, recording.head, recording.left_eye, recording.right_eye], axis=1
+    )  # [T, 61]
     return LiveLinkMapping(matrix, rig.num_shape, jaw).params(values)
 
 
-def load_livelink_csv(path: str | Path, rig: HeadRig, arkit_map: str | Path | None = None,
-                      jaw_from_jawopen: bool | None = None) -> tuple[RigParams, float]:
+def load_livelink_csv(
+    path: str | Path, rig: HeadRig, arkit_map: str | Path | None = None, jaw_from_jawopen: bool | None = None
+) -> tuple[RigParams, float]:
     """(params for every row, fps) from a Live Link Face CSV: the head's rotation shared between a
     slow torso and the neck as the stream shares it (`avatar.rig.torso.SlowTorso`)."""
     recording = read_livelink_csv(path)
     params = livelink_to_params(recording, rig, arkit_map, jaw_from_jawopen)
     return slow_torso_sequence(params, recording.fps), recording.fps
-

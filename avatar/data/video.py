@@ -19,10 +19,12 @@ import numpy as np
 import torch
 
 from avatar.data.atomic import check_output_path, write_failure
-from avatar.data.errors import VideoError
+from avatar.data.errors import AudioError, VideoError
 
 if TYPE_CHECKING:
     import av
+
+    from avatar.data.audio import AudioMuxer
 
 MIN_FPS, MAX_FPS = 0.1, 1000.0  # what an encoder and a player honour (also for expression files)
 MAX_SIDE = 8192
@@ -65,6 +67,7 @@ class VideoWriter:
     colour and alpha, with `alpha`), H = height and W = width as given. yuv420p needs even sizes, so odd ones are padded by repeating the last
     row/column; `width`/`height` are the encoded (even) sizes. `rotation` (degrees
     counter-clockwise, a multiple of 90) is stored as display metadata, not applied to pixels.
+    `audio` (avatar.data.audio.AudioMuxer) adds a sound, encoded as the frames are written.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class VideoWriter:
         crf: int = 18,
         rotation: int = 0,
         alpha: bool = False,
+        audio: AudioMuxer | None = None,
     ):
         self.path = Path(path)
         container, codec, pix_fmt, options = (
@@ -94,6 +98,7 @@ class VideoWriter:
         self.height = self.frame_height + self.frame_height % 2
         self.frames_written = 0
         self._container = None
+        self._audio = audio
         self._av = av = _pyav()
         try:  # PyAV opens the file only at the first packet: a place that cannot hold it fails here
             self.partial.touch()
@@ -101,13 +106,18 @@ class VideoWriter:
             raise write_failure(self.path, e, writing=True) from None
         try:
             self._container = av.open(str(self.partial), mode="w", format=container)
-            rate = Fraction(fps).limit_denominator(1001)
+            self.rate = rate = Fraction(fps).limit_denominator(1001)
             self._stream = self._container.add_stream(codec, rate=rate)
             self._stream.width, self._stream.height = self.width, self.height
             self._stream.pix_fmt = pix_fmt
             self._stream.options = options
             if rotation % 360:
                 self._stream.set_display_rotation(rotation)
+            if audio is not None:
+                audio.attach(self._container, container)
+        except AudioError:
+            self.abort()
+            raise
         except (OSError, ValueError, av.FFmpegError) as e:
             self.abort()
             raise VideoError(self.path, f"cannot create a {codec} video ({e})") from None
@@ -124,6 +134,8 @@ class VideoWriter:
         try:
             for packet in self._stream.encode(encoded):
                 self._container.mux(packet)
+            if self._audio is not None:  # the sound under the frames so far
+                self._audio.write_until((self.frames_written + 1) / self.rate)
         except OSError as e:  # a full disk while encoding
             self.abort()
             raise write_failure(self.path, e, writing=True) from None
@@ -138,6 +150,8 @@ class VideoWriter:
                 raise VideoError(self.path, "no frames were written")
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
+            if self._audio is not None:
+                self._audio.finish(self.frames_written / self.rate)  # cut or padded to the video's length
             self._container.close()
             self._container = None
         except OSError as e:  # PyAV opens the file at the first packet: its errors name no file
@@ -154,6 +168,8 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Drop everything written so far; no file is left behind."""
+        if self._audio is not None:
+            self._audio.close()
         if self._container is not None:
             try:
                 self._container.close()
