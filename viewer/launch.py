@@ -50,10 +50,14 @@ def _check_window_packages() -> None:
     imgui-bundle has no wheel for Python 3.10, where the viewer extra leaves it out."""
     missing = [name for name in ("imgui_bundle", "moderngl") if importlib.util.find_spec(name) is None]
     if missing:
-        why = " (imgui-bundle has no wheel for Python 3.10: use Python 3.11 or later)" \
-            if "imgui_bundle" in missing and sys.version_info < (3, 11) else ""
-        raise WindowPackagesMissing(f"avatar view needs {', '.join(missing)}{why}: "
-                                    'pip install --no-build-isolation -e ".[viewer]"')
+        why = (
+            " (imgui-bundle has no wheel for Python 3.10: use Python 3.11 or later)"
+            if "imgui_bundle" in missing and sys.version_info < (3, 11)
+            else ""
+        )
+        raise WindowPackagesMissing(
+            f'avatar view needs {", ".join(missing)}{why}: pip install --no-build-isolation -e ".[viewer]"'
+        )
 
 
 @dataclass
@@ -72,6 +76,7 @@ class ViewOptions:
     lod: str = "auto"  # auto: a level of detail where the full avatar misses the source's frame budget; off
     serve: int | None = None  # --serve PORT: publish the shown frames' parameters over a WebSocket (param_server)
     serve_host: str = "0.0.0.0"  # --serve-host: every interface, so a phone on the same network can connect
+    arkit_map: Path | None = None  # --arkit-map: ARKit weights -> the rig's expressions (Live Link on FLAME)
 
 
 def run_view(options: ViewOptions) -> dict:
@@ -90,13 +95,23 @@ def run_view(options: ViewOptions) -> dict:
     timed = ["cpu", "gl"] if options.backend == "auto" and backend == "cpu" else []
     from viewer.app import RunLimits, ViewerApp  # imgui loads only once the inputs are known to be good
 
-    detail = DetailSwitch(model, identity, tuple(state.background), _frame_budget(options, driver, device),
-                          avatar.settings.get("capture"))
+    detail = DetailSwitch(
+        model, identity, tuple(state.background), _frame_budget(options, driver, device), avatar.settings.get("capture")
+    )
     server = None
     if options.serve is not None:  # a port in use fails here, before the window opens
         server = ParamServer(options.serve, hello_message(rig, identity, _source_fps(driver)), options.serve_host)
-    app = ViewerApp(model, identity, state, driver, _splat_backends(device), RunLimits(options.frames, options.record),
-                    detail, timed, publish=server.publish if server is not None else None)
+    app = ViewerApp(
+        model,
+        identity,
+        state,
+        driver,
+        _splat_backends(device),
+        RunLimits(options.frames, options.record),
+        detail,
+        timed,
+        publish=server.publish if server is not None else None,
+    )
     if server is not None:
         server.start()
     try:
@@ -142,12 +157,30 @@ def _check_arguments(options: ViewOptions) -> None:
         raise InputError(f"--frames must be at least 1, got {options.frames}")
     if options.lod not in ("auto", "off"):
         raise InputError(f"--lod must be auto or off, got {options.lod!r}")
+    _check_arkit_map(options)
+
+
+def _check_arkit_map(options: ViewOptions) -> None:
+    """--arkit-map maps ARKit weights, which only Live Link Face gives (its stream, its .csv takes):
+    with another source it would go unused and hide a mistake, so it is refused, as `avatar
+    render` refuses it beside a non-.csv --expr."""
+    if options.arkit_map is None:
+        return
+    spec = parse_source(options.source) if options.source is not None else None
+    if spec is None or not (spec.kind == "livelink" or (spec.kind == "expr" and spec.path.suffix.lower() == ".csv")):
+        raise InputError(
+            f"--arkit-map {options.arkit_map}: applies only to --source livelink[:PORT] or "
+            f"expr:FILE.csv (Live Link Face's ARKit weights), not "
+            f"{options.source or 'the sliders (no --source)'}"
+        )
 
 
 def _check_display() -> None:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise DisplayUnavailable("no display to open the viewer's window on (DISPLAY is not set); "
-                                 "on a headless machine run it under Xvfb: xvfb-run -a avatar view ...")
+        raise DisplayUnavailable(
+            "no display to open the viewer's window on (DISPLAY is not set); "
+            "on a headless machine run it under Xvfb: xvfb-run -a avatar view ..."
+        )
 
 
 def _driver(options: ViewOptions, avatar: Avatar):
@@ -158,10 +191,10 @@ def _driver(options: ViewOptions, avatar: Avatar):
     rig, identity, learned = avatar.rig, avatar.identity(), avatar.expression_range
     spec = parse_source(options.source)
     if spec.kind == "expr":
-        params, fps = avatar.params(spec.path)
+        params, fps = avatar.params(spec.path, options.arkit_map)  # `avatar render --expr`'s path
         return ExpressionPlayer(params, fps, spec.path.name)
     if spec.kind == "livelink":
-        return LiveLinkStream(spec.port, rig, identity, learned=learned)
+        return LiveLinkStream(spec.port, rig, identity, learned=learned, arkit_map=options.arkit_map)
     source = open_frame_source(spec)
     retarget = LiveRetarget(rig, identity, learned, avatar.live_map)
     return LiveDriver(source, TrackerThread(source, rig, retarget, options.smoothing, pace=RenderPace()))
@@ -176,8 +209,10 @@ def _resolve_backend(name: str, device: torch.device) -> str:
         picked, _ = splat_registry.get("auto", device)
         return "gl" if picked == "torch" and device.type == "cpu" else picked
     if name == "gl" and device.type != "cpu":
-        raise BackendDeviceError(f"the gl backend draws from the CPU and the run's device is {device}: "
-                                 "use --device cpu, or --backend cuda / torch")
+        raise BackendDeviceError(
+            f"the gl backend draws from the CPU and the run's device is {device}: "
+            "use --device cpu, or --backend cuda / torch"
+        )
     if name != "gl":
         splat_registry.get(name, device)  # BackendUnavailable / BackendDeviceError with the reason
     return name
@@ -212,9 +247,14 @@ def _write_stats(options: ViewOptions, app, driver, summary: dict, server: Param
         "gl_renderer": app.gl_renderer,
         "render_threads": RENDER_THREADS,
         "drawn": app.detail.drawn(app.state.size) if app.detail is not None else "full avatar",
-        "level_of_detail": None if app.detail is None or app.detail.lod is None else {
-            "gaussians": app.detail.lod.kept, "of": app.detail.lod.of, "psnr_mean": app.detail.lod.psnr_mean,
-            "psnr_min": app.detail.lod.psnr_min},
+        "level_of_detail": None
+        if app.detail is None or app.detail.lod is None
+        else {
+            "gaussians": app.detail.lod.kept,
+            "of": app.detail.lod.of,
+            "psnr_mean": app.detail.lod.psnr_mean,
+            "psnr_min": app.detail.lod.psnr_min,
+        },
         "display_frames": len(app.stats.display_times),
         "panels": {title: list(rect) for title, rect in app.layout.rects.items()},
         "avatar_rect": list(app.avatar_rect()) if app.stats.records else None,
@@ -223,11 +263,13 @@ def _write_stats(options: ViewOptions, app, driver, summary: dict, server: Param
     }
     if isinstance(driver, LiveDriver):
         doc["dropped_source_frames"] = driver.source.frames.dropped
-        doc["calibration"] = {**driver.tracker.calibration,
-                              "note": f"identity and focal calibrated on the first {CALIBRATION_FRAMES} frames with a "
-                                      f"face, on a thread of their own; until calibrated_from_source_frame (None: "
-                                      f"the calibration was done after the last frame) the rig's mean identity and "
-                                      f"the prior focal drive the avatar"}
+        doc["calibration"] = {
+            **driver.tracker.calibration,
+            "note": f"identity and focal calibrated on the first {CALIBRATION_FRAMES} frames with a "
+            f"face, on a thread of their own; until calibrated_from_source_frame (None: "
+            f"the calibration was done after the last frame) the rig's mean identity and "
+            f"the prior focal drive the avatar",
+        }
         calibrated = driver.tracker.calibration.get("calibrated_from_source_frame")
         doc["fps_calibrated"] = app.stats.fps_from(calibrated) if calibrated is not None else None
         doc["source_fps"] = driver.source.fps

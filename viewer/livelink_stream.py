@@ -16,6 +16,7 @@ import logging
 import socket
 import threading
 import time
+from pathlib import Path
 
 import torch
 
@@ -41,12 +42,23 @@ class LiveLinkStream(Worker):
     """Driver interface of `ExpressionPlayer` / `LiveDriver`: start, stop, latest, ended, status,
     name; `port` is the bound port (the one asked for, or the system's pick for port 0)."""
 
-    def __init__(self, port: int, rig: HeadRig, identity_shape: torch.Tensor, host: str = "0.0.0.0",
-                 learned: ExpressionRange | None = None):
-        """learned: the expressions the avatar learned; every sample is kept inside them."""
-        # The matrix first: a rig whose expressions cannot take ARKit names fails before the port is taken.
-        self._mapping = LiveLinkMapping(arkit_expression_matrix(rig, f"livelink:{port}"), rig.num_shape,
-                                        default_jaw_from_jawopen(rig))
+    def __init__(
+        self,
+        port: int,
+        rig: HeadRig,
+        identity_shape: torch.Tensor,
+        host: str = "0.0.0.0",
+        learned: ExpressionRange | None = None,
+        arkit_map: str | Path | None = None,
+    ):
+        """learned: the expressions the avatar learned; every sample is kept inside them.
+        arkit_map: the .npz mapping ARKit's 52 weights onto the rig's expressions (`--arkit-map`,
+        read by `load_arkit_map` as for a Live Link CSV); None: by name, which a rig without
+        ARKit-named expressions (FLAME) refuses with an error naming the flag."""
+        # The matrix first: a rig whose expressions cannot take ARKit names, or a bad map, fails
+        # before the port is taken.
+        matrix = arkit_expression_matrix(rig, f"livelink:{port}", arkit_map)  # [E, 52]
+        self._mapping = LiveLinkMapping(matrix, rig.num_shape, default_jaw_from_jawopen(rig))
         self._identity = identity_shape.float().clone()  # [S] the avatar's own shape in every sample
         self._learned = learned
         self._torso = SlowTorso()  # the head's turns shared with the neck, as the avatar was trained
@@ -56,8 +68,9 @@ class LiveLinkStream(Worker):
             self._socket.bind((host, port))
         except OSError as e:
             self._socket.close()
-            raise SourceError(f"--source livelink:{port}: cannot listen on UDP port {port} "
-                              f"({e.strerror or e})") from None
+            raise SourceError(
+                f"--source livelink:{port}: cannot listen on UDP port {port} ({e.strerror or e})"
+            ) from None
         self._socket.settimeout(POLL_S)
         self.port = self._socket.getsockname()[1]
         super().__init__(f"livelink {self.port}", join_timeout=2.0)
@@ -80,20 +93,28 @@ class LiveLinkStream(Worker):
     def status(self) -> str:
         if self.error:
             return f"error: {self.error}"
-        counts = (f"{self.received} packets, {self.malformed} malformed, {self.out_of_order} out of order, "
-                  f"{self.samples.dropped} dropped")
+        counts = (
+            f"{self.received} packets, {self.malformed} malformed, {self.out_of_order} out of order, "
+            f"{self.samples.dropped} dropped"
+        )
         if self.last is None:
             return f"listening on UDP port {self.port}: no Live Link Face packets yet ({counts})"
         return f"{self.last.subject or 'unnamed subject'} at {self.fps:g} fps, frame {self.last.frame}: {counts}"
 
     def counts(self) -> dict:
         """The packet counts and the sender, for the stats JSON."""
-        return {"port": self.port, "received": self.received, "malformed": self.malformed,
-                "out_of_order": self.out_of_order, "dropped": self.samples.dropped, "resyncs": self.resyncs,
-                "kept_in_training_range": self.clamps.frames_clamped if self._learned is not None else None,
-                "subject": self.last.subject if self.last else None,
-                "device_id": self.last.device_id if self.last else None,
-                "fps": self.fps if self.last else None}
+        return {
+            "port": self.port,
+            "received": self.received,
+            "malformed": self.malformed,
+            "out_of_order": self.out_of_order,
+            "dropped": self.samples.dropped,
+            "resyncs": self.resyncs,
+            "kept_in_training_range": self.clamps.frames_clamped if self._learned is not None else None,
+            "subject": self.last.subject if self.last else None,
+            "device_id": self.last.device_id if self.last else None,
+            "fps": self.fps if self.last else None,
+        }
 
     def clamp_stats(self) -> dict | None:
         """How often the avatar's training range moved a sample's expressions (None: no range)."""

@@ -8,7 +8,7 @@ a webcam would give.
 
 from __future__ import annotations
 
-import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -64,8 +64,10 @@ def parse_source(text: str) -> SourceSpec:
             return SourceSpec("livelink")
         # ASCII digits, 5 at most, before int(): isdigit() alone passes '²' and 5000-digit text, both ValueErrors there
         if not (rest.isascii() and rest.isdigit() and len(rest) <= 5 and int(rest) <= 65535):
-            raise SourceError(f"--source '{text}': expected livelink:PORT with PORT a UDP port in 0..65535, "
-                              f"e.g. livelink:{DEFAULT_PORT} (Live Link Face's default)")
+            raise SourceError(
+                f"--source '{text}': expected livelink:PORT with PORT a UDP port in 0..65535, "
+                f"e.g. livelink:{DEFAULT_PORT} (Live Link Face's default)"
+            )
         return SourceSpec("livelink", port=int(rest))
     raise SourceError(f"--source '{text}': expected webcam:N, video:PATH, expr:FILE or livelink[:PORT]")
 
@@ -111,18 +113,23 @@ class VideoAsWebcam(FrameSource):
 
 
 class WebcamSource(FrameSource):
-    """Camera N through OpenCV (V4L2 on Linux)."""
+    """Camera N through OpenCV: V4L2 on Linux, AVFoundation on macOS, OpenCV's own pick on Windows
+    (Media Foundation, else DirectShow)."""
 
     def __init__(self, index: int):
         device = Path(f"/dev/video{index}")
-        if os.name == "posix" and Path("/dev").is_dir() and not device.exists():
-            raise WebcamUnavailable(f"no webcam {index}: {device} does not exist "
-                                    f"(try --source video:PATH to drive from a file)")
+        if sys.platform.startswith("linux") and not device.exists():  # only Linux names its cameras so
+            raise WebcamUnavailable(
+                f"no webcam {index}: {device} does not exist (try --source video:PATH to drive from a file)"
+            )
         import cv2  # installed with mediapipe
 
-        self._capture = cv2.VideoCapture(index)
+        # macOS: AVFoundation by name, the backend of its cameras (and of the permission named below).
+        backend = cv2.CAP_AVFOUNDATION if sys.platform == "darwin" else cv2.CAP_ANY
+        self._capture = cv2.VideoCapture(index, backend)
         if not self._capture.isOpened():
-            raise WebcamUnavailable(f"webcam {index} could not be opened (in use, or no permission?)")
+            self._capture.release()
+            raise WebcamUnavailable(f"webcam {index} could not be opened ({_why_closed()})")
         fps = self._capture.get(cv2.CAP_PROP_FPS) or 30.0
         size = (int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self.name = f"webcam {index}"
@@ -141,6 +148,17 @@ class WebcamSource(FrameSource):
                 i += 1
         finally:
             self._capture.release()
+
+
+def _why_closed() -> str:
+    """What most often keeps a camera closed on this system, for the error."""
+    if sys.platform == "darwin":
+        return (
+            "macOS opens the camera only for an app allowed to use it: in System Settings > Privacy & "
+            "Security > Camera, turn on the terminal (or the app) that runs avatar and start it again; "
+            "else the camera is in use or there is no camera with that number"
+        )
+    return "in use, no such camera, or no permission?"
 
 
 def open_frame_source(spec: SourceSpec) -> FrameSource:
