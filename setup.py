@@ -2,7 +2,9 @@
 
 Install with `pip install --no-build-isolation ...` after torch: the modules compile against the
 torch that is already installed (an isolated build environment would download another one).
-- cuda_ext._cpu (every csrc/*.cpp, OpenMP) is always built; a failure fails the install.
+- cuda_ext._cpu (every csrc/*.cpp, OpenMP) is always built; a failure fails the install. Its
+  flags are the platform's (`_sources.compile_flags`): on macOS, Apple clang with Homebrew's
+  libomp (`brew install libomp`; the install stops with that advice when it is missing).
 - cuda_ext._cuda (every csrc/*.cu) is built when torch has CUDA and nvcc is found; if that
   fails, the install goes on and the module is compiled on first CUDA use instead.
 Each built module gets a stamp (`_<kind>.build.json`: source hash, torch version, debug switch)
@@ -37,8 +39,10 @@ try:
     import torch
     from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 except ImportError as e:
-    raise RuntimeError("gaussian-head-avatar compiles its kernels against an installed torch: install torch first, "
-                       "then this project with `pip install --no-build-isolation ...` (see README)") from e
+    raise RuntimeError(
+        "gaussian-head-avatar compiles its kernels against an installed torch: install torch first, "
+        "then this project with `pip install --no-build-isolation ...` (see README)"
+    ) from e
 
 SOURCES = _load_sources_module()
 DEBUG = SOURCES.debug_build()
@@ -51,14 +55,30 @@ def _relative(paths: list[Path]) -> list[str]:
 
 def _extensions() -> list:
     include = [str(SOURCES.INCLUDE_DIR)]
-    cpu = SOURCES.compile_flags("cpu", DEBUG)
-    extensions = [CppExtension("cuda_ext._cpu", _relative(SOURCES.sources("cpu")), include_dirs=include,
-                               extra_compile_args={"cxx": cpu["cxx"]}, extra_link_args=cpu["ld"])]
+    try:
+        cpu = SOURCES.compile_flags("cpu", DEBUG)  # this platform's compiler: GCC/clang, Apple clang + libomp, MSVC
+    except SOURCES.OpenMPNotFound as e:  # macOS without libomp: one line saying what to install
+        raise SystemExit(f"error: {e}") from None
+    extensions = [
+        CppExtension(
+            "cuda_ext._cpu",
+            _relative(SOURCES.sources("cpu")),
+            include_dirs=include,
+            extra_compile_args={"cxx": cpu["cxx"]},
+            extra_link_args=cpu["ld"],
+        )
+    ]
     if torch.version.cuda is not None and CUDA_HOME is not None and SOURCES.sources("cuda"):
         cuda = SOURCES.compile_flags("cuda", DEBUG)
-        extensions.append(CUDAExtension(CUDA_EXTENSION, _relative(SOURCES.sources("cuda")), include_dirs=include,
-                                        extra_compile_args={"cxx": cuda["cxx"], "nvcc": cuda["nvcc"]},
-                                        extra_link_args=cuda["ld"]))
+        extensions.append(
+            CUDAExtension(
+                CUDA_EXTENSION,
+                _relative(SOURCES.sources("cuda")),
+                include_dirs=include,
+                extra_compile_args={"cxx": cuda["cxx"], "nvcc": cuda["nvcc"]},
+                extra_link_args=cuda["ld"],
+            )
+        )
     return extensions
 
 
@@ -76,11 +96,13 @@ class BuildStampedExtensions(BuildExtension):
         try:
             super().build_extensions()
         except RuntimeError as e:
-            if "mismatches the version that was used to compile" not in str(e) or \
-                    not any(ext.name == CUDA_EXTENSION for ext in self.extensions):
+            if "mismatches the version that was used to compile" not in str(e) or not any(
+                ext.name == CUDA_EXTENSION for ext in self.extensions
+            ):
                 raise
-            print(f"warning: not building {CUDA_EXTENSION} ({e}); it will be compiled on first CUDA use",
-                  file=sys.stderr)
+            print(
+                f"warning: not building {CUDA_EXTENSION} ({e}); it will be compiled on first CUDA use", file=sys.stderr
+            )
             self.skipped.add(CUDA_EXTENSION)
             all_extensions = self.extensions
             self.extensions = [ext for ext in all_extensions if ext.name != CUDA_EXTENSION]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -49,15 +50,19 @@ def cached_library(kind: str, stamp: dict) -> Path | None:
 def _check_toolchain(kind: str) -> None:
     from torch.utils import cpp_extension
 
-    compiler = os.environ.get("CXX", "c++")
+    windows = sys.platform == "win32"
+    compiler = os.environ.get("CXX", "cl" if windows else "c++")  # torch's builder's default compiler
     if shutil.which(compiler) is None:
-        raise ExtensionUnavailable(f"cannot build the {kind} extension: no C++ compiler '{compiler}' on PATH "
-                                   "(install g++ or set CXX)")
+        advice = "run from Visual Studio's developer prompt" if windows else "install g++ or set CXX"
+        raise ExtensionUnavailable(
+            f"cannot build the {kind} extension: no C++ compiler '{compiler}' on PATH ({advice})"
+        )
     if not cpp_extension.is_ninja_available():
         raise ExtensionUnavailable(f"cannot build the {kind} extension: ninja is not installed (pip install ninja)")
     if kind == "cuda" and cpp_extension.CUDA_HOME is None:
-        raise ExtensionUnavailable("cannot build the cuda extension: nvcc not found (install the CUDA toolkit "
-                                   "or set CUDA_HOME)")
+        raise ExtensionUnavailable(
+            "cannot build the cuda extension: nvcc not found (install the CUDA toolkit or set CUDA_HOME)"
+        )
 
 
 def build_library(kind: str, stamp: dict) -> Path:
@@ -70,15 +75,25 @@ def build_library(kind: str, stamp: dict) -> Path:
     _check_toolchain(kind)
     directory = build_dir(kind, stamp)
     directory.mkdir(parents=True, exist_ok=True)
-    flags = _sources.compile_flags(kind, stamp["debug"])
+    try:
+        flags = _sources.compile_flags(kind, stamp["debug"])
+    except _sources.OpenMPNotFound as e:  # macOS without libomp
+        raise ExtensionUnavailable(f"cannot build the {kind} extension: {e}") from e
     log.info("building the %s extension (first use after a change; can take minutes) in %s", kind, directory)
     started = time.perf_counter()
     try:
         library = cpp_extension.load(
-            name=f"avatar_ext_{kind}", sources=[str(s) for s in sources],
-            extra_include_paths=[str(_sources.INCLUDE_DIR)], extra_cflags=flags["cxx"],
-            extra_cuda_cflags=flags["nvcc"], extra_ldflags=flags["ld"], build_directory=str(directory),
-            with_cuda=kind == "cuda", is_python_module=False, verbose=False)
+            name=f"avatar_ext_{kind}",
+            sources=[str(s) for s in sources],
+            extra_include_paths=[str(_sources.INCLUDE_DIR)],
+            extra_cflags=flags["cxx"],
+            extra_cuda_cflags=flags["nvcc"],
+            extra_ldflags=flags["ld"],
+            build_directory=str(directory),
+            with_cuda=kind == "cuda",
+            is_python_module=False,
+            verbose=False,
+        )
     except (RuntimeError, OSError, ImportError) as e:
         log_path = directory / LOG_NAME
         log_path.write_text(f"{e}\n")

@@ -64,6 +64,11 @@ KINDS.md has no av, plyfile or gsplat; the environment step lists what is missin
 wheels: download them into an ignored .whl/ folder, add ".whl" to carry and begin the command
 with the device README's `python3 -m pip install ... --target /tmp/site .whl/*.whl && export
 PYTHONPATH=/tmp/site;` (the steps keep PYTHONPATH, with the repository in front).
+
+The live viewer on the GPU (`avatar view` under Xvfb with `--backend cuda` and `gl`, 512² and
+1024², driven by a clip) is benchmarks/gpu/viewer_check.py, a command of its own: it carries
+other things (Xvfb and Mesa, the window's wheels, a model and a clip) and fills a call of its own,
+so a session runs one or the other; its docstring has its command.
 """
 
 from __future__ import annotations
@@ -102,15 +107,28 @@ SANITIZER_TESTS = (
 SANITIZER_KERNELS = "kns=avatar_ext"  # every kernel of cuda_ext/csrc is in namespace avatar_ext
 SANITIZER_ERROR_EXIT = 86  # compute-sanitizer's exit status when it found errors (tests failing give 1)
 # The [project] dependencies of pyproject.toml and pytest, by import name.
-REQUIRED_MODULES = ("torch", "numpy", "scipy", "safetensors", "plyfile", "av", "PIL", "yaml", "tqdm", "ninja",
-                    "pytest")
+REQUIRED_MODULES = ("torch", "numpy", "scipy", "safetensors", "plyfile", "av", "PIL", "yaml", "tqdm", "ninja", "pytest")
 RESULT_MARK = "GPU_CHECK_RESULT "  # prefix of the JSON line the python snippets below print
 MIN_STEP_S = 15.0  # a step is not started with less of the budget left than this
 LEFT_OUT = "left out by --steps"
 # Files of --out that a check writes (an earlier check's are removed first).
-OUTPUTS = ("summary.json", "summary.md", "environment.log", "build.log", "pytest.log", "pytest-cuda.xml", "bench.log",
-           "bench-table.txt", "bench.json", "train.log", "train-run/metrics.jsonl", "eval.log", "eval.json",
-           "memcheck.log", "racecheck.log")
+OUTPUTS = (
+    "summary.json",
+    "summary.md",
+    "environment.log",
+    "build.log",
+    "pytest.log",
+    "pytest-cuda.xml",
+    "bench.log",
+    "bench-table.txt",
+    "bench.json",
+    "train.log",
+    "train-run/metrics.jsonl",
+    "eval.log",
+    "eval.json",
+    "memcheck.log",
+    "racecheck.log",
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -214,8 +232,16 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **(extra or {})}
 
 
-def run_logged(step: Step, ctx: Context, argv: list[str], log_name: str, limit_s: float,
-               env: dict[str, str] | None = None, stdout_to: Path | None = None, label: str | None = None) -> Outcome:
+def run_logged(
+    step: Step,
+    ctx: Context,
+    argv: list[str],
+    log_name: str,
+    limit_s: float,
+    env: dict[str, str] | None = None,
+    stdout_to: Path | None = None,
+    label: str | None = None,
+) -> Outcome:
     """Run argv from the repository root, appending its output to --out/log_name (its stdout to
     stdout_to instead, when given), killed after `limit_s` or at the end of the budget. The step
     records it (as `label` when given) among its commands, or in a dry run its checks."""
@@ -232,9 +258,16 @@ def run_logged(step: Step, ctx: Context, argv: list[str], log_name: str, limit_s
         stdout = open(stdout_to, "w") if stdout_to else log
         started = time.monotonic()
         try:
-            process = subprocess.Popen(argv, cwd=REPO, env=child_env(env), stdin=subprocess.DEVNULL, stdout=stdout,
-                                       stderr=log if stdout_to else subprocess.STDOUT, text=True,
-                                       **_new_process_group())
+            process = subprocess.Popen(
+                argv,
+                cwd=REPO,
+                env=child_env(env),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=log if stdout_to else subprocess.STDOUT,
+                text=True,
+                **_new_process_group(),
+            )
             try:
                 returncode: int | None = process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -250,8 +283,10 @@ def run_logged(step: Step, ctx: Context, argv: list[str], log_name: str, limit_s
             if stdout_to:
                 stdout.close()
         seconds = time.monotonic() - started
-        log.write(f"[exit status {returncode if returncode is not None else f'none: killed after {timeout:.0f} s'}, "
-                  f"{seconds:.1f} s]\n\n")
+        log.write(
+            f"[exit status {returncode if returncode is not None else f'none: killed after {timeout:.0f} s'}, "
+            f"{seconds:.1f} s]\n\n"
+        )
     output = stdout_to.read_text() if stdout_to else log_path.read_bytes()[start:].decode(errors="replace")
     return Outcome(returncode, seconds, output)
 
@@ -267,7 +302,7 @@ def result_line(output: str) -> dict | None:
     """The JSON a python snippet printed after RESULT_MARK, if it got that far."""
     for line in reversed(output.splitlines()):
         if line.startswith(RESULT_MARK):
-            return json.loads(line[len(RESULT_MARK):])
+            return json.loads(line[len(RESULT_MARK) :])
     return None
 
 
@@ -360,12 +395,27 @@ def step_environment(step: Step, ctx: Context) -> None:
         version = run_logged(step, ctx, [nvcc, "--version"], "environment.log", 30)
         release = re.search(r"release ([\d.]+)", version.output)
         info["nvcc_release"] = release.group(1) if release else None
-    step.figures = {k: info.get(k) for k in ("python", "torch", "torch_cuda", "cuda_available", "gpu", "capability",
-                                             "nvcc", "nvcc_release", "compute_sanitizer", "gsplat")}
+    step.figures = {
+        k: info.get(k)
+        for k in (
+            "python",
+            "torch",
+            "torch_cuda",
+            "cuda_available",
+            "gpu",
+            "capability",
+            "nvcc",
+            "nvcc_release",
+            "compute_sanitizer",
+            "gsplat",
+        )
+    }
     if info["missing_modules"]:
         step.figures["missing_modules"] = info["missing_modules"]
-        step.notes.append(f"Python packages missing here: {', '.join(info['missing_modules'])} (the steps that "
-                          "import them fail; carry them as wheels, see the module docstring)")
+        step.notes.append(
+            f"Python packages missing here: {', '.join(info['missing_modules'])} (the steps that "
+            "import them fail; carry them as wheels, see the module docstring)"
+        )
     reason = no_cuda_reason(info)
     if reason and not ctx.dry_run:
         step.finish(False, reason)
@@ -423,16 +473,25 @@ def step_build(step: Step, ctx: Context) -> None:
     step.figures = {k: v for k, v in info.items() if v is not None}
     if ctx.dry_run:
         step.commands.append(label.format("build"))
-        problems = [what for what, bad in (("no .cu sources in cuda_ext/csrc", not info["cuda_sources"]),
-                                           ("ninja is not installed", not info["ninja"]),
-                                           ("no C++ compiler on PATH", not info["cxx"]),
-                                           ("cuda_ext.load is missing", not info["load"])) if bad]
+        problems = [
+            what
+            for what, bad in (
+                ("no .cu sources in cuda_ext/csrc", not info["cuda_sources"]),
+                ("ninja is not installed", not info["ninja"]),
+                ("no C++ compiler on PATH", not info["cxx"]),
+                ("cuda_ext.load is missing", not info["load"]),
+            )
+            if bad
+        ]
         if not ctx.machine.get("nvcc"):
             step.notes.append("nvcc is not here: the build needs it on the GPU machine")
         step.finish(not problems, "; ".join(problems) or None)
         return
-    errors = [f"the {kind} module did not load: {info[f'{kind}_error']} (see build.log)" for kind in ("cpu", "cuda")
-              if info.get(f"{kind}_error")]
+    errors = [
+        f"the {kind} module did not load: {info[f'{kind}_error']} (see build.log)"
+        for kind in ("cpu", "cuda")
+        if info.get(f"{kind}_error")
+    ]
     if errors:
         step.finish(False, "; ".join(errors))
         return
@@ -449,8 +508,11 @@ def junit_counts(path: Path) -> dict:
     suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
     counts = {k: sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors", "skipped")}
     counts["passed"] = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
-    failed = [f"{case.get('classname')}::{case.get('name')}" for case in root.iter("testcase")
-              if case.find("failure") is not None or case.find("error") is not None]
+    failed = [
+        f"{case.get('classname')}::{case.get('name')}"
+        for case in root.iter("testcase")
+        if case.find("failure") is not None or case.find("error") is not None
+    ]
     if failed:
         counts["failed_tests"] = failed[:10]
     return counts
@@ -464,26 +526,45 @@ def step_pytest(step: Step, ctx: Context) -> None:
             step.finish(False, "pytest --collect-only -m cuda failed (see pytest.log)")
             return
         step.figures["collected"] = len(tests)
-        step.commands.append(shlex.join([*PYTEST, "-m", "cuda", "-q", "-rfEs", "--continue-on-collection-errors",
-                                         "--junitxml", str(ctx.out / "pytest-cuda.xml")]))
+        step.commands.append(
+            shlex.join(
+                [
+                    *PYTEST,
+                    "-m",
+                    "cuda",
+                    "-q",
+                    "-rfEs",
+                    "--continue-on-collection-errors",
+                    "--junitxml",
+                    str(ctx.out / "pytest-cuda.xml"),
+                ]
+            )
+        )
         step.finish(bool(tests), None if tests else "no test carries the cuda marker")
         return
     junit = ctx.out / "pytest-cuda.xml"
     # A test module that fails to import is counted as an error, and the other modules' cuda tests still run.
-    outcome = run_logged(step, ctx, [*PYTEST, "-m", "cuda", "-q", "-rfEs", "--continue-on-collection-errors",
-                                     "--junitxml", str(junit)], "pytest.log", 360)
+    outcome = run_logged(
+        step,
+        ctx,
+        [*PYTEST, "-m", "cuda", "-q", "-rfEs", "--continue-on-collection-errors", "--junitxml", str(junit)],
+        "pytest.log",
+        360,
+    )
     if not junit.is_file():
         step.finish(False, describe_failure(outcome, "pytest -m cuda", "pytest.log") + "; no junit report was written")
         return
     step.logs.append(junit.name)
     counts = step.figures = junit_counts(junit)
     if counts["skipped"]:
-        step.notes.append(f"{counts['skipped']} cuda tests were skipped on a CUDA machine: their reasons are at the "
-                          "end of pytest.log")
+        step.notes.append(
+            f"{counts['skipped']} cuda tests were skipped on a CUDA machine: their reasons are at the end of pytest.log"
+        )
     bad = counts["failures"] + counts["errors"]
     if bad or not outcome.ok:
-        step.finish(False, f"{bad} cuda tests failed or errored; " + describe_failure(outcome, "pytest -m cuda",
-                                                                                      "pytest.log"))
+        step.finish(
+            False, f"{bad} cuda tests failed or errored; " + describe_failure(outcome, "pytest -m cuda", "pytest.log")
+        )
     else:
         step.finish(counts["passed"] > 0, None if counts["passed"] else "no cuda test passed: none ran on the GPU")
 
@@ -510,11 +591,21 @@ def bench_figures(rows: list[dict]) -> dict:
 def step_bench(step: Step, ctx: Context) -> None:
     """`avatar bench` on the GPU at the two standard sizes; the table goes to stdout and the summary."""
     json_path = ctx.out / "bench.json"
-    argv = ["bench", "--device", "cuda", "--backends", *bench_backends(ctx), "--sizes", BENCH_SIZES,
-            "--json", str(json_path)]
+    argv = [
+        "bench",
+        "--device",
+        "cuda",
+        "--backends",
+        *bench_backends(ctx),
+        "--sizes",
+        BENCH_SIZES,
+        "--json",
+        str(json_path),
+    ]
     if not ctx.machine.get("gsplat"):
-        step.notes.append("gsplat is not installed: its column was not measured "
-                          '(pip install --no-build-isolation -e ".[gsplat]")')
+        step.notes.append(
+            'gsplat is not installed: its column was not measured (pip install --no-build-isolation -e ".[gsplat]")'
+        )
     if ctx.dry_run:
         step.commands.append(shlex.join([*AVATAR, *argv]))
         problem = cli_problem(step, ctx, argv)
@@ -542,9 +633,22 @@ def step_bench(step: Step, ctx: Context) -> None:
 
 def train_argv(ctx: Context, device: str) -> list[str]:
     """`avatar train` for a short run: no evaluations or checkpoints during it."""
-    return ["train", str(ctx.capture), "--out", str(ctx.model), "--device", device,
-            "--iterations", str(ctx.train_steps), "--log-dir", str(ctx.out / "train-run"),
-            "--set", "eval_every=0", "--set", "checkpoint_every=0"]
+    return [
+        "train",
+        str(ctx.capture),
+        "--out",
+        str(ctx.model),
+        "--device",
+        device,
+        "--iterations",
+        str(ctx.train_steps),
+        "--log-dir",
+        str(ctx.out / "train-run"),
+        "--set",
+        "eval_every=0",
+        "--set",
+        "checkpoint_every=0",
+    ]
 
 
 def last_metrics(run_dir: Path) -> dict:
@@ -552,8 +656,11 @@ def last_metrics(run_dir: Path) -> dict:
     path = run_dir / "metrics.jsonl"
     lines = path.read_text().splitlines() if path.is_file() else []
     row = json.loads(lines[-1]) if lines else {}
-    return {k: round(row[k], 4) if isinstance(row[k], float) else row[k]
-            for k in ("step", "loss_total", "gaussians", "steps_per_second") if k in row}
+    return {
+        k: round(row[k], 4) if isinstance(row[k], float) else row[k]
+        for k in ("step", "loss_total", "gaussians", "steps_per_second")
+        if k in row
+    }
 
 
 def step_train(step: Step, ctx: Context) -> None:
@@ -593,8 +700,12 @@ def eval_splits(metrics: dict) -> dict:
 
 def eval_figures(metrics: dict) -> dict:
     """PSNR / SSIM / LPIPS per split of `avatar eval --json`."""
-    return {split: {k: round(m[k], 4) if isinstance(m.get(k), float) else m.get(k)
-                    for k in ("frames", "psnr", "ssim", "lpips")} for split, m in eval_splits(metrics).items()}
+    return {
+        split: {
+            k: round(m[k], 4) if isinstance(m.get(k), float) else m.get(k) for k in ("frames", "psnr", "ssim", "lpips")
+        }
+        for split, m in eval_splits(metrics).items()
+    }
 
 
 def step_eval(step: Step, ctx: Context) -> None:
@@ -625,28 +736,46 @@ def step_eval(step: Step, ctx: Context) -> None:
 
 def sanitizer_argv(tool: str, sanitizer: str) -> list[str]:
     """compute-sanitizer TOOL, on the project's kernels only, over pytest of SANITIZER_TESTS."""
-    return [sanitizer, "--tool", tool, "--kernel-name", SANITIZER_KERNELS, "--error-exitcode",
-            str(SANITIZER_ERROR_EXIT), *PYTEST, "-q", *SANITIZER_TESTS]
+    return [
+        sanitizer,
+        "--tool",
+        tool,
+        "--kernel-name",
+        SANITIZER_KERNELS,
+        "--error-exitcode",
+        str(SANITIZER_ERROR_EXIT),
+        *PYTEST,
+        "-q",
+        *SANITIZER_TESTS,
+    ]
 
 
 def sanitizer_errors(output: str) -> int | None:
     """Errors in compute-sanitizer's summary line ('ERROR SUMMARY: 3 errors', racecheck's
     'RACECHECK SUMMARY: 2 hazards displayed (1 error, 1 warning)'), None when it printed none."""
-    found = re.findall(r"ERROR SUMMARY: (\d+) error", output) or re.findall(r"RACECHECK SUMMARY: .*?\((\d+) error",
-                                                                                output)
+    found = re.findall(r"ERROR SUMMARY: (\d+) error", output) or re.findall(
+        r"RACECHECK SUMMARY: .*?\((\d+) error", output
+    )
     return sum(int(n) for n in found) if found else None
 
 
 def pytest_counts(output: str) -> dict[str, int]:
     """passed / failed / skipped / error counts from pytest's closing line ('5 passed, 1 skipped in 3.2s'),
     not from lines printed after it (compute-sanitizer's '========= ERROR SUMMARY: 0 errors')."""
-    closing = next((line for line in reversed(output.splitlines())
-                    if re.search(r"\d+ (passed|failed|skipped|errors?)\b.* in [\d.]+s", line)), "")
+    closing = next(
+        (
+            line
+            for line in reversed(output.splitlines())
+            if re.search(r"\d+ (passed|failed|skipped|errors?)\b.* in [\d.]+s", line)
+        ),
+        "",
+    )
     return {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)", closing)}
 
 
 def sanitizer_step(tool: str) -> Callable[[Step, Context], None]:
     """The memcheck or the racecheck step: the same tests, another tool."""
+
     def step_sanitizer(step: Step, ctx: Context) -> None:
         """compute-sanitizer --tool TOOL over SANITIZER_TESTS (a dry run: they are collected as cuda tests)."""
         sanitizer = ctx.machine.get("compute_sanitizer")
@@ -661,8 +790,10 @@ def sanitizer_step(tool: str) -> Callable[[Step, Context], None]:
             if tests is None:
                 step.finish(False, f"pytest --collect-only -m cuda failed (see {log_name})")
             else:
-                step.finish(not missing, f"these SANITIZER_TESTS are no cuda tests (any more): {', '.join(missing)}"
-                            if missing else None)
+                step.finish(
+                    not missing,
+                    f"these SANITIZER_TESTS are no cuda tests (any more): {', '.join(missing)}" if missing else None,
+                )
             return
         if sanitizer is None:
             step.finish(False, "compute-sanitizer was not found (PATH, $CUDA_HOME, /usr/local/cuda)")
@@ -673,14 +804,16 @@ def sanitizer_step(tool: str) -> Callable[[Step, Context], None]:
         errors = sanitizer_errors(outcome.output)
         step.figures = {"tests": len(SANITIZER_TESTS), "errors": errors, **pytest_counts(outcome.output)}
         if outcome.returncode == SANITIZER_ERROR_EXIT or errors:
-            step.finish(False, f"compute-sanitizer {tool} reported {errors} errors in the avatar_ext kernels "
-                               f"(see {log_name})")
+            step.finish(
+                False, f"compute-sanitizer {tool} reported {errors} errors in the avatar_ext kernels (see {log_name})"
+            )
         elif not outcome.ok:
             step.finish(False, describe_failure(outcome, f"the tests under compute-sanitizer {tool}", log_name))
         elif not step.figures.get("passed"):
             step.finish(False, f"no test passed under compute-sanitizer {tool}: nothing was checked (see {log_name})")
         else:
             step.finish(True)
+
     return step_sanitizer
 
 
@@ -705,8 +838,7 @@ STEPS = (
     StepSpec("train", "avatar train on the capture (short)", step_train, ("build",)),
     StepSpec("eval", "avatar eval of the trained model", step_eval, ("train",)),
     StepSpec("memcheck", "compute-sanitizer memcheck over a few cuda tests", sanitizer_step("memcheck"), ("build",)),
-    StepSpec("racecheck", "compute-sanitizer racecheck over a few cuda tests", sanitizer_step("racecheck"),
-             ("build",)),
+    StepSpec("racecheck", "compute-sanitizer racecheck over a few cuda tests", sanitizer_step("racecheck"), ("build",)),
 )
 
 
@@ -753,18 +885,23 @@ def run_step(spec: StepSpec, ctx: Context) -> Step:
 
 def format_figures(figures: dict) -> str:
     """'key=value, ...' on one line (nested values as compact JSON)."""
-    return ", ".join(f"{k}={json.dumps(v, separators=(',', ':')) if isinstance(v, (dict, list)) else v}"
-                     for k, v in figures.items())
+    return ", ".join(
+        f"{k}={json.dumps(v, separators=(',', ':')) if isinstance(v, (dict, list)) else v}" for k, v in figures.items()
+    )
 
 
 def summary_markdown(summary: dict) -> str:
     """summary.md: a table of the steps, what could not be done and why, the bench table, the commands."""
     m = summary["machine"]
     kind = "dry run: checked, nothing ran on a GPU" if summary["dry_run"] else "run"
-    lines = [f"# GPU check ({kind})", "",
-             f"{summary['started']}, {summary['seconds']:.0f} s of a {summary['budget_s']:.0f} s budget; "
-             f"{m.get('gpu') or 'no GPU'}, torch {m.get('torch')} (CUDA {m.get('torch_cuda')}), "
-             f"python {m.get('python')}", ""]
+    lines = [
+        f"# GPU check ({kind})",
+        "",
+        f"{summary['started']}, {summary['seconds']:.0f} s of a {summary['budget_s']:.0f} s budget; "
+        f"{m.get('gpu') or 'no GPU'}, torch {m.get('torch')} (CUDA {m.get('torch_cuda')}), "
+        f"python {m.get('python')}",
+        "",
+    ]
     if summary.get("message"):
         lines += [f"**{summary['message']}**", ""]
     lines += ["| step | status | time | key figures |", "| --- | --- | --- | --- |"]
@@ -778,22 +915,33 @@ def summary_markdown(summary: dict) -> str:
     table = summary.get("bench_table")
     if table:
         lines += ["", "## avatar bench", "", "```", table.strip("\n"), "```"]
-    for key, title in (("commands", "Commands it would run" if summary["dry_run"] else "Commands run"),
-                       ("checks", "Checks the dry run ran")):
+    for key, title in (
+        ("commands", "Commands it would run" if summary["dry_run"] else "Commands run"),
+        ("checks", "Checks the dry run ran"),
+    ):
         listed = [f"- {s['name']}: `{c}`" for s in summary["steps"] for c in s[key]]
         if listed:
             lines += ["", f"## {title}", "", *listed]
     return "\n".join(lines) + "\n"
 
 
-def write_summary(ctx: Context, steps: list[Step], started: str, run_s: float, message: str | None,
-                  exit_code: int | None) -> None:
+def write_summary(
+    ctx: Context, steps: list[Step], started: str, run_s: float, message: str | None, exit_code: int | None
+) -> None:
     """summary.json and summary.md in --out (rewritten after every step)."""
     table_path = ctx.out / "bench-table.txt"
-    summary = {"dry_run": ctx.dry_run, "started": started, "seconds": round(run_s, 1), "budget_s": ctx.budget_s,
-               "exit_code": exit_code, "message": message, "machine": ctx.machine,
-               "capture": str(ctx.capture) if ctx.capture else None, "steps": [asdict(s) for s in steps],
-               "bench_table": table_path.read_text() if table_path.is_file() else None}
+    summary = {
+        "dry_run": ctx.dry_run,
+        "started": started,
+        "seconds": round(run_s, 1),
+        "budget_s": ctx.budget_s,
+        "exit_code": exit_code,
+        "message": message,
+        "machine": ctx.machine,
+        "capture": str(ctx.capture) if ctx.capture else None,
+        "steps": [asdict(s) for s in steps],
+        "bench_table": table_path.read_text() if table_path.is_file() else None,
+    }
     (ctx.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (ctx.out / "summary.md").write_text(summary_markdown(summary))
 
@@ -803,19 +951,30 @@ def write_summary(ctx: Context, steps: list[Step], started: str, run_s: float, m
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog="See the module docstring for the device tool's command.")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog="See the module docstring for the device tool's command."
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for the logs and summary.json / summary.md")
     parser.add_argument("--dry-run", action="store_true", help="check every step without a GPU instead of running it")
-    parser.add_argument("--capture", type=Path, default=None,
-                        help="tracked capture directory to train and evaluate (without it those steps are skipped)")
+    parser.add_argument(
+        "--capture",
+        type=Path,
+        default=None,
+        help="tracked capture directory to train and evaluate (without it those steps are skipped)",
+    )
     parser.add_argument("--train-steps", type=int, default=300, help="training iterations (default 300)")
-    parser.add_argument("--budget", type=float, default=540.0,
-                        help="seconds for the whole check; steps that would start after it are skipped (default 540, "
-                             "inside the device tool's 600 s per command)")
-    parser.add_argument("--steps", default=None,
-                        help=f"comma-separated steps to run (environment and build always run): "
-                             f"{', '.join(s.name for s in STEPS)}")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=540.0,
+        help="seconds for the whole check; steps that would start after it are skipped (default 540, "
+        "inside the device tool's 600 s per command)",
+    )
+    parser.add_argument(
+        "--steps",
+        default=None,
+        help=f"comma-separated steps to run (environment and build always run): {', '.join(s.name for s in STEPS)}",
+    )
     args = parser.parse_args(argv)
     names = {s.name for s in STEPS}
     if args.steps:
@@ -859,9 +1018,14 @@ def _terminate(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    ctx = Context(out=args.out.resolve(), dry_run=args.dry_run,
-                  capture=args.capture.resolve() if args.capture else None, train_steps=args.train_steps,
-                  budget_s=args.budget, deadline=time.monotonic() + args.budget)
+    ctx = Context(
+        out=args.out.resolve(),
+        dry_run=args.dry_run,
+        capture=args.capture.resolve() if args.capture else None,
+        train_steps=args.train_steps,
+        budget_s=args.budget,
+        deadline=time.monotonic() + args.budget,
+    )
     clear_previous(ctx.out)
     chosen = set(args.steps.split(",")) if args.steps else {s.name for s in STEPS}
     started, t0 = datetime.now(timezone.utc).isoformat(timespec="seconds"), time.monotonic()
@@ -874,8 +1038,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"[{spec.name}] {spec.title} ...", flush=True)
             step = run_step(spec, ctx)
-            print(f"    {step.status} ({step.seconds:.1f} s) {format_figures(step.figures)}"
-                  + "".join(f"\n    - {n}" for n in step.notes), flush=True)
+            print(
+                f"    {step.status} ({step.seconds:.1f} s) {format_figures(step.figures)}"
+                + "".join(f"\n    - {n}" for n in step.notes),
+                flush=True,
+            )
         ctx.steps[step.name] = step
         steps.append(step)
         write_summary(ctx, steps, started, time.monotonic() - t0, None, None)
