@@ -6,7 +6,7 @@ import torch
 from avatar.gaussians.io import load_avatar
 from avatar.splat.framing import camera_path
 from avatar.renderer import AvatarRenderer
-from avatar.renderer.lod import BuildStopped, contributions, level_of_detail, pruned
+from avatar.renderer.lod import BuildStopped, contributions, levels_of_detail, pruned
 
 
 @pytest.fixture(scope="module")
@@ -42,40 +42,74 @@ def test_contributions_are_the_images_weight(avatar):
     assert float((weight == 0).float().mean()) > 0.01  # some Gaussians never show in these views
 
 
-def test_the_level_of_detail_keeps_what_shows_and_says_what_it_costs(avatar):
+def test_the_levels_of_detail_keep_what_shows_and_say_what_they_cost(avatar):
     model, train, test = avatar
     views = [camera_path(model.rig, "front", 96, 1)(0)]
-    lod = level_of_detail(model, train, views, test, views, keep_fraction=0.6)
-    assert lod.kept == round(0.6 * model.num_gaussians) and lod.of == model.num_gaussians
-    assert lod.model.num_gaussians == lod.kept and lod.model.head_cut == model.head_cut
-    assert lod.psnr_min <= lod.psnr_mean and lod.psnr_min > 30  # the least visible 40% hardly show
+    fine, coarse = levels_of_detail(model, train, views, test, views, keep_fractions=(0.6, 0.4))
+    for lod, fraction in ((fine, 0.6), (coarse, 0.4)):
+        assert lod.kept == round(fraction * model.num_gaussians) and lod.of == model.num_gaussians
+        assert lod.model.num_gaussians == lod.kept and lod.model.head_cut == model.head_cut
+        assert lod.psnr_min <= lod.psnr_mean and lod.psnr_min > 30  # the least visible Gaussians hardly show
+    assert coarse.psnr_mean < fine.psnr_mean  # fewer Gaussians, further from the full avatar
+    # The coarse level is the fine one's most contributing Gaussians: one ranking for all levels.
+    assert set(coarse.model.xyz.flatten().tolist()) <= set(fine.model.xyz.flatten().tolist())
     # Measured, not assumed: dropping the most visible Gaussians instead costs far more.
-    worst = pruned(model, contributions(model, train, views).argsort()[:lod.kept])
+    worst = pruned(model, contributions(model, train, views).argsort()[: fine.kept])
     a = AvatarRenderer(model, backend="cpu").render(test.frame(0), views[0]).rgb
     b = AvatarRenderer(worst, backend="cpu").render(test.frame(0), views[0]).rgb
-    assert 10 * torch.log10(1 / (a - b).pow(2).mean()) < lod.psnr_min - 10
+    assert 10 * torch.log10(1 / (a - b).pow(2).mean()) < fine.psnr_min - 10
 
 
-def test_the_viewer_draws_the_level_of_detail_where_the_full_avatar_misses_the_budget_or_where_it_is_invisible(avatar):
-    from viewer.detail import BUDGET_FRAMES, INVISIBLE_PSNR_DB, MIN_PSNR_DB, DetailSwitch
+def _built(psnr_min: float):
+    """A stand-in for a built level: what the switch reads of one."""
+    return type("Level", (), {"model": object(), "psnr_min": psnr_min, "describe": lambda self: "a level"})()
+
+
+def test_the_viewer_steps_down_a_level_each_time_the_drawn_one_misses_the_budget(avatar):
+    from viewer.detail import BUDGET_FRAMES, MIN_PSNR_DB, DetailSwitch
 
     model, _, _ = avatar
     switch = DetailSwitch(model, torch.zeros(model.rig.num_shape), (1.0, 1.0, 1.0), budget_s=0.02, capture=None)
-    switch.lod = type("Lod", (), {"model": object(), "psnr_min": MIN_PSNR_DB})()  # as if built
+    fine, coarse = _built(MIN_PSNR_DB + 5), _built(MIN_PSNR_DB)
     for _ in range(BUDGET_FRAMES):
         switch.rendered(model, 128, 10.0)  # fast at 128 px
-        switch.rendered(model, 512, 30.0)  # over the 20 ms budget at 512 px
-    assert switch.model_for(128) is model and switch.model_for(512) is switch.lod.model
-    assert switch.drawn(512).startswith("level of detail") and switch.drawn(128).startswith("full avatar")
-    # Where the level of detail is measured as the full avatar to within 8-bit rounding, it is
-    # drawn at that size within the budget too, and only there.
-    switch.lod.psnr_min, switch._measured_size = INVISIBLE_PSNR_DB + 1, 128
-    assert switch.model_for(128) is switch.lod.model and "8-bit rounding" in switch.drawn(128)
-    switch._measured_size = 256
+        switch.rendered(model, 512, 30.0)  # over the 20 ms budget at 512 px, before the levels are built
+    switch.levels = [fine, coarse]  # as if built
+    assert switch.model_for(128) is model and switch.model_for(512) is fine.model
+    assert switch.drawn(512).startswith("level of detail 1 of 2 (the full avatar misses the 20 ms budget)")
+    assert switch.drawn(128).startswith("full avatar")
+    for _ in range(BUDGET_FRAMES - 1):
+        switch.rendered(fine.model, 512, 25.0)  # the fine level misses it too...
+        switch.rendered(model, 512, 30.0)  # (a render of the full avatar still in flight counts for nothing)
+    assert switch.model_for(512) is fine.model  # ... but not yet over BUDGET_FRAMES renders
+    switch.rendered(fine.model, 512, 25.0)
+    assert switch.model_for(512) is coarse.model and "the full avatar and level 1 miss" in switch.drawn(512)
+    for _ in range(BUDGET_FRAMES):
+        switch.rendered(coarse.model, 512, 25.0)  # the coarsest level stays, within budget or not
+    assert switch.model_for(512) is coarse.model and switch.drawn_level(512) is coarse
+
+
+def test_the_viewer_draws_a_level_within_8_bit_rounding_where_it_was_measured(avatar):
+    from viewer.detail import INVISIBLE_PSNR_DB, DetailSwitch
+
+    model, _, _ = avatar
+    switch = DetailSwitch(model, torch.zeros(model.rig.num_shape), (1.0, 1.0, 1.0), budget_s=0.02, capture=None)
+    fine, coarse = _built(INVISIBLE_PSNR_DB + 1), _built(INVISIBLE_PSNR_DB - 1)
+    switch.levels, switch._measured_size = [fine, coarse], 128
+    assert switch.model_for(128) is fine.model and "8-bit rounding" in switch.drawn(128)
+    assert switch.model_for(256) is model  # only at the size it was measured at
+    coarse.psnr_min = INVISIBLE_PSNR_DB + 0.5  # the coarsest invisible level saves the most
+    assert switch.model_for(128) is coarse.model
+    fine.psnr_min = coarse.psnr_min = INVISIBLE_PSNR_DB - 1
     assert switch.model_for(128) is model
-    switch.lod.psnr_min, switch._measured_size = INVISIBLE_PSNR_DB - 1, 128
-    assert switch.model_for(128) is model and switch.model_for(512) is switch.lod.model
+
+
+def test_without_a_budget_the_full_avatar_is_always_drawn(avatar):
+    from viewer.detail import BUDGET_FRAMES, DetailSwitch
+
+    model, _, _ = avatar
     off = DetailSwitch(model, torch.zeros(model.rig.num_shape), (1.0, 1.0, 1.0), budget_s=None, capture=None)
+    off.levels = [_built(50.0)]
     for _ in range(BUDGET_FRAMES):
         off.rendered(model, 512, 300.0)
     assert off.model_for(512) is model
@@ -92,7 +126,8 @@ def test_a_build_still_running_stops_when_the_viewer_closes(avatar):
     switch.start(camera)
     switch.stop()
     assert not switch._thread.is_alive()
-    assert switch.lod is None and switch.status == "level of detail: its build was stopped"
+    assert switch.levels == [] and switch.status == "level of detail: its build was stopped"
     with pytest.raises(BuildStopped):
-        level_of_detail(model, model.rig.zero_params(1), [camera], model.rig.zero_params(1), [camera], 0.5,
-                        stop=lambda: True)
+        levels_of_detail(
+            model, model.rig.zero_params(1), [camera], model.rig.zero_params(1), [camera], [0.5], stop=lambda: True
+        )

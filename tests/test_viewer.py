@@ -66,10 +66,29 @@ def played_video(tmp_path_factory) -> Path:
 def live_run(model_path, played_video, tmp_path_factory) -> dict:
     """The viewer driven by the video until it ends; recording from the first frame."""
     out = tmp_path_factory.mktemp("view")
-    command = ["xvfb-run", "-a", "-s", "-screen 0 1024x768x24", sys.executable, "-m", "avatar.cli", "view",
-               str(model_path), "--source", f"video:{played_video}", "--size", str(SIZE), "--frames", "100000",
-               "--screenshot", str(out / "shot.png"), "--stats", str(out / "stats.json"),
-               "--record", str(out / "take")]
+    command = [
+        "xvfb-run",
+        "-a",
+        "-s",
+        "-screen 0 1024x768x24",
+        sys.executable,
+        "-m",
+        "avatar.cli",
+        "view",
+        str(model_path),
+        "--source",
+        f"video:{played_video}",
+        "--size",
+        str(SIZE),
+        "--frames",
+        "100000",
+        "--screenshot",
+        str(out / "shot.png"),
+        "--stats",
+        str(out / "stats.json"),
+        "--record",
+        str(out / "take"),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if done.returncode != 0 and "EGL" in done.stderr and "context" in done.stderr:
         pytest.skip(f"no OpenGL 3.3 context under Xvfb: {done.stderr[-300:]}")
@@ -85,7 +104,7 @@ def test_window_draws_avatar_and_panels(live_run):
     shot = np.asarray(Image.open(live_run["out"] / "shot.png").convert("RGB")).astype(np.float32)  # [H, W, 3]
     x, y, w, h = stats["avatar_rect"]
     assert (w, h) == (SIZE, SIZE)
-    view = shot[y:y + h, x:x + w] / 255.0
+    view = shot[y : y + h, x : x + w] / 255.0
     background = np.array([1.0, 1.0, 1.0])  # the model's background
     differs = np.abs(view - background).max(-1) > 0.1  # [h, w] avatar pixels
     assert 0.05 < differs.mean() < 0.9, differs.mean()  # an avatar, neither nothing nor a filled square
@@ -93,7 +112,7 @@ def test_window_draws_avatar_and_panels(live_run):
     for title in ("Source", "Render", "Stats", "Expressions", "Head and eyes"):
         px, py, pw, ph = stats["panels"][title]
         assert pw > 100 and ph > 100
-        panel = shot[int(py):int(py + ph), int(px):int(px + pw)]
+        panel = shot[int(py) : int(py + ph), int(px) : int(px + pw)]
         assert panel.std() > 5, title  # drawn: text and widgets, not one flat colour
     assert stats["stopped"] == "source ended"
     assert stats["calibration"]["done"]
@@ -110,6 +129,11 @@ def test_latency_is_accounted_for_stage_by_stage(live_run):
     assert all(v is not None and v >= 0 for v in parts.values()), parts
     assert parts["render_ms"] > 0 and parts["tracking_ms"] > 0
     assert sum(parts.values()) == pytest.approx(stats["latency_ms"], rel=0.35)
+    # Where the cores went per frame once calibrated, by thread: the named stages are there.
+    cpu = stats["calibrated"]["cpu_ms_per_frame"]
+    if sys.platform.startswith("linux"):
+        assert cpu["avatar render"] > 0 and cpu["tracker"] > 0, cpu
+        assert cpu["total"] == pytest.approx(sum(v for k, v in cpu.items() if k != "total"))
 
 
 def test_stats_count_new_avatar_frames_only(live_run):
@@ -158,8 +182,9 @@ def test_mouth_follows_offline_tracker(live_run):
     assert len(rows) == len(frames)
     landmarks = np.stack(det.landmarks)[rows, :, :2]  # [T, 478, 2]
     torch.set_num_threads(1)
-    fit = fit_videos(rig, embedding_for_rig(rig), landmarks, np.zeros(len(rows), int), frames, det.sizes,
-                     progress=False)
+    fit = fit_videos(
+        rig, embedding_for_rig(rig), landmarks, np.zeros(len(rows), int), frames, det.sizes, progress=False
+    )
     reference = fit.params.expr[:, jaw_open].numpy()
     correlation = np.corrcoef(tracked, reference)[0, 1]
     print(f"jawOpen correlation {correlation:.3f} over {len(frames)} frames")
@@ -177,7 +202,9 @@ def test_avatar_is_driven_while_the_tracker_calibrates(live_run):
     assert driven[0] <= calibration["last_source_frame"], "nothing drove the avatar during calibration"
     assert calibration["last_source_frame"] < calibration["calibrated_from_source_frame"]
     shown_calibrated = driven[driven >= calibration["calibrated_from_source_frame"]]
-    assert stats["fps_calibrated"] is not None and len(shown_calibrated) >= 2  # the rate once it is done
+    steady = stats["calibrated"]  # the rate, latency and CPU per frame once it is done
+    assert steady["fps"] is not None and len(shown_calibrated) >= 2 and steady["frames"] == len(shown_calibrated)
+    assert steady["latency_ms"] > 0 and set(steady["latency_parts_ms"]) == set(stats["latency_parts_ms"])
     longest = np.diff(driven).max() / stats["source_fps"]
     assert longest < 1.0, f"{longest:.1f} s of the source passed without driving the avatar"
 
@@ -214,8 +241,21 @@ def test_recording_replays_through_avatar_render(live_run, model_path, tmp_path)
     _, config = read_avatar_file(model_path)  # the file's own record of the identity
     np.testing.assert_allclose(params.shape.numpy(), config["identity_shape"], rtol=0, atol=1e-7)
     replay = tmp_path / "replay.mp4"
-    assert main(["render", str(model_path), "--expr", str(take.with_suffix(".npz")), "--out", str(replay),
-                 "--size", str(SIZE)]) == 0
+    assert (
+        main(
+            [
+                "render",
+                str(model_path),
+                "--expr",
+                str(take.with_suffix(".npz")),
+                "--out",
+                str(replay),
+                "--size",
+                str(SIZE),
+            ]
+        )
+        == 0
+    )
     recorded, rendered = _frames(take.with_suffix(".mp4")), _frames(replay)
     assert len(recorded) == len(rendered) == params.num_frames
     for i in np.linspace(0, len(recorded) - 1, 5).astype(int):  # same frames (gl vs cpu splat, both H.264)
@@ -242,8 +282,9 @@ def test_a_missing_window_package_is_named_before_anything_loads(tmp_path, monke
     import importlib.util
 
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "imgui_bundle" else find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "imgui_bundle" else find_spec(name, *a)
+    )
     (tmp_path / "m.avatar").write_bytes(b"not an avatar")
     assert main(["view", str(tmp_path / "m.avatar")]) == 2
     err = capsys.readouterr().err

@@ -58,9 +58,18 @@ class RunLimits:
 
 
 class ViewerApp:
-    def __init__(self, model: GaussianAvatar, identity_shape: torch.Tensor, state: ViewerState, driver,
-                 backends: list[str], limits: RunLimits, detail: DetailSwitch | None = None,
-                 timed_backends: list[str] | None = None, publish: Callable[[RigParams], None] | None = None):
+    def __init__(
+        self,
+        model: GaussianAvatar,
+        identity_shape: torch.Tensor,
+        state: ViewerState,
+        driver,
+        backends: list[str],
+        limits: RunLimits,
+        detail: DetailSwitch | None = None,
+        timed_backends: list[str] | None = None,
+        publish: Callable[[RigParams], None] | None = None,
+    ):
         """timed_backends: candidates to time on the first frame; the fastest is used (auto).
         publish: called on this thread with the parameters [1] of every new frame shown (--serve);
         it must return at once."""
@@ -130,12 +139,22 @@ class ViewerApp:
         self.gl_renderer = self._ctx.info["GL_RENDERER"]
         self._view = AvatarView(self._ctx, self.model)
         self._source_panel = SourcePanel(self.driver, self._ctx)
-        self._expr_panel = ExpressionPanel(self.state, self.expr_names() or
-                                           [f"expr {i}" for i in range(self.model.rig.num_expr)])
-        self._panels = [self._source_panel, RenderPanel(self.state, self.backends, self.orbit, self._toggle_recording),
-                        StatsPanel(self.stats, self.state, self.detail, lambda: self.backend_choice,
-                                   self.driver.clamp_stats if self.driver is not None else None),
-                        self._expr_panel, PosePanel(self.state)]
+        self._expr_panel = ExpressionPanel(
+            self.state, self.expr_names() or [f"expr {i}" for i in range(self.model.rig.num_expr)]
+        )
+        self._panels = [
+            self._source_panel,
+            RenderPanel(self.state, self.backends, self.orbit, self._toggle_recording),
+            StatsPanel(
+                self.stats,
+                self.state,
+                self.detail,
+                lambda: self.backend_choice,
+                self.driver.clamp_stats if self.driver is not None else None,
+            ),
+            self._expr_panel,
+            PosePanel(self.state),
+        ]
         if self.timed_backends:
             self._choose_backend()
         # The tracker and the level of detail's build start once the backends are timed: on two
@@ -154,19 +173,23 @@ class ViewerApp:
         params = self.state.compose(None, self.model.rig, self.identity_shape)
         viewport = (0, 0, size, size)
         cpu = AvatarRenderer(self.model, tuple(self.state.background), "cpu")
-        frame = {"cpu": lambda: cpu.render(params, camera),
-                 "gl": lambda: self._view.draw(params, camera, viewport, self.state.background)}
+        frame = {
+            "cpu": lambda: cpu.render(params, camera),
+            "gl": lambda: self._view.draw(params, camera, viewport, self.state.background),
+        }
         timings = turns_median_ms({name: frame[name] for name in self.timed_backends}, TIMED_FRAMES)
         self.state.backend = min(timings, key=timings.get)
-        self.backend_choice = (f"{self.state.backend}, the faster at {size} px: "
-                               + ", ".join(f"{name} {ms:.0f} ms" for name, ms in timings.items()))
+        self.backend_choice = f"{self.state.backend}, the faster at {size} px: " + ", ".join(
+            f"{name} {ms:.0f} ms" for name, ms in timings.items()
+        )
 
     def _wait_for_image(self) -> None:
         if self.state.backend != "gl":
             quiet = time.perf_counter() - self._last_input > INPUT_QUIET_S
             driven = self.driver is not None and not self.driver.ended and self.driver.latest() is not None
-            self.worker.output.wait_newer(self._shown_seq, timeout=DRIVEN_IDLE_FRAME_S if driven and quiet
-                                          else IDLE_FRAME_S)
+            self.worker.output.wait_newer(
+                self._shown_seq, timeout=DRIVEN_IDLE_FRAME_S if driven and quiet else IDLE_FRAME_S
+            )
 
     def _show_gui(self) -> None:
         io = imgui.get_io()
@@ -215,9 +238,15 @@ class ViewerApp:
         key = (settings_key(self.state, camera), sample.source_frame if sample else None)
         if key != self._gl_key:
             self._gl_key = key
-            self._new = RenderedFrame(self._view.read_pixels() if self.recorder is not None else None, params,
-                                      sample, self._view.blend_ms, self._view.splat_ms,
-                                      now - 1e-3 * (self._view.blend_ms + self._view.splat_ms), now)
+            self._new = RenderedFrame(
+                self._view.read_pixels() if self.recorder is not None else None,
+                params,
+                sample,
+                self._view.blend_ms,
+                self._view.splat_ms,
+                now - 1e-3 * (self._view.blend_ms + self._view.splat_ms),
+                now,
+            )
             if self.recorder is not None:
                 self.recorder.add(params, self._new.rgb)
 
@@ -228,14 +257,20 @@ class ViewerApp:
             frame, self._new = self._new, None
             sample = frame.sample
             fresh = sample is not None and sample.source_frame != self._last_source_frame
-            self.stats.add(FrameRecord(
-                displayed_at=now, blend_ms=frame.blend_ms, splat_ms=frame.splat_ms,
-                frame_ms=1e3 * (now - self._frame_started),
-                tracker_ms=sample.tracker_ms if fresh else None,
-                latency_ms=1e3 * (now - sample.captured_at) if fresh else None,
-                source_frame=sample.source_frame if sample is not None else None,
-                latency_parts=latency_parts(sample, frame, now) if fresh else None,
-                tracked_expr=sample.tracked_expr if sample is not None else None), frame.params)
+            self.stats.add(
+                FrameRecord(
+                    displayed_at=now,
+                    blend_ms=frame.blend_ms,
+                    splat_ms=frame.splat_ms,
+                    frame_ms=1e3 * (now - self._frame_started),
+                    tracker_ms=sample.tracker_ms if fresh else None,
+                    latency_ms=1e3 * (now - sample.captured_at) if fresh else None,
+                    source_frame=sample.source_frame if sample is not None else None,
+                    latency_parts=latency_parts(sample, frame, now) if fresh else None,
+                    tracked_expr=sample.tracked_expr if sample is not None else None,
+                ),
+                frame.params,
+            )
             if self.publish is not None:
                 self.publish(frame.params)
             if sample is not None:
@@ -246,6 +281,7 @@ class ViewerApp:
             self._stop(f"{self.limits.frames} frames")
 
     def _before_exit(self) -> None:
+        self.stats.read_cpu(time.perf_counter())  # the last reading of the threads' CPU times
         if self.recorder is not None:
             self._toggle_recording()
 
@@ -283,8 +319,7 @@ class ViewerApp:
     def _toggle_recording(self) -> str:
         if self.recorder is None:
             stem = Path(f"avatar_recording_{time.strftime('%Y%m%d_%H%M%S')}")
-            self.recorder = Recorder(stem, self.stats.rolling().get("fps") or self._driver_fps(),
-                                     self.expr_names())
+            self.recorder = Recorder(stem, self.stats.rolling().get("fps") or self._driver_fps(), self.expr_names())
             return f"recording to {stem}.mp4 / .npz"
         recorder, self.recorder = self.recorder, None
         written = recorder.finish()

@@ -1,17 +1,19 @@
 """`DetailSwitch`: the avatar the render worker draws, full or a level of detail, and why.
 
 While renders of the full avatar fit the frame budget (the source's frame period), it is drawn;
-where the median of the last BUDGET_FRAMES renders at a size misses it, the level of detail is
-drawn at that size from then on. At the size it was measured at, it is drawn anyway where its
-renders differ from the full avatar's by less than a display's 8-bit rounding (INVISIBLE_PSNR_DB):
-there it only saves time, which a live view spends as latency. The level of detail is built when the viewer starts, on a
-thread of its own while the live tracker calibrates (`avatar.renderer.lod`: the Gaussians that
-make the least of the avatar's images dropped, KEEP_FRACTION kept; their contributions taken
-at CONTRIBUTION_SIZE pixels), and measured against the full avatar on evaluation frames (the
-held-out frames of its training capture when it is on this machine, else a synthetic motion of
-its rig) seen by the window's first camera and a turned one, at the window's render size. It is
-never drawn if it costs more than its PSNR floor, MIN_PSNR_DB. The stats panel shows which
-avatar is drawn and what the level of detail costs.
+where the median of the last BUDGET_FRAMES renders at a size misses it, the first level of detail
+is drawn at that size from then on, and where that one misses it too, the next, coarser one (the
+levels are KEEP_FRACTIONS of the Gaussians). At the size they were measured at, the coarsest level
+whose renders differ from the full avatar's by less than a display's 8-bit rounding
+(INVISIBLE_PSNR_DB) is drawn anyway: there it only saves time, which a live view spends as
+latency. The levels are built when the viewer starts, on a thread of its own while the live
+tracker calibrates (`avatar.renderer.lod`: the Gaussians that make the least of the avatar's
+images dropped; their contributions taken at CONTRIBUTION_SIZE pixels, once for all levels), and
+measured against the full avatar on evaluation frames (the held-out frames of its training
+capture when it is on this machine, else a synthetic motion of its rig) seen by the window's first
+camera and a turned one, at the window's render size. A level that costs more than its PSNR
+floor, MIN_PSNR_DB, is never drawn. The stats panel shows which avatar is drawn and what each
+level costs.
 """
 
 from __future__ import annotations
@@ -28,15 +30,19 @@ import torch
 from avatar.gaussians import GaussianAvatar
 from avatar.splat.camera import Camera
 from avatar.splat.framing import head_target
-from avatar.renderer.lod import BuildStopped, LevelOfDetail, level_of_detail
+from avatar.renderer.lod import BuildStopped, LevelOfDetail, levels_of_detail
 from avatar.rig import RigParams
+from viewer.worker import name_os_thread
 
 log = logging.getLogger("avatar")
 
-BUDGET_FRAMES = 15  # renders behind the decision
-KEEP_FRACTION = 0.6  # of the Gaussians, the most contributing ones (docs/viewer.md, "Level of detail")
+BUDGET_FRAMES = 15  # renders behind each decision
+# Of the Gaussians, the most contributing ones, finest level first (docs/viewer.md, "Level of
+# detail"). On a 109k-Gaussian avatar driven live at 512 px: 55.6 and 47.3 dB against the full
+# avatar, 30.2 and 24.5 ms a render on one core against 37.8 (docs/results.md, "Live in the viewer").
+KEEP_FRACTIONS = (0.6, 0.4)
 MIN_PSNR_DB = 40.0  # a level of detail that costs more than this is not drawn
-# Worst-frame PSNR against the full avatar above which the level of detail is drawn even within
+# Worst-frame PSNR against the full avatar above which a level of detail is drawn even within
 # the budget: rounding to 8 bits alone (uniform error of half a level) is 58.9 dB.
 INVISIBLE_PSNR_DB = 60.0
 SEEN_FRAMES, EVALUATION_FRAMES = 12, 4
@@ -46,22 +52,29 @@ CONTRIBUTION_SIZE = 256
 
 
 class DetailSwitch:
-    def __init__(self, model: GaussianAvatar, identity: torch.Tensor, background: tuple[float, float, float],
-                 budget_s: float | None, capture: str | None):
+    def __init__(
+        self,
+        model: GaussianAvatar,
+        identity: torch.Tensor,
+        background: tuple[float, float, float],
+        budget_s: float | None,
+        capture: str | None,
+    ):
         """budget_s: the frame budget (None: always the full avatar); capture: the avatar's
         training capture (config's `capture`), for its evaluation frames."""
         self.model, self.identity, self.background = model, identity, background
         self.budget_s, self.capture = budget_s, capture
-        self.lod: LevelOfDetail | None = None
-        self.status = "no level of detail" if budget_s is None else "building a level of detail"
-        self._full_ms: dict[int, deque[float]] = {}  # render size -> recent full renders (ms)
-        self._sizes_over: set[int] = set()  # sizes where the full avatar missed the budget
-        self._measured_size: int | None = None  # the render size the level of detail was measured at
+        self.levels: list[LevelOfDetail] = []  # built and within MIN_PSNR_DB, finest first
+        self.status = "no level of detail" if budget_s is None else "building levels of detail"
+        # (size, drawn index: 0 the full avatar, i levels[i - 1]) -> its recent renders (ms)
+        self._recent: dict[tuple[int, int], deque[float]] = {}
+        self._missed: set[tuple[int, int]] = set()  # (size, index) whose renders missed the budget
+        self._measured_size: int | None = None  # the render size the levels were measured at
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self, camera: Camera) -> None:
-        """Build the level of detail in the background, measured with `camera` (the window's first)."""
+        """Build the levels of detail in the background, measured with `camera` (the window's first)."""
         if self.budget_s is not None:
             self._thread = threading.Thread(target=self._build, args=(camera,), name="level of detail")
             self._thread.start()
@@ -73,58 +86,92 @@ class DetailSwitch:
         if self._thread is not None:
             self._thread.join()
 
+    def drawn_level(self, size: int) -> LevelOfDetail | None:
+        """The level of detail drawn at this render size (None: the full avatar)."""
+        index = self._index(size)
+        return self.levels[index - 1] if index else None
+
     def drawn(self, size: int) -> str:
-        """What is drawn at this render size, and what the level of detail is (or why none)."""
-        reason = self._why_the_level_of_detail(size)
-        return f"level of detail ({reason}): {self.status}" if reason else f"full avatar; {self.status}"
+        """What is drawn at this render size, and what the levels of detail are (or why none)."""
+        index = self._index(size)
+        if not index:
+            return f"full avatar; {self.status}"
+        level = self.levels[index - 1]
+        return f"level of detail {index} of {len(self.levels)} ({self._why(size, index)}): {level.describe()}"
 
     def model_for(self, size: int) -> GaussianAvatar:
         """The avatar to draw at this render size."""
-        return self.lod.model if self._why_the_level_of_detail(size) else self.model
+        level = self.drawn_level(size)
+        return self.model if level is None else level.model
 
-    def _why_the_level_of_detail(self, size: int) -> str | None:
-        """Why the level of detail is drawn at this size, or None where the full avatar is."""
-        if self.lod is None:
-            return None
-        if size == self._measured_size and self.lod.psnr_min >= INVISIBLE_PSNR_DB:
+    def _index(self, size: int) -> int:
+        """What is drawn at this size: 0 the full avatar, i the level levels[i - 1]."""
+        stepped = 0
+        while stepped < len(self.levels) and (size, stepped) in self._missed:
+            stepped += 1
+        return max(stepped, self._invisible_index(size))
+
+    def _invisible_index(self, size: int) -> int:
+        """The coarsest level within 8-bit rounding of the full avatar at the size they were
+        measured at (0: none, or another size)."""
+        if size != self._measured_size:
+            return 0
+        return max((i + 1 for i, level in enumerate(self.levels) if level.psnr_min >= INVISIBLE_PSNR_DB), default=0)
+
+    def _why(self, size: int, index: int) -> str:
+        if index == self._invisible_index(size) and (size, index - 1) not in self._missed:
             return f"its renders are the full avatar's within 8-bit rounding (>= {INVISIBLE_PSNR_DB:.0f} dB)"
-        if size in self._sizes_over:
-            return f"the full avatar misses the {1e3 * self.budget_s:.0f} ms budget"
-        return None
+        missed = (
+            "the full avatar"
+            if index == 1
+            else f"the full avatar and level{'s' if index > 2 else ''} " + ", ".join(str(i) for i in range(1, index))
+        )
+        return f"{missed} miss{'es' if index == 1 else ''} the {1e3 * self.budget_s:.0f} ms budget"
 
     def rendered(self, model: GaussianAvatar, size: int, ms: float) -> None:
         """A render of `model` at `size` took `ms` (render worker thread)."""
-        if self.budget_s is None or model is not self.model:
+        if self.budget_s is None:
             return
-        recent = self._full_ms.setdefault(size, deque(maxlen=BUDGET_FRAMES))
+        index = self._index(size)
+        if model is not self.model_for(size):  # drawn before the last switch
+            return
+        recent = self._recent.setdefault((size, index), deque(maxlen=BUDGET_FRAMES))
         recent.append(ms)
         if len(recent) < BUDGET_FRAMES or statistics.median(recent) <= 1e3 * self.budget_s:
             return
-        if size not in self._sizes_over:
-            self._sizes_over.add(size)
-            log.info("viewer: the full avatar misses the %.0f ms budget at %d px", 1e3 * self.budget_s, size)
+        if (size, index) not in self._missed:
+            self._missed.add((size, index))
+            what = "the full avatar" if index == 0 else f"level of detail {index}"
+            log.info("viewer: %s misses the %.0f ms budget at %d px", what, 1e3 * self.budget_s, size)
 
     def _build(self, camera: Camera) -> None:
+        name_os_thread("level of detail")  # its CPU time apart from the window's in the stats
         torch.set_num_threads(1)
         try:
             seen, evaluation, what = self._frames()
             centre, _ = head_target(self.model.rig)
             views = [_turned(camera, centre, yaw) for yaw in (0.0, 30.0)]
-            small = [_resized(_turned(camera, centre, yaw), CONTRIBUTION_SIZE) for yaw in (0.0, 30.0, -30.0, 60.0, -60.0)]
-            lod = level_of_detail(self.model, seen, small, evaluation, views, KEEP_FRACTION, self.background,
-                                  self._stop.is_set)
+            small = [
+                _resized(_turned(camera, centre, yaw), CONTRIBUTION_SIZE) for yaw in (0.0, 30.0, -30.0, 60.0, -60.0)
+            ]
+            levels = levels_of_detail(
+                self.model, seen, small, evaluation, views, KEEP_FRACTIONS, self.background, self._stop.is_set
+            )
         except BuildStopped:
             self.status = "level of detail: its build was stopped"
             return
         except Exception as e:  # the full avatar stays; the panel says why
             self.status = f"level of detail failed: {type(e).__name__}: {e}"
             return
-        if lod.psnr_min < MIN_PSNR_DB:
-            self.status = f"no level of detail: it would cost too much ({lod.describe()})"
+        usable = [level for level in levels if level.psnr_min >= MIN_PSNR_DB]
+        if not usable:
+            self.status = f"no level of detail: it would cost too much ({levels[0].describe()})"
             return
         self._measured_size = camera.width
-        self.lod = lod
-        self.status = f"level of detail {lod.describe()}, on {what} at {camera.width} px"
+        self.levels = usable
+        self.status = f"levels of detail on {what} at {camera.width} px: " + "; ".join(
+            f"{i} {level.describe()}" for i, level in enumerate(usable, 1)
+        )
         log.info("viewer: %s", self.status)
 
     def _frames(self) -> tuple[RigParams, RigParams, str]:
@@ -145,8 +192,11 @@ class DetailSwitch:
         from avatar.data.synthetic_motion import make_motion
 
         plan = make_motion(rig, SEEN_FRAMES, EVALUATION_FRAMES)
-        return (self._own(plan.params.select(plan.train_times)), self._own(plan.params.select(plan.test_times)),
-                f"{EVALUATION_FRAMES} frames of a synthetic motion")
+        return (
+            self._own(plan.params.select(plan.train_times)),
+            self._own(plan.params.select(plan.test_times)),
+            f"{EVALUATION_FRAMES} frames of a synthetic motion",
+        )
 
     def _own(self, params: RigParams) -> RigParams:
         params = params.to(dtype=torch.float32)

@@ -19,6 +19,7 @@ from avatar.runtime.backends import BackendDeviceError, BackendUnavailable
 from avatar.runtime.errors import InputError
 from avatar.runtime.devices import resolve_device
 from avatar.model import Avatar, load_avatar
+from avatar.renderer.lod import LevelOfDetail
 from avatar.splat.dispatch import splat_registry
 from viewer.detail import DetailSwitch
 from viewer.drivers import ExpressionPlayer, LiveDriver
@@ -233,6 +234,12 @@ def _splat_backends(device: torch.device) -> list[str]:
     return usable
 
 
+def _level_stats(level: LevelOfDetail | None) -> dict | None:
+    if level is None:
+        return None
+    return {"gaussians": level.kept, "of": level.of, "psnr_mean": level.psnr_mean, "psnr_min": level.psnr_min}
+
+
 def _write_stats(options: ViewOptions, app, driver, summary: dict, server: ParamServer | None = None) -> None:
     params_path = options.stats.with_suffix(".params.npz")
     options.stats.parent.mkdir(parents=True, exist_ok=True)
@@ -247,14 +254,9 @@ def _write_stats(options: ViewOptions, app, driver, summary: dict, server: Param
         "gl_renderer": app.gl_renderer,
         "render_threads": RENDER_THREADS,
         "drawn": app.detail.drawn(app.state.size) if app.detail is not None else "full avatar",
-        "level_of_detail": None
-        if app.detail is None or app.detail.lod is None
-        else {
-            "gaussians": app.detail.lod.kept,
-            "of": app.detail.lod.of,
-            "psnr_mean": app.detail.lod.psnr_mean,
-            "psnr_min": app.detail.lod.psnr_min,
-        },
+        # The level drawn at the end (None: the full avatar) and every level built, finest first.
+        "level_of_detail": _level_stats(app.detail.drawn_level(app.state.size)) if app.detail is not None else None,
+        "levels_of_detail": [_level_stats(level) for level in app.detail.levels] if app.detail is not None else [],
         "display_frames": len(app.stats.display_times),
         "panels": {title: list(rect) for title, rect in app.layout.rects.items()},
         "avatar_rect": list(app.avatar_rect()) if app.stats.records else None,
@@ -271,7 +273,8 @@ def _write_stats(options: ViewOptions, app, driver, summary: dict, server: Param
             f"the prior focal drive the avatar",
         }
         calibrated = driver.tracker.calibration.get("calibrated_from_source_frame")
-        doc["fps_calibrated"] = app.stats.fps_from(calibrated) if calibrated is not None else None
+        # The steady state: from the first frame the calibrated fitter drove.
+        doc["calibrated"] = app.stats.summary_from(calibrated) if calibrated is not None else None
         doc["source_fps"] = driver.source.fps
         doc["kept_in_training_range"] = driver.tracker.retarget.clamp_stats()
     if isinstance(driver, LiveLinkStream):

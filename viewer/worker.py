@@ -32,7 +32,7 @@ class Worker:
             self._thread.join(timeout=self._join_timeout)
 
     def _run_guarded(self) -> None:
-        _name_os_thread(self._thread.name)
+        name_os_thread(self._thread.name)
         try:
             self._run()
         except Exception as e:  # shown in a panel; the window keeps running
@@ -51,7 +51,8 @@ class Worker:
         """After `_run` returned or raised: close the outputs."""
 
 
-def _name_os_thread(name: str) -> None:
+def name_os_thread(name: str) -> None:
+    """Give the calling thread this name for the system (Linux; 15 characters kept)."""
     if not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
