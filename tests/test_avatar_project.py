@@ -31,9 +31,18 @@ def scene():
 def _project(model, params, camera):
     grouped = GroupedGaussians.of(model)
     verts = model.rig.forward(params)[0]
-    return avatar_project(verts, model.rig.faces, grouped.parent, model.drivers(params)[0].contiguous(), grouped.base,
-                          grouped.offsets, grouped.offset_scales, grouped.sh_rest, grouped.num_gaussians,
-                          camera_params(camera, torch.float32))
+    return avatar_project(
+        verts,
+        model.rig.faces,
+        grouped.parent,
+        model.drivers(params)[0].contiguous(),
+        grouped.base,
+        grouped.offsets,
+        grouped.offset_scales,
+        grouped.sh_rest,
+        grouped.num_gaussians,
+        camera_params(camera, torch.float32),
+    )
 
 
 @pytest.mark.parametrize("simd", ["auto", "avx2", "sse2"])
@@ -44,9 +53,20 @@ def test_the_fused_op_is_the_blend_then_the_projection(scene, simd, monkeypatch)
         means2d, conics, depths, colours, opacities, radii = _project(model, params, camera)
         world = blend(model, params, "cpu")
         cam = camera_params(camera, torch.float32)
-        want = torch.ops.avatar_ext.splat_project_forward(world.means, world.quats, world.scales, world.opacities,
-                                                          world.sh, cam.world_to_cam, cam.K, cam.position,
-                                                          camera.width, camera.height, cam.near, cam.far)
+        want = torch.ops.avatar_ext.splat_project_forward(
+            world.means,
+            world.quats,
+            world.scales,
+            world.opacities,
+            world.sh,
+            cam.world_to_cam,
+            cam.K,
+            cam.position,
+            camera.width,
+            camera.height,
+            cam.near,
+            cam.far,
+        )
     visible = want[4] > 0
     assert visible.sum() > 1000 and means2d.shape == (model.num_gaussians, 2)
     # 8-bit offsets: sub-pixel positions, colours within a grey level, the same Gaussians drawn.
@@ -62,10 +82,11 @@ def test_the_fused_op_is_the_blend_then_the_projection(scene, simd, monkeypatch)
 def test_the_8_bit_offsets_are_the_offsets_within_half_a_step(scene):
     model, _, _ = scene
     grouped = GroupedGaussians.of(model)
-    exact = torch.cat([model.d_xyz, model.d_rot, model.d_log_scale, model.d_opacity[..., None],
-                       model.d_color / SH_C0], -1).detach()  # [D, N, 14]
+    exact = torch.cat(
+        [model.d_xyz, model.d_rot, model.d_log_scale, model.d_opacity[..., None], model.d_color / SH_C0], -1
+    ).detach()  # [D, N, 14]
     restored = grouped.offsets.float() * grouped.offset_scales[:, None, :, None]  # [D, G, 14, 8]
-    restored = restored.transpose(-1, -2).reshape(len(exact), -1, 14)[:, :model.num_gaussians]  # [D, N, 14]
+    restored = restored.transpose(-1, -2).reshape(len(exact), -1, 14)[:, : model.num_gaussians]  # [D, N, 14]
     step = grouped.offset_scales[:, None, :]  # [D, 1, 14]
     assert grouped.offsets.dtype == torch.int8
     assert bool(((restored - exact).abs() <= step / 2 + 1e-7).all())
@@ -103,15 +124,52 @@ def test_bad_inputs_are_refused(scene):
     model, params, camera = scene
     grouped = GroupedGaussians.of(model)
     verts = model.rig.forward(params)[0]
-    args = [verts, model.rig.faces, grouped.parent, model.drivers(params)[0].contiguous(), grouped.base,
-            grouped.offsets, grouped.offset_scales, grouped.sh_rest, grouped.num_gaussians,
-            camera_params(camera, torch.float32)]
-    for index, bad, message in ((5, grouped.offsets.float(), "offsets has dtype"),
-                                (6, grouped.offset_scales[:, :3], "offset_scales has shape"),
-                                (2, grouped.parent.long(), "parent has dtype"),
-                                (8, grouped.num_gaussians + 8, "parent has shape"),
-                                (2, grouped.parent.clone().fill_(10**6), "parent indices")):
+    args = [
+        verts,
+        model.rig.faces,
+        grouped.parent,
+        model.drivers(params)[0].contiguous(),
+        grouped.base,
+        grouped.offsets,
+        grouped.offset_scales,
+        grouped.sh_rest,
+        grouped.num_gaussians,
+        camera_params(camera, torch.float32),
+    ]
+    for index, bad, message in (
+        (5, grouped.offsets.float(), "offsets has dtype"),
+        (6, grouped.offset_scales[:, :3], "offset_scales has shape"),
+        (2, grouped.parent.long(), "parent has dtype"),
+        (8, grouped.num_gaussians + 8, "parent has shape"),
+        (2, grouped.parent.clone().fill_(10**6), "parent indices"),
+    ):
         changed = list(args)
         changed[index] = bad
         with pytest.raises(ValueError, match=message):
             avatar_project(*changed)
+
+
+def test_the_grouped_gaussians_are_built_once_per_model_state_and_shared():
+    """`grouped_for`: every renderer of a model reads one build (the viewer builds its levels of
+    detail's on another thread, so its render thread does not stall), rebuilt when the model's
+    tensors change; the offsets quantized expression by expression as a whole-tensor pass would."""
+    from avatar.renderer.grouped import grouped_for
+
+    model, params, camera = bench_scene(BenchSize(64, 64, 203, 4), seed=5)
+    first = grouped_for(model)
+    assert grouped_for(model) is first
+    AvatarRenderer(model, backend="cpu").render(params.frame(0), camera)
+    assert grouped_for(model) is first  # the renderer used it, built nothing of its own
+    offsets = torch.cat(
+        [model.d_xyz, model.d_rot, model.d_log_scale, model.d_opacity[..., None], model.d_color / SH_C0], -1
+    )  # [D, N, 14]
+    padded = torch.nn.functional.pad(offsets, (0, 0, 0, first.offsets.shape[1] * 8 - model.num_gaussians))
+    grouped = padded.reshape(offsets.shape[0], -1, 8, 14).transpose(-1, -2)  # [D, G, 14, 8]
+    scales = grouped.abs().amax(dim=(1, 3)) / 127  # [D, 14]
+    scales = torch.where(scales > 0, scales, torch.ones_like(scales))
+    assert torch.equal(first.offset_scales, scales)
+    assert torch.equal(first.offsets, torch.round(grouped / scales[:, None, :, None]).clamp(-127, 127).to(torch.int8))
+    with torch.no_grad():
+        model.d_xyz.mul_(2.0)  # in place: the model's state changed
+    rebuilt = grouped_for(model)
+    assert rebuilt is not first and torch.equal(rebuilt.offset_scales[:, :3], 2 * first.offset_scales[:, :3])

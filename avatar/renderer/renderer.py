@@ -22,7 +22,7 @@ from avatar.splat import Camera, RenderOutput, splat_registry
 from avatar.splat.ext_backend import camera_params
 from avatar.splat.cut_region import clip_to_region
 from avatar.renderer.cut import CutRegion
-from avatar.renderer.grouped import GroupedGaussians
+from avatar.renderer.grouped import grouped_for
 from avatar.rig.poser import RigPoser
 from avatar.rig import RigParams
 
@@ -32,6 +32,7 @@ Colour = tuple[float, float, float]
 @dataclass
 class StageTimes:
     """Milliseconds of one rendered frame, stage by stage."""
+
     pose_ms: float
     blend_ms: float  # on the CPU's inference path: the blend fused with the splat's projection
     splat_ms: float  # rasterisation (and elsewhere the projection too)
@@ -50,7 +51,6 @@ class AvatarRenderer:
         self.backend = backend
         self._poser: RigPoser | None = None
         self._cut: CutRegion | None = None
-        self._grouped: GroupedGaussians | None = None
 
     @property
     def device(self) -> torch.device:
@@ -58,16 +58,19 @@ class AvatarRenderer:
 
     def backends(self) -> dict[str, str]:
         """What runs for the model's device: {"blend": name, "splat": name}."""
-        return {"blend": blend_backend(self.backend, self.model)[0],
-                "splat": splat_registry.get(self.backend, self.device)[0]}
+        return {
+            "blend": blend_backend(self.backend, self.model)[0],
+            "splat": splat_registry.get(self.backend, self.device)[0],
+        }
 
     def render(self, params: RigParams, camera: Camera, background: Colour | None = None) -> RenderOutput:
         """One frame of params (on the model's device) seen by camera, as every command shows it."""
         return self.render_timed(params, camera, background)[0]
 
     @torch.inference_mode()
-    def render_timed(self, params: RigParams, camera: Camera,
-                     background: Colour | None = None) -> tuple[RenderOutput, StageTimes]:
+    def render_timed(
+        self, params: RigParams, camera: Camera, background: Colour | None = None
+    ) -> tuple[RenderOutput, StageTimes]:
         """`render`, and the milliseconds of each stage (on CUDA it waits for each stage to finish)."""
         clock = _Clock(self.device)
         camera = self.seen_from(params, camera)
@@ -84,8 +87,11 @@ class AvatarRenderer:
             splat_ms = clock.lap()
         if self.model.head_cut is not None:
             images = (out.rgb, out.alpha, out.depth)
-            if (all(t.is_cpu and t.dtype == torch.float32 and t.is_contiguous() for t in images)
-                    and verts.is_cpu and self._extension_loads()):
+            if (
+                all(t.is_cpu and t.dtype == torch.float32 and t.is_contiguous() for t in images)
+                and verts.is_cpu
+                and self._extension_loads()
+            ):
                 self._cut_for_model().apply_(out, bg, verts, self.model.rig.faces, camera)  # in place, a fresh render
             else:
                 out = clip_to_region(out, self.cut_region(params, camera, verts), bg)
@@ -98,8 +104,14 @@ class AvatarRenderer:
         cone = self.model.view_cone
         return camera if cone is None else camera.with_sh_origin(cone.origin(params, camera.position))
 
-    def render_differentiable(self, params: RigParams, camera: Camera, region: Tensor | None,
-                              background: Tensor, drivers: Tensor | None = None) -> tuple[RenderOutput, Tensor]:
+    def render_differentiable(
+        self,
+        params: RigParams,
+        camera: Camera,
+        region: Tensor | None,
+        background: Tensor,
+        drivers: Tensor | None = None,
+    ) -> tuple[RenderOutput, Tensor]:
         """For training: the render and the offsets this frame applies [N, 14] (which training
         regularises), differentiable w.r.t. the model (and params where they require grad). The
         camera is used as given: training frames are where the view cone comes from. drivers
@@ -141,23 +153,35 @@ class AvatarRenderer:
 
     def _inference_path(self) -> bool:
         model = self.model
-        return (model.xyz.device.type == "cpu" and model.xyz.dtype == torch.float32
-                and self.backends() == {"blend": "cpu", "splat": "cpu"})
+        return (
+            model.xyz.device.type == "cpu"
+            and model.xyz.dtype == torch.float32
+            and self.backends() == {"blend": "cpu", "splat": "cpu"}
+        )
 
-    def _render_fused(self, verts: Tensor, params: RigParams, camera: Camera, background: Tensor,
-                      clock: "_Clock") -> tuple[RenderOutput, float, float]:
+    def _render_fused(
+        self, verts: Tensor, params: RigParams, camera: Camera, background: Tensor, clock: "_Clock"
+    ) -> tuple[RenderOutput, float, float]:
         from cuda_ext.avatar_project import avatar_project
 
-        if self._grouped is None or not self._grouped.matches(self.model):
-            self._grouped = GroupedGaussians.of(self.model)
-        grouped = self._grouped
+        grouped = grouped_for(self.model)
         drivers = self.model.drivers(params)[0].float().contiguous()  # [D]
         means2d, conics, depths, colours, opacities, radii = avatar_project(
-            verts.float(), self.model.rig.faces, grouped.parent, drivers, grouped.base, grouped.offsets,
-            grouped.offset_scales, grouped.sh_rest, grouped.num_gaussians, camera_params(camera, torch.float32))
+            verts.float(),
+            self.model.rig.faces,
+            grouped.parent,
+            drivers,
+            grouped.base,
+            grouped.offsets,
+            grouped.offset_scales,
+            grouped.sh_rest,
+            grouped.num_gaussians,
+            camera_params(camera, torch.float32),
+        )
         blend_ms = clock.lap()
         rgb, alpha, depth, _ = torch.ops.avatar_ext.splat_rasterize_forward(
-            means2d, conics, colours, opacities, depths, radii, background, camera.width, camera.height)
+            means2d, conics, colours, opacities, depths, radii, background, camera.width, camera.height
+        )
         return RenderOutput(rgb, alpha, depth, means2d, radii), blend_ms, clock.lap()
 
 
