@@ -3,6 +3,7 @@ real time. Both answer `latest()` with the newest `DrivenSample` (None before th
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -57,12 +58,24 @@ class LiveDriver:
         avatar has no range)."""
         return self.tracker.retarget.clamp_stats()
 
+    def notify(self, event: threading.Event) -> None:
+        """Set `event` whenever a new sample is ready."""
+        self.tracker.output.notify(event)
+
     def latest(self) -> DrivenSample | None:
         _, tracked = self.tracker.output.newest()
         if tracked is None:
             return None
-        return DrivenSample(tracked.params, tracked.frame.index, tracked.frame.captured_at, tracked.tracker_ms,
-                            tracked.tracked_at, tracked.landmarks, tracked.frame.rgb, tracked.tracked_expr)
+        return DrivenSample(
+            tracked.params,
+            tracked.frame.index,
+            tracked.frame.captured_at,
+            tracked.tracker_ms,
+            tracked.tracked_at,
+            tracked.landmarks,
+            tracked.frame.rgb,
+            tracked.tracked_expr,
+        )
 
 
 class ExpressionPlayer:
@@ -87,5 +100,4 @@ class ExpressionPlayer:
     def latest(self) -> DrivenSample:
         elapsed = time.perf_counter() - self._started
         step = int(elapsed * self.fps)
-        return DrivenSample(self.params.frame(step % self.params.num_frames), step,
-                            self._started + step / self.fps)
+        return DrivenSample(self.params.frame(step % self.params.num_frames), step, self._started + step / self.fps)

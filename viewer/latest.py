@@ -21,6 +21,13 @@ class LatestSlot(Generic[T]):
         self._read_seq = 0  # seq of the newest value handed out
         self.dropped = 0  # values replaced before anyone read them
         self.closed = False
+        self._listeners: list[threading.Event] = []
+
+    def notify(self, event: threading.Event) -> None:
+        """Set `event` at every put: a consumer that also waits for other things (its own event)
+        hears of a new value at once instead of polling for it."""
+        with self._cond:
+            self._listeners.append(event)
 
     def put(self, value: T) -> None:
         with self._cond:
@@ -28,6 +35,8 @@ class LatestSlot(Generic[T]):
                 self.dropped += 1
             self._value, self._seq = value, self._seq + 1
             self._cond.notify_all()
+            for event in self._listeners:
+                event.set()
 
     def close(self) -> None:
         """No more values will come: waiting consumers return."""

@@ -127,6 +127,10 @@ class LiveLinkStream(Worker):
         if self._thread.ident is None:  # never started: no `_finished` to close the socket
             self._finished()
 
+    def notify(self, event: threading.Event) -> None:
+        """Set `event` whenever a new sample is ready."""
+        self.samples.notify(event)
+
     def latest(self) -> DrivenSample | None:
         _, sample = self.samples.newest()
         return sample

@@ -29,15 +29,27 @@ from viewer.latest import LatestSlot
 from viewer.state import ViewerState
 from viewer.worker import Worker
 
-POLL_S = 0.002  # how often the worker looks for a newer driven sample when idle
+# How often the worker looks for a newer driven sample when idle, where the driver does not say
+# (an expression file's samples come with the clock); live drivers wake it at once (`notify`).
+POLL_S = 0.002
 RENDER_THREADS = 1  # torch threads for blend + splat (why one: see _run)
 
 
 def settings_key(state: ViewerState, camera: Camera) -> tuple:
     """Equal keys render the same image for the same driven sample."""
-    return (state.backend, state.size, tuple(state.background), state.expr_offsets.tobytes(),
-            tuple(state.head_offset_deg), tuple(state.eye_offset_deg), state.jaw_offset_deg,
-            camera.K.numpy().tobytes(), camera.world_to_cam.numpy().tobytes(), camera.width, camera.height)
+    return (
+        state.backend,
+        state.size,
+        tuple(state.background),
+        state.expr_offsets.tobytes(),
+        tuple(state.head_offset_deg),
+        tuple(state.eye_offset_deg),
+        state.jaw_offset_deg,
+        camera.K.numpy().tobytes(),
+        camera.world_to_cam.numpy().tobytes(),
+        camera.width,
+        camera.height,
+    )
 
 
 @dataclass
@@ -58,8 +70,14 @@ class RenderedFrame:
 
 
 class RenderWorker(Worker):
-    def __init__(self, model: GaussianAvatar, identity_shape: torch.Tensor, driver,
-                 on_rendered: Callable[[float], None], detail: DetailSwitch | None = None):
+    def __init__(
+        self,
+        model: GaussianAvatar,
+        identity_shape: torch.Tensor,
+        driver,
+        on_rendered: Callable[[float], None],
+        detail: DetailSwitch | None = None,
+    ):
         """detail: draws a level of detail instead of the full avatar where it misses the budget."""
         super().__init__("avatar render", join_timeout=5.0)
         self.model, self.identity_shape, self.driver, self.detail = model, identity_shape, driver, detail
@@ -69,6 +87,8 @@ class RenderWorker(Worker):
         self._last_key: tuple | None = None
         self._wake = threading.Event()
         self._renderers: dict[tuple[int, str], AvatarRenderer] = {}
+        if hasattr(driver, "notify"):
+            driver.notify(self._wake)  # a new sample wakes the worker, as new settings do
 
     def stop(self) -> None:
         self._wake.set()  # out of its wait, to see the stop
@@ -115,14 +135,14 @@ class RenderWorker(Worker):
         model = self.detail.model_for(state.size) if self.detail is not None else self.model
         renderer = self._renderer(model, state.backend)
         params = state.compose(sample.params if sample else None, self.model.rig, self.identity_shape)
-        out, times = renderer.render_timed(params.to(device=renderer.device), settings.camera,
-                                           tuple(state.background))
+        out, times = renderer.render_timed(params.to(device=renderer.device), settings.camera, tuple(state.background))
         image = _to_uint8(out.rgb).numpy()  # [H, W, 3]
         done = time.perf_counter()
         if self.detail is not None:
             self.detail.rendered(model, state.size, 1e3 * (done - started))
-        return RenderedFrame(image, params, sample, times.pose_ms + times.blend_ms, times.splat_ms + times.cut_ms,
-                             started, done)
+        return RenderedFrame(
+            image, params, sample, times.pose_ms + times.blend_ms, times.splat_ms + times.cut_ms, started, done
+        )
 
     def _renderer(self, model: GaussianAvatar, backend: str) -> AvatarRenderer:
         """One renderer per avatar (full, level of detail) and backend the window picks."""
