@@ -142,7 +142,8 @@ class DetailSwitch:
         if (size, index) not in self._missed:
             self._missed.add((size, index))
             what = "the full avatar" if index == 0 else f"level of detail {index}"
-            log.info("viewer: %s misses the %.0f ms budget at %d px", what, 1e3 * self.budget_s, size)
+            coarsest = " (the coarsest level: it stays)" if self.levels and index == len(self.levels) else ""
+            log.info("viewer: %s misses the %.0f ms budget at %d px%s", what, 1e3 * self.budget_s, size, coarsest)
 
     def _build(self, camera: Camera) -> None:
         name_os_thread("level of detail")  # its CPU time apart from the window's in the stats
