@@ -34,10 +34,10 @@ from avatar.splat.sh import sh_to_colour
 from avatar.splat.view_cone import ViewCone
 from avatar.renderer.cut import CutRegion
 from avatar.export import export_web
-from avatar.web.headless import camera_json, open_player, params_json, render_in_page, served
+from avatar.web.headless import open_player, params_json, render_in_page, served
 from headless import viewer_missing
 from test_web_format import _with_basis_blocks, frames, pose_avatar, scattered_avatar, synthetic_avatar
-from web_page import browser, psnr_uint8, to_uint8
+from web_page import browser, psnr_uint8, stages_in_page, to_uint8
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
@@ -70,71 +70,65 @@ def view_cone_avatar():
     return avatar
 
 
+def correctives_avatar():
+    """scattered_avatar on a rig with pose correctives (posedirs, as FLAME's; made up here)."""
+    avatar = scattered_avatar()
+    rig = avatar.rig
+    rig.posedirs = 2e-3 * torch.randn(rig.posedirs.shape, generator=torch.Generator().manual_seed(5))
+    return avatar
+
+
 @pytest.mark.parametrize(
     "make_avatar",
-    [synthetic_avatar, scattered_avatar, hanging_hair_avatar, pose_avatar, view_cone_avatar],
-    ids=["selection", "scattered-selection", "hanging-hair", "pose-drivers", "view-cone"],
+    [synthetic_avatar, scattered_avatar, hanging_hair_avatar, pose_avatar, view_cone_avatar, correctives_avatar],
+    ids=["selection", "scattered-selection", "hanging-hair", "pose-drivers", "view-cone", "pose-correctives"],
 )
-def test_engine_matches_the_python_engine_stage_by_stage(tmp_path, make_avatar, cpu_extension):
-    """Posed vertices, world Gaussians, colours, the cut's region and the draw order of the JS engine
-    on the .webavatar against the Python reference on the same (dequantised) file; offsets driven
-    by the first expressions and by expressions scattered over the rig's, out of order, and by the
-    head's pose; cuts of both kinds; colours seen from inside a view cone."""
-    node = node_or_skip()
+def test_the_gpu_stages_match_the_python_engine_stage_by_stage(chromium, tmp_path, make_avatar, cpu_extension):
+    """Posed vertices, world Gaussians, colours, the draw order and the cut's region as the page's
+    GPU passes compute them (read back from their textures) against the Python reference on the
+    same (dequantised) file; offsets driven by the first expressions and by expressions scattered
+    over the rig's, out of order, and by the head's pose; cuts of both kinds; colours seen from
+    inside a view cone; a rig with pose correctives."""
     avatar = make_avatar()
-    path = tmp_path / "a.webavatar"
-    write_web_avatar(avatar, path)
-    read = read_web_avatar(path, backend="cpu")
+    export_web(avatar, tmp_path / "web")
+    read = read_web_avatar(tmp_path / "web" / "avatar.webavatar", backend="cpu")
     shots = frames(avatar.rig, 3)
-    (tmp_path / "frames.json").write_text(
-        json.dumps([{"params": params_json(p), "camera": camera_json(c)} for p, c in shots])
-    )
-    subprocess.run(
-        [node, str(WEB / "tests" / "engine_cli.mjs"), str(path), str(tmp_path / "frames.json"), str(tmp_path)],
-        check=True,
-        timeout=300,
-    )
-    index = json.loads((tmp_path / "index.json").read_text())
     if read.model.view_cone is not None:  # some of the cameras see the colours from elsewhere
         assert any(not torch.equal(read.renderer.seen_from(p, c).view_origin, c.position) for p, c in shots)
-    for f, (params, camera) in enumerate(shots):
-        got = {
-            name: np.fromfile(tmp_path / entry["file"], _DTYPES[entry["dtype"]])
-            for name, entry in index[f]["arrays"].items()
-        }
-        with torch.no_grad():
-            params.shape = torch.zeros(read.rig.num_shape)  # the identity is in the file's template
-            verts = read.rig.forward(params)[0]  # [V, 3]
-            world = blend_reference(read.model, params, verts)
-            origin = read.renderer.seen_from(params, camera).view_origin  # the camera's centre without a cone
-            colours = sh_to_colour(world.sh, world.means - origin)  # [N, 3]
-            region = CutRegion(read.model.head_cut)(verts, read.rig.faces, camera)[..., 0].numpy()
-        np.testing.assert_allclose(got["verts"].reshape(-1, 3), verts.numpy(), atol=1e-6)
-        np.testing.assert_allclose(got["means"].reshape(-1, 3), world.means.numpy(), atol=1e-6)
-        quats = torch.nn.functional.normalize(world.quats, dim=-1).numpy()
-        q = got["quats"].reshape(-1, 4)
-        assert np.minimum(np.abs(q - quats).max(1), np.abs(q + quats).max(1)).max() < 1e-4  # q and -q: one rotation
-        np.testing.assert_allclose(got["scales"].reshape(-1, 3), world.scales.numpy(), rtol=1e-4)
-        np.testing.assert_allclose(got["opacities"], world.opacities.numpy(), atol=1e-6)
-        np.testing.assert_allclose(got["colours"].reshape(-1, 3), colours.numpy(), atol=1e-5)
-        assert (got["region"].reshape(camera.height, camera.width) != region).sum() <= 2  # float32 vs float64 edges
-        # every Gaussian packed in its own order; the draw order: every visible one once, back to
-        # front (depths computed here in float64; the engine sorts float32 depths, ties by index)
-        means = got["means"].reshape(-1, 3)
-        np.testing.assert_array_equal(got["words"].reshape(-1, 8)[:, :3].view(np.float32), means)
-        to_camera = camera.to(dtype=torch.float64).to_camera
-        depth = to_camera(torch.from_numpy(means).double())[:, 2].numpy()
-        visible = (depth > camera.near) & (depth <= camera.far) & (got["opacities"] >= np.float32(1 / 255))
-        order = got["order"].astype(np.int64)
-        assert index[f]["count"] == len(order) == int(visible.sum())
-        np.testing.assert_array_equal(np.sort(order), np.nonzero(visible)[0])
-        assert (np.diff(depth[order]) <= 2e-7 * depth[order][1:]).all()
+    with served(tmp_path / "web") as url:
+        page = open_player(chromium, url)
+        for params, camera in shots:
+            got = stages_in_page(page, params_json(params), camera)
+            with torch.no_grad():
+                params.shape = torch.zeros(read.rig.num_shape)  # the identity is in the file's template
+                verts = read.rig.forward(params)[0]  # [V, 3]
+                world = blend_reference(read.model, params, verts)
+                origin = read.renderer.seen_from(params, camera).view_origin  # the camera's centre without a cone
+                colours = sh_to_colour(world.sh, world.means - origin)  # [N, 3]
+                region = CutRegion(read.model.head_cut)(verts, read.rig.faces, camera)[..., 0].numpy()
+            np.testing.assert_allclose(got["verts"].reshape(-1, 3), verts.numpy(), atol=2e-6)
+            np.testing.assert_allclose(got["means"].reshape(-1, 3), world.means.numpy(), atol=2e-6)
+            quats = torch.nn.functional.normalize(world.quats, dim=-1).numpy()
+            q = got["quats"].reshape(-1, 4)
+            assert np.minimum(np.abs(q - quats).max(1), np.abs(q + quats).max(1)).max() < 1e-4  # q, -q: one rotation
+            np.testing.assert_allclose(got["scales"].reshape(-1, 3), world.scales.numpy(), rtol=1e-4)
+            np.testing.assert_allclose(got["opacities"], world.opacities.numpy(), atol=1e-6)
+            np.testing.assert_allclose(got["colours"].reshape(-1, 3), colours.numpy(), atol=1e-5)
+            differ = int((got["region"].reshape(camera.height, camera.width) != region).sum())
+            assert differ <= 2, differ  # float32 on the GPU, float64 in the op: a centre on an edge either way
+            # the draw order: every visible one once, back to front (depths computed here in
+            # float64; the GPU's are float32, ties by index)
+            means = got["means"].reshape(-1, 3)
+            to_camera = camera.to(dtype=torch.float64).to_camera
+            depth = to_camera(torch.from_numpy(means).double())[:, 2].numpy()
+            visible = (depth > camera.near) & (depth <= camera.far) & (got["opacities"] >= np.float32(1 / 255))
+            order = got["order"].astype(np.int64)
+            np.testing.assert_array_equal(np.sort(order), np.nonzero(visible)[0])
+            assert (np.diff(depth[order]) <= 2e-7 * depth[order][1:]).all()
+        page.close()
 
 
-_DTYPES = {"Float32Array": np.float32, "Uint32Array": np.uint32, "Uint8Array": np.uint8}
-
-
-def test_the_engine_refuses_a_file_of_the_removed_pca_basis_with_why(tmp_path):
+def test_the_player_refuses_a_file_of_the_removed_pca_basis_with_why(tmp_path):
     """As the Python reader: blend_expr null (offsets driven by a PCA basis, expr_pca_variance) names
     the file and says to train it again."""
     node = node_or_skip()
@@ -144,9 +138,8 @@ def test_the_engine_refuses_a_file_of_the_removed_pca_basis_with_why(tmp_path):
     pca = _with_basis_blocks(
         tmp_path / "a.webavatar", tmp_path / "pca.webavatar", 0.3 * g.random(e), g.standard_normal((4, e)), None
     )
-    (tmp_path / "frames.json").write_text("[]")
     run = subprocess.run(
-        [node, str(WEB / "tests" / "engine_cli.mjs"), str(pca), str(tmp_path / "frames.json"), str(tmp_path)],
+        [node, str(WEB / "tests" / "layout_cli.mjs"), str(pca)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -156,7 +149,7 @@ def test_the_engine_refuses_a_file_of_the_removed_pca_basis_with_why(tmp_path):
 
 
 def test_the_javascript_unit_tests_pass():
-    """web/tests/*.test.mjs (float16 packing, the CSV reader's errors, sequences) with node --test."""
+    """web/tests/*.test.mjs (the GPU layout, the depth sort, the CSV reader's errors, sequences) with node --test."""
     node = node_or_skip()
     run = subprocess.run(
         [node, "--test", *sorted(str(p) for p in (WEB / "tests").glob("*.test.mjs"))],

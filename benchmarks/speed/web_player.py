@@ -1,24 +1,31 @@
-"""The web player's frame time and faithfulness in headless Chromium, for an avatar and a
-smaller level of detail of it:
+"""The web player's frame time, CPU time and faithfulness in headless Chromium, for an avatar and
+a smaller level of detail of it:
 
     python benchmarks/speed/web_player.py MODEL.avatar [--counts 30000,0] [--size 512] [--frames 12]
-        [--seconds 10] [--json OUT.json]
+        [--seconds 10] [--player DIR] [--json OUT.json]
 
 For each Gaussian count (0: all of them; fewer: the avatar's most contributing Gaussians,
 avatar.renderer.lod), the avatar is exported with `avatar export --web` (its capture's clip as the
-embedded sequence when the capture is on this machine (--capture), else a synthetic motion) and opened in the
-system's headless Chromium (avatar.web.headless; WebGL2 on SwiftShader where there is no GPU).
-Columns: the .webavatar's MB; the worker's ms per frame (pose + blend, colour, sort + pack, cut)
-and the page's ms to upload, draw and read a frame back, medians over `--frames` frames drawn one
-at a time; the GPU's ms per frame (EXT_disjoint_timer_query_webgl2, median) and the frames per
-second the page shows while it plays the sequence for `--seconds` (the worker and the GPU then
-overlap); PSNR of the page's frames against Avatar.render (mean / worst).
+embedded sequence when the capture is on this machine (--capture), else a synthetic motion) and
+opened in the system's headless Chromium (avatar.web.headless; WebGL2 on SwiftShader where there
+is no GPU). While the page plays the sequence for `--seconds`, nothing else asked of it: `frame`,
+the median wall time between drawn frames, and `fps`; per drawn frame the CPU time of the page's
+renderer process (`cpu_ms`: Chromium's ProcessTime, CDP Performance.getMetrics: the page's main
+thread, its workers, its compositor; not the GPU process, where SwiftShader does the GPU's work)
+and of its main thread alone (`main`: ThreadTime), both with the browser's own work of those
+seconds (its counter, the compositor), which slow frames spread over few frames; the player's own
+sums (performance.now around its work, waits for the GPU process included: `page` on the main
+thread, `worker` in the worker; players that do not keep them show -); `gpu`: the last frame's
+EXT_disjoint_timer_query_webgl2 time (under SwiftShader it reads less than the wall time the work
+takes). Then `--frames` frames drawn one at a time against Avatar.render (PSNR mean / worst).
+`--player DIR`: another build of the player (its index.html and player.js), e.g. an older one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -39,12 +46,16 @@ from avatar.rig import RigParams
 from avatar.export import export_web
 from avatar.web.headless import browser, find_chromium, open_player, params_json, render_in_page, served
 
-ROW = "{:>9} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>11}"
-HEADER = ("Gaussians", "MB", "pose+bl", "colour", "sort+pk", "cut", "worker", "draw", "gpu", "fps", "PSNR mean/min")
+ROW = "{:>9} {:>6} {:>7} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>11}"
+HEADER = ("Gaussians", "MB", "frame", "fps", "cpu_ms", "main", "page", "worker", "gpu", "PSNR mean/min")
+# wraps the player's per-frame counter to keep each drawn frame's time (players old and new have it)
+_RECORD_FRAMES = """() => { const p = window.avatarPlayer; window.frameTimes = [];
+  const count = p.count.bind(p); p.count = (...args) => { window.frameTimes.push(performance.now()); return count(...args); }; }"""
 
 
-def driving(avatar: Avatar, frames: int, size: int, capture: Path | None,
-            work: Path) -> tuple[list[tuple[RigParams, Camera]], Path]:
+def driving(
+    avatar: Avatar, frames: int, size: int, capture: Path | None, work: Path
+) -> tuple[list[tuple[RigParams, Camera]], Path]:
     """(shots: params [1] with the avatar's identity and a camera of size x size, the expression
     source to embed as the sequence the page plays): held-out frames of the avatar's capture with
     their own cameras when the capture is here (`capture`, else where the avatar says it was
@@ -83,50 +94,93 @@ def level(avatar: Avatar, count: int, shots: list[tuple[RigParams, Camera]]) -> 
     return Avatar(small, avatar.identity_shape, avatar.background, avatar.settings, "cpu", avatar.expression_range)
 
 
-def measure(b, avatar: Avatar, shots: list[tuple[RigParams, Camera]], sequence: Path, size: int, seconds: float,
-            work: Path) -> dict:
+def measure(
+    b,
+    avatar: Avatar,
+    shots: list[tuple[RigParams, Camera]],
+    sequence: Path,
+    size: int,
+    seconds: float,
+    work: Path,
+    player: Path | None,
+) -> dict:
     folder = work / f"web_{avatar.model.num_gaussians}"
     manifest = export_web(avatar, folder, [sequence])
-    stages: dict[str, list[float]] = {}
-    psnrs = []
+    if player is not None:
+        for name in ("index.html", "player.js"):
+            shutil.copyfile(player / name, folder / name)
     with served(folder) as url:
+        page = open_player(b, url, f"size={size}&seq={manifest['sequences'][0]['name']}")
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+        time.sleep(2.0)  # the first frames compile and upload
+        page.evaluate(_RECORD_FRAMES)
+        before, started = _metrics(cdp), time.perf_counter()
+        js_before = page.evaluate("window.avatarPlayer.stats.cpu || null")
+        time.sleep(seconds)  # nothing asked of the page meanwhile: its CPU time is its own
+        after, elapsed = _metrics(cdp), time.perf_counter() - started
+        js_after = page.evaluate("window.avatarPlayer.stats.cpu || null")
+        gpu = page.evaluate("window.avatarPlayer.renderer.gpuMs")
+        times = page.evaluate("window.frameTimes")
+        page.close()
+        drawn = len(times)
+        per_frame = {key: 1000 * (after[key] - before[key]) / max(drawn, 1) for key in ("ProcessTime", "ThreadTime")}
+        js = None
+        if js_before is not None and js_after["frames"] > js_before["frames"]:
+            frames = js_after["frames"] - js_before["frames"]
+            js = {k: (js_after[k] - js_before[k]) / frames for k in ("page", "worker")}
         page = open_player(b, url, f"manual=1&size={size}")
         render_in_page(page, params_json(shots[0][0]), shots[0][1])  # warm-up: JIT, shaders, textures
+        psnrs = []
         for params, camera in shots:
-            image, timing = render_in_page(page, params_json(params), camera)
-            for stage, ms in timing["workerMs"].items():
-                stages.setdefault(stage, []).append(ms)
-            stages.setdefault("draw", []).append(timing["drawMs"])
+            image, _ = render_in_page(page, params_json(params), camera)
             reference = avatar.renderer.render(params, camera).rgb.clamp(0, 1)
             expected = (reference.numpy() * 255).round().astype(np.uint8)
             mse = float(((image.astype(np.float64) - expected) ** 2).mean())
-            psnrs.append(10 * np.log10(255.0 ** 2 / max(mse, 1e-12)))
+            psnrs.append(10 * np.log10(255.0**2 / max(mse, 1e-12)))
         page.close()
-        page = open_player(b, url, f"size={size}&seq={manifest['sequences'][0]['name']}")
-        time.sleep(1.0)  # the first frames compile and upload
-        start, started = page.evaluate("window.avatarPlayer.stats.frames"), time.perf_counter()
-        while time.perf_counter() - started < seconds:
-            time.sleep(0.25)
-            gpu = page.evaluate("window.avatarPlayer.renderer.gpuMs")
-            if gpu is not None:
-                stages.setdefault("gpu", []).append(gpu)
-        fps = (page.evaluate("window.avatarPlayer.stats.frames") - start) / (time.perf_counter() - started)
-        page.close()
-    median = {stage: statistics.median(values) for stage, values in stages.items()}
-    return {"gaussians": avatar.model.num_gaussians, "mb": manifest["avatar_bytes"] / 1e6, "ms": median,
-            "fps_playing": fps, "psnr_mean": statistics.fmean(psnrs), "psnr_min": min(psnrs), "size": size,
-            "frames": len(shots)}
+    return {
+        "gaussians": avatar.model.num_gaussians,
+        "mb": manifest["avatar_bytes"] / 1e6,
+        "size": size,
+        "frames_drawn": drawn,
+        "seconds": elapsed,
+        "fps_playing": drawn / elapsed,
+        "frame_ms": statistics.median(np.diff(times)) if drawn > 2 else None,
+        "cpu_ms": per_frame["ProcessTime"],
+        "main_ms": per_frame["ThreadTime"],
+        "page_ms": js and js["page"],
+        "worker_ms": js and js["worker"],
+        "gpu_ms": gpu,
+        "psnr_mean": statistics.fmean(psnrs),
+        "psnr_min": min(psnrs),
+        "frames": len(shots),
+    }
+
+
+def _metrics(cdp) -> dict[str, float]:
+    """Chromium's Performance metrics of the page (seconds for the times)."""
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path)
-    parser.add_argument("--capture", type=Path, default=None,
-                        help="the avatar's capture, where it is not where the avatar says it was trained")
+    parser.add_argument(
+        "--capture",
+        type=Path,
+        default=None,
+        help="the avatar's capture, where it is not where the avatar says it was trained",
+    )
     parser.add_argument("--counts", default="30000,0", help="Gaussian counts to measure (0: all)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--player", type=Path, default=None, help="another build of the player: its folder")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     executable = find_chromium()
@@ -136,21 +190,33 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_grad_enabled(False)
     avatar = load_avatar(args.model, backend="cpu")
     rows = []
-    print(f"{args.model}: {avatar.model.num_gaussians} Gaussians; {args.frames} frames at {args.size} px; "
-          f"Chromium {executable}")
+    print(
+        f"{args.model}: {avatar.model.num_gaussians} Gaussians; {args.frames} frames at {args.size} px; "
+        f"Chromium {executable}"
+    )
     with tempfile.TemporaryDirectory() as work, browser(executable) as b:
         shots, sequence = driving(avatar, args.frames, args.size, args.capture, Path(work))
         print(f"driven by {sequence}")
         print(ROW.format(*HEADER))
         for count in (int(c) for c in args.counts.split(",")):
-            row = measure(b, level(avatar, count, shots), shots, sequence, args.size, args.seconds, Path(work))
+            row = measure(
+                b, level(avatar, count, shots), shots, sequence, args.size, args.seconds, Path(work), args.player
+            )
             rows.append(row)
-            ms = row["ms"]
-            print(ROW.format(row["gaussians"], f"{row['mb']:.2f}", f"{ms['pose'] + ms['blend']:.1f}",
-                             f"{ms['colour']:.1f}", f"{ms['sort'] + ms['pack']:.1f}", f"{ms['cut']:.1f}",
-                             f"{ms['total']:.1f}", f"{ms['draw']:.1f}", f"{ms['gpu']:.1f}" if "gpu" in ms else "-",
-                             "-" if row["fps_playing"] is None else f"{row['fps_playing']:.1f}",
-                             f"{row['psnr_mean']:.1f}/{row['psnr_min']:.1f}"))
+            print(
+                ROW.format(
+                    row["gaussians"],
+                    f"{row['mb']:.2f}",
+                    _ms(row["frame_ms"]),
+                    f"{row['fps_playing']:.2f}",
+                    _ms(row["cpu_ms"]),
+                    _ms(row["main_ms"]),
+                    _ms(row["page_ms"]),
+                    _ms(row["worker_ms"]),
+                    _ms(row["gpu_ms"]),
+                    f"{row['psnr_mean']:.1f}/{row['psnr_min']:.1f}",
+                )
+            )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

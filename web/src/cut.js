@@ -5,77 +5,69 @@
 // projected sides of the head, only the rig's own pixels grown by a disc of the neck margin; the
 // cut's `shoulders` (face ids) are left out of those pixels. A cut with `hanging_hair` keeps the
 // head's side of the neck line alone (its avatar learnt where hair ends in that band).
-// Pixel (u, v) is tested at its centre (u + 0.5, v + 0.5); all maths in double, as the op.
+// Pixel (u, v) is tested at its centre (u + 0.5, v + 0.5). Here the lines, in double as the op;
+// the rig's pixels and the disc on the GPU (gpu/cut_shaders.js).
 
-/** The cut's region per frame, with its scratch buffers kept from frame to frame. */
-export class HeadCutter {
-  constructor() {
-    this.scratch = {};
-    this.covered = null; // { cut, rig, faces }: the coverage faces of the last cut and rig
+/** The cut's CPU half per frame: its lines from the few rig vertices they need (posed on the CPU),
+ * as per-row spans the GPU's composite reads; the rig's pixels and their growth by the neck
+ * margin are the GPU's (gpu/cut_shaders.js). */
+export class CutLines {
+  constructor(cut, rig) {
+    this.cut = cut;
+    this.vertices = Array.from(new Set([...cut.ring, ...cut.sides, cut.top]));
+    const index = new Map(this.vertices.map((v, k) => [v, k]));
+    this.ring = cut.ring.map((v) => index.get(v));
+    this.sides = cut.sides.map((v) => index.get(v));
+    this.top = index.get(cut.top);
+    this.faces = coverageFaces(cut, rig);
+    this.xy = new Float64Array(2 * this.vertices.length);
+    this.depth = new Float64Array(this.vertices.length);
+    this.verts = new Float64Array(3 * this.vertices.length);
   }
 
-  /** region [H * W] (Uint8Array, 1 = kept; `out` is filled when it has that size) of the rig
-   * posed as verts [V * 3] seen by camera. */
-  region(cut, verts, rig, camera, out) {
+  /** spans [4 H] (Int32Array, reused when it has that size): per image row from the top, the
+   * columns [lo, hi] on the head's side of the neck ring's line, then of the sides' line (lo > hi:
+   * none), for the rig posed by `vertex(v)` (RigPoser.pose's) seen by camera. */
+  spans(vertex, camera, out) {
+    this.vertices.forEach((v, k) => this.verts.set(vertex(v), 3 * k));
+    projectVertices(this.verts, camera, this.xy, this.depth);
+    const [ringLine, sidesLine] = cutLines(this.xy, this.depth, this.ring, this.sides, this.top);
     const { width, height } = camera;
-    const numV = verts.length / 3, pixels = width * height;
-    const xy = this.buffer("xy", Float64Array, 2 * numV), depth = this.buffer("depth", Float64Array, numV);
-    projectVertices(verts, camera, xy, depth);
-    const [ringLine, sidesLine] = cutLines(xy, depth, cut.ring, cut.sides, cut.top);
-    const region = out && out.length === pixels ? out : new Uint8Array(pixels);
-    region.fill(0);
-    if (cut.hanging_hair) {
-      for (let v = 0; v < height; ++v) {
-        const [lo, hi] = columnsOnHeadSide(ringLine, v + 0.5, width);
-        if (lo <= hi) region.fill(1, v * width + lo, v * width + hi + 1);
-      }
-      return region;
-    }
-    const radius = neckRadius(cut.neck_margin, height, width);
-    const coverage = this.buffer("coverage", Uint8Array, pixels).fill(0);
-    const faces = this.coverageFaces(cut, rig);
-    rasterizeNearBand(xy, depth, faces, faces.length / 3, ringLine, sidesLine, radius + 1, camera.near, width, height,
-      coverage);
-    const neck = growByDisc(coverage, width, height, radius, this.buffer("neck", Uint8Array, pixels).fill(0));
+    const spans = out && out.length === 4 * height ? out : new Int32Array(4 * height);
     for (let v = 0; v < height; ++v) {
-      const ring = columnsOnHeadSide(ringLine, v + 0.5, width);
-      const ringLo = ring[0], ringHi = ring[1];
-      const sides = columnsOnHeadSide(sidesLine, v + 0.5, width);
-      const sidesLo = sides[0], sidesHi = sides[1];
-      const row = v * width;
-      for (let u = ringLo; u <= ringHi; ++u) region[row + u] = (u >= sidesLo && u <= sidesHi) || neck[row + u] ? 1 : 0;
+      spans.set(columnsOnHeadSide(ringLine, v + 0.5, width), 4 * v);
+      spans.set(columnsOnHeadSide(sidesLine, v + 0.5, width), 4 * v + 2);
     }
-    return region;
+    return spans;
   }
+}
 
-  /** The rig's faces without the cut's shoulders (made once per cut and rig). */
-  coverageFaces(cut, rig) {
-    const shoulders = cut.shoulders || [];
-    if (shoulders.length === 0) return rig.faces;
-    if (this.covered && this.covered.cut === cut && this.covered.rig === rig) return this.covered.faces;
-    const left = new Uint8Array(rig.numFaces);
-    let leftOut = 0;
-    for (const f of shoulders) {
-      if (!Number.isInteger(f) || f < 0 || f >= rig.numFaces) {
-        throw new Error(`head_cut.shoulders: face ${f} is not one of the rig's ${rig.numFaces}`);
-      }
-      if (!left[f]) { left[f] = 1; ++leftOut; }
+/** The rig's faces without the cut's shoulders [F' * 3] (the faces whose pixels the neck keeps). */
+export function coverageFaces(cut, rig) {
+  const shoulders = cut.shoulders || [];
+  if (shoulders.length === 0) return rig.faces;
+  const left = new Uint8Array(rig.numFaces);
+  let leftOut = 0;
+  for (const f of shoulders) {
+    if (!Number.isInteger(f) || f < 0 || f >= rig.numFaces) {
+      throw new Error(`head_cut.shoulders: face ${f} is not one of the rig's ${rig.numFaces}`);
     }
-    const faces = new Uint32Array(3 * (rig.numFaces - leftOut));
-    let n = 0;
-    for (let f = 0; f < rig.numFaces; ++f) {
-      if (left[f]) continue;
-      faces.set(rig.faces.subarray(3 * f, 3 * f + 3), 3 * n++);
-    }
-    this.covered = { cut, rig, faces };
-    return faces;
+    if (!left[f]) { left[f] = 1; ++leftOut; }
   }
+  const faces = new Uint32Array(3 * (rig.numFaces - leftOut));
+  let n = 0;
+  for (let f = 0; f < rig.numFaces; ++f) {
+    if (left[f]) continue;
+    faces.set(rig.faces.subarray(3 * f, 3 * f + 3), 3 * n++);
+  }
+  return faces;
+}
 
-  buffer(name, Type, length) {
-    const b = this.scratch[name];
-    if (b && b.length === length) return b;
-    return (this.scratch[name] = new Type(length));
-  }
+/** The disc's half widths [radius + 1] by row distance (the op's disc_half_width). */
+export function discHalfWidths(radius) {
+  const half = new Int32Array(radius + 1);
+  for (let dy = 0; dy <= radius; ++dy) half[dy] = discHalfWidth(dy, radius);
+  return half;
 }
 
 function projectVertices(verts, camera, xy, depth) {
@@ -145,91 +137,6 @@ export function neckRadius(margin, height, width) {
 function discHalfWidth(dy, radius) {
   const t = dy / radius;
   return Math.floor(radius * Math.sqrt(Math.max(1 - t * t, 0)) + 0.5);
-}
-
-function edge(ax, ay, bx, by, px, py) {
-  return (ax - px) * (by - py) - (ay - py) * (bx - px);
-}
-
-const ceilInt = (x) => { const t = Math.trunc(x); return t + (t < x ? 1 : 0); };
-const floorInt = (x) => { const t = Math.trunc(x); return t - (t > x ? 1 : 0); };
-
-/** [lo, hi] columns of a row whose centres lie between x = a and x = b, or null. */
-function rowSpan(a, b, width) {
-  const left = Math.min(a, b) - 0.5, right = Math.max(a, b) - 0.5;
-  if (!(right >= 0) || !(left <= width - 1)) return null;
-  const lo = Math.max(ceilInt(Math.max(left, -1)), 0);
-  const hi = Math.min(floorInt(Math.min(right, width)), width - 1);
-  return lo <= hi ? [lo, hi] : null;
-}
-
-function rasterizeNearBand(xy, depth, faces, numFaces, ringLine, sidesLine, reach, near, width, height, coverage) {
-  const x = [0, 0, 0], y = [0, 0, 0];
-  for (let f = 0; f < numFaces; ++f) {
-    let deepInHead = true, belowCut = true, behind = false;
-    for (let k = 0; k < 3; ++k) {
-      const v = faces[3 * f + k];
-      x[k] = xy[2 * v];
-      y[k] = xy[2 * v + 1];
-      deepInHead = deepInHead && signedDistance(sidesLine, x[k], y[k]) > reach;
-      belowCut = belowCut && signedDistance(ringLine, x[k], y[k]) < -reach;
-      if (depth[v] < near) behind = true;
-    }
-    if (behind || deepInHead || belowCut) continue;
-    const area = edge(x[1], y[1], x[2], y[2], x[0], y[0]);
-    if (!((area > 1e-12 || area < -1e-12) && area - area === 0)) continue;
-    rasterizeTriangle(x, y, width, height, coverage);
-  }
-  return coverage;
-}
-
-/** Marks the pixels whose centres lie in the triangle (edges inclusive), scanline by scanline. */
-function rasterizeTriangle(x, y, width, height, coverage) {
-  let a = 0, b = 1, c = 2;
-  if (y[b] < y[a]) [a, b] = [b, a];
-  if (y[c] < y[b]) [b, c] = [c, b];
-  if (y[b] < y[a]) [a, b] = [b, a];
-  const x0 = x[a], y0 = y[a], x1 = x[b], y1 = y[b], x2 = x[c], y2 = y[c];
-  if (!(y2 - 0.5 >= 0) || !(y0 - 0.5 <= height - 1)) return;
-  const v0 = Math.max(ceilInt(Math.max(y0 - 0.5, -1)), 0);
-  const v1 = Math.min(floorInt(Math.min(y2 - 0.5, height)), height - 1);
-  const longSlope = y2 > y0 ? (x2 - x0) / (y2 - y0) : 0;
-  const upperSlope = y1 > y0 ? (x1 - x0) / (y1 - y0) : 0;
-  const lowerSlope = y2 > y1 ? (x2 - x1) / (y2 - y1) : 0;
-  const mark = (v, span) => { if (span) coverage.fill(1, v * width + span[0], v * width + span[1] + 1); };
-  for (let v = v0; v <= v1; ++v) {
-    const py = v + 0.5;
-    const onLong = x0 + (py - y0) * longSlope;
-    if (py < y1 || (py === y1 && y1 === y2)) {
-      mark(v, rowSpan(onLong, y1 > y0 ? x0 + (py - y0) * upperSlope : x1, width));
-      if (py === y1) mark(v, rowSpan(x1, x2, width));
-    } else {
-      mark(v, rowSpan(onLong, y2 > y1 ? x1 + (py - y1) * lowerSlope : x2, width));
-      if (py === y1 && y0 === y1) mark(v, rowSpan(x0, x1, width));
-    }
-  }
-}
-
-/** coverage dilated by the disc of `radius` pixels (each run widened row by row), into grown (zeros). */
-function growByDisc(coverage, width, height, radius, grown) {
-  const half = [];
-  for (let dy = -radius; dy <= radius; ++dy) half.push(discHalfWidth(dy, radius));
-  for (let v = 0; v < height; ++v) {
-    const row = v * width;
-    for (let u = 0; u < width;) {
-      if (!coverage[row + u]) { ++u; continue; }
-      const start = u;
-      while (u < width && coverage[row + u]) ++u;
-      const end = u - 1;
-      for (let dy = -radius; dy <= radius; ++dy) {
-        const target = v + dy;
-        if (target < 0 || target >= height) continue;
-        const lo = Math.max(start - half[dy + radius], 0), hi = Math.min(end + half[dy + radius], width - 1);
-        grown.fill(1, target * width + lo, target * width + hi + 1);
-      }
-    }
-  }
-  return grown;
 }
 
 /** [lo, hi] (lo > hi: none) of the columns of row py whose centres lie on the head's side. */

@@ -1,7 +1,7 @@
 // Reads a .webavatar file (avatar/export/web_format.py writes it; docs/formats.md describes it)
 // into typed arrays: the rig with the person's identity folded into its template, the Gaussians
-// and their sparse 8-bit blendshape offsets. Everything is dequantised here, once, so a frame
-// only adds and multiplies float32 values.
+// and their sparse 8-bit blendshape offsets (gpu/layout.js lays them out for the GPU). Float16
+// blocks are kept as bits too, for the GPU, and the SH codes as they are (dequantised there).
 
 const MAGIC = [65, 86, 87, 69, 66, 0, 0, 0]; // "AVWEB\0\0\0"
 const VERSION = 1;
@@ -45,7 +45,8 @@ export function halfToFloat(bits) {
   return out;
 }
 
-/** {meta, blocks: {name: typed array}} of a .webavatar file's bytes (ArrayBuffer). */
+/** {meta, blocks: {name: typed array}, halves: {name: Uint16Array}} of a .webavatar file's bytes
+ * (ArrayBuffer): float16 blocks dequantised in `blocks`, their bits in `halves`. */
 export function unpack(buffer, name = "avatar.webavatar") {
   const bytes = new Uint8Array(buffer);
   const fail = (what) => { throw new WebAvatarError(`${name}: not a readable .webavatar file: ${what}`); };
@@ -57,7 +58,7 @@ export function unpack(buffer, name = "avatar.webavatar") {
   if (16 + length > bytes.length) fail("the header runs past the end of the file");
   const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + length)));
   if (meta.format !== "avatar-web") fail(`format tag ${JSON.stringify(meta.format)}`);
-  const blocks = {};
+  const blocks = {}, halves = {};
   for (const [block, entry] of Object.entries(meta.blocks)) {
     const Type = TYPES[entry.dtype];
     if (!Type) fail(`block ${block} has dtype ${entry.dtype}`);
@@ -68,14 +69,15 @@ export function unpack(buffer, name = "avatar.webavatar") {
     if (count * Type.BYTES_PER_ELEMENT !== entry.length) fail(`block ${block}: shape and length disagree`);
     const raw = new Type(buffer, entry.offset, count);
     blocks[block] = entry.dtype === "float16" ? halfToFloat(raw) : raw;
+    if (entry.dtype === "float16") halves[block] = raw;
   }
-  return { meta, blocks };
+  return { meta, blocks, halves };
 }
 
 /** The avatar of a .webavatar file's bytes, ready to pose and blend (see rig.js, blend.js). */
 export function readWebAvatar(buffer, name) {
-  const { meta, blocks } = unpack(buffer, name);
-  const rig = readRig(meta.rig, blocks);
+  const { meta, blocks, halves } = unpack(buffer, name);
+  const rig = readRig(meta.rig, blocks, halves);
   const gaussians = readGaussians(meta.gaussians, blocks, rig, name);
   const offsets = readOffsets(meta.offsets, blocks, gaussians.count);
   const drivers = gaussians.blendExpr.length + 3 + (gaussians.pose ? 3 : 0);
@@ -91,7 +93,7 @@ export function readWebAvatar(buffer, name) {
   };
 }
 
-function readRig(header, blocks) {
+function readRig(header, blocks, halves) {
   const numExpr = header.num_expr;
   const rig = {
     name: header.name,
@@ -110,8 +112,10 @@ function readRig(header, blocks) {
     jregVertex: blocks["rig.jreg_vertex"],
     jregWeight: blocks["rig.jreg_weight"],
     lbsWeights: blocks["rig.lbs_weights"], // [V * J]
+    lbsWeightBits: halves["rig.lbs_weights"], // the same as float16 bits (the GPU's copy)
     numJoints: header.parents.length,
     posedirs: header.has_posedirs ? blocks["rig.posedirs"] : null, // [V * 3 * P]
+    posedirBits: header.has_posedirs ? halves["rig.posedirs"] : null,
     numPoseFeatures: header.num_pose_features || 36,
   };
   if (rig.exprStart.length !== numExpr + 1) throw new WebAvatarError("rig.expr_start does not fit num_expr");
@@ -121,16 +125,13 @@ function readRig(header, blocks) {
 function readGaussians(header, blocks, rig, name) {
   const count = header.count;
   const degree = header.sh_degree;
-  const k = (degree + 1) ** 2;
-  let shRest = new Float32Array(0);
-  if (k > 1) {
-    const q = blocks["g.sh_rest"]; // uint8 [N, K - 1, 3]
-    const low = header.sh_rest_low, step = header.sh_rest_step; // [(K - 1) * 3]
-    const width = (k - 1) * 3;
-    shRest = new Float32Array(count * width);
-    for (let g = 0; g < count; ++g) {
-      for (let c = 0; c < width; ++c) shRest[g * width + c] = low[c] + step[c] * q[g * width + c];
-    }
+  const width = ((degree + 1) ** 2 - 1) * 3;
+  // SH coefficients beyond the DC: uint8 codes [N, K - 1, 3], value = low + step * code per
+  // coefficient and channel (dequantised on the GPU)
+  const shCodes = width ? blocks["g.sh_rest"] : new Uint8Array(0);
+  const shLow = width ? header.sh_rest_low : [], shStep = width ? header.sh_rest_step : [];
+  if (shCodes.length !== count * width || shLow.length !== width || shStep.length !== width) {
+    throw new WebAvatarError("g.sh_rest does not fit the Gaussians' SH degree");
   }
   const parent = Uint32Array.from(blocks["g.parent"]);
   for (let g = 0; g < count; ++g) {
@@ -141,7 +142,7 @@ function readGaussians(header, blocks, rig, name) {
     blendExpr: blendExpressions(header, rig.numExpr, name),
     pose: headPose(blocks),
     xyz: blocks["g.xyz"], rot: blocks["g.rot"], logScale: blocks["g.log_scale"],
-    opacityLogit: blocks["g.opacity_logit"], shDc: blocks["g.sh_dc"], shRest,
+    opacityLogit: blocks["g.opacity_logit"], shDc: blocks["g.sh_dc"], shCodes, shLow, shStep,
   };
 }
 

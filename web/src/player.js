@@ -1,10 +1,16 @@
-// The page's side of the player: loads the exported folder, keeps the worker busy with one frame
-// request at a time (the newest params and camera), draws each frame that comes back, and
-// counts frames for the on-page fps. What drives the avatar is a "source": the neutral face,
-// the sliders, a sequence (embedded or a dropped Live Link CSV) or a parameter stream.
+// The page's side of the player: loads the exported folder, then one frame at a time (the newest
+// params and camera): the frame's inputs on the CPU (frame_inputs.js), the avatar posed, blended,
+// coloured and projected on the GPU (gpu/avatar_gpu.js), the splats' depths read back without
+// waiting and sorted in the worker, and the frame drawn in its own order with the cut
+// (gpu/cut_gpu.js) as soon as the sort is back, and the next frame begun at once. It counts
+// frames for the on-page fps. What drives the avatar is a "source": the neutral face, the sliders, a
+// sequence (embedded or a dropped Live Link CSV) or a parameter stream.
 
 import { framingDistance, orbit } from "./camera.js";
+import { FrameInputs } from "./frame_inputs.js";
 import { SplatRenderer } from "./gl/renderer.js";
+import { AvatarGpu, SLOTS } from "./gpu/avatar_gpu.js";
+import { CutGpu } from "./gpu/cut_gpu.js";
 import { liveLinkSequence, readLiveLinkCsv } from "./livelink.js";
 import { copyParams, Sequence, zeroParams } from "./params.js";
 import { ParamStream } from "./stream.js";
@@ -16,12 +22,18 @@ export class Player {
     this.worker = new Worker(workerUrl);
     this.options = options;
     this.size = options.size || 512;
-    this.pending = null; // {id, resolve?} of the request in flight
+    // the frames under way, oldest first, at most one a slot of the GPU's (gpu/avatar_gpu.js):
+    // {id, slot, camera, inputs, state: "gpu" (its depths being read back) | "sorting", cpuMs
+    // (the page's so far), exact, capture, resolve, reject}
+    this.frames = [];
     this.nextId = 1;
-    this.spare = {}; // the last frame's buffers (words, order, region), handed back to the worker
+    this.spare = { keys: [], orders: [] }; // buffers handed back and forth with the worker
     this.dirty = true;
     this.listeners = [];
-    this.stats = { frames: 0, fps: 0, workerMs: 0, drawMs: 0, windowStart: performance.now(), windowFrames: 0, lastFrame: 0 };
+    // per drawn frame: the page's main-thread ms (inputs, GL calls, read-back, draw) and the
+    // worker's (the sort); cpu: the running sums, for benchmarks
+    this.stats = { frames: 0, fps: 0, workerMs: 0, pageMs: 0, windowStart: performance.now(), windowFrames: 0,
+      lastFrame: 0, cpu: { page: 0, worker: 0, frames: 0 } };
     this.source = { kind: "neutral" };
     this.sliderParams = null;
     this.streamParams = null;
@@ -33,7 +45,13 @@ export class Player {
     this.manifest = await fetchJson(manifestUrl);
     const avatarUrl = new URL(this.manifest.avatar, manifestUrl);
     const buffer = await fetchBytes(avatarUrl);
-    this.summary = await this.call({ type: "load", buffer, name: this.manifest.avatar }, [buffer], "loaded");
+    const loaded = await this.call({ type: "load", buffer, name: this.manifest.avatar }, [buffer], "loaded");
+    this.summary = loaded.summary;
+    const gl = this.renderer.gl;
+    this.gpu = new AvatarGpu(gl, loaded.layout);
+    this.inputs = new FrameInputs(loaded.avatar);
+    const cut = loaded.avatar.headCut;
+    this.cut = cut ? new CutGpu(gl, this.inputs.cutLines.faces, Boolean(cut.hanging_hair)) : null;
     const numExpr = this.summary.numExpr;
     this.sequences = await Promise.all(this.manifest.sequences.map(async (s) => {
       const rows = new Float32Array(await fetchBytes(new URL(s.file, manifestUrl)));
@@ -145,64 +163,167 @@ export class Player {
   onChange(listener) { this.listeners.push(listener); }
   emit() { for (const listener of this.listeners) listener(this); }
 
-  /** Starts the loop: a new frame whenever the worker is free and something changed (always while
-   * a sequence plays or a stream drives). */
+  /** Starts the loop: a new frame whenever a slot is free and something changed (always while a
+   * sequence plays or a stream drives); each animation frame looks whether the GPU has the
+   * oldest frame's depths for the sort. */
   start() {
+    this.looping = true;
     const tick = () => {
-      const moving = (this.source.kind === "sequence" && !this.source.paused) || this.source.kind === "stream";
-      if (!this.pending && (this.dirty || moving)) this.request(this.currentParams(), this.camera());
+      this.pollDepths();
+      this.next();
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
   }
 
-  request(params, camera, capture = false) {
+  /** The loop's next frame, if a slot is free and something changed or moves: begun as soon as
+   * one is, its GPU work queued right behind the last frame's draw. */
+  next() {
+    if (this.frames.length >= SLOTS || this.frames.some((f) => f.exact)) return;
+    const moving = (this.source.kind === "sequence" && !this.source.paused) || this.source.kind === "stream";
+    if (this.dirty || moving) this.begin(this.currentParams(), this.camera(), false);
+  }
+
+  /** Starts a frame of params seen by camera in a free slot: its inputs and GPU passes, then its
+   * depths read back (exact: now, waiting for the GPU; else without waiting, polled by the loop).
+   * Resolves once drawn with {pixels (capture: the canvas's RGBA, rows from the top, else null),
+   * workerMs, pageMs, splats}. */
+  begin(params, camera, exact, capture = false) {
     this.dirty = false;
-    const id = this.nextId++;
-    let resolve, reject;
-    const done = new Promise((res, rej) => { resolve = res; reject = rej; });
-    this.pending = { id, camera, capture, resolve, reject, done: done.catch(() => null) };
-    const reuse = this.spare;
-    const transfer = Object.values(reuse).filter(Boolean).map((a) => a.buffer);
-    this.worker.postMessage({ type: "frame", id, params, camera, reuse }, transfer);
-    this.spare = {};
-    return done;
+    const started = performance.now();
+    const slot = Array.from({ length: SLOTS }, (_, k) => k).find((k) => !this.frames.some((f) => f.slot === k));
+    const frame = { id: this.nextId++, slot, camera, exact, capture, state: "gpu", cpuMs: 0 };
+    frame.done = new Promise((resolve, reject) => { frame.resolve = resolve; frame.reject = reject; });
+    frame.settled = frame.done.catch(() => null);
+    this.frames.push(frame);
+    try {
+      frame.inputs = this.inputs.frame(params, camera, slot);
+      this.renderer.beginSpan(frame.id);
+      this.gpu.pose(frame.inputs, slot);
+      this.gpu.project(frame.inputs, camera, slot);
+      this.renderer.endSpan();
+      if (exact) this.sort(frame, { keys: this.gpu.readDepthKeys(slot), stride: 1 }, started);
+      else this.gpu.startDepthKeys(slot);
+    } catch (error) {
+      this.fail(error.message || String(error));
+    }
+    frame.cpuMs += performance.now() - started;
+    return frame.done;
   }
 
-  /** Renders params seen by camera now and resolves with the canvas's pixels (RGBA, rows from
-   * the top) and the times: what the tests compare with the engine's own render. */
+  /** The oldest frame's depths, if the GPU has them: off to the worker's sort (in frame order). */
+  pollDepths() {
+    const frame = this.frames[0];
+    if (!frame || frame.state !== "gpu") return;
+    const started = performance.now();
+    const read = this.gpu.takeDepthKeys(frame.slot, this.spare.keys.pop());
+    if (read) this.sort(frame, read, started);
+    else frame.cpuMs += performance.now() - started;
+  }
+
+  sort(frame, { keys, stride }, started) {
+    frame.state = "sorting";
+    const order = this.spare.orders.pop();
+    const transfer = [keys.buffer];
+    if (order) transfer.push(order.buffer);
+    this.worker.postMessage({ type: "sort", id: frame.id, keys, stride, order }, transfer);
+    frame.cpuMs += performance.now() - started;
+  }
+
+  /** Waits until no frame is under way. */
+  async idle() {
+    while (this.frames.length) await this.frames[this.frames.length - 1].settled;
+  }
+
+  /** Renders params seen by camera now, the depths read back at once, and resolves with the
+   * canvas's pixels (RGBA, rows from the top) and the times: what the tests compare with the
+   * engine's own render. */
   async renderNow(params, camera) {
-    while (this.pending) await this.pending.done;
-    return this.request(params, camera, true);
+    await this.idle();
+    return this.begin(params, camera, true, true);
   }
 
+  /** For the tests: what the GPU computes of params seen by camera, read back: the posed vertices,
+   * the world Gaussians (avatar_gpu.js's readWorld), the draw order (Uint32Array of Gaussians) and
+   * the cut's region (Uint8Array [H * W], rows from the top, 1 = kept; null without a cut). */
+  async stages(params, camera) {
+    await this.idle();
+    const inputs = this.inputs.frame(params, camera, 0);
+    const world = this.gpu.readWorld(inputs, camera);
+    this.gpu.project(inputs, camera, 0);
+    const keys = this.gpu.readDepthKeys(0);
+    const frame = { id: this.nextId++, slot: 0, state: "sorting", cpuMs: 0, exact: true, stages: true };
+    frame.done = new Promise((resolve, reject) => { frame.resolve = resolve; frame.reject = reject; });
+    frame.settled = frame.done.catch(() => null);
+    this.frames.push(frame);
+    this.worker.postMessage({ type: "sort", id: frame.id, keys, stride: 1 }, [keys.buffer]);
+    const order = await frame.done;
+    let region = null;
+    if (this.cut) {
+      this.renderer.drawRegion(this.cut.region(inputs.cut, this.gpu.posedTexture(0), camera), camera);
+      const rgba = this.renderer.readPixels();
+      region = new Uint8Array(camera.width * camera.height);
+      for (let i = 0; i < region.length; ++i) region[i] = rgba[4 * i] > 127 ? 1 : 0;
+    }
+    return { ...world, order, region };
+  }
+
+  /** The worker's sort of the oldest frame: drawn now, in its own order. */
   received(data) {
-    const pending = this.pending;
     if (data.type === "error") {
-      this.pending = null;
-      this.emitError(data.message);
-      if (pending) pending.reject(new Error(data.message));
+      this.fail(data.message);
       return;
     }
-    if (data.type !== "frame" || !pending || data.id !== pending.id) return;
+    const frame = this.frames[0];
+    if (data.type !== "sorted" || !frame || data.id !== frame.id) return;
+    const order = data.order.subarray(0, data.count);
+    this.spare.keys.push(data.keys);
+    this.spare.orders.push(data.order);
+    if (frame.stages) { // places back to Gaussians
+      this.frames.shift();
+      const gaussian = new Map(Array.from(this.gpu.positions, (place, i) => [place, i]));
+      frame.resolve(Uint32Array.from(order, (place) => gaussian.get(place)));
+      return;
+    }
     const started = performance.now();
-    this.renderer.draw(data.words, data.order, data.region, pending.camera, this.background);
-    const pixels = pending.capture ? this.renderer.readPixels() : null;
-    const drawMs = performance.now() - started;
-    this.spare = { words: data.words, order: data.order, region: data.region };
-    this.pending = null;
-    this.count(data.ms.total, drawMs, data.count);
-    pending.resolve({ pixels, workerMs: data.ms, drawMs, splats: data.count });
+    let pixels = null;
+    try {
+      this.renderer.setOrder(order);
+      const camera = frame.camera;
+      this.renderer.beginSpan(frame.id);
+      const cut = frame.inputs.cut ? this.cut.region(frame.inputs.cut, this.gpu.posedTexture(frame.slot), camera) : null;
+      this.renderer.draw(this.gpu.splatTextures(frame.slot), cut, camera, this.background);
+      this.renderer.endSpan(true);
+      if (frame.capture) pixels = this.renderer.readPixels();
+    } catch (error) {
+      this.fail(error.message || String(error));
+      return;
+    }
+    frame.cpuMs += performance.now() - started;
+    this.frames.shift();
+    this.count(data.ms, frame.cpuMs, data.count);
+    frame.resolve({ pixels, workerMs: data.ms, pageMs: frame.cpuMs, splats: data.count });
+    if (this.looping) this.next();
   }
 
-  count(workerMs, drawMs, splats) {
+  fail(message) {
+    const frames = this.frames;
+    this.frames = [];
+    this.emitError(message);
+    for (const frame of frames) frame.reject(new Error(message));
+  }
+
+  count(workerMs, pageMs, splats) {
     const s = this.stats, now = performance.now();
     s.frames += 1;
     s.windowFrames += 1;
     s.lastFrame = now;
     s.workerMs = workerMs;
-    s.drawMs = drawMs;
+    s.pageMs = pageMs;
     s.splats = splats;
+    s.cpu.page += pageMs;
+    s.cpu.worker += workerMs;
+    s.cpu.frames += 1;
     if (now - s.windowStart >= 1000) {
       s.fps = (1000 * s.windowFrames) / (now - s.windowStart);
       s.windowStart = now;
@@ -219,7 +340,7 @@ export class Player {
     return new Promise((resolve, reject) => {
       this.worker.onmessage = ({ data }) => {
         if (data.type === "error") reject(new Error(data.message));
-        else if (data.type === expect) resolve(data.summary);
+        else if (data.type === expect) resolve(data);
       };
       this.worker.onerror = (event) => reject(new Error(event.message || "the player's worker failed to start"));
       this.worker.postMessage(message, transfer);

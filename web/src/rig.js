@@ -2,6 +2,8 @@
 // that already holds the person's identity. shaped = template + sum_e expr_e exprdirs_e (sparse);
 // joints regressed from the shaped vertices; linear blend skinning with the joint rotations
 // [root = params.rotation, neck, jaw, eye_l, eye_r] chained down the rig's parents; + translation.
+// The CPU computes the joints' transforms and the few vertices the cut needs; the GPU poses every
+// vertex with them (gpu/pose_shaders.js).
 
 /** Rotation matrix [9] (row-major) of an axis-angle [3], as lbs.axis_angle_to_matrix (Rodrigues,
  * with its 1e-8 added to each component before the norm). */
@@ -23,77 +25,97 @@ export function axisAngleToMatrix(x, y, z) {
 }
 
 export class RigPoser {
-  constructor(rig) {
+  /** Poses the rig's joints and the listed `vertices` (the cut's) on the CPU; the GPU poses all
+   * of them from the same inputs (gpu/pose_shaders.js). */
+  constructor(rig, vertices = []) {
     this.rig = rig;
-    this.shaped = new Float64Array(rig.numVertices * 3);
-    this.verts = new Float32Array(rig.numVertices * 3);
-  }
-
-  /** Posed vertices [V * 3] (Float32Array, reused) of params {expr [E], jaw, neck, rotation [3],
-   * eyes [6], translation [3]}. */
-  pose(params) {
-    const rig = this.rig, shaped = this.shaped;
-    const numJoints = rig.numJoints;
-    for (let i = 0; i < shaped.length; ++i) shaped[i] = rig.template[i];
+    const jreg = Array.from(rig.jregVertex);
+    this.vertices = Uint32Array.from(new Set([...vertices, ...jreg])); // the ones the CPU needs shaped
+    this.slot = new Map(Array.from(this.vertices, (v, k) => [v, k]));
+    // each listed vertex's expression rows (the file's are per expression)
+    const rows = Array.from(this.vertices, () => []);
     for (let e = 0; e < rig.numExpr; ++e) {
-      const weight = params.expr[e] || 0;
-      if (weight === 0) continue;
-      const w = weight * rig.exprScale[e];
       for (let r = rig.exprStart[e]; r < rig.exprStart[e + 1]; ++r) {
-        const v = 3 * rig.exprVertex[r];
-        shaped[v] += w * rig.exprDelta[3 * r];
-        shaped[v + 1] += w * rig.exprDelta[3 * r + 1];
-        shaped[v + 2] += w * rig.exprDelta[3 * r + 2];
+        const k = this.slot.get(rig.exprVertex[r]);
+        if (k !== undefined) rows[k].push(e, r);
       }
     }
+    this.rows = rows;
+    this.shaped = new Float64Array(this.vertices.length * 3);
+    this.exprWeights = new Float32Array(rig.numExpr);
+    this.transforms = new Float32Array(rig.numJoints * 12);
+    this.feature = rig.posedirs ? new Float32Array(rig.numPoseFeatures) : null;
+  }
+
+  /** One frame's posing of params {expr [E], jaw, neck, rotation [3], eyes [6], translation [3]}:
+   * {exprWeights [E] (weight x the file's scale), transforms [J * 12] (per joint the 3x4
+   * row-major skinning transform), feature [P] (pose correctives' input, or null),
+   * translation [3], vertex(v): the posed vertex v [3] of the listed ones}. */
+  pose(params) {
+    const rig = this.rig, shaped = this.shaped, numJoints = rig.numJoints;
+    for (let e = 0; e < rig.numExpr; ++e) this.exprWeights[e] = (params.expr[e] || 0) * rig.exprScale[e];
+    this.vertices.forEach((v, k) => {
+      let x = rig.template[3 * v], y = rig.template[3 * v + 1], z = rig.template[3 * v + 2];
+      const rows = this.rows[k];
+      for (let i = 0; i < rows.length; i += 2) {
+        const weight = params.expr[rows[i]] || 0;
+        if (weight === 0) continue;
+        const w = weight * rig.exprScale[rows[i]], r = rows[i + 1];
+        x += w * rig.exprDelta[3 * r];
+        y += w * rig.exprDelta[3 * r + 1];
+        z += w * rig.exprDelta[3 * r + 2];
+      }
+      shaped[3 * k] = x; shaped[3 * k + 1] = y; shaped[3 * k + 2] = z;
+    });
     const joints = new Float64Array(numJoints * 3);
     for (let j = 0; j < numJoints; ++j) {
       for (let r = rig.jregStart[j]; r < rig.jregStart[j + 1]; ++r) {
-        const v = 3 * rig.jregVertex[r], w = rig.jregWeight[r];
-        joints[3 * j] += w * shaped[v];
-        joints[3 * j + 1] += w * shaped[v + 1];
-        joints[3 * j + 2] += w * shaped[v + 2];
+        const k = 3 * this.slot.get(rig.jregVertex[r]), w = rig.jregWeight[r];
+        joints[3 * j] += w * shaped[k];
+        joints[3 * j + 1] += w * shaped[k + 1];
+        joints[3 * j + 2] += w * shaped[k + 2];
       }
     }
     const pose = [params.rotation, params.neck, params.jaw, params.eyes.slice(0, 3), params.eyes.slice(3, 6)];
     const rotations = pose.map((aa) => axisAngleToMatrix(aa[0], aa[1], aa[2]));
-    if (rig.posedirs) this.addPoseCorrectives(rotations);
+    const feature = rig.posedirs ? poseFeature(rotations, rig.numPoseFeatures) : null;
+    if (feature) this.feature.set(feature);
     const skin = skinningTransforms(rotations, joints, rig.parents); // [J] of 12 (3x4 row-major)
+    skin.forEach((s, j) => this.transforms.set(s, 12 * j));
     const t = params.translation;
-    const weights = rig.lbsWeights, verts = this.verts;
-    const m = new Float64Array(12);
-    for (let v = 0; v < rig.numVertices; ++v) {
-      m.fill(0);
+    const vertex = (v) => {
+      const k = this.slot.get(v);
+      if (k === undefined) throw new Error(`vertex ${v} is not one the CPU poses`);
+      let x = shaped[3 * k], y = shaped[3 * k + 1], z = shaped[3 * k + 2];
+      if (feature) [x, y, z] = [x, y, z].map((c, i) => c + correctives(rig, v, i, feature));
+      const m = new Float64Array(12);
       for (let j = 0; j < numJoints; ++j) {
-        const w = weights[v * numJoints + j];
+        const w = rig.lbsWeights[v * numJoints + j];
         if (w === 0) continue;
-        const s = skin[j];
-        for (let i = 0; i < 12; ++i) m[i] += w * s[i];
+        for (let i = 0; i < 12; ++i) m[i] += w * skin[j][i];
       }
-      const x = shaped[3 * v], y = shaped[3 * v + 1], z = shaped[3 * v + 2];
-      verts[3 * v] = m[0] * x + m[1] * y + m[2] * z + m[3] + t[0];
-      verts[3 * v + 1] = m[4] * x + m[5] * y + m[6] * z + m[7] + t[1];
-      verts[3 * v + 2] = m[8] * x + m[9] * y + m[10] * z + m[11] + t[2];
-    }
-    return verts;
+      return [m[0] * x + m[1] * y + m[2] * z + m[3] + t[0], m[4] * x + m[5] * y + m[6] * z + m[7] + t[1],
+        m[8] * x + m[9] * y + m[10] * z + m[11] + t[2]];
+    };
+    return { exprWeights: this.exprWeights, transforms: this.transforms, feature: this.feature, translation: t, vertex };
   }
+}
 
-  /** shaped += posedirs . (R_j - I) over the non-root joints (FLAME's pose correctives). */
-  addPoseCorrectives(rotations) {
-    const rig = this.rig, p = rig.numPoseFeatures, shaped = this.shaped;
-    const feature = new Float64Array(p);
-    for (let j = 1; j < rotations.length; ++j) {
-      for (let i = 0; i < 9; ++i) feature[9 * (j - 1) + i] = rotations[j][i] - (i % 4 === 0 ? 1 : 0);
-    }
-    for (let v = 0; v < rig.numVertices; ++v) {
-      for (let k = 0; k < 3; ++k) {
-        const row = (3 * v + k) * p;
-        let sum = 0;
-        for (let f = 0; f < p; ++f) sum += rig.posedirs[row + f] * feature[f];
-        shaped[3 * v + k] += sum;
-      }
-    }
+/** The pose correctives' input: (R_j - I) of the non-root joints, row-major, concatenated. */
+function poseFeature(rotations, count) {
+  const feature = new Float64Array(count);
+  for (let j = 1; j < rotations.length; ++j) {
+    for (let i = 0; i < 9; ++i) feature[9 * (j - 1) + i] = rotations[j][i] - (i % 4 === 0 ? 1 : 0);
   }
+  return feature;
+}
+
+/** posedirs[v, k] . feature (FLAME's pose correctives of vertex v's coordinate k). */
+function correctives(rig, v, k, feature) {
+  const p = rig.numPoseFeatures, row = (3 * v + k) * p;
+  let sum = 0;
+  for (let f = 0; f < p; ++f) sum += rig.posedirs[row + f] * feature[f];
+  return sum;
 }
 
 /** lbs.rigid_transforms: per joint the 3x4 transform (row-major [12]) that takes a rest-pose

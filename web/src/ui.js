@@ -95,11 +95,11 @@ export function buildUi(player, query) {
       seekBar.value = frame;
       frameLabel.textContent = `frame ${frame + 1} / ${s.sequence.frames}`;
     } else frameLabel.textContent = "";
-    if (s.kind !== "sliders") sliders.show(player.currentParams());
+    if (s.kind !== "sliders" && !panel.hidden) sliders.show(player.currentParams()); // hidden: no DOM work
     const gpu = player.renderer.gpuMs === null ? "" : `  gpu ${player.renderer.gpuMs.toFixed(1)} ms`;
     const rate = performance.now() - st.lastFrame > 1000 ? "idle" : `${st.fps.toFixed(1)} fps`;
     hud.textContent = `${rate}  ${player.size} px  ${st.splats ?? 0} splats\n`
-      + `worker ${st.workerMs.toFixed(1)} ms${gpu}\n${player.renderer.target.name}`;
+      + `page ${st.pageMs.toFixed(1)} ms  worker ${st.workerMs.toFixed(1)} ms${gpu}\n${player.renderer.target.name}`;
   }, 250);
 }
 

@@ -1,31 +1,43 @@
-// The player's worker: decodes the avatar once, then turns each frame request (params, camera)
-// into packed splats and the cut's region (engine.js), off the page's thread. Buffers travel
-// both ways as transferables: the page hands the last frame's back to be filled again.
+// The player's worker: decodes the avatar once and lays it out for the GPU (gpu/layout.js), then
+// sorts each frame's splats by the depths the GPU read back (sort.js), off the page's thread.
+// Buffers travel both ways as transferables: the page hands the last ones back to be filled again.
 
-import { AvatarEngine } from "./engine.js";
 import { readWebAvatar } from "./format.js";
+import { gpuLayout } from "./gpu/layout.js";
+import { DepthSorter } from "./sort.js";
 
 export function startWorker(scope) {
-  let engine = null;
+  let sorter = null, count = 0, places = 0;
   scope.onmessage = ({ data }) => {
     try {
       if (data.type === "load") {
         const avatar = readWebAvatar(data.buffer, data.name);
-        engine = new AvatarEngine(avatar);
-        scope.postMessage({ type: "loaded", summary: summary(avatar) });
-      } else if (data.type === "frame") {
+        const layout = gpuLayout(avatar);
+        count = avatar.gaussians.count;
+        sorter = new DepthSorter(layout.arrays.positions.slice());
+        places = layout.meta.places;
+        scope.postMessage({ type: "loaded", summary: summary(avatar), avatar: pagePart(avatar), layout },
+          Object.values(layout.arrays).map((a) => a.buffer));
+      } else if (data.type === "sort") {
         const started = performance.now();
-        const out = engine.frame(data.params, data.camera, data.reuse || {});
-        const ms = { ...out.ms, total: performance.now() - started };
-        const transfer = [out.words.buffer, out.order.buffer];
-        if (out.region) transfer.push(out.region.buffer);
-        scope.postMessage({ type: "frame", id: data.id, words: out.words, order: out.order, count: out.count,
-          region: out.region, ms }, transfer);
+        const keys = data.stride === 1 ? data.keys : strided(data.keys, data.stride, places);
+        const out = data.order && data.order.length === count ? data.order : new Uint32Array(count);
+        const order = sorter.drawOrder(keys, out);
+        const ms = performance.now() - started;
+        scope.postMessage({ type: "sorted", id: data.id, order: out, count: order.length, keys: data.keys, ms },
+          [out.buffer, data.keys.buffer]);
       }
     } catch (error) {
       scope.postMessage({ type: "error", id: data.id, message: String(error && error.message ? error.message : error) });
     }
   };
+}
+
+/** Every stride-th value of keys, `count` of them. */
+function strided(keys, stride, count) {
+  const out = new Uint32Array(count);
+  for (let i = 0; i < count; ++i) out[i] = keys[stride * i];
+  return out;
 }
 
 /** What the page needs to know of the avatar (the arrays stay in the worker). */
@@ -35,5 +47,17 @@ function summary(avatar) {
     rig: rig.name, numExpr: rig.numExpr, exprNames: rig.exprNames, numGaussians: gaussians.count,
     shDegree: gaussians.degree, background: avatar.background, hasCut: Boolean(avatar.headCut),
     expressionRange: avatar.expressionRange,
+  };
+}
+
+/** The part of the avatar the page's per-frame inputs read (frame_inputs.js): the rig without
+ * the per-Gaussian arrays, the offsets' drivers and scales, the cut and the view cone. */
+function pagePart(avatar) {
+  const { rig, gaussians, offsets } = avatar;
+  return {
+    rig: { ...rig, lbsWeightBits: null, posedirBits: null },
+    gaussians: { count: gaussians.count, blendExpr: gaussians.blendExpr, pose: gaussians.pose },
+    offsets: { drivers: offsets.drivers, groups: offsets.groups.map(({ width, scale }) => ({ width, scale })) },
+    headCut: avatar.headCut, viewCone: avatar.viewCone, background: avatar.background,
   };
 }

@@ -1,12 +1,14 @@
-// WebGL2 splatting of a packed frame (splats.js): every splat a quad, accumulated in
-// a float target where the browser can (RGBA32F with blending, else RGBA16F, else the 8-bit
-// canvas itself), then put over the background with the cut below the head; or, transparent,
-// left premultiplied in a canvas with alpha (what OBS's browser source and page compositing take).
+// WebGL2 splatting of a frame's splats (the GPU's projected Gaussians, gpu/avatar_gpu.js) in a
+// draw order (the worker's sort): every splat a quad, accumulated in a float target where the
+// browser can (RGBA32F with blending, else RGBA16F, else the 8-bit canvas itself), then put over
+// the background with the cut below the head (gpu/cut_gpu.js); or, transparent, left
+// premultiplied in a canvas with alpha (what OBS's browser source and page compositing take).
 
+import { nearest, program } from "../gpu/gl_util.js";
+import { TEXTURE_WIDTH } from "../gpu/layout.js";
+
+const TIMED_EVERY = 8; // frames
 import { COMPOSITE_FRAGMENT, COMPOSITE_VERTEX, SPLAT_FRAGMENT, SPLAT_VERTEX } from "./shaders.js";
-
-const ROW_TEXELS = 2048; // splat texture width (WebGL2 guarantees textures of 2048)
-const FRUSTUM_MARGIN = 0.3;
 
 export class SplatRenderer {
   /** target: "auto" (the most precise the browser blends into), or "rgba16f" / "rgba8" to
@@ -25,24 +27,50 @@ export class SplatRenderer {
     this.quad = gl.createBuffer();
     gl.bindBuffer(gl.ARRAY_BUFFER, this.quad);
     gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
-    this.splatTexture = null; // every Gaussian's packed words (splats.js)
-    this.splatRows = 0;
     this.orderTexture = null; // the draw order: indices of the visible Gaussians, back to front
     this.orderRows = 0;
-    this.regionTexture = gl.createTexture();
+    this.orderCount = 0;
     this.framebuffer = null;
     this.size = [0, 0];
     // GPU time of each frame where the browser measures it (EXT_disjoint_timer_query_webgl2;
-    // many phones' browsers do not): read back a few frames later, never waited for.
+    // many phones' browsers do not): its spans of GPU work (the passes, the draw) timed apart,
+    // since the frame waits for its sort between them; read back a few frames later, never waited for.
     this.timer = gl.getExtension("EXT_disjoint_timer_query_webgl2");
-    this.queries = [];
+    this.queries = []; // {frame, query} in flight
+    this.open = null;
+    this.frameMs = new Map(); // frame -> {ms, closed}
     this.gpuMs = null;
   }
 
-  /** Draws the packed splats (words, every Gaussian's) in `order` (back to front) seen by camera
-   * over background [3], with the cut's region [H * W] (or null). */
-  draw(words, order, region, camera, background) {
-    const count = order.length;
+  /** Starts timing a span of frame `frame`'s GPU work (ended by endSpan; last: the frame's last);
+   * one frame in TIMED_EVERY is timed (each query costs the page's thread some time). */
+  beginSpan(frame) {
+    if (!this.timer || frame % TIMED_EVERY) return;
+    this.collectTimings();
+    if (this.queries.length >= 8) return;
+    this.open = { frame, query: this.gl.createQuery() };
+    this.gl.beginQuery(this.timer.TIME_ELAPSED_EXT, this.open.query);
+    if (!this.frameMs.has(frame)) this.frameMs.set(frame, { ms: 0, closed: false, lost: false });
+  }
+
+  endSpan(last = false) {
+    if (!this.open) return;
+    this.gl.endQuery(this.timer.TIME_ELAPSED_EXT);
+    this.queries.push(this.open);
+    if (last) this.frameMs.get(this.open.frame).closed = true;
+    this.open = null;
+  }
+
+  /** The draw order (indices back to front, Uint32Array) the next draws use. */
+  setOrder(order) {
+    this.orderTexture = this.upload(this.orderTexture, order);
+    this.orderCount = order.length;
+  }
+
+  /** Draws the splats (textures [a, b] of gaussian_shaders.js) in the last setOrder's order
+   * seen by camera over background [3], with the cut (cut_gpu.js's region, or null). */
+  draw(splats, cut, camera, background) {
+    const count = this.orderCount;
     const gl = this.gl;
     const { width, height } = camera;
     if (this.canvas.width !== width || this.canvas.height !== height) {
@@ -50,12 +78,6 @@ export class SplatRenderer {
       this.canvas.height = height;
     }
     this.prepareTargets(width, height);
-    this.collectTimings();
-    const query = this.timer && this.queries.length < 4 ? gl.createQuery() : null;
-    if (query) gl.beginQuery(this.timer.TIME_ELAPSED_EXT, query);
-    this.splatTexture = this.upload(this.splatTexture, "splatRows", gl.RGBA32UI, gl.RGBA_INTEGER, 4, words);
-    this.orderTexture = this.upload(this.orderTexture, "orderRows", gl.R32UI, gl.RED_INTEGER, 1, order);
-    if (region) this.uploadRegion(region, width, height);
 
     // Into the float target from transparent black, or straight into the canvas over the
     // background (premultiplied "over", back to front, gives the same sum).
@@ -69,49 +91,65 @@ export class SplatRenderer {
     gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
     const p = this.splatProgram;
     gl.useProgram(p);
-    setCameraUniforms(gl, p, camera);
-    gl.activeTexture(gl.TEXTURE0);
-    gl.bindTexture(gl.TEXTURE_2D, this.splatTexture);
-    gl.uniform1i(gl.getUniformLocation(p, "u_splats"), 0);
-    gl.activeTexture(gl.TEXTURE1);
-    gl.bindTexture(gl.TEXTURE_2D, this.orderTexture);
-    gl.uniform1i(gl.getUniformLocation(p, "u_order"), 1);
-    this.bindQuadIndices(count);
-    gl.drawElements(gl.TRIANGLES, 6 * count, gl.UNSIGNED_INT, 0);
+    gl.uniform2f(gl.getUniformLocation(p, "u_size"), width, height);
+    [...splats, this.orderTexture].forEach((texture, unit) => {
+      gl.activeTexture(gl.TEXTURE0 + unit);
+      gl.bindTexture(gl.TEXTURE_2D, texture);
+      gl.uniform1i(gl.getUniformLocation(p, ["u_a", "u_b", "u_order"][unit]), unit);
+    });
+    if (count) {
+      this.bindQuadIndices(count);
+      gl.drawElements(gl.TRIANGLES, 6 * count, gl.UNSIGNED_INT, 0);
+    }
 
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     gl.disable(gl.BLEND);
-    if (!direct || region) this.composite(direct, region, width, height, background);
-    if (query) {
-      gl.endQuery(this.timer.TIME_ELAPSED_EXT);
-      this.queries.push(query);
-    }
+    if (!direct || cut) this.composite(direct, cut, width, height, background);
   }
 
-  /** The GPU times of earlier frames that are ready (this.gpuMs: the newest). */
+  /** For the tests: the cut's region drawn into the canvas (white where kept, black where cut). */
+  drawRegion(cut, camera) {
+    const gl = this.gl;
+    this.canvas.width = camera.width;
+    this.canvas.height = camera.height;
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.viewport(0, 0, camera.width, camera.height);
+    gl.disable(gl.BLEND);
+    this.composite(false, cut, camera.width, camera.height, [0, 0, 0], true);
+  }
+
+  /** The GPU times of earlier frames that are ready (this.gpuMs: the newest whole frame's). */
   collectTimings() {
     const gl = this.gl;
-    while (this.queries.length && gl.getQueryParameter(this.queries[0], gl.QUERY_RESULT_AVAILABLE)) {
-      const query = this.queries.shift();
-      if (!gl.getParameter(this.timer.GPU_DISJOINT_EXT)) this.gpuMs = gl.getQueryParameter(query, gl.QUERY_RESULT) / 1e6;
+    while (this.queries.length && gl.getQueryParameter(this.queries[0].query, gl.QUERY_RESULT_AVAILABLE)) {
+      const { frame, query } = this.queries.shift();
+      const entry = this.frameMs.get(frame);
+      if (gl.getParameter(this.timer.GPU_DISJOINT_EXT)) entry.lost = true;
+      else entry.ms += gl.getQueryParameter(query, gl.QUERY_RESULT) / 1e6;
       gl.deleteQuery(query);
+    }
+    for (const [frame, entry] of this.frameMs) {
+      if (!entry.closed || this.queries.some((q) => q.frame === frame)) continue;
+      if (!entry.lost) this.gpuMs = entry.ms;
+      this.frameMs.delete(frame);
     }
   }
 
-  /** The accumulated splats over the background, with the cut (direct: only the cut). */
-  composite(direct, region, width, height, background) {
+  /** The accumulated splats over the background, with the cut (direct: only the cut; showRegion:
+   * the cut's region itself). */
+  composite(direct, cut, width, height, background, showRegion = false) {
     const gl = this.gl;
     const c = this.compositeProgram;
     gl.useProgram(c);
     gl.uniform1i(gl.getUniformLocation(c, "u_cut_only"), direct ? 1 : 0);
+    gl.uniform1i(gl.getUniformLocation(c, "u_show_region"), showRegion ? 1 : 0);
     gl.uniform2f(gl.getUniformLocation(c, "u_size"), width, height);
-    gl.activeTexture(gl.TEXTURE0);
-    gl.bindTexture(gl.TEXTURE_2D, direct ? null : this.accumulated);
-    gl.uniform1i(gl.getUniformLocation(c, "u_accumulated"), 0);
-    gl.activeTexture(gl.TEXTURE1);
-    gl.bindTexture(gl.TEXTURE_2D, this.regionTexture);
-    gl.uniform1i(gl.getUniformLocation(c, "u_region"), 1);
-    gl.uniform1i(gl.getUniformLocation(c, "u_has_region"), region ? 1 : 0);
+    [direct ? null : this.accumulated, cut && cut.spans, cut && cut.grown].forEach((texture, unit) => {
+      gl.activeTexture(gl.TEXTURE0 + unit);
+      gl.bindTexture(gl.TEXTURE_2D, texture);
+      gl.uniform1i(gl.getUniformLocation(c, ["u_accumulated", "u_spans", "u_grown"][unit]), unit);
+    });
+    gl.uniform1i(gl.getUniformLocation(c, "u_cut"), !cut ? 0 : cut.hanging ? 1 : 2);
     gl.uniform3fv(gl.getUniformLocation(c, "u_background"), background);
     gl.uniform1i(gl.getUniformLocation(c, "u_transparent"), this.transparent ? 1 : 0);
     bindCorners(gl, c, this.quad);
@@ -147,26 +185,26 @@ export class SplatRenderer {
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
   }
 
-  /** `data` (channels values a texel) into an integer texture ROW_TEXELS wide, made anew where
-   * it has too few rows; returns the texture. */
-  upload(texture, rowsKey, internal, format, channels, data) {
+  /** The draw order into an R32UI texture TEXTURE_WIDTH wide, made anew where it has too few
+   * rows; returns the texture. */
+  upload(texture, data) {
     const gl = this.gl;
-    const rows = Math.max(1, Math.ceil(data.length / channels / ROW_TEXELS));
-    if (!texture || rows > this[rowsKey]) {
+    const rows = Math.max(1, Math.ceil(data.length / TEXTURE_WIDTH));
+    if (!texture || rows > this.orderRows) {
       if (texture) gl.deleteTexture(texture);
       texture = gl.createTexture();
-      this[rowsKey] = rows;
+      this.orderRows = rows;
       gl.bindTexture(gl.TEXTURE_2D, texture);
-      gl.texStorage2D(gl.TEXTURE_2D, 1, internal, ROW_TEXELS, rows);
+      gl.texStorage2D(gl.TEXTURE_2D, 1, gl.R32UI, TEXTURE_WIDTH, rows);
       nearest(gl);
     }
     if (data.length === 0) return texture;
     gl.bindTexture(gl.TEXTURE_2D, texture);
-    const full = Math.floor(data.length / channels / ROW_TEXELS);
-    if (full) gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, ROW_TEXELS, full, format, gl.UNSIGNED_INT, data, 0);
-    const rest = data.length / channels - full * ROW_TEXELS;
+    const full = Math.floor(data.length / TEXTURE_WIDTH);
+    if (full) gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, TEXTURE_WIDTH, full, gl.RED_INTEGER, gl.UNSIGNED_INT, data, 0);
+    const rest = data.length - full * TEXTURE_WIDTH;
     if (rest) {
-      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, full, rest, 1, format, gl.UNSIGNED_INT, data, full * ROW_TEXELS * channels);
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, full, rest, 1, gl.RED_INTEGER, gl.UNSIGNED_INT, data, full * TEXTURE_WIDTH);
     }
     return texture;
   }
@@ -185,13 +223,6 @@ export class SplatRenderer {
     gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indices);
   }
 
-  uploadRegion(region, width, height) {
-    const gl = this.gl;
-    gl.bindTexture(gl.TEXTURE_2D, this.regionTexture);
-    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.R8, width, height, 0, gl.RED, gl.UNSIGNED_BYTE, region);
-    nearest(gl);
-  }
 }
 
 /** The accumulation target: {internal, type, name}; internal null means the canvas itself. */
@@ -206,42 +237,9 @@ function chooseTarget(gl, wanted) {
   return { internal: null, type: null, name: "rgba8 (canvas)" };
 }
 
-function setCameraUniforms(gl, p, camera) {
-  const m = camera.w2c, k = camera.K, { width, height } = camera;
-  gl.uniform4fv(gl.getUniformLocation(p, "u_view"), [m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9],
-    m[10], m[11]]);
-  const fx = k[0], fy = k[4], cx = k[2], cy = k[5];
-  gl.uniform4f(gl.getUniformLocation(p, "u_intrinsics"), fx, fy, cx, cy);
-  const tanX = (0.5 * width) / fx, tanY = (0.5 * height) / fy;
-  gl.uniform4f(gl.getUniformLocation(p, "u_limits"), cx / fx + FRUSTUM_MARGIN * tanX,
-    (width - cx) / fx + FRUSTUM_MARGIN * tanX, cy / fy + FRUSTUM_MARGIN * tanY, (height - cy) / fy + FRUSTUM_MARGIN * tanY);
-  gl.uniform2f(gl.getUniformLocation(p, "u_size"), width, height);
-}
-
 function bindCorners(gl, p, buffer) {
   const location = gl.getAttribLocation(p, "a_corner");
   gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
   gl.enableVertexAttribArray(location);
   gl.vertexAttribPointer(location, 2, gl.FLOAT, false, 0, 0);
-}
-
-function nearest(gl) {
-  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
-  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
-  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
-  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
-}
-
-function program(gl, vertexSource, fragmentSource) {
-  const p = gl.createProgram();
-  for (const [type, source] of [[gl.VERTEX_SHADER, vertexSource], [gl.FRAGMENT_SHADER, fragmentSource]]) {
-    const s = gl.createShader(type);
-    gl.shaderSource(s, source);
-    gl.compileShader(s);
-    if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(`shader: ${gl.getShaderInfoLog(s)}`);
-    gl.attachShader(p, s);
-  }
-  gl.linkProgram(p);
-  if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(`program: ${gl.getProgramInfoLog(p)}`);
-  return p;
 }

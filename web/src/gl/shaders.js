@@ -1,5 +1,6 @@
-// GLSL of the splat renderer. The projection is avatar/splat/projection.py's (EWA with the
-// Jacobian's clamp to the widened frustum, 0.3 px^2 low-pass); each fragment composites as
+// GLSL of the splat renderer. The splats come projected (gpu/gaussian_shaders.js: EWA with the
+// Jacobian's clamp to the widened frustum, 0.3 px^2 low-pass, as avatar/splat/projection.py); each
+// fragment composites as
 // avatar/splat/reference.py's rasterizer: alpha = min(0.99, opacity exp(power)), nothing where
 // power > 0 or alpha < 1/255. Splats arrive sorted back to front and blend premultiplied
 // (ONE, ONE_MINUS_SRC_ALPHA), which sums the same weights as the engine's front-to-back loop.
@@ -9,11 +10,9 @@ precision highp float;
 precision highp int;
 precision highp usampler2D;
 
-uniform usampler2D u_splats;   // 2 RGBA32UI texels per Gaussian (splats.js), 2048 texels a row
-uniform usampler2D u_order;    // R32UI: the Gaussians to draw, back to front, 2048 a row
-uniform vec4 u_view[3];        // rows of the world-to-camera transform
-uniform vec4 u_intrinsics;     // fx, fy, cx, cy (pixels)
-uniform vec4 u_limits;         // the Jacobian's clamp on x / z and y / z: -x, +x, -y, +y
+uniform usampler2D u_a;        // the splats (gpu/gaussian_shaders.js), a texel each, 2048 a row:
+uniform usampler2D u_b;        // centre, conic, opacity, colour
+uniform usampler2D u_order;    // R32UI: the splats to draw, back to front, 2048 a row
 uniform vec2 u_size;           // width, height (pixels)
 
 flat out vec3 v_colour;
@@ -21,12 +20,8 @@ flat out float v_opacity;
 flat out vec3 v_conic;
 flat out vec2 v_centre;
 
-const float LOW_PASS = 0.3;
 const float ALPHA_MIN = 1.0 / 255.0;
-
-uvec4 texel(int index) {
-  return texelFetch(u_splats, ivec2(index & 2047, index >> 11), 0);
-}
+const vec2 QUAD_MARGIN = vec2(1.001, 0.05);  // scale, pixels: the rounding of the sizes and corners
 
 void main() {
   // Four vertices a splat, drawn through a fixed index buffer (two triangles each): vertex k is
@@ -35,48 +30,25 @@ void main() {
   int slot = gl_VertexID >> 2;
   vec2 corner = vec2(float(gl_VertexID & 1), float((gl_VertexID >> 1) & 1)) * 2.0 - 1.0;
   int splat = int(texelFetch(u_order, ivec2(slot & 2047, slot >> 11), 0).r);
-  uvec4 a = texel(2 * splat);
-  uvec4 b = texel(2 * splat + 1);
-  vec3 mean = uintBitsToFloat(a.xyz);
-  vec3 colour = vec3(float(a.w & 1023u), float((a.w >> 10) & 1023u), float((a.w >> 20) & 1023u)) / 511.5;
-  vec4 q = vec4(unpackHalf2x16(b.x), unpackHalf2x16(b.y));  // w, x, y, z
-  q /= length(q);
-  vec2 sxy = unpackHalf2x16(b.z), szo = unpackHalf2x16(b.w);
-  vec3 s = vec3(sxy, szo.x) * 1e-3;
-  float opacity = szo.y;
-
-  vec3 t = vec3(dot(u_view[0].xyz, mean) + u_view[0].w, dot(u_view[1].xyz, mean) + u_view[1].w,
-                dot(u_view[2].xyz, mean) + u_view[2].w);
-  float z = t.z;
-  float w = q.x, x = q.y, y = q.z, k = q.w;
-  // columns of R S (R of the quaternion, as quat_to_rotmat)
-  vec3 c0 = vec3(1.0 - 2.0 * (y * y + k * k), 2.0 * (x * y + w * k), 2.0 * (x * k - w * y)) * s.x;
-  vec3 c1 = vec3(2.0 * (x * y - w * k), 1.0 - 2.0 * (x * x + k * k), 2.0 * (y * k + w * x)) * s.y;
-  vec3 c2 = vec3(2.0 * (x * k + w * y), 2.0 * (y * k - w * x), 1.0 - 2.0 * (x * x + y * y)) * s.z;
-  // W R S, row by row
-  vec3 r0 = vec3(dot(u_view[0].xyz, c0), dot(u_view[0].xyz, c1), dot(u_view[0].xyz, c2));
-  vec3 r1 = vec3(dot(u_view[1].xyz, c0), dot(u_view[1].xyz, c1), dot(u_view[1].xyz, c2));
-  vec3 r2 = vec3(dot(u_view[2].xyz, c0), dot(u_view[2].xyz, c1), dot(u_view[2].xyz, c2));
-  float fx = u_intrinsics.x, fy = u_intrinsics.y;
-  float tx = z * clamp(t.x / z, -u_limits.x, u_limits.y);
-  float ty = z * clamp(t.y / z, -u_limits.z, u_limits.w);
-  vec3 a0 = (fx / z) * r0 - (fx * tx / (z * z)) * r2;
-  vec3 a1 = (fy / z) * r1 - (fy * ty / (z * z)) * r2;
-  float cxx = dot(a0, a0) + LOW_PASS, cxy = dot(a0, a1), cyy = dot(a1, a1) + LOW_PASS;
-  float det = cxx * cyy - cxy * cxy;
-  v_conic = vec3(cyy / det, -cxy / det, cxx / det);
-  v_centre = vec2(fx * t.x / z + u_intrinsics.z, fy * t.y / z + u_intrinsics.w);
-  v_colour = colour;
-  v_opacity = opacity;
-  // The quad: the ellipse where alpha reaches 1/255 (d^T conic d <= extent), along its own axes
-  // (eigenvectors of the covariance), plus a pixel; a thin splat then costs what it covers.
-  float extent = 2.0 * log(max(opacity, ALPHA_MIN) / ALPHA_MIN);
+  ivec2 at = ivec2(splat & 2047, splat >> 11);
+  vec4 a = uintBitsToFloat(texelFetch(u_a, at, 0));
+  uvec4 b = texelFetch(u_b, at, 0);
+  v_centre = a.xy;
+  v_conic = vec3(a.zw, uintBitsToFloat(b.x));
+  v_opacity = uintBitsToFloat(b.y);
+  v_colour = vec3(unpackHalf2x16(b.z), unpackHalf2x16(b.w).x);
+  // The quad: the ellipse where alpha reaches 1/255 (d^T conic d <= extent; every pixel outside
+  // it is discarded), along its own axes (the covariance's eigenvectors: the conic's), widened
+  // by QUAD_MARGIN; a thin splat then costs what it covers.
+  float extent = 2.0 * log(max(v_opacity, ALPHA_MIN) / ALPHA_MIN);
+  float det = 1.0 / (v_conic.x * v_conic.z - v_conic.y * v_conic.y);
+  float cxx = v_conic.z * det, cxy = -v_conic.y * det, cyy = v_conic.x * det;  // the covariance
   float mid = 0.5 * (cxx + cyy);
   float spread = sqrt(max(mid * mid - det, 0.0));
   float major = mid + spread, minor = max(mid - spread, 0.0);
   vec2 axis = abs(cxy) > 1e-9 * major ? normalize(vec2(cxy, major - cxx)) : (cxx >= cyy ? vec2(1.0, 0.0) : vec2(0.0, 1.0));
-  vec2 pixel = v_centre + (corner.x * (sqrt(extent * major) + 1.0)) * axis
-                        + (corner.y * (sqrt(extent * minor) + 1.0)) * vec2(-axis.y, axis.x);
+  vec2 half_size = QUAD_MARGIN.x * sqrt(extent * vec2(major, minor)) + QUAD_MARGIN.y;
+  vec2 pixel = v_centre + (corner.x * half_size.x) * axis + (corner.y * half_size.y) * vec2(-axis.y, axis.x);
   gl_Position = vec4(2.0 * pixel.x / u_size.x - 1.0, 1.0 - 2.0 * pixel.y / u_size.y, 0.0, 1.0);
 }
 `;
@@ -112,19 +84,36 @@ void main() { gl_Position = vec4(a_corner, 0.0, 1.0); }
 export const COMPOSITE_FRAGMENT = `#version 300 es
 precision highp float;
 
+precision highp isampler2D;
+precision highp usampler2D;
+
 uniform sampler2D u_accumulated;
-uniform sampler2D u_region;    // R8, rows from the top: 1 (read as 1 / 255) where the cut keeps the pixel
-uniform bool u_has_region;
+uniform isampler2D u_spans;    // RGBA32I [H], rows from the top: the columns on the head's side of
+                               // the neck ring's line, then of the sides' line (gpu/cut_gpu.js)
+uniform usampler2D u_grown;    // R8UI, GL rows: the rig's pixels grown by the neck margin
+uniform int u_cut;             // 0: none, 1: the neck line alone (hanging hair), 2: lines and pixels
 uniform bool u_cut_only;       // the splats are already over the background (8-bit canvas): only cut
+uniform bool u_show_region;    // the tests: white where the cut keeps the pixel, black elsewhere
 uniform vec3 u_background;
 uniform bool u_transparent;    // no background: premultiplied colour and coverage, 0 where the cut removes
 uniform vec2 u_size;
 
 out vec4 o_colour;
 
+bool kept(ivec2 pixel) {
+  if (u_cut == 0) return true;
+  ivec4 span = texelFetch(u_spans, ivec2(int(u_size.y) - 1 - pixel.y, 0), 0);
+  if (pixel.x < span.x || pixel.x > span.y) return false;
+  return u_cut == 1 || (pixel.x >= span.z && pixel.x <= span.w) || texelFetch(u_grown, pixel, 0).r != 0u;
+}
+
 void main() {
   ivec2 pixel = ivec2(gl_FragCoord.xy);
-  bool removed = u_has_region && texelFetch(u_region, ivec2(pixel.x, int(u_size.y) - 1 - pixel.y), 0).r == 0.0;
+  bool removed = !kept(pixel);
+  if (u_show_region) {
+    o_colour = removed ? vec4(0.0, 0.0, 0.0, 1.0) : vec4(1.0);
+    return;
+  }
   if (u_cut_only) {
     if (!removed) discard;
     o_colour = u_transparent ? vec4(0.0) : vec4(u_background, 1.0);
