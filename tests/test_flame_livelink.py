@@ -27,7 +27,7 @@ from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import save_avatar
 from avatar.model import Avatar, ExpressionRange, load_avatar
 from avatar.rig.loaders import load_rig
-from headless import viewer_missing
+from headless import viewer_missing, xvfb_avatar
 from viewer.livelink_stream import LiveLinkStream
 
 UUID = "0F3C2A9E-5B1D-4C7A-9E2F-6A8B1C3D4E5F"
@@ -268,14 +268,7 @@ def test_avatar_view_of_a_flame_avatar_is_driven_by_the_stream_through_the_map(f
     sender = threading.Thread(target=stream_faces, daemon=True)
     sender.start()
     stats_path = tmp_path / "stats.json"
-    command = [
-        "xvfb-run",
-        "-a",
-        "-s",
-        "-screen 0 1024x768x24",
-        sys.executable,
-        "-m",
-        "avatar.cli",
+    command = xvfb_avatar(
         *view_args(
             flame,
             "--source",
@@ -291,7 +284,7 @@ def test_avatar_view_of_a_flame_avatar_is_driven_by_the_stream_through_the_map(f
             "--stats",
             str(stats_path),
         ),
-    ]
+    )
     try:
         run = subprocess.run(command, capture_output=True, text=True, timeout=180)
     finally:

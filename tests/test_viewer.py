@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from avatar.cli.main import main
-from headless import viewer_missing
+from headless import viewer_missing, xvfb_avatar
 
 DATA = Path(os.environ.get("AVATAR_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 VIDEO = DATA / "videos" / "talking_woman_512.mp4"
@@ -66,14 +66,7 @@ def played_video(tmp_path_factory) -> Path:
 def live_run(model_path, played_video, tmp_path_factory) -> dict:
     """The viewer driven by the video until it ends; recording from the first frame."""
     out = tmp_path_factory.mktemp("view")
-    command = [
-        "xvfb-run",
-        "-a",
-        "-s",
-        "-screen 0 1024x768x24",
-        sys.executable,
-        "-m",
-        "avatar.cli",
+    command = xvfb_avatar(
         "view",
         str(model_path),
         "--source",
@@ -88,7 +81,7 @@ def live_run(model_path, played_video, tmp_path_factory) -> dict:
         str(out / "stats.json"),
         "--record",
         str(out / "take"),
-    ]
+    )
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if done.returncode != 0 and "EGL" in done.stderr and "context" in done.stderr:
         pytest.skip(f"no OpenGL 3.3 context under Xvfb: {done.stderr[-300:]}")

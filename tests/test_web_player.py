@@ -15,7 +15,6 @@ import math
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from avatar.splat.view_cone import ViewCone
 from avatar.renderer.cut import CutRegion
 from avatar.export import export_web
 from avatar.web.headless import open_player, params_json, render_in_page, served
-from headless import viewer_missing
+from headless import viewer_missing, xvfb_avatar
 from test_web_format import _with_basis_blocks, frames, pose_avatar, scattered_avatar, synthetic_avatar
 from web_page import browser, psnr_uint8, stages_in_page, to_uint8
 
@@ -434,14 +433,7 @@ def test_avatar_view_serve_drives_the_page_end_to_end(chromium, demo_model, tmp_
     with served(tmp_path / "web") as url:
         page = open_player(chromium, url, f"manual=1&ws=ws://127.0.0.1:{port}")
         viewer = subprocess.Popen(
-            [
-                "xvfb-run",
-                "-a",
-                "-s",
-                "-screen 0 1024x768x24",
-                sys.executable,
-                "-m",
-                "avatar.cli",
+            xvfb_avatar(
                 "view",
                 str(demo_model),
                 "--source",
@@ -460,7 +452,7 @@ def test_avatar_view_serve_drives_the_page_end_to_end(chromium, demo_model, tmp_
                 str(port),
                 "--serve-host",
                 "127.0.0.1",
-            ],
+            ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -15,22 +15,26 @@ from collections import Counter
 from pathlib import Path
 
 TASKS = Path("/proc/self/task")
-STAT_UTIME, STAT_STIME = 11, 12  # fields of /proc/PID/task/TID/stat after the ")" that ends comm
+STAT_UTIME, STAT_STIME = 11, 12  # fields of a /proc stat file after the ")" that ends the name
+
+
+def stat_cpu_seconds(stat: Path) -> float:
+    """User + system CPU seconds from a /proc/PID/stat or /proc/PID/task/TID/stat file (OSError
+    when the process or thread has ended)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()  # after the ")" that ends the name
+    return (int(fields[STAT_UTIME]) + int(fields[STAT_STIME])) / os.sysconf("SC_CLK_TCK")
 
 
 def thread_cpu_seconds() -> dict[int, tuple[str, float]]:
     """Thread id -> (name, CPU seconds used so far) for the live threads of this process."""
     if not TASKS.is_dir():
         return {}
-    tick = os.sysconf("SC_CLK_TCK")
     threads = {}
     for task in TASKS.iterdir():
         try:
-            name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            threads[int(task.name)] = ((task / "comm").read_text().strip(), stat_cpu_seconds(task / "stat"))
         except OSError:  # the thread ended between the listing and the read
             continue
-        threads[int(task.name)] = (name, (int(fields[STAT_UTIME]) + int(fields[STAT_STIME])) / tick)
     return threads
 
 

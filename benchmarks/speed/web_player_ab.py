@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar.web.headless import browser, find_chromium, open_player, served
+from viewer.thread_cpu import stat_cpu_seconds
 
 # wraps the player's per-frame counter to keep each drawn frame's time (builds old and new have it)
 _RECORD = """() => { const p = window.avatarPlayer; window.frameTimes = [];
@@ -44,8 +45,7 @@ def gpu_process_seconds() -> float:
         try:
             if b"--type=gpu-process" not in Path(f"/proc/{pid}/cmdline").read_bytes():
                 continue
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
         except OSError:
             pass
     return total
