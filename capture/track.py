@@ -49,7 +49,8 @@ from avatar.runtime.errors import InputError
 from capture.matte.components import head_pieces
 from capture.matte.refine import refine_matte
 from capture.overlay import draw_overlay, render_rig
-from capture.fit.photometric import refine_photometric
+from capture.fit.photometric_windows import refine_in_windows, window_length
+from capture.frame_store import FrameStore
 
 log = logging.getLogger("avatar")
 MIN_TRACKED = 2
@@ -57,10 +58,21 @@ CHIN = (152,)  # MediaPipe's chin point: places the neck cut
 NOSE_BOTTOM = (2, 1, 4)  # under the nose tip, else the tip: below its height, masks keep only the rig's own pixels
 
 
-def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin", size: int = 512,
-          max_fps: float | None = None, max_frames: int | None = None,
-          landmark_embedding: str | Path | None = None, photometric: bool = True, val_fraction: float = 0.0,
-          coverage_take: str | Path | None = None, overwrite: bool = False, progress: bool = True) -> dict:
+def track(
+    videos: list[str | Path],
+    out: str | Path,
+    *,
+    rig_spec: str = "builtin",
+    size: int = 512,
+    max_fps: float | None = None,
+    max_frames: int | None = None,
+    landmark_embedding: str | Path | None = None,
+    photometric: bool = True,
+    val_fraction: float = 0.0,
+    coverage_take: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
     """Track `videos` (one person) into the capture directory `out`; returns the report.
 
     rig_spec: the rig to fit (`avatar.rig.loaders.load_rig`); size: the square crop's side in
@@ -90,8 +102,7 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     det = detect_videos(videos, max_fps, max_frames, progress)
     for v, path in enumerate(videos):
         if v not in det.video:
-            raise VideoError(path, f"no usable face in any of its {det.considered} frames "
-                             f"({det.skip_counts()})")
+            raise VideoError(path, f"no usable face in any of its {det.considered} frames ({det.skip_counts()})")
     if len(det.video) < MIN_TRACKED:
         raise VideoError(videos[0], f"only {len(det.video)} frame(s) with a usable face")
     seconds = {"landmarks": time.perf_counter() - started}
@@ -103,49 +114,87 @@ def track(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin
     fit = fit_videos(rig, embedding, landmarks[..., :2], video, sequence, det.sizes, progress=progress)
     seconds["fit"] = time.perf_counter() - started - sum(seconds.values())
     boxes = smooth_crops(landmarks[..., :2], video, float(np.mean(det.fps)), det.sizes)
-    cameras = [_crop_camera(fit.focal[v], det.sizes[v], box, size, i)
-               for i, (v, box) in enumerate(zip(video, boxes))]
+    cameras = [_crop_camera(fit.focal[v], det.sizes[v], box, size, i) for i, (v, box) in enumerate(zip(video, boxes))]
     crop_points = np.stack([box.apply(p, size) for box, p in zip(boxes, landmarks)])  # [T, 478, 2]
-    crops, person, inside = _crops_and_mattes(videos, det, boxes, size, progress, max_frames)
-    seconds["crops"] = time.perf_counter() - started - sum(seconds.values())
-    landmark_fit, photo_error = fit, None
-    nose_height = float(surface_point(rig.v_template, rig, *embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
-    if photometric:
-        refined = refine_photometric(rig, embedding, fit.params, [c.to_camera() for c in cameras], crops,
-                                     person * inside, crop_points, follows_previous,
-                                     progress=progress, shell_height=nose_height, in_frame=inside)
-        fit = video_fit(rig, refined.params, fit.focal, landmarks, video, det.sizes)
-        photo_error = refined
-    seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
-    # The head's turns go to the neck, the torso turns slowly (before the masks' cut, which follows the neck).
-    seconds_in_video = frame / np.array(det.source_fps)[video]  # [T]
-    fit = dataclasses.replace(fit, params=split_torso(rig, fit.params, video, seconds_in_video))
-    with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
-        cut = place_cut(rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")),
-                       nose_height)
-        follows = np.zeros(len(crops), bool)
-        follows[follows_previous.numpy()] = True
-        cut, regions, hanging_median = head_regions([c.to_camera() for c in writer.cameras], fit.params, crops,
-                                                     person, inside, rig, cut, follows, progress)
-        _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, regions, size, progress)
-        report = _report(videos, det, fit, landmark_fit, photo_error, rig_spec, seconds,
-                         time.perf_counter() - started, landmarks)
-        report |= {"hanging_hair": cut.hanging_hair, "hanging_hair_median_fraction": round(hanging_median, 5)}
-        covered = coverage(rig, fit.params, WORLD_TO_CAM)
-        report |= {"coverage": covered, "coverage_missing": missing(covered, take),
-                   "coverage_against": str(coverage_take) if coverage_take is not None else "fixed targets"}
-        np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32),
-                 mediapipe_crop=crop_points, video=video, frame=frame)
-        dump_json(report, writer.partial / "report.json")
-        # "monocular": one camera's video, whose per-frame cameras (the crop follows the head) are
-        # not several views; the trainer picks its preset from that (`choose_preset`).
-        extra = {"generator": "capture.track", "videos": [str(v) for v in videos], "monocular": True,
-                 "focal_px": [float(f) for f in fit.focal],
-                 "frame_sizes": [[int(w), int(h)] for w, h in det.sizes], "crop_size": size, "head_cut": cut.to_dict(),
-                 # Capture.check_rig refuses another version of the rig (the hash: for earlier versions of this program)
-                 "rig_signature": geometry_signature(rig), "rig_hash": rig.identity_hash(),
-                 "source_frames": [{"video": int(v), "frame": int(f)} for v, f in zip(video, frame)]}
-        writer.finish(fit.params, splits, extra)
+    with FrameStore(out) as store:  # the frames' arrays on disk: a long clip's do not fit in memory
+        crops, person, inside = _crops_and_mattes(videos, det, boxes, size, progress, max_frames, store)
+        seconds["crops"] = time.perf_counter() - started - sum(seconds.values())
+        landmark_fit, photo_error = fit, None
+        nose_height = float(surface_point(rig.v_template, rig, *embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
+        if photometric:
+            refined = refine_in_windows(
+                rig,
+                embedding,
+                fit.params,
+                [c.to_camera() for c in cameras],
+                crops,
+                person,
+                inside,
+                crop_points,
+                follows_previous,
+                window_length(size),
+                progress=progress,
+                shell_height=nose_height,
+            )
+            fit = video_fit(rig, refined.params, fit.focal, landmarks, video, det.sizes)
+            photo_error = refined
+        seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
+        # The head's turns go to the neck, the torso turns slowly (before the masks' cut, which follows the neck).
+        seconds_in_video = frame / np.array(det.source_fps)[video]  # [T]
+        fit = dataclasses.replace(fit, params=split_torso(rig, fit.params, video, seconds_in_video))
+        with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
+            cut = place_cut(
+                rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")), nose_height
+            )
+            follows = np.zeros(len(crops), bool)
+            follows[follows_previous.numpy()] = True
+            cut, regions, hanging_median = head_regions(
+                [c.to_camera() for c in writer.cameras],
+                fit.params,
+                crops,
+                person,
+                inside,
+                rig,
+                cut,
+                follows,
+                progress,
+                store,
+            )
+            _write_frames(writer, det, fit, boxes, crop_points, crops, person, inside, rig, regions, size, progress)
+            report = _report(
+                videos, det, fit, landmark_fit, photo_error, rig_spec, seconds, time.perf_counter() - started, landmarks
+            )
+            report |= {"hanging_hair": cut.hanging_hair, "hanging_hair_median_fraction": round(hanging_median, 5)}
+            covered = coverage(rig, fit.params, WORLD_TO_CAM)
+            report |= {
+                "coverage": covered,
+                "coverage_missing": missing(covered, take),
+                "coverage_against": str(coverage_take) if coverage_take is not None else "fixed targets",
+            }
+            np.savez(
+                writer.partial / "landmarks.npz",
+                mediapipe=landmarks.astype(np.float32),
+                mediapipe_crop=crop_points,
+                video=video,
+                frame=frame,
+            )
+            dump_json(report, writer.partial / "report.json")
+            # "monocular": one camera's video, whose per-frame cameras (the crop follows the head) are
+            # not several views; the trainer picks its preset from that (`choose_preset`).
+            extra = {
+                "generator": "capture.track",
+                "videos": [str(v) for v in videos],
+                "monocular": True,
+                "focal_px": [float(f) for f in fit.focal],
+                "frame_sizes": [[int(w), int(h)] for w, h in det.sizes],
+                "crop_size": size,
+                "head_cut": cut.to_dict(),
+                # Capture.check_rig refuses another version of the rig (the hash: for earlier versions of this program)
+                "rig_signature": geometry_signature(rig),
+                "rig_hash": rig.identity_hash(),
+                "source_frames": [{"video": int(v), "frame": int(f)} for v, f in zip(video, frame)],
+            }
+            writer.finish(fit.params, splits, extra)
     report["seconds"] = round(time.perf_counter() - started, 2)
     dump_json(report, out / "report.json")
     return report
@@ -163,14 +212,15 @@ def _crop_camera(focal: float, frame_size: tuple[int, int], box, size: int, inde
     return CameraInfo(f"frame{index:05d}", box.matrix(size) @ k, size, size, WORLD_TO_CAM.copy())
 
 
-def _crops_and_mattes(videos: list[Path], det: Detections, boxes, size: int, progress: bool,
-                      max_frames: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _crops_and_mattes(
+    videos: list[Path], det: Detections, boxes, size: int, progress: bool, max_frames: int | None, store: FrameStore
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pass 2 over the videos: every tracked frame's crop [T, S, S, 3] uint8, person matte
-    [T, S, S] float32 and the part of the crop inside the frame [T, S, S] float32."""
+    [T, S, S] and the part of the crop inside the frame [T, S, S] (float16, in [0, 1]), in `store`."""
     wanted = {(v, f): t for t, (v, f) in enumerate(zip(det.video, det.frame))}
-    crops = np.zeros((len(wanted), size, size, 3), np.uint8)
-    person = np.zeros((len(wanted), size, size), np.float32)
-    inside = np.zeros((len(wanted), size, size), np.float32)
+    crops = store.array("crops", (len(wanted), size, size, 3), np.uint8)
+    person = store.array("person", (len(wanted), size, size), np.float16)
+    inside = store.array("inside", (len(wanted), size, size), np.float16)
     matte = SelfieMatte()
     bar = tqdm(total=len(wanted), desc="crops and mattes", disable=not progress, leave=False)
     try:
@@ -188,16 +238,25 @@ def _crops_and_mattes(videos: list[Path], det: Detections, boxes, size: int, pro
     return crops, person, inside
 
 
-def head_regions(cameras: list[Camera], params: RigParams, crops: np.ndarray, person: np.ndarray,
-                 inside: np.ndarray, rig, cut: HeadCut, follows: np.ndarray,
-                 progress: bool) -> tuple[HeadCut, np.ndarray, float]:
+def head_regions(
+    cameras: list[Camera],
+    params: RigParams,
+    crops: np.ndarray,
+    person: np.ndarray,
+    inside: np.ndarray,
+    rig,
+    cut: HeadCut,
+    follows: np.ndarray,
+    progress: bool,
+    store: FrameStore | None = None,
+) -> tuple[HeadCut, np.ndarray, float]:
     """What each frame's mask keeps of the matte [T, S, S] bool: the cut's region, with the hair
     that hangs below the line through the head's sides when the video's hair hangs there
     (`capture.matte.hanging_hair.hair_hangs`; the cut returned then says so, and pieces carry over from
     frame to frame: `carried_over`); and the median over the frames of the share of the frame that
     hangs before the carry-over (what decided it). cameras [T] and params [T]: each frame's camera
     and rig pose; follows [T] bool: frame t directly follows frame t - 1 of its video; crops,
-    person, inside as _write_frames'."""
+    person, inside as _write_frames'; store: where the [T, S, S] arrays are kept (default: memory)."""
 
     def matte_and_parts(t: int) -> tuple[np.ndarray, CutParts]:
         with torch.no_grad():
@@ -205,9 +264,12 @@ def head_regions(cameras: list[Camera], params: RigParams, crops: np.ndarray, pe
         parts = cut_parts(cut, verts, rig.faces, cameras[t])
         return refine_matte(crops[t], person[t]) * inside[t], parts
 
-    regions = np.zeros(crops.shape[:3], bool)
-    hanging = np.zeros(crops.shape[:3], bool)
-    left = np.zeros(crops.shape[:3], bool)  # the matte between the lines that no piece kept
+    def new_array(name: str) -> np.ndarray:
+        return np.zeros(crops.shape[:3], bool) if store is None else store.array(name, crops.shape[:3], bool)
+
+    regions = new_array("regions")
+    hanging = new_array("hanging")
+    left = new_array("left")  # the matte between the lines that no piece kept
     for t in tqdm(range(len(crops)), desc="cut below the head", disable=not progress, leave=False):
         matte, parts = matte_and_parts(t)
         regions[t] = parts.region() > 0
@@ -217,16 +279,30 @@ def head_regions(cameras: list[Camera], params: RigParams, crops: np.ndarray, pe
     median = float(np.median(fractions))
     if not hair_hangs(fractions):
         return cut, regions, median
-    log.info("hair hangs below the head's sides in most frames (median %.1f%% of the frame): the masks keep it",
-             100 * median)
-    hanging = carried_over(hanging, left, follows,
-                           lambda t, nearby: hanging_hair(*matte_and_parts(t), kept_nearby=nearby))
-    return dataclasses.replace(cut, hanging_hair=True), regions | hanging, median
+    log.info(
+        "hair hangs below the head's sides in most frames (median %.1f%% of the frame): the masks keep it", 100 * median
+    )
+    hanging = carried_over(
+        hanging, left, follows, lambda t, nearby: hanging_hair(*matte_and_parts(t), kept_nearby=nearby)
+    )
+    regions |= hanging  # in place: a long clip's arrays are large
+    return dataclasses.replace(cut, hanging_hair=True), regions, median
 
 
-def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, crop_points: np.ndarray,
-                  crops: np.ndarray, person: np.ndarray, inside: np.ndarray, rig, regions: np.ndarray, size: int,
-                  progress: bool) -> None:
+def _write_frames(
+    writer: CaptureWriter,
+    det: Detections,
+    fit: VideoFit,
+    boxes,
+    crop_points: np.ndarray,
+    crops: np.ndarray,
+    person: np.ndarray,
+    inside: np.ndarray,
+    rig,
+    regions: np.ndarray,
+    size: int,
+    progress: bool,
+) -> None:
     """Each tracked frame's crop, its mask (the person's alpha matte cut below the neck and at the
     frame's border) and the overlay of the fit, in tracked-frame order. crop_points [T, 478, 2]:
     the landmarks in crop pixels; person, inside [T, S, S]: the segmenter's confidence and the part
@@ -243,8 +319,9 @@ def _write_frames(writer: CaptureWriter, det: Detections, fit: VideoFit, boxes, 
             overlay.write(draw_overlay(crops[t], mesh, crop_points[t][MP_TO_IBUG68], fitted))
 
 
-def frame_mask(crop: np.ndarray, person: np.ndarray, inside: np.ndarray, region: np.ndarray,
-               mesh: MeshRender) -> np.ndarray:
+def frame_mask(
+    crop: np.ndarray, person: np.ndarray, inside: np.ndarray, region: np.ndarray, mesh: MeshRender
+) -> np.ndarray:
     """The mask [S, S] uint8 a frame is written with. The fit used the segmenter's confidence
     person [S, S]; the trainer gets an alpha matte on the frame's edges (inside), cut below the
     head (region, `head_regions`), without the pieces that are not the head (away from the
@@ -261,42 +338,66 @@ def embedded_point(embedding, mp_indices: tuple[int, ...], what: str) -> tuple[i
         where = np.flatnonzero(embedding.mp_index == mp_index)
         if len(where):
             return int(embedding.faces[where[0]]), embedding.bary[where[0]]
-    raise CaptureError(Path("--landmark-embedding"), f"the landmark embedding has none of the MediaPipe points "
-                       f"{list(mp_indices)} ({what}), which place the cuts of the masks")
+    raise CaptureError(
+        Path("--landmark-embedding"),
+        f"the landmark embedding has none of the MediaPipe points "
+        f"{list(mp_indices)} ({what}), which place the cuts of the masks",
+    )
 
 
 def surface_point(verts: torch.Tensor, rig, face: int, bary: torch.Tensor) -> torch.Tensor:
     return bary.to(verts) @ verts[rig.faces[face]]  # [3]
 
 
-def _report(videos, det: Detections, fit: VideoFit, landmark_fit: VideoFit, photometric, rig_spec: str,
-            seconds: dict[str, float], total: float, landmarks: np.ndarray) -> dict:
+def _report(
+    videos,
+    det: Detections,
+    fit: VideoFit,
+    landmark_fit: VideoFit,
+    photometric,
+    rig_spec: str,
+    seconds: dict[str, float],
+    total: float,
+    landmarks: np.ndarray,
+) -> dict:
     """photometric: the PhotometricFit, or None when that stage was skipped."""
     tracked = len(det.video)
-    report = {"videos": [str(v) for v in videos], "rig": rig_spec, "frames": det.considered, "tracked": tracked,
-              "tracked_fraction": round(tracked / max(1, det.considered), 4),
-              "skipped": {"count": len(det.skipped), "reasons": det.skip_counts(), "frames": det.skipped},
-              "nme_mean": float(np.nanmean(fit.nme)), "nme_median": float(np.nanmedian(fit.nme)),
-              "nme_landmark_fit_mean": float(np.nanmean(landmark_fit.nme)),
-              "nme_definition": "mean 2-D distance between the fitted rig's 68 iBUG landmarks and MediaPipe's "
-                                "(capture.ibug68), over the detected outer-eye-corner distance",
-              **_inner_nme(fit, landmarks),
-              "nme": [round(float(x), 5) for x in fit.nme], "focal_px": [float(f) for f in fit.focal],
-              **{f"seconds_{k}": round(v, 2) for k, v in seconds.items()},
-              "ms_per_frame": round(1000 * total / max(1, tracked), 2), "seconds": round(total, 2)}
+    report = {
+        "videos": [str(v) for v in videos],
+        "rig": rig_spec,
+        "frames": det.considered,
+        "tracked": tracked,
+        "tracked_fraction": round(tracked / max(1, det.considered), 4),
+        "skipped": {"count": len(det.skipped), "reasons": det.skip_counts(), "frames": det.skipped},
+        "nme_mean": float(np.nanmean(fit.nme)),
+        "nme_median": float(np.nanmedian(fit.nme)),
+        "nme_landmark_fit_mean": float(np.nanmean(landmark_fit.nme)),
+        "nme_definition": "mean 2-D distance between the fitted rig's 68 iBUG landmarks and MediaPipe's "
+        "(capture.ibug68), over the detected outer-eye-corner distance",
+        **_inner_nme(fit, landmarks),
+        "nme": [round(float(x), 5) for x in fit.nme],
+        "focal_px": [float(f) for f in fit.focal],
+        **{f"seconds_{k}": round(v, 2) for k, v in seconds.items()},
+        "ms_per_frame": round(1000 * total / max(1, tracked), 2),
+        "seconds": round(total, 2),
+    }
     if photometric is not None:
-        report |= {"photometric_error_mean": float(photometric.error.mean()),
-                   "photometric_error_landmark_fit_mean": float(photometric.error_before.mean()),
-                   "photometric_error_definition": "mean absolute colour difference (0..1) between each frame "
-                                                   "and the median colour over all frames at the visible face "
-                                                   "vertices: low when the mesh stays on the same skin "
-                                                   "(capture.fit.photometric)",
-                   "photometric_error": [round(float(x), 5) for x in photometric.error]}
+        report |= {
+            "photometric_error_mean": float(photometric.error.mean()),
+            "photometric_error_landmark_fit_mean": float(photometric.error_before.mean()),
+            "photometric_error_definition": "mean absolute colour difference (0..1) between each frame "
+            "and the median colour over all frames at the visible face "
+            "vertices: low when the mesh stays on the same skin "
+            "(capture.fit.photometric)",
+            "photometric_error": [round(float(x), 5) for x in photometric.error],
+        }
         if photometric.outline is not None:
-            report |= {"outline_error_px_mean": float(np.nanmean(photometric.outline)),
-                       "outline_error_px_landmark_fit_mean": float(np.nanmean(photometric.outline_before)),
-                       "outline_error_definition": "mean absolute distance (crop pixels) along rays from between "
-                                                   "the eyes between the person's matte outline over the head and "
-                                                   "the fitted rig's skull grown by the video's hair thickness "
-                                                   "(capture.head_outline)"}
+            report |= {
+                "outline_error_px_mean": float(np.nanmean(photometric.outline)),
+                "outline_error_px_landmark_fit_mean": float(np.nanmean(photometric.outline_before)),
+                "outline_error_definition": "mean absolute distance (crop pixels) along rays from between "
+                "the eyes between the person's matte outline over the head and "
+                "the fitted rig's skull grown by the video's hair thickness "
+                "(capture.head_outline)",
+            }
     return report

@@ -112,16 +112,24 @@ def test_mirrored_frames_train_at_half_size_without_the_pose_offsets_and_leave_r
     device = torch.device("cpu")
     plain = Trainer(capture, load_rig("builtin"), cfg, tmp_path / "a.avatar", False, None, False, device)
     assert plain.mirrored is None
-    on = Trainer(capture, load_rig("builtin"), cfg.updated(mirror_fraction=1.0), tmp_path / "b.avatar", False, None,
-                 False, device)
+    on = Trainer(
+        capture,
+        load_rig("builtin"),
+        cfg.updated(mirror_fraction=1.0),
+        tmp_path / "b.avatar",
+        False,
+        None,
+        False,
+        device,
+    )
     frame = capture.splits["train"][0]
-    camera, full = on.mirrored.cameras[frame], capture.camera(frame)
+    camera, full = on.mirrored[frame].camera, capture.camera(frame)
     assert (camera.width, camera.height) == (full.width // SCALE, full.height // SCALE)
     assert camera.K[0, 2] == pytest.approx((full.width - full.K[0, 2]) / SCALE)  # mirrored, then shrunk
-    assert on.mirrored.image(frame).shape == (full.height // SCALE, full.width // SCALE, 3)
-    drivers = on.mirrored.drivers[frame]
+    assert on.mirrored[frame].image().shape == (full.height // SCALE, full.width // SCALE, 3)
+    drivers = on.mirrored[frame].drivers
     assert drivers.shape == (on.model.num_drivers,) and torch.equal(drivers[-3:], torch.zeros(3))  # no pose offsets
-    weights = on.mirrored.weights[frame]
+    weights = on.mirrored[frame].weights
     assert weights.shape == (camera.height, camera.width, 1) and 0 <= float(weights.min()) <= float(weights.max()) <= 1
     loss = on.mirrored_loss(frame)
     loss.backward()  # the mirrored term trains
@@ -139,8 +147,16 @@ def test_a_rig_without_a_mirror_trains_without_mirrored_frames_and_says_so(tmp_p
     monkeypatch.setattr(mirrored.RigMirror, "of", staticmethod(refuse))
     make_synthetic_capture(load_rig("builtin"), tmp_path / "cap", num_train=3, num_test=1, size=32, progress=False)
     cfg = load_config("fast", iterations=2, eval_every=0, checkpoint_every=0, backend="torch", mirror_fraction=0.5)
-    trainer = Trainer(load_capture(tmp_path / "cap"), load_rig("builtin"), cfg, tmp_path / "a.avatar", False, None,
-                      False, torch.device("cpu"))
+    trainer = Trainer(
+        load_capture(tmp_path / "cap"),
+        load_rig("builtin"),
+        cfg,
+        tmp_path / "a.avatar",
+        False,
+        None,
+        False,
+        torch.device("cpu"),
+    )
     assert trainer.mirrored is None
     assert any("training without mirrored frames" in r.getMessage() for r in caplog.records)
 
@@ -148,3 +164,15 @@ def test_a_rig_without_a_mirror_trains_without_mirrored_frames_and_says_so(tmp_p
 def test_the_mirrored_camera_mirrors_its_colour_viewpoint():
     camera = Camera.look_at((0.1, 0.0, 0.6), (0.0, 0.0, 0.0), 32, 32).with_sh_origin(torch.tensor([0.05, 0.02, 0.6]))
     assert torch.allclose(camera.mirrored().view_origin, torch.tensor([-0.05, 0.02, 0.6]))
+
+
+def test_what_the_video_saw_comes_from_at_most_seen_frames_evenly_spaced():
+    from avatar.training.mirrored import _evenly_spaced
+
+    frames = list(range(10, 5010, 2))  # a long clip's training frames
+    picked = _evenly_spaced(frames, 600)
+    assert len(picked) == 600 and picked[0] == frames[0] and picked[-1] == frames[-1]
+    assert picked == sorted(set(picked)) and set(picked) <= set(frames)
+    gaps = np.diff(picked)
+    assert gaps.max() - gaps.min() <= 2  # evenly: one frame of the list either way
+    assert _evenly_spaced(frames[:600], 600) == frames[:600]  # a short clip: all of them

@@ -38,6 +38,7 @@ def test_track_real_video(tmp_path, caplog):
     assert report["photometric_error_mean"] <= report["photometric_error_landmark_fit_mean"]
     # The head's outline term ran and the refined fit follows the matte's outline at least as well.
     assert report["outline_error_px_mean"] <= report["outline_error_px_landmark_fit_mean"]
+    assert not list(tmp_path.glob(".W.frames-*"))  # the frames' arrays on disk are gone (capture.frame_store)
     capture = load_capture(out)
     assert len(capture.frames) == report["tracked"] and capture.params.num_frames == report["tracked"]
     assert set(capture.splits["train"]).isdisjoint(capture.splits["test"])
@@ -155,13 +156,33 @@ def _write_video(path: Path, frames: list[np.ndarray]) -> None:
 def test_no_face_is_a_clear_error(tmp_path, capsys):
     video = tmp_path / "wall.mp4"
     gen = np.random.default_rng(0)
-    _write_video(video, [np.full((96, 96, 3), 120, np.uint8) + gen.integers(0, 8, (96, 96, 3), dtype=np.uint8)
-                         for _ in range(6)])
+    _write_video(
+        video, [np.full((96, 96, 3), 120, np.uint8) + gen.integers(0, 8, (96, 96, 3), dtype=np.uint8) for _ in range(6)]
+    )
     out = tmp_path / "cap"
     assert main(["track", str(video), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "no usable face" in err and str(video) in err and "no face found" in err
     assert _no_output_left(out)
+
+
+@needs_video
+def test_a_failure_after_the_crops_leaves_neither_output_nor_the_frames_on_disk(tmp_path, monkeypatch):
+    """The frames' arrays live on disk beside the output while tracking (capture.frame_store)."""
+    import capture.track as track_module
+
+    stored = []
+
+    def fail(rig, embedding, params, cameras, crops, *args, **kwargs):
+        stored.append(Path(crops.filename))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(track_module, "refine_in_windows", fail)
+    out = tmp_path / "cap"
+    with pytest.raises(RuntimeError, match="stop here"):
+        track_module.track([WOJTEK], out, size=64, max_frames=4, progress=False)
+    assert stored and stored[0].parent.parent == tmp_path  # it was on disk, beside the output
+    assert not stored[0].parent.exists() and _no_output_left(out)
 
 
 def test_corrupt_video_is_a_clear_error(tmp_path, capsys):
@@ -219,7 +240,7 @@ def test_the_head_side_of_the_cuts_is_decided_far_from_both_lines():
             params.rotation = torch.tensor([[pitch, yaw, 0.0]])
             with torch.no_grad():
                 verts = rig.forward(params)[0]
-            s, head = camera.project(verts[sides]).numpy(), camera.project(verts[top:top + 1]).numpy()[0]
+            s, head = camera.project(verts[sides]).numpy(), camera.project(verts[top : top + 1]).numpy()[0]
             neck = camera.project(verts[ring]).numpy().mean(0)
             along = (s[1] - s[0]) / np.linalg.norm(s[1] - s[0])
             normal = np.array([-along[1], along[0]])

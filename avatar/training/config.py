@@ -35,7 +35,9 @@ class TrainConfig:
     per_face: int = 1  # Gaussians per rig triangle at initialisation
     sh_degree: int = 0
     colors_from_rig: bool = False  # start from the rig's vertex colours (where it has them), not grey
-    num_blend_expr: int | None = None  # expressions with learned offsets: those whose tracked weights vary most (None: all)
+    num_blend_expr: int | None = (
+        None  # expressions with learned offsets: those whose tracked weights vary most (None: all)
+    )
     pose_offsets: bool = False  # the head's rotation from its mean training pose drives offsets too (HeadPoseDrivers)
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     ssim_weight: float = 0.2
@@ -73,6 +75,10 @@ class TrainConfig:
     # The share of steps that also train on their frame mirrored left-right (at half resolution,
     # weighted by how little the video saw each surface: avatar/training/mirrored.py); 0: none.
     mirror_fraction: float = 0.0
+    # Memory for the decoded training frames (targets, masks, cut regions, mirrored frames), in
+    # GB: a clip that needs more keeps this much and decodes the rest each time a step draws it
+    # (avatar/training/frame_memory.py). 512 px frames take 1.3 MB each, 1.9 MB mirrored too.
+    frame_memory_gb: float = 3.0
     offsets_from_frac: float = 0.0  # warm-up: the blendshape offsets stay zero for this fraction of the steps
     # Binding-aware densification (3DGS rules, children keep their parent triangle).
     densify_from: int = 300
@@ -141,20 +147,63 @@ class TrainConfig:
 
 _BIG = 1e9
 # Bounds of the settings that have them (inclusive); the rest only need their type.
-_RANGES = {"iterations": (1, _BIG), "per_face": (1, 64), "sh_degree": (0, 3), "num_blend_expr": (0, _BIG),
-           "ssim_weight": (0, 1), "alpha_weight": (0, _BIG), "mirror_fraction": (0, 1),
-           "needle_ratio": (1, _BIG), "offsets_from_frac": (0, 1), "camera_colour_from_frac": (0, 1),
-           "steps_per_frame": (0, _BIG),
-           "min_iterations": (1, _BIG), "max_iterations": (1, _BIG),
-           **{k: (1e-12, 10) for k in ("lr_xyz", "lr_xyz_final", "lr_rot", "lr_scale", "lr_opacity", "lr_color",
-                                       "lr_offset_scale", "lr_camera_colour")},
-           **{k: (0, _BIG) for k in ("xyz_reg", "xyz_reg_threshold", "scale_reg", "scale_reg_threshold", "offset_reg",
-                                     "face_offset_reg", "face_offset_threshold", "flat_reg", "flat_threshold",
-                                     "needle_reg", "floater_reg", "camera_colour_reg",
-                                     "densify_from", "densify_grad_threshold", "densify_size_threshold",
-                                     "eval_every", "checkpoint_every")},
-           "densify_until_frac": (0, 1), "densify_every": (1, _BIG), "prune_opacity": (0, 1),
-           "max_gaussians": (1, _BIG), "eval_frames": (1, _BIG), "log_every": (1, _BIG)}
+_RANGES = {
+    "iterations": (1, _BIG),
+    "per_face": (1, 64),
+    "sh_degree": (0, 3),
+    "num_blend_expr": (0, _BIG),
+    "ssim_weight": (0, 1),
+    "alpha_weight": (0, _BIG),
+    "mirror_fraction": (0, 1),
+    "needle_ratio": (1, _BIG),
+    "offsets_from_frac": (0, 1),
+    "camera_colour_from_frac": (0, 1),
+    "steps_per_frame": (0, _BIG),
+    "frame_memory_gb": (0, _BIG),
+    "min_iterations": (1, _BIG),
+    "max_iterations": (1, _BIG),
+    **{
+        k: (1e-12, 10)
+        for k in (
+            "lr_xyz",
+            "lr_xyz_final",
+            "lr_rot",
+            "lr_scale",
+            "lr_opacity",
+            "lr_color",
+            "lr_offset_scale",
+            "lr_camera_colour",
+        )
+    },
+    **{
+        k: (0, _BIG)
+        for k in (
+            "xyz_reg",
+            "xyz_reg_threshold",
+            "scale_reg",
+            "scale_reg_threshold",
+            "offset_reg",
+            "face_offset_reg",
+            "face_offset_threshold",
+            "flat_reg",
+            "flat_threshold",
+            "needle_reg",
+            "floater_reg",
+            "camera_colour_reg",
+            "densify_from",
+            "densify_grad_threshold",
+            "densify_size_threshold",
+            "eval_every",
+            "checkpoint_every",
+        )
+    },
+    "densify_until_frac": (0, 1),
+    "densify_every": (1, _BIG),
+    "prune_opacity": (0, 1),
+    "max_gaussians": (1, _BIG),
+    "eval_frames": (1, _BIG),
+    "log_every": (1, _BIG),
+}
 
 
 def _checked(key: str, value, annotation: str):
@@ -176,8 +225,12 @@ def _checked(key: str, value, annotation: str):
         return value
     elif isinstance(value, str) and "str" in allowed:
         return value
-    elif (isinstance(value, (list, tuple)) and any(t.startswith("tuple") for t in allowed) and len(value) == 3
-          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+    elif (
+        isinstance(value, (list, tuple))
+        and any(t.startswith("tuple") for t in allowed)
+        and len(value) == 3
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    ):
         return tuple(float(v) for v in value)
     raise InputError(f"config key {key}: expected {annotation}, got {value!r}")
 
@@ -194,8 +247,10 @@ def parse_settings(items: list[str]) -> dict:
             raise InputError(f"--set expects key=value, got {item!r}")
         if key not in types:
             near = difflib.get_close_matches(key, types, n=3)
-            raise InputError(f"--set {key}: not a training setting" + (f" (did you mean {', '.join(near)}?)" if near else
-                                                                       "; see avatar train --print-config"))
+            raise InputError(
+                f"--set {key}: not a training setting"
+                + (f" (did you mean {', '.join(near)}?)" if near else "; see avatar train --print-config")
+            )
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError as e:
@@ -213,8 +268,10 @@ def load_config(preset: str | None = None, **overrides) -> TrainConfig:
             path = CONFIG_DIR / f"{preset}.yaml"
         if not path.is_file():
             names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-            raise InputError(f"config preset '{preset}' not found (looked at {path}); "
-                             f"presets: {', '.join(names) or f'none in {CONFIG_DIR}'}")
+            raise InputError(
+                f"config preset '{preset}' not found (looked at {path}); "
+                f"presets: {', '.join(names) or f'none in {CONFIG_DIR}'}"
+            )
         try:
             values = yaml.safe_load(path.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as e:
@@ -245,17 +302,23 @@ def choose_preset(capture: Capture, requested: str | None = None) -> tuple[str, 
     named = capture.extra.get("preset")
     if named is not None:
         if not isinstance(named, str) or not named.strip():
-            raise CaptureError(capture.root / "capture.json",
-                               f"extra.preset must be a preset name or a YAML path, got {named!r}")
+            raise CaptureError(
+                capture.root / "capture.json", f"extra.preset must be a preset name or a YAML path, got {named!r}"
+            )
         path = Path(named)
         if path.suffix:  # a file of the capture's own, never one elsewhere on the machine
             if path.is_absolute() or not is_inside(capture.root / path, capture.root):
-                raise CaptureError(capture.root / "capture.json",
-                                   f"extra.preset {named!r} must be a shipped preset or a file inside the capture")
+                raise CaptureError(
+                    capture.root / "capture.json",
+                    f"extra.preset {named!r} must be a shipped preset or a file inside the capture",
+                )
             named = str(capture.root / path)
         elif not (CONFIG_DIR / f"{named}.yaml").is_file():
-            raise CaptureError(capture.root / "capture.json", f"extra.preset {named!r} is not a shipped preset "
-                               f"({', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.yaml')))})")
+            raise CaptureError(
+                capture.root / "capture.json",
+                f"extra.preset {named!r} is not a shipped preset "
+                f"({', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.yaml')))})",
+            )
         return named, "named by the capture (capture.json extra.preset)"
     monocular = capture.extra.get("monocular")
     if monocular is not None and not isinstance(monocular, bool):

@@ -17,6 +17,7 @@ What it gives and costs is measured in docs/novel_views.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -33,6 +34,7 @@ from avatar.gaussians.pose_drivers import NUM_POSE_DRIVERS
 from avatar.splat import Camera
 from avatar.splat.mesh_raster import MeshRender, rasterize_mesh
 from avatar.renderer import AvatarRenderer
+from avatar.training.frame_memory import FrameMemory, KeptOrMade, tensor_bytes
 from avatar.rig import HeadRig, RigParams
 from avatar.rig.mirror import RigMirror
 
@@ -41,14 +43,19 @@ from avatar.rig.mirror import RigMirror
 SEEN_FROM = 0.1
 SEEN_FULLY = 0.5
 SCALE = 2  # mirrored frames train at 1 / SCALE of the frame's width and height
+# Training frames that say what the video saw, at most (evenly spaced): each is a full-size
+# z-buffer on the CPU (0.4 s on a loaded machine: a 3-minute clip's 4,590 took about 30 minutes),
+# and frames a few hundredths of a second apart see the same.
+SEEN_FRAMES = 600
 VISIBLE_DEPTH = 2e-3  # metres: a centroid this close behind the nearest surface at its pixel is that surface
 
 
 def faces_at_pixels(rig: HeadRig, verts: Tensor, camera: Camera) -> MeshRender:
     """The posed rig (verts [V, 3]) rasterised: `face_id` [H, W] the triangle each pixel shows (-1
     where none), `depth` [H, W, 1] its depth."""
-    return rasterize_mesh(verts.detach().float().cpu(), rig.faces.cpu(), camera, torch.zeros_like(verts).cpu(),
-                          shading=False)
+    return rasterize_mesh(
+        verts.detach().float().cpu(), rig.faces.cpu(), camera, torch.zeros_like(verts).cpu(), shading=False
+    )
 
 
 def seen_fraction(rig: HeadRig, verts: Tensor, camera: Camera, mesh: MeshRender) -> Tensor:
@@ -77,60 +84,102 @@ def pixel_weights(face_ids: np.ndarray, unseen: Tensor) -> np.ndarray:
     return unseen.numpy()[nearest].astype(np.float32)
 
 
-class MirroredFrames:
-    """Per training frame, at 1 / SCALE of its resolution: the mirrored parameters and camera, the
-    offsets' drivers (the pose's zeroed), the cut region there, the flipped target and mask, and
-    the per-pixel weight of the mirrored image (how unseen each pixel's surface was)."""
+@dataclass
+class MirroredFrame:
+    """One training frame mirrored, at 1 / SCALE of its resolution."""
 
-    def __init__(self, capture: Capture, frames: list[int], model: GaussianAvatar, params: RigParams,
-                 renderer: AvatarRenderer, target: Callable[[int], tuple[Tensor, Tensor | None]]):
+    params: RigParams  # [1] the mirrored pose and expression
+    drivers: Tensor  # [D] the offsets' drivers, the pose's zeroed
+    camera: Camera  # the mirrored camera, shrunk
+    weights: Tensor  # [h, w, 1] how unseen each pixel's surface was
+    region_u8: Tensor | None  # [h, w, 1] what the cut keeps, 0 / 1
+    image_u8: Tensor  # [h, w, 3] the flipped target
+    mask_u8: Tensor | None  # [h, w, 1] the flipped mask
+
+    def image(self) -> Tensor:
+        return self.image_u8.float() / 255
+
+    def mask(self) -> Tensor | None:
+        return None if self.mask_u8 is None else self.mask_u8.float() / 255
+
+    def region(self) -> Tensor | None:
+        return None if self.region_u8 is None else self.region_u8.float()
+
+    def nbytes(self) -> int:
+        return tensor_bytes(self.drivers, self.weights, self.region_u8, self.image_u8, self.mask_u8)
+
+
+class MirroredFrames:
+    """Per training frame its `MirroredFrame`: the mirrored parameters and camera, the offsets'
+    drivers, the cut region there, the flipped target and mask, and the per-pixel weight of the
+    mirrored image (how unseen each pixel's surface was). Kept as far as `memory` allows, made
+    again when drawn beyond it (`frame_memory`)."""
+
+    def __init__(
+        self,
+        capture: Capture,
+        frames: list[int],
+        model: GaussianAvatar,
+        params: RigParams,
+        renderer: AvatarRenderer,
+        target: Callable[[int], tuple[Tensor, Tensor | None]],
+        memory: FrameMemory | None = None,
+    ):
         """params [T] every time step's tracking (on the renderer's device); target(frame): its
-        image [H, W, 3] and mask [H, W, 1] (or None) in [0, 1], as training sees them."""
+        image [H, W, 3] and mask [H, W, 1] (or None) in [0, 1], as training sees them; memory:
+        shared with the other per-frame data (default: no limit)."""
         rig = model.rig
         self.mirror = RigMirror.of(rig)
         cpu_rig = rig.to(device="cpu")
         seen = torch.zeros(rig.num_faces)
-        for f in tqdm(frames, desc="what the video saw", leave=False, disable=None):
+        for f in tqdm(_evenly_spaced(frames, SEEN_FRAMES), desc="what the video saw", leave=False, disable=None):
             verts = cpu_rig.forward(params.frame(capture.frames[f].time).to(device="cpu"))[0]
             camera = capture.camera(f)
             seen = torch.maximum(seen, seen_fraction(cpu_rig, verts, camera, faces_at_pixels(cpu_rig, verts, camera)))
         self.unseen = 1 - seen  # [F]
-        self.params, self.drivers, self.cameras, self.regions, self.weights = {}, {}, {}, {}, {}
-        self.images, self.masks = {}, {}
         pose = slice(model.num_drivers - NUM_POSE_DRIVERS, None) if model.pose_drivers is not None else slice(0, 0)
-        for f in tqdm(frames, desc="mirrored frames", leave=False, disable=None):
+
+        def make(f: int) -> MirroredFrame:
             mirrored = self.mirror.params(params.frame(capture.frames[f].time))
             camera = renderer.seen_from(mirrored, shrunk(capture.camera(f).mirrored()))  # colours as renders see them
             drivers = model.drivers(mirrored)[0].detach().clone()  # [D]
             drivers[pose] = 0
-            self.params[f], self.drivers[f], self.cameras[f] = mirrored, drivers, camera
             region = renderer.cut_region(mirrored, camera)
-            self.regions[f] = None if region is None else region.to(torch.uint8)
             verts = cpu_rig.forward(mirrored.to(device="cpu"))[0]
             weights = pixel_weights(faces_at_pixels(cpu_rig, verts, camera).face_id.numpy(), self.unseen)
-            self.weights[f] = torch.from_numpy(weights)[..., None].to(params.expr.device)  # [h, w, 1]
             image, mask = target(f)
-            self.images[f] = _to_uint8(pooled(flip(image)))
-            self.masks[f] = None if mask is None else _to_uint8(pooled(flip(mask)))
+            return MirroredFrame(
+                mirrored,
+                drivers,
+                camera,
+                torch.from_numpy(weights)[..., None].to(params.expr.device),
+                None if region is None else region.to(torch.uint8),
+                _to_uint8(pooled(flip(image))),
+                None if mask is None else _to_uint8(pooled(flip(mask))),
+            )
 
-    def image(self, frame: int) -> Tensor:
-        return self.images[frame].float() / 255
+        self.frames = KeptOrMade(
+            frames, make, MirroredFrame.nbytes, memory or FrameMemory(float("inf")), "mirrored frames"
+        )
 
-    def mask(self, frame: int) -> Tensor | None:
-        mask = self.masks[frame]
-        return None if mask is None else mask.float() / 255
+    def __getitem__(self, frame: int) -> MirroredFrame:
+        return self.frames[frame]
 
-    def region(self, frame: int) -> Tensor | None:
-        region = self.regions[frame]
-        return None if region is None else region.float()
+
+def _evenly_spaced(frames: list[int], count: int) -> list[int]:
+    """frames, or `count` of them evenly spaced (first and last included) when there are more."""
+    if len(frames) <= count:
+        return frames
+    return [frames[int(i)] for i in np.linspace(0, len(frames) - 1, count).round()]
 
 
 def shrunk(camera: Camera) -> Camera:
     """The camera's view at 1 / SCALE of its width and height (pixel u -> u / SCALE)."""
     k = camera.K.clone()
     k[:2] /= SCALE
-    return Camera(k, camera.world_to_cam, camera.width // SCALE, camera.height // SCALE, camera.near, camera.far,
-                  camera.sh_origin)
+    return Camera(
+        k, camera.world_to_cam, camera.width // SCALE, camera.height // SCALE, camera.near, camera.far, camera.sh_origin
+    )
 
 
 def pooled(image: Tensor) -> Tensor:

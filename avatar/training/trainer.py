@@ -38,6 +38,7 @@ from avatar.training.densify import Densifier
 from avatar.training.evaluate import composite_target, evaluate
 from avatar.training.finishers import Finisher, registered_finishers
 from avatar.training.floaters import FloaterFinder
+from avatar.training.frame_memory import FrameMemory, KeptOrMade, tensor_bytes
 from avatar.training.image_metrics import photometric_loss
 from avatar.training.mirrored import MirroredFrames, weighted
 from avatar.training.optim import make_optimizer
@@ -60,7 +61,7 @@ def varying_expressions(capture: Capture, frames: list[int], count: int | None) 
     if count is None or count >= expr.shape[1]:
         return None
     spread = expr.std(0) if len(frames) > 1 else expr.abs()[0]
-    return torch.sort(torch.argsort(spread, descending=True)[:max(count, 0)]).values
+    return torch.sort(torch.argsort(spread, descending=True)[: max(count, 0)]).values
 
 
 def capture_head_cut(capture: Capture, rig: HeadRig) -> HeadCut | None:
@@ -78,38 +79,57 @@ def capture_head_cut(capture: Capture, rig: HeadRig) -> HeadCut | None:
 class _FrameCache:
     """Training targets composited over the background, their masks, and the region the
     avatar's cut keeps of each (at the frame's tracked parameters: the masks were cut there),
-    decoded once and kept as uint8 on `device`, so a training step never waits on the host."""
+    decoded once and kept as uint8 on `device` as far as `memory` allows (so a step does not wait
+    on the host), decoded again when drawn beyond it (`frame_memory`)."""
 
-    def __init__(self, capture: Capture, frames: list[int], background: torch.Tensor, device: torch.device,
-                 renderer: AvatarRenderer, params: RigParams):
+    def __init__(
+        self,
+        capture: Capture,
+        frames: list[int],
+        background: torch.Tensor,
+        device: torch.device,
+        renderer: AvatarRenderer,
+        params: RigParams,
+        memory: FrameMemory,
+    ):
         """background [3] on the CPU, where the frames are decoded and composited; params [T]
         every time step's tracking, on the renderer's device."""
-        self.images, self.masks, self.regions = {}, {}, {}
-        for f in tqdm(frames, desc="loading frames", leave=False, disable=None):
-            image = composite_target(capture, f, background)
-            self.images[f] = (image * 255 + 0.5).to(torch.uint8).to(device)
+
+        def load(f: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+            image = (composite_target(capture, f, background) * 255 + 0.5).to(torch.uint8).to(device)
             mask = capture.load_mask(f)
-            self.masks[f] = None if mask is None else (mask * 255 + 0.5).to(torch.uint8).to(device)
+            mask = None if mask is None else (mask * 255 + 0.5).to(torch.uint8).to(device)
             region = renderer.cut_region(params.frame(capture.frames[f].time), capture.camera(f))
-            self.regions[f] = None if region is None else region.to(torch.uint8)
+            return image, mask, None if region is None else region.to(torch.uint8)
+
+        self.frames = KeptOrMade(frames, load, lambda value: tensor_bytes(*value), memory, "loading frames")
 
     def __getitem__(self, frame: int) -> torch.Tensor:
-        return self.images[frame].float() / 255
+        return self.frames[frame][0].float() / 255
 
     def mask(self, frame: int) -> torch.Tensor | None:
         """[H, W, 1] in [0, 1], or None for a frame without a mask."""
-        mask = self.masks[frame]
+        mask = self.frames[frame][1]
         return None if mask is None else mask.float() / 255
 
     def region(self, frame: int) -> torch.Tensor | None:
         """[H, W, 1] in {0, 1}: what the avatar's cut keeps of the frame; None without a cut."""
-        region = self.regions[frame]
+        region = self.frames[frame][2]
         return None if region is None else region.float()
 
 
-def train(capture: Capture, rig: HeadRig, cfg: TrainConfig, out: str | Path, resume: bool = False,
-          progress: bool = True, log_dir: str | Path | None = None, tensorboard: bool = False,
-          device: str | torch.device = "cpu", finish: Finisher | None = None) -> Avatar:
+def train(
+    capture: Capture,
+    rig: HeadRig,
+    cfg: TrainConfig,
+    out: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    log_dir: str | Path | None = None,
+    tensorboard: bool = False,
+    device: str | torch.device = "cpu",
+    finish: Finisher | None = None,
+) -> Avatar:
     """Train on `device`, write `out` (.avatar) and return the avatar it holds. With `resume`,
     continue from `out`.ckpt if it exists. The run's record (`run_log`) goes to log_dir (default:
     `out`.run/). `finish` completes the avatar before it is written; by default the finishers
@@ -123,8 +143,17 @@ class Trainer:
     record. `run` takes the steps from the start (or the checkpoint) to cfg.iterations; each step
     is a sequence of the named methods below."""
 
-    def __init__(self, capture: Capture, rig: HeadRig, cfg: TrainConfig, out: Path, resume: bool,
-                 log_dir: str | Path | None, tensorboard: bool, device: torch.device):
+    def __init__(
+        self,
+        capture: Capture,
+        rig: HeadRig,
+        cfg: TrainConfig,
+        out: Path,
+        resume: bool,
+        log_dir: str | Path | None,
+        tensorboard: bool,
+        device: torch.device,
+    ):
         capture.check_rig(rig)
         self.train_frames = capture.splits.get("train") or []
         if not self.train_frames:
@@ -138,9 +167,15 @@ class Trainer:
         blend_expr = varying_expressions(capture, self.train_frames, cfg.num_blend_expr)
         train_times = [capture.frames[f].time for f in self.train_frames]
         pose = HeadPoseDrivers.from_training(capture.params.select(train_times)) if cfg.pose_offsets else None
-        self.model = GaussianAvatar.on_mesh(rig, cfg.per_face, cfg.sh_degree, blend_expr, seed=cfg.seed,
-                                            vertex_colors=rig.vertex_colors if cfg.colors_from_rig else None,
-                                            pose=pose).to(device)
+        self.model = GaussianAvatar.on_mesh(
+            rig,
+            cfg.per_face,
+            cfg.sh_degree,
+            blend_expr,
+            seed=cfg.seed,
+            vertex_colors=rig.vertex_colors if cfg.colors_from_rig else None,
+            pose=pose,
+        ).to(device)
         self.model.head_cut = capture_head_cut(capture, rig)
         self.renderer = AvatarRenderer(self.model, cfg.background, cfg.backend)
         self.ran = self.renderer.backends()
@@ -154,15 +189,33 @@ class Trainer:
         self.checkpoint = checkpoint_path(out)
         # A checkpoint resumes only the same settings on the same training cameras (`--cameras`).
         self.fingerprint = _fingerprint(cfg, split_cameras(capture, self.train_frames))
-        self.densifier = Densifier(self.model, cfg.densify_grad_threshold, cfg.densify_size_threshold,
-                                   cfg.prune_opacity, cfg.max_gaussians)
+        self.densifier = Densifier(
+            self.model, cfg.densify_grad_threshold, cfg.densify_size_threshold, cfg.prune_opacity, cfg.max_gaussians
+        )
         if resume and self.checkpoint.is_file():
-            self.start = _load_checkpoint(self.checkpoint, self.fingerprint, cfg, self.model, self.optimizer,
-                                          self.colours, self.densifier, self.gen, device)
+            self.start = _load_checkpoint(
+                self.checkpoint,
+                self.fingerprint,
+                cfg,
+                self.model,
+                self.optimizer,
+                self.colours,
+                self.densifier,
+                self.gen,
+                device,
+            )
             log.info("resumed from %s at step %d", self.checkpoint, self.start)
         self.record = RunLog(Path(log_dir) if log_dir is not None else run_dir_for(out), cfg, self.start, tensorboard)
-        self.targets = _FrameCache(capture, self.train_frames, torch.tensor(cfg.background, dtype=torch.float32),
-                                   device, self.renderer, self.params)
+        self.memory = FrameMemory(cfg.frame_memory_gb * 1e9)  # the targets first, then the mirrored frames
+        self.targets = _FrameCache(
+            capture,
+            self.train_frames,
+            torch.tensor(cfg.background, dtype=torch.float32),
+            device,
+            self.renderer,
+            self.params,
+            self.memory,
+        )
         self.model.view_cone = self.view_cone()
         self.mirrored = self.mirrored_frames() if cfg.mirror_fraction else None
         self.face = face_triangles(rig).to(device)  # [F] bool
@@ -180,8 +233,15 @@ class Trainer:
     def mirrored_frames(self) -> MirroredFrames | None:
         """The training frames mirrored, or None (with a warning) for a rig that has no mirror."""
         try:
-            return MirroredFrames(self.capture, self.train_frames, self.model, self.params, self.renderer,
-                                  lambda f: (self.targets[f], self.targets.mask(f)))
+            return MirroredFrames(
+                self.capture,
+                self.train_frames,
+                self.model,
+                self.params,
+                self.renderer,
+                lambda f: (self.targets[f], self.targets.mask(f)),
+                self.memory,
+            )
         except ValueError as e:
             log.warning("training without mirrored frames: %s", e)
             return None
@@ -205,21 +265,29 @@ class Trainer:
         """Every remaining step, then the model completed by `finish` and written."""
         started = time.perf_counter()
         self.logged_at, self.logged_step = started, self.start
-        self.bar = tqdm(range(self.start, self.cfg.iterations), initial=self.start, total=self.cfg.iterations,
-                        desc="training", disable=not progress)
+        self.bar = tqdm(
+            range(self.start, self.cfg.iterations),
+            initial=self.start,
+            total=self.cfg.iterations,
+            desc="training",
+            disable=not progress,
+        )
         for step in self.bar:
             self.step(step)
         self.bar.close()
         self.record.close()
         # The person's identity: expression files drive expression and pose, never who it is.
-        settings = self.cfg.to_dict() | {"train_seconds": time.perf_counter() - started,
-                                         "capture": str(self.capture.root), "device": str(self.device),
-                                         "backends_ran": self.ran, "train_cameras": self.camera_names()}
+        settings = self.cfg.to_dict() | {
+            "train_seconds": time.perf_counter() - started,
+            "capture": str(self.capture.root),
+            "device": str(self.device),
+            "backends_ran": self.ran,
+            "train_cameras": self.camera_names(),
+        }
         if self.colours is not None:
             settings["camera_colours"] = self.colours.to_dict()
         learned = ExpressionRange.of(self.params.select([self.capture.frames[f].time for f in self.train_frames]))
-        avatar = Avatar(self.model, self.capture.params.shape, self.cfg.background, settings, self.cfg.backend,
-                        learned)
+        avatar = Avatar(self.model, self.capture.params.shape, self.cfg.background, settings, self.cfg.backend, learned)
         if finish is not None:
             finish(avatar)
         avatar.save(self.out)
@@ -257,12 +325,16 @@ class Trainer:
         camera = self.capture.camera(frame)
         # Rendered as every command renders it, with the frame's cut: Gaussians the cut hides in
         # this frame are left alone, not taught to vanish where other frames show them (a pale neck band).
-        rendered, offsets = self.renderer.render_differentiable(frame_params, camera, self.targets.region(frame),
-                                                                self.background)
+        rendered, offsets = self.renderer.render_differentiable(
+            frame_params, camera, self.targets.region(frame), self.background
+        )
         rendered.means2d.retain_grad()
-        terms = {"photo": photometric_loss(self.as_seen(frame, rendered.rgb, rendered.alpha), self.targets[frame],
-                                           cfg.ssim_weight),
-                 "reg": regularisers(self.model, cfg, offsets, self.face, self.floating_now())}
+        terms = {
+            "photo": photometric_loss(
+                self.as_seen(frame, rendered.rgb, rendered.alpha), self.targets[frame], cfg.ssim_weight
+            ),
+            "reg": regularisers(self.model, cfg, offsets, self.face, self.floating_now()),
+        }
         mask = self.targets.mask(frame)
         if mask is not None and cfg.alpha_weight:
             # Background is transparency, not Gaussians painted the background's colour: those
@@ -286,14 +358,14 @@ class Trainer:
     def mirrored_loss(self, frame: int) -> torch.Tensor:
         """The frame mirrored left-right, as the photometric and alpha terms score it, each pixel
         weighted by how little the video saw its surface (`avatar.training.mirrored`)."""
-        cfg, mirrored = self.cfg, self.mirrored
-        rendered, _ = self.renderer.render_differentiable(mirrored.params[frame], mirrored.cameras[frame],
-                                                          mirrored.region(frame), self.background,
-                                                          mirrored.drivers[frame])
-        weights = mirrored.weights[frame]
+        cfg, mirrored = self.cfg, self.mirrored[frame]
+        rendered, _ = self.renderer.render_differentiable(
+            mirrored.params, mirrored.camera, mirrored.region(), self.background, mirrored.drivers
+        )
+        weights = mirrored.weights
         rgb = self.as_seen(frame, rendered.rgb, rendered.alpha)  # the mirrored image is in its camera's colours
-        loss = photometric_loss(weighted(rgb, weights), mirrored.image(frame), cfg.ssim_weight)
-        mask = mirrored.mask(frame)
+        loss = photometric_loss(weighted(rgb, weights), mirrored.image(), cfg.ssim_weight)
+        mask = mirrored.mask()
         if mask is not None and cfg.alpha_weight:
             loss = loss + cfg.alpha_weight * (weighted(rendered.alpha, weights) - mask).abs().mean()
         return loss
@@ -348,22 +420,51 @@ class Trainer:
         if not cfg.eval_every or (step + 1) % cfg.eval_every or "test" not in capture.splits:
             return
         split = "val" if capture.splits.get("val") else "test"
-        m = evaluate(self.renderer, capture, split, cfg.eval_frames, save_images=self.record.images_dir(step + 1),
-                     colours=self.colours)
+        m = evaluate(
+            self.renderer,
+            capture,
+            split,
+            cfg.eval_frames,
+            save_images=self.record.images_dir(step + 1),
+            colours=self.colours,
+        )
         self.record.scalars(step + 1, {f"{split}_psnr": m["psnr"], f"{split}_ssim": m["ssim"]})
         self.record.images(step + 1, split)
-        log.info("step %d: held-out PSNR %.2f dB, SSIM %.4f on %d of the %d %s frames (avatar eval scores all)",
-                 step + 1, m["psnr"], m["ssim"], m["frames"], len(capture.splits[split]), split)
+        log.info(
+            "step %d: held-out PSNR %.2f dB, SSIM %.4f on %d of the %d %s frames (avatar eval scores all)",
+            step + 1,
+            m["psnr"],
+            m["ssim"],
+            m["frames"],
+            len(capture.splits[split]),
+            split,
+        )
 
     def save_checkpoint(self, step: int) -> None:
         cfg = self.cfg
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.iterations:
-            _save_checkpoint(self.checkpoint, self.fingerprint, step + 1, self.model, self.optimizer, self.colours,
-                             self.densifier, self.gen)
+            _save_checkpoint(
+                self.checkpoint,
+                self.fingerprint,
+                step + 1,
+                self.model,
+                self.optimizer,
+                self.colours,
+                self.densifier,
+                self.gen,
+            )
 
 
 # Settings that may change between an interrupted run and its resumption.
-_RESUMABLE_CHANGES = {"iterations", "eval_every", "eval_frames", "checkpoint_every", "log_every", "backend"}
+_RESUMABLE_CHANGES = {
+    "iterations",
+    "eval_every",
+    "eval_frames",
+    "checkpoint_every",
+    "log_every",
+    "backend",
+    "frame_memory_gb",
+}
 
 
 def _fingerprint(cfg: TrainConfig, cameras: list[int]) -> str:
@@ -372,19 +473,35 @@ def _fingerprint(cfg: TrainConfig, cameras: list[int]) -> str:
     return json.dumps(kept | {"train_cameras": cameras}, sort_keys=True)
 
 
-def _save_checkpoint(path: Path, fingerprint: str, step: int, model: GaussianAvatar, optimizer, colours, densifier,
-                     gen) -> None:
-    state = {"step": step, "config": fingerprint, "parent": model.parent, "optimizer": optimizer.state_dict(),
-             "densify_stats": [densifier.grad_sum, densifier.count],
-             "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-             "tensors": {k: v.detach() for k, v in model.attribute_tensors().items()},
-             "camera_colours": colours.state_dict() if colours else None}
+def _save_checkpoint(
+    path: Path, fingerprint: str, step: int, model: GaussianAvatar, optimizer, colours, densifier, gen
+) -> None:
+    state = {
+        "step": step,
+        "config": fingerprint,
+        "parent": model.parent,
+        "optimizer": optimizer.state_dict(),
+        "densify_stats": [densifier.grad_sum, densifier.count],
+        "generator": gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "tensors": {k: v.detach() for k, v in model.attribute_tensors().items()},
+        "camera_colours": colours.state_dict() if colours else None,
+    }
     with atomic_path(path) as partial:
         torch.save(state, partial)
 
 
-def _load_checkpoint(path: Path, fingerprint: str, cfg: TrainConfig, model: GaussianAvatar, optimizer, colours,
-                     densifier, gen, device: torch.device) -> int:
+def _load_checkpoint(
+    path: Path,
+    fingerprint: str,
+    cfg: TrainConfig,
+    model: GaussianAvatar,
+    optimizer,
+    colours,
+    densifier,
+    gen,
+    device: torch.device,
+) -> int:
     try:
         # Restricted unpickler (tensors and containers only); tensors land on the run's device,
         # the generator states are CPU byte tensors and go back there.
@@ -392,15 +509,21 @@ def _load_checkpoint(path: Path, fingerprint: str, cfg: TrainConfig, model: Gaus
     except Exception as e:
         raise InputError(f"{path}: unreadable training checkpoint ({e}); delete it to start over") from e
     if not isinstance(state, dict) or state.get("config") != fingerprint:
-        raise InputError(f"{path}: checkpoint was written with different training settings or cameras; resume "
-                         "with the same preset and options, or delete it to start over")
+        raise InputError(
+            f"{path}: checkpoint was written with different training settings or cameras; resume "
+            "with the same preset and options, or delete it to start over"
+        )
     try:
         step = state["step"]
         if not isinstance(step, int) or not 0 < step <= cfg.iterations:
             raise InputError(f"step {step!r} is not in 1..{cfg.iterations}")
         tensors = state["tensors"]
-        check_gaussians({f"gaussians.{k}": v for k, v in tensors.items()} | {"gaussians.parent": state["parent"]},
-                        model.rig, model.sh_degree, model.num_drivers)
+        check_gaussians(
+            {f"gaussians.{k}": v for k, v in tensors.items()} | {"gaussians.parent": state["parent"]},
+            model.rig,
+            model.sh_degree,
+            model.num_drivers,
+        )
         model.replace_gaussians(tensors, state["parent"])
         for group in optimizer.param_groups:
             if group["name"] in tensors:
@@ -412,6 +535,7 @@ def _load_checkpoint(path: Path, fingerprint: str, cfg: TrainConfig, model: Gaus
         gen.set_state(state["generator"].cpu())
         torch.set_rng_state(state["torch_rng"].cpu())
     except (KeyError, TypeError, AttributeError, IndexError, RuntimeError, ValueError) as e:
-        raise InputError(f"{path}: not a usable checkpoint of this run ({type(e).__name__}: {e}); "
-                         "delete it to start over") from None
+        raise InputError(
+            f"{path}: not a usable checkpoint of this run ({type(e).__name__}: {e}); delete it to start over"
+        ) from None
     return step

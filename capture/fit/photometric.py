@@ -20,7 +20,6 @@ person's matte, do not count. Identity and focal length stay as the landmark fit
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +33,17 @@ from avatar.splat.mesh_raster import rasterize_mesh
 from avatar.splat.sh import SH_C0, sh_basis
 from avatar.rig import HeadRig, RigParams
 from capture.embedding import LandmarkEmbedding
-from capture.fit.setup import (LANDMARK_SCALE, eyes_only, fit_model, fit_points, jaw_from, landmark_residuals,
-                               outline_choice, project_cameras)
+from capture.fit.frame_sampling import blurred_frames, sample_frames
+from capture.fit.setup import (
+    LANDMARK_SCALE,
+    eyes_only,
+    fit_model,
+    fit_points,
+    jaw_from,
+    landmark_residuals,
+    outline_choice,
+    project_cameras,
+)
 from capture.fit.video import FitWeights
 from capture.head_outline import HAIR_LR, OutlineTerm, matte_outline
 from capture.ibug68 import inter_ocular
@@ -72,15 +80,39 @@ class PhotometricFit:
     outline: np.ndarray | None = None  # [T] the same after refinement
 
 
-def refine_photometric(rig: HeadRig, embedding: LandmarkEmbedding, params: RigParams, cameras: list[Camera],
-                       images: np.ndarray, mattes: np.ndarray, landmarks: np.ndarray, pairs: Tensor,
-                       weights: PhotometricWeights | None = None, fit_weights: FitWeights | None = None,
-                       progress: bool = True, shell_height: float | None = None,
-                       in_frame: np.ndarray | None = None, time: np.ndarray | None = None) -> PhotometricFit:
+def refine_photometric(
+    rig: HeadRig,
+    embedding: LandmarkEmbedding,
+    params: RigParams,
+    cameras: list[Camera],
+    images: np.ndarray,
+    mattes: np.ndarray,
+    landmarks: np.ndarray,
+    pairs: Tensor,
+    weights: PhotometricWeights | None = None,
+    fit_weights: FitWeights | None = None,
+    progress: bool = True,
+    shell_height: float | None = None,
+    in_frame: np.ndarray | None = None,
+    time: np.ndarray | None = None,
+) -> PhotometricFit:
     """Refine `params` [T] against the frames (the other arguments: `PhotometricRefinement`);
     progress: show a progress bar over the optimisation steps."""
-    return PhotometricRefinement(rig, embedding, params, cameras, images, mattes, landmarks, pairs, weights,
-                                 fit_weights, shell_height, in_frame, time).run(progress)
+    return PhotometricRefinement(
+        rig,
+        embedding,
+        params,
+        cameras,
+        images,
+        mattes,
+        landmarks,
+        pairs,
+        weights,
+        fit_weights,
+        shell_height,
+        in_frame,
+        time,
+    ).run(progress)
 
 
 class PhotometricRefinement:
@@ -99,11 +131,22 @@ class PhotometricRefinement:
     error arrays of the result per image.
     """
 
-    def __init__(self, rig: HeadRig, embedding: LandmarkEmbedding, params: RigParams, cameras: list[Camera],
-                 images: np.ndarray, mattes: np.ndarray, landmarks: np.ndarray, pairs: Tensor,
-                 weights: PhotometricWeights | None = None, fit_weights: FitWeights | None = None,
-                 shell_height: float | None = None, in_frame: np.ndarray | None = None,
-                 time: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        rig: HeadRig,
+        embedding: LandmarkEmbedding,
+        params: RigParams,
+        cameras: list[Camera],
+        images: np.ndarray,
+        mattes: np.ndarray,
+        landmarks: np.ndarray,
+        pairs: Tensor,
+        weights: PhotometricWeights | None = None,
+        fit_weights: FitWeights | None = None,
+        shell_height: float | None = None,
+        in_frame: np.ndarray | None = None,
+        time: np.ndarray | None = None,
+    ) -> None:
         self.weights = weights or PhotometricWeights()
         self.fit_weights = fit_weights or FitWeights()
         self.rig = rig.to(dtype=torch.float32)
@@ -118,8 +161,10 @@ class PhotometricRefinement:
         self.k_mats = torch.stack([c.K for c in cameras]).float()  # [T, 3, 3]
         self.w2c = torch.stack([c.world_to_cam for c in cameras]).float()  # [T, 4, 4]
         self.height, self.width = images.shape[1:3]
-        self.frames = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255  # [T, 3, H, W]
-        self.matte = torch.as_tensor(mattes, dtype=torch.float32)[:, None]  # [T, 1, H, W]
+        # Kept as stored, widened a chunk at a time where sampled (`frame_sampling`): a long clip's
+        # frames as float32 would not fit.
+        self.frames = torch.as_tensor(images).permute(0, 3, 1, 2)  # [T, 3, H, W] uint8, the caller's memory
+        self.matte = torch.as_tensor(mattes).to(torch.float16)[:, None]  # [T, 1, H, W]
         self.target = torch.as_tensor(landmarks[:, embedding.mp_index, :2], dtype=torch.float32)  # [T, L, 2]
         self.outline_normals = torch.as_tensor(outline_normals(landmarks))  # [T, S, 2]
         self.iod = torch.as_tensor(inter_ocular(landmarks), dtype=torch.float32).clamp_min(1.0)  # [T]
@@ -127,8 +172,10 @@ class PhotometricRefinement:
         self.time = None if time is None else torch.as_tensor(time, dtype=torch.long)  # [F]
         self.base = params.detach().to(dtype=torch.float32)  # [T] the landmark fit
         # What the optimiser moves: offsets from the landmark fit (identity and neck stay).
-        self.delta = {k: torch.zeros_like(getattr(self.base, k), requires_grad=True)
-                      for k in ("rotation", "translation", "expr", "jaw", "eyes")}
+        self.delta = {
+            k: torch.zeros_like(getattr(self.base, k), requires_grad=True)
+            for k in ("rotation", "translation", "expr", "jaw", "eyes")
+        }
         self.albedo = torch.zeros(self.samples.count, 3, requires_grad=True)  # [N, 3] logit of the colour
         sh = torch.zeros(9, 3)  # [9, 3] degree-2 lighting, shared by all frames
         sh[0] = 1.0 / SH_C0  # shading 1 everywhere
@@ -153,10 +200,13 @@ class PhotometricRefinement:
             error_before = self.consistency(start, visible)
         optimizer = self.optimizer()
         levels = self.weights.levels
-        bar = tqdm(total=sum(steps for _, steps in levels), desc="photometric refinement", disable=not progress,
-                   leave=False)
+        bar = tqdm(
+            total=sum(steps for _, steps in levels), desc="photometric refinement", disable=not progress, leave=False
+        )
+        blurred = None
         for level, (sigma, steps) in enumerate(levels):
-            blurred = _blur(self.frames, sigma)  # [T, 3, H, W]
+            del blurred  # the previous level's, freed before the next is made
+            blurred = blurred_frames(self.frames, sigma)  # [T, 3, H, W] float16
             if level:
                 visible = self.visibility(self.current().detach())
             for _ in range(steps):
@@ -180,8 +230,15 @@ class PhotometricRefinement:
             expr = expr.clamp(0.0, 1.0)
         eyes = base.eyes + delta["eyes"] * torch.tensor([1.0, 1.0, 0.0, 1.0, 1.0, 0.0])
         jaw = jaw_from(self.model, expr, base.jaw + delta["jaw"])
-        return RigParams(base.shape, expr, jaw, base.neck, base.rotation + delta["rotation"], eyes,
-                         base.translation + delta["translation"])
+        return RigParams(
+            base.shape,
+            expr,
+            jaw,
+            base.neck,
+            base.rotation + delta["rotation"],
+            eyes,
+            base.translation + delta["translation"],
+        )
 
     def per_image(self, params: RigParams) -> RigParams:
         """params [T] -> [F]: each image's time step."""
@@ -199,8 +256,9 @@ class PhotometricRefinement:
         points, normals = self.sample_rig.posed(self.per_image(params))  # [F, N, 3] each
         pix = project_cameras(points, self.k_mats, self.w2c)  # [T, N, 2]
         grid = torch.stack([pix[..., 0] / self.width * 2 - 1, pix[..., 1] / self.height * 2 - 1], -1)[:, :, None]
-        seen = F.grid_sample(frames, grid, align_corners=False, padding_mode="border")[..., 0]  # [T, 3, N]
-        on_person = F.grid_sample(self.matte, grid.detach(), align_corners=False)[:, 0, :, 0]  # [T, N]
+        seen = sample_frames(frames, grid, padding_mode="border")[..., 0]  # [T, 3, N]
+        with torch.no_grad():
+            on_person = sample_frames(self.matte, grid.detach())[:, 0, :, 0]  # [T, N]
         return seen.transpose(1, 2), F.normalize(normals, dim=-1), visible * on_person
 
     def predicted(self, normals: Tensor) -> Tensor:
@@ -221,7 +279,7 @@ class PhotometricRefinement:
         mean over the weighted samples and channels."""
         seen, normals, weight = self.observe(params, frames, visible)
         residual = seen - self.predicted(normals)  # [T, N, 3]
-        return (weight[..., None] * (residual.pow(2) + CHARBONNIER ** 2).sqrt()).sum() / (3 * weight.sum() + 1e-6)
+        return (weight[..., None] * (residual.pow(2) + CHARBONNIER**2).sqrt()).sum() / (3 * weight.sum() + 1e-6)
 
     def landmark_loss(self, params: RigParams) -> Tensor:
         """The landmark fit's own term (inter-ocular-normalised squared residuals, its point
@@ -229,8 +287,13 @@ class PhotometricRefinement:
         params = self.per_image(params)
         points, point_normals = self.point_rig.posed(params)
         pix = project_cameras(points, self.k_mats, self.w2c)  # [T, L, 2]
-        residual = landmark_residuals(self.embedding, pix, self.target, self.outline_normals,
-                                      outline_choice(self.embedding, points, point_normals))
+        residual = landmark_residuals(
+            self.embedding,
+            pix,
+            self.target,
+            self.outline_normals,
+            outline_choice(self.embedding, points, point_normals),
+        )
         err = (residual / self.iod[:, None, None]).pow(2).sum(-1)  # [T, L]
         eye_pix = project_cameras(self.eye_rig(eyes_only(params)), self.k_mats, self.w2c)  # [T, K, 2]
         eye_err = ((eye_pix - self.target[:, self.model.eye_points]) / self.iod[:, None, None]).pow(2).sum(-1)
@@ -247,21 +310,29 @@ class PhotometricRefinement:
         """The landmark fit's priors (small expressions, eyes and jaw) and temporal smoothness
         between consecutive frames, with its weights: the refinement must not undo them."""
         fw, pairs = self.fit_weights, self.pairs
-        return (fw.expr * params.expr.pow(2).sum(-1).mean() + fw.eyes * params.eyes.pow(2).sum(-1).mean()
-                + fw.jaw * params.jaw.pow(2).sum(-1).mean() + _smoothness(params.expr, pairs, fw.smooth_expr)
-                + _smoothness(params.rotation, pairs, fw.smooth_pose) + _smoothness(params.jaw, pairs, fw.smooth_pose)
-                + _smoothness(params.eyes, pairs, fw.smooth_eyes)
-                + _smoothness(params.translation, pairs, fw.smooth_translation))
+        return (
+            fw.expr * params.expr.pow(2).sum(-1).mean()
+            + fw.eyes * params.eyes.pow(2).sum(-1).mean()
+            + fw.jaw * params.jaw.pow(2).sum(-1).mean()
+            + _smoothness(params.expr, pairs, fw.smooth_expr)
+            + _smoothness(params.rotation, pairs, fw.smooth_pose)
+            + _smoothness(params.jaw, pairs, fw.smooth_pose)
+            + _smoothness(params.eyes, pairs, fw.smooth_eyes)
+            + _smoothness(params.translation, pairs, fw.smooth_translation)
+        )
 
     def optimizer(self) -> torch.optim.Adam:
         """Adam over the pose, expression and appearance (and the hair thickness with an outline
         term), each group at its own rate."""
         w, delta = self.weights, self.delta
-        return torch.optim.Adam([
-            {"params": [delta["rotation"], delta["translation"], delta["jaw"], delta["eyes"]], "lr": w.lr_pose},
-            {"params": [delta["expr"]], "lr": w.lr_expr},
-            {"params": [self.albedo, self.sh, self.log_gain], "lr": w.lr_appearance}]
-            + ([{"params": [self.head.hair], "lr": HAIR_LR}] if self.head is not None else []))
+        return torch.optim.Adam(
+            [
+                {"params": [delta["rotation"], delta["translation"], delta["jaw"], delta["eyes"]], "lr": w.lr_pose},
+                {"params": [delta["expr"]], "lr": w.lr_expr},
+                {"params": [self.albedo, self.sh, self.log_gain], "lr": w.lr_appearance},
+            ]
+            + ([{"params": [self.head.hair], "lr": HAIR_LR}] if self.head is not None else [])
+        )
 
     def step(self, optimizer: torch.optim.Adam, frames: Tensor, visible: Tensor) -> Tensor:
         """One Adam step on the whole objective against frames [T, 3, H, W] (one blur level);
@@ -271,8 +342,13 @@ class PhotometricRefinement:
         params = self.current()
         photo = self.photo_loss(params, frames, visible)
         # The last term: GAIN_PRIOR keeps each frame's colour gain near 1.
-        loss = (w.photo * photo + w.landmarks * self.landmark_loss(params) + self.outline_loss(params)
-                + self.regularisers(params) + GAIN_PRIOR * self.log_gain.pow(2).sum(-1).mean())
+        loss = (
+            w.photo * photo
+            + w.landmarks * self.landmark_loss(params)
+            + self.outline_loss(params)
+            + self.regularisers(params)
+            + GAIN_PRIOR * self.log_gain.pow(2).sum(-1).mean()
+        )
         loss.backward()
         optimizer.step()
         return photo
@@ -324,21 +400,6 @@ def _visibility(rig: HeadRig, params: RigParams, samples: VertexSamples, cameras
             facing = (normals[i, samples.vertices] * to_camera).sum(1) > FACING
             out[t] = (inside & front & facing & (z > 0)).float()
     return out
-
-
-def _blur(frames: Tensor, sigma: float) -> Tensor:
-    """Separable Gaussian blur of [T, C, H, W] (sigma in pixels; 0: unchanged)."""
-    if sigma <= 0:
-        return frames
-    radius = max(1, int(math.ceil(3 * sigma)))
-    x = torch.arange(-radius, radius + 1, dtype=frames.dtype)
-    g = torch.exp(-x * x / (2 * sigma * sigma))
-    g = g / g.sum()
-    c = frames.shape[1]
-    out = F.conv2d(F.pad(frames, (radius, radius, 0, 0), mode="replicate"), g.view(1, 1, 1, -1).expand(c, 1, 1, -1),
-                   groups=c)
-    return F.conv2d(F.pad(out, (0, 0, radius, radius), mode="replicate"), g.view(1, 1, -1, 1).expand(c, 1, -1, 1),
-                    groups=c)
 
 
 def _weighted_median(values: Tensor, weight: Tensor) -> Tensor:
