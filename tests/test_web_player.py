@@ -25,13 +25,15 @@ import torch
 from avatar.cli.main import main
 from avatar.data.livelink import REQUIRED_COLUMNS
 from avatar.gaussians.reference import blend_reference
-from avatar.model import load_avatar
-from avatar.export.web_format import read_web_avatar, write_web_avatar
+from avatar.model import Avatar, load_avatar
+from avatar.export.web_format import read_web_avatar, read_web_levels, write_web_avatar
+from avatar.export.web_levels import measured_on
 from avatar.splat import Camera
 from avatar.splat.framing import FRAMING_FOV_Y_DEG, camera_path, framing_distance, head_target
 from avatar.splat.sh import sh_to_colour
 from avatar.splat.view_cone import ViewCone
 from avatar.renderer.cut import CutRegion
+from avatar.renderer.lod import KEEP_FRACTIONS, levels_of_detail
 from avatar.export import export_web
 from avatar.web.headless import open_player, params_json, render_in_page, served
 from headless import viewer_missing, xvfb_avatar
@@ -148,7 +150,8 @@ def test_the_player_refuses_a_file_of_the_removed_pca_basis_with_why(tmp_path):
 
 
 def test_the_javascript_unit_tests_pass():
-    """web/tests/*.test.mjs (the GPU layout, the depth sort, the CSV reader's errors, sequences) with node --test."""
+    """web/tests/*.test.mjs (the GPU layout, the depth sort, the cut's row spans, the CSV reader's
+    errors, sequences) with node --test."""
     node = node_or_skip()
     run = subprocess.run(
         [node, "--test", *sorted(str(p) for p in (WEB / "tests").glob("*.test.mjs"))],
@@ -266,6 +269,67 @@ def test_the_page_renders_an_avatar_of_a_real_clip_as_the_engine_does(
     ]
     values = _page_psnrs(chromium, tmp_path / "web", avatar, shots + _shots(avatar, 3))
     assert min(values) >= MIN_PSNR, values
+
+
+# The builtin head's neck ring as tracking places it (capture.matte.head_mask.place_cut, which
+# leaves no shoulders out of that rig): symmetric in x, so that seen from straight ahead its
+# projection is level to ~1e-19 rad.
+LEVEL_RING = (4720, 4722, 4798, 4804, 4876, 4885, 4955, 4967, 5033, 5050, 5051, 5052, 5108, 5109, 5110)
+LEVEL_RING += tuple(range(5141, 5180))
+
+
+@pytest.mark.parametrize("hanging_hair", [False, True], ids=["cut", "hanging-hair"])
+def test_a_cut_seen_from_straight_ahead_is_the_engines(chromium, tmp_path, hanging_hair, cpu_extension):
+    """Cameras in front of the head, raised 0 to 5 degrees, see the neck ring's line level: it
+    crosses each row ~1e19 px away, and the page once kept stripes of the rows below it."""
+    avatar = scattered_avatar()
+    cut = avatar.model.head_cut
+    avatar.model.head_cut = dataclasses.replace(cut, ring=LEVEL_RING, shoulders=(), hanging_hair=hanging_hair)
+    export_web(avatar, tmp_path / "web")
+    centre, extent = head_target(avatar.rig)
+    ahead = [
+        Camera.orbit(0, pitch, framing_distance(extent), centre, SIZE, SIZE, FRAMING_FOV_Y_DEG) for pitch in (0, 2, 5)
+    ]
+    values = _page_psnrs(chromium, tmp_path / "web", avatar, [(avatar.rig.zero_params(1), c) for c in ahead])
+    assert min(values) >= MIN_PSNR, values
+
+
+def test_the_page_at_the_coarse_level_draws_the_viewers_pruned_avatar(chromium, demo_model, tmp_path, cpu_extension):
+    """The export carries the full avatar and the viewer's coarsest level of detail (its 40 % most
+    contributing Gaussians), with their counts and PSNR against the full avatar; the page at
+    `?lod=1` draws that level (as Avatar.render draws lod's pruned model, and not the full avatar)
+    and says so on its counter, at `?lod=0` the full avatar."""
+    avatar = load_avatar(demo_model, backend="cpu")
+    manifest = export_web(avatar, tmp_path / "web")
+    n = avatar.model.num_gaussians
+    full, coarse = manifest["levels"]
+    assert full == {"count": n, "psnr_db": None, "psnr_min_db": None}
+    assert coarse["count"] == round(KEEP_FRACTIONS[-1] * n) and 20 < coarse["psnr_min_db"] <= coarse["psnr_db"]
+    assert read_web_levels(tmp_path / "web" / "avatar.webavatar") == manifest["levels"]
+    (level,) = levels_of_detail(avatar.model, *measured_on(avatar), KEEP_FRACTIONS[-1:], avatar.background)
+    assert level.kept == coarse["count"] and round(level.psnr_mean, 2) == coarse["psnr_db"]
+    small = Avatar(level.model, avatar.identity_shape, avatar.background, backend="cpu")
+    shots = _shots(avatar, 4)
+    with served(tmp_path / "web") as url:
+        page = open_player(chromium, url, "manual=1&lod=1")
+        to_small, to_full = [], []
+        for params, camera in shots:
+            params, _ = avatar.params(params)
+            image, timings = render_in_page(page, params_json(params), camera)
+            assert timings["splats"] <= coarse["count"]
+            to_small.append(psnr_uint8(image, to_uint8(small.renderer.render(params, camera).rgb)))
+            to_full.append(psnr_uint8(image, to_uint8(avatar.renderer.render(params, camera).rgb)))
+        page.wait_for_function("document.getElementById('hud').textContent.includes('lod')")
+        hud = page.evaluate("document.getElementById('hud').textContent")
+        page.close()
+        page = open_player(chromium, url, "manual=1&lod=0")
+        _, timings = render_in_page(page, params_json(avatar.params(shots[0][0])[0]), shots[0][1])
+        page.close()
+    assert min(to_small) >= MIN_PSNR, to_small
+    assert sum(to_small) / len(to_small) > sum(to_full) / len(to_full) + 5, (to_small, to_full)
+    cost = f"{coarse['psnr_db']:.1f} dB (worst {coarse['psnr_min_db']:.1f})"
+    assert f"lod 1/1: {coarse['count']} Gaussians, {cost}" in hud, hud
+    assert timings["splats"] > coarse["count"]
 
 
 # ---- sequences, Live Link CSVs, the parameter stream -----------------------------------------------

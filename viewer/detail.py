@@ -30,17 +30,13 @@ import torch
 from avatar.gaussians import GaussianAvatar
 from avatar.splat.camera import Camera
 from avatar.splat.framing import head_target
-from avatar.renderer.lod import BuildStopped, LevelOfDetail, levels_of_detail
+from avatar.renderer.lod import KEEP_FRACTIONS, BuildStopped, LevelOfDetail, levels_of_detail
 from avatar.rig import RigParams
 from viewer.worker import name_os_thread
 
 log = logging.getLogger("avatar")
 
 BUDGET_FRAMES = 15  # renders behind each decision
-# Of the Gaussians, the most contributing ones, finest level first (docs/viewer.md, "Level of
-# detail"). On a 109k-Gaussian avatar driven live at 512 px: 55.6 and 47.3 dB against the full
-# avatar, 30.2 and 24.5 ms a render on one core against 37.8 (docs/results.md, "Live in the viewer").
-KEEP_FRACTIONS = (0.6, 0.4)
 MIN_PSNR_DB = 40.0  # a level of detail that costs more than this is not drawn
 # Worst-frame PSNR against the full avatar above which a level of detail is drawn even within
 # the budget: rounding to 8 bits alone (uniform error of half a level) is 58.9 dB.

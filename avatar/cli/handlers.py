@@ -206,14 +206,22 @@ def _export_web(args: argparse.Namespace) -> int:
             f"{args.model}: rig '{avatar.rig.name}': its licence forbids copying its arrays into a file, "
             "and the web player's .webavatar holds the whole rig mesh"
         )
+    started = time.perf_counter()
     manifest = export_web(avatar, args.web, args.expr, args.arkit_map)
     sequences = ", ".join(f"{s['name']} ({s['frames']} frames)" for s in manifest["sequences"]) or "none"
+    coarser = "; ".join(
+        f"{level['count']:,} Gaussians at {level['psnr_db']:.1f} dB against the full avatar (worst frame "
+        f"{level['psnr_min_db']:.1f})"
+        for level in manifest["levels"][1:]
+    )
     log.info(
-        "wrote %s: %d Gaussians in %.1f MB, sequences: %s; open it through a web server, e.g. "
-        "`python -m http.server -d %s 8000` and http://localhost:8000",
+        "wrote %s in %.1f s: %d Gaussians in %.1f MB, level of detail: %s, sequences: %s; open it through a "
+        "web server, e.g. `python -m http.server -d %s 8000` and http://localhost:8000",
         args.web,
+        time.perf_counter() - started,
         manifest["num_gaussians"],
         manifest["avatar_bytes"] / 1e6,
+        coarser or "none",
         sequences,
         args.web,
     )

@@ -16,7 +16,10 @@ The header: {"format": "avatar-web", "version": 1, "blocks": {NAME: {"offset", "
 "dtype" (uint8 | int8 | uint16 | uint32 | float16 | float32), "shape"}}, "rig": {...},
 "gaussians": {...}, "offsets": {...}, "background": [r, g, b], "identity_shape": [S] | null,
 "head_cut": {ring, sides, top, neck_margin, shoulders?, hanging_hair?} | null, "view_cone": {axis, half_angle,
-centre} | null (where SH colours are seen from: avatar/splat/view_cone.py), "expression_range": {...} | null}. A block is
+centre} | null (where SH colours are seen from: avatar/splat/view_cone.py), "expression_range": {...} | null,
+"levels": [{"count", "psnr_db", "psnr_min_db"}, ...] (levels of detail, finest first: the first is
+the whole file, counts decreasing; level k is the file's first count Gaussians, and its PSNR
+against the full avatar; absent in files written before it: one level)}. A block is
 a C-order array of `shape` (a JS reader: `new Float32Array(buffer, offset, length / 4)`;
 float16: a Uint16Array decoded by hand, or Float16Array where the browser has it).
 
@@ -97,6 +100,7 @@ from avatar.gaussians.io import PCA_BASIS_REMOVED
 from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.model.avatar import Avatar
 from avatar.model.expression_range import ExpressionRange
+from avatar.renderer.lod import taken
 from avatar.splat.view_cone import ViewCone
 from avatar.rig import HeadRig
 from avatar.rig.cut_vertices import HeadCut
@@ -104,8 +108,14 @@ from avatar.rig.cut_vertices import HeadCut
 MAGIC = b"AVWEB\0\0\0"
 VERSION = 1
 ALIGN = 16
-DTYPES = {"uint8": np.uint8, "int8": np.int8, "uint16": np.uint16, "uint32": np.uint32,
-          "float16": np.float16, "float32": np.float32}
+DTYPES = {
+    "uint8": np.uint8,
+    "int8": np.int8,
+    "uint16": np.uint16,
+    "uint32": np.uint32,
+    "float16": np.float16,
+    "float32": np.float32,
+}
 # The offsets, each stored on its own (a driver moves many more Gaussians' colours than their shapes).
 OFFSET_GROUPS = (("d_xyz", 3), ("d_rot", 4), ("d_log_scale", 3), ("d_opacity", 1), ("d_color", 3))
 # Below these a driver's offset of a Gaussian is left out (per column, in the offset's units):
@@ -121,32 +131,49 @@ class WebAvatarError(ValueError):
     """A .webavatar file that cannot be read; the message names the file and the problem."""
 
 
-def write_web_avatar(avatar: Avatar, path: str | Path, tolerance: tuple[float, ...] = DEFAULT_TOLERANCE) -> dict:
+def write_web_avatar(
+    avatar: Avatar,
+    path: str | Path,
+    tolerance: tuple[float, ...] = DEFAULT_TOLERANCE,
+    levels: list[dict] | None = None,
+) -> dict:
     """Write `avatar` as a .webavatar file (atomically); returns {block name: bytes} (and
-    "header", "total")."""
+    "header", "total"). levels: its levels of detail, finest first ({"count", "psnr_db",
+    "psnr_min_db"}; avatar.export.web_levels puts the Gaussians in their order); None: one."""
     model, rig = avatar.model, avatar.rig
     if not rig.embeddable:
         raise ValueError(f"rig '{rig.name}': its licence forbids copying its arrays into a file")
+    if levels is None:
+        levels = [{"count": model.num_gaussians, "psnr_db": None, "psnr_min_db": None}]
+    _check_levels(levels, model.num_gaussians)
     with torch.no_grad():
         blocks, header = _rig_blocks(rig, avatar.identity())
         g_blocks, g_header = _gaussian_blocks(model)
         o_blocks, o_header = _offset_blocks(model, np.asarray(tolerance, np.float64))
     blocks |= g_blocks | o_blocks
-    meta = {"format": "avatar-web", "version": VERSION, "rig": header, "gaussians": g_header, "offsets": o_header,
-            "background": [float(c) for c in avatar.background],
-            "identity_shape": None if avatar.identity_shape is None else avatar.identity_shape.tolist(),
-            "head_cut": None if model.head_cut is None else model.head_cut.to_dict(),
-            "view_cone": None if model.view_cone is None else model.view_cone.to_dict(),
-            "expression_range": None if avatar.expression_range is None else avatar.expression_range.to_dict()}
+    meta = {
+        "format": "avatar-web",
+        "version": VERSION,
+        "rig": header,
+        "gaussians": g_header,
+        "offsets": o_header,
+        "background": [float(c) for c in avatar.background],
+        "identity_shape": None if avatar.identity_shape is None else avatar.identity_shape.tolist(),
+        "head_cut": None if model.head_cut is None else model.head_cut.to_dict(),
+        "view_cone": None if model.view_cone is None else model.view_cone.to_dict(),
+        "expression_range": None if avatar.expression_range is None else avatar.expression_range.to_dict(),
+        "levels": levels,
+    }
     data, sizes = _pack(meta, blocks)
     with atomic_path(Path(path)) as partial:
         Path(partial).write_bytes(data)
     return sizes
 
 
-def read_web_avatar(path: str | Path, backend: str = "auto") -> Avatar:
+def read_web_avatar(path: str | Path, backend: str = "auto", level: int = 0) -> Avatar:
     """A .webavatar file as an Avatar on the CPU (dequantised; the rig's template holds the
-    identity, its identity blendshapes are zeros)."""
+    identity, its identity blendshapes are zeros); level k > 0: its level of detail k (the file's
+    first levels[k]["count"] Gaussians)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -154,6 +181,9 @@ def read_web_avatar(path: str | Path, backend: str = "auto") -> Avatar:
         raise WebAvatarError(f"{path}: cannot be read ({e.strerror})") from None
     try:
         meta, arrays = _unpack(data)
+        levels = _levels(meta)
+        if not 0 <= level < len(levels):
+            raise WebAvatarError(f"no level of detail {level}: it has {len(levels)} (0..{len(levels) - 1})")
         rig = _read_rig(meta["rig"], arrays)
         model = _read_gaussians(meta["gaussians"], meta["offsets"], arrays, rig)
         if meta.get("head_cut") is not None:
@@ -167,11 +197,59 @@ def read_web_avatar(path: str | Path, backend: str = "auto") -> Avatar:
         raise WebAvatarError(f"{path}: {e}") from None
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise WebAvatarError(f"{path}: not a readable .webavatar file: {e}") from None
-    return Avatar(model, None if identity is None else torch.tensor(identity, dtype=torch.float32),
-                  tuple(meta.get("background", (1.0, 1.0, 1.0))), {"web_format": VERSION}, backend, expression_range)
+    if level:
+        model = taken(model, torch.arange(levels[level]["count"]))
+    return Avatar(
+        model,
+        None if identity is None else torch.tensor(identity, dtype=torch.float32),
+        tuple(meta.get("background", (1.0, 1.0, 1.0))),
+        {"web_format": VERSION},
+        backend,
+        expression_range,
+    )
+
+
+def read_web_levels(path: str | Path) -> list[dict]:
+    """A .webavatar file's levels of detail, finest first ({"count", "psnr_db", "psnr_min_db"};
+    one, the whole file, in files written before they were)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+            length = struct.unpack_from("<I", head, 12)[0] if len(head) == 16 else 0
+            head += f.read(length)
+    except OSError as e:
+        raise WebAvatarError(f"{path}: cannot be read ({e.strerror})") from None
+    try:
+        return _levels(_header(head)[0])
+    except WebAvatarError as e:
+        raise WebAvatarError(f"{path}: {e}") from None
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise WebAvatarError(f"{path}: not a readable .webavatar file: {e}") from None
+
+
+def _levels(meta: dict) -> list[dict]:
+    """The header's levels of detail, checked (absent: one, the whole file)."""
+    count = int(meta["gaussians"]["count"])
+    levels = meta.get("levels") or [{"count": count, "psnr_db": None, "psnr_min_db": None}]
+    _check_levels(levels, count)
+    return levels
+
+
+def _check_levels(levels: list[dict], count: int) -> None:
+    """WebAvatarError unless the levels' counts start at count and decrease, each at least 1."""
+    counts = [level.get("count") for level in levels]
+    if (
+        not counts
+        or any(not isinstance(c, int) or c < 1 for c in counts)
+        or counts[0] != count
+        or any(b >= a for a, b in zip(counts, counts[1:]))
+    ):
+        raise WebAvatarError(f"levels of detail of {counts} Gaussians: not {count}, then fewer each")
 
 
 # --- writing ---------------------------------------------------------------------------------
+
 
 def _index_dtype(count: int) -> type:
     return np.uint16 if count <= 65535 else np.uint32
@@ -180,26 +258,43 @@ def _index_dtype(count: int) -> type:
 def _rig_blocks(rig: HeadRig, identity: torch.Tensor) -> tuple[dict, dict]:
     v = rig.num_vertices
     template = rig.v_template.float() + torch.einsum("vks,s->vk", rig.shapedirs.float(), identity.float())
-    blocks = {"rig.v_template": template.cpu().numpy().astype(np.float32),
-              "rig.faces": rig.faces.cpu().numpy().astype(_index_dtype(v))}
+    blocks = {
+        "rig.v_template": template.cpu().numpy().astype(np.float32),
+        "rig.faces": rig.faces.cpu().numpy().astype(_index_dtype(v)),
+    }
     # expression blendshapes: per expression the vertices it moves, int8 with one scale
     q, scales = _int8(rig.exprdirs.detach().float().cpu().numpy(), axis=(0, 1))  # [V, 3, E], [1, 1, E]
     start, vertex, delta = _sparse_rows([q[:, :, e] for e in range(rig.num_expr)])
-    blocks |= {"rig.expr_start": start, "rig.expr_vertex": vertex.astype(_index_dtype(v)),
-               "rig.expr_delta": delta.reshape(-1, 3), "rig.expr_scale": scales.reshape(-1)}
+    blocks |= {
+        "rig.expr_start": start,
+        "rig.expr_vertex": vertex.astype(_index_dtype(v)),
+        "rig.expr_delta": delta.reshape(-1, 3),
+        "rig.expr_scale": scales.reshape(-1),
+    }
     jstart, jvertex, jweight = _sparse_rows(list(rig.j_regressor.detach().float().cpu().numpy()))  # rows of [J, V]
-    blocks |= {"rig.jreg_start": jstart, "rig.jreg_vertex": jvertex.astype(np.uint32),
-               "rig.jreg_weight": jweight.astype(np.float32),
-               "rig.lbs_weights": rig.lbs_weights.detach().cpu().numpy().astype(np.float16)}
+    blocks |= {
+        "rig.jreg_start": jstart,
+        "rig.jreg_vertex": jvertex.astype(np.uint32),
+        "rig.jreg_weight": jweight.astype(np.float32),
+        "rig.lbs_weights": rig.lbs_weights.detach().cpu().numpy().astype(np.float16),
+    }
     has_posedirs = bool((rig.posedirs != 0).any())
     if has_posedirs:
         blocks["rig.posedirs"] = rig.posedirs.detach().cpu().numpy().astype(np.float16)
-    header = {"name": rig.name, "num_vertices": v, "num_faces": int(rig.faces.shape[0]), "num_shape": rig.num_shape,
-              "num_expr": rig.num_expr, "expr_names": rig.expr_names, "parents": rig.parents.tolist(),
-              "landmark_scheme": rig.landmark_scheme, "has_posedirs": has_posedirs,
-              "num_pose_features": int(rig.posedirs.shape[-1]),
-              "lmk_faces": None if rig.lmk_faces is None else rig.lmk_faces.tolist(),
-              "lmk_bary": None if rig.lmk_bary is None else rig.lmk_bary.tolist()}
+    header = {
+        "name": rig.name,
+        "num_vertices": v,
+        "num_faces": int(rig.faces.shape[0]),
+        "num_shape": rig.num_shape,
+        "num_expr": rig.num_expr,
+        "expr_names": rig.expr_names,
+        "parents": rig.parents.tolist(),
+        "landmark_scheme": rig.landmark_scheme,
+        "has_posedirs": has_posedirs,
+        "num_pose_features": int(rig.posedirs.shape[-1]),
+        "lmk_faces": None if rig.lmk_faces is None else rig.lmk_faces.tolist(),
+        "lmk_bary": None if rig.lmk_bary is None else rig.lmk_bary.tolist(),
+    }
     return blocks, header
 
 
@@ -223,14 +318,20 @@ def _sparse_rows(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.nda
 def _gaussian_blocks(model: GaussianAvatar) -> tuple[dict, dict]:
     n = model.num_gaussians
     f16 = lambda t: t.detach().float().cpu().numpy().astype(np.float16)  # noqa: E731
-    blocks = {"g.parent": model.parent.cpu().numpy().astype(_index_dtype(model.rig.faces.shape[0])),
-              "g.xyz": f16(model.xyz), "g.rot": f16(model.rot), "g.log_scale": f16(model.log_scale),
-              "g.opacity_logit": f16(model.opacity_logit), "g.sh_dc": f16(model.sh_dc.reshape(n, 3))}
+    blocks = {
+        "g.parent": model.parent.cpu().numpy().astype(_index_dtype(model.rig.faces.shape[0])),
+        "g.xyz": f16(model.xyz),
+        "g.rot": f16(model.rot),
+        "g.log_scale": f16(model.log_scale),
+        "g.opacity_logit": f16(model.opacity_logit),
+        "g.sh_dc": f16(model.sh_dc.reshape(n, 3)),
+    }
     header = {"count": n, "sh_degree": model.sh_degree, "blend_expr": model.blend_expr.tolist()}
     pose = model.pose_drivers
     if pose is not None:
-        blocks |= {name: t.detach().float().cpu().numpy()
-                   for name, t in zip(POSE_BLOCKS, (pose.mean, pose.low, pose.high))}
+        blocks |= {
+            name: t.detach().float().cpu().numpy() for name, t in zip(POSE_BLOCKS, (pose.mean, pose.low, pose.high))
+        }
     rest = model.sh_rest.detach().float().cpu().numpy().reshape(n, -1).astype(np.float64)  # [N, (K-1) 3]
     if rest.shape[1]:
         low = np.percentile(rest, SH_PERCENTILE, axis=0)
@@ -247,18 +348,25 @@ def _offset_blocks(model: GaussianAvatar, tolerance: np.ndarray) -> tuple[dict, 
     blocks, rows, column = {}, {}, 0
     for name, width in OFFSET_GROUPS:
         offsets = getattr(model, name).detach().float().cpu().numpy().reshape(d, n, width)  # [D, N, w]
-        tol = tolerance[column:column + width].astype(np.float32)
+        tol = tolerance[column : column + width].astype(np.float32)
         column += width
         keep = (np.abs(offsets) >= tol).any(axis=-1)  # [D, N]
         values, scales = _int8(np.where(keep[..., None], offsets, 0), axis=1)  # [D, N, w], [D, 1, w]
         scales = scales[:, 0]  # [D, w]
         count = keep.sum(axis=1)
         rows[name] = count.tolist()
-        blocks |= {f"{name}.mask": np.packbits(np.pad(keep, ((0, 0), (0, -n % 8))), axis=1, bitorder="little"),
-                   f"{name}.start": np.concatenate([[0], np.cumsum(count)]).astype(np.uint32),
-                   f"{name}.values": values[keep].reshape(-1, width), f"{name}.scale": scales}
-    header = {"count": d, "groups": [[name, width] for name, width in OFFSET_GROUPS], "rows": rows,
-              "tolerance": tolerance.tolist()}
+        blocks |= {
+            f"{name}.mask": np.packbits(np.pad(keep, ((0, 0), (0, -n % 8))), axis=1, bitorder="little"),
+            f"{name}.start": np.concatenate([[0], np.cumsum(count)]).astype(np.uint32),
+            f"{name}.values": values[keep].reshape(-1, width),
+            f"{name}.scale": scales,
+        }
+    header = {
+        "count": d,
+        "groups": [[name, width] for name, width in OFFSET_GROUPS],
+        "rows": rows,
+        "tolerance": tolerance.tolist(),
+    }
     return blocks, header
 
 
@@ -299,7 +407,9 @@ def _relative(table: dict) -> list[int]:
 
 # --- reading ---------------------------------------------------------------------------------
 
-def _unpack(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+
+def _header(data: bytes) -> tuple[dict, int]:
+    """(the JSON header, its byte length) of a file's first bytes (at least 16 + that length)."""
     if len(data) < 16 or data[:8] != MAGIC:
         raise ValueError("no .webavatar magic")
     version, length = struct.unpack_from("<II", data, 8)
@@ -307,9 +417,14 @@ def _unpack(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
         raise ValueError(f"version {version} is not supported (want {VERSION})")
     if 16 + length > len(data):
         raise ValueError("the header runs past the end of the file")
-    meta = json.loads(data[16:16 + length])
+    meta = json.loads(data[16 : 16 + length])
     if meta.get("format") != "avatar-web":
         raise ValueError(f"format tag {meta.get('format')!r}")
+    return meta, length
+
+
+def _unpack(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    meta, length = _header(data)
     arrays = {}
     for name, entry in meta["blocks"].items():
         dtype = np.dtype(DTYPES[entry["dtype"]]).newbyteorder("<")
@@ -318,12 +433,16 @@ def _unpack(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
             raise ValueError(f"block {name} lies outside the file or is not aligned")
         if math.prod(shape) * dtype.itemsize != nbytes:
             raise ValueError(f"block {name}: shape {shape} of {entry['dtype']} is not {nbytes} bytes")
-        arrays[name] = np.frombuffer(data, dtype, math.prod(shape), offset).reshape(shape).astype(dtype.newbyteorder("="))
+        arrays[name] = (
+            np.frombuffer(data, dtype, math.prod(shape), offset).reshape(shape).astype(dtype.newbyteorder("="))
+        )
     return meta, arrays
 
 
 def _tensor(a: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a).astype(np.float32 if dtype.is_floating_point else np.int64)).to(dtype)
+    return torch.from_numpy(np.ascontiguousarray(a).astype(np.float32 if dtype.is_floating_point else np.int64)).to(
+        dtype
+    )
 
 
 def _read_rig(header: dict, arrays: dict[str, np.ndarray]) -> HeadRig:
@@ -344,20 +463,30 @@ def _read_rig(header: dict, arrays: dict[str, np.ndarray]) -> HeadRig:
         rows = slice(jstart[j], jstart[j + 1])
         jreg[j, jvertex[rows]] = arrays["rig.jreg_weight"][rows]
     pose_features = int(header.get("num_pose_features", 36))
-    posedirs = arrays["rig.posedirs"].astype(np.float32) if header.get("has_posedirs") \
+    posedirs = (
+        arrays["rig.posedirs"].astype(np.float32)
+        if header.get("has_posedirs")
         else np.zeros((v, 3, pose_features), np.float32)
+    )
     template = arrays["rig.v_template"]
     if template.shape != (v, 3):
         raise ValueError(f"rig.v_template is {list(template.shape)}, not [{v}, 3]")
     lmk_faces, lmk_bary = header.get("lmk_faces"), header.get("lmk_bary")
     return HeadRig(
-        name=str(header["name"]), v_template=_tensor(template), faces=_tensor(arrays["rig.faces"], torch.long),
-        shapedirs=torch.zeros(v, 3, s), exprdirs=_tensor(exprdirs), posedirs=_tensor(posedirs),
-        j_regressor=_tensor(jreg), lbs_weights=_tensor(arrays["rig.lbs_weights"]),
-        parents=torch.tensor(header["parents"], dtype=torch.long), expr_names=header.get("expr_names"),
+        name=str(header["name"]),
+        v_template=_tensor(template),
+        faces=_tensor(arrays["rig.faces"], torch.long),
+        shapedirs=torch.zeros(v, 3, s),
+        exprdirs=_tensor(exprdirs),
+        posedirs=_tensor(posedirs),
+        j_regressor=_tensor(jreg),
+        lbs_weights=_tensor(arrays["rig.lbs_weights"]),
+        parents=torch.tensor(header["parents"], dtype=torch.long),
+        expr_names=header.get("expr_names"),
         lmk_faces=None if lmk_faces is None else torch.tensor(lmk_faces, dtype=torch.long),
         lmk_bary=None if lmk_bary is None else torch.tensor(lmk_bary, dtype=torch.float32),
-        landmark_scheme=str(header.get("landmark_scheme", "ibug68")))
+        landmark_scheme=str(header.get("landmark_scheme", "ibug68")),
+    )
 
 
 def _read_blend_expr(header: dict) -> torch.Tensor:
@@ -385,9 +514,13 @@ def _read_gaussians(header: dict, off_header: dict, arrays: dict[str, np.ndarray
         raise ValueError("g.parent is not one rig triangle per Gaussian")
     model = GaussianAvatar(rig, parent, degree, _read_blend_expr(header), _read_pose(arrays))
     k = (degree + 1) ** 2
-    tensors = {"xyz": _tensor(arrays["g.xyz"]), "rot": _tensor(arrays["g.rot"]),
-               "log_scale": _tensor(arrays["g.log_scale"]), "opacity_logit": _tensor(arrays["g.opacity_logit"]),
-               "sh_dc": _tensor(arrays["g.sh_dc"]).reshape(n, 1, 3)}
+    tensors = {
+        "xyz": _tensor(arrays["g.xyz"]),
+        "rot": _tensor(arrays["g.rot"]),
+        "log_scale": _tensor(arrays["g.log_scale"]),
+        "opacity_logit": _tensor(arrays["g.opacity_logit"]),
+        "sh_dc": _tensor(arrays["g.sh_dc"]).reshape(n, 1, 3),
+    }
     if k > 1:
         low = np.asarray(header["sh_rest_low"], np.float32)
         step = np.asarray(header["sh_rest_step"], np.float32)

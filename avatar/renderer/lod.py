@@ -8,6 +8,8 @@ the gradient of the red channel's sum with respect to a Gaussian's red colour). 
 keeps the most contributing fractions (one level each, from one set of contributions) and measures
 the PSNR of each level's renders against the full ones on frames the caller chooses (evaluation
 frames, not the ones the contributions came from), so whoever shows it can say what it costs.
+The viewer switches to its levels when frames miss their budget (viewer/detail.py), the web
+player to the one its export carries (avatar/export/web_levels.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from avatar.splat.ext_backend import camera_params
 from avatar.renderer.renderer import AvatarRenderer
 from avatar.rig import RigParams
 
+# Of the Gaussians, the most contributing ones, finest level first (docs/viewer.md, "Level of
+# detail"). On a 109k-Gaussian avatar driven live at 512 px: 55.6 and 47.3 dB against the full
+# avatar, 30.2 and 24.5 ms a render on one core against 37.8 (docs/results.md, "Live in the viewer").
+KEEP_FRACTIONS = (0.6, 0.4)
+
 
 @dataclass
 class LevelOfDetail:
@@ -35,6 +42,7 @@ class LevelOfDetail:
     of: int  # Gaussians in the full model
     psnr_mean: float  # dB, pruned renders against the full ones, over the evaluation frames
     psnr_min: float
+    indices: Tensor  # [kept] the full model's Gaussians it keeps, increasing (model's order)
 
     def describe(self) -> str:
         return (
@@ -107,14 +115,20 @@ def contributions(
 
 
 def pruned(model: GaussianAvatar, keep: Tensor) -> GaussianAvatar:
-    """A copy of model with the Gaussians keep [K] (indices) only, their offsets and cut kept."""
-    keep = keep.sort().values
+    """A copy of model with the Gaussians keep [K] (indices) only, in the model's order, their
+    offsets and cut kept."""
+    return taken(model, keep.sort().values)
+
+
+def taken(model: GaussianAvatar, index: Tensor) -> GaussianAvatar:
+    """A copy of model with the Gaussians index [K] (indices), in that order, their offsets and cut
+    kept (a permutation of all of them reorders the model: the web export's levels are prefixes)."""
     copied = copy.deepcopy(model)
     tensors = {
-        name: value.detach()[:, keep] if name in GaussianAvatar.OFFSETS else value.detach()[keep]
+        name: value.detach()[:, index] if name in GaussianAvatar.OFFSETS else value.detach()[index]
         for name, value in model.attribute_tensors().items()
     }
-    copied.replace_gaussians(tensors, model.parent[keep])
+    copied.replace_gaussians(tensors, model.parent[index])
     return copied
 
 
@@ -138,7 +152,8 @@ def levels_of_detail(
         if not 0 < fraction <= 1:
             raise ValueError(f"keep fractions must be in (0, 1], got {fraction}")
     order = contributions(model, seen, cameras, stop).argsort(descending=True)  # [N] most contributing first
-    smalls = [pruned(model, order[: max(1, int(round(f * model.num_gaussians)))]) for f in keep_fractions]
+    kept = [order[: max(1, int(round(f * model.num_gaussians)))].sort().values for f in keep_fractions]
+    smalls = [pruned(model, keep) for keep in kept]
     full = AvatarRenderer(model, background, "cpu")
     renderers = [AvatarRenderer(small, background, "cpu") for small in smalls]
     scores: list[list[float]] = [[] for _ in smalls]  # per level, per (frame, camera)
@@ -151,6 +166,6 @@ def levels_of_detail(
                 mse = float((a - b).pow(2).mean())
                 scores[level].append(10 * math.log10(1.0 / max(mse, 1e-12)))
     return [
-        LevelOfDetail(small, small.num_gaussians, model.num_gaussians, statistics.fmean(level), min(level))
-        for small, level in zip(smalls, scores)
+        LevelOfDetail(small, small.num_gaussians, model.num_gaussians, statistics.fmean(level), min(level), keep)
+        for small, level, keep in zip(smalls, scores, kept)
     ]

@@ -2,7 +2,7 @@
 a smaller level of detail of it:
 
     python benchmarks/speed/web_player.py MODEL.avatar [--counts 30000,0] [--size 512] [--frames 12]
-        [--seconds 10] [--player DIR] [--json OUT.json]
+        [--seconds 10] [--lod 0|1|auto] [--player DIR] [--json OUT.json]
 
 For each Gaussian count (0: all of them; fewer: the avatar's most contributing Gaussians,
 avatar.renderer.lod), the avatar is exported with `avatar export --web` (its capture's clip as the
@@ -18,7 +18,10 @@ sums (performance.now around its work, waits for the GPU process included: `page
 thread, `worker` in the worker; players that do not keep them show -); `gpu`: the last frame's
 EXT_disjoint_timer_query_webgl2 time (under SwiftShader it reads less than the wall time the work
 takes). Then `--frames` frames drawn one at a time against Avatar.render (PSNR mean / worst).
-`--player DIR`: another build of the player (its index.html and player.js), e.g. an older one.
+`--lod`: the level of detail the page draws (the player's `?lod=`; 0, the full avatar, by default;
+1 the export's coarser level, its PSNR then against the full avatar's renders; auto: the page
+chooses from its frame times, `lod` the level it drew last). `--player DIR`: another build of the
+player (its index.html and player.js), e.g. an older one.
 """
 
 from __future__ import annotations
@@ -46,10 +49,10 @@ from avatar.rig import RigParams
 from avatar.export import export_web
 from avatar.web.headless import browser, find_chromium, open_player, params_json, render_in_page, served
 
-ROW = "{:>9} {:>6} {:>7} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>11}"
-HEADER = ("Gaussians", "MB", "frame", "fps", "cpu_ms", "main", "page", "worker", "gpu", "PSNR mean/min")
+ROW = "{:>9} {:>6} {:>4} {:>7} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>11}"
+HEADER = ("Gaussians", "MB", "lod", "frame", "fps", "cpu_ms", "main", "page", "worker", "gpu", "PSNR mean/min")
 # wraps the player's per-frame counter to keep each drawn frame's time (players old and new have it)
-_RECORD_FRAMES = """() => { const p = window.avatarPlayer; window.frameTimes = [];
+RECORD_FRAMES = """() => { const p = window.avatarPlayer; window.frameTimes = [];
   const count = p.count.bind(p); p.count = (...args) => { window.frameTimes.push(performance.now()); return count(...args); }; }"""
 
 
@@ -103,6 +106,7 @@ def measure(
     seconds: float,
     work: Path,
     player: Path | None,
+    lod: str = "0",
 ) -> dict:
     folder = work / f"web_{avatar.model.num_gaussians}"
     manifest = export_web(avatar, folder, [sequence])
@@ -110,17 +114,18 @@ def measure(
         for name in ("index.html", "player.js"):
             shutil.copyfile(player / name, folder / name)
     with served(folder) as url:
-        page = open_player(b, url, f"size={size}&seq={manifest['sequences'][0]['name']}")
+        page = open_player(b, url, f"size={size}&seq={manifest['sequences'][0]['name']}&lod={lod}")
         cdp = page.context.new_cdp_session(page)
         cdp.send("Performance.enable")
         time.sleep(2.0)  # the first frames compile and upload
-        page.evaluate(_RECORD_FRAMES)
-        before, started = _metrics(cdp), time.perf_counter()
+        page.evaluate(RECORD_FRAMES)
+        before, started = page_metrics(cdp), time.perf_counter()
         js_before = page.evaluate("window.avatarPlayer.stats.cpu || null")
         time.sleep(seconds)  # nothing asked of the page meanwhile: its CPU time is its own
-        after, elapsed = _metrics(cdp), time.perf_counter() - started
+        after, elapsed = page_metrics(cdp), time.perf_counter() - started
         js_after = page.evaluate("window.avatarPlayer.stats.cpu || null")
         gpu = page.evaluate("window.avatarPlayer.renderer.gpuMs")
+        drawn_level = page.evaluate("window.avatarPlayer.level ?? null")  # older players: none
         times = page.evaluate("window.frameTimes")
         page.close()
         drawn = len(times)
@@ -129,7 +134,7 @@ def measure(
         if js_before is not None and js_after["frames"] > js_before["frames"]:
             frames = js_after["frames"] - js_before["frames"]
             js = {k: (js_after[k] - js_before[k]) / frames for k in ("page", "worker")}
-        page = open_player(b, url, f"manual=1&size={size}")
+        page = open_player(b, url, f"manual=1&size={size}&lod={0 if lod == 'auto' else lod}")
         render_in_page(page, params_json(shots[0][0]), shots[0][1])  # warm-up: JIT, shaders, textures
         psnrs = []
         for params, camera in shots:
@@ -142,6 +147,8 @@ def measure(
     return {
         "gaussians": avatar.model.num_gaussians,
         "mb": manifest["avatar_bytes"] / 1e6,
+        "levels": manifest.get("levels"),
+        "lod": drawn_level,
         "size": size,
         "frames_drawn": drawn,
         "seconds": elapsed,
@@ -158,7 +165,7 @@ def measure(
     }
 
 
-def _metrics(cdp) -> dict[str, float]:
+def page_metrics(cdp) -> dict[str, float]:
     """Chromium's Performance metrics of the page (seconds for the times)."""
     return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
 
@@ -180,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--lod", default="0", choices=("0", "1", "auto"), help="the level of detail drawn")
     parser.add_argument("--player", type=Path, default=None, help="another build of the player: its folder")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -200,13 +208,22 @@ def main(argv: list[str] | None = None) -> int:
         print(ROW.format(*HEADER))
         for count in (int(c) for c in args.counts.split(",")):
             row = measure(
-                b, level(avatar, count, shots), shots, sequence, args.size, args.seconds, Path(work), args.player
+                b,
+                level(avatar, count, shots),
+                shots,
+                sequence,
+                args.size,
+                args.seconds,
+                Path(work),
+                args.player,
+                args.lod,
             )
             rows.append(row)
             print(
                 ROW.format(
                     row["gaussians"],
                     f"{row['mb']:.2f}",
+                    "-" if row["lod"] is None else row["lod"],
                     _ms(row["frame_ms"]),
                     f"{row['fps_playing']:.2f}",
                     _ms(row["cpu_ms"]),

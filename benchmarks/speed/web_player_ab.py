@@ -37,18 +37,28 @@ _RECORD = """() => { const p = window.avatarPlayer; window.frameTimes = [];
 
 
 def gpu_process_seconds() -> float:
-    """CPU seconds Chromium's GPU processes have used so far (0 where /proc does not tell)."""
+    """CPU seconds the GPU processes of the Chromiums this process started have used so far (0
+    where /proc does not tell); other programs' browsers on the machine are left out."""
     total = 0.0
     for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
         if not pid.isdigit():
             continue
         try:
-            if b"--type=gpu-process" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"--type=gpu-process" not in Path(f"/proc/{pid}/cmdline").read_bytes() or not _descends(int(pid)):
                 continue
             total += stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
         except OSError:
             pass
     return total
+
+
+def _descends(pid: int) -> bool:
+    """Whether process `pid` was started by this process, directly or not (OSError once it ended)."""
+    while pid > 1:
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])  # its parent
+        if pid == os.getpid():
+            return True
+    return False
 
 
 def _process_time(cdp) -> float:
@@ -75,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copytree(args.folder, folder)
             for name in ("index.html", "player.js"):
                 shutil.copyfile(player / name, folder / name)
-            page = open_player(b, stack.enter_context(served(folder)), f"size={args.size}&seq={sequence}")
+            # lod=0: the full avatar (newer players choose a level of detail by the frame time; older ones
+            # ignore the parameter)
+            page = open_player(b, stack.enter_context(served(folder)), f"size={args.size}&seq={sequence}&lod=0")
             time.sleep(2.0)  # the first frames compile and upload
             page.evaluate(_RECORD)
             cdp = page.context.new_cdp_session(page)

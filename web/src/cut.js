@@ -139,19 +139,23 @@ function discHalfWidth(dy, radius) {
   return Math.floor(radius * Math.sqrt(Math.max(1 - t * t, 0)) + 0.5);
 }
 
-/** [lo, hi] (lo > hi: none) of the columns of row py whose centres lie on the head's side. */
+/** [lo, hi] (lo > hi: none; both within a few columns of the image) of the columns of row py
+ * whose centres lie on the head's side. */
 function columnsOnHeadSide(line, py, width) {
   const inside = (u) => signedDistance(line, u + 0.5, py) >= 0;
   let loX = -2, hiX = width + 1;
   if (line.nx !== 0) {
-    const root = line.px - ((py - line.py) * line.ny) / line.nx;
+    // Where the line crosses the row, kept within the image's margin: a nearly level line (a rig
+    // symmetric in x seen from straight ahead has |nx| ~ 1e-19) crosses it ~1e19 px away, and
+    // such a bound would wrap in the spans' Int32Array, keeping rows the cut removes.
+    const root = Math.min(Math.max(line.px - ((py - line.py) * line.ny) / line.nx, -2), width + 1);
     if (line.nx > 0) loX = root;
     else hiX = root;
   } else if (!inside(0)) {
     hiX = loX - 1;
   }
-  let lo = Math.max(0, Math.ceil(Math.max(loX, -2) - 0.5));
-  let hi = Math.min(width - 1, Math.floor(Math.min(hiX, width + 1) - 0.5));
+  let lo = Math.max(0, Math.ceil(loX - 0.5));
+  let hi = Math.min(width - 1, Math.floor(hiX - 0.5));
   if (lo > hi) return [lo, hi];
   while (lo > 0 && inside(lo - 1)) --lo;
   while (lo <= hi && !inside(lo)) ++lo;

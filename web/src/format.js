@@ -86,11 +86,23 @@ export function readWebAvatar(buffer, name) {
   }
   return {
     rig, gaussians, offsets,
+    levels: readLevels(meta.levels, gaussians.count),
     background: meta.background || [1, 1, 1],
     headCut: meta.head_cut || null,
     viewCone: meta.view_cone || null,
     expressionRange: meta.expression_range || null,
   };
+}
+
+/** The levels of detail, finest first: [{count, psnrDb, psnrMinDb}], level k the file's first
+ * count Gaussians (files written before them: one, the whole file). */
+function readLevels(levels, count) {
+  if (levels === undefined || levels === null) return [{ count, psnrDb: null, psnrMinDb: null }];
+  const counts = Array.isArray(levels) ? levels.map((level) => level && level.count) : [];
+  if (!counts.length || counts[0] !== count || counts.some((c, k) => !Number.isInteger(c) || c < 1 || (k && c >= counts[k - 1]))) {
+    throw new WebAvatarError(`levels of detail of ${JSON.stringify(counts)} Gaussians: not ${count}, then fewer each`);
+  }
+  return levels.map(({ count: c, psnr_db: psnrDb = null, psnr_min_db: psnrMinDb = null }) => ({ count: c, psnrDb, psnrMinDb }));
 }
 
 function readRig(header, blocks, halves) {

@@ -4,7 +4,9 @@
 //
 // Query parameters: ?size=N (render size, px), ?ws=URL (connect to a parameter stream),
 // ?seq=NAME (play an embedded sequence), ?manual=1 (no loop: only window.avatarPlayer.renderNow
-// draws, for tests and benchmarks), ?target=rgba16f|rgba8 (force a lesser blend target).
+// draws, for tests and benchmarks), ?target=rgba16f|rgba8 (force a lesser blend target),
+// ?lod=0|1|auto (the level of detail: the full avatar, the export's coarser level, or chosen from
+// the frame time; by default auto, and 0 with ?manual=1, whose frames stay as asked).
 
 import { Player } from "./player.js";
 import { buildUi } from "./ui.js";
@@ -28,6 +30,7 @@ async function main(scriptUrl) {
       size: Number(query.get("size")) || Math.min(512, Math.floor(Math.min(innerWidth, innerHeight) * devicePixelRatio)),
       target: query.get("target") || "auto",
       transparent,
+      lod: query.get("lod") || (query.get("manual") ? 0 : "auto"),
     });
     window.avatarPlayer = player;
     const summary = await player.load(new URL(".", location.href));

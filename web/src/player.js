@@ -3,14 +3,17 @@
 // coloured and projected on the GPU (gpu/avatar_gpu.js), the splats' depths read back without
 // waiting and sorted in the worker, and the frame drawn in its own order with the cut
 // (gpu/cut_gpu.js) as soon as the sort is back, and the next frame begun at once. It counts
-// frames for the on-page fps. What drives the avatar is a "source": the neutral face, the sliders, a
-// sequence (embedded or a dropped Live Link CSV) or a parameter stream.
+// frames for the on-page fps, and times each frame from its start to its draw: with `lod: "auto"`
+// those times choose the level of detail it draws (level_switch.js; a level is the file's first
+// Gaussians, drawn from the same textures). What drives the avatar is a "source": the neutral
+// face, the sliders, a sequence (embedded or a dropped Live Link CSV) or a parameter stream.
 
 import { framingDistance, orbit } from "./camera.js";
 import { FrameInputs } from "./frame_inputs.js";
 import { SplatRenderer } from "./gl/renderer.js";
 import { AvatarGpu, SLOTS } from "./gpu/avatar_gpu.js";
 import { CutGpu } from "./gpu/cut_gpu.js";
+import { DisplayPeriod, LevelSwitch } from "./level_switch.js";
 import { liveLinkSequence, readLiveLinkCsv } from "./livelink.js";
 import { copyParams, Sequence, zeroParams } from "./params.js";
 import { ParamStream } from "./stream.js";
@@ -30,10 +33,15 @@ export class Player {
     this.spare = { keys: [], orders: [] }; // buffers handed back and forth with the worker
     this.dirty = true;
     this.listeners = [];
-    // per drawn frame: the page's main-thread ms (inputs, GL calls, read-back, draw) and the
-    // worker's (the sort); cpu: the running sums, for benchmarks
-    this.stats = { frames: 0, fps: 0, workerMs: 0, pageMs: 0, windowStart: performance.now(), windowFrames: 0,
-      lastFrame: 0, cpu: { page: 0, worker: 0, frames: 0 } };
+    // per drawn frame: the page's main-thread ms (inputs, GL calls, read-back, draw), the
+    // worker's (the sort) and the frame's, from its start to its draw; cpu: the running sums, for
+    // benchmarks
+    this.stats = { frames: 0, fps: 0, workerMs: 0, pageMs: 0, frameMs: 0, windowStart: performance.now(),
+      windowFrames: 0, lastFrame: 0, cpu: { page: 0, worker: 0, frames: 0 } };
+    // the level of detail drawn (0: the full avatar) and, with lod "auto", what chooses it
+    this.level = 0;
+    this.levelSwitch = null;
+    this.display = new DisplayPeriod();
     this.source = { kind: "neutral" };
     this.sliderParams = null;
     this.streamParams = null;
@@ -58,6 +66,8 @@ export class Player {
       return new Sequence(s.name, s.fps, numExpr, rows);
     }));
     this.background = this.summary.background;
+    this.levels = this.summary.levels;
+    this.setLevel(this.options.lod ?? "auto");
     this.resetView();
     this.sliderParams = zeroParams(numExpr);
     this.worker.onmessage = ({ data }) => this.received(data);
@@ -163,12 +173,27 @@ export class Player {
   onChange(listener) { this.listeners.push(listener); }
   emit() { for (const listener of this.listeners) listener(this); }
 
+  /** The level of detail to draw from the next frame on: k (0 the full avatar; clamped to the
+   * levels there are) or "auto" (chosen from the frames' times, from the full avatar on). */
+  setLevel(level) {
+    const last = this.levels.length - 1;
+    if (level === "auto") {
+      this.levelSwitch = new LevelSwitch(this.levels.length);
+      this.level = 0;
+    } else {
+      this.levelSwitch = null;
+      this.level = Math.max(0, Math.min(last, Math.floor(Number(level)) || 0));
+    }
+    this.dirty = true;
+  }
+
   /** Starts the loop: a new frame whenever a slot is free and something changed (always while a
    * sequence plays or a stream drives); each animation frame looks whether the GPU has the
-   * oldest frame's depths for the sort. */
+   * oldest frame's depths for the sort, and times the display's refresh. */
   start() {
     this.looping = true;
-    const tick = () => {
+    const tick = (timestamp) => {
+      this.display.tick(timestamp);
       this.pollDepths();
       this.next();
       requestAnimationFrame(tick);
@@ -192,7 +217,7 @@ export class Player {
     this.dirty = false;
     const started = performance.now();
     const slot = Array.from({ length: SLOTS }, (_, k) => k).find((k) => !this.frames.some((f) => f.slot === k));
-    const frame = { id: this.nextId++, slot, camera, exact, capture, state: "gpu", cpuMs: 0 };
+    const frame = { id: this.nextId++, slot, camera, exact, capture, state: "gpu", cpuMs: 0, started, level: this.level };
     frame.done = new Promise((resolve, reject) => { frame.resolve = resolve; frame.reject = reject; });
     frame.settled = frame.done.catch(() => null);
     this.frames.push(frame);
@@ -200,14 +225,14 @@ export class Player {
       frame.inputs = this.inputs.frame(params, camera, slot);
       this.renderer.beginSpan(frame.id);
       this.gpu.pose(frame.inputs, slot);
-      this.gpu.project(frame.inputs, camera, slot);
+      this.gpu.project(frame.inputs, camera, slot, frame.level);
       this.renderer.endSpan();
-      if (exact) this.sort(frame, { keys: this.gpu.readDepthKeys(slot), stride: 1 }, started);
-      else this.gpu.startDepthKeys(slot);
+      if (exact) this.sort(frame, { keys: this.gpu.readDepthKeys(slot, frame.level), stride: 1 }, started);
+      else this.gpu.startDepthKeys(slot, frame.level);
     } catch (error) {
       this.fail(error.message || String(error));
     }
-    frame.cpuMs += performance.now() - started;
+    if (frame.state === "gpu") frame.cpuMs += performance.now() - started; // else sort() counted it
     return frame.done;
   }
 
@@ -226,7 +251,8 @@ export class Player {
     const order = this.spare.orders.pop();
     const transfer = [keys.buffer];
     if (order) transfer.push(order.buffer);
-    this.worker.postMessage({ type: "sort", id: frame.id, keys, stride, order }, transfer);
+    const gaussians = this.levels[frame.level].count; // the level's: the file's first ones
+    this.worker.postMessage({ type: "sort", id: frame.id, keys, stride, order, gaussians }, transfer);
     frame.cpuMs += performance.now() - started;
   }
 
@@ -299,10 +325,12 @@ export class Player {
       this.fail(error.message || String(error));
       return;
     }
-    frame.cpuMs += performance.now() - started;
+    const now = performance.now();
+    frame.cpuMs += now - started;
     this.frames.shift();
-    this.count(data.ms, frame.cpuMs, data.count);
-    frame.resolve({ pixels, workerMs: data.ms, pageMs: frame.cpuMs, splats: data.count });
+    this.count(data.ms, frame.cpuMs, data.count, now - frame.started);
+    if (this.levelSwitch) this.chooseLevel(now - frame.started, frame.level, now);
+    frame.resolve({ pixels, workerMs: data.ms, pageMs: frame.cpuMs, splats: data.count, level: frame.level });
     if (this.looping) this.next();
   }
 
@@ -313,13 +341,23 @@ export class Player {
     for (const frame of frames) frame.reject(new Error(message));
   }
 
-  count(workerMs, pageMs, splats) {
+  /** With lod "auto": a frame of level `level` took `ms`, drawn at `now`; the level switch says
+   * which level the next frames draw (the display's refresh period is their budget). */
+  chooseLevel(ms, level, now) {
+    const next = this.levelSwitch.frame(ms, level, now, this.display.ms() || 0);
+    if (next === this.level) return;
+    this.level = next;
+    this.dirty = true;
+  }
+
+  count(workerMs, pageMs, splats, frameMs) {
     const s = this.stats, now = performance.now();
     s.frames += 1;
     s.windowFrames += 1;
     s.lastFrame = now;
     s.workerMs = workerMs;
     s.pageMs = pageMs;
+    s.frameMs = frameMs;
     s.splats = splats;
     s.cpu.page += pageMs;
     s.cpu.worker += workerMs;

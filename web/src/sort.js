@@ -17,10 +17,12 @@ export class DepthSorter {
     this.histogram = new Uint32Array(65536);
   }
 
-  /** The places of the visible Gaussians back to front, into out [>= their count] (a view of it
-   * is returned). depthKeys: per place its key (positive floats sort as their bits do). */
-  drawOrder(depthKeys, out) {
-    const n = this.keys.length, places = this.places;
+  /** The places of the visible Gaussians among the first `count` (all by default: a level of
+   * detail is the file's first Gaussians) back to front, into out [>= their count] (a view of it
+   * is returned). depthKeys: per place its key (positive floats sort as their bits do), at least
+   * up to the last of those Gaussians' places. */
+  drawOrder(depthKeys, out, count = this.keys.length) {
+    const n = Math.min(count, this.keys.length), places = this.places;
     let visible = 0;
     for (let i = 0; i < n; ++i) { // by Gaussian: a stable sort then leaves ties in index order
       const place = places[i], key = depthKeys[place];

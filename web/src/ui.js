@@ -1,6 +1,6 @@
 // The page's controls: orbit (drag, wheel, pinch), the source (neutral, sliders, sequences, a
 // dropped Live Link CSV, a parameter stream), playback, resolution, the expression sliders, the
-// fps counter.
+// fps counter with the level of detail drawn.
 
 const SIZES = [256, 384, 512, 768, 1024];
 
@@ -99,8 +99,19 @@ export function buildUi(player, query) {
     const gpu = player.renderer.gpuMs === null ? "" : `  gpu ${player.renderer.gpuMs.toFixed(1)} ms`;
     const rate = performance.now() - st.lastFrame > 1000 ? "idle" : `${st.fps.toFixed(1)} fps`;
     hud.textContent = `${rate}  ${player.size} px  ${st.splats ?? 0} splats\n`
-      + `page ${st.pageMs.toFixed(1)} ms  worker ${st.workerMs.toFixed(1)} ms${gpu}\n${player.renderer.target.name}`;
+      + `frame ${st.frameMs.toFixed(0)} ms  page ${st.pageMs.toFixed(1)} ms  worker ${st.workerMs.toFixed(1)} ms${gpu}\n`
+      + `${describeLevel(player)}  ${player.renderer.target.name}`;
   }, 250);
+}
+
+/** The level of detail drawn (of the levels 0..last), whether chosen by the frame time, its
+ * Gaussians and what it costs against the full avatar (PSNR, mean and worst of the frames the
+ * export measured): "lod 1/1 auto: 43571 Gaussians, 43.4 dB (worst 27.6)". */
+export function describeLevel(player) {
+  const levels = player.levels, level = levels[player.level];
+  const cost = player.level === 0 ? "full"
+    : level.psnrDb === null ? "PSNR not measured" : `${level.psnrDb.toFixed(1)} dB (worst ${level.psnrMinDb === null ? "-" : level.psnrMinDb.toFixed(1)})`;
+  return `lod ${player.level}/${levels.length - 1}${player.levelSwitch ? " auto" : ""}: ${level.count} Gaussians, ${cost}`;
 }
 
 function expressionSliders(panel, player) {

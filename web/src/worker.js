@@ -1,5 +1,6 @@
 // The player's worker: decodes the avatar once and lays it out for the GPU (gpu/layout.js), then
-// sorts each frame's splats by the depths the GPU read back (sort.js), off the page's thread.
+// sorts each frame's splats by the depths the GPU read back (sort.js), off the page's thread: the
+// Gaussians of the frame's level of detail (its first `count`; the keys of its rows only).
 // Buffers travel both ways as transferables: the page hands the last ones back to be filled again.
 
 import { readWebAvatar } from "./format.js";
@@ -7,7 +8,7 @@ import { gpuLayout } from "./gpu/layout.js";
 import { DepthSorter } from "./sort.js";
 
 export function startWorker(scope) {
-  let sorter = null, count = 0, places = 0;
+  let sorter = null, count = 0;
   scope.onmessage = ({ data }) => {
     try {
       if (data.type === "load") {
@@ -15,14 +16,13 @@ export function startWorker(scope) {
         const layout = gpuLayout(avatar);
         count = avatar.gaussians.count;
         sorter = new DepthSorter(layout.arrays.positions.slice());
-        places = layout.meta.places;
         scope.postMessage({ type: "loaded", summary: summary(avatar), avatar: pagePart(avatar), layout },
           Object.values(layout.arrays).map((a) => a.buffer));
       } else if (data.type === "sort") {
         const started = performance.now();
-        const keys = data.stride === 1 ? data.keys : strided(data.keys, data.stride, places);
+        const keys = data.stride === 1 ? data.keys : strided(data.keys, data.stride, data.keys.length / data.stride);
         const out = data.order && data.order.length === count ? data.order : new Uint32Array(count);
-        const order = sorter.drawOrder(keys, out);
+        const order = sorter.drawOrder(keys, out, data.gaussians || count);
         const ms = performance.now() - started;
         scope.postMessage({ type: "sorted", id: data.id, order: out, count: order.length, keys: data.keys, ms },
           [out.buffer, data.keys.buffer]);
@@ -44,7 +44,7 @@ function strided(keys, stride, count) {
 function summary(avatar) {
   const { rig, gaussians } = avatar;
   return {
-    rig: rig.name, numExpr: rig.numExpr, exprNames: rig.exprNames, numGaussians: gaussians.count,
+    rig: rig.name, numExpr: rig.numExpr, exprNames: rig.exprNames, numGaussians: gaussians.count, levels: avatar.levels,
     shDegree: gaussians.degree, background: avatar.background, hasCut: Boolean(avatar.headCut),
     expressionRange: avatar.expressionRange,
   };

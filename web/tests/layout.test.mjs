@@ -4,12 +4,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { OFFSET_GROUPS } from "../src/format.js";
-import { gpuLayout, readOffsets, VERTEX_TEXELS } from "../src/gpu/layout.js";
+import { gpuLayout, placeCount, readOffsets, TEXTURE_WIDTH, VERTEX_TEXELS } from "../src/gpu/layout.js";
 
-function randomAvatar(seed = 1) {
+function randomAvatar(seed = 1, n = 300) {
   let state = seed;
   const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
-  const n = 300, drivers = 7, vertices = 6, numExpr = 4;
+  const drivers = 7, vertices = 6, numExpr = 4;
   const groups = OFFSET_GROUPS.map(([, width, column]) => {
     const start = new Uint32Array(drivers + 1), gaussian = [];
     for (let d = 0; d < drivers; ++d) {
@@ -63,5 +63,25 @@ test("the rig's expression rows are listed by vertex, each with its expression a
       }
     }
     assert.deepEqual(got, expected, `vertex ${v}`);
+  }
+});
+
+test("a level of detail's Gaussians (the file's first) have the first places: its rows alone hold them", () => {
+  const n = 10000, coarse = 4500;
+  const avatar = { ...randomAvatar(2, n), levels: [{ count: n }, { count: coarse }] };
+  const { arrays, meta } = gpuLayout(avatar);
+  assert.deepEqual(meta.levels, [{ count: n, rows: placeCount(n) / TEXTURE_WIDTH }, { count: coarse, rows: 4 }]);
+  const inRows = (i) => arrays.positions[i] < meta.levels[1].rows * TEXTURE_WIDTH;
+  for (let i = 0; i < coarse; ++i) assert.ok(inRows(i), `Gaussian ${i} of the coarse level lies outside its rows`);
+  const outside = Array.from({ length: n - coarse }, (_, k) => coarse + k).filter((i) => !inRows(i)).length;
+  assert.ok(outside >= n - 4 * TEXTURE_WIDTH, `${outside} of the finer level's Gaussians beyond the coarse rows`);
+  assert.equal(new Set(arrays.positions).size, n);
+  for (const i of [0, coarse - 1, coarse, n - 1]) { // the offsets still where each Gaussian's place says
+    const got = readOffsets(arrays, meta, i), groups = avatar.offsets.groups;
+    groups.forEach((group, k) => {
+      let rows = 0;
+      for (let r = 0; r < group.gaussian.length; ++r) rows += group.gaussian[r] === i ? 1 : 0;
+      assert.equal(got[k].length, rows, `Gaussian ${i}, group ${k}`);
+    });
   }
 });

@@ -31,3 +31,11 @@ test("keys and order are by place; ties keep the Gaussians' order", () => {
   // front to back: Gaussians 0, 1, 2 (depth 1, by index), then 3 (2); drawn reversed, as places
   assert.deepEqual(Array.from(order), [1, 2, 0, 3]);
 });
+
+test("a level of detail sorts its Gaussians only: the first `count`, from the keys of its rows", () => {
+  const places = Uint32Array.from([1, 3, 0, 5, 2, 4]); // the level's 3 Gaussians at places 0, 1, 3
+  const keys = bits([2, 3, 9, 1]); // the keys of the level's places only (4 of 6); place 2 a finer level's
+  const order = new DepthSorter(places).drawOrder(keys, new Uint32Array(6), 3);
+  // Gaussians 0 (place 1, depth 3), 1 (place 3, depth 1), 2 (place 0, depth 2): back to front 0, 2, 1
+  assert.deepEqual(Array.from(order), [1, 0, 3]);
+});

@@ -348,14 +348,14 @@
     const inside = (u) => signedDistance(line, u + 0.5, py) >= 0;
     let loX = -2, hiX = width + 1;
     if (line.nx !== 0) {
-      const root = line.px - (py - line.py) * line.ny / line.nx;
+      const root = Math.min(Math.max(line.px - (py - line.py) * line.ny / line.nx, -2), width + 1);
       if (line.nx > 0) loX = root;
       else hiX = root;
     } else if (!inside(0)) {
       hiX = loX - 1;
     }
-    let lo = Math.max(0, Math.ceil(Math.max(loX, -2) - 0.5));
-    let hi = Math.min(width - 1, Math.floor(Math.min(hiX, width + 1) - 0.5));
+    let lo = Math.max(0, Math.ceil(loX - 0.5));
+    let hi = Math.min(width - 1, Math.floor(hiX - 0.5));
     if (lo > hi) return [lo, hi];
     while (lo > 0 && inside(lo - 1)) --lo;
     while (lo <= hi && !inside(lo)) ++lo;
@@ -511,11 +511,20 @@
       rig,
       gaussians,
       offsets,
+      levels: readLevels(meta.levels, gaussians.count),
       background: meta.background || [1, 1, 1],
       headCut: meta.head_cut || null,
       viewCone: meta.view_cone || null,
       expressionRange: meta.expression_range || null
     };
+  }
+  function readLevels(levels, count) {
+    if (levels === void 0 || levels === null) return [{ count, psnrDb: null, psnrMinDb: null }];
+    const counts = Array.isArray(levels) ? levels.map((level) => level && level.count) : [];
+    if (!counts.length || counts[0] !== count || counts.some((c, k) => !Number.isInteger(c) || c < 1 || k && c >= counts[k - 1])) {
+      throw new WebAvatarError(`levels of detail of ${JSON.stringify(counts)} Gaussians: not ${count}, then fewer each`);
+    }
+    return levels.map(({ count: c, psnr_db: psnrDb = null, psnr_min_db: psnrMinDb = null }) => ({ count: c, psnrDb, psnrMinDb }));
   }
   function readRig(header, blocks, halves) {
     const numExpr = header.num_expr;
@@ -648,7 +657,7 @@
       vertices: vertexTexels(rig),
       exprs: expressionRows(rig),
       faces: faceTexels(rig.faces, rig.numFaces),
-      ...gaussianTexels(g, offsets)
+      ...gaussianTexels(g, offsets, avatar.levels || [{ count: g.count }])
     };
     arrays.shRest = shTexels(avatar.gaussians.shCodes, g.count, g.degree, arrays.positions);
     if (rig.posedirs) arrays.posedirs = posedirTexels(rig.posedirBits);
@@ -664,7 +673,10 @@
       drivers,
       shTexels: shTexelCount(g.degree),
       shLow: g.shLow,
-      shStep: g.shStep
+      shStep: g.shStep,
+      // per level of detail, finest first: its Gaussians (the file's first count) and the rows of
+      // the per-Gaussian targets their places span
+      levels: (avatar.levels || [{ count: g.count }]).map(({ count }) => ({ count, rows: placeCount(count) / TEXTURE_WIDTH }))
     };
     return { arrays, meta };
   }
@@ -735,7 +747,7 @@
     for (let f = 0; f < numFaces; ++f) out.set(faces.subarray(3 * f, 3 * f + 3), 4 * f);
     return out;
   }
-  function gaussianTexels(g, offsets) {
+  function gaussianTexels(g, offsets, levels) {
     const n = g.count, groups = offsets.groups, padDriver = offsets.drivers;
     const perGroup = groups.map((group) => {
       const start = new Uint32Array(n + 1);
@@ -763,7 +775,14 @@
       }
       signature[i] = (((counts[5 * i + 4] * 256 + counts[5 * i]) * 256 + counts[5 * i + 1]) * 256 + counts[5 * i + 2]) * 256 + counts[5 * i + 3];
     }
-    const ranked = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => signature[a] - signature[b] || a - b);
+    const coarsestFirst = levels.map(({ count }) => count).reverse();
+    const tier = (i) => {
+      let k = 0;
+      while (i >= coarsestFirst[k]) ++k;
+      return k;
+    };
+    const tiers = Uint8Array.from({ length: n }, (_, i) => tier(i));
+    const ranked = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => tiers[a] - tiers[b] || signature[a] - signature[b] || a - b);
     const positions = new Uint32Array(n);
     ranked.forEach((i, r) => {
       positions[i] = placeOfRank(r);
@@ -886,21 +905,21 @@
       gl.uniform1i(p.uniform(name), unit2);
     });
   }
-  function runPass(gl, target) {
+  function runPass(gl, target, rows = target.rows) {
     gl.bindFramebuffer(gl.FRAMEBUFFER, target.framebuffer);
-    gl.viewport(0, 0, target.width, target.rows);
+    gl.viewport(0, 0, target.width, rows);
     gl.disable(gl.BLEND);
     gl.drawArrays(gl.TRIANGLES, 0, 3);
   }
-  function readTarget(gl, target, k = 0) {
+  function readTarget(gl, target, k = 0, rows = target.rows) {
     gl.bindFramebuffer(gl.READ_FRAMEBUFFER, target.framebuffer);
     gl.readBuffer(gl.COLOR_ATTACHMENT0 + k);
     const [format, type, channels] = FORMATS[target.internals[k]];
-    const out = new Uint32Array(target.width * target.rows * 4);
+    const out = new Uint32Array(target.width * rows * 4);
     const narrow = channels === 1 && gl.getParameter(gl.IMPLEMENTATION_COLOR_READ_FORMAT) === gl[format] && gl.getParameter(gl.IMPLEMENTATION_COLOR_READ_TYPE) === gl[type];
-    gl.readPixels(0, 0, target.width, target.rows, narrow ? gl[format] : gl.RGBA_INTEGER, gl.UNSIGNED_INT, out);
+    gl.readPixels(0, 0, target.width, rows, narrow ? gl[format] : gl.RGBA_INTEGER, gl.UNSIGNED_INT, out);
     gl.bindFramebuffer(gl.READ_FRAMEBUFFER, null);
-    if (channels === 4 || narrow) return narrow ? out.subarray(0, target.width * target.rows) : out;
+    if (channels === 4 || narrow) return narrow ? out.subarray(0, target.width * rows) : out;
     return out.filter((_, i) => i % 4 === 0);
   }
 
@@ -1560,6 +1579,7 @@ ${world ? `  o_mean = floatBitsToUint(vec4(mean, opacity));
       gl.bindBuffer(gl.UNIFORM_BUFFER, null);
       this.keyBuffers = Array.from({ length: SLOTS }, () => null);
       this.keyFences = Array.from({ length: SLOTS }, () => null);
+      this.keyRows = Array.from({ length: SLOTS }, () => 0);
     }
     /** Slot `slot`'s splats, the textures the renderer draws from: [a, b] (gaussian_shaders.js's o_a, o_b). */
     splatTextures(slot) {
@@ -1591,12 +1611,12 @@ ${world ? `  o_mean = floatBitsToUint(vec4(mean, opacity));
       gl.uniform1i(p.uniform("u_count"), meta.numFaces);
       runPass(gl, this.frames);
     }
-    /** Blends, colours and projects every Gaussian for the frame's inputs seen by camera into slot
-     * `slot` (after pose). */
-    project(inputs, camera, slot) {
-      this.runGaussians(this.splatProgram, this.splats[slot], inputs, camera);
+    /** Blends, colours and projects every Gaussian of level of detail `level` (0: all) for the
+     * frame's inputs seen by camera into slot `slot` (after pose). */
+    project(inputs, camera, slot, level = 0) {
+      this.runGaussians(this.splatProgram, this.splats[slot], inputs, camera, this.meta.levels[level].rows);
     }
-    runGaussians(p, target, inputs, camera) {
+    runGaussians(p, target, inputs, camera, rows = target.rows) {
       const gl = this.gl;
       gl.useProgram(p);
       gl.bindBuffer(gl.UNIFORM_BUFFER, this.factors);
@@ -1628,18 +1648,19 @@ ${world ? `  o_mean = floatBitsToUint(vec4(mean, opacity));
         (height - cy) / fy + FRUSTUM_MARGIN * tanY
       );
       gl.uniform2f(p.uniform("u_depths"), camera.near, camera.far);
-      runPass(gl, target);
+      runPass(gl, target, rows);
       gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     }
-    /** The depth keys of slot `slot`'s last project() now (waits for the GPU): Uint32Array, a key a place. */
-    readDepthKeys(slot) {
-      return readTarget(this.gl, this.splats[slot], DEPTH_ATTACHMENT);
+    /** The depth keys of slot `slot`'s last project() of level `level` now (waits for the GPU):
+     * Uint32Array, a key a place of the level's rows. */
+    readDepthKeys(slot, level = 0) {
+      return readTarget(this.gl, this.splats[slot], DEPTH_ATTACHMENT, this.meta.levels[level].rows);
     }
-    /** Starts reading slot `slot`'s depth keys back without waiting: a pixel-pack buffer filled by
-     * the GPU, and a fence polled by takeDepthKeys. */
-    startDepthKeys(slot) {
+    /** Starts reading slot `slot`'s depth keys of level `level` back without waiting: a pixel-pack
+     * buffer filled by the GPU, and a fence polled by takeDepthKeys. */
+    startDepthKeys(slot, level = 0) {
       const gl = this.gl, target = this.splats[slot];
-      const { width, rows } = target;
+      const width = target.width, rows = this.meta.levels[level].rows;
       gl.bindFramebuffer(gl.READ_FRAMEBUFFER, target.framebuffer);
       gl.readBuffer(gl.COLOR_ATTACHMENT0 + DEPTH_ATTACHMENT);
       if (!this.keyFormat) {
@@ -1649,13 +1670,14 @@ ${world ? `  o_mean = floatBitsToUint(vec4(mean, opacity));
       if (!this.keyBuffers[slot]) {
         this.keyBuffers[slot] = gl.createBuffer();
         gl.bindBuffer(gl.PIXEL_PACK_BUFFER, this.keyBuffers[slot]);
-        gl.bufferData(gl.PIXEL_PACK_BUFFER, 4 * this.keyStride * width * rows, gl.STREAM_READ);
+        gl.bufferData(gl.PIXEL_PACK_BUFFER, 4 * this.keyStride * width * target.rows, gl.STREAM_READ);
       }
       gl.bindBuffer(gl.PIXEL_PACK_BUFFER, this.keyBuffers[slot]);
       gl.readPixels(0, 0, width, rows, this.keyFormat, gl.UNSIGNED_INT, 0);
       gl.bindBuffer(gl.PIXEL_PACK_BUFFER, null);
       gl.bindFramebuffer(gl.READ_FRAMEBUFFER, null);
       this.keyFences[slot] = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0);
+      this.keyRows[slot] = rows;
       gl.flush();
     }
     /** Slot `slot`'s keys that startDepthKeys asked for, once the GPU has them: {keys (into `out`
@@ -1666,7 +1688,7 @@ ${world ? `  o_mean = floatBitsToUint(vec4(mean, opacity));
       if (!fence || gl.getSyncParameter(fence, gl.SYNC_STATUS) !== gl.SIGNALED) return null;
       gl.deleteSync(fence);
       this.keyFences[slot] = null;
-      const length = this.keyStride * this.splats[slot].width * this.splats[slot].rows;
+      const length = this.keyStride * this.splats[slot].width * this.keyRows[slot];
       const keys = out && out.length === length ? out : new Uint32Array(length);
       gl.bindBuffer(gl.PIXEL_PACK_BUFFER, this.keyBuffers[slot]);
       gl.getBufferSubData(gl.PIXEL_PACK_BUFFER, 0, keys);
@@ -1896,6 +1918,78 @@ void main() {
     const x0 = Math.max(band.x0 - dx, 0), x1 = Math.min(band.x1 + dx, width - 1);
     const top = Math.max(band.v0 - dy, 0), bottom = Math.min(band.v1 + dy, height - 1);
     gl.scissor(x0, height - 1 - bottom, x1 - x0 + 1, bottom - top + 1);
+  }
+
+  // src/level_switch.js
+  var WINDOW_MS = 1500;
+  var MIN_FRAMES = 8;
+  var MISS = 1.5;
+  var MEET = 1.2;
+  var HOLD_MS = 4e3;
+  var MAX_HOLD_MS = 12e4;
+  var MIN_BUDGET_MS = 1e3 / 60;
+  var LevelSwitch = class {
+    /** levels: how many the avatar has (1: nothing to switch); start at level `level`. */
+    constructor(levels, level = 0) {
+      this.levels = levels;
+      this.level = level;
+      this.hold = HOLD_MS;
+      this.times = [];
+      this.since = null;
+      this.probe = false;
+      this.switches = 0;
+    }
+    /** A frame of level `level` took `ms`, drawn at `now` (ms), the budget `budgetMs`: returns the
+     * level to draw next (this.level). */
+    frame(ms, level, now, budgetMs) {
+      if (level !== this.level || this.levels < 2) return this.level;
+      if (this.since === null) this.since = now;
+      this.times.push([ms, now]);
+      while (this.times.length > MIN_FRAMES && now - this.times[0][1] > WINDOW_MS) this.times.shift();
+      if (this.times.length < MIN_FRAMES || now - this.since < WINDOW_MS) return this.level;
+      const typical = median(this.times.map(([t]) => t)), budget = Math.max(budgetMs, MIN_BUDGET_MS);
+      if (typical > MISS * budget && this.level < this.levels - 1) {
+        const lasted = now - this.since;
+        this.hold = this.probe && lasted < this.hold ? Math.min(2 * this.hold, MAX_HOLD_MS) : HOLD_MS;
+        this.enter(this.level + 1, false);
+      } else if (typical <= MEET * budget && this.level > 0 && now - this.since >= this.hold) {
+        this.enter(this.level - 1, true);
+      }
+      return this.level;
+    }
+    /** Draws `level` from the next frame on (probe: a step up, tried). */
+    enter(level, probe) {
+      this.level = level;
+      this.probe = probe;
+      this.times = [];
+      this.since = null;
+      this.switches += 1;
+    }
+  };
+  var DisplayPeriod = class {
+    constructor(count = 120) {
+      this.count = count;
+      this.intervals = [];
+      this.last = null;
+    }
+    /** An animation frame at `timestamp` (ms, requestAnimationFrame's argument). */
+    tick(timestamp) {
+      if (this.last !== null && timestamp > this.last) {
+        this.intervals.push(timestamp - this.last);
+        if (this.intervals.length > this.count) this.intervals.shift();
+      }
+      this.last = timestamp;
+    }
+    /** ms, or null. */
+    ms() {
+      if (!this.intervals.length) return null;
+      const sorted = [...this.intervals].sort((a, b) => a - b);
+      return sorted[Math.floor(0.1 * (sorted.length - 1))];
+    }
+  };
+  function median(values) {
+    const sorted = [...values].sort((a, b) => a - b), mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
   }
 
   // src/params.js
@@ -2255,11 +2349,15 @@ void main() {
         fps: 0,
         workerMs: 0,
         pageMs: 0,
+        frameMs: 0,
         windowStart: performance.now(),
         windowFrames: 0,
         lastFrame: 0,
         cpu: { page: 0, worker: 0, frames: 0 }
       };
+      this.level = 0;
+      this.levelSwitch = null;
+      this.display = new DisplayPeriod();
       this.source = { kind: "neutral" };
       this.sliderParams = null;
       this.streamParams = null;
@@ -2283,6 +2381,8 @@ void main() {
         return new Sequence(s.name, s.fps, numExpr, rows);
       }));
       this.background = this.summary.background;
+      this.levels = this.summary.levels;
+      this.setLevel(this.options.lod ?? "auto");
       this.resetView();
       this.sliderParams = zeroParams(numExpr);
       this.worker.onmessage = ({ data }) => this.received(data);
@@ -2378,12 +2478,26 @@ void main() {
     emit() {
       for (const listener of this.listeners) listener(this);
     }
+    /** The level of detail to draw from the next frame on: k (0 the full avatar; clamped to the
+     * levels there are) or "auto" (chosen from the frames' times, from the full avatar on). */
+    setLevel(level) {
+      const last = this.levels.length - 1;
+      if (level === "auto") {
+        this.levelSwitch = new LevelSwitch(this.levels.length);
+        this.level = 0;
+      } else {
+        this.levelSwitch = null;
+        this.level = Math.max(0, Math.min(last, Math.floor(Number(level)) || 0));
+      }
+      this.dirty = true;
+    }
     /** Starts the loop: a new frame whenever a slot is free and something changed (always while a
      * sequence plays or a stream drives); each animation frame looks whether the GPU has the
-     * oldest frame's depths for the sort. */
+     * oldest frame's depths for the sort, and times the display's refresh. */
     start() {
       this.looping = true;
-      const tick = () => {
+      const tick = (timestamp) => {
+        this.display.tick(timestamp);
         this.pollDepths();
         this.next();
         requestAnimationFrame(tick);
@@ -2405,7 +2519,7 @@ void main() {
       this.dirty = false;
       const started = performance.now();
       const slot = Array.from({ length: SLOTS }, (_, k) => k).find((k) => !this.frames.some((f) => f.slot === k));
-      const frame = { id: this.nextId++, slot, camera, exact, capture, state: "gpu", cpuMs: 0 };
+      const frame = { id: this.nextId++, slot, camera, exact, capture, state: "gpu", cpuMs: 0, started, level: this.level };
       frame.done = new Promise((resolve, reject) => {
         frame.resolve = resolve;
         frame.reject = reject;
@@ -2416,14 +2530,14 @@ void main() {
         frame.inputs = this.inputs.frame(params, camera, slot);
         this.renderer.beginSpan(frame.id);
         this.gpu.pose(frame.inputs, slot);
-        this.gpu.project(frame.inputs, camera, slot);
+        this.gpu.project(frame.inputs, camera, slot, frame.level);
         this.renderer.endSpan();
-        if (exact) this.sort(frame, { keys: this.gpu.readDepthKeys(slot), stride: 1 }, started);
-        else this.gpu.startDepthKeys(slot);
+        if (exact) this.sort(frame, { keys: this.gpu.readDepthKeys(slot, frame.level), stride: 1 }, started);
+        else this.gpu.startDepthKeys(slot, frame.level);
       } catch (error) {
         this.fail(error.message || String(error));
       }
-      frame.cpuMs += performance.now() - started;
+      if (frame.state === "gpu") frame.cpuMs += performance.now() - started;
       return frame.done;
     }
     /** The oldest frame's depths, if the GPU has them: off to the worker's sort (in frame order). */
@@ -2440,7 +2554,8 @@ void main() {
       const order = this.spare.orders.pop();
       const transfer = [keys.buffer];
       if (order) transfer.push(order.buffer);
-      this.worker.postMessage({ type: "sort", id: frame.id, keys, stride, order }, transfer);
+      const gaussians = this.levels[frame.level].count;
+      this.worker.postMessage({ type: "sort", id: frame.id, keys, stride, order, gaussians }, transfer);
       frame.cpuMs += performance.now() - started;
     }
     /** Waits until no frame is under way. */
@@ -2512,10 +2627,12 @@ void main() {
         this.fail(error.message || String(error));
         return;
       }
-      frame.cpuMs += performance.now() - started;
+      const now = performance.now();
+      frame.cpuMs += now - started;
       this.frames.shift();
-      this.count(data.ms, frame.cpuMs, data.count);
-      frame.resolve({ pixels, workerMs: data.ms, pageMs: frame.cpuMs, splats: data.count });
+      this.count(data.ms, frame.cpuMs, data.count, now - frame.started);
+      if (this.levelSwitch) this.chooseLevel(now - frame.started, frame.level, now);
+      frame.resolve({ pixels, workerMs: data.ms, pageMs: frame.cpuMs, splats: data.count, level: frame.level });
       if (this.looping) this.next();
     }
     fail(message) {
@@ -2524,13 +2641,22 @@ void main() {
       this.emitError(message);
       for (const frame of frames) frame.reject(new Error(message));
     }
-    count(workerMs, pageMs, splats) {
+    /** With lod "auto": a frame of level `level` took `ms`, drawn at `now`; the level switch says
+     * which level the next frames draw (the display's refresh period is their budget). */
+    chooseLevel(ms, level, now) {
+      const next = this.levelSwitch.frame(ms, level, now, this.display.ms() || 0);
+      if (next === this.level) return;
+      this.level = next;
+      this.dirty = true;
+    }
+    count(workerMs, pageMs, splats, frameMs) {
       const s = this.stats, now = performance.now();
       s.frames += 1;
       s.windowFrames += 1;
       s.lastFrame = now;
       s.workerMs = workerMs;
       s.pageMs = pageMs;
+      s.frameMs = frameMs;
       s.splats = splats;
       s.cpu.page += pageMs;
       s.cpu.worker += workerMs;
@@ -2681,9 +2807,14 @@ void main() {
       const gpu = player.renderer.gpuMs === null ? "" : `  gpu ${player.renderer.gpuMs.toFixed(1)} ms`;
       const rate = performance.now() - st.lastFrame > 1e3 ? "idle" : `${st.fps.toFixed(1)} fps`;
       hud.textContent = `${rate}  ${player.size} px  ${st.splats ?? 0} splats
-page ${st.pageMs.toFixed(1)} ms  worker ${st.workerMs.toFixed(1)} ms${gpu}
-${player.renderer.target.name}`;
+frame ${st.frameMs.toFixed(0)} ms  page ${st.pageMs.toFixed(1)} ms  worker ${st.workerMs.toFixed(1)} ms${gpu}
+${describeLevel(player)}  ${player.renderer.target.name}`;
     }, 250);
+  }
+  function describeLevel(player) {
+    const levels = player.levels, level = levels[player.level];
+    const cost = player.level === 0 ? "full" : level.psnrDb === null ? "PSNR not measured" : `${level.psnrDb.toFixed(1)} dB (worst ${level.psnrMinDb === null ? "-" : level.psnrMinDb.toFixed(1)})`;
+    return `lod ${player.level}/${levels.length - 1}${player.levelSwitch ? " auto" : ""}: ${level.count} Gaussians, ${cost}`;
   }
   function expressionSliders(panel, player) {
     const names = player.summary.exprNames || player.sliderParams.expr.map((_, i) => `expression ${i}`);
@@ -2809,10 +2940,12 @@ ${player.renderer.target.name}`;
       this.scratchOrder = new Uint32Array(count);
       this.histogram = new Uint32Array(65536);
     }
-    /** The places of the visible Gaussians back to front, into out [>= their count] (a view of it
-     * is returned). depthKeys: per place its key (positive floats sort as their bits do). */
-    drawOrder(depthKeys, out) {
-      const n = this.keys.length, places = this.places;
+    /** The places of the visible Gaussians among the first `count` (all by default: a level of
+     * detail is the file's first Gaussians) back to front, into out [>= their count] (a view of it
+     * is returned). depthKeys: per place its key (positive floats sort as their bits do), at least
+     * up to the last of those Gaussians' places. */
+    drawOrder(depthKeys, out, count = this.keys.length) {
+      const n = Math.min(count, this.keys.length), places = this.places;
       let visible = 0;
       for (let i = 0; i < n; ++i) {
         const place = places[i], key = depthKeys[place];
@@ -2850,7 +2983,7 @@ ${player.renderer.target.name}`;
 
   // src/worker.js
   function startWorker(scope) {
-    let sorter = null, count = 0, places = 0;
+    let sorter = null, count = 0;
     scope.onmessage = ({ data }) => {
       try {
         if (data.type === "load") {
@@ -2858,16 +2991,15 @@ ${player.renderer.target.name}`;
           const layout = gpuLayout(avatar);
           count = avatar.gaussians.count;
           sorter = new DepthSorter(layout.arrays.positions.slice());
-          places = layout.meta.places;
           scope.postMessage(
             { type: "loaded", summary: summary(avatar), avatar: pagePart(avatar), layout },
             Object.values(layout.arrays).map((a) => a.buffer)
           );
         } else if (data.type === "sort") {
           const started = performance.now();
-          const keys = data.stride === 1 ? data.keys : strided(data.keys, data.stride, places);
+          const keys = data.stride === 1 ? data.keys : strided(data.keys, data.stride, data.keys.length / data.stride);
           const out = data.order && data.order.length === count ? data.order : new Uint32Array(count);
-          const order = sorter.drawOrder(keys, out);
+          const order = sorter.drawOrder(keys, out, data.gaussians || count);
           const ms = performance.now() - started;
           scope.postMessage(
             { type: "sorted", id: data.id, order: out, count: order.length, keys: data.keys, ms },
@@ -2891,6 +3023,7 @@ ${player.renderer.target.name}`;
       numExpr: rig.numExpr,
       exprNames: rig.exprNames,
       numGaussians: gaussians.count,
+      levels: avatar.levels,
       shDegree: gaussians.degree,
       background: avatar.background,
       hasCut: Boolean(avatar.headCut),
@@ -2925,7 +3058,8 @@ ${player.renderer.target.name}`;
       const player = new Player(document.getElementById("view"), scriptUrl, {
         size: Number(query.get("size")) || Math.min(512, Math.floor(Math.min(innerWidth, innerHeight) * devicePixelRatio)),
         target: query.get("target") || "auto",
-        transparent
+        transparent,
+        lod: query.get("lod") || (query.get("manual") ? 0 : "auto")
       });
       window.avatarPlayer = player;
       const summary2 = await player.load(new URL(".", location.href));

@@ -3,7 +3,9 @@
 // blended, coloured and projected into the splats the renderer draws, with their depths for the
 // sort. The CPU hands over the frame's few inputs (frame_inputs.js): expression weights, the
 // joints' transforms, the offsets' factors, the viewpoint and the camera. The frame's outputs
-// (posed vertices, splats, depth read-back) live in SLOTS slots, one a frame under way.
+// (posed vertices, splats, depth read-back) live in SLOTS slots, one a frame under way. A level of
+// detail (meta.levels, gpu/layout.js) runs the Gaussians' pass and the read-back over its rows
+// only: the first rows, where its Gaussians' places are.
 
 import { FRAMES_FRAGMENT, FULL_VIEWPORT_VERTEX, poseFragment } from "./pose_shaders.js";
 import { gaussianFragment } from "./gaussian_shaders.js";
@@ -57,9 +59,10 @@ export class AvatarGpu {
     gl.bindBuffer(gl.UNIFORM_BUFFER, this.factors);
     gl.bufferData(gl.UNIFORM_BUFFER, 4 * 4 * 5 * (meta.drivers + 1), gl.DYNAMIC_DRAW);
     gl.bindBuffer(gl.UNIFORM_BUFFER, null);
-    // per slot, the depth keys' asynchronous read-back: a pixel-pack buffer and its fence
+    // per slot, the depth keys' asynchronous read-back: a pixel-pack buffer, its fence and the rows read
     this.keyBuffers = Array.from({ length: SLOTS }, () => null);
     this.keyFences = Array.from({ length: SLOTS }, () => null);
+    this.keyRows = Array.from({ length: SLOTS }, () => 0);
   }
 
   /** Slot `slot`'s splats, the textures the renderer draws from: [a, b] (gaussian_shaders.js's o_a, o_b). */
@@ -91,13 +94,13 @@ export class AvatarGpu {
     runPass(gl, this.frames);
   }
 
-  /** Blends, colours and projects every Gaussian for the frame's inputs seen by camera into slot
-   * `slot` (after pose). */
-  project(inputs, camera, slot) {
-    this.runGaussians(this.splatProgram, this.splats[slot], inputs, camera);
+  /** Blends, colours and projects every Gaussian of level of detail `level` (0: all) for the
+   * frame's inputs seen by camera into slot `slot` (after pose). */
+  project(inputs, camera, slot, level = 0) {
+    this.runGaussians(this.splatProgram, this.splats[slot], inputs, camera, this.meta.levels[level].rows);
   }
 
-  runGaussians(p, target, inputs, camera) {
+  runGaussians(p, target, inputs, camera, rows = target.rows) {
     const gl = this.gl;
     gl.useProgram(p);
     gl.bindBuffer(gl.UNIFORM_BUFFER, this.factors);
@@ -117,20 +120,21 @@ export class AvatarGpu {
     gl.uniform4f(p.uniform("u_limits"), cx / fx + FRUSTUM_MARGIN * tanX, (width - cx) / fx + FRUSTUM_MARGIN * tanX,
       cy / fy + FRUSTUM_MARGIN * tanY, (height - cy) / fy + FRUSTUM_MARGIN * tanY);
     gl.uniform2f(p.uniform("u_depths"), camera.near, camera.far);
-    runPass(gl, target);
+    runPass(gl, target, rows);
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
   }
 
-  /** The depth keys of slot `slot`'s last project() now (waits for the GPU): Uint32Array, a key a place. */
-  readDepthKeys(slot) {
-    return readTarget(this.gl, this.splats[slot], DEPTH_ATTACHMENT);
+  /** The depth keys of slot `slot`'s last project() of level `level` now (waits for the GPU):
+   * Uint32Array, a key a place of the level's rows. */
+  readDepthKeys(slot, level = 0) {
+    return readTarget(this.gl, this.splats[slot], DEPTH_ATTACHMENT, this.meta.levels[level].rows);
   }
 
-  /** Starts reading slot `slot`'s depth keys back without waiting: a pixel-pack buffer filled by
-   * the GPU, and a fence polled by takeDepthKeys. */
-  startDepthKeys(slot) {
+  /** Starts reading slot `slot`'s depth keys of level `level` back without waiting: a pixel-pack
+   * buffer filled by the GPU, and a fence polled by takeDepthKeys. */
+  startDepthKeys(slot, level = 0) {
     const gl = this.gl, target = this.splats[slot];
-    const { width, rows } = target;
+    const width = target.width, rows = this.meta.levels[level].rows;
     gl.bindFramebuffer(gl.READ_FRAMEBUFFER, target.framebuffer);
     gl.readBuffer(gl.COLOR_ATTACHMENT0 + DEPTH_ATTACHMENT);
     if (!this.keyFormat) {
@@ -138,16 +142,17 @@ export class AvatarGpu {
         && gl.getParameter(gl.IMPLEMENTATION_COLOR_READ_TYPE) === gl.UNSIGNED_INT ? gl.RED_INTEGER : gl.RGBA_INTEGER;
       this.keyStride = this.keyFormat === gl.RED_INTEGER ? 1 : 4;
     }
-    if (!this.keyBuffers[slot]) {
+    if (!this.keyBuffers[slot]) { // room for every level's rows
       this.keyBuffers[slot] = gl.createBuffer();
       gl.bindBuffer(gl.PIXEL_PACK_BUFFER, this.keyBuffers[slot]);
-      gl.bufferData(gl.PIXEL_PACK_BUFFER, 4 * this.keyStride * width * rows, gl.STREAM_READ);
+      gl.bufferData(gl.PIXEL_PACK_BUFFER, 4 * this.keyStride * width * target.rows, gl.STREAM_READ);
     }
     gl.bindBuffer(gl.PIXEL_PACK_BUFFER, this.keyBuffers[slot]);
     gl.readPixels(0, 0, width, rows, this.keyFormat, gl.UNSIGNED_INT, 0);
     gl.bindBuffer(gl.PIXEL_PACK_BUFFER, null);
     gl.bindFramebuffer(gl.READ_FRAMEBUFFER, null);
     this.keyFences[slot] = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0);
+    this.keyRows[slot] = rows;
     gl.flush();
   }
 
@@ -159,7 +164,7 @@ export class AvatarGpu {
     if (!fence || gl.getSyncParameter(fence, gl.SYNC_STATUS) !== gl.SIGNALED) return null;
     gl.deleteSync(fence);
     this.keyFences[slot] = null;
-    const length = this.keyStride * this.splats[slot].width * this.splats[slot].rows;
+    const length = this.keyStride * this.splats[slot].width * this.keyRows[slot];
     const keys = out && out.length === length ? out : new Uint32Array(length);
     gl.bindBuffer(gl.PIXEL_PACK_BUFFER, this.keyBuffers[slot]);
     gl.getBufferSubData(gl.PIXEL_PACK_BUFFER, 0, keys);

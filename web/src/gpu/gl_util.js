@@ -82,27 +82,28 @@ export function bindTextures(gl, p, named) {
   });
 }
 
-/** Draws program p (already in use, its inputs bound) over `target`'s whole area: one fragment an item. */
-export function runPass(gl, target) {
+/** Draws program p (already in use, its inputs bound) over `target`'s first `rows` rows (all by
+ * default): one fragment an item. */
+export function runPass(gl, target, rows = target.rows) {
   gl.bindFramebuffer(gl.FRAMEBUFFER, target.framebuffer);
-  gl.viewport(0, 0, target.width, target.rows);
+  gl.viewport(0, 0, target.width, rows);
   gl.disable(gl.BLEND);
   gl.drawArrays(gl.TRIANGLES, 0, 3);
 }
 
-/** Attachment k of target, read back now (waits for the GPU): Uint32Array [rows * width * channels]
- * (channels of its format). */
-export function readTarget(gl, target, k = 0) {
+/** Attachment k of target, its first `rows` rows (all by default) read back now (waits for the
+ * GPU): Uint32Array [rows * width * channels] (channels of its format). */
+export function readTarget(gl, target, k = 0, rows = target.rows) {
   gl.bindFramebuffer(gl.READ_FRAMEBUFFER, target.framebuffer);
   gl.readBuffer(gl.COLOR_ATTACHMENT0 + k);
   const [format, type, channels] = FORMATS[target.internals[k]];
-  const out = new Uint32Array(target.width * target.rows * 4);
+  const out = new Uint32Array(target.width * rows * 4);
   // RGBA_INTEGER / UNSIGNED_INT reads every unsigned integer target; a browser may take the
   // one-channel format of an R32UI target too (a quarter of the bytes)
   const narrow = channels === 1 && gl.getParameter(gl.IMPLEMENTATION_COLOR_READ_FORMAT) === gl[format]
     && gl.getParameter(gl.IMPLEMENTATION_COLOR_READ_TYPE) === gl[type];
-  gl.readPixels(0, 0, target.width, target.rows, narrow ? gl[format] : gl.RGBA_INTEGER, gl.UNSIGNED_INT, out);
+  gl.readPixels(0, 0, target.width, rows, narrow ? gl[format] : gl.RGBA_INTEGER, gl.UNSIGNED_INT, out);
   gl.bindFramebuffer(gl.READ_FRAMEBUFFER, null);
-  if (channels === 4 || narrow) return narrow ? out.subarray(0, target.width * target.rows) : out;
+  if (channels === 4 || narrow) return narrow ? out.subarray(0, target.width * rows) : out;
   return out.filter((_, i) => i % 4 === 0);
 }

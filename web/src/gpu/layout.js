@@ -17,10 +17,13 @@
 //   positions  (not a texture) per Gaussian its place: the texel of its splat in the GPU's
 //              per-Gaussian targets, and of its data above
 //
-// The places: Gaussians sorted by their offsets' texel counts (colour, xyz, rot, log_scale,
-// opacity), then by index, four by four into 2x2 blocks of texels: the GPU shades a 2x2 block of
-// fragments together, and each of its loops over offsets runs as long as the block's longest
-// (a third fewer iterations than the file's order gives on a trained avatar).
+// The places: Gaussians sorted by their level of detail (the coarsest level's first, then each
+// finer level's own: a level's places are the first ones, its rows the first rows, so a coarser
+// level's passes run over fewer rows of the same textures), then by their offsets' texel counts
+// (colour, xyz, rot, log_scale, opacity), then by index, four by four into 2x2 blocks of texels:
+// the GPU shades a 2x2 block of fragments together, and each of its loops over offsets runs as
+// long as the block's longest (a third fewer iterations than the file's order gives on a trained
+// avatar).
 //
 // Offsets of driver d, group g, column c are factor[g][d][c] * value, factor = the driver's
 // weight times the file's scale (uploaded per frame, gpu/avatar_gpu.js).
@@ -47,7 +50,7 @@ export function gpuLayout(avatar) {
     vertices: vertexTexels(rig),
     exprs: expressionRows(rig),
     faces: faceTexels(rig.faces, rig.numFaces),
-    ...gaussianTexels(g, offsets),
+    ...gaussianTexels(g, offsets, avatar.levels || [{ count: g.count }]),
   };
   arrays.shRest = shTexels(avatar.gaussians.shCodes, g.count, g.degree, arrays.positions);
   if (rig.posedirs) arrays.posedirs = posedirTexels(rig.posedirBits);
@@ -56,6 +59,9 @@ export function gpuLayout(avatar) {
     numPoseFeatures: rig.posedirs ? rig.numPoseFeatures : 0, count: g.count, places: placeCount(g.count),
     degree: g.degree, drivers,
     shTexels: shTexelCount(g.degree), shLow: g.shLow, shStep: g.shStep,
+    // per level of detail, finest first: its Gaussians (the file's first count) and the rows of
+    // the per-Gaussian targets their places span
+    levels: (avatar.levels || [{ count: g.count }]).map(({ count }) => ({ count, rows: placeCount(count) / TEXTURE_WIDTH })),
   };
   return { arrays, meta };
 }
@@ -139,8 +145,9 @@ function faceTexels(faces, numFaces) {
   return out;
 }
 
-/** The Gaussians' texels and their offsets, group by group within each Gaussian. */
-function gaussianTexels(g, offsets) {
+/** The Gaussians' texels and their offsets, group by group within each Gaussian; levels: the
+ * levels of detail, finest first ({count}: the file's first count Gaussians). */
+function gaussianTexels(g, offsets, levels) {
   const n = g.count, groups = offsets.groups, padDriver = offsets.drivers;
   // per group, Gaussian-major rows: count[g] and the file's rows of each Gaussian in driver order
   const perGroup = groups.map((group) => {
@@ -170,7 +177,12 @@ function gaussianTexels(g, offsets) {
     signature[i] = (((counts[5 * i + 4] * 256 + counts[5 * i]) * 256 + counts[5 * i + 1]) * 256
       + counts[5 * i + 2]) * 256 + counts[5 * i + 3];
   }
-  const ranked = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => signature[a] - signature[b] || a - b);
+  // the level a Gaussian first belongs to, coarsest 0: [0, counts of the coarsest) 0, then 1, ...
+  const coarsestFirst = levels.map(({ count }) => count).reverse();
+  const tier = (i) => { let k = 0; while (i >= coarsestFirst[k]) ++k; return k; };
+  const tiers = Uint8Array.from({ length: n }, (_, i) => tier(i));
+  const ranked = Uint32Array.from({ length: n }, (_, i) => i)
+    .sort((a, b) => tiers[a] - tiers[b] || signature[a] - signature[b] || a - b);
   const positions = new Uint32Array(n);
   ranked.forEach((i, r) => { positions[i] = placeOfRank(r); });
   const gaussians = rgbaRows(GAUSSIAN_TEXELS * placeCount(n));
