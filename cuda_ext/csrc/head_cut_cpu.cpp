@@ -46,8 +46,11 @@ void project_vertices(const T* verts, int64_t num_v, const double* w2c, const do
 // test's own maths puts them), then move until the test itself agrees at both ends.
 template <typename Test>
 void columns_where(double lo_x, double hi_x, int width, const Test& test, int& lo, int& hi) {
-  lo = std::max(0, int(std::ceil(std::fmax(lo_x, -2.0) - 0.5)));
-  hi = std::min(width - 1, int(std::floor(std::fmin(hi_x, width + 1.0) - 0.5)));
+  // Clamped on both sides before the conversion: a line nearly level in the image (a frontal
+  // camera on a symmetric rig) puts its crossing ~1e19 px away, whose int() is undefined.
+  const auto near_row = [width](double x) { return std::fmin(std::fmax(x, -2.0), width + 1.0); };
+  lo = std::max(0, int(std::ceil(near_row(lo_x) - 0.5)));
+  hi = std::min(width - 1, int(std::floor(near_row(hi_x) - 0.5)));
   if (lo > hi) return;
   while (lo > 0 && test(lo - 1)) --lo;
   while (lo <= hi && !test(lo)) ++lo;
