@@ -28,10 +28,11 @@ def scene():
     return model, params, camera
 
 
-def _project(model, params, camera):
+def _arguments(model, params, camera) -> list:
+    """avatar_project's arguments for the model posed at params, seen by camera."""
     grouped = GroupedGaussians.of(model)
     verts = model.rig.forward(params)[0]
-    return avatar_project(
+    return [
         verts,
         model.rig.faces,
         grouped.parent,
@@ -42,7 +43,11 @@ def _project(model, params, camera):
         grouped.sh_rest,
         grouped.num_gaussians,
         camera_params(camera, torch.float32),
-    )
+    ]
+
+
+def _project(model, params, camera):
+    return avatar_project(*_arguments(model, params, camera))
 
 
 @pytest.mark.parametrize("simd", ["auto", "avx2", "sse2"])
@@ -123,19 +128,7 @@ def test_the_grouped_copy_follows_the_model(scene):
 def test_bad_inputs_are_refused(scene):
     model, params, camera = scene
     grouped = GroupedGaussians.of(model)
-    verts = model.rig.forward(params)[0]
-    args = [
-        verts,
-        model.rig.faces,
-        grouped.parent,
-        model.drivers(params)[0].contiguous(),
-        grouped.base,
-        grouped.offsets,
-        grouped.offset_scales,
-        grouped.sh_rest,
-        grouped.num_gaussians,
-        camera_params(camera, torch.float32),
-    ]
+    args = _arguments(model, params, camera)
     for index, bad, message in (
         (5, grouped.offsets.float(), "offsets has dtype"),
         (6, grouped.offset_scales[:, :3], "offset_scales has shape"),

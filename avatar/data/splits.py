@@ -33,8 +33,10 @@ def time_splits(video: np.ndarray, val_fraction: float = 0.0, paths: list[Path] 
         num_val = max(1, int(round(val_fraction * len(idx)))) if val_fraction > 0 else 0
         val_at = test_at - num_val
         if num_val and val_at < 1:
-            raise VideoError(paths[v] if paths else Path(f"video {v}"), f"{len(idx)} tracked frame(s): too few "
-                             f"for a training, a val and a test split (lower --val-fraction)")
+            raise VideoError(
+                paths[v] if paths else Path(f"video {v}"),
+                f"{len(idx)} tracked frame(s): too few for a training, a val and a test split (lower --val-fraction)",
+            )
         splits["train"] += idx[:val_at].tolist()
         splits["val"] += idx[val_at:test_at].tolist()
         splits["test"] += idx[test_at:].tolist()
@@ -51,7 +53,7 @@ def turn_splits(turn: np.ndarray, held_out: float = TEST_FRACTION, train_below: 
     order = np.argsort(turn, kind="stable")
     num_test = max(1, int(round(held_out * len(turn))))
     limit = np.quantile(turn, train_below)
-    test = np.sort(order[len(turn) - num_test:])
+    test = np.sort(order[len(turn) - num_test :])
     train = np.flatnonzero(turn < limit)
     return {"train": train.tolist(), "test": test.tolist()}
 
@@ -90,15 +92,21 @@ def train_on_cameras(capture: Capture, cameras: list[int]) -> Capture:
     if not chosen:
         raise InputError(f"{capture.root}: no training cameras chosen")
     if capture.monocular:
-        raise InputError(f"{asked}: the capture is one camera's video (extra.monocular), whose cameras are "
-                         "per-frame crops; cameras are chosen from the views of a multiview capture")
+        raise InputError(
+            f"{asked}: the capture is one camera's video (extra.monocular), whose cameras are "
+            "per-frame crops; cameras are chosen from the views of a multiview capture"
+        )
     names = ", ".join(f"{i} {c.name}" for i, c in enumerate(capture.cameras))
     unknown = [c for c in chosen if not 0 <= c < len(capture.cameras)]
     if unknown:
-        raise InputError(f"{asked}: the capture has no camera {', '.join(map(str, unknown))} (it has "
-                         f"{len(capture.cameras)}: {names})")
-    splits = {name: [f for f in frames if capture.frames[f].camera in chosen] if name in TRAINING_SPLITS else frames
-              for name, frames in capture.splits.items()}
+        raise InputError(
+            f"{asked}: the capture has no camera {', '.join(map(str, unknown))} (it has "
+            f"{len(capture.cameras)}: {names})"
+        )
+    splits = {
+        name: [f for f in frames if capture.frames[f].camera in chosen] if name in TRAINING_SPLITS else frames
+        for name, frames in capture.splits.items()
+    }
     trained = split_cameras(capture, splits.get("train", []))
     idle = [c for c in chosen if c not in trained]
     if idle:
@@ -111,3 +119,10 @@ def _no_training_frames(capture: Capture, camera: int) -> str:
     held = [name for name, frames in capture.splits.items() if any(capture.frames[f].camera == camera for f in frames)]
     where = f"its frames are in split {', '.join(held)}" if held else "it has no frames in any split"
     return f"camera {camera} '{capture.cameras[camera].name}' has no training frames ({where})"
+
+
+def spread(items: list[int], count: int) -> list[int]:
+    """items, or `count` of them spread evenly from the first on when there are more."""
+    if len(items) <= count:
+        return list(items)
+    return [items[int(i * len(items) / count)] for i in range(count)]

@@ -28,6 +28,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from avatar.data.capture import Capture
+from avatar.data.splits import spread
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.binding import triangle_frames
 from avatar.gaussians.pose_drivers import NUM_POSE_DRIVERS
@@ -132,7 +133,7 @@ class MirroredFrames:
         self.mirror = RigMirror.of(rig)
         cpu_rig = rig.to(device="cpu")
         seen = torch.zeros(rig.num_faces)
-        for f in tqdm(_evenly_spaced(frames, SEEN_FRAMES), desc="what the video saw", leave=False, disable=None):
+        for f in tqdm(spread(frames, SEEN_FRAMES), desc="what the video saw", leave=False, disable=None):
             verts = cpu_rig.forward(params.frame(capture.frames[f].time).to(device="cpu"))[0]
             camera = capture.camera(f)
             seen = torch.maximum(seen, seen_fraction(cpu_rig, verts, camera, faces_at_pixels(cpu_rig, verts, camera)))
@@ -164,13 +165,6 @@ class MirroredFrames:
 
     def __getitem__(self, frame: int) -> MirroredFrame:
         return self.frames[frame]
-
-
-def _evenly_spaced(frames: list[int], count: int) -> list[int]:
-    """frames, or `count` of them evenly spaced (first and last included) when there are more."""
-    if len(frames) <= count:
-        return frames
-    return [frames[int(i)] for i in np.linspace(0, len(frames) - 1, count).round()]
 
 
 def shrunk(camera: Camera) -> Camera:

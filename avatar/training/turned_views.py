@@ -30,6 +30,7 @@ from scipy import ndimage
 from torch import Tensor
 
 from avatar.data.capture import Capture
+from avatar.data.splits import spread
 from avatar.gaussians import GaussianAvatar
 from avatar.splat import Camera
 from avatar.splat.framing import FRAMING_FOV_Y_DEG, framing_distance, head_target
@@ -66,8 +67,13 @@ def surface_shares(model: GaussianAvatar) -> SurfaceShares:
     needle = scales[:, 2] / scales[:, 1].clamp_min(1e-12) > NEEDLE_RATIO
     total = float(opacity.sum()) or 1.0
     share = lambda flags: float(opacity[flags].sum()) / total  # noqa: E731
-    return SurfaceShares(share(far), share(needle), share(far | needle), float(normal_offset.median()),
-                         float((scales[:, 2] / scales[:, 0].clamp_min(1e-12)).median()))
+    return SurfaceShares(
+        share(far),
+        share(needle),
+        share(far | needle),
+        float(normal_offset.median()),
+        float((scales[:, 2] / scales[:, 0].clamp_min(1e-12)).median()),
+    )
 
 
 def turned_camera(rig: HeadRig, yaw_deg: float, size: int, elevation_deg: float = 0.0) -> Camera:
@@ -102,7 +108,7 @@ def hair_margin(capture: Capture, rig: HeadRig, frames: list[int] | None = None)
     MARGIN_FRAMES training frames, evenly spaced): the MARGIN_PERCENTILE of the distance of the
     matte's pixels outside the rig, converted at the depth of the head. 0 without masks (and
     where the matte never leaves the rig)."""
-    frames = frames if frames is not None else _spread(capture.splits.get("train", []), MARGIN_FRAMES)
+    frames = frames if frames is not None else spread(capture.splits.get("train", []), MARGIN_FRAMES)
     reach = []
     for f in frames:
         mask = capture.load_mask(f)
@@ -128,16 +134,9 @@ def outside_share(alpha: Tensor, inside: np.ndarray, margin_px: float) -> float:
     return float(a[distance_outside(inside) > margin_px].sum() / total)
 
 
-def outside_share_of_render(rig: HeadRig, params: RigParams, camera: Camera, alpha: Tensor,
-                            margin_m: float) -> float:
+def outside_share_of_render(rig: HeadRig, params: RigParams, camera: Camera, alpha: Tensor, margin_m: float) -> float:
     """`outside_share` of a render's alpha [H, W, 1] of one frame of params seen by camera, the
     rig's silhouette grown by margin_m metres at the depth of the head."""
     verts = rig.forward(params.to(device="cpu"))[0]  # [V, 3]
     margin_px = margin_m * pixels_per_metre(camera, verts.mean(0))
     return outside_share(alpha, silhouette(rig, verts, camera), margin_px)
-
-
-def _spread(items: list[int], count: int) -> list[int]:
-    if len(items) <= count:
-        return list(items)
-    return [items[int(i * len(items) / count)] for i in range(count)]
