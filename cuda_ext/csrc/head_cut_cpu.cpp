@@ -200,8 +200,8 @@ RowCut frame_cut(const Tensor& verts, const Tensor& faces, const Tensor& ring, c
   project_vertices(verts.data_ptr<T>(), num_v, world_to_cam.data(), K.data(), xy, depth);
   RowCut cut{{}, {}, {}, w, h};
   std::vector<double> ring_xy(static_cast<size_t>(2 * ring.size(0)));
-  head_cut::cut_lines(xy.data(), depth.data(), ring.data_ptr<int64_t>(), int(ring.size(0)),
-                      sides.data_ptr<int64_t>(), top, ring_xy.data(), cut.ring_line, cut.sides_line);
+  head_cut::cut_lines(xy.data(), depth.data(), ring.data_ptr<int64_t>(), int(ring.size(0)), sides.data_ptr<int64_t>(),
+                      top, ring_xy.data(), cut.ring_line, cut.sides_line);
   const int radius = head_cut::neck_radius(neck_margin, h, w);
   std::vector<uint8_t> coverage;
   rasterize_near_band(xy, depth, face_ids, faces.size(0), cut.ring_line, cut.sides_line, radius + 1.0, near, w, h,
@@ -229,8 +229,8 @@ Tensor head_cut_region_cpu(const Tensor& verts, const Tensor& faces, const Tenso
   check_inputs(verts, faces, ring, sides, top, neck_margin, world_to_cam, K, width, height, kOp);
   Tensor region = at::empty({height, width, 1}, verts.options());
   AT_DISPATCH_FLOATING_TYPES(verts.scalar_type(), kOp, [&] {
-    const RowCut cut =
-        frame_cut<scalar_t>(verts, faces, ring, sides, top, neck_margin, world_to_cam, K, width, height, near);
+    const RowCut cut = frame_cut<scalar_t>(verts, faces, ring, sides, top, neck_margin, world_to_cam, K, width, height,
+                                           near);
     write_region(cut, region.data_ptr<scalar_t>());
   });
   return region;
@@ -247,8 +247,7 @@ void head_cut_apply_cpu(const Tensor& rgb, const Tensor& alpha, const Tensor& de
   tensor_checks::check_tensor(background, kApplyOp, "background", {3}, at::kFloat, c10::kCPU);
   check_inputs(verts, faces, ring, sides, top, neck_margin, world_to_cam, K, w, h, kApplyOp);
   AT_DISPATCH_FLOATING_TYPES(verts.scalar_type(), kApplyOp, [&] {
-    const RowCut cut =
-        frame_cut<scalar_t>(verts, faces, ring, sides, top, neck_margin, world_to_cam, K, w, h, near);
+    const RowCut cut = frame_cut<scalar_t>(verts, faces, ring, sides, top, neck_margin, world_to_cam, K, w, h, near);
     apply_cut(cut, background.data_ptr<float>(), rgb.data_ptr<float>(), alpha.data_ptr<float>(),
               depth.data_ptr<float>());
   });
