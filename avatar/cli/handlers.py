@@ -307,11 +307,10 @@ def _export_ply(avatar: Avatar, params: RigParams, args: argparse.Namespace, pat
         if model.head_cut is not None and not args.no_cut
         else "no cut below the head"
     )
-    write_3dgs_ply(
-        frame.gaussians,
-        path,
-        [AXES[args.axes], f"avatar export: {frame.gaussians.num} of {frame.num_total} Gaussians ({cut})"],
-    )
+    comments = [AXES[args.axes], f"avatar export: {frame.gaussians.num} of {frame.num_total} Gaussians ({cut})"]
+    if frame.cone_baked:
+        comments.append("view-dependent colour: the avatar's view cone baked in (as the engine shows it)")
+    write_3dgs_ply(frame.gaussians, path, comments)
     return frame
 
 

@@ -57,16 +57,25 @@ class GltfSummary:
     dropped_weight: float  # the largest skin weight a vertex or Gaussian lost to the 4-joint limit (0: none)
 
 
-def export_gltf(model: GaussianAvatar, identity: Tensor, path: str | Path, params: RigParams | None = None,
-                fps: float = 25.0, cut: bool = True, view_elevation_deg: float = CUT_VIEW_ELEVATION_DEG,
-                animation_name: str = "clip", step: float = DEFAULT_STEP) -> GltfSummary:
+def export_gltf(
+    model: GaussianAvatar,
+    identity: Tensor,
+    path: str | Path,
+    params: RigParams | None = None,
+    fps: float = 25.0,
+    cut: bool = True,
+    view_elevation_deg: float = CUT_VIEW_ELEVATION_DEG,
+    animation_name: str = "clip",
+    step: float = DEFAULT_STEP,
+) -> GltfSummary:
     """Write the avatar (its Gaussians and rig, with the identity shape [S]) as a .glb at path,
     atomically; with params [T] (as Avatar.params gives them), animated at fps. `step`: the
     expression weight the Gaussians' morph targets span (avatar.export.gltf_splats)."""
     rig = model.rig
     if not rig.embeddable:
-        raise ValueError(f"rig '{rig.name}': its licence forbids copying its arrays into a file (a glTF holds the "
-                         "whole rig mesh)")
+        raise ValueError(
+            f"rig '{rig.name}': its licence forbids copying its arrays into a file (a glTF holds the whole rig mesh)"
+        )
     if params is not None and params.num_frames < 1:
         raise ValueError("no frames to animate")
     if not fps > 0:
@@ -88,8 +97,14 @@ def export_gltf(model: GaussianAvatar, identity: Tensor, path: str | Path, param
         if children:
             node["children"] = children
         doc["nodes"].append(node)
-    doc["skins"] = [{"name": "head_rig", "joints": joint_nodes, "skeleton": joint_nodes[0],
-                     "inverseBindMatrices": builder.accessor(inverse_bind_matrices(mesh.rest_joints))}]
+    doc["skins"] = [
+        {
+            "name": "head_rig",
+            "joints": joint_nodes,
+            "skeleton": joint_nodes[0],
+            "inverseBindMatrices": builder.accessor(inverse_bind_matrices(mesh.rest_joints)),
+        }
+    ]
     doc["scenes"] = [{"name": "avatar", "nodes": [0, 1, joint_nodes[0]]}]
     doc["scene"] = 0
     doc["extensionsUsed"] = [KHR_SPLATS]
@@ -97,56 +112,108 @@ def export_gltf(model: GaussianAvatar, identity: Tensor, path: str | Path, param
     if params is not None:
         doc["animations"] = [_animation(builder, model, mesh, params, fps, joint_nodes, animation_name)]
         num_frames = params.num_frames
-    doc["asset"]["extras"] = {"rig": rig.name, "fps": fps if num_frames else None, "frames": num_frames,
-                              "pose_correctives": "left out" if bool((rig.posedirs != 0).any()) else "none in the rig"}
+    doc["asset"]["extras"] = {
+        "rig": rig.name,
+        "fps": fps if num_frames else None,
+        "frames": num_frames,
+        "pose_correctives": "left out" if bool((rig.posedirs != 0).any()) else "none in the rig",
+    }
     data = builder.to_bytes()
     path = Path(path)
     with atomic_path(path) as partial:
         partial.write_bytes(data)
     arkit = sum(name in ARKIT_NAMES for name in mesh.target_names)
-    return GltfSummary(path, len(mesh.template), mesh.target_names, arkit, len(points.positions), points.num_cut,
-                       points.kept, num_frames, fps, len(data), max(mesh.dropped_weight, points.dropped_weight))
+    return GltfSummary(
+        path,
+        len(mesh.template),
+        mesh.target_names,
+        arkit,
+        len(points.positions),
+        points.num_cut,
+        points.kept,
+        num_frames,
+        fps,
+        len(data),
+        max(mesh.dropped_weight, points.dropped_weight),
+    )
 
 
 def _head_mesh(builder: GlbBuilder, mesh: RigMesh) -> dict:
     index_type = np.uint16 if len(mesh.template) <= 65535 else np.uint32
-    attributes = {"POSITION": builder.accessor(mesh.template.astype(np.float32), ARRAY_BUFFER, min_max=True),
-                  "JOINTS_0": builder.accessor(mesh.joints, ARRAY_BUFFER),
-                  "WEIGHTS_0": builder.accessor(mesh.weights, ARRAY_BUFFER)}
-    primitive = {"attributes": attributes, "mode": 4, "material": _head_material(builder),
-                 "indices": builder.accessor(mesh.faces.reshape(-1).astype(index_type), ELEMENT_ARRAY_BUFFER),
-                 "targets": [{"POSITION": _target(builder, t)} for t in mesh.targets]}
-    return {"name": "head", "primitives": [primitive], "weights": [0.0] * len(mesh.targets),
-            "extras": {"targetNames": mesh.target_names}}
+    attributes = {
+        "POSITION": builder.accessor(mesh.template.astype(np.float32), ARRAY_BUFFER, min_max=True),
+        "JOINTS_0": builder.accessor(mesh.joints, ARRAY_BUFFER),
+        "WEIGHTS_0": builder.accessor(mesh.weights, ARRAY_BUFFER),
+    }
+    primitive = {
+        "attributes": attributes,
+        "mode": 4,
+        "material": _head_material(builder),
+        "indices": builder.accessor(mesh.faces.reshape(-1).astype(index_type), ELEMENT_ARRAY_BUFFER),
+        "targets": [{"POSITION": _target(builder, t)} for t in mesh.targets],
+    }
+    return {
+        "name": "head",
+        "primitives": [primitive],
+        "weights": [0.0] * len(mesh.targets),
+        "extras": {"targetNames": mesh.target_names},
+    }
 
 
 def _head_material(builder: GlbBuilder) -> int:
     materials = builder.doc.setdefault("materials", [])
-    materials.append({"name": "skin", "doubleSided": True,
-                      "pbrMetallicRoughness": {"baseColorFactor": [0.8, 0.68, 0.62, 1.0], "metallicFactor": 0.0,
-                                               "roughnessFactor": 0.7}})
+    materials.append(
+        {
+            "name": "skin",
+            "doubleSided": True,
+            "pbrMetallicRoughness": {
+                "baseColorFactor": [0.8, 0.68, 0.62, 1.0],
+                "metallicFactor": 0.0,
+                "roughnessFactor": 0.7,
+            },
+        }
+    )
     return len(materials) - 1
 
 
 def _splat_mesh(builder: GlbBuilder, points: SplatPoints) -> dict:
-    attributes = {"POSITION": builder.accessor(points.positions, ARRAY_BUFFER, min_max=True),
-                  "COLOR_0": builder.accessor(points.colors, ARRAY_BUFFER, normalized=True),
-                  "JOINTS_0": builder.accessor(points.joints, ARRAY_BUFFER),
-                  "WEIGHTS_0": builder.accessor(points.weights, ARRAY_BUFFER),
-                  f"{KHR_SPLATS}:ROTATION": builder.accessor(points.rotations, ARRAY_BUFFER),
-                  f"{KHR_SPLATS}:SCALE": builder.accessor(points.scales, ARRAY_BUFFER),
-                  f"{KHR_SPLATS}:OPACITY": builder.accessor(points.opacities, ARRAY_BUFFER)}
+    attributes = {
+        "POSITION": builder.accessor(points.positions, ARRAY_BUFFER, min_max=True),
+        "COLOR_0": builder.accessor(points.colors, ARRAY_BUFFER, normalized=True),
+        "JOINTS_0": builder.accessor(points.joints, ARRAY_BUFFER),
+        "WEIGHTS_0": builder.accessor(points.weights, ARRAY_BUFFER),
+        f"{KHR_SPLATS}:ROTATION": builder.accessor(points.rotations, ARRAY_BUFFER),
+        f"{KHR_SPLATS}:SCALE": builder.accessor(points.scales, ARRAY_BUFFER),
+        f"{KHR_SPLATS}:OPACITY": builder.accessor(points.opacities, ARRAY_BUFFER),
+    }
     degree = round(points.sh.shape[1] ** 0.5) - 1
     for d in range(degree + 1):
         for n in range(2 * d + 1):  # coefficient d*d + n of the 3DGS order: degree d, order n - d
             attributes[f"{KHR_SPLATS}:SH_DEGREE_{d}_COEF_{n}"] = builder.accessor(
-                np.ascontiguousarray(points.sh[:, d * d + n]), ARRAY_BUFFER)
-    primitive = {"attributes": attributes, "mode": 0,
-                 "targets": [{"POSITION": _target(builder, t)} for t in points.targets],
-                 "extensions": {KHR_SPLATS: {"kernel": "ellipse", "colorSpace": "srgb_rec709_display",
-                                             "projection": "perspective", "sortingMethod": "cameraDistance"}}}
-    return {"name": "gaussians", "primitives": [primitive], "weights": [0.0] * len(points.targets),
-            "extras": {"targetNames": points.target_names}}
+                np.ascontiguousarray(points.sh[:, d * d + n]), ARRAY_BUFFER
+            )
+    primitive = {
+        "attributes": attributes,
+        "mode": 0,
+        "targets": [{"POSITION": _target(builder, t)} for t in points.targets],
+        "extensions": {
+            KHR_SPLATS: {
+                "kernel": "ellipse",
+                "colorSpace": "srgb_rec709_display",
+                "projection": "perspective",
+                "sortingMethod": "cameraDistance",
+            }
+        },
+    }
+    return {
+        "name": "gaussians",
+        "primitives": [primitive],
+        "weights": [0.0] * len(points.targets),
+        "extras": {
+            "targetNames": points.target_names,
+            "viewDependentColour": "view cone baked in" if points.cone_baked else "as trained",
+        },
+    }
 
 
 def _target(builder: GlbBuilder, displacement: np.ndarray) -> int:
@@ -159,8 +226,15 @@ def _target(builder: GlbBuilder, displacement: np.ndarray) -> int:
     return builder.accessor(np.where(moved[:, None], displacement, 0).astype(np.float32), ARRAY_BUFFER, min_max=True)
 
 
-def _animation(builder: GlbBuilder, model: GaussianAvatar, mesh: RigMesh, params: RigParams, fps: float,
-               joint_nodes: list[int], name: str) -> dict:
+def _animation(
+    builder: GlbBuilder,
+    model: GaussianAvatar,
+    mesh: RigMesh,
+    params: RigParams,
+    fps: float,
+    joint_nodes: list[int],
+    name: str,
+) -> dict:
     """One key per frame: morph weights of both meshes, rotation and translation of every joint."""
     rig = model.rig
     params = params.to(device="cpu", dtype=torch.float32)
@@ -171,8 +245,9 @@ def _animation(builder: GlbBuilder, model: GaussianAvatar, mesh: RigMesh, params
     samplers, channels = [], []
 
     def channel(node: int, path: str, values: np.ndarray) -> None:
-        samplers.append({"input": time_input, "output": builder.accessor(values.astype(np.float32)),
-                         "interpolation": "LINEAR"})
+        samplers.append(
+            {"input": time_input, "output": builder.accessor(values.astype(np.float32)), "interpolation": "LINEAR"}
+        )
         channels.append({"sampler": len(samplers) - 1, "target": {"node": node, "path": path}})
 
     channel(0, "weights", expr.reshape(-1))  # [T * E], frame-major as glTF reads weights

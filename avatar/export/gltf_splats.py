@@ -30,6 +30,7 @@ from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.binding import triangle_frames
 from avatar.gaussians.reference import blend_reference
 from avatar.splat.sh import SH_C0
+from avatar.export.cone_baked_sh import baked_for_export
 from avatar.export.ply_frame import CUT_VIEW_ELEVATION_DEG, hidden_below_cut
 from avatar.export.gltf_rig import identity_template, target_names, top_influences
 
@@ -54,11 +55,17 @@ class SplatPoints:
     kept: np.ndarray  # [N_all] bool: which of the avatar's Gaussians these are
     num_cut: int  # left out below the head's cut
     dropped_weight: float  # the largest skinning weight a Gaussian lost to the 4-joint limit
+    cone_baked: bool  # the SH are the view cone's, seen from the framing distance (avatar.export.cone_baked_sh)
 
 
 @torch.no_grad()
-def splat_points(model: GaussianAvatar, identity: Tensor, cut: bool = True,
-                 view_elevation_deg: float = CUT_VIEW_ELEVATION_DEG, step: float = DEFAULT_STEP) -> SplatPoints:
+def splat_points(
+    model: GaussianAvatar,
+    identity: Tensor,
+    cut: bool = True,
+    view_elevation_deg: float = CUT_VIEW_ELEVATION_DEG,
+    step: float = DEFAULT_STEP,
+) -> SplatPoints:
     """The avatar's Gaussians (a model on the CPU) at the neutral pose with its identity [S],
     without those its cut below the head hides in every view within view_elevation_deg
     (cut=False: all of them)."""
@@ -67,13 +74,17 @@ def splat_points(model: GaussianAvatar, identity: Tensor, cut: bool = True,
     neutral = rig.zero_params(1)  # the posed vertices are the template given here
     # the engine's Gaussians with no offsets applied (zero drivers: the morph targets' base; the
     # drivers of zero parameters are not zero for the head pose's)
-    world = blend_reference(model, neutral, verts=template.to(neutral.expr.dtype),
-                            drivers=torch.zeros(model.num_drivers, dtype=neutral.expr.dtype))
+    world = blend_reference(
+        model,
+        neutral,
+        verts=template.to(neutral.expr.dtype),
+        drivers=torch.zeros(model.num_drivers, dtype=neutral.expr.dtype),
+    )
     if cut and model.head_cut is not None:
         kept = ~hidden_below_cut(world, template.float(), model.head_cut, view_elevation_deg)
     else:
         kept = torch.ones(model.num_gaussians, dtype=torch.bool)
-    g = world[kept].detach().to(dtype=torch.float32)
+    g, cone_baked = baked_for_export(model, world[kept].detach().to(dtype=torch.float32), neutral)
     quats = torch.nn.functional.normalize(g.quats, dim=-1)[:, [1, 2, 3, 0]]  # (w, x, y, z) -> (x, y, z, w)
     colour = (g.sh[:, 0] * SH_C0 + 0.5).clamp(0, 1)  # [N, 3] sRGB: what a 3DGS renderer shows head-on
     colors = torch.cat([_linear(colour), g.opacities[:, None].clamp(0, 1)], dim=-1)  # [N, 4]
@@ -81,9 +92,22 @@ def splat_points(model: GaussianAvatar, identity: Tensor, cut: bool = True,
     targets = centre_targets(model, template, kept, step)
     pose_names = list(POSE_TARGET_NAMES) if model.pose_drivers is not None else []
     names = target_names(rig) + list(JAW_TARGET_NAMES) + pose_names
-    return SplatPoints(g.means.numpy(), quats.numpy(), g.scales.numpy(), g.opacities.numpy(), g.sh.numpy(),
-                       (colors * 65535).round().to(torch.int32).numpy().astype(np.uint16), joints, weights, targets,
-                       names, kept.numpy(), int((~kept).sum()), dropped)
+    return SplatPoints(
+        g.means.numpy(),
+        quats.numpy(),
+        g.scales.numpy(),
+        g.opacities.numpy(),
+        g.sh.numpy(),
+        (colors * 65535).round().to(torch.int32).numpy().astype(np.uint16),
+        joints,
+        weights,
+        targets,
+        names,
+        kept.numpy(),
+        int((~kept).sum()),
+        dropped,
+        cone_baked,
+    )
 
 
 def bind_centres(model: GaussianAvatar, verts: Tensor, drivers: Tensor, kept: Tensor) -> Tensor:
@@ -93,7 +117,8 @@ def bind_centres(model: GaussianAvatar, verts: Tensor, drivers: Tensor, kept: Te
     origin, rotation, unit = triangle_frames(verts[None].double(), model.rig.faces.cpu())
     origin, rotation, unit = origin[0, parent], rotation[0, parent], unit[0, parent]  # [N, 3], [N, 3, 3], [N]
     xyz = model.xyz.detach().double().cpu()[kept] + torch.einsum(
-        "d,dnk->nk", drivers.double(), model.d_xyz.detach().double().cpu()[:, kept])  # [N, 3] triangle units
+        "d,dnk->nk", drivers.double(), model.d_xyz.detach().double().cpu()[:, kept]
+    )  # [N, 3] triangle units
     return origin + unit[:, None] * torch.einsum("nij,nj->ni", rotation, xyz)
 
 

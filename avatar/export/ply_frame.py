@@ -41,6 +41,7 @@ import torch
 from torch import Tensor
 
 from avatar.gaussians import GaussianAvatar, blend
+from avatar.export.cone_baked_sh import baked_for_export
 from avatar.export.ply import AXES, to_axes
 from avatar.splat.projection import alpha_extent_sq, covariance_3d
 from avatar.splat.world import Gaussians
@@ -56,6 +57,7 @@ class ExportedFrame:
     num_cut: int  # Gaussians left out below the head
     axes: str  # inria | rig (avatar.export.ply.AXES)
     kept: Tensor  # [N] bool over the avatar's Gaussians: which were written
+    cone_baked: bool  # the view-dependent colour is the view cone's (avatar.export.cone_baked_sh)
 
     @property
     def num_total(self) -> int:
@@ -63,10 +65,18 @@ class ExportedFrame:
 
 
 @torch.no_grad()
-def export_frame(model: GaussianAvatar, params: RigParams, backend: str = "auto", axes: str = "inria",
-                 cut: bool = True, view_elevation_deg: float = CUT_VIEW_ELEVATION_DEG) -> ExportedFrame:
+def export_frame(
+    model: GaussianAvatar,
+    params: RigParams,
+    backend: str = "auto",
+    axes: str = "inria",
+    cut: bool = True,
+    view_elevation_deg: float = CUT_VIEW_ELEVATION_DEG,
+) -> ExportedFrame:
     """The avatar's Gaussians posed at one frame of params (on the model's device), without what
-    its cut below the head hides (cut=False, or a model without a cut: all of them), in `axes`."""
+    its cut below the head hides (cut=False, or a model without a cut: all of them), in `axes`;
+    the view-dependent colour of an avatar with a view cone seen as the engine sees it
+    (`bake_view_cone`, for a camera at the framing distance)."""
     if axes not in AXES:
         raise ValueError(f"unknown axes '{axes}' ({' | '.join(AXES)})")
     _check_angle(view_elevation_deg)
@@ -76,11 +86,13 @@ def export_frame(model: GaussianAvatar, params: RigParams, backend: str = "auto"
         kept = ~hidden_below_cut(world, verts, model.head_cut, view_elevation_deg)
     else:
         kept = torch.ones(world.num, dtype=torch.bool, device=world.means.device)
-    return ExportedFrame(to_axes(world[kept], axes), int((~kept).sum()), axes, kept)
+    kept_world, baked = baked_for_export(model, world[kept], params)
+    return ExportedFrame(to_axes(kept_world, axes), int((~kept).sum()), axes, kept, baked)
 
 
-def hidden_below_cut(gaussians: Gaussians, verts: Tensor, cut: HeadCut,
-                     view_elevation_deg: float = CUT_VIEW_ELEVATION_DEG) -> Tensor:
+def hidden_below_cut(
+    gaussians: Gaussians, verts: Tensor, cut: HeadCut, view_elevation_deg: float = CUT_VIEW_ELEVATION_DEG
+) -> Tensor:
     """[N] bool: the Gaussians (world, rig space) that `cut`, with the rig posed as verts [V, 3],
     hides in every view within view_elevation_deg (0 <= deg < 90) of the posed neck ring's plane
     (the module's docstring says why)."""
@@ -97,10 +109,10 @@ def hidden_below_cut(gaussians: Gaussians, verts: Tensor, cut: HeadCut,
     cov = covariance_3d(g.quats, g.scales)  # [N, 3, 3]
     top = height + reach * torch.einsum("i,nij,j->n", normal, cov, normal).clamp(min=0).sqrt()
     # Along the ring's plane, from each mean to the ring's farthest vertex: |mu - r|^2 - ((mu - r).n)^2.
-    mean_sq = (g.means ** 2).sum(-1, keepdim=True)  # [N, 1]
-    dist_sq = mean_sq - 2 * g.means @ ring.T + (ring ** 2).sum(-1)[None]  # [N, R] |mu - r|^2
+    mean_sq = (g.means**2).sum(-1, keepdim=True)  # [N, 1]
+    dist_sq = mean_sq - 2 * g.means @ ring.T + (ring**2).sum(-1)[None]  # [N, R] |mu - r|^2
     along_n = (g.means @ normal)[:, None] - (ring @ normal)[None]  # [N, R] (mu - r).n
-    farthest = (dist_sq - along_n ** 2).clamp(min=0).amax(1).sqrt()  # [N]
+    farthest = (dist_sq - along_n**2).clamp(min=0).amax(1).sqrt()  # [N]
     own = reach * g.scales.amax(-1)  # [N] the Gaussian's own reach along the plane
     wedge = math.tan(math.radians(view_elevation_deg)) * (farthest + own)
     return top + wedge < 0

@@ -46,21 +46,28 @@ class ViewCone:
         frame) from: `position` inside the cone, else the point at the same distance from the head
         in the cone's direction nearest to it."""
         centre = head_centre(self.centre, params)[0].to(position)  # [3]
-        offset = (position - centre).double()
-        distance = offset.norm()
+        return self.origins(centre, position[None])[0]
+
+    def origins(self, centre: Tensor, positions: Tensor) -> Tensor:
+        """[..., 3] `origin` of many camera positions [..., 3] around the posed head's centre
+        [3] (`head_centre`), in the positions' dtype."""
+        offset = (positions - centre).double()  # [..., 3]
+        distance = offset.norm(dim=-1, keepdim=True)  # [..., 1]
         u = offset / distance.clamp_min(1e-12)
-        a = torch.tensor(self.axis, dtype=torch.float64)
-        cos = float(u @ a)
-        if cos >= math.cos(self.half_angle):
-            return position
+        a = torch.tensor(self.axis, dtype=torch.float64, device=offset.device)  # [3]
+        cos = (u @ a)[..., None]  # [..., 1]
         side = u - cos * a  # the part of u away from the axis
-        if float(side.norm()) < 1e-9:  # straight behind: any side will do
-            side = torch.linalg.cross(a, torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
-            if float(side.norm()) < 1e-9:
-                side = torch.linalg.cross(a, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64))
-        side = side / side.norm()
-        edge = math.cos(self.half_angle) * a + math.sin(self.half_angle) * side
-        return (centre.double() + distance * edge).to(position.dtype)
+        # Straight behind the axis any side will do: one across the axis.
+        across = torch.linalg.cross(a, a.new_tensor([0.0, 1.0, 0.0]))
+        if float(across.norm()) < 1e-9:
+            across = torch.linalg.cross(a, a.new_tensor([1.0, 0.0, 0.0]))
+        behind = side.norm(dim=-1, keepdim=True) < 1e-9
+        side = torch.where(behind, across, side)
+        side = side / side.norm(dim=-1, keepdim=True)
+        edge = math.cos(self.half_angle) * a + math.sin(self.half_angle) * side  # [..., 3]
+        clamped = centre.double() + distance * edge
+        inside = cos >= math.cos(self.half_angle)
+        return torch.where(inside, positions.double(), clamped).to(positions.dtype)
 
     def to_dict(self) -> dict:
         return {"axis": list(self.axis), "half_angle": self.half_angle, "centre": list(self.centre)}
@@ -71,12 +78,18 @@ class ViewCone:
         if not isinstance(data, dict) or set(data) != {"axis", "half_angle", "centre"}:
             raise ValueError("view_cone must be an object with axis, half_angle and centre")
         axis, angle, centre = data["axis"], data["half_angle"], data["centre"]
-        if (not isinstance(centre, list) or len(centre) != 3
-                or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in centre)):
+        if (
+            not isinstance(centre, list)
+            or len(centre) != 3
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in centre)
+        ):
             raise ValueError(f"view_cone.centre must be 3 numbers, got {centre!r}")
-        if (not isinstance(axis, list) or len(axis) != 3
-                or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in axis)
-                or abs(math.sqrt(sum(v * v for v in axis)) - 1) > 1e-4):
+        if (
+            not isinstance(axis, list)
+            or len(axis) != 3
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in axis)
+            or abs(math.sqrt(sum(v * v for v in axis)) - 1) > 1e-4
+        ):
             raise ValueError(f"view_cone.axis must be a unit vector of 3 numbers, got {axis!r}")
         if not isinstance(angle, (int, float)) or not 0 <= angle <= math.pi:
             raise ValueError(f"view_cone.half_angle must be an angle in [0, pi], got {angle!r}")
@@ -88,5 +101,7 @@ def head_centre(rest: tuple[float, float, float], params: RigParams) -> Tensor:
     the translation (the neck's turn and the expression do not move the head's centre enough to
     matter to a cone of directions)."""
     rotation = axis_angle_to_matrix(params.rotation.detach().double().cpu())  # [T, 3, 3]
-    return torch.einsum("tij,j->ti", rotation, torch.tensor(rest, dtype=torch.float64)) \
+    return (
+        torch.einsum("tij,j->ti", rotation, torch.tensor(rest, dtype=torch.float64))
         + params.translation.detach().double().cpu()
+    )

@@ -4,7 +4,7 @@ and two numbers that see shards and floaters without ground truth (avatar/traini
 
     python benchmarks/quality/turned_views.py --avatar woman=W.avatar --avatar man=M.avatar \
         --driver woman=W_capture --driver happy=livelink_happy.csv ... --out DIR \
-        [--angles -35,-20,0,20,35] [--frames 4] [--size 256] [--json T.json]
+        [--angles=-35,-20,0,20,35] [--frames 4] [--size 256] [--json T.json]
 
 Each avatar's hair margin comes from the capture it was trained on (recorded in the .avatar file).
 For each avatar and driver: the driver's `--frames` most expressive frames spread over its clip,
