@@ -38,6 +38,7 @@ from capture.fit.views import ViewsFit, camera_distances, fit_views, views_fit
 from capture.matte.head_mask import place_cut
 from capture.ibug68 import MP_TO_IBUG68
 from capture.landmarks import SelfieMatte
+from capture.lens import Lens, LensCrop
 from capture.limits import MAX_CROP, MAX_VAL_FRACTION, MIN_CROP
 from avatar.runtime.errors import InputError
 from capture.overlay import draw_overlay, render_rig
@@ -50,11 +51,22 @@ MIN_VIEWS, MAX_VIEWS = 2, 16
 SAME_RATE = 1e-3  # relative difference of frame rates still taken as one rate
 
 
-def track_views(videos: list[str | Path], out: str | Path, *, rig_spec: str = "builtin", size: int = 512,
-                max_frames: int | None = None, offsets: list[int] | None = None,
-                calibration: str | Path | None = None, test_camera: int | None = None,
-                landmark_embedding: str | Path | None = None, photometric: bool = True, val_fraction: float = 0.0,
-                overwrite: bool = False, progress: bool = True) -> dict:
+def track_views(
+    videos: list[str | Path],
+    out: str | Path,
+    *,
+    rig_spec: str = "builtin",
+    size: int = 512,
+    max_frames: int | None = None,
+    offsets: list[int] | None = None,
+    calibration: str | Path | None = None,
+    test_camera: int | None = None,
+    landmark_embedding: str | Path | None = None,
+    photometric: bool = True,
+    val_fraction: float = 0.0,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
     """Track synchronized `videos` (one person, one camera each) into the capture directory `out`;
     returns the report.
 
@@ -72,8 +84,11 @@ def track_views(videos: list[str | Path], out: str | Path, *, rig_spec: str = "b
     rig = load_rig(rig_spec)
     embedding = embedding_for_rig(rig, landmark_embedding)
     sizes = [(p["width"], p["height"]) for p in probes]
-    known = None if calibration is None else known_cameras(Path(calibration), sizes)
+    known, lenses = (None, [None] * len(videos)) if calibration is None else known_cameras(Path(calibration), sizes)
     landmarks, seen = _detect(videos, offsets, num_times, progress)  # [C, T, 478, 3], [C, T]
+    for c, lens in enumerate(lenses):  # the pinhole camera's pixels from here on
+        if lens is not None:
+            landmarks[c, seen[c], :, :2] = lens.undistort_points(landmarks[c, seen[c], :, :2])
     moments = np.flatnonzero(seen.any(0))  # time steps some view saw the face at
     if len(moments) < MIN_TRACKED:
         raise VideoError(videos[0], f"only {len(moments)} moment(s) where some view found a face")
@@ -85,49 +100,101 @@ def track_views(videos: list[str | Path], out: str | Path, *, rig_spec: str = "b
     fit = fit_views(rig, embedding, landmarks[..., :2], seen, sizes, known, progress=progress)
     seconds["fit"] = time.perf_counter() - started - sum(seconds.values())
     boxes = [_view_box(landmarks[c, seen[c], :, :2], sizes[c], probes[c]["fps"]) for c in range(len(videos))]
-    cameras = [CameraInfo(f"view{c}", box.matrix(size) @ fit.K[c], size, size, fit.world_to_cam()[c])
-               for c, box in enumerate(boxes)]
-    crops, person, inside = _crops_and_mattes(videos, offsets, moments, boxes, size, progress)  # [C, T, ...]
+    cameras = [
+        CameraInfo(f"view{c}", box.matrix(size) @ fit.K[c], size, size, fit.world_to_cam()[c])
+        for c, box in enumerate(boxes)
+    ]
+    crops, person, inside = _crops_and_mattes(videos, offsets, moments, boxes, lenses, sizes, size, progress)
     seconds["crops"] = time.perf_counter() - started - sum(seconds.values())
     landmark_fit = fit
     nose_height = float(surface_point(rig.v_template, rig, *embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
     if photometric:
-        fit = _refine(rig, embedding, fit, cameras, crops, person, inside, landmarks, seen, boxes, size, nose_height,
-                      progress)
+        fit = _refine(
+            rig, embedding, fit, cameras, crops, person, inside, landmarks, seen, boxes, size, nose_height, progress
+        )
     seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
     fps = probes[0]["fps"]
     params = split_torso(rig, fit.params, np.zeros(len(moments), int), moments / fps)
     _splits(np.zeros((len(videos), len(moments)), int), val_fraction, test_camera)  # too few time steps fail now
     with CaptureWriter(out, fps, rig_spec, cameras, overwrite=overwrite) as writer:
-        cut = place_cut(rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")),
-                       nose_height)
+        cut = place_cut(
+            rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")), nose_height
+        )
         frame_cameras = [cameras[c].to_camera() for c in range(len(videos)) for _ in moments]  # view-major
         frame_params = params.select(np.tile(np.arange(len(moments)), len(videos)))
-        follows = np.tile(np.isin(np.arange(len(moments)), continuing_frames(np.zeros(len(moments), int),
-                                                                            moments).numpy()), len(videos))
+        follows = np.tile(
+            np.isin(np.arange(len(moments)), continuing_frames(np.zeros(len(moments), int), moments).numpy()),
+            len(videos),
+        )
         flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731 - [C, T, ...] -> [C * T, ...] view-major
-        cut, regions, hanging_median = head_regions(frame_cameras, frame_params, flat(crops), flat(person),
-                                                    flat(inside), rig, cut, follows, progress)
-        index = _write_frames(writer, rig, frame_params, frame_cameras, crops, person, inside, regions, fit, boxes,
-                      landmarks, seen, size, fps, progress)
-        report = _report(videos, offsets, num_times, moments, seen, rig, fit, landmark_fit, boxes, seconds,
-                         time.perf_counter() - started, rig_spec, calibration)
+        cut, regions, hanging_median = head_regions(
+            frame_cameras, frame_params, flat(crops), flat(person), flat(inside), rig, cut, follows, progress
+        )
+        index = _write_frames(
+            writer,
+            rig,
+            frame_params,
+            frame_cameras,
+            crops,
+            person,
+            inside,
+            regions,
+            fit,
+            boxes,
+            landmarks,
+            seen,
+            size,
+            fps,
+            progress,
+        )
+        report = _report(
+            videos,
+            offsets,
+            num_times,
+            moments,
+            seen,
+            rig,
+            fit,
+            landmark_fit,
+            boxes,
+            seconds,
+            time.perf_counter() - started,
+            rig_spec,
+            calibration,
+            lenses,
+        )
         report |= {"hanging_hair": cut.hanging_hair, "hanging_hair_median_fraction": round(hanging_median, 5)}
         np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32), seen=seen, moments=moments)
         dump_json(report, writer.partial / "report.json")
-        extra = {"generator": "capture.track_views", "videos": [str(v) for v in videos], "monocular": False,
-                 "offsets": offsets, "calibration": str(calibration) if calibration else "estimated from the face",
-                 "test_camera": test_camera, "frame_sizes": [list(s) for s in sizes], "crop_size": size,
-                 "head_cut": cut.to_dict(), "rig_signature": geometry_signature(rig), "rig_hash": rig.identity_hash(),
-                 "source_frames": [int(t) for t in moments]}
+        extra = {
+            "generator": "capture.track_views",
+            "videos": [str(v) for v in videos],
+            "monocular": False,
+            "offsets": offsets,
+            "calibration": str(calibration) if calibration else "estimated from the face",
+            "test_camera": test_camera,
+            "frame_sizes": [list(s) for s in sizes],
+            "crop_size": size,
+            "head_cut": cut.to_dict(),
+            "rig_signature": geometry_signature(rig),
+            "rig_hash": rig.identity_hash(),
+            "source_frames": [int(t) for t in moments],
+        }
         writer.finish(params, _splits(index, val_fraction, test_camera), extra)
     report["seconds"] = round(time.perf_counter() - started, 2)
     dump_json(report, out / "report.json")
     return report
 
 
-def _check_arguments(videos: list[Path], out: Path, size: int, val_fraction: float, offsets: list[int] | None,
-                     test_camera: int | None, overwrite: bool) -> None:
+def _check_arguments(
+    videos: list[Path],
+    out: Path,
+    size: int,
+    val_fraction: float,
+    offsets: list[int] | None,
+    test_camera: int | None,
+    overwrite: bool,
+) -> None:
     """Every argument refused before any work or output."""
     if not MIN_VIEWS <= len(videos) <= MAX_VIEWS:
         raise InputError(f"--views takes {MIN_VIEWS} to {MAX_VIEWS} videos (one per camera), got {len(videos)}")
@@ -154,13 +221,19 @@ def _common_length(videos: list[Path], probes: list[dict], offsets: list[int], m
     together)."""
     for path, p in zip(videos[1:], probes[1:]):
         if abs(p["fps"] - probes[0]["fps"]) > SAME_RATE * probes[0]["fps"]:
-            raise VideoError(path, f"runs at {p['fps']:.3f} fps, {videos[0].name} at {probes[0]['fps']:.3f}: "
-                             "synchronized views share one frame rate (resample it first)")
+            raise VideoError(
+                path,
+                f"runs at {p['fps']:.3f} fps, {videos[0].name} at {probes[0]['fps']:.3f}: "
+                "synchronized views share one frame rate (resample it first)",
+            )
     lengths = [p["frames"] - o for p, o in zip(probes, offsets)]
     if not any(offsets) and len(set(lengths)) > 1:
         odd = next(i for i, n in enumerate(lengths) if n != lengths[0])
-        raise VideoError(videos[odd], f"has {lengths[odd]} frames, {videos[0].name} has {lengths[0]}: views are "
-                         "matched frame by frame; say with --offsets which frame of each starts the clip")
+        raise VideoError(
+            videos[odd],
+            f"has {lengths[odd]} frames, {videos[0].name} has {lengths[0]}: views are "
+            "matched frame by frame; say with --offsets which frame of each starts the clip",
+        )
     count = min(lengths)
     if count < MIN_TRACKED:
         raise VideoError(videos[int(np.argmin(lengths))], f"leaves {count} frame(s) after its offset")
@@ -190,10 +263,18 @@ def _view_box(points: np.ndarray, frame_size: tuple[int, int], fps: float) -> Cr
     return CropBox(float(centre[0] - side / 2), float(centre[1] - side / 2), side)
 
 
-def _crops_and_mattes(videos: list[Path], offsets: list[int], moments: np.ndarray, boxes: list[CropBox], size: int,
-                      progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pass 2: every view's crop [C, T, S, S, 3] uint8 of each moment, the person's matte [C, T, S, S]
-    and the part of the crop inside the frame [C, T, S, S]."""
+def _crops_and_mattes(
+    videos: list[Path],
+    offsets: list[int],
+    moments: np.ndarray,
+    boxes: list[CropBox],
+    lenses: list[Lens | None],
+    sizes: list[tuple[int, int]],
+    size: int,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pass 2: every view's crop [C, T, S, S, 3] uint8 of each moment (through its lens where it has
+    one), the person's matte [C, T, S, S] and the part of the crop inside the frame [C, T, S, S]."""
     shape = (len(videos), len(moments), size, size)
     crops, person, inside = np.zeros((*shape, 3), np.uint8), np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     where = {int(t): i for i, t in enumerate(moments)}
@@ -201,11 +282,17 @@ def _crops_and_mattes(videos: list[Path], offsets: list[int], moments: np.ndarra
     bar = tqdm(total=crops.shape[0] * crops.shape[1], desc="crops and mattes", disable=not progress, leave=False)
     try:
         for c, (path, offset) in enumerate(zip(videos, offsets)):
+            lens = lenses[c]
+            crop = (
+                (lambda rgb: crop_frame(rgb, boxes[c], size))
+                if lens is None
+                else LensCrop(lens, boxes[c], size, sizes[c])
+            )
             for frame, rgb in enumerate(read_video_frames(path, offset + int(moments[-1]) + 1)):
                 i = where.get(frame - offset)
                 if i is None:
                     continue
-                crops[c, i], inside[c, i] = crop_frame(rgb, boxes[c], size)
+                crops[c, i], inside[c, i] = crop(rgb)
                 person[c, i] = matte.alpha(crops[c, i])
                 bar.update(1)
     finally:
@@ -214,18 +301,40 @@ def _crops_and_mattes(videos: list[Path], offsets: list[int], moments: np.ndarra
     return crops, person, inside
 
 
-def _refine(rig, embedding, fit: ViewsFit, cameras: list[CameraInfo], crops: np.ndarray, person: np.ndarray,
-            inside: np.ndarray, landmarks: np.ndarray, seen: np.ndarray, boxes: list[CropBox], size: int,
-            shell_height: float, progress: bool) -> ViewsFit:
+def _refine(
+    rig,
+    embedding,
+    fit: ViewsFit,
+    cameras: list[CameraInfo],
+    crops: np.ndarray,
+    person: np.ndarray,
+    inside: np.ndarray,
+    landmarks: np.ndarray,
+    seen: np.ndarray,
+    boxes: list[CropBox],
+    size: int,
+    shell_height: float,
+    progress: bool,
+) -> ViewsFit:
     """The photometric refinement over the frames where a view saw the face, one time step shared by
     the views that saw it; cameras stay as the landmark fit found them."""
     view, moment = np.nonzero(seen)  # [F] each
     crop_points = np.stack([boxes[c].apply(landmarks[c, t], size) for c, t in zip(view, moment)])  # [F, 478, 2]
     pairs = continuing_frames(np.zeros(seen.shape[1], int), np.arange(seen.shape[1]))
-    refined = refine_photometric(rig, embedding, fit.params, [cameras[c].to_camera() for c in view],
-                                 crops[view, moment], person[view, moment] * inside[view, moment], crop_points,
-                                 pairs, progress=progress, shell_height=shell_height, in_frame=inside[view, moment],
-                                 time=moment)
+    refined = refine_photometric(
+        rig,
+        embedding,
+        fit.params,
+        [cameras[c].to_camera() for c in view],
+        crops[view, moment],
+        person[view, moment] * inside[view, moment],
+        crop_points,
+        pairs,
+        progress=progress,
+        shell_height=shell_height,
+        in_frame=inside[view, moment],
+        time=moment,
+    )
     return views_fit(rig, refined.params, fit.view_from_world, fit.K, landmarks[..., :2], seen)
 
 
@@ -251,9 +360,23 @@ def _splits(index: np.ndarray, val_fraction: float, test_camera: int | None) -> 
     return {name: frames for name, frames in splits.items() if frames}
 
 
-def _write_frames(writer: CaptureWriter, rig, params: RigParams, cameras: list, crops: np.ndarray, person: np.ndarray,
-                  inside: np.ndarray, regions: np.ndarray, fit: ViewsFit, boxes: list[CropBox], landmarks: np.ndarray,
-                  seen: np.ndarray, size: int, fps: float, progress: bool) -> np.ndarray:
+def _write_frames(
+    writer: CaptureWriter,
+    rig,
+    params: RigParams,
+    cameras: list,
+    crops: np.ndarray,
+    person: np.ndarray,
+    inside: np.ndarray,
+    regions: np.ndarray,
+    fit: ViewsFit,
+    boxes: list[CropBox],
+    landmarks: np.ndarray,
+    seen: np.ndarray,
+    size: int,
+    fps: float,
+    progress: bool,
+) -> np.ndarray:
     """Every view's crop and mask at every moment, and the
     overlay video: the views side by side, the fitted rig over each, detected (green) and fitted
     (red) landmarks where the view saw the face. Returns each one's frame index [C, T]."""
@@ -268,8 +391,9 @@ def _write_frames(writer: CaptureWriter, rig, params: RigParams, cameras: list, 
             for c in range(num_views):
                 f = c * num_times + t  # view-major, as cameras and regions are
                 mesh = render_rig(verts, rig.faces, colors, cameras[f])
-                index[c, t] = writer.add_frame(t, c, crops[c, t], frame_mask(crops[c, t], person[c, t], inside[c, t],
-                                                                             regions[f], mesh))
+                index[c, t] = writer.add_frame(
+                    t, c, crops[c, t], frame_mask(crops[c, t], person[c, t], inside[c, t], regions[f], mesh)
+                )
                 detected = boxes[c].apply(landmarks[c, t][MP_TO_IBUG68], size) if seen[c, t] else None
                 fitted = boxes[c].apply(fit.projected[c, t], size) if fit.projected is not None else None
                 row.append(draw_overlay(crops[c, t], mesh, detected, fitted))
@@ -277,32 +401,60 @@ def _write_frames(writer: CaptureWriter, rig, params: RigParams, cameras: list, 
     return index
 
 
-def _report(videos: list[Path], offsets: list[int], num_times: int, moments: np.ndarray, seen: np.ndarray, rig,
-            fit: ViewsFit, landmark_fit: ViewsFit, boxes: list[CropBox], seconds: dict[str, float], total: float,
-            rig_spec: str, calibration) -> dict:
+def _report(
+    videos: list[Path],
+    offsets: list[int],
+    num_times: int,
+    moments: np.ndarray,
+    seen: np.ndarray,
+    rig,
+    fit: ViewsFit,
+    landmark_fit: ViewsFit,
+    boxes: list[CropBox],
+    seconds: dict[str, float],
+    total: float,
+    rig_spec: str,
+    calibration,
+    lenses: list[Lens | None],
+) -> dict:
     distances = camera_distances(fit, rig)
     views = []
     for c, path in enumerate(videos):
         w2c = fit.world_to_cam()[c]
-        views.append({"video": str(path), "offset": offsets[c], "frames_with_face": int(seen[c].sum()),
-                      "focal_px": [float(fit.K[c, 0, 0]), float(fit.K[c, 1, 1])],
-                      "world_to_cam": w2c.round(6).tolist(),
-                      "position": (-w2c[:3, :3].T @ w2c[:3, 3]).round(5).tolist(),
-                      "distance_to_head": round(float(distances[c]), 5),
-                      "nme_mean": _mean(fit.nme[c]), "nme_inner51_mean": _mean(fit.nme_inner51[c]),
-                      "nme_inner51_landmark_fit_mean": _mean(landmark_fit.nme_inner51[c]),
-                      "crop_box": dataclasses.asdict(boxes[c])})
+        views.append(
+            {
+                "video": str(path),
+                "offset": offsets[c],
+                "frames_with_face": int(seen[c].sum()),
+                "focal_px": [float(fit.K[c, 0, 0]), float(fit.K[c, 1, 1])],
+                "world_to_cam": w2c.round(6).tolist(),
+                "position": (-w2c[:3, :3].T @ w2c[:3, 3]).round(5).tolist(),
+                "distance_to_head": round(float(distances[c]), 5),
+                "nme_mean": _mean(fit.nme[c]),
+                "nme_inner51_mean": _mean(fit.nme_inner51[c]),
+                "nme_inner51_landmark_fit_mean": _mean(landmark_fit.nme_inner51[c]),
+                "crop_box": dataclasses.asdict(boxes[c]),
+                "lens_distortion": None if lenses[c] is None else lenses[c].distortion.tolist(),
+            }
+        )
     spread = float(distances.max() / distances.min() - 1)
-    return {"videos": [str(v) for v in videos], "rig": rig_spec, "views": views, "frames": num_times,
-            "tracked": len(moments), "calibration": str(calibration) if calibration else "estimated from the face",
-            "distance_spread": round(spread, 4),
-            "distance_definition": "each camera's median distance to the head's root joint (metres of the rig); "
-                                   "distance_spread: the largest over the smallest, minus 1",
-            "nme_definition": "per view: mean 2-D distance between the fitted rig's 68 iBUG landmarks and "
-                              "MediaPipe's (capture.ibug68) over the detected outer-eye-corner distance, over the "
-                              "frames the view saw the face in; inner51 leaves out the jaw contour",
-            **{f"seconds_{k}": round(v, 2) for k, v in seconds.items()},
-            "ms_per_frame": round(1000 * total / max(1, int(seen.sum())), 2), "seconds": round(total, 2)}
+    return {
+        "videos": [str(v) for v in videos],
+        "rig": rig_spec,
+        "views": views,
+        "frames": num_times,
+        "tracked": len(moments),
+        "calibration": str(calibration) if calibration else "estimated from the face",
+        "distance_spread": round(spread, 4),
+        "distance_definition": "each camera's median distance to the head's root joint (metres of the rig); "
+        "distance_spread: the largest over the smallest, minus 1",
+        "nme_definition": "per view: mean 2-D distance between the fitted rig's 68 iBUG landmarks and "
+        "MediaPipe's (capture.ibug68) over the detected outer-eye-corner distance, over the "
+        "frames the view saw the face in; inner51 leaves out the jaw contour",
+        **{f"seconds_{k}": round(v, 2) for k, v in seconds.items()},
+        "ms_per_frame": round(1000 * total / max(1, int(seen.sum())), 2),
+        "seconds": round(total, 2),
+    }
 
 
 def _mean(values: np.ndarray) -> float | None:

@@ -33,8 +33,25 @@ def _video(path: Path, frames: int, fps: float = 25.0, size: tuple[int, int] = (
 def tracked(tmp_path_factory) -> Path:
     """The shared clip's first 16 moments tracked with the cameras estimated from the face."""
     out = tmp_path_factory.mktemp("views") / "mv"
-    assert main(["track", "--views", *map(str, VIEWS), "--out", str(out), "--size", "96", "--max-frames", "16",
-                 "--test-camera", "1", "--no-photometric"]) == 0
+    assert (
+        main(
+            [
+                "track",
+                "--views",
+                *map(str, VIEWS),
+                "--out",
+                str(out),
+                "--size",
+                "96",
+                "--max-frames",
+                "16",
+                "--test-camera",
+                "1",
+                "--no-photometric",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -56,7 +73,8 @@ def test_three_views_one_head(tracked):
     trained = {capture.frames[f].camera for f in capture.splits["train"] + capture.splits["test"]}
     assert trained == {0, 2}
     assert max(capture.frames[f].time for f in capture.splits["train"]) < min(
-        capture.frames[f].time for f in capture.splits["test"])  # held out in time
+        capture.frames[f].time for f in capture.splits["test"]
+    )  # held out in time
     # Every view's camera puts the shared head's landmarks where that view's detector found them.
     landmarks = np.load(out / "landmarks.npz")["mediapipe"]  # [C, T, 478, 3] in video pixels
     from avatar.rig.loaders import load_rig
@@ -90,31 +108,133 @@ def test_a_live_map_from_a_training_view(tracked):
     assert fit_live_map(avatar, capture) is not None
 
 
-@needs_views
-def test_cameras_from_a_calibration_file(tracked, tmp_path):
-    """The cameras found from the face, written as an OpenCV calibration in other units (cm) and
-    read back: the same camera geometry, the scale found from the head, the same landmark error."""
+def _write_calibration(path: Path, views: list[dict], distortion: np.ndarray | None = None) -> Path:
+    """The cameras of a tracked capture's report as an OpenCV calibration in centimetres, each with
+    `distortion` if given."""
     import cv2
 
-    found = json.loads((tracked / "report.json").read_text())["views"]
-    storage = cv2.FileStorage(str(tmp_path / "rig.yml"), cv2.FILE_STORAGE_WRITE)
-    for c, view in enumerate(found):
+    storage = cv2.FileStorage(str(path), cv2.FILE_STORAGE_WRITE)
+    for c, view in enumerate(views):
         w2c = np.array(view["world_to_cam"])
         fx, fy = view["focal_px"]
         width, height = 246, 360
         storage.write(f"K_{c}", np.array([[fx, 0, width / 2 - 0.5], [0, fy, height / 2 - 0.5], [0, 0, 1]]))
         storage.write(f"R_{c}", w2c[:3, :3])
         storage.write(f"t_{c}", 100 * w2c[:3, 3:])
+        if distortion is not None:
+            storage.write(f"dist_{c}", distortion)
     storage.release()
-    out = tmp_path / "calibrated"
-    assert main(["track", "--views", *map(str, VIEWS), "--out", str(out), "--size", "96", "--max-frames", "16",
-                 "--calibration", str(tmp_path / "rig.yml"), "--no-photometric"]) == 0
-    again = json.loads((out / "report.json").read_text())["views"]
+    return path
+
+
+@pytest.fixture(scope="module")
+def calibrated(tracked, tmp_path_factory) -> Path:
+    """The same moments tracked with the cameras the face gave, read from a calibration file."""
+    folder = tmp_path_factory.mktemp("calibrated")
+    rig = _write_calibration(folder / "rig.yml", json.loads((tracked / "report.json").read_text())["views"])
+    out = folder / "calibrated"
+    assert (
+        main(
+            [
+                "track",
+                "--views",
+                *map(str, VIEWS),
+                "--out",
+                str(out),
+                "--size",
+                "96",
+                "--max-frames",
+                "16",
+                "--calibration",
+                str(rig),
+                "--no-photometric",
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+@needs_views
+def test_cameras_from_a_calibration_file(tracked, calibrated):
+    """The cameras found from the face, written as an OpenCV calibration in other units (cm) and
+    read back: the same camera geometry, the scale found from the head, the same landmark error."""
+    found = json.loads((tracked / "report.json").read_text())["views"]
+    again = json.loads((calibrated / "report.json").read_text())["views"]
     for before, after in zip(found, again):
-        assert np.allclose(np.array(after["world_to_cam"])[:3, :3], np.array(before["world_to_cam"])[:3, :3],
-                           atol=1e-4)
+        assert np.allclose(np.array(after["world_to_cam"])[:3, :3], np.array(before["world_to_cam"])[:3, :3], atol=1e-4)
         assert after["distance_to_head"] == pytest.approx(before["distance_to_head"], rel=0.1)
         assert after["nme_inner51_mean"] < before["nme_inner51_mean"] + 0.01
+
+
+@needs_views
+def test_a_lens_with_distortion_is_taken_out(tracked, calibrated, tmp_path):
+    """The three videos filmed again through a distorting lens (each frame resampled so that a pixel
+    shows what the pinhole camera saw where the lens bends its ray), tracked with the calibration
+    that says so: the same cameras, landmark error and crops as the pinhole videos."""
+    from avatar.data.video import read_video_frames
+    from capture.lens import Lens
+
+    views = json.loads((tracked / "report.json").read_text())["views"]
+    distortion = np.array([-0.4, 0.1, 0.002, -0.002, 0.0])
+    videos = []
+    for c, (path, view) in enumerate(zip(VIEWS, views)):
+        fx, fy = view["focal_px"]
+        lens = Lens(np.array([[fx, 0, 123.0], [0, fy, 180.0], [0, 0, 1]]), distortion)
+        centres = np.stack(np.meshgrid(np.arange(246) + 0.5, np.arange(360) + 0.5), -1)  # [360, 246, 2]
+        source = lens.undistort_points(centres) - 0.5  # where the pinhole image holds each distorted pixel
+        moved = np.linalg.norm(source + 0.5 - centres, axis=-1)
+        assert moved.max() > 8  # a lens that bends the frame by several pixels
+        videos.append(tmp_path / f"lens{c}.mp4")
+        with VideoWriter(videos[-1], probe_video(path)["fps"], 246, 360) as writer:
+            for frame in read_video_frames(path, 16):
+                writer.write(cv2_remap(frame, source))
+    rig = _write_calibration(tmp_path / "lens.yml", views, distortion)
+    out = tmp_path / "lens"
+    assert (
+        main(
+            [
+                "track",
+                "--views",
+                *map(str, videos),
+                "--out",
+                str(out),
+                "--size",
+                "96",
+                "--max-frames",
+                "16",
+                "--calibration",
+                str(rig),
+                "--no-photometric",
+            ]
+        )
+        == 0
+    )
+    report = json.loads((out / "report.json").read_text())["views"]
+    pinhole = json.loads((calibrated / "report.json").read_text())["views"]
+    for before, after in zip(pinhole, report):
+        assert after["lens_distortion"] == pytest.approx(distortion.tolist())
+        assert after["nme_inner51_mean"] < before["nme_inner51_mean"] + 0.005
+        assert np.allclose(np.array(after["world_to_cam"])[:3, :3], np.array(before["world_to_cam"])[:3, :3], atol=1e-3)
+        for key in ("x0", "y0", "side"):
+            assert after["crop_box"][key] == pytest.approx(before["crop_box"][key], abs=1.0)
+    lens_capture, pinhole_capture = load_capture(out), load_capture(calibrated)
+    for f in (0, 20, 40):  # a moment of each view
+        a, b = lens_capture.load_image(f).numpy(), pinhole_capture.load_image(f).numpy()
+        assert 10 * np.log10(1 / np.mean((a - b) ** 2)) > 27  # the same crop, twice resampled and encoded
+
+
+def cv2_remap(frame: np.ndarray, source: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.remap(
+        frame,
+        source[..., 0].astype(np.float32),
+        source[..., 1].astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
 
 
 def test_hostile_calibration_refused(tmp_path, capsys):
