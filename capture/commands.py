@@ -278,9 +278,6 @@ def cmd_track_views(args: argparse.Namespace) -> int:
             "avatar track: give the videos either before --out (one camera) or after --views (several "
             "cameras), not both"
         )
-    unused = [flag for flag, value in (("--max-fps", args.max_fps), ("--coverage-take", args.coverage_take)) if value]
-    if unused:
-        raise InputError(f"avatar track --views: {', '.join(unused)} apply to one camera's video only")
     from capture.track_views import track_views
 
     report = track_views(
@@ -288,6 +285,7 @@ def cmd_track_views(args: argparse.Namespace) -> int:
         args.out,
         rig_spec=args.rig,
         size=args.size,
+        max_fps=args.max_fps,
         max_frames=args.max_frames,
         offsets=args.offsets,
         calibration=args.calibration,
@@ -295,6 +293,7 @@ def cmd_track_views(args: argparse.Namespace) -> int:
         landmark_embedding=args.landmark_embedding,
         photometric=args.photometric,
         val_fraction=args.val_fraction,
+        coverage_take=args.coverage_take,
         overwrite=args.overwrite,
     )
     for c, view in enumerate(report["views"]):
@@ -313,6 +312,8 @@ def cmd_track_views(args: argparse.Namespace) -> int:
         len(report["views"]),
         report["seconds"],
     )
+    for lack in report["coverage_missing"]:  # what the avatar will have to guess (docs/recording.md)
+        log.warning("the videos lack this (%s): %s", report["coverage_against"], lack)
     return 0
 
 

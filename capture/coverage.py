@@ -60,11 +60,16 @@ def gaze_deg(params: RigParams) -> tuple[np.ndarray, np.ndarray]:
     return np.degrees(np.arctan2(g[:, 0], g[:, 2])), np.degrees(np.arctan2(g[:, 1], np.hypot(g[:, 0], g[:, 2])))
 
 
-def coverage(rig: HeadRig, params: RigParams, world_to_cam: np.ndarray) -> dict:
+def coverage(rig: HeadRig, params: RigParams, world_to_cam: np.ndarray, seen: np.ndarray | None = None) -> dict:
     """The clip's ranges: head yaw and pitch as the camera saw them, gaze, the jaw's opening (its
     rotation's angle) and each named expression's weight (PERCENTILE of the frames for the reach,
-    the 2nd percentile for the rest)."""
-    yaw, pitch = turns_deg(forward_in_camera(params, world_to_cam))
+    the 2nd percentile for the rest). Several cameras (world_to_cam [C, 4, 4], seen [C, T]: which
+    saw the face at each time step): the head's turns as each camera saw them, pooled."""
+    if np.ndim(world_to_cam) == 2:
+        forward = forward_in_camera(params, world_to_cam)  # [T, 3]
+    else:
+        forward = np.concatenate([forward_in_camera(params, w)[s] for w, s in zip(world_to_cam, seen)])
+    yaw, pitch = turns_deg(forward)
     eye_yaw, eye_pitch = gaze_deg(params)
     jaw = np.degrees(params.jaw.double().norm(dim=-1).numpy())
     low, high = 100.0 - PERCENTILE, PERCENTILE
@@ -72,12 +77,18 @@ def coverage(rig: HeadRig, params: RigParams, world_to_cam: np.ndarray) -> dict:
     expressions = {}
     for i, name in enumerate(rig.expr_names or []):
         expressions[name] = spread(params.expr[:, i].double().numpy())
-    return {"frames": params.num_frames, "head_yaw_deg": spread(yaw), "head_pitch_deg": spread(pitch),
-            "gaze_yaw_deg": spread(eye_yaw), "gaze_pitch_deg": spread(eye_pitch),
-            "jaw_open_deg": round(float(np.percentile(jaw, high)), 2), "expressions": expressions,
-            "definition": f"ranges from the {_ordinal(low)} to the {_ordinal(high)} percentile of the tracked frames; head turns "
-                          "as the camera saw them (yaw positive to the person's left, pitch up), gaze relative to "
-                          "the head, the jaw's opening as its rotation angle"}
+    return {
+        "frames": params.num_frames,
+        "head_yaw_deg": spread(yaw),
+        "head_pitch_deg": spread(pitch),
+        "gaze_yaw_deg": spread(eye_yaw),
+        "gaze_pitch_deg": spread(eye_pitch),
+        "jaw_open_deg": round(float(np.percentile(jaw, high)), 2),
+        "expressions": expressions,
+        "definition": f"ranges from the {_ordinal(low)} to the {_ordinal(high)} percentile of the tracked frames; head turns "
+        "as the camera saw them (yaw positive to the person's left, pitch up), gaze relative to "
+        "the head, the jaw's opening as its rotation angle",
+    }
 
 
 def _ordinal(value: float) -> str:
@@ -94,19 +105,31 @@ def missing(report: dict, take: dict | None = None) -> list[str]:
     yaw, pitch = report["head_yaw_deg"], report["head_pitch_deg"]
     turns = [side for side, reach in (("left", yaw[1]), ("right", -yaw[0])) if reach < HEAD_YAW_DEG]
     if turns:
-        lacks.append(f"the head's yaw spans {yaw[0]:+.0f}° to {yaw[1]:+.0f}° (+: the person's left), short of "
-                     f"±{HEAD_YAW_DEG:.0f}°: turn the head slowly {' and '.join(turns)}, about "
-                     f"{HEAD_YAW_DEG + 5:.0f}° from facing the camera, and back")
+        lacks.append(
+            f"the head's yaw spans {yaw[0]:+.0f}° to {yaw[1]:+.0f}° (+: the person's left), short of "
+            f"±{HEAD_YAW_DEG:.0f}°: turn the head slowly {' and '.join(turns)}, about "
+            f"{HEAD_YAW_DEG + 5:.0f}° from facing the camera, and back"
+        )
     nods = [side for side, reach in (("up", pitch[1]), ("down", -pitch[0])) if reach < HEAD_PITCH_DEG]
     if nods:
-        lacks.append(f"the head's pitch spans {pitch[0]:+.0f}° to {pitch[1]:+.0f}° (+: up), short of "
-                     f"±{HEAD_PITCH_DEG:.0f}°: tilt the head {' and '.join(nods)}, about {HEAD_PITCH_DEG + 5:.0f}°")
-    gaze = [side for side, reach in (("left", report["gaze_yaw_deg"][1]), ("right", -report["gaze_yaw_deg"][0]),
-                                     ("up", report["gaze_pitch_deg"][1]), ("down", -report["gaze_pitch_deg"][0]))
-            if reach < GAZE_DEG]
+        lacks.append(
+            f"the head's pitch spans {pitch[0]:+.0f}° to {pitch[1]:+.0f}° (+: up), short of "
+            f"±{HEAD_PITCH_DEG:.0f}°: tilt the head {' and '.join(nods)}, about {HEAD_PITCH_DEG + 5:.0f}°"
+        )
+    gaze = [
+        side
+        for side, reach in (
+            ("left", report["gaze_yaw_deg"][1]),
+            ("right", -report["gaze_yaw_deg"][0]),
+            ("up", report["gaze_pitch_deg"][1]),
+            ("down", -report["gaze_pitch_deg"][0]),
+        )
+        if reach < GAZE_DEG
+    ]
     if gaze:
-        lacks.append(f"the eyes never looked {', '.join(gaze)} by {GAZE_DEG:.0f}°: with the head still, "
-                     f"look {', '.join(gaze)}")
+        lacks.append(
+            f"the eyes never looked {', '.join(gaze)} by {GAZE_DEG:.0f}°: with the head still, look {', '.join(gaze)}"
+        )
     if report["jaw_open_deg"] < JAW_OPEN_DEG:
         lacks.append(f"the mouth opened at most {report['jaw_open_deg']:.0f}°: open it wide, as for a long 'ah'")
     expressions = report["expressions"]
@@ -134,4 +157,3 @@ def _stem(name: str) -> str:
 def take_coverage(rig: HeadRig, take: RigParams) -> dict:
     """A driving take's `coverage` (its camera: facing it, as Live Link's head angles are)."""
     return coverage(rig, take, np.diag([1.0, -1.0, -1.0, 1.0]))
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -43,15 +44,23 @@ def kept_frames(fps: float, max_fps: float | None):
     return (lambda i: int(i / step) != int((i - 1) / step) if i else True), fps / step
 
 
-def detect_videos(videos: list[Path], max_fps: float | None, max_frames: int | None = None,
-                  progress: bool = True) -> Detections:
-    """Landmarks of every kept frame of each video (at most `max_frames` decoded per video)."""
+def detect_videos(
+    videos: list[Path],
+    max_fps: float | None,
+    max_frames: int | None = None,
+    progress: bool = True,
+    keep: Callable[[int], bool] | None = None,
+) -> Detections:
+    """Landmarks of every kept frame of each video (at most `max_frames` decoded per video); keep:
+    which frame numbers to look at instead of those max_fps keeps (the same for every video)."""
     det = Detections()
+    chosen = keep
     for v, path in enumerate(videos):
         info = probe_video(path)
         if info["fps"] <= 0:
             raise VideoError(path, "the video has no frame rate")
         keep, fps = kept_frames(info["fps"], max_fps)
+        keep = chosen or keep
         det.fps.append(fps)
         det.source_fps.append(info["fps"])
         det.sizes.append((info["width"], info["height"]))
@@ -59,8 +68,15 @@ def detect_videos(videos: list[Path], max_fps: float | None, max_frames: int | N
         try:
             frames = read_video_frames(path, max_frames)
             kept = -1
-            for i, rgb in enumerate(tqdm(frames, total=info["frames"] or None, desc=f"landmarks {path.name}",
-                                         disable=not progress, leave=False)):
+            for i, rgb in enumerate(
+                tqdm(
+                    frames,
+                    total=info["frames"] or None,
+                    desc=f"landmarks {path.name}",
+                    disable=not progress,
+                    leave=False,
+                )
+            ):
                 if not keep(i):
                     continue
                 det.considered += 1

@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -24,14 +25,16 @@ from tqdm import tqdm
 from avatar.data.atomic import dump_json
 from avatar.data.capture import CameraInfo, CaptureWriter
 from avatar.data.errors import CaptureError, VideoError
+from avatar.data.expressions import load_expression_file
 from avatar.data.splits import TEST_FRACTION
 from avatar.data.video import VideoWriter, probe_video, read_video_frames
 from avatar.rig import RigParams
 from avatar.rig.loaders import load_rig
 from avatar.rig.signature import geometry_signature
 from avatar.rig.torso import split_torso
+from capture.coverage import coverage, missing, take_coverage
 from capture.crop import CropBox, crop_frame, smooth_crops
-from capture.detect_pass import detect_videos
+from capture.detect_pass import detect_videos, kept_frames
 from capture.embedding import embedding_for_rig
 from capture.fit.video import continuing_frames
 from capture.fit.views import ViewsFit, camera_distances, fit_views, views_fit
@@ -57,6 +60,7 @@ def track_views(
     *,
     rig_spec: str = "builtin",
     size: int = 512,
+    max_fps: float | None = None,
     max_frames: int | None = None,
     offsets: list[int] | None = None,
     calibration: str | Path | None = None,
@@ -64,16 +68,19 @@ def track_views(
     landmark_embedding: str | Path | None = None,
     photometric: bool = True,
     val_fraction: float = 0.0,
+    coverage_take: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict:
     """Track synchronized `videos` (one person, one camera each) into the capture directory `out`;
     returns the report.
 
-    max_frames: at most this many time steps; offsets: per view, the frame that is time step 0
+    max_fps: drop time steps above this rate, in every view alike (None: keep all); max_frames: at
+    most this many time steps (before max_fps thins them); offsets: per view, the frame that is time step 0
     (default all 0: the videos start together); calibration: a camera file (`view_calibration`;
     default: the cameras are estimated from the face); test_camera: this view's frames are all held
-    out as split "test_camera" (never trained on); the rest as `capture.track.track`."""
+    out as split "test_camera" (never trained on); coverage_take: as for `capture.track.track`, the
+    head's turns pooled over the views; the rest as `capture.track.track`."""
     started = time.perf_counter()
     videos = [Path(v) for v in videos]
     out = Path(out)
@@ -82,10 +89,13 @@ def track_views(
     probes = [probe_video(v) for v in videos]
     num_times = _common_length(videos, probes, offsets, max_frames)
     rig = load_rig(rig_spec)
+    take = None if coverage_take is None else take_coverage(rig, load_expression_file(Path(coverage_take), rig)[0])
     embedding = embedding_for_rig(rig, landmark_embedding)
     sizes = [(p["width"], p["height"]) for p in probes]
+    keep, fps = kept_frames(probes[0]["fps"], max_fps)  # time steps kept, and their rate
+    steps = np.array([t for t in range(num_times) if keep(t)])  # [K] the time steps looked at
     known, lenses = (None, [None] * len(videos)) if calibration is None else known_cameras(Path(calibration), sizes)
-    landmarks, seen = _detect(videos, offsets, num_times, progress)  # [C, T, 478, 3], [C, T]
+    landmarks, seen = _detect(videos, offsets, num_times, keep, progress)  # [C, T, 478, 3], [C, T]
     for c, lens in enumerate(lenses):  # the pinhole camera's pixels from here on
         if lens is not None:
             landmarks[c, seen[c], :, :2] = lens.undistort_points(landmarks[c, seen[c], :, :2])
@@ -96,10 +106,11 @@ def track_views(
         if not seen[c].any():
             raise VideoError(path, f"no usable face in any of its {num_times} frames")
     landmarks, seen = landmarks[:, moments], seen[:, moments]
+    sequence = np.searchsorted(steps, moments)  # [M] place among the kept time steps: neighbours differ by 1
     seconds = {"landmarks": time.perf_counter() - started}
     fit = fit_views(rig, embedding, landmarks[..., :2], seen, sizes, known, progress=progress)
     seconds["fit"] = time.perf_counter() - started - sum(seconds.values())
-    boxes = [_view_box(landmarks[c, seen[c], :, :2], sizes[c], probes[c]["fps"]) for c in range(len(videos))]
+    boxes = [_view_box(landmarks[c, seen[c], :, :2], sizes[c], fps) for c in range(len(videos))]
     cameras = [
         CameraInfo(f"view{c}", box.matrix(size) @ fit.K[c], size, size, fit.world_to_cam()[c])
         for c, box in enumerate(boxes)
@@ -110,11 +121,23 @@ def track_views(
     nose_height = float(surface_point(rig.v_template, rig, *embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
     if photometric:
         fit = _refine(
-            rig, embedding, fit, cameras, crops, person, inside, landmarks, seen, boxes, size, nose_height, progress
+            rig,
+            embedding,
+            fit,
+            cameras,
+            crops,
+            person,
+            inside,
+            landmarks,
+            seen,
+            sequence,
+            boxes,
+            size,
+            nose_height,
+            progress,
         )
     seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
-    fps = probes[0]["fps"]
-    params = split_torso(rig, fit.params, np.zeros(len(moments), int), moments / fps)
+    params = split_torso(rig, fit.params, np.zeros(len(moments), int), moments / probes[0]["fps"])
     _splits(np.zeros((len(videos), len(moments)), int), val_fraction, test_camera)  # too few time steps fail now
     with CaptureWriter(out, fps, rig_spec, cameras, overwrite=overwrite) as writer:
         cut = place_cut(
@@ -123,7 +146,7 @@ def track_views(
         frame_cameras = [cameras[c].to_camera() for c in range(len(videos)) for _ in moments]  # view-major
         frame_params = params.select(np.tile(np.arange(len(moments)), len(videos)))
         follows = np.tile(
-            np.isin(np.arange(len(moments)), continuing_frames(np.zeros(len(moments), int), moments).numpy()),
+            np.isin(np.arange(len(moments)), continuing_frames(np.zeros(len(moments), int), sequence).numpy()),
             len(videos),
         )
         flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731 - [C, T, ...] -> [C * T, ...] view-major
@@ -164,6 +187,13 @@ def track_views(
             lenses,
         )
         report |= {"hanging_hair": cut.hanging_hair, "hanging_hair_median_fraction": round(hanging_median, 5)}
+        covered = coverage(rig, params, fit.world_to_cam(), seen)  # the head's turns as every view saw them
+        report |= {
+            "fps": fps,
+            "coverage": covered,
+            "coverage_missing": missing(covered, take),
+            "coverage_against": str(coverage_take) if coverage_take is not None else "fixed targets",
+        }
         np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32), seen=seen, moments=moments)
         dump_json(report, writer.partial / "report.json")
         extra = {
@@ -240,12 +270,15 @@ def _common_length(videos: list[Path], probes: list[dict], offsets: list[int], m
     return min(count, max_frames) if max_frames else count
 
 
-def _detect(videos: list[Path], offsets: list[int], num_times: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Landmarks [C, T, 478, 3] of every view at every time step and seen [C, T] (found a usable face)."""
+def _detect(
+    videos: list[Path], offsets: list[int], num_times: int, keep: Callable[[int], bool], progress: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks [C, T, 478, 3] of every view at the time steps `keep` keeps and seen [C, T] (found a
+    usable face; False at the others)."""
     landmarks = np.zeros((len(videos), num_times, 478, 3), np.float32)
     seen = np.zeros((len(videos), num_times), bool)
     for c, (path, offset) in enumerate(zip(videos, offsets)):
-        det = detect_videos([path], None, offset + num_times, progress)
+        det = detect_videos([path], None, offset + num_times, progress, keep=lambda i, o=offset: i >= o and keep(i - o))
         for points, frame in zip(det.landmarks, det.frame):
             if frame >= offset:
                 landmarks[c, frame - offset], seen[c, frame - offset] = points, True
@@ -311,16 +344,18 @@ def _refine(
     inside: np.ndarray,
     landmarks: np.ndarray,
     seen: np.ndarray,
+    sequence: np.ndarray,
     boxes: list[CropBox],
     size: int,
     shell_height: float,
     progress: bool,
 ) -> ViewsFit:
     """The photometric refinement over the frames where a view saw the face, one time step shared by
-    the views that saw it; cameras stay as the landmark fit found them."""
+    the views that saw it (sequence [M]: each time step's place among those kept, which ties
+    neighbours in time); cameras stay as the landmark fit found them."""
     view, moment = np.nonzero(seen)  # [F] each
     crop_points = np.stack([boxes[c].apply(landmarks[c, t], size) for c, t in zip(view, moment)])  # [F, 478, 2]
-    pairs = continuing_frames(np.zeros(seen.shape[1], int), np.arange(seen.shape[1]))
+    pairs = continuing_frames(np.zeros(seen.shape[1], int), sequence)
     refined = refine_photometric(
         rig,
         embedding,

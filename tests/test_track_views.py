@@ -108,6 +108,39 @@ def test_a_live_map_from_a_training_view(tracked):
     assert fit_live_map(avatar, capture) is not None
 
 
+@needs_views
+def test_a_lower_rate_and_the_coverage_of_every_view(tmp_path):
+    """--max-fps thins the time steps of every view alike; the report's coverage pools the head's
+    turns as each camera saw it (left, centre-below and right cameras: a wide yaw), and says what
+    the videos lack against a Live Link take."""
+    take = DATA / "expressions" / "livelink_happy.csv"
+    out = tmp_path / "half"
+    argv = [
+        "track",
+        "--views",
+        *map(str, VIEWS),
+        "--out",
+        str(out),
+        "--size",
+        "96",
+        "--max-frames",
+        "16",
+        "--max-fps",
+        "12.5",
+        "--no-photometric",
+    ]
+    assert main(argv + (["--coverage-take", str(take)] if take.is_file() else [])) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["tracked"] == 8 and report["fps"] == pytest.approx(12.5)
+    capture = load_capture(out)
+    assert capture.fps == pytest.approx(12.5) and capture.extra["source_frames"] == list(range(0, 16, 2))
+    yaw = report["coverage"]["head_yaw_deg"]
+    assert yaw[1] - yaw[0] > 40, yaw  # one camera of this clip sees the head turn by a few degrees
+    assert isinstance(report["coverage_missing"], list)
+    if take.is_file():
+        assert report["coverage_against"] == str(take)
+
+
 def _write_calibration(path: Path, views: list[dict], distortion: np.ndarray | None = None) -> Path:
     """The cameras of a tracked capture's report as an OpenCV calibration in centimetres, each with
     `distortion` if given."""
@@ -247,7 +280,7 @@ def test_hostile_calibration_refused(tmp_path, capsys):
     assert _no_output_left(out)
 
 
-@pytest.mark.parametrize("case", ["count", "rate", "one", "same", "test_camera", "offsets", "mixed"])
+@pytest.mark.parametrize("case", ["count", "rate", "one", "same", "test_camera", "offsets", "take"])
 def test_mismatched_views_refused(tmp_path, case, capsys):
     a, b = _video(tmp_path / "a.mp4", 10), _video(tmp_path / "b.mp4", 10)
     argv, says = {
@@ -257,7 +290,7 @@ def test_mismatched_views_refused(tmp_path, case, capsys):
         "same": ([str(a), str(a)], "same video twice"),
         "test_camera": ([str(a), str(b), "--test-camera", "2"], "--test-camera"),
         "offsets": ([str(a), str(b), "--offsets", "0"], "--offsets"),
-        "mixed": ([str(a), str(b), "--max-fps", "10"], "--max-fps"),
+        "take": ([str(a), str(b), "--coverage-take", str(tmp_path / "no_take.csv")], "no_take.csv"),
     }[case]
     out = tmp_path / "cap"
     assert main(["track", "--views", *argv, "--out", str(out)]) == 2
