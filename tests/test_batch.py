@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,8 +20,11 @@ import numpy as np
 import pytest
 
 from avatar.cli.main import main
-from capture.batch.plan import find_subjects
-from capture.batch.run import StageError, should_retry
+from avatar.data.capture import load_capture
+from avatar.data.errors import CaptureError
+from capture.batch.plan import STAGES, Views, find_subjects
+from capture.batch.run import Options, StageError, run_stage, should_retry
+from capture.batch.summary import subject_row
 from conftest import DATA
 
 CLIPS = [DATA / "videos" / "wojtek_512.mp4", DATA / "videos" / "talking_woman_512.mp4"]
@@ -98,6 +102,59 @@ def test_subjects_are_videos_and_folders_of_videos(tmp_path):
         find_subjects([tmp_path / "missing.mp4"])
 
 
+def test_a_folder_with_views_json_is_one_multiview_subject(tmp_path):
+    rig = tmp_path / "people" / "studio"
+    rig.mkdir(parents=True)
+    for name in ["c.mp4", "a.mp4", "b.mp4", "rig.yml"]:
+        (rig / name).write_bytes(b"")
+    (tmp_path / "people" / "solo.mp4").write_bytes(b"")
+    (rig / "views.json").write_text(json.dumps({"calibration": "rig.yml", "offsets": [0, 1, 0], "test_camera": 2}))
+    solo, studio = find_subjects([tmp_path / "people"])
+    assert solo.views is None and studio.name == "studio"
+    assert [v.name for v in studio.videos] == ["a.mp4", "b.mp4", "c.mp4"]  # sorted by name without "videos"
+    assert studio.views == Views(rig / "rig.yml", (0, 1, 0), 2)
+    (rig / "views.json").write_text(json.dumps({"videos": ["c.mp4", "a.mp4"]}))
+    assert [v.name for v in find_subjects([rig])[0].videos] == ["c.mp4", "a.mp4"]  # the folder given itself
+    for bad, says in [
+        ("{", "not readable JSON"),
+        (json.dumps({"videos": ["c.mp4"], "lens": 1}), "some of"),
+        (json.dumps({"videos": ["c.mp4"]}), "2 or more views"),
+        (json.dumps({"videos": ["c.mp4", "../solo.mp4"]}), "file names in the folder"),
+        (json.dumps({"videos": ["c.mp4", "d.mp4"]}), "view d.mp4"),
+        (json.dumps({"calibration": "other.yml"}), "calibration 'other.yml'"),
+        (json.dumps({"offsets": [0, 1]}), "one frame number >= 0 per view (3)"),
+        (json.dumps({"test_camera": 3}), "view index in [0, 3)"),
+        (json.dumps({"test_camera": True}), "view index"),
+    ]:
+        (rig / "views.json").write_text(bad)
+        with pytest.raises(CaptureError, match=re.escape(says)):
+            find_subjects([tmp_path / "people"])
+
+
+def test_a_multiview_subjects_track_stage_tracks_its_views_together(tmp_path):
+    """The track stage of a multiview subject (run in this process, as a Ray worker runs it):
+    `track_views` on the shared three-camera clip, its record and summary row per view."""
+    pytest.importorskip("mediapipe", reason="tracking needs mediapipe==0.10.21 (the capture extra)")
+    views = [DATA / "videos" / "multiview" / f"nersemble_038_view{c}.mp4" for c in range(3)]
+    if not all(v.is_file() for v in views):
+        pytest.skip("the shared multiview clip is not present")
+    folder = tmp_path / "nersemble_038"
+    folder.mkdir()
+    for c, v in enumerate(views):
+        (folder / f"view{c}.mp4").symlink_to(v)
+    (folder / "views.json").write_text(json.dumps({"test_camera": 1}))
+    subject = find_subjects([folder])[0]
+    record = run_stage(
+        "track", subject, tmp_path / "runs" / subject.name, Options(size=64, max_frames=8, photometric=False)
+    )
+    assert record["views"] == 3 and record["tracked"] == 8 and 0 < record["nme_mean"] < 0.2
+    capture = load_capture(tmp_path / "runs" / subject.name / "capture")
+    assert len(capture.cameras) == 3 and len(capture.splits["test_camera"]) == 8
+    state = {stage: {"status": "done" if stage == "track" else "pending", "attempts": 1} for stage in STAGES}
+    row = subject_row(tmp_path / "runs", subject, state)
+    assert row["views"] == 3 and row["frames_tracked"] == 8 and row["nme"] == pytest.approx(record["nme_mean"])
+
+
 def test_only_unexpected_failures_are_retried_and_only_so_often():
     crash = StageError("RuntimeError: out of memory", user_error=False)
     assert should_retry(crash, attempts=1, retries=1) and not should_retry(crash, attempts=2, retries=1)
@@ -120,8 +177,10 @@ def test_three_subjects_two_models_and_one_recorded_failure(first_run):
         report = json.loads((where / "capture" / "report.json").read_text())
         assert row["frames_tracked"] == report["tracked"] == 12 and row["nme"] == report["nme_mean"]
         assert row["gaussians"] > 0
-        assert all(row["stages"][s]["status"] == "done" and row["stages"][s]["minutes"] >= 0
-                   for s in ("track", "train", "eval"))
+        assert all(
+            row["stages"][s]["status"] == "done" and row["stages"][s]["minutes"] >= 0
+            for s in ("track", "train", "eval")
+        )
         assert all((where / "logs" / f"{s}.log").is_file() for s in ("track", "train", "eval"))
     flat = rows["flat"]
     assert flat["status"] == "failed" and flat["stages"]["track"]["status"] == "failed"
@@ -130,8 +189,10 @@ def test_three_subjects_two_models_and_one_recorded_failure(first_run):
     assert flat["stages"]["train"]["status"] == "pending" and not (out / "flat" / "model.avatar").exists()
     assert "no usable face" in (out / "flat" / "logs" / "track.log").read_text()
     table = (out / "summary.md").read_text()
-    assert all(f"| {name} | {status} |" in table for name, status in
-               [("wojtek_512", "done"), ("talking_woman_512", "done"), ("flat", "failed")])
+    assert all(
+        f"| {name} | {status} |" in table
+        for name, status in [("wojtek_512", "done"), ("talking_woman_512", "done"), ("flat", "failed")]
+    )
     assert not list(out.rglob("*.partial"))
 
 
@@ -142,8 +203,11 @@ def test_a_rerun_skips_what_is_finished(first_run):
     assert code == 1, output
     rows = _summary(out)
     for clip in CLIPS:
-        assert {s: e["status"] for s, e in rows[clip.stem]["stages"].items()} == \
-            {"track": "skipped", "train": "skipped", "eval": "skipped"}
+        assert {s: e["status"] for s, e in rows[clip.stem]["stages"].items()} == {
+            "track": "skipped",
+            "train": "skipped",
+            "eval": "skipped",
+        }
         assert (out / clip.stem / "model.avatar").stat().st_mtime_ns == models[clip.stem]
         assert rows[clip.stem]["psnr_test"] is not None and rows[clip.stem]["gaussians"] > 0
     assert rows["flat"]["status"] == "failed"  # a failed subject is tried again, and fails again

@@ -19,7 +19,7 @@ from pathlib import Path
 from avatar.cli.errors import is_user_error
 from avatar.data.atomic import dump_json
 from capture.batch.plan import STAGES, Layout, Subject, first_unfinished, layout
-from capture.batch.summary import write_summary
+from capture.batch.summary import report_nme, write_summary
 
 log = logging.getLogger("avatar")
 
@@ -40,6 +40,7 @@ class StageError(Exception):
 @dataclass(frozen=True)
 class Options:
     """Everything a stage needs besides its subject (plain values: it is pickled to the workers)."""
+
     rig: str = "builtin"
     size: int = 512
     max_frames: int | None = None
@@ -52,7 +53,7 @@ class Options:
     retries: int = 1
 
 
-def run_stage(stage: str, videos: tuple[Path, ...], root: Path, options: Options) -> dict:
+def run_stage(stage: str, subject: Subject, root: Path, options: Options) -> dict:
     """Run `stage` for the subject whose outputs go to `root` (a Layout's); returns the stage's
     record, also written to logs/STAGE.json after its output. Its log goes to logs/STAGE.log."""
     import torch
@@ -71,38 +72,75 @@ def run_stage(stage: str, videos: tuple[Path, ...], root: Path, options: Options
     started = time.perf_counter()
     logger.info("%s of %s on %s (pid %d, %d threads)", stage, root, device, os.getpid(), torch.get_num_threads())
     try:
-        info = _STAGES[stage](videos, where, options, device)
+        info = _STAGES[stage](subject, where, options, device)
     except Exception as e:
         logger.error("%s failed:\n%s", stage, traceback.format_exc())
         raise StageError(f"{type(e).__name__}: {e}", is_user_error(e)) from None
     finally:
         logger.removeHandler(handler)
         handler.close()
-    record = {"stage": stage, "seconds": round(time.perf_counter() - started, 2), "device": device,
-              "finished_at": time.time(), **info}
+    record = {
+        "stage": stage,
+        "seconds": round(time.perf_counter() - started, 2),
+        "device": device,
+        "finished_at": time.time(),
+        **info,
+    }
     dump_json(record, where.record(stage))
     return record
 
 
-def _track(videos, where: Layout, options: Options, device: str) -> dict:
-    from capture.track import track
-
+def _track(subject: Subject, where: Layout, options: Options, device: str) -> dict:
     # overwrite: a capture directory here is not complete (else the stage would be skipped)
-    report = track(list(videos), where.capture, rig_spec=options.rig, size=options.size,
-                   max_frames=options.max_frames, photometric=options.photometric, overwrite=True, progress=False)
-    return {"frames": report["frames"], "tracked": report["tracked"], "nme_mean": report.get("nme_mean")}
+    common = {
+        "rig_spec": options.rig,
+        "size": options.size,
+        "max_frames": options.max_frames,
+        "photometric": options.photometric,
+        "overwrite": True,
+        "progress": False,
+    }
+    if subject.views is None:
+        from capture.track import track
+
+        report = track(list(subject.videos), where.capture, **common)
+        return {"frames": report["frames"], "tracked": report["tracked"], "nme_mean": report.get("nme_mean")}
+    from capture.track_views import track_views
+
+    views = subject.views
+    report = track_views(
+        list(subject.videos),
+        where.capture,
+        calibration=views.calibration,
+        offsets=None if views.offsets is None else list(views.offsets),
+        test_camera=views.test_camera,
+        **common,
+    )
+    return {
+        "frames": report["frames"],
+        "tracked": report["tracked"],
+        "views": len(report["views"]),
+        "nme_mean": report_nme(report),
+    }
 
 
-def _train(videos, where: Layout, options: Options, device: str) -> dict:
+def _train(subject: Subject, where: Layout, options: Options, device: str) -> dict:
     from avatar.api import train
 
     # resume: continues from model.avatar.ckpt when an interrupted run left one
-    avatar = train(where.capture, where.model, preset=options.preset, resume=True, progress=False, device=device,
-                   **options.settings)
+    avatar = train(
+        where.capture,
+        where.model,
+        preset=options.preset,
+        resume=True,
+        progress=False,
+        device=device,
+        **options.settings,
+    )
     return {"gaussians": int(avatar.model.num_gaussians)}
 
 
-def _eval(videos, where: Layout, options: Options, device: str) -> dict:
+def _eval(subject: Subject, where: Layout, options: Options, device: str) -> dict:
     from avatar.api import evaluate
 
     metrics = evaluate(where.model, where.capture, device=device)
@@ -171,9 +209,13 @@ class Batch:
         cpus = opts.cpus_per_track if stage == "track" else (1 if gpus else opts.cpus_per_train)
         # max_retries: Ray resubmits a task whose worker died (killed, out of memory); exceptions
         # come back here and `should_retry` decides.
-        ref = self._remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=opts.retries,
-                                   retry_exceptions=False, name=f"{stage}:{subject.name}").remote(
-            stage, subject.videos, layout(self.out, subject).root, opts)
+        ref = self._remote.options(
+            num_cpus=cpus,
+            num_gpus=gpus,
+            max_retries=opts.retries,
+            retry_exceptions=False,
+            name=f"{stage}:{subject.name}",
+        ).remote(stage, subject, layout(self.out, subject).root, opts)
         entry = self.state[subject.name][stage]
         entry["status"], entry["attempts"] = "running", entry["attempts"] + 1
         self.pending[ref] = (subject, index, time.time())
@@ -187,7 +229,7 @@ class Batch:
             for stage in STAGES[:index]:
                 self.state[subject.name][stage]["status"] = "skipped"
                 self._event(subject, stage, "skipped (finished earlier)")
-            for stage in STAGES[index + 1:]:
+            for stage in STAGES[index + 1 :]:
                 for path in where.outputs(stage):
                     if path.is_dir():
                         shutil.rmtree(path)
@@ -225,9 +267,13 @@ class Batch:
         self._write("running")
 
     def _write(self, status: str) -> None:
-        self.summary = write_summary(self.out, self.subjects, self.state, status,
-                                     self.run_info | {"started_at": self.started,
-                                                      "wall_minutes": round((time.time() - self.started) / 60, 3)})
+        self.summary = write_summary(
+            self.out,
+            self.subjects,
+            self.state,
+            status,
+            self.run_info | {"started_at": self.started, "wall_minutes": round((time.time() - self.started) / 60, 3)},
+        )
 
 
 def connect(address: str | None, num_cpus: int | None) -> str:
