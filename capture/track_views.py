@@ -7,6 +7,9 @@ crops each view with one box for the whole clip (a camera fixed over the clip st
 the format's multiview cameras) and mattes the person; the fit is refined photometrically
 against every view's crops (`photometric`, one time step shared by the views), and each frame is
 written with its view's camera and a mask cut below the head as for one camera (`track`).
+The crops and mattes live in memory-mapped files beside the output while it is made
+(`capture.frame_store`), and the photometric stage reads a window of time steps at a time
+(`capture.fit.photometric_windows`), so memory stays bounded as views and frames grow.
 Everything is written into `<out>.partial` and moved into place only at the end.
 """
 
@@ -45,7 +48,8 @@ from capture.lens import Lens, LensCrop
 from capture.limits import MAX_CROP, MAX_VAL_FRACTION, MIN_CROP
 from avatar.runtime.errors import InputError
 from capture.overlay import draw_overlay, render_rig
-from capture.fit.photometric import refine_photometric
+from capture.fit.photometric_windows import refine_in_windows, window_length
+from capture.frame_store import FrameStore
 from capture.track import CHIN, MIN_TRACKED, NOSE_BOTTOM, embedded_point, frame_mask, head_regions, surface_point
 from capture.view_calibration import known_cameras
 
@@ -115,102 +119,105 @@ def track_views(
         CameraInfo(f"view{c}", box.matrix(size) @ fit.K[c], size, size, fit.world_to_cam()[c])
         for c, box in enumerate(boxes)
     ]
-    crops, person, inside = _crops_and_mattes(videos, offsets, moments, boxes, lenses, sizes, size, progress)
-    seconds["crops"] = time.perf_counter() - started - sum(seconds.values())
-    landmark_fit = fit
-    nose_height = float(surface_point(rig.v_template, rig, *embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
-    if photometric:
-        fit = _refine(
-            rig,
-            embedding,
-            fit,
-            cameras,
-            crops,
-            person,
-            inside,
-            landmarks,
-            seen,
-            sequence,
-            boxes,
-            size,
-            nose_height,
-            progress,
-        )
-    seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
-    params = split_torso(rig, fit.params, np.zeros(len(moments), int), moments / probes[0]["fps"])
-    _splits(np.zeros((len(videos), len(moments)), int), val_fraction, test_camera)  # too few time steps fail now
-    with CaptureWriter(out, fps, rig_spec, cameras, overwrite=overwrite) as writer:
-        cut = place_cut(
-            rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")), nose_height
-        )
-        frame_cameras = [cameras[c].to_camera() for c in range(len(videos)) for _ in moments]  # view-major
-        frame_params = params.select(np.tile(np.arange(len(moments)), len(videos)))
-        follows = np.tile(
-            np.isin(np.arange(len(moments)), continuing_frames(np.zeros(len(moments), int), sequence).numpy()),
-            len(videos),
-        )
-        flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731 - [C, T, ...] -> [C * T, ...] view-major
-        cut, regions, hanging_median = head_regions(
-            frame_cameras, frame_params, flat(crops), flat(person), flat(inside), rig, cut, follows, progress
-        )
-        index = _write_frames(
-            writer,
-            rig,
-            frame_params,
-            frame_cameras,
-            crops,
-            person,
-            inside,
-            regions,
-            fit,
-            boxes,
-            landmarks,
-            seen,
-            size,
-            fps,
-            progress,
-        )
-        report = _report(
-            videos,
-            offsets,
-            num_times,
-            moments,
-            seen,
-            rig,
-            fit,
-            landmark_fit,
-            boxes,
-            seconds,
-            time.perf_counter() - started,
-            rig_spec,
-            calibration,
-            lenses,
-        )
-        report |= {"hanging_hair": cut.hanging_hair, "hanging_hair_median_fraction": round(hanging_median, 5)}
-        covered = coverage(rig, params, fit.world_to_cam(), seen)  # the head's turns as every view saw them
-        report |= {
-            "fps": fps,
-            "coverage": covered,
-            "coverage_missing": missing(covered, take),
-            "coverage_against": str(coverage_take) if coverage_take is not None else "fixed targets",
-        }
-        np.savez(writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32), seen=seen, moments=moments)
-        dump_json(report, writer.partial / "report.json")
-        extra = {
-            "generator": "capture.track_views",
-            "videos": [str(v) for v in videos],
-            "monocular": False,
-            "offsets": offsets,
-            "calibration": str(calibration) if calibration else "estimated from the face",
-            "test_camera": test_camera,
-            "frame_sizes": [list(s) for s in sizes],
-            "crop_size": size,
-            "head_cut": cut.to_dict(),
-            "rig_signature": geometry_signature(rig),
-            "rig_hash": rig.identity_hash(),
-            "source_frames": [int(t) for t in moments],
-        }
-        writer.finish(params, _splits(index, val_fraction, test_camera), extra)
+    with FrameStore(out) as store:  # the frames' arrays on disk: many views' do not fit in memory
+        crops, person, inside = _crops_and_mattes(videos, offsets, moments, boxes, lenses, sizes, size, progress, store)
+        seconds["crops"] = time.perf_counter() - started - sum(seconds.values())
+        landmark_fit = fit
+        nose_height = float(surface_point(rig.v_template, rig, *embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
+        if photometric:
+            fit = _refine(
+                rig,
+                embedding,
+                fit,
+                cameras,
+                crops,
+                person,
+                inside,
+                landmarks,
+                seen,
+                sequence,
+                boxes,
+                size,
+                nose_height,
+                progress,
+            )
+        seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
+        params = split_torso(rig, fit.params, np.zeros(len(moments), int), moments / probes[0]["fps"])
+        _splits(np.zeros((len(videos), len(moments)), int), val_fraction, test_camera)  # too few time steps fail now
+        with CaptureWriter(out, fps, rig_spec, cameras, overwrite=overwrite) as writer:
+            cut = place_cut(
+                rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")), nose_height
+            )
+            frame_cameras = [cameras[c].to_camera() for c in range(len(videos)) for _ in moments]  # view-major
+            frame_params = params.select(np.tile(np.arange(len(moments)), len(videos)))
+            follows = np.tile(
+                np.isin(np.arange(len(moments)), continuing_frames(np.zeros(len(moments), int), sequence).numpy()),
+                len(videos),
+            )
+            flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731 - [C, T, ...] -> [C * T, ...] view-major
+            cut, regions, hanging_median = head_regions(
+                frame_cameras, frame_params, flat(crops), flat(person), flat(inside), rig, cut, follows, progress, store
+            )
+            index = _write_frames(
+                writer,
+                rig,
+                frame_params,
+                frame_cameras,
+                crops,
+                person,
+                inside,
+                regions,
+                fit,
+                boxes,
+                landmarks,
+                seen,
+                size,
+                fps,
+                progress,
+            )
+            report = _report(
+                videos,
+                offsets,
+                num_times,
+                moments,
+                seen,
+                rig,
+                fit,
+                landmark_fit,
+                boxes,
+                seconds,
+                time.perf_counter() - started,
+                rig_spec,
+                calibration,
+                lenses,
+            )
+            report |= {"hanging_hair": cut.hanging_hair, "hanging_hair_median_fraction": round(hanging_median, 5)}
+            covered = coverage(rig, params, fit.world_to_cam(), seen)  # the head's turns as every view saw them
+            report |= {
+                "fps": fps,
+                "coverage": covered,
+                "coverage_missing": missing(covered, take),
+                "coverage_against": str(coverage_take) if coverage_take is not None else "fixed targets",
+            }
+            np.savez(
+                writer.partial / "landmarks.npz", mediapipe=landmarks.astype(np.float32), seen=seen, moments=moments
+            )
+            dump_json(report, writer.partial / "report.json")
+            extra = {
+                "generator": "capture.track_views",
+                "videos": [str(v) for v in videos],
+                "monocular": False,
+                "offsets": offsets,
+                "calibration": str(calibration) if calibration else "estimated from the face",
+                "test_camera": test_camera,
+                "frame_sizes": [list(s) for s in sizes],
+                "crop_size": size,
+                "head_cut": cut.to_dict(),
+                "rig_signature": geometry_signature(rig),
+                "rig_hash": rig.identity_hash(),
+                "source_frames": [int(t) for t in moments],
+            }
+            writer.finish(params, _splits(index, val_fraction, test_camera), extra)
     report["seconds"] = round(time.perf_counter() - started, 2)
     dump_json(report, out / "report.json")
     return report
@@ -305,11 +312,14 @@ def _crops_and_mattes(
     sizes: list[tuple[int, int]],
     size: int,
     progress: bool,
+    store: FrameStore,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pass 2: every view's crop [C, T, S, S, 3] uint8 of each moment (through its lens where it has
-    one), the person's matte [C, T, S, S] and the part of the crop inside the frame [C, T, S, S]."""
+    one), the person's matte [C, T, S, S] and the part of the crop inside the frame [C, T, S, S]
+    (float16), in `store`."""
     shape = (len(videos), len(moments), size, size)
-    crops, person, inside = np.zeros((*shape, 3), np.uint8), np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    crops = store.array("crops", (*shape, 3), np.uint8)
+    person, inside = store.array("person", shape, np.float16), store.array("inside", shape, np.float16)
     where = {int(t): i for i, t in enumerate(moments)}
     matte = SelfieMatte()
     bar = tqdm(total=crops.shape[0] * crops.shape[1], desc="crops and mattes", disable=not progress, leave=False)
@@ -356,18 +366,21 @@ def _refine(
     view, moment = np.nonzero(seen)  # [F] each
     crop_points = np.stack([boxes[c].apply(landmarks[c, t], size) for c, t in zip(view, moment)])  # [F, 478, 2]
     pairs = continuing_frames(np.zeros(seen.shape[1], int), sequence)
-    refined = refine_photometric(
+    flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731 - [C, T, ...] -> [C * T, ...] view-major, no copy
+    refined = refine_in_windows(
         rig,
         embedding,
         fit.params,
         [cameras[c].to_camera() for c in view],
-        crops[view, moment],
-        person[view, moment] * inside[view, moment],
+        flat(crops),
+        flat(person),
+        flat(inside),
         crop_points,
         pairs,
+        window_length(size),
         progress=progress,
         shell_height=shell_height,
-        in_frame=inside[view, moment],
+        rows=view * seen.shape[1] + moment,
         time=moment,
     )
     return views_fit(rig, refined.params, fit.view_from_world, fit.K, landmarks[..., :2], seen)
@@ -427,7 +440,10 @@ def _write_frames(
                 f = c * num_times + t  # view-major, as cameras and regions are
                 mesh = render_rig(verts, rig.faces, colors, cameras[f])
                 index[c, t] = writer.add_frame(
-                    t, c, crops[c, t], frame_mask(crops[c, t], person[c, t], inside[c, t], regions[f], mesh)
+                    t,
+                    c,
+                    crops[c, t],
+                    frame_mask(crops[c, t], person[c, t], inside[c, t], regions[f], mesh),
                 )
                 detected = boxes[c].apply(landmarks[c, t][MP_TO_IBUG68], size) if seen[c, t] else None
                 fitted = boxes[c].apply(fit.projected[c, t], size) if fit.projected is not None else None

@@ -138,3 +138,84 @@ def test_one_window_is_the_refinement_of_the_whole_clip(scene, landmark_fit):  #
     )
     assert torch.equal(whole.params.expr, windowed.params.expr)
     assert torch.equal(whole.params.rotation, windowed.params.rotation)
+
+
+def test_several_cameras_a_window_holds_every_views_images_of_its_time_steps(scene, landmark_fit, monkeypatch):  # noqa: F811
+    """Two views of each moment (here the same camera twice, the second view's images stored after
+    the first's): one window is `refine_photometric` of all images with their time steps; windows
+    of 10 images hold 5 time steps with both views' images, and the joined errors are per image."""
+    rig, emb, truth, _, images, mattes, landmarks = scene
+    fit, cam = landmark_fit
+    pairs = continuing_frames(np.zeros(FRAMES, int), np.arange(FRAMES))
+    doubled = lambda x: np.concatenate([x, x])  # noqa: E731 - [2 * FRAMES, ...] view-major
+    time = np.tile(np.arange(FRAMES), 2)  # [F] each image's time step
+    ones = np.ones(mattes.shape, np.float32)
+    whole = refine_photometric(
+        rig,
+        emb,
+        fit.params,
+        [cam] * (2 * FRAMES),
+        doubled(images),
+        doubled(mattes),
+        doubled(landmarks),
+        pairs,
+        LEVELS,
+        progress=False,
+        in_frame=doubled(ones),
+        time=time,
+    )
+    order = np.argsort(time, kind="stable")  # the images listed time step by time step instead
+    one = refine_in_windows(
+        rig,
+        emb,
+        fit.params,
+        [cam] * (2 * FRAMES),
+        doubled(images),
+        doubled(mattes),
+        doubled(ones),
+        doubled(landmarks)[order],
+        pairs,
+        length=2 * FRAMES,
+        weights=LEVELS,
+        progress=False,
+        rows=order,
+        time=time[order],
+    )
+    torch.testing.assert_close(one.params.expr, whole.params.expr, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(one.params.rotation, whole.params.rotation, rtol=1e-5, atol=1e-6)
+
+    seen, fits = [], []
+    real = photometric_windows.PhotometricRefinement
+
+    class Spy(real):
+        def __init__(self, rig, emb, params, cameras, images, *args, **kwargs):
+            seen.append((params.num_frames, len(images), sorted(set(kwargs["time"].tolist()))))
+            super().__init__(rig, emb, params, cameras, images, *args, **kwargs)
+
+        def run(self, progress=True):
+            fits.append(super().run(progress))
+            return fits[-1]
+
+    monkeypatch.setattr(photometric_windows, "PhotometricRefinement", Spy)
+    joined = refine_in_windows(
+        rig,
+        emb,
+        fit.params,
+        [cam] * (2 * FRAMES),
+        doubled(images),
+        doubled(mattes),
+        doubled(ones),
+        doubled(landmarks),
+        pairs,
+        length=10,
+        weights=LEVELS,
+        progress=False,
+        overlap=2,
+        rows=np.arange(2 * FRAMES),
+        time=time,
+    )
+    assert [(steps, count) for steps, count, _ in seen] == [(5, 10), (5, 10)]
+    assert all(times == list(range(5)) for _, _, times in seen)
+    assert joined.params.num_frames == FRAMES and joined.error.shape == (2 * FRAMES,)
+    # image FRAMES + 7 (the second view, time step 7) belongs to the second window (steps 3-7), its 10th image
+    assert joined.error[FRAMES + 7] == fits[1].error[9] and joined.error[0] == fits[0].error[0]

@@ -62,42 +62,71 @@ def refine_in_windows(
     progress: bool = True,
     shell_height: float | None = None,
     overlap: int = OVERLAP,
+    rows: np.ndarray | None = None,
+    time: np.ndarray | None = None,
 ) -> PhotometricFit:
-    """`refine_photometric` of params [T] against crops [T, S, S, 3] uint8 with mattes person *
-    inside ([T, S, S] each, in_frame = inside), window by window (`windows`, at most `length`
-    frames each, overlapping by at least `overlap`); pairs [P]: the frames that follow the one
-    before (`continuing_frames`)."""
-    spans = windows(len(crops), length, overlap)
-    fits = []
+    """`refine_photometric` of params [T] against crops [N, S, S, 3] uint8 with mattes person *
+    inside ([N, S, S] each, in_frame = inside), window by window over the time steps (`windows`,
+    at most `length` images each, overlapping by `overlap` time steps, or half a window where that
+    is less); pairs [P]: the
+    time steps that follow the one before (`continuing_frames`). One camera: image t is row t and
+    shows time step t. Several cameras seeing each moment: image f [F] is row rows[f] of the arrays
+    and shows time step time[f]; cameras and landmarks are per image. The fit's errors are per image."""
+    num_images = len(cameras)
+    rows = np.arange(num_images) if rows is None else np.asarray(rows)
+    time = None if time is None else np.asarray(time)
+    image_time = np.arange(num_images) if time is None else time  # [F]
+    steps = max(2, int(length * params.num_frames / num_images))  # time steps a window (images / images a step)
+    spans = windows(params.num_frames, steps, min(overlap, steps // 2))
+    fits, chosen = [], []
     for number, (start, end) in enumerate(spans):
         if len(spans) > 1:
             log.info("photometric refinement: window %d of %d (frames %d-%d)", number + 1, len(spans), start, end - 1)
-        in_frame = np.asarray(inside[start:end], dtype=np.float32)  # [W, S, S], read from disk if stored there
+        images = np.flatnonzero((image_time >= start) & (image_time < end))  # [W] this window's images
+        chosen.append(images)
+        window = _read(rows[images])
+        in_frame = np.asarray(inside[window], dtype=np.float32)  # [W, S, S], read from disk if stored there
         inner = pairs[(pairs > start) & (pairs < end)] - start
         refinement = PhotometricRefinement(
             rig,
             embedding,
             params.select(list(range(start, end))),
-            cameras[start:end],
-            np.array(crops[start:end]),
-            np.asarray(person[start:end], dtype=np.float32) * in_frame,
-            landmarks[start:end],
+            [cameras[i] for i in images],
+            np.array(crops[window]),
+            np.asarray(person[window], dtype=np.float32) * in_frame,
+            landmarks[images],
             inner,
             weights,
             shell_height=shell_height,
             in_frame=in_frame,
+            time=None if time is None else time[images] - start,
         )
         del in_frame  # the refinement keeps its own half-precision matte
         fits.append(refinement.run(progress))
         del refinement
-    return fits[0] if len(fits) == 1 else _joined(spans, fits, len(crops))
+    return fits[0] if len(fits) == 1 else _joined(spans, fits, chosen, image_time, params.num_frames)
 
 
-def _joined(spans: list[tuple[int, int]], fits: list[PhotometricFit], num_frames: int) -> PhotometricFit:
-    """One fit [T] from the windows': parameters cross-faded over each overlap, each frame's
-    errors from the window whose half of the overlap it is in."""
-    weight = np.zeros((len(fits), num_frames))  # [K, T] each window's share of each frame
-    owner = np.zeros(num_frames, int)  # [T] the window a frame's errors come from
+def _read(rows: np.ndarray) -> slice | np.ndarray:
+    """An index that reads `rows` of an array: a slice where they run on by one (no copy of the
+    whole array from disk), else the rows themselves."""
+    if len(rows) and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
+        return slice(int(rows[0]), int(rows[0]) + len(rows))
+    return rows
+
+
+def _joined(
+    spans: list[tuple[int, int]],
+    fits: list[PhotometricFit],
+    chosen: list[np.ndarray],
+    image_time: np.ndarray,
+    num_frames: int,
+) -> PhotometricFit:
+    """One fit [T] from the windows': parameters cross-faded over each overlap, each image's
+    errors from the window whose half of the overlap its time step is in (chosen[k] [W_k]: the
+    images of window k, image_time [F]: each image's time step)."""
+    weight = np.zeros((len(fits), num_frames))  # [K, T] each window's share of each time step
+    owner = np.zeros(num_frames, int)  # [T] the window a time step's errors come from
     for k, (start, end) in enumerate(spans):
         ramp = np.ones(end - start)
         if k > 0:  # fades in over the overlap with the window before
@@ -120,11 +149,14 @@ def _joined(spans: list[tuple[int, int]], fits: list[PhotometricFit], num_frames
             value = getattr(fits[k].params, key)  # [W, D]
             joined[key][start:end] += share[:, None] * value
     params = RigParams(first.shape, *(joined[key] for key in FRAME_KEYS))
+    # [F] where each image's errors are: its owner window, and its place among that window's images
+    place = [dict(zip(images.tolist(), range(len(images)))) for images in chosen]
+    owners = owner[image_time]
 
     def errors(name: str) -> np.ndarray | None:
         if getattr(fits[0], name) is None:
             return None
         arrays = [np.asarray(getattr(fit, name)) for fit in fits]
-        return np.array([arrays[owner[t]][t - spans[owner[t]][0]] for t in range(num_frames)])
+        return np.array([arrays[k][place[k][f]] for f, k in enumerate(owners)])
 
     return PhotometricFit(params, errors("error_before"), errors("error"), errors("outline_before"), errors("outline"))
