@@ -314,7 +314,9 @@ def _write_frames(
             with torch.no_grad():
                 verts = rig.forward(fit.params.frame(t))[0]
             mesh = render_rig(verts, rig.faces, colors, camera)
-            writer.add_frame(t, t, crops[t], frame_mask(crops[t], person[t], inside[t], regions[t], mesh))
+            writer.add_frame(
+                t, t, crops[t], frame_mask(crops[t], person[t], inside[t], regions[t], mesh), known=inside[t] > 0.5
+            )
             fitted = boxes[t].apply(fit.projected[t], size) if fit.projected is not None else None
             overlay.write(draw_overlay(crops[t], mesh, crop_points[t][MP_TO_IBUG68], fitted))
 

@@ -444,6 +444,7 @@ def _write_frames(
                     c,
                     crops[c, t],
                     frame_mask(crops[c, t], person[c, t], inside[c, t], regions[f], mesh),
+                    known=inside[c, t] > 0.5,
                 )
                 detected = boxes[c].apply(landmarks[c, t][MP_TO_IBUG68], size) if seen[c, t] else None
                 fitted = boxes[c].apply(fit.projected[c, t], size) if fit.projected is not None else None

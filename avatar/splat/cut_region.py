@@ -51,8 +51,9 @@ class CutParts:
         return (self.above_ring & (self.above_sides | self.neck)).astype(np.float32)
 
 
-def head_parts(coverage: np.ndarray, ring: np.ndarray, front: np.ndarray, sides: np.ndarray, head: np.ndarray,
-               neck_margin: float) -> CutParts:
+def head_parts(
+    coverage: np.ndarray, ring: np.ndarray, front: np.ndarray, sides: np.ndarray, head: np.ndarray, neck_margin: float
+) -> CutParts:
     """The cut's pieces in a frame. coverage [H, W]: the posed rig's pixels (> 0.5; only those
     near the band between the two lines matter); ring [R, 2]: the projected neck ring (pixels);
     front [2]: its projected vertex nearest the camera; sides [2, 2]: the projected sides of the
@@ -71,12 +72,13 @@ def head_parts(coverage: np.ndarray, ring: np.ndarray, front: np.ndarray, sides:
         y0, x0 = max(top - radius, 0), max(left - radius, 0)  # the band's box grown by the disc
         y1, x1 = min(bottom + radius, height), min(right + radius, width)
         grown = ndimage.binary_dilation(coverage[y0:y1, x0:x1] > 0.5, structure=ellipse_kernel(radius))
-        neck[top:bottom, left:right] = grown[top - y0:bottom - y0, left - x0:right - x0]
+        neck[top:bottom, left:right] = grown[top - y0 : bottom - y0, left - x0 : right - x0]
     return CutParts(above_ring, above_sides, neck & band)
 
 
-def head_region(coverage: np.ndarray, ring: np.ndarray, front: np.ndarray, sides: np.ndarray, head: np.ndarray,
-                neck_margin: float) -> np.ndarray:
+def head_region(
+    coverage: np.ndarray, ring: np.ndarray, front: np.ndarray, sides: np.ndarray, head: np.ndarray, neck_margin: float
+) -> np.ndarray:
     """[H, W] float32 in {0, 1}: what of a frame the avatar models (the arguments as head_parts')."""
     return head_parts(coverage, ring, front, sides, head, neck_margin).region()
 
@@ -94,7 +96,7 @@ def ellipse_kernel(radius: int) -> np.ndarray:
     for row in range(size):
         dy = row - radius
         half = int(np.floor(radius * np.sqrt(max(0.0, 1.0 - (dy / radius) ** 2)) + 0.5))
-        kernel[row, max(radius - half, 0):min(radius + half + 1, size)] = True
+        kernel[row, max(radius - half, 0) : min(radius + half + 1, size)] = True
     return kernel
 
 
@@ -138,10 +140,21 @@ def ring_front(cut: HeadCut, verts: Tensor, camera: Camera) -> int:
     return int(camera.to_camera(verts[list(cut.ring)])[:, 2].argmin())
 
 
+def known_region(region: Tensor | None, known: Tensor | None) -> Tensor | None:
+    """What a render of a frame is clipped to: its cut's region [H, W, 1] (None: no cut) and the
+    pixels the frame knows [H, W, 1] (`Capture.load_known`; None: all), on the region's device if any;
+    None when neither limits it. Past the edge of the video a frame shows neither person nor
+    background, so renders there are made background, as the target is."""
+    if known is None or region is None:
+        return region if known is None else known
+    return region * known.to(region)
+
+
 def clip_to_region(out: RenderOutput, region: Tensor, background: Tensor) -> RenderOutput:
     """The render with everything outside region [H, W, 1] made background (colour and alpha)."""
-    return dataclasses.replace(out, rgb=out.rgb * region + background * (1 - region), alpha=out.alpha * region,
-                               depth=out.depth * region)
+    return dataclasses.replace(
+        out, rgb=out.rgb * region + background * (1 - region), alpha=out.alpha * region, depth=out.depth * region
+    )
 
 
 def _posed_lines(cut: HeadCut, verts: Tensor, camera: Camera) -> tuple[tuple, tuple]:

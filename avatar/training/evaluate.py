@@ -5,6 +5,8 @@ Per frame, with the tracked rig parameters of that frame:
 - `psnr_black`, `ssim_black`: INSTA's protocol: full frame over black, the capture's matte applied
   to both target and render (what 3D Gaussian Blendshapes, FlashAvatar, SplattingAvatar report);
 - `psnr_foreground`: over the matte's pixels only (the full-frame figures count background too);
+- where a frame's crop ran past the edge of its video (`Capture.load_known`), the render is made
+  background there, as the target is: neither can know what was there;
 - `lpips` when its weights are available offline.
 Optionally each frame is written as a PNG: target | render | error (mean absolute error x4).
 An avatar trained on several cameras renders each camera's frames in that camera's colours when it
@@ -29,6 +31,7 @@ from avatar.data.capture import Capture
 from avatar.model import Avatar
 from avatar.model.beyond_training import beyond_training
 from avatar.renderer import AvatarRenderer
+from avatar.splat.cut_region import clip_to_region
 from avatar.training.camera_colour import CameraColours
 from avatar.training.image_metrics import LpipsMetric, psnr, ssim
 from avatar.runtime.errors import InputError
@@ -52,9 +55,15 @@ def composite_target(capture: Capture, frame: int, background: torch.Tensor) -> 
 
 
 @torch.no_grad()
-def evaluate(renderer: AvatarRenderer, capture: Capture, split: str = "test", max_frames: int | None = None,
-             lpips: LpipsMetric | None = None, save_images: str | Path | None = None,
-             colours: CameraColours | None = None) -> dict:
+def evaluate(
+    renderer: AvatarRenderer,
+    capture: Capture,
+    split: str = "test",
+    max_frames: int | None = None,
+    lpips: LpipsMetric | None = None,
+    save_images: str | Path | None = None,
+    colours: CameraColours | None = None,
+) -> dict:
     """Metrics of `split` (at most `max_frames`, evenly spaced) of the avatar `renderer` renders
     (over its background), in each camera's colours where `colours` has them: per frame and their
     means."""
@@ -79,25 +88,35 @@ def evaluate(renderer: AvatarRenderer, capture: Capture, split: str = "test", ma
         mask = None if mask is None else mask.to(device)
         params = capture.frame_params(f).to(device=device, dtype=torch.float32)
         out = renderer.render(params, capture.camera(f))
+        known = capture.load_known(f)
+        if known is not None:  # past the edge of the video the frame knows nothing: scored as background
+            out = clip_to_region(out, known.to(device), bg)
         camera = capture.cameras[capture.frames[f].camera].name
         rgb = out.rgb if colours is None else colours(out.rgb, out.alpha, bg, camera)  # [H, W, 3] in its colours
         pred = rgb.clamp(0, 1)
         target = image if mask is None else image * mask + bg * (1 - mask)
-        row = {"frame": f, "psnr": psnr(pred, target), "ssim": float(ssim(pred, target)),
-               "lpips": lpips(pred, target)}
+        row = {"frame": f, "psnr": psnr(pred, target), "ssim": float(ssim(pred, target)), "lpips": lpips(pred, target)}
         if mask is not None:
             # Over black: the render's own background removed through its alpha, then both matted.
             pred_black = (rgb - (1 - out.alpha) * bg).clamp(0, 1) * mask
             target_black = image * mask
             inside = mask[..., 0] > 0
-            row |= {"psnr_black": psnr(pred_black, target_black), "ssim_black": float(ssim(pred_black, target_black)),
-                    "psnr_foreground": psnr(pred[inside], target[inside])}
+            row |= {
+                "psnr_black": psnr(pred_black, target_black),
+                "ssim_black": float(ssim(pred_black, target_black)),
+                "psnr_foreground": psnr(pred[inside], target[inside]),
+            }
         rows.append(row)
         if folder is not None:
             _save_comparison(folder / f"{f:05d}.png", target, pred)
     summary = {key: _mean(rows, key) for key in SUMMARY_KEYS}
-    return {"split": split, "frames": len(rows), **summary,
-            "lpips_reason": None if summary["lpips"] is not None else lpips.reason, "per_frame": rows}
+    return {
+        "split": split,
+        "frames": len(rows),
+        **summary,
+        "lpips_reason": None if summary["lpips"] is not None else lpips.reason,
+        "per_frame": rows,
+    }
 
 
 def reported_splits(capture: Capture) -> list[str]:
@@ -119,8 +138,13 @@ def _save_comparison(path: Path, target: torch.Tensor, pred: torch.Tensor) -> No
     Image.fromarray((strip.numpy() * 255 + 0.5).astype(np.uint8)).save(path)
 
 
-def evaluate_avatar(avatar: Avatar, capture: Capture, splits: list[str] | None = None,
-                    lpips: LpipsMetric | None = None, save_images: str | Path | None = None) -> dict[str, dict]:
+def evaluate_avatar(
+    avatar: Avatar,
+    capture: Capture,
+    splits: list[str] | None = None,
+    lpips: LpipsMetric | None = None,
+    save_images: str | Path | None = None,
+) -> dict[str, dict]:
     """{split: metrics} of the avatar on `splits` of the capture (default: those it reports,
     `reported_splits`), one LPIPS network for all: what `avatar eval`, the API and the demo report.
     Each camera's frames in the colours the avatar learned for it (`camera_colours` of its
@@ -131,8 +155,9 @@ def evaluate_avatar(avatar: Avatar, capture: Capture, splits: list[str] | None =
     colours = None if recorded is None else CameraColours.from_dict(recorded).to(avatar.device)
     results = {}
     for split in splits or reported_splits(capture):
-        results[split] = evaluate(avatar.renderer, capture, split, lpips=lpips, save_images=save_images,
-                                  colours=colours)
+        results[split] = evaluate(
+            avatar.renderer, capture, split, lpips=lpips, save_images=save_images, colours=colours
+        )
         _count_beyond_training(results[split], avatar, capture)
     cameras = per_camera(results, capture, colours)
     if cameras is not None:
@@ -167,8 +192,11 @@ def per_camera(results: dict[str, dict], capture: Capture, colours: CameraColour
         for split, m in results.items():
             rows = [row for row in m["per_frame"] if camera_of[row["frame"]] == c]
             if rows:
-                table.setdefault(key, {})[split] = {**{k: _mean(rows, k) for k in PER_CAMERA_KEYS},
-                                                    "frames": len(rows), "colour_correction": correction}
+                table.setdefault(key, {})[split] = {
+                    **{k: _mean(rows, k) for k in PER_CAMERA_KEYS},
+                    "frames": len(rows),
+                    "colour_correction": correction,
+                }
     return table
 
 
@@ -193,4 +221,5 @@ def _count_beyond_training(result: dict, avatar: Avatar, capture: Capture) -> No
         "head_pose": None if beyond.head_pose is None else int(beyond.head_pose.sum()) / len(rows),
         "either": int(either.sum()) / len(rows),
         "psnr_inside": _mean([row for row, out in zip(rows, flags) if not out], "psnr"),
-        "psnr_beyond": _mean([row for row, out in zip(rows, flags) if out], "psnr")}
+        "psnr_beyond": _mean([row for row, out in zip(rows, flags) if out], "psnr"),
+    }

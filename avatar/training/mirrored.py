@@ -33,6 +33,7 @@ from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.binding import triangle_frames
 from avatar.gaussians.pose_drivers import NUM_POSE_DRIVERS
 from avatar.splat import Camera
+from avatar.splat.cut_region import known_region
 from avatar.splat.mesh_raster import MeshRender, rasterize_mesh
 from avatar.renderer import AvatarRenderer
 from avatar.training.frame_memory import FrameMemory, KeptOrMade, tensor_bytes
@@ -123,11 +124,12 @@ class MirroredFrames:
         model: GaussianAvatar,
         params: RigParams,
         renderer: AvatarRenderer,
-        target: Callable[[int], tuple[Tensor, Tensor | None]],
+        target: Callable[[int], tuple[Tensor, Tensor | None, Tensor | None]],
         memory: FrameMemory | None = None,
     ):
         """params [T] every time step's tracking (on the renderer's device); target(frame): its
-        image [H, W, 3] and mask [H, W, 1] (or None) in [0, 1], as training sees them; memory:
+        image [H, W, 3] and mask [H, W, 1] (or None) in [0, 1], as training sees them, and the
+        pixels it knows [H, W, 1] (or None: all; `Capture.load_known`); memory:
         shared with the other per-frame data (default: no limit)."""
         rig = model.rig
         self.mirror = RigMirror.of(rig)
@@ -145,10 +147,12 @@ class MirroredFrames:
             camera = renderer.seen_from(mirrored, shrunk(capture.camera(f).mirrored()))  # colours as renders see them
             drivers = model.drivers(mirrored)[0].detach().clone()  # [D]
             drivers[pose] = 0
-            region = renderer.cut_region(mirrored, camera)
+            image, mask, known = target(f)
+            # the pixels the frame knows, flipped, at the shrunk camera: those whose whole block it knows
+            known = None if known is None else (pooled(flip(known)) > 0.999).float().to(params.expr.device)
+            region = known_region(renderer.cut_region(mirrored, camera), known)
             verts = cpu_rig.forward(mirrored.to(device="cpu"))[0]
             weights = pixel_weights(faces_at_pixels(cpu_rig, verts, camera).face_id.numpy(), self.unseen)
-            image, mask = target(f)
             return MirroredFrame(
                 mirrored,
                 drivers,

@@ -26,6 +26,7 @@ from avatar.gaussians.file_checks import check_gaussians
 from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.model import Avatar, ExpressionRange
 from avatar.splat import Camera, RenderOutput
+from avatar.splat.cut_region import known_region
 from avatar.splat.view_cone import ViewCone
 from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig, RigParams
@@ -100,7 +101,8 @@ class _FrameCache:
             mask = capture.load_mask(f)
             mask = None if mask is None else (mask * 255 + 0.5).to(torch.uint8).to(device)
             region = renderer.cut_region(params.frame(capture.frames[f].time), capture.camera(f))
-            return image, mask, None if region is None else region.to(torch.uint8)
+            region = known_region(region, capture.load_known(f))
+            return image, mask, None if region is None else region.to(device=device, dtype=torch.uint8)
 
         self.frames = KeptOrMade(frames, load, lambda value: tensor_bytes(*value), memory, "loading frames")
 
@@ -113,7 +115,8 @@ class _FrameCache:
         return None if mask is None else mask.float() / 255
 
     def region(self, frame: int) -> torch.Tensor | None:
-        """[H, W, 1] in {0, 1}: what the avatar's cut keeps of the frame; None without a cut."""
+        """[H, W, 1] in {0, 1}: what the avatar's cut keeps of the frame, of the pixels it knows;
+        None without a cut and unknown pixels."""
         region = self.frames[frame][2]
         return None if region is None else region.float()
 
@@ -239,7 +242,7 @@ class Trainer:
                 self.model,
                 self.params,
                 self.renderer,
-                lambda f: (self.targets[f], self.targets.mask(f)),
+                lambda f: (self.targets[f], self.targets.mask(f), self.capture.load_known(f)),
                 self.memory,
             )
         except ValueError as e:
