@@ -45,8 +45,9 @@ def parse_named(specs: list[str], what: str) -> dict[str, str]:
     return named
 
 
-def drive(avatar: Avatar, source: str, angles: list[float], count: int, size: int,
-          margin_m: float) -> tuple[list[list[float]], np.ndarray]:
+def drive(
+    avatar: Avatar, source: str, angles: list[float], count: int, size: int, margin_m: float
+) -> tuple[list[list[float]], np.ndarray]:
     """Per frame and angle the outside share [frames][angles], and the sheet (rows: frames)."""
     params, _ = avatar.params(source)
     shares, rows = [], []
@@ -66,15 +67,23 @@ def drive(avatar: Avatar, source: str, angles: list[float], count: int, size: in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--avatar", action="append", required=True, metavar="NAME=MODEL")
-    parser.add_argument("--driver", action="append", default=[], metavar="NAME=SOURCE",
-                        help="a capture directory or an expression file (.npz, .json, Live Link .csv)")
+    parser.add_argument(
+        "--driver",
+        action="append",
+        default=[],
+        metavar="NAME=SOURCE",
+        help="a capture directory or an expression file (.npz, .json, Live Link .csv)",
+    )
     parser.add_argument("--angles", default="-35,-20,0,20,35", help="camera yaw angles in degrees")
     parser.add_argument("--frames", type=int, default=4, help="frames of each driver (the most expressive, spread)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--without-view-cone", action="store_true",
-                        help="render the view-dependent colour from the camera itself, as avatars trained before "
-                             "the view cone were (avatar/splat/view_cone.py): a before/after comparison")
+    parser.add_argument(
+        "--without-view-cone",
+        action="store_true",
+        help="render the view-dependent colour from the camera itself, as avatars trained before "
+        "the view cone were (avatar/splat/view_cone.py): a before/after comparison",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     angles = [float(a) for a in args.angles.split(",") if a]
@@ -89,11 +98,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.without_view_cone:
             avatar.model.view_cone = None
         if avatar.capture is None or not avatar.capture.is_dir():
-            raise SystemExit(f"{path}: the capture it was trained on ({avatar.capture}) is not here: "
-                             "the hair margin is measured on it")
+            raise SystemExit(
+                f"{path}: the capture it was trained on ({avatar.capture}) is not here: "
+                "the hair margin is measured on it"
+            )
         margin = hair_margin(load_capture(avatar.capture), avatar.rig)
-        result = {"avatar": name, "model": path, "hair_margin_m": margin,
-                  "surface": surface_shares(avatar.model).to_dict(), "drivers": {}}
+        result = {
+            "avatar": name,
+            "model": path,
+            "hair_margin_m": margin,
+            "surface": surface_shares(avatar.model).to_dict(),
+            "drivers": {},
+        }
         for driver, source in drivers.items():
             shares, image = drive(avatar, source, angles, args.frames, args.size, margin)
             means = np.mean(shares, axis=0)
@@ -104,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'avatar':<14} {'margin cm':>9} {'far':>7} {'needle':>7} {'either':>7} {'|z| med':>8} {'aniso med':>9}")
     for r in results:
         s = r["surface"]
-        print(f"{r['avatar']:<14} {100 * r['hair_margin_m']:>9.2f} {100 * s['far']:>6.1f}% {100 * s['needle']:>6.1f}% "
-              f"{100 * s['either']:>6.1f}% {s['normal_offset_median']:>8.2f} {s['anisotropy_median']:>9.1f}")
+        print(
+            f"{r['avatar']:<14} {100 * r['hair_margin_m']:>9.2f} {100 * s['far']:>6.1f}% {100 * s['needle']:>6.1f}% "
+            f"{100 * s['either']:>6.1f}% {s['normal_offset_median']:>8.2f} {s['anisotropy_median']:>9.1f}"
+        )
     if args.without_view_cone:
         print("rendered without the avatars' view cones (--without-view-cone)")
     if args.json:
