@@ -29,29 +29,17 @@ def _video(path: Path, frames: int, fps: float = 25.0, size: tuple[int, int] = (
     return path
 
 
+def _track_views(videos: list[Path], out: Path, *options: str) -> int:
+    """`avatar track --views` of the videos' first 16 frames at 96 px, without the photometric stage."""
+    argv = ["track", "--views", *map(str, videos), "--out", str(out), "--size", "96", "--max-frames", "16"]
+    return main([*argv, "--no-photometric", *options])
+
+
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory) -> Path:
     """The shared clip's first 16 moments tracked with the cameras estimated from the face."""
     out = tmp_path_factory.mktemp("views") / "mv"
-    assert (
-        main(
-            [
-                "track",
-                "--views",
-                *map(str, VIEWS),
-                "--out",
-                str(out),
-                "--size",
-                "96",
-                "--max-frames",
-                "16",
-                "--test-camera",
-                "1",
-                "--no-photometric",
-            ]
-        )
-        == 0
-    )
+    assert _track_views(VIEWS, out, "--test-camera", "1") == 0
     return out
 
 
@@ -115,21 +103,8 @@ def test_a_lower_rate_and_the_coverage_of_every_view(tmp_path):
     the videos lack against a Live Link take."""
     take = DATA / "expressions" / "livelink_happy.csv"
     out = tmp_path / "half"
-    argv = [
-        "track",
-        "--views",
-        *map(str, VIEWS),
-        "--out",
-        str(out),
-        "--size",
-        "96",
-        "--max-frames",
-        "16",
-        "--max-fps",
-        "12.5",
-        "--no-photometric",
-    ]
-    assert main(argv + (["--coverage-take", str(take)] if take.is_file() else [])) == 0
+    options = ["--max-fps", "12.5"] + (["--coverage-take", str(take)] if take.is_file() else [])
+    assert _track_views(VIEWS, out, *options) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["tracked"] == 8 and report["fps"] == pytest.approx(12.5)
     capture = load_capture(out)
@@ -166,25 +141,7 @@ def calibrated(tracked, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("calibrated")
     rig = _write_calibration(folder / "rig.yml", json.loads((tracked / "report.json").read_text())["views"])
     out = folder / "calibrated"
-    assert (
-        main(
-            [
-                "track",
-                "--views",
-                *map(str, VIEWS),
-                "--out",
-                str(out),
-                "--size",
-                "96",
-                "--max-frames",
-                "16",
-                "--calibration",
-                str(rig),
-                "--no-photometric",
-            ]
-        )
-        == 0
-    )
+    assert _track_views(VIEWS, out, "--calibration", str(rig)) == 0
     return out
 
 
@@ -224,25 +181,7 @@ def test_a_lens_with_distortion_is_taken_out(tracked, calibrated, tmp_path):
                 writer.write(cv2_remap(frame, source))
     rig = _write_calibration(tmp_path / "lens.yml", views, distortion)
     out = tmp_path / "lens"
-    assert (
-        main(
-            [
-                "track",
-                "--views",
-                *map(str, videos),
-                "--out",
-                str(out),
-                "--size",
-                "96",
-                "--max-frames",
-                "16",
-                "--calibration",
-                str(rig),
-                "--no-photometric",
-            ]
-        )
-        == 0
-    )
+    assert _track_views(videos, out, "--calibration", str(rig)) == 0
     report = json.loads((out / "report.json").read_text())["views"]
     pinhole = json.loads((calibrated / "report.json").read_text())["views"]
     for before, after in zip(pinhole, report):
