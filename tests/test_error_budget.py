@@ -25,25 +25,43 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
     """(capture, model): a synthetic capture (4 training and 2 held-out frames of 48 px) and an
     avatar trained on it for 60 steps."""
     root = tmp_path_factory.mktemp("budget")
-    make_synthetic_capture(load_rig("builtin"), root / "capture", num_train=4, num_test=2, size=48,
-                           random_identity=True, progress=False)
-    avatar.train(root / "capture", root / "me.avatar", preset="fast", iterations=60, backend="torch",
-                 eval_every=0, progress=False)
+    make_synthetic_capture(
+        load_rig("builtin"), root / "capture", num_train=4, num_test=2, size=48, random_identity=True, progress=False
+    )
+    avatar.train(
+        root / "capture",
+        root / "me.avatar",
+        preset="fast",
+        iterations=60,
+        backend="torch",
+        eval_every=0,
+        progress=False,
+    )
     return root / "capture", root / "me.avatar"
 
 
 @pytest.mark.parametrize("with_landmarks", [False, True])
-def test_the_regions_cover_every_pixel_once(with_landmarks):
+@pytest.mark.parametrize("with_rig", [False, True])
+def test_the_regions_cover_every_pixel_once(with_landmarks, with_rig):
     rng = np.random.default_rng(0)
     mask = np.zeros((40, 40))
     mask[8:34, 10:30] = 1.0
     alpha = np.clip(mask + rng.uniform(-0.6, 0.6, mask.shape), 0, 1)  # disagrees with the matte here and there
     landmarks = rng.uniform(10, 30, (68, 2)) if with_landmarks else None
-    regions = region_masks(mask, alpha, landmarks)
+    past_rig = None
+    if with_rig:
+        past_rig = np.ones((40, 40), bool)
+        past_rig[14:40, 10:30] = False  # a rig that stops short of the matte's top rows
+    regions = region_masks(mask, alpha, landmarks, past_rig)
     count = sum(r.astype(int) for r in regions.values())
     assert (count == 1).all()
     assert ("person" in regions) != with_landmarks and ("face" in regions) == with_landmarks
-    assert regions["over background"].any() and regions["missing"].any()
+    assert regions["over background"].any()
+    if with_rig:
+        past, on = regions["missing, past the rig"], regions["missing, on the rig"]
+        assert past.any() and on.any() and not past[14:].any() and "missing" not in regions
+    else:
+        assert regions["missing"].any()
 
 
 def test_the_budget_scores_as_avatar_eval_and_its_shares_add_up(trained):
@@ -71,8 +89,12 @@ def test_fitting_the_parameters_wins_back_a_wrong_pose(trained, tmp_path):
 
 
 def script(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "benchmarks" / "diagnostics" / "error_budget.py"), *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "diagnostics" / "error_budget.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_script_prints_its_table_and_refuses_a_parameter_it_cannot_fit(trained):
@@ -86,6 +108,8 @@ def test_the_script_prints_its_table_and_refuses_a_parameter_it_cannot_fit(train
 
 def test_a_tracked_capture_splits_the_face_by_its_landmarks(real_capture, real_avatar):
     budget = error_budget(real_avatar, real_capture, "test")
-    assert {"mouth", "eyes", "face", "hair, forehead, neck"} <= set(budget["regions"]) and "person" not in budget["regions"]
+    assert {"mouth", "eyes", "face", "hair, forehead, neck"} <= set(budget["regions"]) and "person" not in budget[
+        "regions"
+    ]
     assert budget["regions"]["face"]["pixel_share"] > 0.02 and budget["regions"]["mouth"]["pixel_share"] > 0
     assert budget["psnr_if_face_exact"] >= budget["psnr"] and budget["psnr_if_all_but_face_exact"] >= budget["psnr"]

@@ -8,7 +8,9 @@ target matted onto it) and its squared error split over regions of the frame:
 
 - outline: within 2 px of the edge of the capture's matte;
 - over background / missing: the render opaque where the matte says background, or clear where it
-  says person (outside the outline band);
+  says person (outside the outline band); missing is split into what lies more than PAST_RIG_PX
+  outside the tracked rig's silhouette (hair and anything else the rig does not reach: what a
+  head turned past the training frames shows) and the rest;
 - background: both say background (faint haze, the matte's soft edge);
 - mouth, eyes, face (within the jaw line and the brows), and the rest (hair, forehead, neck): both
   say person, split by the frame's MediaPipe landmarks (iBUG contours; without landmarks.npz all
@@ -41,9 +43,11 @@ from avatar.splat import Camera
 from avatar.rig import RigParams
 from avatar.training.config import TrainConfig
 from avatar.training.image_metrics import photometric_loss, psnr
+from avatar.training.turned_views import distance_outside, silhouette
 from capture.ibug68 import MP_TO_IBUG68
 
 OUTLINE_PX = 2
+PAST_RIG_PX = 3  # missing pixels this far outside the posed rig's silhouette are "past the rig"
 # iBUG 68 contours (closed polygons): face = jaw line and brows; outer lips; each eye.
 FACE = [*range(17), *range(26, 16, -1)]
 MOUTH = list(range(48, 60))
@@ -52,18 +56,29 @@ FITTED = ("rotation", "translation", "expr", "jaw", "neck", "eyes")
 LEARNING_RATES = {"rotation": 2e-3, "translation": 2e-4, "expr": 1e-2, "jaw": 2e-3, "neck": 2e-3, "eyes": 2e-3}
 
 
-def region_masks(mask: np.ndarray, alpha: np.ndarray, landmarks: np.ndarray | None) -> dict[str, np.ndarray]:
+def region_masks(
+    mask: np.ndarray, alpha: np.ndarray, landmarks: np.ndarray | None, past_rig: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Disjoint boolean [H, W] regions covering the frame. mask, alpha [H, W] in [0, 1]: the
-    capture's matte and the render's opacity; landmarks [68, 2] iBUG points in pixels, or None."""
+    capture's matte and the render's opacity; landmarks [68, 2] iBUG points in pixels, or None;
+    past_rig [H, W] bool: the pixels more than PAST_RIG_PX outside the posed rig (None: missing is
+    one region)."""
     person, drawn = mask > 0.5, alpha > 0.5
-    band = ndimage.binary_dilation(person, iterations=OUTLINE_PX) & ~ndimage.binary_erosion(person, iterations=OUTLINE_PX)
+    band = ndimage.binary_dilation(person, iterations=OUTLINE_PX) & ~ndimage.binary_erosion(
+        person, iterations=OUTLINE_PX
+    )
     off_band = ~band
-    regions = {"outline": band, "over background": off_band & ~person & drawn, "missing": off_band & person & ~drawn,
-               "background": off_band & ~person & ~drawn}
+    missing = off_band & person & ~drawn
+    regions = {"outline": band, "over background": off_band & ~person & drawn}
+    if past_rig is None:
+        regions["missing"] = missing
+    else:
+        regions |= {"missing, past the rig": missing & past_rig, "missing, on the rig": missing & ~past_rig}
+    regions["background"] = off_band & ~person & ~drawn
     inside = off_band & person & drawn
     if landmarks is None:
         return regions | {"person": inside}
-    ys, xs = np.mgrid[:mask.shape[0], :mask.shape[1]] + 0.5  # [H, W] pixel centres
+    ys, xs = np.mgrid[: mask.shape[0], : mask.shape[1]] + 0.5  # [H, W] pixel centres
 
     def polygon(points: list[int]) -> np.ndarray:
         return inside_polygon(landmarks[points], xs, ys)
@@ -87,8 +102,16 @@ def inside_polygon(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nd
     return inside
 
 
-def fit_params(renderer: AvatarRenderer, params: RigParams, camera: Camera, region: torch.Tensor | None,
-               target: torch.Tensor, mask: torch.Tensor, steps: int, keys: tuple[str, ...] = FITTED) -> RigParams:
+def fit_params(
+    renderer: AvatarRenderer,
+    params: RigParams,
+    camera: Camera,
+    region: torch.Tensor | None,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    steps: int,
+    keys: tuple[str, ...] = FITTED,
+) -> RigParams:
     """One frame's params [1] with `keys` fitted to target [H, W, 3] (mask [H, W, 1]) through the
     avatar rendered with the frame's cut `region` [H, W, 1]: the training loss, `steps` Adam steps,
     expression weights kept in [0, 1]."""
@@ -105,16 +128,24 @@ def fit_params(renderer: AvatarRenderer, params: RigParams, camera: Camera, regi
 
     for _ in range(steps):
         out, _ = renderer.render_differentiable(moved(), camera, region, background)
-        loss = (photometric_loss(out.rgb, target, loss_weights.ssim_weight)
-                + loss_weights.alpha_weight * (out.alpha - mask).abs().mean())
+        loss = (
+            photometric_loss(out.rgb, target, loss_weights.ssim_weight)
+            + loss_weights.alpha_weight * (out.alpha - mask).abs().mean()
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     return moved().detach()
 
 
-def error_budget(model_path: str | Path, capture_dir: str | Path, split: str = "test", fit_steps: int = 0,
-                 every: int = 1, fit_keys: tuple[str, ...] = FITTED) -> dict:
+def error_budget(
+    model_path: str | Path,
+    capture_dir: str | Path,
+    split: str = "test",
+    fit_steps: int = 0,
+    every: int = 1,
+    fit_keys: tuple[str, ...] = FITTED,
+) -> dict:
     """Per region: share of the squared error and of the pixels, and the split's PSNR were it exact;
     the split's PSNR, and with fit_steps > 0 its PSNR with each frame's parameters fitted."""
     if unknown := set(fit_keys) - set(FITTED):
@@ -141,8 +172,12 @@ def error_budget(model_path: str | Path, capture_dir: str | Path, split: str = "
         with torch.no_grad():
             out = renderer.render(params, camera)
         error = ((out.rgb.clamp(0, 1) - target) ** 2).mean(-1).numpy()  # [H, W]
-        regions = region_masks(mask[..., 0].numpy(), out.alpha[..., 0].numpy(),
-                               None if landmarks is None else landmarks[frame])
+        with torch.no_grad():
+            verts = renderer.model.rig.forward(params)[0]  # [V, 3]
+        past_rig = distance_outside(silhouette(renderer.model.rig, verts, camera)) > PAST_RIG_PX
+        regions = region_masks(
+            mask[..., 0].numpy(), out.alpha[..., 0].numpy(), None if landmarks is None else landmarks[frame], past_rig
+        )
         names = list(regions)  # the same for every frame: whether the capture has landmarks decides
         region_sse.append([float(error[regions[r]].sum()) for r in names])
         region_pixels.append([float(regions[r].mean()) for r in names])
@@ -159,8 +194,14 @@ def error_budget(model_path: str | Path, capture_dir: str | Path, split: str = "
     def split_psnr(frame_errors: np.ndarray) -> float:  # mean of the frames' PSNR from their summed errors
         return float(np.mean(10 * np.log10(size / np.maximum(frame_errors, 1e-12))))
 
-    budget = {name: {"error_share": float(sse[:, i].sum() / total.sum()), "pixel_share": float(pixels[:, i].mean()),
-                     "psnr_if_exact": split_psnr(total - sse[:, i])} for i, name in enumerate(names)}
+    budget = {
+        name: {
+            "error_share": float(sse[:, i].sum() / total.sum()),
+            "pixel_share": float(pixels[:, i].mean()),
+            "psnr_if_exact": split_psnr(total - sse[:, i]),
+        }
+        for i, name in enumerate(names)
+    }
     result = {"split": split, "frames": len(frames), "psnr": split_psnr(total), "regions": budget}
     if landmarks is not None:  # the face as a whole (what the rig drives), and everything else
         face = [names.index(r) for r in ("mouth", "eyes", "face")]
@@ -176,24 +217,37 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("capture")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--fit-params", type=int, default=0, metavar="STEPS",
-                        help="also fit each frame's parameters through the avatar for STEPS steps (40 is enough)")
-    parser.add_argument("--fit-keys", default=",".join(FITTED),
-                        help=f"the parameters --fit-params fits, comma-separated (default {','.join(FITTED)})")
+    parser.add_argument(
+        "--fit-params",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="also fit each frame's parameters through the avatar for STEPS steps (40 is enough)",
+    )
+    parser.add_argument(
+        "--fit-keys",
+        default=",".join(FITTED),
+        help=f"the parameters --fit-params fits, comma-separated (default {','.join(FITTED)})",
+    )
     parser.add_argument("--every", type=int, default=1, help="every N-th frame of the split (default 1)")
     args = parser.parse_args()
-    result = error_budget(args.model, args.capture, args.split, args.fit_params, args.every,
-                          tuple(filter(None, args.fit_keys.split(","))))
+    result = error_budget(
+        args.model, args.capture, args.split, args.fit_params, args.every, tuple(filter(None, args.fit_keys.split(",")))
+    )
     print(f"{args.capture} {result['split']}: {result['frames']} frames, PSNR {result['psnr']:.2f} dB")
     print(f"  {'region':20s} {'error':>7s} {'pixels':>7s} {'PSNR if exact':>14s}")
     for name, row in result["regions"].items():
         print(f"  {name:20s} {row['error_share']:7.1%} {row['pixel_share']:7.1%} {row['psnr_if_exact']:14.2f}")
     if "psnr_if_face_exact" in result:
-        print(f"  mouth, eyes and face exact: {result['psnr_if_face_exact']:.2f} dB; "
-              f"all but them exact: {result['psnr_if_all_but_face_exact']:.2f} dB")
+        print(
+            f"  mouth, eyes and face exact: {result['psnr_if_face_exact']:.2f} dB; "
+            f"all but them exact: {result['psnr_if_all_but_face_exact']:.2f} dB"
+        )
     if "psnr_params_fitted" in result:
-        print(f"  with each frame's {', '.join(result['fitted_keys'])} fitted through the avatar: "
-              f"{result['psnr_params_fitted']:.2f} dB")
+        print(
+            f"  with each frame's {', '.join(result['fitted_keys'])} fitted through the avatar: "
+            f"{result['psnr_params_fitted']:.2f} dB"
+        )
 
 
 if __name__ == "__main__":
