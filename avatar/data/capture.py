@@ -106,22 +106,24 @@ class Capture:
 
     def load_mask(self, frame: int) -> torch.Tensor | None:
         """[H, W, 1] float32 in [0, 1], or None when the frame has no mask."""
-        mask = self.frames[frame].mask
-        if mask is None:
-            return None
-        return torch.from_numpy(self._read_png(frame, mask, "L")).float()[..., None] / 255.0
+        return self.load_mask_and_known(frame)[0]
 
     def load_known(self, frame: int) -> torch.Tensor | None:
         """[H, W, 1] float32 in {0, 1}: the pixels the frame knows, 0 where its crop ran past the
         edge of the video it was cut from (neither person nor background: unknown); None when it
         knows them all (a mask without a second channel, or no mask)."""
+        return self.load_mask_and_known(frame)[1]
+
+    def load_mask_and_known(self, frame: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """`load_mask` and `load_known` of the frame, its mask decoded once."""
         mask = self.frames[frame].mask
         if mask is None:
-            return None
-        pixels = self._read_png(frame, mask, None)
-        if pixels.ndim != 3 or pixels.shape[-1] != 2:  # only an L + A mask says what it does not know
-            return None
-        return torch.from_numpy(pixels[..., -1] >= 128).float()[..., None]
+            return None, None
+        pixels = self._read_png(frame, mask, None)  # [H, W] grey, or [H, W, 2] grey + known
+        alpha = torch.from_numpy(pixels[..., 0] if pixels.ndim == 3 else pixels).float()[..., None] / 255.0
+        if pixels.ndim != 3:  # only a grey + alpha mask says what it does not know
+            return alpha, None
+        return alpha, torch.from_numpy(pixels[..., 1] >= 128).float()[..., None]
 
     def frame_params(self, frame: int) -> RigParams:
         """The one time step that `frame` shows."""
@@ -171,7 +173,7 @@ class Capture:
         )
 
     def _read_png(self, frame: int, relative: str, mode: str | None) -> np.ndarray:
-        """The PNG's pixels in `mode` (None: as stored, L or LA for a mask)."""
+        """The PNG's pixels in `mode` (None: a mask's, grey or grey + alpha as stored, grey otherwise)."""
         path = self.root / relative
         info = self.cameras[self.frames[frame].camera]
         try:
@@ -181,7 +183,7 @@ class Capture:
                         path,
                         f"image is {img.size[0]}x{img.size[1]}, camera '{info.name}' is {info.width}x{info.height}",
                     )
-                pixels = np.array(img.convert(mode) if mode is not None or img.mode not in ("L", "LA") else img)
+                pixels = np.array(img.convert(mode or "L") if mode is not None or img.mode not in ("L", "LA") else img)
         except (OSError, ValueError, Image.DecompressionBombError) as e:
             if isinstance(e, CaptureError):
                 raise

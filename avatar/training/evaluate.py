@@ -45,10 +45,9 @@ PER_CAMERA = "per_camera"  # the key of `evaluate_avatar`'s result beside the sp
 PER_CAMERA_KEYS = ("psnr", "ssim", "psnr_foreground")
 
 
-def composite_target(capture: Capture, frame: int, background: torch.Tensor) -> torch.Tensor:
-    """The frame's image over `background` wherever its mask says background. [H, W, 3]"""
-    image = capture.load_image(frame)
-    mask = capture.load_mask(frame)
+def composite_target(image: torch.Tensor, mask: torch.Tensor | None, background: torch.Tensor) -> torch.Tensor:
+    """A frame's image [H, W, 3] over `background` [3] wherever its mask [H, W, 1] says background
+    (no mask: the image as it is). [H, W, 3]"""
     if mask is None:
         return image
     return image * mask + background * (1 - mask)
@@ -84,17 +83,16 @@ def evaluate(
         folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for f in frames:
-        image, mask = capture.load_image(f).to(device), capture.load_mask(f)
+        image, (mask, known) = capture.load_image(f).to(device), capture.load_mask_and_known(f)
         mask = None if mask is None else mask.to(device)
         params = capture.frame_params(f).to(device=device, dtype=torch.float32)
         out = renderer.render(params, capture.camera(f))
-        known = capture.load_known(f)
         if known is not None:  # past the edge of the video the frame knows nothing: scored as background
             out = clip_to_region(out, known.to(device), bg)
         camera = capture.cameras[capture.frames[f].camera].name
         rgb = out.rgb if colours is None else colours(out.rgb, out.alpha, bg, camera)  # [H, W, 3] in its colours
         pred = rgb.clamp(0, 1)
-        target = image if mask is None else image * mask + bg * (1 - mask)
+        target = composite_target(image, mask, bg)
         row = {"frame": f, "psnr": psnr(pred, target), "ssim": float(ssim(pred, target)), "lpips": lpips(pred, target)}
         if mask is not None:
             # Over black: the render's own background removed through its alpha, then both matted.

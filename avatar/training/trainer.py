@@ -97,11 +97,11 @@ class _FrameCache:
         every time step's tracking, on the renderer's device."""
 
         def load(f: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-            image = (composite_target(capture, f, background) * 255 + 0.5).to(torch.uint8).to(device)
-            mask = capture.load_mask(f)
+            mask, known = capture.load_mask_and_known(f)
+            image = (composite_target(capture.load_image(f), mask, background) * 255 + 0.5).to(torch.uint8).to(device)
             mask = None if mask is None else (mask * 255 + 0.5).to(torch.uint8).to(device)
             region = renderer.cut_region(params.frame(capture.frames[f].time), capture.camera(f))
-            region = known_region(region, capture.load_known(f))
+            region = known_region(region, known)
             return image, mask, None if region is None else region.to(device=device, dtype=torch.uint8)
 
         self.frames = KeptOrMade(frames, load, lambda value: tensor_bytes(*value), memory, "loading frames")
