@@ -154,9 +154,17 @@ def track_views(
                 np.isin(np.arange(len(moments)), continuing_frames(np.zeros(len(moments), int), sequence).numpy()),
                 len(videos),
             )
-            flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731 - [C, T, ...] -> [C * T, ...] view-major
             cut, regions, hanging_median = head_regions(
-                frame_cameras, frame_params, flat(crops), flat(person), flat(inside), rig, cut, follows, progress, store
+                frame_cameras,
+                frame_params,
+                _view_major(crops),
+                _view_major(person),
+                _view_major(inside),
+                rig,
+                cut,
+                follows,
+                progress,
+                store,
             )
             index = _write_frames(
                 writer,
@@ -366,15 +374,14 @@ def _refine(
     view, moment = np.nonzero(seen)  # [F] each
     crop_points = np.stack([boxes[c].apply(landmarks[c, t], size) for c, t in zip(view, moment)])  # [F, 478, 2]
     pairs = continuing_frames(np.zeros(seen.shape[1], int), sequence)
-    flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731 - [C, T, ...] -> [C * T, ...] view-major, no copy
     refined = refine_in_windows(
         rig,
         embedding,
         fit.params,
         [cameras[c].to_camera() for c in view],
-        flat(crops),
-        flat(person),
-        flat(inside),
+        _view_major(crops),
+        _view_major(person),
+        _view_major(inside),
         crop_points,
         pairs,
         window_length(size),
@@ -384,6 +391,11 @@ def _refine(
         time=moment,
     )
     return views_fit(rig, refined.params, fit.view_from_world, fit.K, landmarks[..., :2], seen)
+
+
+def _view_major(frames: np.ndarray) -> np.ndarray:
+    """[C, T, ...] per view and time step -> [C * T, ...] view by view (a view of the array, no copy)."""
+    return frames.reshape(-1, *frames.shape[2:])
 
 
 def _splits(index: np.ndarray, val_fraction: float, test_camera: int | None) -> dict[str, list[int]]:
