@@ -26,8 +26,9 @@ cuda_ext = pytest.importorskip("cuda_ext", reason="the cuda_ext package is not i
 
 DEVICES = [
     "cpu",
-    pytest.param("cuda", marks=[pytest.mark.cuda,
-                                pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]),
+    pytest.param(
+        "cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
+    ),
 ]
 FIELDS = ("means", "quats", "scales", "opacities", "sh")
 
@@ -47,6 +48,7 @@ def render(backend: str, device: str):
     """The splat backend `backend` for tensors on `device` (the registry refuses a backend named for
     another device)."""
     from avatar.splat.dispatch import splat_registry
+
     return splat_registry.get(backend, device)[1]
 
 
@@ -77,8 +79,13 @@ def random_scene(n: int, seed: int, degree: int = 3) -> Gaussians:
         means[7:12] = torch.tensor([0.05, -0.02, 0.1]) + torch.randn(5, 3, generator=gen) * 0.01
         scales[7:12] = 0.15  # stacked and nearly opaque: pixels stop early
         opacities[7:12] = torch.tensor([0.97, 0.9, 0.98, 0.95, 0.99])
-    return Gaussians(means, torch.randn(n, 4, generator=gen), scales, opacities,
-                     torch.randn(n, (degree + 1) ** 2, 3, generator=gen) * 0.4)
+    return Gaussians(
+        means,
+        torch.randn(n, 4, generator=gen),
+        scales,
+        opacities,
+        torch.randn(n, (degree + 1) ** 2, 3, generator=gen) * 0.4,
+    )
 
 
 def crowded_tile_scene(n: int = 2500) -> tuple[Gaussians, Camera]:
@@ -93,8 +100,9 @@ def crowded_tile_scene(n: int = 2500) -> tuple[Gaussians, Camera]:
     means[:, :2] = means[:, :2] * means[:, 2:]  # keep the image position at any depth
     scales = torch.full((n, 3), 0.15) * torch.exp(torch.randn(n, 3, generator=gen) * 0.2)
     opacities = torch.full((n,), 0.012)
-    return Gaussians(means, torch.randn(n, 4, generator=gen), scales, opacities,
-                     torch.randn(n, 4, 3, generator=gen) * 0.3), cam
+    return Gaussians(
+        means, torch.randn(n, 4, generator=gen), scales, opacities, torch.randn(n, 4, 3, generator=gen) * 0.3
+    ), cam
 
 
 def render_with_grads(backend: str, scene: Gaussians, cam: Camera, background, device: str, dtype, seed: int = 7):
@@ -104,8 +112,10 @@ def render_with_grads(backend: str, scene: Gaussians, cam: Camera, background, d
     out = render(backend, device)(Gaussians(*leaves), cam, bg)
     out.means2d.retain_grad()
     gen = torch.Generator().manual_seed(seed)
-    upstream = [torch.randn(t.shape, generator=gen, dtype=torch.float64).to(device=device, dtype=dtype)
-                for t in (out.rgb, out.alpha, out.depth)]
+    upstream = [
+        torch.randn(t.shape, generator=gen, dtype=torch.float64).to(device=device, dtype=dtype)
+        for t in (out.rgb, out.alpha, out.depth)
+    ]
     loss = sum((t * u).sum() for t, u in zip((out.rgb, out.alpha, out.depth), upstream))
     loss.backward()
     grads = {f: leaf.grad for f, leaf in zip(FIELDS, leaves)}
@@ -127,8 +137,11 @@ def max_relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
 def assert_matches_float64(scene: Gaussians, cam: Camera, background, device: str = "cpu", tol: float = 1e-9):
     ref, ref_grads = render_with_grads("torch", scene, cam, background, "cpu", torch.float64)
     out, grads = render_with_grads(device, scene, cam, background, device, torch.float64)
-    assert out.rgb.shape == (cam.height, cam.width, 3) and out.alpha.shape == out.depth.shape == \
-        (cam.height, cam.width, 1)
+    assert out.rgb.shape == (cam.height, cam.width, 3) and out.alpha.shape == out.depth.shape == (
+        cam.height,
+        cam.width,
+        1,
+    )
     for name in ("rgb", "alpha", "depth", "means2d"):
         err = max_relative_error(getattr(out, name).cpu(), getattr(ref, name))
         assert err <= tol, f"{name}: relative error {err:.3g}"
@@ -145,8 +158,10 @@ def assert_matches_float64(scene: Gaussians, cam: Camera, background, device: st
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("n, width, height, seed", [(1, 17, 13, 0), (7, 17, 13, 1), (60, 1, 1, 2), (60, 17, 13, 3),
-                                                     (500, 64, 48, 4), (3000, 100, 100, 5)])
+@pytest.mark.parametrize(
+    "n, width, height, seed",
+    [(1, 17, 13, 0), (7, 17, 13, 1), (60, 1, 1, 2), (60, 17, 13, 3), (500, 64, 48, 4), (3000, 100, 100, 5)],
+)
 def test_float64_matches_reference(n, width, height, seed, device, monkeypatch):
     scene, cam = random_scene(n, seed), camera(width, height)
     background = torch.tensor([0.2, 0.5, 0.9]) if seed % 2 else None
@@ -183,8 +198,9 @@ def equal_depth_scene(all_equal: bool) -> tuple[Gaussians, Camera]:
     means = torch.cat([xy * z[:, None], z[:, None]], 1)  # image positions within ~10 px of the centre
     scales = torch.full((n, 3), 0.08) * torch.exp(torch.randn(n, 3, generator=gen) * 0.2)
     opacities = torch.rand(n, generator=gen) * 0.3 + 0.5
-    return Gaussians(means, torch.randn(n, 4, generator=gen), scales, opacities,
-                     torch.randn(n, 1, 3, generator=gen)), cam
+    return Gaussians(
+        means, torch.randn(n, 4, generator=gen), scales, opacities, torch.randn(n, 1, 3, generator=gen)
+    ), cam
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -242,8 +258,7 @@ def test_means2d_upstream_gradient_reaches_the_3d_means(device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_no_gaussians_renders_the_background(device, cpu_simd):
     empty = Gaussians(torch.zeros(0, 3), torch.zeros(0, 4), torch.zeros(0, 3), torch.zeros(0), torch.zeros(0, 1, 3))
-    out, grads = render_with_grads(device, empty, camera(17, 13), torch.tensor([0.1, 0.2, 0.3]), device,
-                                   torch.float32)
+    out, grads = render_with_grads(device, empty, camera(17, 13), torch.tensor([0.1, 0.2, 0.3]), device, torch.float32)
     assert torch.equal(out.rgb.cpu(), torch.tensor([0.1, 0.2, 0.3]).expand(13, 17, 3))  # T = 1: bg exactly
     assert out.alpha.abs().max() == 0 and out.depth.abs().max() == 0
     assert out.means2d.shape == (0, 2) and out.radii.shape == (0,)
@@ -255,9 +270,15 @@ def test_gradcheck_float64():
     (3 Gaussians covering all 8 x 8 pixels with 10/255 < alpha < 0.9, colours above the clamp)."""
     from cuda_ext.splat import CameraParams, splat
 
-    cam = CameraParams(world_to_cam=torch.eye(4, dtype=torch.float64),
-                       K=torch.tensor([[10.0, 0.0, 4.0], [0.0, 10.0, 4.0], [0.0, 0.0, 1.0]], dtype=torch.float64),
-                       position=torch.zeros(3, dtype=torch.float64), width=8, height=8, near=0.01, far=100.0)
+    cam = CameraParams(
+        world_to_cam=torch.eye(4, dtype=torch.float64),
+        K=torch.tensor([[10.0, 0.0, 4.0], [0.0, 10.0, 4.0], [0.0, 0.0, 1.0]], dtype=torch.float64),
+        position=torch.zeros(3, dtype=torch.float64),
+        width=8,
+        height=8,
+        near=0.01,
+        far=100.0,
+    )
     means = torch.tensor([[0.02, -0.03, 2.0], [-0.1, 0.05, 2.2], [0.08, 0.1, 2.5]], dtype=torch.float64)
     quats = torch.tensor([[1.0, 0.2, -0.1, 0.3], [0.8, -0.3, 0.4, 0.1], [0.5, 0.5, -0.2, 0.6]], dtype=torch.float64)
     scales = torch.tensor([[0.9, 0.6, 0.7], [0.8, 1.0, 0.4], [1.1, 0.9, 0.8]], dtype=torch.float64)
@@ -322,6 +343,73 @@ def test_simd_paths_agree_on_a_large_scene(monkeypatch, simd):
         assert (err > 1e-5).float().mean() <= 0.002, name
 
 
+def weights_inputs(scene: Gaussians, cam: Camera, dtype: torch.dtype) -> tuple:
+    """splat_rasterize_weights' inputs for `scene` seen by `cam`: the projection's outputs (as the
+    rasterizer takes them), a background, the image size."""
+    from avatar.splat.ext_backend import camera_params
+
+    c, g = camera_params(cam, dtype), scene.to(dtype=dtype)
+    means2d, conics, depths, colours, radii = torch.ops.avatar_ext.splat_project_forward(
+        g.means, g.quats, g.scales, g.opacities, g.sh, c.world_to_cam, c.K, c.position, *c[3:]
+    )
+    background = torch.tensor([0.2, 0.5, 0.9], dtype=dtype)
+    return means2d, conics, colours, g.opacities, depths, radii, background, cam.width, cam.height
+
+
+WEIGHT_SCENES = {
+    "random, edge cases": lambda: (random_scene(60, 3), camera(17, 13)),
+    "random, many tiles": lambda: (random_scene(3000, 5), camera(100, 100)),
+    "one crowded tile, early stops": crowded_tile_scene,
+    "equal depths": lambda: equal_depth_scene(True),
+}
+
+
+@pytest.mark.parametrize("scene", WEIGHT_SCENES)
+def test_weight_sums_match_the_reference_in_float64(scene):
+    """Each Gaussian's weight summed over the pixels: the reference's pairs, to rounding, early
+    stops and equal depths included."""
+    from avatar.splat.reference import weight_sums_reference
+
+    gaussians, cam = WEIGHT_SCENES[scene]()
+    want = weight_sums_reference(gaussians.to(dtype=torch.float64), cam)
+    got = torch.ops.avatar_ext.splat_rasterize_weights(*weights_inputs(gaussians, cam, torch.float64))
+    assert got.shape == want.shape and max_relative_error(got, want) <= 1e-9
+    assert (want > 0).sum() >= 4  # the premise: they show
+
+
+def test_weight_sums_in_float32_close_to_the_reference(cpu_simd):
+    from avatar.splat.reference import weight_sums_reference
+
+    gaussians, cam = random_scene(3000, 5), camera(100, 100)
+    want = weight_sums_reference(gaussians.to(dtype=torch.float64), cam)
+    got = torch.ops.avatar_ext.splat_rasterize_weights(*weights_inputs(gaussians, cam, torch.float32))
+    err = (got.double() - want).abs() / max(want.abs().max().item(), 1.0)
+    assert (err > 1e-4).float().mean() <= 0.002 and err.median() <= 1e-6
+
+
+def test_weight_sums_are_the_image_alpha_whatever_the_colours_background_and_threads(cpu_simd):
+    """They add up to the rendered alpha; the colours and background change nothing, and the sums
+    run in a fixed order: bitwise the same on 1 and 2 threads."""
+    gaussians, cam = random_scene(3000, 5), camera(100, 100)
+    inputs = weights_inputs(gaussians, cam, torch.float32)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = torch.ops.avatar_ext.splat_rasterize_weights(*inputs)
+        torch.set_num_threads(2)
+        two = torch.ops.avatar_ext.splat_rasterize_weights(*inputs)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
+    means2d, conics, colours, opacities, depths, radii, background, width, height = inputs
+    recoloured = torch.ops.avatar_ext.splat_rasterize_weights(
+        means2d, conics, torch.rand_like(colours), opacities, depths, radii, torch.zeros(3), width, height
+    )
+    assert torch.equal(one, recoloured)
+    _, alpha, _, _ = torch.ops.avatar_ext.splat_rasterize_forward(*inputs)
+    assert float(one.sum()) == pytest.approx(float(alpha.sum()), rel=1e-5)
+
+
 def test_backends_registered_and_bad_inputs_rejected():
     from avatar.splat import splat
 
@@ -332,11 +420,19 @@ def test_backends_registered_and_bad_inputs_rejected():
     with pytest.raises(ValueError, match="opacities"):
         splat(bad, cam, None, backend="cpu")
     with pytest.raises(ValueError, match="coefficients"):
-        splat(Gaussians(scene.means, scene.quats, scene.scales, scene.opacities, scene.sh[:, :5]), cam, None,
-              backend="cpu")
+        splat(
+            Gaussians(scene.means, scene.quats, scene.scales, scene.opacities, scene.sh[:, :5]),
+            cam,
+            None,
+            backend="cpu",
+        )
     with pytest.raises(ValueError, match="background"):
         splat(scene, cam, torch.zeros(4), backend="cpu")
     with pytest.raises(ValueError, match="dtype"):
-        splat(Gaussians(scene.means, scene.quats.double(), scene.scales, scene.opacities, scene.sh), cam, None,
-              backend="cpu")
+        splat(
+            Gaussians(scene.means, scene.quats.double(), scene.scales, scene.opacities, scene.sh),
+            cam,
+            None,
+            backend="cpu",
+        )
     assert math.isfinite(float(out.rgb.sum()))

@@ -50,6 +50,7 @@ def test_the_levels_of_detail_keep_what_shows_and_say_what_they_cost(avatar):
         assert lod.kept == round(fraction * model.num_gaussians) and lod.of == model.num_gaussians
         assert lod.model.num_gaussians == lod.kept and lod.model.head_cut == model.head_cut
         assert lod.psnr_min <= lod.psnr_mean and lod.psnr_min > 30  # the least visible Gaussians hardly show
+        assert 0 < lod.render_cost < 10  # timed, so only its sense is checked: a ratio of two render times
     assert coarse.psnr_mean < fine.psnr_mean  # fewer Gaussians, further from the full avatar
     # The coarse level is the fine one's most contributing Gaussians: one ranking for all levels.
     assert set(coarse.model.xyz.flatten().tolist()) <= set(fine.model.xyz.flatten().tolist())
@@ -60,9 +61,13 @@ def test_the_levels_of_detail_keep_what_shows_and_say_what_they_cost(avatar):
     assert 10 * torch.log10(1 / (a - b).pow(2).mean()) < fine.psnr_min - 10
 
 
-def _built(psnr_min: float):
+def _built(psnr_min: float, render_cost: float = 0.5):
     """A stand-in for a built level: what the switch reads of one."""
-    return type("Level", (), {"model": object(), "psnr_min": psnr_min, "describe": lambda self: "a level"})()
+    return type(
+        "Level",
+        (),
+        {"model": object(), "psnr_min": psnr_min, "render_cost": render_cost, "describe": lambda self: "a level"},
+    )()
 
 
 def test_the_viewer_steps_down_a_level_each_time_the_drawn_one_misses_the_budget(avatar):
@@ -70,27 +75,54 @@ def test_the_viewer_steps_down_a_level_each_time_the_drawn_one_misses_the_budget
 
     model, _, _ = avatar
     switch = DetailSwitch(model, torch.zeros(model.rig.num_shape), (1.0, 1.0, 1.0), budget_s=0.02, capture=None)
-    fine, coarse = _built(MIN_PSNR_DB + 5), _built(MIN_PSNR_DB)
+    fine, coarse = _built(MIN_PSNR_DB + 5, render_cost=0.6), _built(MIN_PSNR_DB, render_cost=0.4)
     for _ in range(BUDGET_FRAMES):
         switch.rendered(model, 128, 10.0)  # fast at 128 px
         switch.rendered(model, 512, 30.0)  # over the 20 ms budget at 512 px, before the levels are built
     switch.levels = [fine, coarse]  # as if built
+    # 30 ms x 0.6: the fine level is predicted to fit.
     assert switch.model_for(128) is model and switch.model_for(512) is fine.model
-    assert switch.drawn(512).startswith("level of detail 1 of 2 (the full avatar misses the 20 ms budget)")
+    assert switch.drawn(512).startswith("level of detail 1 of 2 (the full avatar missed the 20 ms budget (30 ms))")
     assert switch.drawn(128).startswith("full avatar")
     for _ in range(BUDGET_FRAMES - 1):
         switch.rendered(fine.model, 512, 25.0)  # the fine level misses it too...
         switch.rendered(model, 512, 30.0)  # (a render of the full avatar still in flight counts for nothing)
     assert switch.model_for(512) is fine.model  # ... but not yet over BUDGET_FRAMES renders
     switch.rendered(fine.model, 512, 25.0)
-    assert switch.model_for(512) is coarse.model and "the full avatar and level 1 miss" in switch.drawn(512)
+    assert switch.model_for(
+        512
+    ) is coarse.model and "level of detail 1 missed the 20 ms budget (25 ms)" in switch.drawn(512)
     for _ in range(BUDGET_FRAMES):
         switch.rendered(coarse.model, 512, 25.0)  # the coarsest level stays, within budget or not
     assert switch.model_for(512) is coarse.model and switch.drawn_level(512) is coarse
 
 
+def test_the_viewer_skips_the_levels_predicted_to_miss_the_budget(avatar):
+    """From the full avatar's missed renders and each level's render cost, the first level that
+    fits: no BUDGET_FRAMES renders spent on a level that was bound to miss."""
+    from viewer.detail import BUDGET_FRAMES, MIN_PSNR_DB, DetailSwitch
+
+    model, _, _ = avatar
+    switch = DetailSwitch(model, torch.zeros(model.rig.num_shape), (1.0, 1.0, 1.0), budget_s=0.02, capture=None)
+    fine, middle, coarse = (_built(MIN_PSNR_DB + 5, 0.8), _built(MIN_PSNR_DB + 3, 0.6), _built(MIN_PSNR_DB, 0.3))
+    switch.levels = [fine, middle, coarse]
+    for _ in range(BUDGET_FRAMES):
+        switch.rendered(model, 512, 40.0)  # x 0.8 = 32 and x 0.6 = 24 ms: both over 20; x 0.3 = 12
+    assert switch.model_for(512) is coarse.model
+    assert "level of detail 1 and level of detail 2 predicted to miss it" in switch.drawn(512)
+    # From a level's own renders: the middle level missed with 30 ms; the coarse one costs half as much.
+    switch = DetailSwitch(model, torch.zeros(model.rig.num_shape), (1.0, 1.0, 1.0), budget_s=0.02, capture=None)
+    switch.levels = [fine, middle, coarse]
+    for _ in range(BUDGET_FRAMES):
+        switch.rendered(model, 512, 28.0)  # x 0.6 = 16.8 ms: the middle level is predicted to fit
+    assert switch.model_for(512) is middle.model
+    for _ in range(BUDGET_FRAMES):
+        switch.rendered(middle.model, 512, 45.0)  # it did not: 45 x 0.3 / 0.6 = 22.5 ms, still over
+    assert switch.model_for(512) is coarse.model  # the coarsest, predicted or not
+
+
 def test_the_viewer_draws_a_level_within_8_bit_rounding_where_it_was_measured(avatar):
-    from viewer.detail import INVISIBLE_PSNR_DB, DetailSwitch
+    from viewer.detail import BUDGET_FRAMES, INVISIBLE_PSNR_DB, DetailSwitch
 
     model, _, _ = avatar
     switch = DetailSwitch(model, torch.zeros(model.rig.num_shape), (1.0, 1.0, 1.0), budget_s=0.02, capture=None)
@@ -102,6 +134,11 @@ def test_the_viewer_draws_a_level_within_8_bit_rounding_where_it_was_measured(av
     assert switch.model_for(128) is coarse.model
     fine.psnr_min = coarse.psnr_min = INVISIBLE_PSNR_DB - 1
     assert switch.model_for(128) is model
+    fine.psnr_min = INVISIBLE_PSNR_DB + 1
+    assert switch.model_for(128) is fine.model
+    for _ in range(BUDGET_FRAMES):  # the invisible level drawn anyway misses the budget: the next one
+        switch.rendered(fine.model, 128, 30.0)
+    assert switch.model_for(128) is coarse.model
 
 
 def test_without_a_budget_the_full_avatar_is_always_drawn(avatar):

@@ -28,8 +28,13 @@ def _gaussians(n: int = 7, dtype: torch.dtype = torch.float64, grad: bool = True
     """means [N, 3] in front of the camera, quats [N, 4], scales [N, 3], opacities [N], sh [N, 4, 3]."""
     g = torch.Generator().manual_seed(0)
     means = torch.cat([0.3 * torch.randn(n, 2, generator=g), 2.0 + torch.rand(n, 1, generator=g)], 1)
-    tensors = [means, torch.randn(n, 4, generator=g), 0.1 + 0.1 * torch.rand(n, 3, generator=g),
-               0.3 + 0.5 * torch.rand(n, generator=g), 0.3 * torch.randn(n, 4, 3, generator=g)]
+    tensors = [
+        means,
+        torch.randn(n, 4, generator=g),
+        0.1 + 0.1 * torch.rand(n, 3, generator=g),
+        0.3 + 0.5 * torch.rand(n, generator=g),
+        0.3 * torch.randn(n, 4, 3, generator=g),
+    ]
     return [t.to(dtype).requires_grad_(grad) for t in tensors]
 
 
@@ -37,12 +42,12 @@ def _screen(dtype: torch.dtype = torch.float64, grad: bool = True) -> list:
     """The rasterizer's inputs for _gaussians(), from the projection: means2d, conics, colours,
     opacities, depths, radii, background."""
     means, quats, scales, opacities, sh = _gaussians(dtype=dtype, grad=False)
-    means2d, conics, depths, colours, radii = OPS.splat_project_forward(means, quats, scales, opacities, sh,
-                                                                        *_camera(dtype))
+    means2d, conics, depths, colours, radii = OPS.splat_project_forward(
+        means, quats, scales, opacities, sh, *_camera(dtype)
+    )
     assert (radii > 0).sum() >= 4  # most are drawn
     floats = [t.requires_grad_(grad) for t in (means2d, conics, colours, opacities)]
-    return [*floats, depths.requires_grad_(grad), radii, torch.tensor([0.2, 0.4, 0.6], dtype=dtype,
-                                                                      requires_grad=grad)]
+    return [*floats, depths.requires_grad_(grad), radii, torch.tensor([0.2, 0.4, 0.6], dtype=dtype, requires_grad=grad)]
 
 
 def _blend_inputs(dtype: torch.dtype = torch.float64, grad: bool = True) -> list[torch.Tensor]:
@@ -50,11 +55,19 @@ def _blend_inputs(dtype: torch.dtype = torch.float64, grad: bool = True) -> list
     rig = make_tiny_rig()
     g = torch.Generator().manual_seed(1)
     num_faces, n, d = rig.faces.shape[0], 3 * rig.faces.shape[0], 2
-    floats = [rig.v_template, torch.randn(d, generator=g), 0.1 * torch.randn(n, 3, generator=g),
-              torch.randn(n, 4, generator=g), torch.randn(n, 3, generator=g) - 3.0, torch.randn(n, generator=g),
-              torch.randn(n, 1, 3, generator=g), torch.randn(n, 3, 3, generator=g),
-              *(0.05 * torch.randn(d, n, w, generator=g) for w in (3, 4, 3)), 0.05 * torch.randn(d, n, generator=g),
-              0.05 * torch.randn(d, n, 3, generator=g)]
+    floats = [
+        rig.v_template,
+        torch.randn(d, generator=g),
+        0.1 * torch.randn(n, 3, generator=g),
+        torch.randn(n, 4, generator=g),
+        torch.randn(n, 3, generator=g) - 3.0,
+        torch.randn(n, generator=g),
+        torch.randn(n, 1, 3, generator=g),
+        torch.randn(n, 3, 3, generator=g),
+        *(0.05 * torch.randn(d, n, w, generator=g) for w in (3, 4, 3)),
+        0.05 * torch.randn(d, n, generator=g),
+        0.05 * torch.randn(d, n, 3, generator=g),
+    ]
     verts, drivers, *per_gaussian = (t.to(dtype).requires_grad_(grad) for t in floats)
     parent = torch.arange(num_faces).repeat_interleave(3)
     return [verts, rig.faces, parent, drivers, *per_gaussian]
@@ -97,6 +110,10 @@ def test_splat_rasterize_backward():
     _opcheck(OPS.splat_rasterize_backward, (*screen, state, *upstream))
 
 
+def test_splat_rasterize_weights():
+    _opcheck(OPS.splat_rasterize_weights, (*_screen(grad=False), WIDTH, HEIGHT))
+
+
 def test_cpu_simd():
     _opcheck(OPS.cpu_simd, (), test_utils=UTILS_NO_TENSOR_OUTPUT)
 
@@ -127,9 +144,21 @@ def test_avatar_project():
     world_to_cam = torch.eye(4)
     world_to_cam[2, 3] = 0.5  # the 10 cm sphere half a metre in front of the camera
     camera = (world_to_cam, *_camera(torch.float32)[1:])
-    _opcheck(OPS.avatar_project, (rig.v_template, rig.faces, parent, torch.rand(d, generator=g), base, offsets,
-                                  1e-3 * torch.rand(d, 14, generator=g), torch.randn(groups, 9, 8, generator=g),
-                                  n, *camera))
+    _opcheck(
+        OPS.avatar_project,
+        (
+            rig.v_template,
+            rig.faces,
+            parent,
+            torch.rand(d, generator=g),
+            base,
+            offsets,
+            1e-3 * torch.rand(d, 14, generator=g),
+            torch.randn(groups, 9, 8, generator=g),
+            n,
+            *camera,
+        ),
+    )
 
 
 def _cut_arguments() -> tuple:
@@ -140,8 +169,16 @@ def _cut_arguments() -> tuple:
     world_to_cam = torch.eye(4, dtype=torch.float64)
     world_to_cam[2, 3] = 0.5
     equator = torch.nonzero(verts[:, 1].abs() < 1e-6)[:, 0]
-    return (verts, rig.faces, equator, torch.tensor([0, 1]), 2, 0.05, world_to_cam.flatten().tolist(),
-            _camera()[1].flatten().tolist())
+    return (
+        verts,
+        rig.faces,
+        equator,
+        torch.tensor([0, 1]),
+        2,
+        0.05,
+        world_to_cam.flatten().tolist(),
+        _camera()[1].flatten().tolist(),
+    )
 
 
 def test_head_cut_region():
@@ -150,8 +187,12 @@ def test_head_cut_region():
 
 def test_head_cut_apply_():
     g = torch.Generator().manual_seed(6)
-    images = (torch.rand(HEIGHT, WIDTH, 3, generator=g), torch.rand(HEIGHT, WIDTH, 1, generator=g),
-              torch.rand(HEIGHT, WIDTH, 1, generator=g), torch.ones(3))
+    images = (
+        torch.rand(HEIGHT, WIDTH, 3, generator=g),
+        torch.rand(HEIGHT, WIDTH, 1, generator=g),
+        torch.rand(HEIGHT, WIDTH, 1, generator=g),
+        torch.ones(3),
+    )
     _opcheck(OPS.head_cut_apply_, (*images, *_cut_arguments(), 0.01))
 
 
@@ -164,6 +205,19 @@ def test_rig_pose():
     g = torch.Generator().manual_seed(8)
     num_joints = rig.parents.shape[0]
     shape, expr = torch.randn(rig.shapedirs.shape[2], generator=g), torch.randn(rig.exprdirs.shape[2], generator=g)
-    _opcheck(OPS.rig_pose, (rig.v_template, rig.shapedirs, rig.exprdirs, rig.posedirs, rig.j_regressor, rig.parents,
-                            rig.lbs_weights, shape, expr, 0.1 * torch.randn(num_joints, 3, generator=g),
-                            torch.randn(3, generator=g)))
+    _opcheck(
+        OPS.rig_pose,
+        (
+            rig.v_template,
+            rig.shapedirs,
+            rig.exprdirs,
+            rig.posedirs,
+            rig.j_regressor,
+            rig.parents,
+            rig.lbs_weights,
+            shape,
+            expr,
+            0.1 * torch.randn(num_joints, 3, generator=g),
+            torch.randn(3, generator=g),
+        ),
+    )

@@ -1,9 +1,13 @@
 """`DetailSwitch`: the avatar the render worker draws, full or a level of detail, and why.
 
 While renders of the full avatar fit the frame budget (the source's frame period), it is drawn;
-where the median of the last BUDGET_FRAMES renders at a size misses it, the first level of detail
-is drawn at that size from then on, and where that one misses it too, the next, coarser one (the
-levels are KEEP_FRACTIONS of the Gaussians). At the size they were measured at, the coarsest level
+where the median of the last BUDGET_FRAMES renders at a size misses it, the finest level of detail
+predicted to fit is drawn at that size from then on (that median times the level's render cost,
+its render time over the full avatar's as the build timed them; the coarsest where none is), and
+where that one misses it too, the next predicted to fit, from its own renders' median (the levels
+are KEEP_FRACTIONS of the Gaussians). A level is never left for a finer one: a prediction that
+misses costs BUDGET_FRAMES more renders, one that undershoots only detail no display shows
+(MIN_PSNR_DB). At the size they were measured at, the coarsest level
 whose renders differ from the full avatar's by less than a display's 8-bit rounding
 (INVISIBLE_PSNR_DB) is drawn anyway: there it only saves time, which a live view spends as
 latency. The levels are built when the viewer starts, on a thread of its own while the live
@@ -64,7 +68,8 @@ class DetailSwitch:
         self.status = "no level of detail" if budget_s is None else "building levels of detail"
         # (size, drawn index: 0 the full avatar, i levels[i - 1]) -> its recent renders (ms)
         self._recent: dict[tuple[int, int], deque[float]] = {}
-        self._missed: set[tuple[int, int]] = set()  # (size, index) whose renders missed the budget
+        # (size, index) whose renders missed the budget -> the median of those renders (ms)
+        self._missed: dict[tuple[int, int], float] = {}
         self._measured_size: int | None = None  # the render size the levels were measured at
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -93,7 +98,7 @@ class DetailSwitch:
         if not index:
             return f"full avatar; {self.status}"
         level = self.levels[index - 1]
-        return f"level of detail {index} of {len(self.levels)} ({self._why(size, index)}): {level.describe()}"
+        return f"level of detail {index} of {len(self.levels)} ({self._why(size)}): {level.describe()}"
 
     def model_for(self, size: int) -> GaussianAvatar:
         """The avatar to draw at this render size."""
@@ -102,10 +107,29 @@ class DetailSwitch:
 
     def _index(self, size: int) -> int:
         """What is drawn at this size: 0 the full avatar, i the level levels[i - 1]."""
-        stepped = 0
-        while stepped < len(self.levels) and (size, stepped) in self._missed:
-            stepped += 1
-        return max(stepped, self._invisible_index(size))
+        return self._stepped(size)[-1]
+
+    def _stepped(self, size: int) -> list[int]:
+        """The indices drawn at this size one after the other, the last the one drawn now: first
+        the coarsest level within 8-bit rounding of the full avatar (0: none, the full avatar),
+        then each next one as the one before missed the budget."""
+        chain = [self._invisible_index(size)]
+        while chain[-1] < len(self.levels) and (size, chain[-1]) in self._missed:
+            chain.append(self._predicted_fit(size, chain[-1]))
+        return chain
+
+    def _predicted_fit(self, size: int, index: int) -> int:
+        """The finest level coarser than `index` whose renders are predicted to fit the budget
+        from the median `index` missed it with; the coarsest where none is."""
+        missed_ms = self._missed[(size, index)]
+        for finer in range(index + 1, len(self.levels)):
+            if missed_ms * self._cost(finer) / self._cost(index) <= 1e3 * self.budget_s:
+                return finer
+        return len(self.levels)
+
+    def _cost(self, index: int) -> float:
+        """Render time of what index draws over the full avatar's (the build's timing)."""
+        return 1.0 if index == 0 else self.levels[index - 1].render_cost
 
     def _invisible_index(self, size: int) -> int:
         """The coarsest level within 8-bit rounding of the full avatar at the size they were
@@ -114,15 +138,21 @@ class DetailSwitch:
             return 0
         return max((i + 1 for i, level in enumerate(self.levels) if level.psnr_min >= INVISIBLE_PSNR_DB), default=0)
 
-    def _why(self, size: int, index: int) -> str:
-        if index == self._invisible_index(size) and (size, index - 1) not in self._missed:
-            return f"its renders are the full avatar's within 8-bit rounding (>= {INVISIBLE_PSNR_DB:.0f} dB)"
-        missed = (
-            "the full avatar"
-            if index == 1
-            else f"the full avatar and level{'s' if index > 2 else ''} " + ", ".join(str(i) for i in range(1, index))
-        )
-        return f"{missed} miss{'es' if index == 1 else ''} the {1e3 * self.budget_s:.0f} ms budget"
+    def _why(self, size: int) -> str:
+        """Why what is drawn at this size is drawn (a level of detail)."""
+        chain = self._stepped(size)
+        reasons = []
+        if chain[0]:
+            reasons.append(
+                f"{_name(chain[0])}'s renders are the full avatar's within 8-bit rounding (>= {INVISIBLE_PSNR_DB:.0f} dB)"
+            )
+        budget = f"the {1e3 * self.budget_s:.0f} ms budget"
+        for drawn, then in zip(chain, chain[1:]):
+            reasons.append(f"{_name(drawn)} missed {budget} ({self._missed[(size, drawn)]:.0f} ms)")
+            skipped = [_name(i) for i in range(drawn + 1, then)]
+            if skipped:
+                reasons.append(f"{' and '.join(skipped)} predicted to miss it")
+        return "; ".join(reasons)
 
     def rendered(self, model: GaussianAvatar, size: int, ms: float) -> None:
         """A render of `model` at `size` took `ms` (render worker thread)."""
@@ -136,10 +166,19 @@ class DetailSwitch:
         if len(recent) < BUDGET_FRAMES or statistics.median(recent) <= 1e3 * self.budget_s:
             return
         if (size, index) not in self._missed:
-            self._missed.add((size, index))
-            what = "the full avatar" if index == 0 else f"level of detail {index}"
-            coarsest = " (the coarsest level: it stays)" if self.levels and index == len(self.levels) else ""
-            log.info("viewer: %s misses the %.0f ms budget at %d px%s", what, 1e3 * self.budget_s, size, coarsest)
+            self._missed[(size, index)] = statistics.median(recent)
+            if index == len(self.levels):
+                then = " (the coarsest: it stays)" if self.levels else " (no level of detail yet)"
+            else:
+                then = f": {_name(self._index(size))} drawn from now on"
+            log.info(
+                "viewer: %s misses the %.0f ms budget at %d px (%.0f ms)%s",
+                _name(index),
+                1e3 * self.budget_s,
+                size,
+                self._missed[(size, index)],
+                then,
+            )
 
     def _build(self, camera: Camera) -> None:
         name_os_thread("level of detail")  # its CPU time apart from the window's in the stats
@@ -199,6 +238,10 @@ class DetailSwitch:
         params = params.to(dtype=torch.float32)
         params.shape = self.identity.clone()
         return params
+
+
+def _name(index: int) -> str:
+    return "the full avatar" if index == 0 else f"level of detail {index}"
 
 
 def _spread(items: list[int], count: int) -> list[int]:

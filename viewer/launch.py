@@ -237,7 +237,13 @@ def _splat_backends(device: torch.device) -> list[str]:
 def _level_stats(level: LevelOfDetail | None) -> dict | None:
     if level is None:
         return None
-    return {"gaussians": level.kept, "of": level.of, "psnr_mean": level.psnr_mean, "psnr_min": level.psnr_min}
+    return {
+        "gaussians": level.kept,
+        "of": level.of,
+        "psnr_mean": level.psnr_mean,
+        "psnr_min": level.psnr_min,
+        "render_cost": level.render_cost,
+    }
 
 
 def _write_stats(options: ViewOptions, app, driver, summary: dict, server: ParamServer | None = None) -> None:

@@ -3,11 +3,12 @@ what dropping them costs.
 
 A trained avatar carries many Gaussians that hardly show: a fraction of them makes nearly all of
 its rendered weight (docs/viewer.md, "Level of detail"). `contributions` sums, over a set of frames and cameras,
-each Gaussian's blending weight over all pixels (the CPU rasterizer's backward gives it exactly:
-the gradient of the red channel's sum with respect to a Gaussian's red colour). `levels_of_detail`
+each Gaussian's blending weight over all pixels (cuda_ext's splat_rasterize_weights: the
+rasterizer's compositing with only the weights summed). `levels_of_detail`
 keeps the most contributing fractions (one level each, from one set of contributions) and measures
 the PSNR of each level's renders against the full ones on frames the caller chooses (evaluation
-frames, not the ones the contributions came from), so whoever shows it can say what it costs.
+frames, not the ones the contributions came from), so whoever shows it can say what it costs, and
+times those renders against the full ones, so whoever draws it can tell what it will save.
 The viewer switches to its levels when frames miss their budget (viewer/detail.py), the web
 player to the one its export carries (avatar/export/web_levels.py).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import statistics
+import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -43,11 +45,15 @@ class LevelOfDetail:
     psnr_mean: float  # dB, pruned renders against the full ones, over the evaluation frames
     psnr_min: float
     indices: Tensor  # [kept] the full model's Gaussians it keeps, increasing (model's order)
+    # Its render time over the full avatar's: median over the evaluation renders of the two timed
+    # one after the other (the same frame and camera), the first of each left out (it builds the
+    # renderer's grouped Gaussians; with one evaluation render only, its share of the Gaussians).
+    render_cost: float
 
     def describe(self) -> str:
         return (
             f"{self.kept:,} of {self.of:,} Gaussians; against the full avatar {self.psnr_mean:.1f} dB PSNR "
-            f"(worst frame {self.psnr_min:.1f})"
+            f"(worst frame {self.psnr_min:.1f}), {self.render_cost:.2f} of its render time"
         )
 
 
@@ -65,7 +71,7 @@ def contributions(
     model: GaussianAvatar, params: RigParams, cameras: list[Camera], stop: Callable[[], bool] | None = None
 ) -> Tensor:
     """[N] each Gaussian's blending weight summed over the pixels of every frame of params [T] seen
-    by every camera (CPU, the cpu splat kernels). BuildStopped once `stop()` is true."""
+    by every camera (CPU, the splat_rasterize_weights op). BuildStopped once `stop()` is true."""
     import cuda_ext
 
     cuda_ext.load("cpu")
@@ -77,7 +83,6 @@ def contributions(
         g = blend(model, params.frame(t), "cpu")
         for camera in cameras:
             cam = camera_params(camera, torch.float32)
-            size = (camera.height, camera.width)
             means2d, conics, depths, colours, radii = ops.splat_project_forward(
                 g.means,
                 g.quats,
@@ -92,25 +97,9 @@ def contributions(
                 cam.near,
                 cam.far,
             )
-            *_, state = ops.splat_rasterize_forward(
+            total += ops.splat_rasterize_weights(
                 means2d, conics, colours, g.opacities, depths, radii, background, camera.width, camera.height
             )
-            red = torch.zeros(*size, 3)
-            red[..., 0] = 1  # d (sum of red) / d colour_i[red] = sum over pixels of w_i
-            grads = ops.splat_rasterize_backward(
-                means2d,
-                conics,
-                colours,
-                g.opacities,
-                depths,
-                radii,
-                background,
-                state,
-                red,
-                torch.zeros(*size, 1),
-                torch.zeros(*size, 1),
-            )
-            total += grads[2][:, 0]
     return total
 
 
@@ -157,15 +146,31 @@ def levels_of_detail(
     full = AvatarRenderer(model, background, "cpu")
     renderers = [AvatarRenderer(small, background, "cpu") for small in smalls]
     scores: list[list[float]] = [[] for _ in smalls]  # per level, per (frame, camera)
+    costs: list[list[float]] = [[] for _ in smalls]  # per level, per (frame, camera) after the first
+    first = True
     for t in range(evaluation.num_frames):
         for camera in evaluation_cameras:
             _check(stop)
+            started = time.perf_counter()
             a = full.render(evaluation.frame(t), camera).rgb.clamp(0, 1)
+            full_s = time.perf_counter() - started
             for level, renderer in enumerate(renderers):
+                started = time.perf_counter()
                 b = renderer.render(evaluation.frame(t), camera).rgb.clamp(0, 1)
+                if not first:
+                    costs[level].append((time.perf_counter() - started) / full_s)
                 mse = float((a - b).pow(2).mean())
                 scores[level].append(10 * math.log10(1.0 / max(mse, 1e-12)))
+            first = False
     return [
-        LevelOfDetail(small, small.num_gaussians, model.num_gaussians, statistics.fmean(level), min(level), keep)
-        for small, level, keep in zip(smalls, scores, kept)
+        LevelOfDetail(
+            small,
+            small.num_gaussians,
+            model.num_gaussians,
+            statistics.fmean(level),
+            min(level),
+            keep,
+            statistics.median(cost) if cost else small.num_gaussians / model.num_gaussians,
+        )
+        for small, level, keep, cost in zip(smalls, scores, kept, costs)
     ]

@@ -44,14 +44,19 @@ from torch import Tensor
 from avatar.splat.world import Gaussians
 from avatar.splat.camera import Camera
 from avatar.splat.output import RenderOutput
-from avatar.splat.projection import ALPHA_MIN, ProjectedGaussians, alpha_extent_sq, opacity_aware_radii, \
-    project_gaussians
+from avatar.splat.projection import (
+    ALPHA_MIN,
+    ProjectedGaussians,
+    alpha_extent_sq,
+    opacity_aware_radii,
+    project_gaussians,
+)
 from avatar.splat.sh import sh_degree_of, sh_to_colour
 
 ALPHA_MAX = 0.99
 TRANSMITTANCE_MIN = 1e-4
-DEFAULT_MAX_PAIRS = 2 ** 25  # ~33M (Gaussian, pixel) pairs: a few GB of temporaries
-PAIRS_PER_CHUNK = 2 ** 17  # front-to-back chunking: small enough to skip stopped pixels, big enough to vectorise
+DEFAULT_MAX_PAIRS = 2**25  # ~33M (Gaussian, pixel) pairs: a few GB of temporaries
+PAIRS_PER_CHUNK = 2**17  # front-to-back chunking: small enough to skip stopped pixels, big enough to vectorise
 ELLIPSE_SLACK_PX = 1e-3  # widens the enumerated ellipse so float rounding never drops a contributing pixel
 
 
@@ -62,6 +67,7 @@ class RenderInputError(ValueError):
 @dataclass
 class _Pairs:
     """Contributing (Gaussian, pixel) pairs, grouped by pixel, front to back inside a pixel."""
+
     gaussian: Tensor  # [P] int64 Gaussian index
     pixel: Tensor  # [P] int64 row-major pixel index
     first_of_pixel: Tensor  # [P] index of the first pair of the same pixel
@@ -69,12 +75,42 @@ class _Pairs:
     centre_y: Tensor  # [P]
 
 
-def splat_reference(gaussians: Gaussians, camera: Camera, background: Tensor | None = None, *,
-                    max_pairs: int = DEFAULT_MAX_PAIRS) -> RenderOutput:
+def splat_reference(
+    gaussians: Gaussians, camera: Camera, background: Tensor | None = None, *, max_pairs: int = DEFAULT_MAX_PAIRS
+) -> RenderOutput:
     """Render `gaussians` through `camera` (semantics in the module docstring); differentiable by
     autograd w.r.t. means, quats, scales, opacities and sh. background: [3] or None (black)."""
     _check_inputs(gaussians, camera, background)
-    g = gaussians
+    height, width = camera.height, camera.width
+    proj, radii, colours, pairs, weights = _weighted_pairs(gaussians, camera, max_pairs)
+    z, red, green, blue = (t.index_select(0, pairs.gaussian) for t in (proj.depths, *colours.unbind(-1)))  # [P]
+    contributions = torch.stack([red, green, blue, z, torch.ones_like(z)], 1) * weights[:, None]  # [P, 5]
+    image = contributions.new_zeros(height * width, 5).index_add(0, pairs.pixel, contributions)  # [H * W, 5]
+    rgb, depth, acc = image[:, :3], image[:, 3:4], image[:, 4:]
+    if background is not None:
+        rgb = rgb + (1.0 - acc) * background.to(rgb)
+    return RenderOutput(
+        rgb=rgb.reshape(height, width, 3),
+        alpha=acc.reshape(height, width, 1),
+        depth=depth.reshape(height, width, 1),
+        means2d=proj.means2d,
+        radii=radii,
+    )
+
+
+def weight_sums_reference(gaussians: Gaussians, camera: Camera, *, max_pairs: int = DEFAULT_MAX_PAIRS) -> Tensor:
+    """[N] each Gaussian's weight w summed over the pixels of its render through `camera` (what
+    cuda_ext's splat_rasterize_weights computes): how much of the image it makes."""
+    _check_inputs(gaussians, camera, None)
+    _, _, _, pairs, weights = _weighted_pairs(gaussians, camera, max_pairs)
+    return weights.new_zeros(gaussians.means.shape[0]).index_add(0, pairs.gaussian, weights)
+
+
+def _weighted_pairs(
+    g: Gaussians, camera: Camera, max_pairs: int
+) -> tuple[ProjectedGaussians, Tensor, Tensor, "_Pairs", Tensor]:
+    """g's projection, radii [N] and colours [N, 3], its contributing (Gaussian, pixel) pairs and
+    their weights w [P]."""
     height, width = camera.height, camera.width
     proj = project_gaussians(g.means, g.quats, g.scales, camera)
     radii = opacity_aware_radii(proj, g.opacities.detach(), width, height)  # [N]
@@ -84,9 +120,9 @@ def splat_reference(gaussians: Gaussians, camera: Camera, background: Tensor | N
     pairs = _contributing_pairs(proj, g.opacities.detach(), radii, width, height, max_pairs)
     # One 1D gather per attribute: their backward (1D index_add) is much cheaper on CPU than
     # the 2D gather of a stacked [N, C] table.
-    mean_x, mean_y, a, b, c, opacity, z, red, green, blue = (
-        t.index_select(0, pairs.gaussian) for t in (*proj.means2d.unbind(-1), *proj.conics.unbind(-1),
-                                                     g.opacities, proj.depths, *colours.unbind(-1)))  # [P] each
+    mean_x, mean_y, a, b, c, opacity = (
+        t.index_select(0, pairs.gaussian) for t in (*proj.means2d.unbind(-1), *proj.conics.unbind(-1), g.opacities)
+    )  # [P] each
     dx, dy = pairs.centre_x - mean_x, pairs.centre_y - mean_y
     power = -0.5 * (a * dx * dx + c * dy * dy) - b * dx * dy
     alpha = (opacity * torch.exp(power)).clamp(max=ALPHA_MAX)  # [P]
@@ -95,14 +131,7 @@ def splat_reference(gaussians: Gaussians, camera: Camera, background: Tensor | N
     log_keep = torch.log1p(-alpha.double())  # [P]
     exclusive = torch.cumsum(log_keep, 0) - log_keep  # [P] over all earlier pairs, any pixel
     transmittance = torch.exp(exclusive - exclusive.index_select(0, pairs.first_of_pixel)).to(alpha.dtype)
-    weights = (alpha * transmittance)[:, None]  # [P, 1]
-    contributions = torch.stack([red, green, blue, z, torch.ones_like(z)], 1) * weights  # [P, 5] w (rgb, z, 1)
-    image = contributions.new_zeros(height * width, 5).index_add(0, pairs.pixel, contributions)  # [H * W, 5]
-    rgb, depth, acc = image[:, :3], image[:, 3:4], image[:, 4:]
-    if background is not None:
-        rgb = rgb + (1.0 - acc) * background.to(rgb)
-    return RenderOutput(rgb=rgb.reshape(height, width, 3), alpha=acc.reshape(height, width, 1),
-                        depth=depth.reshape(height, width, 1), means2d=proj.means2d, radii=radii)
+    return proj, radii, colours, pairs, alpha * transmittance
 
 
 def check_gaussians(g: Gaussians) -> int:
@@ -140,8 +169,9 @@ def _segment_first(pixel: Tensor, num_pixels: int) -> Tensor:
 
 
 @torch.no_grad()
-def _contributing_pairs(proj: ProjectedGaussians, opacities: Tensor, radii: Tensor, width: int, height: int,
-                        max_pairs: int) -> _Pairs:
+def _contributing_pairs(
+    proj: ProjectedGaussians, opacities: Tensor, radii: Tensor, width: int, height: int, max_pairs: int
+) -> _Pairs:
     """The (Gaussian, pixel) pairs that contribute to the image, grouped by pixel, front to back.
 
     Rows of the ellipses are walked front to back in chunks of ~PAIRS_PER_CHUNK pairs, carrying
@@ -156,7 +186,8 @@ def _contributing_pairs(proj: ProjectedGaussians, opacities: Tensor, radii: Tens
     if total > max_pairs:
         raise RenderInputError(
             f"splat_reference: the visible Gaussians cover {total} (Gaussian, pixel) pairs, more than "
-            f"max_pairs={max_pairs}; render smaller, with fewer or smaller Gaussians, or use the cpu/cuda backend")
+            f"max_pairs={max_pairs}; render smaller, with fewer or smaller Gaussians, or use the cpu/cuda backend"
+        )
     starts = torch.arange(0, total, PAIRS_PER_CHUNK, device=radii.device)
     bounds = torch.searchsorted(pairs_before_row, starts).tolist() + [rows.count.numel()]
 
@@ -182,9 +213,13 @@ def _contributing_pairs(proj: ProjectedGaussians, opacities: Tensor, radii: Tens
     row = torch.cat(kept_rows).index_select(0, order)
     y = rows.y.index_select(0, row)  # [P] pixel row
     dtype = proj.means2d.dtype
-    return _Pairs(gaussian=rows.gaussian.index_select(0, row), pixel=pixel,
-                  first_of_pixel=_segment_first(pixel, width * height),
-                  centre_x=(pixel - y * width).to(dtype) + 0.5, centre_y=y.to(dtype) + 0.5)
+    return _Pairs(
+        gaussian=rows.gaussian.index_select(0, row),
+        pixel=pixel,
+        first_of_pixel=_segment_first(pixel, width * height),
+        centre_x=(pixel - y * width).to(dtype) + 0.5,
+        centre_y=y.to(dtype) + 0.5,
+    )
 
 
 class _PixelState:
@@ -208,8 +243,11 @@ class _PixelState:
         """Apply the front-to-back rule to pairs grouped by pixel (all behind what came before);
         returns the indices of the pairs that contribute and updates the state."""
         log_keep = torch.log1p(-alpha.double())  # [p]
-        log_t_next = self.log_t.index_select(0, pixel) + \
-            _segmented_exclusive_cumsum(log_keep, pixel, self.width * self.height) + log_keep
+        log_t_next = (
+            self.log_t.index_select(0, pixel)
+            + _segmented_exclusive_cumsum(log_keep, pixel, self.width * self.height)
+            + log_keep
+        )
         go_on = log_t_next >= math.log(TRANSMITTANCE_MIN)  # T only decreases: the first failure and all later fail
         alive = torch.nonzero(go_on).squeeze(1)
         self.log_t.index_add_(0, pixel.index_select(0, alive), log_keep.index_select(0, alive))
@@ -225,6 +263,7 @@ class _EllipseRows:
     this visits ~pi/4 of the bounding box, less for thin ellipses, and the alpha test on each
     pair still decides. Also per row, the coefficients of power(dx) = -(q2 dx + q1) dx - q0.
     """
+
     gaussian: Tensor  # [R] Gaussian index
     y: Tensor  # [R] image row
     pixel_start: Tensor  # [R] row-major index of the span's first pixel
@@ -236,8 +275,9 @@ class _EllipseRows:
     opacity: Tensor  # [R]
 
     @staticmethod
-    def build(proj: ProjectedGaussians, opacities: Tensor, visible: Tensor, width: int, height: int,
-              max_pairs: int) -> "_EllipseRows":
+    def build(
+        proj: ProjectedGaussians, opacities: Tensor, visible: Tensor, width: int, height: int, max_pairs: int
+    ) -> "_EllipseRows":
         f64, dtype = torch.float64, proj.means2d.dtype
         mean_x, mean_y = proj.means2d.index_select(0, visible).to(f64).unbind(-1)  # [V] each
         a, b, c = proj.conics.index_select(0, visible).to(f64).unbind(-1)  # [V] each
@@ -248,8 +288,10 @@ class _EllipseRows:
         row_hi = _pixel_index_at_or_before(mean_y + half_height, height)  # [V]
         num_rows = (row_hi - row_lo + 1).clamp(min=0)  # [V]
         if int(num_rows.sum()) > max_pairs:
-            raise RenderInputError(f"splat_reference: the visible Gaussians cross more than max_pairs={max_pairs} "
-                                   f"image rows in total; render smaller or with fewer or smaller Gaussians")
+            raise RenderInputError(
+                f"splat_reference: the visible Gaussians cross more than max_pairs={max_pairs} "
+                f"image rows in total; render smaller or with fewer or smaller Gaussians"
+            )
         owner, local = _expand_counts(num_rows)  # [R] each
         y = row_lo.index_select(0, owner) + local  # [R]
 
@@ -262,17 +304,23 @@ class _EllipseRows:
         col_hi = _pixel_index_at_or_before(centre_x + half_width, width)
         count = (col_hi - col_lo + 1).clamp(min=0)
         col_lo = col_lo.clamp(max=width - 1)  # an empty span right of the image still starts on row y
-        return _EllipseRows(gaussian=visible.index_select(0, owner), y=y, pixel_start=y * width + col_lo, count=count,
-                            first_dx=(col_lo.to(f64) + 0.5 - mean_x).to(dtype), q2=(0.5 * a).to(dtype),
-                            q1=(b * dy).to(dtype), q0=(0.5 * c * dy * dy).to(dtype),
-                            opacity=opacity.index_select(0, owner))
+        return _EllipseRows(
+            gaussian=visible.index_select(0, owner),
+            y=y,
+            pixel_start=y * width + col_lo,
+            count=count,
+            first_dx=(col_lo.to(f64) + 0.5 - mean_x).to(dtype),
+            q2=(0.5 * a).to(dtype),
+            q1=(b * dy).to(dtype),
+            q0=(0.5 * c * dy * dy).to(dtype),
+            opacity=opacity.index_select(0, owner),
+        )
 
     def alpha(self, row: Tensor, local: Tensor) -> Tensor:
         """[p] alpha of the pixel `local` columns into the span of `row`; 0 where power > 0 or
         alpha < ALPHA_MIN."""
         dx = local.to(self.q2.dtype) + self.first_dx.index_select(0, row)  # [p]
-        power = -(self.q2.index_select(0, row) * dx + self.q1.index_select(0, row)) * dx \
-            - self.q0.index_select(0, row)
+        power = -(self.q2.index_select(0, row) * dx + self.q1.index_select(0, row)) * dx - self.q0.index_select(0, row)
         alpha = (self.opacity.index_select(0, row) * torch.exp(power)).clamp(max=ALPHA_MAX)
         return torch.where((power <= 0) & (alpha >= ALPHA_MIN), alpha, torch.zeros_like(alpha))
 

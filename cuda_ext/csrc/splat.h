@@ -101,12 +101,11 @@ inline void check_screen_gaussians(const at::Tensor& means2d, const at::Tensor& 
   check_tensor(background, "background", {3}, dtype, device);
 }
 
-// What the rasterizer's forward (on `tile` x `tile`-pixel tiles) hands its backward, and the
-// upstream image gradients.
-inline void check_raster_state(const at::Tensor& final_transmittance, const at::Tensor& last_entry,
-                               const at::Tensor& tile_offsets, const at::Tensor& entries, const at::Tensor& grad_rgb,
-                               const at::Tensor& grad_alpha, const at::Tensor& grad_depth, int tile,
-                               at::ScalarType dtype, const c10::Device& device) {
+// What the rasterizer's forward (on `tile` x `tile`-pixel tiles) leaves for a walk back through
+// its tiles: final transmittance, last contributing entry, tile offsets and entries.
+inline void check_raster_walk_state(const at::Tensor& final_transmittance, const at::Tensor& last_entry,
+                                    const at::Tensor& tile_offsets, const at::Tensor& entries, int tile,
+                                    at::ScalarType dtype, const c10::Device& device) {
   AVATAR_CHECK_VALUE(final_transmittance.dim() == 2, "splat: final_transmittance must be [H, W], got ",
                      final_transmittance.sizes());
   const int64_t height = final_transmittance.size(0), width = final_transmittance.size(1);
@@ -115,6 +114,15 @@ inline void check_raster_state(const at::Tensor& final_transmittance, const at::
   check_tensor(last_entry, "last_entry", {height, width}, at::kInt, device);
   check_tensor(tile_offsets, "tile_offsets", {num_tiles + 1}, at::kInt, device);
   check_tensor(entries, "entries", {entries.numel()}, at::kInt, device);
+}
+
+// What the rasterizer's forward hands its backward, and the upstream image gradients.
+inline void check_raster_state(const at::Tensor& final_transmittance, const at::Tensor& last_entry,
+                               const at::Tensor& tile_offsets, const at::Tensor& entries, const at::Tensor& grad_rgb,
+                               const at::Tensor& grad_alpha, const at::Tensor& grad_depth, int tile,
+                               at::ScalarType dtype, const c10::Device& device) {
+  check_raster_walk_state(final_transmittance, last_entry, tile_offsets, entries, tile, dtype, device);
+  const int64_t height = final_transmittance.size(0), width = final_transmittance.size(1);
   check_tensor(grad_rgb, "grad_rgb", {height, width, 3}, dtype, device);
   check_tensor(grad_alpha, "grad_alpha", {height, width, 1}, dtype, device);
   check_tensor(grad_depth, "grad_depth", {height, width, 1}, dtype, device);
