@@ -29,8 +29,14 @@ class GaussianAvatar(nn.Module):
     ATTRIBUTES = ("xyz", "rot", "log_scale", "opacity_logit", "sh_dc", "sh_rest")
     OFFSETS = ("d_xyz", "d_rot", "d_log_scale", "d_opacity", "d_color")
 
-    def __init__(self, rig: HeadRig, parent: Tensor, sh_degree: int = 0,
-                 blend_expr: int | Tensor | None = None, pose: HeadPoseDrivers | None = None):
+    def __init__(
+        self,
+        rig: HeadRig,
+        parent: Tensor,
+        sh_degree: int = 0,
+        blend_expr: int | Tensor | None = None,
+        pose: HeadPoseDrivers | None = None,
+    ):
         """blend_expr: the expressions whose weights drive offsets: indices, or a count (the first
         ones), or None (all); pose: the head's rotation drives offsets too (None: it does not)."""
         super().__init__()
@@ -94,37 +100,27 @@ class GaussianAvatar(nn.Module):
         return torch.cat(parts, dim=-1)
 
     @classmethod
-    def on_mesh(cls, rig: HeadRig, per_face: int = 1, sh_degree: int = 0,
-                blend_expr: int | Tensor | None = None,
-                opacity: float = 0.8, seed: int = 0, vertex_colors: Tensor | None = None,
-                pose: HeadPoseDrivers | None = None) -> "GaussianAvatar":
+    def on_mesh(
+        cls,
+        rig: HeadRig,
+        per_face: int = 1,
+        sh_degree: int = 0,
+        blend_expr: int | Tensor | None = None,
+        opacity: float = 0.8,
+        seed: int = 0,
+        vertex_colors: Tensor | None = None,
+        pose: HeadPoseDrivers | None = None,
+    ) -> "GaussianAvatar":
         """`per_face` Gaussians on every rig triangle, flat discs that tile it, grey or, given
         vertex_colors [V, 3] in [0, 1], the colour there."""
-        from avatar.gaussians.binding import triangle_frames
-
-        g = torch.Generator().manual_seed(seed)
-        num_faces = rig.faces.shape[0]
-        parent = torch.arange(num_faces).repeat_interleave(per_face)  # [N]
+        parent = torch.arange(rig.faces.shape[0]).repeat_interleave(per_face)  # [N]
         model = cls(rig, parent, sh_degree, blend_expr, pose)
-        verts = rig.v_template[None]  # [1, V, 3]
-        origin, frame, unit = triangle_frames(verts, rig.faces)  # [1, F, 3], [1, F, 3, 3], [1, F]
-        tri = verts[0, rig.faces[parent]]  # [N, 3, 3]
-        if per_face == 1:
-            bary = torch.full((parent.shape[0], 3), 1 / 3)
-        else:
-            bary = -torch.log(torch.rand(parent.shape[0], 3, generator=g))  # uniform on the simplex
-            bary = bary / bary.sum(-1, keepdim=True)
-        points = torch.einsum("nk,nkd->nd", bary, tri)  # [N, 3]
-        local = torch.einsum("nji,nj->ni", frame[0, parent], points - origin[0, parent])  # R^T (p - o)
-        local = local / unit[0, parent, None]
-        area = 0.5 * torch.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]).norm(dim=-1)  # [N]
-        radius = torch.sqrt(area / per_face / math.pi).clamp_min(1e-5) / unit[0, parent]  # triangle units
+        local, log_scale, colour = discs_on_triangles(rig, parent, per_face, seed, vertex_colors)
         with torch.no_grad():
             model.xyz.copy_(local)
-            model.log_scale.copy_(torch.stack([radius, radius, radius * 0.3], -1).log())
+            model.log_scale.copy_(log_scale)
             model.opacity_logit.fill_(math.log(opacity / (1 - opacity)))
-            if vertex_colors is not None:
-                colour = torch.einsum("nk,nkc->nc", bary, vertex_colors.to(bary)[rig.faces[parent]])  # [N, 3]
+            if colour is not None:
                 model.sh_dc.copy_(((colour - 0.5) / SH_C0)[:, None])
         return model
 
@@ -143,8 +139,10 @@ class GaussianAvatar(nn.Module):
     def applied_offsets(self, drivers: Tensor) -> Tensor:
         """Σ_k w_k Δ_k, the offsets one frame applies: drivers [D] -> [N, 14] (xyz 3, rot 4,
         log_scale 3, opacity logit 1, DC colour 3, each in its offset's own units)."""
-        return torch.cat([torch.tensordot(drivers, getattr(self, k), dims=1).reshape(self.num_gaussians, -1)
-                          for k in self.OFFSETS], dim=-1)
+        return torch.cat(
+            [torch.tensordot(drivers, getattr(self, k), dims=1).reshape(self.num_gaussians, -1) for k in self.OFFSETS],
+            dim=-1,
+        )
 
     def local_attributes(self, offsets: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Base + the frame's applied offsets [N, 14] (see applied_offsets) -> xyz, rot,
@@ -155,6 +153,37 @@ class GaussianAvatar(nn.Module):
         opacity_logit = self.opacity_logit + offsets[:, 10]
         dc = self.sh_dc + offsets[:, None, 11:14] / SH_C0
         return xyz, rot, log_scale, opacity_logit, torch.cat([dc, self.sh_rest], dim=1)
+
+
+def discs_on_triangles(
+    rig: HeadRig, parent: Tensor, per_face: int, seed: int = 0, vertex_colors: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Flat discs on the rest rig's triangles parent [N], `per_face` on each, that together tile
+    them: (positions [N, 3] in their triangles' local frames, log scales [N, 3] in triangle units
+    with the normal's a third of the others, and given vertex_colors [V, 3] the colour [N, 3]
+    there, else None). One disc sits at the centroid; several at uniform random points."""
+    from avatar.gaussians.binding import triangle_frames
+
+    verts = rig.v_template[None]  # [1, V, 3]
+    origin, frame, unit = triangle_frames(verts, rig.faces)  # [1, F, 3], [1, F, 3, 3], [1, F]
+    tri = verts[0, rig.faces[parent]]  # [N, 3, 3]
+    if per_face == 1:
+        bary = torch.full((parent.shape[0], 3), 1 / 3)
+    else:
+        g = torch.Generator().manual_seed(seed)
+        bary = -torch.log(torch.rand(parent.shape[0], 3, generator=g))  # uniform on the simplex
+        bary = bary / bary.sum(-1, keepdim=True)
+    bary = bary.to(tri)
+    points = torch.einsum("nk,nkd->nd", bary, tri)  # [N, 3]
+    local = torch.einsum("nji,nj->ni", frame[0, parent], points - origin[0, parent])  # R^T (p - o)
+    local = local / unit[0, parent, None]
+    area = 0.5 * torch.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]).norm(dim=-1)  # [N]
+    radius = torch.sqrt(area / per_face / math.pi).clamp_min(1e-5) / unit[0, parent]  # triangle units
+    log_scale = torch.stack([radius, radius, radius * 0.3], -1).log()
+    colour = None
+    if vertex_colors is not None:
+        colour = torch.einsum("nk,nkc->nc", bary, vertex_colors.to(bary)[rig.faces[parent]])  # [N, 3]
+    return local, log_scale, colour
 
 
 def _expression_indices(blend_expr: int | Tensor | None, num_expr: int) -> Tensor:

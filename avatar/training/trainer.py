@@ -23,6 +23,7 @@ from avatar.data.errors import CaptureError
 from avatar.data.splits import split_cameras
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.file_checks import check_gaussians
+from avatar.gaussians.mouth_cavity import add_mouth_cavity
 from avatar.gaussians.pose_drivers import HeadPoseDrivers
 from avatar.model import Avatar, ExpressionRange
 from avatar.splat import Camera, RenderOutput
@@ -279,6 +280,8 @@ class Trainer:
             self.step(step)
         self.bar.close()
         self.record.close()
+        # A mouth opened wider than the video did is dark inside (after the last held-out score).
+        add_mouth_cavity(self.model)
         # The person's identity: expression files drive expression and pose, never who it is.
         settings = self.cfg.to_dict() | {
             "train_seconds": time.perf_counter() - started,
