@@ -9,26 +9,13 @@ import torch
 
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.io import load_avatar
-from avatar.gaussians.mouth_cavity import OUTER_LIPS, add_mouth_cavity, cavity_triangles
+from avatar.gaussians.mouth_cavity import OUTER_LIPS, add_mouth_cavity, cavity_triangles, mouth_opening
 from avatar.renderer import AvatarRenderer
 from avatar.rig.builtin import build_builtin_head
-from avatar.rig.face_region import inside_polygon
 from avatar.splat.framing import camera_path
 from tiny_rig import make_tiny_rig
 
 SIZE = 192
-
-
-def _opening(rig, params, camera) -> np.ndarray:
-    """[H, W] bool: the pixels inside the inner lips (iBUG 60-67) of the rig posed by params."""
-    verts = rig.forward(params.to(dtype=rig.v_template.dtype))
-    lips = rig.landmarks(verts)[0][60:68].float()  # [8, 3]
-    seen = (camera.world_to_cam[:3, :3] @ lips.T + camera.world_to_cam[:3, 3:]).T
-    uv = (camera.K @ seen.T).T
-    uv = (uv[:, :2] / uv[:, 2:]).numpy()
-    yy, xx = np.mgrid[0 : camera.height, 0 : camera.width]
-    pixels = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], 1)
-    return inside_polygon(pixels, uv).reshape(camera.height, camera.width)
 
 
 def _luminance(rgb: torch.Tensor) -> np.ndarray:
@@ -89,7 +76,7 @@ def test_an_opened_mouth_is_dark_inside_and_a_closed_one_unchanged():
     add_mouth_cavity(sealed)
     camera = camera_path(rig, "front", SIZE, 1)(0)
     opened, closed = _open_and_closed(rig)
-    opening = _opening(rig, opened, camera)
+    opening = mouth_opening(rig, opened, camera)
     assert opening.sum() > 50  # the premise: the jaw opens the mouth
 
     def render(m, params):

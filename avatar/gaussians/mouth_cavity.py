@@ -22,17 +22,20 @@ from __future__ import annotations
 import logging
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from avatar.gaussians.model import GaussianAvatar, discs_on_triangles
-from avatar.rig import HeadRig
+from avatar.rig import HeadRig, RigParams
 from avatar.rig.face_region import inside_polygon
+from avatar.splat import Camera
 from avatar.splat.sh import SH_C0
 
 log = logging.getLogger("avatar")
 
 OUTER_LIPS = list(range(48, 60))  # iBUG: the outer lip outline, corner to corner and back
+INNER_LIPS = list(range(60, 68))  # the mouth's opening, corner to corner and back
 CAVITY_DEPTH = 0.008  # metres behind the lips' landmarks: past the front teeth of every rig
 CAVITY_GAUSSIANS = 600
 OPACITY = 0.99
@@ -50,6 +53,19 @@ def cavity_triangles(rig: HeadRig) -> Tensor:
     inside = inside_polygon(centroids[:, :2], lips[:, :2])
     deep = centroids[:, 2] < lips[:, 2].mean() - CAVITY_DEPTH
     return torch.from_numpy(inside & deep)
+
+
+def mouth_opening(rig: HeadRig, params: RigParams, camera: Camera) -> np.ndarray:
+    """[H, W] bool: the pixels inside the inner lips (iBUG 60-67) of the rig posed by params [1],
+    seen by camera: where an opened mouth shows its inside."""
+    verts = rig.forward(params.to(dtype=rig.v_template.dtype))
+    lips = rig.landmarks(verts)[0][INNER_LIPS].float().cpu()  # [8, 3]
+    seen = (camera.world_to_cam[:3, :3] @ lips.T + camera.world_to_cam[:3, 3:]).T
+    uv = (camera.K @ seen.T).T
+    uv = (uv[:, :2] / uv[:, 2:]).numpy()
+    yy, xx = np.mgrid[0 : camera.height, 0 : camera.width]
+    pixels = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], 1)
+    return inside_polygon(pixels, uv).reshape(camera.height, camera.width)
 
 
 @torch.no_grad()

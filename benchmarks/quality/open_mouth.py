@@ -17,45 +17,20 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from avatar.gaussians.mouth_cavity import add_mouth_cavity, cavity_triangles
+from avatar.gaussians.mouth_cavity import add_mouth_cavity, cavity_triangles, mouth_opening
 from avatar.model import load_avatar
 from avatar.renderer import AvatarRenderer
-from avatar.rig.face_region import inside_polygon
-from avatar.splat.camera import Camera
-from avatar.splat.framing import camera_path, head_target
+from avatar.training.turned_views import turned_camera
 
 SIZE = 512
 BRIGHT = 0.5
 CROP = (140, 180)  # rows, columns of the sheet's cut-out around the mouth
-
-
-def turned(camera: Camera, centre: torch.Tensor, yaw_deg: float) -> Camera:
-    """camera moved yaw_deg around the vertical axis through centre [3]."""
-    a = math.radians(yaw_deg)
-    turn = torch.eye(4)
-    turn[0, 0], turn[0, 2], turn[2, 0], turn[2, 2] = math.cos(a), math.sin(a), -math.sin(a), math.cos(a)
-    to_centre, back = torch.eye(4), torch.eye(4)
-    to_centre[:3, 3], back[:3, 3] = -centre, centre
-    return Camera(camera.K, camera.world_to_cam @ back @ turn @ to_centre, camera.width, camera.height)
-
-
-def opening(rig, params, camera: Camera) -> np.ndarray:
-    """[H, W] bool: the pixels inside the inner lips of the rig posed by params [1]."""
-    verts = rig.forward(params.to(dtype=rig.v_template.dtype))
-    lips = rig.landmarks(verts)[0][60:68].float()  # [8, 3]
-    seen = (camera.world_to_cam[:3, :3] @ lips.T + camera.world_to_cam[:3, 3:]).T
-    uv = (camera.K @ seen.T).T
-    uv = (uv[:, :2] / uv[:, 2:]).numpy()
-    yy, xx = np.mgrid[0 : camera.height, 0 : camera.width]
-    pixels = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], 1)
-    return inside_polygon(pixels, uv).reshape(camera.height, camera.width)
 
 
 def has_cavity(model) -> bool:
@@ -71,7 +46,7 @@ def score(avatar, model, poses: dict, views: dict) -> tuple[dict, list[torch.Ten
     result, tiles = {}, []
     for pose_name, params in poses.items():
         for view_name, camera in views.items():
-            inside = opening(avatar.rig, params, camera)
+            inside = mouth_opening(avatar.rig, params, camera)
             rgb = renderer.render(params, camera).rgb.clamp(0, 1)
             luminance = (0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]).numpy()
             y, x = np.nonzero(inside)
@@ -107,9 +82,7 @@ def main() -> None:
             params.jaw[..., 0] = angle
             poses[f"jaw {angle} rad"] = params
         poses[f"take frame {widest}"] = take.frame(widest)
-        front = camera_path(rig, "front", SIZE, 1)(0)
-        centre, _ = head_target(rig)
-        views = {"front": front, "turned 20": turned(front, centre, 20.0)}
+        views = {"front": turned_camera(rig, 0.0, SIZE), "turned 20": turned_camera(rig, 20.0, SIZE)}
         variants = {"as trained": avatar.model}
         if cavity_triangles(rig).any() and not has_cavity(avatar.model):
             variants["with the cavity added"] = copy.deepcopy(avatar.model)
