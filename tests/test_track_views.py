@@ -82,6 +82,26 @@ def test_three_views_one_head(tracked):
 
 
 @needs_views
+def test_the_photometric_stage_refines_the_shared_head_of_every_view(tmp_path):
+    """End to end with the photometric stage (its windows alone: tests/test_photometric_windows.py):
+    it runs over every view's crops, changes the fit, and keeps each view's landmarks where the
+    landmark fit had them (a refinement that slid the head would move them away)."""
+    out = tmp_path / "photometric"
+    argv = ["track", "--views", *map(str, VIEWS), "--out", str(out), "--size", "64", "--max-frames", "8"]
+    assert main(argv) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["seconds_photometric"] > 0
+    moved = []
+    for view in report["views"]:
+        assert view["nme_inner51_mean"] < 1.1 * view["nme_inner51_landmark_fit_mean"] + 1e-3
+        moved.append(abs(view["nme_inner51_mean"] - view["nme_inner51_landmark_fit_mean"]))
+    assert max(moved) > 1e-4  # the refined fit, not the landmark fit, was written
+    capture = load_capture(out)
+    assert capture.params.num_frames == 8 and len(capture.frames) == 24
+    assert all(capture.load_mask(f) is not None for f in range(len(capture.frames)))
+
+
+@needs_views
 def test_a_live_map_from_a_training_view(tracked):
     """A webcam drives a multiview avatar too: its live map is fitted on one training view's landmarks."""
     from avatar.gaussians import GaussianAvatar
