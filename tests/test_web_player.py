@@ -245,6 +245,32 @@ def test_the_page_renders_the_demo_avatar_as_the_engine_does(chromium, demo_mode
     assert min(values) >= MIN_PSNR, values
 
 
+def test_a_frame_drawn_in_the_last_frames_order_still_renders_as_the_engine_does(
+    chromium, real_avatar, real_capture, tmp_path, cpu_extension
+):
+    """The frames between sorts (player.js's SORT_EVERY) draw in the order sorted for the frame
+    before: consecutive frames of the tracked clip, the camera moving along the arc as well, each
+    drawn in the order of the one before, against Avatar.render and against the page's own exact
+    render of it."""
+    avatar = load_avatar(real_avatar, backend="cpu")
+    export_web(avatar, tmp_path / "web")
+    tracked, _ = avatar.params(real_capture)
+    cameras = camera_path(avatar.rig, "arc", SIZE, tracked.num_frames)
+    engine, exact = [], []
+    with served(tmp_path / "web") as url:
+        page = open_player(chromium, url)
+        for t in range(1, tracked.num_frames, max(2, tracked.num_frames // 4)):
+            render_in_page(page, params_json(tracked.frame(t - 1)), cameras(t - 1))  # sorts frame t - 1
+            stale, result = render_in_page(page, params_json(tracked.frame(t)), cameras(t), in_last_order=True)
+            assert result["workerMs"] == 0  # no sort: the last order
+            own, _ = render_in_page(page, params_json(tracked.frame(t)), cameras(t))
+            engine.append(psnr_uint8(stale, to_uint8(avatar.renderer.render(tracked.frame(t), cameras(t)).rgb)))
+            exact.append(psnr_uint8(stale, own))
+        page.close()
+    assert min(engine) >= MIN_PSNR, engine
+    assert min(exact) >= 40.0, exact  # what the last order costs, against the frame's own
+
+
 @pytest.mark.parametrize("target", ["rgba16f", "rgba8"])
 def test_lesser_blend_targets_still_render_faithfully(chromium, demo_model, tmp_path, target, cpu_extension):
     """Browsers without float blending (many phones) accumulate in half floats or in the canvas."""

@@ -107,19 +107,23 @@ def camera_json(camera: Camera) -> dict:
     }
 
 
-_RENDER = """async ([params, camera]) => {
-  const r = await window.avatarPlayer.renderNow(params, camera);
+_RENDER = """async ([params, camera, inLastOrder]) => {
+  const player = window.avatarPlayer;
+  const r = await (inLastOrder ? player.renderInLastOrder(params, camera) : player.renderNow(params, camera));
   let text = "";
   for (let i = 0; i < r.pixels.length; i += 8192) text += String.fromCharCode.apply(null, r.pixels.subarray(i, i + 8192));
   return { pixels: btoa(text), workerMs: r.workerMs, pageMs: r.pageMs, splats: r.splats };
 }"""
 
 
-def render_in_page(page, params: dict, camera: Camera, alpha: bool = False) -> tuple[np.ndarray, dict]:
+def render_in_page(
+    page, params: dict, camera: Camera, alpha: bool = False, in_last_order: bool = False
+) -> tuple[np.ndarray, dict]:
     """[H, W, 3] uint8 that the page draws for params (params_json) seen by camera ([H, W, 4] with
     alpha: a transparent page's premultiplied colour and coverage), and its timings: workerMs (the
     sort's), pageMs (the page's work, waiting for the GPU included: the frame is drawn at once),
-    splats."""
-    result = page.evaluate(_RENDER, [params, camera_json(camera)])
+    splats. in_last_order: drawn in the order of the page's last sorted frame, as the frames
+    between sorts are (the player's SORT_EVERY), not in its own."""
+    result = page.evaluate(_RENDER, [params, camera_json(camera), in_last_order])
     rgba = np.frombuffer(base64.b64decode(result.pop("pixels")), np.uint8).reshape(camera.height, camera.width, 4)
     return (rgba if alpha else rgba[..., :3]).copy(), result

@@ -2,7 +2,9 @@
 // params and camera): the frame's inputs on the CPU (frame_inputs.js), the avatar posed, blended,
 // coloured and projected on the GPU (gpu/avatar_gpu.js), the splats' depths read back without
 // waiting and sorted in the worker, and the frame drawn in its own order with the cut
-// (gpu/cut_gpu.js) as soon as the sort is back, and the next frame begun at once. It counts
+// (gpu/cut_gpu.js) as soon as the sort is back, and the next frame begun at once. One frame in
+// SORT_EVERY is sorted so; the frames between draw at once in the last sort's order (the read-back
+// and the sort are most of the page's CPU time a frame; a head moves little in a frame). It counts
 // frames for the on-page fps, and times each frame from its start to its draw: with `lod: "auto"`
 // those times choose the level of detail it draws (level_switch.js; a level is the file's first
 // Gaussians, drawn from the same textures). What drives the avatar is a "source": the neutral
@@ -18,6 +20,10 @@ import { liveLinkSequence, readLiveLinkCsv } from "./livelink.js";
 import { copyParams, Sequence, zeroParams } from "./params.js";
 import { ParamStream } from "./stream.js";
 
+// Frames a sort's order is drawn in: its own and the next SORT_EVERY - 1 (same level of detail).
+// Measured against the engine: docs/web.md, "The page's CPU time".
+export const SORT_EVERY = 2;
+
 export class Player {
   constructor(canvas, workerUrl, options = {}) {
     this.canvas = canvas;
@@ -31,6 +37,14 @@ export class Player {
     this.frames = [];
     this.nextId = 1;
     this.spare = { keys: [], orders: [] }; // buffers handed back and forth with the worker
+    this.sorted = null; // the order drawn last: {level, count, served (frames drawn in it)}
+    // Display frames: `ticks` counts animation frames, `inTick` is true inside one's callback, and
+    // `presentAt` is the tick whose rendering update shows the last frame drawn (a frame drawn in
+    // a tick's callback is shown at that tick's update, one drawn in another task at the next).
+    this.ticks = 0;
+    this.inTick = false;
+    this.presentAt = -1;
+    this.deferred = false; // a frame in the last order waits for the tick's update to pass
     this.dirty = true;
     this.listeners = [];
     // per drawn frame: the page's main-thread ms (inputs, GL calls, read-back, draw), the
@@ -193,9 +207,12 @@ export class Player {
   start() {
     this.looping = true;
     const tick = (timestamp) => {
+      this.ticks += 1;
+      this.inTick = true;
       this.display.tick(timestamp);
       this.pollDepths();
       this.next();
+      this.inTick = false;
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
@@ -206,16 +223,44 @@ export class Player {
   next() {
     if (this.frames.length >= SLOTS || this.frames.some((f) => f.exact)) return;
     const moving = (this.source.kind === "sequence" && !this.source.paused) || this.source.kind === "stream";
-    if (this.dirty || moving) this.begin(this.currentParams(), this.camera(), false);
+    if (!this.dirty && !moving) return;
+    const how = this.reusesOrder() ? "last" : "read back";
+    if (how === "last" && !this.lastFrameShown()) {
+      // Drawn now, it would replace the last frame before the display showed it: after this
+      // tick's update instead (a task queued in its callback runs after it), or at the next tick.
+      if (this.inTick && !this.deferred) {
+        this.deferred = true;
+        setTimeout(() => {
+          this.deferred = false;
+          this.next();
+        }, 0);
+      }
+      return;
+    }
+    this.begin(this.currentParams(), this.camera(), how);
+  }
+
+  /** Whether the display has shown the last frame drawn (at a tick's rendering update). */
+  lastFrameShown() {
+    return this.inTick ? this.presentAt < this.ticks : this.presentAt <= this.ticks;
+  }
+
+  /** Whether the next frame draws in the last sort's order: it has served fewer than SORT_EVERY
+   * frames and was sorted for the level drawn now. */
+  reusesOrder() {
+    const s = this.sorted;
+    return s !== null && s.level === this.level && s.served < SORT_EVERY;
   }
 
   /** Starts a frame of params seen by camera in a free slot: its inputs and GPU passes, then its
-   * depths read back (exact: now, waiting for the GPU; else without waiting, polled by the loop).
-   * Resolves once drawn with {pixels (capture: the canvas's RGBA, rows from the top, else null),
-   * workerMs, pageMs, splats}. */
-  begin(params, camera, exact, capture = false) {
+   * order: `how` "exact" (its depths read back now, waiting for the GPU, and sorted), "read back"
+   * (read back without waiting, polled by the loop, then sorted) or "last" (drawn at once in the
+   * last sort's order). Resolves once drawn with {pixels (capture: the canvas's RGBA, rows from
+   * the top, else null), workerMs, pageMs, splats, level, sorted (false: the last order)}. */
+  begin(params, camera, how, capture = false) {
     this.dirty = false;
     const started = performance.now();
+    const exact = how === "exact";
     const slot = Array.from({ length: SLOTS }, (_, k) => k).find((k) => !this.frames.some((f) => f.slot === k));
     const frame = { id: this.nextId++, slot, camera, exact, capture, state: "gpu", cpuMs: 0, started, level: this.level };
     frame.done = new Promise((resolve, reject) => { frame.resolve = resolve; frame.reject = reject; });
@@ -228,11 +273,17 @@ export class Player {
       this.gpu.project(frame.inputs, camera, slot, frame.level);
       this.renderer.endSpan();
       if (exact) this.sort(frame, { keys: this.gpu.readDepthKeys(slot, frame.level), stride: 1 }, started);
-      else this.gpu.startDepthKeys(slot, frame.level);
+      else if (how === "read back") this.gpu.startDepthKeys(slot, frame.level);
+      else if (!this.sorted || this.sorted.level !== frame.level) throw new Error("no order of this level to draw in");
     } catch (error) {
       this.fail(error.message || String(error));
+      return frame.done;
     }
     if (frame.state === "gpu") frame.cpuMs += performance.now() - started; // else sort() counted it
+    if (how === "last") {
+      this.sorted.served += 1;
+      this.draw(frame, null, 0, this.sorted.count);
+    }
     return frame.done;
   }
 
@@ -266,7 +317,14 @@ export class Player {
    * engine's own render. */
   async renderNow(params, camera) {
     await this.idle();
-    return this.begin(params, camera, true, true);
+    return this.begin(params, camera, "exact", true);
+  }
+
+  /** As renderNow, but drawn in the last sort's order (of the last exact or read-back frame):
+   * what the frames between sorts show, for the tests to compare with the engine. */
+  async renderInLastOrder(params, camera) {
+    await this.idle();
+    return this.begin(params, camera, "last", true);
   }
 
   /** For the tests: what the GPU computes of params seen by camera, read back: the posed vertices,
@@ -311,10 +369,17 @@ export class Player {
       frame.resolve(Uint32Array.from(order, (place) => gaussian.get(place)));
       return;
     }
+    this.sorted = { level: frame.level, count: data.count, served: 1 };
+    if (this.draw(frame, order, data.ms, data.count) && this.looping) this.next();
+  }
+
+  /** Draws the oldest frame (its passes done) in `order`, or in the last sort's (null), and
+   * resolves it; false where that failed (the frames under way rejected). */
+  draw(frame, order, workerMs, splats) {
     const started = performance.now();
     let pixels = null;
     try {
-      this.renderer.setOrder(order);
+      if (order) this.renderer.setOrder(order);
       const camera = frame.camera;
       this.renderer.beginSpan(frame.id);
       const cut = frame.inputs.cut ? this.cut.region(frame.inputs.cut, this.gpu.posedTexture(frame.slot), camera) : null;
@@ -323,15 +388,16 @@ export class Player {
       if (frame.capture) pixels = this.renderer.readPixels();
     } catch (error) {
       this.fail(error.message || String(error));
-      return;
+      return false;
     }
     const now = performance.now();
     frame.cpuMs += now - started;
+    this.presentAt = this.inTick ? this.ticks : this.ticks + 1;
     this.frames.shift();
-    this.count(data.ms, frame.cpuMs, data.count, now - frame.started);
+    this.count(workerMs, frame.cpuMs, splats, now - frame.started);
     if (this.levelSwitch) this.chooseLevel(now - frame.started, frame.level, now);
-    frame.resolve({ pixels, workerMs: data.ms, pageMs: frame.cpuMs, splats: data.count, level: frame.level });
-    if (this.looping) this.next();
+    frame.resolve({ pixels, workerMs, pageMs: frame.cpuMs, splats, level: frame.level, sorted: order !== null });
+    return true;
   }
 
   fail(message) {

@@ -2332,6 +2332,7 @@ void main() {
   }
 
   // src/player.js
+  var SORT_EVERY = 2;
   var Player = class {
     constructor(canvas, workerUrl, options = {}) {
       this.canvas = canvas;
@@ -2342,6 +2343,11 @@ void main() {
       this.frames = [];
       this.nextId = 1;
       this.spare = { keys: [], orders: [] };
+      this.sorted = null;
+      this.ticks = 0;
+      this.inTick = false;
+      this.presentAt = -1;
+      this.deferred = false;
       this.dirty = true;
       this.listeners = [];
       this.stats = {
@@ -2497,9 +2503,12 @@ void main() {
     start() {
       this.looping = true;
       const tick = (timestamp) => {
+        this.ticks += 1;
+        this.inTick = true;
         this.display.tick(timestamp);
         this.pollDepths();
         this.next();
+        this.inTick = false;
         requestAnimationFrame(tick);
       };
       requestAnimationFrame(tick);
@@ -2509,15 +2518,39 @@ void main() {
     next() {
       if (this.frames.length >= SLOTS || this.frames.some((f) => f.exact)) return;
       const moving = this.source.kind === "sequence" && !this.source.paused || this.source.kind === "stream";
-      if (this.dirty || moving) this.begin(this.currentParams(), this.camera(), false);
+      if (!this.dirty && !moving) return;
+      const how = this.reusesOrder() ? "last" : "read back";
+      if (how === "last" && !this.lastFrameShown()) {
+        if (this.inTick && !this.deferred) {
+          this.deferred = true;
+          setTimeout(() => {
+            this.deferred = false;
+            this.next();
+          }, 0);
+        }
+        return;
+      }
+      this.begin(this.currentParams(), this.camera(), how);
+    }
+    /** Whether the display has shown the last frame drawn (at a tick's rendering update). */
+    lastFrameShown() {
+      return this.inTick ? this.presentAt < this.ticks : this.presentAt <= this.ticks;
+    }
+    /** Whether the next frame draws in the last sort's order: it has served fewer than SORT_EVERY
+     * frames and was sorted for the level drawn now. */
+    reusesOrder() {
+      const s = this.sorted;
+      return s !== null && s.level === this.level && s.served < SORT_EVERY;
     }
     /** Starts a frame of params seen by camera in a free slot: its inputs and GPU passes, then its
-     * depths read back (exact: now, waiting for the GPU; else without waiting, polled by the loop).
-     * Resolves once drawn with {pixels (capture: the canvas's RGBA, rows from the top, else null),
-     * workerMs, pageMs, splats}. */
-    begin(params, camera, exact, capture = false) {
+     * order: `how` "exact" (its depths read back now, waiting for the GPU, and sorted), "read back"
+     * (read back without waiting, polled by the loop, then sorted) or "last" (drawn at once in the
+     * last sort's order). Resolves once drawn with {pixels (capture: the canvas's RGBA, rows from
+     * the top, else null), workerMs, pageMs, splats, level, sorted (false: the last order)}. */
+    begin(params, camera, how, capture = false) {
       this.dirty = false;
       const started = performance.now();
+      const exact = how === "exact";
       const slot = Array.from({ length: SLOTS }, (_, k) => k).find((k) => !this.frames.some((f) => f.slot === k));
       const frame = { id: this.nextId++, slot, camera, exact, capture, state: "gpu", cpuMs: 0, started, level: this.level };
       frame.done = new Promise((resolve, reject) => {
@@ -2533,11 +2566,17 @@ void main() {
         this.gpu.project(frame.inputs, camera, slot, frame.level);
         this.renderer.endSpan();
         if (exact) this.sort(frame, { keys: this.gpu.readDepthKeys(slot, frame.level), stride: 1 }, started);
-        else this.gpu.startDepthKeys(slot, frame.level);
+        else if (how === "read back") this.gpu.startDepthKeys(slot, frame.level);
+        else if (!this.sorted || this.sorted.level !== frame.level) throw new Error("no order of this level to draw in");
       } catch (error) {
         this.fail(error.message || String(error));
+        return frame.done;
       }
       if (frame.state === "gpu") frame.cpuMs += performance.now() - started;
+      if (how === "last") {
+        this.sorted.served += 1;
+        this.draw(frame, null, 0, this.sorted.count);
+      }
       return frame.done;
     }
     /** The oldest frame's depths, if the GPU has them: off to the worker's sort (in frame order). */
@@ -2567,7 +2606,13 @@ void main() {
      * engine's own render. */
     async renderNow(params, camera) {
       await this.idle();
-      return this.begin(params, camera, true, true);
+      return this.begin(params, camera, "exact", true);
+    }
+    /** As renderNow, but drawn in the last sort's order (of the last exact or read-back frame):
+     * what the frames between sorts show, for the tests to compare with the engine. */
+    async renderInLastOrder(params, camera) {
+      await this.idle();
+      return this.begin(params, camera, "last", true);
     }
     /** For the tests: what the GPU computes of params seen by camera, read back: the posed vertices,
      * the world Gaussians (avatar_gpu.js's readWorld), the draw order (Uint32Array of Gaussians) and
@@ -2613,10 +2658,16 @@ void main() {
         frame.resolve(Uint32Array.from(order, (place) => gaussian.get(place)));
         return;
       }
+      this.sorted = { level: frame.level, count: data.count, served: 1 };
+      if (this.draw(frame, order, data.ms, data.count) && this.looping) this.next();
+    }
+    /** Draws the oldest frame (its passes done) in `order`, or in the last sort's (null), and
+     * resolves it; false where that failed (the frames under way rejected). */
+    draw(frame, order, workerMs, splats) {
       const started = performance.now();
       let pixels = null;
       try {
-        this.renderer.setOrder(order);
+        if (order) this.renderer.setOrder(order);
         const camera = frame.camera;
         this.renderer.beginSpan(frame.id);
         const cut = frame.inputs.cut ? this.cut.region(frame.inputs.cut, this.gpu.posedTexture(frame.slot), camera) : null;
@@ -2625,15 +2676,16 @@ void main() {
         if (frame.capture) pixels = this.renderer.readPixels();
       } catch (error) {
         this.fail(error.message || String(error));
-        return;
+        return false;
       }
       const now = performance.now();
       frame.cpuMs += now - started;
+      this.presentAt = this.inTick ? this.ticks : this.ticks + 1;
       this.frames.shift();
-      this.count(data.ms, frame.cpuMs, data.count, now - frame.started);
+      this.count(workerMs, frame.cpuMs, splats, now - frame.started);
       if (this.levelSwitch) this.chooseLevel(now - frame.started, frame.level, now);
-      frame.resolve({ pixels, workerMs: data.ms, pageMs: frame.cpuMs, splats: data.count, level: frame.level });
-      if (this.looping) this.next();
+      frame.resolve({ pixels, workerMs, pageMs: frame.cpuMs, splats, level: frame.level, sorted: order !== null });
+      return true;
     }
     fail(message) {
       const frames = this.frames;
