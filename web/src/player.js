@@ -395,7 +395,9 @@ export class Player {
     this.presentAt = this.inTick ? this.ticks : this.ticks + 1;
     this.frames.shift();
     this.count(workerMs, frame.cpuMs, splats, now - frame.started);
-    if (this.levelSwitch) this.chooseLevel(now - frame.started, frame.level, now);
+    // Only sorted frames time the GPU's round trip (their depths read back): a frame in the last
+    // order is drawn as soon as it is begun, and its time says nothing of what the level costs.
+    if (this.levelSwitch && order) this.chooseLevel(now - frame.started, frame.level, now);
     frame.resolve({ pixels, workerMs, pageMs: frame.cpuMs, splats, level: frame.level, sorted: order !== null });
     return true;
   }

@@ -2683,7 +2683,7 @@ void main() {
       this.presentAt = this.inTick ? this.ticks : this.ticks + 1;
       this.frames.shift();
       this.count(workerMs, frame.cpuMs, splats, now - frame.started);
-      if (this.levelSwitch) this.chooseLevel(now - frame.started, frame.level, now);
+      if (this.levelSwitch && order) this.chooseLevel(now - frame.started, frame.level, now);
       frame.resolve({ pixels, workerMs, pageMs: frame.cpuMs, splats, level: frame.level, sorted: order !== null });
       return true;
     }
