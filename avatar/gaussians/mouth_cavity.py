@@ -68,16 +68,23 @@ def mouth_opening(rig: HeadRig, params: RigParams, camera: Camera) -> np.ndarray
     return inside_polygon(pixels, uv).reshape(camera.height, camera.width)
 
 
+def cavity_parents(rig: HeadRig) -> Tensor:
+    """[K] the triangle of each of the cavity's Gaussians, in the order add_mouth_cavity appends
+    them (empty on a rig without a mouth interior)."""
+    faces = torch.nonzero(cavity_triangles(rig))[:, 0]  # [C]
+    return faces.repeat_interleave(max(1, round(CAVITY_GAUSSIANS / max(1, faces.numel()))))  # [K]
+
+
 @torch.no_grad()
 def add_mouth_cavity(model: GaussianAvatar) -> int:
     """Append the cavity's Gaussians to `model` (in place); returns how many."""
     rig = model.rig
-    faces = torch.nonzero(cavity_triangles(rig))[:, 0]  # [C]
-    if faces.numel() == 0:
+    parent = cavity_parents(rig)  # [K]
+    if parent.numel() == 0:
         log.info("mouth cavity: the %s rig has no triangles behind the lips; none added", rig.name)
         return 0
-    per_triangle = max(1, round(CAVITY_GAUSSIANS / faces.numel()))
-    parent = faces.repeat_interleave(per_triangle)  # [K]
+    faces = parent.unique()
+    per_triangle = parent.numel() // faces.numel()
     local, log_scale, colour = discs_on_triangles(rig, parent, per_triangle, 0, rig.vertex_colors)
     if colour is None:
         colour = torch.tensor(CAVITY_COLOUR).expand(parent.shape[0], 3)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from avatar.gaussians.mouth_cavity import add_mouth_cavity, cavity_triangles, mouth_opening
+from avatar.gaussians.mouth_cavity import add_mouth_cavity, cavity_parents, cavity_triangles, mouth_opening
 from avatar.model import load_avatar
 from avatar.renderer import AvatarRenderer
 from avatar.training.turned_views import turned_camera
@@ -35,9 +35,8 @@ CROP = (140, 180)  # rows, columns of the sheet's cut-out around the mouth
 
 def has_cavity(model) -> bool:
     """Whether the model's last Gaussians are the cavity add_mouth_cavity appends."""
-    probe = copy.deepcopy(model)
-    added = add_mouth_cavity(probe)
-    return added > 0 and torch.equal(model.parent[-added:], probe.parent[-added:])
+    parent = cavity_parents(model.rig)
+    return parent.numel() > 0 and torch.equal(model.parent[-parent.numel() :].cpu(), parent)
 
 
 @torch.no_grad()
