@@ -164,23 +164,26 @@ def test_several_cameras_a_window_holds_every_views_images_of_its_time_steps(sce
         in_frame=doubled(ones),
         time=time,
     )
+
+    def in_windows(crop_landmarks, **options):
+        """Both views' images refined in windows of time steps (the options say which)."""
+        return refine_in_windows(
+            rig,
+            emb,
+            fit.params,
+            [cam] * (2 * FRAMES),
+            doubled(images),
+            doubled(mattes),
+            doubled(ones),
+            crop_landmarks,
+            pairs,
+            weights=LEVELS,
+            progress=False,
+            **options,
+        )
+
     order = np.argsort(time, kind="stable")  # the images listed time step by time step instead
-    one = refine_in_windows(
-        rig,
-        emb,
-        fit.params,
-        [cam] * (2 * FRAMES),
-        doubled(images),
-        doubled(mattes),
-        doubled(ones),
-        doubled(landmarks)[order],
-        pairs,
-        length=2 * FRAMES,
-        weights=LEVELS,
-        progress=False,
-        rows=order,
-        time=time[order],
-    )
+    one = in_windows(doubled(landmarks)[order], length=2 * FRAMES, rows=order, time=time[order])
     torch.testing.assert_close(one.params.expr, whole.params.expr, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(one.params.rotation, whole.params.rotation, rtol=1e-5, atol=1e-6)
 
@@ -197,23 +200,7 @@ def test_several_cameras_a_window_holds_every_views_images_of_its_time_steps(sce
             return fits[-1]
 
     monkeypatch.setattr(photometric_windows, "PhotometricRefinement", Spy)
-    joined = refine_in_windows(
-        rig,
-        emb,
-        fit.params,
-        [cam] * (2 * FRAMES),
-        doubled(images),
-        doubled(mattes),
-        doubled(ones),
-        doubled(landmarks),
-        pairs,
-        length=10,
-        weights=LEVELS,
-        progress=False,
-        overlap=2,
-        rows=np.arange(2 * FRAMES),
-        time=time,
-    )
+    joined = in_windows(doubled(landmarks), length=10, overlap=2, rows=np.arange(2 * FRAMES), time=time)
     assert [(steps, count) for steps, count, _ in seen] == [(5, 10), (5, 10)]
     assert all(times == list(range(5)) for _, _, times in seen)
     assert joined.params.num_frames == FRAMES and joined.error.shape == (2 * FRAMES,)
