@@ -122,9 +122,9 @@ class DetailSwitch:
         """The finest level coarser than `index` whose renders are predicted to fit the budget
         from the median `index` missed it with; the coarsest where none is."""
         missed_ms = self._missed[(size, index)]
-        for finer in range(index + 1, len(self.levels)):
-            if missed_ms * self._cost(finer) / self._cost(index) <= 1e3 * self.budget_s:
-                return finer
+        for coarser in range(index + 1, len(self.levels)):
+            if missed_ms * self._cost(coarser) / self._cost(index) <= 1e3 * self.budget_s:
+                return coarser
         return len(self.levels)
 
     def _cost(self, index: int) -> float:
