@@ -39,3 +39,15 @@ test("a level of detail sorts its Gaussians only: the first `count`, from the ke
   // Gaussians 0 (place 1, depth 3), 1 (place 3, depth 1), 2 (place 0, depth 2): back to front 0, 2, 1
   assert.deepEqual(Array.from(order), [1, 0, 3]);
 });
+
+test("keys of any spread sort exactly: one, two and three radix passes", () => {
+  const n = 20000;
+  for (const spread of [1500, 3000000, 0xfffffffe]) { // keys above the nearest: 11, 22 and 32 bits
+    const keys = Uint32Array.from({ length: n }, (_, i) => (i % 11 === 0 ? 0xffffffff
+      : spread === 0xfffffffe && i % 7 === 0 ? i % 2 * spread : 1000 + Math.floor(Math.random() * spread)));
+    const order = new DepthSorter(Uint32Array.from({ length: n }, (_, i) => i)).drawOrder(keys, new Uint32Array(n));
+    const expected = Array.from({ length: n }, (_, i) => i).filter((i) => keys[i] !== 0xffffffff)
+      .sort((a, b) => keys[a] - keys[b] || a - b).reverse();
+    assert.deepEqual(Array.from(order), expected, `spread ${spread}`);
+  }
+});

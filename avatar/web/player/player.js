@@ -2981,6 +2981,9 @@ ${describeLevel(player)}  ${player.renderer.target.name}`;
 
   // src/sort.js
   var CULLED = 4294967295;
+  var DIGIT_BITS = 11;
+  var DIGITS = 1 << DIGIT_BITS;
+  var PASSES = Math.ceil(32 / DIGIT_BITS);
   var DepthSorter = class {
     /** places [N]: per Gaussian its place (gpu/layout.js's positions). */
     constructor(places) {
@@ -2990,7 +2993,7 @@ ${describeLevel(player)}  ${player.renderer.target.name}`;
       this.order = new Uint32Array(count);
       this.scratchKeys = new Uint32Array(count);
       this.scratchOrder = new Uint32Array(count);
-      this.histogram = new Uint32Array(65536);
+      this.counts = new Uint32Array(PASSES * DIGITS);
     }
     /** The places of the visible Gaussians among the first `count` (all by default: a level of
      * detail is the file's first Gaussians) back to front, into out [>= their count] (a view of it
@@ -2998,38 +3001,50 @@ ${describeLevel(player)}  ${player.renderer.target.name}`;
      * up to the last of those Gaussians' places. */
     drawOrder(depthKeys, out, count = this.keys.length) {
       const n = Math.min(count, this.keys.length), places = this.places;
-      let visible = 0;
+      let visible = 0, nearest2 = CULLED, farthest = 0;
       for (let i = 0; i < n; ++i) {
         const place = places[i], key = depthKeys[place];
         if (key === CULLED) continue;
+        if (key < nearest2) nearest2 = key;
+        if (key > farthest) farthest = key;
         this.keys[visible] = key;
         this.order[visible++] = place;
       }
-      this.radixSort(visible);
-      for (let s = 0; s < visible; ++s) out[s] = this.order[visible - 1 - s];
+      const order = this.radixSort(visible, nearest2, visible ? farthest - nearest2 : 0);
+      for (let s = 0; s < visible; ++s) out[s] = order[visible - 1 - s];
       return out.subarray(0, visible);
     }
-    /** Stable LSD radix sort of keys[0..n) with order alongside, two passes of 16 bits. */
-    radixSort(n) {
+    /** Stable LSD radix sort of keys[0..n) less `base` (then each at most `largest`) with order
+     * alongside, in as many passes of DIGIT_BITS as `largest` needs, every pass's counts taken in
+     * one read; returns the array the sorted order ends in. */
+    radixSort(n, base, largest) {
+      let passes = 1;
+      while (passes < PASSES && largest >>> passes * DIGIT_BITS) ++passes;
       let keys = this.keys, order = this.order, outKeys = this.scratchKeys, outOrder = this.scratchOrder;
-      const histogram = this.histogram;
-      for (const shift of [0, 16]) {
-        histogram.fill(0);
-        for (let i = 0; i < n; ++i) histogram[keys[i] >>> shift & 65535]++;
+      const counts = this.counts;
+      counts.fill(0);
+      for (let i = 0; i < n; ++i) {
+        const key = keys[i] - base;
+        keys[i] = key;
+        for (let p = 0; p < passes; ++p) counts[p * DIGITS + (key >>> p * DIGIT_BITS & DIGITS - 1)]++;
+      }
+      for (let p = 0; p < passes; ++p) {
         let sum = 0;
-        for (let b = 0; b < 65536; ++b) {
-          const c = histogram[b];
-          histogram[b] = sum;
+        for (let b = p * DIGITS; b < (p + 1) * DIGITS; ++b) {
+          const c = counts[b];
+          counts[b] = sum;
           sum += c;
         }
+        const shift = p * DIGIT_BITS, offset = p * DIGITS;
         for (let i = 0; i < n; ++i) {
-          const slot = histogram[keys[i] >>> shift & 65535]++;
+          const slot = counts[offset + (keys[i] >>> shift & DIGITS - 1)]++;
           outKeys[slot] = keys[i];
           outOrder[slot] = order[i];
         }
         [keys, outKeys] = [outKeys, keys];
         [order, outOrder] = [outOrder, order];
       }
+      return order;
     }
   };
 
