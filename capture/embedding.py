@@ -22,12 +22,11 @@ from torch import Tensor
 
 from avatar.rig import HeadRig
 from avatar.rig.errors import RigFileError, RigFileNotFoundError
+from avatar.rig.face_region import EYE_JOINTS, eyeball_triangles
 from capture.face_model import SILHOUETTE
 from capture.ibug68 import IRIS_CENTRES, MP_TO_IBUG68
 from capture.registration import register_face_model
 from capture.fit.silhouette import OutlinePaths, outline_paths
-
-EYE_JOINTS = (3, 4)  # eye_l, eye_r: pupils pair with IRIS_CENTRES reversed (left iris is 473)
 
 
 @dataclass
@@ -57,8 +56,15 @@ class LandmarkEmbedding:
             return np.array([position[int(p)] for p in positions])
 
         outline_index = moved(self.outline_index)
-        return LandmarkEmbedding(self.mp_index[rows], self.faces[rows], self.bary[rows], moved(self.ibug),
-                                 moved(self.pupils), outline_index, self.outline if outline_index is not None else None)
+        return LandmarkEmbedding(
+            self.mp_index[rows],
+            self.faces[rows],
+            self.bary[rows],
+            moved(self.ibug),
+            moved(self.pupils),
+            outline_index,
+            self.outline if outline_index is not None else None,
+        )
 
 
 def embedding_for_rig(rig: HeadRig, flame_embedding: str | Path | None = None) -> LandmarkEmbedding:
@@ -71,37 +77,46 @@ def embedding_for_rig(rig: HeadRig, flame_embedding: str | Path | None = None) -
         mp_index = np.concatenate([mp_index, IRIS_CENTRES[::-1]])
         faces = torch.cat([torch.as_tensor(faces, dtype=torch.long), pupil_faces])
         bary = torch.cat([torch.as_tensor(bary, dtype=torch.float32), pupil_bary])
-        return LandmarkEmbedding(mp_index, faces, bary, None, np.array([count, count + 1]),
-                                 *_outline(rig, mp_index, faces, bary))
+        return LandmarkEmbedding(
+            mp_index, faces, bary, None, np.array([count, count + 1]), *_outline(rig, mp_index, faces, bary)
+        )
     if rig.lmk_faces is None or rig.landmark_scheme != "ibug68":
-        raise RigFileError(f"rig '{rig.name}' has no iBUG-68 landmarks; FLAME needs its "
-                           "mediapipe_landmark_embedding.npz (--landmark-embedding)")
+        raise RigFileError(
+            f"rig '{rig.name}' has no iBUG-68 landmarks; FLAME needs its "
+            "mediapipe_landmark_embedding.npz (--landmark-embedding)"
+        )
     anchors = np.concatenate([MP_TO_IBUG68, IRIS_CENTRES[::-1]])
-    reg = register_face_model(rig.v_template.double().numpy(), rig.faces.numpy(), _eyeball_faces(rig), anchors,
-                              np.concatenate([rig.lmk_faces.numpy(), pupil_faces.numpy()]),
-                              np.concatenate([rig.lmk_bary.numpy(), pupil_bary.numpy()]))
+    reg = register_face_model(
+        rig.v_template.double().numpy(),
+        rig.faces.numpy(),
+        eyeball_triangles(rig).numpy(),
+        anchors,
+        np.concatenate([rig.lmk_faces.numpy(), pupil_faces.numpy()]),
+        np.concatenate([rig.lmk_bary.numpy(), pupil_bary.numpy()]),
+    )
     mp_index = np.arange(len(reg.faces))
     faces, bary = torch.from_numpy(reg.faces), torch.from_numpy(reg.bary)
-    return LandmarkEmbedding(mp_index, faces, bary, MP_TO_IBUG68.copy(), IRIS_CENTRES[::-1].copy(),
-                             *_outline(rig, mp_index, faces, bary))
+    return LandmarkEmbedding(
+        mp_index, faces, bary, MP_TO_IBUG68.copy(), IRIS_CENTRES[::-1].copy(), *_outline(rig, mp_index, faces, bary)
+    )
 
 
-def _eyeball_faces(rig: HeadRig) -> np.ndarray:
-    """[F] bool: triangles whose corners all move mostly with an eye joint."""
-    on_eye = (rig.lbs_weights[:, list(EYE_JOINTS)].amax(1) > 0.5).numpy()
-    return on_eye[rig.faces.numpy()].all(1)
-
-
-def _outline(rig: HeadRig, mp_index: np.ndarray, faces: Tensor,
-             bary: Tensor) -> tuple[np.ndarray | None, OutlinePaths | None]:
+def _outline(
+    rig: HeadRig, mp_index: np.ndarray, faces: Tensor, bary: Tensor
+) -> tuple[np.ndarray | None, OutlinePaths | None]:
     """Positions of the SILHOUETTE points among the embedded ones and their candidate paths, when
     all of them are embedded."""
     where = {int(m): i for i, m in enumerate(mp_index)}
     if not all(int(m) in where for m in SILHOUETTE):
         return None, None
     index = np.array([where[int(m)] for m in SILHOUETTE])
-    paths = outline_paths(rig.v_template.double().numpy(), rig.faces.numpy(), ~_eyeball_faces(rig),
-                          faces[index].numpy(), bary[index].double().numpy())
+    paths = outline_paths(
+        rig.v_template.double().numpy(),
+        rig.faces.numpy(),
+        ~eyeball_triangles(rig).numpy(),
+        faces[index].numpy(),
+        bary[index].double().numpy(),
+    )
     return index, paths
 
 
@@ -128,11 +143,11 @@ def _read_flame_embedding(path: Path, rig: HeadRig) -> tuple[np.ndarray, Tensor,
             faces = np.asarray(data["lmk_face_idx"], dtype=np.int64).reshape(-1)
             bary = np.asarray(data["lmk_b_coords"], dtype=np.float32).reshape(-1, 3)
     except (OSError, ValueError, KeyError) as e:
-        raise RigFileError(f"{path}: not a MediaPipe landmark embedding (.npz with landmark_indices, "
-                           f"lmk_face_idx, lmk_b_coords): {e}") from None
+        raise RigFileError(
+            f"{path}: not a MediaPipe landmark embedding (.npz with landmark_indices, lmk_face_idx, lmk_b_coords): {e}"
+        ) from None
     if not (len(mp_index) == len(faces) == len(bary)) or len(faces) == 0:
         raise RigFileError(f"{path}: landmark_indices, lmk_face_idx and lmk_b_coords differ in length")
     if mp_index.min() < 0 or mp_index.max() >= 478 or faces.min() < 0 or faces.max() >= len(rig.faces):
-        raise RigFileError(f"{path}: indices out of range for MediaPipe (478) or the rig's "
-                           f"{len(rig.faces)} triangles")
+        raise RigFileError(f"{path}: indices out of range for MediaPipe (478) or the rig's {len(rig.faces)} triangles")
     return mp_index, torch.from_numpy(faces), torch.from_numpy(bary)

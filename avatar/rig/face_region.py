@@ -15,6 +15,7 @@ from torch import Tensor
 
 from avatar.rig.head_rig import HeadRig
 
+EYE_JOINTS = (3, 4)  # eye_l, eye_r in HeadRig's joint order (the pupils pair with MediaPipe's irises reversed)
 JAW = list(range(0, 17))  # right ear to left ear along the jaw (iBUG order)
 BROWS = list(range(26, 16, -1))  # back across the brows: the outline's upper edge
 
@@ -34,6 +35,13 @@ def face_triangles(rig: HeadRig) -> Tensor:
     return torch.from_numpy(inside & in_front)
 
 
+def eyeball_triangles(rig: HeadRig) -> Tensor:
+    """[F] bool: the eyeballs' triangles, those whose three vertices an eye joint carries (skinning
+    weight over 0.5): the triangles that roll with the gaze. None on a rig without eyeballs."""
+    on_eye = (rig.lbs_weights.detach().cpu()[:, list(EYE_JOINTS)] > 0.5).any(-1)  # [V]
+    return on_eye[rig.faces.cpu()].all(-1)
+
+
 def inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """[P] bool: points [P, 2] inside the closed polygon [K, 2] (even-odd rule, crossings of a ray
     towards +x)."""
@@ -41,5 +49,7 @@ def inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     a, b = polygon, np.roll(polygon, -1, axis=0)  # [K, 2] each edge a -> b
     straddles = (a[None, :, 1] > y) != (b[None, :, 1] > y)  # [P, K]
     with np.errstate(divide="ignore", invalid="ignore"):
-        cross_x = a[None, :, 0] + (y - a[None, :, 1]) * (b[None, :, 0] - a[None, :, 0]) / (b[None, :, 1] - a[None, :, 1])
+        cross_x = a[None, :, 0] + (y - a[None, :, 1]) * (b[None, :, 0] - a[None, :, 0]) / (
+            b[None, :, 1] - a[None, :, 1]
+        )
     return (straddles & (x < cross_x)).sum(1) % 2 == 1
