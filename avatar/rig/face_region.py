@@ -4,7 +4,8 @@ inside them (eyes, mouth, teeth), and not the forehead, scalp, ears or neck.
 Where a tracked rig follows the person's own surface (skin the landmarks pin down), Gaussians
 that stray off their triangles are wrong; elsewhere (hair over the scalp, bangs over the
 forehead, hair hanging past the ears) the person reaches past the rig and Gaussians must follow.
-Rig-agnostic: every rig carries the iBUG landmarks (builtin, ICT, FLAME).
+Rig-agnostic: every rig carries the iBUG landmarks (builtin, ICT, FLAME). Within the face, the
+eyeballs: the triangles the eye joints carry (`eyeball_triangles`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from torch import Tensor
 
 from avatar.rig.head_rig import HeadRig
 
-EYE_JOINTS = (3, 4)  # eye_l, eye_r in HeadRig's joint order (the pupils pair with MediaPipe's irises reversed)
+EYE_JOINTS = (3, 4)  # eye_l, eye_r in HeadRig's joint order (the pupils pair with IRIS_CENTRES reversed)
 JAW = list(range(0, 17))  # right ear to left ear along the jaw (iBUG order)
 BROWS = list(range(26, 16, -1))  # back across the brows: the outline's upper edge
 
@@ -37,7 +38,7 @@ def face_triangles(rig: HeadRig) -> Tensor:
 
 def eyeball_triangles(rig: HeadRig) -> Tensor:
     """[F] bool: the eyeballs' triangles, those whose three vertices an eye joint carries (skinning
-    weight over 0.5): the triangles that roll with the gaze. None on a rig without eyeballs."""
+    weight over 0.5): the triangles that roll with the gaze. All False on a rig without eyeballs."""
     on_eye = (rig.lbs_weights.detach().cpu()[:, list(EYE_JOINTS)] > 0.5).any(-1)  # [V]
     return on_eye[rig.faces.cpu()].all(-1)
 
