@@ -28,7 +28,7 @@ from torch import Tensor
 
 from avatar.gaussians.model import GaussianAvatar, discs_on_triangles
 from avatar.rig import HeadRig, RigParams
-from avatar.rig.face_region import inside_polygon
+from avatar.rig.face_region import inside_polygon, landmark_pixels, pixels_inside
 from avatar.splat import Camera
 from avatar.splat.sh import SH_C0
 
@@ -58,14 +58,8 @@ def cavity_triangles(rig: HeadRig) -> Tensor:
 def mouth_opening(rig: HeadRig, params: RigParams, camera: Camera) -> np.ndarray:
     """[H, W] bool: the pixels inside the inner lips (iBUG 60-67) of the rig posed by params [1],
     seen by camera: where an opened mouth shows its inside."""
-    verts = rig.forward(params.to(dtype=rig.v_template.dtype))
-    lips = rig.landmarks(verts)[0][INNER_LIPS].float().cpu()  # [8, 3]
-    seen = (camera.world_to_cam[:3, :3] @ lips.T + camera.world_to_cam[:3, 3:]).T
-    uv = (camera.K @ seen.T).T
-    uv = (uv[:, :2] / uv[:, 2:]).numpy()
-    yy, xx = np.mgrid[0 : camera.height, 0 : camera.width]
-    pixels = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], 1)
-    return inside_polygon(pixels, uv).reshape(camera.height, camera.width)
+    lips = landmark_pixels(rig, params, camera)[INNER_LIPS]  # [8, 2]
+    return pixels_inside([lips], camera.height, camera.width)
 
 
 def cavity_parents(rig: HeadRig) -> Tensor:

@@ -10,11 +10,17 @@ eyeballs: the triangles the eye joints carry (`eyeball_triangles`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from avatar.rig.head_rig import HeadRig
+from avatar.rig.params import RigParams
+
+if TYPE_CHECKING:  # avatar.splat imports the rig package
+    from avatar.splat import Camera
 
 EYE_JOINTS = (3, 4)  # eye_l, eye_r in HeadRig's joint order (the pupils pair with IRIS_CENTRES reversed)
 JAW = list(range(0, 17))  # right ear to left ear along the jaw (iBUG order)
@@ -41,6 +47,25 @@ def eyeball_triangles(rig: HeadRig) -> Tensor:
     weight over 0.5): the triangles that roll with the gaze. All False on a rig without eyeballs."""
     on_eye = (rig.lbs_weights.detach().cpu()[:, list(EYE_JOINTS)] > 0.5).any(-1)  # [V]
     return on_eye[rig.faces.cpu()].all(-1)
+
+
+def landmark_pixels(rig: HeadRig, params: RigParams, camera: Camera) -> np.ndarray:
+    """[L, 2] the rig's landmarks posed by params [1], in the pixels of camera."""
+    verts = rig.forward(params.to(dtype=rig.v_template.dtype))
+    landmarks = rig.landmarks(verts)[0].float().cpu()  # [L, 3]
+    seen = (camera.world_to_cam[:3, :3] @ landmarks.T + camera.world_to_cam[:3, 3:]).T
+    uv = (camera.K @ seen.T).T
+    return (uv[:, :2] / uv[:, 2:]).numpy()
+
+
+def pixels_inside(outlines: list[np.ndarray], height: int, width: int) -> np.ndarray:
+    """[H, W] bool: the pixels whose centres lie inside any of the closed outlines [K, 2] (pixels)."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    centres = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], 1)
+    inside = np.zeros(centres.shape[0], dtype=bool)
+    for outline in outlines:
+        inside |= inside_polygon(centres, outline)
+    return inside.reshape(height, width)
 
 
 def inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from avatar.data.capture import Capture, load_capture
 from avatar.model import load_avatar
 from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig, RigParams
-from avatar.rig.face_region import eyeball_triangles, inside_polygon
+from avatar.rig.face_region import eyeball_triangles, landmark_pixels, pixels_inside
 from avatar.splat import Camera
 from avatar.training.turned_views import turned_camera
 
@@ -57,17 +57,8 @@ TILE = (288, 96)  # the sheet's cut-outs, resized to this width and height
 def eye_openings(rig: HeadRig, params: RigParams, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     """[H, W] bool: the pixels inside either eye's lid outline, and [12, 2] those outlines' pixel
     positions, for the rig posed by params [1] seen by camera."""
-    verts = rig.forward(params.to(dtype=rig.v_template.dtype))
-    landmarks = rig.landmarks(verts)[0].float().cpu()  # [68, 3]
-    seen = (camera.world_to_cam[:3, :3] @ landmarks.T + camera.world_to_cam[:3, 3:]).T
-    uv = (camera.K @ seen.T).T
-    uv = (uv[:, :2] / uv[:, 2:]).numpy()  # [68, 2]
-    yy, xx = np.mgrid[0 : camera.height, 0 : camera.width]
-    pixels = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], 1)
-    inside = np.zeros(pixels.shape[0], dtype=bool)
-    for outline in EYES:
-        inside |= inside_polygon(pixels, uv[outline])
-    return inside.reshape(camera.height, camera.width), uv[EYES[0] + EYES[1]]
+    uv = landmark_pixels(rig, params, camera)  # [68, 2]
+    return pixels_inside([uv[outline] for outline in EYES], camera.height, camera.width), uv[EYES[0] + EYES[1]]
 
 
 def eyeballs_only(model):
@@ -124,7 +115,7 @@ def gaze_check(avatar, capture: Capture) -> dict:
     errors = {"tracked": [], "training median": [], "zero": []}
     for f in capture.splits["test"]:
         camera, params, image = capture.camera(f), capture.frame_params(f), capture.load_image(f)
-        _, outline = eye_openings(avatar.rig, params, camera)
+        outline = landmark_pixels(avatar.rig, params, camera)[EYES[0] + EYES[1]]  # [12, 2]
         lo = np.floor(outline.min(0)).astype(int) - BOX_MARGIN
         hi = np.ceil(outline.max(0)).astype(int) + BOX_MARGIN
         for name, gaze in (("tracked", params.eyes[0]), ("training median", median), ("zero", torch.zeros(6))):
