@@ -28,7 +28,7 @@ from torch import Tensor
 
 from avatar.gaussians.model import GaussianAvatar, discs_on_triangles
 from avatar.rig import HeadRig, RigParams
-from avatar.rig.face_region import inside_polygon, landmark_pixels, pixels_inside
+from avatar.rig.face_region import inside_polygon, pixels_inside, posed_landmarks
 from avatar.splat import Camera
 from avatar.splat.sh import SH_C0
 
@@ -58,7 +58,7 @@ def cavity_triangles(rig: HeadRig) -> Tensor:
 def mouth_opening(rig: HeadRig, params: RigParams, camera: Camera) -> np.ndarray:
     """[H, W] bool: the pixels inside the inner lips (iBUG 60-67) of the rig posed by params [1],
     seen by camera: where an opened mouth shows its inside."""
-    lips = landmark_pixels(rig, params, camera)[INNER_LIPS]  # [8, 2]
+    lips = camera.project(posed_landmarks(rig, params)[INNER_LIPS]).numpy()  # [8, 2]
     return pixels_inside([lips], camera.height, camera.width)
 
 

@@ -10,17 +10,12 @@ eyeballs: the triangles the eye joints carry (`eyeball_triangles`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 from torch import Tensor
 
 from avatar.rig.head_rig import HeadRig
 from avatar.rig.params import RigParams
-
-if TYPE_CHECKING:  # avatar.splat imports the rig package
-    from avatar.splat import Camera
 
 EYE_JOINTS = (3, 4)  # eye_l, eye_r in HeadRig's joint order (the pupils pair with IRIS_CENTRES reversed)
 JAW = list(range(0, 17))  # right ear to left ear along the jaw (iBUG order)
@@ -49,13 +44,11 @@ def eyeball_triangles(rig: HeadRig) -> Tensor:
     return on_eye[rig.faces.cpu()].all(-1)
 
 
-def landmark_pixels(rig: HeadRig, params: RigParams, camera: Camera) -> np.ndarray:
-    """[L, 2] the rig's landmarks posed by params [1], in the pixels of camera."""
+def posed_landmarks(rig: HeadRig, params: RigParams) -> Tensor:
+    """[L, 3] the rig's landmarks posed by params [1], in world space (a camera's `project` puts
+    them in its pixels)."""
     verts = rig.forward(params.to(dtype=rig.v_template.dtype))
-    landmarks = rig.landmarks(verts)[0].float().cpu()  # [L, 3]
-    seen = (camera.world_to_cam[:3, :3] @ landmarks.T + camera.world_to_cam[:3, 3:]).T
-    uv = (camera.K @ seen.T).T
-    return (uv[:, :2] / uv[:, 2:]).numpy()
+    return rig.landmarks(verts)[0].float().cpu()
 
 
 def pixels_inside(outlines: list[np.ndarray], height: int, width: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from avatar.data.capture import Capture, load_capture
 from avatar.model import load_avatar
 from avatar.renderer import AvatarRenderer
 from avatar.rig import HeadRig, RigParams
-from avatar.rig.face_region import eyeball_triangles, landmark_pixels, pixels_inside
+from avatar.rig.face_region import eyeball_triangles, pixels_inside, posed_landmarks
 from avatar.splat import Camera
 from avatar.training.turned_views import turned_camera
 
@@ -57,7 +57,7 @@ TILE = (288, 96)  # the sheet's cut-outs, resized to this width and height
 def eye_openings(rig: HeadRig, params: RigParams, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     """[H, W] bool: the pixels inside either eye's lid outline, and [12, 2] those outlines' pixel
     positions, for the rig posed by params [1] seen by camera."""
-    uv = landmark_pixels(rig, params, camera)  # [68, 2]
+    uv = camera.project(posed_landmarks(rig, params)).numpy()  # [68, 2]
     return pixels_inside([uv[outline] for outline in EYES], camera.height, camera.width), uv[EYES[0] + EYES[1]]
 
 
@@ -115,7 +115,7 @@ def gaze_check(avatar, capture: Capture) -> dict:
     errors = {"tracked": [], "training median": [], "zero": []}
     for f in capture.splits["test"]:
         camera, params, image = capture.camera(f), capture.frame_params(f), capture.load_image(f)
-        outline = landmark_pixels(avatar.rig, params, camera)[EYES[0] + EYES[1]]  # [12, 2]
+        outline = camera.project(posed_landmarks(avatar.rig, params)[EYES[0] + EYES[1]]).numpy()  # [12, 2]
         lo = np.floor(outline.min(0)).astype(int) - BOX_MARGIN
         hi = np.ceil(outline.max(0)).astype(int) + BOX_MARGIN
         for name, gaze in (("tracked", params.eyes[0]), ("training median", median), ("zero", torch.zeros(6))):
