@@ -21,14 +21,56 @@ from avatar.rig.builtin import EXPRESSION_NAMES, SHAPE_NAMES, build_builtin_head
 from avatar.rig.builtin.grid import EYEBALL, MOUTH, SKIN, build_grid
 
 REQUIRED_EXPRESSIONS = (
-    "eyeBlink_L", "eyeBlink_R", "jawOpen", "mouthSmile_L", "mouthSmile_R", "mouthFrown_L", "mouthFrown_R",
-    "browInnerUp", "browDown_L", "browDown_R", "browOuterUp_L", "browOuterUp_R", "mouthPucker", "mouthFunnel",
-    "cheekPuff", "eyeWide_L", "eyeWide_R", "eyeSquint_L", "eyeSquint_R", "noseSneer_L", "noseSneer_R",
-    "mouthLeft", "mouthRight", "mouthStretch_L", "mouthStretch_R", "jawForward")
+    "eyeBlink_L",
+    "eyeBlink_R",
+    "jawOpen",
+    "mouthSmile_L",
+    "mouthSmile_R",
+    "mouthFrown_L",
+    "mouthFrown_R",
+    "browInnerUp",
+    "browDown_L",
+    "browDown_R",
+    "browOuterUp_L",
+    "browOuterUp_R",
+    "mouthPucker",
+    "mouthFunnel",
+    "cheekPuff",
+    "eyeWide_L",
+    "eyeWide_R",
+    "eyeSquint_L",
+    "eyeSquint_R",
+    "noseSneer_L",
+    "noseSneer_R",
+    "mouthLeft",
+    "mouthRight",
+    "mouthStretch_L",
+    "mouthStretch_R",
+    "jawForward",
+)
 # iBUG-68 left/right counterparts (0-based); self-symmetric points are omitted.
-IBUG_MIRROR = [(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)] + [
-    (31, 35), (32, 34), (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46), (48, 54), (49, 53),
-    (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)]
+IBUG_MIRROR = (
+    [(i, 16 - i) for i in range(8)]
+    + [(17 + i, 26 - i) for i in range(5)]
+    + [
+        (31, 35),
+        (32, 34),
+        (36, 45),
+        (37, 44),
+        (38, 43),
+        (39, 42),
+        (40, 47),
+        (41, 46),
+        (48, 54),
+        (49, 53),
+        (50, 52),
+        (55, 59),
+        (56, 58),
+        (60, 64),
+        (61, 63),
+        (65, 67),
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +119,7 @@ def ray_hits(origins: np.ndarray, direction: np.ndarray, tris: np.ndarray) -> np
 
 
 # ---------------------------------------------------------------- arrays and mesh validity
+
 
 def test_counts_dtypes_and_normalisation(rig):
     r = build_builtin_head()
@@ -132,7 +175,7 @@ def test_outward_winding(rig, grid):
     normals = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     volume = np.einsum("fd,fd->f", v[f[:, 0]], np.cross(v[f[:, 1]], v[f[:, 2]])) / 6.0
     eyeball_faces = (grid.region[f] == EYEBALL).all(1)
-    sphere = 4.0 / 3.0 * np.pi * 0.012 ** 3
+    sphere = 4.0 / 3.0 * np.pi * 0.012**3
     for ids in grid.eyeballs:
         own = np.isin(f, ids).all(1)
         assert 0.9 * sphere < volume[own].sum() < sphere
@@ -158,6 +201,7 @@ def test_proportions(rig, grid):
 
 
 # ---------------------------------------------------------------- joints and skinning
+
 
 def test_joints_sit_where_documented(rig):
     joints = (rig.j_regressor @ rig.v_template).numpy()
@@ -207,6 +251,7 @@ def test_open_mouth_shows_the_dark_interior_not_the_head_behind(rig, grid):
 
 # ---------------------------------------------------------------- eyes
 
+
 def test_eye_rotation_turns_the_eyeball_about_its_centre(rig, grid):
     rest = rig.v_template.numpy()
     turn = np.array([0.1, 0.4, 0.0])
@@ -251,6 +296,7 @@ def test_blink_closes_only_its_own_eye(rig):
 
 # ---------------------------------------------------------------- landmarks
 
+
 def test_landmark_layout(rig):
     lmk = landmarks(rig, rig.v_template.numpy())
     assert np.argmax(lmk[:, 2]) == 30  # nose tip most forward
@@ -273,6 +319,7 @@ def test_eye_landmarks_sit_on_the_lid_edges(rig, grid):
 
 
 # ---------------------------------------------------------------- expressions
+
 
 def test_smile_raises_its_own_mouth_corner(rig):
     rest = landmarks(rig, rig.v_template.numpy())
@@ -316,6 +363,7 @@ def test_expressions_are_localised_sided_and_leave_eyeballs_alone(rig, grid):
 
 # ---------------------------------------------------------------- identity
 
+
 def test_identity_components(rig, grid):
     v = rig.v_template.numpy()
     s = rig.shapedirs.numpy()  # [V, 3, S]
@@ -334,7 +382,22 @@ def test_identity_components(rig, grid):
         assert np.allclose(s[ids], s[ids[0]][None])
 
 
+@pytest.mark.parametrize("trait", SHAPE_NAMES)
+def test_the_eyeballs_move_with_their_eye_openings(rig, grid, trait):
+    """Every trait carries each eyeball as it carries that eye's lid landmarks (their mean, to 0.2
+    mm at 3 standard deviations): else a fitted face leaves the pupils off-centre between the
+    corners, and the tracker turns the eyes to put them back under the irises."""
+    shape = np.eye(len(SHAPE_NAMES))[SHAPE_NAMES.index(trait)] * 3.0
+    rest, moved = pose(rig), pose(rig, shape=shape)
+    rest_lmk, moved_lmk = landmarks(rig, rest), landmarks(rig, moved)
+    for ids, lids in zip(grid.eyeballs, (range(42, 48), range(36, 42))):
+        eyeball = moved[ids].mean(0) - rest[ids].mean(0)
+        opening = (moved_lmk[list(lids)] - rest_lmk[list(lids)]).mean(0)
+        assert np.linalg.norm(eyeball - opening) < 2e-4, (trait, eyeball, opening)
+
+
 # ---------------------------------------------------------------- colours
+
 
 def test_vertex_colours(rig, grid):
     c = rig.vertex_colors.numpy()

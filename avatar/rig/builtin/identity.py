@@ -2,8 +2,11 @@
 
 Each component is one anatomical trait, and a coefficient of 1 is about one standard deviation
 of that trait in adults (a few millimetres). The fields overlap little, so the components are
-close to orthogonal. Eyeballs move rigidly with the field at their centre (they translate but
-never deform), which keeps the eye joints at the eyeball centres.
+close to orthogonal. Eyeballs translate rigidly (never deform, so the eye joints stay at their
+centres) with their eye's opening: by the mean of the field over that eye's six lid landmarks. The
+field at the eyeball's centre would not do: eye_spacing peaks there and falls off towards the
+corners, so a fitted face slid its pupils off-centre between the corners, and the tracker turned
+the eyes apart to put them back under the irises.
 """
 
 from __future__ import annotations
@@ -13,9 +16,23 @@ import numpy as np
 from avatar.rig.builtin.geometry import eye_centres
 from avatar.rig.builtin.skin import smoothstep
 
-SHAPE_NAMES = ("head_width", "head_height", "head_depth", "face_length", "jaw_width", "nose_length",
-               "nose_width", "nose_projection", "cheek_fullness", "brow_ridge", "chin_projection",
-               "eye_spacing", "lip_fullness", "neck_width")
+SHAPE_NAMES = (
+    "head_width",
+    "head_height",
+    "head_depth",
+    "face_length",
+    "jaw_width",
+    "nose_length",
+    "nose_width",
+    "nose_projection",
+    "cheek_fullness",
+    "brow_ridge",
+    "chin_projection",
+    "eye_spacing",
+    "lip_fullness",
+    "neck_width",
+)
+LID_LANDMARKS = (range(42, 48), range(36, 42))  # iBUG: the subject's left eye (+x), then the right eye
 
 
 def _gauss(p: np.ndarray, centre, sigma) -> np.ndarray:
@@ -71,8 +88,7 @@ def _field(name: str, p: np.ndarray, lmk: np.ndarray) -> np.ndarray:
 def identity_basis(rest: np.ndarray, landmarks: np.ndarray, eyeballs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """shapedirs [V, 3, S] in SHAPE_NAMES order; eyeballs [2] vertex ids (left, right)."""
     basis = np.stack([_field(n, rest, landmarks) for n in SHAPE_NAMES], axis=-1)  # [V, 3, S]
-    centres = eye_centres()
-    for ids, centre in zip(eyeballs, centres):
-        rigid = np.stack([_field(n, centre[None], landmarks)[0] for n in SHAPE_NAMES], -1)  # [3, S]
-        basis[ids] = rigid
+    for ids, lids in zip(eyeballs, LID_LANDMARKS):
+        opening = landmarks[list(lids)]  # [6, 3]
+        basis[ids] = np.stack([_field(n, opening, landmarks).mean(0) for n in SHAPE_NAMES], -1)  # [3, S]
     return basis
