@@ -19,11 +19,18 @@ import numpy as np
 import torch
 
 from avatar.data.capture import load_capture
+from avatar.rig.face_region import posed_landmarks
 from avatar.rig.loaders import load_rig
 from capture.ibug68 import MP_TO_IBUG68
 
-PARTS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
-         "outer_mouth": range(48, 60), "inner_mouth": range(60, 68)}
+PARTS = {
+    "jaw": range(0, 17),
+    "brows": range(17, 27),
+    "nose": range(27, 36),
+    "eyes": range(36, 48),
+    "outer_mouth": range(48, 60),
+    "inner_mouth": range(60, 68),
+}
 EYE_CORNERS = (33, 263)  # MediaPipe's outer eye corners: the NME's unit
 
 
@@ -35,7 +42,7 @@ def landmark_errors(capture_dir: Path, every: int) -> tuple[np.ndarray, np.ndarr
     errors, offsets = [], []
     for frame in range(0, len(capture.frames), every):
         with torch.no_grad():
-            points = rig.landmarks(rig.forward(capture.frame_params(frame)))[0]  # [68, 3]
+            points = posed_landmarks(rig, capture.frame_params(frame))  # [68, 3]
         projected = capture.camera(frame).project(points).numpy()  # [68, 2]
         target = mediapipe[frame, MP_TO_IBUG68]  # [68, 2]
         unit = np.linalg.norm(mediapipe[frame, EYE_CORNERS[0]] - mediapipe[frame, EYE_CORNERS[1]])
