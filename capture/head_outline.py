@@ -24,6 +24,7 @@ it, by an amount that depends on which part of the shell a pose puts on the outl
 
 The measurements behind these choices are in docs/results.md ("Head outline").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -78,9 +79,15 @@ def matte_outline(mattes: np.ndarray, in_frame: np.ndarray, landmarks: np.ndarra
     """The person's outline along the rays of each frame: mattes [T, H, W] in [0, 1], in_frame
     [T, H, W] (1 where the crop shows the video frame), landmarks [T, 478, 2+] MediaPipe points
     in the same pixels."""
-    t, height, width = mattes.shape
     centres = torch.as_tensor(landmarks[:, BETWEEN_EYES, :2], dtype=torch.float32)
     eye_line = torch.as_tensor(landmarks[:, EYE_RIGHT, :2] - landmarks[:, EYE_LEFT, :2], dtype=torch.float32)
+    return outline_along_rays(mattes, in_frame, centres, eye_line)
+
+
+def outline_along_rays(mattes: np.ndarray, in_frame: np.ndarray, centres: Tensor, eye_line: Tensor) -> MatteOutline:
+    """`matte_outline` with the rays' origins centres [T, 2] (between the eyes) and the eye lines
+    eye_line [T, 2] (image left eye corner to image right one) given in the mattes' pixels."""
+    t, height, width = mattes.shape
     ups = F.normalize(torch.stack([eye_line[:, 1], -eye_line[:, 0]], -1), dim=-1)  # image right -> up
     directions = ray_directions(ups)  # [T, K, 2]
     steps = torch.arange(0.0, float(np.hypot(height, width)), RAY_STEP)  # [R]
@@ -96,7 +103,7 @@ def matte_outline(mattes: np.ndarray, in_frame: np.ndarray, landmarks: np.ndarra
     first_out = torch.where(run_out, torch.arange(len(steps)), len(steps)).amin(-1)  # [T, K]
     radii = steps[first_out.clamp(max=len(steps) - 1)]
     end = centres[:, None, :] + (radii[..., None] + EDGE_MARGIN) * directions  # just past the outline
-    in_crop = ((end[..., 0] >= 0) & (end[..., 0] < width) & (end[..., 1] >= 0) & (end[..., 1] < height))
+    in_crop = (end[..., 0] >= 0) & (end[..., 0] < width) & (end[..., 1] >= 0) & (end[..., 1] < height)
     end_grid = torch.stack([end[..., 0] / width * 2 - 1, end[..., 1] / height * 2 - 1], -1)[:, :, None]
     shown = F.grid_sample(images[:, 1:], end_grid, align_corners=False)[:, 0, :, 0] >= 0.5  # [T, K]
     valid = person[..., 0] & (first_out < len(steps)) & in_crop & shown
@@ -106,7 +113,8 @@ def matte_outline(mattes: np.ndarray, in_frame: np.ndarray, landmarks: np.ndarra
 @dataclass
 class HeadShell:
     samples: VertexSamples  # the skull's vertices above the cut height, with rest-pose normals
-    harmonics: Tensor  # [N, C] real spherical harmonics (degree HAIR_DEGREE) of each vertex's direction from the skull's centre
+    harmonics: Tensor  # [N, C] real spherical harmonics (degree HAIR_DEGREE) of each vertex's direction from `centre`
+    centre: Tensor  # [3] rest pose, rig space: the skull's centre, the harmonics' origin
 
 
 def head_shell(rig: HeadRig, height: float, max_points: int = MAX_SHELL_POINTS) -> HeadShell:
@@ -119,8 +127,9 @@ def head_shell(rig: HeadRig, height: float, max_points: int = MAX_SHELL_POINTS) 
     if len(vertices) > max_points:
         vertices = vertices[torch.linspace(0, len(vertices) - 1, max_points).round().long()]
     samples = vertex_samples(rig, vertices)
-    directions = F.normalize(rest[vertices] - rest[vertices].mean(0), dim=-1)
-    return HeadShell(samples, real_harmonics(HAIR_DEGREE, directions).float())
+    centre = rest[vertices].mean(0)
+    directions = F.normalize(rest[vertices] - centre, dim=-1)
+    return HeadShell(samples, real_harmonics(HAIR_DEGREE, directions).float(), centre)
 
 
 def thickness(harmonics: Tensor, coefficients: Tensor) -> Tensor:
@@ -166,16 +175,14 @@ def outline_errors(radii: Tensor, found: Tensor, outline: MatteOutline) -> tuple
     return radii - outline.radii, found & outline.valid
 
 
-
 class OutlineTerm:
     """The head-outline loss of a batch of frames, with the video's hair thickness."""
 
-    def __init__(self, rig: HeadRig, height: float, outline: MatteOutline, k_mats: Tensor, w2c: Tensor,
-                 iod: Tensor):
+    def __init__(self, rig: HeadRig, height: float, outline: MatteOutline, k_mats: Tensor, w2c: Tensor, iod: Tensor):
         """height: where the shell starts (rest pose, metres); k_mats [T, 3, 3], w2c [T, 4, 4]:
         the frames' cameras; iod [T]: the frames' inter-ocular distances (pixels)."""
         shell = head_shell(rig, height)
-        self.harmonics = shell.harmonics
+        self.harmonics, self.centre = shell.harmonics, shell.centre
         self.points = LandmarkRig(rig, shell.samples.faces, shell.samples.bary, shell.samples.normals)
         self.outline, self.k_mats, self.w2c, self.iod = outline, k_mats, w2c, iod
         self.hair = initial_coefficients(INITIAL_HAIR).requires_grad_(True)  # [C]
@@ -194,7 +201,7 @@ class OutlineTerm:
         (like one landmark, for errors below ROBUST), plus the thickness's roughness."""
         err, counts = self.errors(params, posed)
         e = err / self.iod[:, None]
-        rho = 2 * ROBUST * ((e.pow(2) + ROBUST ** 2).sqrt() - ROBUST)  # ~ e^2 below ROBUST
+        rho = 2 * ROBUST * ((e.pow(2) + ROBUST**2).sqrt() - ROBUST)  # ~ e^2 below ROBUST
         return (rho * counts).sum() / counts.sum().clamp_min(1) + self.roughness()
 
     def roughness(self) -> Tensor:

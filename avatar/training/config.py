@@ -72,6 +72,10 @@ class TrainConfig:
     # Floaters: the opacity of Gaussians further from the rig than the person's matte reaches past
     # it (the capture's hair margin: avatar/training/floaters.py).
     floater_reg: float = 0.0
+    # The scalp's Gaussians start on the hair's shell fitted to the training frames' mattes (its
+    # thickness along each off-face triangle's normal), and xyz_reg and the floaters count from
+    # there (avatar/training/hair_lift.py); without a registered shell or masks, on the skull.
+    hair_shell: bool = False
     # The share of steps that also train on their frame mirrored left-right (at half resolution,
     # weighted by how little the video saw each surface: avatar/training/mirrored.py); 0: none.
     mirror_fraction: float = 0.0

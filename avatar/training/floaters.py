@@ -21,13 +21,15 @@ from avatar.rig import RigParams
 
 
 class FloaterFinder:
-    def __init__(self, model: GaussianAvatar, shape: Tensor, margin_m: float):
-        """shape [S]: the person's identity; margin_m: the capture's hair margin (metres)."""
+    def __init__(self, model: GaussianAvatar, shape: Tensor, margin_m: float, lift_m: Tensor | None = None):
+        """shape [S]: the person's identity; margin_m: the capture's hair margin (metres); lift_m [F]:
+        metres each triangle's Gaussians start off it (the hair's shell), added to the margin."""
         self.rest = model.rig.zero_params(1)
         self.rest.shape = shape.detach().to(self.rest.shape)
         verts = model.rig.forward(self.rest)[0].detach().double().cpu().numpy()  # [V, 3]
         self.tree = cKDTree(verts)
         self.margin = margin_m
+        self.lift = None if lift_m is None else lift_m.clamp_min(0.0).double().cpu().numpy()  # [F]
 
     @torch.no_grad()
     def __call__(self, model: GaussianAvatar) -> Tensor:
@@ -35,4 +37,5 @@ class FloaterFinder:
         params: RigParams = self.rest.to(device=model.xyz.device)
         means = blend_reference(model, params).means.detach().double().cpu().numpy()  # [N, 3]
         distance, _ = self.tree.query(means)
-        return torch.from_numpy(distance > self.margin).to(model.xyz.device)
+        margin = self.margin if self.lift is None else self.margin + self.lift[model.parent.cpu().numpy()]
+        return torch.from_numpy(distance > margin).to(model.xyz.device)

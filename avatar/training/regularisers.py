@@ -13,8 +13,14 @@ from avatar.gaussians.rotations import quat_to_matrix
 from avatar.training.config import TrainConfig
 
 
-def regularisers(model: GaussianAvatar, cfg: TrainConfig, offsets: torch.Tensor, face: torch.Tensor,
-                 floating: torch.Tensor | None = None) -> torch.Tensor:
+def regularisers(
+    model: GaussianAvatar,
+    cfg: TrainConfig,
+    offsets: torch.Tensor,
+    face: torch.Tensor,
+    floating: torch.Tensor | None = None,
+    lift: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Stay near the parent triangle, stay small, and keep the blendshape offsets this frame
     applies (offsets [N, 14]) small: offsets fitted to few expression combinations otherwise
     absorb anything that co-varies with them and break on unseen combinations. Where enabled,
@@ -22,8 +28,12 @@ def regularisers(model: GaussianAvatar, cfg: TrainConfig, offsets: torch.Tensor,
     and no longer than needle_ratio times their width on the face: off the surface or drawn out
     along it, a Gaussian that looks right from the video's camera breaks into shards from any other.
     floating [N] bool: the Gaussians beyond the person (`avatar.training.floaters`), whose
-    opacity fades (`floater_reg`)."""
-    far = torch.relu(model.xyz.norm(dim=-1) - cfg.xyz_reg_threshold).mean()
+    opacity fades (`floater_reg`). lift [F]: where each triangle's Gaussians sit at rest along its
+    normal (triangle units; the hair's shell, `avatar.training.hair_lift`), what "near" counts from."""
+    xyz = model.xyz
+    if lift is not None:
+        xyz = torch.cat([xyz[:, :2], xyz[:, 2:] - lift[model.parent, None]], -1)  # [N, 3] from the shell
+    far = torch.relu(xyz.norm(dim=-1) - cfg.xyz_reg_threshold).mean()
     big = torch.relu(torch.exp(model.log_scale).amax(-1) - cfg.scale_reg_threshold).mean()
     applied = offsets.pow(2).sum(-1).mean()
     total = cfg.xyz_reg * far + cfg.scale_reg * big + cfg.offset_reg * applied

@@ -40,6 +40,7 @@ from avatar.training.densify import Densifier
 from avatar.training.evaluate import composite_target, evaluate
 from avatar.training.finishers import Finisher, registered_finishers
 from avatar.training.floaters import FloaterFinder
+from avatar.training.hair_lift import registered_hair_thickness, triangle_thickness, triangle_units
 from avatar.training.frame_memory import FrameMemory, KeptOrMade, tensor_bytes
 from avatar.training.image_metrics import photometric_loss
 from avatar.training.mirrored import MirroredFrames, weighted
@@ -181,6 +182,13 @@ class Trainer:
             pose=pose,
         ).to(device)
         self.model.head_cut = capture_head_cut(capture, rig)
+        self.hair_m = self.hair_shell(capture, rig) if cfg.hair_shell else None  # [F] metres, or None
+        self.lift = (
+            None if self.hair_m is None else (self.hair_m / triangle_units(rig)).to(device)
+        )  # [F] triangle units
+        if self.lift is not None:  # a checkpoint's positions replace these when resuming
+            with torch.no_grad():
+                self.model.xyz[:, 2] += self.lift[self.model.parent]
         self.renderer = AvatarRenderer(self.model, cfg.background, cfg.backend)
         self.ran = self.renderer.backends()
         log.info("training on %s: blend backend %s, splat backend %s", device, self.ran["blend"], self.ran["splat"])
@@ -224,7 +232,7 @@ class Trainer:
         self.mirrored = self.mirrored_frames() if cfg.mirror_fraction else None
         self.face = face_triangles(rig).to(device)  # [F] bool
         margin = hair_margin(capture, rig) if cfg.floater_reg else 0.0  # 0: no mattes to say
-        self.floaters = FloaterFinder(self.model, capture.params.shape, margin) if margin > 0 else None
+        self.floaters = FloaterFinder(self.model, capture.params.shape, margin, self.hair_m) if margin > 0 else None
         self.floating: torch.Tensor | None = None  # [N] bool, refreshed with the densification
         self.floaters_due = True
         self.background = torch.tensor(cfg.background, dtype=torch.float32, device=device)  # [3]
@@ -233,6 +241,26 @@ class Trainer:
         self.colours_from = int(cfg.camera_colour_from_frac * cfg.iterations)
         self.lr_decay = math.log(cfg.lr_xyz_final / cfg.lr_xyz) / max(1, cfg.iterations)
         self.threads = ThreadBudget()  # CPU kernels: only the cores other processes leave free
+
+    def hair_shell(self, capture: Capture, rig: HeadRig) -> torch.Tensor | None:
+        """[F] metres each off-face triangle's Gaussians start along its normal: the hair's shell
+        fitted to the training frames (`avatar.training.hair_lift`), or None (with a warning) when
+        nothing registered gives one for this capture."""
+        thickness = registered_hair_thickness(capture, self.train_frames, rig)
+        if thickness is None:
+            log.warning(
+                "no hair shell for %s (no masks, no iBUG landmarks or none registered): the scalp's "
+                "Gaussians start on the skull",
+                capture.root,
+            )
+            return None
+        lift = triangle_thickness(rig, thickness)
+        log.info(
+            "hair shell: off-face triangles lifted by %.1f mm (median), %.1f mm at most",
+            1000 * lift[lift != 0].median().item() if (lift != 0).any() else 0.0,
+            1000 * lift.max().item(),
+        )
+        return lift
 
     def mirrored_frames(self) -> MirroredFrames | None:
         """The training frames mirrored, or None (with a warning) for a rig that has no mirror."""
@@ -339,7 +367,7 @@ class Trainer:
             "photo": photometric_loss(
                 self.as_seen(frame, rendered.rgb, rendered.alpha), self.targets[frame], cfg.ssim_weight
             ),
-            "reg": regularisers(self.model, cfg, offsets, self.face, self.floating_now()),
+            "reg": regularisers(self.model, cfg, offsets, self.face, self.floating_now(), self.lift),
         }
         mask = self.targets.mask(frame)
         if mask is not None and cfg.alpha_weight:
