@@ -183,11 +183,10 @@ class Trainer:
         ).to(device)
         self.model.head_cut = capture_head_cut(capture, rig)
         self.hair_m = self.hair_shell(capture, rig) if cfg.hair_shell else None  # [F] metres, or None
-        self.lift = (
-            None if self.hair_m is None else (self.hair_m / triangle_units(rig)).to(device)
-        )  # [F] triangle units
-        if self.lift is not None:  # a checkpoint's positions replace these when resuming
-            with torch.no_grad():
+        self.lift: torch.Tensor | None = None  # [F] triangle units: where each triangle's Gaussians start
+        if self.hair_m is not None:
+            self.lift = (self.hair_m / triangle_units(rig)).to(device)
+            with torch.no_grad():  # a checkpoint's positions replace these when resuming
                 self.model.xyz[:, 2] += self.lift[self.model.parent]
         self.renderer = AvatarRenderer(self.model, cfg.background, cfg.backend)
         self.ran = self.renderer.backends()
