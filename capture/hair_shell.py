@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from avatar.data.capture import Capture
 from avatar.data.splits import spread
 from avatar.rig import HeadRig
-from capture.harmonics import real_harmonics
-from capture.head_outline import HAIR_DEGREE, MatteOutline, OutlineTerm, outline_along_rays
+from capture.head_outline import MatteOutline, OutlineTerm, outline_along_rays
+from capture.ibug68 import OUTER_EYE_CORNERS
 
 MAX_FRAMES = 200  # frames fitted on, evenly spread over the training frames (60 Adam steps over all of them)
 TAPER = 0.02  # metres below the shell's start (the bottom of the nose) over which the thickness fades to 0
-BETWEEN_EYES, RIGHT_EYE_OUTER, LEFT_EYE_OUTER, NOSE_BOTTOM = 27, 36, 45, 33  # iBUG 68
+BETWEEN_EYES, NOSE_BOTTOM = 27, 33  # iBUG 68 (not capture.track's MediaPipe NOSE_BOTTOM)
+RIGHT_EYE_OUTER, LEFT_EYE_OUTER = OUTER_EYE_CORNERS  # image left, image right
 
 
 def hair_thickness(capture: Capture, frames: list[int], rig: HeadRig) -> Tensor | None:
@@ -56,8 +56,7 @@ def hair_thickness(capture: Capture, frames: list[int], rig: HeadRig) -> Tensor 
     iod = (pixels[:, LEFT_EYE_OUTER] - pixels[:, RIGHT_EYE_OUTER]).norm(dim=-1).clamp_min(1.0)  # [T]
     term = OutlineTerm(rig, height, outline, k_mats, w2c, iod)
     term.fit_hair(params)
-    directions = F.normalize(rest - term.centre, dim=-1)  # [V, 3]
-    thickness = real_harmonics(HAIR_DEGREE, directions).float() @ term.hair.detach().float()  # [V]
+    thickness = term.thickness_at(rest)  # [V]
     fade = ((rest[:, 1] - (height - TAPER)) / TAPER).clamp(0.0, 1.0)  # [V]
     return thickness * fade
 

@@ -209,6 +209,12 @@ class OutlineTerm:
         keeps the parts of the shell that no ray sees from wandering."""
         return (self.roughness_weights * self.hair.pow(2)).sum()
 
+    def thickness_at(self, rest_points: Tensor) -> Tensor:
+        """[N] metres: the fitted thickness in the directions of rest_points [N, 3] (rest pose, rig
+        space) from the skull's centre, wherever they are (not only the shell's vertices)."""
+        directions = F.normalize(rest_points - self.centre.to(rest_points), dim=-1)
+        return thickness(real_harmonics(HAIR_DEGREE, directions).to(self.hair), self.hair.detach())
+
     def fit_hair(self, params: RigParams) -> None:
         """The thickness alone, the poses held (they are nowhere near the matte before it)."""
         with torch.no_grad():
