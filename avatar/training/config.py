@@ -72,6 +72,12 @@ class TrainConfig:
     # Floaters: the opacity of Gaussians further from the rig than the person's matte reaches past
     # it (the capture's hair margin: avatar/training/floaters.py).
     floater_reg: float = 0.0
+    # Nothing paints the rig's surface from behind it: the render's depth more than behind_margin
+    # (metres) behind the posed rig's surface, on the rig's pixels of each training frame
+    # (avatar/training/behind_surface.py): a face that goes transparent and lets the head's far
+    # side paint it shows the head's inside when turned.
+    behind_reg: float = 0.0
+    behind_margin: float = 0.03
     # The scalp's Gaussians start on the hair's shell fitted to the training frames' mattes (its
     # thickness along each off-face triangle's normal), and xyz_reg and the floaters count from
     # there (avatar/training/hair_lift.py); without a registered shell or masks, on the skull.
@@ -81,7 +87,8 @@ class TrainConfig:
     mirror_fraction: float = 0.0
     # Memory for the decoded training frames (targets, masks, cut regions, mirrored frames), in
     # GB: a clip that needs more keeps this much and decodes the rest each time a step draws it
-    # (avatar/training/frame_memory.py). 512 px frames take 1.3 MB each, 1.9 MB mirrored too.
+    # (avatar/training/frame_memory.py). 512 px frames take 1.3 MB each, 1.9 MB mirrored too, and
+    # 0.5 MB more with the rig's surface depth (behind_reg).
     frame_memory_gb: float = 3.0
     offsets_from_frac: float = 0.0  # warm-up: the blendshape offsets stay zero for this fraction of the steps
     # Binding-aware densification (3DGS rules, children keep their parent triangle).
@@ -193,6 +200,8 @@ _RANGES = {
             "flat_threshold",
             "needle_reg",
             "floater_reg",
+            "behind_reg",
+            "behind_margin",
             "camera_colour_reg",
             "densify_from",
             "densify_grad_threshold",

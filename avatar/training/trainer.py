@@ -34,6 +34,7 @@ from avatar.rig import HeadRig, RigParams
 from avatar.rig.face_region import face_triangles
 from avatar.rig.cut_vertices import HeadCut
 from avatar.runtime.cpu_threads import ThreadBudget
+from avatar.training.behind_surface import behind_surface, surface_depth
 from avatar.training.camera_colour import CameraColours
 from avatar.training.config import TrainConfig
 from avatar.training.densify import Densifier
@@ -80,10 +81,11 @@ def capture_head_cut(capture: Capture, rig: HeadRig) -> HeadCut | None:
 
 
 class _FrameCache:
-    """Training targets composited over the background, their masks, and the region the
-    avatar's cut keeps of each (at the frame's tracked parameters: the masks were cut there),
-    decoded once and kept as uint8 on `device` as far as `memory` allows (so a step does not wait
-    on the host), decoded again when drawn beyond it (`frame_memory`)."""
+    """Training targets composited over the background, their masks, the region the avatar's
+    cut keeps of each (at the frame's tracked parameters: the masks were cut there) and, where
+    asked, the rig's surface depth there (`behind_surface`), decoded once and kept on `device`
+    (images as uint8, depths as float16) as far as `memory` allows (so a step does not wait on
+    the host), decoded again when drawn beyond it (`frame_memory`)."""
 
     def __init__(
         self,
@@ -94,17 +96,23 @@ class _FrameCache:
         renderer: AvatarRenderer,
         params: RigParams,
         memory: FrameMemory,
+        surfaces: bool = False,
     ):
         """background [3] on the CPU, where the frames are decoded and composited; params [T]
-        every time step's tracking, on the renderer's device."""
+        every time step's tracking, on the renderer's device; surfaces: keep each frame's
+        `surface_depth` too."""
 
-        def load(f: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        def load(f: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
             mask, known = capture.load_mask_and_known(f)
             image = (composite_target(capture.load_image(f), mask, background) * 255 + 0.5).to(torch.uint8).to(device)
             mask = None if mask is None else (mask * 255 + 0.5).to(torch.uint8).to(device)
-            region = renderer.cut_region(params.frame(capture.frames[f].time), capture.camera(f))
-            region = known_region(region, known)
-            return image, mask, None if region is None else region.to(device=device, dtype=torch.uint8)
+            camera = capture.camera(f)
+            frame_params = params.frame(capture.frames[f].time)
+            verts = renderer.poser()(frame_params) if surfaces or renderer.model.head_cut is not None else None
+            region = known_region(renderer.cut_region(frame_params, camera, verts), known)
+            region = None if region is None else region.to(device=device, dtype=torch.uint8)
+            surface = surface_depth(renderer.model.rig, verts, camera).to(device, torch.float16) if surfaces else None
+            return image, mask, region, surface
 
         self.frames = KeptOrMade(frames, load, lambda value: tensor_bytes(*value), memory, "loading frames")
 
@@ -121,6 +129,12 @@ class _FrameCache:
         None without a cut and unknown pixels."""
         region = self.frames[frame][2]
         return None if region is None else region.float()
+
+    def surface(self, frame: int) -> torch.Tensor | None:
+        """[H, W, 1] metres: the rig's surface depth in the frame (`surface_depth`), or None
+        when not kept."""
+        surface = self.frames[frame][3]
+        return None if surface is None else surface.float()
 
 
 def train(
@@ -226,6 +240,7 @@ class Trainer:
             self.renderer,
             self.params,
             self.memory,
+            surfaces=cfg.behind_reg > 0,
         )
         self.model.view_cone = self.view_cone()
         self.mirrored = self.mirrored_frames() if cfg.mirror_fraction else None
@@ -312,7 +327,7 @@ class Trainer:
         # The person's identity: expression files drive expression and pose, never who it is.
         settings = self.cfg.to_dict() | {
             "train_seconds": time.perf_counter() - started,
-            "capture": str(self.capture.root),
+            "capture": str(self.capture.root.resolve()),  # found again from any folder (avatar eval, benchmarks)
             "device": str(self.device),
             "backends_ran": self.ran,
             "train_cameras": self.camera_names(),
@@ -368,6 +383,9 @@ class Trainer:
             ),
             "reg": regularisers(self.model, cfg, offsets, self.face, self.floating_now(), self.lift),
         }
+        surface = self.targets.surface(frame)
+        if surface is not None:
+            terms["behind"] = cfg.behind_reg * behind_surface(rendered, surface, cfg.behind_margin)
         mask = self.targets.mask(frame)
         if mask is not None and cfg.alpha_weight:
             # Background is transparency, not Gaussians painted the background's colour: those
