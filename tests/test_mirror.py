@@ -9,7 +9,8 @@ from avatar.data.synthetic import make_synthetic_capture
 from avatar.splat import Camera
 from avatar.rig.loaders import load_rig
 from avatar.rig.mirror import RigMirror
-from avatar.training.mirrored import faces_at_pixels, pixel_weights, seen_fraction, weighted
+from avatar.splat.mesh_raster import faces_at_pixels
+from avatar.training.mirrored import pixel_weights, seen_fraction, weighted
 from avatar.training.turned_views import turned_camera
 from conftest import DATA
 
@@ -75,7 +76,7 @@ def test_seen_fraction_counts_triangles_by_how_squarely_the_camera_saw_them():
     rig = load_rig("builtin")
     verts = rig.v_template
     front = turned_camera(rig, 0.0, 128)
-    seen = seen_fraction(rig, verts, front, faces_at_pixels(rig, verts, front))
+    seen = seen_fraction(rig, verts, front, faces_at_pixels(verts, rig.faces, front))
     centroids = verts[rig.faces].mean(1)
     nose_tip = int(torch.argmax(centroids[:, 2]))
     back = int(torch.argmin(centroids[:, 2]))

@@ -38,9 +38,16 @@ class MeshRender:
     face_id: Tensor  # [H, W] long, nearest triangle at the pixel's nearest subsample; -1 = none
 
 
-def rasterize_mesh(verts: Tensor, faces: Tensor, camera: Camera, vertex_colors: Tensor,
-                   background: Tensor | tuple[float, float, float] | None = None,
-                   shading: bool = True, supersample: int = 1, light_dir: Tensor | None = None) -> MeshRender:
+def rasterize_mesh(
+    verts: Tensor,
+    faces: Tensor,
+    camera: Camera,
+    vertex_colors: Tensor,
+    background: Tensor | tuple[float, float, float] | None = None,
+    shading: bool = True,
+    supersample: int = 1,
+    light_dir: Tensor | None = None,
+) -> MeshRender:
     """Render a mesh with per-vertex colours.
 
     verts [V, 3] world space, faces [F, 3] indices, vertex_colors [V, 3] in [0, 1].
@@ -75,8 +82,9 @@ def rasterize_mesh(verts: Tensor, faces: Tensor, camera: Camera, vertex_colors: 
         pix = hit.nonzero().squeeze(1)
         fid = fbuf.index_select(0, pix)  # [n]
         px, py = _pixel_centres(pix, width, dtype)
-        bary, depth = _perspective_bary(tri.index_select(0, fid), area.index_select(0, fid),
-                                        face_z.index_select(0, fid), px, py)  # [n, 3], [n]
+        bary, depth = _perspective_bary(
+            tri.index_select(0, fid), area.index_select(0, fid), face_z.index_select(0, fid), px, py
+        )  # [n, 3], [n]
         # Interpolate every per-vertex attribute with one gather: colour, then normal and position.
         attrs = [vertex_colors.to(dtype)]
         if shading:
@@ -86,8 +94,11 @@ def rasterize_mesh(verts: Tensor, faces: Tensor, camera: Camera, vertex_colors: 
         interp = (corners.view(-1, 3, table.shape[1]) * bary[..., None]).sum(1)  # [n, 3 or 9]
         colors = interp[:, :3]
         if shading:
-            light = (torch.tensor(LIGHT_DIR_CAM, dtype=dtype, device=verts.device) if light_dir is None
-                     else cam.world_to_cam[:3, :3] @ light_dir.to(dtype=dtype, device=verts.device))
+            light = (
+                torch.tensor(LIGHT_DIR_CAM, dtype=dtype, device=verts.device)
+                if light_dir is None
+                else cam.world_to_cam[:3, :3] @ light_dir.to(dtype=dtype, device=verts.device)
+            )
             colors = colors * _lambert(interp[:, 3:6], -interp[:, 6:9], light)[:, None]
         colors = colors.clamp(0, 1)
 
@@ -96,8 +107,20 @@ def rasterize_mesh(verts: Tensor, faces: Tensor, camera: Camera, vertex_colors: 
         rgb[pix] = colors
         depth_full = torch.zeros(height * width, dtype=dtype, device=verts.device)
         depth_full[pix] = depth
-        return _downsample(rgb.view(height, width, 3), hit.view(height, width),
-                           depth_full.view(height, width), fbuf.view(height, width), s)
+        return _downsample(
+            rgb.view(height, width, 3),
+            hit.view(height, width),
+            depth_full.view(height, width),
+            fbuf.view(height, width),
+            s,
+        )
+
+
+def faces_at_pixels(verts: Tensor, faces: Tensor, camera: Camera) -> MeshRender:
+    """The mesh (verts [V, 3], faces [F, 3]) rasterised on the CPU without shading, for what each
+    pixel shows: `face_id` [H, W] its triangle (-1 where none), `depth` [H, W, 1] its depth."""
+    verts = verts.detach().float().cpu()
+    return rasterize_mesh(verts, faces.cpu(), camera, torch.zeros_like(verts), shading=False)
 
 
 def _check_inputs(verts: Tensor, faces: Tensor, vertex_colors: Tensor, supersample: int) -> None:
@@ -106,8 +129,9 @@ def _check_inputs(verts: Tensor, faces: Tensor, vertex_colors: Tensor, supersamp
     if faces.ndim != 2 or faces.shape[1] != 3:
         raise ValueError(f"faces must be [F, 3], got {tuple(faces.shape)}")
     if vertex_colors.shape != verts.shape:
-        raise ValueError(f"vertex_colors must be [V, 3] like verts {tuple(verts.shape)}, "
-                         f"got {tuple(vertex_colors.shape)}")
+        raise ValueError(
+            f"vertex_colors must be [V, 3] like verts {tuple(verts.shape)}, got {tuple(vertex_colors.shape)}"
+        )
     if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= verts.shape[0]):
         raise ValueError(f"faces index outside [0, {verts.shape[0]})")
     if supersample < 1:
@@ -129,8 +153,7 @@ def _screen_bary(tri: Tensor, area: Tensor, p: Tensor) -> Tensor:
     return torch.stack([_edge(b, c, p), _edge(c, a, p), _edge(a, b, p)], dim=1) / area[:, None]
 
 
-def _perspective_bary(tri: Tensor, area: Tensor, face_z: Tensor, px: Tensor,
-                      py: Tensor) -> tuple[Tensor, Tensor]:
+def _perspective_bary(tri: Tensor, area: Tensor, face_z: Tensor, px: Tensor, py: Tensor) -> tuple[Tensor, Tensor]:
     """Perspective-correct barycentrics [n, 3] and camera depth [n]: 1/z is affine in screen space."""
     lam = _screen_bary(tri, area, torch.stack([px, py], dim=1))
     w = lam / face_z
@@ -142,8 +165,9 @@ def _pixel_centres(pix: Tensor, width: int, dtype: torch.dtype) -> tuple[Tensor,
     return (pix % width).to(dtype) + 0.5, torch.div(pix, width, rounding_mode="floor").to(dtype) + 0.5
 
 
-def _nearest_faces(tri: Tensor, area: Tensor, face_z: Tensor, keep: Tensor, width: int,
-                   height: int, far: float) -> tuple[Tensor, Tensor]:
+def _nearest_faces(
+    tri: Tensor, area: Tensor, face_z: Tensor, keep: Tensor, width: int, height: int, far: float
+) -> tuple[Tensor, Tensor]:
     """Z-buffer: nearest depth [H*W] and face index [H*W] (-1 = none) per pixel centre.
 
     Ties in depth go to the highest face index, so the result does not depend on chunking.

@@ -25,7 +25,7 @@ from torch import Tensor
 from avatar.rig import HeadRig
 from avatar.splat import Camera
 from avatar.splat.output import RenderOutput
-from avatar.training.mirrored import faces_at_pixels
+from avatar.splat.mesh_raster import faces_at_pixels
 
 
 @torch.no_grad()
@@ -33,7 +33,7 @@ def surface_depth(rig: HeadRig, verts: Tensor, camera: Camera) -> Tensor:
     """[H, W, 1] the camera-space depth (metres) of the rig posed as verts [V, 3], seen by camera;
     0 where the rig is not, and on its outline's pixels (their depth is the edge's, not what the
     pixel shows)."""
-    depth = faces_at_pixels(rig, verts, camera).depth.to(verts.device)  # [H, W, 1]
+    depth = faces_at_pixels(verts, rig.faces, camera).depth.to(verts.device)  # [H, W, 1]
     off = (depth <= 0).float().permute(2, 0, 1)[None]  # [1, 1, H, W]
     near_outline = F.max_pool2d(off, 3, stride=1, padding=1)[0].permute(1, 2, 0) > 0  # [H, W, 1]
     return torch.where(near_outline, torch.zeros_like(depth), depth)

@@ -34,7 +34,7 @@ from avatar.gaussians.binding import triangle_frames
 from avatar.gaussians.pose_drivers import NUM_POSE_DRIVERS
 from avatar.splat import Camera
 from avatar.splat.cut_region import known_region
-from avatar.splat.mesh_raster import MeshRender, rasterize_mesh
+from avatar.splat.mesh_raster import MeshRender, faces_at_pixels
 from avatar.renderer import AvatarRenderer
 from avatar.training.frame_memory import FrameMemory, KeptOrMade, tensor_bytes
 from avatar.rig import HeadRig, RigParams
@@ -50,14 +50,6 @@ SCALE = 2  # mirrored frames train at 1 / SCALE of the frame's width and height
 # and frames a few hundredths of a second apart see the same.
 SEEN_FRAMES = 600
 VISIBLE_DEPTH = 2e-3  # metres: a centroid this close behind the nearest surface at its pixel is that surface
-
-
-def faces_at_pixels(rig: HeadRig, verts: Tensor, camera: Camera) -> MeshRender:
-    """The posed rig (verts [V, 3]) rasterised: `face_id` [H, W] the triangle each pixel shows (-1
-    where none), `depth` [H, W, 1] its depth."""
-    return rasterize_mesh(
-        verts.detach().float().cpu(), rig.faces.cpu(), camera, torch.zeros_like(verts).cpu(), shading=False
-    )
 
 
 def seen_fraction(rig: HeadRig, verts: Tensor, camera: Camera, mesh: MeshRender) -> Tensor:
@@ -138,7 +130,9 @@ class MirroredFrames:
         for f in tqdm(spread(frames, SEEN_FRAMES), desc="what the video saw", leave=False, disable=None):
             verts = cpu_rig.forward(params.frame(capture.frames[f].time).to(device="cpu"))[0]
             camera = capture.camera(f)
-            seen = torch.maximum(seen, seen_fraction(cpu_rig, verts, camera, faces_at_pixels(cpu_rig, verts, camera)))
+            seen = torch.maximum(
+                seen, seen_fraction(cpu_rig, verts, camera, faces_at_pixels(verts, cpu_rig.faces, camera))
+            )
         self.unseen = 1 - seen  # [F]
         pose = slice(model.num_drivers - NUM_POSE_DRIVERS, None) if model.pose_drivers is not None else slice(0, 0)
 
@@ -152,7 +146,7 @@ class MirroredFrames:
             known = None if known is None else (pooled(flip(known)) > 0.999).float().to(params.expr.device)
             region = known_region(renderer.cut_region(mirrored, camera), known)
             verts = cpu_rig.forward(mirrored.to(device="cpu"))[0]
-            weights = pixel_weights(faces_at_pixels(cpu_rig, verts, camera).face_id.numpy(), self.unseen)
+            weights = pixel_weights(faces_at_pixels(verts, cpu_rig.faces, camera).face_id.numpy(), self.unseen)
             return MirroredFrame(
                 mirrored,
                 drivers,

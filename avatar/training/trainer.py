@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from tqdm import tqdm
@@ -80,6 +81,15 @@ def capture_head_cut(capture: Capture, rig: HeadRig) -> HeadCut | None:
         raise CaptureError(capture.root / "capture.json", str(e)) from None
 
 
+class _StoredFrame(NamedTuple):
+    """One training frame as `_FrameCache` keeps it on its device."""
+
+    image: torch.Tensor  # [H, W, 3] uint8, composited over the background
+    mask: torch.Tensor | None  # [H, W, 1] uint8
+    region: torch.Tensor | None  # [H, W, 1] uint8 in {0, 1}
+    surface: torch.Tensor | None  # [H, W, 1] float16 metres
+
+
 class _FrameCache:
     """Training targets composited over the background, their masks, the region the avatar's
     cut keeps of each (at the frame's tracked parameters: the masks were cut there) and, where
@@ -102,7 +112,7 @@ class _FrameCache:
         every time step's tracking, on the renderer's device; surfaces: keep each frame's
         `surface_depth` too."""
 
-        def load(f: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        def load(f: int) -> _StoredFrame:
             mask, known = capture.load_mask_and_known(f)
             image = (composite_target(capture.load_image(f), mask, background) * 255 + 0.5).to(torch.uint8).to(device)
             mask = None if mask is None else (mask * 255 + 0.5).to(torch.uint8).to(device)
@@ -112,28 +122,28 @@ class _FrameCache:
             region = known_region(renderer.cut_region(frame_params, camera, verts), known)
             region = None if region is None else region.to(device=device, dtype=torch.uint8)
             surface = surface_depth(renderer.model.rig, verts, camera).to(device, torch.float16) if surfaces else None
-            return image, mask, region, surface
+            return _StoredFrame(image, mask, region, surface)
 
         self.frames = KeptOrMade(frames, load, lambda value: tensor_bytes(*value), memory, "loading frames")
 
     def __getitem__(self, frame: int) -> torch.Tensor:
-        return self.frames[frame][0].float() / 255
+        return self.frames[frame].image.float() / 255
 
     def mask(self, frame: int) -> torch.Tensor | None:
         """[H, W, 1] in [0, 1], or None for a frame without a mask."""
-        mask = self.frames[frame][1]
+        mask = self.frames[frame].mask
         return None if mask is None else mask.float() / 255
 
     def region(self, frame: int) -> torch.Tensor | None:
         """[H, W, 1] in {0, 1}: what the avatar's cut keeps of the frame, of the pixels it knows;
         None without a cut and unknown pixels."""
-        region = self.frames[frame][2]
+        region = self.frames[frame].region
         return None if region is None else region.float()
 
     def surface(self, frame: int) -> torch.Tensor | None:
         """[H, W, 1] metres: the rig's surface depth in the frame (`surface_depth`), or None
         when not kept."""
-        surface = self.frames[frame][3]
+        surface = self.frames[frame].surface
         return None if surface is None else surface.float()
 
 
