@@ -78,6 +78,11 @@ class TrainConfig:
     # side paint it shows the head's inside when turned.
     behind_reg: float = 0.0
     behind_margin: float = 0.03
+    # Each training frame also seen from a camera orbited about the head (avatar/training/
+    # orbited_views.py), its render held to the rig without ground truth: orbit_reg weighs the
+    # rig's pixels left transparent there (behind_reg, where on, what paints them from behind), so
+    # a surface the video saw edge-on does not fade into a hole seen from elsewhere; 0: off.
+    orbit_reg: float = 0.0
     # The scalp's Gaussians start on the hair's shell fitted to the training frames' mattes (its
     # thickness along each off-face triangle's normal), and xyz_reg and the floaters count from
     # there (avatar/training/hair_lift.py); without a registered shell or masks, on the skull.
@@ -88,7 +93,7 @@ class TrainConfig:
     # Memory for the decoded training frames (targets, masks, cut regions, mirrored frames), in
     # GB: a clip that needs more keeps this much and decodes the rest each time a step draws it
     # (avatar/training/frame_memory.py). 512 px frames take 1.3 MB each, 1.9 MB mirrored too, and
-    # 0.5 MB more with the rig's surface depth (behind_reg).
+    # 0.5 MB more with the rig's surface depth (behind_reg), 0.2 MB with the orbited view (orbit_reg).
     frame_memory_gb: float = 3.0
     offsets_from_frac: float = 0.0  # warm-up: the blendshape offsets stay zero for this fraction of the steps
     # Binding-aware densification (3DGS rules, children keep their parent triangle).
@@ -202,6 +207,7 @@ _RANGES = {
             "floater_reg",
             "behind_reg",
             "behind_margin",
+            "orbit_reg",
             "camera_colour_reg",
             "densify_from",
             "densify_grad_threshold",

@@ -46,6 +46,7 @@ from avatar.training.hair_lift import registered_hair_thickness, triangle_thickn
 from avatar.training.frame_memory import FrameMemory, KeptOrMade, tensor_bytes
 from avatar.training.image_metrics import photometric_loss
 from avatar.training.mirrored import MirroredFrames, weighted
+from avatar.training.orbited_views import OrbitedViews, hollow
 from avatar.training.optim import make_optimizer
 from avatar.training.regularisers import regularisers
 from avatar.training.run_log import RunLog, run_dir_for
@@ -254,6 +255,11 @@ class Trainer:
         )
         self.model.view_cone = self.view_cone()
         self.mirrored = self.mirrored_frames() if cfg.mirror_fraction else None
+        self.orbits = (
+            OrbitedViews(capture, self.train_frames, rig, self.params, self.renderer, cfg.seed, self.memory)
+            if cfg.orbit_reg > 0
+            else None
+        )
         self.face = face_triangles(rig).to(device)  # [F] bool
         margin = hair_margin(capture, rig) if cfg.floater_reg else 0.0  # 0: no mattes to say
         self.floaters = FloaterFinder(self.model, capture.params.shape, margin, self.hair_m) if margin > 0 else None
@@ -396,6 +402,8 @@ class Trainer:
         surface = self.targets.surface(frame)
         if surface is not None:
             terms["behind"] = cfg.behind_reg * behind_surface(rendered, surface, cfg.behind_margin)
+        if self.orbits is not None:
+            terms["orbit"] = self.orbit_loss(frame, frame_params)
         mask = self.targets.mask(frame)
         if mask is not None and cfg.alpha_weight:
             # Background is transparency, not Gaussians painted the background's colour: those
@@ -415,6 +423,18 @@ class Trainer:
         if self.colours is None:
             return rgb
         return self.colours(rgb, alpha, self.background, self.camera_name(frame))
+
+    def orbit_loss(self, frame: int, frame_params: RigParams) -> torch.Tensor:
+        """The frame's rig seen from its orbited camera (`avatar.training.orbited_views`): its
+        pixels left transparent and, with behind_reg, what paints them from behind."""
+        view = self.orbits[frame]
+        region = None if view.region is None else view.region.float()
+        rendered, _ = self.renderer.render_differentiable(frame_params, view.camera, region, self.background)
+        surface = view.surface.float()
+        loss = self.cfg.orbit_reg * hollow(rendered.alpha, surface, region)
+        if self.cfg.behind_reg > 0:
+            loss = loss + self.cfg.behind_reg * behind_surface(rendered, surface, self.cfg.behind_margin)
+        return loss
 
     def mirrored_loss(self, frame: int) -> torch.Tensor:
         """The frame mirrored left-right, as the photometric and alpha terms score it, each pixel

@@ -1,0 +1,93 @@
+"""Views from orbited cameras held to the rig (`avatar.training.orbited_views`): the camera
+orbits the head as asked, the term is the rig's pixels left transparent, and in training its
+gradient makes a face that faded for the training camera solid again."""
+
+import math
+
+import pytest
+import torch
+
+from avatar.rig.face_region import face_triangles
+from avatar.splat import Camera
+from avatar.training.orbited_views import hollow, orbited
+from test_photometric import scene  # noqa: F401 (scene is a fixture)
+
+
+def _looking_at(centre: torch.Tensor, distance: float) -> Camera:
+    """A camera on +z at distance from centre [3], looking at it (OpenCV: z forward, y down)."""
+    world_to_cam = torch.eye(4)
+    world_to_cam[:3, :3] = torch.diag(torch.tensor([1.0, -1.0, -1.0]))  # a half turn about x
+    world_to_cam[:3, 3] = -world_to_cam[:3, :3] @ (centre + torch.tensor([0.0, 0.0, distance]))
+    k = torch.tensor([[100.0, 0, 32], [0, 100.0, 32], [0, 0, 1]])
+    return Camera(k, world_to_cam, 64, 64)
+
+
+@pytest.mark.parametrize("yaw_deg,pitch_deg", [(0.0, 0.0), (35.0, 0.0), (-50.0, 12.0)])
+def test_the_orbited_camera_keeps_the_head_centred_at_its_distance(yaw_deg, pitch_deg):
+    centre = torch.tensor([0.02, 0.05, -0.01])
+    camera = _looking_at(centre, 0.6)
+    moved = orbited(camera, centre, math.radians(yaw_deg), math.radians(pitch_deg))
+    assert torch.allclose(moved.project(centre[None]), camera.project(centre[None]), atol=1e-4)
+    assert abs(float((moved.position - centre).norm()) - 0.6) < 1e-5
+    before, after = camera.position - centre, moved.position - centre
+    angle = math.degrees(math.acos(min(1.0, float(before @ after) / float(before.norm() * after.norm()))))
+    expected = math.degrees(math.acos(math.cos(math.radians(yaw_deg)) * math.cos(math.radians(pitch_deg))))
+    assert abs(angle - expected) < 1e-2
+    # a yaw moves the camera sideways (along its x), never up or down (its y)
+    if pitch_deg == 0.0:
+        assert abs(float(after[1] - before[1])) < 1e-6 and (yaw_deg == 0.0 or abs(float(after[0])) > 0.1)
+
+
+def test_hollow_is_the_rigs_pixels_left_transparent_where_the_cut_keeps_them():
+    surface = torch.zeros(4, 4, 1)
+    surface[1:3, 1:3] = 0.5  # the rig on 4 pixels
+    alpha = torch.ones(4, 4, 1)
+    assert float(hollow(alpha, surface, None)) == 0.0
+    alpha[1, 1] = 0.0  # one of the rig's 4 pixels transparent
+    assert abs(float(hollow(alpha, surface, None)) - 0.25) < 1e-6
+    region = torch.ones(4, 4, 1)
+    region[1, 1] = 0  # the cut hides it
+    assert float(hollow(alpha, surface, region)) == 0.0
+    alpha[0, 0] = 0.0  # off the rig: not the term's
+    assert float(hollow(alpha, surface, region)) == 0.0
+
+
+def test_training_adds_the_term_and_its_gradient_makes_a_faded_face_solid(scene, tmp_path):  # noqa: F811
+    from avatar.data.capture import CameraInfo, CaptureWriter
+    from avatar.training.config import load_config
+    from avatar.training.trainer import Trainer
+    from test_photometric import FRAMES
+
+    rig, _, truth, camera, images, _, _ = scene
+    info = CameraInfo("cam", camera.K.numpy(), camera.width, camera.height, camera.world_to_cam.numpy())
+    writer = CaptureWriter(tmp_path / "cap", 25.0, "builtin", [info])
+    for t in range(FRAMES):
+        writer.add_frame(t, 0, images[t], None)
+    capture = writer.finish(truth, {"train": list(range(FRAMES)), "test": []})
+    cfg = load_config("fast", iterations=2, eval_every=0, checkpoint_every=0, backend="torch", mirror_fraction=0.0)
+
+    def start(weight: float) -> Trainer:
+        return Trainer(
+            capture,
+            rig,
+            cfg.updated(orbit_reg=weight),
+            tmp_path / f"{weight}.avatar",
+            False,
+            None,
+            False,
+            torch.device("cpu"),
+        )
+
+    assert "orbit" not in start(0.0).losses(0)[0]
+    trainer = start(1.0)
+    view = trainer.orbits[0]
+    assert view.camera.width == camera.width // 2 and (view.surface > 0).any()
+    assert not torch.allclose(view.camera.world_to_cam, camera.world_to_cam)  # seen from elsewhere
+    face = face_triangles(rig)[trainer.model.parent]  # [N]
+    solid = float(trainer.losses(0)[0]["orbit"].detach())
+    with torch.no_grad():
+        trainer.model.opacity_logit[face] = -4.0  # the face faded (the head's far side still covers part)
+    terms, _, _ = trainer.losses(0)
+    assert float(terms["orbit"].detach()) > solid + 0.01  # a share of the rig's pixels
+    terms["orbit"].backward()
+    assert float(trainer.model.opacity_logit.grad[face].sum()) < 0  # descent makes the face solid again
