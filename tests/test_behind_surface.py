@@ -11,6 +11,7 @@ from avatar.splat.dispatch import splat_registry
 from avatar.splat.mesh_raster import rasterize_mesh
 from avatar.splat.world import Gaussians
 from avatar.training.behind_surface import behind_surface, surface_depth
+from scene_trainer import scene_trainer
 from test_photometric import scene  # noqa: F401 (scene is a fixture)
 
 SIZE = 16
@@ -69,33 +70,9 @@ def test_surface_depth_is_the_rigs_depth_without_its_outline(scene):  # noqa: F8
 def test_training_adds_the_term_and_its_gradient_restores_a_hollowed_face(scene, tmp_path):  # noqa: F811
     """A face whose Gaussians were made faint in front of a head painted from within: the
     trainer's term is positive and its gradient raises the face's opacity."""
-    from avatar.data.capture import CameraInfo, CaptureWriter
-    from avatar.training.config import load_config
-    from avatar.training.trainer import Trainer
-    from test_photometric import FRAMES
-
-    rig, _, truth, camera, images, _, _ = scene
-    info = CameraInfo("cam", camera.K.numpy(), camera.width, camera.height, camera.world_to_cam.numpy())
-    writer = CaptureWriter(tmp_path / "cap", 25.0, "builtin", [info])
-    for t in range(FRAMES):
-        writer.add_frame(t, 0, images[t], None)
-    capture = writer.finish(truth, {"train": list(range(FRAMES)), "test": []})
-    cfg = load_config("fast", iterations=2, eval_every=0, checkpoint_every=0, backend="torch", mirror_fraction=0.0)
-
-    def start(weight: float) -> Trainer:
-        return Trainer(
-            capture,
-            rig,
-            cfg.updated(behind_reg=weight),
-            tmp_path / f"{weight}.avatar",
-            False,
-            None,
-            False,
-            torch.device("cpu"),
-        )
-
-    assert "behind" not in start(0.0).losses(0)[0]
-    trainer = start(1.0)
+    rig = scene[0]
+    assert "behind" not in scene_trainer(scene, tmp_path).losses(0)[0]
+    trainer = scene_trainer(scene, tmp_path, behind_reg=1.0)
     face = face_triangles(rig)[trainer.model.parent]  # [N]
     with torch.no_grad():
         trainer.model.opacity_logit[face] = -4.0  # the face nearly transparent: the head's far side shows

@@ -10,6 +10,7 @@ import torch
 from avatar.rig.face_region import face_triangles
 from avatar.splat import Camera
 from avatar.training.orbited_views import hollow, orbited
+from scene_trainer import scene_trainer
 from test_photometric import scene  # noqa: F401 (scene is a fixture)
 
 
@@ -53,37 +54,13 @@ def test_hollow_is_the_rigs_pixels_left_transparent_where_the_cut_keeps_them():
 
 
 def test_training_adds_the_term_and_its_gradient_makes_a_faded_face_solid(scene, tmp_path):  # noqa: F811
-    from avatar.data.capture import CameraInfo, CaptureWriter
-    from avatar.training.config import load_config
-    from avatar.training.trainer import Trainer
-    from test_photometric import FRAMES
-
-    rig, _, truth, camera, images, _, _ = scene
-    info = CameraInfo("cam", camera.K.numpy(), camera.width, camera.height, camera.world_to_cam.numpy())
-    writer = CaptureWriter(tmp_path / "cap", 25.0, "builtin", [info])
-    for t in range(FRAMES):
-        writer.add_frame(t, 0, images[t], None)
-    capture = writer.finish(truth, {"train": list(range(FRAMES)), "test": []})
-    cfg = load_config("fast", iterations=2, eval_every=0, checkpoint_every=0, backend="torch", mirror_fraction=0.0)
-
-    def start(weight: float) -> Trainer:
-        return Trainer(
-            capture,
-            rig,
-            cfg.updated(orbit_reg=weight),
-            tmp_path / f"{weight}.avatar",
-            False,
-            None,
-            False,
-            torch.device("cpu"),
-        )
-
-    assert "orbit" not in start(0.0).losses(0)[0]
-    trainer = start(1.0)
+    camera = scene[3]
+    assert "orbit" not in scene_trainer(scene, tmp_path).losses(0)[0]
+    trainer = scene_trainer(scene, tmp_path, orbit_reg=1.0)
     view = trainer.orbits[0]
     assert view.camera.width == camera.width // 2 and (view.surface > 0).any()
     assert not torch.allclose(view.camera.world_to_cam, camera.world_to_cam)  # seen from elsewhere
-    face = face_triangles(rig)[trainer.model.parent]  # [N]
+    face = face_triangles(trainer.model.rig)[trainer.model.parent]  # [N]
     solid = float(trainer.losses(0)[0]["orbit"].detach())
     with torch.no_grad():
         trainer.model.opacity_logit[face] = -4.0  # the face faded (the head's far side still covers part)
