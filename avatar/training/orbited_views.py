@@ -6,8 +6,8 @@ background's: fading it is the cheapest fit, and it fades for every view. Seen s
 another camera it is a hole, showing the head's far side through it (a dark blotch), or shards.
 No training frame can say otherwise, so each training frame also gets one view of its posed rig
 from a camera orbited about the head (`TURN_DEG` of yaw either way, `PITCH_DEG` of pitch), drawn
-once per frame; its render, at 1 / SCALE of the frame's size, is held to the rig without ground
-truth:
+once per frame; its render, at half the frame's size (the mirrored frames' `shrunk`), is held to
+the rig without ground truth:
 - solid (`hollow`): the mean of 1 - alpha over the rig's pixels the frame's cut keeps (less the
   outline's, where the pixel is partly background);
 - painted from its surface (`behind_surface`): nothing more than the margin behind it.
@@ -58,7 +58,7 @@ def _axis_angle(axis: Tensor, angle: float) -> Tensor:
 
 @dataclass
 class OrbitedView:
-    camera: Camera  # the orbited camera, at 1 / SCALE of the frame's size
+    camera: Camera  # the orbited camera, at the mirrored frames' size (`shrunk`)
     surface: Tensor  # [h, w, 1] float16 metres: the rig's depth there (`surface_depth`), 0 off it
     region: Tensor | None  # [h, w, 1] uint8: what the frame's cut keeps there, or None
 
