@@ -25,6 +25,7 @@ from torch import Tensor
 
 from avatar.data.capture import Capture
 from avatar.rig import HeadRig, RigParams
+from avatar.rig.lbs import axis_angle_to_matrix
 from avatar.renderer import AvatarRenderer
 from avatar.splat import Camera
 from avatar.training.behind_surface import surface_depth
@@ -39,21 +40,13 @@ def orbited(camera: Camera, centre: Tensor, yaw: float, pitch: float) -> Camera:
     """The camera moved on a sphere about centre [3] (world), by yaw about its own vertical axis
     and pitch about its horizontal one (radians), still looking at centre as before."""
     rotation = camera.world_to_cam[:3, :3]  # [3, 3] rows: the camera's x, y, z in the world
-    turn = _axis_angle(rotation[1], yaw) @ _axis_angle(rotation[0], pitch)  # [3, 3] world rotation
+    # [3, 3] world rotation: yaw about the camera's y axis, pitch about its x axis (unit rows)
+    turn = axis_angle_to_matrix(rotation[1] * yaw) @ axis_angle_to_matrix(rotation[0] * pitch)
     # A world point p is seen by the orbited camera as the old camera sees centre + turn^-1 (p - centre).
     moved = torch.eye(4, dtype=camera.world_to_cam.dtype, device=camera.world_to_cam.device)
     moved[:3, :3] = turn.T
     moved[:3, 3] = centre - turn.T @ centre
     return Camera(camera.K, camera.world_to_cam @ moved, camera.width, camera.height, camera.near, camera.far)
-
-
-def _axis_angle(axis: Tensor, angle: float) -> Tensor:
-    """[3, 3] the rotation by angle (radians) about axis [3] (Rodrigues)."""
-    a = axis / axis.norm()
-    k = torch.zeros(3, 3, dtype=axis.dtype, device=axis.device)
-    k[0, 1], k[0, 2], k[1, 2] = -a[2], a[1], -a[0]
-    k = k - k.T
-    return torch.eye(3, dtype=axis.dtype, device=axis.device) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
 
 
 @dataclass
