@@ -189,30 +189,17 @@ class OutlineTerm:
         degrees = harmonic_degrees(HAIR_DEGREE)
         self.roughness_weights = HAIR_SMOOTHNESS * degrees * (degrees + 1)  # [C]
 
-    def errors(
-        self,
-        params: RigParams,
-        posed: tuple[Tensor, Tensor] | None = None,
-        cameras: tuple[Tensor, Tensor] | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        """Signed outline errors [T, K] in pixels (shell minus matte) and where they count [T, K].
-        cameras: (k_mats [T, 3, 3], w2c [T, 4, 4]) when not the ones given at construction (a fit
-        that moves them)."""
+    def errors(self, params: RigParams, posed: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """Signed outline errors [T, K] in pixels (shell minus matte) and where they count [T, K]."""
         points, normals = posed if posed is not None else self.points.posed(params)
         grown = points + thickness(self.harmonics, self.hair)[None, :, None] * F.normalize(normals, dim=-1)
-        k_mats, w2c = cameras if cameras is not None else (self.k_mats, self.w2c)
-        radii, found = shell_radii(project_cameras(grown, k_mats, w2c), self.outline)
+        radii, found = shell_radii(project_cameras(grown, self.k_mats, self.w2c), self.outline)
         return outline_errors(radii, found, self.outline)
 
-    def loss(
-        self,
-        params: RigParams,
-        posed: tuple[Tensor, Tensor] | None = None,
-        cameras: tuple[Tensor, Tensor] | None = None,
-    ) -> Tensor:
+    def loss(self, params: RigParams, posed: tuple[Tensor, Tensor] | None = None) -> Tensor:
         """Mean robust outline error over the counted rays, in inter-ocular distances squared
         (like one landmark, for errors below ROBUST), plus the thickness's roughness."""
-        err, counts = self.errors(params, posed, cameras)
+        err, counts = self.errors(params, posed)
         e = err / self.iod[:, None]
         rho = 2 * ROBUST * ((e.pow(2) + ROBUST**2).sqrt() - ROBUST)  # ~ e^2 below ROBUST
         return (rho * counts).sum() / counts.sum().clamp_min(1) + self.roughness()
@@ -239,9 +226,9 @@ class OutlineTerm:
             optimizer.step()
 
     @torch.no_grad()
-    def mean_abs_error(self, params: RigParams, cameras: tuple[Tensor, Tensor] | None = None) -> np.ndarray:
+    def mean_abs_error(self, params: RigParams) -> np.ndarray:
         """[T] mean absolute outline error (pixels) over each frame's counted rays (NaN: none)."""
-        err, counts = self.errors(params, cameras=cameras)
+        err, counts = self.errors(params)
         total = (err.abs() * counts).sum(1)
         n = counts.sum(1)
         return torch.where(n > 0, total / n.clamp_min(1), torch.full_like(total, float("nan"))).numpy()

@@ -5,8 +5,7 @@ c. Pass 1 finds landmarks in every view; the rig and the cameras are fitted to a
 (`fit_views`: cameras from the face, or from a calibration file up to its world's scale); pass 2
 crops each view with one box for the whole clip (a camera fixed over the clip stays one camera,
 the format's multiview cameras) and mattes the person; the fit is refined photometrically
-against every view's crops (`photometric`, one time step shared by the views; cameras from the
-face corrected with it, `view_corrections`), and each frame is
+against every view's crops (`photometric`, one time step shared by the views), and each frame is
 written with its view's camera and a mask cut below the head as for one camera (`track`).
 The crops and mattes live in memory-mapped files beside the output while it is made
 (`capture.frame_store`), and the photometric stage reads a window of time steps at a time
@@ -40,7 +39,6 @@ from capture.coverage import coverage, missing, take_coverage
 from capture.crop import CropBox, crop_frame, smooth_crops
 from capture.detect_pass import detect_videos, kept_frames
 from capture.embedding import embedding_for_rig
-from capture.fit.setup import WORLD_TO_CAM
 from capture.fit.video import continuing_frames
 from capture.fit.views import ViewsFit, camera_distances, fit_views, views_fit
 from capture.matte.head_mask import place_cut
@@ -117,7 +115,10 @@ def track_views(
     fit = fit_views(rig, embedding, landmarks[..., :2], seen, sizes, known, progress=progress)
     seconds["fit"] = time.perf_counter() - started - sum(seconds.values())
     boxes = [_view_box(landmarks[c, seen[c], :, :2], sizes[c], fps) for c in range(len(videos))]
-    cameras = _camera_infos(fit, boxes, size)
+    cameras = [
+        CameraInfo(f"view{c}", box.matrix(size) @ fit.K[c], size, size, fit.world_to_cam()[c])
+        for c, box in enumerate(boxes)
+    ]
     with FrameStore(out) as store:  # the frames' arrays on disk: many views' do not fit in memory
         crops, person, inside = _crops_and_mattes(videos, offsets, moments, boxes, lenses, sizes, size, progress, store)
         seconds["crops"] = time.perf_counter() - started - sum(seconds.values())
@@ -138,10 +139,8 @@ def track_views(
                 boxes,
                 size,
                 nose_height,
-                known is None,
                 progress,
             )
-            cameras = _camera_infos(fit, boxes, size)
         seconds["photometric"] = time.perf_counter() - started - sum(seconds.values())
         params = split_torso(rig, fit.params, np.zeros(len(moments), int), moments / probes[0]["fps"])
         _splits(np.zeros((len(videos), len(moments)), int), val_fraction, test_camera)  # too few time steps fail now
@@ -367,13 +366,11 @@ def _refine(
     boxes: list[CropBox],
     size: int,
     shell_height: float,
-    refine_cameras: bool,
     progress: bool,
 ) -> ViewsFit:
     """The photometric refinement over the frames where a view saw the face, one time step shared by
     the views that saw it (sequence [M]: each time step's place among those kept, which ties
-    neighbours in time). refine_cameras: the cameras came from the face, and the views' pixels
-    correct them (`view_corrections`: camera 0 held); else they stay as given."""
+    neighbours in time); cameras stay as the landmark fit found them."""
     view, moment = np.nonzero(seen)  # [F] each
     crop_points = np.stack([boxes[c].apply(landmarks[c, t], size) for c, t in zip(view, moment)])  # [F, 478, 2]
     pairs = continuing_frames(np.zeros(seen.shape[1], int), sequence)
@@ -392,21 +389,8 @@ def _refine(
         shell_height=shell_height,
         rows=view * seen.shape[1] + moment,
         time=moment,
-        view=view if refine_cameras else None,
     )
-    view_from_world, k_mats = fit.view_from_world, fit.K
-    if refined.cameras is not None:  # world_to_cam = WORLD_TO_CAM @ view_from_world, WORLD_TO_CAM its own inverse
-        view_from_world = WORLD_TO_CAM @ refined.cameras.world_to_cam(fit.world_to_cam())
-        k_mats = refined.cameras.intrinsics(fit.K)
-    return views_fit(rig, refined.params, view_from_world, k_mats, landmarks[..., :2], seen)
-
-
-def _camera_infos(fit: ViewsFit, boxes: list[CropBox], size: int) -> list[CameraInfo]:
-    """Each view's camera in its crop's pixels."""
-    return [
-        CameraInfo(f"view{c}", box.matrix(size) @ fit.K[c], size, size, fit.world_to_cam()[c])
-        for c, box in enumerate(boxes)
-    ]
+    return views_fit(rig, refined.params, fit.view_from_world, fit.K, landmarks[..., :2], seen)
 
 
 def _view_major(frames: np.ndarray) -> np.ndarray:
@@ -513,7 +497,6 @@ def _report(
                 "nme_mean": _mean(fit.nme[c]),
                 "nme_inner51_mean": _mean(fit.nme_inner51[c]),
                 "nme_inner51_landmark_fit_mean": _mean(landmark_fit.nme_inner51[c]),
-                "moved_by_photometric": _camera_moved(landmark_fit, fit, c),
                 "crop_box": dataclasses.asdict(boxes[c]),
                 "lens_distortion": None if lenses[c] is None else lenses[c].distortion.tolist(),
             }
@@ -535,20 +518,6 @@ def _report(
         **{f"seconds_{k}": round(v, 2) for k, v in seconds.items()},
         "ms_per_frame": round(1000 * total / max(1, int(seen.sum())), 2),
         "seconds": round(total, 2),
-    }
-
-
-def _camera_moved(before: ViewsFit, after: ViewsFit, c: int) -> dict:
-    """How far the photometric stage moved camera c from the landmark fit's: the angle of its
-    turn (degrees), the distance its centre moved (metres) and its focal length's ratio."""
-    old, new = before.world_to_cam()[c], after.world_to_cam()[c]
-    turn = new[:3, :3] @ old[:3, :3].T
-    angle = np.degrees(np.arccos(np.clip((np.trace(turn) - 1) / 2, -1.0, 1.0)))
-    centre = lambda m: -m[:3, :3].T @ m[:3, 3]  # noqa: E731
-    return {
-        "degrees": round(float(angle), 3),
-        "centre_metres": round(float(np.linalg.norm(centre(new) - centre(old))), 5),
-        "focal_ratio": round(float(after.K[c, 0, 0] / before.K[c, 0, 0]), 5),
     }
 
 

@@ -96,11 +96,6 @@ def test_the_photometric_stage_refines_the_shared_head_of_every_view(tmp_path):
         assert view["nme_inner51_mean"] < 1.1 * view["nme_inner51_landmark_fit_mean"] + 1e-3
         moved.append(abs(view["nme_inner51_mean"] - view["nme_inner51_landmark_fit_mean"]))
     assert max(moved) > 1e-4  # the refined fit, not the landmark fit, was written
-    # Cameras from the face are corrected by the pixels too (`view_corrections`), camera 0 held.
-    shifts = [view["moved_by_photometric"] for view in report["views"]]
-    assert shifts[0] == {"degrees": 0.0, "centre_metres": 0.0, "focal_ratio": 1.0}
-    assert all(s["degrees"] < 3 and s["centre_metres"] < 0.03 and abs(s["focal_ratio"] - 1) < 0.05 for s in shifts)
-    assert max(s["degrees"] for s in shifts) > 0
     capture = load_capture(out)
     assert capture.params.num_frames == 8 and len(capture.frames) == 24
     assert all(capture.load_mask(f) is not None for f in range(len(capture.frames)))

@@ -6,7 +6,5 @@
     video.py          batched fitting of whole videos: one identity, one focal length per video
     views.py          one head seen by several synchronized cameras, cameras fitted with it
     photometric.py    refinement against the pixels after the landmark fit
-    photometric_windows.py  the same a window of frames at a time (long clips)
-    view_corrections.py     what that refinement moves of cameras estimated from the face
     live.py           per-frame fitting for live driving, warm-started from the last frame
 """

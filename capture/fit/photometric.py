@@ -15,8 +15,7 @@ All frames are optimised together (Adam), coarse to fine: first against the fram
 few pixels (wide basins), then sharper. Gradients come through the image: bilinear sampling at
 the projected vertices. Which vertices a frame shows is decided by z-buffering the posed mesh
 (`mesh_raster`) at the start of each level; hidden or back-facing vertices, and those off the
-person's matte, do not count. Identity and focal length stay as the landmark fit found them;
-cameras that several views' landmarks placed are corrected too (`view_corrections`).
+person's matte, do not count. Identity and focal length stay as the landmark fit found them.
 """
 
 from __future__ import annotations
@@ -50,7 +49,6 @@ from capture.head_outline import HAIR_LR, OutlineTerm, matte_outline
 from capture.ibug68 import inter_ocular
 from capture.fit.landmark_rig import LandmarkRig
 from capture.fit.silhouette import outline_normals
-from capture.fit.view_corrections import CameraCorrection, ViewCorrections
 from capture.surface import VertexSamples, vertex_normals, vertex_samples
 
 FACE_RADIUS = 0.008  # metres: vertices this close to a registered landmark are the face region
@@ -80,7 +78,6 @@ class PhotometricFit:
     error: np.ndarray  # [T] the same after refinement
     outline_before: np.ndarray | None = None  # [T] mean |head outline error| in pixels (`head_outline`)
     outline: np.ndarray | None = None  # [T] the same after refinement
-    cameras: CameraCorrection | None = None  # what moved the cameras, when they were refined
 
 
 def refine_photometric(
@@ -98,7 +95,6 @@ def refine_photometric(
     shell_height: float | None = None,
     in_frame: np.ndarray | None = None,
     time: np.ndarray | None = None,
-    view: np.ndarray | None = None,
 ) -> PhotometricFit:
     """Refine `params` [T] against the frames (the other arguments: `PhotometricRefinement`);
     progress: show a progress bar over the optimisation steps."""
@@ -116,7 +112,6 @@ def refine_photometric(
         shell_height,
         in_frame,
         time,
-        view,
     ).run(progress)
 
 
@@ -133,8 +128,7 @@ class PhotometricRefinement:
     video (default everywhere); time [F]: the time step (row of params) each image shows, when
     several cameras see each moment (default: image t shows time step t). Then cameras, images,
     mattes, landmarks and in_frame are per image [F], params and pairs per time step, and the
-    error arrays of the result per image. view [F]: each image's camera, when the cameras came from
-    the face and are refined too (`view_corrections`: camera 0 held, the others moved).
+    error arrays of the result per image.
     """
 
     def __init__(
@@ -152,7 +146,6 @@ class PhotometricRefinement:
         shell_height: float | None = None,
         in_frame: np.ndarray | None = None,
         time: np.ndarray | None = None,
-        view: np.ndarray | None = None,
     ) -> None:
         self.weights = weights or PhotometricWeights()
         self.fit_weights = fit_weights or FitWeights()
@@ -167,7 +160,6 @@ class PhotometricRefinement:
         self.eye_rig = self.point_rig.subset(self.model.eye_points)  # the irises' eye-only term
         self.k_mats = torch.stack([c.K for c in cameras]).float()  # [T, 3, 3]
         self.w2c = torch.stack([c.world_to_cam for c in cameras]).float()  # [T, 4, 4]
-        self.corrections = None if view is None else ViewCorrections(view, int(np.max(view)) + 1)
         self.height, self.width = images.shape[1:3]
         # Kept as stored, widened a chunk at a time where sampled (`frame_sampling`): a long clip's
         # frames as float32 would not fit.
@@ -202,11 +194,7 @@ class PhotometricRefinement:
         has moved; measures the texture consistency (and outline error) before and after."""
         with torch.no_grad():
             start = self.current()
-            outline_before = (
-                None
-                if self.head is None
-                else self.head.mean_abs_error(self.per_image(start), cameras=self.projection())
-            )
+            outline_before = None if self.head is None else self.head.mean_abs_error(self.per_image(start))
             visible = self.visibility(start)  # also the first level's
             self.init_albedo(start, visible)
             error_before = self.consistency(start, visible)
@@ -229,15 +217,8 @@ class PhotometricRefinement:
         with torch.no_grad():
             final = self.current()
             error = self.consistency(final, self.visibility(final))
-            outline_after = (
-                None
-                if self.head is None
-                else self.head.mean_abs_error(self.per_image(final), cameras=self.projection())
-            )
-            cameras = None if self.corrections is None else self.corrections.result()
-        return PhotometricFit(
-            final.detach(), error_before.numpy(), error.numpy(), outline_before, outline_after, cameras
-        )
+            outline_after = None if self.head is None else self.head.mean_abs_error(self.per_image(final))
+        return PhotometricFit(final.detach(), error_before.numpy(), error.numpy(), outline_before, outline_after)
 
     def current(self) -> RigParams:
         """[T] the landmark fit moved by the current offsets, constrained as the landmark fit is:
@@ -259,12 +240,6 @@ class PhotometricRefinement:
             base.translation + delta["translation"],
         )
 
-    def projection(self) -> tuple[Tensor, Tensor]:
-        """Each image's intrinsics [F, 3, 3] and world-to-camera [F, 4, 4], as corrected so far."""
-        if self.corrections is None:
-            return self.k_mats, self.w2c
-        return self.corrections.apply(self.k_mats, self.w2c)
-
     def per_image(self, params: RigParams) -> RigParams:
         """params [T] -> [F]: each image's time step."""
         return params if self.time is None else params.select(self.time)
@@ -272,19 +247,14 @@ class PhotometricRefinement:
     def visibility(self, params: RigParams) -> Tensor:
         """[T, N] 1 where a face sample is seen in its frame (`_visibility`). Called once per blur
         level, not per step: it poses and z-buffers the full mesh, and a step moves it little."""
-        cameras = self.cameras
-        if self.corrections is not None:
-            with torch.no_grad():
-                k_mats, w2c = self.projection()
-            cameras = [Camera(k, m, c.width, c.height) for k, m, c in zip(k_mats, w2c, cameras)]
-        return _visibility(self.rig, self.per_image(params), self.samples, cameras)
+        return _visibility(self.rig, self.per_image(params), self.samples, self.cameras)
 
     def observe(self, params: RigParams, frames: Tensor, visible: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Observed colours [T, N, 3] where the posed face samples project into frames
         [T, 3, H, W], their shading normals [T, N, 3] and weights [T, N] (visible and on the
         person's matte). Gradients reach the parameters through the bilinear sampling."""
         points, normals = self.sample_rig.posed(self.per_image(params))  # [F, N, 3] each
-        pix = project_cameras(points, *self.projection())  # [T, N, 2]
+        pix = project_cameras(points, self.k_mats, self.w2c)  # [T, N, 2]
         grid = torch.stack([pix[..., 0] / self.width * 2 - 1, pix[..., 1] / self.height * 2 - 1], -1)[:, :, None]
         seen = sample_frames(frames, grid, padding_mode="border")[..., 0]  # [T, 3, N]
         with torch.no_grad():
@@ -315,9 +285,8 @@ class PhotometricRefinement:
         """The landmark fit's own term (inter-ocular-normalised squared residuals, its point
         weights): keeps the fit anchored where the skin has too little texture to steer it."""
         params = self.per_image(params)
-        k_mats, w2c = self.projection()
         points, point_normals = self.point_rig.posed(params)
-        pix = project_cameras(points, k_mats, w2c)  # [T, L, 2]
+        pix = project_cameras(points, self.k_mats, self.w2c)  # [T, L, 2]
         residual = landmark_residuals(
             self.embedding,
             pix,
@@ -326,7 +295,7 @@ class PhotometricRefinement:
             outline_choice(self.embedding, points, point_normals),
         )
         err = (residual / self.iod[:, None, None]).pow(2).sum(-1)  # [T, L]
-        eye_pix = project_cameras(self.eye_rig(eyes_only(params)), k_mats, w2c)  # [T, K, 2]
+        eye_pix = project_cameras(self.eye_rig(eyes_only(params)), self.k_mats, self.w2c)  # [T, K, 2]
         eye_err = ((eye_pix - self.target[:, self.model.eye_points]) / self.iod[:, None, None]).pow(2).sum(-1)
         return (err * self.model.point_weights).sum(-1).mean() + (eye_err * self.model.eye_weights).sum(-1).mean()
 
@@ -335,7 +304,7 @@ class PhotometricRefinement:
         landmark term; 0 without an outline term."""
         if self.head is None:
             return 0.0
-        return self.weights.outline * LANDMARK_SCALE * self.head.loss(self.per_image(params), cameras=self.projection())
+        return self.weights.outline * LANDMARK_SCALE * self.head.loss(self.per_image(params))
 
     def regularisers(self, params: RigParams) -> Tensor:
         """The landmark fit's priors (small expressions, eyes and jaw) and temporal smoothness
@@ -354,7 +323,7 @@ class PhotometricRefinement:
 
     def optimizer(self) -> torch.optim.Adam:
         """Adam over the pose, expression and appearance (and the hair thickness with an outline
-        term, the cameras when they are refined), each group at its own rate."""
+        term), each group at its own rate."""
         w, delta = self.weights, self.delta
         return torch.optim.Adam(
             [
@@ -363,7 +332,6 @@ class PhotometricRefinement:
                 {"params": [self.albedo, self.sh, self.log_gain], "lr": w.lr_appearance},
             ]
             + ([{"params": [self.head.hair], "lr": HAIR_LR}] if self.head is not None else [])
-            + ([{"params": self.corrections.parameters(), "lr": w.lr_pose}] if self.corrections is not None else [])
         )
 
     def step(self, optimizer: torch.optim.Adam, frames: Tensor, visible: Tensor) -> Tensor:
@@ -380,7 +348,6 @@ class PhotometricRefinement:
             + self.outline_loss(params)
             + self.regularisers(params)
             + GAIN_PRIOR * self.log_gain.pow(2).sum(-1).mean()
-            + (self.corrections.prior() if self.corrections is not None else 0.0)
         )
         loss.backward()
         optimizer.step()

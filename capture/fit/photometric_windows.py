@@ -8,14 +8,11 @@ its own appearance model (albedo, lighting, gains: the light of a long clip chan
 across an overlap the two windows' parameters are cross-faded linearly, so the pose and the
 expressions run on without a step. A clip that fits one window is refined as one, exactly as
 `refine_photometric` refines it. The frames come from arrays that may live on disk
-(`capture.frame_store`): only the window's are read into memory. Cameras refined with the fit
-(`view_corrections`) are one set for the clip: the first window refines them, and the later
-windows see them as it left them.
+(`capture.frame_store`): only the window's are read into memory.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 
@@ -67,7 +64,6 @@ def refine_in_windows(
     overlap: int = OVERLAP,
     rows: np.ndarray | None = None,
     time: np.ndarray | None = None,
-    view: np.ndarray | None = None,
 ) -> PhotometricFit:
     """`refine_photometric` of params [T] against crops [N, S, S, 3] uint8 with mattes person *
     inside ([N, S, S] each, in_frame = inside), window by window over the time steps (`windows`,
@@ -75,8 +71,7 @@ def refine_in_windows(
     is less); pairs [P]: the
     time steps that follow the one before (`continuing_frames`). One camera: image t is row t and
     shows time step t. Several cameras seeing each moment: image f [F] is row rows[f] of the arrays
-    and shows time step time[f]; cameras and landmarks are per image. The fit's errors are per image.
-    view [F]: each image's camera, when the cameras are to be refined with the fit."""
+    and shows time step time[f]; cameras and landmarks are per image. The fit's errors are per image."""
     num_images = len(cameras)
     rows = np.arange(num_images) if rows is None else np.asarray(rows)
     time = None if time is None else np.asarray(time)
@@ -84,7 +79,6 @@ def refine_in_windows(
     steps = max(2, int(length * params.num_frames / num_images))  # time steps a window (images / images a step)
     spans = windows(params.num_frames, steps, min(overlap, steps // 2))
     fits, chosen = [], []
-    corrected = None  # the first window's CameraCorrection, when the cameras are refined
     for number, (start, end) in enumerate(spans):
         if len(spans) > 1:
             log.info("photometric refinement: window %d of %d (frames %d-%d)", number + 1, len(spans), start, end - 1)
@@ -93,14 +87,11 @@ def refine_in_windows(
         window = _read(rows[images])
         in_frame = np.asarray(inside[window], dtype=np.float32)  # [W, S, S], read from disk if stored there
         inner = pairs[(pairs > start) & (pairs < end)] - start
-        window_cameras = [cameras[i] for i in images]
-        if corrected is not None:
-            window_cameras = [corrected.camera(c, int(view[i])) for c, i in zip(window_cameras, images)]
         refinement = PhotometricRefinement(
             rig,
             embedding,
             params.select(list(range(start, end))),
-            window_cameras,
+            [cameras[i] for i in images],
             np.array(crops[window]),
             np.asarray(person[window], dtype=np.float32) * in_frame,
             landmarks[images],
@@ -109,15 +100,11 @@ def refine_in_windows(
             shell_height=shell_height,
             in_frame=in_frame,
             time=None if time is None else time[images] - start,
-            view=None if view is None or corrected is not None else view[images],
         )
         del in_frame  # the refinement keeps its own half-precision matte
         fits.append(refinement.run(progress))
-        corrected = corrected or fits[-1].cameras
         del refinement
-    if len(fits) == 1:
-        return fits[0]
-    return dataclasses.replace(_joined(spans, fits, chosen, image_time, params.num_frames), cameras=corrected)
+    return fits[0] if len(fits) == 1 else _joined(spans, fits, chosen, image_time, params.num_frames)
 
 
 def _read(rows: np.ndarray) -> slice | np.ndarray:
