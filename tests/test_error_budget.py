@@ -97,13 +97,15 @@ def script(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_script_prints_its_table_and_refuses_a_parameter_it_cannot_fit(trained):
+def test_the_script_prints_its_table_and_refuses_what_it_cannot_do(trained):
     capture, model = trained
     run = script(str(model), str(capture))
     assert run.returncode == 0, run.stderr
     assert "PSNR if exact" in run.stdout and "outline" in run.stdout
     refused = script(str(model), str(capture), "--fit-params", "2", "--fit-keys", "rotation,shape")
     assert refused.returncode != 0 and "--fit-keys: shape" in refused.stderr
+    no_camera = script(str(model), str(capture), "--camera", "3")
+    assert no_camera.returncode != 0 and "no frames of split 'test' from camera 3" in no_camera.stderr
 
 
 def test_a_tracked_capture_splits_the_face_by_its_landmarks(real_capture, real_avatar):

@@ -271,3 +271,27 @@ def test_view_options_need_views(tmp_path, capsys):
     a = _video(tmp_path / "a.mp4", 4)
     assert main(["track", str(a), "--out", str(tmp_path / "c"), "--test-camera", "0"]) == 2
     assert "go with --views" in capsys.readouterr().err
+
+
+@needs_views
+def test_the_error_budget_finds_each_views_landmarks_in_its_crop(tracked):
+    """benchmarks/diagnostics/error_budget.py splits a frame by its landmarks: a capture of several
+    cameras keeps each view's in its video's pixels, which the budget maps through the view's crop
+    box, where the fitted head's points are."""
+    import sys
+
+    from avatar.rig.loaders import load_rig
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "diagnostics"))
+    from error_budget import crop_landmarks
+
+    capture = load_capture(tracked)
+    landmarks = crop_landmarks(tracked, capture)
+    rig = load_rig("builtin")
+    for frame in (0, 1, 2, len(capture.frames) - 1):
+        info = capture.frames[frame]
+        points = rig.landmarks(rig.forward(capture.params.frame(info.time)))[0]  # [68, 3]
+        projected = capture.camera(frame).project(points).numpy()  # [68, 2]
+        found = landmarks(frame)
+        iod = np.linalg.norm(found[36] - found[45])
+        assert np.linalg.norm(projected - found, axis=-1)[17:].mean() / iod < 0.12

@@ -1,7 +1,7 @@
 """Where an avatar's error on a capture's frames sits, and how much of it the tracking leaves.
 
     python benchmarks/diagnostics/error_budget.py MODEL.avatar CAPTURE [--split test] [--every N]
-        [--fit-params STEPS [--fit-keys rotation,translation]]
+        [--fit-params STEPS [--fit-keys rotation,translation]] [--camera K]
 
 Each frame is rendered as `avatar eval` renders it (full frame, over the avatar's background, the
 target matted onto it) and its squared error split over regions of the frame:
@@ -13,8 +13,8 @@ target matted onto it) and its squared error split over regions of the frame:
   head turned past the training frames shows) and the rest;
 - background: both say background (faint haze, the matte's soft edge);
 - mouth, eyes, face (within the jaw line and the brows), and the rest (hair, forehead, neck): both
-  say person, split by the frame's MediaPipe landmarks (iBUG contours; without landmarks.npz all
-  of it is "person").
+  say person, split by the frame's MediaPipe landmarks (iBUG contours; a multiview capture's
+  through each view's crop box; without landmarks.npz all of it is "person").
 
 For each region: its share of the squared error, its share of the pixels, and the split's PSNR
 (mean of the frames' PSNR, as `avatar eval`) if that region alone were rendered exactly.
@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -44,6 +46,7 @@ from avatar.rig import RigParams
 from avatar.training.config import TrainConfig
 from avatar.training.image_metrics import photometric_loss, psnr
 from avatar.training.turned_views import distance_outside, silhouette
+from capture.crop import CropBox
 from capture.ibug68 import MP_TO_IBUG68
 
 OUTLINE_PX = 2
@@ -52,6 +55,7 @@ PAST_RIG_PX = 3  # missing pixels this far outside the posed rig's silhouette ar
 FACE = [*range(17), *range(26, 16, -1)]
 MOUTH = list(range(48, 60))
 EYES = (list(range(36, 42)), list(range(42, 48)))
+NOWHERE = np.full((68, 2), -1e4)  # a frame without landmarks: no mouth, eyes or face in it; its person is "the rest"
 FITTED = ("rotation", "translation", "expr", "jaw", "neck", "eyes")
 LEARNING_RATES = {"rotation": 2e-3, "translation": 2e-4, "expr": 1e-2, "jaw": 2e-3, "neck": 2e-3, "eyes": 2e-3}
 
@@ -102,6 +106,32 @@ def inside_polygon(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nd
     return inside
 
 
+def crop_landmarks(capture_dir: Path, capture) -> Callable[[int], np.ndarray] | None:
+    """frame -> its iBUG 68 points [68, 2] in the frame's crop pixels, from the capture's
+    `landmarks.npz` (one camera's: `mediapipe_crop`; several cameras': each view's `mediapipe` in
+    its video's pixels, mapped through the view's crop box from `report.json`), or None when the
+    capture has none. A view that lost the face at that moment gives NOWHERE."""
+    path = capture_dir / "landmarks.npz"
+    if not path.is_file():
+        return None
+    stored = np.load(path)
+    if "mediapipe_crop" in stored:
+        points = stored["mediapipe_crop"][:, MP_TO_IBUG68]  # [T, 68, 2]
+        return lambda frame: points[frame]
+    views = json.loads((capture_dir / "report.json").read_text())["views"]
+    boxes = [CropBox(**view["crop_box"]) for view in views]
+    mediapipe, seen = stored["mediapipe"], stored["seen"]  # [C, T, 478, 3], [C, T]
+
+    def of_frame(frame: int) -> np.ndarray:
+        info = capture.frames[frame]
+        if not seen[info.camera, info.time]:
+            return NOWHERE
+        size = capture.cameras[info.camera].width
+        return boxes[info.camera].apply(mediapipe[info.camera, info.time][MP_TO_IBUG68], size)
+
+    return of_frame
+
+
 def fit_params(
     renderer: AvatarRenderer,
     params: RigParams,
@@ -145,9 +175,12 @@ def error_budget(
     fit_steps: int = 0,
     every: int = 1,
     fit_keys: tuple[str, ...] = FITTED,
+    camera_index: int | None = None,
 ) -> dict:
     """Per region: share of the squared error and of the pixels, and the split's PSNR were it exact;
-    the split's PSNR, and with fit_steps > 0 its PSNR with each frame's parameters fitted."""
+    the split's PSNR, and with fit_steps > 0 its PSNR with each frame's parameters fitted. With
+    camera_index, only that camera's frames of a multiview capture (a monocular avatar seen from a
+    camera it never trained on)."""
     if unknown := set(fit_keys) - set(FITTED):
         raise SystemExit(f"--fit-keys: {', '.join(sorted(unknown))} is not one of {', '.join(FITTED)}")
     capture = load_capture(capture_dir)
@@ -158,9 +191,11 @@ def error_budget(
     for parameter in renderer.model.parameters():
         parameter.requires_grad_(False)
     background = torch.tensor(renderer.background, dtype=torch.float32)
-    landmarks_file = Path(capture_dir) / "landmarks.npz"
-    landmarks = np.load(landmarks_file)["mediapipe_crop"][:, MP_TO_IBUG68] if landmarks_file.is_file() else None
-    frames = capture.splits[split][::every]
+    landmarks = crop_landmarks(Path(capture_dir), capture)
+    frames = [f for f in capture.splits[split] if camera_index is None or capture.frames[f].camera == camera_index]
+    if not frames:
+        raise SystemExit(f"{capture_dir}: no frames of split '{split}' from camera {camera_index}")
+    frames = frames[::every]
     region_sse, region_pixels, frame_sse, fitted_psnr = [], [], [], []  # per frame
     for frame in frames:
         image, mask = capture.load_image(frame), capture.load_mask(frame)  # [H, W, 3], [H, W, 1]
@@ -176,7 +211,7 @@ def error_budget(
             verts = renderer.model.rig.forward(params)[0]  # [V, 3]
         past_rig = distance_outside(silhouette(renderer.model.rig, verts, camera)) > PAST_RIG_PX
         regions = region_masks(
-            mask[..., 0].numpy(), out.alpha[..., 0].numpy(), None if landmarks is None else landmarks[frame], past_rig
+            mask[..., 0].numpy(), out.alpha[..., 0].numpy(), None if landmarks is None else landmarks(frame), past_rig
         )
         names = list(regions)  # the same for every frame: whether the capture has landmarks decides
         region_sse.append([float(error[regions[r]].sum()) for r in names])
@@ -230,9 +265,16 @@ def main() -> None:
         help=f"the parameters --fit-params fits, comma-separated (default {','.join(FITTED)})",
     )
     parser.add_argument("--every", type=int, default=1, help="every N-th frame of the split (default 1)")
+    parser.add_argument("--camera", type=int, default=None, help="only this camera's frames (a multiview capture)")
     args = parser.parse_args()
     result = error_budget(
-        args.model, args.capture, args.split, args.fit_params, args.every, tuple(filter(None, args.fit_keys.split(",")))
+        args.model,
+        args.capture,
+        args.split,
+        args.fit_params,
+        args.every,
+        tuple(filter(None, args.fit_keys.split(","))),
+        args.camera,
     )
     print(f"{args.capture} {result['split']}: {result['frames']} frames, PSNR {result['psnr']:.2f} dB")
     print(f"  {'region':20s} {'error':>7s} {'pixels':>7s} {'PSNR if exact':>14s}")
