@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from avatar.data.capture import load_capture
+from avatar.data.capture import Capture, load_capture
 from avatar.model import load_avatar
 from avatar.renderer import AvatarRenderer
 from avatar.splat import Camera
@@ -106,7 +106,7 @@ def inside_polygon(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nd
     return inside
 
 
-def crop_landmarks(capture_dir: Path, capture) -> Callable[[int], np.ndarray] | None:
+def crop_landmarks(capture_dir: Path, capture: Capture) -> Callable[[int], np.ndarray] | None:
     """frame -> its iBUG 68 points [68, 2] in the frame's crop pixels, from the capture's
     `landmarks.npz` (one camera's: `mediapipe_crop`; several cameras': each view's `mediapipe` in
     its video's pixels, mapped through the view's crop box from `report.json`), or None when the
@@ -194,7 +194,8 @@ def error_budget(
     landmarks = crop_landmarks(Path(capture_dir), capture)
     frames = [f for f in capture.splits[split] if camera_index is None or capture.frames[f].camera == camera_index]
     if not frames:
-        raise SystemExit(f"{capture_dir}: no frames of split '{split}' from camera {camera_index}")
+        where = "" if camera_index is None else f" from camera {camera_index}"
+        raise SystemExit(f"{capture_dir}: no frames of split '{split}'{where}")
     frames = frames[::every]
     region_sse, region_pixels, frame_sse, fitted_psnr = [], [], [], []  # per frame
     for frame in frames:
