@@ -274,16 +274,13 @@ def test_view_options_need_views(tmp_path, capsys):
 
 
 @needs_views
-def test_the_error_budget_finds_each_views_landmarks_in_its_crop(tracked):
-    """benchmarks/diagnostics/error_budget.py splits a frame by its landmarks: a capture of several
-    cameras keeps each view's in its video's pixels, which the budget maps through the view's crop
-    box, where the fitted head's points are."""
-    import sys
-
+def test_each_views_landmarks_in_its_crop(tracked):
+    """`capture.crop_landmarks` (what the diagnostics compare frames with): a capture of several
+    cameras keeps each view's landmarks in its video's pixels, mapped through the view's crop box
+    to where the fitted head's points are."""
     from avatar.rig.loaders import load_rig
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "diagnostics"))
-    from error_budget import crop_landmarks
+    from capture.crop_landmarks import crop_landmarks
+    from capture.ibug68 import MP_TO_IBUG68
 
     capture = load_capture(tracked)
     landmarks = crop_landmarks(tracked, capture)
@@ -292,6 +289,22 @@ def test_the_error_budget_finds_each_views_landmarks_in_its_crop(tracked):
         info = capture.frames[frame]
         points = rig.landmarks(rig.forward(capture.params.frame(info.time)))[0]  # [68, 3]
         projected = capture.camera(frame).project(points).numpy()  # [68, 2]
-        found = landmarks(frame)
+        found = landmarks(frame)[MP_TO_IBUG68]
         iod = np.linalg.norm(found[36] - found[45])
         assert np.linalg.norm(projected - found, axis=-1)[17:].mean() / iod < 0.12
+
+
+@needs_views
+def test_landmark_errors_reads_a_multiview_capture(tracked):
+    """benchmarks/diagnostics/landmark_errors.py on a capture of several cameras: per point, the
+    rig's error against each frame's own view (as report.json's NME, every view included)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "diagnostics"))
+    from landmark_errors import landmark_errors
+
+    error, offset = landmark_errors(tracked, every=1)
+    report = json.loads((tracked / "report.json").read_text())
+    expected = np.mean([view["nme_inner51_mean"] for view in report["views"]])
+    assert error.shape == (68,) and offset.shape == (68, 2)
+    assert abs(error[17:].mean() - expected) < 0.1 * expected

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -46,7 +45,7 @@ from avatar.rig import RigParams
 from avatar.training.config import TrainConfig
 from avatar.training.image_metrics import photometric_loss, psnr
 from avatar.training.turned_views import distance_outside, silhouette
-from capture.crop import CropBox
+from capture.crop_landmarks import crop_landmarks
 from capture.ibug68 import MP_TO_IBUG68
 
 OUTLINE_PX = 2
@@ -106,30 +105,13 @@ def inside_polygon(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nd
     return inside
 
 
-def crop_landmarks(capture_dir: Path, capture: Capture) -> Callable[[int], np.ndarray] | None:
-    """frame -> its iBUG 68 points [68, 2] in the frame's crop pixels, from the capture's
-    `landmarks.npz` (one camera's: `mediapipe_crop`; several cameras': each view's `mediapipe` in
-    its video's pixels, mapped through the view's crop box from `report.json`), or None when the
-    capture has none. A view that lost the face at that moment gives NOWHERE."""
-    path = capture_dir / "landmarks.npz"
-    if not path.is_file():
+def ibug_landmarks(capture_dir: Path, capture: Capture) -> Callable[[int], np.ndarray] | None:
+    """frame -> its iBUG 68 points [68, 2] in the frame's crop pixels (NOWHERE where its view lost
+    the face), or None when the capture has no landmarks (`capture.crop_landmarks`)."""
+    landmarks = crop_landmarks(capture_dir, capture)
+    if landmarks is None:
         return None
-    stored = np.load(path)
-    if "mediapipe_crop" in stored:
-        points = stored["mediapipe_crop"][:, MP_TO_IBUG68]  # [T, 68, 2]
-        return lambda frame: points[frame]
-    views = json.loads((capture_dir / "report.json").read_text())["views"]
-    boxes = [CropBox(**view["crop_box"]) for view in views]
-    mediapipe, seen = stored["mediapipe"], stored["seen"]  # [C, T, 478, 3], [C, T]
-
-    def of_frame(frame: int) -> np.ndarray:
-        info = capture.frames[frame]
-        if not seen[info.camera, info.time]:
-            return NOWHERE
-        size = capture.cameras[info.camera].width
-        return boxes[info.camera].apply(mediapipe[info.camera, info.time][MP_TO_IBUG68], size)
-
-    return of_frame
+    return lambda frame: NOWHERE if (points := landmarks(frame)) is None else points[MP_TO_IBUG68]
 
 
 def fit_params(
@@ -191,7 +173,7 @@ def error_budget(
     for parameter in renderer.model.parameters():
         parameter.requires_grad_(False)
     background = torch.tensor(renderer.background, dtype=torch.float32)
-    landmarks = crop_landmarks(Path(capture_dir), capture)
+    landmarks = ibug_landmarks(Path(capture_dir), capture)
     frames = [f for f in capture.splits[split] if camera_index is None or capture.frames[f].camera == camera_index]
     if not frames:
         where = "" if camera_index is None else f" from camera {camera_index}"

@@ -21,6 +21,7 @@ import torch
 from avatar.data.capture import load_capture
 from avatar.rig.face_region import posed_landmarks
 from avatar.rig.loaders import load_rig
+from capture.crop_landmarks import crop_landmarks
 from capture.ibug68 import MP_TO_IBUG68
 
 PARTS = {
@@ -38,14 +39,19 @@ def landmark_errors(capture_dir: Path, every: int) -> tuple[np.ndarray, np.ndarr
     """Per iBUG point, over every `every`-th frame: mean error [68] and mean signed offset [68, 2]."""
     capture = load_capture(capture_dir)
     rig = load_rig(capture.rig)
-    mediapipe = np.load(capture_dir / "landmarks.npz")["mediapipe_crop"]  # [T, 478, 2]
+    landmarks = crop_landmarks(capture_dir, capture)
+    if landmarks is None:
+        raise SystemExit(f"{capture_dir}: no landmarks.npz")
     errors, offsets = [], []
     for frame in range(0, len(capture.frames), every):
+        mediapipe = landmarks(frame)  # [478, 2] or None: the frame's view lost the face
+        if mediapipe is None:
+            continue
         with torch.no_grad():
             points = posed_landmarks(rig, capture.frame_params(frame))  # [68, 3]
         projected = capture.camera(frame).project(points).numpy()  # [68, 2]
-        target = mediapipe[frame, MP_TO_IBUG68]  # [68, 2]
-        unit = np.linalg.norm(mediapipe[frame, EYE_CORNERS[0]] - mediapipe[frame, EYE_CORNERS[1]])
+        target = mediapipe[MP_TO_IBUG68]  # [68, 2]
+        unit = np.linalg.norm(mediapipe[EYE_CORNERS[0]] - mediapipe[EYE_CORNERS[1]])
         offsets.append((projected - target) / unit)
         errors.append(np.linalg.norm(offsets[-1], axis=1))
     return np.mean(errors, 0), np.mean(offsets, 0)
