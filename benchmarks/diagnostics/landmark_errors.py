@@ -43,7 +43,8 @@ def landmark_errors(capture_dir: Path, every: int) -> tuple[np.ndarray, np.ndarr
     if landmarks is None:
         raise SystemExit(f"{capture_dir}: no landmarks.npz")
     errors, offsets = [], []
-    for frame in range(0, len(capture.frames), every):
+    by_view = sorted(range(len(capture.frames)), key=lambda f: (capture.frames[f].camera, capture.frames[f].time))
+    for frame in by_view[::every]:  # every N-th moment of each view (a multiview capture lists them time-major)
         mediapipe = landmarks(frame)  # [478, 2] or None: the frame's view lost the face
         if mediapipe is None:
             continue
