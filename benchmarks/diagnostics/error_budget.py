@@ -47,6 +47,7 @@ from avatar.training.image_metrics import photometric_loss, psnr
 from avatar.training.turned_views import distance_outside, silhouette
 from capture.crop_landmarks import crop_landmarks
 from capture.ibug68 import MP_TO_IBUG68
+from split_frames import split_frames
 
 OUTLINE_PX = 2
 PAST_RIG_PX = 3  # missing pixels this far outside the posed rig's silhouette are "past the rig"
@@ -174,11 +175,7 @@ def error_budget(
         parameter.requires_grad_(False)
     background = torch.tensor(renderer.background, dtype=torch.float32)
     landmarks = ibug_landmarks(Path(capture_dir), capture)
-    frames = [f for f in capture.splits[split] if camera_index is None or capture.frames[f].camera == camera_index]
-    if not frames:
-        where = "" if camera_index is None else f" from camera {camera_index}"
-        raise SystemExit(f"{capture_dir}: no frames of split '{split}'{where}")
-    frames = frames[::every]
+    frames = split_frames(capture, capture_dir, split, camera_index)[::every]
     region_sse, region_pixels, frame_sse, fitted_psnr = [], [], [], []  # per frame
     for frame in frames:
         image, mask = capture.load_image(frame), capture.load_mask(frame)  # [H, W, 3], [H, W, 1]

@@ -23,6 +23,7 @@ import torch
 from avatar.data.capture import load_capture
 from avatar.model import load_avatar
 from avatar.training.behind_surface import behind_surface, surface_depth
+from split_frames import split_frames
 
 
 @torch.no_grad()
@@ -38,13 +39,7 @@ def painted_from_behind(
     params = capture.params.to(dtype=torch.float32)  # as `avatar eval` renders the capture's frames
     behind_px = hollow_px = rig_px = 0
     excess = []
-    frames = [f for f in capture.splits[split] if camera_index is None or capture.frames[f].camera == camera_index]
-    if not frames:
-        raise SystemExit(
-            f"{capture_dir}: no frames of split {split!r}"
-            + ("" if camera_index is None else f" from camera {camera_index}")
-        )
-    for f in frames[::every]:
+    for f in split_frames(capture, capture_dir, split, camera_index)[::every]:
         frame = params.frame(capture.frames[f].time)
         camera = capture.camera(f)
         surface = surface_depth(rig, renderer.poser()(frame), camera)  # [H, W, 1]
