@@ -26,7 +26,7 @@ def test_frames(n: int, height: int, width: int) -> list[np.ndarray]:
     frames = []
     for i in range(n):
         f = np.stack([x * 255 / width, y * 255 / height, np.full_like(x, 40.0 + 10 * i)], -1)
-        f[10:26, 4 + 3 * i:20 + 3 * i] = 250.0
+        f[10:26, 4 + 3 * i : 20 + 3 * i] = 250.0
         frames.append(f.astype(np.uint8))
     return frames
 
@@ -45,8 +45,7 @@ def test_round_trip(tmp_path):
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
         assert (stream.width, stream.height, stream.frames) == (64, 48, 10)
-    assert probe_video(path) == {"fps": 25.0, "frames": 10, "width": 64, "height": 48,
-                                 "rotation": 0, "codec": "h264"}
+    assert probe_video(path) == {"fps": 25.0, "frames": 10, "width": 64, "height": 48, "rotation": 0, "codec": "h264"}
     decoded = list(read_video_frames(path))
     assert len(decoded) == 10
     for original, back in zip(frames, decoded):
@@ -87,6 +86,23 @@ def test_aborted_writer_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_interrupt_while_the_encoder_opens_leaves_nothing(tmp_path, monkeypatch):
+    """SIGTERM (raised as avatar.cli's Terminated) or ^C can land while PyAV sets the encoder up,
+    after the partial file exists and before the `with` block owns the writer."""
+    import av
+
+    class Interrupted(BaseException):
+        pass
+
+    def add_stream(*args, **kwargs):
+        raise Interrupted()
+
+    monkeypatch.setattr(av.container.OutputContainer, "add_stream", add_stream)
+    with pytest.raises(Interrupted):
+        VideoWriter(tmp_path / "r.mp4", fps=30, width=32, height=32)
+    assert list(tmp_path.iterdir()) == []
+
+
 def tkhd_matrix(path: Path) -> np.ndarray:
     """The video track's display matrix from the mp4 'tkhd' box (ISO/IEC 14496-12), as floats.
 
@@ -97,10 +113,10 @@ def tkhd_matrix(path: Path) -> np.ndarray:
 
     def boxes(start: int, end: int):
         while start + 8 <= end:
-            size, kind = struct.unpack(">I4s", data[start:start + 8])
+            size, kind = struct.unpack(">I4s", data[start : start + 8])
             header = 8
             if size == 1:
-                size, header = struct.unpack(">Q", data[start + 8:start + 16])[0], 16
+                size, header = struct.unpack(">Q", data[start + 8 : start + 16])[0], 16
             size = size or end - start
             yield kind, start + header, start + size
             start += size
@@ -116,9 +132,9 @@ def tkhd_matrix(path: Path) -> np.ndarray:
     body, _ = find(b"tkhd", *trak)
     version = data[body]
     offset = body + 4 + (32 if version == 1 else 20) + 16
-    m = np.array(struct.unpack(">9i", data[offset:offset + 36]), dtype=float).reshape(3, 3)
+    m = np.array(struct.unpack(">9i", data[offset : offset + 36]), dtype=float).reshape(3, 3)
     m[:, :2] /= 65536.0  # 16.16 fixed point
-    m[:, 2] /= 2.0 ** 30  # 2.30 fixed point
+    m[:, 2] /= 2.0**30  # 2.30 fixed point
     return m
 
 
@@ -180,8 +196,14 @@ def test_real_video_matches_its_description():
     path = DATA / "videos" / "wojtek_512.mp4"
     if not path.is_file():
         pytest.skip(f"test material {path} is absent")
-    assert probe_video(path) == {"fps": 25.0, "frames": 400, "width": 512, "height": 512,
-                                 "rotation": 0, "codec": "h264"}
+    assert probe_video(path) == {
+        "fps": 25.0,
+        "frames": 400,
+        "width": 512,
+        "height": 512,
+        "rotation": 0,
+        "codec": "h264",
+    }
     frames = list(read_video_frames(path, max_frames=2))
     assert len(frames) == 2 and frames[0].shape == (512, 512, 3) and frames[0].std() > 10
 
@@ -209,7 +231,12 @@ try:
 except ImportError:
     print("writing needs PyAV")
 """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                            cwd=Path(__file__).resolve().parents[1])
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "writing needs PyAV" in result.stdout

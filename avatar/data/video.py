@@ -99,27 +99,33 @@ class VideoWriter:
         self.frames_written = 0
         self._container = None
         self._audio = audio
-        self._av = av = _pyav()
+        self.rate = Fraction(fps).limit_denominator(1001)
+        self._av = _pyav()
+        try:
+            self._open(container, codec, pix_fmt, options, rotation)
+        except BaseException:  # a bad codec or sound, SIGTERM or ^C while opening: no file stays
+            self.abort()
+            raise
+
+    def _open(self, container: str, codec: str, pix_fmt: str, options: dict[str, str], rotation: int) -> None:
+        av = self._av
         try:  # PyAV opens the file only at the first packet: a place that cannot hold it fails here
             self.partial.touch()
         except OSError as e:
             raise write_failure(self.path, e, writing=True) from None
         try:
             self._container = av.open(str(self.partial), mode="w", format=container)
-            self.rate = rate = Fraction(fps).limit_denominator(1001)
-            self._stream = self._container.add_stream(codec, rate=rate)
+            self._stream = self._container.add_stream(codec, rate=self.rate)
             self._stream.width, self._stream.height = self.width, self.height
             self._stream.pix_fmt = pix_fmt
             self._stream.options = options
             if rotation % 360:
                 self._stream.set_display_rotation(rotation)
-            if audio is not None:
-                audio.attach(self._container, container)
+            if self._audio is not None:
+                self._audio.attach(self._container, container)
         except AudioError:
-            self.abort()
-            raise
+            raise  # it says what is wrong with the sound
         except (OSError, ValueError, av.FFmpegError) as e:
-            self.abort()
             raise VideoError(self.path, f"cannot create a {codec} video ({e})") from None
 
     def write(self, frame: np.ndarray | torch.Tensor) -> None:
