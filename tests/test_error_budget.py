@@ -17,7 +17,7 @@ from avatar.rig.loaders import load_rig
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks" / "diagnostics"))
-from error_budget import error_budget, region_masks  # noqa: E402
+from error_budget import error_budget, face_parts, region_masks  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,9 @@ def test_the_regions_cover_every_pixel_once(with_landmarks, with_rig):
     if with_rig:
         past_rig = np.ones((40, 40), bool)
         past_rig[14:40, 10:30] = False  # a rig that stops short of the matte's top rows
-    regions = region_masks(mask, alpha, landmarks, past_rig)
+    regions = region_masks(mask, alpha, past_rig)
+    if with_landmarks:
+        regions |= face_parts(regions.pop("person"), landmarks)
     count = sum(r.astype(int) for r in regions.values())
     assert (count == 1).all()
     assert ("person" in regions) != with_landmarks and ("face" in regions) == with_landmarks
@@ -62,6 +64,15 @@ def test_the_regions_cover_every_pixel_once(with_landmarks, with_rig):
         assert past.any() and on.any() and not past[14:].any() and "missing" not in regions
     else:
         assert regions["missing"].any()
+
+
+def test_a_frame_whose_view_lost_the_face_puts_its_person_in_the_rest():
+    person = np.zeros((20, 20), bool)
+    person[4:16, 5:15] = True
+    parts = face_parts(person, None)
+    assert (parts["hair, forehead, neck"] == person).all()
+    assert not (parts["mouth"] | parts["eyes"] | parts["face"]).any()
+    assert list(parts) == list(face_parts(person, np.full((68, 2), 10.0)))  # the same regions as a frame with a face
 
 
 def test_the_budget_scores_as_avatar_eval_and_its_shares_add_up(trained):

@@ -55,18 +55,15 @@ PAST_RIG_PX = 3  # missing pixels this far outside the posed rig's silhouette ar
 FACE = [*range(17), *range(26, 16, -1)]
 MOUTH = list(range(48, 60))
 EYES = (list(range(36, 42)), list(range(42, 48)))
-NOWHERE = np.full((68, 2), -1e4)  # a frame without landmarks: no mouth, eyes or face in it; its person is "the rest"
 FITTED = ("rotation", "translation", "expr", "jaw", "neck", "eyes")
 LEARNING_RATES = {"rotation": 2e-3, "translation": 2e-4, "expr": 1e-2, "jaw": 2e-3, "neck": 2e-3, "eyes": 2e-3}
 
 
-def region_masks(
-    mask: np.ndarray, alpha: np.ndarray, landmarks: np.ndarray | None, past_rig: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
-    """Disjoint boolean [H, W] regions covering the frame. mask, alpha [H, W] in [0, 1]: the
-    capture's matte and the render's opacity; landmarks [68, 2] iBUG points in pixels, or None;
-    past_rig [H, W] bool: the pixels more than PAST_RIG_PX outside the posed rig (None: missing is
-    one region)."""
+def region_masks(mask: np.ndarray, alpha: np.ndarray, past_rig: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Disjoint boolean [H, W] regions covering the frame, the person drawn where it is as one
+    ("person", which `face_parts` splits). mask, alpha [H, W] in [0, 1]: the capture's matte and
+    the render's opacity; past_rig [H, W] bool: the pixels more than PAST_RIG_PX outside the posed
+    rig (None: missing is one region)."""
     person, drawn = mask > 0.5, alpha > 0.5
     band = ndimage.binary_dilation(person, iterations=OUTLINE_PX) & ~ndimage.binary_erosion(
         person, iterations=OUTLINE_PX
@@ -79,19 +76,25 @@ def region_masks(
     else:
         regions |= {"missing, past the rig": missing & past_rig, "missing, on the rig": missing & ~past_rig}
     regions["background"] = off_band & ~person & ~drawn
-    inside = off_band & person & drawn
+    regions["person"] = off_band & person & drawn
+    return regions
+
+
+def face_parts(person: np.ndarray, landmarks: np.ndarray | None) -> dict[str, np.ndarray]:
+    """`region_masks`' person [H, W] bool split by landmarks [68, 2] (iBUG points in pixels) into
+    mouth, eyes, face and the rest; all of it the rest in a frame whose view lost the face (None)."""
     if landmarks is None:
-        return regions | {"person": inside}
-    ys, xs = np.mgrid[: mask.shape[0], : mask.shape[1]] + 0.5  # [H, W] pixel centres
+        nothing = np.zeros_like(person)
+        return {"mouth": nothing, "eyes": nothing, "face": nothing, "hair, forehead, neck": person}
+    ys, xs = np.mgrid[: person.shape[0], : person.shape[1]] + 0.5  # [H, W] pixel centres
 
     def polygon(points: list[int]) -> np.ndarray:
         return inside_polygon(landmarks[points], xs, ys)
 
-    mouth = inside & polygon(MOUTH)
-    eyes = inside & (polygon(EYES[0]) | polygon(EYES[1])) & ~mouth
-    face = inside & polygon(FACE) & ~mouth & ~eyes
-    others = inside & ~mouth & ~eyes & ~face
-    return regions | {"mouth": mouth, "eyes": eyes, "face": face, "hair, forehead, neck": others}
+    mouth = person & polygon(MOUTH)
+    eyes = person & (polygon(EYES[0]) | polygon(EYES[1])) & ~mouth
+    face = person & polygon(FACE) & ~mouth & ~eyes
+    return {"mouth": mouth, "eyes": eyes, "face": face, "hair, forehead, neck": person & ~mouth & ~eyes & ~face}
 
 
 def inside_polygon(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -106,13 +109,13 @@ def inside_polygon(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nd
     return inside
 
 
-def ibug_landmarks(capture_dir: Path, capture: Capture) -> Callable[[int], np.ndarray] | None:
-    """frame -> its iBUG 68 points [68, 2] in the frame's crop pixels (NOWHERE where its view lost
+def ibug_landmarks(capture_dir: Path, capture: Capture) -> Callable[[int], np.ndarray | None] | None:
+    """frame -> its iBUG 68 points [68, 2] in the frame's crop pixels (None where its view lost
     the face), or None when the capture has no landmarks (`capture.crop_landmarks`)."""
     landmarks = crop_landmarks(capture_dir, capture)
     if landmarks is None:
         return None
-    return lambda frame: NOWHERE if (points := landmarks(frame)) is None else points[MP_TO_IBUG68]
+    return lambda frame: None if (points := landmarks(frame)) is None else points[MP_TO_IBUG68]
 
 
 def fit_params(
@@ -190,9 +193,9 @@ def error_budget(
         with torch.no_grad():
             verts = renderer.model.rig.forward(params)[0]  # [V, 3]
         past_rig = distance_outside(silhouette(renderer.model.rig, verts, camera)) > PAST_RIG_PX
-        regions = region_masks(
-            mask[..., 0].numpy(), out.alpha[..., 0].numpy(), None if landmarks is None else landmarks(frame), past_rig
-        )
+        regions = region_masks(mask[..., 0].numpy(), out.alpha[..., 0].numpy(), past_rig)
+        if landmarks is not None:  # the capture has them, though a frame's view may have lost the face
+            regions |= face_parts(regions.pop("person"), landmarks(frame))
         names = list(regions)  # the same for every frame: whether the capture has landmarks decides
         region_sse.append([float(error[regions[r]].sum()) for r in names])
         region_pixels.append([float(regions[r].mean()) for r in names])
