@@ -6,7 +6,10 @@ person's matte. Training starts the scalp's Gaussians on that shell instead of o
 (`avatar.training.hair_lift`): where the training frames showed the hair's outline, they start
 where it was; where none did (the back of the head of a clip that never turns that far), the
 smooth thickness carries the hair on over the head, so a view turned past the clip's turns finds
-hair there rather than the skull's outline.
+hair there rather than the skull's outline. The fit weighs the shell's mean squared thickness too
+(THINNESS), so what no outline shows thins towards the skull instead of keeping the thickest
+outline's: with 1.0, each single camera's shell of the shared three-camera clip comes closest to
+the one fitted to all three (docs/novel_views.md).
 
 Fitted on the training frames alone (a held-out frame's outline must not shape the avatar),
 with the poses held as tracked and the rays' origin and eye line taken from the rig's own iBUG
@@ -31,9 +34,10 @@ MAX_FRAMES = 200  # frames fitted on, evenly spread over the training frames (60
 TAPER = 0.02  # metres below the shell's start (the bottom of the nose) over which the thickness fades to 0
 BETWEEN_EYES, NOSE_BOTTOM = 27, 33  # iBUG 68 (not capture.track's MediaPipe NOSE_BOTTOM)
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = OUTER_EYE_CORNERS  # image left, image right
+THINNESS = 1.0  # weight of the shell's mean squared thickness (metres²) in its fit (`OutlineTerm.fit_hair`)
 
 
-def hair_thickness(capture: Capture, frames: list[int], rig: HeadRig) -> Tensor | None:
+def hair_thickness(capture: Capture, frames: list[int], rig: HeadRig, thinness: float = THINNESS) -> Tensor | None:
     """[V] metres: the hair's thickness over each rig vertex's rest-pose normal, fitted to the
     outline of the person's matte in `frames` (capture frame indices); 0 below the shell's start
     (fading over TAPER). None when no frame has a mask or the rig has no iBUG landmarks."""
@@ -55,7 +59,7 @@ def hair_thickness(capture: Capture, frames: list[int], rig: HeadRig) -> Tensor 
     w2c = torch.stack([c.world_to_cam for c in cameras])  # [T, 4, 4]
     iod = (pixels[:, LEFT_EYE_OUTER] - pixels[:, RIGHT_EYE_OUTER]).norm(dim=-1).clamp_min(1.0)  # [T]
     term = OutlineTerm(rig, height, outline, k_mats, w2c, iod)
-    term.fit_hair(params)
+    term.fit_hair(params, thinness)
     thickness = term.thickness_at(rest)  # [V]
     fade = ((rest[:, 1] - (height - TAPER)) / TAPER).clamp(0.0, 1.0)  # [V]
     return thickness * fade

@@ -215,14 +215,19 @@ class OutlineTerm:
         directions = F.normalize(rest_points - self.centre.to(rest_points), dim=-1)
         return thickness(real_harmonics(HAIR_DEGREE, directions).to(self.hair), self.hair.detach())
 
-    def fit_hair(self, params: RigParams) -> None:
-        """The thickness alone, the poses held (they are nowhere near the matte before it)."""
+    def fit_hair(self, params: RigParams, thinness: float = 0.0) -> None:
+        """The thickness alone, the poses held (they are nowhere near the matte before it).
+        thinness: weight of the shell's mean squared thickness (metres²), which brings the parts
+        no ray sees back towards the skull instead of carrying the seen thickness over them."""
         with torch.no_grad():
             posed = self.points.posed(params)
         optimizer = torch.optim.Adam([self.hair], lr=HAIR_LR)
         for _ in range(HAIR_STEPS):
             optimizer.zero_grad(set_to_none=True)
-            self.loss(params, posed).backward()
+            loss = self.loss(params, posed)
+            if thinness:
+                loss = loss + thinness * thickness(self.harmonics, self.hair).pow(2).mean()
+            loss.backward()
             optimizer.step()
 
     @torch.no_grad()
