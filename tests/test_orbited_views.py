@@ -1,6 +1,7 @@
 """Views from orbited cameras held to the rig (`avatar.training.orbited_views`): the camera
-orbits the head as asked, the term is the rig's pixels left transparent, and in training its
-gradient makes a face that faded for the training camera solid again."""
+orbits the head as asked, the terms are the rig's pixels left transparent and the opacity past
+the rig lifted by the hair's shell, and in training their gradients make a face that faded for
+the training camera solid again and fade what lies beyond the shell."""
 
 import math
 
@@ -9,7 +10,8 @@ import torch
 
 from avatar.rig.face_region import face_triangles
 from avatar.splat import Camera
-from avatar.training.orbited_views import hollow, orbited
+from avatar.splat.mesh_raster import faces_at_pixels
+from avatar.training.orbited_views import allowed_pixels, hanging_triangles, hollow, orbited, outside
 from scene_trainer import scene_trainer
 from test_photometric import scene  # noqa: F401 (scene is a fixture)
 
@@ -68,3 +70,52 @@ def test_training_adds_the_term_and_its_gradient_makes_a_faded_face_solid(scene,
     assert float(terms["orbit"].detach()) > solid + 0.01  # a share of the rig's pixels
     terms["orbit"].backward()
     assert float(trainer.model.opacity_logit.grad[face].sum()) < 0  # descent makes the face solid again
+
+
+def test_outside_is_the_opacity_past_the_allowed_pixels_per_pixel_of_the_rig():
+    surface = torch.zeros(4, 4, 1)
+    surface[1:3, 1:3] = 0.5  # the rig on 4 pixels
+    allowed = torch.zeros(4, 4, 1, dtype=torch.bool)
+    allowed[0:3, 0:3] = True  # the lifted rig, grown
+    alpha = torch.zeros(4, 4, 1)
+    alpha[0:3, 0:3] = 1.0
+    assert float(outside(alpha, allowed, surface, None)) == 0.0
+    alpha[3, 3], alpha[3, 0] = 1.0, 0.5  # 1.5 pixels' opacity past it
+    assert abs(float(outside(alpha, allowed, surface, None)) - 1.5 / 4) < 1e-6
+    region = torch.ones(4, 4, 1)
+    region[3, :] = 0  # the cut hides the bottom row
+    assert float(outside(alpha, allowed, surface, region)) == 0.0
+
+
+def test_the_allowed_pixels_are_the_rig_lifted_by_the_shell_grown_and_room_to_hang_below_the_nose(scene):  # noqa: F811
+    rig, _, truth, camera = scene[:4]
+    verts = rig.forward(truth.frame(0))[0]  # [V, 3]
+    bare = faces_at_pixels(verts, rig.faces, camera).face_id >= 0  # [H, W]
+    assert torch.equal(allowed_pixels(rig, verts, camera, None, 0.0)[..., 0], bare)
+    lifted = allowed_pixels(rig, verts, camera, torch.full((rig.faces.shape[0],), 0.02), 0.0)[..., 0]
+    assert bool((lifted | ~bare).all()) and int(lifted.sum()) > int(bare.sum()) * 1.1  # 2 cm all round
+    grown = allowed_pixels(rig, verts, camera, None, 0.02)[..., 0]
+    assert bool((grown | ~bare).all()) and int(grown.sum()) > int(bare.sum()) * 1.1
+    hanging = hanging_triangles(rig)  # [F]
+    assert hanging is not None and 0 < int(hanging.sum()) < rig.faces.shape[0]
+    rows = torch.nonzero(bare.any(1))[:, 0]  # the rig's rows on screen, top to bottom
+    with_hair = allowed_pixels(rig, verts, camera, None, 0.0, hanging, 0.03)[..., 0]
+    extra = with_hair & ~bare
+    assert extra.any() and not extra[: int(rows[0]) + 5].any()  # room beside the jaw, none over the head
+
+
+def test_training_adds_the_outside_term_and_its_gradient_fades_what_lies_past_the_shell(scene, tmp_path):  # noqa: F811
+    trainer = scene_trainer(scene, tmp_path, orbit_outside_reg=1.0, floater_reg=0.0)
+    assert (
+        trainer.orbits[0].allowed is not None
+        and scene_trainer(scene, tmp_path, orbit_reg=1.0).orbits[0].allowed is None
+    )
+    inside = float(trainer.losses(0)[0]["orbit"].detach())
+    model = trainer.model
+    far = torch.arange(model.num_gaussians) % 7 == 0  # [N] a share of the Gaussians, all over the head
+    with torch.no_grad():
+        model.xyz[far, 2] += 8.0  # 8 edge lengths out along their normals: past the shell and its margin
+    terms, _, _ = trainer.losses(0)
+    assert float(terms["orbit"].detach()) > inside + 0.01
+    terms["orbit"].backward()
+    assert float(model.opacity_logit.grad[far].sum()) > 0  # descent fades them

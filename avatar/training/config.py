@@ -83,6 +83,10 @@ class TrainConfig:
     # rig's pixels left transparent there (behind_reg, where on, what paints them from behind), so
     # a surface the video saw edge-on does not fade into a hole seen from elsewhere; 0: off.
     orbit_reg: float = 0.0
+    # The same orbited views' opacity past the rig lifted by the hair's shell (grown by 1 cm) and,
+    # below the nose, past the rig grown by the capture's hair margin: the depth of hair no
+    # training camera saw edge-on (orbited_views.py `outside`); 0: off.
+    orbit_outside_reg: float = 0.0
     # The scalp's Gaussians start on the hair's shell fitted to the training frames' mattes (its
     # thickness along each off-face triangle's normal), and xyz_reg and the floaters count from
     # there (avatar/training/hair_lift.py); without a registered shell or masks, on the skull.
@@ -208,6 +212,7 @@ _RANGES = {
             "behind_reg",
             "behind_margin",
             "orbit_reg",
+            "orbit_outside_reg",
             "camera_colour_reg",
             "densify_from",
             "densify_grad_threshold",

@@ -46,7 +46,7 @@ from avatar.training.hair_lift import registered_hair_thickness, triangle_thickn
 from avatar.training.frame_memory import FrameMemory, KeptOrMade, tensor_bytes
 from avatar.training.image_metrics import photometric_loss
 from avatar.training.mirrored import MirroredFrames, weighted
-from avatar.training.orbited_views import OrbitedViews, hollow
+from avatar.training.orbited_views import OrbitedViews, hollow, outside
 from avatar.training.optim import make_optimizer
 from avatar.training.regularisers import regularisers
 from avatar.training.run_log import RunLog, run_dir_for
@@ -255,14 +255,29 @@ class Trainer:
         )
         self.model.view_cone = self.view_cone()
         self.mirrored = self.mirrored_frames() if cfg.mirror_fraction else None
+        # metres the person's matte reaches past the rig (0: no mattes to say)
+        margin = hair_margin(capture, rig) if cfg.floater_reg or cfg.orbit_outside_reg else 0.0
         self.orbits = (
-            OrbitedViews(capture, self.train_frames, rig, self.params, self.renderer, cfg.seed, self.memory)
-            if cfg.orbit_reg > 0
+            OrbitedViews(
+                capture,
+                self.train_frames,
+                rig,
+                self.params,
+                self.renderer,
+                cfg.seed,
+                self.memory,
+                self.hair_m,
+                margin if cfg.orbit_outside_reg > 0 else None,
+            )
+            if cfg.orbit_reg > 0 or cfg.orbit_outside_reg > 0
             else None
         )
         self.face = face_triangles(rig).to(device)  # [F] bool
-        margin = hair_margin(capture, rig) if cfg.floater_reg else 0.0  # 0: no mattes to say
-        self.floaters = FloaterFinder(self.model, capture.params.shape, margin, self.hair_m) if margin > 0 else None
+        self.floaters = (
+            FloaterFinder(self.model, capture.params.shape, margin, self.hair_m)
+            if cfg.floater_reg and margin > 0
+            else None
+        )
         self.floating: torch.Tensor | None = None  # [N] bool, refreshed with the densification
         self.floaters_due = True
         self.background = torch.tensor(cfg.background, dtype=torch.float32, device=device)  # [3]
@@ -426,12 +441,15 @@ class Trainer:
 
     def orbit_loss(self, frame: int, frame_params: RigParams) -> torch.Tensor:
         """The frame's rig seen from its orbited camera (`avatar.training.orbited_views`): its
-        pixels left transparent and, with behind_reg, what paints them from behind."""
+        pixels left transparent, the opacity past its hair's shell and, with behind_reg, what
+        paints its pixels from behind."""
         view = self.orbits[frame]
         region = None if view.region is None else view.region.float()
         rendered, _ = self.renderer.render_differentiable(frame_params, view.camera, region, self.background)
         surface = view.surface.float()
         loss = self.cfg.orbit_reg * hollow(rendered.alpha, surface, region)
+        if view.allowed is not None:
+            loss = loss + self.cfg.orbit_outside_reg * outside(rendered.alpha, view.allowed, surface, region)
         if self.cfg.behind_reg > 0:
             loss = loss + self.cfg.behind_reg * behind_surface(rendered, surface, self.cfg.behind_margin)
         return loss
