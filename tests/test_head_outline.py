@@ -9,8 +9,7 @@ import torch.nn.functional as F
 
 from avatar.splat.mesh_raster import rasterize_mesh
 from capture import head_outline
-from capture.fit.setup import camera_for
-from capture.fit.video import FitWeights, continuing_frames, fit_videos
+from capture.fit.video import continuing_frames
 from capture.head_outline import (
     ANGLES,
     BETWEEN_EYES,
@@ -26,7 +25,7 @@ from capture.head_outline import (
 from capture.fit.photometric import PhotometricWeights, refine_photometric
 from capture.surface import vertex_normals
 from capture.track import NOSE_BOTTOM, embedded_point, surface_point
-from test_photometric import FRAMES, SIZE, _pixel_error, scene  # noqa: F401 (scene is a fixture)
+from test_photometric import FRAMES, SIZE, _pixel_error, landmark_fit, scene  # noqa: F401 (fixtures)
 
 S = 128
 
@@ -162,19 +161,9 @@ def test_thinness_brings_the_shell_no_ray_sees_back_towards_the_skull(scene):  #
     assert float(fitted[1.0][back].mean()) < float(fitted[0.0][back].mean()) - 0.001
 
 
-def test_outline_term_improves_a_refinement_that_misleading_landmarks_hold_back(scene):  # noqa: F811
+def test_outline_term_improves_a_refinement_that_misleading_landmarks_hold_back(scene, landmark_fit):  # noqa: F811
     rig, emb, truth, camera, images, mattes, landmarks = scene
-    fit = fit_videos(
-        rig,
-        emb,
-        landmarks,
-        np.zeros(FRAMES, int),
-        np.arange(FRAMES),
-        [SIZE],
-        FitWeights(rigid_steps=100, full_steps=300),
-        progress=False,
-    )
-    cam = camera_for(float(fit.focal[0]), (SIZE[0] / 2, SIZE[1] / 2), *SIZE)
+    fit, cam = landmark_fit
     pairs = continuing_frames(np.zeros(FRAMES, int), np.arange(FRAMES))
     weights = PhotometricWeights(levels=((2.0, 60), (1.0, 60)))
     errors = {}

@@ -36,12 +36,22 @@ def scene():
     verts = rig.forward(truth)  # [T, V, 3]
     images, mattes = [], []
     for t in range(FRAMES):
-        out = rasterize_mesh(verts[t], rig.faces, camera, rig.vertex_colors, background=(1.0, 1.0, 1.0),
-                             supersample=2, light_dir=torch.tensor([0.2, 0.4, 1.0]))
+        out = rasterize_mesh(
+            verts[t],
+            rig.faces,
+            camera,
+            rig.vertex_colors,
+            background=(1.0, 1.0, 1.0),
+            supersample=2,
+            light_dir=torch.tensor([0.2, 0.4, 1.0]),
+        )
         images.append((out.rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy())
         mattes.append(out.mask[..., 0].numpy())
-    exact = project(LandmarkRig(rig, emb.faces, emb.bary)(truth), torch.full((FRAMES,), FOCAL),
-                    torch.tensor([[SIZE[0] / 2, SIZE[1] / 2]]).expand(FRAMES, 2)).numpy()  # [T, L, 2]
+    exact = project(
+        LandmarkRig(rig, emb.faces, emb.bary)(truth),
+        torch.full((FRAMES,), FOCAL),
+        torch.tensor([[SIZE[0] / 2, SIZE[1] / 2]]).expand(FRAMES, 2),
+    ).numpy()  # [T, L, 2]
     # A detector's error: each frame's points shifted together by ~3 px, plus 1 px jitter.
     shift = 3.0 * torch.randn(FRAMES, 1, 2, generator=gen).numpy()
     jitter = 1.0 * torch.randn(*exact.shape, generator=gen).numpy()
@@ -59,15 +69,39 @@ def _pixel_error(rig, params, focal: float, truth) -> float:
     return float((fitted - true).norm(dim=-1).mean())
 
 
-def test_photometric_refinement_recovers_what_the_landmarks_miss(scene):
+@pytest.fixture(scope="module")
+def landmark_fit(scene):
+    """The scene's landmark fit (the tracker's first stage) and the camera of its focal length,
+    which `avatar track` refines in."""
+    rig, emb, _, _, _, _, landmarks = scene
+    fit = fit_videos(
+        rig,
+        emb,
+        landmarks,
+        np.zeros(FRAMES, int),
+        np.arange(FRAMES),
+        [SIZE],
+        FitWeights(rigid_steps=100, full_steps=300),
+        progress=False,
+    )
+    return fit, camera_for(float(fit.focal[0]), (SIZE[0] / 2, SIZE[1] / 2), *SIZE)
+
+
+def test_photometric_refinement_recovers_what_the_landmarks_miss(scene, landmark_fit):
     rig, emb, truth, camera, images, mattes, landmarks = scene
-    fit = fit_videos(rig, emb, landmarks, np.zeros(FRAMES, int), np.arange(FRAMES), [SIZE],
-                     FitWeights(rigid_steps=100, full_steps=300), progress=False)
-    # Refine in the landmark fit's camera (its focal length), as `avatar track` does.
-    cam = camera_for(float(fit.focal[0]), (SIZE[0] / 2, SIZE[1] / 2), *SIZE)
-    refined = refine_photometric(rig, emb, fit.params, [cam] * FRAMES, images, mattes, landmarks,
-                                 continuing_frames(np.zeros(FRAMES, int), np.arange(FRAMES)),
-                                 PhotometricWeights(levels=((2.0, 60), (1.0, 60))), progress=False)
+    fit, cam = landmark_fit
+    refined = refine_photometric(
+        rig,
+        emb,
+        fit.params,
+        [cam] * FRAMES,
+        images,
+        mattes,
+        landmarks,
+        continuing_frames(np.zeros(FRAMES, int), np.arange(FRAMES)),
+        PhotometricWeights(levels=((2.0, 60), (1.0, 60))),
+        progress=False,
+    )
     focal = float(fit.focal[0])
     before, after = _pixel_error(rig, fit.params, focal, truth), _pixel_error(rig, refined.params, focal, truth)
     assert before > 1.5  # the shifted landmarks really mislead the landmark fit

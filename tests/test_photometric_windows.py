@@ -9,9 +9,8 @@ import torch
 from capture.fit import photometric_windows
 from capture.fit.photometric import PhotometricWeights, refine_photometric
 from capture.fit.photometric_windows import refine_in_windows, window_length, windows
-from capture.fit.setup import camera_for
-from capture.fit.video import FitWeights, continuing_frames, fit_videos
-from tests.test_photometric import FRAMES, SIZE, _pixel_error, scene  # noqa: F401 (a fixture)
+from capture.fit.video import continuing_frames
+from tests.test_photometric import FRAMES, SIZE, _pixel_error, landmark_fit, scene  # noqa: F401 (fixtures)
 
 LEVELS = PhotometricWeights(levels=((2.0, 30), (1.0, 30)))
 
@@ -28,22 +27,6 @@ def test_windows_cover_the_clip_with_the_overlap(num_frames, length, overlap):
 def test_a_clip_that_fits_one_window_is_one_window():
     assert windows(600, 600, 32) == [(0, 600)]
     assert window_length(512) == 600 and window_length(1024) == 150  # the pixels of a window, not the frames
-
-
-@pytest.fixture(scope="module")
-def landmark_fit(scene):  # noqa: F811
-    rig, emb, truth, camera, images, mattes, landmarks = scene
-    fit = fit_videos(
-        rig,
-        emb,
-        landmarks,
-        np.zeros(FRAMES, int),
-        np.arange(FRAMES),
-        [SIZE],
-        FitWeights(rigid_steps=100, full_steps=300),
-        progress=False,
-    )
-    return fit, camera_for(float(fit.focal[0]), (SIZE[0] / 2, SIZE[1] / 2), *SIZE)
 
 
 def test_windows_each_see_their_frames_and_join_without_a_step(scene, landmark_fit, monkeypatch):  # noqa: F811
