@@ -9,7 +9,6 @@ import torch.nn.functional as F
 
 from avatar.splat.mesh_raster import rasterize_mesh
 from capture import head_outline
-from capture.fit.video import continuing_frames
 from capture.head_outline import (
     ANGLES,
     BETWEEN_EYES,
@@ -22,10 +21,10 @@ from capture.head_outline import (
     shell_radii,
     thickness,
 )
-from capture.fit.photometric import PhotometricWeights, refine_photometric
+from capture.fit.photometric import PhotometricWeights
 from capture.surface import vertex_normals
 from capture.track import NOSE_BOTTOM, embedded_point, surface_point
-from test_photometric import FRAMES, SIZE, _pixel_error, landmark_fit, scene  # noqa: F401 (fixtures)
+from test_photometric import FRAMES, SIZE, _pixel_error, landmark_fit, refine_scene, scene  # noqa: F401 (fixtures)
 
 S = 128
 
@@ -164,23 +163,10 @@ def test_thinness_brings_the_shell_no_ray_sees_back_towards_the_skull(scene):  #
 def test_outline_term_improves_a_refinement_that_misleading_landmarks_hold_back(scene, landmark_fit):  # noqa: F811
     rig, emb, truth, camera, images, mattes, landmarks = scene
     fit, cam = landmark_fit
-    pairs = continuing_frames(np.zeros(FRAMES, int), np.arange(FRAMES))
     weights = PhotometricWeights(levels=((2.0, 60), (1.0, 60)))
     errors = {}
     for height in (None, _nose_height(rig, emb)):
-        refined = refine_photometric(
-            rig,
-            emb,
-            fit.params,
-            [cam] * FRAMES,
-            images,
-            mattes,
-            landmarks,
-            pairs,
-            weights,
-            progress=False,
-            shell_height=height,
-        )
+        refined = refine_scene(scene, landmark_fit, weights, shell_height=height)
         errors[height is not None] = _pixel_error(rig, refined.params, float(fit.focal[0]), truth)
     assert (refined.outline is not None) and np.nanmean(refined.outline) < np.nanmean(refined.outline_before)
     # 2.21 px without the outline, 1.87 px with it, when this was written.

@@ -87,21 +87,20 @@ def landmark_fit(scene):
     return fit, camera_for(float(fit.focal[0]), (SIZE[0] / 2, SIZE[1] / 2), *SIZE)
 
 
+def refine_scene(scene, landmark_fit, weights: PhotometricWeights, **options):
+    """The photometric stage on the scene's frames from its landmark fit, as `avatar track` runs it."""
+    rig, emb, _, _, images, mattes, landmarks = scene
+    fit, cam = landmark_fit
+    pairs = continuing_frames(np.zeros(FRAMES, int), np.arange(FRAMES))
+    return refine_photometric(
+        rig, emb, fit.params, [cam] * FRAMES, images, mattes, landmarks, pairs, weights, progress=False, **options
+    )
+
+
 def test_photometric_refinement_recovers_what_the_landmarks_miss(scene, landmark_fit):
     rig, emb, truth, camera, images, mattes, landmarks = scene
     fit, cam = landmark_fit
-    refined = refine_photometric(
-        rig,
-        emb,
-        fit.params,
-        [cam] * FRAMES,
-        images,
-        mattes,
-        landmarks,
-        continuing_frames(np.zeros(FRAMES, int), np.arange(FRAMES)),
-        PhotometricWeights(levels=((2.0, 60), (1.0, 60))),
-        progress=False,
-    )
+    refined = refine_scene(scene, landmark_fit, PhotometricWeights(levels=((2.0, 60), (1.0, 60))))
     focal = float(fit.focal[0])
     before, after = _pixel_error(rig, fit.params, focal, truth), _pixel_error(rig, refined.params, focal, truth)
     assert before > 1.5  # the shifted landmarks really mislead the landmark fit
