@@ -94,10 +94,21 @@ def test_an_interrupt_while_the_encoder_opens_leaves_nothing(tmp_path, monkeypat
     class Interrupted(BaseException):
         pass
 
-    def add_stream(*args, **kwargs):
-        raise Interrupted()
+    real_open = av.open
 
-    monkeypatch.setattr(av.container.OutputContainer, "add_stream", add_stream)
+    class InterruptedOnAddStream:
+        """The opened container, with add_stream interrupted (PyAV's own types are immutable)."""
+
+        def __init__(self, container):
+            self.container = container
+
+        def add_stream(self, *args, **kwargs):
+            raise Interrupted()
+
+        def __getattr__(self, name):
+            return getattr(self.container, name)
+
+    monkeypatch.setattr(av, "open", lambda *a, **k: InterruptedOnAddStream(real_open(*a, **k)))
     with pytest.raises(Interrupted):
         VideoWriter(tmp_path / "r.mp4", fps=30, width=32, height=32)
     assert list(tmp_path.iterdir()) == []
