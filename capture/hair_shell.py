@@ -27,12 +27,13 @@ from torch import Tensor
 from avatar.data.capture import Capture
 from avatar.data.splits import spread
 from avatar.rig import HeadRig
+from avatar.rig.face_region import nose_bottom_height
 from capture.head_outline import MatteOutline, OutlineTerm, outline_along_rays
 from capture.ibug68 import OUTER_EYE_CORNERS
 
 MAX_FRAMES = 200  # frames fitted on, evenly spread over the training frames (60 Adam steps over all of them)
 TAPER = 0.02  # metres below the shell's start (the bottom of the nose) over which the thickness fades to 0
-BETWEEN_EYES, NOSE_BOTTOM = 27, 33  # iBUG 68 (not capture.track's MediaPipe NOSE_BOTTOM)
+BETWEEN_EYES = 27  # iBUG 68
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = OUTER_EYE_CORNERS  # image left, image right
 THINNESS = 1.0  # weight of the shell's mean squared thickness (metres²) in its fit (`OutlineTerm.fit_hair`)
 
@@ -41,14 +42,14 @@ def hair_thickness(capture: Capture, frames: list[int], rig: HeadRig, thinness: 
     """[V] metres: the hair's thickness over each rig vertex's rest-pose normal, fitted to the
     outline of the person's matte in `frames` (capture frame indices); 0 below the shell's start
     (fading over TAPER). None when no frame has a mask or the rig has no iBUG landmarks."""
-    if rig.lmk_faces is None or rig.lmk_faces.shape[0] != 68:
+    height = nose_bottom_height(rig)
+    if height is None:
         return None
     frames = [f for f in spread(list(frames), MAX_FRAMES) if capture.frames[f].mask is not None]
     if not frames:
         return None
     rig = rig.to(device="cpu", dtype=torch.float32)
     rest = rig.v_template.detach()  # [V, 3]
-    height = float(rig.landmarks(rest[None])[0, NOSE_BOTTOM, 1])
     params = capture.params.select([capture.frames[f].time for f in frames]).to(dtype=torch.float32)
     with torch.no_grad():
         landmarks = rig.landmarks(rig.forward(params))  # [T, 68, 3]

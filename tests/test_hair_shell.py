@@ -8,13 +8,13 @@ import torch
 
 from avatar.data.capture import CameraInfo, CaptureWriter
 from avatar.gaussians import GaussianAvatar
-from avatar.rig.face_region import eyeball_triangles, face_triangles
+from avatar.rig.face_region import eyeball_triangles, face_triangles, nose_bottom_height
 from avatar.splat.mesh_raster import rasterize_mesh
 from avatar.training.config import TrainConfig
 from avatar.training.floaters import FloaterFinder
 from avatar.training.hair_lift import registered_hair_thickness, triangle_thickness, triangle_units
 from avatar.training.regularisers import regularisers
-from capture.hair_shell import NOSE_BOTTOM, TAPER, hair_thickness
+from capture.hair_shell import TAPER, hair_thickness
 from capture.surface import vertex_normals
 from test_photometric import FRAMES, scene  # noqa: F401 (scene is a fixture)
 
@@ -54,8 +54,15 @@ def test_the_thickness_is_fitted_to_the_frames_given(scene, grown_capture):  # n
     assert abs(float(grown[top].mean()) - GROWN) < 0.003
     assert abs(float(bare[top].mean())) < 0.003
     # nothing below the shell's start, less the taper: the face under the nose, the neck
-    height = float(rig.landmarks(rest[None].float())[0, NOSE_BOTTOM, 1])
+    height = nose_bottom_height(rig)
     assert grown[rest[:, 1] < height - TAPER].abs().max() == 0
+
+
+def test_the_shell_starts_under_the_nose(scene):  # noqa: F811
+    rig = scene[0]
+    landmarks = rig.landmarks(rig.v_template[None].float())[0]  # [68, 3] iBUG, rest pose
+    nose_tip, upper_lip, brows = (float(landmarks[i, 1]) for i in (30, 51, 19))
+    assert upper_lip < nose_bottom_height(rig) < nose_tip < brows
 
 
 def test_no_masks_no_shell(scene, grown_capture):  # noqa: F811

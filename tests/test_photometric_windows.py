@@ -10,7 +10,7 @@ from capture.fit import photometric_windows
 from capture.fit.photometric import PhotometricWeights, refine_photometric
 from capture.fit.photometric_windows import refine_in_windows, window_length, windows
 from capture.fit.video import continuing_frames
-from tests.test_photometric import FRAMES, SIZE, _pixel_error, landmark_fit, scene  # noqa: F401 (fixtures)
+from test_photometric import FRAMES, SIZE, _pixel_error, landmark_fit, scene  # noqa: F401 (fixtures)
 
 LEVELS = PhotometricWeights(levels=((2.0, 30), (1.0, 30)))
 

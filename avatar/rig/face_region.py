@@ -20,6 +20,7 @@ from avatar.rig.params import RigParams
 EYE_JOINTS = (3, 4)  # eye_l, eye_r in HeadRig's joint order (the pupils pair with IRIS_CENTRES reversed)
 JAW = list(range(0, 17))  # right ear to left ear along the jaw (iBUG order)
 BROWS = list(range(26, 16, -1))  # back across the brows: the outline's upper edge
+NOSE_BOTTOM = 33  # iBUG: under the nose; the hair's shell starts at its height, below it hair hangs free
 
 
 def face_triangles(rig: HeadRig) -> Tensor:
@@ -35,6 +36,16 @@ def face_triangles(rig: HeadRig) -> Tensor:
     inside = inside_polygon(centroids[:, :2], outline[:, :2])
     in_front = centroids[:, 2] > min(landmarks[0, 2], landmarks[16, 2])
     return torch.from_numpy(inside & in_front)
+
+
+def nose_bottom_height(rig: HeadRig) -> float | None:
+    """The rest pose's height (y, metres) of the bottom of the nose (iBUG 33): where the hair's
+    shell starts (`capture.hair_shell`) and below which hair hangs free. None on a rig without
+    iBUG landmarks."""
+    if rig.lmk_faces is None or rig.lmk_bary is None or rig.lmk_faces.shape[0] != 68:
+        return None
+    rest = rig.v_template.detach().cpu()[None]  # [1, V, 3]
+    return float(rig.landmarks(rest.to(rig.lmk_bary.dtype))[0, NOSE_BOTTOM, 1])
 
 
 def eyeball_triangles(rig: HeadRig) -> Tensor:

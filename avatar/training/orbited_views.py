@@ -33,6 +33,7 @@ from torch import Tensor
 
 from avatar.data.capture import Capture
 from avatar.rig import HeadRig, RigParams
+from avatar.rig.face_region import nose_bottom_height
 from avatar.rig.lbs import axis_angle_to_matrix
 from avatar.renderer import AvatarRenderer
 from avatar.splat import Camera
@@ -44,7 +45,6 @@ from avatar.training.mirrored import shrunk
 TURN_DEG = (15.0, 60.0)  # the orbit's yaw, drawn uniformly in this range, either way
 PITCH_DEG = 20.0  # and its pitch, uniformly within +-this
 OUTSIDE_MARGIN_M = 0.01  # metres past the lifted rig's silhouette before opacity counts as outside
-NOSE_BOTTOM = 33  # iBUG 68: the hair's shell starts here (capture.hair_shell); below it hair hangs free
 
 
 def orbited(camera: Camera, centre: Tensor, yaw: float, pitch: float) -> Camera:
@@ -74,10 +74,10 @@ class OrbitedView:
 def hanging_triangles(rig: HeadRig) -> Tensor | None:
     """[F] bool: the triangles whose rest centroid lies below the rig's nose bottom, where the
     hair's shell has faded out and hair hangs free; None for a rig without iBUG 68 landmarks."""
-    if rig.lmk_faces is None or rig.lmk_faces.shape[0] != 68:
+    height = nose_bottom_height(rig)
+    if height is None:
         return None
     rest = rig.v_template.detach().float().cpu()  # [V, 3]
-    height = float(rig.landmarks(rest[None].to(rig.lmk_bary.dtype))[0, NOSE_BOTTOM, 1])
     return rest[rig.faces.cpu()].mean(1)[:, 1] < height
 
 

@@ -447,7 +447,9 @@ class Trainer:
         region = None if view.region is None else view.region.float()
         rendered, _ = self.renderer.render_differentiable(frame_params, view.camera, region, self.background)
         surface = view.surface.float()
-        loss = self.cfg.orbit_reg * hollow(rendered.alpha, surface, region)
+        loss = rendered.alpha.new_zeros(())
+        if self.cfg.orbit_reg > 0:
+            loss = loss + self.cfg.orbit_reg * hollow(rendered.alpha, surface, region)
         if view.allowed is not None:
             loss = loss + self.cfg.orbit_outside_reg * outside(rendered.alpha, view.allowed, surface, region)
         if self.cfg.behind_reg > 0:
