@@ -8,7 +8,9 @@ import torch
 from avatar.gaussians import GaussianAvatar
 from avatar.training.config import TrainConfig, load_config
 from avatar.training.image_metrics import psnr, ssim
-from avatar.training.regularisers import normal_extent, regularisers
+from avatar.splat import Gaussians
+from avatar.splat.projection import covariance_3d
+from avatar.training.regularisers import along_rays, normal_extent, regularisers
 from tiny_rig import make_tiny_rig
 
 
@@ -46,8 +48,12 @@ def test_binding_regulariser_pulls_back_only_gaussians_past_its_threshold():
     loss.backward()
     assert model.xyz.grad[0, 2] > 0 and model.xyz.grad[0, :2].abs().sum() == 0  # descent moves it back along z
     assert model.xyz.grad[1:].abs().sum() == 0
-    tighter = regularisers(model, TrainConfig(xyz_reg=0.1, xyz_reg_threshold=0.4, offset_reg=0.0), torch.zeros(n, 14),
-                            torch.zeros(model.rig.num_faces, dtype=torch.bool))
+    tighter = regularisers(
+        model,
+        TrainConfig(xyz_reg=0.1, xyz_reg_threshold=0.4, offset_reg=0.0),
+        torch.zeros(n, 14),
+        torch.zeros(model.rig.num_faces, dtype=torch.bool),
+    )
     assert tighter.item() == pytest.approx(0.1 * (2.1 + 0.1) / n)
 
 
@@ -84,7 +90,9 @@ def test_flat_regulariser_measures_the_extent_along_the_normal_and_turns_tilted_
         model.rot[0] = torch.tensor([math.cos(tilt / 2), math.sin(tilt / 2), 0.0, 0.0])
     extent = normal_extent(model, torch.zeros(n, 14))
     assert extent[1:].allclose(torch.tensor(0.02), atol=1e-6)
-    assert extent[0].item() == pytest.approx(math.sqrt((0.3 * math.sin(tilt)) ** 2 + (0.02 * math.cos(tilt)) ** 2), rel=1e-5)
+    assert extent[0].item() == pytest.approx(
+        math.sqrt((0.3 * math.sin(tilt)) ** 2 + (0.02 * math.cos(tilt)) ** 2), rel=1e-5
+    )
     cfg = TrainConfig(offset_reg=0.0, xyz_reg=0.0, flat_reg=1.0, flat_threshold=0.05)
     loss = regularisers(model, cfg, torch.zeros(n, 14), torch.zeros(model.rig.num_faces, dtype=torch.bool))
     assert loss.item() == pytest.approx((extent[0].item() - 0.05) / n, rel=1e-5)
@@ -107,6 +115,26 @@ def test_needle_regulariser_shortens_only_face_needles_past_the_ratio():
     loss.backward()
     assert model.log_scale.grad[0, 0] > 0 and model.log_scale.grad[0, 1] < 0  # longer axis shrinks, the middle grows
     assert model.log_scale.grad[1:].abs().sum() == 0
+
+
+def test_along_rays_is_a_needles_length_over_its_width_only_where_it_points_at_the_eye():
+    g = torch.Generator().manual_seed(0)
+    quats = torch.nn.functional.normalize(torch.randn(64, 4, generator=g), dim=-1)  # [N, 4]
+    scales = torch.exp(torch.randn(64, 3, generator=g))  # [N, 3]
+    means = torch.randn(64, 3, generator=g)  # [N, 3]
+    eye = torch.tensor([0.3, -0.2, -4.0])
+    got = along_rays(Gaussians(means, quats, scales, torch.ones(64), torch.zeros(64, 1, 3)), eye)
+    ray = torch.nn.functional.normalize(means - eye, dim=-1)  # [N, 3]
+    variance = torch.einsum("ni,nij,nj->n", ray, covariance_3d(quats, scales), ray)  # the splat's own covariance
+    assert torch.allclose(got, variance.sqrt().log() - scales.log().median(-1).values, atol=1e-5)
+
+    # A needle 8 times its width: pointing at the eye, log 8; across the ray, nothing; a disc edge-on, nothing.
+    eye = torch.zeros(3)
+    means = torch.tensor([[0.0, 0.0, 5.0]] * 3)
+    scales = torch.tensor([[0.02, 0.02, 0.16], [0.16, 0.02, 0.02], [0.16, 0.02, 0.16]])
+    upright = torch.tensor([[1.0, 0.0, 0.0, 0.0]] * 3)
+    got = along_rays(Gaussians(means, upright, scales, torch.ones(3), torch.zeros(3, 1, 3)), eye)
+    assert got.tolist() == pytest.approx([math.log(8.0), 0.0, 0.0], abs=1e-5)
 
 
 def test_floater_regulariser_fades_only_the_gaussians_marked_floating():

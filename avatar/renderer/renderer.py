@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.blend import blend_backend, blend_with_offsets
-from avatar.splat import Camera, RenderOutput, splat_registry
+from avatar.splat import Camera, Gaussians, RenderOutput, splat_registry
 from avatar.splat.ext_backend import camera_params
 from avatar.splat.cut_region import clip_to_region
 from avatar.renderer.cut import CutRegion
@@ -27,6 +28,14 @@ from avatar.rig.poser import RigPoser
 from avatar.rig import RigParams
 
 Colour = tuple[float, float, float]
+
+
+class DifferentiableRender(NamedTuple):
+    """What `AvatarRenderer.render_differentiable` gives a training step."""
+
+    output: RenderOutput
+    offsets: Tensor  # [N, 14] the offsets the frame applies (GaussianAvatar.applied_offsets)
+    gaussians: Gaussians  # [N] posed in the world, as splatted
 
 
 @dataclass
@@ -111,15 +120,15 @@ class AvatarRenderer:
         region: Tensor | None,
         background: Tensor,
         drivers: Tensor | None = None,
-    ) -> tuple[RenderOutput, Tensor]:
-        """For training: the render and the offsets this frame applies [N, 14] (which training
-        regularises), differentiable w.r.t. the model (and params where they require grad). The
-        camera is used as given: training frames are where the view cone comes from. drivers
-        [D]: the offsets' drivers, when not the model's drivers of params.
+    ) -> "DifferentiableRender":
+        """For training: the render, the offsets this frame applies and the posed Gaussians (which
+        training regularises), differentiable w.r.t. the model (and params where they require
+        grad). The camera is used as given: training frames are where the view cone comes from.
+        drivers [D]: the offsets' drivers, when not the model's drivers of params.
         region [H, W, 1]: the frame's cut (`cut_region`, kept by the caller), or None."""
         world, offsets = blend_with_offsets(self.model, params, self.backend, drivers)
         out = splat_registry.get(self.backend, self.device)[1](world, camera, background)
-        return (out if region is None else clip_to_region(out, region, background)), offsets
+        return DifferentiableRender(out if region is None else clip_to_region(out, region, background), offsets, world)
 
     def cut_region(self, params: RigParams, camera: Camera, verts: Tensor | None = None) -> Tensor | None:
         """[H, W, 1] in {0, 1}: what the avatar's cut keeps of one frame (verts [V, 3]: the rig

@@ -69,6 +69,10 @@ class TrainConfig:
     # one beyond log(needle_ratio). Hair is left to be strands.
     needle_reg: float = 0.0
     needle_ratio: float = 4.0
+    # Nothing drawn out along the training camera's rays, anywhere: the log of each Gaussian's
+    # extent along its ray over its middle scale beyond log(needle_ratio). The camera cannot see
+    # how long such a needle is; turned, it shows as a streak (`along_rays`).
+    ray_needle_reg: float = 0.0
     # Floaters: the opacity of Gaussians further from the rig than the person's matte reaches past
     # it (the capture's hair margin: avatar/training/floaters.py).
     floater_reg: float = 0.0
@@ -208,6 +212,7 @@ _RANGES = {
             "flat_reg",
             "flat_threshold",
             "needle_reg",
+            "ray_needle_reg",
             "floater_reg",
             "behind_reg",
             "behind_margin",

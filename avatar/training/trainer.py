@@ -48,7 +48,7 @@ from avatar.training.image_metrics import photometric_loss
 from avatar.training.mirrored import MirroredFrames, weighted
 from avatar.training.orbited_views import OrbitedViews, hollow, outside
 from avatar.training.optim import make_optimizer
-from avatar.training.regularisers import regularisers
+from avatar.training.regularisers import along_rays, regularisers
 from avatar.training.run_log import RunLog, run_dir_for
 from avatar.training.turned_views import hair_margin
 from avatar.runtime.errors import InputError
@@ -404,7 +404,7 @@ class Trainer:
         camera = self.capture.camera(frame)
         # Rendered as every command renders it, with the frame's cut: Gaussians the cut hides in
         # this frame are left alone, not taught to vanish where other frames show them (a pale neck band).
-        rendered, offsets = self.renderer.render_differentiable(
+        rendered, offsets, gaussians = self.renderer.render_differentiable(
             frame_params, camera, self.targets.region(frame), self.background
         )
         rendered.means2d.retain_grad()
@@ -414,6 +414,9 @@ class Trainer:
             ),
             "reg": regularisers(self.model, cfg, offsets, self.face, self.floating_now(), self.lift),
         }
+        if cfg.ray_needle_reg:
+            excess = torch.relu(along_rays(gaussians, camera.position) - math.log(cfg.needle_ratio))  # [N]
+            terms["ray_needle"] = cfg.ray_needle_reg * excess.mean()
         surface = self.targets.surface(frame)
         if surface is not None:
             terms["behind"] = cfg.behind_reg * behind_surface(rendered, surface, cfg.behind_margin)
@@ -445,7 +448,7 @@ class Trainer:
         paints its pixels from behind."""
         view = self.orbits[frame]
         region = None if view.region is None else view.region.float()
-        rendered, _ = self.renderer.render_differentiable(frame_params, view.camera, region, self.background)
+        rendered = self.renderer.render_differentiable(frame_params, view.camera, region, self.background).output
         surface = view.surface.float()
         loss = rendered.alpha.new_zeros(())
         if self.cfg.orbit_reg > 0:
@@ -460,9 +463,9 @@ class Trainer:
         """The frame mirrored left-right, as the photometric and alpha terms score it, each pixel
         weighted by how little the video saw its surface (`avatar.training.mirrored`)."""
         cfg, mirrored = self.cfg, self.mirrored[frame]
-        rendered, _ = self.renderer.render_differentiable(
+        rendered = self.renderer.render_differentiable(
             mirrored.params, mirrored.camera, mirrored.region(), self.background, mirrored.drivers
-        )
+        ).output
         weights = mirrored.weights
         rgb = self.as_seen(frame, rendered.rgb, rendered.alpha)  # the mirrored image is in its camera's colours
         loss = photometric_loss(weighted(rgb, weights), mirrored.image(), cfg.ssim_weight)

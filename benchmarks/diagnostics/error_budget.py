@@ -143,7 +143,7 @@ def fit_params(
         return dataclasses.replace(params, **values)
 
     for _ in range(steps):
-        out, _ = renderer.render_differentiable(moved(), camera, region, background)
+        out = renderer.render_differentiable(moved(), camera, region, background).output
         loss = (
             photometric_loss(out.rgb, target, loss_weights.ssim_weight)
             + loss_weights.alpha_weight * (out.alpha - mask).abs().mean()
@@ -204,7 +204,7 @@ def error_budget(
             region = renderer.cut_region(params, camera)  # where the target was cut: the tracked pose's
             fitted = fit_params(renderer, params, camera, region, target, mask, fit_steps, fit_keys)
             with torch.no_grad():
-                rgb = renderer.render_differentiable(fitted, camera, region, background)[0].rgb
+                rgb = renderer.render_differentiable(fitted, camera, region, background).output.rgb
             fitted_psnr.append(psnr(rgb.clamp(0, 1), target))
     sse, pixels, total = np.array(region_sse), np.array(region_pixels), np.array(frame_sse)  # [F, R], [F, R], [F]
     size = error.size
