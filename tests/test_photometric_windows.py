@@ -167,8 +167,11 @@ def test_several_cameras_a_window_holds_every_views_images_of_its_time_steps(sce
 
     order = np.argsort(time, kind="stable")  # the images listed time step by time step instead
     one = in_windows(doubled(landmarks)[order], length=2 * FRAMES, rows=order, time=time[order])
-    torch.testing.assert_close(one.params.expr, whole.params.expr, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(one.params.rotation, whole.params.rotation, rtol=1e-5, atol=1e-6)
+    # The same fit with its images summed in another order: float32 rounding, carried through the
+    # Adam steps, moves values by up to ~1e-5 on some CPUs (6e-6 measured); landmarks paired with
+    # the wrong images move them by 0.28.
+    torch.testing.assert_close(one.params.expr, whole.params.expr, rtol=1e-5, atol=5e-5)
+    torch.testing.assert_close(one.params.rotation, whole.params.rotation, rtol=1e-5, atol=5e-5)
 
     seen, fits = [], []
     real = photometric_windows.PhotometricRefinement
