@@ -120,7 +120,7 @@ class AvatarRenderer:
         region: Tensor | None,
         background: Tensor,
         drivers: Tensor | None = None,
-    ) -> "DifferentiableRender":
+    ) -> DifferentiableRender:
         """For training: the render, the offsets this frame applies and the posed Gaussians (which
         training regularises), differentiable w.r.t. the model (and params where they require
         grad). The camera is used as given: training frames are where the view cone comes from.
