@@ -28,7 +28,7 @@ from torch import Tensor
 
 from avatar.gaussians.model import GaussianAvatar, discs_on_triangles
 from avatar.rig import HeadRig, RigParams
-from avatar.rig.face_region import inside_polygon, pixels_inside, posed_landmarks
+from avatar.rig.face_region import inside_polygon, pixels_inside, posed_landmarks, rest_landmarks
 from avatar.splat import Camera
 from avatar.splat.sh import SH_C0
 
@@ -45,10 +45,11 @@ CAVITY_COLOUR = (0.16, 0.05, 0.05)  # a mouth's dark inside, where the rig has n
 def cavity_triangles(rig: HeadRig) -> Tensor:
     """[F] bool: the rig's triangles inside the mouth past the teeth (see the module docstring);
     none on a rig without iBUG landmarks."""
-    if rig.lmk_faces is None or rig.lmk_bary is None or rig.lmk_faces.shape[0] != 68:
+    landmarks = rest_landmarks(rig)
+    if landmarks is None:
         return torch.zeros(rig.num_faces, dtype=torch.bool)
+    lips = landmarks[OUTER_LIPS].numpy()  # [12, 3]
     verts = rig.v_template.detach().double().cpu()
-    lips = rig.landmarks(verts[None].to(rig.lmk_bary.dtype))[0].double()[OUTER_LIPS].numpy()  # [12, 3]
     centroids = verts[rig.faces.cpu()].mean(1).numpy()  # [F, 3]
     inside = inside_polygon(centroids[:, :2], lips[:, :2])
     deep = centroids[:, 2] < lips[:, 2].mean() - CAVITY_DEPTH

@@ -27,10 +27,11 @@ def face_triangles(rig: HeadRig) -> Tensor:
     """[F] bool: the triangles whose rest centroids the landmarks' outline encloses, seen from the
     front (x, y), and that lie in front of the jaw line's ends (not the back of the head); none
     on a rig without iBUG landmarks."""
-    if rig.lmk_faces is None or rig.lmk_bary is None or rig.lmk_faces.shape[0] != 68:
+    landmarks = rest_landmarks(rig)
+    if landmarks is None:
         return torch.zeros(rig.num_faces, dtype=torch.bool)
+    landmarks = landmarks.numpy()  # [68, 3]
     verts = rig.v_template.detach().double().cpu()
-    landmarks = rig.landmarks(verts[None].to(rig.lmk_bary.dtype))[0].double().numpy()  # [68, 3]
     outline = landmarks[JAW + BROWS]  # [27, 3]
     centroids = verts[rig.faces.cpu()].mean(1).numpy()  # [F, 3]
     inside = inside_polygon(centroids[:, :2], outline[:, :2])
@@ -42,10 +43,17 @@ def nose_bottom_height(rig: HeadRig) -> float | None:
     """The rest pose's height (y, metres) of the bottom of the nose (iBUG 33): where the hair's
     shell starts (`capture.hair_shell`) and below which hair hangs free. None on a rig without
     iBUG landmarks."""
+    landmarks = rest_landmarks(rig)
+    return None if landmarks is None else float(landmarks[NOSE_BOTTOM, 1])
+
+
+def rest_landmarks(rig: HeadRig) -> Tensor | None:
+    """[68, 3] float64 on the CPU: the rig's iBUG landmarks on its rest pose, or None for a rig
+    without the 68 iBUG landmarks."""
     if rig.lmk_faces is None or rig.lmk_bary is None or rig.lmk_faces.shape[0] != 68:
         return None
-    rest = rig.v_template.detach().cpu()[None]  # [1, V, 3]
-    return float(rig.landmarks(rest.to(rig.lmk_bary.dtype))[0, NOSE_BOTTOM, 1])
+    verts = rig.v_template.detach().double().cpu()  # [V, 3]
+    return rig.landmarks(verts[None].to(rig.lmk_bary.dtype))[0].double()
 
 
 def eyeball_triangles(rig: HeadRig) -> Tensor:
