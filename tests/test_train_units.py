@@ -8,9 +8,7 @@ import torch
 from avatar.gaussians import GaussianAvatar
 from avatar.training.config import TrainConfig, load_config
 from avatar.training.image_metrics import psnr, ssim
-from avatar.splat import Gaussians
-from avatar.splat.projection import covariance_3d
-from avatar.training.regularisers import along_rays, normal_extent, regularisers
+from avatar.training.regularisers import normal_extent, regularisers
 from tiny_rig import make_tiny_rig
 
 
@@ -115,26 +113,6 @@ def test_needle_regulariser_shortens_only_face_needles_past_the_ratio():
     loss.backward()
     assert model.log_scale.grad[0, 0] > 0 and model.log_scale.grad[0, 1] < 0  # longer axis shrinks, the middle grows
     assert model.log_scale.grad[1:].abs().sum() == 0
-
-
-def test_along_rays_is_a_needles_length_over_its_width_only_where_it_points_at_the_eye():
-    g = torch.Generator().manual_seed(0)
-    quats = torch.nn.functional.normalize(torch.randn(64, 4, generator=g), dim=-1)  # [N, 4]
-    scales = torch.exp(torch.randn(64, 3, generator=g))  # [N, 3]
-    means = torch.randn(64, 3, generator=g)  # [N, 3]
-    eye = torch.tensor([0.3, -0.2, -4.0])
-    got = along_rays(Gaussians(means, quats, scales, torch.ones(64), torch.zeros(64, 1, 3)), eye)
-    ray = torch.nn.functional.normalize(means - eye, dim=-1)  # [N, 3]
-    variance = torch.einsum("ni,nij,nj->n", ray, covariance_3d(quats, scales), ray)  # the splat's own covariance
-    assert torch.allclose(got, variance.sqrt().log() - scales.log().median(-1).values, atol=1e-5)
-
-    # A needle 8 times its width: pointing at the eye, log 8; across the ray, nothing; a disc edge-on, nothing.
-    eye = torch.zeros(3)
-    means = torch.tensor([[0.0, 0.0, 5.0]] * 3)
-    scales = torch.tensor([[0.02, 0.02, 0.16], [0.16, 0.02, 0.02], [0.16, 0.02, 0.16]])
-    upright = torch.tensor([[1.0, 0.0, 0.0, 0.0]] * 3)
-    got = along_rays(Gaussians(means, upright, scales, torch.ones(3), torch.zeros(3, 1, 3)), eye)
-    assert got.tolist() == pytest.approx([math.log(8.0), 0.0, 0.0], abs=1e-5)
 
 
 def test_floater_regulariser_fades_only_the_gaussians_marked_floating():

@@ -69,10 +69,6 @@ class TrainConfig:
     # one beyond log(needle_ratio). Hair is left to be strands.
     needle_reg: float = 0.0
     needle_ratio: float = 4.0
-    # Nothing drawn out along the training camera's rays, anywhere: the log of each Gaussian's
-    # extent along its ray over its middle scale beyond log(needle_ratio). The camera cannot see
-    # how long such a needle is; turned, it shows as a streak (`along_rays`).
-    ray_needle_reg: float = 0.0
     # Floaters: the opacity of Gaussians further from the rig than the person's matte reaches past
     # it (the capture's hair margin: avatar/training/floaters.py).
     floater_reg: float = 0.0
@@ -82,15 +78,6 @@ class TrainConfig:
     # side paint it shows the head's inside when turned.
     behind_reg: float = 0.0
     behind_margin: float = 0.03
-    # Each training frame also seen from a camera orbited about the head (avatar/training/
-    # orbited_views.py), its render held to the rig without ground truth: orbit_reg weighs the
-    # rig's pixels left transparent there (behind_reg, where on, what paints them from behind), so
-    # a surface the video saw edge-on does not fade into a hole seen from elsewhere; 0: off.
-    orbit_reg: float = 0.0
-    # The same orbited views' opacity past the rig lifted by the hair's shell (grown by 1 cm) and,
-    # below the nose, past the rig grown by the capture's hair margin: the depth of hair no
-    # training camera saw edge-on (orbited_views.py `outside`); 0: off.
-    orbit_outside_reg: float = 0.0
     # The scalp's Gaussians start on the hair's shell fitted to the training frames' mattes (its
     # thickness along each off-face triangle's normal), and xyz_reg and the floaters count from
     # there (avatar/training/hair_lift.py); without a registered shell or masks, on the skull.
@@ -101,7 +88,7 @@ class TrainConfig:
     # Memory for the decoded training frames (targets, masks, cut regions, mirrored frames), in
     # GB: a clip that needs more keeps this much and decodes the rest each time a step draws it
     # (avatar/training/frame_memory.py). 512 px frames take 1.3 MB each, 1.9 MB mirrored too, and
-    # 0.5 MB more with the rig's surface depth (behind_reg), 0.2 MB with the orbited view (orbit_reg).
+    # 0.5 MB more with the rig's surface depth (behind_reg).
     frame_memory_gb: float = 3.0
     offsets_from_frac: float = 0.0  # warm-up: the blendshape offsets stay zero for this fraction of the steps
     # Binding-aware densification (3DGS rules, children keep their parent triangle).
@@ -212,12 +199,9 @@ _RANGES = {
             "flat_reg",
             "flat_threshold",
             "needle_reg",
-            "ray_needle_reg",
             "floater_reg",
             "behind_reg",
             "behind_margin",
-            "orbit_reg",
-            "orbit_outside_reg",
             "camera_colour_reg",
             "densify_from",
             "densify_grad_threshold",

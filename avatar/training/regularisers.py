@@ -10,7 +10,6 @@ import torch
 
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.rotations import quat_to_matrix
-from avatar.splat import Gaussians
 from avatar.training.config import TrainConfig
 
 
@@ -60,16 +59,3 @@ def normal_extent(model: GaussianAvatar, offsets: torch.Tensor) -> torch.Tensor:
     rot = quat_to_matrix(torch.nn.functional.normalize(model.rot + offsets[:, 3:7], dim=-1))  # [N, 3, 3]
     scale = torch.exp(model.log_scale + offsets[:, 7:10])  # [N, 3]
     return ((rot[:, 2, :] * scale).pow(2).sum(-1) + 1e-12).sqrt()
-
-
-def along_rays(gaussians: Gaussians, eye: torch.Tensor) -> torch.Tensor:
-    """[N] log of each Gaussian's standard deviation along the ray from eye [3] (world) through its
-    centre, over its middle scale: 0 for a ball, about 0 for a disc seen edge-on or face-on, the
-    log of its length over its width for a needle pointing at the eye. A camera sees nothing of
-    that length; from anywhere else it is a streak."""
-    ray = torch.nn.functional.normalize(gaussians.means - eye, dim=-1)  # [N, 3]
-    rot = quat_to_matrix(gaussians.quats)  # [N, 3, 3] local -> world
-    local = torch.einsum("nji,nj->ni", rot, ray)  # [N, 3] the ray in each Gaussian's axes
-    along = (local * gaussians.scales).pow(2).sum(-1).clamp_min(1e-20).log() / 2  # [N] log sigma along the ray
-    middle = gaussians.scales.clamp_min(1e-10).log().sort(dim=-1).values[:, 1]  # [N]
-    return along - middle

@@ -46,9 +46,8 @@ from avatar.training.hair_lift import registered_hair_thickness, triangle_thickn
 from avatar.training.frame_memory import FrameMemory, KeptOrMade, tensor_bytes
 from avatar.training.image_metrics import photometric_loss
 from avatar.training.mirrored import MirroredFrames, weighted
-from avatar.training.orbited_views import OrbitedViews, hollow, outside
 from avatar.training.optim import make_optimizer
-from avatar.training.regularisers import along_rays, regularisers
+from avatar.training.regularisers import regularisers
 from avatar.training.run_log import RunLog, run_dir_for
 from avatar.training.turned_views import hair_margin
 from avatar.runtime.errors import InputError
@@ -256,22 +255,7 @@ class Trainer:
         self.model.view_cone = self.view_cone()
         self.mirrored = self.mirrored_frames() if cfg.mirror_fraction else None
         # metres the person's matte reaches past the rig (0: no mattes to say)
-        margin = hair_margin(capture, rig) if cfg.floater_reg or cfg.orbit_outside_reg else 0.0
-        self.orbits = (
-            OrbitedViews(
-                capture,
-                self.train_frames,
-                rig,
-                self.params,
-                self.renderer,
-                cfg.seed,
-                self.memory,
-                self.hair_m,
-                margin if cfg.orbit_outside_reg > 0 else None,
-            )
-            if cfg.orbit_reg > 0 or cfg.orbit_outside_reg > 0
-            else None
-        )
+        margin = hair_margin(capture, rig) if cfg.floater_reg else 0.0
         self.face = face_triangles(rig).to(device)  # [F] bool
         self.floaters = (
             FloaterFinder(self.model, capture.params.shape, margin, self.hair_m)
@@ -404,7 +388,7 @@ class Trainer:
         camera = self.capture.camera(frame)
         # Rendered as every command renders it, with the frame's cut: Gaussians the cut hides in
         # this frame are left alone, not taught to vanish where other frames show them (a pale neck band).
-        rendered, offsets, gaussians = self.renderer.render_differentiable(
+        rendered, offsets, _ = self.renderer.render_differentiable(
             frame_params, camera, self.targets.region(frame), self.background
         )
         rendered.means2d.retain_grad()
@@ -414,14 +398,9 @@ class Trainer:
             ),
             "reg": regularisers(self.model, cfg, offsets, self.face, self.floating_now(), self.lift),
         }
-        if cfg.ray_needle_reg:
-            excess = torch.relu(along_rays(gaussians, camera.position) - math.log(cfg.needle_ratio))  # [N]
-            terms["ray_needle"] = cfg.ray_needle_reg * excess.mean()
         surface = self.targets.surface(frame)
         if surface is not None:
             terms["behind"] = cfg.behind_reg * behind_surface(rendered, surface, cfg.behind_margin)
-        if self.orbits is not None:
-            terms["orbit"] = self.orbit_loss(frame, frame_params)
         mask = self.targets.mask(frame)
         if mask is not None and cfg.alpha_weight:
             # Background is transparency, not Gaussians painted the background's colour: those
@@ -441,23 +420,6 @@ class Trainer:
         if self.colours is None:
             return rgb
         return self.colours(rgb, alpha, self.background, self.camera_name(frame))
-
-    def orbit_loss(self, frame: int, frame_params: RigParams) -> torch.Tensor:
-        """The frame's rig seen from its orbited camera (`avatar.training.orbited_views`): its
-        pixels left transparent, the opacity past its hair's shell and, with behind_reg, what
-        paints its pixels from behind."""
-        view = self.orbits[frame]
-        region = None if view.region is None else view.region.float()
-        rendered = self.renderer.render_differentiable(frame_params, view.camera, region, self.background).output
-        surface = view.surface.float()
-        loss = rendered.alpha.new_zeros(())
-        if self.cfg.orbit_reg > 0:
-            loss = loss + self.cfg.orbit_reg * hollow(rendered.alpha, surface, region)
-        if view.allowed is not None:
-            loss = loss + self.cfg.orbit_outside_reg * outside(rendered.alpha, view.allowed, surface, region)
-        if self.cfg.behind_reg > 0:
-            loss = loss + self.cfg.behind_reg * behind_surface(rendered, surface, self.cfg.behind_margin)
-        return loss
 
     def mirrored_loss(self, frame: int) -> torch.Tensor:
         """The frame mirrored left-right, as the photometric and alpha terms score it, each pixel
