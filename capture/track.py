@@ -120,7 +120,7 @@ def track(
         crops, person, inside = _crops_and_mattes(videos, det, boxes, size, progress, max_frames, store)
         seconds["crops"] = time.perf_counter() - started - sum(seconds.values())
         landmark_fit, photo_error = fit, None
-        nose_height = float(surface_point(rig.v_template, rig, *embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
+        nose_height = rest_nose_height(rig, embedding)
         if photometric:
             refined = refine_in_windows(
                 rig,
@@ -143,9 +143,7 @@ def track(
         seconds_in_video = frame / np.array(det.source_fps)[video]  # [T]
         fit = dataclasses.replace(fit, params=split_torso(rig, fit.params, video, seconds_in_video))
         with CaptureWriter(out, det.fps[0], rig_spec, cameras, overwrite=overwrite) as writer:
-            cut = place_cut(
-                rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")), nose_height
-            )
+            cut = place_cut(rig, rest_point(rig, embedding, CHIN, "the chin"), nose_height)
             follows = np.zeros(len(crops), bool)
             follows[follows_previous.numpy()] = True
             cut, regions, hanging_median = head_regions(
@@ -347,8 +345,17 @@ def embedded_point(embedding, mp_indices: tuple[int, ...], what: str) -> tuple[i
     )
 
 
-def surface_point(verts: torch.Tensor, rig, face: int, bary: torch.Tensor) -> torch.Tensor:
-    return bary.to(verts) @ verts[rig.faces[face]]  # [3]
+def rest_point(rig, embedding, mp_indices: tuple[int, ...], what: str) -> torch.Tensor:
+    """[3] the first of the MediaPipe landmarks mp_indices that the embedding has, on the rig's
+    rest mesh (rig space)."""
+    face, bary = embedded_point(embedding, mp_indices, what)
+    return bary.to(rig.v_template) @ rig.v_template[rig.faces[face]]
+
+
+def rest_nose_height(rig, embedding) -> float:
+    """The height (rig y) under the nose on the rest mesh, where the masks' and the hair shell's
+    cuts start (NOSE_BOTTOM)."""
+    return float(rest_point(rig, embedding, NOSE_BOTTOM, "the nose")[1])
 
 
 def _report(

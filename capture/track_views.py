@@ -50,7 +50,7 @@ from avatar.runtime.errors import InputError
 from capture.overlay import draw_overlay, render_rig
 from capture.fit.photometric_windows import refine_in_windows, window_length
 from capture.frame_store import FrameStore
-from capture.track import CHIN, MIN_TRACKED, NOSE_BOTTOM, embedded_point, frame_mask, head_regions, surface_point
+from capture.track import CHIN, MIN_TRACKED, frame_mask, head_regions, rest_nose_height, rest_point
 from capture.view_calibration import known_cameras
 
 log = logging.getLogger("avatar")
@@ -123,7 +123,7 @@ def track_views(
         crops, person, inside = _crops_and_mattes(videos, offsets, moments, boxes, lenses, sizes, size, progress, store)
         seconds["crops"] = time.perf_counter() - started - sum(seconds.values())
         landmark_fit = fit
-        nose_height = float(surface_point(rig.v_template, rig, *embedded_point(embedding, NOSE_BOTTOM, "the nose"))[1])
+        nose_height = rest_nose_height(rig, embedding)
         if photometric:
             fit = _refine(
                 rig,
@@ -145,9 +145,7 @@ def track_views(
         params = split_torso(rig, fit.params, np.zeros(len(moments), int), moments / probes[0]["fps"])
         _splits(np.zeros((len(videos), len(moments)), int), val_fraction, test_camera)  # too few time steps fail now
         with CaptureWriter(out, fps, rig_spec, cameras, overwrite=overwrite) as writer:
-            cut = place_cut(
-                rig, surface_point(rig.v_template, rig, *embedded_point(embedding, CHIN, "the chin")), nose_height
-            )
+            cut = place_cut(rig, rest_point(rig, embedding, CHIN, "the chin"), nose_height)
             frame_cameras = [cameras[c].to_camera() for c in range(len(videos)) for _ in moments]  # view-major
             frame_params = params.select(np.tile(np.arange(len(moments)), len(videos)))
             follows = np.tile(

@@ -23,7 +23,7 @@ from capture.head_outline import (
 )
 from capture.fit.photometric import PhotometricWeights
 from capture.surface import vertex_normals
-from capture.track import NOSE_BOTTOM, embedded_point, surface_point
+from capture.track import rest_nose_height
 from test_photometric import FRAMES, SIZE, _pixel_error, landmark_fit, refine_scene, scene  # noqa: F401 (fixtures)
 
 S = 128
@@ -99,10 +99,6 @@ def test_shell_outline_radius_is_the_farthest_point_along_each_ray():
     assert torch.allclose(radii, torch.full_like(radii, 30.0), atol=0.2)
 
 
-def _nose_height(rig, emb) -> float:
-    return float(surface_point(rig.v_template, rig, *embedded_point(emb, NOSE_BOTTOM, "the nose"))[1])
-
-
 def _grown_head_term(scene, hair: float | torch.Tensor) -> OutlineTerm:  # noqa: F811
     """The outline term of the synthetic capture's frames rendered with every vertex moved by
     `hair` metres (a number, or [V] per vertex) along its normal."""
@@ -119,7 +115,7 @@ def _grown_head_term(scene, hair: float | torch.Tensor) -> OutlineTerm:  # noqa:
     k = camera.K[None].expand(FRAMES, 3, 3).float()
     w2c = camera.world_to_cam[None].expand(FRAMES, 4, 4).float()
     iod = torch.as_tensor(np.linalg.norm(landmarks[:, EYE_LEFT] - landmarks[:, EYE_RIGHT], axis=-1))
-    return OutlineTerm(rig.to(dtype=torch.float32), _nose_height(rig, emb), seen, k, w2c, iod)
+    return OutlineTerm(rig.to(dtype=torch.float32), rest_nose_height(rig, emb), seen, k, w2c, iod)
 
 
 @pytest.mark.parametrize("hair", [0.015, -0.004])  # metres along the normals: hair, and a head narrower than the rig's
@@ -165,7 +161,7 @@ def test_outline_term_improves_a_refinement_that_misleading_landmarks_hold_back(
     fit, cam = landmark_fit
     weights = PhotometricWeights(levels=((2.0, 60), (1.0, 60)))
     errors = {}
-    for height in (None, _nose_height(rig, emb)):
+    for height in (None, rest_nose_height(rig, emb)):
         refined = refine_scene(scene, landmark_fit, weights, shell_height=height)
         errors[height is not None] = _pixel_error(rig, refined.params, float(fit.focal[0]), truth)
     assert (refined.outline is not None) and np.nanmean(refined.outline) < np.nanmean(refined.outline_before)
@@ -179,7 +175,7 @@ def test_a_thickness_that_varies_around_the_head_needs_a_degree_of_as_many_waves
     3 as a parting or hair tucked behind the ears gives, 5 for strands that stand out): a lower
     degree cannot follow it, and the pose would have to make up for what the shell misses."""
     rig, emb, truth = scene[:3]
-    height = _nose_height(rig, emb)
+    height = rest_nose_height(rig, emb)
     rest = rig.v_template
     around = F.normalize(rest - rest[rest[:, 1] > height].mean(0), dim=-1)  # [V, 3] from the skull's centre
     phi = torch.atan2(around[:, 0], around[:, 1])  # [V] angle from the top, in the image plane
