@@ -42,8 +42,9 @@ def frame_turns(capture_dir: Path) -> np.ndarray:
     return turn_from_median(seen).numpy()
 
 
-def resplit(source: Path, target: Path, splits: dict[str, list[int]]) -> None:
-    """A copy of the capture with other splits: files hard-linked, capture.json rewritten."""
+def resplit(source: Path, target: Path, splits: dict[str, list[int]], extra: dict | None = None) -> None:
+    """A copy of the capture with other splits (and `extra` merged into its extra): files
+    hard-linked, capture.json rewritten."""
     if (target / "capture.json").exists():
         return
     partial = target.with_name(target.name + ".partial")
@@ -51,6 +52,7 @@ def resplit(source: Path, target: Path, splits: dict[str, list[int]]) -> None:
     shutil.copytree(source, partial, copy_function=_link)
     meta = json.loads((source / "capture.json").read_text())
     meta["splits"] = splits
+    meta["extra"] = meta.get("extra", {}) | (extra or {})
     (partial / "capture.json").unlink()
     (partial / "capture.json").write_text(json.dumps(meta))
     partial.rename(target)
