@@ -28,7 +28,7 @@ def joint(tmp_path_factory) -> Path:
 
 def test_the_second_clip_adds_only_the_second_cameras_first_training_moments(joint):
     capture = load_capture(joint)
-    cut = cut_splits(joint, MAIN, SECOND, seconds=2 / FPS)
+    cut = cut_splits(joint, MAIN, [SECOND], seconds=2 / FPS)
     camera = {i: f.camera for i, f in enumerate(capture.frames)}
     time = {i: f.time for i, f in enumerate(capture.frames)}
     train_times = sorted({time[i] for i in capture.splits["train"]})
@@ -48,21 +48,33 @@ def test_the_second_clip_adds_only_the_second_cameras_first_training_moments(joi
         held_out = [i for k, v in splits.items() if k != "train" for i in v]
         assert not set(held_out) & set(splits["train"])
     assert {camera[i] for i in cut["one"]["test"]} == {MAIN}
-    assert {camera[i] for i in cut["one"]["second_unseen"]} == {SECOND}
-    assert min(time[i] for i in cut["one"]["second_unseen"]) == max(short) + 1
+    assert {camera[i] for i in cut["one"][f"unseen_{SECOND}"]} == {SECOND}
+    assert min(time[i] for i in cut["one"][f"unseen_{SECOND}"]) == max(short) + 1
     assert sorted(cut["one"][f"other_{OTHER}"]) == sorted(i for i in camera if camera[i] == OTHER)
 
 
-def test_the_cameras_must_be_two_of_the_captures(joint):
-    with pytest.raises(SystemExit, match="two of its cameras"):
-        cut_splits(joint, MAIN, MAIN, 1.0)
-    with pytest.raises(SystemExit, match="two of its cameras"):
-        cut_splits(joint, MAIN, 7, 1.0)
+def test_both_sides_each_add_their_first_moments_and_leave_no_other_camera(joint):
+    capture = load_capture(joint)
+    cut = cut_splits(joint, MAIN, [SECOND, OTHER], seconds=2 / FPS)
+    added = set(cut["two"]["train"]) - set(cut["one"]["train"])
+    for c in (SECOND, OTHER):
+        mine = {i for i in added if capture.frames[i].camera == c}
+        assert mine and {capture.frames[i].time for i in mine} <= {
+            capture.frames[i].time for i in capture.splits["train"]
+        }
+        assert not mine & set(cut["two"][f"unseen_{c}"])
+    assert not any(name.startswith("other_") for name in cut["one"])
+
+
+def test_the_cameras_must_be_different_cameras_of_the_capture(joint):
+    for second in ([MAIN], [7], [], [SECOND, MAIN]):
+        with pytest.raises(SystemExit, match="different cameras"):
+            cut_splits(joint, MAIN, second, 1.0)
 
 
 def test_both_avatars_trained_and_scored_as_one_clip_each(joint, tmp_path, capsys):
     out = tmp_path / "run"
-    argv = [str(joint), "--out", str(out), "--main-camera", str(MAIN), "--second-camera", str(SECOND)]
+    argv = [str(joint), "--out", str(out), "--main-camera", str(MAIN), "--second-cameras", str(SECOND)]
     argv += ["--seconds", str(2 / FPS), "--set", "iterations=20", "--json", str(tmp_path / "t.json")]
     assert main(argv) == 0
     table = json.loads((tmp_path / "t.json").read_text())

@@ -2,17 +2,18 @@
 never had.
 
     python benchmarks/quality/second_clip.py JOINT_CAPTURE --out DIR [--main-camera 1] \
-        [--second-camera 0] [--seconds 1.0] [--set KEY=VALUE ...] [--sheet-frames 4] [--json T.json]
+        [--second-cameras 0 [2 ...]] [--seconds 1.0] [--set KEY=VALUE ...] [--sheet-frames 4] [--json T.json]
 
 JOINT_CAPTURE: synchronized cameras of one head tracked together (`avatar track --views`), so every
 camera's frames are posed in one head's frame. Two copies of it are cut (DIR/one/, DIR/two/, images
 hard-linked), each marked as `avatar track a.mp4 b.mp4` marks its clips (`extra.monocular`: the
 mono-phone preset, no per-camera colours):
 - one: the main camera's training frames, a talking clip filmed from one place;
-- two: the same and the second camera's training frames of the first `--seconds`: a short second
-  clip that sees the head from the side, as a user who records a turn of the head adds one.
+- two: the same and each second camera's training frames of the first `--seconds`: a short second
+  clip that sees the head from the side (from both sides, with two second cameras), as a user
+  who records a turn of the head adds one.
 Both are trained with the defaults (`avatar train`, resumable) and scored on the same frames:
-`test`, the main camera's held-out moments; `second_unseen`, the second camera at the moments the
+`test`, the main camera's held-out moments; `unseen_K`, each second camera K at the moments the
 short clip does not hold (a side seen in training, under other expressions); `other_K`, every
 frame of each other camera K, which neither avatar trained on. DIR/sheet_{one,two}_{split}.png:
 target | render | error rows. They show a real person: look at them, do not commit them.
@@ -39,13 +40,16 @@ from turn_penalty import resplit  # noqa: E402
 KEYS = ("psnr", "psnr_foreground", "ssim")
 
 
-def cut_splits(capture_dir: Path, main: int, second: int, seconds: float) -> dict[str, dict[str, list[int]]]:
+def cut_splits(
+    capture_dir: Path, main: int, second_cameras: list[int], seconds: float
+) -> dict[str, dict[str, list[int]]]:
     """{"one": splits, "two": splits}: frame indices of the two copies (the module's docstring)."""
     capture = load_capture(capture_dir)
     cameras = {f.camera for f in capture.frames}
-    if main == second or not {main, second} <= cameras:
+    second = set(second_cameras)
+    if not second or main in second or not second | {main} <= cameras:
         raise SystemExit(
-            f"{capture_dir}: --main-camera and --second-camera must be two of its cameras {sorted(cameras)}"
+            f"{capture_dir}: --main-camera and --second-cameras must be different cameras of its {sorted(cameras)}"
         )
     train_times = {capture.frames[i].time for i in capture.splits["train"]}
     test_times = {capture.frames[i].time for i in capture.splits["test"]}
@@ -57,12 +61,12 @@ def cut_splits(capture_dir: Path, main: int, second: int, seconds: float) -> dic
 
     held_out = {
         "test": frames(main, lambda t: t in test_times),
-        "second_unseen": frames(second, lambda t: t >= short_end),
-        **{f"other_{c}": frames(c, lambda t: True) for c in sorted(cameras - {main, second})},
+        **{f"unseen_{c}": frames(c, lambda t: t >= short_end) for c in sorted(second)},
+        **{f"other_{c}": frames(c, lambda t: True) for c in sorted(cameras - second - {main})},
     }
     one = frames(main, lambda t: t in train_times)
-    two = sorted(one + frames(second, lambda t: t in train_times and t < short_end))
-    return {"one": {"train": one, **held_out}, "two": {"train": two, **held_out}}
+    short = [i for c in sorted(second) for i in frames(c, lambda t: t in train_times and t < short_end)]
+    return {"one": {"train": one, **held_out}, "two": {"train": sorted(one + short), **held_out}}
 
 
 def train(capture: Path, model: Path, settings: list[str]) -> None:
@@ -97,7 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("capture", type=Path, help="a capture of synchronized cameras (avatar track --views)")
     parser.add_argument("--out", type=Path, required=True, help="work folder (reused: finished stages are skipped)")
     parser.add_argument("--main-camera", type=int, default=1, help="the talking clip's camera (index)")
-    parser.add_argument("--second-camera", type=int, default=0, help="the short clip's camera (index)")
+    parser.add_argument(
+        "--second-cameras",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="the short clip's cameras (indices): one side or both",
+    )
     parser.add_argument("--seconds", type=float, default=1.0, help="the short clip's length")
     parser.add_argument(
         "--set",
@@ -112,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = {}
-    for name, splits in cut_splits(args.capture, args.main_camera, args.second_camera, args.seconds).items():
+    for name, splits in cut_splits(args.capture, args.main_camera, args.second_cameras, args.seconds).items():
         capture = args.out / name / "capture"
         resplit(args.capture, capture, splits, extra={"monocular": True})
         train(capture, args.out / name / "model.avatar", args.settings)
@@ -121,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     held_out = [s for s in rows["one"] if s != "training_frames"]
     print(
         f"PSNR (dB) full frame / inside the matte; main camera {args.main_camera}, "
-        f"second camera {args.second_camera} ({args.seconds:g} s)"
+        f"second cameras {' '.join(map(str, args.second_cameras))} ({args.seconds:g} s each)"
     )
     print(f"{'avatar':<8} {'frames':>6} " + " ".join(f"{s:>20}" for s in held_out))
     for name, row in rows.items():
