@@ -70,6 +70,7 @@ def cut_splits(
 
 
 def train(capture: Path, model: Path, settings: list[str]) -> None:
+    """`avatar train` with the defaults (and `settings`), resumed from its checkpoint if one is left."""
     if model.exists():
         return
     argv = ["train", str(capture), "--out", str(model)] + [a for s in settings for a in ("--set", s)]
@@ -85,11 +86,11 @@ def score(model: Path, capture_dir: Path, out: Path, name: str, sheet_frames: in
     if cached.exists():
         return json.loads(cached.read_text())
     capture = load_capture(capture_dir)
-    avatar, lpips = load_avatar(model, backend="cpu"), LpipsMetric()
+    trained, lpips = load_avatar(model, backend="cpu"), LpipsMetric()
     table = {}
     for split in (s for s in capture.splits if s != "train"):
         images = out / name / "images" / split  # one split's comparisons each: a sheet per split
-        result = evaluate_avatar(avatar, capture, [split], lpips=lpips, save_images=images)[split]
+        result = evaluate_avatar(trained, capture, [split], lpips=lpips, save_images=images)[split]
         table[split] = {k: result[k] for k in KEYS} | {"frames": len(capture.splits[split])}
         write_sheet(images, out / f"sheet_{name}_{split}.png", sheet_frames)
     cached.write_text(json.dumps(table, indent=2))
