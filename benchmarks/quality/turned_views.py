@@ -4,15 +4,16 @@ and two numbers that see shards and floaters without ground truth (avatar/traini
 
     python benchmarks/quality/turned_views.py --avatar woman=W.avatar --avatar man=M.avatar \
         --driver woman=W_capture --driver happy=livelink_happy.csv ... --out DIR \
-        [--angles=-35,-20,0,20,35] [--frames 4] [--size 256] [--json T.json]
+        [--angles=-35,-20,0,20,35] [--elevation 0] [--frames 4] [--size 256] [--json T.json]
 
 Each avatar's hair margin comes from the capture it was trained on (recorded in the .avatar file).
 For each avatar and driver: the driver's `--frames` most expressive frames spread over its clip,
 driven as `avatar render` drives them (`Avatar.params`: relative to the driver's neutral, clamped
 into the avatar's range; the avatar's own capture drives it the same way), each rendered at every
-angle. Columns: the mean `outside_share` per angle (the opacity outside the rig's silhouette grown
-by the hair margin, in %), then per avatar the opacity share on Gaussians far off their triangle,
-on needles, and on either (`surface_shares`). DIR/sheet_AVATAR_by_DRIVER.png: rows are frames,
+angle, from `--elevation` degrees above the head's level (below it when negative; the sheets'
+names then end in _el+DEG). Columns: the mean `outside_share` per angle (the opacity outside the
+rig's silhouette grown by the hair margin, in %), then per avatar the opacity share on Gaussians
+far off their triangle, on needles, and on either (`surface_shares`). DIR/sheet_AVATAR_by_DRIVER.png: rows are frames,
 columns angles. The sheets show real people's faces: look at them, do not commit them.
 """
 
@@ -46,7 +47,7 @@ def parse_named(specs: list[str], what: str) -> dict[str, str]:
 
 
 def drive(
-    avatar: Avatar, source: str, angles: list[float], count: int, size: int, margin_m: float
+    avatar: Avatar, source: str, angles: list[float], elevation: float, count: int, size: int, margin_m: float
 ) -> tuple[list[list[float]], np.ndarray]:
     """Per frame and angle the outside share [frames][angles], and the sheet (rows: frames)."""
     params, _ = avatar.params(source)
@@ -55,7 +56,7 @@ def drive(
         frame = params.frame(t)
         cells, row = [], []
         for angle in angles:
-            camera = turned_camera(avatar.rig, angle, size)
+            camera = turned_camera(avatar.rig, angle, size, elevation)
             out = avatar.renderer.render(frame.to(device=avatar.device), camera)
             cells.append(outside_share_of_render(avatar.rig, frame, camera, out.alpha, margin_m))
             row.append((out.rgb.clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8))
@@ -75,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a capture directory or an expression file (.npz, .json, Live Link .csv)",
     )
     parser.add_argument("--angles", default="-35,-20,0,20,35", help="camera yaw angles in degrees")
+    parser.add_argument(
+        "--elevation", type=float, default=0.0, help="degrees above the head's level (negative: from below)"
+    )
     parser.add_argument("--frames", type=int, default=4, help="frames of each driver (the most expressive, spread)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--out", type=Path, required=True)
@@ -91,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_grad_enabled(False)
     header = f"{'avatar':<14} {'driver':<14} " + " ".join(f"{a:>+6.0f}°" for a in angles)
-    print(f"outside the rig's silhouette grown by the hair margin, % of the opacity\n{header}")
+    print(
+        "outside the rig's silhouette grown by the hair margin, % of the opacity, "
+        f"{args.elevation:+.0f}° above the head's level\n{header}"
+    )
+    suffix = f"_el{args.elevation:+.0f}" if args.elevation else ""
     results = []
     for name, path in parse_named(args.avatar, "avatar").items():
         avatar = load_avatar(path, backend="cpu")
@@ -111,10 +119,15 @@ def main(argv: list[str] | None = None) -> int:
             "drivers": {},
         }
         for driver, source in drivers.items():
-            shares, image = drive(avatar, source, angles, args.frames, args.size, margin)
+            shares, image = drive(avatar, source, angles, args.elevation, args.frames, args.size, margin)
             means = np.mean(shares, axis=0)
-            result["drivers"][driver] = {"angles": angles, "outside_share": means.tolist(), "per_frame": shares}
-            Image.fromarray(image).save(args.out / f"sheet_{name}_by_{driver}.png")
+            result["drivers"][driver] = {
+                "angles": angles,
+                "elevation": args.elevation,
+                "outside_share": means.tolist(),
+                "per_frame": shares,
+            }
+            Image.fromarray(image).save(args.out / f"sheet_{name}_by_{driver}{suffix}.png")
             print(f"{name:<14} {driver:<14} " + " ".join(f"{100 * m:>7.2f}" for m in means))
         results.append(result)
     print(f"\n{'avatar':<14} {'margin cm':>9} {'far':>7} {'needle':>7} {'either':>7} {'|z| med':>8} {'aniso med':>9}")
