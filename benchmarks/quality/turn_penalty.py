@@ -83,13 +83,20 @@ def run_capture(capture: Path, out: Path, settings: list[str]) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     turns = frame_turns(capture)
     by_turn = turn_splits(turns)
-    interleaved = interleaved_splits(len(turns), len(by_turn["test"]), len(by_turn["train"]),
-                                     block=int(round(load_capture(capture).fps)))
-    row = {"capture": str(capture), "frames": len(turns),
-           "turn_deg": {q: float(np.degrees(np.percentile(turns, p))) for q, p in
-                        (("median", 50), ("p75", 75), ("max", 100))},
-           "test_turn_deg": {name: float(np.degrees(turns[s["test"]].mean())) for name, s in
-                             (("turn", by_turn), ("interleaved", interleaved))}}
+    interleaved = interleaved_splits(
+        len(turns), len(by_turn["test"]), len(by_turn["train"]), block=int(round(load_capture(capture).fps))
+    )
+    row = {
+        "capture": str(capture),
+        "frames": len(turns),
+        "turn_deg": {
+            q: float(np.degrees(np.percentile(turns, p))) for q, p in (("median", 50), ("p75", 75), ("max", 100))
+        },
+        "test_turn_deg": {
+            name: float(np.degrees(turns[s["test"]].mean()))
+            for name, s in (("turn", by_turn), ("interleaved", interleaved))
+        },
+    }
     for name, splits in (("turn", by_turn), ("interleaved", interleaved)):
         resplit(capture, out / name / "capture", splits)
         result = train_and_score(out / name / "capture", out / name, settings)
@@ -102,22 +109,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("captures", nargs="+", type=Path, help="tracked capture directories")
     parser.add_argument("--out", type=Path, required=True, help="work folder (reused: finished stages are skipped)")
-    parser.add_argument("--set", action="append", default=[], dest="settings", metavar="KEY=VALUE",
-                        help="not the default: a training setting (as for avatar train)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="settings",
+        metavar="KEY=VALUE",
+        help="not the default: a training setting (as for avatar train)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     rows = []
     for capture in args.captures:
         name = capture.parent.name if capture.name == "capture" else capture.name
         rows.append(run_capture(capture, args.out / name, args.settings) | {"clip": name})
-    print(f"{'clip':<26} {'turn med':>8} {'p75':>6} {'max':>6} {'turn te':>8} {'fg':>6} {'inter te':>8} {'fg':>6} "
-          f"{'penalty':>8}")
+    print(
+        f"{'clip':<26} {'turn med':>8} {'p75':>6} {'max':>6} {'turn te':>8} {'fg':>6} {'inter te':>8} {'fg':>6} "
+        f"{'penalty':>8}"
+    )
     for r in rows:
         t = r["turn_deg"]
-        print(f"{r['clip'][:26]:<26} {t['median']:>8.1f} {t['p75']:>6.1f} {t['max']:>6.1f} {r['turn']['psnr']:>8.2f} "
-              f"{r['turn']['psnr_foreground']:>6.2f} {r['interleaved']['psnr']:>8.2f} "
-              f"{r['interleaved']['psnr_foreground']:>6.2f} {r['penalty_db']:>8.2f}")
-    print("settings: " + ("defaults" if not args.settings else "NOT the defaults: --set " + " --set ".join(args.settings)))
+        print(
+            f"{r['clip'][:26]:<26} {t['median']:>8.1f} {t['p75']:>6.1f} {t['max']:>6.1f} {r['turn']['psnr']:>8.2f} "
+            f"{r['turn']['psnr_foreground']:>6.2f} {r['interleaved']['psnr']:>8.2f} "
+            f"{r['interleaved']['psnr_foreground']:>6.2f} {r['penalty_db']:>8.2f}"
+        )
+    print(
+        "settings: " + ("defaults" if not args.settings else "NOT the defaults: --set " + " --set ".join(args.settings))
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0
