@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from avatar.cli.main import main as avatar
@@ -37,6 +38,7 @@ def test_an_elevation_turns_the_camera_up_and_names_its_sheets(trained, tmp_path
         argv = ["--avatar", f"a={model}", "--driver", f"own={capture}", "--angles=-20,20", "--frames", "1"]
         argv += ["--size", "48", "--out", str(out), "--elevation", elevation, "--json", str(out / "t.json")]
         assert main(argv) == 0
+        assert torch.is_grad_enabled()  # the benchmark leaves the caller's grad mode alone
         name = "sheet_a_by_own.png" if elevation == "0" else "sheet_a_by_own_el+25.png"
         sheets[elevation] = np.asarray(Image.open(out / name))
         recorded = json.loads((out / "t.json").read_text())[0]["drivers"]["own"]

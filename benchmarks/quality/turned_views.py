@@ -65,6 +65,7 @@ def drive(
     return shares, np.concatenate(rows, 0)
 
 
+@torch.no_grad()  # renders only; leaves the caller's grad mode as it was (tests call main in-process)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--avatar", action="append", required=True, metavar="NAME=MODEL")
@@ -93,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     angles = [float(a) for a in args.angles.split(",") if a]
     drivers = parse_named(args.driver, "driver")
     args.out.mkdir(parents=True, exist_ok=True)
-    torch.set_grad_enabled(False)
     header = f"{'avatar':<14} {'driver':<14} " + " ".join(f"{a:>+6.0f}°" for a in angles)
     print(
         "outside the rig's silhouette grown by the hair margin, % of the opacity, "
