@@ -27,7 +27,6 @@ import statistics
 import sys
 from pathlib import Path
 
-from avatar.cli.main import main as avatar
 from avatar.data.capture import load_capture
 from avatar.model import load_avatar
 from avatar.training.evaluate import evaluate_avatar
@@ -35,7 +34,7 @@ from avatar.training.image_metrics import LpipsMetric
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from novel_views import write_sheet  # noqa: E402  (sibling benchmarks)
-from turn_penalty import resplit  # noqa: E402
+from turn_penalty import add_settings_option, resplit, train_model  # noqa: E402
 
 KEYS = ("psnr", "psnr_foreground", "ssim")
 
@@ -69,17 +68,6 @@ def cut_splits(
     return {"one": {"train": one, **held_out}, "two": {"train": sorted(one + short), **held_out}}
 
 
-def train(capture: Path, model: Path, settings: list[str]) -> None:
-    """`avatar train` with the defaults (and `settings`), resumed from its checkpoint if one is left."""
-    if model.exists():
-        return
-    argv = ["train", str(capture), "--out", str(model)] + [a for s in settings for a in ("--set", s)]
-    if Path(str(model) + ".ckpt").exists():
-        argv.append("--resume")
-    if avatar(argv) != 0:
-        raise SystemExit(f"`avatar {' '.join(argv)}` failed")
-
-
 def score(model: Path, capture_dir: Path, out: Path, name: str, sheet_frames: int) -> dict:
     """{split: {psnr, psnr_foreground, ssim, frames}} over every held-out split (cached)."""
     cached = out / f"{name}.scores.json"
@@ -110,14 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the short clip's cameras (indices): one side or both",
     )
     parser.add_argument("--seconds", type=float, default=1.0, help="the short clip's length")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        dest="settings",
-        metavar="KEY=VALUE",
-        help="not the default: a training setting (as for avatar train)",
-    )
+    add_settings_option(parser)
     parser.add_argument("--sheet-frames", type=int, default=4)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -126,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, splits in cut_splits(args.capture, args.main_camera, args.second_cameras, args.seconds).items():
         capture = args.out / name / "capture"
         resplit(args.capture, capture, splits, extra={"monocular": True})
-        train(capture, args.out / name / "model.avatar", args.settings)
+        train_model(capture, args.out / name / "model.avatar", args.settings)
         rows[name] = score(args.out / name / "model.avatar", capture, args.out, name, args.sheet_frames)
         rows[name]["training_frames"] = len(splits["train"])
     held_out = [s for s in rows["one"] if s != "training_frames"]

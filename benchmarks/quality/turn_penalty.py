@@ -65,14 +65,33 @@ def _link(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+def add_settings_option(parser: argparse.ArgumentParser) -> None:
+    """--set KEY=VALUE (repeatable) into args.settings: training settings that are not the default."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="settings",
+        metavar="KEY=VALUE",
+        help="not the default: a training setting (as for avatar train)",
+    )
+
+
+def train_model(capture: Path, model: Path, settings: list[str]) -> None:
+    """`avatar train` with the defaults (and `settings`), resumed from its checkpoint if one is
+    left; nothing when the model is already there."""
+    if model.exists():
+        return
+    argv = ["train", str(capture), "--out", str(model)] + [a for s in settings for a in ("--set", s)]
+    if Path(str(model) + ".ckpt").exists():
+        argv.append("--resume")
+    if avatar(argv) != 0:
+        raise SystemExit(f"`avatar {' '.join(argv)}` failed")
+
+
 def train_and_score(capture: Path, out: Path, settings: list[str]) -> dict:
     model, metrics = out / "model.avatar", out / "eval.json"
-    if not model.exists():
-        argv = ["train", str(capture), "--out", str(model)] + [a for s in settings for a in ("--set", s)]
-        if Path(str(model) + ".ckpt").exists():
-            argv.append("--resume")
-        if avatar(argv) != 0:
-            raise SystemExit(f"`avatar {' '.join(argv)}` failed")
+    train_model(capture, model, settings)
     if not metrics.exists():
         if avatar(["eval", str(model), str(capture), "--split", "test", "--json", str(metrics)]) != 0:
             raise SystemExit(f"avatar eval of {model} failed")
@@ -109,14 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("captures", nargs="+", type=Path, help="tracked capture directories")
     parser.add_argument("--out", type=Path, required=True, help="work folder (reused: finished stages are skipped)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        dest="settings",
-        metavar="KEY=VALUE",
-        help="not the default: a training setting (as for avatar train)",
-    )
+    add_settings_option(parser)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     rows = []
