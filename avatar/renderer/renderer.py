@@ -19,7 +19,7 @@ from torch import Tensor
 
 from avatar.gaussians import GaussianAvatar
 from avatar.gaussians.blend import blend_backend, blend_with_offsets
-from avatar.splat import Camera, Gaussians, RenderOutput, splat_registry
+from avatar.splat import Camera, RenderOutput, splat_registry
 from avatar.splat.ext_backend import camera_params
 from avatar.splat.cut_region import clip_to_region
 from avatar.renderer.cut import CutRegion
@@ -35,7 +35,6 @@ class DifferentiableRender(NamedTuple):
 
     output: RenderOutput
     offsets: Tensor  # [N, 14] the offsets the frame applies (GaussianAvatar.applied_offsets)
-    gaussians: Gaussians  # [N] posed in the world, as splatted
 
 
 @dataclass
@@ -121,14 +120,14 @@ class AvatarRenderer:
         background: Tensor,
         drivers: Tensor | None = None,
     ) -> DifferentiableRender:
-        """For training: the render, the offsets this frame applies and the posed Gaussians (which
-        training regularises), differentiable w.r.t. the model (and params where they require
+        """For training: the render and the offsets this frame applies (which training
+        regularises), differentiable w.r.t. the model (and params where they require
         grad). The camera is used as given: training frames are where the view cone comes from.
         drivers [D]: the offsets' drivers, when not the model's drivers of params.
         region [H, W, 1]: the frame's cut (`cut_region`, kept by the caller), or None."""
         world, offsets = blend_with_offsets(self.model, params, self.backend, drivers)
         out = splat_registry.get(self.backend, self.device)[1](world, camera, background)
-        return DifferentiableRender(out if region is None else clip_to_region(out, region, background), offsets, world)
+        return DifferentiableRender(out if region is None else clip_to_region(out, region, background), offsets)
 
     def cut_region(self, params: RigParams, camera: Camera, verts: Tensor | None = None) -> Tensor | None:
         """[H, W, 1] in {0, 1}: what the avatar's cut keeps of one frame (verts [V, 3]: the rig

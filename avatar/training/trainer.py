@@ -388,7 +388,7 @@ class Trainer:
         camera = self.capture.camera(frame)
         # Rendered as every command renders it, with the frame's cut: Gaussians the cut hides in
         # this frame are left alone, not taught to vanish where other frames show them (a pale neck band).
-        rendered, offsets, _ = self.renderer.render_differentiable(
+        rendered, offsets = self.renderer.render_differentiable(
             frame_params, camera, self.targets.region(frame), self.background
         )
         rendered.means2d.retain_grad()
